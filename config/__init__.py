@@ -1,0 +1,1 @@
+"""Shipped configs and device profiles, installed as the `minisplit_data` package."""

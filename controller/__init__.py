@@ -1,0 +1,1 @@
+"""The minisplit supervisor: control logic, MQTT bridge, persistence and command line."""

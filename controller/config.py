@@ -1,0 +1,313 @@
+"""The controller's TOML configuration: schema, validation, and errors that name key and value."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
+UnitId = Annotated[int, Field(ge=1, le=247)]
+Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SerialBus(_Strict):
+    """An RS-485 line on a local serial port (Modbus RTU)."""
+
+    type: Literal["rtu"]
+    device: str
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 19200
+    parity: Literal["N", "E", "O"] = "E"
+    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = 1
+    timeout_s: Annotated[float, Field(gt=0, le=10)] = 0.3
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.005
+    rs485_mode: bool = False
+    handle_local_echo: bool = False
+
+
+class TcpBus(_Strict):
+    """A Modbus TCP endpoint: an RS-485 gateway, or the simulator."""
+
+    type: Literal["tcp"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    timeout_s: Annotated[float, Field(gt=0, le=10)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+Bus = Annotated[SerialBus | TcpBus, Field(discriminator="type")]
+
+
+class OutdoorUnitConfig(_Strict):
+    bus: Identifier
+    unit_id: UnitId = 1
+    profile: str = "reference-odu"
+    heartbeat_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 60
+
+
+class ZoneConfig(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    bus: Identifier
+    unit_id: UnitId
+    profile: str = "reference-head"
+    min_temperature: Celsius = 16.0
+    max_temperature: Celsius = 30.0
+    default_temperature: Celsius = 21.0
+    sensor_offset_k: Annotated[float, Field(ge=-5.0, le=5.0)] = 0.0
+    remote_sensor_topic: str | None = None
+    remote_sensor_field: str | None = None
+    remote_sensor_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+
+    @model_validator(mode="after")
+    def _limits(self) -> ZoneConfig:
+        if self.min_temperature >= self.max_temperature:
+            raise ValueError(
+                f"min_temperature {self.min_temperature} must be below "
+                f"max_temperature {self.max_temperature}"
+            )
+        if not self.min_temperature <= self.default_temperature <= self.max_temperature:
+            raise ValueError(
+                f"default_temperature {self.default_temperature} is outside "
+                f"{self.min_temperature}..{self.max_temperature}"
+            )
+        if self.remote_sensor_field and not self.remote_sensor_topic:
+            raise ValueError("remote_sensor_field needs remote_sensor_topic")
+        return self
+
+
+class TlsConfig(_Strict):
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class MqttConfig(_Strict):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password_file: Path | None = None
+    client_id: str | None = None
+    base_topic: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "minisplit"
+    discovery_prefix: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "homeassistant"
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    tls: TlsConfig | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MqttConfig:
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs username")
+        return self
+
+
+class ControlConfig(_Strict):
+    period_s: Annotated[float, Field(ge=1, le=300)] = 10.0
+    kp: Annotated[float, Field(gt=0, le=5)] = 0.5
+    ti_s: Annotated[float, Field(gt=0, le=36000)] = 1800.0
+    min_off_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
+    min_on_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
+    mode_change_wait_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
+    ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+
+
+class SimRoomConfig(_Strict):
+    area_m2: Annotated[float, Field(gt=0, le=500)] = 25.0
+    initial_temperature: Celsius = 17.0
+    unrenovated: bool = False
+    aperture_m2: Annotated[float, Field(ge=0, le=50)] = 1.0
+
+
+class SimulatorConfig(_Strict):
+    """Optional: how `minisplit sim` models the house served behind this config."""
+
+    start: Annotated[str, Field(pattern=r"^\d{2}-\d{2}( \d{2}:\d{2})?$")] = "01-15 06:00"
+    rooms: dict[Identifier, SimRoomConfig] = {}
+
+
+class Config(_Strict):
+    controller_id: Identifier
+    state_file: Path = Path("/var/lib/minisplit/state.json")
+    buses: Annotated[dict[Identifier, Bus], Field(min_length=1)]
+    outdoor_unit: OutdoorUnitConfig
+    zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
+    mqtt: MqttConfig | None = None
+    control: ControlConfig = ControlConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        seen: set[str] = set()
+        for zone in zones:
+            if zone.id in seen:
+                raise ValueError(f"zone id {zone.id!r} appears twice")
+            seen.add(zone.id)
+        return zones
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        units: dict[tuple[str, int], str] = {}
+        devices = [("outdoor_unit", self.outdoor_unit.bus, self.outdoor_unit.unit_id)]
+        devices += [(f"zone {z.id!r}", z.bus, z.unit_id) for z in self.zones]
+        for who, bus, unit_id in devices:
+            if bus not in self.buses:
+                raise ValueError(f"{who}: bus {bus!r} is not defined in [buses] ({_names(self)})")
+            other = units.setdefault((bus, unit_id), who)
+            if other != who:
+                raise ValueError(f"{who} and {other} share unit id {unit_id} on bus {bus!r}")
+        for room in self.simulator.rooms:
+            if room not in {z.id for z in self.zones}:
+                raise ValueError(f"simulator.rooms.{room}: no zone has id {room!r}")
+        return self
+
+    def zone(self, zone_id: str) -> ZoneConfig:
+        for zone in self.zones:
+            if zone.id == zone_id:
+                return zone
+        raise KeyError(zone_id)
+
+
+def _names(config: Config) -> str:
+    return ", ".join(sorted(config.buses)) or "none"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used. ``problems`` lists one message per bad key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class LoadedConfig:
+    """A validated config with its device profiles resolved."""
+
+    def __init__(self, config: Config, profiles: dict[str, DeviceProfile], path: Path) -> None:
+        self.config = config
+        self.profiles = profiles
+        self.path = path
+
+    @property
+    def odu_profile(self) -> DeviceProfile:
+        return self.profiles[self.config.outdoor_unit.profile]
+
+    def head_profile(self, zone: ZoneConfig) -> DeviceProfile:
+        return self.profiles[zone.profile]
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"rtu", "tcp"} and parts:  # pydantic's discriminator tag, not a key
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line in the TOML text where the key at ``loc`` is written, when found."""
+    keys = [k for k in loc if not (isinstance(k, str) and k in {"rtu", "tcp"})]
+    table: list[Any] = []
+    counters: dict[str, int] = {}
+    best: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", stripped):
+            name = m.group(1)
+            counters[name] = counters.get(name, -1) + 1
+            table = [*name.split("."), counters[name]]
+        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]", stripped):
+            table = m.group(1).split(".")
+        elif m := re.match(r"^([A-Za-z0-9_\-\"]+)\s*=", stripped):
+            path = [*table, m.group(1).strip('"')]
+            if path == keys[: len(path)] and len(path) >= len(table) + 1:
+                best = number
+                if len(path) == len(keys):
+                    return number
+        if table and keys[: len(table)] == table and best is None:
+            best = number
+    return best
+
+
+def _describe(err: dict[str, Any], text: str) -> str:
+    loc = tuple(err["loc"])
+    path = _key_path(loc) or "(top level)"
+    line = _line_of(text, loc)
+    where = f"line {line}: " if line else ""
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"{where}{path}: unknown key (value {err['input']!r})"
+    if err["type"] == "missing":
+        return f"{where}{path}: required key is missing"
+    return f"{where}{path}: {msg} (got {err['input']!r})"
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
+    """Parse and validate a config's text; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(source, [f"not valid TOML: {err}"]) from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as err:
+        problems = [_describe(e, text) for e in err.errors(include_url=False)]
+        raise ConfigError(source, problems) from None
+    profiles: dict[str, DeviceProfile] = {}
+    problems: list[str] = []
+    wanted = [("outdoor_unit.profile", config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)]
+    wanted += [
+        (f"zones[{i}].profile", z.profile, DeviceKind.INDOOR_HEAD) for i, z in enumerate(config.zones)
+    ]
+    for key, name, kind in wanted:
+        try:
+            profile = profiles.get(name) or load_profile(name, base_dir)
+        except ProfileError as err:
+            problems.append(f"{key}: {err}")
+            continue
+        if profile.kind is not kind:
+            problems.append(f"{key}: profile {name!r} describes a {profile.kind}, not a {kind}")
+            continue
+        profiles[name] = profile
+    if problems:
+        raise ConfigError(source, problems)
+    return LoadedConfig(config, profiles, Path(source))
+
+
+def load_config(path: Path) -> LoadedConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(str(path), [f"cannot read: {err.strerror}"]) from None
+    loaded = parse_config(text, str(path), path.parent)
+    return loaded

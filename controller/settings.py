@@ -1,0 +1,107 @@
+"""User settings of a zone and of the unit: what the homeowner chose, persisted and published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class ZoneMode(StrEnum):
+    OFF = "off"
+    HEAT = "heat"
+    COOL = "cool"
+    HEAT_COOL = "heat_cool"
+    DRY = "dry"
+    FAN_ONLY = "fan_only"
+
+
+class FanMode(StrEnum):
+    AUTO = "auto"
+    QUIET = "quiet"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    TURBO = "turbo"
+
+
+class SwingMode(StrEnum):
+    AUTO = "auto"
+    P1 = "1"
+    P2 = "2"
+    P3 = "3"
+    P4 = "4"
+    P5 = "5"
+    SWING = "swing"
+
+
+class Preset(StrEnum):
+    NONE = "none"
+    COMFORT = "comfort"
+    ECO = "eco"
+    AWAY = "away"
+    SLEEP = "sleep"
+    BOOST = "boost"
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """Everything a homeowner sets for one room."""
+
+    mode: ZoneMode = ZoneMode.OFF
+    target_temperature: float = 21.0
+    target_temperature_low: float = 20.0
+    target_temperature_high: float = 24.0
+    fan_mode: FanMode = FanMode.AUTO
+    swing_mode: SwingMode = SwingMode.AUTO
+    swing_horizontal_mode: SwingMode = SwingMode.AUTO
+    preset: Preset = Preset.NONE
+    last_on_mode: ZoneMode = ZoneMode.HEAT  # what `power ON` restores
+
+    def with_changes(self, **changes: object) -> ZoneSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode.value,
+            "target_temperature": self.target_temperature,
+            "target_temperature_low": self.target_temperature_low,
+            "target_temperature_high": self.target_temperature_high,
+            "fan_mode": self.fan_mode.value,
+            "swing_mode": self.swing_mode.value,
+            "swing_horizontal_mode": self.swing_horizontal_mode.value,
+            "preset": self.preset.value,
+            "last_on_mode": self.last_on_mode.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ZoneSettings:
+        """Rebuild from persisted data; raises ValueError/TypeError on anything malformed."""
+        return cls(
+            mode=ZoneMode(data["mode"]),
+            target_temperature=float(data["target_temperature"]),  # type: ignore[arg-type]
+            target_temperature_low=float(data["target_temperature_low"]),  # type: ignore[arg-type]
+            target_temperature_high=float(data["target_temperature_high"]),  # type: ignore[arg-type]
+            fan_mode=FanMode(data["fan_mode"]),
+            swing_mode=SwingMode(data["swing_mode"]),
+            swing_horizontal_mode=SwingMode(data["swing_horizontal_mode"]),
+            preset=Preset(data["preset"]),
+            last_on_mode=ZoneMode(data.get("last_on_mode", "heat")),
+        )
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """Settings of the outdoor unit that the homeowner (or a utility signal) controls."""
+
+    quiet: bool = False
+    demand_limit_pct: int = 100
+
+    def to_dict(self) -> dict[str, object]:
+        return {"quiet": self.quiet, "demand_limit_pct": self.demand_limit_pct}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> UnitSettings:
+        limit = int(data["demand_limit_pct"])  # type: ignore[call-overload]
+        if not 0 <= limit <= 100:
+            raise ValueError(f"demand_limit_pct {limit} outside 0..100")
+        return cls(quiet=bool(data["quiet"]), demand_limit_pct=limit)

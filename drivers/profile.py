@@ -1,0 +1,202 @@
+"""Device profiles: register maps as data (DESIGN §3.4), loaded and validated from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class Table(StrEnum):
+    INPUT = "input"
+    HOLDING = "holding"
+
+
+class DeviceKind(StrEnum):
+    OUTDOOR_UNIT = "outdoor_unit"
+    INDOOR_HEAD = "indoor_head"
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """One register (or register pair) of a device, as the profile describes it."""
+
+    name: str
+    address: int
+    table: Table
+    type: Literal["u16", "s16", "u32"]
+    word_order: Literal["high_first", "low_first"] = "high_first"
+    scale: float = 1.0
+    unit: str = ""
+    enum: dict[int, str] = field(default_factory=dict)
+    bits: dict[int, str] = field(default_factory=dict)
+    invalid: int | None = None
+    writable: bool = False
+    range: tuple[float, float] | None = None
+    allow_zero: bool = False
+    default: float | None = None
+
+    @property
+    def count(self) -> int:
+        """Number of 16-bit registers this value occupies."""
+        return 2 if self.type == "u32" else 1
+
+    @property
+    def last_address(self) -> int:
+        return self.address + self.count - 1
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    kind: DeviceKind
+    device_kind: int
+    default_unit_id: int
+    max_read_registers: int
+    registers: dict[str, RegisterSpec]
+    min_restart_s: float = 0.0
+    source: str = ""
+
+    def __getitem__(self, name: str) -> RegisterSpec:
+        return self.registers[name]
+
+    def table(self, table: Table) -> list[RegisterSpec]:
+        """The registers of one table, by address."""
+        return sorted(
+            (r for r in self.registers.values() if r.table is table), key=lambda r: r.address
+        )
+
+
+class _RegisterModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: Annotated[int, Field(ge=0, le=0xFFFF)]
+    table: Table
+    type: Literal["u16", "s16", "u32"]
+    word_order: Literal["high_first", "low_first"] = "high_first"
+    scale: Annotated[float, Field(gt=0)] = 1.0
+    unit: str = ""
+    enum: dict[int, str] = {}
+    bits: dict[Annotated[int, Field(ge=0, le=15)], str] = {}
+    invalid: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    writable: bool = False
+    range: tuple[float, float] | None = None
+    allow_zero: bool = False
+    default: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _RegisterModel:
+        if self.range is not None:
+            if not self.writable:
+                raise ValueError("'range' is only meaningful on a writable register")
+            if self.range[0] > self.range[1]:
+                raise ValueError(f"range {list(self.range)} is empty (low > high)")
+        if self.word_order != "high_first" and self.type != "u32":
+            raise ValueError("'word_order' applies to u32 registers only")
+        if self.writable and self.table is Table.INPUT:
+            raise ValueError("input registers cannot be writable")
+        return self
+
+
+class _DeviceModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: DeviceKind
+    device_kind: int
+    default_unit_id: Annotated[int, Field(ge=1, le=247)]
+    max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
+    min_restart_s: Annotated[float, Field(ge=0)] = 0.0
+
+
+class _ProfileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device: _DeviceModel
+    registers: dict[str, _RegisterModel]
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> _ProfileModel:
+        used: dict[tuple[Table, int], str] = {}
+        for name, reg in self.registers.items():
+            for addr in range(reg.address, reg.address + (2 if reg.type == "u32" else 1)):
+                other = used.setdefault((reg.table, addr), name)
+                if other != name:
+                    raise ValueError(
+                        f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
+                    )
+        return self
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"])
+        lines.append(f"{path}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(lines)
+
+
+def parse_profile(data: dict, source: str = "<profile>") -> DeviceProfile:
+    """Validate a profile's TOML data; raise ProfileError naming the source and key."""
+    try:
+        model = _ProfileModel.model_validate(data)
+    except ValidationError as err:
+        raise ProfileError(f"{source}: {_format_errors(err)}") from None
+    registers = {
+        name: RegisterSpec(name=name, **reg.model_dump()) for name, reg in model.registers.items()
+    }
+    dev = model.device
+    return DeviceProfile(
+        name=dev.name,
+        kind=dev.kind,
+        device_kind=dev.device_kind,
+        default_unit_id=dev.default_unit_id,
+        max_read_registers=dev.max_read_registers,
+        min_restart_s=dev.min_restart_s,
+        registers=registers,
+        source=source,
+    )
+
+
+def load_profile_file(path: Path) -> DeviceProfile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ProfileError(f"{path}: cannot read profile: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError(f"{path}: not valid TOML: {err}") from None
+    return parse_profile(data, str(path))
+
+
+def shipped_profile_names() -> list[str]:
+    """Names of the profiles that travel inside the package."""
+    folder = resources.files("minisplit_data") / "profiles"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
+    """A shipped profile by name (``reference-odu``), or a profile file by path.
+
+    A relative path is taken relative to ``base_dir`` (the config file's folder)."""
+    if name_or_path in shipped_profile_names():
+        ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
+        data = tomllib.loads(ref.read_text(encoding="utf-8"))
+        return parse_profile(data, f"profile {name_or_path}")
+    path = Path(name_or_path)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.exists():
+        known = ", ".join(shipped_profile_names())
+        raise ProfileError(
+            f"unknown profile {name_or_path!r}: neither a shipped profile ({known}) nor a file"
+        )
+    return load_profile_file(path)
