@@ -286,9 +286,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     profiles: dict[str, DeviceProfile] = {}
     problems: list[str] = []
     wanted = [("outdoor_unit.profile", config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)]
-    wanted += [
-        (f"zones[{i}].profile", z.profile, DeviceKind.INDOOR_HEAD) for i, z in enumerate(config.zones)
-    ]
+    for i, zone in enumerate(config.zones):
+        wanted.append((f"zones[{i}].profile", zone.profile, DeviceKind.INDOOR_HEAD))
     for key, name, kind in wanted:
         try:
             profile = profiles.get(name) or load_profile(name, base_dir)
