@@ -6,6 +6,7 @@ capacity each head requests. No I/O, no clock: the caller passes ``now``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -154,7 +155,8 @@ def step_compressor(
     else:
         frequency = unit.min_frequency_hz
         started_at = now
-    frequency = round(frequency, 1)
+    # The register holds 0.1 Hz: round down so that the cap is never exceeded.
+    frequency = max(math.floor(frequency * 10 + 1e-6) / 10, unit.min_frequency_hz)
 
     if needed_w > 0:
         shares = {r.zone_id: round(100.0 * r.demand, 1) for r in in_mode if r.demand > 0}

@@ -1,0 +1,128 @@
+"""The `minisplit` command line: run, sim, check-config, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from controller.config import ConfigError, LoadedConfig, load_config
+
+log = logging.getLogger("minisplit")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 10000:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 10000")
+    return value
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:5020)")
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minisplit",
+        description="Controller for multi-zone mini-split heat pumps over Modbus, with MQTT.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the controller")
+    run.add_argument("-c", "--config", type=Path, required=True)
+    run.add_argument(
+        "--time-scale",
+        type=_positive,
+        default=1.0,
+        help="engineering: run timers N× faster, in step with `minisplit sim --speed N`",
+    )
+
+    sim = sub.add_parser("sim", help="serve the simulated units of a config over Modbus")
+    sim.add_argument("-c", "--config", type=Path, required=True)
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
+    where.add_argument("--serial", metavar="PORT", help="serial port, e.g. one end of a pty pair")
+    sim.add_argument("--speed", type=_positive, default=1.0, help="run the physics N× faster")
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    demo = sub.add_parser("demo", help="simulator + broker + controller with a live view")
+    demo.add_argument("-c", "--config", type=Path, default=None)
+    demo.add_argument("--speed", type=_positive, default=60.0)
+    demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
+    return parser
+
+
+def _load(path: Path) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        print(f"{err.source}: configuration has {len(err.problems)} error(s):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def check_config(path: Path) -> int:
+    loaded = _load(path)
+    config = loaded.config
+    print(f"{path}: OK")
+    print(f"  controller id: {config.controller_id}")
+    for name, bus in config.buses.items():
+        where = bus.device if bus.type == "rtu" else f"{bus.host}:{bus.port}"
+        print(f"  bus {name}: {bus.type} {where}")
+    odu = config.outdoor_unit
+    print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+    for zone in config.zones:
+        print(
+            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id} "
+            f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
+        )
+    mqtt = config.mqtt
+    print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
+    print(f"  state file: {config.state_file}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if args.command == "check-config":
+        return check_config(args.file)
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.command == "run":
+            from controller.supervisor import run_supervisor
+
+            asyncio.run(run_supervisor(_load(args.config), args.time_scale))
+        elif args.command == "sim":
+            from hil.simulator import run_simulator
+
+            loaded = _load(args.config)
+            asyncio.run(run_simulator(loaded, tcp=args.tcp, serial=args.serial, speed=args.speed))
+        elif args.command == "demo":
+            from controller.demo import run_demo
+
+            return asyncio.run(run_demo(args.config, speed=args.speed, duration=args.duration))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

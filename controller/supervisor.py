@@ -1,0 +1,408 @@
+"""The supervisor: an asyncio TaskGroup of the bus owners, the control tick and the MQTT bridge.
+
+The imperative shell around the pure control core: it polls the units, picks each room's
+sensor, runs `control_step`, verifies the ODU command, writes what changed, keeps the
+heartbeats alive, persists settings and publishes state. Time comes only from the event loop
+(scaled by ``time_scale`` so that it runs in step with an accelerated simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
+from controller.compressor import CoordinatorTuning, UnitObservation
+from controller.config import LoadedConfig, ZoneConfig
+from controller.control import (
+    ControlOutput,
+    ControlState,
+    ControlTuning,
+    UnitInput,
+    ZoneInput,
+    control_step,
+)
+from controller.interlocks import (
+    CompressorHistory,
+    InterlockLimits,
+    InterlockViolation,
+    check_command,
+)
+from controller.mqtt_bridge import MqttBridge
+from controller.persistence import SavedState, StateStore
+from controller.settings import ZoneMode, ZoneSettings
+from controller.zone import PiTuning
+from drivers.bus import BusError, BusScheduler
+from drivers.devices import HeadInfo, HeadStatus, OduInfo, OduStatus
+from drivers.head import HeadDriver
+from drivers.odu import OutdoorUnitDriver
+
+log = logging.getLogger(__name__)
+SAVE_DELAY_S = 0.2  # wall seconds: coalesce a burst of commands into one write
+
+
+@dataclass
+class ZoneRuntime:
+    config: ZoneConfig
+    driver: HeadDriver
+    settings: ZoneSettings
+    info: HeadInfo | None = None
+    status: HeadStatus | None = None
+    remote_temperature: float | None = None
+    remote_temperature_at: float | None = None
+    available: bool = False
+
+
+def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
+    t = zone.default_temperature
+    return ZoneSettings(
+        mode=ZoneMode.OFF,
+        target_temperature=t,
+        target_temperature_low=t,
+        target_temperature_high=min(zone.max_temperature, t + 3.0),
+    )
+
+
+def control_tuning(loaded: LoadedConfig) -> ControlTuning:
+    c = loaded.config.control
+    # The writable range of the frequency setpoint is the unit's [min, max] (DESIGN §5).
+    frequency_range = loaded.odu_profile["frequency_setpoint"].range or (20.0, 90.0)
+    limits = InterlockLimits(
+        min_off_s=c.min_off_s,
+        min_on_s=c.min_on_s,
+        mode_change_wait_s=c.mode_change_wait_s,
+        min_frequency_hz=frequency_range[0],
+        max_frequency_hz=frequency_range[1],
+    )
+    return ControlTuning(
+        pi=PiTuning(kp=c.kp, ti_s=c.ti_s),
+        coordinator=CoordinatorTuning(limits=limits, ramp_hz_per_s=c.ramp_hz_per_s),
+    )
+
+
+class Supervisor:
+    def __init__(self, loaded: LoadedConfig, *, time_scale: float = 1.0) -> None:
+        self.loaded = loaded
+        config = loaded.config
+        self.time_scale = time_scale
+        self.period_s = config.control.period_s
+        self.tuning = control_tuning(loaded)
+        self.buses = {name: BusScheduler(name, bus) for name, bus in config.buses.items()}
+        odu = config.outdoor_unit
+        self.odu = OutdoorUnitDriver(self.buses[odu.bus], odu.unit_id, loaded.odu_profile)
+        self.odu_info: OduInfo | None = None
+        self.odu_status: OduStatus | None = None
+        self.odu_available = False
+        self.store = StateStore(config.state_file)
+        saved = self.store.load()
+        self.unit_settings = saved.unit
+        self.zones: dict[str, ZoneRuntime] = {}
+        for zone in config.zones:
+            settings = saved.zones.get(zone.id, default_zone_settings(zone))
+            driver = HeadDriver(self.buses[zone.bus], zone.unit_id, loaded.head_profile(zone))
+            self.zones[zone.id] = ZoneRuntime(zone, driver, settings)
+        self.control_state = ControlState()
+        self.history = CompressorHistory()
+        self.output: ControlOutput | None = None
+        self.cycles = 0
+        self.last_heartbeat: float | None = None
+        self._actuate_lock = asyncio.Lock()
+        self._save_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.cycle_done = asyncio.Event()
+        self.bridge = (
+            MqttBridge(config.mqtt, config.controller_id, config.zones, self.on_command)
+            if config.mqtt is not None
+            else None
+        )
+
+    # ---- time -------------------------------------------------------------------------
+    def now(self) -> float:
+        """Controller time in (simulated) seconds: the loop clock scaled by ``time_scale``."""
+        return asyncio.get_running_loop().time() * self.time_scale
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.time_scale)
+
+    # ---- lifecycle --------------------------------------------------------------------
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for bus in self.buses.values():
+                group.create_task(bus.run(), name=f"bus-{bus.name}")
+            group.create_task(self._control_loop(), name="control")
+            if self.bridge is not None:
+                group.create_task(self.bridge.run(), name="mqtt")
+
+    async def _control_loop(self) -> None:
+        while True:
+            started = self.now()
+            try:
+                await self.cycle()
+            except BusError as err:  # a whole-line failure; the bus task reconnects
+                log.warning("control cycle skipped: %s", err)
+            elapsed = self.now() - started
+            await self.sleep(max(0.0, self.period_s - elapsed))
+
+    # ---- one cycle --------------------------------------------------------------------
+    async def cycle(self) -> None:
+        await self._probe_missing()
+        await self._poll_all()
+        await self._heartbeat_if_due()
+        await self.actuate()
+        self.cycles += 1
+        self.cycle_done.set()
+        self.cycle_done.clear()
+
+    async def _probe_missing(self) -> None:
+        timeout = self.loaded.config.outdoor_unit.heartbeat_timeout_s
+        if self.odu_info is None:
+            with contextlib.suppress(BusError):
+                self.odu_info = await self.odu.probe()
+                await self.odu.set_heartbeat_timeout(timeout)
+                log.info("outdoor unit found: %s", self.odu_info)
+        for zone in self.zones.values():
+            if zone.info is None:
+                with contextlib.suppress(BusError):
+                    zone.info = await zone.driver.probe()
+                    await zone.driver.set_heartbeat_timeout(timeout)
+                    log.info("head %s found: %s", zone.config.id, zone.info)
+
+    async def _poll_all(self) -> None:
+        zones = [z for z in self.zones.values() if z.info is not None]
+        results = await asyncio.gather(
+            self.odu.poll() if self.odu_info is not None else _unavailable(),
+            *(z.driver.poll() for z in zones),
+            return_exceptions=True,
+        )
+        odu_result, head_results = results[0], results[1:]
+        if isinstance(odu_result, OduStatus):
+            self.odu_status = odu_result
+            self._set_odu_available(True)
+        else:
+            self._set_odu_available(False)
+        for zone, result in zip(zones, head_results, strict=True):
+            if isinstance(result, HeadStatus):
+                zone.status = result
+                self._set_zone_available(zone, True)
+            else:
+                self._set_zone_available(zone, False)
+        for zone in self.zones.values():
+            if zone.info is None:
+                self._set_zone_available(zone, False)
+
+    def _set_odu_available(self, available: bool) -> None:
+        if available != self.odu_available:
+            log.warning("outdoor unit %s", "answers again" if available else "does not answer")
+        self.odu_available = available
+
+    def _set_zone_available(self, zone: ZoneRuntime, available: bool) -> None:
+        if available != zone.available:
+            if available or zone.info is not None:
+                log.warning(
+                    "zone %s head %s", zone.config.id, "answers" if available else "does not answer"
+                )
+            zone.available = available
+        if self.bridge is not None:
+            self.bridge.publish_zone_availability(zone.config.id, available)
+
+    async def _heartbeat_if_due(self) -> None:
+        timeout = self.loaded.config.outdoor_unit.heartbeat_timeout_s
+        now = self.now()
+        if timeout == 0 or (
+            self.last_heartbeat is not None and now - self.last_heartbeat < timeout / 3
+        ):
+            return
+        self.last_heartbeat = now
+        drivers = [self.odu] if self.odu_info is not None else []
+        drivers += [z.driver for z in self.zones.values() if z.info is not None]
+        await asyncio.gather(*(d.heartbeat() for d in drivers), return_exceptions=True)
+
+    # ---- control and actuation ---------------------------------------------------------
+    def room_temperature(self, zone: ZoneRuntime, now: float) -> tuple[float | None, str]:
+        """The remote sensor while fresh, else the head's own (with its correction)."""
+        if (
+            zone.remote_temperature is not None
+            and zone.remote_temperature_at is not None
+            and now - zone.remote_temperature_at <= zone.config.remote_sensor_timeout_s
+        ):
+            return zone.remote_temperature, "remote"
+        if zone.status is None or zone.status.return_air_temperature is None:
+            return None, "head"
+        return zone.status.return_air_temperature + zone.config.sensor_offset_k, "head"
+
+    def _inputs(self, now: float) -> tuple[dict[str, ZoneInput], UnitInput] | None:
+        if self.odu_info is None or self.odu_status is None:
+            return None
+        info, status = self.odu_info, self.odu_status
+        observation = UnitObservation(
+            rated_heating_w=info.rated_heating_capacity_w,
+            rated_cooling_w=info.rated_cooling_capacity_w,
+            min_frequency_hz=info.min_frequency_hz,
+            max_frequency_hz=info.max_frequency_hz,
+            allowed_max_frequency_hz=status.allowed_max_frequency_hz,
+            outdoor_temperature=status.outdoor_temperature,
+        )
+        unit = UnitInput(observation, self.odu_available, status.defrost, self.unit_settings)
+        zones = {}
+        for zone_id, zone in self.zones.items():
+            temperature, _ = self.room_temperature(zone, now)
+            zones[zone_id] = ZoneInput(
+                settings=zone.settings,
+                temperature=temperature,
+                available=zone.available,
+                rated_capacity_w=zone.info.rated_capacity_w if zone.info else 0.0,
+                preheating=bool(zone.status and zone.status.cold_draft_prevention),
+            )
+        return zones, unit
+
+    async def actuate(self) -> None:
+        """Run the control step on the latest measurements and write what changed."""
+        async with self._actuate_lock:
+            now = self.now()
+            inputs = self._inputs(now)
+            if inputs is None:
+                self._publish(now)
+                return
+            zones, unit = inputs
+            self.control_state, output = control_step(
+                self.control_state, zones, unit, now, self.tuning
+            )
+            self.output = output
+            writes = [self._write_heads(output)]
+            if self.odu_available:
+                writes.append(self._write_odu(output, now))
+            await asyncio.gather(*writes)
+            self._publish(now)
+
+    async def _write_odu(self, output: ControlOutput, now: float) -> None:
+        try:
+            self.history = check_command(
+                self.history, output.odu, now, self.tuning.coordinator.limits
+            )
+        except InterlockViolation as err:
+            log.error("ODU command refused by the safety check: %s (%s)", err, output.odu)
+            return
+        try:
+            await self.odu.apply(output.odu)
+        except (BusError, ValueError) as err:
+            log.warning("ODU write failed: %s", err)
+
+    async def _write_heads(self, output: ControlOutput) -> None:
+        async def write(zone: ZoneRuntime) -> None:
+            command = output.zones[zone.config.id].head
+            if not self.odu_available:
+                # No refrigerant to share: the heads ask for none (safe state).
+                command = replace(command, capacity_request_pct=0.0)
+            try:
+                await zone.driver.apply(command)
+            except (BusError, ValueError) as err:
+                log.debug("head %s write failed: %s", zone.config.id, err)
+
+        await asyncio.gather(*(write(z) for z in self.zones.values() if z.available))
+
+    # ---- commands from MQTT --------------------------------------------------------------
+    def on_command(self, command: ZoneCommand | UnitCommand) -> None:
+        """Apply a validated command now: settings change, persist soon, write at once."""
+        if isinstance(command, UnitCommand):
+            self.unit_settings = apply_unit_command(self.unit_settings, command)
+        else:
+            zone = self.zones[command.zone_id]
+            if command.field == "remote_temperature":
+                zone.remote_temperature = float(command.value)  # type: ignore[arg-type]
+                zone.remote_temperature_at = self.now()
+                return
+            zone.settings = apply_zone_command(zone.settings, command)
+        self._schedule_save()
+        task = asyncio.get_running_loop().create_task(self.actuate())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _schedule_save(self) -> None:
+        if self._save_task is None or self._save_task.done():
+            self._save_task = asyncio.get_running_loop().create_task(self._save_soon())
+
+    async def _save_soon(self) -> None:
+        await asyncio.sleep(SAVE_DELAY_S)
+        self.save()
+
+    def save(self) -> None:
+        state = SavedState({k: z.settings for k, z in self.zones.items()}, self.unit_settings)
+        try:
+            self.store.save(state)
+        except OSError as err:
+            log.error("cannot write state file %s: %s", self.store.path, err)
+
+    # ---- state for MQTT and the live view -----------------------------------------------
+    def zone_state(self, zone_id: str, now: float) -> dict[str, object]:
+        zone = self.zones[zone_id]
+        settings = zone.settings
+        temperature, sensor = self.room_temperature(zone, now)
+        out = self.output.zones.get(zone_id) if self.output else None
+        status = zone.status
+        return {
+            "current_temperature": None if temperature is None else round(temperature, 1),
+            "target_temperature": settings.target_temperature,
+            "target_temperature_low": settings.target_temperature_low,
+            "target_temperature_high": settings.target_temperature_high,
+            "mode": settings.mode.value,
+            "action": out.action if out and zone.available else "off",
+            "fan_mode": settings.fan_mode.value,
+            "swing_mode": settings.swing_mode.value,
+            "swing_horizontal_mode": settings.swing_horizontal_mode.value,
+            "preset": settings.preset.value,
+            "humidity": status.humidity if status else None,
+            "demand": round(100 * out.demand, 1) if out else 0.0,
+            "sensor": sensor,
+            "available": zone.available,
+            "mode_conflict": bool(out and out.mode_conflict),
+            "fault": status.fault_code if status and status.fault else None,
+        }
+
+    def unit_state(self) -> dict[str, object]:
+        status = self.odu_status
+        target = self.output.odu.frequency_hz if self.output else 0.0
+        return {
+            "mode": status.mode if status else None,
+            "compressor_frequency": status.compressor_frequency_hz if status else None,
+            "compressor_target": target,
+            "allowed_max_frequency": status.allowed_max_frequency_hz if status else None,
+            "outdoor_temperature": status.outdoor_temperature if status else None,
+            "power": status.input_power_w if status else None,
+            "energy": round(status.energy_wh / 1000.0, 3) if status else None,
+            "defrost": status.defrost if status else False,
+            "quiet": self.unit_settings.quiet,
+            "demand_limit": self.unit_settings.demand_limit_pct,
+            "fault": status.fault_code if status and status.fault else None,
+            "available": self.odu_available,
+        }
+
+    def _publish(self, now: float) -> None:
+        if self.bridge is None:
+            return
+        for zone_id in self.zones:
+            self.bridge.publish_zone_state(zone_id, self.zone_state(zone_id, now))
+        self.bridge.publish_unit_state(self.unit_state())
+
+    def snapshot(self) -> Mapping[str, object]:
+        """Everything the live view and the status line show, as plain data."""
+        now = self.now()
+        return {
+            "zones": {zone_id: self.zone_state(zone_id, now) for zone_id in self.zones},
+            "unit": self.unit_state(),
+            "cycles": self.cycles,
+            "transactions": sum(b.total_transactions for b in self.buses.values()),
+        }
+
+
+async def _unavailable() -> None:
+    raise BusError("not probed")
+
+
+async def run_supervisor(loaded: LoadedConfig, time_scale: float = 1.0) -> None:
+    supervisor = Supervisor(loaded, time_scale=time_scale)
+    try:
+        await supervisor.run()
+    finally:
+        supervisor.save()

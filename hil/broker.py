@@ -1,0 +1,94 @@
+"""A local MQTT broker for the demo and HIL runs: Debian's mosquitto when installed, else the
+pure-Python amqtt broker in-process (so the demo needs no root)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
+    """``preferred`` when it can be bound now, else any free port."""
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port")
+
+
+def mosquitto_path() -> str | None:
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+
+
+async def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
+    """Return once ``host:port`` accepts TCP connections; raise TimeoutError after the limit."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if loop.time() > deadline:
+                raise TimeoutError(
+                    f"nothing listens on {host}:{port} after {timeout_s} s"
+                ) from None
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+@asynccontextmanager
+async def local_broker(host: str, port: int) -> AsyncIterator[str]:
+    """Run a broker on ``host:port`` for the duration; yields which broker it is."""
+    exe = mosquitto_path()
+    if exe is not None:
+        with tempfile.TemporaryDirectory(prefix="minisplit-broker-") as tmp:
+            conf = Path(tmp) / "mosquitto.conf"
+            conf.write_text(
+                f"listener {port} {host}\nallow_anonymous true\npersistence false\nlog_dest none\n"
+            )
+            proc = await asyncio.create_subprocess_exec(
+                exe,
+                "-c",
+                str(conf),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                await wait_for_port(host, port)
+                yield "mosquitto"
+            finally:
+                if proc.returncode is None:
+                    proc.terminate()
+                    await proc.wait()
+        return
+    from amqtt.broker import Broker
+
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
+    await broker.start()
+    try:
+        yield "amqtt"
+    finally:
+        await broker.shutdown()
