@@ -1,0 +1,60 @@
+"""Helpers for integration tests: configs on free ports, bounded waiting, a running system."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from controller.config import LoadedConfig, parse_config
+from controller.supervisor import Supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = (ROOT / "config" / "demo.toml").read_text()
+
+
+def tcp_config(
+    port: int, state_file: Path, mqtt_port: int | None = None, extra: str = ""
+) -> LoadedConfig:
+    """The demo house on the simulator at ``port``; MQTT only when ``mqtt_port`` is given."""
+    text = DEMO.replace("port = 5020", f"port = {port}").replace(
+        'state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"'
+    )
+    head, _, sim = text.partition("[mqtt]")
+    sim = sim[sim.index("[simulator]") :]
+    mqtt = f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n\n' if mqtt_port else ""
+    return parse_config(head + mqtt + sim + extra, "test.toml")
+
+
+def rtu_config(device: str, state_file: Path) -> LoadedConfig:
+    """The demo house on a serial line (one end of a pty pair), no MQTT."""
+    text = DEMO.replace(
+        'type = "tcp"\nhost = "127.0.0.1"\nport = 5020',
+        f'type = "rtu"\ndevice = "{device}"\nbaudrate = 19200\nparity = "E"\ntimeout_s = 0.5',
+    ).replace('state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"')
+    head, _, sim = text.partition("[mqtt]")
+    return parse_config(head + sim[sim.index("[simulator]") :], "test-rtu.toml")
+
+
+async def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Poll ``condition`` on the loop clock until it is truthy; fail after ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(supervisor: Supervisor) -> AsyncIterator[Supervisor]:
+    task = asyncio.create_task(supervisor.run())
+    try:
+        yield supervisor
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
