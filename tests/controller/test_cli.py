@@ -1,0 +1,45 @@
+"""The command line: check-config output and exit codes, and clear argument errors."""
+
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_check_config_ok_prints_a_summary(capsys):
+    assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "zone living (Living room): bus rs485 unit 11" in out
+
+
+def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        (ROOT / "config" / "example.toml").read_text().replace("unit_id = 12", "unit_id = 0")
+    )
+    with pytest.raises(SystemExit) as info:
+        main(["check-config", str(bad)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "1 error(s)" in err and "zones[1].unit_id" in err and "got 0" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "-c", "x.toml", "--time-scale", "0"], "must be above 0"),
+        (["run", "-c", "x.toml", "--time-scale", "fast"], "is not a number"),
+        (["sim", "-c", "x.toml", "--tcp", "localhost"], "is not HOST:PORT"),
+        (["sim", "-c", "x.toml", "--tcp", "h:1", "--serial", "/dev/x"], "not allowed with"),
+        (["run"], "required: -c/--config"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
