@@ -1,0 +1,435 @@
+"""The MQTT topic layout of one controller (DESIGN §7) and its Home Assistant discovery payloads.
+
+Pure: builds topic names and discovery dicts; the bridge publishes them. Every topic lives under
+``<base_topic>/<controller_id>`` and every unique_id, entity id and device identifier carries the
+controller id, so a fleet of controllers can share one broker and one Home Assistant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+
+from controller.config import MqttConfig, ZoneConfig
+from controller.settings import FanMode, Preset, SwingMode, ZoneMode
+
+# The JSON fields of the retained state topics (DESIGN §7); templates may only use these.
+ZONE_STATE_FIELDS = (
+    "current_temperature",
+    "target_temperature",
+    "target_temperature_low",
+    "target_temperature_high",
+    "mode",
+    "action",
+    "fan_mode",
+    "swing_mode",
+    "swing_horizontal_mode",
+    "preset",
+    "humidity",
+    "demand",
+    "sensor",
+    "available",
+    "mode_conflict",
+    "fault",
+)
+UNIT_STATE_FIELDS = (
+    "mode",
+    "compressor_frequency",
+    "compressor_target",
+    "allowed_max_frequency",
+    "outdoor_temperature",
+    "power",
+    "energy",
+    "defrost",
+    "quiet",
+    "demand_limit",
+    "fault",
+    "available",
+)
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic one controller publishes or listens to."""
+
+    controller_id: str
+    base: str
+    discovery_prefix: str
+
+    @classmethod
+    def for_controller(cls, config: MqttConfig, controller_id: str) -> Topics:
+        return cls(controller_id, f"{config.base_topic}/{controller_id}", config.discovery_prefix)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def error(self) -> str:
+        return f"{self.base}/error"
+
+    @property
+    def unit_state(self) -> str:
+        return f"{self.base}/unit/state"
+
+    def unit_set(self, field: str) -> str:
+        return f"{self.base}/unit/set/{field}"
+
+    def zone_state(self, zone_id: str) -> str:
+        return f"{self.base}/zone/{zone_id}/state"
+
+    def zone_availability(self, zone_id: str) -> str:
+        return f"{self.base}/zone/{zone_id}/availability"
+
+    def zone_set(self, zone_id: str, field: str) -> str:
+        return f"{self.base}/zone/{zone_id}/set/{field}"
+
+    @property
+    def zone_set_filter(self) -> str:
+        return f"{self.base}/zone/+/set/+"
+
+    @property
+    def zone_availability_filter(self) -> str:
+        return f"{self.base}/zone/+/availability"
+
+    @property
+    def unit_set_filter(self) -> str:
+        return f"{self.base}/unit/set/+"
+
+    @property
+    def ha_status(self) -> str:
+        """Home Assistant's birth/last-will topic."""
+        return f"{self.discovery_prefix}/status"
+
+    def config(self, component: str, object_id: str) -> str:
+        return f"{self.discovery_prefix}/{component}/{object_id}/config"
+
+    def parse_zone_set(self, topic: str) -> tuple[str, str] | None:
+        """(zone id, field) of a ``<base>/zone/<zone>/set/<field>`` topic, else None."""
+        parts = _below(topic, f"{self.base}/zone/")
+        if parts is None or len(parts) != 3 or parts[1] != "set":
+            return None
+        return parts[0], parts[2]
+
+    def parse_unit_set(self, topic: str) -> str | None:
+        parts = _below(topic, f"{self.base}/unit/set/")
+        return parts[0] if parts is not None and len(parts) == 1 else None
+
+    def parse_zone_availability(self, topic: str) -> str | None:
+        parts = _below(topic, f"{self.base}/zone/")
+        if parts is None or len(parts) != 2 or parts[1] != "availability":
+            return None
+        return parts[0]
+
+
+def _below(topic: str, prefix: str) -> list[str] | None:
+    if not topic.startswith(prefix):
+        return None
+    return topic.removeprefix(prefix).split("/")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("minisplit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _controller_device(topics: Topics) -> dict[str, object]:
+    return {
+        "identifiers": [_device_id(topics.controller_id)],
+        "name": f"Mini-split {topics.controller_id}",
+        "manufacturer": "minisplit",
+        "model": "Multi-split controller",
+        "sw_version": _version(),
+    }
+
+
+def _head_device(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    return {
+        "identifiers": [_device_id(topics.controller_id, zone.id)],
+        "name": zone.name,
+        "manufacturer": "minisplit",
+        "model": f"Indoor head ({zone.profile})",
+        "suggested_area": zone.name,
+        "via_device": _device_id(topics.controller_id),
+    }
+
+
+def _origin() -> dict[str, object]:
+    return {"name": "minisplit", "sw_version": _version()}
+
+
+def _object_id(topics: Topics, *parts: str) -> str:
+    """The object id in discovery topics and entity ids: ``<controller_id>_<zone>`` for a
+    zone's climate entity (DESIGN §7), ``<controller_id>_unit_<key>`` for the unit's."""
+    return "_".join((topics.controller_id, *parts))
+
+
+def _field(name: str) -> str:
+    return "{{ value_json." + name + " }}"
+
+
+def _switch_field(name: str) -> str:
+    return "{{ 'ON' if value_json." + name + " else 'OFF' }}"
+
+
+def _device_id(*parts: str) -> str:
+    # "-" cannot occur in controller or zone ids, so these never collide across a fleet.
+    return "-".join(("minisplit", *parts))
+
+
+def _entity(
+    unique_id: str, component: str, object_id: str, device: dict[str, object]
+) -> dict[str, object]:
+    return {
+        "unique_id": unique_id,
+        "default_entity_id": f"{component}.{object_id}",
+        "device": device,
+        "origin": _origin(),
+        "qos": 1,
+    }
+
+
+def _zone_availability(topics: Topics, zone_id: str) -> dict[str, object]:
+    return {
+        "availability": [{"topic": topics.status}, {"topic": topics.zone_availability(zone_id)}],
+        "availability_mode": "all",
+    }
+
+
+def _unit_availability(topics: Topics) -> dict[str, object]:
+    return {
+        "availability": [
+            {"topic": topics.status},
+            {
+                "topic": topics.unit_state,
+                "value_template": "{{ 'online' if value_json.available else 'offline' }}",
+            },
+        ],
+        "availability_mode": "all",
+    }
+
+
+def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    """The climate entity of one zone (one indoor head)."""
+    state = topics.zone_state(zone.id)
+    cfg = _entity(
+        _device_id(topics.controller_id, zone.id, "climate"),
+        "climate",
+        _object_id(topics, zone.id),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": None,  # the entity is the head itself: it takes the device's (room's) name
+        "optimistic": False,
+        "temperature_unit": "C",
+        "precision": 0.1,
+        "temp_step": 0.5,
+        "min_temp": zone.min_temperature,
+        "max_temp": zone.max_temperature,
+        "modes": [mode.value for mode in ZoneMode],
+        "mode_command_topic": topics.zone_set(zone.id, "mode"),
+        "mode_state_topic": state,
+        "mode_state_template": _field("mode"),
+        "power_command_topic": topics.zone_set(zone.id, "power"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "action_topic": state,
+        "action_template": _field("action"),
+        "current_temperature_topic": state,
+        "current_temperature_template": _field("current_temperature"),
+        "current_humidity_topic": state,
+        "current_humidity_template": _field("humidity"),
+        "temperature_command_topic": topics.zone_set(zone.id, "temperature"),
+        "temperature_state_topic": state,
+        "temperature_state_template": _field("target_temperature"),
+        "temperature_low_command_topic": topics.zone_set(zone.id, "temperature_low"),
+        "temperature_low_state_topic": state,
+        "temperature_low_state_template": _field("target_temperature_low"),
+        "temperature_high_command_topic": topics.zone_set(zone.id, "temperature_high"),
+        "temperature_high_state_topic": state,
+        "temperature_high_state_template": _field("target_temperature_high"),
+        "fan_modes": [fan.value for fan in FanMode],
+        "fan_mode_command_topic": topics.zone_set(zone.id, "fan_mode"),
+        "fan_mode_state_topic": state,
+        "fan_mode_state_template": _field("fan_mode"),
+        "swing_modes": [swing.value for swing in SwingMode],
+        "swing_mode_command_topic": topics.zone_set(zone.id, "swing_mode"),
+        "swing_mode_state_topic": state,
+        "swing_mode_state_template": _field("swing_mode"),
+        "swing_horizontal_modes": [swing.value for swing in SwingMode],
+        "swing_horizontal_mode_command_topic": topics.zone_set(zone.id, "swing_horizontal_mode"),
+        "swing_horizontal_mode_state_topic": state,
+        "swing_horizontal_mode_state_template": _field("swing_horizontal_mode"),
+        # Home Assistant adds "none" itself and refuses a list that contains it.
+        "preset_modes": [preset.value for preset in Preset if preset is not Preset.NONE],
+        "preset_mode_command_topic": topics.zone_set(zone.id, "preset_mode"),
+        "preset_mode_state_topic": state,
+        "preset_mode_value_template": _field("preset"),
+        "json_attributes_topic": state,
+        "json_attributes_template": (
+            "{{ {'sensor': value_json.sensor, 'demand': value_json.demand,"
+            " 'mode_conflict': value_json.mode_conflict, 'fault': value_json.fault} | tojson }}"
+        ),
+    }
+    return cfg
+
+
+def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    cfg = _entity(
+        _device_id(topics.controller_id, zone.id, "demand"),
+        "sensor",
+        _object_id(topics, zone.id, "demand"),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": "Demand",
+        "state_topic": topics.zone_state(zone.id),
+        "value_template": _field("demand"),
+        "unit_of_measurement": "%",
+        "state_class": "measurement",
+        "suggested_display_precision": 0,
+        "icon": "mdi:gauge",
+    }
+    return cfg
+
+
+@dataclass(frozen=True)
+class _UnitSensor:
+    key: str
+    name: str
+    unit: str | None = None
+    device_class: str | None = None
+    state_class: str | None = None
+    precision: int | None = None
+    diagnostic: bool = False
+    template: str | None = None
+
+
+_UNIT_SENSORS = (
+    _UnitSensor(
+        "compressor_frequency", "Compressor frequency", "Hz", "frequency", "measurement", 1
+    ),
+    _UnitSensor(
+        "outdoor_temperature", "Outdoor temperature", "°C", "temperature", "measurement", 1
+    ),
+    _UnitSensor("power", "Power", "W", "power", "measurement", 0),
+    _UnitSensor("energy", "Energy", "kWh", "energy", "total_increasing", 2),
+    # The state says null when there is no fault; show that as "none", not "None".
+    _UnitSensor("fault", "Fault", diagnostic=True, template="{{ value_json.fault or 'none' }}"),
+)
+
+
+def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
+    cfg = _entity(
+        _device_id(topics.controller_id, "unit", key),
+        component,
+        _object_id(topics, "unit", key),
+        _controller_device(topics),
+    )
+    return cfg | _unit_availability(topics)
+
+
+def unit_sensor_configs(topics: Topics) -> dict[str, dict[str, object]]:
+    """{config topic: payload} for the outdoor unit's sensors, switch and number."""
+    configs: dict[str, dict[str, object]] = {}
+    for sensor in _UNIT_SENSORS:
+        cfg = _unit_entity(topics, sensor.key, "sensor")
+        cfg |= {
+            "name": sensor.name,
+            "state_topic": topics.unit_state,
+            "value_template": sensor.template or _field(sensor.key),
+        }
+        if sensor.unit is not None:
+            cfg["unit_of_measurement"] = sensor.unit
+        if sensor.device_class is not None:
+            cfg["device_class"] = sensor.device_class
+        if sensor.state_class is not None:
+            cfg["state_class"] = sensor.state_class
+        if sensor.precision is not None:
+            cfg["suggested_display_precision"] = sensor.precision
+        if sensor.diagnostic:
+            cfg["entity_category"] = "diagnostic"
+        configs[topics.config("sensor", _object_id(topics, "unit", sensor.key))] = cfg
+
+    defrost = _unit_entity(topics, "defrost", "binary_sensor")
+    defrost |= {
+        "name": "Defrost",
+        "state_topic": topics.unit_state,
+        "value_template": _switch_field("defrost"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "icon": "mdi:snowflake-melt",
+    }
+    configs[topics.config("binary_sensor", _object_id(topics, "unit", "defrost"))] = defrost
+
+    quiet = _unit_entity(topics, "quiet", "switch")
+    quiet |= {
+        "name": "Quiet mode",
+        "command_topic": topics.unit_set("quiet"),
+        "state_topic": topics.unit_state,
+        "value_template": _switch_field("quiet"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "state_on": "ON",
+        "state_off": "OFF",
+        "optimistic": False,
+        "icon": "mdi:volume-off",
+    }
+    configs[topics.config("switch", _object_id(topics, "unit", "quiet"))] = quiet
+
+    limit = _unit_entity(topics, "demand_limit", "number")
+    limit |= {
+        "name": "Demand limit",
+        "command_topic": topics.unit_set("demand_limit"),
+        "state_topic": topics.unit_state,
+        "value_template": _field("demand_limit"),
+        "min": 0,
+        "max": 100,
+        "step": 1,
+        "mode": "slider",
+        "unit_of_measurement": "%",
+        "optimistic": False,
+        "icon": "mdi:speedometer",
+    }
+    configs[topics.config("number", _object_id(topics, "unit", "demand_limit"))] = limit
+    return configs
+
+
+def _zone_config_topics(topics: Topics, zone_id: str) -> list[str]:
+    return [
+        topics.config("climate", _object_id(topics, zone_id)),
+        topics.config("sensor", _object_id(topics, zone_id, "demand")),
+    ]
+
+
+def discovery_messages(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, dict[str, object]]:
+    """{config topic: payload} for the whole controller: every zone and the outdoor unit."""
+    messages: dict[str, dict[str, object]] = {}
+    for zone in zones:
+        climate_topic, demand_topic = _zone_config_topics(topics, zone.id)
+        messages[climate_topic] = climate_config(topics, zone)
+        messages[demand_topic] = zone_demand_config(topics, zone)
+    messages |= unit_sensor_configs(topics)
+    return messages
+
+
+def retired_zone_topics(
+    topics: Topics, previous_zone_ids: Iterable[str], zones: Sequence[ZoneConfig]
+) -> list[str]:
+    """Retained topics to clear (publish an empty retained payload) for zones that were published
+    before but are no longer configured: their discovery configs, which removes the entities from
+    Home Assistant, and their state and availability."""
+    current = {zone.id for zone in zones}
+    cleared: list[str] = []
+    for zone_id in sorted(set(previous_zone_ids) - current):
+        cleared += _zone_config_topics(topics, zone_id)
+        cleared += [topics.zone_state(zone_id), topics.zone_availability(zone_id)]
+    return cleared

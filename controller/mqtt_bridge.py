@@ -1,0 +1,389 @@
+"""The MQTT side of the supervisor: publishes state and discovery, turns messages into commands.
+
+The control tick hands over state through sync, non-blocking calls that only store the latest
+payload per topic; one publisher task sends what changed (retained, QoS 1) while connected. The
+connection is retried forever with capped exponential backoff, and every (re)connect republishes
+status, discovery and all stored state, so a broker restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import json
+import logging
+import math
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+
+import aiomqtt
+
+from controller.commands import (
+    CommandError,
+    UnitCommand,
+    ZoneCommand,
+    parse_remote_sensor,
+    parse_unit_command,
+    parse_zone_command,
+    quote_payload,
+)
+from controller.config import MqttConfig, ZoneConfig
+from controller.discovery import (
+    OFFLINE,
+    ONLINE,
+    Topics,
+    discovery_messages,
+    retired_zone_topics,
+)
+
+log = logging.getLogger(__name__)
+
+Command = ZoneCommand | UnitCommand
+
+_QOS = 1
+# Bounds on paho's internal queues, so a stalled broker can never grow memory without limit.
+_MAX_QUEUED_INCOMING = 1000
+_MAX_QUEUED_OUTGOING = 1000
+# How long a goodbye (`offline`) may take before we give up on it and just disconnect.
+_GOODBYE_TIMEOUT_S = 2.0
+# How long `close()` lets run() finish on its own (a connect attempt may be under way).
+_CLOSE_TIMEOUT_S = 5.0
+
+
+class MqttBridge:
+    """Connects the supervisor to one MQTT broker (DESIGN §7)."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        controller_id: str,
+        zones: Sequence[ZoneConfig],
+        on_command: Callable[[ZoneCommand | UnitCommand], None],
+        *,
+        republish_interval_s: float = 600.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+    ) -> None:
+        self._config = config
+        self._topics = Topics.for_controller(config, controller_id)
+        self._zones = {zone.id: zone for zone in zones}
+        self._on_command = on_command
+        self._republish_interval_s = republish_interval_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._client_id = config.client_id or f"minisplit-{controller_id}"
+        self._discovery = {
+            topic: _encode(payload)
+            for topic, payload in discovery_messages(self._topics, zones).items()
+        }
+        # Foreign sensor topic -> the zones that follow it (several rooms may share a sensor).
+        self._sensor_routes: dict[str, list[ZoneConfig]] = {}
+        for zone in zones:
+            if zone.remote_sensor_topic:
+                self._sensor_routes.setdefault(zone.remote_sensor_topic, []).append(zone)
+        # Latest payload per state topic, and what was last sent there on this connection (and
+        # when): both hold one entry per topic, so memory is bounded by the number of topics.
+        self._latest: dict[str, bytes] = {}
+        self._sent: dict[str, tuple[bytes, float]] = {}
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._connected = False
+        self._up_since: float | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """Every topic filter the bridge subscribes to."""
+        return [
+            self._topics.zone_set_filter,
+            self._topics.unit_set_filter,
+            self._topics.zone_availability_filter,
+            self._topics.ha_status,
+            *self._sensor_routes,
+        ]
+
+    # -- called by the supervisor each control tick (from the event loop's thread): they only
+    # store the payload and wake the publisher, so they never block and never wait on I/O --
+
+    def publish_zone_state(self, zone_id: str, state: Mapping[str, object]) -> None:
+        self._store(self._topics.zone_state(self._known(zone_id)), _encode(state))
+
+    def publish_zone_availability(self, zone_id: str, online: bool) -> None:
+        topic = self._topics.zone_availability(self._known(zone_id))
+        self._store(topic, (ONLINE if online else OFFLINE).encode())
+
+    def publish_unit_state(self, state: Mapping[str, object]) -> None:
+        self._store(self._topics.unit_state, _encode(state))
+
+    def _known(self, zone_id: str) -> str:
+        if zone_id not in self._zones:
+            raise KeyError(f"unknown zone {zone_id!r}; configured: {', '.join(self._zones)}")
+        return zone_id
+
+    def _store(self, topic: str, payload: bytes) -> None:
+        self._latest[topic] = payload
+        sent = self._sent.get(topic)
+        if sent is None or sent[0] != payload:
+            self._wake.set()
+
+    # -- the connection --
+
+    async def run(self) -> None:
+        """Stay connected until `close()` or cancellation; broker trouble never escapes."""
+        self._running = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        backoff = self._backoff_initial_s
+        outage_logged = False
+        while not self._stop.is_set():
+            self._up_since = None
+            try:
+                await self._session()
+            except Exception as err:  # whatever broke, the bridge reconnects
+                if self._up_since is not None:
+                    log.warning("MQTT connection lost (%s); reconnecting", _describe(err))
+                    outage_logged = True
+                    if loop.time() - self._up_since > self._backoff_max_s:
+                        backoff = self._backoff_initial_s  # a long session ended: retry promptly
+                elif not outage_logged:
+                    log.warning(
+                        "cannot connect to the MQTT broker at %s:%d (%s); retrying every %g..%g s",
+                        self._config.host,
+                        self._config.port,
+                        _describe(err),
+                        self._backoff_initial_s,
+                        self._backoff_max_s,
+                    )
+                    outage_logged = True
+                else:
+                    log.debug("MQTT connection attempt failed: %s", _describe(err))
+                if not isinstance(err, aiomqtt.MqttError | OSError):
+                    log.error("unexpected error in the MQTT bridge", exc_info=err)
+            else:
+                return  # closed on request
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), backoff)
+            backoff = min(backoff * 2, self._backoff_max_s)
+
+    async def close(self) -> None:
+        """Publish `offline` (retained) when connected, disconnect, and end `run()`."""
+        self._stop.set()
+        task = self._running
+        if task is None or task is asyncio.current_task():
+            return
+        _, pending = await asyncio.wait([task], timeout=_CLOSE_TIMEOUT_S)
+        if pending:  # stuck connecting to an unresponsive broker: give up on it
+            task.cancel()
+            await asyncio.wait([task])
+
+    def _make_client(self) -> aiomqtt.Client:
+        password: str | None = None
+        if self._config.password_file is not None:
+            password = self._config.password_file.read_text(encoding="utf-8").strip()
+        tls = self._config.tls
+        return aiomqtt.Client(
+            self._config.host,
+            self._config.port,
+            username=self._config.username,
+            password=password,
+            identifier=self._client_id,
+            keepalive=self._config.keepalive_s,
+            will=aiomqtt.Will(self._topics.status, OFFLINE, qos=_QOS, retain=True),
+            tls_params=None
+            if tls is None
+            else aiomqtt.TLSParameters(
+                ca_certs=str(tls.ca_file),
+                certfile=None if tls.cert_file is None else str(tls.cert_file),
+                keyfile=None if tls.key_file is None else str(tls.key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
+            ),
+            tls_insecure=None if tls is None else tls.insecure,
+            max_queued_incoming_messages=_MAX_QUEUED_INCOMING,
+            max_queued_outgoing_messages=_MAX_QUEUED_OUTGOING,
+        )
+
+    async def _session(self) -> None:
+        """One connection: announce, then publish and receive until it breaks or we stop.
+        Returns only when stopped; a broken connection raises."""
+        client = self._make_client()
+        async with client:
+            self._connected = True
+            self._up_since = asyncio.get_running_loop().time()
+            log.info(
+                "MQTT connected to %s:%d as %s",
+                self._config.host,
+                self._config.port,
+                self._client_id,
+            )
+            try:
+                self._sent.clear()  # the broker may have lost everything: send it all again
+                # Subscribed before saying `online`, so `online` means commands are heard.
+                await client.subscribe([(topic, _QOS) for topic in self.subscriptions])
+                await client.publish(self._topics.status, ONLINE, qos=_QOS, retain=True)
+                await self._publish_discovery(client)
+                await self._serve(client)
+                await self._goodbye(client)
+            except asyncio.CancelledError:
+                await self._goodbye(client)
+                raise
+            finally:
+                self._connected = False
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Publish and receive until the connection breaks (raises) or a stop is requested."""
+        tasks = [
+            asyncio.create_task(self._publish_loop(client)),
+            asyncio.create_task(self._receive_loop(client)),
+            asyncio.create_task(self._stop.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        if not self._stop.is_set():
+            raise aiomqtt.MqttError("the message stream ended")
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        # A graceful disconnect suppresses the will, so say `offline` ourselves first.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_GOODBYE_TIMEOUT_S):
+                await client.publish(self._topics.status, OFFLINE, qos=_QOS, retain=True)
+        log.info("MQTT disconnected (closing)")
+
+    async def _publish_discovery(self, client: aiomqtt.Client) -> None:
+        for topic, payload in self._discovery.items():
+            await client.publish(topic, payload, qos=_QOS, retain=True)
+
+    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            now = loop.time()
+            for topic, payload in list(self._latest.items()):
+                sent = self._sent.get(topic)
+                if (
+                    sent is None
+                    or sent[0] != payload
+                    or now - sent[1] >= self._republish_interval_s
+                ):
+                    await client.publish(topic, payload, qos=_QOS, retain=True)
+                    self._sent[topic] = (payload, now)
+            if self._sent:
+                next_due = min(at for _, at in self._sent.values()) + self._republish_interval_s
+                timeout: float | None = max(0.0, next_due - loop.time())
+            else:
+                timeout = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _receive_loop(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                payload = b"" if payload is None else str(payload).encode()
+            await self._dispatch(client, message.topic, bytes(payload))
+
+    async def _dispatch(self, client: aiomqtt.Client, topic: aiomqtt.Topic, payload: bytes) -> None:
+        topics = self._topics
+        if topic.value == topics.ha_status:
+            if payload.strip() == ONLINE.encode():
+                log.info("Home Assistant is online: republishing discovery and state")
+                await self._publish_discovery(client)
+                self._sent.clear()
+                self._wake.set()
+            return
+        if (zone_id := topics.parse_zone_availability(topic.value)) is not None:
+            if zone_id not in self._zones and payload:
+                await self._retire_zone(client, zone_id)
+            return
+        parsers: list[Callable[[], Command]] = []
+        if (zone_field := topics.parse_zone_set(topic.value)) is not None:
+            parsers.append(functools.partial(self._parse_zone_set, *zone_field, payload))
+        elif (unit_field := topics.parse_unit_set(topic.value)) is not None:
+            parsers.append(functools.partial(parse_unit_command, unit_field, payload))
+        for route, zones in self._sensor_routes.items():
+            if topic.matches(route):
+                parsers += [functools.partial(_remote_reading, zone, payload) for zone in zones]
+        if not parsers:
+            log.debug("ignoring a message on %s", topic.value)
+        for parse in parsers:
+            try:
+                self._on_command(parse())
+            except CommandError as err:
+                await self._reject(client, topic.value, payload, err)
+            except Exception:  # a consumer's bug must not take the bridge down
+                log.exception(
+                    "handling the message on %s (payload %s) failed",
+                    topic.value,
+                    quote_payload(payload),
+                )
+
+    def _parse_zone_set(self, zone_id: str, field: str, payload: bytes) -> ZoneCommand:
+        zone = self._zones.get(zone_id)
+        if zone is None:
+            raise CommandError(
+                f"unknown zone {zone_id!r} (payload {quote_payload(payload)}); "
+                f"configured: {', '.join(self._zones)}"
+            )
+        return parse_zone_command(zone, field, payload)
+
+    async def _reject(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, err: CommandError
+    ) -> None:
+        log.warning("rejected MQTT message on %s: %s", topic, err)
+        report = {
+            "topic": topic,
+            "payload": payload[:256].decode("utf-8", errors="replace"),
+            "error": str(err),
+        }
+        await client.publish(self._topics.error, _encode(report), qos=_QOS, retain=False)
+
+    async def _retire_zone(self, client: aiomqtt.Client, zone_id: str) -> None:
+        """A zone that is no longer configured left retained topics behind: clear them, which
+        also removes its entities from Home Assistant."""
+        log.info("zone %r is no longer configured: clearing its retained MQTT topics", zone_id)
+        for topic in retired_zone_topics(self._topics, [zone_id], list(self._zones.values())):
+            await client.publish(topic, b"", qos=_QOS, retain=True)
+
+
+def _remote_reading(zone: ZoneConfig, payload: bytes) -> ZoneCommand:
+    value = parse_remote_sensor(payload, zone.remote_sensor_field)
+    return ZoneCommand(zone.id, "remote_temperature", value)
+
+
+def _encode(data: Mapping[str, object]) -> bytes:
+    """Stable JSON (sorted keys, so equal states give equal bytes); non-finite numbers -> null."""
+    return json.dumps(
+        _jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    else:
+        text = str(err) or type(err).__name__
+    # aiomqtt wraps the real reason ("connection lost", "not authorised") as the cause.
+    return f"{text}: {_describe(err.__cause__)}" if err.__cause__ is not None else text

@@ -1,0 +1,346 @@
+"""Parsing of MQTT command payloads and their pure effect on settings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controller.commands import (
+    UNIT_FIELDS,
+    ZONE_FIELDS,
+    CommandError,
+    UnitCommand,
+    ZoneCommand,
+    apply_unit_command,
+    apply_zone_command,
+    parse_remote_sensor,
+    parse_unit_command,
+    parse_zone_command,
+)
+from controller.config import ZoneConfig
+from controller.settings import (
+    FanMode,
+    Preset,
+    SwingMode,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
+)
+
+ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
+
+VALID_ZONE = [
+    ("mode", b"heat", ZoneMode.HEAT),
+    ("mode", b"off", ZoneMode.OFF),
+    ("mode", b" heat_cool\n", ZoneMode.HEAT_COOL),
+    ("mode", b"fan_only", ZoneMode.FAN_ONLY),
+    ("temperature", b"21.5", 21.5),
+    ("temperature", b"21", 21.0),
+    ("temperature", b"16", 16.0),
+    ("temperature", b"30.0", 30.0),
+    ("temperature", b"21.449999", 21.4),
+    ("temperature", b"15.96", 16.0),  # rounds onto the limit
+    ("temperature", b"2.15e1", 21.5),
+    ("temperature_low", b"19.5", 19.5),
+    ("temperature_low", b"29", 29.0),
+    ("temperature_high", b"25", 25.0),
+    ("temperature_high", b"17", 17.0),
+    ("fan_mode", b"auto", FanMode.AUTO),
+    ("fan_mode", b"turbo", FanMode.TURBO),
+    ("swing_mode", b"swing", SwingMode.SWING),
+    ("swing_mode", b"3", SwingMode.P3),
+    ("swing_horizontal_mode", b"auto", SwingMode.AUTO),
+    ("swing_horizontal_mode", b"5", SwingMode.P5),
+    ("preset_mode", b"eco", Preset.ECO),
+    ("preset_mode", b"none", Preset.NONE),
+    ("power", b"ON", True),
+    ("power", b"OFF", False),
+    ("remote_temperature", b"20.37", 20.37),
+    ("remote_temperature", b"-30", -30.0),
+    ("remote_temperature", b"60", 60.0),
+]
+
+
+@pytest.mark.parametrize(("field", "payload", "value"), VALID_ZONE)
+def test_valid_zone_commands_are_typed(field: str, payload: bytes, value: object) -> None:
+    command = parse_zone_command(ZONE, field, payload)
+    assert command == ZoneCommand("living", field, value)
+    assert type(command.value) is type(value)
+
+
+INVALID_ZONE = [
+    ("mode", b"", "empty"),
+    ("mode", b"   ", "empty"),
+    ("mode", b"HEAT", "allowed: off, heat, cool, heat_cool, dry, fan_only"),
+    ("mode", b"auto", "allowed"),
+    ("mode", b"\xff\xfe", "UTF-8"),
+    ("mode", b"heat" * 100, "longer than"),
+    ("temperature", b"warm", "not a decimal number"),
+    ("temperature", b"nan", "not a decimal number"),
+    ("temperature", b"NaN", "not a decimal number"),
+    ("temperature", b"inf", "not a decimal number"),
+    ("temperature", b"-Infinity", "not a decimal number"),
+    ("temperature", b"1e999", "not a finite number"),
+    ("temperature", b"2_1", "not a decimal number"),
+    ("temperature", "٢١".encode(), "not a decimal number"),  # Arabic-Indic digits
+    ("temperature", b"21,5", "not a decimal number"),
+    ("temperature", b'{"temperature": 21}', "not a decimal number"),
+    ("temperature", b"0x15", "not a decimal number"),
+    ("temperature", b"15.9", "outside 16..30"),
+    ("temperature", b"30.06", "outside 16..30"),
+    ("temperature", b"-5", "outside"),
+    ("temperature", b"", "empty"),
+    ("temperature", b"\xc3\x28", "UTF-8"),
+    ("temperature_low", b"29.5", "outside 16..29"),  # leaves no room for the deadband
+    ("temperature_high", b"16.5", "outside 17..30"),
+    ("fan_mode", b"Auto", "allowed: auto, quiet, low, medium, high, turbo"),
+    ("fan_mode", b"2", "allowed"),
+    ("swing_mode", b"on", "allowed: auto, 1, 2, 3, 4, 5, swing"),
+    ("swing_mode", b"6", "allowed"),
+    ("swing_horizontal_mode", b"off", "allowed"),
+    ("preset_mode", b"home", "allowed: none, comfort, eco, away, sleep, boost"),
+    ("power", b"on", "allowed: ON, OFF"),
+    ("power", b"1", "allowed: ON, OFF"),
+    ("power", b"true", "allowed"),
+    ("remote_temperature", b"-30.1", "outside -30..60"),
+    ("remote_temperature", b"85", "outside -30..60"),
+    ("remote_temperature", b"nan", "not a decimal number"),
+    ("remote_temperature", b"", "empty"),
+    ("target_temperature", b"21", "unknown zone field 'target_temperature'"),
+    ("quiet", b"ON", "unknown zone field"),
+]
+
+
+@pytest.mark.parametrize(("field", "payload", "why"), INVALID_ZONE)
+def test_invalid_zone_commands_say_why(field: str, payload: bytes, why: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        parse_zone_command(ZONE, field, payload)
+    message = str(raised.value)
+    assert why in message
+    assert field in message  # names the field …
+    assert len(message) < 400  # … and quotes a long payload only in part
+
+
+def test_error_message_quotes_the_payload() -> None:
+    with pytest.raises(CommandError, match=r"temperature: payload '35' rejected: 35 is outside"):
+        parse_zone_command(ZONE, "temperature", b"35")
+
+
+def test_zone_limits_come_from_the_zone_config() -> None:
+    cold_room = ZONE.model_copy(update={"min_temperature": 10.0, "max_temperature": 22.0})
+    assert parse_zone_command(cold_room, "temperature", b"10").value == 10.0
+    with pytest.raises(CommandError, match=r"outside 10\.\.22"):
+        parse_zone_command(cold_room, "temperature", b"23")
+
+
+@pytest.mark.parametrize(
+    ("field", "payload", "value"),
+    [
+        ("quiet", b"ON", True),
+        ("quiet", b"OFF ", False),
+        ("demand_limit", b"0", 0),
+        ("demand_limit", b"55", 55),
+        ("demand_limit", b"100", 100),
+        ("demand_limit", b"40.0", 40),  # what Home Assistant's number entity may send
+    ],
+)
+def test_valid_unit_commands(field: str, payload: bytes, value: object) -> None:
+    command = parse_unit_command(field, payload)
+    assert command == UnitCommand(field, value)  # type: ignore[arg-type]
+    assert type(command.value) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("field", "payload", "why"),
+    [
+        ("quiet", b"on", "allowed: ON, OFF"),
+        ("quiet", b"", "empty"),
+        ("quiet", b"\x80", "UTF-8"),
+        ("demand_limit", b"101", "outside 0..100"),
+        ("demand_limit", b"-1", "outside 0..100"),
+        ("demand_limit", b"50.5", "whole number"),
+        ("demand_limit", b"nan", "not a decimal number"),
+        ("demand_limit", b"1e400", "not a finite number"),
+        ("demand_limit", b"half", "not a decimal number"),
+        ("demand_limit", b"", "empty"),
+        ("mode", b"heat", "unknown unit field 'mode'"),
+    ],
+)
+def test_invalid_unit_commands_say_why(field: str, payload: bytes, why: str) -> None:
+    with pytest.raises(CommandError, match=why):
+        parse_unit_command(field, payload)
+
+
+ALL_FIELDS = [("zone", f) for f in ZONE_FIELDS] + [("unit", f) for f in UNIT_FIELDS]
+
+
+# Random bytes, random text, numbers of every kind and the words the parsers know.
+PAYLOADS = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=40).map(str.encode),
+    st.floats().map(lambda f: repr(f).encode()),
+    st.integers(-(10**30), 10**30).map(lambda i: str(i).encode()),
+    st.sampled_from([v for _, p, _ in VALID_ZONE for v in (p, p.upper(), p + b"\x00")]),
+)
+
+
+@pytest.mark.parametrize(("kind", "field"), ALL_FIELDS)
+@given(payload=PAYLOADS)
+def test_any_payload_gives_a_command_or_a_command_error(
+    kind: str, field: str, payload: bytes
+) -> None:
+    try:
+        if kind == "zone":
+            command: ZoneCommand | UnitCommand = parse_zone_command(ZONE, field, payload)
+        else:
+            command = parse_unit_command(field, payload)
+    except CommandError:
+        return
+    assert command.field == field
+    if isinstance(command.value, float):
+        assert command.value == command.value  # not NaN
+        assert -30.0 <= command.value <= 60.0
+
+
+@given(payload=st.binary(max_size=300), field=st.none() | st.sampled_from(["temperature", "t"]))
+def test_any_remote_sensor_payload_gives_a_reading_or_a_command_error(
+    payload: bytes, field: str | None
+) -> None:
+    try:
+        value = parse_remote_sensor(payload, field)
+    except CommandError:
+        return
+    assert -30.0 <= value <= 60.0
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "value"),
+    [
+        (b"21.3", None, 21.3),
+        (b" 21.3 ", "temperature", 21.3),  # a plain number is fine even with a field set
+        (b'{"temperature": 22.41, "humidity": 48, "battery": 90}', "temperature", 22.41),
+        (b'{"temperature": 19, "linkquality": 120}', "temperature", 19.0),
+        (b'{"temp_c": -4.5}', "temp_c", -4.5),
+    ],
+)
+def test_remote_sensor_readings(payload: bytes, field: str | None, value: float) -> None:
+    assert parse_remote_sensor(payload, field) == value
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "why"),
+    [
+        (b'{"temperature": 21}', None, "needs remote_sensor_field"),
+        (b'{"humidity": 40}', "temperature", "no field 'temperature'"),
+        (b'{"temperature": "21"}', "temperature", "not a number"),
+        (b'{"temperature": null}', "temperature", "not a number"),
+        (b'{"temperature": true}', "temperature", "not a number"),
+        (b'{"temperature": NaN}', "temperature", "not valid JSON"),
+        (b'{"temperature": 1e999}', "temperature", "not a finite number"),
+        (b'{"temperature": 99}', "temperature", "outside -30..60"),
+        (b'{"temperature": 21', "temperature", "not valid JSON"),
+        (b"[21]", "temperature", "expected a JSON object"),
+        (b"offline", None, "expected a number"),
+        (b"", "temperature", "empty"),
+        (b"\xff", None, "UTF-8"),
+    ],
+)
+def test_unusable_remote_sensor_payloads(payload: bytes, field: str | None, why: str) -> None:
+    with pytest.raises(CommandError, match=why):
+        parse_remote_sensor(payload, field)
+
+
+# -- applying commands --
+
+HEATING = ZoneSettings(mode=ZoneMode.HEAT, last_on_mode=ZoneMode.HEAT)
+
+
+def _apply(settings: ZoneSettings, field: str, payload: bytes) -> ZoneSettings:
+    return apply_zone_command(settings, parse_zone_command(ZONE, field, payload))
+
+
+def test_mode_change_remembers_the_running_mode() -> None:
+    cooling = _apply(HEATING, "mode", b"cool")
+    assert (cooling.mode, cooling.last_on_mode) == (ZoneMode.COOL, ZoneMode.COOL)
+    off = _apply(cooling, "mode", b"off")
+    assert (off.mode, off.last_on_mode) == (ZoneMode.OFF, ZoneMode.COOL)
+    assert _apply(off, "mode", b"off") == off
+
+
+def test_power_off_and_on_restore_the_last_mode() -> None:
+    dry = _apply(HEATING, "mode", b"dry")
+    off = _apply(dry, "power", b"OFF")
+    assert (off.mode, off.last_on_mode) == (ZoneMode.OFF, ZoneMode.DRY)
+    assert _apply(off, "power", b"OFF") == off
+    on = _apply(off, "power", b"ON")
+    assert on.mode is ZoneMode.DRY
+    assert _apply(on, "power", b"ON") == on  # already on: nothing changes
+
+
+def test_power_on_from_defaults_heats() -> None:
+    assert _apply(ZoneSettings(), "power", b"ON").mode is ZoneMode.HEAT
+
+
+def test_setpoint_sets_the_target_and_ends_a_preset() -> None:
+    eco = _apply(HEATING, "preset_mode", b"eco")
+    assert eco.preset is Preset.ECO
+    assert eco.target_temperature == HEATING.target_temperature  # preset only
+    changed = _apply(eco, "temperature", b"22.5")
+    assert (changed.target_temperature, changed.preset) == (22.5, Preset.NONE)
+
+
+def test_heat_cool_setpoints_keep_the_deadband_by_pushing_the_other() -> None:
+    band = HEATING.with_changes(target_temperature_low=20.0, target_temperature_high=24.0)
+    assert _apply(band, "temperature_low", b"21").target_temperature_high == 24.0
+    pushed_up = _apply(band, "temperature_low", b"23.5")
+    assert (pushed_up.target_temperature_low, pushed_up.target_temperature_high) == (23.5, 24.5)
+    pushed_down = _apply(band, "temperature_high", b"19.2")
+    assert (pushed_down.target_temperature_low, pushed_down.target_temperature_high) == (
+        18.2,
+        19.2,
+    )
+
+
+def test_moving_the_whole_range_up_in_two_messages_lands_where_asked() -> None:
+    band = HEATING.with_changes(target_temperature_low=20.0, target_temperature_high=24.0)
+    # Home Assistant publishes a new range as low first, then high.
+    moved = _apply(_apply(band, "temperature_low", b"25"), "temperature_high", b"28")
+    assert (moved.target_temperature_low, moved.target_temperature_high) == (25.0, 28.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "payload"),
+    [("temperature_low", b"29"), ("temperature_high", b"17")],
+)
+def test_pushed_setpoints_stay_within_the_zone_limits(field: str, payload: bytes) -> None:
+    settings = _apply(HEATING, field, payload)
+    low, high = settings.target_temperature_low, settings.target_temperature_high
+    assert ZONE.min_temperature <= low <= high - 1.0 <= ZONE.max_temperature - 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "payload", "attribute", "value"),
+    [
+        ("fan_mode", b"low", "fan_mode", FanMode.LOW),
+        ("swing_mode", b"2", "swing_mode", SwingMode.P2),
+        ("swing_horizontal_mode", b"swing", "swing_horizontal_mode", SwingMode.SWING),
+        ("preset_mode", b"away", "preset", Preset.AWAY),
+    ],
+)
+def test_enum_commands_set_one_field(
+    field: str, payload: bytes, attribute: str, value: object
+) -> None:
+    assert _apply(HEATING, field, payload) == HEATING.with_changes(**{attribute: value})
+
+
+def test_remote_temperature_leaves_settings_unchanged() -> None:
+    assert _apply(HEATING, "remote_temperature", b"19.0") is HEATING
+
+
+def test_unit_commands() -> None:
+    settings = UnitSettings()
+    quiet = apply_unit_command(settings, parse_unit_command("quiet", b"ON"))
+    assert quiet == UnitSettings(quiet=True, demand_limit_pct=100)
+    limited = apply_unit_command(quiet, parse_unit_command("demand_limit", b"60"))
+    assert limited == UnitSettings(quiet=True, demand_limit_pct=60)

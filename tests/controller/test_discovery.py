@@ -1,0 +1,402 @@
+"""Home Assistant discovery payloads: documented options only, consistent topics, unique ids."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from controller.commands import UNIT_FIELDS, ZONE_FIELDS
+from controller.config import MqttConfig, ZoneConfig
+from controller.discovery import (
+    UNIT_STATE_FIELDS,
+    ZONE_STATE_FIELDS,
+    Topics,
+    discovery_messages,
+    retired_zone_topics,
+)
+from controller.mqtt_bridge import MqttBridge
+
+# Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
+# sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`
+# and `device`). Anything else is silently dropped by Home Assistant, i.e. a bug here.
+COMMON = {
+    "availability",
+    "availability_mode",
+    "availability_template",
+    "availability_topic",
+    "default_entity_id",
+    "device",
+    "enabled_by_default",
+    "encoding",
+    "entity_category",
+    "entity_picture",
+    "icon",
+    "json_attributes_template",
+    "json_attributes_topic",
+    "name",
+    "object_id",
+    "origin",
+    "payload_available",
+    "payload_not_available",
+    "qos",
+    "unique_id",
+}
+ALLOWED = {
+    "climate": COMMON
+    | {
+        "action_template",
+        "action_topic",
+        "current_humidity_template",
+        "current_humidity_topic",
+        "current_temperature_template",
+        "current_temperature_topic",
+        "fan_mode_command_template",
+        "fan_mode_command_topic",
+        "fan_mode_state_template",
+        "fan_mode_state_topic",
+        "fan_modes",
+        "initial",
+        "max_humidity",
+        "max_temp",
+        "min_humidity",
+        "min_temp",
+        "mode_command_template",
+        "mode_command_topic",
+        "mode_state_template",
+        "mode_state_topic",
+        "modes",
+        "optimistic",
+        "payload_off",
+        "payload_on",
+        "power_command_template",
+        "power_command_topic",
+        "precision",
+        "preset_mode_command_template",
+        "preset_mode_command_topic",
+        "preset_mode_state_topic",
+        "preset_mode_value_template",
+        "preset_modes",
+        "retain",
+        "swing_horizontal_mode_command_template",
+        "swing_horizontal_mode_command_topic",
+        "swing_horizontal_mode_state_template",
+        "swing_horizontal_mode_state_topic",
+        "swing_horizontal_modes",
+        "swing_mode_command_template",
+        "swing_mode_command_topic",
+        "swing_mode_state_template",
+        "swing_mode_state_topic",
+        "swing_modes",
+        "target_humidity_command_template",
+        "target_humidity_command_topic",
+        "target_humidity_state_template",
+        "target_humidity_state_topic",
+        "temp_step",
+        "temperature_command_template",
+        "temperature_command_topic",
+        "temperature_high_command_template",
+        "temperature_high_command_topic",
+        "temperature_high_state_template",
+        "temperature_high_state_topic",
+        "temperature_low_command_template",
+        "temperature_low_command_topic",
+        "temperature_low_state_template",
+        "temperature_low_state_topic",
+        "temperature_state_template",
+        "temperature_state_topic",
+        "temperature_unit",
+        "value_template",
+    },
+    "sensor": COMMON
+    | {
+        "device_class",
+        "expire_after",
+        "force_update",
+        "last_reset_value_template",
+        "options",
+        "state_class",
+        "state_topic",
+        "suggested_display_precision",
+        "unit_of_measurement",
+        "value_template",
+    },
+    "binary_sensor": COMMON
+    | {
+        "device_class",
+        "expire_after",
+        "force_update",
+        "off_delay",
+        "payload_off",
+        "payload_on",
+        "state_topic",
+        "value_template",
+    },
+    "switch": COMMON
+    | {
+        "command_template",
+        "command_topic",
+        "device_class",
+        "optimistic",
+        "payload_off",
+        "payload_on",
+        "retain",
+        "state_off",
+        "state_on",
+        "state_topic",
+        "value_template",
+    },
+    "number": COMMON
+    | {
+        "command_template",
+        "command_topic",
+        "device_class",
+        "max",
+        "min",
+        "mode",
+        "optimistic",
+        "payload_reset",
+        "retain",
+        "state_topic",
+        "step",
+        "unit_of_measurement",
+        "value_template",
+    },
+}
+DEVICE_KEYS = {
+    "configuration_url",
+    "connections",
+    "hw_version",
+    "identifiers",
+    "manufacturer",
+    "model",
+    "model_id",
+    "name",
+    "serial_number",
+    "suggested_area",
+    "sw_version",
+    "via_device",
+}
+AVAILABILITY_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
+ORIGIN_KEYS = {"name", "sw_version", "support_url"}
+HA_HVAC_MODES = {"off", "heat", "cool", "heat_cool", "auto", "dry", "fan_only"}
+
+ZONES = [
+    ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11),
+    ZoneConfig(
+        id="bedroom",
+        name="Bedroom",
+        bus="rs485",
+        unit_id=12,
+        min_temperature=14.0,
+        max_temperature=26.0,
+        remote_sensor_topic="zigbee2mqtt/bedroom_sensor",
+        remote_sensor_field="temperature",
+    ),
+]
+TOPICS = Topics.for_controller(MqttConfig(), "house")
+MESSAGES: dict[str, dict[str, Any]] = discovery_messages(TOPICS, ZONES)
+
+
+def _component(config_topic: str) -> str:
+    prefix, component, _object_id, config = config_topic.split("/")
+    assert (prefix, config) == ("homeassistant", "config")
+    return component
+
+
+def _topics_in(payload: dict[str, Any]) -> dict[str, str]:
+    found = {key: value for key, value in payload.items() if key.endswith("topic")}
+    for i, item in enumerate(payload.get("availability", [])):
+        found[f"availability[{i}]"] = item["topic"]
+    return found
+
+
+def test_one_climate_entity_per_zone_at_the_documented_topic() -> None:
+    climates = [t for t in MESSAGES if _component(t) == "climate"]
+    assert climates == [
+        "homeassistant/climate/house_living/config",
+        "homeassistant/climate/house_bedroom/config",
+    ]
+
+
+def test_unit_entities_are_all_there() -> None:
+    by_component: dict[str, list[str]] = {}
+    for topic, payload in MESSAGES.items():
+        by_component.setdefault(_component(topic), []).append(str(payload["name"]))
+    assert sorted(by_component["sensor"]) == sorted(
+        [
+            "Compressor frequency",
+            "Outdoor temperature",
+            "Power",
+            "Energy",
+            "Fault",
+            "Demand",
+            "Demand",
+        ]
+    )
+    assert by_component["binary_sensor"] == ["Defrost"]
+    assert by_component["switch"] == ["Quiet mode"]
+    assert by_component["number"] == ["Demand limit"]
+
+
+@pytest.mark.parametrize("topic", list(MESSAGES))
+def test_only_documented_options(topic: str) -> None:
+    payload = MESSAGES[topic]
+    unknown = set(payload) - ALLOWED[_component(topic)]
+    assert not unknown, f"{topic}: not documented Home Assistant options: {sorted(unknown)}"
+    assert set(payload["device"]) <= DEVICE_KEYS
+    assert set(payload["origin"]) <= ORIGIN_KEYS
+    for item in payload.get("availability", []):
+        assert set(item) <= AVAILABILITY_KEYS
+    json.dumps(payload, allow_nan=False)  # publishable as is
+
+
+@pytest.mark.parametrize("topic", list(MESSAGES))
+def test_every_topic_is_one_the_bridge_publishes_or_listens_to(topic: str) -> None:
+    bridge = MqttBridge(MqttConfig(), "house", ZONES, lambda _: None)
+    published = {TOPICS.status, TOPICS.unit_state}
+    published |= {TOPICS.zone_state(z.id) for z in ZONES}
+    published |= {TOPICS.zone_availability(z.id) for z in ZONES}
+    commands = {TOPICS.zone_set(z.id, f) for z in ZONES for f in ZONE_FIELDS}
+    commands |= {TOPICS.unit_set(f) for f in UNIT_FIELDS}
+    for key, value in _topics_in(MESSAGES[topic]).items():
+        if key.endswith("command_topic"):
+            assert value in commands, f"{topic} {key}={value}"
+            assert any(_matches(value, sub) for sub in bridge.subscriptions), value
+        else:
+            assert value in published, f"{topic} {key}={value}"
+
+
+def _matches(topic: str, wildcard: str) -> bool:
+    pattern = re.escape(wildcard).replace(r"\+", "[^/]+").replace("\\#", ".*")
+    return re.fullmatch(pattern, topic) is not None
+
+
+# Where a template's input comes from, when it is not "<name>_template" -> "<name>_topic".
+TEMPLATE_SOURCES = {
+    "value_template": "state_topic",
+    "preset_mode_value_template": "preset_mode_state_topic",
+}
+
+
+def _templates(payload: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(option, template, topic the template reads) for every state/value template."""
+    found = []
+    for key, value in payload.items():
+        if key.endswith("_template") and not key.endswith("command_template"):
+            source = TEMPLATE_SOURCES.get(key, key.removesuffix("_template") + "_topic")
+            found.append((key, str(value), str(payload[source])))
+    for item in payload.get("availability", []):
+        if "value_template" in item:
+            found.append(("availability.value_template", item["value_template"], item["topic"]))
+    return found
+
+
+@pytest.mark.parametrize("topic", list(MESSAGES))
+def test_templates_read_only_fields_of_the_state_json(topic: str) -> None:
+    for key, template, source in _templates(MESSAGES[topic]):
+        fields: tuple[str, ...]
+        if source == TOPICS.unit_state:
+            fields = UNIT_STATE_FIELDS
+        else:
+            assert source in {TOPICS.zone_state(z.id) for z in ZONES}, (topic, key, source)
+            fields = ZONE_STATE_FIELDS
+        names = re.findall(r"value_json\.(\w+)", template)
+        assert names, f"{topic} {key}: {template!r} reads nothing"
+        for name in names:
+            assert name in fields, f"{topic} {key} reads {name!r}, not in the state of {source}"
+
+
+def test_climate_describes_the_zone() -> None:
+    climate = MESSAGES["homeassistant/climate/house_bedroom/config"]
+    assert set(climate["modes"]) <= HA_HVAC_MODES
+    assert "none" not in climate["preset_modes"]
+    assert climate["preset_modes"] == ["comfort", "eco", "away", "sleep", "boost"]
+    assert (climate["min_temp"], climate["max_temp"]) == (14.0, 26.0)
+    assert climate["availability_mode"] == "all"
+    assert [a["topic"] for a in climate["availability"]] == [
+        "minisplit/house/status",
+        "minisplit/house/zone/bedroom/availability",
+    ]
+    assert climate["device"]["via_device"] == "minisplit-house"
+    assert climate["temperature_command_topic"] == "minisplit/house/zone/bedroom/set/temperature"
+    assert climate["action_template"] == "{{ value_json.action }}"
+
+
+def test_unit_sensors_have_units_and_classes() -> None:
+    def sensor(key: str) -> dict[str, Any]:
+        return MESSAGES[f"homeassistant/sensor/house_unit_{key}/config"]
+
+    assert sensor("energy")["unit_of_measurement"] == "kWh"
+    assert sensor("energy")["device_class"] == "energy"
+    assert sensor("energy")["state_class"] == "total_increasing"
+    assert (sensor("power")["unit_of_measurement"], sensor("power")["device_class"]) == (
+        "W",
+        "power",
+    )
+    assert sensor("power")["state_class"] == "measurement"
+    assert sensor("outdoor_temperature")["device_class"] == "temperature"
+    assert sensor("outdoor_temperature")["unit_of_measurement"] == "°C"
+    assert sensor("compressor_frequency")["unit_of_measurement"] == "Hz"
+    number = MESSAGES["homeassistant/number/house_unit_demand_limit/config"]
+    assert (number["min"], number["max"], number["command_topic"]) == (
+        0,
+        100,
+        "minisplit/house/unit/set/demand_limit",
+    )
+    switch = MESSAGES["homeassistant/switch/house_unit_quiet/config"]
+    assert switch["command_topic"] == "minisplit/house/unit/set/quiet"
+
+
+def _identities(messages: dict[str, dict[str, Any]]) -> list[str]:
+    ids = [str(p["unique_id"]) for p in messages.values()]
+    ids += [str(p["default_entity_id"]) for p in messages.values()]
+    return ids
+
+
+def test_unique_ids_are_unique_and_carry_the_controller_id() -> None:
+    unique_ids = [str(p["unique_id"]) for p in MESSAGES.values()]
+    assert len(set(unique_ids)) == len(unique_ids)
+    for topic, payload in MESSAGES.items():
+        assert "house" in str(payload["unique_id"])
+        assert str(payload["default_entity_id"]) == f"{_component(topic)}.{topic.split('/')[2]}"
+        assert topic.split("/")[2].startswith("house_")
+        for identifier in payload["device"]["identifiers"]:
+            assert "house" in identifier
+
+
+def test_two_controllers_on_one_broker_do_not_collide() -> None:
+    other_topics = Topics.for_controller(MqttConfig(), "cabin")
+    other: dict[str, dict[str, Any]] = discovery_messages(other_topics, ZONES)  # same zone ids
+    assert not set(MESSAGES) & set(other)
+    assert not set(_identities(MESSAGES)) & set(_identities(other))
+    ours = {t for p in MESSAGES.values() for t in _topics_in(p).values()}
+    theirs = {t for p in other.values() for t in _topics_in(p).values()}
+    assert not ours & theirs
+    devices = {i for p in MESSAGES.values() for i in p["device"]["identifiers"]}
+    assert not devices & {i for p in other.values() for i in p["device"]["identifiers"]}
+
+
+def test_base_topic_and_prefix_are_configurable() -> None:
+    config = MqttConfig(base_topic="hvac", discovery_prefix="ha")
+    messages = discovery_messages(Topics.for_controller(config, "house"), ZONES[:1])
+    climate = messages["ha/climate/house_living/config"]
+    assert climate["mode_state_topic"] == "hvac/house/zone/living/state"
+
+
+def test_retired_zones_are_cleared() -> None:
+    cleared = retired_zone_topics(TOPICS, ["living", "attic", "bedroom"], ZONES)
+    assert cleared == [
+        "homeassistant/climate/house_attic/config",
+        "homeassistant/sensor/house_attic_demand/config",
+        "minisplit/house/zone/attic/state",
+        "minisplit/house/zone/attic/availability",
+    ]
+    assert retired_zone_topics(TOPICS, ["living"], ZONES) == []
+    # Exactly the config topics a zone had.
+    attic = ZoneConfig(id="attic", name="Attic", bus="rs485", unit_id=13)
+    with_attic = discovery_messages(TOPICS, [*ZONES, attic])
+    attic_configs = {t for t in with_attic if "house_attic" in t}
+    assert attic_configs == {t for t in cleared if t.endswith("/config")}

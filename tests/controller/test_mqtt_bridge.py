@@ -1,0 +1,526 @@
+"""The MQTT bridge against a real mosquitto: status and will, state, commands, outages, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from controller.commands import CommandError, UnitCommand, ZoneCommand
+from controller.config import MqttConfig, ZoneConfig
+from controller.mqtt_bridge import MqttBridge
+from controller.settings import ZoneMode
+from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
+
+pytestmark = pytest.mark.integration
+
+ZONES = [
+    ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11),
+    ZoneConfig(
+        id="bedroom",
+        name="Bedroom",
+        bus="rs485",
+        unit_id=12,
+        remote_sensor_topic="zigbee2mqtt/bedroom_sensor",
+        remote_sensor_field="temperature",
+    ),
+    ZoneConfig(
+        id="office",
+        name="Office",
+        bus="rs485",
+        unit_id=13,
+        remote_sensor_topic="sensors/office/temperature",
+    ),
+]
+BASE = "minisplit/house"
+STATE = {
+    "current_temperature": 20.4,
+    "target_temperature": 21.0,
+    "target_temperature_low": 20.0,
+    "target_temperature_high": 24.0,
+    "mode": ZoneMode.HEAT,
+    "action": "heating",
+    "fan_mode": "auto",
+    "swing_mode": "auto",
+    "swing_horizontal_mode": "auto",
+    "preset": "none",
+    "humidity": None,
+    "demand": 42.0,
+    "sensor": "head",
+    "available": True,
+    "mode_conflict": False,
+    "fault": 0,
+}
+PASSWORD = "Zq9-unguessable-hunter2"
+
+
+class Commands:
+    """The bridge's on_command: records commands; tests wait for them with a bound."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[ZoneCommand | UnitCommand] = asyncio.Queue()
+
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+        self.received.put_nowait(command)
+
+    async def next(self, timeout: float = 5.0) -> ZoneCommand | UnitCommand:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            return await self.received.get()
+
+
+def _config(broker: Mosquitto, **options: object) -> MqttConfig:
+    return MqttConfig(host=broker.host, port=broker.port, keepalive_s=5, **options)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(
+    broker: Mosquitto,
+    on_command: Callable[[ZoneCommand | UnitCommand], None] | None = None,
+    *,
+    config: MqttConfig | None = None,
+    controller_id: str = "house",
+    zones: list[ZoneConfig] = ZONES,
+    **options: float,
+) -> AsyncIterator[MqttBridge]:
+    options = {"backoff_initial_s": 0.05, "backoff_max_s": 0.4} | options
+    bridge = MqttBridge(
+        config or _config(broker), controller_id, zones, on_command or Commands(), **options
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        yield bridge
+    finally:
+        async with asyncio.timeout(10):
+            await bridge.close()
+            await task  # run() returns after close(), it does not raise
+
+
+async def ready(recorder: MessageRecorder, controller_id: str = "house", after: int = 0) -> None:
+    """Wait until the bridge is subscribed: it publishes discovery after subscribing, and the
+    demand-limit number is the last discovery message."""
+    await recorder.wait_for(
+        f"homeassistant/number/{controller_id}_unit_demand_limit/config", after=after
+    )
+
+
+async def retained(broker: Mosquitto, topic: str, **client_options: object) -> bytes:
+    """The retained payload of ``topic``, as a fresh subscriber sees it."""
+    async with broker.client(**client_options) as client:
+        await client.subscribe(topic, qos=1)
+        async with asyncio.timeout(5):
+            async for message in client.messages:
+                assert message.retain, f"{topic}: {message.payload!r} is not retained"
+                return bytes(message.payload)
+    raise AssertionError("unreachable")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Poll a condition of the bridge itself (no message to wait for), with a bound."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - the bridge offers no event for these
+            await asyncio.sleep(0.01)
+
+
+async def test_status_online_retained_then_offline_on_close(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    async with running(mosquitto) as bridge:
+        await ready(mqtt_recorder)
+        assert bridge.connected
+        assert await retained(mosquitto, f"{BASE}/status") == b"online"
+    assert not bridge.connected
+    await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"offline")
+    assert await retained(mosquitto, f"{BASE}/status") == b"offline"
+
+
+async def test_cancelling_run_says_offline(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    task = asyncio.create_task(bridge.run())
+    await ready(mqtt_recorder)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await retained(mosquitto, f"{BASE}/status") == b"offline"
+
+
+BRIDGE_PROCESS = textwrap.dedent(
+    """
+    import asyncio, sys
+    from controller.config import MqttConfig, ZoneConfig
+    from controller.mqtt_bridge import MqttBridge
+
+    zone = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)
+    config = MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5)
+    asyncio.run(MqttBridge(config, "house", [zone], lambda command: None).run())
+    """
+)
+
+
+async def test_last_will_says_offline_when_the_process_is_killed(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        BRIDGE_PROCESS,
+        str(mosquitto.port),
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        await ready(mqtt_recorder)
+        await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
+        process.kill()  # SIGKILL: no goodbye, the broker must send the will
+        async with asyncio.timeout(5):
+            await process.wait()
+        await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"offline")
+        assert await retained(mosquitto, f"{BASE}/status") == b"offline"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_zone_state_is_retained_and_published_only_on_change(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    topic = f"{BASE}/zone/living/state"
+    async with running(mosquitto) as bridge:
+        await ready(mqtt_recorder)
+        bridge.publish_zone_state("living", STATE)
+        first = await mqtt_recorder.wait_for(topic)
+        assert json.loads(first.payload) == STATE | {"mode": "heat"}
+
+        bridge.publish_zone_state("living", dict(reversed(STATE.items())))  # same state
+        bridge.publish_unit_state({"available": True, "quiet": False})  # a marker after it
+        await mqtt_recorder.wait_for(f"{BASE}/unit/state")
+        assert len(mqtt_recorder.on(topic)) == 1
+
+        bridge.publish_zone_state("living", STATE | {"current_temperature": 20.5})
+        second = await mqtt_recorder.wait_for(topic, after=mqtt_recorder.messages.index(first) + 1)
+        assert json.loads(second.payload)["current_temperature"] == 20.5
+        assert json.loads(await retained(mosquitto, topic))["current_temperature"] == 20.5
+
+        bridge.publish_zone_availability("living", False)
+        await mqtt_recorder.wait_for(f"{BASE}/zone/living/availability")
+        assert await retained(mosquitto, f"{BASE}/zone/living/availability") == b"offline"
+
+
+async def test_unchanged_state_is_republished_slowly(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    topic = f"{BASE}/unit/state"
+    async with running(mosquitto, republish_interval_s=0.3) as bridge:
+        await ready(mqtt_recorder)
+        bridge.publish_unit_state({"available": True, "energy": 12.5, "power": float("nan")})
+        first = await mqtt_recorder.wait_for(topic)
+        assert json.loads(first.payload)["power"] is None
+        again = await mqtt_recorder.wait_for(topic, after=mqtt_recorder.messages.index(first) + 1)
+        assert again.payload == first.payload
+
+
+async def test_a_setpoint_command_reaches_on_command_typed(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish(f"{BASE}/zone/living/set/temperature", b"21.5", qos=1)
+        assert await commands.next() == ZoneCommand("living", "temperature", 21.5)
+        await client.publish(f"{BASE}/zone/living/set/mode", b"cool", qos=1)
+        assert await commands.next() == ZoneCommand("living", "mode", ZoneMode.COOL)
+        await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1)
+        assert await commands.next() == UnitCommand("quiet", True)
+        await client.publish(f"{BASE}/unit/set/demand_limit", b"70", qos=1)
+        assert await commands.next() == UnitCommand("demand_limit", 70)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "why"),
+    [
+        (f"{BASE}/zone/living/set/temperature", b"hot", "not a decimal number"),
+        (f"{BASE}/zone/living/set/temperature", b"45", "outside 16..30"),
+        (f"{BASE}/zone/living/set/mode", b"\xff", "UTF-8"),
+        (f"{BASE}/zone/attic/set/mode", b"heat", "unknown zone 'attic'"),
+        (f"{BASE}/zone/living/set/colour", b"red", "unknown zone field 'colour'"),
+        (f"{BASE}/unit/set/demand_limit", b"250", "outside 0..100"),
+        (f"{BASE}/unit/set/turbo", b"ON", "unknown unit field 'turbo'"),
+        ("zigbee2mqtt/bedroom_sensor", b'{"humidity": 40}', "no field 'temperature'"),
+    ],
+)
+async def test_a_bad_command_is_reported_and_not_applied(
+    mosquitto: Mosquitto,
+    mqtt_recorder: MessageRecorder,
+    caplog: pytest.LogCaptureFixture,
+    topic: str,
+    payload: bytes,
+    why: str,
+) -> None:
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        caplog.clear()
+        await client.publish(topic, payload, qos=1)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error")
+        report = json.loads(error.payload)
+        assert report["topic"] == topic
+        assert report["payload"] == payload.decode(errors="replace")
+        assert why in report["error"]
+        assert not error.retain
+        # A good command sent afterwards is the first one to arrive: the bad one was dropped.
+        await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
+        assert await commands.next() == ZoneCommand("living", "fan_mode", "low")
+    warnings = [
+        r
+        for r in caplog.records
+        if r.name == "controller.mqtt_bridge" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1
+    assert why in warnings[0].getMessage()
+
+
+async def test_a_command_error_from_on_command_is_reported(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    def refuse(command: ZoneCommand | UnitCommand) -> None:
+        raise CommandError(f"{command.field}: the head of this zone is offline")
+
+    async with running(mosquitto, refuse), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish(f"{BASE}/zone/living/set/power", b"ON", qos=1)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error")
+        assert "head of this zone is offline" in json.loads(error.payload)["error"]
+
+
+async def test_a_crashing_on_command_does_not_stop_the_bridge(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    received = Commands()
+
+    def flaky(command: ZoneCommand | UnitCommand) -> None:
+        if command.field == "power":
+            raise RuntimeError("bug in the consumer")
+        received(command)
+
+    async with running(mosquitto, flaky) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish(f"{BASE}/zone/living/set/power", b"ON", qos=1)
+        await client.publish(f"{BASE}/zone/living/set/preset_mode", b"eco", qos=1)
+        assert (await received.next()).field == "preset_mode"
+        assert bridge.connected
+
+
+async def test_remote_sensors_plain_and_json(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish(
+            "zigbee2mqtt/bedroom_sensor",
+            b'{"battery": 97, "humidity": 51.2, "linkquality": 87, "temperature": 19.4}',
+            qos=1,
+        )
+        assert await commands.next() == ZoneCommand("bedroom", "remote_temperature", 19.4)
+        await client.publish("sensors/office/temperature", b"22.1", qos=1)
+        assert await commands.next() == ZoneCommand("office", "remote_temperature", 22.1)
+
+
+async def test_discovery_and_state_are_republished_when_home_assistant_comes_online(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    climate = "homeassistant/climate/house_living/config"
+    async with running(mosquitto) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        first = await mqtt_recorder.wait_for(climate)
+        assert json.loads(first.payload)["unique_id"] == "minisplit-house-living-climate"
+        bridge.publish_zone_state("living", STATE)
+        await mqtt_recorder.wait_for(f"{BASE}/zone/living/state")
+        mark = len(mqtt_recorder.messages)
+        await client.publish("homeassistant/status", b"online", qos=1)
+        await mqtt_recorder.wait_for(climate, after=mark)
+        await mqtt_recorder.wait_for(f"{BASE}/zone/living/state", after=mark)
+        assert len(mqtt_recorder.on(climate)) == 2
+
+
+async def test_broker_outage_and_return(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    async with running(mosquitto) as bridge:
+        async with recording(mosquitto) as recorder:
+            await ready(recorder)
+            bridge.publish_zone_state("living", STATE)
+            await recorder.wait_for(f"{BASE}/zone/living/state")
+
+        mosquitto.stop()
+        await until(lambda: not bridge.connected)
+        # While the broker is away, the tick's calls neither block nor raise.
+        for temperature in (20.6, 20.7, 20.8):
+            bridge.publish_zone_state("living", STATE | {"current_temperature": temperature})
+            bridge.publish_zone_availability("living", True)
+            bridge.publish_unit_state({"available": True, "power": 900})
+        await until(lambda: "attempt failed" in caplog.text)  # it keeps trying …
+
+        mosquitto.start()  # no persistence: the broker comes back empty
+        await until(lambda: bridge.connected)
+        assert await retained(mosquitto, f"{BASE}/status") == b"online"
+        state = json.loads(await retained(mosquitto, f"{BASE}/zone/living/state"))
+        assert state["current_temperature"] == 20.8
+        assert await retained(mosquitto, f"{BASE}/zone/living/availability") == b"online"
+        assert json.loads(await retained(mosquitto, f"{BASE}/unit/state"))["power"] == 900
+        climate = await retained(mosquitto, "homeassistant/climate/house_living/config")
+        assert json.loads(climate)["name"] is None
+    lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
+    assert len(lost) == 1  # … but says so once
+
+
+async def test_starts_with_the_broker_down(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    mosquitto.stop()
+    async with running(mosquitto) as bridge:
+        await until(lambda: caplog.text.count("attempt failed") >= 2)
+        assert not bridge.connected
+        mosquitto.start()
+        await until(lambda: bridge.connected)
+        assert await retained(mosquitto, f"{BASE}/status") == b"online"
+    unavailable = [r for r in caplog.records if "cannot connect" in r.getMessage()]
+    assert len(unavailable) == 1
+    assert unavailable[0].levelno == logging.WARNING
+
+
+async def test_retired_zones_are_removed_from_home_assistant(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    attic_climate = "homeassistant/climate/house_attic/config"
+    async with mosquitto.client() as client:  # what an earlier config with an attic left behind
+        await client.publish(f"{BASE}/zone/attic/availability", b"online", qos=1, retain=True)
+        await client.publish(attic_climate, b'{"name": null}', qos=1, retain=True)
+    async with running(mosquitto):
+        await mqtt_recorder.wait_for(attic_climate, lambda m: m.payload == b"")
+        await mqtt_recorder.wait_for(f"{BASE}/zone/attic/availability", lambda m: m.payload == b"")
+    probe = f"{BASE}/probe"
+    async with mosquitto.client() as client:
+        topics = [attic_climate, f"{BASE}/zone/attic/availability", probe]
+        await client.subscribe([(topic, 1) for topic in topics])
+        await client.publish(probe, b"end", qos=1)
+        # Retained messages would be delivered right after the subscription, before the probe.
+        first = await wait_for_message(client, "#")
+        assert first.topic.value == probe, f"{first.topic.value} is still retained"
+
+
+def _password_broker(mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path) -> Mosquitto:
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        pytest.skip("mosquitto_passwd is not installed (Debian: mosquitto)")
+    passwords = tmp_path / "passwd"
+    subprocess.run(
+        [tool, "-b", "-c", str(passwords), "controller", PASSWORD],
+        check=True,
+        capture_output=True,
+    )
+    return mosquitto_factory(f"allow_anonymous false\npassword_file {passwords}\n")
+
+
+async def test_password_from_a_file_and_never_logged(
+    mosquitto_factory: Callable[..., Mosquitto],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    broker = _password_broker(mosquitto_factory, tmp_path)
+    secret = tmp_path / "mqtt-password"
+    secret.write_text(PASSWORD + "\n")  # a trailing newline, as editors leave it
+    config = _config(broker, username="controller", password_file=secret)
+    credentials = {"username": "controller", "password": PASSWORD}
+    async with recording(broker, **credentials) as recorder, running(broker, config=config) as b:
+        await ready(recorder)
+        assert b.connected
+    assert PASSWORD not in caplog.text
+    assert "connected" in caplog.text
+
+
+async def test_a_wrong_password_is_retried_and_never_logged(
+    mosquitto_factory: Callable[..., Mosquitto],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    broker = _password_broker(mosquitto_factory, tmp_path)
+    secret = tmp_path / "mqtt-password"
+    wrong = "Wrong-" + PASSWORD
+    secret.write_text(wrong)
+    config = _config(broker, username="controller", password_file=secret)
+    async with running(broker, config=config) as bridge:
+        await until(lambda: caplog.text.count("attempt failed") >= 2)
+        assert not bridge.connected
+        secret.write_text(PASSWORD)  # the password file is read at every attempt
+        await until(lambda: bridge.connected)
+    assert wrong not in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+async def test_two_controllers_share_a_broker(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    house, cabin = Commands(), Commands()
+    async with (
+        running(mosquitto, house, controller_id="house"),
+        running(mosquitto, cabin, controller_id="cabin"),
+        mosquitto.client() as client,
+    ):
+        await ready(mqtt_recorder, "house")
+        await ready(mqtt_recorder, "cabin")
+        await client.publish("minisplit/cabin/zone/living/set/temperature", b"18", qos=1)
+        assert await cabin.next() == ZoneCommand("living", "temperature", 18.0)
+        assert house.received.empty()
+        assert await retained(mosquitto, "minisplit/house/status") == b"online"
+        assert await retained(mosquitto, "minisplit/cabin/status") == b"online"
+
+
+def test_unknown_zone_ids_are_a_programming_error() -> None:
+    bridge = MqttBridge(MqttConfig(), "house", ZONES, Commands())
+    with pytest.raises(KeyError, match="attic"):
+        bridge.publish_zone_state("attic", STATE)
+
+
+async def test_close_before_run_is_harmless(mosquitto: Mosquitto) -> None:
+    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    await bridge.close()
+    async with asyncio.timeout(1):
+        await bridge.run()  # returns at once: it was closed
+    assert not bridge.connected
+
+
+async def test_tls_settings_reach_the_client(tmp_path: Path) -> None:
+    """TLS parameters are handed to paho (a TLS broker is out of scope for these tests)."""
+    ca = tmp_path / "ca.pem"
+    config = MqttConfig.model_validate({"tls": {"ca_file": ca, "insecure": True}})
+    client = MqttBridge(config, "house", ZONES, Commands())._make_client()
+    assert client._tls_params is not None
+    assert client._tls_params.ca_certs == str(ca)
+    assert client._tls_insecure is True
+
+
+async def test_a_missing_password_file_is_reported_and_retried(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    missing = tmp_path / "not-there"
+    config = _config(mosquitto, username="controller", password_file=missing)
+    async with running(mosquitto, config=config) as bridge:
+        await until(lambda: caplog.text.count("attempt failed") >= 2)
+        assert not bridge.connected
+    assert f"No such file or directory: {missing}" in caplog.text
