@@ -180,7 +180,9 @@ def load_profile_file(path: Path) -> DeviceProfile:
 def shipped_profile_names() -> list[str]:
     """Names of the profiles that travel inside the package."""
     folder = resources.files("minisplit_data") / "profiles"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:

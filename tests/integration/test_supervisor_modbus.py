@@ -57,7 +57,7 @@ async def test_supervisor_heats_a_room_over_modbus_rtu(tmp_path, pty_pair):
     loaded = rtu_config(controller_end, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=SPEED)
     async with (
-        simulator.running(serial=simulator_end, baudrate=19200, parity="E"),
+        simulator.running(serial=simulator_end, baudrate=19200, parity="N"),
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
         await heat_living_room(supervisor, simulator)

@@ -1,0 +1,102 @@
+"""The outdoor unit's driver: its identity, its status poll, and the compressor command."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, cast, get_args
+
+from drivers.device import DeviceDriver, Reading
+from drivers.devices import OduCommand, OduInfo, OduMode, OduStatus
+from drivers.profile import DeviceKind
+
+_STATUS_BITS = (
+    "compressor_running",
+    "defrost",
+    "oil_return",
+    "fault",
+    "restart_lockout",
+    "valve_heating",
+    "heartbeat_lost",
+    "quiet_active",
+)
+
+
+class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
+    kind = DeviceKind.OUTDOOR_UNIT
+    identity_registers = (
+        "device_kind",
+        "firmware_version",
+        "serial_number",
+        "rated_heating_capacity",
+        "rated_cooling_capacity",
+        "min_frequency",
+        "max_frequency",
+        "max_heads",
+    )
+    status_registers = (
+        "status",
+        "compressor_frequency",
+        "allowed_max_frequency",
+        "outdoor_temperature",
+        "outdoor_coil_temperature",
+        "discharge_temperature",
+        "input_power",
+        "energy",
+        "fault_code",
+        "compressor_starts",
+        "operating_hours",
+        "mode",
+        "frequency_setpoint",
+        "quiet_mode",
+        "demand_limit",
+        "heartbeat",
+        "heartbeat_timeout",
+    )
+    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {"mode": get_args(OduMode)}
+    bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {"status": _STATUS_BITS}
+
+    def _decode_info(self, reading: Reading) -> OduInfo:
+        return OduInfo(
+            firmware_version=reading.integer("firmware_version"),
+            serial_number=reading.integer("serial_number"),
+            rated_heating_capacity_w=reading.number("rated_heating_capacity"),
+            rated_cooling_capacity_w=reading.number("rated_cooling_capacity"),
+            min_frequency_hz=reading.number("min_frequency"),
+            max_frequency_hz=reading.number("max_frequency"),
+            max_heads=reading.integer("max_heads"),
+        )
+
+    def _decode_status(self, reading: Reading) -> OduStatus:
+        flags = reading.flags("status")
+        return OduStatus(
+            compressor_running=flags["compressor_running"],
+            defrost=flags["defrost"],
+            oil_return=flags["oil_return"],
+            fault=flags["fault"],
+            restart_lockout=flags["restart_lockout"],
+            valve_heating=flags["valve_heating"],
+            heartbeat_lost=flags["heartbeat_lost"],
+            quiet_active=flags["quiet_active"],
+            compressor_frequency_hz=reading.number("compressor_frequency"),
+            allowed_max_frequency_hz=reading.number("allowed_max_frequency"),
+            outdoor_temperature=reading.value("outdoor_temperature"),
+            outdoor_coil_temperature=reading.value("outdoor_coil_temperature"),
+            discharge_temperature=reading.value("discharge_temperature"),
+            input_power_w=reading.number("input_power"),
+            energy_wh=reading.integer("energy"),
+            fault_code=reading.code("fault_code"),
+            compressor_starts=reading.integer("compressor_starts"),
+            operating_hours=reading.integer("operating_hours"),
+            mode=cast(OduMode, reading.label("mode")),
+            frequency_setpoint_hz=reading.number("frequency_setpoint"),
+            quiet_mode=bool(reading.integer("quiet_mode")),
+            demand_limit_pct=reading.integer("demand_limit"),
+        )
+
+    def _command_values(self, command: OduCommand) -> dict[str, float | str]:
+        return {
+            "mode": command.mode,
+            "frequency_setpoint": command.frequency_hz,
+            "quiet_mode": int(command.quiet),
+            "demand_limit": command.demand_limit_pct,
+        }

@@ -1,0 +1,272 @@
+"""Every shipped profile against the DESIGN §5 datasheet, and the profile loader's refusals."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import pytest
+
+from drivers.profile import (
+    DeviceKind,
+    DeviceProfile,
+    ProfileError,
+    Table,
+    load_profile,
+    parse_profile,
+    shipped_profile_names,
+)
+
+IN, HOLD = Table.INPUT, Table.HOLDING
+TEMP = {"type": "s16", "scale": 0.1, "unit": "°C", "invalid": 0x8000}
+TENTH_HZ = {"scale": 0.1, "unit": "Hz"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the datasheet: what the profile must say about a register."""
+
+    address: int
+    table: Table
+    type: str = "u16"
+    scale: float = 1.0
+    unit: str = ""
+    enum: dict[int, str] = field(default_factory=dict)
+    bits: dict[int, str] = field(default_factory=dict)
+    invalid: int | None = None
+    writable: bool = False
+    word_order: str = "high_first"
+    range: tuple[float, float] | None = None
+    allow_zero: bool = False
+
+
+HEAD_MODES = {0: "heat", 1: "cool", 2: "dry", 3: "fan_only"}
+FANS = {0: "auto", 1: "quiet", 2: "low", 3: "medium", 4: "high", 5: "turbo"}
+VANES = {0: "auto", 1: "1", 2: "2", 3: "3", 4: "4", 5: "5", 6: "swing"}
+ON_OFF = {0: "off", 1: "on"}
+ANY_WORD = (0, 65535)
+
+ODU_DATASHEET = {
+    "device_kind": Row(0, IN),
+    "firmware_version": Row(1, IN),
+    "serial_number": Row(2, IN, "u32"),
+    "rated_heating_capacity": Row(4, IN, unit="W"),
+    "rated_cooling_capacity": Row(5, IN, unit="W"),
+    "min_frequency": Row(6, IN, **TENTH_HZ),
+    "max_frequency": Row(7, IN, **TENTH_HZ),
+    "max_heads": Row(8, IN),
+    "status": Row(
+        10,
+        IN,
+        bits={
+            0: "compressor_running",
+            1: "defrost",
+            2: "oil_return",
+            3: "fault",
+            4: "restart_lockout",
+            5: "valve_heating",
+            6: "heartbeat_lost",
+            7: "quiet_active",
+        },
+    ),
+    "compressor_frequency": Row(11, IN, **TENTH_HZ),
+    "allowed_max_frequency": Row(12, IN, **TENTH_HZ),
+    "outdoor_temperature": Row(13, IN, **TEMP),
+    "outdoor_coil_temperature": Row(14, IN, **TEMP),
+    "discharge_temperature": Row(15, IN, **TEMP),
+    "input_power": Row(16, IN, unit="W"),
+    "energy": Row(17, IN, "u32", unit="Wh"),
+    "fault_code": Row(
+        19,
+        IN,
+        enum={
+            0: "none",
+            1: "outdoor_sensor",
+            2: "discharge_overheat",
+            3: "high_pressure",
+            4: "low_pressure",
+            5: "inverter_overcurrent",
+            6: "head_comms_lost",
+        },
+    ),
+    "compressor_starts": Row(20, IN),
+    "operating_hours": Row(21, IN, unit="h"),
+    "mode": Row(100, HOLD, enum={0: "off", 1: "heat", 2: "cool"}, writable=True),
+    "frequency_setpoint": Row(
+        101, HOLD, writable=True, range=(20.0, 90.0), allow_zero=True, **TENTH_HZ
+    ),
+    "quiet_mode": Row(102, HOLD, writable=True, range=(0, 1)),
+    "demand_limit": Row(103, HOLD, unit="%", writable=True, range=(0, 100)),
+    "heartbeat": Row(104, HOLD, writable=True, range=ANY_WORD),
+    "heartbeat_timeout": Row(105, HOLD, unit="s", writable=True, range=ANY_WORD),
+}
+
+HEAD_DATASHEET = {
+    "device_kind": Row(0, IN),
+    "firmware_version": Row(1, IN),
+    "serial_number": Row(2, IN, "u32"),
+    "rated_capacity": Row(4, IN, unit="W"),
+    "capabilities": Row(
+        5, IN, bits={0: "humidity_sensor", 1: "vertical_vane", 2: "horizontal_vane"}
+    ),
+    "status": Row(
+        10,
+        IN,
+        bits={
+            0: "fan_running",
+            1: "coil_freeze_protection",
+            2: "condensate_alarm",
+            3: "fault",
+            4: "remote_change_pending",
+            5: "cold_draft_prevention",
+            6: "heartbeat_lost",
+        },
+    ),
+    "return_air_temperature": Row(11, IN, **TEMP),
+    "coil_temperature": Row(12, IN, **TEMP),
+    "humidity": Row(13, IN, scale=0.1, unit="%", invalid=0xFFFF),
+    "fault_code": Row(
+        14,
+        IN,
+        enum={
+            0: "none",
+            1: "return_air_sensor",
+            2: "coil_sensor",
+            3: "condensate_overflow",
+            4: "fan_motor",
+            5: "odu_comms",
+        },
+    ),
+    "fan_speed_actual": Row(15, IN),
+    "valve_position": Row(16, IN, scale=0.1, unit="%"),
+    "remote_power": Row(20, IN, enum=ON_OFF),
+    "remote_mode": Row(21, IN, enum=HEAD_MODES),
+    "remote_setpoint": Row(22, IN, **TEMP),
+    "remote_fan": Row(23, IN, enum=FANS),
+    "power": Row(100, HOLD, enum=ON_OFF, writable=True),
+    "mode": Row(101, HOLD, enum=HEAD_MODES, writable=True),
+    "fan": Row(102, HOLD, enum=FANS, writable=True),
+    "vane_vertical": Row(103, HOLD, enum=VANES, writable=True),
+    "vane_horizontal": Row(104, HOLD, enum=VANES, writable=True),
+    "capacity_request": Row(105, HOLD, scale=0.1, unit="%", writable=True, range=(0.0, 100.0)),
+    # The datasheet gives no range; the profile's 5..35 °C is the head display's.
+    "display_setpoint": Row(106, HOLD, "s16", 0.1, "°C", writable=True, range=(5.0, 35.0)),
+    "remote_ack": Row(107, HOLD, writable=True, range=(0, 1)),
+    "heartbeat": Row(108, HOLD, writable=True, range=ANY_WORD),
+    "heartbeat_timeout": Row(109, HOLD, unit="s", writable=True, range=ANY_WORD),
+}
+
+DATASHEETS = {
+    "reference-odu": (DeviceKind.OUTDOOR_UNIT, 1, 1, ODU_DATASHEET),
+    "reference-head": (DeviceKind.INDOOR_HEAD, 2, 11, HEAD_DATASHEET),
+}
+
+
+def test_every_shipped_profile_is_checked_against_a_datasheet() -> None:
+    assert set(shipped_profile_names()) == set(DATASHEETS)
+
+
+@pytest.mark.parametrize("name", sorted(DATASHEETS))
+def test_shipped_profile_matches_the_datasheet(name: str) -> None:
+    kind, device_kind, unit_id, datasheet = DATASHEETS[name]
+    profile = load_profile(name)
+    assert (profile.kind, profile.device_kind, profile.default_unit_id) == (
+        kind,
+        device_kind,
+        unit_id,
+    )
+    assert profile.max_read_registers == 32
+    assert set(profile.registers) == set(datasheet)
+    for reg_name, row in datasheet.items():
+        spec = profile[reg_name]
+        found = Row(
+            spec.address,
+            spec.table,
+            spec.type,
+            spec.scale,
+            spec.unit,
+            spec.enum,
+            spec.bits,
+            spec.invalid,
+            spec.writable,
+            spec.word_order,
+            spec.range,
+            spec.allow_zero,
+        )
+        assert found == row, reg_name
+
+
+def test_heartbeat_timeout_defaults_to_the_datasheets_60_s() -> None:
+    for name in DATASHEETS:
+        assert load_profile(name)["heartbeat_timeout"].default == 60
+
+
+def test_odu_profile_carries_the_restart_lockout() -> None:
+    assert load_profile("reference-odu").min_restart_s == 180
+
+
+# ---- refusals -----------------------------------------------------------------------------
+
+MINIMAL = {
+    "device": {"name": "t", "kind": "indoor_head", "device_kind": 2, "default_unit_id": 11},
+    "registers": {
+        "status": {"address": 10, "table": "input", "type": "u16"},
+        "mode": {"address": 101, "table": "holding", "type": "u16", "writable": True},
+    },
+}
+
+
+def _with(**registers: dict) -> dict:
+    data = copy.deepcopy(MINIMAL)
+    data["registers"].update(registers)
+    return data
+
+
+def test_minimal_profile_loads() -> None:
+    assert isinstance(parse_profile(copy.deepcopy(MINIMAL)), DeviceProfile)
+
+
+def test_unknown_key_is_refused_naming_it() -> None:
+    data = _with(fan={"address": 102, "table": "holding", "type": "u16", "scael": 0.1})
+    with pytest.raises(ProfileError, match=r"registers\.fan\.scael"):
+        parse_profile(data, "bad.toml")
+
+
+def test_unknown_device_key_is_refused_naming_it() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["baud"] = 9600
+    with pytest.raises(ProfileError, match=r"bad\.toml.*device\.baud"):
+        parse_profile(data, "bad.toml")
+
+
+def test_overlapping_registers_are_refused_naming_both() -> None:
+    data = _with(energy={"address": 9, "table": "input", "type": "u32"})
+    with pytest.raises(ProfileError, match=r"'(status|energy)' and '(status|energy)' overlap"):
+        parse_profile(data)
+
+
+def test_same_address_in_different_tables_is_not_an_overlap() -> None:
+    parse_profile(_with(other={"address": 101, "table": "input", "type": "u16"}))
+
+
+def test_range_on_a_read_only_register_is_refused_naming_it() -> None:
+    data = _with(humidity={"address": 13, "table": "input", "type": "u16", "range": [0, 100]})
+    with pytest.raises(ProfileError, match=r"registers\.humidity.*'range' is only meaningful"):
+        parse_profile(data)
+
+
+def test_writable_input_register_is_refused() -> None:
+    data = _with(x={"address": 1, "table": "input", "type": "u16", "writable": True})
+    with pytest.raises(ProfileError, match=r"registers\.x.*input registers cannot be writable"):
+        parse_profile(data)
+
+
+def test_word_order_on_a_16_bit_register_is_refused() -> None:
+    data = _with(x={"address": 1, "table": "input", "type": "s16", "word_order": "low_first"})
+    with pytest.raises(ProfileError, match=r"registers\.x.*u32 registers only"):
+        parse_profile(data)
+
+
+def test_unknown_profile_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ProfileError, match="reference-head, reference-odu"):
+        load_profile("no-such-profile")
