@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop simulator: plant model, register-exact units and their Modbus server."""

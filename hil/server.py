@@ -1,0 +1,206 @@
+"""The simulator's Modbus face: one pymodbus SimDevice per unit, served over TCP or RTU.
+
+Register-exact to DESIGN §5. pymodbus checks addresses against the SimData tables (a gap
+inside a table is a read-only register that reads 0; past a table's end → 0x02; a write to a
+read-only register → 0x02); the `action` hook then hands every access to the unit model,
+which computes input registers and validates and applies writes. Two rules come before the
+datastore: reads longer than the unit's limit → 0x03, as Modbus orders the quantity check
+first, and requests for unit ids nobody answers to get no reply, as on an RS-485 line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from pymodbus.constants import ExcCodes
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+)
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
+
+from drivers.profile import DeviceProfile, Table
+from hil.units import RegisterAccessError
+
+if TYPE_CHECKING:
+    from pymodbus.datastore import ModbusServerContext
+
+# Function codes of the coil and discrete-input tables, which the units do not have.
+BIT_FUNCTION_CODES = frozenset({1, 2, 5, 15})
+INPUT_FUNCTION_CODE = 4
+
+
+class ServedUnit(Protocol):
+    """What the server needs from a unit model."""
+
+    profile: DeviceProfile
+
+    def span(self, table: Table) -> tuple[int, int] | None: ...
+
+    def writable_at(self, address: int) -> bool: ...
+
+    def words(self, table: Table, address: int, count: int) -> list[int]: ...
+
+    def write_words(self, address: int, words: Sequence[int]) -> None: ...
+
+
+def sim_device(unit_id: int, unit: ServedUnit, before_access: Callable[[], None]) -> SimDevice:
+    """The SimDevice of one unit, with separate input and holding tables.
+
+    ``before_access`` runs before every request is served (the simulator brings its physics
+    up to the present there)."""
+    no_bits = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
+    return SimDevice(
+        id=unit_id,
+        simdata=(
+            no_bits,
+            list(no_bits),
+            _table(unit, Table.HOLDING),
+            _table(unit, Table.INPUT),
+        ),
+        action=_action(unit, before_access),
+    )
+
+
+def _table(unit: ServedUnit, table: Table) -> list[SimData]:
+    """One SimData per address from the table's first to last register, gaps included.
+
+    A gap is a read-only register (reads 0, refuses writes with 0x02); input registers are
+    read-only anyway, holding registers writable where the profile says so."""
+    span = unit.span(table)
+    if span is None:
+        return [SimData(address=0, datatype=DataType.INVALID)]
+    first, last = span
+    words = unit.words(table, first, last - first + 1)
+    return [
+        SimData(
+            address=address,
+            values=word,
+            datatype=DataType.REGISTERS,
+            readonly=table is Table.INPUT or not unit.writable_at(address),
+        )
+        for address, word in zip(range(first, last + 1), words, strict=True)
+    ]
+
+
+def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
+    async def action(
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if function_code in BIT_FUNCTION_CODES:
+            # No coil or discrete input exists at any address.
+            return ExcCodes.ILLEGAL_ADDRESS
+        before_access()
+        table = Table.INPUT if function_code == INPUT_FUNCTION_CODE else Table.HOLDING
+        offset = address - start_address
+        try:
+            if set_values is None:
+                registers[offset : offset + count] = unit.words(table, address, count)
+            else:
+                unit.write_words(address, [int(v) for v in set_values])
+        except RegisterAccessError as err:
+            return err.code
+        return None
+
+    return action
+
+
+class _ReadLimit(ModbusPDU):
+    """Mixin for read requests: more registers than the addressed unit answers → 0x03."""
+
+    max_read: Mapping[int, int] = {}
+
+    async def datastore_update(self, context: ModbusServerContext, device_id: int) -> ModbusPDU:
+        if self.count > self.max_read.get(device_id, self.count):
+            return ExceptionResponse(self.function_code, ExcCodes.ILLEGAL_VALUE)
+        return await super().datastore_update(context, device_id)
+
+
+def _limited_reads(max_read: Mapping[int, int]) -> list[type[ModbusPDU]]:
+    """The read requests of this server, with the per-unit limit (pymodbus `custom_pdu`)."""
+    return [
+        type(f"Limited{base.__name__}", (_ReadLimit, base), {"max_read": dict(max_read)})
+        for base in (ReadHoldingRegistersRequest, ReadInputRegistersRequest)
+    ]
+
+
+def _known_units_only(unit_ids: frozenset[int]) -> Callable[[bool, ModbusPDU], ModbusPDU]:
+    """A pymodbus PDU trace hook that drops requests for absent unit ids.
+
+    pymodbus would answer them from its catch-all device (and fail); on a real line an absent
+    unit is silent, and a driver must see exactly that: a timeout."""
+
+    def trace(sending: bool, pdu: ModbusPDU) -> ModbusPDU:
+        if not sending and pdu.dev_id not in unit_ids:
+            return None  # type: ignore[return-value]  # pymodbus skips a request traced to None
+        return pdu
+
+    return trace
+
+
+def _server_options(
+    units: Mapping[int, ServedUnit], before_access: Callable[[], None]
+) -> dict[str, object]:
+    return {
+        "context": [sim_device(uid, unit, before_access) for uid, unit in sorted(units.items())],
+        "custom_pdu": _limited_reads(
+            {uid: u.profile.max_read_registers for uid, u in units.items()}
+        ),
+        "trace_pdu": _known_units_only(frozenset(units)),
+    }
+
+
+async def start_tcp_server(
+    units: Mapping[int, ServedUnit],
+    host: str,
+    port: int,
+    before_access: Callable[[], None],
+) -> ModbusTcpServer:
+    """Listen on ``host:port`` (port 0 picks a free one; see `tcp_address`)."""
+    server = ModbusTcpServer(address=(host, port), **_server_options(units, before_access))  # type: ignore[arg-type]
+    await _listen(server, f"Modbus TCP on {host}:{port}")
+    return server
+
+
+def tcp_address(server: ModbusTcpServer) -> tuple[str, int]:
+    """The address a TCP server actually listens on."""
+    sockname = server.transport.sockets[0].getsockname()  # type: ignore[attr-defined]
+    return sockname[0], sockname[1]
+
+
+async def start_serial_server(
+    units: Mapping[int, ServedUnit],
+    port: str,
+    before_access: Callable[[], None],
+    *,
+    baudrate: int = 19200,
+    parity: str = "E",
+    stopbits: int = 1,
+    bytesize: int = 8,
+) -> ModbusSerialServer:
+    """Serve every unit on one RTU line (DESIGN §5 default: 19200 8E1)."""
+    server = ModbusSerialServer(
+        port=port,
+        baudrate=baudrate,
+        parity=parity,
+        stopbits=stopbits,
+        bytesize=bytesize,
+        **_server_options(units, before_access),  # type: ignore[arg-type]
+    )
+    await _listen(server, f"Modbus RTU on {port}")
+    return server
+
+
+async def _listen(server: ModbusTcpServer | ModbusSerialServer, what: str) -> None:
+    try:
+        await server.serve_forever(background=True)
+    except RuntimeError:
+        # pymodbus has logged the OS error; say what we were trying to do.
+        raise OSError(f"cannot serve {what}") from None

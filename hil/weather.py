@@ -1,0 +1,145 @@
+"""Outdoor weather for the plant: the shipped Greensboro TMY3 year, interpolated in time.
+
+Simulated time is seconds since Jan 1 00:00 (local standard time) of a 365-day year; it may
+run past the year's end, and the weather wraps around."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from array import array
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+HOURS_PER_YEAR = 8760
+HOUR_S = 3600.0
+DAY_S = 86400.0
+YEAR_S = HOURS_PER_YEAR * HOUR_S
+TMY3_FILE = "greensboro-723170-tmy3.csv"
+# Any non-leap year: TMY years have no Feb 29.
+_CALENDAR_YEAR = 2001
+
+
+@dataclass(frozen=True)
+class WeatherSample:
+    """The outdoor conditions at one instant."""
+
+    temperature_c: float
+    dew_point_c: float
+    rel_humidity_pct: float
+    ghi_w_m2: float
+
+
+class Weather:
+    """A typical year of hourly weather (8760 rows, Jan 1 hour-ending 1 first)."""
+
+    def __init__(
+        self,
+        temperature_c: array[float],
+        dew_point_c: array[float],
+        rel_humidity_pct: array[float],
+        ghi_w_m2: array[float],
+    ) -> None:
+        for name, column in (
+            ("temperature_c", temperature_c),
+            ("dew_point_c", dew_point_c),
+            ("rel_humidity_pct", rel_humidity_pct),
+            ("ghi_w_m2", ghi_w_m2),
+        ):
+            if len(column) != HOURS_PER_YEAR:
+                raise ValueError(f"{name}: {len(column)} hourly values, need {HOURS_PER_YEAR}")
+        self._temperature = temperature_c
+        self._dew_point = dew_point_c
+        self._rel_humidity = rel_humidity_pct
+        self._ghi = ghi_w_m2
+
+    @classmethod
+    def from_csv(cls, text: str, source: str = "<weather>") -> Weather:
+        """Parse the shipped column subset; rows must run Jan 1 hour 1 … Dec 31 hour 24."""
+        columns: dict[str, array[float]] = {
+            key: array("d") for key in ("dry_bulb_c", "dew_point_c", "rel_humidity_pct", "ghi_w_m2")
+        }
+        reader = csv.DictReader(io.StringIO(text))
+        for index, row in enumerate(reader):
+            expected = _month_day_hour(index)
+            got = (int(row["month"]), int(row["day"]), int(row["hour"]))
+            if got != expected:
+                raise ValueError(f"{source}: row {index + 2} is {got}, expected {expected}")
+            for key, column in columns.items():
+                column.append(float(row[key]))
+        return cls(
+            columns["dry_bulb_c"],
+            columns["dew_point_c"],
+            columns["rel_humidity_pct"],
+            columns["ghi_w_m2"],
+        )
+
+    def at(self, time_s: float) -> WeatherSample:
+        """Conditions at ``time_s`` seconds after Jan 1 00:00, linearly interpolated."""
+        return WeatherSample(
+            temperature_c=self.temperature(time_s),
+            dew_point_c=_interpolate(self._dew_point, time_s, _INSTANT_OFFSET_H),
+            rel_humidity_pct=_interpolate(self._rel_humidity, time_s, _INSTANT_OFFSET_H),
+            ghi_w_m2=_interpolate(self._ghi, time_s, _HOUR_MEAN_OFFSET_H),
+        )
+
+    def temperature(self, time_s: float) -> float:
+        """Dry-bulb temperature (°C) at ``time_s``; the plant asks for this most often."""
+        return _interpolate(self._temperature, time_s, _INSTANT_OFFSET_H)
+
+
+# TMY3 dry bulb, dew point and humidity are readings at the end of each hour, so row i (hour
+# ending i+1 of the year) belongs at (i+1) h. Irradiance is the total over the hour that ends
+# there, so it belongs at the hour's middle, (i+0.5) h.
+_INSTANT_OFFSET_H = 1.0
+_HOUR_MEAN_OFFSET_H = 0.5
+
+
+def _interpolate(column: array[float], time_s: float, offset_h: float) -> float:
+    # Reduce to the year first so that long runs keep full sub-second resolution.
+    position = (time_s % YEAR_S) / HOUR_S - offset_h
+    base = math.floor(position)
+    frac = position - base
+    i0 = base % HOURS_PER_YEAR
+    i1 = (i0 + 1) % HOURS_PER_YEAR
+    return column[i0] + (column[i1] - column[i0]) * frac
+
+
+def _month_day_hour(index: int) -> tuple[int, int, int]:
+    day = datetime(_CALENDAR_YEAR, 1, 1).toordinal() + index // 24
+    date = datetime.fromordinal(day)
+    return date.month, date.day, index % 24 + 1
+
+
+@cache
+def load_weather() -> Weather:
+    """The shipped Greensboro, NC TMY3 year (read once per process)."""
+    # Next to this module (installed as package data): independent of how `hil` was imported.
+    text = (Path(__file__).parent / "weather" / TMY3_FILE).read_text(encoding="utf-8")
+    return Weather.from_csv(text, TMY3_FILE)
+
+
+def time_of_year(month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    """Seconds from Jan 1 00:00 to the given local standard time; ValueError if no such date."""
+    moment = datetime(_CALENDAR_YEAR, month, day, hour, minute)
+    return (moment - datetime(_CALENDAR_YEAR, 1, 1)).total_seconds()
+
+
+def parse_time_of_year(text: str) -> float:
+    """Seconds since Jan 1 00:00 for "MM-DD" or "MM-DD HH:MM" (the simulator's `start`)."""
+    try:
+        moment = datetime.strptime(
+            f"{_CALENDAR_YEAR}-{text}", "%Y-%m-%d %H:%M" if " " in text else "%Y-%m-%d"
+        )
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date of the year as MM-DD or MM-DD HH:MM") from None
+    return time_of_year(moment.month, moment.day, moment.hour, moment.minute)
+
+
+def format_time_of_year(time_s: float) -> str:
+    """The date and time as MM-DD HH:MM for a simulated time (the year wraps), for log lines."""
+    moment = datetime(_CALENDAR_YEAR, 1, 1) + timedelta(seconds=time_s % YEAR_S)
+    return moment.strftime("%m-%d %H:%M")

@@ -1,0 +1,91 @@
+"""The simulator as a whole: config wiring, the loop clock, running and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config, parse_config
+from hil.simulator import Simulator, endpoint_from_config, run_simulator
+from hil.weather import parse_time_of_year
+from tests.hil.house import HOUSE, house, wait_until
+
+CONFIG_DIR = Path(__file__).parents[2] / "config"
+
+
+def test_endpoint_comes_from_the_outdoor_units_tcp_bus():
+    assert endpoint_from_config(load_config(CONFIG_DIR / "demo.toml")) == ("127.0.0.1", 5020)
+    assert endpoint_from_config(load_config(CONFIG_DIR / "example.toml")) is None  # RS-485
+
+
+def test_house_is_built_from_the_config():
+    sim = Simulator(house("07-04 13:30"))
+    assert sim.sim_time_s == parse_time_of_year("07-04 13:30")
+    assert set(sim.heads) == {"living", "kitchen", "bedroom", "office"}
+    assert sorted(sim.units) == [1, 11, 12, 13, 14]
+    assert sim.plant.rooms["living"].params.area_m2 == 30.0
+    assert sim.plant.rooms["living"].params.aperture_m2 == 2.0
+    assert sim.room_temperature("bedroom") == 16.0
+    assert sim.plant.rooms["kitchen"].params.area_m2 == 25.0  # defaults for an unlisted room
+    assert sim.room_temperature("kitchen") == 17.0
+    assert sim.outdoor_temperature() > 25.0
+
+
+def test_unit_ids_must_be_unique_on_the_one_endpoint():
+    text = HOUSE.format(start="01-15") + '\n[buses.second]\ntype = "tcp"\nhost = "h"\n'
+    text = text.replace('bus = "sim"\nunit_id = 14', 'bus = "second"\nunit_id = 11')
+    with pytest.raises(ValueError, match="unit id 11"):
+        Simulator(parse_config(text))
+
+
+def test_unknown_zone_is_named():
+    with pytest.raises(KeyError, match="garage"):
+        Simulator(house()).head("garage")
+
+
+@pytest.mark.looptime
+async def test_physics_follows_the_loop_clock_times_speed():
+    sim = Simulator(house(), speed=60.0)
+    start = sim.sim_time_s
+    async with sim.running():
+        await asyncio.sleep(30.0)
+        assert sim.sim_time_s - start == pytest.approx(1800.0, abs=60 * 0.11)
+        sim.step(600.0)  # a manual step moves simulated time on, not the clock's pace
+        await asyncio.sleep(10.0)
+        assert sim.sim_time_s - start == pytest.approx(3000.0, abs=60 * 0.11)
+    stopped_at = sim.sim_time_s
+    await asyncio.sleep(10.0)
+    assert sim.sim_time_s == stopped_at  # no physics once the block has ended
+    async with sim.running():
+        await asyncio.sleep(1.0)
+    assert sim.sim_time_s - stopped_at == pytest.approx(60.0, abs=60 * 0.11)
+
+
+async def test_running_twice_at_once_is_refused():
+    sim = Simulator(house())
+    async with sim.running():
+        with pytest.raises(RuntimeError):
+            async with sim.running():
+                pass
+
+
+async def test_run_simulator_serves_and_logs_until_cancelled(caplog):
+    caplog.set_level(logging.INFO, logger="hil.simulator")
+    task = asyncio.create_task(
+        run_simulator(house(), tcp=("127.0.0.1", 0), serial=None, speed=10.0)
+    )
+    await wait_until(lambda: any(" Hz " in r.getMessage() for r in caplog.records))
+    assert any("on tcp 127.0.0.1:" in r.getMessage() for r in caplog.records)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_run_simulator_needs_an_endpoint_for_a_serial_config():
+    with pytest.raises(ValueError, match="serial line"):
+        await run_simulator(
+            load_config(CONFIG_DIR / "example.toml"), tcp=None, serial=None, speed=1.0
+        )
