@@ -16,6 +16,7 @@ from pathlib import Path
 from controller.config import LoadedConfig, TcpBus, load_config, parse_config
 from controller.supervisor import Supervisor
 from hil.broker import free_port, local_broker
+from hil.weather import format_time_of_year
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,22 @@ def _fmt(value: object, pattern: str = "{:.1f}") -> str:
     return str(value)
 
 
-def render(snapshot: Mapping[str, object], sim_clock: str, base: str, mqtt_port: int) -> str:
+def render(
+    snapshot: Mapping[str, object],
+    true_air: Mapping[str, float],
+    sim_clock: str,
+    base: str,
+    mqtt_port: int,
+) -> str:
+    """The live view; ``true_air`` is the simulator's room air, beside what the controller sees."""
     zones: Mapping[str, Mapping[str, object]] = snapshot["zones"]  # type: ignore[assignment]
     unit: Mapping[str, object] = snapshot["unit"]  # type: ignore[assignment]
     lines = [
         f"minisplit demo — simulated time {sim_clock} — control cycles {snapshot['cycles']}"
         f" — Modbus transactions {snapshot['transactions']}",
         "",
-        f"{'zone':<10}{'room °C':>9}{'set °C':>8}  {'mode':<10}{'action':<12}{'demand %':>9}"
+        f"{'zone':<10}{'sensor °C':>10}{'air °C':>8}{'set °C':>8}  {'mode':<10}{'action':<12}"
+        f"{'demand %':>9}"
         f"  {'sensor':<7}{'online':<7}",
     ]
     for zone_id, z in zones.items():
@@ -68,7 +77,8 @@ def render(snapshot: Mapping[str, object], sim_clock: str, base: str, mqtt_port:
         if z["mode"] == "heat_cool":
             target = f"{z['target_temperature_low']}-{z['target_temperature_high']}"
         lines.append(
-            f"{zone_id:<10}{_fmt(z['current_temperature']):>9}{_fmt(target):>8}  "
+            f"{zone_id:<10}{_fmt(z['current_temperature']):>10}{_fmt(true_air.get(zone_id)):>8}"
+            f"{_fmt(target):>8}  "
             f"{z['mode']!s:<10}{z['action']!s:<12}{_fmt(z['demand']):>9}  "
             f"{z['sensor']!s:<7}{_fmt(z['available']):<7}"
         )
@@ -88,12 +98,6 @@ def render(snapshot: Mapping[str, object], sim_clock: str, base: str, mqtt_port:
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
-
-
-def sim_clock(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    return f"day {days} {hours:02d}:{rest // 60:02d}"
 
 
 async def run_demo(config_path: Path | None, *, speed: float, duration: float | None) -> int:
@@ -127,9 +131,9 @@ async def run_demo(config_path: Path | None, *, speed: float, duration: float | 
             try:
                 while duration is None or loop.time() - started < duration:
                     await asyncio.sleep(1.0)
-                    view = render(
-                        supervisor.snapshot(), sim_clock(simulator.sim_time_s), base, mqtt_port
-                    )
+                    true_air = {z: simulator.room_temperature(z) for z in supervisor.zones}
+                    clock = format_time_of_year(simulator.sim_time_s)
+                    view = render(supervisor.snapshot(), true_air, clock, base, mqtt_port)
                     print(("\x1b[H\x1b[2J" if interactive else "\n") + view, flush=True)
                     if task.done():
                         break
