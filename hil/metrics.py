@@ -1,0 +1,127 @@
+"""The benchmark's figures (DESIGN §9), accumulated step by step from a simulated run.
+
+BOPTEST-style: energy, peak power (max of 15-min means), mean system COP, thermal discomfort
+(K·h per zone outside the comfort band while the zone is on), compressor starts, starts per
+calendar hour, shortest run, RMS tracking error. Pure: the runner feeds it numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+COMFORT_HALF_BAND_K = 0.5  # the band is [setpoint − 0.5 K, setpoint + 0.5 K] (DESIGN §9)
+PEAK_WINDOW_S = 900.0
+
+
+@dataclass(frozen=True)
+class ZoneTarget:
+    """What the occupant asked for in one zone at one instant."""
+
+    on: bool
+    low: float  # the setpoint (heat/cool/dry) or the low setpoint (heat_cool)
+    high: float  # equal to ``low`` except in heat_cool
+
+    @property
+    def band(self) -> tuple[float, float]:
+        return self.low - COMFORT_HALF_BAND_K, self.high + COMFORT_HALF_BAND_K
+
+
+def outside_band(air_c: float, target: ZoneTarget) -> float:
+    """Kelvin outside the comfort band (0 inside)."""
+    low, high = target.band
+    return max(low - air_c, air_c - high, 0.0)
+
+
+def tracking_error(air_c: float, target: ZoneTarget) -> float:
+    """Kelvin from the setpoint; in heat_cool, from the interval between the two setpoints."""
+    if target.low == target.high:
+        return air_c - target.low
+    return max(target.low - air_c, air_c - target.high, 0.0)
+
+
+class MetricsRecorder:
+    """Accumulates one controller's run of one scenario."""
+
+    def __init__(self, zones: Sequence[str]) -> None:
+        self.zones = list(zones)
+        self.duration_s = 0.0
+        self.energy_j = 0.0
+        self.heat_j = 0.0  # heat moved (heating or cooling), for the mean COP
+        self.discomfort_ks = dict.fromkeys(self.zones, 0.0)
+        self.error_sq_ks = 0.0
+        self.on_s = 0.0
+        self.starts = 0
+        self.starts_by_hour: dict[int, int] = {}
+        self.shortest_run_s: float | None = None
+        self._run_started: float | None = None
+        self._running = False
+        self._window = -1
+        self._window_j = 0.0
+        self.peak_w = 0.0
+
+    def record(
+        self,
+        t_s: float,
+        dt_s: float,
+        air_c: Mapping[str, float],
+        targets: Mapping[str, ZoneTarget],
+        power_w: float,
+        heat_w: float,
+        compressor_running: bool,
+    ) -> None:
+        """One step of ``dt_s`` seconds that began at ``t_s`` (absolute simulated time)."""
+        self.duration_s += dt_s
+        self.energy_j += power_w * dt_s
+        self.heat_j += abs(heat_w) * dt_s
+        for zone in self.zones:
+            target = targets[zone]
+            if not target.on:
+                continue
+            air = air_c[zone]
+            self.discomfort_ks[zone] += outside_band(air, target) * dt_s
+            self.error_sq_ks += tracking_error(air, target) ** 2 * dt_s
+            self.on_s += dt_s
+        self._power_window(t_s, dt_s, power_w)
+        self._compressor(t_s, compressor_running)
+
+    def _power_window(self, t_s: float, dt_s: float, power_w: float) -> None:
+        window = int(t_s // PEAK_WINDOW_S)
+        if window != self._window:
+            self._close_window()
+            self._window, self._window_j = window, 0.0
+        self._window_j += power_w * dt_s
+
+    def _close_window(self) -> None:
+        if self._window >= 0:
+            self.peak_w = max(self.peak_w, self._window_j / PEAK_WINDOW_S)
+
+    def _compressor(self, t_s: float, running: bool) -> None:
+        if running and not self._running:
+            self.starts += 1
+            hour = int(t_s // 3600)
+            self.starts_by_hour[hour] = self.starts_by_hour.get(hour, 0) + 1
+            self._run_started = t_s
+        elif not running and self._running and self._run_started is not None:
+            run = t_s - self._run_started
+            self.shortest_run_s = (
+                run if self.shortest_run_s is None else min(self.shortest_run_s, run)
+            )
+        self._running = running
+
+    def summary(self, wall_s: float) -> dict[str, float | int | None]:
+        """The §9 figures. Discomfort is averaged per zone, in K·h."""
+        self._close_window()
+        zones = max(len(self.zones), 1)
+        energy_kwh = self.energy_j / 3.6e6
+        return {
+            "energy_kwh": round(energy_kwh, 3),
+            "peak_power_kw": round(self.peak_w / 1000.0, 3),
+            "mean_cop": round(self.heat_j / self.energy_j, 3) if self.energy_j else None,
+            "discomfort_kh_per_zone": round(sum(self.discomfort_ks.values()) / 3600 / zones, 3),
+            "compressor_starts": self.starts,
+            "starts_per_hour": max(self.starts_by_hour.values(), default=0),
+            "shortest_run_s": None if self.shortest_run_s is None else round(self.shortest_run_s),
+            "rms_error_k": round(math.sqrt(self.error_sq_ks / self.on_s), 3) if self.on_s else None,
+            "speed_ratio": round(self.duration_s / wall_s) if wall_s > 0 else None,
+        }

@@ -1,0 +1,61 @@
+"""The benchmark's figures from hand-made traces."""
+
+import pytest
+
+from hil.metrics import MetricsRecorder, ZoneTarget, outside_band
+
+HEAT_21 = ZoneTarget(True, 21.0, 21.0)
+OFF = ZoneTarget(False, 21.0, 21.0)
+
+
+def test_band_and_outside():
+    assert HEAT_21.band == (20.5, 21.5)
+    assert outside_band(20.0, HEAT_21) == pytest.approx(0.5)
+    assert outside_band(21.2, HEAT_21) == 0.0
+    assert outside_band(25.0, ZoneTarget(True, 20.0, 24.0)) == pytest.approx(0.5)
+
+
+def run(steps):
+    recorder = MetricsRecorder(["a", "b"])
+    t = 0.0
+    for air_a, target_a, power, heat, running in steps:
+        recorder.record(
+            t, 60.0, {"a": air_a, "b": 21.0}, {"a": target_a, "b": OFF}, power, heat, running
+        )
+        t += 60.0
+    return recorder
+
+
+def test_discomfort_counts_only_while_on_and_is_per_zone():
+    # one hour 1 K below the band in zone a, zone b off (not counted) → 1 K·h / 2 zones
+    recorder = run([(19.5, HEAT_21, 0.0, 0.0, False)] * 60 + [(15.0, OFF, 0.0, 0.0, False)] * 60)
+    assert recorder.summary(1.0)["discomfort_kh_per_zone"] == pytest.approx(0.5)
+
+
+def test_energy_peak_and_cop():
+    # 15 min at 2 kW then 45 min at 1 kW delivering 3 kW of heat throughout
+    steps = [(21.0, HEAT_21, 2000.0, 3000.0, True)] * 15 + [
+        (21.0, HEAT_21, 1000.0, 3000.0, True)
+    ] * 45
+    summary = run(steps).summary(10.0)
+    assert summary["energy_kwh"] == pytest.approx(0.5 + 0.75)
+    assert summary["peak_power_kw"] == pytest.approx(2.0)
+    assert summary["mean_cop"] == pytest.approx(3.0 / 1.25)
+    assert summary["speed_ratio"] == 360
+
+
+def test_starts_per_calendar_hour_and_shortest_run():
+    on, off = (21.0, HEAT_21, 500.0, 1500.0, True), (21.0, HEAT_21, 0.0, 0.0, False)
+    # hour 0: runs of 5 min and 10 min; hour 1: one run of 20 min
+    steps = [on] * 5 + [off] * 10 + [on] * 10 + [off] * 35 + [on] * 20 + [off] * 40
+    summary = run(steps).summary(1.0)
+    assert summary["compressor_starts"] == 3
+    assert summary["starts_per_hour"] == 2
+    assert summary["shortest_run_s"] == 300
+
+
+def test_rms_error_is_signed_tracking_of_the_setpoint():
+    summary = run(
+        [(20.0, HEAT_21, 0, 0, False)] * 30 + [(22.0, HEAT_21, 0, 0, False)] * 30
+    ).summary(1)
+    assert summary["rms_error_k"] == pytest.approx(1.0)
