@@ -1,224 +1,45 @@
-"""The physics behind the simulator: rooms as 2R2C networks and the inverter heat pump.
+"""The plant: the house's rooms, the heat pump's refrigerant cycle and the weather, stepped in time.
 
-Pure physics in SI units and °C: no registers, no clocks, no I/O. The units in `hil.units`
-decide what the machine is told to do; this module says what then happens to the heat.
-A first model, kept small so a later one can replace it behind the same `Plant` interface."""
+Pure physics: no registers, no clocks, no I/O. The firmware (`hil.firmware`) drives the machine
+through `CompressorDrive` and one `HeadDrive` per room; `step` says what happens to the heat.
+Written for speed (the benchmark runs weeks in seconds): per-room state lives in flat lists,
+per-step-length factors are cached, and nothing is allocated per room per step."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
+from hil.building import Building, ThermalNetwork, gains_slot
+from hil.heatpump import (
+    DEFROST_INDOOR_W_PER_W,
+    FAN_W_BASE,
+    FAN_W_PER_SPEED,
+    FUSION_J_PER_KG,
+    REFERENCE_HEAD,
+    REFERENCE_ODU,
+    SENSIBLE_HEAT_RATIO,
+    SERVED_HEAD_MODES,
+    HeadMode,
+    OduMode,
+    OperatingPoint,
+    OutdoorUnitRatings,
+    cycle,
+    defrost_melt_rate_kg_s,
+    defrost_power_w,
+    frost_rate_kg_s,
+    passive_melt_rate_kg_s,
+    startup_fraction,
+)
 from hil.weather import Weather, WeatherSample
 
-ZERO_C_K = 273.15
+# Inputs (weather, drives) are held over at most this long; the rooms' exact update needs no
+# limit, but the weather moves and the neighbours' coupling is taken from the step's start.
+MAX_STEP_S = 60.0
 
-# ---------------------------------------------------------------------------------------------
-# Rooms
-# ---------------------------------------------------------------------------------------------
-
-# Per m² of floor, from Sperber et al. 2020, 2R2C fit of the renovated single-family house
-# "SFH F Var3" (figures as quoted in DESIGN.md §8). The interior node is the room air together
-# with the furniture and inner surfaces; the envelope node is the mass of the outer walls.
-# DESIGN's "interior↔air" conductance is the coupling between those two nodes.
-INTERIOR_CAPACITY_J_PER_K_M2 = 46e3
-ENVELOPE_CAPACITY_J_PER_K_M2 = 370e3
-INTERIOR_ENVELOPE_W_PER_K_M2 = 12.0
-ENVELOPE_OUTDOOR_W_PER_K_M2 = 0.5
-INTERIOR_OUTDOOR_W_PER_K_M2 = 0.26  # windows and ventilation, straight to the air
-# An unrenovated house loses 2–3× as much to outdoors (DESIGN §8); the inner coupling and
-# the capacities stay.
-UNRENOVATED_OUTDOOR_FACTOR = 2.5
-INTERNAL_GAINS_W_PER_M2 = 3.0
-
-# Explicit Euler on the interior node is accurate while dt ≪ C_i / (H_ie + H_io) ≈ 3700 s.
-MAX_ROOM_STEP_S = 60.0
-
-
-@dataclass(frozen=True)
-class RoomParameters:
-    """A room's 2R2C network and its constant heat gains."""
-
-    area_m2: float
-    interior_capacity_j_per_k: float
-    envelope_capacity_j_per_k: float
-    interior_envelope_w_per_k: float
-    envelope_outdoor_w_per_k: float
-    interior_outdoor_w_per_k: float
-    internal_gains_w: float
-    aperture_m2: float
-
-    @classmethod
-    def for_floor(
-        cls, area_m2: float, *, unrenovated: bool = False, aperture_m2: float = 1.0
-    ) -> RoomParameters:
-        """A room of the reference house, scaled by its floor area."""
-        outdoor = UNRENOVATED_OUTDOOR_FACTOR if unrenovated else 1.0
-        return cls(
-            area_m2=area_m2,
-            interior_capacity_j_per_k=INTERIOR_CAPACITY_J_PER_K_M2 * area_m2,
-            envelope_capacity_j_per_k=ENVELOPE_CAPACITY_J_PER_K_M2 * area_m2,
-            interior_envelope_w_per_k=INTERIOR_ENVELOPE_W_PER_K_M2 * area_m2,
-            envelope_outdoor_w_per_k=ENVELOPE_OUTDOOR_W_PER_K_M2 * area_m2 * outdoor,
-            interior_outdoor_w_per_k=INTERIOR_OUTDOOR_W_PER_K_M2 * area_m2 * outdoor,
-            internal_gains_w=INTERNAL_GAINS_W_PER_M2 * area_m2,
-            aperture_m2=aperture_m2,
-        )
-
-    @property
-    def loss_coefficient_w_per_k(self) -> float:
-        """Steady-state heat loss per kelvin of indoor–outdoor difference (UA)."""
-        series = 1.0 / (1.0 / self.interior_envelope_w_per_k + 1.0 / self.envelope_outdoor_w_per_k)
-        return self.interior_outdoor_w_per_k + series
-
-
-class RoomModel:
-    """One zone's air+interior node and envelope node."""
-
-    def __init__(self, params: RoomParameters, air_c: float, envelope_c: float | None = None):
-        self.params = params
-        self.air_c = air_c
-        # Without history, start the envelope where it would sit in steady state with this
-        # air temperature; the caller passes the outdoor temperature via `settle`.
-        self.envelope_c = air_c if envelope_c is None else envelope_c
-
-    def settle_envelope(self, outdoor_c: float) -> None:
-        """Put the envelope at its steady-state temperature between the air and outdoors."""
-        p = self.params
-        self.envelope_c = (
-            p.interior_envelope_w_per_k * self.air_c + p.envelope_outdoor_w_per_k * outdoor_c
-        ) / (p.interior_envelope_w_per_k + p.envelope_outdoor_w_per_k)
-
-    def step(self, dt: float, outdoor_c: float, heat_to_air_w: float) -> None:
-        """Advance ``dt`` seconds with a constant heat input into the air node."""
-        p = self.params
-        remaining = dt
-        while remaining > 0:
-            h = min(remaining, MAX_ROOM_STEP_S)
-            to_envelope = p.interior_envelope_w_per_k * (self.air_c - self.envelope_c)
-            air_in = (
-                heat_to_air_w - to_envelope - p.interior_outdoor_w_per_k * (self.air_c - outdoor_c)
-            )
-            envelope_in = to_envelope - p.envelope_outdoor_w_per_k * (self.envelope_c - outdoor_c)
-            self.air_c += h * air_in / p.interior_capacity_j_per_k
-            self.envelope_c += h * envelope_in / p.envelope_capacity_j_per_k
-            remaining -= h
-
-
-# Moisture from people, cooking and plants: the indoor vapour density exceeds the outdoor one
-# by 4 g/m³ in cold weather, falling to 0 at +20 °C outdoors (EN ISO 13788 Annex A, humidity
-# class of dwellings with low occupancy). Dehumidification by cooling is not modelled yet.
-MOISTURE_EXCESS_G_M3 = 4.0
-MOISTURE_EXCESS_ZERO_C = 20.0
-WATER_VAPOUR_GAS_CONSTANT = 461.5  # J/(kg·K)
-
-
-def indoor_relative_humidity(air_c: float, outdoor: WeatherSample) -> float:
-    """Indoor RH (%) from the outdoor air's moisture plus the household's moisture excess."""
-    outdoor_c = outdoor.temperature_c
-    excess = MOISTURE_EXCESS_G_M3 * min(1.0, max(0.0, 1.0 - outdoor_c / MOISTURE_EXCESS_ZERO_C))
-    outdoor_g_m3 = _vapour_density_g_m3(_saturation_pressure_pa(outdoor.dew_point_c), outdoor_c)
-    saturated_g_m3 = _vapour_density_g_m3(_saturation_pressure_pa(air_c), air_c)
-    return min(100.0, 100.0 * (outdoor_g_m3 + excess) / saturated_g_m3)
-
-
-def _saturation_pressure_pa(t_c: float) -> float:
-    """Magnus formula over water (Alduchov & Eskridge 1996 coefficients)."""
-    return 610.94 * math.exp(17.625 * t_c / (t_c + 243.04))
-
-
-def _vapour_density_g_m3(pressure_pa: float, t_c: float) -> float:
-    return 1000.0 * pressure_pa / (WATER_VAPOUR_GAS_CONSTANT * (t_c + ZERO_C_K))
-
-
-# ---------------------------------------------------------------------------------------------
-# Heat pump
-# ---------------------------------------------------------------------------------------------
-
-
-class OduMode(StrEnum):
-    OFF = "off"
-    HEAT = "heat"
-    COOL = "cool"
-
-
-class HeadMode(StrEnum):
-    HEAT = "heat"
-    COOL = "cool"
-    DRY = "dry"
-    FAN_ONLY = "fan_only"
-
-
-@dataclass(frozen=True)
-class OutdoorUnitRatings:
-    """The reference outdoor unit (DESIGN §5); every default of the heat pump lives here."""
-
-    rated_heating_w: float = 7000.0  # at +7 °C outdoor, 60 Hz
-    rated_cooling_w: float = 6500.0  # at +35 °C outdoor, 60 Hz
-    rated_hz: float = 60.0
-    min_hz: float = 20.0
-    max_hz: float = 90.0
-    max_heads: int = 8
-    quiet_max_hz: float = 60.0
-    standby_w: float = 10.0
-    # After a start the refrigerant has to move before heat arrives (DESIGN §8: 1–2 min at
-    # full power).
-    startup_ramp_s: float = 90.0
-    # The unit keeps condensing pressure in check by capping its speed so that the heads that
-    # take refrigerant get at most this multiple of their rated capacity.
-    head_overload: float = 1.4
-
-    def rated_capacity_w(self, mode: OduMode) -> float:
-        return self.rated_cooling_w if mode is OduMode.COOL else self.rated_heating_w
-
-
-@dataclass(frozen=True)
-class HeadRatings:
-    """The reference indoor head."""
-
-    rated_w: float = 2500.0
-    has_humidity_sensor: bool = True
-    has_vertical_vane: bool = True
-    has_horizontal_vane: bool = True
-
-
-REFERENCE_ODU = OutdoorUnitRatings()
-REFERENCE_HEAD = HeadRatings()
-
-# Capacity derating with outdoor temperature (k in Q = Q_rated·f/60·k). Heating loses
-# suction density as it gets colder: 1.0 at +7 °C, ≈0.6 at −15 °C, linear between (and a
-# little gain in mild weather). Cooling loses a little as it gets hotter than the +35 °C point.
-HEATING_RATING_C = 7.0
-HEATING_DERATE_PER_K = 0.4 / 22.0
-COOLING_RATING_C = 35.0
-COOLING_DERATE_PER_K = 0.01
-COOLING_GAIN_PER_K = 0.004
-
-# Refrigerant-side approach temperatures (K) = base + slope × load, load being the heat flow
-# over the coil's rated flow. The condenser approach includes subcooling, the evaporator's
-# superheat. They grow with load, which is why slow running is efficient.
-CONDENSER_APPROACH_K = (5.0, 13.0)
-EVAPORATOR_APPROACH_K = (3.0, 7.0)
-# Inverter compressors keep a minimum lift for oil return and valve control; it also keeps the
-# Carnot estimate honest in mild weather.
-MIN_LIFT_K = 20.0
-# Carnot fraction η(f): peaks in mid speed, falls at both ends (motor, inverter and valve
-# losses at low speed, flow and pressure-ratio losses at high speed). Fitted so that, on a
-# matched system (head coils worth the unit's rated capacity) at 20 °C indoors, COP ≈ 3.4 at
-# +7 °C and 60 Hz, ≈ 4.3 at +7 °C and 30 Hz, ≈ 2.0 at −10 °C and 90 Hz (DESIGN §8).
-ETA_PEAK = 0.454
-ETA_PEAK_HZ = 49.0
-ETA_CURVATURE_PER_HZ2 = 4.5e-5
-# Part of the cooling capacity condenses water instead of cooling air; typical sensible heat
-# ratios of ductless heads at rating conditions are 0.7–0.8, lower in dry mode (slow fan).
-SENSIBLE_HEAT_RATIO = {HeadMode.COOL: 0.75, HeadMode.DRY: 0.6}
-# Indoor fan electrical power: 20–40 W from quiet (1) to turbo (5) (DESIGN §8); it ends up as
-# heat in the room.
-FAN_W_BASE = 15.0
-FAN_W_PER_SPEED = 5.0
-# Warm air pools at the ceiling, where the head measures the return air (DESIGN §8).
+# Warm air pools at the ceiling, where the head measures the return air (DESIGN §8): +1.5 K
+# while it blows warm air, a little cool while it cools; it settles over minutes.
 SENSOR_BIAS_HEATING_K = 1.5
 SENSOR_BIAS_COOLING_K = -0.5
 SENSOR_BIAS_TAU_S = 300.0
@@ -226,111 +47,19 @@ HEAD_COIL_TAU_S = 120.0
 OUTDOOR_COIL_TAU_S = 120.0
 DISCHARGE_TAU_S = 300.0
 DISCHARGE_SUPERHEAT_K = (20.0, 15.0)  # above condensing: base + slope × outdoor-coil load
-
-
-def capacity_factor(mode: OduMode, outdoor_c: float) -> float:
-    """k(T_out): the share of rated capacity the unit delivers at rated speed."""
-    if mode is OduMode.COOL:
-        if outdoor_c >= COOLING_RATING_C:
-            return max(0.7, 1.0 - COOLING_DERATE_PER_K * (outdoor_c - COOLING_RATING_C))
-        return min(1.1, 1.0 + COOLING_GAIN_PER_K * (COOLING_RATING_C - outdoor_c))
-    return min(1.15, max(0.25, 1.0 + HEATING_DERATE_PER_K * (outdoor_c - HEATING_RATING_C)))
-
-
-def carnot_fraction(frequency_hz: float) -> float:
-    """η(f), the share of the Carnot COP the machine reaches at this compressor speed."""
-    return ETA_PEAK - ETA_CURVATURE_PER_HZ2 * (frequency_hz - ETA_PEAK_HZ) ** 2
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """The steady state of the refrigerant cycle at one speed and set of temperatures."""
-
-    capacity_w: float  # heat delivered (heating) or removed (cooling), total
-    compressor_power_w: float
-    cop: float
-    condensing_c: float
-    evaporating_c: float
-    outdoor_load: float  # heat flow over the outdoor coil's rated flow
-
-
-def operating_point(
-    ratings: OutdoorUnitRatings,
-    mode: OduMode,
-    frequency_hz: float,
-    outdoor_c: float,
-    indoor_c: float,
-    indoor_coil_w: float,
-) -> OperatingPoint:
-    """Capacity and efficiency of the running compressor.
-
-    ``indoor_coil_w`` is the rated capacity of the heads taking refrigerant; with more coil
-    surface the indoor approach shrinks. Q = Q_rated·(f/60 Hz)·k(T_out); COP is the Carnot COP
-    between the condensing and evaporating temperatures times η(f)."""
-    if mode is OduMode.OFF or frequency_hz <= 0 or indoor_coil_w <= 0:
-        raise ValueError("a heat pump operating point needs a mode, a speed and a coil")
-    rated = ratings.rated_capacity_w(mode)
-    capacity = rated * frequency_hz / ratings.rated_hz * capacity_factor(mode, outdoor_c)
-    outdoor_load = capacity / rated
-    indoor_load = capacity / indoor_coil_w
-    if mode is OduMode.HEAT:
-        condensing = indoor_c + _approach(CONDENSER_APPROACH_K, indoor_load)
-        evaporating = outdoor_c - _approach(EVAPORATOR_APPROACH_K, outdoor_load)
-    else:
-        condensing = outdoor_c + _approach(CONDENSER_APPROACH_K, outdoor_load)
-        evaporating = indoor_c - _approach(EVAPORATOR_APPROACH_K, indoor_load)
-    lift = max(condensing - evaporating, MIN_LIFT_K)
-    # Heating delivers the condenser heat (T_hot / lift); cooling the evaporator heat
-    # (T_cold / lift).
-    useful_k = (condensing if mode is OduMode.HEAT else evaporating) + ZERO_C_K
-    cop = carnot_fraction(frequency_hz) * useful_k / lift
-    return OperatingPoint(
-        capacity_w=capacity,
-        compressor_power_w=capacity / cop,
-        cop=cop,
-        condensing_c=condensing,
-        evaporating_c=evaporating,
-        outdoor_load=outdoor_load,
-    )
-
-
-def _approach(coefficients: tuple[float, float], load: float) -> float:
-    base, slope = coefficients
-    return base + slope * load
-
-
-def startup_fraction(ratings: OutdoorUnitRatings, seconds_running: float) -> float:
-    """Share of the steady capacity that reaches the heads this long after a start."""
-    return min(1.0, max(0.0, seconds_running / ratings.startup_ramp_s))
-
-
-def fan_power_w(speed: int) -> float:
-    return FAN_W_BASE + FAN_W_PER_SPEED * speed if speed > 0 else 0.0
-
-
-def serves(odu_mode: OduMode, head_mode: HeadMode) -> bool:
-    """Whether a head in this mode can take refrigerant from the unit in that mode.
-
-    A multi-split either heats or cools; dry mode is slow cooling."""
-    if odu_mode is OduMode.HEAT:
-        return head_mode is HeadMode.HEAT
-    if odu_mode is OduMode.COOL:
-        return head_mode in (HeadMode.COOL, HeadMode.DRY)
-    return False
-
-
-# ---------------------------------------------------------------------------------------------
-# The plant: rooms + heat pump + weather
-# ---------------------------------------------------------------------------------------------
+# During a defrost the indoor coils are the evaporator, with their fans stopped.
+DEFROST_INDOOR_COIL_BELOW_AIR_K = 15.0
+DEFROST_DISCHARGE_C = 40.0
+DEFROST_COIL_DRY_C = 10.0  # the outdoor coil once the ice is gone
 
 
 @dataclass(frozen=True)
 class CompressorDrive:
-    """What the outdoor unit's firmware does with the compressor now."""
+    """What the outdoor unit's firmware does with the compressor over the coming step."""
 
     mode: OduMode = OduMode.OFF
-    frequency_hz: float = 0.0  # actual speed; 0 = stopped
-    seconds_running: float = 0.0  # since the last start
+    frequency_hz: float = 0.0  # mean actual speed over the step; 0 = stopped
+    defrost: bool = False  # reverse cycle: the outdoor coil is heated, the heads give heat
 
 
 @dataclass(frozen=True)
@@ -344,34 +73,40 @@ class HeadDrive:
     rated_w: float = REFERENCE_HEAD.rated_w
 
     def takes_refrigerant(self, odu_mode: OduMode) -> bool:
-        return self.on and self.request_w > 0 and serves(odu_mode, self.mode)
+        return self.on and self.request_w > 0 and self.mode in SERVED_HEAD_MODES[odu_mode]
+
+
+HEAD_OFF = HeadDrive()
+COMPRESSOR_OFF = CompressorDrive()
 
 
 @dataclass(frozen=True)
 class HeadState:
-    """A head as the plant sees it."""
+    """A head as the plant sees it after the last step."""
 
-    heat_to_room_w: float = 0.0  # sensible, negative when cooling; without fan heat
-    refrigerant_w: float = 0.0  # total capacity through the coil (incl. latent)
-    coil_c: float = 20.0
-    sensor_bias_k: float = 0.0  # return-air sensor minus room air
-    valve_pct: float = 0.0
-    fan_power_w: float = 0.0
+    heat_to_room_w: float  # sensible, negative when cooling or defrosting; without fan heat
+    refrigerant_w: float  # total capacity through the coil (incl. latent)
+    coil_c: float
+    sensor_bias_k: float  # return-air sensor minus room air
+    valve_pct: float
+    fan_power_w: float
 
 
 @dataclass(frozen=True)
 class OutdoorState:
-    """The outdoor unit as the plant sees it."""
+    """The outdoor unit as the plant sees it after the last step."""
 
-    capacity_w: float = 0.0  # total delivered (heating) or removed (cooling) now
-    compressor_power_w: float = 0.0
-    fan_power_w: float = 0.0  # the heads' fans, fed through the outdoor unit
-    standby_w: float = 0.0
-    cop: float = 0.0  # of the refrigerant cycle now (0 when stopped)
-    condensing_c: float | None = None
-    evaporating_c: float | None = None
-    coil_c: float = 0.0
-    discharge_c: float = 0.0
+    capacity_w: float  # delivered (heating) or removed (cooling) now, total
+    compressor_power_w: float
+    fan_power_w: float  # the heads' fans, fed through the outdoor unit
+    standby_w: float
+    cop: float  # of the refrigerant cycle now (0 when stopped or defrosting)
+    condensing_c: float | None
+    evaporating_c: float | None
+    coil_c: float
+    discharge_c: float
+    frost_kg: float
+    defrosting: bool
 
     @property
     def input_power_w(self) -> float:
@@ -380,158 +115,432 @@ class OutdoorState:
 
 
 class Plant:
-    """The house and the heat pump, advanced in time by `step`."""
+    """The house and the heat pump, advanced in time by `step`.
+
+    Read the results of the last step from the attributes (`capacity_w`, `input_power_w`, …)
+    and from `air_c`, `sensor_bias_k`, `head_state()`, `outdoor_state()`."""
 
     def __init__(
         self,
-        rooms: Mapping[str, RoomModel],
+        building: Building,
         weather: Weather,
         start_s: float,
         ratings: OutdoorUnitRatings = REFERENCE_ODU,
     ) -> None:
-        self.rooms = dict(rooms)
+        self.building = building
         self.weather = weather
         self.ratings = ratings
         self.time_s = start_s
-        outdoor = weather.temperature(start_s)
-        for room in self.rooms.values():
-            room.settle_envelope(outdoor)
-        self.head_states: dict[str, HeadState] = {
-            zone: HeadState(coil_c=room.air_c) for zone, room in self.rooms.items()
-        }
-        self.outdoor_state = OutdoorState(
-            standby_w=ratings.standby_w, coil_c=outdoor, discharge_c=outdoor
+        self.room_ids = building.room_ids
+        self._index = {room_id: i for i, room_id in enumerate(self.room_ids)}
+        self._sample_weather(start_s)
+        self.network = ThermalNetwork(building, self.outdoor_c)
+        rooms = building.rooms
+        n = len(rooms)
+        self._gains_w = [
+            tuple(w * room.params.area_m2 for w in room.gains.table()) for room in rooms
+        ]
+        self._aperture = [room.params.aperture_m2 for room in rooms]
+        # Disturbances: extra gains and conductance to outdoors, switched at their edges.
+        self._events = sorted(
+            (t, i, sign)
+            for i, event in enumerate(building.disturbances)
+            for t, sign in ((event.start_s, 1.0), (event.end_s, -1.0))
+        )
+        self._next_event = 0
+        self._extra_w = [0.0] * n
+        self._extra_g = [0.0] * n
+        self._catch_up_events(start_s)
+        # Heads (one per room that has a drive), after the last step.
+        air = self.network.air_c
+        self._heat_to_room = [0.0] * n
+        self._refrigerant = [0.0] * n
+        self._coil = list(air)
+        self._bias = [0.0] * n
+        self._valve = [0.0] * n
+        self._fan_w = [0.0] * n
+        self._heat = [0.0] * n  # scratch: heat into each air node this step
+        # Outdoor unit, after the last step.
+        self.capacity_w = 0.0
+        self.compressor_power_w = 0.0
+        self.fan_power_w = 0.0
+        self.cop = 0.0
+        self.condensing_c: float | None = None
+        self.evaporating_c: float | None = None
+        self.outdoor_coil_c = self.outdoor_c
+        self.discharge_c = self.outdoor_c
+        self.frost_kg = 0.0
+        self.defrosting = False
+        # Seconds since heat began to flow (a start, or the end of a defrost): the start-up ramp.
+        self.seconds_delivering = 0.0
+        self.delivering: OduMode = OduMode.OFF  # the mode heat flows in, OFF when none does
+        self._decays: dict[float, tuple[float, float, float, float]] = {}
+        self._layout_key: object = None
+        self._layout_cached = self._layout(COMPRESSOR_OFF, {})
+
+    # ---- reading the state ----
+
+    @property
+    def input_power_w(self) -> float:
+        """What the unit's meter sees over the last step: compressor, heads' fans, standby."""
+        return self.compressor_power_w + self.fan_power_w + self.ratings.standby_w
+
+    @property
+    def frost_fraction(self) -> float:
+        """Frost on the outdoor coil over the amount at which the unit defrosts."""
+        return self.frost_kg / self.ratings.frost_limit_kg
+
+    def air_c(self, room_id: str) -> float:
+        """The room's air in the occupied zone (what a remote sensor reads), °C."""
+        return self.network.air_c[self._room(room_id)]
+
+    def envelope_c(self, room_id: str) -> float:
+        return self.network.envelope_c[self._room(room_id)]
+
+    def sensor_bias_k(self, room_id: str) -> float:
+        """How far the head's return-air sensor (at the ceiling) reads above the room air."""
+        return self._bias[self._room(room_id)]
+
+    def head_state(self, room_id: str) -> HeadState:
+        i = self._room(room_id)
+        return HeadState(
+            heat_to_room_w=self._heat_to_room[i],
+            refrigerant_w=self._refrigerant[i],
+            coil_c=self._coil[i],
+            sensor_bias_k=self._bias[i],
+            valve_pct=self._valve[i],
+            fan_power_w=self._fan_w[i],
+        )
+
+    def outdoor_state(self) -> OutdoorState:
+        """The outdoor unit after the last step, as one record (made on each call)."""
+        return OutdoorState(
+            capacity_w=self.capacity_w,
+            compressor_power_w=self.compressor_power_w,
+            fan_power_w=self.fan_power_w,
+            standby_w=self.ratings.standby_w,
+            cop=self.cop,
+            condensing_c=self.condensing_c,
+            evaporating_c=self.evaporating_c,
+            coil_c=self.outdoor_coil_c,
+            discharge_c=self.discharge_c,
+            frost_kg=self.frost_kg,
+            defrosting=self.defrosting,
         )
 
     def outdoor(self) -> WeatherSample:
-        return self.weather.at(self.time_s)
+        """The outdoor air of the last step (its middle), as the unit's sensors see it."""
+        return self.weather.at(self._weather_time_s)
 
     def operating_point(
         self, mode: OduMode, frequency_hz: float, receiving: Mapping[str, HeadDrive]
     ) -> OperatingPoint:
-        """The refrigerant cycle now, with these heads (by zone) taking refrigerant.
-
-        The indoor side sees the heads' rooms, weighted by coil size."""
+        """The refrigerant cycle now at this speed, with these heads (by room) taking
+        refrigerant; the indoor side sees their rooms, weighted by coil size."""
         coil_w = sum(d.rated_w for d in receiving.values())
-        indoor_c = sum(self.rooms[z].air_c * d.rated_w for z, d in receiving.items()) / coil_w
-        outdoor_c = self.weather.temperature(self.time_s)
-        return operating_point(self.ratings, mode, frequency_hz, outdoor_c, indoor_c, coil_w)
+        if coil_w <= 0:
+            raise ValueError("an operating point needs a head taking refrigerant")
+        air = self.network.air_c
+        indoor_c = sum(air[self._room(z)] * d.rated_w for z, d in receiving.items()) / coil_w
+        frost = self.frost_fraction if mode is OduMode.HEAT else 0.0
+        return OperatingPoint(
+            *cycle(self.ratings, mode, frequency_hz, self.outdoor_c, indoor_c, coil_w, frost)
+        )
+
+    def _room(self, room_id: str) -> int:
+        try:
+            return self._index[room_id]
+        except KeyError:
+            raise KeyError(f"no room {room_id!r} (rooms: {', '.join(self.room_ids)})") from None
+
+    # ---- stepping ----
 
     def step(self, dt: float, compressor: CompressorDrive, heads: Mapping[str, HeadDrive]) -> None:
         """Advance ``dt`` seconds with the machine driven as given (drives held constant)."""
+        if dt < 0:
+            raise ValueError("time runs forward only")
+        layout = self._layout(compressor, heads)
         remaining = dt
-        elapsed = 0.0
-        while remaining > 0:
-            h = min(remaining, MAX_ROOM_STEP_S)
-            running = CompressorDrive(
-                compressor.mode, compressor.frequency_hz, compressor.seconds_running + elapsed
-            )
-            self._substep(h, running, heads)
+        while remaining > 1e-9:
+            h = remaining if remaining <= MAX_STEP_S else MAX_STEP_S
+            self._substep(h, compressor, layout)
             remaining -= h
-            elapsed += h
 
-    def _substep(
-        self, dt: float, compressor: CompressorDrive, drives: Mapping[str, HeadDrive]
-    ) -> None:
-        weather = self.weather.at(self.time_s)
-        outdoor_c = weather.temperature_c
-        mode = compressor.mode
-        receiving = {
-            zone: d
-            for zone, d in drives.items()
-            if compressor.frequency_hz > 0 and d.takes_refrigerant(mode)
-        }
-        point: OperatingPoint | None = None
-        delivered = 0.0
-        if receiving:
-            point = self.operating_point(mode, compressor.frequency_hz, receiving)
-            delivered = point.capacity_w * startup_fraction(
-                self.ratings, compressor.seconds_running
+    def step_held(self, dt: float, bands: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+        """Advance ``dt`` seconds with the heat pump off and each room in ``bands`` held within
+        its (low, high) air temperature by an ideal heat source; return that source's mean
+        heat per room (W, negative = cooling; 0 for a room floating inside its band).
+
+        The physical bound for a benchmark: the least heat that keeps the rooms in their
+        bands. Gains, sun and disturbances act as in `step`."""
+        if dt < 0:
+            raise ValueError("time runs forward only")
+        n = len(self.room_ids)
+        lower = [-math.inf] * n
+        upper = [math.inf] * n
+        for room_id, (low, high) in bands.items():
+            i = self._room(room_id)
+            lower[i], upper[i] = low, high
+        total = [0.0] * n
+        remaining = dt
+        while remaining > 1e-9:
+            h = remaining if remaining <= MAX_STEP_S else MAX_STEP_S
+            heat = self._free_loads(h)
+            extra = self.network.step_within(h, self.outdoor_c, heat, lower, upper)
+            for i, q in enumerate(extra):
+                total[i] += q * h
+            self._finish_idle(h)
+            remaining -= h
+        return {room_id: total[self._index[room_id]] / dt if dt else 0.0 for room_id in bands}
+
+    def _free_loads(self, dt: float) -> list[float]:
+        """Sample the weather for the coming step; each room's heat without the heat pump
+        (gains, sun, disturbances) into the scratch list."""
+        mid = self.time_s + 0.5 * dt
+        self._sample_weather(mid)
+        if self._next_event < len(self._events) and self._events[self._next_event][0] <= mid:
+            self._catch_up_events(mid)
+        slot = gains_slot(mid)
+        outdoor_c, ghi = self.outdoor_c, self.ghi_w_m2
+        air, heat = self.network.air_c, self._heat
+        gains, aperture, extra_w, extra_g = (
+            self._gains_w,
+            self._aperture,
+            self._extra_w,
+            self._extra_g,
+        )
+        for i, a in enumerate(air):
+            g = extra_g[i]
+            heat[i] = (
+                gains[i][slot]
+                + aperture[i] * ghi
+                + extra_w[i]
+                + (g * (outdoor_c - a) if g else 0.0)
             )
-        requested = sum(d.request_w for d in receiving.values())
-        fans_w = 0.0
-        for zone, room in self.rooms.items():
-            drive = drives.get(zone, HeadDrive())
-            before = self.head_states[zone]
-            share = delivered * drive.request_w / requested if zone in receiving else 0.0
-            sensible = (
-                share if mode is OduMode.HEAT else -share * SENSIBLE_HEAT_RATIO.get(drive.mode, 1.0)
-            )
-            fan_w = fan_power_w(drive.fan_speed) if drive.on else 0.0
-            fans_w += fan_w
-            gains = (
-                sensible
-                + fan_w
-                + room.params.internal_gains_w
-                + room.params.aperture_m2 * weather.ghi_w_m2
-            )
-            room.step(dt, outdoor_c, gains)
-            self.head_states[zone] = self._head_state(
-                before, drive, point, mode, share, sensible, fan_w, room.air_c, dt
-            )
-        self.outdoor_state = self._outdoor_state(point, delivered, fans_w, outdoor_c, mode, dt)
+        return heat
+
+    def _finish_idle(self, dt: float) -> None:
+        """The machine's state after a step in which it did nothing."""
+        self.frost_kg = max(0.0, self.frost_kg - passive_melt_rate_kg_s(self.outdoor_c) * dt)
+        self.capacity_w = self.compressor_power_w = self.fan_power_w = self.cop = 0.0
+        self.condensing_c = self.evaporating_c = None
+        self.defrosting = False
+        self.delivering = OduMode.OFF
+        self.seconds_delivering = 0.0
         self.time_s += dt
 
-    def _head_state(
-        self,
-        before: HeadState,
-        drive: HeadDrive,
-        point: OperatingPoint | None,
-        mode: OduMode,
-        share_w: float,
-        sensible_w: float,
-        fan_w: float,
-        air_c: float,
-        dt: float,
-    ) -> HeadState:
-        if share_w > 0 and point is not None:
-            coil_target = point.condensing_c if mode is OduMode.HEAT else point.evaporating_c
-            bias_target = SENSOR_BIAS_HEATING_K if mode is OduMode.HEAT else SENSOR_BIAS_COOLING_K
-            valve = min(100.0, 100.0 * share_w / (drive.rated_w * self.ratings.head_overload))
-        else:
-            coil_target, bias_target, valve = air_c, 0.0, 0.0
-        return HeadState(
-            heat_to_room_w=sensible_w,
-            refrigerant_w=share_w,
-            coil_c=_relax(before.coil_c, coil_target, dt, HEAD_COIL_TAU_S),
-            sensor_bias_k=_relax(before.sensor_bias_k, bias_target, dt, SENSOR_BIAS_TAU_S),
-            valve_pct=valve,
-            fan_power_w=fan_w,
-        )
+    def _sample_weather(self, time_s: float) -> None:
+        self._weather_time_s = time_s
+        self.outdoor_c, self.dew_point_c, self.ghi_w_m2 = self.weather.drivers(time_s)
 
-    def _outdoor_state(
-        self,
-        point: OperatingPoint | None,
-        delivered_w: float,
-        fans_w: float,
-        outdoor_c: float,
-        mode: OduMode,
-        dt: float,
-    ) -> OutdoorState:
-        before = self.outdoor_state
-        if point is None:
-            coil_target, discharge_target = outdoor_c, outdoor_c
-            power, cop = 0.0, 0.0
-        else:
-            coil_target = point.evaporating_c if mode is OduMode.HEAT else point.condensing_c
-            discharge_target = point.condensing_c + _approach(
-                DISCHARGE_SUPERHEAT_K, point.outdoor_load
+    def _catch_up_events(self, time_s: float) -> None:
+        events = self._events
+        while self._next_event < len(events) and events[self._next_event][0] <= time_s:
+            _, k, sign = events[self._next_event]
+            event = self.building.disturbances[k]
+            i = self._index[event.room]
+            self._extra_w[i] += sign * event.gains_w
+            self._extra_g[i] += sign * event.conductance_w_per_k
+            self._next_event += 1
+
+    def _decay(self, dt: float) -> tuple[float, float, float, float]:
+        """exp(−dt/τ) of the sensor bias, head coils, outdoor coil and discharge line."""
+        cached = self._decays.get(dt)
+        if cached is None:
+            cached = (
+                math.exp(-dt / SENSOR_BIAS_TAU_S),
+                math.exp(-dt / HEAD_COIL_TAU_S),
+                math.exp(-dt / OUTDOOR_COIL_TAU_S),
+                math.exp(-dt / DISCHARGE_TAU_S),
             )
-            # During the start-up ramp the compressor already draws full power (cycling loss).
-            power, cop = point.compressor_power_w, point.cop
-        return OutdoorState(
-            capacity_w=delivered_w,
-            compressor_power_w=power,
-            fan_power_w=fans_w,
-            standby_w=self.ratings.standby_w,
-            cop=cop,
-            condensing_c=None if point is None else point.condensing_c,
-            evaporating_c=None if point is None else point.evaporating_c,
-            coil_c=_relax(before.coil_c, coil_target, dt, OUTDOOR_COIL_TAU_S),
-            discharge_c=_relax(before.discharge_c, discharge_target, dt, DISCHARGE_TAU_S),
+            if len(self._decays) < 16:  # a handful of step lengths recur; don't grow forever
+                self._decays[dt] = cached
+        return cached
+
+    def _layout(self, compressor: CompressorDrive, heads: Mapping[str, HeadDrive]) -> _Layout:
+        """What the drives mean for each room; worked out again only when they change (the
+        firmware hands over the same drive objects while nothing changes)."""
+        drives = tuple(map(heads.get, self.room_ids))
+        key = (compressor.mode, compressor.frequency_hz > 0, compressor.defrost, drives)
+        if key == self._layout_key:
+            return self._layout_cached
+        mode = compressor.mode
+        running = compressor.frequency_hz > 0 and not compressor.defrost
+        serves = SERVED_HEAD_MODES[mode] if running else ()
+        requested = coil_w = on_total = fans = 0.0
+        rooms: list[tuple[float, float, float, float, float, bool]] = []
+        on_w: list[float] = []
+        weights: list[tuple[int, float]] = []
+        for i, d in enumerate(drives):
+            if d is None or not d.on:
+                rooms.append(_IDLE_ROOM)
+                on_w.append(0.0)
+                continue
+            fan_w = FAN_W_BASE + FAN_W_PER_SPEED * d.fan_speed if d.fan_speed > 0 else 0.0
+            fans += fan_w
+            on_total += d.rated_w
+            on_w.append(d.rated_w)
+            if d.request_w > 0 and d.mode in serves:
+                requested += d.request_w
+                coil_w += d.rated_w
+                weights.append((i, d.rated_w))
+                if mode is OduMode.HEAT:
+                    sensible, bias = 1.0, SENSOR_BIAS_HEATING_K
+                else:
+                    sensible, bias = -SENSIBLE_HEAT_RATIO.get(d.mode, 1.0), SENSOR_BIAS_COOLING_K
+                rooms.append(
+                    (
+                        fan_w,
+                        d.request_w,  # divided by the total below
+                        sensible,
+                        bias if fan_w else 0.0,
+                        100.0 / (d.rated_w * self.ratings.head_overload),
+                        True,
+                    )
+                )
+            else:
+                rooms.append((fan_w, 0.0, 0.0, 0.0, 0.0, False))
+        for i, _ in weights:
+            fan_w, request_w, sensible, bias, valve, _ = rooms[i]
+            rooms[i] = (fan_w, request_w / requested, sensible, bias, valve, True)
+        layout = _Layout(coil_w, tuple(weights), tuple(rooms), tuple(on_w), on_total, fans)
+        self._layout_key = key
+        self._layout_cached = layout
+        return layout
+
+    def _substep(self, dt: float, compressor: CompressorDrive, layout: _Layout) -> None:
+        ratings = self.ratings
+        heat = self._free_loads(dt)
+        outdoor_c, dew_point_c = self.outdoor_c, self.dew_point_c
+        air = self.network.air_c
+        mode = compressor.mode
+        hz = compressor.frequency_hz
+        defrost = compressor.defrost and hz > 0
+        heating = mode is OduMode.HEAT
+        coil_w = layout.coil_w
+
+        # The start-up ramp restarts whenever heat begins to flow again.
+        delivering = mode if coil_w > 0 else OduMode.OFF
+        if delivering is not self.delivering:
+            self.seconds_delivering = 0.0
+            self.delivering = delivering
+        decay_bias, decay_coil, decay_odu_coil, decay_discharge = self._decay(dt)
+
+        delivered = power = cop = 0.0
+        condensing: float | None = None
+        evaporating: float | None = None
+        defrost_w_per_w = 0.0
+        coil_target_default = 0.0  # per room: the air (idle), or below it (defrost)
+        if coil_w > 0:
+            indoor_c = 0.0
+            for i, w in layout.weights:
+                indoor_c += air[i] * w
+            capacity, power, cop, condensing, evaporating = cycle(
+                ratings,
+                mode,
+                hz,
+                outdoor_c,
+                indoor_c / coil_w,
+                coil_w,
+                self.frost_kg / ratings.frost_limit_kg if heating else 0.0,
+            )
+            # During the ramp the compressor already draws full power (the cycling loss); the
+            # ramp's share is taken at the step's middle, so any step length integrates alike.
+            ramp = startup_fraction(ratings, self.seconds_delivering + 0.5 * dt)
+            delivered = capacity * ramp
+            self.seconds_delivering += dt
+            if heating:
+                outdoor_heat = (capacity - power) * ramp
+                self.frost_kg += (
+                    frost_rate_kg_s(outdoor_heat, outdoor_c, dew_point_c, evaporating)
+                    - (passive_melt_rate_kg_s(outdoor_c) if evaporating >= 0.0 else 0.0)
+                ) * dt
+                odu_coil_target = evaporating
+            else:
+                # The outdoor coil is the hot condenser: any ice is gone at once.
+                self.frost_kg -= (capacity + power) / FUSION_J_PER_KG * dt
+                odu_coil_target = condensing
+            discharge_target = (
+                condensing
+                + DISCHARGE_SUPERHEAT_K[0]
+                + DISCHARGE_SUPERHEAT_K[1] * (capacity / ratings.rated_capacity_w(mode))
+            )
+            coil_target = condensing if heating else evaporating
+        elif defrost:
+            power = defrost_power_w(ratings, hz)
+            defrost_w = DEFROST_INDOOR_W_PER_W * layout.on_total_w
+            self.frost_kg -= defrost_melt_rate_kg_s(power, defrost_w, outdoor_c) * dt
+            odu_coil_target = 0.0 if self.frost_kg > 0 else DEFROST_COIL_DRY_C
+            discharge_target = DEFROST_DISCHARGE_C
+            defrost_w_per_w = DEFROST_INDOOR_W_PER_W
+            coil_target_default = -DEFROST_INDOOR_COIL_BELOW_AIR_K
+            coil_target = 0.0  # no head takes refrigerant
+        else:
+            self.frost_kg -= passive_melt_rate_kg_s(outdoor_c) * dt
+            odu_coil_target = discharge_target = outdoor_c
+            coil_target = 0.0  # no head takes refrigerant
+        if self.frost_kg < 0.0:
+            self.frost_kg = 0.0
+
+        # Every room's heat: to the free loads add its head's fan and refrigerant share.
+        to_room, refrigerant, valves, fans = (
+            self._heat_to_room,
+            self._refrigerant,
+            self._valve,
+            self._fan_w,
         )
+        coils, biases = self._coil, self._bias
+        for i, (fan_w, fraction, sensible_per_w, bias_on, valve_per_w, takes) in enumerate(
+            layout.rooms
+        ):
+            if takes and delivered:
+                share = delivered * fraction
+                sensible = share * sensible_per_w
+                target = coil_target
+                bias_target = bias_on
+                valves[i] = share * valve_per_w if share * valve_per_w < 100.0 else 100.0
+            else:
+                share = 0.0
+                on_w = layout.on_w[i]
+                sensible = -defrost_w_per_w * on_w
+                target = air[i] + (coil_target_default if on_w else 0.0)
+                bias_target = 0.0
+                valves[i] = 100.0 if defrost and on_w else 0.0
+            heat[i] += fan_w + sensible
+            to_room[i] = sensible
+            refrigerant[i] = share
+            fans[i] = fan_w
+            coils[i] = target + (coils[i] - target) * decay_coil
+            biases[i] = bias_target + (biases[i] - bias_target) * decay_bias
+        self.network.step(dt, outdoor_c, heat)
+
+        self.capacity_w = delivered
+        self.compressor_power_w = power
+        self.fan_power_w = layout.fans_w
+        self.cop = cop
+        self.condensing_c = condensing
+        self.evaporating_c = evaporating
+        self.defrosting = defrost
+        self.outdoor_coil_c = odu_coil_target + (self.outdoor_coil_c - odu_coil_target) * (
+            decay_odu_coil
+        )
+        self.discharge_c = discharge_target + (self.discharge_c - discharge_target) * (
+            decay_discharge
+        )
+        self.time_s += dt
 
 
-def _relax(value: float, target: float, dt: float, tau_s: float) -> float:
-    """Exact first-order lag over dt (stable for any step)."""
-    return target + (value - target) * math.exp(-dt / tau_s)
+_IDLE_ROOM = (0.0, 0.0, 0.0, 0.0, 0.0, False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The drives worked out per room: (fan W, share of the delivered heat, sensible heat per W
+    of refrigerant (sign = direction), sensor-bias target, valve % per W, takes refrigerant)."""
+
+    coil_w: float  # rated capacity of the heads taking refrigerant
+    weights: tuple[tuple[int, float], ...]  # (room index, coil W) of those heads
+    rooms: tuple[tuple[float, float, float, float, float, bool], ...]
+    on_w: tuple[float, ...]  # rated W of each room's head when it is on, else 0
+    on_total_w: float
+    fans_w: float

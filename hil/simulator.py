@@ -15,15 +15,20 @@ from dataclasses import dataclass
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from controller.config import LoadedConfig, SimRoomConfig, TcpBus
-from hil.plant import Plant, RoomModel, RoomParameters
+from hil.building import Building, Room, RoomParameters
+from hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
+from hil.heatpump import REFERENCE_HEAD
+from hil.house import HouseSim
+from hil.plant import Plant
+from hil.scenario import Scenario, build_house
 from hil.server import start_serial_server, start_tcp_server, tcp_address
 from hil.units import IndoorHead, ModbusUnit, OutdoorUnit
 from hil.weather import format_time_of_year, load_weather, parse_time_of_year
 
 LOG = logging.getLogger(__name__)
 
-# The firmware rules (ramps at 1 Hz/s, 180 s lockout, heartbeat timeouts) are evaluated at
-# least this often in simulated time; the plant sub-steps on its own as it needs.
+# The firmware decides at least this often in simulated time (finer than the benchmark's
+# steps, since Modbus requests arrive at any moment); the plant sub-steps on its own.
 MAX_STEP_S = 2.0
 # How often the background task catches physics up, in event-loop (wall) seconds.
 PHYSICS_PERIOD_S = 0.1
@@ -46,30 +51,38 @@ class _Clock:
 
 
 class Simulator:
-    """One outdoor unit and the heads of every zone in the config, over the plant model.
+    """One outdoor unit and the heads of every zone in the config, over the house model.
 
-    Every unit answers on the endpoint(s) given to `running`, whatever bus the config puts
-    it on; unit ids must therefore be unique across the config."""
+    The building comes from the config's `[simulator]` section, or from a scenario, whose zones
+    must then be the config's. Every unit answers on the endpoint(s) given to `running`,
+    whatever bus the config puts it on; unit ids must therefore be unique across the config."""
 
-    def __init__(self, loaded: LoadedConfig, speed: float = 1.0) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         config = loaded.config
         self.speed = speed
         self.config = loaded
-        rooms: dict[str, RoomModel] = {}
-        for zone in config.zones:
-            room = config.simulator.rooms.get(zone.id, SimRoomConfig())
-            params = RoomParameters.for_floor(
-                room.area_m2, unrenovated=room.unrenovated, aperture_m2=room.aperture_m2
+        self.scenario = scenario
+        zone_ids = [zone.id for zone in config.zones]
+        if scenario is None:
+            self.house = house_from_config(loaded)
+        else:
+            if sorted(scenario.zones) != sorted(zone_ids):
+                raise ValueError(
+                    f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
+                    f"config has {', '.join(zone_ids)}: they must be the same"
+                )
+            self.house = build_house(
+                scenario, heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S, max_step_s=MAX_STEP_S
             )
-            rooms[zone.id] = RoomModel(params, room.initial_temperature)
-        self.plant = Plant(rooms, load_weather(), parse_time_of_year(config.simulator.start))
         self._heads = {
-            zone.id: IndoorHead(loaded.head_profile(zone), zone.id, zone.unit_id, self.plant)
+            zone.id: IndoorHead(loaded.head_profile(zone), zone.unit_id, self.house.heads[zone.id])
             for zone in config.zones
         }
-        self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.plant)
+        self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.house.odu)
         self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
         for head in self._heads.values():
             if head.unit_id in self.units:
@@ -81,35 +94,28 @@ class Simulator:
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
 
+    @property
+    def plant(self) -> Plant:
+        return self.house.plant
+
     # ---- time ----
 
     @property
     def sim_time_s(self) -> float:
         """Simulated seconds since Jan 1 00:00 of the weather year."""
-        return self.plant.time_s
+        return self.house.time_s
 
     def step(self, seconds: float) -> None:
         """Advance the physics by ``seconds`` of simulated time now."""
         if seconds < 0:
             raise ValueError("time runs forward only")
-        self._advance_to(self.plant.time_s + seconds)
+        self._advance_to(self.house.time_s + seconds)
         if self._clock is not None:
             self._clock.sim_origin += seconds
 
     def _advance_to(self, target_s: float) -> None:
-        while target_s - self.plant.time_s > _TIME_EPSILON_S:
-            self._step_once(min(MAX_STEP_S, target_s - self.plant.time_s))
-
-    def _step_once(self, dt: float) -> None:
-        # The firmware decides at the start of the interval, the plant runs through it.
-        for head in self._heads.values():
-            head.tick()
-        drives = {zone: head.drive() for zone, head in self._heads.items()}
-        self.odu.tick(dt, drives)
-        self.plant.step(dt, self.odu.compressor(), drives)
-        for unit in self.units.values():
-            unit.now = self.plant.time_s
-        self.odu.record(dt)
+        if target_s - self.house.time_s > _TIME_EPSILON_S:
+            self.house.step(target_s - self.house.time_s)
 
     def _catch_up(self) -> None:
         """Bring the physics to the present of the event loop's clock (while running)."""
@@ -134,7 +140,7 @@ class Simulator:
         if self._clock is not None:
             raise RuntimeError("the simulator is already running")
         loop = asyncio.get_running_loop()
-        self._clock = _Clock(loop, loop.time(), self.plant.time_s, self.speed)
+        self._clock = _Clock(loop, loop.time(), self.house.time_s, self.speed)
         physics = asyncio.create_task(self._physics(), name="hil physics")
         servers: list[ModbusTcpServer | ModbusSerialServer] = []
         try:
@@ -189,11 +195,11 @@ class Simulator:
         """The room's air (occupied zone, what a remote sensor reads), °C."""
         self._catch_up()
         self.head(zone_id)
-        return self.plant.rooms[zone_id].air_c
+        return self.house.room_air(zone_id)
 
     def outdoor_temperature(self) -> float:
         self._catch_up()
-        return self.plant.outdoor().temperature_c
+        return self.plant.outdoor_c
 
     def head_register(self, zone_id: str, name: str) -> float | int | None:
         """A head's register, decoded as a Modbus master would (None = invalid sentinel)."""
@@ -220,12 +226,34 @@ class Simulator:
     def summary(self) -> str:
         """One line on the state of the house, for the log."""
         self._catch_up()
-        rooms = " ".join(f"{zone} {room.air_c:.1f}" for zone, room in self.plant.rooms.items())
-        odu = self.plant.outdoor_state
+        plant = self.plant
+        rooms = " ".join(f"{zone} {plant.air_c(zone):.1f}" for zone in self._heads)
+        defrost = " defrost" if plant.defrosting else ""
         return (
-            f"{format_time_of_year(self.plant.time_s)} out {self.plant.outdoor().temperature_c:.1f}"
-            f" | rooms °C {rooms} | {self.odu.frequency_hz:.1f} Hz {odu.input_power_w:.0f} W"
+            f"{format_time_of_year(plant.time_s)} out {plant.outdoor_c:.1f}"
+            f" | rooms °C {rooms} | {self.house.odu.frequency_hz:.1f} Hz"
+            f" {plant.input_power_w:.0f} W{defrost}"
         )
+
+
+def house_from_config(loaded: LoadedConfig) -> HouseSim:
+    """The house of a config's `[simulator]` section: one room per zone, reference units."""
+    config = loaded.config
+    rooms = []
+    for zone in config.zones:
+        room = config.simulator.rooms.get(zone.id, SimRoomConfig())
+        params = RoomParameters.for_floor(
+            room.area_m2, unrenovated=room.unrenovated, aperture_m2=room.aperture_m2
+        )
+        rooms.append(Room(zone.id, params, room.initial_temperature))
+    start_s = parse_time_of_year(config.simulator.start)
+    plant = Plant(Building(tuple(rooms)), load_weather(), start_s)
+    return HouseSim(
+        plant,
+        {zone.id: REFERENCE_HEAD for zone in config.zones},
+        heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        max_step_s=MAX_STEP_S,
+    )
 
 
 def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
@@ -243,6 +271,7 @@ async def run_simulator(
     speed: float,
     baudrate: int = 19200,
     parity: str = "E",
+    scenario: Scenario | None = None,
 ) -> None:
     """Serve the simulated house until cancelled, logging a summary every ~10 s."""
     if tcp is None and serial is None:
@@ -253,7 +282,7 @@ async def run_simulator(
                 f"the outdoor unit's bus {bus!r} is a serial line: name the port to serve on "
                 "(e.g. one end of a socat pty pair) or a TCP address"
             )
-    sim = Simulator(loaded, speed)
+    sim = Simulator(loaded, speed, scenario)
     async with sim.running(tcp=tcp, serial=serial, baudrate=baudrate, parity=parity):
         where = " and ".join(
             part

@@ -1,7 +1,7 @@
 """Outdoor weather for the plant: the shipped Greensboro TMY3 year, interpolated in time.
 
-Simulated time is seconds since Jan 1 00:00 (local standard time) of a 365-day year; it may
-run past the year's end, and the weather wraps around."""
+Simulated time is seconds since Jan 1 00:00 (local standard time) of a 365-day year that
+starts on a Monday; it may run past the year's end, and the weather wraps around."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 HOURS_PER_YEAR = 8760
 HOUR_S = 3600.0
 DAY_S = 86400.0
+WEEK_S = 7 * DAY_S
 YEAR_S = HOURS_PER_YEAR * HOUR_S
 TMY3_FILE = "greensboro-723170-tmy3.csv"
 # Any non-leap year: TMY years have no Feb 29.
@@ -86,6 +87,20 @@ class Weather:
             ghi_w_m2=_interpolate(self._ghi, time_s, _HOUR_MEAN_OFFSET_H),
         )
 
+    def drivers(self, time_s: float) -> tuple[float, float, float]:
+        """Dry bulb (°C), dew point (°C) and irradiance (W/m²): what the plant reads each step."""
+        position = (time_s % YEAR_S) / HOUR_S - _INSTANT_OFFSET_H
+        base = math.floor(position)
+        frac = position - base
+        i0 = base % HOURS_PER_YEAR
+        i1 = (i0 + 1) % HOURS_PER_YEAR
+        t, d = self._temperature, self._dew_point
+        return (
+            t[i0] + (t[i1] - t[i0]) * frac,
+            d[i0] + (d[i1] - d[i0]) * frac,
+            _interpolate(self._ghi, time_s, _HOUR_MEAN_OFFSET_H),
+        )
+
     def temperature(self, time_s: float) -> float:
         """Dry-bulb temperature (°C) at ``time_s``; the plant asks for this most often."""
         return _interpolate(self._temperature, time_s, _INSTANT_OFFSET_H)
@@ -114,12 +129,20 @@ def _month_day_hour(index: int) -> tuple[int, int, int]:
     return date.month, date.day, index % 24 + 1
 
 
-@cache
+def shipped_weather_path() -> Path:
+    # Next to this module (installed as package data): independent of how `hil` was imported.
+    return Path(__file__).parent / "weather" / TMY3_FILE
+
+
 def load_weather() -> Weather:
     """The shipped Greensboro, NC TMY3 year (read once per process)."""
-    # Next to this module (installed as package data): independent of how `hil` was imported.
-    text = (Path(__file__).parent / "weather" / TMY3_FILE).read_text(encoding="utf-8")
-    return Weather.from_csv(text, TMY3_FILE)
+    return load_weather_file(shipped_weather_path())
+
+
+@cache
+def load_weather_file(path: Path) -> Weather:
+    """A year of hourly weather in the shipped file's columns (read once per process)."""
+    return Weather.from_csv(path.read_text(encoding="utf-8"), path.name)
 
 
 def time_of_year(month: int, day: int, hour: int = 0, minute: int = 0) -> float:
@@ -137,6 +160,11 @@ def parse_time_of_year(text: str) -> float:
     except ValueError:
         raise ValueError(f"{text!r} is not a date of the year as MM-DD or MM-DD HH:MM") from None
     return time_of_year(moment.month, moment.day, moment.hour, moment.minute)
+
+
+def weekday(time_s: float) -> int:
+    """Day of the week, 0 = Monday: the simulated year starts on a Monday, as 2001 did."""
+    return int(time_s // DAY_S) % 7
 
 
 def format_time_of_year(time_s: float) -> str:

@@ -167,14 +167,14 @@ async def test_signed_temperature_below_zero(served):
 
 async def test_energy_is_u32_high_word_first(served):
     sim, client = served
-    sim.odu.energy_wh = 0x0001_2345 + 0.25
+    sim.odu.firmware.energy_wh = 0x0001_2345 + 0.25
     response = await read(client, Table.INPUT, 17, 2, ODU)
     assert response.registers == [0x0001, 0x2345]
 
 
 async def test_sensor_fault_reads_0x8000(served):
     sim, client = served
-    sim.head("living").broken_sensors.add("return_air_temperature")
+    sim.head("living").firmware.broken_sensors.add("return_air_temperature")
     response = await read(client, Table.INPUT, 10, 5, HEAD)
     status, return_air, _coil, _humidity, fault_code = response.registers
     assert return_air == 0x8000

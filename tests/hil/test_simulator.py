@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config, parse_config
+from hil.scenario import load_scenario, shipped_scenarios
 from hil.simulator import Simulator, endpoint_from_config, run_simulator
 from hil.weather import parse_time_of_year
 from tests.hil.house import HOUSE, house, wait_until
@@ -26,10 +27,11 @@ def test_house_is_built_from_the_config():
     assert sim.sim_time_s == parse_time_of_year("07-04 13:30")
     assert set(sim.heads) == {"living", "kitchen", "bedroom", "office"}
     assert sorted(sim.units) == [1, 11, 12, 13, 14]
-    assert sim.plant.rooms["living"].params.area_m2 == 30.0
-    assert sim.plant.rooms["living"].params.aperture_m2 == 2.0
+    living = sim.plant.building.room("living").params
+    assert (living.area_m2, living.aperture_m2) == (30.0, 2.0)
     assert sim.room_temperature("bedroom") == 16.0
-    assert sim.plant.rooms["kitchen"].params.area_m2 == 25.0  # defaults for an unlisted room
+    # Defaults for an unlisted room.
+    assert sim.plant.building.room("kitchen").params.area_m2 == 25.0
     assert sim.room_temperature("kitchen") == 17.0
     assert sim.outdoor_temperature() > 25.0
 
@@ -89,3 +91,21 @@ async def test_run_simulator_needs_an_endpoint_for_a_serial_config():
         await run_simulator(
             load_config(CONFIG_DIR / "example.toml"), tcp=None, serial=None, speed=1.0
         )
+
+
+def test_a_scenario_gives_the_building_and_its_start():
+    scenario = load_scenario(
+        next(p for p in shipped_scenarios() if p.stem == "unrenovated-january")
+    )
+    sim = Simulator(house(), scenario=scenario)
+    assert sim.sim_time_s == scenario.start_s
+    assert sim.plant.building is scenario.building
+    assert sim.room_temperature("office") == scenario.building.room("office").initial_c
+    # The same firmware objects behind the registers and in the house model.
+    assert sim.head("living").firmware is sim.house.heads["living"]
+    assert sim.odu.firmware is sim.house.odu
+    sim.step(120.0)
+    assert sim.odu_register("status") & 0x40  # the watchdog runs as on a real unit
+    eight = load_scenario(next(p for p in shipped_scenarios() if p.stem == "eight-zone-january"))
+    with pytest.raises(ValueError, match="must be the same"):
+        Simulator(house(), scenario=eight)

@@ -6,9 +6,9 @@ import pytest
 from pymodbus.constants import ExcCodes
 
 from drivers.profile import Table
-from hil.plant import HeadRatings
+from hil.heatpump import HeadRatings, rated_input_power_w
 from hil.simulator import Simulator
-from hil.units import RegisterAccessError, rated_input_power_w
+from hil.units import RegisterAccessError
 from tests.hil.house import ZONES, heat, house, without_watchdog
 
 
@@ -61,7 +61,7 @@ def test_humidity_reads_no_sensor_sentinel_without_a_sensor(sim):
     humidity = sim.head_register("living", "humidity")
     assert isinstance(humidity, float) and 20.0 < humidity < 60.0
     head = sim.head("kitchen")
-    head.ratings = HeadRatings(has_humidity_sensor=False)
+    head.firmware.ratings = HeadRatings(has_humidity_sensor=False)
     assert head.words(Table.INPUT, 13, 1) == [0xFFFF]
     assert sim.head_register("kitchen", "capabilities") == 0b110
 
@@ -178,8 +178,8 @@ def test_heat_to_cool_while_running_stops_and_locks_out(sim):
     assert not bit(status(sim), RUNNING)
     sim.step(6.0)
     assert bit(status(sim), RUNNING)
-    assert sim.plant.outdoor_state.capacity_w > 0
-    assert all(sim.plant.head_states[z].heat_to_room_w < 0 for z in ZONES)
+    assert sim.plant.outdoor_state().capacity_w > 0
+    assert all(sim.plant.head_state(z).heat_to_room_w < 0 for z in ZONES)
 
 
 def test_compressor_stays_off_with_no_head_taking_refrigerant(sim):
@@ -230,20 +230,20 @@ def test_meters_count_energy_starts_and_hours(sim):
 
 
 def test_counters_wrap(sim):
-    sim.odu.energy_wh = 2**32 - 0.5
-    sim.odu.starts = 2**16 + 3
+    sim.odu.firmware.energy_wh = 2**32 - 0.5
+    sim.odu.firmware.starts = 2**16 + 3
     sim.step(3600.0)  # standby alone adds 10 Wh
     assert sim.odu_register("energy") == 9
     assert sim.odu_register("compressor_starts") == 3
 
 
 def test_broken_sensor_reads_sentinel_and_raises_fault(sim):
-    sim.head("living").broken_sensors.add("return_air_temperature")
+    sim.head("living").firmware.broken_sensors.add("return_air_temperature")
     assert sim.head_register("living", "return_air_temperature") is None
     assert sim.head("living").words(Table.INPUT, 11, 1) == [0x8000]
     assert sim.head_register("living", "fault_code") == 1
     assert bit(status(sim, "living"), FAULT)
-    sim.odu.broken_sensors.add("outdoor_temperature")
+    sim.odu.firmware.broken_sensors.add("outdoor_temperature")
     assert sim.odu_register("outdoor_temperature") is None
     assert sim.odu_register("fault_code") == 1
 

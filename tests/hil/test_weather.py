@@ -16,6 +16,7 @@ from hil.weather import (
     load_weather,
     parse_time_of_year,
     time_of_year,
+    weekday,
 )
 
 CSV = Path(__file__).parents[2] / "hil" / "weather" / "greensboro-723170-tmy3.csv"
@@ -90,3 +91,19 @@ def test_time_of_year_text():
     assert format_time_of_year(YEAR_S + 90.0) == "01-01 00:01"
     with pytest.raises(ValueError, match="02-29"):
         parse_time_of_year("02-29 12:00")  # TMY years have no leap day
+
+
+def test_the_year_starts_on_a_monday():
+    assert weekday(0.0) == 0
+    assert weekday(time_of_year(1, 13, 12)) == 5  # Saturday
+    assert weekday(time_of_year(7, 9)) == 0
+    assert weekday(YEAR_S) == 1  # 365 days later: a Tuesday, as in 2002
+
+
+def test_plant_drivers_are_the_interpolated_sample():
+    weather = load_weather()
+    for t in (0.0, 1234.5, time_of_year(7, 4, 13, 30), YEAR_S + 99.0):
+        sample = weather.at(t)
+        assert weather.drivers(t) == pytest.approx(
+            (sample.temperature_c, sample.dew_point_c, sample.ghi_w_m2)
+        )
