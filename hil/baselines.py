@@ -1,0 +1,125 @@
+"""The benchmark's reference controllers (DESIGN §9), each as good as its definition allows.
+
+- `OnOffController`: a single-speed system. Each zone is a ±0.5 K hysteresis thermostat on the
+  head's own sensor (setpoint raised by the sensor's mean bias, as a homeowner would); the
+  compressor runs at the rated 60 Hz whenever any zone calls, with 180 s minimum off and on and
+  heat↔cool only through stop + 180 s. Refrigerant goes to the calling heads only, so the
+  delivered heat is limited by their coils: the outdoor unit's firmware caps its speed to what
+  the receiving heads can condense (`hil.firmware`), and the plant model then sets condensing
+  temperature, COP and power from that delivered load. That is how a fixed-speed compressor
+  feeding a small coil behaves (high head pressure, low COP), expressed in the same plant.
+- `stock` needs no class: it is the units' own logic (`hil.firmware` autonomous fallback —
+  each head a P-controller on its own sensor, the ODU frequency from the sum of the heads'
+  requests through its capacity map, cycling with the 180 s interlocks below the minimum
+  frequency); the benchmark only sets each head's display setpoint (raised by the mean bias)
+  and mode, and never sends a heartbeat.
+
+Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controller.interlocks import InterlockLimits
+from controller.settings import ZoneMode, ZoneSettings
+from drivers.devices import HeadCommand, OduCommand, OduMode
+
+HYSTERESIS_K = 0.5
+RATED_HZ = 60.0
+
+
+def call_direction(settings: ZoneSettings, previous: str) -> str:
+    """Which way the zone's thermostat works: 'heat', 'cool' or '' (off / fan only)."""
+    mode = settings.mode
+    if mode is ZoneMode.HEAT:
+        return "heat"
+    if mode in (ZoneMode.COOL, ZoneMode.DRY):
+        return "cool"
+    if mode is ZoneMode.HEAT_COOL:
+        return previous or "heat"
+    return ""
+
+
+@dataclass
+class OnOffController:
+    limits: InterlockLimits = field(default_factory=InterlockLimits)
+    calling: dict[str, bool] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)
+    mode: OduMode = "off"
+    running: bool = False
+    started_at: float = -1e9
+    stopped_at: float = -1e9
+
+    def _thermostat(
+        self, zone: str, settings: ZoneSettings, sensor: float | None, bias_k: float
+    ) -> bool:
+        direction = call_direction(settings, self.directions.get(zone, ""))
+        if settings.mode is ZoneMode.HEAT_COOL and sensor is not None:
+            # switch direction only past the far side of the other setpoint's band
+            if sensor - bias_k > settings.target_temperature_high + HYSTERESIS_K:
+                direction = "cool"
+            elif sensor - bias_k < settings.target_temperature_low - HYSTERESIS_K:
+                direction = "heat"
+        self.directions[zone] = direction
+        if not direction or sensor is None:
+            return False
+        if settings.mode is ZoneMode.HEAT_COOL:
+            target = (
+                settings.target_temperature_low
+                if direction == "heat"
+                else settings.target_temperature_high
+            )
+        else:
+            target = settings.target_temperature
+        error = (target + bias_k) - sensor
+        if direction == "cool":
+            error = -error
+        was = self.calling.get(zone, False)
+        calls = error > HYSTERESIS_K or (was and error > -HYSTERESIS_K)
+        self.calling[zone] = calls
+        return calls
+
+    def step(
+        self,
+        now: float,
+        settings: Mapping[str, ZoneSettings],
+        sensors: Mapping[str, float | None],
+        bias_k: Mapping[str, float],
+    ) -> tuple[OduCommand, dict[str, HeadCommand]]:
+        calls = {
+            zone: self._thermostat(zone, s, sensors[zone], bias_k.get(zone, 0.0))
+            for zone, s in settings.items()
+        }
+        wanted_heat = any(c and self.directions[z] == "heat" for z, c in calls.items())
+        wanted_cool = any(c and self.directions[z] == "cool" for z, c in calls.items())
+        if self.running:
+            keep = (self.mode == "heat" and wanted_heat) or (self.mode == "cool" and wanted_cool)
+            if not keep and now - self.started_at >= self.limits.min_on_s:
+                self.running, self.stopped_at = False, now
+        else:
+            wanted: OduMode = "heat" if wanted_heat else "cool" if wanted_cool else "off"
+            wait = self.limits.min_off_s
+            if self.mode not in ("off", wanted):
+                wait = max(wait, self.limits.mode_change_wait_s)
+            if wanted != "off" and now - self.stopped_at >= wait:
+                self.running, self.mode, self.started_at = True, wanted, now
+        odu = OduCommand(self.mode, RATED_HZ if self.running else 0.0)
+        heads = {}
+        for zone, s in settings.items():
+            direction = self.directions[zone]
+            served = self.running and calls[zone] and direction == self.mode
+            heads[zone] = HeadCommand(
+                power=s.mode is not ZoneMode.OFF,
+                mode="dry"
+                if s.mode is ZoneMode.DRY
+                else "fan_only"
+                if s.mode is ZoneMode.FAN_ONLY
+                else direction or "heat",  # type: ignore[arg-type]
+                fan=s.fan_mode.value,  # type: ignore[arg-type]
+                vane_vertical="auto",
+                vane_horizontal="auto",
+                capacity_request_pct=100.0 if served else 0.0,
+                display_setpoint=round(s.target_temperature, 1),
+            )
+        return odu, heads

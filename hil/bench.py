@@ -1,0 +1,384 @@
+"""`minisplit bench`: every scenario through the plant with each controller, side by side.
+
+The `minisplit` controller here is `controller.loop.ControlLoop`, the very code the supervisor
+runs, fed from the same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
+baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`. DESIGN §9."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.config import ControlConfig
+from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
+from controller.settings import UnitSettings, ZoneMode, ZoneSettings
+from controller.tuning import control_tuning_from
+from drivers.devices import HeadCommand
+from hil.baselines import OnOffController
+from hil.house import HouseSim
+from hil.ideal import IDEAL_STEP_S, ideal_step
+from hil.metrics import MetricsRecorder, ZoneTarget
+from hil.scenario import Scenario, ScenarioError, build_house, load_scenario, shipped_scenarios
+
+CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")
+CONTROL_PERIOD_S = ControlConfig().period_s  # the supervisor's default period
+TRACE_EVERY_S = 300.0
+STOCK_HEARTBEAT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Trace:
+    """A thinned record of a run, for plots."""
+
+    times_h: list[float] = field(default_factory=list)
+    air_c: dict[str, list[float]] = field(default_factory=dict)
+    setpoint_c: dict[str, list[float | None]] = field(default_factory=dict)
+    frequency_hz: list[float] = field(default_factory=list)
+    power_kw: list[float] = field(default_factory=list)
+
+
+def zone_target(settings: ZoneSettings) -> ZoneTarget:
+    mode = settings.mode
+    if mode in (ZoneMode.OFF, ZoneMode.FAN_ONLY):
+        return ZoneTarget(False, settings.target_temperature, settings.target_temperature)
+    if mode is ZoneMode.HEAT_COOL:
+        return ZoneTarget(True, settings.target_temperature_low, settings.target_temperature_high)
+    return ZoneTarget(True, settings.target_temperature, settings.target_temperature)
+
+
+def quantize(value: float | None) -> float | None:
+    """What a 0.1 °C register carries."""
+    return None if value is None else round(value, 1)
+
+
+class Run:
+    """One controller through one scenario: the shared loop of stepping and recording."""
+
+    def __init__(self, scenario: Scenario, house: HouseSim, trace: bool) -> None:
+        self.scenario = scenario
+        self.house = house
+        self.zones = scenario.zones
+        self.metrics = MetricsRecorder(self.zones)
+        self.trace = Trace() if trace else None
+        self.next_trace = scenario.start_s
+        self._bias_sum = dict.fromkeys(self.zones, 0.0)
+        self._bias_s = dict.fromkeys(self.zones, 0.0)
+
+    def settings(self, t: float) -> dict[str, ZoneSettings]:
+        return {zone: self.scenario.settings_at(zone, t) for zone in self.zones}
+
+    def sensor(self, zone: str) -> float | None:
+        """The head's return-air reading as its 0.1 °C register carries it."""
+        return quantize(self.house.heads[zone].status().return_air_temperature)
+
+    def mean_bias_k(self) -> dict[str, float]:
+        """Per zone, how far the head's sensor read above the room air on average while the
+        zone was on: what a homeowner adds to the setpoint of a unit that follows it."""
+        return {
+            zone: round(self._bias_sum[zone] / self._bias_s[zone], 1) if self._bias_s[zone] else 0.0
+            for zone in self.zones
+        }
+
+    def advance(self, settings: Mapping[str, ZoneSettings], dt: float) -> None:
+        house = self.house
+        plant = house.plant
+        t = house.time_s
+        energy_before = house.odu.energy_wh
+        house.step(dt)
+        power_w = (house.odu.energy_wh - energy_before) * 3600.0 / dt
+        air = {zone: plant.air_c(zone) for zone in self.zones}
+        targets = {zone: zone_target(s) for zone, s in settings.items()}
+        heat_w = plant.outdoor_state().capacity_w
+        self.metrics.record(t, dt, air, targets, power_w, heat_w, house.odu.running)
+        for zone in self.zones:
+            if targets[zone].on:
+                self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
+                self._bias_s[zone] += dt
+        if self.trace is not None and t >= self.next_trace:
+            self.next_trace += TRACE_EVERY_S
+            self.record_trace(t, air, targets, power_w, self.house.odu.frequency_hz)
+
+    def record_trace(
+        self,
+        t: float,
+        air: Mapping[str, float],
+        targets: Mapping[str, ZoneTarget],
+        power_w: float,
+        frequency_hz: float,
+    ) -> None:
+        tr = self.trace
+        assert tr is not None
+        tr.times_h.append((t - self.scenario.start_s) / 3600.0)
+        for zone in self.zones:
+            tr.air_c.setdefault(zone, []).append(air[zone])
+            target = targets[zone]
+            tr.setpoint_c.setdefault(zone, []).append(target.low if target.on else None)
+        tr.frequency_hz.append(frequency_hz)
+        tr.power_kw.append(power_w / 1000.0)
+
+    def until_end(self) -> Iterator[tuple[float, dict[str, ZoneSettings]]]:
+        """Each control period's start time and settings; the caller acts, then `advance`s."""
+        end = self.scenario.end_s
+        while self.house.time_s < end - 1e-6:
+            t = self.house.time_s
+            settings = self.settings(t)
+            yield t, settings
+            self.advance(settings, min(CONTROL_PERIOD_S, end - t))
+
+
+def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
+    """The shipped controller: `ControlLoop` with the supervisor's default tuning."""
+    house = build_house(scenario)
+    run = Run(scenario, house, trace)
+    r = house.odu.ratings
+    loop = ControlLoop(control_tuning_from(ControlConfig(), (r.min_hz, r.max_hz)))
+    ratings = UnitRatings(r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz)
+    unit_settings = UnitSettings()
+    heads = house.heads
+    for t, settings in run.until_end():
+        unit = unit_input(ratings, house.odu_view(), True, unit_settings)
+        zones = {}
+        for zone in run.zones:
+            view = heads[zone].status()
+            zones[zone] = zone_input(
+                settings[zone],
+                quantize(view.return_air_temperature),
+                True,
+                view.rated_capacity_w,
+                view,
+            )
+        decision = loop.step(zones, unit, t)
+        if decision.odu_command is not None:
+            house.odu.apply(decision.odu_command)
+        for zone, out in decision.output.zones.items():
+            heads[zone].apply(out.head)
+    return run
+
+
+def run_onoff(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
+    house = build_house(scenario)
+    run = Run(scenario, house, trace)
+    controller = OnOffController()
+    for t, settings in run.until_end():
+        sensors = {zone: run.sensor(zone) for zone in run.zones}
+        odu, heads = controller.step(t, settings, sensors, bias_k)
+        house.odu.apply(odu)
+        for zone, command in heads.items():
+            house.heads[zone].apply(command)
+    return run
+
+
+def stock_head_command(settings: ZoneSettings, bias_k: float) -> HeadCommand:
+    """What the homeowner sets on a head that runs on its own logic."""
+    mode = settings.mode
+    if mode is ZoneMode.HEAT_COOL:  # the reference head has no auto mode: pick by season
+        head_mode, target = "heat", settings.target_temperature_low
+    else:
+        head_mode = "heat" if mode is ZoneMode.OFF else mode.value
+        target = settings.target_temperature
+    return HeadCommand(
+        power=mode is not ZoneMode.OFF,
+        mode=head_mode,  # type: ignore[arg-type]
+        fan=settings.fan_mode.value,  # type: ignore[arg-type]
+        vane_vertical="auto",
+        vane_horizontal="auto",
+        capacity_request_pct=0.0,
+        display_setpoint=round(target + bias_k, 1),
+    )
+
+
+def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
+    """The units on their own: no heartbeat, so every head runs its own thermostat."""
+    house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
+    run = Run(scenario, house, trace)
+    for _, settings in run.until_end():
+        for zone, s in settings.items():
+            house.heads[zone].apply(stock_head_command(s, bias_k.get(zone, 0.0)))
+    return run
+
+
+def run_ideal(scenario: Scenario, trace: bool = False) -> Run:
+    house = build_house(scenario)
+    run = Run(scenario, house, trace)
+    plant = house.plant
+    coil = {zone: ratings.rated_w for zone, ratings in scenario.heads.items()}
+    end = scenario.end_s
+    while plant.time_s < end - 1e-6:
+        t = plant.time_s
+        dt = min(IDEAL_STEP_S, end - t)
+        settings = run.settings(t)
+        targets = {zone: zone_target(s) for zone, s in settings.items()}
+        power_w, heat_w = ideal_step(plant, dt, targets, coil)
+        air = {zone: plant.air_c(zone) for zone in run.zones}
+        run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
+        if run.trace is not None and t >= run.next_trace:
+            run.next_trace += TRACE_EVERY_S
+            run.record_trace(t, air, targets, power_w, 0.0)
+    return run
+
+
+def run_controller(
+    name: str, scenario: Scenario, trace: bool = False
+) -> tuple[dict[str, float | int | None], Trace | None]:
+    """One controller through one scenario: its §9 figures (and a trace for plots)."""
+    started = time.perf_counter()
+    if name == "minisplit":
+        run = run_minisplit(scenario, trace)
+    elif name == "ideal":
+        run = run_ideal(scenario, trace)
+    elif name in ("onoff", "stock"):
+        baseline = run_onoff if name == "onoff" else run_stock
+        # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
+        bias = baseline(scenario, {}, False).mean_bias_k()
+        started = time.perf_counter()
+        run = baseline(scenario, bias, trace)
+    else:
+        raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
+    summary = run.metrics.summary(time.perf_counter() - started)
+    if name == "ideal":
+        for key in ("compressor_starts", "starts_per_hour", "shortest_run_s"):
+            summary[key] = None  # the bound has no compressor to start
+    return summary, run.trace
+
+
+def bench_scenario(
+    scenario: Scenario,
+    controllers: Sequence[str],
+    *,
+    traces: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, object], dict[str, Trace]]:
+    figures: dict[str, dict[str, float | int | None]] = {}
+    kept: dict[str, Trace] = {}
+    for name in controllers:
+        if progress is not None:
+            progress(f"{scenario.name}: {name}")
+        figures[name], trace = run_controller(name, scenario, traces)
+        if trace is not None:
+            kept[name] = trace
+    ideal = figures.get("ideal")
+    base = ideal["discomfort_kh_per_zone"] if ideal else None
+    for values in figures.values():
+        own = values["discomfort_kh_per_zone"]
+        values["excess_discomfort_kh_per_zone"] = (
+            None if base is None or own is None else round(float(own) - float(base), 3)
+        )
+    result = {
+        "name": scenario.name,
+        "duration_h": round(scenario.duration_s / 3600.0, 2),
+        "zones": list(scenario.zones),
+        "controllers": figures,
+    }
+    return result, kept
+
+
+TABLE_COLUMNS = (
+    ("energy_kwh", "energy kWh", "{:.1f}"),
+    ("peak_power_kw", "peak kW", "{:.2f}"),
+    ("mean_cop", "COP", "{:.2f}"),
+    ("discomfort_kh_per_zone", "disc K·h/z", "{:.2f}"),
+    ("excess_discomfort_kh_per_zone", "excess K·h/z", "{:.2f}"),
+    ("compressor_starts", "starts", "{}"),
+    ("starts_per_hour", "max st/h", "{}"),
+    ("shortest_run_s", "min run s", "{}"),
+    ("rms_error_k", "RMS K", "{:.2f}"),
+    ("speed_ratio", "sim s/s", "{:,}"),
+)
+
+
+def format_table(results: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for scenario in results:
+        lines.append(
+            f"\n{scenario['name']}: {scenario['duration_h']:.0f} h, {len(scenario['zones'])} zones"
+        )
+        lines.append(f"  {'controller':<10}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
+        for name, figures in scenario["controllers"].items():
+            cells = (
+                "—" if figures.get(key) is None else fmt.format(figures[key])
+                for key, _, fmt in TABLE_COLUMNS
+            )
+            lines.append(f"  {name:<10}" + "".join(f"{c:>13}" for c in cells))
+    return "\n".join(lines)
+
+
+def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path:
+    """One PNG per scenario: room air and setpoints, compressor frequency, power."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shown = [name for name in traces if name != "ideal"]
+    fig, axes = plt.subplots(
+        len(shown) + 2, 1, figsize=(12, 3 * (len(shown) + 2)), sharex=True, squeeze=False
+    )
+    for row, name in enumerate(shown):
+        ax = axes[row][0]
+        trace = traces[name]
+        for zone in scenario.zones:
+            (line,) = ax.plot(trace.times_h, trace.air_c[zone], lw=0.8, label=zone)
+            ax.plot(trace.times_h, trace.setpoint_c[zone], lw=0.6, ls="--", color=line.get_color())
+        ax.set_ylabel(f"{name}\nroom air °C")
+        ax.legend(loc="upper right", fontsize=7, ncol=len(scenario.zones))
+    freq_ax, power_ax = axes[-2][0], axes[-1][0]
+    for name, trace in traces.items():
+        if name != "ideal":
+            freq_ax.plot(trace.times_h, trace.frequency_hz, lw=0.6, label=name)
+        power_ax.plot(trace.times_h, trace.power_kw, lw=0.6, label=name)
+    freq_ax.set_ylabel("compressor Hz")
+    power_ax.set_ylabel("power kW")
+    power_ax.set_xlabel("hours from the start of the scenario")
+    for ax in (freq_ax, power_ax):
+        ax.legend(loc="upper right", fontsize=7)
+    fig.suptitle(f"{scenario.name}: {scenario.description.splitlines()[0]}", fontsize=9)
+    fig.tight_layout()
+    path = directory / f"{scenario.name}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def run_bench(
+    scenario_paths: Sequence[Path],
+    *,
+    controllers: Sequence[str] = CONTROLLERS,
+    as_json: bool = False,
+    plots: Path | None = None,
+) -> int:
+    """The `minisplit bench` command; returns the exit code."""
+    try:
+        scenarios = [load_scenario(p) for p in (scenario_paths or shipped_scenarios())]
+    except ScenarioError as err:
+        print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    results = []
+    total = len(scenarios) * len(controllers)
+    done = 0
+
+    def progress(what: str) -> None:
+        nonlocal done
+        done += 1
+        print(f"\r[{done}/{total}] {what:<60}", end="", file=sys.stderr, flush=True)
+
+    for scenario in scenarios:
+        result, traces = bench_scenario(
+            scenario, controllers, traces=plots is not None, progress=progress
+        )
+        results.append(result)
+        if plots is not None:
+            write_plot(plots, scenario, traces)
+    print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"scenarios": results}, indent=1))
+    else:
+        print(format_table(results))
+    return 0

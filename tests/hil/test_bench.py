@@ -1,0 +1,104 @@
+"""The benchmark: every controller through a short scenario, the figures, the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controller.cli import main
+from controller.interlocks import CompressorHistory, check_command
+from hil.baselines import OnOffController
+from hil.bench import CONTROLLERS, bench_scenario, format_table, run_bench
+from hil.scenario import parse_scenario, shipped_scenarios
+
+SCENARIOS = {p.name: p for p in shipped_scenarios()}
+
+
+@pytest.fixture(scope="module")
+def january_day(tmp_path_factory):
+    text = (
+        SCENARIOS["unrenovated-january.toml"]
+        .read_text()
+        .replace("duration_days = 7", "duration_hours = 12")
+    )
+    path = tmp_path_factory.mktemp("scenario") / "short.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(january_day):
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    return bench_scenario(scenario, CONTROLLERS, traces=True)
+
+
+def test_every_controller_reports_every_figure(results):
+    figures, traces = results
+    assert figures["duration_h"] == 12
+    assert set(figures["controllers"]) == set(CONTROLLERS)
+    for name, values in figures["controllers"].items():
+        for key in (
+            "energy_kwh",
+            "peak_power_kw",
+            "mean_cop",
+            "discomfort_kh_per_zone",
+            "excess_discomfort_kh_per_zone",
+            "rms_error_k",
+            "speed_ratio",
+        ):
+            assert values[key] is not None, (name, key)
+        assert values["energy_kwh"] > 0
+    assert set(traces) == set(CONTROLLERS)
+
+
+def test_ideal_stays_in_band_and_is_the_reference_for_excess(results):
+    controllers = results[0]["controllers"]
+    ideal = controllers["ideal"]
+    assert ideal["discomfort_kh_per_zone"] == pytest.approx(0.0, abs=0.01)
+    for values in controllers.values():
+        assert values["excess_discomfort_kh_per_zone"] == pytest.approx(
+            values["discomfort_kh_per_zone"] - ideal["discomfort_kh_per_zone"], abs=0.002
+        )
+
+
+def test_ideal_uses_no_more_energy_than_any_controller_that_kept_the_band(results):
+    controllers = results[0]["controllers"]
+    for name, values in controllers.items():
+        if values["discomfort_kh_per_zone"] <= controllers["ideal"]["discomfort_kh_per_zone"]:
+            assert controllers["ideal"]["energy_kwh"] <= values["energy_kwh"], name
+
+
+def test_real_controllers_respect_the_minimum_run(results):
+    for name in ("minisplit", "onoff"):
+        values = results[0]["controllers"][name]
+        assert values["shortest_run_s"] is None or values["shortest_run_s"] >= 180, name
+
+
+def test_onoff_commands_never_break_an_interlock():
+    from controller.settings import ZoneMode, ZoneSettings
+
+    controller, history = OnOffController(), CompressorHistory()
+    settings = {"a": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)}
+    temperature = 19.0
+    for i in range(2000):
+        now = i * 10.0
+        temperature += 0.05 if controller.running else -0.03
+        odu, _ = controller.step(now, settings, {"a": temperature}, {})
+        history = check_command(history, odu, now, controller.limits)
+
+
+def test_table_and_json_from_the_command_line(january_day, capsys):
+    assert main(["bench", "--scenario", str(january_day), "--controller", "ideal", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (scenario,) = doc["scenarios"]
+    assert set(scenario) == {"name", "duration_h", "zones", "controllers"}
+    assert list(scenario["controllers"]) == ["ideal"]
+    assert "ideal" in format_table(doc["scenarios"])
+
+
+def test_bad_scenario_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[weather]\nstart = "13-40 00:00"\n')
+    assert run_bench([bad]) == 1
+    assert "error" in capsys.readouterr().err
