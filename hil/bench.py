@@ -6,6 +6,7 @@ baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`. 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -20,6 +21,7 @@ from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.devices import HeadCommand
 from hil.baselines import OnOffController
+from hil.firmware import OutdoorFirmware
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
 from hil.metrics import MetricsRecorder, ZoneTarget
@@ -42,6 +44,7 @@ class Trace:
     power_kw: list[float] = field(default_factory=list)
 
 
+@functools.cache
 def zone_target(settings: ZoneSettings) -> ZoneTarget:
     mode = settings.mode
     if mode in (ZoneMode.OFF, ZoneMode.FAN_ONLY):
@@ -59,7 +62,9 @@ def quantize(value: float | None) -> float | None:
 class Run:
     """One controller through one scenario: the shared loop of stepping and recording."""
 
-    def __init__(self, scenario: Scenario, house: HouseSim, trace: bool) -> None:
+    def __init__(
+        self, scenario: Scenario, house: HouseSim, trace: bool, measure_bias: bool = False
+    ) -> None:
         self.scenario = scenario
         self.house = house
         self.zones = scenario.zones
@@ -68,13 +73,14 @@ class Run:
         self.next_trace = scenario.start_s
         self._bias_sum = dict.fromkeys(self.zones, 0.0)
         self._bias_s = dict.fromkeys(self.zones, 0.0)
+        self.measure_bias = measure_bias
 
     def settings(self, t: float) -> dict[str, ZoneSettings]:
         return {zone: self.scenario.settings_at(zone, t) for zone in self.zones}
 
     def sensor(self, zone: str) -> float | None:
         """The head's return-air reading as its 0.1 °C register carries it."""
-        return quantize(self.house.heads[zone].status().return_air_temperature)
+        return quantize(self.house.heads[zone].return_air_c)
 
     def mean_bias_k(self) -> dict[str, float]:
         """Per zone, how far the head's sensor read above the room air on average while the
@@ -95,10 +101,11 @@ class Run:
         targets = {zone: zone_target(s) for zone, s in settings.items()}
         heat_w = plant.outdoor_state().capacity_w
         self.metrics.record(t, dt, air, targets, power_w, heat_w, house.odu.running)
-        for zone in self.zones:
-            if targets[zone].on:
-                self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
-                self._bias_s[zone] += dt
+        if self.measure_bias:
+            for zone in self.zones:
+                if targets[zone].on:
+                    self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
+                    self._bias_s[zone] += dt
         if self.trace is not None and t >= self.next_trace:
             self.next_trace += TRACE_EVERY_S
             self.record_trace(t, air, targets, power_w, self.house.odu.frequency_hz)
@@ -131,6 +138,32 @@ class Run:
             self.advance(settings, min(CONTROL_PERIOD_S, end - t))
 
 
+class _OduReadings:
+    """The outdoor unit's readings as the control reads them each tick, straight from its
+    firmware (the same values `OduView` carries, without building the whole view)."""
+
+    __slots__ = ("_odu",)
+
+    def __init__(self, odu: OutdoorFirmware) -> None:
+        self._odu = odu
+
+    @property
+    def allowed_max_frequency_hz(self) -> float:
+        return self._odu.allowed_max_hz
+
+    @property
+    def outdoor_temperature(self) -> float | None:
+        return quantize(self._odu.outdoor_sensor_c)
+
+    @property
+    def defrost(self) -> bool:
+        return self._odu.defrosting
+
+    @property
+    def fault(self) -> bool:
+        return bool(self._odu.broken_sensors)
+
+
 def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
     """The shipped controller: `ControlLoop` with the supervisor's default tuning."""
     house = build_house(scenario)
@@ -139,19 +172,20 @@ def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
     loop = ControlLoop(control_tuning_from(ControlConfig(), (r.min_hz, r.max_hz)))
     ratings = UnitRatings(r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz)
     unit_settings = UnitSettings()
+    readings = _OduReadings(house.odu)
     heads = house.heads
     for t, settings in run.until_end():
-        unit = unit_input(ratings, house.odu_view(), True, unit_settings)
-        zones = {}
-        for zone in run.zones:
-            view = heads[zone].status()
-            zones[zone] = zone_input(
+        unit = unit_input(ratings, readings, True, unit_settings)
+        zones = {
+            zone: zone_input(
                 settings[zone],
-                quantize(view.return_air_temperature),
+                quantize(head.return_air_c),
                 True,
-                view.rated_capacity_w,
-                view,
+                head.ratings.rated_w,
+                head,
             )
+            for zone, head in heads.items()
+        }
         decision = loop.step(zones, unit, t)
         if decision.odu_command is not None:
             house.odu.apply(decision.odu_command)
@@ -162,7 +196,7 @@ def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
 
 def run_onoff(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
     house = build_house(scenario)
-    run = Run(scenario, house, trace)
+    run = Run(scenario, house, trace, measure_bias=not bias_k)
     controller = OnOffController()
     for t, settings in run.until_end():
         sensors = {zone: run.sensor(zone) for zone in run.zones}
@@ -195,7 +229,7 @@ def stock_head_command(settings: ZoneSettings, bias_k: float) -> HeadCommand:
 def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
     """The units on their own: no heartbeat, so every head runs its own thermostat."""
     house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
-    run = Run(scenario, house, trace)
+    run = Run(scenario, house, trace, measure_bias=not bias_k)
     for _, settings in run.until_end():
         for zone, s in settings.items():
             house.heads[zone].apply(stock_head_command(s, bias_k.get(zone, 0.0)))
