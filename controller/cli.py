@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from controller.config import ConfigError, LoadedConfig, load_config
+from controller.security import insecure_files
 
 log = logging.getLogger("minisplit")
 
@@ -61,6 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path)
 
+    bench = sub.add_parser(
+        "bench", help="score the controller against baselines on simulated weeks (DESIGN §9)"
+    )
+    bench.add_argument(
+        "--scenario",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a scenario file (repeatable); default: every shipped scenario",
+    )
+    bench.add_argument(
+        "--controller",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=["minisplit", "onoff", "stock", "ideal"],
+        help="only these controllers (repeatable); default: all four",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON document")
+    bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
+
     demo = sub.add_parser("demo", help="simulator + broker + controller with a live view")
     demo.add_argument("-c", "--config", type=Path, default=None)
     demo.add_argument("--speed", type=_positive, default=60.0)
@@ -76,6 +99,16 @@ def _load(path: Path) -> LoadedConfig:
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _refuse_insecure(loaded: LoadedConfig) -> None:
+    """Exit when the config or a secret it names is readable or writable by other users."""
+    problems = insecure_files(loaded)
+    if problems:
+        print("minisplit: refusing to start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def check_config(path: Path) -> int:
@@ -96,6 +129,8 @@ def check_config(path: Path) -> int:
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")
+    for problem in insecure_files(loaded):
+        print(f"  warning: `minisplit run` refuses to start: {problem}")
     return 0
 
 
@@ -111,12 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from controller.supervisor import run_supervisor
 
-            asyncio.run(run_supervisor(_load(args.config), args.time_scale))
+            loaded = _load(args.config)
+            _refuse_insecure(loaded)
+            asyncio.run(run_supervisor(loaded, args.time_scale))
         elif args.command == "sim":
             from hil.simulator import run_simulator
 
             loaded = _load(args.config)
             asyncio.run(run_simulator(loaded, tcp=args.tcp, serial=args.serial, speed=args.speed))
+        elif args.command == "bench":
+            from hil.bench import CONTROLLERS, run_bench
+
+            return run_bench(
+                args.scenario,
+                controllers=args.controller or CONTROLLERS,
+                as_json=args.json,
+                plots=args.plots,
+            )
         elif args.command == "demo":
             from controller.demo import run_demo
 

@@ -23,6 +23,10 @@ from controller.settings import (
     ZoneMode,
     ZoneSettings,
 )
+from controller.units import TemperatureUnit, from_celsius, to_celsius
+from drivers.devices import HeadInfo
+
+CELSIUS = TemperatureUnit.CELSIUS
 
 ZONE_FIELDS = (
     "mode",
@@ -112,11 +116,32 @@ def _number(field: str, payload: bytes) -> float:
     return value
 
 
-def _in_range(field: str, payload: bytes, value: float, low: float, high: float) -> float:
-    # A tiny tolerance so that 0.1-K rounding of the limits themselves never rejects them.
-    if not low - 1e-9 <= value <= high + 1e-9:
-        raise _fail(field, payload, f"{value:g} is outside {low:g}..{high:g} °C")
-    return value
+def _temperature(
+    field: str,
+    payload: bytes,
+    unit: TemperatureUnit,
+    low_c: float,
+    high_c: float,
+    *,
+    setpoint: bool = True,
+) -> float:
+    """A temperature sent in ``unit``, in °C within [low_c, high_c]. A setpoint is kept to 0.1 of
+    the unit it was sent in (Home Assistant sends "21.5", some dashboards "21.499999")."""
+    value = _number(field, payload)
+    if setpoint:
+        value = round(value, 1)
+    return _celsius_in_range(field, payload, value, unit, low_c, high_c)
+
+
+def _celsius_in_range(
+    field: str, payload: bytes, value: float, unit: TemperatureUnit, low_c: float, high_c: float
+) -> float:
+    celsius = to_celsius(value, unit)
+    # A tiny tolerance so that rounding of the limits themselves never rejects them.
+    if not low_c - 1e-9 <= celsius <= high_c + 1e-9:
+        low, high = (round(from_celsius(t, unit), 1) for t in (low_c, high_c))
+        raise _fail(field, payload, f"{value:g} is outside {low:g}..{high:g} {unit.symbol}")
+    return min(max(celsius, low_c), high_c)
 
 
 def _choice(field: str, payload: bytes, enum: type[E]) -> E:
@@ -147,26 +172,39 @@ def setpoint_limits(zone: ZoneConfig, field: str) -> tuple[float, float]:
     return low, high
 
 
-def parse_zone_command(zone: ZoneConfig, field: str, payload: bytes) -> ZoneCommand:
-    """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad."""
+def parse_zone_command(
+    zone: ZoneConfig,
+    field: str,
+    payload: bytes,
+    unit: TemperatureUnit = CELSIUS,
+    head: HeadInfo | None = None,
+) -> ZoneCommand:
+    """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad.
+
+    Temperatures arrive in ``unit`` and come out in °C. ``head`` (once the head has been
+    probed) refuses swing commands for vanes the head does not have."""
     value: object
     if field == "mode":
         value = _choice(field, payload, ZoneMode)
     elif field in ("temperature", "temperature_low", "temperature_high"):
-        # Setpoints are kept to 0.1 K: HA sends "21.5", some dashboards "21.499999".
-        setpoint = round(_number(field, payload), 1)
-        value = _in_range(field, payload, setpoint, *setpoint_limits(zone, field))
+        value = _temperature(field, payload, unit, *setpoint_limits(zone, field))
     elif field == "fan_mode":
         value = _choice(field, payload, FanMode)
     elif field in ("swing_mode", "swing_horizontal_mode"):
         value = _choice(field, payload, SwingMode)
+        vertical = field == "swing_mode"
+        if head is not None and not (
+            head.has_vertical_vane if vertical else head.has_horizontal_vane
+        ):
+            vane = "vertical" if vertical else "horizontal"
+            raise _fail(field, payload, f"the head of zone {zone.id!r} has no {vane} vane")
     elif field == "preset_mode":
         # "none" is how Home Assistant clears a preset.
         value = _choice(field, payload, Preset)
     elif field == "power":
         value = _switch(field, payload)
     elif field == "remote_temperature":
-        value = _in_range(field, payload, _number(field, payload), *REMOTE_TEMPERATURE_RANGE)
+        value = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
     else:
         raise CommandError(
             f"unknown zone field {field!r} (payload {quote_payload(payload)}); "
@@ -193,9 +231,12 @@ def parse_unit_command(field: str, payload: bytes) -> UnitCommand:
     )
 
 
-def parse_remote_sensor(payload: bytes, field: str | None) -> float:
-    """A room temperature from a foreign sensor topic: a plain number, or a JSON object (as
-    Zigbee2MQTT publishes) holding the number under ``field``. Raise CommandError if unusable."""
+def parse_remote_sensor(
+    payload: bytes, field: str | None, unit: TemperatureUnit = CELSIUS
+) -> float:
+    """A room temperature (°C) from a foreign sensor topic: a plain number, or a JSON object (as
+    Zigbee2MQTT publishes) holding the number under ``field``, in ``unit``. Raise CommandError if
+    unusable."""
     name = "remote_temperature"
     text = _text(name, payload)
     if _NUMBER.fullmatch(text):
@@ -218,7 +259,7 @@ def parse_remote_sensor(payload: bytes, field: str | None) -> float:
         raise _fail(name, payload, f"expected {expected}")
     if not math.isfinite(value):
         raise _fail(name, payload, "not a finite number")
-    return _in_range(name, payload, value, *REMOTE_TEMPERATURE_RANGE)
+    return _celsius_in_range(name, payload, value, unit, *REMOTE_TEMPERATURE_RANGE)
 
 
 def _reject_constant(constant: str) -> float:

@@ -1,38 +1,79 @@
 """The compressor coordinator: one ODU mode and frequency from all zones' demands (pure).
 
-Mode arbitration (a multi-split heats or cools, never both), feed-forward frequency through the
-unit's capacity map, the minimum on/off and mode-change interlocks, ramp limits, and the share of
-capacity each head requests. No I/O, no clock: the caller passes ``now``."""
+- Mode: `controller.arbitration` picks heat or cool; a change goes through stop + wait.
+- Frequency: the capacity the calling zones ask for, through the unit's capacity map
+  (feed-forward), scaled by a slow bounded trim learned from the zones' remaining error
+  (feedback); within [min, cap], ramp-limited, where cap is the least of the unit's allowed
+  maximum, the quiet cap and the demand-limit cap.
+- Low load: when even the minimum frequency delivers more than the zones ask for, it runs at the
+  minimum until every zone is satisfied (a small overshoot), then stays off until one calls
+  again: long low-frequency cycles. At most `max_starts_per_hour` starts per calendar hour
+  (hour = floor(now / 3600)); when cycles come out shorter than `cycle_target_s` the zones'
+  satisfied threshold is stretched (within the comfort band) so that the next ones are longer.
+- Interlocks: minimum on and off time, and the heat↔cool wait (see `controller.interlocks`).
+- Heads: each calling zone of the active direction gets a capacity request equal to its
+  demand; the unit shares its refrigerant in that proportion.
+
+No I/O, no clock: the caller passes ``now`` (seconds; absolute, so the calendar hour is known)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import floor
+from typing import NamedTuple
 
+from controller.arbitration import ModePolicy, arbitrate
+from controller.capacity import demand_limit_cap_hz, watts_per_hz
 from controller.interlocks import InterlockLimits
 from controller.zone import Direction
 from drivers.devices import OduCommand, OduMode
 
-RATED_FREQUENCY_HZ = 60.0  # capacities on the datasheet are given at 60 Hz (DESIGN §5)
-HOLD_SHARE = 0.1  # refrigerant share per head while a minimum on time is held without demand
+HEAT = Direction.HEAT
+COOL = Direction.COOL
+NONE = Direction.NONE
+HOUR_S = 3600.0
+# A calling zone always asks for at least this much (% of its head): a head that asks for
+# nothing takes no refrigerant, and with none open the unit would stop by itself.
+MIN_SHARE_PCT = 1.0
+NO_CONFLICTS: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CoordinatorTuning:
     limits: InterlockLimits = field(default_factory=InterlockLimits)
     ramp_hz_per_s: float = 0.5
+    mode_policy: ModePolicy = ModePolicy.FIRST
+    priority_zone: str | None = None
+    mode_hold_s: float = 1200.0  # `demand` policy: a chosen direction stands this long
+    max_starts_per_hour: int = 3
+    # Low-load cycles (start to start) shorter than this stretch the zones' satisfied side,
+    # up to `max_stretch` times; longer ones relax it back.
+    cycle_target_s: float = 1500.0
+    max_stretch: float = 3.0
+    quiet_max_frequency_hz: float = 50.0
+    # Feedback trim of the capacity map: fractional change per kelvin-second of the
+    # demand-weighted zone error, bounded to ±trim_limit, learned only while modulating.
+    trim_per_k_s: float = 1.0 / 14400.0
+    trim_limit: float = 0.2
+    trim_settle_s: float = 600.0  # after a start (start-up ramp), before the trim learns
+    hold_share_pct: float = 10.0  # per head while a minimum on time is held without calls
 
 
-@dataclass(frozen=True)
-class ZoneRequest:
+# The per-tick records below are NamedTuples rather than frozen dataclasses: several are built
+# every tick and the benchmark runs ten thousand ticks per wall second.
+
+
+class ZoneRequest(NamedTuple):
     zone_id: str
     direction: Direction
     demand: float  # 0..1 of this head's capacity
     rated_capacity_w: float
+    calling: bool = True  # the zone wants refrigerant (its call latch)
+    error_k: float = 0.0  # how far the room is short of its aim (> 0: wants more)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitObservation:
     """What the coordinator knows of the outdoor unit this tick."""
 
@@ -44,64 +85,53 @@ class UnitObservation:
     outdoor_temperature: float | None
 
 
-@dataclass(frozen=True)
-class CompressorState:
+class CompressorState(NamedTuple):
     mode: OduMode = "off"  # the mode of the current or last run
     running: bool = False
     frequency_hz: float = 0.0
     started_at: float | None = None
     stopped_at: float | None = None
+    arbitrated: Direction = NONE  # the direction arbitration chose
+    arbitrated_since: float | None = None
+    hour: int = -1  # calendar hour (floor(now / 3600)) that `starts_in_hour` counts
+    starts_in_hour: int = 0
+    trim: float = 1.0  # capacity-map correction (actual / estimated capacity)
+    stretch: float = 1.0  # widening of the zones' satisfied side, ≥ 1
+    cycled: bool = False  # the last stop ended a low-load cycle (every zone satisfied)
+    # Capacity at the commanded frequency over what the calling zones asked for (> 1 at the
+    # minimum frequency, < 1 at the cap): the zone loops' anti-windup uses it.
+    delivery: float = 1.0
 
 
-@dataclass(frozen=True)
-class CoordinatorOutput:
+class CoordinatorOutput(NamedTuple):
     command: OduCommand
     active: Direction  # the direction refrigerant works in now (NONE when stopped)
     shares_pct: dict[str, float]  # capacity_request per zone, % of the head's rating
-    conflicts: frozenset[str]  # zones that want the other direction and wait
+    conflicts: frozenset[str]  # zones that call for the other direction and wait
+    forced_stop: bool = False  # stopped before the minimum on time: the unit cannot run
 
 
-def capacity_factor(mode: OduMode, outdoor_temperature: float | None) -> float:
-    """The controller's estimate of capacity derating with outdoor temperature.
-
-    Heating loses capacity as it gets colder (≈0.6 at −15 °C, DESIGN §8), cooling mildly as it
-    gets hotter. Only a feed-forward estimate: the zone loops correct what it misses."""
-    if outdoor_temperature is None:
-        return 1.0
-    t = outdoor_temperature
-    if mode == "heat":
-        return min(1.0, max(0.5, 1.0 - 0.4 * (7.0 - t) / 22.0))
-    if mode == "cool":
-        return min(1.0, max(0.8, 1.0 - 0.01 * (t - 35.0)))
-    return 1.0
-
-
-def _arbitrate(state: CompressorState, requests: Sequence[ZoneRequest]) -> Direction:
-    """`first` policy: the direction in use keeps winning while anyone calls for it."""
-    heat = sum(r.demand for r in requests if r.direction is Direction.HEAT)
-    cool = sum(r.demand for r in requests if r.direction is Direction.COOL)
-    current = Direction(state.mode) if state.mode != "off" else Direction.NONE
-    if current is Direction.HEAT and heat > 0:
-        return Direction.HEAT
-    if current is Direction.COOL and cool > 0:
-        return Direction.COOL
-    if heat == 0 and cool == 0:
-        return Direction.NONE
-    return Direction.HEAT if heat >= cool else Direction.COOL
+def frequency_cap_hz(
+    unit: UnitObservation, tuning: CoordinatorTuning, quiet: bool, demand_limit_pct: float
+) -> float:
+    """The highest frequency the coordinator may ask for now (below the minimum: none)."""
+    cap = unit.max_frequency_hz
+    if unit.allowed_max_frequency_hz < cap:
+        cap = unit.allowed_max_frequency_hz
+    if quiet and tuning.quiet_max_frequency_hz < cap:
+        cap = tuning.quiet_max_frequency_hz
+    if demand_limit_pct < 100:
+        cap = min(cap, demand_limit_cap_hz(demand_limit_pct))
+    return cap
 
 
 def _may_start(state: CompressorState, mode: OduMode, now: float, limits: InterlockLimits) -> bool:
     if state.stopped_at is None:
         return True
     wait = limits.min_off_s
-    if state.mode not in ("off", mode):
+    if state.mode != "off" and state.mode != mode:
         wait = max(wait, limits.mode_change_wait_s)
     return now - state.stopped_at >= wait
-
-
-def _may_stop(state: CompressorState, now: float, limits: InterlockLimits) -> bool:
-    started = state.started_at if state.started_at is not None else now
-    return now - started >= limits.min_on_s
 
 
 def step_compressor(
@@ -111,60 +141,211 @@ def step_compressor(
     now: float,
     dt_s: float,
     tuning: CoordinatorTuning,
+    *,
+    available: bool = True,
+    defrost: bool = False,
+    fault: bool = False,
+    quiet: bool = False,
+    demand_limit_pct: int = 100,
+    priority: Direction = NONE,
 ) -> tuple[CompressorState, CoordinatorOutput]:
+    """One coordinator tick. ``available`` False (no answer, or a unit fault) stops the
+    compressor at once; ``defrost`` holds a running compressor as it is; with ``fault`` the
+    capacity-map trim learns nothing (the unit may be protecting itself); ``priority`` is the
+    direction the priority zone calls for (policy `priority`). ``quiet`` and
+    ``demand_limit_pct`` cap the frequency and go out with the command."""
     limits = tuning.limits
-    wanted = _arbitrate(state, requests)
-    wanted_mode: OduMode = "off" if wanted is Direction.NONE else wanted.value  # type: ignore[assignment]
+    # One pass over the zones: per direction, the zones that could take refrigerant, those
+    # that call, their requested capacity and its error-weighted sum (for the trim).
+    heat_w = cool_w = heat_error = cool_error = 0.0
+    heat_zones = cool_zones = heat_calls = cool_calls = 0
+    for r in requests:
+        direction = r.direction
+        if direction is HEAT:
+            heat_zones += 1
+            if r.calling:
+                heat_calls += 1
+                w = r.demand * r.rated_capacity_w
+                heat_w += w
+                heat_error += w * r.error_k
+        elif direction is COOL:
+            cool_zones += 1
+            if r.calling:
+                cool_calls += 1
+                w = r.demand * r.rated_capacity_w
+                cool_w += w
+                cool_error += w * r.error_k
+    if heat_calls and cool_calls:
+        wanted = arbitrate(
+            tuning.mode_policy,
+            state.arbitrated,
+            state.arbitrated_since,
+            now,
+            heat_w,
+            cool_w,
+            True,
+            True,
+            priority=priority,
+            hold_s=tuning.mode_hold_s,
+        )
+    else:  # one direction or none calls: no policy has anything to decide
+        wanted = HEAT if heat_calls else COOL if cool_calls else state.arbitrated
+    since = state.arbitrated_since if wanted is state.arbitrated else now
+    cap = frequency_cap_hz(unit, tuning, quiet, demand_limit_pct)
+    min_hz = unit.min_frequency_hz
+    can_run = available and cap >= min_hz
 
     if state.running:
-        must_change = wanted_mode != state.mode
         run_mode = state.mode
-        keep = not must_change or not _may_stop(state, now, limits)
+        active = HEAT if run_mode == "heat" else COOL
+        zones, calls = (heat_zones, heat_calls) if active is HEAT else (cool_zones, cool_calls)
+        on_for = now - state.started_at if state.started_at is not None else 0.0
+        on_long_enough = on_for >= limits.min_on_s
+        if not can_run or not zones:
+            # Nothing can take refrigerant in this mode (the heads are off or turned the
+            # other way), or the unit cannot run: it stops whatever we ask.
+            forced = not on_long_enough
+            return _stopped(
+                state, now, requests, wanted, since, quiet, demand_limit_pct, forced=forced
+            )
+        if not defrost and on_long_enough and (wanted is not active or not calls):
+            cycled = not calls and wanted is active  # a low-load cycle ends
+            return _stopped(
+                state, now, requests, wanted, since, quiet, demand_limit_pct, cycled=cycled
+            )
+        started_at: float = state.started_at if state.started_at is not None else now
+        hour, starts = state.hour, state.starts_in_hour
+        stretch = state.stretch
+        previous_hz = state.frequency_hz
     else:
-        run_mode = wanted_mode
-        keep = wanted_mode != "off" and _may_start(state, wanted_mode, now, limits)
-
-    if not keep:
-        new_state = CompressorState(
-            mode=state.mode,
-            running=False,
-            frequency_hz=0.0,
-            started_at=state.started_at,
-            stopped_at=now if state.running else state.stopped_at,
-        )
-        conflicts = frozenset(
-            r.zone_id for r in requests if r.demand > 0 and r.direction is not wanted
-        )
-        command = OduCommand(mode=state.mode, frequency_hz=0.0)
-        return new_state, CoordinatorOutput(command, Direction.NONE, {}, conflicts)
-
-    active = Direction(run_mode)
-    in_mode = [r for r in requests if r.direction is active]
-    needed_w = sum(r.demand * r.rated_capacity_w for r in in_mode)
-    rated = unit.rated_heating_w if run_mode == "heat" else unit.rated_cooling_w
-    per_hz = rated * capacity_factor(run_mode, unit.outdoor_temperature) / RATED_FREQUENCY_HZ
-    cap = min(unit.max_frequency_hz, max(unit.allowed_max_frequency_hz, unit.min_frequency_hz))
-    # Below the minimum frequency's output the compressor still runs at the minimum: long
-    # low-frequency cycles instead of many short ones.
-    target = min(max(needed_w / per_hz, unit.min_frequency_hz), cap)
-    if state.running:
-        step = tuning.ramp_hz_per_s * dt_s
-        frequency = min(max(target, state.frequency_hz - step), state.frequency_hz + step)
-        frequency = min(max(frequency, unit.min_frequency_hz), cap)
-        started_at = state.started_at
-    else:
-        frequency = unit.min_frequency_hz
+        if wanted is NONE or not can_run or defrost:
+            return _stopped(state, now, requests, wanted, since, quiet, demand_limit_pct)
+        active = wanted
+        run_mode = "heat" if active is HEAT else "cool"
+        calls = heat_calls if active is HEAT else cool_calls
+        hour = int(now // HOUR_S)
+        starts = state.starts_in_hour if hour == state.hour else 0
+        if (
+            not calls
+            or starts >= tuning.max_starts_per_hour
+            or not _may_start(state, run_mode, now, limits)
+        ):
+            return _stopped(state, now, requests, wanted, since, quiet, demand_limit_pct)
+        starts += 1
         started_at = now
-    # The register holds 0.1 Hz: round down so that the cap is never exceeded.
-    frequency = max(math.floor(frequency * 10 + 1e-6) / 10, unit.min_frequency_hz)
+        stretch = state.stretch
+        if state.cycled and state.started_at is not None:
+            # The last run ended a low-load cycle: size the next one from its period.
+            period = now - state.started_at
+            ratio = tuning.cycle_target_s / period if period > 0 else 2.0
+            ratio = 0.5 if ratio < 0.5 else 2.0 if ratio > 2.0 else ratio
+            stretch = min(max(stretch * ratio, 1.0), tuning.max_stretch)
+        previous_hz = 0.0
 
-    if needed_w > 0:
-        shares = {r.zone_id: round(100.0 * r.demand, 1) for r in in_mode if r.demand > 0}
+    # Frequency: the requested capacity through the capacity map (feed-forward), trimmed.
+    if active is HEAT:
+        rated, needed_w, weighted_error = unit.rated_heating_w, heat_w, heat_error
     else:
-        # Held on by the minimum on time with no demand left: spread a little refrigerant
-        # over the heads of this direction so that the coil is never starved.
-        shares = {r.zone_id: 100.0 * HOLD_SHARE for r in in_mode}
-    conflicts = frozenset(r.zone_id for r in requests if r.demand > 0 and r.direction is not active)
-    new_state = CompressorState(run_mode, True, frequency, started_at, state.stopped_at)
-    command = OduCommand(mode=run_mode, frequency_hz=frequency)
-    return new_state, CoordinatorOutput(command, active, shares, conflicts)
+        rated, needed_w, weighted_error = unit.rated_cooling_w, cool_w, cool_error
+    trim = state.trim
+    per_hz = watts_per_hz(rated, run_mode, unit.outdoor_temperature) * trim
+    wanted_hz = needed_w / per_hz
+    if previous_hz == 0.0:
+        frequency = min_hz  # a start: the unit ramps up from its minimum anyway
+    elif defrost:
+        frequency = previous_hz if previous_hz <= cap else cap  # hold through the defrost
+    else:
+        target = min_hz if wanted_hz < min_hz else cap if wanted_hz > cap else wanted_hz
+        step = tuning.ramp_hz_per_s * dt_s
+        frequency = min(max(target, previous_hz - step), previous_hz + step)
+        frequency = min_hz if frequency < min_hz else cap if frequency > cap else frequency
+        if (
+            not fault
+            and needed_w > 0
+            and min_hz < wanted_hz < cap
+            and now - started_at >= tuning.trim_settle_s
+        ):
+            # Rooms still short while modulating: the unit delivers less per hertz than the
+            # map says (trim < 1), and the other way round.
+            trim -= tuning.trim_per_k_s * dt_s * weighted_error / needed_w
+            low, high = 1.0 - tuning.trim_limit, 1.0 + tuning.trim_limit
+            trim = low if trim < low else high if trim > high else trim
+    # The register holds 0.1 Hz: round down so that the cap is never exceeded.
+    frequency = floor(frequency * 10.0 + 1e-6) / 10.0
+    if frequency < min_hz:
+        frequency = min_hz
+    delivery = frequency * per_hz / needed_w if needed_w > 0 else 1.0
+
+    # Capacity requests: each calling zone of this direction its demand (the unit shares the
+    # refrigerant in that proportion). Held on by the minimum on time with no call left, a
+    # little to every head of this direction, so that the coil is never starved.
+    shares: dict[str, float] = {}
+    waiting: list[str] = []
+    hold = tuning.hold_share_pct
+    for r in requests:
+        if r.direction is active:
+            if not calls:
+                shares[r.zone_id] = hold
+            elif r.calling:
+                share = floor(1000.0 * r.demand + 0.5) / 10.0  # 0.1 % steps, as the register
+                shares[r.zone_id] = share if share > MIN_SHARE_PCT else MIN_SHARE_PCT
+        elif r.calling:
+            waiting.append(r.zone_id)
+    new_state = CompressorState(
+        run_mode,
+        True,
+        frequency,
+        started_at,
+        state.stopped_at,
+        wanted,
+        since,
+        hour,
+        starts,
+        trim,
+        stretch,
+        False,
+        delivery,
+    )
+    command = OduCommand(run_mode, frequency, quiet, demand_limit_pct)
+    conflicts = frozenset(waiting) if waiting else NO_CONFLICTS
+    return new_state, CoordinatorOutput(command, active, shares, conflicts, False)
+
+
+def _stopped(
+    state: CompressorState,
+    now: float,
+    requests: Sequence[ZoneRequest],
+    arbitrated: Direction,
+    since: float | None,
+    quiet: bool,
+    demand_limit_pct: int,
+    *,
+    cycled: bool = False,
+    forced: bool = False,
+) -> tuple[CompressorState, CoordinatorOutput]:
+    """The compressor is (or stays) off this tick; ``cycled``: a low-load cycle ends here."""
+    running = state.running
+    new_state = CompressorState(
+        state.mode,
+        False,
+        0.0,
+        state.started_at,
+        now if running else state.stopped_at,
+        arbitrated,
+        since,
+        state.hour,
+        state.starts_in_hour,
+        state.trim,
+        state.stretch,
+        cycled if running else state.cycled,
+        1.0,
+    )
+    command = OduCommand(state.mode, 0.0, quiet, demand_limit_pct)
+    conflicts = _conflicts(requests, arbitrated)
+    return new_state, CoordinatorOutput(command, NONE, {}, conflicts, forced)
+
+
+def _conflicts(requests: Sequence[ZoneRequest], served: Direction) -> frozenset[str]:
+    """The zones that call for the direction not being served."""
+    waiting = [r.zone_id for r in requests if r.calling and r.direction is not served]
+    return frozenset(waiting) if waiting else NO_CONFLICTS

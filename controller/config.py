@@ -77,6 +77,8 @@ class ZoneConfig(_Strict):
     remote_sensor_topic: str | None = None
     remote_sensor_field: str | None = None
     remote_sensor_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    # The unit the remote sensor publishes in (Zigbee2MQTT: always C); default: mqtt's.
+    remote_sensor_unit: Literal["C", "F"] | None = None
 
     @model_validator(mode="after")
     def _limits(self) -> ZoneConfig:
@@ -118,6 +120,8 @@ class MqttConfig(_Strict):
     discovery_prefix: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "homeassistant"
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     tls: TlsConfig | None = None
+    # Temperatures on MQTT (state, commands, discovery limits); inside they are always °C.
+    temperature_unit: Literal["C", "F"] = "C"
 
     @model_validator(mode="after")
     def _credentials(self) -> MqttConfig:
@@ -126,14 +130,68 @@ class MqttConfig(_Strict):
         return self
 
 
+OffsetK = Annotated[float, Field(ge=-10, le=10)]
+
+
+class PresetConfig(_Strict):
+    """One preset's setpoints, per side: an absolute temperature or an offset from the zone's
+    own setpoint. A side left out keeps the built-in meaning (controller.presets)."""
+
+    heat_temperature: Celsius | None = None
+    cool_temperature: Celsius | None = None
+    heat_offset_k: OffsetK | None = None
+    cool_offset_k: OffsetK | None = None
+
+    @model_validator(mode="after")
+    def _one_per_side(self) -> PresetConfig:
+        for side in ("heat", "cool"):
+            if getattr(self, f"{side}_temperature") is not None and (
+                getattr(self, f"{side}_offset_k") is not None
+            ):
+                raise ValueError(f"give {side}_temperature or {side}_offset_k, not both")
+        return self
+
+
+class BoostConfig(_Strict):
+    duration_s: Annotated[float, Field(ge=60, le=86400)] = 1800.0
+
+
+class PresetsConfig(_Strict):
+    comfort: PresetConfig = PresetConfig()
+    eco: PresetConfig = PresetConfig()
+    away: PresetConfig = PresetConfig()
+    sleep: PresetConfig = PresetConfig()
+    boost: BoostConfig = BoostConfig()
+
+
 class ControlConfig(_Strict):
     period_s: Annotated[float, Field(ge=1, le=300)] = 10.0
-    kp: Annotated[float, Field(gt=0, le=5)] = 0.5
+    kp: Annotated[float, Field(gt=0, le=10)] = 2.0
     ti_s: Annotated[float, Field(gt=0, le=36000)] = 1800.0
     min_off_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
     min_on_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
     mode_change_wait_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
     ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    # Where the zone loops aim inside the comfort band (setpoint ± 0.5 K), toward outdoors.
+    band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
+    outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = 0.0
+    mode_policy: Literal["first", "demand", "priority"] = "first"
+    priority_zone: Identifier | None = None
+    mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = 1200.0
+    max_starts_per_hour: Annotated[int, Field(ge=1, le=10)] = 3
+    quiet_max_frequency_hz: Annotated[float, Field(gt=0, le=200)] = 50.0
+    # The head sensor's reading above the room air while its coil heats / cools (DESIGN §8),
+    # and how fast that builds up and fades; taken off whenever no remote sensor is fresh.
+    head_sensor_heating_bias_k: Annotated[float, Field(ge=-5, le=5)] = 1.5
+    head_sensor_cooling_bias_k: Annotated[float, Field(ge=-5, le=5)] = -0.5
+    head_sensor_bias_tau_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    presets: PresetsConfig = PresetsConfig()
+
+    @model_validator(mode="after")
+    def _priority(self) -> ControlConfig:
+        if self.mode_policy == "priority" and self.priority_zone is None:
+            raise ValueError("mode_policy 'priority' needs priority_zone")
+        return self
 
 
 class SimRoomConfig(_Strict):
@@ -184,6 +242,9 @@ class Config(_Strict):
         for room in self.simulator.rooms:
             if room not in {z.id for z in self.zones}:
                 raise ValueError(f"simulator.rooms.{room}: no zone has id {room!r}")
+        priority = self.control.priority_zone
+        if priority is not None and priority not in {z.id for z in self.zones}:
+            raise ValueError(f"control.priority_zone: no zone has id {priority!r}")
         return self
 
     def zone(self, zone_id: str) -> ZoneConfig:
@@ -298,9 +359,31 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             problems.append(f"{key}: profile {name!r} describes a {profile.kind}, not a {kind}")
             continue
         profiles[name] = profile
+    for i, zone in enumerate(config.zones):
+        problems += _setpoints_beyond_profile(f"zones[{i}]", zone, profiles.get(zone.profile))
     if problems:
         raise ConfigError(source, problems)
     return LoadedConfig(config, profiles, Path(source))
+
+
+def _setpoints_beyond_profile(
+    key: str, zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[str]:
+    """A zone's setpoint limits must lie within what its head accepts as display_setpoint, or
+    a setpoint command could ask for a register value the profile refuses."""
+    spec = profile.registers.get("display_setpoint") if profile else None
+    if spec is None or spec.range is None:
+        return []
+    low, high = spec.range
+    return [
+        f"{key}.{name}: {value} °C is outside what profile {zone.profile!r} accepts as "
+        f"display_setpoint ({low:g}..{high:g} °C)"
+        for name, value in (
+            ("min_temperature", zone.min_temperature),
+            ("max_temperature", zone.max_temperature),
+        )
+        if not low <= value <= high
+    ]
 
 
 def load_config(path: Path) -> LoadedConfig:

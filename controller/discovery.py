@@ -7,12 +7,14 @@ controller id, so a fleet of controllers can share one broker and one Home Assis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
 from controller.config import MqttConfig, ZoneConfig
 from controller.settings import FanMode, Preset, SwingMode, ZoneMode
+from controller.units import TemperatureUnit, setpoint_bounds
+from drivers.devices import HeadInfo
 
 # The JSON fields of the retained state topics (DESIGN §7); templates may only use these.
 ZONE_STATE_FIELDS = (
@@ -215,9 +217,19 @@ def _unit_availability(topics: Topics) -> dict[str, object]:
     }
 
 
-def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
-    """The climate entity of one zone (one indoor head)."""
+def climate_config(
+    topics: Topics,
+    zone: ZoneConfig,
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    head: HeadInfo | None = None,
+) -> dict[str, object]:
+    """The climate entity of one zone (one indoor head), in the house's temperature ``unit``.
+
+    What the head can do decides what the entity offers: current humidity only with a humidity
+    sensor, swing modes only for the vanes it has. Until the head has answered (``head`` None)
+    none of them is offered; the bridge re-publishes the entity once it knows."""
     state = topics.zone_state(zone.id)
+    min_temp, max_temp = setpoint_bounds(zone.min_temperature, zone.max_temperature, unit)
     cfg = _entity(
         _device_id(topics.controller_id, zone.id, "climate"),
         "climate",
@@ -228,11 +240,11 @@ def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
     cfg |= {
         "name": None,  # the entity is the head itself: it takes the device's (room's) name
         "optimistic": False,
-        "temperature_unit": "C",
+        "temperature_unit": unit.value,
         "precision": 0.1,
-        "temp_step": 0.5,
-        "min_temp": zone.min_temperature,
-        "max_temp": zone.max_temperature,
+        "temp_step": 0.5 if unit is TemperatureUnit.CELSIUS else 1.0,
+        "min_temp": min_temp,
+        "max_temp": max_temp,
         "modes": [mode.value for mode in ZoneMode],
         "mode_command_topic": topics.zone_set(zone.id, "mode"),
         "mode_state_topic": state,
@@ -244,8 +256,6 @@ def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
         "action_template": _field("action"),
         "current_temperature_topic": state,
         "current_temperature_template": _field("current_temperature"),
-        "current_humidity_topic": state,
-        "current_humidity_template": _field("humidity"),
         "temperature_command_topic": topics.zone_set(zone.id, "temperature"),
         "temperature_state_topic": state,
         "temperature_state_template": _field("target_temperature"),
@@ -259,14 +269,6 @@ def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
         "fan_mode_command_topic": topics.zone_set(zone.id, "fan_mode"),
         "fan_mode_state_topic": state,
         "fan_mode_state_template": _field("fan_mode"),
-        "swing_modes": [swing.value for swing in SwingMode],
-        "swing_mode_command_topic": topics.zone_set(zone.id, "swing_mode"),
-        "swing_mode_state_topic": state,
-        "swing_mode_state_template": _field("swing_mode"),
-        "swing_horizontal_modes": [swing.value for swing in SwingMode],
-        "swing_horizontal_mode_command_topic": topics.zone_set(zone.id, "swing_horizontal_mode"),
-        "swing_horizontal_mode_state_topic": state,
-        "swing_horizontal_mode_state_template": _field("swing_horizontal_mode"),
         # Home Assistant adds "none" itself and refuses a list that contains it.
         "preset_modes": [preset.value for preset in Preset if preset is not Preset.NONE],
         "preset_mode_command_topic": topics.zone_set(zone.id, "preset_mode"),
@@ -278,7 +280,26 @@ def climate_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
             " 'mode_conflict': value_json.mode_conflict, 'fault': value_json.fault} | tojson }}"
         ),
     }
+    if head is not None and head.has_humidity_sensor:
+        cfg |= {
+            "current_humidity_topic": state,
+            "current_humidity_template": _field("humidity"),
+        }
+    if head is not None and head.has_vertical_vane:
+        cfg |= _swing(topics, zone, "swing_mode")
+    if head is not None and head.has_horizontal_vane:
+        cfg |= _swing(topics, zone, "swing_horizontal_mode")
     return cfg
+
+
+def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
+    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``."""
+    return {
+        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in SwingMode],
+        f"{field}_command_topic": topics.zone_set(zone.id, field),
+        f"{field}_state_topic": topics.zone_state(zone.id),
+        f"{field}_state_template": _field(field),
+    }
 
 
 def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
@@ -317,8 +338,9 @@ _UNIT_SENSORS = (
     _UnitSensor(
         "compressor_frequency", "Compressor frequency", "Hz", "frequency", "measurement", 1
     ),
+    # In the house's temperature unit (see unit_sensor_configs).
     _UnitSensor(
-        "outdoor_temperature", "Outdoor temperature", "°C", "temperature", "measurement", 1
+        "outdoor_temperature", "Outdoor temperature", None, "temperature", "measurement", 1
     ),
     _UnitSensor("power", "Power", "W", "power", "measurement", 0),
     _UnitSensor("energy", "Energy", "kWh", "energy", "total_increasing", 2),
@@ -337,7 +359,9 @@ def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
     return cfg | _unit_availability(topics)
 
 
-def unit_sensor_configs(topics: Topics) -> dict[str, dict[str, object]]:
+def unit_sensor_configs(
+    topics: Topics, unit: TemperatureUnit = TemperatureUnit.CELSIUS
+) -> dict[str, dict[str, object]]:
     """{config topic: payload} for the outdoor unit's sensors, switch and number."""
     configs: dict[str, dict[str, object]] = {}
     for sensor in _UNIT_SENSORS:
@@ -347,7 +371,9 @@ def unit_sensor_configs(topics: Topics) -> dict[str, dict[str, object]]:
             "state_topic": topics.unit_state,
             "value_template": sensor.template or _field(sensor.key),
         }
-        if sensor.unit is not None:
+        if sensor.device_class == "temperature":
+            cfg["unit_of_measurement"] = unit.symbol
+        elif sensor.unit is not None:
             cfg["unit_of_measurement"] = sensor.unit
         if sensor.device_class is not None:
             cfg["device_class"] = sensor.device_class
@@ -410,14 +436,21 @@ def _zone_config_topics(topics: Topics, zone_id: str) -> list[str]:
     ]
 
 
-def discovery_messages(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for the whole controller: every zone and the outdoor unit."""
+def discovery_messages(
+    topics: Topics,
+    zones: Sequence[ZoneConfig],
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    heads: Mapping[str, HeadInfo | None] | None = None,
+) -> dict[str, dict[str, object]]:
+    """{config topic: payload} for the whole controller: every zone and the outdoor unit.
+    ``heads`` holds what each zone's head said about itself, once it has answered."""
     messages: dict[str, dict[str, object]] = {}
     for zone in zones:
         climate_topic, demand_topic = _zone_config_topics(topics, zone.id)
-        messages[climate_topic] = climate_config(topics, zone)
+        head = (heads or {}).get(zone.id)
+        messages[climate_topic] = climate_config(topics, zone, unit, head)
         messages[demand_topic] = zone_demand_config(topics, zone)
-    messages |= unit_sensor_configs(topics)
+    messages |= unit_sensor_configs(topics, unit)
     return messages
 
 

@@ -1,9 +1,12 @@
 """The MQTT side of the supervisor: publishes state and discovery, turns messages into commands.
 
 The control tick hands over state through sync, non-blocking calls that only store the latest
-payload per topic; one publisher task sends what changed (retained, QoS 1) while connected. The
-connection is retried forever with capped exponential backoff, and every (re)connect republishes
-status, discovery and all stored state, so a broker restart loses nothing.
+payload per topic; one publisher task sends what changed (retained, QoS 1) while connected, and
+repeats unchanged state at a slow keep-alive. Incoming messages are dispatched synchronously:
+a valid command reaches the supervisor at once, a rejected one goes to ``<base>/error`` (and the
+log, once). The connection is retried forever with capped exponential backoff, and every
+(re)connect republishes status, discovery and all stored state, so a broker restart loses
+nothing. Temperatures are °C inside; a Fahrenheit house sees °F on MQTT both ways.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import functools
 import json
 import logging
 import math
 import ssl
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import aiomqtt
 
@@ -37,6 +41,14 @@ from controller.discovery import (
     discovery_messages,
     retired_zone_topics,
 )
+from controller.security import check_private_file
+from controller.units import (
+    UNIT_TEMPERATURE_FIELDS,
+    ZONE_TEMPERATURE_FIELDS,
+    TemperatureUnit,
+    convert_state,
+)
+from drivers.devices import HeadInfo
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,11 @@ _QOS = 1
 # Bounds on paho's internal queues, so a stalled broker can never grow memory without limit.
 _MAX_QUEUED_INCOMING = 1000
 _MAX_QUEUED_OUTGOING = 1000
+# Non-retained messages (error reports, clearing of retired topics) waiting for the publisher;
+# in a flood of bad commands the oldest reports are dropped.
+_MAX_PENDING_MESSAGES = 256
+# Topics whose last reject is remembered, so the same reject repeated is logged only once.
+_MAX_REMEMBERED_REJECTS = 256
 # How long a goodbye (`offline`) may take before we give up on it and just disconnect.
 _GOODBYE_TIMEOUT_S = 2.0
 # How long `close()` lets run() finish on its own (a connect attempt may be under way).
@@ -68,16 +85,18 @@ class MqttBridge:
     ) -> None:
         self._config = config
         self._topics = Topics.for_controller(config, controller_id)
+        self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
         self._on_command = on_command
         self._republish_interval_s = republish_interval_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._client_id = config.client_id or f"minisplit-{controller_id}"
-        self._discovery = {
-            topic: _encode(payload)
-            for topic, payload in discovery_messages(self._topics, zones).items()
-        }
+        # What each head said about itself (None until it answered): decides what its climate
+        # entity offers (humidity, swing) and which swing commands are accepted.
+        self._heads: dict[str, HeadInfo | None] = dict.fromkeys(self._zones)
+        self._discovery = self._build_discovery()
+        self._discovery_sent: dict[str, bytes] = {}
         # Foreign sensor topic -> the zones that follow it (several rooms may share a sensor).
         self._sensor_routes: dict[str, list[ZoneConfig]] = {}
         for zone in zones:
@@ -87,6 +106,9 @@ class MqttBridge:
         # when): both hold one entry per topic, so memory is bounded by the number of topics.
         self._latest: dict[str, bytes] = {}
         self._sent: dict[str, tuple[bytes, float]] = {}
+        # One-off messages: (topic, payload, retain).
+        self._pending: deque[tuple[str, bytes, bool]] = deque(maxlen=_MAX_PENDING_MESSAGES)
+        self._last_reject: OrderedDict[str, str] = OrderedDict()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._connected = False
@@ -96,6 +118,10 @@ class MqttBridge:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def topics(self) -> Topics:
+        return self._topics
 
     @property
     def subscriptions(self) -> list[str]:
@@ -108,18 +134,33 @@ class MqttBridge:
             *self._sensor_routes,
         ]
 
-    # -- called by the supervisor each control tick (from the event loop's thread): they only
-    # store the payload and wake the publisher, so they never block and never wait on I/O --
+    @property
+    def discovery(self) -> dict[str, bytes]:
+        """The discovery payload of every entity, as published."""
+        return dict(self._discovery)
+
+    # -- called by the supervisor (from the event loop's thread): they only store the payload
+    # and wake the publisher, so they never block and never wait on I/O --
 
     def publish_zone_state(self, zone_id: str, state: Mapping[str, object]) -> None:
-        self._store(self._topics.zone_state(self._known(zone_id)), _encode(state))
+        """The zone's state JSON (DESIGN §7), temperatures in °C."""
+        payload = convert_state(state, ZONE_TEMPERATURE_FIELDS, self._unit)
+        self._store(self._topics.zone_state(self._known(zone_id)), _encode(payload))
 
     def publish_zone_availability(self, zone_id: str, online: bool) -> None:
         topic = self._topics.zone_availability(self._known(zone_id))
         self._store(topic, (ONLINE if online else OFFLINE).encode())
 
     def publish_unit_state(self, state: Mapping[str, object]) -> None:
-        self._store(self._topics.unit_state, _encode(state))
+        """The outdoor unit's state JSON (DESIGN §7), temperatures in °C."""
+        payload = convert_state(state, UNIT_TEMPERATURE_FIELDS, self._unit)
+        self._store(self._topics.unit_state, _encode(payload))
+
+    def set_head_info(self, zone_id: str, info: HeadInfo | None) -> None:
+        """What the zone's head can do, once it answered: its entity is re-published to match."""
+        self._heads[self._known(zone_id)] = info
+        self._discovery = self._build_discovery()
+        self._wake.set()
 
     def _known(self, zone_id: str) -> str:
         if zone_id not in self._zones:
@@ -131,6 +172,102 @@ class MqttBridge:
         sent = self._sent.get(topic)
         if sent is None or sent[0] != payload:
             self._wake.set()
+
+    def _build_discovery(self) -> dict[str, bytes]:
+        messages = discovery_messages(
+            self._topics, list(self._zones.values()), self._unit, self._heads
+        )
+        return {topic: _encode(payload) for topic, payload in messages.items()}
+
+    # -- incoming messages --
+
+    def dispatch(self, topic: str, payload: bytes) -> list[Command | CommandError]:
+        """Handle one incoming message at once (no I/O): commands go to ``on_command``,
+        rejects to the error topic. Returns what became of it, one outcome per recipient."""
+        topics = self._topics
+        if topic == topics.ha_status:
+            if payload.strip() == ONLINE.encode():
+                log.info("Home Assistant is online: republishing discovery and state")
+                self._discovery_sent.clear()
+                self._sent.clear()
+                self._wake.set()
+            return []
+        if (zone_id := topics.parse_zone_availability(topic)) is not None:
+            if zone_id not in self._zones and payload:
+                self._retire_zone(zone_id)
+            return []
+        parsers: list[Callable[[], Command]] = []
+        if (zone_field := topics.parse_zone_set(topic)) is not None:
+            parsers.append(partial(self._parse_zone_set, *zone_field, payload))
+        elif (unit_field := topics.parse_unit_set(topic)) is not None:
+            parsers.append(partial(parse_unit_command, unit_field, payload))
+        for route, zones in self._sensor_routes.items():
+            if _matches(topic, route):
+                parsers += [partial(self._remote_reading, zone, payload) for zone in zones]
+        if not parsers:
+            log.debug("ignoring a message on %s", topic)
+        outcomes: list[Command | CommandError] = []
+        for parse in parsers:
+            try:
+                command = parse()
+                self._on_command(command)
+            except CommandError as err:
+                self._reject(topic, payload, err)
+                outcomes.append(err)
+            except Exception:  # a consumer's bug must not take the bridge down
+                log.exception(
+                    "handling the message on %s (payload %s) failed",
+                    topic,
+                    quote_payload(payload),
+                )
+            else:
+                self._last_reject.pop(topic, None)
+                outcomes.append(command)
+        return outcomes
+
+    def _parse_zone_set(self, zone_id: str, field: str, payload: bytes) -> ZoneCommand:
+        zone = self._zones.get(zone_id)
+        if zone is None:
+            raise CommandError(
+                f"unknown zone {zone_id!r} (payload {quote_payload(payload)}); "
+                f"configured: {', '.join(self._zones)}"
+            )
+        return parse_zone_command(zone, field, payload, self._unit, self._heads[zone_id])
+
+    def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> ZoneCommand:
+        unit = TemperatureUnit(zone.remote_sensor_unit or self._unit)
+        value = parse_remote_sensor(payload, zone.remote_sensor_field, unit)
+        return ZoneCommand(zone.id, "remote_temperature", value)
+
+    def _reject(self, topic: str, payload: bytes, err: CommandError) -> None:
+        """Report a rejected message on the error topic; log it, but the same reject again on
+        the same topic only at debug level (a misconfigured sender repeats itself)."""
+        message = str(err)
+        if self._last_reject.get(topic) == message:
+            log.debug("rejected MQTT message on %s again: %s", topic, message)
+        else:
+            log.warning("rejected MQTT message on %s: %s", topic, message)
+        self._last_reject[topic] = message
+        self._last_reject.move_to_end(topic)
+        while len(self._last_reject) > _MAX_REMEMBERED_REJECTS:
+            self._last_reject.popitem(last=False)
+        report = {
+            "topic": topic,
+            "payload": payload[:256].decode("utf-8", errors="replace"),
+            "error": message,
+        }
+        self._send_once(self._topics.error, _encode(report), retain=False)
+
+    def _retire_zone(self, zone_id: str) -> None:
+        """A zone that is no longer configured left retained topics behind: clear them, which
+        also removes its entities from Home Assistant."""
+        log.info("zone %r is no longer configured: clearing its retained MQTT topics", zone_id)
+        for topic in retired_zone_topics(self._topics, [zone_id], list(self._zones.values())):
+            self._send_once(topic, b"", retain=True)
+
+    def _send_once(self, topic: str, payload: bytes, *, retain: bool) -> None:
+        self._pending.append((topic, payload, retain))
+        self._wake.set()
 
     # -- the connection --
 
@@ -166,8 +303,7 @@ class MqttBridge:
                     log.error("unexpected error in the MQTT bridge", exc_info=err)
             else:
                 return  # closed on request
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), backoff)
+            await _wait(self._stop, backoff)
             backoff = min(backoff * 2, self._backoff_max_s)
 
     async def close(self) -> None:
@@ -184,6 +320,9 @@ class MqttBridge:
     def _make_client(self) -> aiomqtt.Client:
         password: str | None = None
         if self._config.password_file is not None:
+            # Read at every attempt (a fixed file is picked up without a restart), and checked
+            # every time: a password file others can read is refused, never used.
+            check_private_file(self._config.password_file, "MQTT password file")
             password = self._config.password_file.read_text(encoding="utf-8").strip()
         tls = self._config.tls
         return aiomqtt.Client(
@@ -221,11 +360,12 @@ class MqttBridge:
                 self._client_id,
             )
             try:
-                self._sent.clear()  # the broker may have lost everything: send it all again
+                # The broker may have lost everything: send it all again.
+                self._sent.clear()
+                self._discovery_sent.clear()
                 # Subscribed before saying `online`, so `online` means commands are heard.
                 await client.subscribe([(topic, _QOS) for topic in self.subscriptions])
-                await client.publish(self._topics.status, ONLINE, qos=_QOS, retain=True)
-                await self._publish_discovery(client)
+                await _publish(client, self._topics.status, ONLINE.encode(), retain=True)
                 await self._serve(client)
                 await self._goodbye(client)
             except asyncio.CancelledError:
@@ -260,14 +400,17 @@ class MqttBridge:
                 await client.publish(self._topics.status, OFFLINE, qos=_QOS, retain=True)
         log.info("MQTT disconnected (closing)")
 
-    async def _publish_discovery(self, client: aiomqtt.Client) -> None:
-        for topic, payload in self._discovery.items():
-            await client.publish(topic, payload, qos=_QOS, retain=True)
-
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        """Discovery first (an entity must exist before its state matters), then state that
+        changed or is due for its keep-alive, then one-off messages; then sleep until woken or
+        the next keep-alive is due."""
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
+            for topic, payload in list(self._discovery.items()):
+                if self._discovery_sent.get(topic) != payload:
+                    await _publish(client, topic, payload, retain=True)
+                    self._discovery_sent[topic] = payload
             now = loop.time()
             for topic, payload in list(self._latest.items()):
                 sent = self._sent.get(topic)
@@ -276,89 +419,52 @@ class MqttBridge:
                     or sent[0] != payload
                     or now - sent[1] >= self._republish_interval_s
                 ):
-                    await client.publish(topic, payload, qos=_QOS, retain=True)
+                    await _publish(client, topic, payload, retain=True)
                     self._sent[topic] = (payload, now)
+            while self._pending:
+                topic, payload, retain = self._pending[0]
+                await _publish(client, topic, payload, retain=retain)
+                self._pending.popleft()
             if self._sent:
                 next_due = min(at for _, at in self._sent.values()) + self._republish_interval_s
                 timeout: float | None = max(0.0, next_due - loop.time())
             else:
                 timeout = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await _wait(self._wake, timeout)
 
     async def _receive_loop(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
-            await self._dispatch(client, message.topic, bytes(payload))
-
-    async def _dispatch(self, client: aiomqtt.Client, topic: aiomqtt.Topic, payload: bytes) -> None:
-        topics = self._topics
-        if topic.value == topics.ha_status:
-            if payload.strip() == ONLINE.encode():
-                log.info("Home Assistant is online: republishing discovery and state")
-                await self._publish_discovery(client)
-                self._sent.clear()
-                self._wake.set()
-            return
-        if (zone_id := topics.parse_zone_availability(topic.value)) is not None:
-            if zone_id not in self._zones and payload:
-                await self._retire_zone(client, zone_id)
-            return
-        parsers: list[Callable[[], Command]] = []
-        if (zone_field := topics.parse_zone_set(topic.value)) is not None:
-            parsers.append(functools.partial(self._parse_zone_set, *zone_field, payload))
-        elif (unit_field := topics.parse_unit_set(topic.value)) is not None:
-            parsers.append(functools.partial(parse_unit_command, unit_field, payload))
-        for route, zones in self._sensor_routes.items():
-            if topic.matches(route):
-                parsers += [functools.partial(_remote_reading, zone, payload) for zone in zones]
-        if not parsers:
-            log.debug("ignoring a message on %s", topic.value)
-        for parse in parsers:
-            try:
-                self._on_command(parse())
-            except CommandError as err:
-                await self._reject(client, topic.value, payload, err)
-            except Exception:  # a consumer's bug must not take the bridge down
-                log.exception(
-                    "handling the message on %s (payload %s) failed",
-                    topic.value,
-                    quote_payload(payload),
-                )
-
-    def _parse_zone_set(self, zone_id: str, field: str, payload: bytes) -> ZoneCommand:
-        zone = self._zones.get(zone_id)
-        if zone is None:
-            raise CommandError(
-                f"unknown zone {zone_id!r} (payload {quote_payload(payload)}); "
-                f"configured: {', '.join(self._zones)}"
-            )
-        return parse_zone_command(zone, field, payload)
-
-    async def _reject(
-        self, client: aiomqtt.Client, topic: str, payload: bytes, err: CommandError
-    ) -> None:
-        log.warning("rejected MQTT message on %s: %s", topic, err)
-        report = {
-            "topic": topic,
-            "payload": payload[:256].decode("utf-8", errors="replace"),
-            "error": str(err),
-        }
-        await client.publish(self._topics.error, _encode(report), qos=_QOS, retain=False)
-
-    async def _retire_zone(self, client: aiomqtt.Client, zone_id: str) -> None:
-        """A zone that is no longer configured left retained topics behind: clear them, which
-        also removes its entities from Home Assistant."""
-        log.info("zone %r is no longer configured: clearing its retained MQTT topics", zone_id)
-        for topic in retired_zone_topics(self._topics, [zone_id], list(self._zones.values())):
-            await client.publish(topic, b"", qos=_QOS, retain=True)
+            self.dispatch(message.topic.value, bytes(payload))
 
 
-def _remote_reading(zone: ZoneConfig, payload: bytes) -> ZoneCommand:
-    value = parse_remote_sensor(payload, zone.remote_sensor_field)
-    return ZoneCommand(zone.id, "remote_temperature", value)
+async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, *, retain: bool) -> None:
+    await client.publish(topic, payload, qos=_QOS, retain=retain)
+    # aiomqtt waits for the broker's acknowledgement with `asyncio.wait_for`, which on Python
+    # 3.11 swallows a cancellation that arrives together with the acknowledgement: honour it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _wait(event: asyncio.Event, limit_s: float | None) -> None:
+    """Until ``event`` is set or ``limit_s`` seconds have passed. Not `asyncio.wait_for`: on
+    Python 3.11 it can swallow a cancellation that arrives as the event is set, and the task
+    would then never end."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(limit_s):
+            await event.wait()
+
+
+def _matches(topic: str, route: str) -> bool:
+    """Whether ``topic`` matches the subscription filter ``route`` (False for a topic that is
+    not a valid topic name)."""
+    try:
+        return aiomqtt.Topic(topic).matches(route)
+    except ValueError:
+        return False
 
 
 def _encode(data: Mapping[str, object]) -> bytes:

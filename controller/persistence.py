@@ -1,19 +1,37 @@
-"""User settings on disk: atomic writes (temp file, fsync, rename, fsync dir) and safe restore.
+"""User settings on disk: atomic writes, the last good copy, safe restore, and group commit.
 
-A corrupt or truncated state file is reported and the last good copy is used; never a crash."""
+Every write replaces the state file atomically (temp file, fsync, rename, fsync of the
+directory), so a crash or power cut at any instant leaves the old or the new file, whole; the
+file it replaces stays behind as ``<name>.bak``, the last good copy. A corrupt or truncated
+state file is reported and that copy used; nothing here ever crashes the controller.
+
+`SettingsCommitter` makes a changed setting take effect only once it is on disk: whatever the
+controller has acted on or published survives ``kill -9`` and power loss. Writes are coalesced
+(one in flight; changes made meanwhile go out together in the next), so a burst of commands
+costs at most two writes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.commands import HEAT_COOL_DEADBAND_K
+from controller.config import ZoneConfig
 from controller.settings import UnitSettings, ZoneSettings
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+# A disk that takes longer than this for one small write is failing: the change takes effect
+# anyway (the homeowner's heating matters more than the file), and the write goes on.
+COMMIT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -28,13 +46,13 @@ def encode_state(state: SavedState) -> bytes:
         "zones": {zone_id: s.to_dict() for zone_id, s in sorted(state.zones.items())},
         "unit": state.unit.to_dict(),
     }
-    return json.dumps(doc, indent=1, sort_keys=True).encode()
+    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
 
 def decode_state(data: bytes) -> SavedState:
     """Parse a state file's bytes; raises ValueError on anything malformed."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"not valid JSON: {err}") from None
     if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
@@ -44,64 +62,209 @@ def decode_state(data: bytes) -> SavedState:
         unit = UnitSettings.from_dict(doc["unit"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"malformed settings: {err!r}") from None
+    for zone_id, settings in zones.items():
+        temperatures = (
+            settings.target_temperature,
+            settings.target_temperature_low,
+            settings.target_temperature_high,
+        )
+        if not all(math.isfinite(t) and -50.0 <= t <= 100.0 for t in temperatures):
+            raise ValueError(f"zone {zone_id!r}: implausible setpoints {temperatures}")
     return SavedState(zones, unit)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash at any instant leaves old or new, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _no_constant(constant: str) -> float:
+    raise ValueError(f"{constant} is not a setting")
+
+
+def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:
+    """Restored settings within the zone's current limits (the config may have changed since
+    they were saved), with the heat_cool deadband kept."""
+    low, high = zone.min_temperature, zone.max_temperature
+
+    def clamp(value: float, bottom: float, top: float) -> float:
+        return min(max(value, bottom), top)
+
+    target = clamp(settings.target_temperature, low, high)
+    bottom = clamp(settings.target_temperature_low, low, high - HEAT_COOL_DEADBAND_K)
+    top = clamp(settings.target_temperature_high, low + HEAT_COOL_DEADBAND_K, high)
+    top = max(top, round(bottom + HEAT_COOL_DEADBAND_K, 1))
+    fitted = settings.with_changes(
+        target_temperature=target, target_temperature_low=bottom, target_temperature_high=top
+    )
+    if fitted != settings:
+        log.warning(
+            "zone %s: saved setpoints moved into the configured %g..%g °C", zone.id, low, high
+        )
+    return fitted
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fsync(dir_fd)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:
+    """Replace ``path`` with ``data`` so that a crash at any instant leaves old or new, whole.
+
+    With ``keep_previous``, the file being replaced becomes that file (a hard link, so the old
+    bytes are never rewritten, and both files are whole at every instant)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    _write_file(tmp, data)
+    if keep_previous is not None and path.exists():
+        link = keep_previous.with_name(f".{keep_previous.name}.tmp")
+        link.unlink(missing_ok=True)
+        try:
+            os.link(path, link)
+        except OSError:  # a filesystem without hard links: copy instead
+            _write_file(link, path.read_bytes())
+        os.replace(link, keep_previous)
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
 
 
 class StateStore:
-    """The state file and its last good copy (``<name>.bak``)."""
+    """The state file and its last good copy (``<name>.bak``). Thread-safe: the committer
+    writes from a worker thread while shutdown may write from the loop's."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.backup = path.with_name(path.name + ".bak")
         self._last_written: bytes | None = None
+        self._lock = threading.Lock()
+        self.problems: list[str] = []  # what went wrong at load, for the log and status
 
     def load(self) -> SavedState:
+        """The saved settings: the state file, else the last good copy, else defaults."""
         for candidate in (self.path, self.backup):
             try:
                 data = candidate.read_bytes()
             except FileNotFoundError:
                 continue
             except OSError as err:
-                log.error("cannot read state file %s: %s", candidate, err.strerror)
+                self._report(f"cannot read state file {candidate}: {err.strerror}")
                 continue
             try:
                 state = decode_state(data)
             except ValueError as err:
-                log.error(
-                    "state file %s is unusable (%s); trying the last good copy", candidate, err
-                )
+                self._report(f"state file {candidate} is unusable ({err})")
                 continue
-            self._last_written = data
             if candidate is self.backup:
                 log.warning("restored settings from the last good copy %s", self.backup)
+            else:
+                self._last_written = data
             return state
+        if self.problems:
+            log.error("no usable state file: every zone starts from its configured defaults")
         return SavedState()
+
+    def _report(self, problem: str) -> None:
+        self.problems.append(problem)
+        log.error("%s", problem)
 
     def save(self, state: SavedState) -> bool:
         """Write the state if it changed; returns True when something was written."""
         data = encode_state(state)
-        if data == self._last_written:
-            return False
-        if self._last_written is not None:
-            write_atomically(self.backup, self._last_written)
-        write_atomically(self.path, data)
-        self._last_written = data
-        return True
+        with self._lock:
+            if data == self._last_written:
+                return False
+            # The file on disk is good whenever it is what we wrote or what loaded cleanly;
+            # after a failed load it is not, and must not replace the last good copy.
+            keep = self.backup if self._last_written is not None else None
+            write_atomically(self.path, data, keep_previous=keep)
+            self._last_written = data
+            return True
+
+
+class SettingsCommitter:
+    """Group commit of settings: `submit` the wanted settings; `on_durable` is called with them
+    once they are on disk (or the write failed or timed out: then after logging it, because
+    a broken disk must not freeze the controls). One write in flight at a time."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        on_durable: Callable[[SavedState], None],
+        *,
+        timeout_s: float = COMMIT_TIMEOUT_S,
+    ) -> None:
+        self._store = store
+        self._on_durable = on_durable
+        self._timeout_s = timeout_s
+        self._wanted: SavedState | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._failing = False
+
+    @property
+    def pending(self) -> SavedState | None:
+        """The settings submitted but not yet durable (None when there are none)."""
+        return self._wanted
+
+    def submit(self, state: SavedState) -> None:
+        self._wanted = state
+        self._idle.clear()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._commit())
+
+    async def flush(self) -> None:
+        """Return once everything submitted so far has been committed."""
+        await self._idle.wait()
+
+    async def _commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._wanted is not None:
+                state = self._wanted
+                write = loop.run_in_executor(None, self._store.save, state)
+                done, _ = await asyncio.wait([write], timeout=self._timeout_s)
+                if not done:
+                    log.error(
+                        "writing %s takes over %g s: applying the settings meanwhile",
+                        self._store.path,
+                        self._timeout_s,
+                    )
+                    self._finish(state)
+                    await asyncio.wait([write])  # never two writers on the file
+                self._check(write)
+                if done:
+                    self._finish(state)
+        finally:
+            if self._wanted is None:
+                self._idle.set()
+
+    def _check(self, write: asyncio.Future[bool]) -> None:
+        error = write.exception()
+        if isinstance(error, OSError):
+            if not self._failing:
+                log.error("cannot write state file %s: %s", self._store.path, error)
+            self._failing = True
+        elif error is not None:
+            log.error("writing state file %s failed", self._store.path, exc_info=error)
+        elif self._failing:
+            log.warning("state file %s written again", self._store.path)
+            self._failing = False
+
+    def _finish(self, state: SavedState) -> None:
+        if self._wanted is state:
+            self._wanted = None
+        try:
+            self._on_durable(state)
+        except Exception:  # the consumer's bug must not stop later commits
+            log.exception("applying committed settings failed")

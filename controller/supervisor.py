@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
-from controller.compressor import CoordinatorTuning, UnitObservation
+from controller.compressor import UnitObservation
 from controller.config import LoadedConfig, ZoneConfig
 from controller.control import (
     ControlOutput,
@@ -24,23 +24,24 @@ from controller.control import (
     ZoneInput,
     control_step,
 )
+from controller.handheld import adopt_remote_request
 from controller.interlocks import (
     CompressorHistory,
-    InterlockLimits,
     InterlockViolation,
     check_command,
 )
 from controller.mqtt_bridge import MqttBridge
-from controller.persistence import SavedState, StateStore
+from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
+from controller.room_sensor import SensorSource, room_temperature
 from controller.settings import ZoneMode, ZoneSettings
-from controller.zone import PiTuning
+from controller.tuning import control_tuning_from
 from drivers.bus import BusError, BusScheduler
-from drivers.devices import HeadInfo, HeadStatus, OduInfo, OduStatus
+from drivers.devices import HeadInfo, HeadStatus, OduInfo, OduStatus, RemoteRequest
 from drivers.head import HeadDriver
 from drivers.odu import OutdoorUnitDriver
 
 log = logging.getLogger(__name__)
-SAVE_DELAY_S = 0.2  # wall seconds: coalesce a burst of commands into one write
+BUS_START_WAIT_S = 2.0  # wall seconds
 
 
 @dataclass
@@ -66,20 +67,11 @@ def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
 
 
 def control_tuning(loaded: LoadedConfig) -> ControlTuning:
-    c = loaded.config.control
     # The writable range of the frequency setpoint is the unit's [min, max] (DESIGN §5).
-    frequency_range = loaded.odu_profile["frequency_setpoint"].range or (20.0, 90.0)
-    limits = InterlockLimits(
-        min_off_s=c.min_off_s,
-        min_on_s=c.min_on_s,
-        mode_change_wait_s=c.mode_change_wait_s,
-        min_frequency_hz=frequency_range[0],
-        max_frequency_hz=frequency_range[1],
-    )
-    return ControlTuning(
-        pi=PiTuning(kp=c.kp, ti_s=c.ti_s),
-        coordinator=CoordinatorTuning(limits=limits, ramp_hz_per_s=c.ramp_hz_per_s),
-    )
+    frequency_range = loaded.odu_profile["frequency_setpoint"].range
+    if frequency_range is None:
+        return control_tuning_from(loaded.config.control)
+    return control_tuning_from(loaded.config.control, frequency_range)
 
 
 class Supervisor:
@@ -97,10 +89,12 @@ class Supervisor:
         self.odu_available = False
         self.store = StateStore(config.state_file)
         saved = self.store.load()
+        # A setting takes effect once it is on disk (see on_command).
+        self.committer = SettingsCommitter(self.store, self._settings_committed)
         self.unit_settings = saved.unit
         self.zones: dict[str, ZoneRuntime] = {}
         for zone in config.zones:
-            settings = saved.zones.get(zone.id, default_zone_settings(zone))
+            settings = fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
             driver = HeadDriver(self.buses[zone.bus], zone.unit_id, loaded.head_profile(zone))
             self.zones[zone.id] = ZoneRuntime(zone, driver, settings)
         self.control_state = ControlState()
@@ -109,7 +103,6 @@ class Supervisor:
         self.cycles = 0
         self.last_heartbeat: float | None = None
         self._actuate_lock = asyncio.Lock()
-        self._save_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
         self.bridge = (
@@ -136,6 +129,11 @@ class Supervisor:
                 group.create_task(self.bridge.run(), name="mqtt")
 
     async def _control_loop(self) -> None:
+        # Give the bus owners a moment to open their lines, so that the first cycle finds the
+        # units instead of leaving them unavailable for a whole period after every start.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BUS_START_WAIT_S):
+                await asyncio.gather(*(bus.wait_connected() for bus in self.buses.values()))
         while True:
             started = self.now()
             try:
@@ -168,6 +166,8 @@ class Supervisor:
                     zone.info = await zone.driver.probe()
                     await zone.driver.set_heartbeat_timeout(timeout)
                     log.info("head %s found: %s", zone.config.id, zone.info)
+                    if self.bridge is not None:
+                        self.bridge.set_head_info(zone.config.id, zone.info)
 
     async def _poll_all(self) -> None:
         zones = [z for z in self.zones.values() if z.info is not None]
@@ -186,6 +186,8 @@ class Supervisor:
             if isinstance(result, HeadStatus):
                 zone.status = result
                 self._set_zone_available(zone, True)
+                if result.remote_request is not None:
+                    await self._adopt_remote(zone, result.remote_request)
             else:
                 self._set_zone_available(zone, False)
         for zone in self.zones.values():
@@ -222,15 +224,15 @@ class Supervisor:
     # ---- control and actuation ---------------------------------------------------------
     def room_temperature(self, zone: ZoneRuntime, now: float) -> tuple[float | None, str]:
         """The remote sensor while fresh, else the head's own (with its correction)."""
-        if (
-            zone.remote_temperature is not None
-            and zone.remote_temperature_at is not None
-            and now - zone.remote_temperature_at <= zone.config.remote_sensor_timeout_s
-        ):
-            return zone.remote_temperature, "remote"
-        if zone.status is None or zone.status.return_air_temperature is None:
-            return None, "head"
-        return zone.status.return_air_temperature + zone.config.sensor_offset_k, "head"
+        reading = room_temperature(
+            now,
+            zone.remote_temperature,
+            zone.remote_temperature_at,
+            zone.status.return_air_temperature if zone.status else None,
+            remote_timeout_s=zone.config.remote_sensor_timeout_s,
+            head_correction_k=zone.config.sensor_offset_k,
+        )
+        return reading.temperature, reading.sensor.value
 
     def _inputs(self, now: float) -> tuple[dict[str, ZoneInput], UnitInput] | None:
         if self.odu_info is None or self.odu_status is None:
@@ -244,16 +246,20 @@ class Supervisor:
             allowed_max_frequency_hz=status.allowed_max_frequency_hz,
             outdoor_temperature=status.outdoor_temperature,
         )
-        unit = UnitInput(observation, self.odu_available, status.defrost, self.unit_settings)
+        unit = UnitInput(
+            observation, self.odu_available, status.defrost, self.unit_settings, status.fault
+        )
         zones = {}
         for zone_id, zone in self.zones.items():
-            temperature, _ = self.room_temperature(zone, now)
+            temperature, sensor = self.room_temperature(zone, now)
             zones[zone_id] = ZoneInput(
                 settings=zone.settings,
                 temperature=temperature,
                 available=zone.available,
                 rated_capacity_w=zone.info.rated_capacity_w if zone.info else 0.0,
                 preheating=bool(zone.status and zone.status.cold_draft_prevention),
+                setpoint_limits=(zone.config.min_temperature, zone.config.max_temperature),
+                sensor=SensorSource(sensor),
             )
         return zones, unit
 
@@ -279,7 +285,11 @@ class Supervisor:
     async def _write_odu(self, output: ControlOutput, now: float) -> None:
         try:
             self.history = check_command(
-                self.history, output.odu, now, self.tuning.coordinator.limits
+                self.history,
+                output.odu,
+                now,
+                self.tuning.coordinator.limits,
+                forced_stop=output.forced_stop,
             )
         except InterlockViolation as err:
             log.error("ODU command refused by the safety check: %s (%s)", err, output.odu)
@@ -302,35 +312,66 @@ class Supervisor:
 
         await asyncio.gather(*(write(z) for z in self.zones.values() if z.available))
 
-    # ---- commands from MQTT --------------------------------------------------------------
+    # ---- commands from MQTT and from the handheld remotes ---------------------------------
     def on_command(self, command: ZoneCommand | UnitCommand) -> None:
-        """Apply a validated command now: settings change, persist soon, write at once."""
-        if isinstance(command, UnitCommand):
-            self.unit_settings = apply_unit_command(self.unit_settings, command)
-        else:
+        """Apply a validated command. A setting takes effect once it is on disk, and is then
+        written to the units at once (commands jump the bus queue): whatever the controller has
+        acted on or published survives kill -9 and power loss (SettingsCommitter)."""
+        if isinstance(command, ZoneCommand) and command.field == "remote_temperature":
             zone = self.zones[command.zone_id]
-            if command.field == "remote_temperature":
-                zone.remote_temperature = float(command.value)  # type: ignore[arg-type]
-                zone.remote_temperature_at = self.now()
-                return
-            zone.settings = apply_zone_command(zone.settings, command)
-        self._schedule_save()
+            zone.remote_temperature = float(command.value)  # type: ignore[arg-type]
+            zone.remote_temperature_at = self.now()
+            return
+        wanted = self.wanted_settings()
+        if isinstance(command, UnitCommand):
+            wanted = replace(wanted, unit=apply_unit_command(wanted.unit, command))
+        else:
+            zone_settings = apply_zone_command(wanted.zones[command.zone_id], command)
+            wanted = replace(wanted, zones={**wanted.zones, command.zone_id: zone_settings})
+        self.committer.submit(wanted)
+
+    def wanted_settings(self) -> SavedState:
+        """The settings last asked for: in effect, or on their way to disk."""
+        return self.committer.pending or SavedState(
+            {zone_id: zone.settings for zone_id, zone in self.zones.items()}, self.unit_settings
+        )
+
+    def _settings_committed(self, state: SavedState) -> None:
+        for zone_id, settings in state.zones.items():
+            self.zones[zone_id].settings = settings
+        self.unit_settings = state.unit
         task = asyncio.get_running_loop().create_task(self.actuate())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _schedule_save(self) -> None:
-        if self._save_task is None or self._save_task.done():
-            self._save_task = asyncio.get_running_loop().create_task(self._save_soon())
-
-    async def _save_soon(self) -> None:
-        await asyncio.sleep(SAVE_DELAY_S)
-        self.save()
+    async def _adopt_remote(self, zone: ZoneRuntime, request: RemoteRequest) -> None:
+        """A change made on the head's handheld remote becomes the zone's setting (committed,
+        so published and persisted), then the head is told it was adopted."""
+        zone_id = zone.config.id
+        out = self.output.zones.get(zone_id) if self.output else None
+        wanted = self.wanted_settings()
+        before = wanted.zones[zone_id]
+        after = adopt_remote_request(
+            before,
+            request,
+            shown_setpoint=out.head.display_setpoint if out else None,
+            limits=(zone.config.min_temperature, zone.config.max_temperature),
+        )
+        if after != before:
+            old, new = before.to_dict(), after.to_dict()
+            changes = {key: value for key, value in new.items() if old[key] != value}
+            log.info("zone %s: adopted a change made on the handheld remote: %s", zone_id, changes)
+            self.committer.submit(replace(wanted, zones={**wanted.zones, zone_id: after}))
+            await self.committer.flush()
+        try:
+            await zone.driver.ack_remote()
+        except BusError as err:  # still latched: adopted again (idempotent) after the next poll
+            log.debug("zone %s: acknowledging the remote failed: %s", zone_id, err)
 
     def save(self) -> None:
-        state = SavedState({k: z.settings for k, z in self.zones.items()}, self.unit_settings)
+        """Write the settings now (at shutdown: including any still on their way to disk)."""
         try:
-            self.store.save(state)
+            self.store.save(self.wanted_settings())
         except OSError as err:
             log.error("cannot write state file %s: %s", self.store.path, err)
 

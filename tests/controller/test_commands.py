@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,6 +30,8 @@ from controller.settings import (
     ZoneMode,
     ZoneSettings,
 )
+from controller.units import TemperatureUnit
+from drivers.devices import HeadInfo
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 
@@ -344,3 +349,64 @@ def test_unit_commands() -> None:
     assert quiet == UnitSettings(quiet=True, demand_limit_pct=100)
     limited = apply_unit_command(quiet, parse_unit_command("demand_limit", b"60"))
     assert limited == UnitSettings(quiet=True, demand_limit_pct=60)
+
+
+# -- Fahrenheit houses and what the head can do --
+
+F = TemperatureUnit.FAHRENHEIT
+
+
+@pytest.mark.parametrize(
+    ("field", "payload", "celsius"),
+    [
+        ("temperature", b"72", 22.222),
+        ("temperature", b"60.8", 16.0),  # exactly the 16 °C limit
+        ("temperature", b"86", 30.0),
+        ("temperature_low", b"68.5", 20.278),
+        ("temperature_high", b"77", 25.0),
+        ("remote_temperature", b"70.1", 21.167),
+    ],
+)
+def test_fahrenheit_commands_arrive_in_celsius(field: str, payload: bytes, celsius: float) -> None:
+    assert parse_zone_command(ZONE, field, payload, F).value == pytest.approx(celsius, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "payload", "why"),
+    [
+        ("temperature", b"60.7", "60.7 is outside 60.8..86 °F"),
+        ("temperature", b"21", "outside 60.8..86 °F"),  # a °C value sent by mistake
+        ("temperature_high", b"61", "outside 62.6..86 °F"),
+        ("remote_temperature", b"150", "outside -22..140 °F"),
+    ],
+)
+def test_fahrenheit_rejects_speak_fahrenheit(field: str, payload: bytes, why: str) -> None:
+    with pytest.raises(CommandError, match=re.escape(why)):
+        parse_zone_command(ZONE, field, payload, F)
+
+
+def test_a_remote_sensor_may_publish_in_fahrenheit() -> None:
+    assert parse_remote_sensor(b'{"t": 68}', "t", F) == pytest.approx(20.0)
+    with pytest.raises(CommandError, match="°F"):
+        parse_remote_sensor(b"212", None, F)
+
+
+HEAD = HeadInfo(
+    firmware_version=1,
+    serial_number=1,
+    rated_capacity_w=2500.0,
+    has_humidity_sensor=False,
+    has_vertical_vane=True,
+    has_horizontal_vane=False,
+)
+
+
+def test_swing_commands_need_the_vane() -> None:
+    assert parse_zone_command(ZONE, "swing_mode", b"swing", head=HEAD).value is SwingMode.SWING
+    with pytest.raises(CommandError, match="has no horizontal vane"):
+        parse_zone_command(ZONE, "swing_horizontal_mode", b"swing", head=HEAD)
+    no_vanes = dataclasses.replace(HEAD, has_vertical_vane=False)
+    with pytest.raises(CommandError, match="has no vertical vane"):
+        parse_zone_command(ZONE, "swing_mode", b"auto", head=no_vanes)
+    # Before the head has answered, nothing is known and nothing is refused for it.
+    assert parse_zone_command(ZONE, "swing_horizontal_mode", b"3").value is SwingMode.P3

@@ -1,25 +1,39 @@
-"""The compressor coordinator: arbitration, feed-forward, and interlocks under random input."""
+"""The compressor coordinator: feed-forward and trim, interlocks, low-load cycling, caps."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.arbitration import ModePolicy
+from controller.capacity import capacity_factor, demand_limit_cap_hz
 from controller.compressor import (
     CompressorState,
     CoordinatorTuning,
     UnitObservation,
     ZoneRequest,
-    capacity_factor,
+    frequency_cap_hz,
     step_compressor,
 )
 from controller.interlocks import CompressorHistory, check_command
 from controller.zone import Direction
 
+HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.NONE
 UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
 TUNING = CoordinatorTuning()
 
 
-def request(zone: str, direction: Direction, demand: float) -> ZoneRequest:
-    return ZoneRequest(zone, direction, demand, 2500.0)
+def request(zone, direction, demand, calling=True, error=0.0):
+    return ZoneRequest(zone, direction, demand, 2500.0, calling, error)
+
+
+def run(requests, seconds, state=None, start=0.0, dt=10.0, unit=UNIT, tuning=TUNING, **kw):
+    """Tick every ``dt`` from ``start`` for ``seconds``; return the last state, output, time."""
+    state = state or CompressorState()
+    now, out = start, None
+    for i in range(int(seconds // dt) + 1):
+        now = start + i * dt
+        state, out = step_compressor(state, requests, unit, now, dt, tuning, **kw)
+    return state, out, now
 
 
 def test_no_demand_keeps_the_compressor_off():
@@ -28,71 +42,235 @@ def test_no_demand_keeps_the_compressor_off():
 
 
 def test_heat_demand_starts_at_minimum_and_ramps_to_feed_forward():
-    requests = [request("a", Direction.HEAT, 1.0), request("b", Direction.HEAT, 1.0)]
+    requests = [request("a", HEAT, 1.0), request("b", HEAT, 1.0)]
     state, out = step_compressor(CompressorState(), requests, UNIT, 0.0, 10.0, TUNING)
     assert out.command.mode == "heat" and out.command.frequency_hz == 20.0
-    for i in range(1, 200):
-        state, out = step_compressor(state, requests, UNIT, i * 10.0, 10.0, TUNING)
-    # 5000 W needed of 7000 W at 60 Hz (at +7 °C) → about 43 Hz
-    assert abs(out.command.frequency_hz - 60 * 5000 / 7000) < 0.2
+    state, out, _ = run(requests, 2000, state, start=10.0)
+    # 5000 W asked of 7000 W at 60 Hz (at +7 °C) → about 43 Hz
+    assert out.command.frequency_hz == pytest.approx(60 * 5000 / 7000, abs=0.2)
     assert out.shares_pct == {"a": 100.0, "b": 100.0}
+    assert state.delivery == pytest.approx(1.0, abs=0.01)
 
 
-def test_small_demand_runs_at_minimum_frequency():
-    requests = [request("a", Direction.HEAT, 0.05)]
+def test_the_ramp_limits_each_step():
+    requests = [request("a", HEAT, 1.0), request("b", HEAT, 1.0)]
     state, out = step_compressor(CompressorState(), requests, UNIT, 0.0, 10.0, TUNING)
-    for i in range(1, 50):
-        state, out = step_compressor(state, requests, UNIT, i * 10.0, 10.0, TUNING)
+    state, out = step_compressor(state, requests, UNIT, 10.0, 10.0, TUNING)
+    assert out.command.frequency_hz == 25.0  # 0.5 Hz/s × 10 s
+
+
+def test_small_demand_runs_at_minimum_and_reports_the_oversupply():
+    state, out, _ = run([request("a", HEAT, 0.05)], 500)
     assert out.command.frequency_hz == 20.0
+    # 20 Hz gives 2333 W where 125 W was asked for.
+    assert state.delivery == pytest.approx(2333.3 / 125, rel=0.01)
+
+
+def test_shares_follow_demand_with_a_floor_for_calling_zones():
+    requests = [request("a", HEAT, 0.42), request("b", HEAT, 0.0), request("c", COOL, 0.3)]
+    _, out = step_compressor(CompressorState(), requests, UNIT, 0.0, 10.0, TUNING)
+    assert out.shares_pct == {"a": 42.0, "b": 1.0}
+    assert out.conflicts == frozenset({"c"})
+
+
+def test_a_low_load_cycle_ends_when_every_zone_is_satisfied_after_the_minimum_on_time():
+    calling = [request("a", HEAT, 0.1), request("b", HEAT, 0.1)]
+    satisfied = [request("a", HEAT, 0.0, calling=False), request("b", HEAT, 0.0, False)]
+    state, out, now = run(calling, 60)
+    # Satisfied after 70 s: held on (little refrigerant to every head) until 180 s.
+    state, out, now = run(satisfied, 100, state, start=now + 10)
+    assert state.running and out.command.frequency_hz == 20.0
+    assert out.shares_pct == {"a": 10.0, "b": 10.0}
+    state, out = step_compressor(state, satisfied, UNIT, 180.0, 10.0, TUNING)
+    assert not state.running and out.command.frequency_hz == 0 and not out.forced_stop
+    assert state.cycled and state.stopped_at == 180.0
+
+
+def test_minimum_off_time_before_a_restart():
+    calling = [request("a", HEAT, 0.3)]
+    state = CompressorState(mode="heat", running=False, stopped_at=1000.0, started_at=0.0)
+    _, out = step_compressor(state, calling, UNIT, 1179.0, 10.0, TUNING)
+    assert out.command.frequency_hz == 0
+    state, out = step_compressor(state, calling, UNIT, 1180.0, 10.0, TUNING)
+    assert out.command.frequency_hz == 20.0 and state.started_at == 1180.0
+
+
+def test_heat_to_cool_goes_through_stop_and_wait():
+    limits = TUNING.limits.__class__(mode_change_wait_s=300.0)
+    tuning = CoordinatorTuning(limits=limits)
+    state, out, now = run([request("a", HEAT, 0.5)], 600, tuning=tuning)
+    assert out.command.mode == "heat"
+    cool = [request("a", COOL, 0.5)]
+    state, out = step_compressor(state, cool, UNIT, now + 10, 10.0, tuning)
+    assert not state.running and out.command.mode == "heat" and out.command.frequency_hz == 0
+    stopped = now + 10
+    state, out, _ = run(cool, 280, state, start=stopped + 10, tuning=tuning)
+    assert out.command.frequency_hz == 0  # 290 s after the stop: still waiting
+    state, out = step_compressor(state, cool, UNIT, stopped + 300, 10.0, tuning)
+    assert out.command.mode == "cool" and out.command.frequency_hz == 20.0
 
 
 def test_first_policy_keeps_running_direction_and_flags_conflict():
     state, out = step_compressor(
-        CompressorState(), [request("a", Direction.HEAT, 0.5)], UNIT, 0.0, 10.0, TUNING
+        CompressorState(), [request("a", HEAT, 0.5)], UNIT, 0.0, 10.0, TUNING
     )
-    both = [request("a", Direction.HEAT, 0.5), request("b", Direction.COOL, 0.9)]
+    both = [request("a", HEAT, 0.5), request("b", COOL, 0.9)]
     state, out = step_compressor(state, both, UNIT, 10.0, 10.0, TUNING)
     assert out.command.mode == "heat"
     assert out.conflicts == frozenset({"b"})
     assert "b" not in out.shares_pct
 
 
+def test_demand_policy_switches_to_the_larger_demand_after_the_hold():
+    tuning = CoordinatorTuning(mode_policy=ModePolicy.DEMAND, mode_hold_s=1200.0)
+    state, _, _ = run([request("a", HEAT, 0.3)], 600, tuning=tuning)
+    both = [request("a", HEAT, 0.3), request("b", COOL, 0.9), request("c", COOL, 0.9)]
+    state, out = step_compressor(state, both, UNIT, 1000.0, 10.0, tuning)
+    assert out.command.mode == "heat" and state.arbitrated is HEAT
+    state, out = step_compressor(state, both, UNIT, 1200.0, 10.0, tuning)
+    assert state.arbitrated is COOL and not state.running  # stops to change over
+    assert out.conflicts == frozenset({"a"})  # now the heating zone waits
+
+
+def test_priority_policy_serves_the_priority_zone_first():
+    tuning = CoordinatorTuning(mode_policy=ModePolicy.PRIORITY, priority_zone="b")
+    state, _, _ = run([request("a", HEAT, 0.9)], 600, tuning=tuning)
+    both = [request("a", HEAT, 0.9), request("b", COOL, 0.1)]
+    state, _ = step_compressor(state, both, UNIT, 700.0, 10.0, tuning, priority=COOL)
+    assert state.arbitrated is COOL and not state.running
+
+
+def test_at_most_three_starts_per_calendar_hour():
+    calling = [request("a", HEAT, 0.1)]
+    idle = [request("a", HEAT, 0.0, calling=False)]
+    state, starts, now = CompressorState(), [], 0.0
+    while now < 3 * 3600:
+        wanted = calling if (now // 400) % 2 == 0 else idle  # a call every 800 s
+        before = state.running
+        state, _ = step_compressor(state, wanted, UNIT, now, 10.0, TUNING)
+        if state.running and not before:
+            starts.append(now)
+        now += 10.0
+    per_hour = [sum(1 for t in starts if t // 3600 == h) for h in range(3)]
+    assert max(per_hour) == 3
+    # The fourth call of the first hour (at 2400 s) is not served before the next hour.
+    assert starts[:4] == [0.0, 800.0, 1600.0, 4000.0]
+
+
+def test_short_cycles_stretch_the_satisfied_side_and_long_ones_relax_it():
+    state = CompressorState(mode="heat", started_at=0.0, stopped_at=400.0, cycled=True)
+    state, _ = step_compressor(state, [request("a", HEAT, 0.1)], UNIT, 750.0, 10.0, TUNING)
+    assert state.stretch == pytest.approx(2.0)  # a 750 s cycle against a 1500 s target
+    long_cycle = state._replace(running=False, stopped_at=2000.0, cycled=True)
+    state, _ = step_compressor(long_cycle, [request("a", HEAT, 0.1)], UNIT, 4000.0, 10.0, TUNING)
+    assert state.stretch == pytest.approx(1.0)
+    assert TUNING.max_stretch >= 2.0
+
+
+def test_quiet_and_demand_limit_cap_the_frequency():
+    assert frequency_cap_hz(UNIT, TUNING, False, 100) == 90.0
+    assert frequency_cap_hz(UNIT, TUNING, True, 100) == 50.0
+    assert frequency_cap_hz(UNIT, TUNING, False, 50) == pytest.approx(60 * 0.5 ** (1 / 1.5))
+    requests = [request(z, HEAT, 1.0) for z in "abcd"]
+    _, out, _ = run(requests, 1200, quiet=True)
+    assert out.command.frequency_hz == 50.0 and out.command.quiet
+    _, out, _ = run(requests, 1200, quiet=True, demand_limit_pct=70)
+    assert out.command.frequency_hz == pytest.approx(60 * 0.7 ** (1 / 1.5), abs=0.1)
+    assert out.command.demand_limit_pct == 70
+
+
+def test_unit_cap_below_minimum_or_unavailable_unit_stops_at_once():
+    requests = [request("a", HEAT, 1.0)]
+    state, out, now = run(requests, 60)
+    low = UNIT.__class__(7000.0, 6500.0, 20.0, 90.0, 15.0, 7.0)
+    stopped, out = step_compressor(state, requests, low, now + 10, 10.0, TUNING)
+    assert out.command.frequency_hz == 0 and out.forced_stop and not stopped.running
+    stopped, out = step_compressor(state, requests, UNIT, now + 10, 10.0, TUNING, available=False)
+    assert out.forced_stop and not stopped.running
+    assert demand_limit_cap_hz(15) < 20.0  # such a demand limit leaves nothing to run
+
+
+def test_no_head_left_in_the_running_direction_stops():
+    state, out, now = run([request("a", HEAT, 1.0)], 60)
+    state, out = step_compressor(
+        state, [request("a", NONE, 0.0, False)], UNIT, now + 10, 10, TUNING
+    )
+    assert not state.running and out.forced_stop
+
+
+def test_defrost_holds_the_compressor_as_it_is():
+    requests = [request("a", HEAT, 0.6), request("b", HEAT, 0.6)]
+    state, out, now = run(requests, 600)
+    held = out.command.frequency_hz
+    satisfied = [request("a", HEAT, 0.0, False), request("b", HEAT, 0.0, False)]
+    state, out, now = run(satisfied, 600, state, start=now + 10, defrost=True)
+    assert state.running and out.command.frequency_hz == held
+
+
+def test_trim_learns_while_modulating_and_stays_bounded():
+    short = [request(z, HEAT, 0.6, error=0.5) for z in "ab"]
+    state, _, _ = run(short, 4 * 3600)
+    assert state.trim < 1.0
+    assert state.trim >= 1.0 - TUNING.trim_limit
+    low = [request(z, HEAT, 0.05, error=0.5) for z in "ab"]  # at the minimum: no learning
+    state2, _, _ = run(low, 3600)
+    assert state2.trim == 1.0
+
+
 def test_capacity_derates_in_the_cold():
     assert capacity_factor("heat", 7.0) == 1.0
-    assert abs(capacity_factor("heat", -15.0) - 0.6) < 1e-9
+    assert capacity_factor("heat", -15.0) == pytest.approx(0.6)
+    assert capacity_factor("heat", 20.0) <= 1.15
     assert capacity_factor("cool", 45.0) < 1.0
+    assert capacity_factor("heat", None) == 1.0
 
 
 zone_step = st.tuples(
-    st.sampled_from([Direction.NONE, Direction.HEAT, Direction.COOL]),
+    st.sampled_from([NONE, HEAT, COOL]),
     st.floats(0.0, 1.0),
+    st.booleans(),  # calling
 )
 tick = st.tuples(
     st.lists(zone_step, min_size=3, max_size=3),
     st.floats(1.0, 120.0),  # time step
-    st.floats(20.0, 90.0),  # the unit's allowed max now
+    st.floats(0.0, 90.0),  # the unit's allowed max now
     st.one_of(st.none(), st.floats(-20.0, 40.0)),
+    st.booleans(),  # quiet
+    st.integers(0, 100),  # demand limit
+    st.booleans(),  # unit available
+    st.booleans(),  # defrost
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(tick, min_size=1, max_size=150))
-def test_no_interlock_is_ever_violated(ticks):
-    """Random demand/mode sequences: every command passes the independent safety check,
-    the frequency is 0 or within [min, allowed max], and ramps are respected."""
-    state, history, now = CompressorState(), CompressorHistory(), 0.0
+@given(st.floats(0.0, 1e7), st.lists(tick, min_size=1, max_size=150))
+def test_no_interlock_is_ever_violated(start, ticks):
+    """Random demand/mode/fault sequences. Every command passes the independent safety check
+    (with the coordinator's forced-stop flag); the frequency is 0 or within [min, cap];
+    ramps are respected (cap drops aside); at most 3 starts per calendar hour."""
+    state, history, now = CompressorState(), CompressorHistory(), start
     previous_hz = 0.0
-    for zones, dt, allowed_max, outdoor in ticks:
+    starts: dict[int, int] = {}
+    for zones, dt, allowed_max, outdoor, quiet, limit, available, defrost in ticks:
         now += dt
         unit = UnitObservation(7000.0, 6500.0, 20.0, 90.0, allowed_max, outdoor)
-        requests = [request(f"z{i}", d, x) for i, (d, x) in enumerate(zones)]
-        state, out = step_compressor(state, requests, unit, now, dt, TUNING)
-        history = check_command(history, out.command, now, TUNING.limits)  # raises on violation
+        requests = [request(f"z{i}", d, x, c) for i, (d, x, c) in enumerate(zones)]
+        state, out = step_compressor(
+            state, requests, unit, now, dt, TUNING,
+            available=available, defrost=defrost, quiet=quiet, demand_limit_pct=limit,
+        )  # fmt: skip
+        history = check_command(
+            history, out.command, now, TUNING.limits, forced_stop=out.forced_stop
+        )
         hz = out.command.frequency_hz
-        assert hz == 0 or 20.0 <= hz <= max(allowed_max, 20.0) + 1e-9
+        cap = frequency_cap_hz(unit, TUNING, quiet, limit)
+        assert hz == 0 or 20.0 <= hz <= cap + 1e-9
         if hz and previous_hz:
-            # ramp-limited, except when the unit's own cap drops under us
-            assert hz <= previous_hz + TUNING.ramp_hz_per_s * dt + 0.1  # 0.1 Hz resolution
-            assert hz >= min(previous_hz - TUNING.ramp_hz_per_s * dt, allowed_max) - 0.1
+            assert hz <= previous_hz + TUNING.ramp_hz_per_s * dt + 1e-9
+            assert hz >= min(previous_hz - TUNING.ramp_hz_per_s * dt, cap) - 0.1
+        if hz and not previous_hz:
+            starts[int(now // 3600)] = starts.get(int(now // 3600), 0) + 1
+            assert hz == 20.0  # a start begins at the minimum
         assert set(out.shares_pct).isdisjoint(out.conflicts)
         previous_hz = hz
+    assert max(starts.values(), default=0) <= TUNING.max_starts_per_hour

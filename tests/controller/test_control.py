@@ -1,21 +1,39 @@
-"""One control tick across zones, coordinator and head commands."""
+"""One control tick across zones, coordinator and head commands; and random fault sequences."""
 
-from controller.compressor import UnitObservation
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.compressor import UnitObservation, frequency_cap_hz
 from controller.control import ControlState, ControlTuning, UnitInput, ZoneInput, control_step
-from controller.settings import FanMode, SwingMode, UnitSettings, ZoneMode, ZoneSettings
+from controller.interlocks import CompressorHistory, check_command
+from controller.room_sensor import HeadSensorBias, SensorSource
+from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
 
+OBSERVATION = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 5.0)
 UNIT = UnitInput(
-    UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 5.0),
+    OBSERVATION,
     available=True,
     defrost=False,
     settings=UnitSettings(quiet=True, demand_limit_pct=80),
 )
 TUNING = ControlTuning()
+REMOTE = SensorSource.REMOTE
 
 
 def zone(mode: ZoneMode, temperature: float | None, target: float = 21.0, **kw) -> ZoneInput:
+    sensor = kw.pop("sensor", REMOTE)
+    limits = kw.pop("limits", None)
     settings = ZoneSettings(mode=mode, target_temperature=target, **kw)
-    return ZoneInput(settings, temperature, available=True, rated_capacity_w=2500.0)
+    return ZoneInput(settings, temperature, True, 2500.0, sensor=sensor, setpoint_limits=limits)
+
+
+def ticks(zones, seconds, state=None, start=0.0, unit=UNIT, tuning=TUNING):
+    state = state or ControlState()
+    out = None
+    for i in range(int(seconds // 10) + 1):
+        state, out = control_step(state, zones, unit, start + 10.0 * i, tuning)
+    return state, out
 
 
 def test_cold_room_in_heat_gets_refrigerant_and_others_do_not():
@@ -31,6 +49,7 @@ def test_cold_room_in_heat_gets_refrigerant_and_others_do_not():
     assert a.action == "heating" and a.head.capacity_request_pct > 0
     assert a.head.power and a.head.mode == "heat" and a.head.fan == "high"
     assert a.head.vane_vertical == "swing" and a.head.display_setpoint == 21.0
+    assert a.temperature == 18.0 and a.setpoint == 21.0
     assert not b.head.power and b.action == "off" and b.head.capacity_request_pct == 0
     assert c.head.power and c.head.mode == "fan_only" and c.action == "fan"
 
@@ -44,19 +63,35 @@ def test_opposite_call_waits_with_mode_conflict():
 
 
 def test_defrost_reports_defrosting_and_holds_integrators():
-    zones = {"a": zone(ZoneMode.HEAT, 19.0)}
-    state, _ = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
-    state, _ = control_step(state, zones, UNIT, 600.0, TUNING)
-    defrosting = UnitInput(UNIT.observation, True, True, UNIT.settings)
-    held, out = control_step(state, zones, defrosting, 1200.0, TUNING)
+    zones = {"a": zone(ZoneMode.HEAT, 20.0)}
+    state, _ = ticks(zones, 600)
+    defrosting = UnitInput(OBSERVATION, True, True, UNIT.settings)
+    held, out = control_step(state, zones, defrosting, 610.0, TUNING)
     assert out.zones["a"].action == "defrosting"
     assert held.zones["a"].integral == state.zones["a"].integral
+    assert out.odu.frequency_hz == state.compressor.frequency_hz
 
 
 def test_unavailable_head_contributes_no_demand():
     zones = {"a": ZoneInput(ZoneSettings(mode=ZoneMode.HEAT), 15.0, False, 2500.0)}
     _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
     assert out.odu.frequency_hz == 0 and out.zones["a"].demand == 0
+
+
+def test_unavailable_unit_stops_the_compressor_with_a_forced_stop():
+    zones = {"a": zone(ZoneMode.HEAT, 18.0)}
+    state, out = ticks(zones, 60)
+    assert out.odu.frequency_hz > 0
+    gone = UnitInput(OBSERVATION, False, False)
+    state, out = control_step(state, zones, gone, 70.0, TUNING)
+    assert out.odu.frequency_hz == 0 and out.forced_stop
+
+
+def test_a_fault_does_not_stop_the_unit():
+    zones = {"a": zone(ZoneMode.HEAT, 18.0)}
+    faulty = UnitInput(OBSERVATION, True, False, fault=True)
+    _, out = ticks(zones, 60, unit=faulty)
+    assert out.odu.frequency_hz > 0
 
 
 def test_heat_cool_shows_the_setpoint_in_use_on_the_head():
@@ -67,3 +102,122 @@ def test_heat_cool_shows_the_setpoint_in_use_on_the_head():
     }
     _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
     assert out.odu.mode == "cool" and out.zones["a"].head.display_setpoint == 24.0
+
+
+def test_presets_move_the_setpoint_shown_and_tracked():
+    eco = {"a": zone(ZoneMode.HEAT, 20.0, preset=Preset.ECO)}
+    _, out = control_step(ControlState(), eco, UNIT, 0.0, TUNING)
+    assert out.zones["a"].setpoint == 19.0 and out.zones["a"].head.display_setpoint == 19.0
+    assert out.odu.frequency_hz == 0  # 20 °C is warm enough for eco
+    away = {"a": zone(ZoneMode.HEAT, 20.0, preset=Preset.AWAY, limits=(17.0, 28.0))}
+    _, out = control_step(ControlState(), away, UNIT, 0.0, TUNING)
+    assert out.zones["a"].setpoint == 17.0  # 16 °C, kept within the zone's limits
+
+
+def test_boost_asks_for_full_capacity_then_ends_in_comfort():
+    zones = {"a": zone(ZoneMode.HEAT, 20.6, preset=Preset.BOOST)}
+    state, out = ticks(zones, 60)
+    assert out.zones["a"].demand == 1.0 and out.zones["a"].preset is Preset.BOOST
+    state, out = ticks(zones, 1800, state, start=70.0)
+    assert out.zones["a"].preset is Preset.COMFORT and out.zones["a"].demand < 1.0
+
+
+def test_an_idle_head_in_auto_runs_its_fan_quietly():
+    zones = {
+        "warm": zone(ZoneMode.HEAT, 21.5),
+        "cold": zone(ZoneMode.HEAT, 19.0),
+        "chosen": zone(ZoneMode.HEAT, 21.5, fan_mode=FanMode.HIGH),
+    }
+    _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    assert out.zones["warm"].head.fan == "quiet"
+    assert out.zones["cold"].head.fan == "auto"
+    assert out.zones["chosen"].head.fan == "high"
+
+
+def test_unchanged_head_commands_are_reused():
+    zones = {"a": zone(ZoneMode.HEAT, 21.5)}
+    state, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    _, again = control_step(state, zones, UNIT, 10.0, TUNING)
+    assert again.zones["a"].head is out.zones["a"].head
+
+
+def test_the_head_sensor_bias_is_taken_off_while_the_head_heats():
+    tuning = ControlTuning(head_sensor_bias=HeadSensorBias(heating_k=1.5, tau_s=300.0))
+    zones = {"a": zone(ZoneMode.HEAT, 19.0, sensor=SensorSource.HEAD)}
+    state, out = ticks(zones, 3000, tuning=tuning)
+    assert out.zones["a"].action == "heating"
+    # After ten time constants of heating the head reads 1.5 K warm: the loop sees 17.5.
+    assert out.zones["a"].temperature == pytest.approx(17.5, abs=0.01)
+    remote = {"a": zone(ZoneMode.HEAT, 19.0)}
+    _, out = control_step(state, remote, UNIT, 3010.0, tuning)
+    assert out.zones["a"].temperature == 19.0  # a remote reading is taken as it is
+
+
+# ---- random sequences through the whole tick ------------------------------------------
+
+zone_tick = st.tuples(
+    st.sampled_from(list(ZoneMode)),
+    st.one_of(st.none(), st.floats(10.0, 32.0)),  # None: no reading (stale/broken sensor)
+    st.booleans(),  # head available
+    st.sampled_from([SensorSource.REMOTE, SensorSource.HEAD]),
+)
+tick = st.tuples(
+    st.lists(zone_tick, min_size=4, max_size=4),
+    st.sampled_from([5.0, 10.0, 10.0, 10.0, 30.0, 120.0, 600.0]),
+    st.floats(0.0, 90.0),  # the unit's allowed max
+    st.booleans(),  # unit available
+    st.booleans(),  # defrost
+    st.booleans(),  # quiet
+    st.sampled_from([100, 100, 80, 40, 10]),  # demand limit
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 3e7), st.lists(tick, min_size=1, max_size=200))
+def test_random_demand_mode_and_fault_sequences_never_break_an_interlock(start, sequence):
+    """Property, for any sequence of zone modes, readings (missing, remote or head), head and
+    unit availability, defrost, allowed-max, quiet and demand-limit changes:
+    - every ODU command passes `interlocks.check_command` (given the forced-stop flag);
+    - the frequency is 0 or within [min, cap] (cap: allowed max, quiet, demand limit);
+    - between running ticks it moves by at most ramp × dt, except down to a lowered cap;
+    - each start begins at the minimum frequency;
+    - at most `max_starts_per_hour` starts in every calendar hour (floor(now / 3600)): the
+      coordinator defers a start rather than exceed it, so this holds for every sequence;
+    - a zone never both gets refrigerant and waits in mode conflict."""
+    coordinator = TUNING.coordinator
+    state, history, now = ControlState(), CompressorHistory(), start
+    previous_hz = 0.0
+    starts: dict[int, int] = {}
+    for zones_now, dt, allowed_max, available, defrost, quiet, limit in sequence:
+        now += dt
+        zones = {
+            f"z{i}": ZoneInput(
+                ZoneSettings(mode=mode, target_temperature_low=20.0, target_temperature_high=24.0),
+                temperature,
+                head_available,
+                2500.0,
+                sensor=sensor,
+            )
+            for i, (mode, temperature, head_available, sensor) in enumerate(zones_now)
+        }
+        observation = UnitObservation(7000.0, 6500.0, 20.0, 90.0, allowed_max, 3.0)
+        unit = UnitInput(observation, available, defrost, UnitSettings(quiet, limit))
+        state, out = control_step(state, zones, unit, now, TUNING)
+        history = check_command(
+            history, out.odu, now, coordinator.limits, forced_stop=out.forced_stop
+        )
+        hz = out.odu.frequency_hz
+        cap = frequency_cap_hz(observation, coordinator, quiet, limit)
+        assert hz == 0 or 20.0 <= hz <= cap
+        if hz and previous_hz:
+            assert hz <= previous_hz + coordinator.ramp_hz_per_s * dt + 1e-9
+            assert hz >= min(previous_hz - coordinator.ramp_hz_per_s * dt, cap) - 0.1
+        if hz and not previous_hz:
+            assert hz == 20.0
+            hour = int(now // 3600)
+            starts[hour] = starts.get(hour, 0) + 1
+        for output in out.zones.values():
+            assert not (output.mode_conflict and output.head.capacity_request_pct > 0)
+            assert 0.0 <= output.head.capacity_request_pct <= 100.0
+        previous_hz = hz
+    assert max(starts.values(), default=0) <= coordinator.max_starts_per_hour

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -18,6 +19,8 @@ from controller.discovery import (
     retired_zone_topics,
 )
 from controller.mqtt_bridge import MqttBridge
+from controller.units import TemperatureUnit
+from drivers.devices import HeadInfo
 
 # Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
 # sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`
@@ -197,7 +200,19 @@ ZONES = [
     ),
 ]
 TOPICS = Topics.for_controller(MqttConfig(), "house")
-MESSAGES: dict[str, dict[str, Any]] = discovery_messages(TOPICS, ZONES)
+FULL_HEAD = HeadInfo(
+    firmware_version=0x0102,
+    serial_number=2025000011,
+    rated_capacity_w=2500.0,
+    has_humidity_sensor=True,
+    has_vertical_vane=True,
+    has_horizontal_vane=True,
+)
+PLAIN_HEAD = dataclasses.replace(FULL_HEAD, has_humidity_sensor=False, has_horizontal_vane=False)
+HEADS = {"living": FULL_HEAD, "bedroom": PLAIN_HEAD}
+MESSAGES: dict[str, dict[str, Any]] = discovery_messages(
+    TOPICS, ZONES, TemperatureUnit.CELSIUS, HEADS
+)
 
 
 def _component(config_topic: str) -> str:
@@ -400,3 +415,56 @@ def test_retired_zones_are_cleared() -> None:
     with_attic = discovery_messages(TOPICS, [*ZONES, attic])
     attic_configs = {t for t in with_attic if "house_attic" in t}
     assert attic_configs == {t for t in cleared if t.endswith("/config")}
+
+
+def test_what_the_head_can_do_decides_what_the_entity_offers() -> None:
+    living = MESSAGES["homeassistant/climate/house_living/config"]
+    assert living["current_humidity_topic"] == "minisplit/house/zone/living/state"
+    assert living["current_humidity_template"] == "{{ value_json.humidity }}"
+    assert living["swing_modes"] == ["auto", "1", "2", "3", "4", "5", "swing"]
+    assert living["swing_horizontal_modes"] == living["swing_modes"]
+    assert living["swing_horizontal_mode_command_topic"] == (
+        "minisplit/house/zone/living/set/swing_horizontal_mode"
+    )
+    assert living["swing_horizontal_mode_state_template"] == (
+        "{{ value_json.swing_horizontal_mode }}"
+    )
+    bedroom = MESSAGES["homeassistant/climate/house_bedroom/config"]
+    assert "swing_mode_command_topic" in bedroom
+    assert not {k for k in bedroom if "humidity" in k or "swing_horizontal" in k}
+    # Before a head has answered, neither humidity nor swing is offered.
+    unknown = discovery_messages(TOPICS, ZONES)["homeassistant/climate/house_living/config"]
+    assert not {k for k in unknown if "humidity" in k or "swing" in k}
+
+
+def test_the_climate_entity_has_everything_the_issue_asks_for() -> None:
+    climate = MESSAGES["homeassistant/climate/house_living/config"]
+    assert climate["modes"] == ["off", "heat", "cool", "heat_cool", "dry", "fan_only"]
+    assert climate["fan_modes"] == ["auto", "quiet", "low", "medium", "high", "turbo"]
+    for key in (
+        "temperature_low_command_topic",
+        "temperature_high_command_topic",
+        "action_topic",
+        "power_command_topic",
+        "preset_mode_command_topic",
+        "current_temperature_topic",
+    ):
+        assert key in climate, key
+    assert (climate["min_temp"], climate["max_temp"], climate["temp_step"]) == (16.0, 30.0, 0.5)
+    assert climate["precision"] == 0.1
+    assert climate["temperature_unit"] == "C"
+    assert climate["unique_id"] == "minisplit-house-living-climate"
+    demand = MESSAGES["homeassistant/sensor/house_living_demand/config"]
+    assert demand["unit_of_measurement"] == "%"
+    assert demand["device"]["identifiers"] == climate["device"]["identifiers"]
+
+
+def test_a_fahrenheit_house() -> None:
+    messages = discovery_messages(TOPICS, ZONES, TemperatureUnit.FAHRENHEIT, HEADS)
+    living = messages["homeassistant/climate/house_living/config"]
+    assert living["temperature_unit"] == "F"
+    assert (living["min_temp"], living["max_temp"], living["temp_step"]) == (61.0, 86.0, 1.0)
+    bedroom = messages["homeassistant/climate/house_bedroom/config"]
+    assert (bedroom["min_temp"], bedroom["max_temp"]) == (58.0, 78.0)  # 14..26 °C
+    outdoor = messages["homeassistant/sensor/house_unit_outdoor_temperature/config"]
+    assert outdoor["unit_of_measurement"] == "°F"

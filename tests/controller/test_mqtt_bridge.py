@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import shutil
 import subprocess
 import sys
@@ -13,12 +14,24 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiomqtt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from controller.commands import CommandError, UnitCommand, ZoneCommand
-from controller.config import MqttConfig, ZoneConfig
+from controller.commands import (
+    UNIT_FIELDS,
+    ZONE_FIELDS,
+    CommandError,
+    UnitCommand,
+    ZoneCommand,
+    apply_unit_command,
+    apply_zone_command,
+)
+from controller.config import MqttConfig, TlsConfig, ZoneConfig
 from controller.mqtt_bridge import MqttBridge
-from controller.settings import ZoneMode
+from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
+from drivers.devices import HeadInfo
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -443,6 +456,7 @@ async def test_password_from_a_file_and_never_logged(
     broker = _password_broker(mosquitto_factory, tmp_path)
     secret = tmp_path / "mqtt-password"
     secret.write_text(PASSWORD + "\n")  # a trailing newline, as editors leave it
+    secret.chmod(0o600)
     config = _config(broker, username="controller", password_file=secret)
     credentials = {"username": "controller", "password": PASSWORD}
     async with recording(broker, **credentials) as recorder, running(broker, config=config) as b:
@@ -462,6 +476,7 @@ async def test_a_wrong_password_is_retried_and_never_logged(
     secret = tmp_path / "mqtt-password"
     wrong = "Wrong-" + PASSWORD
     secret.write_text(wrong)
+    secret.chmod(0o600)
     config = _config(broker, username="controller", password_file=secret)
     async with running(broker, config=config) as bridge:
         await until(lambda: caplog.text.count("attempt failed") >= 2)
@@ -524,3 +539,357 @@ async def test_a_missing_password_file_is_reported_and_retried(
         await until(lambda: caplog.text.count("attempt failed") >= 2)
         assert not bridge.connected
     assert f"No such file or directory: {missing}" in caplog.text
+
+
+# ---- the whole command contract through the broker -------------------------------------------
+
+# (topic suffix under BASE, payload, what on_command receives, or the reason of the reject)
+CONTRACT: list[tuple[str, bytes, ZoneCommand | UnitCommand | str]] = [
+    ("zone/living/set/mode", b"heat_cool", ZoneCommand("living", "mode", ZoneMode.HEAT_COOL)),
+    ("zone/living/set/mode", b"auto", "allowed: off, heat"),
+    ("zone/living/set/temperature", b"22.5", ZoneCommand("living", "temperature", 22.5)),
+    ("zone/living/set/temperature", b"31", "outside 16..30 °C"),
+    ("zone/living/set/temperature_low", b"19", ZoneCommand("living", "temperature_low", 19.0)),
+    ("zone/living/set/temperature_low", b"low", "not a decimal number"),
+    ("zone/living/set/temperature_high", b"25", ZoneCommand("living", "temperature_high", 25.0)),
+    ("zone/living/set/temperature_high", b"16", "outside 17..30 °C"),
+    ("zone/living/set/fan_mode", b"turbo", ZoneCommand("living", "fan_mode", FanMode.TURBO)),
+    ("zone/living/set/fan_mode", b"max", "allowed: auto, quiet"),
+    ("zone/living/set/swing_mode", b"swing", ZoneCommand("living", "swing_mode", SwingMode.SWING)),
+    ("zone/living/set/swing_mode", b"7", "allowed: auto, 1"),
+    (
+        "zone/living/set/swing_horizontal_mode",
+        b"2",
+        ZoneCommand("living", "swing_horizontal_mode", SwingMode.P2),
+    ),
+    ("zone/living/set/swing_horizontal_mode", b"left", "allowed: auto, 1"),
+    ("zone/living/set/preset_mode", b"away", ZoneCommand("living", "preset_mode", Preset.AWAY)),
+    ("zone/living/set/preset_mode", b"vacation", "allowed: none, comfort"),
+    ("zone/living/set/power", b"OFF", ZoneCommand("living", "power", False)),
+    ("zone/living/set/power", b"off", "allowed: ON, OFF"),
+    (
+        "zone/living/set/remote_temperature",
+        b"20.4",
+        ZoneCommand("living", "remote_temperature", 20.4),
+    ),
+    ("zone/living/set/remote_temperature", b"hot", "not a decimal number"),
+    ("unit/set/quiet", b"ON", UnitCommand("quiet", True)),
+    ("unit/set/quiet", b"yes", "allowed: ON, OFF"),
+    ("unit/set/demand_limit", b"60", UnitCommand("demand_limit", 60)),
+    ("unit/set/demand_limit", b"120", "outside 0..100"),
+]
+
+
+async def test_every_command_topic_with_valid_and_invalid_payloads(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        for suffix, payload, expected in CONTRACT:
+            mark = len(mqtt_recorder.messages)
+            await client.publish(f"{BASE}/{suffix}", payload, qos=1)
+            if isinstance(expected, str):
+                error = await mqtt_recorder.wait_for(f"{BASE}/error", after=mark)
+                report = json.loads(error.payload)
+                assert report["topic"] == f"{BASE}/{suffix}"
+                assert expected in report["error"], (suffix, report)
+            else:
+                assert await commands.next() == expected, suffix
+        assert commands.received.empty()  # no reject reached on_command
+    assert {suffix.rsplit("/", 1)[1] for suffix, _, _ in CONTRACT} == {*ZONE_FIELDS, *UNIT_FIELDS}
+
+
+async def test_a_reject_repeated_is_reported_each_time_but_logged_once(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    commands = Commands()
+    topic = f"{BASE}/zone/living/set/temperature"
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        caplog.clear()
+        for payload in (b"99", b"99", b"99", b"21", b"99"):
+            await client.publish(topic, payload, qos=1)
+        await commands.next()
+        await until(lambda: len(mqtt_recorder.on(f"{BASE}/error")) == 4)
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "99" in r.getMessage()
+    ]
+    # Once, then again only after a good command on that topic came in between.
+    assert len(warnings) == 2
+
+
+def _head(humidity: bool, vertical: bool, horizontal: bool) -> HeadInfo:
+    return HeadInfo(1, 2025000011, 2500.0, humidity, vertical, horizontal)
+
+
+async def test_the_entity_follows_what_the_head_says_it_can_do(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    climate = "homeassistant/climate/house_living/config"
+    async with running(mosquitto) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        first = json.loads((await mqtt_recorder.wait_for(climate)).payload)
+        assert "swing_modes" not in first and "current_humidity_topic" not in first
+        mark = len(mqtt_recorder.messages)
+        bridge.set_head_info("living", _head(humidity=True, vertical=True, horizontal=False))
+        second = json.loads((await mqtt_recorder.wait_for(climate, after=mark)).payload)
+        assert "swing_modes" in second and "current_humidity_topic" in second
+        assert "swing_horizontal_modes" not in second
+        await client.publish(f"{BASE}/zone/living/set/swing_horizontal_mode", b"swing", qos=1)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error")
+        assert "has no horizontal vane" in json.loads(error.payload)["error"]
+        # Only the entity that changed is published again.
+        assert len(mqtt_recorder.on("homeassistant/climate/house_bedroom/config")) == 1
+
+
+async def test_a_fahrenheit_house_sees_and_sends_fahrenheit(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    commands = Commands()
+    config = _config(mosquitto, temperature_unit="F")
+    zones = [*ZONES[:2], ZONES[2].model_copy(update={"remote_sensor_unit": "C"})]
+    async with (
+        running(mosquitto, commands, config=config, zones=zones) as bridge,
+        mosquitto.client() as client,
+    ):
+        await ready(mqtt_recorder)
+        bridge.publish_zone_state("living", STATE)
+        bridge.publish_unit_state({"outdoor_temperature": -10.0, "power": 800})
+        state = json.loads((await mqtt_recorder.wait_for(f"{BASE}/zone/living/state")).payload)
+        assert (state["current_temperature"], state["target_temperature"]) == (68.7, 69.8)
+        assert (state["target_temperature_low"], state["target_temperature_high"]) == (68.0, 75.2)
+        unit = json.loads((await mqtt_recorder.wait_for(f"{BASE}/unit/state")).payload)
+        assert unit == {"outdoor_temperature": 14.0, "power": 800}
+        await client.publish(f"{BASE}/zone/living/set/temperature", b"72", qos=1)
+        command = await commands.next()
+        assert command.field == "temperature" and command.value == pytest.approx(22.222)
+        await client.publish("zigbee2mqtt/bedroom_sensor", b'{"temperature": 68.9}', qos=1)
+        assert (await commands.next()).value == pytest.approx(20.5)
+        await client.publish("sensors/office/temperature", b"19.5", qos=1)  # a °C sensor
+        assert (await commands.next()).value == 19.5
+        climate = json.loads(
+            (await mqtt_recorder.wait_for("homeassistant/climate/house_living/config")).payload
+        )
+        assert (climate["temperature_unit"], climate["min_temp"], climate["max_temp"]) == (
+            "F",
+            61.0,
+            86.0,
+        )
+
+
+async def test_closing_while_publishing_never_hangs(mosquitto: Mosquitto) -> None:
+    """A stop that lands while a publish is being acknowledged ends the bridge (Python 3.11's
+    `wait_for` would swallow that cancellation)."""
+    for _ in range(8):
+        bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+        task = asyncio.create_task(bridge.run())
+        await until(lambda b=bridge: b.connected)
+        async with asyncio.timeout(3):
+            await bridge.close()
+            await task
+
+
+# ---- random payloads on every command topic ------------------------------------------------
+
+
+class Model:
+    """The bridge's consumer in the fuzz test: applies what comes and checks every result."""
+
+    def __init__(self, zones: list[ZoneConfig]) -> None:
+        self.zones = {zone.id: zone for zone in zones}
+        self.settings = {zone.id: ZoneSettings() for zone in zones}
+        self.unit = UnitSettings()
+        self.applied = 0
+
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+        self.applied += 1
+        if isinstance(command, UnitCommand):
+            self.unit = apply_unit_command(self.unit, command)
+            assert 0 <= self.unit.demand_limit_pct <= 100
+            return
+        zone = self.zones[command.zone_id]
+        settings = apply_zone_command(self.settings[command.zone_id], command)
+        for value in (
+            settings.target_temperature,
+            settings.target_temperature_low,
+            settings.target_temperature_high,
+        ):
+            assert zone.min_temperature <= value <= zone.max_temperature, settings
+        assert settings.target_temperature_high - settings.target_temperature_low >= 1.0 - 1e-9
+        if command.field == "remote_temperature":
+            assert -30.0 <= float(command.value) <= 60.0  # type: ignore[arg-type]
+        self.settings[command.zone_id] = settings
+
+
+FIELDS = [*ZONE_FIELDS, "colour", ""]
+FUZZ_TOPICS = st.one_of(
+    st.builds(
+        lambda zone, field: f"{BASE}/zone/{zone}/set/{field}",
+        st.sampled_from(["living", "bedroom", "office", "attic", "+", ""]),
+        st.sampled_from(FIELDS),
+    ),
+    st.builds(lambda field: f"{BASE}/unit/set/{field}", st.sampled_from([*UNIT_FIELDS, "x"])),
+    st.sampled_from(
+        [
+            "zigbee2mqtt/bedroom_sensor",
+            "sensors/office/temperature",
+            "homeassistant/status",
+            f"{BASE}/zone/attic/availability",
+            f"{BASE}/zone/living/availability",
+        ]
+    ),
+    st.text(max_size=30).map(lambda t: f"{BASE}/{t}"),
+)
+FUZZ_PAYLOADS = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=40).map(str.encode),
+    st.floats().map(lambda f: repr(f).encode()),
+    st.integers(-(10**6), 10**6).map(lambda i: str(i).encode()),
+    st.sampled_from(
+        [
+            b"ON",
+            b"OFF",
+            b"heat",
+            b"heat_cool",
+            b"swing",
+            b"eco",
+            b"none",
+            b"online",
+            b"21.5",
+            b"16",
+            b"29",
+            b'{"temperature": 21.5}',
+            b'{"temperature": "x"}',
+        ]
+    ),
+)
+
+
+class Consumer:
+    """Hands the bridge's commands to the model of the current example."""
+
+    model = Model(ZONES)
+
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+        self.model(command)
+
+
+FUZZED = MqttBridge(MqttConfig(), "house", ZONES, Consumer())
+FUZZED.set_head_info("living", _head(humidity=True, vertical=True, horizontal=False))
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(st.tuples(FUZZ_TOPICS, FUZZ_PAYLOADS), min_size=1, max_size=8))
+def test_random_messages_give_only_rejects_and_valid_changes(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    """Thousands of random messages, dispatched as the receive loop does (the broker adds
+    nothing to what the bridge sees; a few hundred go through it in the next test)."""
+    model = Consumer.model = Model(ZONES)
+    bridge = FUZZED
+    for topic, payload in messages:
+        before = (dict(model.settings), model.unit, model.applied)
+        outcomes = bridge.dispatch(topic, payload)
+        for outcome in outcomes:
+            assert isinstance(outcome, ZoneCommand | UnitCommand | CommandError)
+        if outcomes and all(isinstance(o, CommandError) for o in outcomes):
+            assert (dict(model.settings), model.unit, model.applied) == before
+    for topic, payload, retain in bridge._pending:  # what would be published
+        if topic == f"{BASE}/error":
+            report = json.loads(payload)
+            assert set(report) == {"topic", "payload", "error"} and not retain
+            assert len(report["payload"]) <= 256
+
+
+async def test_random_payloads_through_the_broker(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A few hundred of them over the real broker: the bridge answers every one and stays up."""
+    rng = random.Random(4)
+    model = Model(ZONES)
+    async with running(mosquitto, model) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        fields = [*ZONE_FIELDS, "colour"]
+        words = [b"ON", b"OFF", b"heat", b"cool", b"auto", b"swing", b"eco", b"21.5", b"\xff"]
+        for _ in range(300):
+            topic = f"{BASE}/zone/{rng.choice(['living', 'bedroom', 'attic'])}/set/"
+            topic += rng.choice(fields)
+            payload = rng.choice(
+                [rng.choice(words), str(rng.uniform(-50, 80)).encode(), rng.randbytes(8)]
+            )
+            await client.publish(topic, payload, qos=1)
+        await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1)
+        await until(lambda: model.unit.quiet, timeout=10)
+        # Every message was either applied or reported (reports are published after).
+        await until(lambda: len(mqtt_recorder.on(f"{BASE}/error")) + model.applied == 301)
+        assert bridge.connected
+        assert 0 < model.applied < 300
+
+
+# ---- TLS -------------------------------------------------------------------------------------
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def _certificates(directory: Path) -> dict[str, Path]:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    files = {"ca.pem": ca}
+    _openssl("req", "-x509", *new_key, "-keyout", ca_key, "-out", ca, "-subj", "/CN=test CA")
+    for who, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=controller")):
+        key, csr, pem, ext = (directory / f"{who}.{s}" for s in ("key", "csr", "pem", "ext"))
+        ext.write_text("subjectAltName=IP:127.0.0.1\n" if who == "server" else "")
+        _openssl("req", *new_key, "-keyout", key, "-out", csr, "-subj", subject)
+        signing = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", ext]
+        _openssl("x509", "-req", "-in", csr, *signing, "-out", pem, "-days", "1")
+        key.chmod(0o600)
+        files[f"{who}.key"], files[f"{who}.pem"] = key, pem
+    return files
+
+
+async def test_tls_with_a_ca_and_a_client_certificate(
+    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    certs = _certificates(tmp_path)
+    broker = mosquitto_factory(
+        f"cafile {certs['ca.pem']}\ncertfile {certs['server.pem']}\n"
+        f"keyfile {certs['server.key']}\nrequire_certificate true\n"
+    )
+    tls = TlsConfig(
+        ca_file=certs["ca.pem"], cert_file=certs["client.pem"], key_file=certs["client.key"]
+    )
+    client_tls = aiomqtt.TLSParameters(
+        ca_certs=str(certs["ca.pem"]),
+        certfile=str(certs["client.pem"]),
+        keyfile=str(certs["client.key"]),
+    )
+    commands = Commands()
+    async with (
+        recording(broker, tls_params=client_tls) as recorder,
+        running(broker, commands, config=_config(broker, tls=tls)),
+        broker.client(tls_params=client_tls) as client,
+    ):
+        await ready(recorder)
+        await client.publish(f"{BASE}/zone/living/set/temperature", b"20", qos=1)
+        assert await commands.next() == ZoneCommand("living", "temperature", 20.0)
+
+
+async def test_tls_refuses_a_broker_it_cannot_verify(
+    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    certs = _certificates(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = _certificates(tmp_path / "other")
+    broker = mosquitto_factory(
+        f"cafile {certs['ca.pem']}\ncertfile {certs['server.pem']}\nkeyfile {certs['server.key']}\n"
+    )
+    tls = TlsConfig(ca_file=other["ca.pem"])  # a CA that did not sign the broker's certificate
+    async with running(broker, config=_config(broker, tls=tls)) as bridge:
+        await until(lambda: "certificate verify failed" in caplog.text)
+        assert not bridge.connected

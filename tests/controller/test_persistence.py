@@ -1,8 +1,20 @@
 """Settings survive restarts; a corrupt or truncated file falls back to the last good copy."""
 
+import asyncio
 import logging
+import threading
 
-from controller.persistence import SavedState, StateStore, encode_state
+import pytest
+
+from controller.config import ZoneConfig
+from controller.persistence import (
+    SavedState,
+    SettingsCommitter,
+    StateStore,
+    decode_state,
+    encode_state,
+    fit_to_zone,
+)
 from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
 
 
@@ -49,3 +61,149 @@ def test_garbage_everywhere_gives_defaults_without_crashing(tmp_path):
 def test_no_temp_file_left_behind(tmp_path):
     StateStore(tmp_path / "state.json").save(sample())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_the_replaced_file_becomes_the_last_good_copy(tmp_path):
+    path = tmp_path / "state.json"
+    store = StateStore(path)
+    store.save(sample(21.0))
+    store.save(sample(22.0))
+    store.save(sample(23.0))
+    assert decode_state(path.read_bytes()) == sample(23.0)
+    assert decode_state((tmp_path / "state.json.bak").read_bytes()) == sample(22.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.bak"]
+
+
+def test_after_a_bad_load_the_good_copy_is_never_overwritten_by_the_bad_file(tmp_path, caplog):
+    path = tmp_path / "state.json"
+    store = StateStore(path)
+    store.save(sample(21.0))
+    store.save(sample(22.0))
+    path.write_bytes(b'{"version": 1, "zon')  # truncated
+    restarted = StateStore(path)
+    with caplog.at_level(logging.ERROR):
+        assert restarted.load() == sample(21.0)
+    assert restarted.problems and "unusable" in restarted.problems[0]
+    restarted.save(sample(24.0))
+    assert decode_state(path.read_bytes()) == sample(24.0)
+    assert decode_state((tmp_path / "state.json.bak").read_bytes()) == sample(21.0)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'{"version": 1, "zones": {"living": {"mode": "heat", "target_temperature": NaN}}}',
+        b'{"version": 2, "zones": {}, "unit": {"quiet": false, "demand_limit_pct": 100}}',
+        b"[]",
+        b"",
+    ],
+)
+def test_implausible_documents_are_refused(document):
+    with pytest.raises(ValueError):
+        decode_state(document)
+    good = encode_state(sample()).replace(b"22.5", b"1e300")
+    with pytest.raises(ValueError, match="implausible"):
+        decode_state(good)
+
+
+def test_restored_setpoints_move_into_the_zones_current_limits():
+    zone = ZoneConfig(
+        id="living", name="Living", bus="b", unit_id=11, min_temperature=18, max_temperature=24
+    )
+    saved = ZoneSettings(
+        target_temperature=28.0, target_temperature_low=16.0, target_temperature_high=26.5
+    )
+    fitted = fit_to_zone(saved, zone)
+    assert (
+        fitted.target_temperature,
+        fitted.target_temperature_low,
+        fitted.target_temperature_high,
+    ) == (24.0, 18.0, 24.0)
+    inside = ZoneSettings(target_temperature=21.0)
+    assert fit_to_zone(inside, zone) is not None and fit_to_zone(inside, zone) == inside
+
+
+# -- group commit --
+
+
+class Applied:
+    """on_durable: records what took effect, and what the file held at that moment."""
+
+    def __init__(self, path):
+        self.path = path
+        self.states: list[SavedState] = []
+        self.on_disk: list[SavedState] = []
+
+    def __call__(self, state: SavedState) -> None:
+        self.states.append(state)
+        self.on_disk.append(decode_state(self.path.read_bytes()))
+
+
+async def test_settings_take_effect_only_once_on_disk(tmp_path):
+    store = StateStore(tmp_path / "state.json")
+    applied = Applied(store.path)
+    committer = SettingsCommitter(store, applied)
+    committer.submit(sample(21.0))
+    assert committer.pending == sample(21.0)
+    await committer.flush()
+    assert committer.pending is None
+    assert applied.states == applied.on_disk == [sample(21.0)]
+
+
+async def test_a_burst_of_changes_costs_at_most_two_writes(tmp_path, monkeypatch):
+    store = StateStore(tmp_path / "state.json")
+    writes: list[SavedState] = []
+    save = store.save
+
+    def counted(state: SavedState) -> bool:
+        writes.append(state)
+        return save(state)
+
+    monkeypatch.setattr(store, "save", counted)
+    applied = Applied(store.path)
+    committer = SettingsCommitter(store, applied)
+    committer.submit(sample(20.0))
+    await asyncio.sleep(0)  # its write is under way
+    for temperature in (20.5, 21.0, 21.5, 22.0):
+        committer.submit(sample(temperature))
+    await committer.flush()
+    assert writes[-1] == sample(22.0)
+    assert len(writes) <= 2
+    assert applied.states == applied.on_disk == writes
+
+
+async def test_a_failing_disk_still_applies_the_settings_and_says_so_once(tmp_path, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    store = StateStore(blocker / "state.json")  # its directory cannot be created
+    applied: list[SavedState] = []
+    committer = SettingsCommitter(store, applied.append)
+    with caplog.at_level(logging.ERROR):
+        for temperature in (20.0, 21.0):
+            committer.submit(sample(temperature))
+            await committer.flush()
+    assert applied == [sample(20.0), sample(21.0)]
+    assert caplog.text.count("cannot write state file") == 1
+
+
+async def test_a_hung_disk_does_not_freeze_the_controls(tmp_path, caplog):
+    release = threading.Event()
+
+    class SlowStore(StateStore):
+        def save(self, state: SavedState) -> bool:
+            release.wait(5)
+            return super().save(state)
+
+    store = SlowStore(tmp_path / "state.json")
+    applied: list[SavedState] = []
+    committer = SettingsCommitter(store, applied.append, timeout_s=0.05)
+    committer.submit(sample(20.0))
+    with caplog.at_level(logging.ERROR):
+        async with asyncio.timeout(2):
+            while not applied:  # noqa: ASYNC110 - the committer offers no event for this
+                await asyncio.sleep(0.01)
+    assert applied == [sample(20.0)]
+    assert "takes over" in caplog.text
+    release.set()
+    await committer.flush()
+    assert decode_state(store.path.read_bytes()) == sample(20.0)

@@ -1,0 +1,64 @@
+"""Which thermometer a zone follows, and how the head's own is corrected (pure).
+
+A remote sensor sits in the occupied zone and wins while its last reading is younger than the
+zone's timeout. Otherwise the head's return-air sensor serves, with two corrections: a static
+per-zone offset (config `sensor_offset_k`, added here), and the bias it picks up while its
+coil works — warm air pools at the ceiling where it measures, so it reads ~1.5 K warm while
+heating and a little cool while cooling (DESIGN §8). That bias builds up and fades with the
+coil, so the control core estimates it as a first-order lag of whether the head got
+refrigerant (`HeadSensorBias`, applied in `controller.control`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SensorSource(StrEnum):
+    REMOTE = "remote"
+    HEAD = "head"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomReading:
+    temperature: float | None  # None: no usable reading at all
+    sensor: SensorSource
+
+
+def room_temperature(
+    now: float,
+    remote: float | None,
+    remote_at: float | None,
+    head: float | None,
+    *,
+    remote_timeout_s: float,
+    head_correction_k: float = 0.0,
+) -> RoomReading:
+    """The remote reading while fresh (age ≤ ``remote_timeout_s``), else the head's reading
+    plus ``head_correction_k``; the reading says which it is."""
+    if remote is not None and remote_at is not None and now - remote_at <= remote_timeout_s:
+        return RoomReading(remote, SensorSource.REMOTE)
+    if head is None:
+        return RoomReading(None, SensorSource.HEAD)
+    return RoomReading(head + head_correction_k, SensorSource.HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadSensorBias:
+    """How far the head's sensor reads from the room air while the head gets refrigerant, and
+    the time constant with which that builds up and fades. The defaults are DESIGN §8's
+    figures; an installer calibrates them against a room thermometer."""
+
+    heating_k: float = 1.5
+    cooling_k: float = -0.5
+    tau_s: float = 300.0
+
+    def decay(self, dt_s: float) -> float:
+        """The share of the old bias left after ``dt_s`` seconds."""
+        return math.exp(-dt_s / self.tau_s) if self.tau_s > 0 else 0.0
+
+    def next(self, bias_k: float, heating: bool, cooling: bool, decay: float) -> float:
+        """The bias after an interval in which the head heated, cooled, or did neither."""
+        target = self.heating_k if heating else self.cooling_k if cooling else 0.0
+        return target + (bias_k - target) * decay

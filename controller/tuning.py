@@ -1,0 +1,74 @@
+"""From the validated config (`[control]`) to the control core's tuning: one place, so that the
+supervisor and the benchmark run the controller with the same parameters."""
+
+from __future__ import annotations
+
+from controller.arbitration import ModePolicy
+from controller.compressor import CoordinatorTuning
+from controller.config import ControlConfig, PresetConfig
+from controller.control import ControlTuning
+from controller.interlocks import InterlockLimits
+from controller.presets import PresetRule, PresetTable
+from controller.room_sensor import HeadSensorBias
+from controller.zone import PiTuning
+
+# The reference unit's frequency setpoint range (DESIGN §5), when no profile says otherwise.
+REFERENCE_FREQUENCY_RANGE_HZ = (20.0, 90.0)
+
+
+def control_tuning_from(
+    control: ControlConfig,
+    frequency_range_hz: tuple[float, float] = REFERENCE_FREQUENCY_RANGE_HZ,
+) -> ControlTuning:
+    """The core's tuning for the config's `[control]` table; ``frequency_range_hz`` is the
+    writable range of the unit's frequency setpoint (its [min, max], from the profile)."""
+    c = control
+    limits = InterlockLimits(
+        min_off_s=c.min_off_s,
+        min_on_s=c.min_on_s,
+        mode_change_wait_s=c.mode_change_wait_s,
+        min_frequency_hz=frequency_range_hz[0],
+        max_frequency_hz=frequency_range_hz[1],
+    )
+    return ControlTuning(
+        pi=PiTuning(
+            kp=c.kp,
+            ti_s=c.ti_s,
+            band_offset_k=c.band_offset_k,
+            outdoor_feed_forward_per_k=c.outdoor_feed_forward_per_k,
+        ),
+        coordinator=CoordinatorTuning(
+            limits=limits,
+            ramp_hz_per_s=c.ramp_hz_per_s,
+            mode_policy=ModePolicy(c.mode_policy),
+            priority_zone=c.priority_zone,
+            mode_hold_s=c.mode_hold_s,
+            max_starts_per_hour=c.max_starts_per_hour,
+            quiet_max_frequency_hz=c.quiet_max_frequency_hz,
+        ),
+        presets=preset_table(c),
+        head_sensor_bias=HeadSensorBias(
+            heating_k=c.head_sensor_heating_bias_k,
+            cooling_k=c.head_sensor_cooling_bias_k,
+            tau_s=c.head_sensor_bias_tau_s,
+        ),
+    )
+
+
+def preset_table(control: ControlConfig) -> PresetTable:
+    """The built-in presets with what `[control.presets]` changes."""
+    defaults = PresetTable()
+    p = control.presets
+    return PresetTable(
+        comfort=_rule(defaults.comfort, p.comfort),
+        eco=_rule(defaults.eco, p.eco),
+        away=_rule(defaults.away, p.away),
+        sleep=_rule(defaults.sleep, p.sleep),
+        boost_duration_s=p.boost.duration_s,
+    )
+
+
+def _rule(default: PresetRule, config: PresetConfig) -> PresetRule:
+    return default.overridden(
+        config.heat_temperature, config.cool_temperature, config.heat_offset_k, config.cool_offset_k
+    )

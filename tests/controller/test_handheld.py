@@ -1,0 +1,58 @@
+"""Handheld-remote requests adopted as the zone's settings."""
+
+from controller.handheld import adopt_remote_request
+from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from drivers.devices import RemoteRequest
+
+HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.AUTO)
+
+
+def remote(power=True, mode="heat", setpoint=21.0, fan="auto"):
+    return RemoteRequest(power, mode, setpoint, fan)
+
+
+def test_an_unchanged_request_changes_nothing():
+    assert adopt_remote_request(HEAT, remote()) == HEAT
+
+
+def test_setpoint_and_fan_are_adopted_and_a_preset_ends():
+    eco = HEAT.with_changes(preset=Preset.ECO)
+    after = adopt_remote_request(eco, remote(setpoint=22.5, fan="high"), shown_setpoint=19.0)
+    assert after.target_temperature == 22.5 and after.fan_mode is FanMode.HIGH
+    assert after.preset is Preset.NONE
+
+
+def test_the_shown_setpoint_is_the_reference():
+    # Eco shows 19.0 on the head; the remote repeats it with a fan change: no setpoint change.
+    eco = HEAT.with_changes(preset=Preset.ECO)
+    after = adopt_remote_request(eco, remote(setpoint=19.0, fan="low"), shown_setpoint=19.0)
+    assert after.target_temperature == 21.0 and after.preset is Preset.ECO
+    assert after.fan_mode is FanMode.LOW
+
+
+def test_power_off_and_back_on():
+    off = adopt_remote_request(HEAT, remote(power=False))
+    assert off.mode is ZoneMode.OFF and off.last_on_mode is ZoneMode.HEAT
+    on = adopt_remote_request(off, remote(power=True, mode="cool"))
+    assert on.mode is ZoneMode.COOL
+
+
+def test_a_mode_change_is_adopted():
+    assert adopt_remote_request(HEAT, remote(mode="dry")).mode is ZoneMode.DRY
+
+
+def test_heat_cool_stays_and_the_shown_side_moves():
+    hc = ZoneSettings(
+        mode=ZoneMode.HEAT_COOL, target_temperature_low=20.0, target_temperature_high=24.0
+    )
+    heating = adopt_remote_request(hc, remote(mode="heat", setpoint=20.5))
+    assert heating.mode is ZoneMode.HEAT_COOL and heating.target_temperature_low == 20.5
+    cooling = adopt_remote_request(hc, remote(mode="cool", setpoint=23.0))
+    assert cooling.mode is ZoneMode.HEAT_COOL and cooling.target_temperature_high == 23.0
+    assert cooling.target_temperature_low == 20.0
+    assert adopt_remote_request(hc, remote(mode="fan_only")).mode is ZoneMode.FAN_ONLY
+
+
+def test_an_adopted_setpoint_is_kept_within_the_zone_limits():
+    after = adopt_remote_request(HEAT, remote(setpoint=31.0), limits=(16.0, 28.0))
+    assert after.target_temperature == 28.0

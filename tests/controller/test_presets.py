@@ -1,0 +1,48 @@
+"""Presets: what each one does to the heating and cooling setpoints."""
+
+import pytest
+
+from controller.presets import PresetRule, PresetTable, preset_setpoints
+from controller.settings import Preset, ZoneMode, ZoneSettings
+
+TABLE = PresetTable()
+HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)
+HEAT_COOL = ZoneSettings(
+    mode=ZoneMode.HEAT_COOL, target_temperature_low=20.0, target_temperature_high=25.0
+)
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        (Preset.NONE, (21.0, 21.0)),
+        (Preset.COMFORT, (21.0, 21.0)),
+        (Preset.ECO, (19.0, 23.0)),
+        (Preset.AWAY, (16.0, 28.0)),
+        (Preset.SLEEP, (20.0, 22.0)),
+        (Preset.BOOST, (21.0, 21.0)),
+    ],
+)
+def test_default_presets_on_a_single_setpoint(preset, expected):
+    assert preset_setpoints(HEAT.with_changes(preset=preset), TABLE) == expected
+
+
+def test_heat_cool_moves_each_side_by_its_own_rule():
+    assert preset_setpoints(HEAT_COOL.with_changes(preset=Preset.ECO), TABLE) == (18.0, 27.0)
+    assert preset_setpoints(HEAT_COOL.with_changes(preset=Preset.AWAY), TABLE) == (16.0, 28.0)
+
+
+def test_an_explicit_preset_overrides_the_zone_one_and_limits_clamp():
+    eco = HEAT.with_changes(preset=Preset.ECO)
+    assert preset_setpoints(eco, TABLE, Preset.COMFORT) == (21.0, 21.0)
+    assert preset_setpoints(eco, TABLE, limits=(19.5, 22.5)) == (19.5, 22.5)
+
+
+def test_configured_rules_replace_a_side_by_temperature_or_offset():
+    eco = TABLE.eco.overridden(heat_temperature=18.5)
+    assert eco == PresetRule(heat_temperature=18.5, cool_offset_k=2.0)
+    away = TABLE.away.overridden(cool_offset_k=5.0)
+    assert away == PresetRule(heat_temperature=16.0, cool_offset_k=5.0)
+    table = PresetTable(eco=eco, away=away)
+    assert preset_setpoints(HEAT.with_changes(preset=Preset.ECO), table) == (18.5, 23.0)
+    assert preset_setpoints(HEAT.with_changes(preset=Preset.AWAY), table) == (16.0, 26.0)

@@ -1,0 +1,35 @@
+"""The room temperature source: a fresh remote sensor, else the corrected head sensor."""
+
+import pytest
+
+from controller.room_sensor import HeadSensorBias, RoomReading, SensorSource, room_temperature
+
+
+def test_a_fresh_remote_reading_wins():
+    reading = room_temperature(1000.0, 20.3, 500.0, 22.0, remote_timeout_s=900.0)
+    assert reading == RoomReading(20.3, SensorSource.REMOTE)
+
+
+def test_a_stale_or_missing_remote_reading_falls_back_to_the_corrected_head():
+    stale = room_temperature(
+        2000.0, 20.3, 500.0, 22.0, remote_timeout_s=900.0, head_correction_k=-0.5
+    )
+    assert stale == RoomReading(21.5, SensorSource.HEAD)
+    never = room_temperature(2000.0, None, None, 22.0, remote_timeout_s=900.0)
+    assert never == RoomReading(22.0, SensorSource.HEAD)
+
+
+def test_no_reading_at_all():
+    assert room_temperature(0.0, None, None, None, remote_timeout_s=60.0) == RoomReading(
+        None, SensorSource.HEAD
+    )
+
+
+def test_the_coil_bias_builds_up_and_fades_with_its_time_constant():
+    bias = HeadSensorBias(heating_k=1.5, cooling_k=-0.5, tau_s=300.0)
+    decay = bias.decay(300.0)
+    assert decay == pytest.approx(0.3679, abs=1e-4)
+    up = bias.next(0.0, heating=True, cooling=False, decay=decay)
+    assert up == pytest.approx(1.5 * (1 - decay))
+    assert bias.next(1.5, heating=False, cooling=False, decay=decay) == pytest.approx(1.5 * decay)
+    assert bias.next(0.0, heating=False, cooling=True, decay=0.0) == -0.5
