@@ -24,6 +24,7 @@ from hil.baselines import OnOffController
 from hil.firmware import OutdoorFirmware
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
+from hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
 from hil.metrics import MetricsRecorder, ZoneTarget
 from hil.scenario import Scenario, ScenarioError, build_house, load_scenario, shipped_scenarios
 
@@ -51,7 +52,9 @@ def zone_target(settings: ZoneSettings) -> ZoneTarget:
         return ZoneTarget(False, settings.target_temperature, settings.target_temperature)
     if mode is ZoneMode.HEAT_COOL:
         return ZoneTarget(True, settings.target_temperature_low, settings.target_temperature_high)
-    return ZoneTarget(True, settings.target_temperature, settings.target_temperature)
+    heats = mode is ZoneMode.HEAT
+    t = settings.target_temperature
+    return ZoneTarget(True, t, t, heats=heats, cools=not heats)
 
 
 def quantize(value: float | None) -> float | None:
@@ -207,11 +210,13 @@ def run_onoff(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = Fal
     return run
 
 
-def stock_head_command(settings: ZoneSettings, bias_k: float) -> HeadCommand:
+def stock_head_command(settings: ZoneSettings, bias_k: float, heat_cool_mode: str) -> HeadCommand:
     """What the homeowner sets on a head that runs on its own logic."""
     mode = settings.mode
-    if mode is ZoneMode.HEAT_COOL:  # the reference head has no auto mode: pick by season
-        head_mode, target = "heat", settings.target_temperature_low
+    if mode is ZoneMode.HEAT_COOL:
+        head_mode = heat_cool_mode
+        heating = heat_cool_mode == "heat"
+        target = settings.target_temperature_low if heating else settings.target_temperature_high
     else:
         head_mode = "heat" if mode is ZoneMode.OFF else mode.value
         target = settings.target_temperature
@@ -226,13 +231,31 @@ def stock_head_command(settings: ZoneSettings, bias_k: float) -> HeadCommand:
     )
 
 
+def heat_cool_choice(settings: ZoneSettings, sensor: float | None, bias_k: float, was: str) -> str:
+    """The reference head has no auto mode: for a heat_cool room the homeowner (or a head's
+    auto mode) switches it to cool once the room is past the high setpoint's band, and back to
+    heat below the low one."""
+    if sensor is None:
+        return was
+    room = sensor - bias_k
+    if room > settings.target_temperature_high + HALF_BAND_K:
+        return "cool"
+    if room < settings.target_temperature_low - HALF_BAND_K:
+        return "heat"
+    return was
+
+
 def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
     """The units on their own: no heartbeat, so every head runs its own thermostat."""
     house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
     run = Run(scenario, house, trace, measure_bias=not bias_k)
+    heat_cool = dict.fromkeys(run.zones, "heat")
     for _, settings in run.until_end():
         for zone, s in settings.items():
-            house.heads[zone].apply(stock_head_command(s, bias_k.get(zone, 0.0)))
+            bias = bias_k.get(zone, 0.0)
+            if s.mode is ZoneMode.HEAT_COOL:
+                heat_cool[zone] = heat_cool_choice(s, run.sensor(zone), bias, heat_cool[zone])
+            house.heads[zone].apply(stock_head_command(s, bias, heat_cool[zone]))
     return run
 
 

@@ -2,7 +2,9 @@
 its comfort band.
 
 Each room is held exactly at the band edge nearest to free-floating (the plant's `step_held`
-supplies exactly the heat needed, nothing while the room floats inside its band); each step's
+supplies exactly the heat needed, nothing while the room floats inside its band) — the lower
+edge in heat mode, the upper in cool/dry, either in heat_cool; a room in heat mode that the sun
+pushes above its band stays there, as it would under any controller; each step's
 heat is delivered at the best system COP the unit can reach for that load
 (`heatpump.best_operating_point`: any speed, cycling without start-up losses), fans included
 for the share of time the heads deliver; heating and cooling may run at once (no heat/cool
@@ -59,7 +61,7 @@ def ideal_step(
     coil_w: Mapping[str, float],
 ) -> tuple[float, float]:
     """Advance the plant ``dt`` seconds with the ideal source; return (mean electric W, heat W)."""
-    bands = {zone: t.band for zone, t in targets.items() if t.on}
+    bands = {zone: t.held_band for zone, t in targets.items() if t.on}
     loads = plant.step_held(dt, bands)
     air = {zone: plant.air_c(zone) for zone in loads}
     outdoor_c = plant.outdoor().temperature_c

@@ -21,10 +21,19 @@ class ZoneTarget:
     on: bool
     low: float  # the setpoint (heat/cool/dry) or the low setpoint (heat_cool)
     high: float  # equal to ``low`` except in heat_cool
+    heats: bool = True  # the mode lets the unit heat this room (heat, heat_cool)
+    cools: bool = True  # the mode lets the unit cool this room (cool, dry, heat_cool)
 
     @property
     def band(self) -> tuple[float, float]:
         return self.low - COMFORT_HALF_BAND_K, self.high + COMFORT_HALF_BAND_K
+
+    @property
+    def held_band(self) -> tuple[float, float]:
+        """The band as far as the mode can hold it: a room in heat mode may float above it
+        (sun), a room in cool mode below it; only heat_cool holds both edges."""
+        low, high = self.band
+        return (low if self.heats else -math.inf, high if self.cools else math.inf)
 
 
 def outside_band(air_c: float, target: ZoneTarget) -> float:

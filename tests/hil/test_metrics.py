@@ -59,3 +59,13 @@ def test_rms_error_is_signed_tracking_of_the_setpoint():
         [(20.0, HEAT_21, 0, 0, False)] * 30 + [(22.0, HEAT_21, 0, 0, False)] * 30
     ).summary(1)
     assert summary["rms_error_k"] == pytest.approx(1.0)
+
+
+def test_held_band_follows_the_mode():
+    import math
+
+    heat = ZoneTarget(True, 21.0, 21.0, heats=True, cools=False)
+    cool = ZoneTarget(True, 24.0, 24.0, heats=False, cools=True)
+    assert heat.held_band == (20.5, math.inf)
+    assert cool.held_band == (-math.inf, 24.5)
+    assert ZoneTarget(True, 20.0, 24.0).held_band == (19.5, 24.5)
