@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="engineering: run timers N× faster, in step with `minisplit sim --speed N`",
     )
+    run.add_argument(
+        "--start-timeout",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="tell systemd READY=1 after this even if no unit has answered (reason in STATUS=)",
+    )
 
     sim = sub.add_parser("sim", help="serve the simulated units of a config over Modbus")
     sim.add_argument("-c", "--config", type=Path, required=True)
@@ -58,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
     where.add_argument("--serial", metavar="PORT", help="serial port, e.g. one end of a pty pair")
     sim.add_argument("--speed", type=_positive, default=1.0, help="run the physics N× faster")
+    sim.add_argument(
+        "--faults", type=Path, metavar="FILE", help="inject the faults of a TOML fault file"
+    )
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path)
@@ -148,12 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             loaded = _load(args.config)
             _refuse_insecure(loaded)
-            asyncio.run(run_supervisor(loaded, args.time_scale))
+            asyncio.run(run_supervisor(loaded, args.time_scale, args.start_timeout))
         elif args.command == "sim":
             from hil.simulator import run_simulator
 
             loaded = _load(args.config)
-            asyncio.run(run_simulator(loaded, tcp=args.tcp, serial=args.serial, speed=args.speed))
+            asyncio.run(
+                run_simulator(
+                    loaded, tcp=args.tcp, serial=args.serial, speed=args.speed, faults=args.faults
+                )
+            )
         elif args.command == "bench":
             from hil.bench import CONTROLLERS, run_bench
 

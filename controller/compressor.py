@@ -12,7 +12,9 @@
   satisfied threshold is stretched (within the comfort band) so that the next ones are longer.
 - Interlocks: minimum on and off time, and the heat↔cool wait (see `controller.interlocks`).
 - Heads: each calling zone of the active direction gets a capacity request equal to its
-  demand; the unit shares its refrigerant in that proportion.
+  demand; the unit shares its refrigerant in that proportion. When the calling heads' coils
+  are too small for the minimum speed's output, idle heads of that direction are opened a
+  little (nearest to calling first), as multi-splits do, rather than let the unit stop.
 
 No I/O, no clock: the caller passes ``now`` (seconds; absolute, so the calendar hour is known)."""
 
@@ -58,6 +60,9 @@ class CoordinatorTuning:
     trim_limit: float = 0.2
     trim_settle_s: float = 600.0  # after a start (start-up ramp), before the trim learns
     hold_share_pct: float = 10.0  # per head while a minimum on time is held without calls
+    # A frequency change smaller than this is not made (each one is a write to the unit);
+    # reaching the minimum or the cap always is.
+    frequency_deadband_hz: float = 0.5
 
 
 # The per-tick records below are NamedTuples rather than frozen dataclasses: several are built
@@ -157,7 +162,7 @@ def step_compressor(
     limits = tuning.limits
     # One pass over the zones: per direction, the zones that could take refrigerant, those
     # that call, their requested capacity and its error-weighted sum (for the trim).
-    heat_w = cool_w = heat_error = cool_error = 0.0
+    heat_w = cool_w = heat_error = cool_error = heat_coil_w = cool_coil_w = 0.0
     heat_zones = cool_zones = heat_calls = cool_calls = 0
     for r in requests:
         direction = r.direction
@@ -165,6 +170,7 @@ def step_compressor(
             heat_zones += 1
             if r.calling:
                 heat_calls += 1
+                heat_coil_w += r.rated_capacity_w
                 w = r.demand * r.rated_capacity_w
                 heat_w += w
                 heat_error += w * r.error_k
@@ -172,6 +178,7 @@ def step_compressor(
             cool_zones += 1
             if r.calling:
                 cool_calls += 1
+                cool_coil_w += r.rated_capacity_w
                 w = r.demand * r.rated_capacity_w
                 cool_w += w
                 cool_error += w * r.error_k
@@ -245,11 +252,14 @@ def step_compressor(
     # Frequency: the requested capacity through the capacity map (feed-forward), trimmed.
     if active is HEAT:
         rated, needed_w, weighted_error = unit.rated_heating_w, heat_w, heat_error
+        coil_w = heat_coil_w
     else:
         rated, needed_w, weighted_error = unit.rated_cooling_w, cool_w, cool_error
+        coil_w = cool_coil_w
     trim = state.trim
     per_hz = watts_per_hz(rated, run_mode, unit.outdoor_temperature) * trim
-    wanted_hz = needed_w / per_hz
+    # A unit that reports no rating (0 W) gets its minimum: the zone loops still close the loop.
+    wanted_hz = needed_w / per_hz if per_hz > 0 else min_hz
     if previous_hz == 0.0:
         frequency = min_hz  # a start: the unit ramps up from its minimum anyway
     elif defrost:
@@ -274,7 +284,15 @@ def step_compressor(
     frequency = floor(frequency * 10.0 + 1e-6) / 10.0
     if frequency < min_hz:
         frequency = min_hz
-    delivery = frequency * per_hz / needed_w if needed_w > 0 else 1.0
+    if (
+        previous_hz
+        and -tuning.frequency_deadband_hz < frequency - previous_hz < tuning.frequency_deadband_hz
+        and frequency != min_hz
+        and frequency != cap
+        and previous_hz <= cap
+    ):
+        frequency = previous_hz
+    delivery = frequency * per_hz / needed_w if needed_w > 0 and per_hz > 0 else 1.0
 
     # Capacity requests: each calling zone of this direction its demand (the unit shares the
     # refrigerant in that proportion). Held on by the minimum on time with no call left, a
@@ -291,6 +309,8 @@ def step_compressor(
                 shares[r.zone_id] = share if share > MIN_SHARE_PCT else MIN_SHARE_PCT
         elif r.calling:
             waiting.append(r.zone_id)
+    if calls and coil_w < min_hz * per_hz:
+        _open_more_coil(shares, requests, active, min_hz * per_hz - coil_w, hold)
     new_state = CompressorState(
         run_mode,
         True,
@@ -349,3 +369,24 @@ def _conflicts(requests: Sequence[ZoneRequest], served: Direction) -> frozenset[
     """The zones that call for the direction not being served."""
     waiting = [r.zone_id for r in requests if r.calling and r.direction is not served]
     return frozenset(waiting) if waiting else NO_CONFLICTS
+
+
+def _open_more_coil(
+    shares: dict[str, float],
+    requests: Sequence[ZoneRequest],
+    active: Direction,
+    missing_w: float,
+    share_pct: float,
+) -> None:
+    """Open heads of this direction that do not call, nearest to calling first, until the
+    open coils can take what the compressor gives at its minimum speed: a lone small head
+    cannot (a unit then caps itself below its minimum and stops)."""
+    idle = sorted(
+        (r for r in requests if r.direction is active and r.zone_id not in shares),
+        key=lambda r: -r.error_k,
+    )
+    for r in idle:
+        if missing_w <= 0:
+            return
+        shares[r.zone_id] = share_pct
+        missing_w -= r.rated_capacity_w

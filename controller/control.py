@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import floor
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from controller.compressor import (
     CompressorState,
@@ -31,7 +31,7 @@ from controller.zone import (
     ZoneLoopState,
     step_zone,
 )
-from drivers.devices import HeadCommand, HeadMode, OduCommand
+from drivers.devices import FanSpeed, HeadCommand, HeadMode, OduCommand, VanePosition
 
 HEAT = Direction.HEAT
 COOL = Direction.COOL
@@ -73,6 +73,9 @@ class ControlTuning:
     # With fan mode `auto`, a head that gets no refrigerant runs its fan at the lowest speed
     # (as heads do at thermo-off): moving air that is not heated or cooled only costs power.
     idle_fan_quiet: bool = True
+    # A head's capacity request that moved less than this (percentage points) keeps its old
+    # value: the refrigerant split hardly changes, and every change is a bus write.
+    share_deadband_pct: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,7 @@ class ZoneOutput(NamedTuple):
     mode_conflict: bool
     preset: Preset = Preset.NONE  # the preset in effect (boost ends in comfort)
     setpoint: float | None = None  # the setpoint the loop tracks now (after the preset)
-    temperature: float | None = None  # the room temperature the loop used (bias taken off)
+    temperature: float | None = None  # what the loop works on: bias taken off, smoothed
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +177,19 @@ def control_step(
     bias_decay = sensor_bias.decay(dt)
     previous_bias = state.head_bias_k
     head_bias: dict[str, float] = {}
-    temperatures: dict[str, float | None] = {}
-    # Over the last interval the heads that got refrigerant worked (not while defrosting).
-    heating = running is HEAT and not defrost
-    cooling = running is COOL and not defrost
+    # Where the head sensors' bias heads for the heads that got refrigerant over the last
+    # interval (none while defrosting); the others' fades.
+    worked_bias = 0.0
+    if running is HEAT and not defrost:
+        worked_bias = sensor_bias.heating_k
+    elif running is COOL and not defrost:
+        worked_bias = sensor_bias.cooling_k
     priority_zone = tuning.coordinator.priority_zone
     priority = NONE
 
     loops: dict[str, ZoneLoopState] = {}
     requests: list[ZoneRequest] = []
-    presets_in_effect: dict[str, Preset] = {}
+    boosts_over: set[str] = set()
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -196,18 +202,15 @@ def control_step(
                 boost = True
             else:
                 preset = Preset.COMFORT  # boost is over: back to comfort
-        presets_in_effect[zone_id] = preset
+                boosts_over.add(zone_id)
         temperature = zone.temperature if zone.available else None
         if temperature is not None and zone.sensor is HEAD_SENSOR:
             # The bias comes with warm (or cold) air blown past the sensor: not while the head
             # holds its fan for cold-draft prevention.
-            worked = zone_id in served and not zone.preheating
-            bias = sensor_bias.next(
-                previous_bias.get(zone_id, 0.0), worked and heating, worked and cooling, bias_decay
-            )
+            target = worked_bias if zone_id in served and not zone.preheating else 0.0
+            bias = target + (previous_bias.get(zone_id, 0.0) - target) * bias_decay
             head_bias[zone_id] = bias
             temperature -= bias
-        temperatures[zone_id] = temperature
         limits = zone.setpoint_limits
         loop = step_zone(
             previous,
@@ -262,6 +265,7 @@ def control_step(
     conflicts = coordinated.conflicts
     previous_heads = state.head_commands
     idle_fan_quiet = tuning.idle_fan_quiet
+    deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
     for zone_id, zone in zones.items():
@@ -274,6 +278,10 @@ def control_step(
             mode, direction, "heat" if previous_head is None else previous_head.mode
         )
         share = shares.get(zone_id, 0.0)
+        if share and previous_head is not None:
+            kept = previous_head.capacity_request_pct
+            if kept and -deadband < share - kept < deadband:
+                share = kept
         setpoint = loop.setpoint
         display = (
             floor(10.0 * (setpoint if setpoint is not None else settings.target_temperature) + 0.5)
@@ -297,7 +305,15 @@ def control_step(
             or head.vane_vertical != vertical
             or head.vane_horizontal != horizontal
         ):
-            head = HeadCommand(power, head_mode, fan, vertical, horizontal, share, display)
+            head = HeadCommand(
+                power,
+                head_mode,
+                cast(FanSpeed, fan),
+                cast(VanePosition, vertical),
+                cast(VanePosition, horizontal),
+                share,
+                display,
+            )
         heads[zone_id] = head
         outputs[zone_id] = ZoneOutput(
             head,
@@ -305,9 +321,9 @@ def control_step(
             loop.demand,
             direction,
             zone_id in conflicts,
-            presets_in_effect[zone_id],
+            Preset.COMFORT if zone_id in boosts_over else settings.preset,
             setpoint,
-            temperatures[zone_id],
+            loop.temperature,
         )
     new_state = ControlState(
         loops,

@@ -47,7 +47,8 @@ def room_temperature(
 @dataclass(frozen=True, slots=True)
 class HeadSensorBias:
     """How far the head's sensor reads from the room air while the head gets refrigerant, and
-    the time constant with which that builds up and fades. The defaults are DESIGN §8's
+    the time constant with which that builds up and fades (a first-order lag toward
+    `heating_k`, `cooling_k` or 0, see `controller.control`). The defaults are DESIGN §8's
     figures; an installer calibrates them against a room thermometer."""
 
     heating_k: float = 1.5
@@ -57,8 +58,3 @@ class HeadSensorBias:
     def decay(self, dt_s: float) -> float:
         """The share of the old bias left after ``dt_s`` seconds."""
         return math.exp(-dt_s / self.tau_s) if self.tau_s > 0 else 0.0
-
-    def next(self, bias_k: float, heating: bool, cooling: bool, decay: float) -> float:
-        """The bias after an interval in which the head heated, cooled, or did neither."""
-        target = self.heating_k if heating else self.cooling_k if cooling else 0.0
-        return target + (bias_k - target) * decay

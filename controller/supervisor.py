@@ -31,17 +31,21 @@ from controller.interlocks import (
     check_command,
 )
 from controller.mqtt_bridge import MqttBridge
+from controller.notify import SystemdNotifier
 from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
 from controller.room_sensor import SensorSource, room_temperature
 from controller.settings import ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
-from drivers.bus import BusError, BusScheduler
+from drivers.bus import Backoff, BusError, BusScheduler
 from drivers.devices import HeadInfo, HeadStatus, OduInfo, OduStatus, RemoteRequest
 from drivers.head import HeadDriver
 from drivers.odu import OutdoorUnitDriver
 
 log = logging.getLogger(__name__)
 BUS_START_WAIT_S = 2.0  # wall seconds
+START_TIMEOUT_S = 60.0  # wall seconds: READY=1 even without a completed bus cycle after this
+CYCLE_BUDGET_S = 60.0  # wall seconds a cycle may take (probes and retries) before it is stalled
+STATUS_REFRESH_S = 10.0  # wall seconds between STATUS= updates when systemd has no watchdog
 
 
 @dataclass
@@ -75,13 +79,26 @@ def control_tuning(loaded: LoadedConfig) -> ControlTuning:
 
 
 class Supervisor:
-    def __init__(self, loaded: LoadedConfig, *, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        time_scale: float = 1.0,
+        notifier: SystemdNotifier | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
         self.loaded = loaded
         config = loaded.config
         self.time_scale = time_scale
         self.period_s = config.control.period_s
         self.tuning = control_tuning(loaded)
-        self.buses = {name: BusScheduler(name, bus) for name, bus in config.buses.items()}
+        # Re-probe an offline unit once per control period (wall seconds), so that a head that
+        # returns resumes within two cycles; an absent unit costs one timeout per period.
+        reprobe = Backoff(self.period_s / time_scale, self.period_s / time_scale)
+        self.buses = {
+            name: BusScheduler(name, bus, probe_backoff=reprobe)
+            for name, bus in config.buses.items()
+        }
         odu = config.outdoor_unit
         self.odu = OutdoorUnitDriver(self.buses[odu.bus], odu.unit_id, loaded.odu_profile)
         self.odu_info: OduInfo | None = None
@@ -101,6 +118,12 @@ class Supervisor:
         self.history = CompressorHistory()
         self.output: ControlOutput | None = None
         self.cycles = 0
+        self.notifier = notifier or SystemdNotifier()
+        self.start_timeout_s = start_timeout_s
+        self.cycle_budget_s = CYCLE_BUDGET_S
+        # Wall (loop) time by which the control loop must have moved on; past it, it is stalled.
+        self.tick_deadline = float("inf")
+        self.last_cycle_error: str | None = None
         self.last_heartbeat: float | None = None
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -125,6 +148,8 @@ class Supervisor:
             for bus in self.buses.values():
                 group.create_task(bus.run(), name=f"bus-{bus.name}")
             group.create_task(self._control_loop(), name="control")
+            if self.notifier.enabled:
+                group.create_task(self._systemd(), name="systemd")
             if self.bridge is not None:
                 group.create_task(self.bridge.run(), name="mqtt")
 
@@ -134,14 +159,70 @@ class Supervisor:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(BUS_START_WAIT_S):
                 await asyncio.gather(*(bus.wait_connected() for bus in self.buses.values()))
+        loop = asyncio.get_running_loop()
         while True:
             started = self.now()
+            self.tick_deadline = loop.time() + self.cycle_budget_s
             try:
                 await self.cycle()
+                self.last_cycle_error = None
             except BusError as err:  # a whole-line failure; the bus task reconnects
                 log.warning("control cycle skipped: %s", err)
-            elapsed = self.now() - started
-            await self.sleep(max(0.0, self.period_s - elapsed))
+                self.last_cycle_error = str(err)
+            pause = max(0.0, self.period_s - (self.now() - started))
+            self.tick_deadline = loop.time() + pause / self.time_scale + self.cycle_budget_s
+            await self.sleep(pause)
+
+    # ---- systemd ----------------------------------------------------------------------
+    async def _systemd(self) -> None:
+        """READY=1 after the first cycle that reached the units (or the start timeout, saying
+        why), then WATCHDOG=1 at half the watchdog period only while the control tick keeps its
+        deadline: a hung loop stops the pings and systemd restarts the process."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.start_timeout_s):
+                while not (self.odu_available or any(z.available for z in self.zones.values())):
+                    await self.cycle_done.wait()
+            status = self.status_line()
+        except TimeoutError:
+            down = [
+                f"bus {name} not connected" for name, b in self.buses.items() if not b.connected
+            ]
+            reason = self.last_cycle_error or ", ".join(down) or "no unit answered"
+            status = f"no bus cycle completed within {self.start_timeout_s:g} s: {reason}"
+            log.warning("reporting ready anyway: %s", status)
+        self.notifier.notify("READY=1", f"STATUS={status}")
+        watchdog_s = self.notifier.watchdog_s
+        interval = watchdog_s / 2 if watchdog_s else STATUS_REFRESH_S
+        stalled = False
+        while True:
+            await asyncio.sleep(interval)
+            if loop.time() <= self.tick_deadline:
+                stalled = False
+                pings = ("WATCHDOG=1",) if watchdog_s else ()
+                self.notifier.notify(f"STATUS={self.status_line()}", *pings)
+            elif not stalled:
+                stalled = True
+                log.error("control loop stalled: no cycle within %g s", self.cycle_budget_s)
+                self.notifier.notify("STATUS=control loop stalled")
+
+    def status_line(self) -> str:
+        """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults."""
+        ok = sum(zone.available for zone in self.zones.values())
+        faults = [f"{zone_id} offline" for zone_id, z in self.zones.items() if not z.available]
+        faults += [
+            f"{zone_id} fault {z.status.fault_code}"
+            for zone_id, z in self.zones.items()
+            if z.available and z.status is not None and z.status.fault
+        ]
+        status = self.odu_status
+        if not self.odu_available or status is None:
+            odu = "ODU offline"
+        else:
+            odu = f"ODU {status.mode} {status.compressor_frequency_hz:.1f} Hz"
+            if status.fault:
+                faults.insert(0, f"ODU fault {status.fault_code}")
+        return f"zones {ok}/{len(self.zones)} ok; {odu}; faults: {', '.join(faults) or 'none'}"
 
     # ---- one cycle --------------------------------------------------------------------
     async def cycle(self) -> None:
@@ -382,13 +463,19 @@ class Supervisor:
         temperature, sensor = self.room_temperature(zone, now)
         out = self.output.zones.get(zone_id) if self.output else None
         status = zone.status
+        action = out.action if out and zone.available else "off"
+        fault = status.fault_code if status and status.fault else None
+        if zone.available and not self.odu_available:
+            # The heads were told to ask for no refrigerant (_write_heads): say so.
+            action = action if action in ("off", "fan") else "idle"
+            fault = fault or "odu_comms"
         return {
             "current_temperature": None if temperature is None else round(temperature, 1),
             "target_temperature": settings.target_temperature,
             "target_temperature_low": settings.target_temperature_low,
             "target_temperature_high": settings.target_temperature_high,
             "mode": settings.mode.value,
-            "action": out.action if out and zone.available else "off",
+            "action": action,
             "fan_mode": settings.fan_mode.value,
             "swing_mode": settings.swing_mode.value,
             "swing_horizontal_mode": settings.swing_horizontal_mode.value,
@@ -398,7 +485,7 @@ class Supervisor:
             "sensor": sensor,
             "available": zone.available,
             "mode_conflict": bool(out and out.mode_conflict),
-            "fault": status.fault_code if status and status.fault else None,
+            "fault": fault,
         }
 
     def unit_state(self) -> dict[str, object]:
@@ -441,9 +528,12 @@ async def _unavailable() -> None:
     raise BusError("not probed")
 
 
-async def run_supervisor(loaded: LoadedConfig, time_scale: float = 1.0) -> None:
-    supervisor = Supervisor(loaded, time_scale=time_scale)
+async def run_supervisor(
+    loaded: LoadedConfig, time_scale: float = 1.0, start_timeout_s: float = START_TIMEOUT_S
+) -> None:
+    supervisor = Supervisor(loaded, time_scale=time_scale, start_timeout_s=start_timeout_s)
     try:
         await supervisor.run()
     finally:
+        supervisor.notifier.notify("STOPPING=1")
         supervisor.save()

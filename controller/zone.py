@@ -92,15 +92,6 @@ IDLE_STATE = ZoneLoopState()
 EPSILON_K = 1e-6
 
 
-def tracked_setpoint(settings: ZoneSettings, direction: Direction) -> float:
-    """The homeowner's setpoint that applies in ``direction`` (heat_cool has two)."""
-    if settings.mode is MODE_HEAT_COOL:
-        if direction is COOL:
-            return settings.target_temperature_high
-        return settings.target_temperature_low
-    return settings.target_temperature
-
-
 def _direction(
     mode: ZoneMode,
     temperature: float,

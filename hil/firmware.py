@@ -83,6 +83,7 @@ class _Watchdog:
         self.timeout_s = timeout_s
         # It runs from power-up: with no controller ever talking, the unit goes autonomous.
         self._beat_at = plant.time_s
+        self.lapsed = False  # fault injection: lost whatever the controller writes
 
     def beat(self) -> None:
         self._beat_at = self._plant.time_s
@@ -94,7 +95,9 @@ class _Watchdog:
 
     @property
     def lost(self) -> bool:
-        return self.timeout_s > 0 and self._plant.time_s - self._beat_at >= self.timeout_s
+        return self.lapsed or (
+            self.timeout_s > 0 and self._plant.time_s - self._beat_at >= self.timeout_s
+        )
 
 
 def _fault_code(broken: set[str], faults: Mapping[str, str]) -> str:
@@ -509,6 +512,8 @@ class OutdoorFirmware:
         self._mode = OduMode.OFF
         self.watchdog = _Watchdog(plant, heartbeat_timeout_s)
         self.broken_sensors: set[str] = set()
+        # A fault code raised by fault injection (e.g. "high_pressure"): the unit stops.
+        self.fault: str | None = None
         self.frequency_hz = 0.0  # actual speed at the end of the last tick; 0 = stopped
         self.running_mode = OduMode.OFF  # the mode the compressor was started in
         self.valve_heating = False  # four-way valve position
@@ -637,6 +642,8 @@ class OutdoorFirmware:
             self.allowed_max_hz = r.quiet_max_hz if self.command.quiet else r.max_hz
         if mode is not OduMode.OFF:
             self.valve_heating = mode is OduMode.HEAT
+        if self.fault is not None:  # stopped while in fault; the restart lockout follows
+            target = 0.0
         if self.frequency_hz > 0 and (target == 0.0 or mode is not self.running_mode):
             self._stop(now)
         if self.frequency_hz == 0 and target > 0 and not self.lockout:
@@ -794,6 +801,6 @@ class OutdoorFirmware:
             energy_wh=self.energy_wh,
             starts=self.starts,
             run_seconds=self.run_seconds,
-            fault=bool(broken & ODU_SENSOR_FAULTS.keys()),
-            fault_code=_fault_code(broken, ODU_SENSOR_FAULTS),
+            fault=self.fault is not None or bool(broken & ODU_SENSOR_FAULTS.keys()),
+            fault_code=self.fault or _fault_code(broken, ODU_SENSOR_FAULTS),
         )

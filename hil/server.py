@@ -46,7 +46,24 @@ class ServedUnit(Protocol):
     def write_words(self, address: int, words: Sequence[int]) -> None: ...
 
 
-def sim_device(unit_id: int, unit: ServedUnit, before_access: Callable[[], None]) -> SimDevice:
+class LineFaults(Protocol):
+    """What the server asks the fault injector (hil/faults.py) about each request."""
+
+    def silent(self, unit_id: int) -> bool:
+        """True: the request gets no reply at all (the master times out)."""
+        ...
+
+    async def before_reply(self, unit_id: int) -> ExcCodes | None:
+        """Delay the reply (slow unit), or answer with an exception code instead."""
+        ...
+
+
+def sim_device(
+    unit_id: int,
+    unit: ServedUnit,
+    before_access: Callable[[], None],
+    faults: LineFaults | None = None,
+) -> SimDevice:
     """The SimDevice of one unit, with separate input and holding tables.
 
     ``before_access`` runs before every request is served (the simulator brings its physics
@@ -60,7 +77,7 @@ def sim_device(unit_id: int, unit: ServedUnit, before_access: Callable[[], None]
             _table(unit, Table.HOLDING),
             _table(unit, Table.INPUT),
         ),
-        action=_action(unit, before_access),
+        action=_action(unit_id, unit, before_access, faults),
     )
 
 
@@ -85,7 +102,12 @@ def _table(unit: ServedUnit, table: Table) -> list[SimData]:
     ]
 
 
-def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
+def _action(
+    unit_id: int,
+    unit: ServedUnit,
+    before_access: Callable[[], None],
+    faults: LineFaults | None,
+) -> SimAction:
     async def action(
         function_code: int,
         start_address: int,
@@ -98,6 +120,8 @@ def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
             # No coil or discrete input exists at any address.
             return ExcCodes.ILLEGAL_ADDRESS
         before_access()
+        if faults is not None and (code := await faults.before_reply(unit_id)) is not None:
+            return code
         table = Table.INPUT if function_code == INPUT_FUNCTION_CODE else Table.HOLDING
         offset = address - start_address
         try:
@@ -131,14 +155,18 @@ def _limited_reads(max_read: Mapping[int, int]) -> list[type[ModbusPDU]]:
     ]
 
 
-def _known_units_only(unit_ids: frozenset[int]) -> Callable[[bool, ModbusPDU], ModbusPDU]:
-    """A pymodbus PDU trace hook that drops requests for absent unit ids.
+def _known_units_only(
+    unit_ids: frozenset[int], faults: LineFaults | None
+) -> Callable[[bool, ModbusPDU], ModbusPDU]:
+    """A pymodbus PDU trace hook that drops requests for absent (or silenced) unit ids.
 
     pymodbus would answer them from its catch-all device (and fail); on a real line an absent
     unit is silent, and a driver must see exactly that: a timeout."""
 
     def trace(sending: bool, pdu: ModbusPDU) -> ModbusPDU:
-        if not sending and pdu.dev_id not in unit_ids:
+        if sending:
+            return pdu
+        if pdu.dev_id not in unit_ids or (faults is not None and faults.silent(pdu.dev_id)):
             return None  # type: ignore[return-value]  # pymodbus skips a request traced to None
         return pdu
 
@@ -146,14 +174,18 @@ def _known_units_only(unit_ids: frozenset[int]) -> Callable[[bool, ModbusPDU], M
 
 
 def _server_options(
-    units: Mapping[int, ServedUnit], before_access: Callable[[], None]
+    units: Mapping[int, ServedUnit],
+    before_access: Callable[[], None],
+    faults: LineFaults | None,
 ) -> dict[str, object]:
     return {
-        "context": [sim_device(uid, unit, before_access) for uid, unit in sorted(units.items())],
+        "context": [
+            sim_device(uid, unit, before_access, faults) for uid, unit in sorted(units.items())
+        ],
         "custom_pdu": _limited_reads(
             {uid: u.profile.max_read_registers for uid, u in units.items()}
         ),
-        "trace_pdu": _known_units_only(frozenset(units)),
+        "trace_pdu": _known_units_only(frozenset(units), faults),
     }
 
 
@@ -162,9 +194,11 @@ async def start_tcp_server(
     host: str,
     port: int,
     before_access: Callable[[], None],
+    faults: LineFaults | None = None,
 ) -> ModbusTcpServer:
     """Listen on ``host:port`` (port 0 picks a free one; see `tcp_address`)."""
-    server = ModbusTcpServer(address=(host, port), **_server_options(units, before_access))  # type: ignore[arg-type]
+    options = _server_options(units, before_access, faults)
+    server = ModbusTcpServer(address=(host, port), **options)  # type: ignore[arg-type]
     await _listen(server, f"Modbus TCP on {host}:{port}")
     return server
 
@@ -184,6 +218,7 @@ async def start_serial_server(
     parity: str = "E",
     stopbits: int = 1,
     bytesize: int = 8,
+    faults: LineFaults | None = None,
 ) -> ModbusSerialServer:
     """Serve every unit on one RTU line (DESIGN §5 default: 19200 8E1)."""
     server = ModbusSerialServer(
@@ -192,7 +227,7 @@ async def start_serial_server(
         parity=parity,
         stopbits=stopbits,
         bytesize=bytesize,
-        **_server_options(units, before_access),  # type: ignore[arg-type]
+        **_server_options(units, before_access, faults),  # type: ignore[arg-type]
     )
     await _listen(server, f"Modbus RTU on {port}")
     return server

@@ -11,11 +11,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from controller.config import LoadedConfig, SimRoomConfig, TcpBus
 from hil.building import Building, Room, RoomParameters
+from hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
 from hil.heatpump import REFERENCE_HEAD
 from hil.house import HouseSim
@@ -91,6 +93,7 @@ class Simulator:
                     "serves all units on one endpoint, so unit ids must be unique"
                 )
             self.units[head.unit_id] = head
+        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads})
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
 
@@ -116,6 +119,7 @@ class Simulator:
     def _advance_to(self, target_s: float) -> None:
         if target_s - self.house.time_s > _TIME_EPSILON_S:
             self.house.step(target_s - self.house.time_s)
+        self.faults.update(self.house.time_s)
 
     def _catch_up(self) -> None:
         """Bring the physics to the present of the event loop's clock (while running)."""
@@ -145,7 +149,9 @@ class Simulator:
         servers: list[ModbusTcpServer | ModbusSerialServer] = []
         try:
             if tcp is not None:
-                tcp_server = await start_tcp_server(self.units, *tcp, self._catch_up)
+                tcp_server = await start_tcp_server(
+                    self.units, *tcp, self._catch_up, faults=self.faults
+                )
                 servers.append(tcp_server)
                 self.tcp_address = tcp_address(tcp_server)
             if serial is not None:
@@ -157,6 +163,7 @@ class Simulator:
                         baudrate=baudrate,
                         parity=parity,
                         stopbits=stopbits,
+                        faults=self.faults,
                     )
                 )
             yield self
@@ -272,8 +279,10 @@ async def run_simulator(
     baudrate: int = 19200,
     parity: str = "E",
     scenario: Scenario | None = None,
+    faults: Path | None = None,
 ) -> None:
-    """Serve the simulated house until cancelled, logging a summary every ~10 s."""
+    """Serve the simulated house until cancelled, logging a summary every ~10 s, with the
+    faults of a fault file (hil.faults) when one is given."""
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is None:
@@ -283,6 +292,12 @@ async def run_simulator(
                 "(e.g. one end of a socat pty pair) or a TCP address"
             )
     sim = Simulator(loaded, speed, scenario)
+    if faults is not None:
+        planned, seed = load_fault_file(faults)
+        sim.faults.seed(seed)
+        for fault in planned:
+            sim.faults.add(fault)
+        LOG.info("%d faults from %s", len(planned), faults)
     async with sim.running(tcp=tcp, serial=serial, baudrate=baudrate, parity=parity):
         where = " and ".join(
             part

@@ -73,6 +73,8 @@ class ModbusUnit:
                 self._covering[spec.table][address] = spec
         self._holding: dict[int, int] = {}
         self._values: dict[str, float] = {}  # decoded copies of the holding registers
+        # Input registers forced by fault injection (None reads as the invalid sentinel).
+        self.overrides: dict[str, float | None] = {}
         defaults = holding_defaults or {}
         for spec in profile.table(Table.HOLDING):
             value = spec.default if spec.default is not None else defaults.get(spec.name, 0)
@@ -99,7 +101,7 @@ class ModbusUnit:
         if table is Table.HOLDING:
             return [self._holding.get(a, 0) for a in range(address, address + count)]
         image: dict[int, int] = {}
-        for name, value in self.input_values().items():
+        for name, value in {**self.input_values(), **self.overrides}.items():
             spec = self.profile[name]
             words = encode_value(spec, value)
             image.update(zip(range(spec.address, spec.last_address + 1), words, strict=True))

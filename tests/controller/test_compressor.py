@@ -73,6 +73,18 @@ def test_shares_follow_demand_with_a_floor_for_calling_zones():
     assert out.conflicts == frozenset({"c"})
 
 
+def test_a_lone_small_head_gets_company_so_the_coils_take_the_minimum_output():
+    # 20 Hz at +7 °C gives 2333 W; a 1500 W head alone cannot take it.
+    small = [
+        ZoneRequest("small", HEAT, 0.3, 1500.0, True, 0.1),
+        ZoneRequest("near", HEAT, 0.0, 1500.0, False, 0.05),
+        ZoneRequest("far", HEAT, 0.0, 1500.0, False, -0.1),
+        ZoneRequest("cooling", COOL, 0.0, 2500.0, False, 0.0),
+    ]
+    _, out = step_compressor(CompressorState(), small, UNIT, 0.0, 10.0, TUNING)
+    assert out.shares_pct == {"small": 30.0, "near": TUNING.hold_share_pct}
+
+
 def test_a_low_load_cycle_ends_when_every_zone_is_satisfied_after_the_minimum_on_time():
     calling = [request("a", HEAT, 0.1), request("b", HEAT, 0.1)]
     satisfied = [request("a", HEAT, 0.0, calling=False), request("b", HEAT, 0.0, False)]

@@ -1,0 +1,231 @@
+"""Fault injection for the simulator: what goes wrong, on which unit, when and for how long.
+
+Faults come from Python (`Simulator.faults.add(Fault(...))`) or from a TOML file
+(`minisplit sim --faults FILE`). The `FaultInjector` switches them on and off on the
+simulator's clock, and answers the Modbus server's questions about each request (no reply?
+late? an exception instead?). Times are simulated seconds from when a fault was added; the
+delay of a slow reply is in wall seconds, like the master's timeout it is meant to approach."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import random
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from pymodbus.constants import ExcCodes
+
+from hil.firmware import OutdoorFirmware
+from hil.units import IndoorHead, OutdoorUnit
+
+ODU_TARGET = "odu"
+
+
+class FaultKind(enum.StrEnum):
+    NO_REPLY = "no_reply"  # a share (`probability`) of the unit's requests get no reply
+    VANISH = "vanish"  # the unit answers nothing at all, then comes back
+    EXCEPTION = "exception"  # exception reply `code` (4 device failure, 6 busy) instead
+    SLOW = "slow"  # replies `delay_s` wall seconds late
+    STUCK_SENSOR = "stuck_sensor"  # `register` keeps the value it had when the fault began
+    SENSOR_VALUE = "sensor_value"  # `register` reads `value` (out of range), or the sentinel
+    SENSOR_BROKEN = "sensor_broken"  # the unit's own sensor fails: sentinel and fault code
+    ODU_FAULT = "odu_fault"  # the ODU raises fault `code` (e.g. "high_pressure") and stops
+    DEFROST = "defrost"  # the ODU defrosts now (in heating), frost or not
+    HEARTBEAT_LAPSE = "heartbeat_lapse"  # the unit's heartbeat watchdog lapses: autonomous
+
+
+_LINE_KINDS = {FaultKind.NO_REPLY, FaultKind.VANISH, FaultKind.EXCEPTION, FaultKind.SLOW}
+_ODU_ONLY = {FaultKind.ODU_FAULT, FaultKind.DEFROST}
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: FaultKind
+    target: str  # "odu" or a zone id
+    start_s: float = 0.0
+    duration_s: float = math.inf
+    # > 0: after the first time, it recurs at random (Poisson), this often per simulated hour.
+    repeat_per_hour: float = 0.0
+    register: str | None = None  # sensor faults
+    value: float | None = None  # sensor_value: None reads as the invalid sentinel
+    code: int | str | None = None  # exception: 4 or 6; odu_fault: a fault_code label
+    delay_s: float = 0.0  # slow
+    probability: float = 1.0  # line faults: the share of requests affected
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FaultKind(self.kind))
+        if self.start_s < 0 or self.duration_s <= 0 or self.repeat_per_hour < 0:
+            raise ValueError(f"{self.kind}: start_s >= 0, duration_s > 0, repeat_per_hour >= 0")
+        if not 0 < self.probability <= 1:
+            raise ValueError(f"{self.kind}: probability must be in (0, 1]")
+        if self.kind in _ODU_ONLY and self.target != ODU_TARGET:
+            raise ValueError(f"{self.kind} targets the outdoor unit ({ODU_TARGET!r})")
+        needs_register = {FaultKind.STUCK_SENSOR, FaultKind.SENSOR_VALUE, FaultKind.SENSOR_BROKEN}
+        if self.kind in needs_register and self.register is None:
+            raise ValueError(f"{self.kind} needs a register")
+        if self.kind is FaultKind.EXCEPTION:
+            ExcCodes(self.code)  # ValueError for a code Modbus does not have
+        if self.kind is FaultKind.ODU_FAULT and not isinstance(self.code, str):
+            raise ValueError("odu_fault needs a fault_code label as code, e.g. 'high_pressure'")
+
+
+@dataclass
+class _Schedule:
+    fault: Fault
+    starts_at: float
+    ends_at: float
+    active: bool = False
+
+
+class FaultInjector:
+    """The faults of one simulator, on its units (by target: "odu" or a zone id)."""
+
+    def __init__(self, units: Mapping[str, IndoorHead | OutdoorUnit], seed: int = 0) -> None:
+        self._units = dict(units)
+        self._rng = random.Random(seed)
+        self._schedules: list[_Schedule] = []
+        self._now = 0.0
+        self.injected = 0  # how many times a fault began
+
+    def seed(self, seed: int) -> None:
+        self._rng.seed(seed)
+
+    def add(self, fault: Fault) -> None:
+        """Schedule a fault, its start counted from now."""
+        unit = self._unit(fault.target)
+        if fault.register is not None:
+            unit.profile[fault.register]  # KeyError now for a register the unit does not have
+        starts_at = self._now + fault.start_s
+        self._schedules.append(_Schedule(fault, starts_at, starts_at + fault.duration_s))
+        self.update(self._now)
+
+    def clear(self) -> None:
+        """End every fault now; nothing recurs."""
+        for schedule in self._schedules:
+            if schedule.active:
+                self._switch(schedule.fault, on=False)
+        self._schedules.clear()
+
+    @property
+    def active(self) -> list[Fault]:
+        return [s.fault for s in self._schedules if s.active]
+
+    def update(self, now_s: float) -> None:
+        """Switch faults on and off up to simulated time ``now_s``."""
+        self._now = now_s
+        for schedule in list(self._schedules):
+            if not schedule.active and schedule.starts_at <= now_s < schedule.ends_at:
+                schedule.active = True
+                self.injected += 1
+                self._switch(schedule.fault, on=True)
+            if schedule.active and now_s >= schedule.ends_at:
+                schedule.active = False
+                self._switch(schedule.fault, on=False)
+            if not schedule.active and now_s >= schedule.ends_at:
+                rate = schedule.fault.repeat_per_hour
+                if rate > 0:
+                    schedule.starts_at = now_s + self._rng.expovariate(rate / 3600.0)
+                    schedule.ends_at = schedule.starts_at + schedule.fault.duration_s
+                else:
+                    self._schedules.remove(schedule)
+
+    # ---- what the Modbus server asks (hil.server.LineFaults) ----
+
+    def silent(self, unit_id: int) -> bool:
+        return any(
+            f.kind is FaultKind.VANISH
+            or (f.kind is FaultKind.NO_REPLY and self._rng.random() < f.probability)
+            for f in self._line_faults(unit_id)
+        )
+
+    async def before_reply(self, unit_id: int) -> ExcCodes | None:
+        code = None
+        for fault in self._line_faults(unit_id):
+            if self._rng.random() >= fault.probability:
+                continue
+            if fault.kind is FaultKind.SLOW:
+                await asyncio.sleep(fault.delay_s)
+            elif fault.kind is FaultKind.EXCEPTION:
+                code = ExcCodes(fault.code)
+        return code
+
+    # ---- internals ----
+
+    def _unit(self, target: str) -> IndoorHead | OutdoorUnit:
+        try:
+            return self._units[target]
+        except KeyError:
+            raise KeyError(
+                f"no fault target {target!r} (targets: {', '.join(self._units)})"
+            ) from None
+
+    def _line_faults(self, unit_id: int) -> Iterable[Fault]:
+        for schedule in self._schedules:
+            fault = schedule.fault
+            if (
+                schedule.active
+                and fault.kind in _LINE_KINDS
+                and self._units[fault.target].unit_id == unit_id
+            ):
+                yield fault
+
+    def _switch(self, fault: Fault, *, on: bool) -> None:
+        unit = self._unit(fault.target)
+        firmware = unit.firmware
+        register = fault.register or ""
+        match fault.kind:
+            case FaultKind.STUCK_SENSOR:
+                if on:
+                    unit.overrides[register] = unit.value(register)
+                else:
+                    unit.overrides.pop(register, None)
+            case FaultKind.SENSOR_VALUE:
+                if on:
+                    unit.overrides[register] = fault.value
+                else:
+                    unit.overrides.pop(register, None)
+            case FaultKind.SENSOR_BROKEN:
+                (firmware.broken_sensors.add if on else firmware.broken_sensors.discard)(register)
+            case FaultKind.ODU_FAULT:
+                assert isinstance(firmware, OutdoorFirmware)
+                firmware.fault = str(fault.code) if on else None
+            case FaultKind.DEFROST:
+                assert isinstance(firmware, OutdoorFirmware)
+                if on:
+                    firmware.force_defrost()
+            case FaultKind.HEARTBEAT_LAPSE:
+                firmware.watchdog.lapsed = on
+            case _:  # line faults act per request (silent, before_reply)
+                pass
+
+
+def load_fault_file(path: Path) -> tuple[list[Fault], int]:
+    """The faults and the random seed of a TOML fault file::
+
+    seed = 1
+    [[faults]]
+    kind = "vanish"
+    target = "bedroom"
+    start_s = 600
+    duration_s = 300
+    repeat_per_hour = 2
+    """
+    data = tomllib.loads(path.read_text())
+    unknown = set(data) - {"seed", "faults"}
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {', '.join(sorted(unknown))}")
+    known = {f.name for f in fields(Fault)}
+    faults = []
+    for number, entry in enumerate(data.get("faults", []), start=1):
+        extra = set(entry) - known
+        if extra:
+            raise ValueError(f"{path}: fault {number}: unknown keys {', '.join(sorted(extra))}")
+        try:
+            faults.append(Fault(**entry))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: fault {number}: {err}") from None
+    return faults, int(data.get("seed", 0))

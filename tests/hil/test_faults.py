@@ -1,0 +1,207 @@
+"""Fault injection: every kind of fault, seen through a real pymodbus client, and the fault file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusIOException
+
+from hil.faults import Fault, FaultKind, load_fault_file
+from hil.simulator import Simulator
+from tests.hil.house import heat, house, without_watchdog
+
+ODU, LIVING, KITCHEN = 1, 11, 12
+STATUS, RETURN_AIR, FAULT_CODE = 10, 11, 14  # head input registers
+ODU_STATUS, ODU_FAULT_CODE = 10, 19
+RUNNING, DEFROST, FAULT, LOCKOUT, HEARTBEAT_LOST = 0x01, 0x02, 0x08, 0x10, 0x40
+SENTINEL = 0x8000
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Simulator, AsyncModbusTcpClient]]:
+    sim = Simulator(house())
+    async with sim.running(tcp=("127.0.0.1", 0)):
+        assert sim.tcp_address is not None
+        host, port = sim.tcp_address
+        client = AsyncModbusTcpClient(host, port=port, timeout=0.3, retries=0)
+        assert await client.connect()
+        try:
+            yield sim, client
+        finally:
+            client.close()
+
+
+async def word(client: AsyncModbusTcpClient, unit: int, address: int) -> int:
+    response = await client.read_input_registers(address, count=1, device_id=unit)
+    assert not response.isError(), response
+    return response.registers[0]
+
+
+async def answers(client: AsyncModbusTcpClient, unit: int) -> bool:
+    try:
+        response = await client.read_input_registers(0, count=1, device_id=unit)
+    except ModbusIOException:
+        return False
+    return not response.isError()
+
+
+async def test_a_vanished_unit_is_silent_and_comes_back(served):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.VANISH, "living", duration_s=600))
+    assert not await answers(client, LIVING)
+    assert await answers(client, KITCHEN)  # the others are not touched
+    sim.step(600)
+    assert await answers(client, LIVING)
+    assert sim.faults.active == []
+
+
+async def test_no_reply_to_a_share_of_requests(served):
+    sim, client = served
+    sim.faults.seed(3)
+    sim.faults.add(Fault(FaultKind.NO_REPLY, "living", probability=0.5))
+    outcomes = [await answers(client, LIVING) for _ in range(10)]
+    assert 0 < sum(outcomes) < 10
+
+
+@pytest.mark.parametrize("code", [0x04, 0x06])
+async def test_exception_replies(served, code):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.EXCEPTION, "odu", code=code, duration_s=60))
+    response = await client.read_holding_registers(100, count=1, device_id=ODU)
+    assert response.isError() and response.exception_code == code
+    sim.step(60)
+    assert await answers(client, ODU)
+
+
+async def test_slow_replies_arrive_late(served):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.SLOW, "kitchen", delay_s=0.2))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await word(client, KITCHEN, 0) == 2  # an indoor head, just late
+    assert loop.time() - started >= 0.2
+
+
+async def test_a_stuck_sensor_keeps_its_value(served):
+    sim, client = served
+    before = await word(client, LIVING, RETURN_AIR)
+    sim.faults.add(Fault(FaultKind.STUCK_SENSOR, "living", register="return_air_temperature"))
+    sim.step(3 * 3600)  # an unheated January morning: the room cools
+    assert sim.head("living").input_values()["return_air_temperature"] != before / 10
+    assert await word(client, LIVING, RETURN_AIR) == before
+
+
+async def test_out_of_range_and_sentinel_sensor_values(served):
+    sim, client = served
+    register = "return_air_temperature"
+    sim.faults.add(Fault(FaultKind.SENSOR_VALUE, "living", register=register, value=150.0))
+    sim.faults.add(Fault(FaultKind.SENSOR_VALUE, "kitchen", register=register))
+    assert await word(client, LIVING, RETURN_AIR) == 1500
+    assert await word(client, KITCHEN, RETURN_AIR) == SENTINEL
+    assert await word(client, KITCHEN, FAULT_CODE) == 0  # only the value is wrong
+
+
+async def test_a_broken_sensor_reads_the_sentinel_and_raises_a_fault(served):
+    sim, client = served
+    sim.faults.add(
+        Fault(FaultKind.SENSOR_BROKEN, "living", register="return_air_temperature", duration_s=60)
+    )
+    assert await word(client, LIVING, RETURN_AIR) == SENTINEL
+    assert await word(client, LIVING, STATUS) & FAULT
+    assert await word(client, LIVING, FAULT_CODE) == 1  # return-air sensor
+    sim.step(60)
+    assert await word(client, LIVING, RETURN_AIR) != SENTINEL
+    assert await word(client, LIVING, FAULT_CODE) == 0
+
+
+async def test_odu_fault_stops_the_compressor_then_the_restart_lockout_holds(served):
+    sim, client = served
+    without_watchdog(sim)
+    heat(sim)
+    sim.step(300)
+    assert await word(client, ODU, ODU_STATUS) & RUNNING
+    sim.faults.add(Fault(FaultKind.ODU_FAULT, "odu", code="high_pressure", duration_s=60))
+    sim.step(10)
+    status = await word(client, ODU, ODU_STATUS)
+    assert status & FAULT and not status & RUNNING
+    assert await word(client, ODU, ODU_FAULT_CODE) == 3  # high pressure
+    sim.step(60)
+    status = await word(client, ODU, ODU_STATUS)
+    assert not status & FAULT and status & LOCKOUT and not status & RUNNING
+    assert await word(client, ODU, ODU_FAULT_CODE) == 0
+    sim.step(200)
+    assert await word(client, ODU, ODU_STATUS) & RUNNING  # restarted after the lockout
+
+
+async def test_forced_defrost(served):
+    sim, client = served
+    without_watchdog(sim)
+    heat(sim)
+    sim.step(300)
+    assert not await word(client, ODU, ODU_STATUS) & DEFROST
+    sim.faults.add(Fault(FaultKind.DEFROST, "odu"))
+    sim.step(4)
+    assert await word(client, ODU, ODU_STATUS) & DEFROST
+
+
+async def test_heartbeat_lapse_sends_the_unit_autonomous(served):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.HEARTBEAT_LAPSE, "bedroom", duration_s=120))
+    assert await word(client, 13, STATUS) & HEARTBEAT_LOST
+    assert not await word(client, LIVING, STATUS) & HEARTBEAT_LOST
+    sim.step(120)
+    sim.head("bedroom").write("heartbeat", 7)
+    assert not await word(client, 13, STATUS) & HEARTBEAT_LOST
+
+
+async def test_faults_start_late_and_recur_at_random(served):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.VANISH, "office", start_s=60, duration_s=30, repeat_per_hour=60))
+    assert await answers(client, 14)
+    sim.step(61)
+    assert not await answers(client, 14)
+    for _ in range(360):  # an hour at a fault a minute: many begin, and each one ends
+        sim.step(10)
+    assert sim.faults.injected > 20
+    sim.faults.clear()
+    assert await answers(client, 14)
+
+
+def test_faults_are_validated():
+    with pytest.raises(ValueError, match="outdoor unit"):
+        Fault(FaultKind.DEFROST, "living")
+    with pytest.raises(ValueError, match="needs a register"):
+        Fault(FaultKind.STUCK_SENSOR, "living")
+    with pytest.raises(ValueError):
+        Fault(FaultKind.EXCEPTION, "living", code=0x55)
+    with pytest.raises(ValueError):
+        Fault("melt", "living")  # type: ignore[arg-type]
+
+
+def test_unknown_target_or_register(sim):
+    with pytest.raises(KeyError, match="no fault target 'garage'"):
+        sim.faults.add(Fault(FaultKind.VANISH, "garage"))
+    with pytest.raises(KeyError):
+        sim.faults.add(Fault(FaultKind.STUCK_SENSOR, "living", register="nonsense"))
+
+
+def test_fault_file(tmp_path, sim):
+    path = tmp_path / "faults.toml"
+    path.write_text(
+        "seed = 7\n"
+        '[[faults]]\nkind = "vanish"\ntarget = "bedroom"\nstart_s = 600\nduration_s = 300\n'
+        '[[faults]]\nkind = "exception"\ntarget = "odu"\ncode = 6\nrepeat_per_hour = 2\n'
+        "duration_s = 20\n"
+    )
+    faults, seed = load_fault_file(path)
+    assert seed == 7
+    assert faults == [
+        Fault(FaultKind.VANISH, "bedroom", start_s=600, duration_s=300),
+        Fault(FaultKind.EXCEPTION, "odu", code=6, duration_s=20, repeat_per_hour=2),
+    ]
+    path.write_text('[[faults]]\nkind = "vanish"\ntarget = "bedroom"\nstart = 1\n')
+    with pytest.raises(ValueError, match="fault 1: unknown keys start"):
+        load_fault_file(path)
