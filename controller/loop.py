@@ -101,7 +101,14 @@ class ControlLoop:
     def step(self, zones: dict[str, ZoneInput], unit: UnitInput, now: float) -> Decision:
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
-            return Decision(output, None)  # nothing can be sent to a unit that does not answer
+            # Nothing can be sent to a unit that does not answer; a run it had is over (the
+            # coordinator counts it as a forced stop), so the history must say so too.
+            if self.history.running:
+                stop = OduCommand(self.history.mode, 0.0)
+                self.history = check_command(
+                    self.history, stop, now, self.tuning.coordinator.limits, forced_stop=True
+                )
+            return Decision(output, None)
         try:
             self.history = check_command(
                 self.history,

@@ -362,6 +362,10 @@ class HeadFirmware:
             if fan_speed == 0:  # auto
                 if c.mode == "dry":
                     fan_speed = DRY_FAN_SPEED
+                elif self._heating and request_pct == 0:
+                    # Thermo-off in heating: with the fan on `auto` the head stops it, as real
+                    # heads do (no cold draft, no fan power); a set fan speed keeps running.
+                    fan_speed = 0
                 else:
                     low, high = AUTO_FAN_SPEEDS
                     fan_speed = low + round((high - low) * min(1.0, request_pct / 100.0))
