@@ -70,8 +70,9 @@ class ControlTuning:
     coordinator: CoordinatorTuning = field(default_factory=CoordinatorTuning)
     presets: PresetTable = field(default_factory=PresetTable)
     head_sensor_bias: HeadSensorBias = field(default_factory=HeadSensorBias)
-    # With fan mode `auto`, a head that gets no refrigerant runs its fan at the lowest speed
-    # (as heads do at thermo-off): moving air that is not heated or cooled only costs power.
+    # With fan mode `auto`, a cooling head that gets no refrigerant runs its fan at the lowest
+    # speed: moving air that is not cooled only costs power. A heating head is left on `auto`,
+    # with which heads stop the fan at thermo-off themselves (no cold draft, no fan power).
     idle_fan_quiet: bool = True
     # A head's capacity request that moved less than this (percentage points) keeps its old
     # value: the refrigerant split hardly changes, and every change is a bus write.
@@ -289,7 +290,7 @@ def control_step(
         )
         # `_value_`, not `.value`: the enum property costs more than the rest of this line.
         fan = settings.fan_mode._value_
-        if share == 0.0 and idle_fan_quiet and fan == "auto" and head_mode in ("heat", "cool"):
+        if share == 0.0 and idle_fan_quiet and fan == "auto" and head_mode == "cool":
             fan = "quiet"
         vertical = settings.swing_mode._value_
         horizontal = settings.swing_horizontal_mode._value_

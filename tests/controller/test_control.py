@@ -122,16 +122,23 @@ def test_boost_asks_for_full_capacity_then_ends_in_comfort():
     assert out.zones["a"].preset is Preset.COMFORT and out.zones["a"].demand < 1.0
 
 
-def test_an_idle_head_in_auto_runs_its_fan_quietly():
+def test_an_idle_cooling_head_in_auto_runs_its_fan_quietly():
     zones = {
-        "warm": zone(ZoneMode.HEAT, 21.5),
-        "cold": zone(ZoneMode.HEAT, 19.0),
-        "chosen": zone(ZoneMode.HEAT, 21.5, fan_mode=FanMode.HIGH),
+        "cool": zone(ZoneMode.COOL, 22.0, target=24.0),
+        "warm": zone(ZoneMode.COOL, 27.0, target=24.0),
+        "chosen": zone(ZoneMode.COOL, 22.0, target=24.0, fan_mode=FanMode.HIGH),
     }
     _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
-    assert out.zones["warm"].head.fan == "quiet"
-    assert out.zones["cold"].head.fan == "auto"
+    assert out.zones["cool"].head.fan == "quiet"
+    assert out.zones["warm"].head.fan == "auto"
     assert out.zones["chosen"].head.fan == "high"
+
+
+def test_an_idle_heating_head_stays_on_auto_so_the_head_stops_its_fan():
+    zones = {"warm": zone(ZoneMode.HEAT, 21.5), "cold": zone(ZoneMode.HEAT, 19.0)}
+    _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    assert out.zones["warm"].head.capacity_request_pct == 0
+    assert out.zones["warm"].head.fan == "auto"
 
 
 def test_unchanged_head_commands_are_reused():

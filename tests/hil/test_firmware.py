@@ -355,3 +355,15 @@ def test_house_knows_its_parts():
         h.step(-1.0)
     assert h.odu.ratings is h.plant.ratings
     assert OduMode(h.odu_view().mode) is OduMode.OFF
+
+
+def test_heating_head_at_thermo_off_stops_an_auto_fan_but_not_a_set_speed():
+    h = house()
+    command_all(h)
+    h.heads["a"].apply(head_command("heat", request=0.0))
+    h.heads["b"].apply(head_command("heat", request=0.0, fan="low"))
+    h.heads["c"].apply(head_command("cool", request=0.0))
+    h.step(PREHEAT_S + 20.0)
+    assert not h.head_view("a").fan_running
+    assert h.head_view("b").fan_running
+    assert h.head_view("c").fan_running  # in cooling an idle head keeps moving air
