@@ -9,8 +9,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.config import ConfigError, LoadedConfig, load_config
+
+if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
+    from hil.scenario import Scenario
 from controller.security import insecure_files
 
 log = logging.getLogger("minisplit")
@@ -68,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--faults", type=Path, metavar="FILE", help="inject the faults of a TOML fault file"
     )
+    sim.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="model the building of a bench scenario (its zones must match the config's)",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path)
@@ -121,6 +131,18 @@ def _refuse_insecure(loaded: LoadedConfig) -> None:
         raise SystemExit(1)
 
 
+def _load_scenario(path: Path) -> Scenario:
+    from hil.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def check_config(path: Path) -> int:
     loaded = _load(path)
     config = loaded.config
@@ -163,9 +185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hil.simulator import run_simulator
 
             loaded = _load(args.config)
+            scenario = _load_scenario(args.scenario) if args.scenario else None
             asyncio.run(
                 run_simulator(
-                    loaded, tcp=args.tcp, serial=args.serial, speed=args.speed, faults=args.faults
+                    loaded,
+                    tcp=args.tcp,
+                    serial=args.serial,
+                    speed=args.speed,
+                    faults=args.faults,
+                    scenario=scenario,
                 )
             )
         elif args.command == "bench":

@@ -43,3 +43,12 @@ def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
         main(argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nunknown = 1\n')
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", str(ROOT / "config" / "demo.toml"), "--scenario", str(bad)])
+    assert info.value.code == 1
+    assert "scenario has" in capsys.readouterr().err
