@@ -18,6 +18,7 @@ from controller.control import (
     control_step,
 )
 from controller.interlocks import CompressorHistory, InterlockViolation, check_command
+from controller.room_sensor import SensorSource
 from controller.settings import UnitSettings, ZoneSettings
 from drivers.devices import OduCommand
 
@@ -72,6 +73,7 @@ def zone_input(
     rated_capacity_w: float,
     report: HeadReport | None,
     setpoint_limits: tuple[float, float] | None = None,
+    sensor: SensorSource = SensorSource.HEAD,
 ) -> ZoneInput:
     return ZoneInput(
         settings=settings,
@@ -80,6 +82,7 @@ def zone_input(
         rated_capacity_w=rated_capacity_w,
         preheating=bool(report is not None and report.cold_draft_prevention),
         setpoint_limits=setpoint_limits,
+        sensor=sensor,
     )
 
 

@@ -1,7 +1,8 @@
 """The supervisor: an asyncio TaskGroup of the bus owners, the control tick and the MQTT bridge.
 
 The imperative shell around the pure control core: it polls the units, picks each room's
-sensor, runs `control_step`, verifies the ODU command, writes what changed, keeps the
+sensor, runs the `ControlLoop` (control step + safety check, the very code the benchmark
+scores), writes what changed, keeps the
 heartbeats alive, persists settings and publishes state. Time comes only from the event loop
 (scaled by ``time_scale`` so that it runs in step with an accelerated simulator)."""
 
@@ -14,22 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
-from controller.compressor import UnitObservation
 from controller.config import LoadedConfig, ZoneConfig
 from controller.control import (
     ControlOutput,
-    ControlState,
     ControlTuning,
     UnitInput,
     ZoneInput,
-    control_step,
 )
 from controller.handheld import adopt_remote_request
-from controller.interlocks import (
-    CompressorHistory,
-    InterlockViolation,
-    check_command,
-)
+from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.mqtt_bridge import MqttBridge
 from controller.notify import SystemdNotifier
 from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
@@ -37,7 +31,7 @@ from controller.room_sensor import SensorSource, room_temperature
 from controller.settings import ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
-from drivers.devices import HeadInfo, HeadStatus, OduInfo, OduStatus, RemoteRequest
+from drivers.devices import HeadInfo, HeadStatus, OduCommand, OduInfo, OduStatus, RemoteRequest
 from drivers.head import HeadDriver
 from drivers.odu import OutdoorUnitDriver
 
@@ -114,8 +108,7 @@ class Supervisor:
             settings = fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
             driver = HeadDriver(self.buses[zone.bus], zone.unit_id, loaded.head_profile(zone))
             self.zones[zone.id] = ZoneRuntime(zone, driver, settings)
-        self.control_state = ControlState()
-        self.history = CompressorHistory()
+        self.loop = ControlLoop(self.tuning)
         self.output: ControlOutput | None = None
         self.cycles = 0
         self.notifier = notifier or SystemdNotifier()
@@ -318,34 +311,31 @@ class Supervisor:
     def _inputs(self, now: float) -> tuple[dict[str, ZoneInput], UnitInput] | None:
         if self.odu_info is None or self.odu_status is None:
             return None
-        info, status = self.odu_info, self.odu_status
-        observation = UnitObservation(
-            rated_heating_w=info.rated_heating_capacity_w,
-            rated_cooling_w=info.rated_cooling_capacity_w,
-            min_frequency_hz=info.min_frequency_hz,
-            max_frequency_hz=info.max_frequency_hz,
-            allowed_max_frequency_hz=status.allowed_max_frequency_hz,
-            outdoor_temperature=status.outdoor_temperature,
+        info = self.odu_info
+        ratings = UnitRatings(
+            info.rated_heating_capacity_w,
+            info.rated_cooling_capacity_w,
+            info.min_frequency_hz,
+            info.max_frequency_hz,
         )
-        unit = UnitInput(
-            observation, self.odu_available, status.defrost, self.unit_settings, status.fault
-        )
+        unit = unit_input(ratings, self.odu_status, self.odu_available, self.unit_settings)
         zones = {}
         for zone_id, zone in self.zones.items():
             temperature, sensor = self.room_temperature(zone, now)
-            zones[zone_id] = ZoneInput(
-                settings=zone.settings,
-                temperature=temperature,
-                available=zone.available,
-                rated_capacity_w=zone.info.rated_capacity_w if zone.info else 0.0,
-                preheating=bool(zone.status and zone.status.cold_draft_prevention),
-                setpoint_limits=(zone.config.min_temperature, zone.config.max_temperature),
-                sensor=SensorSource(sensor),
+            zones[zone_id] = zone_input(
+                zone.settings,
+                temperature,
+                zone.available,
+                zone.info.rated_capacity_w if zone.info else 0.0,
+                zone.status,
+                (zone.config.min_temperature, zone.config.max_temperature),
+                SensorSource(sensor),
             )
         return zones, unit
 
     async def actuate(self) -> None:
-        """Run the control step on the latest measurements and write what changed."""
+        """Run the control tick (the same `ControlLoop` the benchmark scores) on the latest
+        measurements and write what changed."""
         async with self._actuate_lock:
             now = self.now()
             inputs = self._inputs(now)
@@ -353,30 +343,23 @@ class Supervisor:
                 self._publish(now)
                 return
             zones, unit = inputs
-            self.control_state, output = control_step(
-                self.control_state, zones, unit, now, self.tuning
-            )
-            self.output = output
-            writes = [self._write_heads(output)]
-            if self.odu_available:
-                writes.append(self._write_odu(output, now))
+            decision = self.loop.step(zones, unit, now)
+            self.output = decision.output
+            if decision.refusal is not None:
+                log.error(
+                    "ODU command refused by the safety check: %s (%s)",
+                    decision.refusal,
+                    decision.output.odu,
+                )
+            writes = [self._write_heads(decision.output)]
+            if decision.odu_command is not None:
+                writes.append(self._write_odu(decision.odu_command))
             await asyncio.gather(*writes)
             self._publish(now)
 
-    async def _write_odu(self, output: ControlOutput, now: float) -> None:
+    async def _write_odu(self, command: OduCommand) -> None:
         try:
-            self.history = check_command(
-                self.history,
-                output.odu,
-                now,
-                self.tuning.coordinator.limits,
-                forced_stop=output.forced_stop,
-            )
-        except InterlockViolation as err:
-            log.error("ODU command refused by the safety check: %s (%s)", err, output.odu)
-            return
-        try:
-            await self.odu.apply(output.odu)
+            await self.odu.apply(command)
         except (BusError, ValueError) as err:
             log.warning("ODU write failed: %s", err)
 
