@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from controller.config import ConfigError, LoadedConfig, load_config
 
@@ -111,24 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_with(headline: str, problems: Sequence[str]) -> NoReturn:
+    """Print a headline and one indented line per problem on stderr, and exit 1."""
+    print(headline, file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    raise SystemExit(1)
+
+
 def _load(path: Path) -> LoadedConfig:
     try:
         return load_config(path)
     except ConfigError as err:
-        print(f"{err.source}: configuration has {len(err.problems)} error(s):", file=sys.stderr)
-        for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _exit_with(f"{err.source}: configuration has {len(err.problems)} error(s):", err.problems)
 
 
 def _refuse_insecure(loaded: LoadedConfig) -> None:
     """Exit when the config or a secret it names is readable or writable by other users."""
     problems = insecure_files(loaded)
     if problems:
-        print("minisplit: refusing to start:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1)
+        _exit_with("minisplit: refusing to start:", problems)
 
 
 def _load_scenario(path: Path) -> Scenario:
@@ -137,10 +139,7 @@ def _load_scenario(path: Path) -> Scenario:
     try:
         return load_scenario(path)
     except ScenarioError as err:
-        print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
-        for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _exit_with(f"{err.source}: scenario has {len(err.problems)} error(s):", err.problems)
 
 
 def check_config(path: Path) -> int:
