@@ -1,0 +1,30 @@
+"""The demo's local broker: mosquitto when installed, else amqtt in-process (no root needed)."""
+
+import asyncio
+
+import aiomqtt
+import pytest
+
+from hil import broker
+
+
+@pytest.mark.parametrize("use_mosquitto", [True, False])
+async def test_local_broker_carries_a_retained_message(use_mosquitto, monkeypatch):
+    if not use_mosquitto:
+        monkeypatch.setattr(broker, "mosquitto_path", lambda: None)
+    elif broker.mosquitto_path() is None:
+        pytest.skip("mosquitto is not installed")
+    port = broker.free_port()
+    async with broker.local_broker("127.0.0.1", port) as name:
+        assert name == ("mosquitto" if use_mosquitto else "amqtt")
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            await client.publish("demo/x", "hello", retain=True)
+            await client.subscribe("demo/#")
+            async with asyncio.timeout(10):  # bounded: a broker that drops it fails, not hangs
+                message = await anext(aiter(client.messages))
+            assert message.payload == b"hello"
+
+
+def test_free_port_prefers_the_wanted_one_when_free():
+    port = broker.free_port()
+    assert broker.free_port("127.0.0.1", port) == port
