@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from pymodbus.client import AsyncModbusTcpClient
 
 from controller.config import LoadedConfig, parse_config
 from hil.simulator import Simulator
@@ -89,3 +92,18 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> N
             if condition():
                 return
             await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def served_house(timeout_s: float) -> AsyncIterator[tuple[Simulator, AsyncModbusTcpClient]]:
+    """The test house served over Modbus TCP on a free port, with a connected client."""
+    sim = Simulator(house())
+    async with sim.running(tcp=("127.0.0.1", 0)):
+        assert sim.tcp_address is not None
+        host, port = sim.tcp_address
+        client = AsyncModbusTcpClient(host, port=port, timeout=timeout_s, retries=0)
+        assert await client.connect()
+        try:
+            yield sim, client
+        finally:
+            client.close()

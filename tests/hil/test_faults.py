@@ -11,7 +11,7 @@ from pymodbus.exceptions import ModbusIOException
 
 from hil.faults import Fault, FaultKind, load_fault_file
 from hil.simulator import Simulator
-from tests.hil.house import heat, house, without_watchdog
+from tests.hil.house import heat, served_house, without_watchdog
 
 ODU, LIVING, KITCHEN = 1, 11, 12
 STATUS, RETURN_AIR, FAULT_CODE = 10, 11, 14  # head input registers
@@ -22,16 +22,8 @@ SENTINEL = 0x8000
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Simulator, AsyncModbusTcpClient]]:
-    sim = Simulator(house())
-    async with sim.running(tcp=("127.0.0.1", 0)):
-        assert sim.tcp_address is not None
-        host, port = sim.tcp_address
-        client = AsyncModbusTcpClient(host, port=port, timeout=0.3, retries=0)
-        assert await client.connect()
-        try:
-            yield sim, client
-        finally:
-            client.close()
+    async with served_house(timeout_s=0.3) as pair:
+        yield pair
 
 
 async def word(client: AsyncModbusTcpClient, unit: int, address: int) -> int:

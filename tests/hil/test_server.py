@@ -14,7 +14,7 @@ from pymodbus.exceptions import ModbusIOException
 from drivers.profile import DeviceProfile, Table
 from drivers.registers import plan_reads
 from hil.simulator import Simulator
-from tests.hil.house import house, wait_until
+from tests.hil.house import house, served_house, wait_until
 
 ODU, HEAD = 1, 11
 ILLEGAL_ADDRESS, ILLEGAL_VALUE = 0x02, 0x03
@@ -22,16 +22,8 @@ ILLEGAL_ADDRESS, ILLEGAL_VALUE = 0x02, 0x03
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Simulator, AsyncModbusTcpClient]]:
-    sim = Simulator(house())
-    async with sim.running(tcp=("127.0.0.1", 0)):
-        assert sim.tcp_address is not None
-        host, port = sim.tcp_address
-        client = AsyncModbusTcpClient(host, port=port, timeout=2, retries=0)
-        assert await client.connect()
-        try:
-            yield sim, client
-        finally:
-            client.close()
+    async with served_house(timeout_s=2) as pair:
+        yield pair
 
 
 async def read(client, table: Table, address: int, count: int, unit: int):
