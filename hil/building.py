@@ -249,21 +249,8 @@ class ThermalNetwork:
 
     def step(self, dt: float, outdoor_c: float, heat_w: Sequence[float]) -> None:
         """Advance ``dt`` s with ``heat_w[i]`` W into room i's air node, all held constant."""
-        air, envelope = self.air_c, self.envelope_c
-        start = air[:]
-        for i, ((h_io, h_eo, k1, k2, k3, k4), near, (p11, p12, p21, p22)) in enumerate(
-            zip(self._steady, self.neighbours, self.transitions(dt), strict=True)
-        ):
-            into_air = heat_w[i] + h_io * outdoor_c
-            for j, g in near:
-                into_air += g * start[j]
-            into_envelope = h_eo * outdoor_c
-            steady_air = k1 * into_air + k2 * into_envelope
-            steady_envelope = k3 * into_air + k4 * into_envelope
-            da = start[i] - steady_air
-            de = envelope[i] - steady_envelope
-            air[i] = steady_air + p11 * da + p12 * de
-            envelope[i] = steady_envelope + p21 * da + p22 * de
+        unbounded = [math.inf] * len(self.air_c)
+        self.step_within(dt, outdoor_c, heat_w, [-math.inf] * len(unbounded), unbounded)
 
     def step_within(
         self,
