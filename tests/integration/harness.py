@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from controller.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "config" / "demo.toml").read_text()
+STOP_TIMEOUT_S = 15.0
 
 
 def tcp_config(
@@ -56,7 +58,14 @@ async def running(supervisor: Supervisor) -> AsyncIterator[Supervisor]:
         yield supervisor
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A supervisor that swallows its cancellation would hang the suite: bounded, and loud.
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+        if not done:
+            stack = io.StringIO()
+            task.print_stack(file=stack)
+            raise AssertionError(
+                f"the supervisor did not stop within {STOP_TIMEOUT_S} s of cancel:\n"
+                + stack.getvalue()
+            )
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
