@@ -1,6 +1,10 @@
 """The single owner of one RS-485 line (or Modbus TCP link): a priority queue of requests served
 one at a time, with per-device timeouts, retries, counters and offline handling (DESIGN §3.3).
 
+A silent unit must not hold the line: a retry waits behind the requests already queued, a unit
+that has failed gets one attempt per request until it answers again, and an offline one none
+until its re-probe. A link that drops is noticed at once, not after a timeout.
+
 Every wait here is on the event loop's clock (``loop.time()``, ``asyncio.sleep``,
 ``asyncio.timeout``), so tests can fast-forward it and the HIL can run accelerated (DESIGN §3.2).
 """
@@ -105,6 +109,7 @@ class _Device:
     stats: DeviceStats = field(default_factory=DeviceStats)
     failed_probes: int = 0
     next_probe_at: float = 0.0
+    failed_attempts: int = 0  # transactions without an answer since the unit last answered
 
 
 class _Op(enum.Enum):
@@ -120,7 +125,11 @@ class _Request:
     address: int
     count: int
     words: list[int]
+    priority: Priority
     future: asyncio.Future[list[int]]
+    attempts: int = 0
+    failure: BusError | None = None  # why the last attempt failed
+    retry_at: float = 0.0  # loop time before which a retry is not sent
 
     def __str__(self) -> str:
         last = self.address + self.count - 1
@@ -170,6 +179,8 @@ class BusScheduler:
         self._reconnect_failures = 0
         self._last_frame_end = float("-inf")
         self._in_flight: _Request | None = None
+        # The wait for the answer on the wire: cut short when the link drops.
+        self._answer_deadline: asyncio.Timeout | None = None
         self.total_transactions = 0
 
     # ---- public API -------------------------------------------------------------------
@@ -234,7 +245,7 @@ class BusScheduler:
                 try:
                     await self._serve(client)
                 except _ConnectionLost as lost:
-                    log.warning("bus %s: link lost (%s); reconnecting", self.name, lost)
+                    self._log_outage("bus %s: link lost (%s); reconnecting with backoff", lost)
                     self._fail_waiting(BusDisconnected(f"bus {self.name}: link lost ({lost})"))
                 finally:
                     self._connected.clear()
@@ -256,9 +267,7 @@ class BusScheduler:
                     self.bus, functools.partial(self._on_link_lost, generation)
                 )
             except TransportError as err:
-                # Logged loudly once per outage; a vanished adapter must not flood the log.
-                level = logging.WARNING if self._reconnect_failures == 0 else logging.DEBUG
-                log.log(level, "bus %s: %s; retrying with backoff", self.name, err)
+                self._log_outage("bus %s: %s; retrying with backoff", err)
                 await asyncio.sleep(self._reconnect_backoff.delay(self._reconnect_failures))
                 self._reconnect_failures += 1
                 continue
@@ -266,9 +275,22 @@ class BusScheduler:
             self._connected.set()
             return client
 
+    def _log_outage(self, message: str, reason: object) -> None:
+        # Loudly once per outage: until the line carries an answer again it is the same outage,
+        # and a vanished adapter must not flood the log with one line per reopen attempt.
+        level = logging.WARNING if self._reconnect_failures == 0 else logging.DEBUG
+        log.log(level, message, self.name, reason)
+
     def _on_link_lost(self, generation: int) -> None:
-        if generation == self._link_generation and self._connected.is_set():
-            self._queue.put_nowait((_LINK_LOST, next(self._seq), None))
+        if generation != self._link_generation or not self._connected.is_set():
+            return
+        # New requests fail at once, and the owner task stops waiting for an answer that
+        # cannot come (pymodbus leaves a request on a lost link waiting for its timeout).
+        self._connected.clear()
+        self._queue.put_nowait((_LINK_LOST, next(self._seq), None))
+        deadline = self._answer_deadline
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time())
 
     async def _serve(self, client: ModbusClient) -> None:
         while True:
@@ -280,7 +302,7 @@ class BusScheduler:
             # Left set if the link drops or the task is cancelled: _fail_waiting settles it.
             self._in_flight = request
             try:
-                words = await self._execute(client, request)
+                words = await self._attempt(client, request)
             except (_ConnectionLost, asyncio.CancelledError):
                 raise
             except BusError as err:
@@ -290,75 +312,106 @@ class BusScheduler:
                 log.exception("bus %s: %s failed unexpectedly", self.name, request)
                 _settle(request, BusError(f"bus {self.name}: {request}: {err!r}"))
             else:
-                _settle(request, words)
+                if words is None:
+                    # The retry queues up behind what is already waiting: a silent unit's
+                    # retries never hold back the other units' requests for long.
+                    self._queue.put_nowait((int(request.priority), next(self._seq), request))
+                else:
+                    _settle(request, words)
             self._in_flight = None
 
-    async def _execute(self, client: ModbusClient, request: _Request) -> list[int]:
+    async def _attempt(self, client: ModbusClient, request: _Request) -> list[int] | None:
+        """One transaction for ``request``: the words read ([] for a write), or None when it is
+        to be tried again; raises BusError when it fails for good."""
         loop = asyncio.get_running_loop()
         device = self._device(request.unit_id)
         stats = device.stats
-        attempts = 1 + device.retries
-        if not stats.online:
-            if loop.time() < device.next_probe_at:
+        if request.failure is None:
+            if not stats.online and loop.time() < device.next_probe_at:
                 stats.rejected_offline += 1
                 raise self._offline_error(request.unit_id)
-            attempts = 1  # the re-probe: one attempt, no retries
-        stats.requests += 1
-        failure: BusError = DeviceTimeout(f"bus {self.name}: {request}: no attempt made")
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self._retry_backoff.delay(attempt - 1))
-            await self._keep_inter_frame_gap()
-            stats.transactions += 1
-            self.total_transactions += 1
-            started = loop.time()
-            try:
-                async with asyncio.timeout(device.timeout_s):
-                    response = await _call(client, request)
-            except TimeoutError:
-                self._raise_if_link_down(client)
-                stats.timeouts += 1
-                stats.errors += 1
-                failure = DeviceTimeout(
-                    f"bus {self.name}: {request}: no answer within {device.timeout_s:g} s "
-                    f"({attempt + 1} attempt{'s' if attempt else ''})"
-                )
-                continue
-            except ConnectionException as err:
-                raise _ConnectionLost(str(err)) from None
-            except ModbusException as err:  # a frame for someone else, a bad CRC, ...
-                self._raise_if_link_down(client)
-                stats.errors += 1
-                failure = BusError(f"bus {self.name}: {request}: {err}")
-                continue
-            finally:
-                self._last_frame_end = loop.time()
-            latency = loop.time() - started
-            if response.isError():
-                code = getattr(response, "exception_code", 0)
-                stats.errors += 1
-                if code in _GATEWAY_NO_ANSWER:
-                    stats.timeouts += 1
-                    failure = DeviceTimeout(
-                        f"bus {self.name}: {request}: the gateway reports no answer (0x{code:02X})"
-                    )
-                    continue
-                stats.exception_replies += 1
-                stats.last_latency_s = latency
-                self._mark_alive(request.unit_id)
-                raise ModbusExceptionReply(
-                    code, f"bus {self.name}: {request}: exception reply 0x{code:02X}"
-                )
-            problem = _check_reply(request, response)
-            if problem:
-                stats.errors += 1
-                failure = BusError(f"bus {self.name}: {request}: {problem}")
-                continue
-            stats.last_latency_s = latency
-            self._mark_alive(request.unit_id)
-            return list(response.registers) if request.op is _Op.READ else []
+            stats.requests += 1
+        elif not self._may_retry(device, request):
+            # While it waited, another request of the unit failed: no more tries for this one.
+            self._mark_failed(request.unit_id)
+            raise request.failure
+        else:
+            await asyncio.sleep(max(0.0, request.retry_at - loop.time()))
+        await self._keep_inter_frame_gap()
+        self._raise_if_link_down(client)  # it may have dropped while this request waited
+        request.attempts += 1
+        stats.transactions += 1
+        self.total_transactions += 1
+        started = loop.time()
+        try:
+            async with asyncio.timeout(device.timeout_s) as self._answer_deadline:
+                response = await _call(client, request)
+        except TimeoutError:
+            self._raise_if_link_down(client)
+            stats.timeouts += 1
+            failure: BusError = DeviceTimeout(
+                f"bus {self.name}: {request}: no answer within {device.timeout_s:g} s "
+                f"({_attempts(request.attempts)})"
+            )
+        except ConnectionException as err:
+            raise _ConnectionLost(str(err)) from None
+        except ModbusException as err:  # a frame for someone else, a bad CRC, ...
+            self._raise_if_link_down(client)
+            failure = BusError(f"bus {self.name}: {request}: {err}")
+        else:
+            outcome = self._judge(request, response, loop.time() - started)
+            if not isinstance(outcome, BusError):
+                return outcome
+            failure = outcome
+        finally:
+            self._answer_deadline = None
+            self._last_frame_end = loop.time()
+        stats.errors += 1
+        device.failed_attempts += 1
+        request.failure = failure
+        request.retry_at = loop.time() + self._retry_backoff.delay(request.attempts - 1)
+        if self._may_retry(device, request):
+            return None
         self._mark_failed(request.unit_id)
         raise failure
+
+    def _judge(
+        self, request: _Request, response: ModbusPDU, latency: float
+    ) -> list[int] | BusError:
+        """The words of a reply, or what makes it a failed attempt; raises ModbusExceptionReply
+        for an exception from the device itself (an answer: it is alive, no retry)."""
+        stats = self._device(request.unit_id).stats
+        if response.isError():
+            code = getattr(response, "exception_code", 0)
+            if code in _GATEWAY_NO_ANSWER:
+                stats.timeouts += 1
+                return DeviceTimeout(
+                    f"bus {self.name}: {request}: the gateway reports no answer (0x{code:02X})"
+                )
+            stats.errors += 1
+            stats.exception_replies += 1
+            stats.last_latency_s = latency
+            self._mark_alive(request.unit_id)
+            raise ModbusExceptionReply(
+                code, f"bus {self.name}: {request}: exception reply 0x{code:02X}"
+            )
+        problem = _check_reply(request, response)
+        if problem:
+            return BusError(f"bus {self.name}: {request}: {problem}")
+        stats.last_latency_s = latency
+        self._mark_alive(request.unit_id)
+        return list(response.registers) if request.op is _Op.READ else []
+
+    @staticmethod
+    def _may_retry(device: _Device, request: _Request) -> bool:
+        """Retries are for a unit that answers and lost one frame: once a request of the unit
+        has failed (or another one failed meanwhile), each request gets a single attempt until
+        the unit answers again, and an offline unit's re-probe gets one attempt."""
+        return (
+            request.attempts <= device.retries
+            and device.stats.consecutive_failures == 0
+            and device.failed_attempts <= request.attempts
+        )
 
     async def _keep_inter_frame_gap(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -368,14 +421,15 @@ class BusScheduler:
 
     def _raise_if_link_down(self, client: ModbusClient) -> None:
         # A silent line may be a vanished port: then no device is to blame.
-        if not client.connected:
-            raise _ConnectionLost("the transport closed while waiting for an answer")
+        if not (client.connected and self._connected.is_set()):
+            raise _ConnectionLost("the transport closed the link")
 
     def _mark_alive(self, unit_id: int) -> None:
         device = self._device(unit_id)
         self._reconnect_failures = 0  # a link that carries answers is sound again
         device.stats.consecutive_failures = 0
         device.failed_probes = 0
+        device.failed_attempts = 0
         if not device.stats.online:
             device.stats.online = True
             log.info("bus %s: unit %d answers again: back online", self.name, unit_id)
@@ -436,7 +490,7 @@ class BusScheduler:
         if self._queue.qsize() >= self._queue_size:
             raise BusOverloaded(f"bus {self.name}: {self._queue.qsize()} requests already waiting")
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        request = _Request(unit_id, op, table, address, count, words, future)
+        request = _Request(unit_id, op, table, address, count, words, priority, future)
         self._queue.put_nowait((int(priority), next(self._seq), request))
         return await future
 
@@ -471,6 +525,10 @@ def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
     if response.address != request.address:
         return f"write acknowledged for address {response.address}"
     return None
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt{'s' if count > 1 else ''}"
 
 
 def _settle(request: _Request, outcome: list[int] | BusError) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import termios
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -27,6 +28,10 @@ from controller.config import SerialBus, TcpBus
 RESPONSE_TIMEOUT_CEILING_S = 11.0
 CONNECT_TIMEOUT_S = 5.0
 _NEVER_DISCONNECT = 2**31
+_OPEN_HINTS = {
+    errno.ENOENT: " (is the adapter plugged in, and is the device path right?)",
+    errno.EACCES: " (is the service user in the 'dialout' group?)",
+}
 
 
 class ModbusClient(Protocol):
@@ -80,6 +85,10 @@ async def open_client(
         if not up:
             on_lost()
 
+    if isinstance(bus, SerialBus) and _device_path_missing(bus):
+        # An unplugged USB adapter: said here, before pymodbus logs a warning per attempt.
+        hint = _OPEN_HINTS[errno.ENOENT]
+        raise TransportError(f"{describe(bus)}: cannot open: {bus.device} does not exist{hint}")
     client = _make_client(bus, trace_connect)
     client.set_max_no_responses(_NEVER_DISCONNECT)
     try:
@@ -134,6 +143,11 @@ def _make_client(
     )
 
 
+def _device_path_missing(bus: SerialBus) -> bool:
+    # A stat of a local device node; pyserial URLs (rfc2217://, socket://) are not paths.
+    return "://" not in bus.device and not os.path.exists(bus.device)
+
+
 def _why_not_connected(bus: SerialBus | TcpBus, connect_timeout_s: float) -> str:
     if isinstance(bus, TcpBus):
         return f"cannot connect within {connect_timeout_s:g} s (refused, unreachable or no answer)"
@@ -142,10 +156,7 @@ def _why_not_connected(bus: SerialBus | TcpBus, connect_timeout_s: float) -> str
         port = serial.serial_for_url(bus.device, do_not_open=True, exclusive=True)
         port.open()
     except (OSError, ValueError, termios.error) as err:  # SerialException is an OSError
-        hint = {
-            errno.ENOENT: " (is the adapter plugged in, and is the device path right?)",
-            errno.EACCES: " (is the service user in the 'dialout' group?)",
-        }.get(getattr(err, "errno", None) or 0, "")
+        hint = _OPEN_HINTS.get(getattr(err, "errno", None) or 0, "")
         return f"cannot open: {err}{hint}"
     port.close()
     return "cannot open (it opened on a second try: another program may be using it)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -239,9 +240,15 @@ async def tcp_scheduler(tcp_server: TcpEndpoint) -> AsyncIterator[BusScheduler]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within_s: float = 5.0, every_s: float = 0.02
+    check: Callable[[], bool | Awaitable[bool]], *, within_s: float = 5.0, every_s: float = 0.02
 ) -> None:
-    """Wait (bounded, on the loop clock) until ``check`` holds; TimeoutError otherwise."""
+    """Wait (bounded, on the loop clock) until ``check`` (plain or async) holds; TimeoutError
+    otherwise."""
     async with asyncio.timeout(within_s):
-        while not await check():  # noqa: ASYNC110 - the outcome is observed, not signalled
+        while True:
+            outcome = check()
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+            if outcome:
+                return
             await asyncio.sleep(every_s)

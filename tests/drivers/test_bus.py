@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,13 @@ from drivers.bus import (
 )
 from drivers.profile import Table
 from drivers.registers import ReadBlock
-from drivers.transport import ClientFactory, ModbusClient, TransportError, open_client
+from drivers.transport import (
+    ClientFactory,
+    ModbusClient,
+    TransportError,
+    describe,
+    open_client,
+)
 from tests.drivers.conftest import (
     DEAD_ID,
     FAST_RECONNECT,
@@ -60,7 +67,9 @@ IDENTITY = block(Table.INPUT, 0, 9)
 
 async def test_missing_serial_port_is_a_clear_error(tmp_path: Path) -> None:
     device = str(tmp_path / "ttyUSB9")
-    with pytest.raises(TransportError, match=rf"serial port {device}: cannot open: .*No such file"):
+    with pytest.raises(
+        TransportError, match=rf"serial port {device}: cannot open: .* does not exist .*plugged in"
+    ):
         await open_client(rtu_bus(device))
 
 
@@ -150,7 +159,8 @@ async def test_dead_unit_goes_offline_after_three_failures_then_fails_fast(
             await scheduler.read(DEAD_ID, STATUS)
         assert len(line.requests) == sent  # nothing went to the wire
         stats = scheduler.stats(DEAD_ID)
-        assert (stats.requests, stats.transactions, stats.timeouts) == (3, 6, 6)
+        # the first request is tried twice; once it failed, the unit gets single attempts
+        assert (stats.requests, stats.transactions, stats.timeouts) == (3, 4, 4)
         assert (stats.rejected_offline, stats.consecutive_failures) == (1, 3)
         # the other units on the line are not affected
         await scheduler.read(ODU_ID, STATUS)
@@ -264,18 +274,24 @@ async def test_vanished_serial_port_fails_requests_and_reconnects(
 ) -> None:
     socat, server_end, client_end = start_pty_pair(tmp_path)
     server = await start_rtu_server(line, server_end)
-    bus = rtu_bus(client_end, timeout_s=0.3, retries=0)
+    bus = rtu_bus(client_end, timeout_s=3.0, retries=0)
     scheduler = BusScheduler("rs485", bus, reconnect_backoff=FAST_RECONNECT)
     try:
-        async with running(scheduler):
+        async with asyncio.timeout(30), running(scheduler):
             await scheduler.read(ODU_ID, STATUS)
+            line.silent.add(HEAD_ID)  # keeps a request on the wire when the adapter goes
+            on_the_wire = asyncio.create_task(scheduler.read(HEAD_ID, STATUS))
+            queued = asyncio.create_task(scheduler.read(ODU_ID, STATUS))
+            await eventually(lambda: (HEAD_ID, 4, 10) in line.requests)
             stop_pty_pair(socat)  # the USB adapter is unplugged
+            # both fail long before the head's 3 s timeout: the port's loss is noticed at once
+            async with asyncio.timeout(1.0):
+                results = await asyncio.gather(on_the_wire, queued, return_exceptions=True)
+            assert all(isinstance(r, BusDisconnected) for r in results), results
+            assert not scheduler.connected
+            assert scheduler.stats(HEAD_ID).timeouts == 0  # the head is not to blame
             await server.shutdown()
-
-            async def noticed() -> bool:
-                return not scheduler.connected
-
-            await eventually(noticed)
+            line.silent.clear()
             with pytest.raises(BusDisconnected):
                 await scheduler.read(ODU_ID, STATUS)
 
@@ -294,12 +310,22 @@ async def test_vanished_serial_port_fails_requests_and_reconnects(
 
 
 class FakeClient:
-    """Answers reads for ``answering`` units; others stay silent. Logs (loop time, unit)."""
+    """Answers reads for ``answering`` units; others stay silent. Logs (loop time, unit).
+
+    `fake_factory` opens it (again after each `drop_link`), unless it is ``unplugged``."""
 
     def __init__(self, answering: set[int]) -> None:
         self.answering = answering
         self.connected = True
         self.sent: list[tuple[float, int]] = []
+        self.opened = 0
+        self.unplugged = False
+        self.on_lost: Callable[[], None] = lambda: None
+
+    def drop_link(self) -> None:
+        """The link goes down by itself: the transport reports it as pymodbus does."""
+        self.connected = False
+        self.on_lost()
 
     async def _answer(self, unit: int, response: ModbusPDU) -> ModbusPDU:
         self.sent.append((asyncio.get_running_loop().time(), unit))
@@ -333,12 +359,18 @@ class FakeClient:
 
 def fake_factory(client: FakeClient) -> ClientFactory:
     async def factory(bus: SerialBus | TcpBus, on_lost: Callable[[], None]) -> ModbusClient:
+        if client.unplugged:
+            raise TransportError(f"{describe(bus)}: cannot open: No such file or directory")
+        client.opened += 1
+        client.connected = True
+        client.on_lost = on_lost
         return client
 
     return factory
 
 
 LINE = tcp_bus(502, timeout_s=0.3, retries=2, inter_frame_delay_s=0.0)
+BOUND_S = 120  # loop seconds: a test on the fake clock that hangs fails, fast-forwarded
 
 
 @pytest.mark.looptime
@@ -352,10 +384,10 @@ async def test_offline_reprobe_schedule_doubles_up_to_60_s() -> None:
             with contextlib.suppress(BusError):
                 await scheduler.read(7, STATUS)
             await asyncio.sleep(0.1)
-    probes = [t for t, _ in client.sent][9:]  # after 3 requests x 3 attempts
+    probes = [t for t, _ in client.sent][5:]  # after 3 requests: 3 attempts, then 1 and 1
     gaps = [round(b - a) for a, b in itertools.pairwise(probes)]
     assert gaps[:6] == [10, 20, 40, 60, 60, 60]
-    first_probe_delay = probes[0] - client.sent[8][0]
+    first_probe_delay = probes[0] - client.sent[4][0]
     assert 5 <= first_probe_delay <= 5.5
 
 
@@ -374,6 +406,158 @@ async def test_per_device_timeout_and_retries() -> None:
                 await scheduler.read(unit, STATUS)
             assert loop.time() - start == pytest.approx(expected_s, abs=0.01)
     assert [u for _, u in client.sent] == [7, 7, 7, 8]
+
+
+async def _cost(scheduler: BusScheduler, unit: int) -> float:
+    """Loop seconds one read of ``unit`` takes, whether it is answered or times out."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with contextlib.suppress(DeviceTimeout):
+        await scheduler.read(unit, STATUS)
+    return loop.time() - started
+
+
+@pytest.mark.looptime
+async def test_after_a_failed_request_the_unit_gets_one_attempt_until_it_answers() -> None:
+    client = FakeClient(answering=set())
+    backoff, reprobe = Backoff(0.1, 0.1), Backoff(5, 5)
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), retry_backoff=backoff, probe_backoff=reprobe
+    )
+    with_retries = (LINE.retries + 1) * LINE.timeout_s + LINE.retries * backoff.initial_s
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        assert await _cost(scheduler, 7) == pytest.approx(with_retries)
+        for _ in range(2):  # until it is offline
+            assert await _cost(scheduler, 7) == pytest.approx(LINE.timeout_s)
+        assert not scheduler.is_online(7)
+        # an answer (here: to the re-probe) gives the unit its retries back
+        await asyncio.sleep(reprobe.initial_s)
+        client.answering.add(7)
+        assert await _cost(scheduler, 7) == pytest.approx(0)
+        assert scheduler.is_online(7)
+        client.answering.clear()
+        assert await _cost(scheduler, 7) == pytest.approx(with_retries)
+    stats = scheduler.stats(7)
+    assert (stats.requests, stats.transactions, stats.timeouts) == (5, 9, 8)
+
+
+@pytest.mark.looptime
+async def test_a_silent_units_retries_wait_behind_the_other_units_requests() -> None:
+    client = FakeClient(answering={1, 2})
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client))
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        costs = await asyncio.gather(*(_cost(scheduler, unit) for unit in (7, 1, 2)))
+    assert [unit for _, unit in client.sent] == [7, 1, 2, 7, 7]
+    assert costs[1:] == [pytest.approx(LINE.timeout_s)] * 2  # the first attempt only
+
+
+@pytest.mark.looptime
+async def test_requests_of_a_unit_that_failed_meanwhile_are_not_retried() -> None:
+    client = FakeClient(answering=set())
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client))
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        results = await asyncio.gather(
+            scheduler.read(7, STATUS), scheduler.read(7, IDENTITY), return_exceptions=True
+        )
+    assert [type(r) for r in results] == [DeviceTimeout, DeviceTimeout]
+    stats = scheduler.stats(7)
+    assert (stats.transactions, stats.consecutive_failures) == (2, 2)
+
+
+@pytest.mark.looptime
+async def test_a_unit_going_silent_delays_the_others_by_one_timeout_per_cycle() -> None:
+    """Poll cycles as the supervisor runs them: every unit's blocks one after the other, the
+    units side by side; unit 7 goes silent, until it is offline and then fails fast."""
+    client = FakeClient(answering={1, 2, 7})
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), probe_backoff=Backoff(60, 60)
+    )
+
+    async def poll(unit: int) -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with contextlib.suppress(BusError):
+            for block_ in (IDENTITY, STATUS):
+                await scheduler.read(unit, block_)
+        return loop.time() - started
+
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        loop = asyncio.get_running_loop()
+        client.answering.discard(7)
+        went_silent = loop.time()
+        cycles: list[list[float]] = []
+        while scheduler.is_online(7):
+            cycles.append(await asyncio.gather(poll(1), poll(7), poll(2)))
+        offline_after = loop.time() - went_silent
+        fails_fast = await asyncio.gather(poll(1), poll(7), poll(2))
+    timeout, backoff = LINE.timeout_s, Backoff(0.02, 0.2)  # the scheduler's retry backoff
+    first_failure = (LINE.retries + 1) * timeout + sum(map(backoff.delay, range(LINE.retries)))
+    assert len(cycles) == 3  # offline_after
+    assert offline_after == pytest.approx(first_failure + 2 * timeout)
+    # the others wait for the silent unit's first attempt, and for one retry at most
+    assert max(cycles[0][0], cycles[0][2]) <= 2 * timeout + backoff.delay(0) + 1e-6
+    assert [max(c[0], c[2]) for c in cycles[1:]] == [pytest.approx(timeout)] * 2
+    assert fails_fast == [pytest.approx(0)] * 3
+
+
+@pytest.mark.looptime
+async def test_a_request_on_the_wire_fails_at_once_when_the_link_drops() -> None:
+    client = FakeClient(answering={1})
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), reconnect_backoff=Backoff(1, 1)
+    )
+    scheduler.configure_device(7, timeout_s=5.0)
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        loop = asyncio.get_running_loop()
+        on_the_wire = asyncio.create_task(scheduler.read(7, STATUS))
+        queued = asyncio.create_task(scheduler.read(1, STATUS))
+        await eventually(lambda: bool(client.sent))
+        dropped = loop.time()
+        client.drop_link()
+        with pytest.raises(BusDisconnected, match="not connected"):
+            await scheduler.read(1, STATUS)
+        results = await asyncio.gather(on_the_wire, queued, return_exceptions=True)
+        assert loop.time() == pytest.approx(dropped)  # not after unit 7's 5 s timeout
+        assert all(isinstance(r, BusDisconnected) for r in results), results
+        assert scheduler.stats(7).timeouts == scheduler.stats(7).consecutive_failures == 0
+        async with asyncio.timeout(2):
+            await scheduler.wait_connected()
+        assert client.opened == 2
+
+
+@pytest.mark.looptime
+async def test_an_outage_is_logged_once_however_many_reopen_attempts_it_takes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="drivers.bus")
+    client = FakeClient(answering={1})
+
+    def reopen_attempts() -> int:
+        return sum("cannot open" in r.getMessage() for r in caplog.records)
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), reconnect_backoff=Backoff(0.5, 4)
+    )
+
+    async def outage(reopen_attempts_wanted: int) -> None:
+        client.unplugged = True
+        client.drop_link()
+        await eventually(lambda: reopen_attempts() >= reopen_attempts_wanted, within_s=60)
+        client.unplugged = False
+        async with asyncio.timeout(10):
+            await scheduler.wait_connected()
+
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        await scheduler.read(1, STATUS)
+        await outage(6)
+        assert len(warnings()) == 1, warnings()
+        await scheduler.read(1, STATUS)  # the line carries answers again: a new loss is news
+        await outage(12)
+        assert len(warnings()) == 2, warnings()
+    assert all("link lost" in message for message in warnings())
 
 
 @pytest.mark.looptime
@@ -417,25 +601,15 @@ async def test_reconnect_backoff_doubles_and_is_capped() -> None:
 @pytest.mark.looptime
 async def test_link_lost_while_idle_is_noticed_without_a_request() -> None:
     client = FakeClient(answering={1})
-    lost: list[Callable[[], None]] = []
-
-    async def factory(bus: SerialBus | TcpBus, on_lost: Callable[[], None]) -> ModbusClient:
-        lost.append(on_lost)
-        return client
-
-    scheduler = BusScheduler("t", LINE, client_factory=factory, reconnect_backoff=Backoff(1, 1))
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), reconnect_backoff=Backoff(1, 1)
+    )
     async with running(scheduler):
-        client.connected = False
-        lost[0]()
-
-        async def noticed() -> bool:
-            return not scheduler.connected
-
-        await eventually(noticed, within_s=0.5)
-        client.connected = True
+        client.drop_link()
+        await eventually(lambda: not scheduler.connected, within_s=0.5)
         async with asyncio.timeout(2):
             await scheduler.wait_connected()
-        assert len(lost) == 2
+        assert client.opened == 2
 
 
 @pytest.mark.looptime
