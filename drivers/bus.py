@@ -154,7 +154,7 @@ class BusScheduler:
         offline_after: int = 3,
         client_factory: ClientFactory | None = None,
         queue_size: int = 64,
-        reconnect_backoff: Backoff = Backoff(0.5, 30.0),
+        reconnect_backoff: Backoff = Backoff(0.5, 10.0),
         probe_backoff: Backoff = Backoff(5.0, 60.0),
         retry_backoff: Backoff = Backoff(0.02, 0.2),
     ) -> None:
