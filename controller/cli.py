@@ -1,4 +1,4 @@
-"""The `minisplit` command line: run, sim, check-config, demo."""
+"""The `minisplit` command line: run, sim, check-config, bench, install, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from controller.config import ConfigError, LoadedConfig, load_config
+from controller.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
     from hil.scenario import Scenario
@@ -104,6 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
 
+    install = sub.add_parser(
+        "install", help="create the service user and directories, install the systemd unit"
+    )
+    install.add_argument("--config", type=Path, metavar="FILE", help="default: the example")
+    install.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="stage into this tree (packages, tests): no users created, no owners set",
+    )
+    install.add_argument("--user", type=user_name, default="minisplit")
+    install.add_argument("--dry-run", action="store_true", help="say what it would do")
+    install.add_argument("--no-systemctl", action="store_true", help="no daemon-reload")
+
     demo = sub.add_parser("demo", help="simulator + broker + controller with a live view")
     demo.add_argument("-c", "--config", type=Path, default=None)
     demo.add_argument("--speed", type=_positive, default=60.0)
@@ -111,12 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_with(headline: str, problems: Sequence[str]) -> NoReturn:
-    """Print a headline and one indented line per problem on stderr, and exit 1."""
+def _exit_with(headline: str, problems: Sequence[str], code: int = 1) -> NoReturn:
+    """Print a headline and one indented line per problem on stderr, and exit ``code``."""
     print(headline, file=sys.stderr)
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
-    raise SystemExit(1)
+    raise SystemExit(code)
 
 
 def _load(path: Path) -> LoadedConfig:
@@ -173,6 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     if args.command == "check-config":
         return check_config(args.file)
+    if args.command == "install":
+        options = InstallOptions(
+            args.config, args.root, args.user, args.dry_run, not args.no_systemctl
+        )
+        try:
+            return install(options)
+        except InstallError as err:
+            _exit_with(err.headline, err.problems, err.exit_code)
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "run":
             from controller.supervisor import run_supervisor

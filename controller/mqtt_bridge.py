@@ -67,6 +67,11 @@ _MAX_REMEMBERED_REJECTS = 256
 _GOODBYE_TIMEOUT_S = 2.0
 # How long `close()` lets run() finish on its own (a connect attempt may be under way).
 _CLOSE_TIMEOUT_S = 5.0
+# Reconnect pauses double from the first to the cap. A few seconds at most: a broker that is
+# back must see status, discovery and state within seconds (an attempt against a dead broker
+# costs one refused TCP connect, so there is nothing to save by waiting longer).
+BACKOFF_INITIAL_S = 0.5
+BACKOFF_MAX_S = 5.0
 
 
 class MqttBridge:
@@ -80,8 +85,8 @@ class MqttBridge:
         on_command: Callable[[ZoneCommand | UnitCommand], None],
         *,
         republish_interval_s: float = 600.0,
-        backoff_initial_s: float = 1.0,
-        backoff_max_s: float = 60.0,
+        backoff_initial_s: float = BACKOFF_INITIAL_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
     ) -> None:
         self._config = config
         self._topics = Topics.for_controller(config, controller_id)
@@ -113,6 +118,8 @@ class MqttBridge:
         self._stop = asyncio.Event()
         self._connected = False
         self._up_since: float | None = None
+        # Loop time the broker was last lost (or first missed), until the next connect.
+        self._down_since: float | None = None
         self._running: asyncio.Task[None] | None = None
 
     @property
@@ -282,6 +289,8 @@ class MqttBridge:
             try:
                 await self._session()
             except Exception as err:  # whatever broke, the bridge reconnects
+                if self._down_since is None:
+                    self._down_since = loop.time()
                 if self._up_since is not None:
                     log.warning("MQTT connection lost (%s); reconnecting", _describe(err))
                     outage_logged = True
@@ -353,19 +362,21 @@ class MqttBridge:
         async with client:
             self._connected = True
             self._up_since = asyncio.get_running_loop().time()
+            outage = ""
+            if self._down_since is not None:
+                outage = f" after {self._up_since - self._down_since:.1f} s without a broker"
+                self._down_since = None
             log.info(
-                "MQTT connected to %s:%d as %s",
+                "MQTT connected to %s:%d as %s%s; publishing status, discovery and state",
                 self._config.host,
                 self._config.port,
                 self._client_id,
+                outage,
             )
             try:
                 # The broker may have lost everything: send it all again.
                 self._sent.clear()
                 self._discovery_sent.clear()
-                # Subscribed before saying `online`, so `online` means commands are heard.
-                await client.subscribe([(topic, _QOS) for topic in self.subscriptions])
-                await _publish(client, self._topics.status, ONLINE.encode(), retain=True)
                 await self._serve(client)
                 await self._goodbye(client)
             except asyncio.CancelledError:
@@ -375,9 +386,12 @@ class MqttBridge:
                 self._connected = False
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        """Publish and receive until the connection breaks (raises) or a stop is requested."""
+        """Announce, publish and receive until the connection breaks (raises) or a stop is
+        requested. The receiver runs from the start: it is what notices a broker lost while
+        the bridge subscribes (aiomqtt would otherwise wait out its operation timeout for the
+        acknowledgement, and leave the disconnection error unretrieved)."""
         tasks = [
-            asyncio.create_task(self._publish_loop(client)),
+            asyncio.create_task(self._announce_and_publish(client)),
             asyncio.create_task(self._receive_loop(client)),
             asyncio.create_task(self._stop.wait()),
         ]
@@ -399,6 +413,12 @@ class MqttBridge:
             async with asyncio.timeout(_GOODBYE_TIMEOUT_S):
                 await client.publish(self._topics.status, OFFLINE, qos=_QOS, retain=True)
         log.info("MQTT disconnected (closing)")
+
+    async def _announce_and_publish(self, client: aiomqtt.Client) -> None:
+        # Subscribed before saying `online`, so `online` means commands are heard.
+        await client.subscribe([(topic, _QOS) for topic in self.subscriptions])
+        await _publish(client, self._topics.status, ONLINE.encode(), retain=True)
+        await self._publish_loop(client)
 
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
         """Discovery first (an entity must exist before its state matters), then state that
