@@ -126,14 +126,18 @@ async def ready(recorder: MessageRecorder, controller_id: str = "house", after: 
 
 
 async def retained(broker: Mosquitto, topic: str, **client_options: object) -> bytes:
-    """The retained payload of ``topic``, as a fresh subscriber sees it."""
-    async with broker.client(**client_options) as client:
-        await client.subscribe(topic, qos=1)
-        async with asyncio.timeout(5):
-            async for message in client.messages:
-                assert message.retain, f"{topic}: {message.payload!r} is not retained"
-                return bytes(message.payload)
-    raise AssertionError("unreachable")
+    """The retained payload of ``topic``, as a fresh subscriber sees it.
+
+    A message that arrives live (the bridge published it just after we subscribed) proves only
+    that it was published: then a second fresh subscriber must find it retained."""
+    for _ in range(2):
+        async with broker.client(**client_options) as client:
+            await client.subscribe(topic, qos=1)
+            async with asyncio.timeout(5):
+                message = await anext(aiter(client.messages))
+        if message.retain:
+            return bytes(message.payload)
+    raise AssertionError(f"{topic}: {message.payload!r} arrives live but is not retained")
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
