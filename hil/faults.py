@@ -3,8 +3,13 @@
 Faults come from Python (`Simulator.faults.add(Fault(...))`) or from a TOML file
 (`minisplit sim --faults FILE`). The `FaultInjector` switches them on and off on the
 simulator's clock, and answers the Modbus server's questions about each request (no reply?
-late? an exception instead?). Times are simulated seconds from when a fault was added; the
-delay of a slow reply is in wall seconds, like the master's timeout it is meant to approach."""
+late? an exception instead? what bytes go on the wire?). Times are simulated seconds from when
+a fault was added; the delay of a slow reply is in wall seconds, like the master's timeout it
+is meant to approach.
+
+Frame faults (`bad_crc`, `garbage`) exist only on an RTU line: Modbus TCP has no CRC, and TCP's
+own checksums drop a corrupted segment before Modbus sees it, so a simulator that serves TCP
+only refuses them; one that serves both applies them to its serial line alone."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import enum
 import math
 import random
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -36,10 +41,15 @@ class FaultKind(enum.StrEnum):
     ODU_FAULT = "odu_fault"  # the ODU raises fault `code` (e.g. "high_pressure") and stops
     DEFROST = "defrost"  # the ODU defrosts now (in heating), frost or not
     HEARTBEAT_LAPSE = "heartbeat_lapse"  # the unit's heartbeat watchdog lapses: autonomous
+    BAD_CRC = "bad_crc"  # a share of the unit's RTU replies go out with a corrupted CRC
+    GARBAGE = "garbage"  # a burst of `noise_bytes` random bytes on the line before a reply
 
 
+FRAME_KINDS = frozenset({FaultKind.BAD_CRC, FaultKind.GARBAGE})
 _LINE_KINDS = {FaultKind.NO_REPLY, FaultKind.VANISH, FaultKind.EXCEPTION, FaultKind.SLOW}
 _ODU_ONLY = {FaultKind.ODU_FAULT, FaultKind.DEFROST}
+# A burst longer than an RTU frame (256 bytes) is a broken line, not noise.
+MAX_NOISE_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,8 @@ class Fault:
     value: float | None = None  # sensor_value: None reads as the invalid sentinel
     code: int | str | None = None  # exception: 4 or 6; odu_fault: a fault_code label
     delay_s: float = 0.0  # slow
-    probability: float = 1.0  # line faults: the share of requests affected
+    probability: float = 1.0  # line and frame faults: the share of requests affected
+    noise_bytes: int = 8  # garbage: the length of each burst
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
@@ -71,6 +82,8 @@ class Fault:
             ExcCodes(self.code)  # ValueError for a code Modbus does not have
         if self.kind is FaultKind.ODU_FAULT and not isinstance(self.code, str):
             raise ValueError("odu_fault needs a fault_code label as code, e.g. 'high_pressure'")
+        if self.kind is FaultKind.GARBAGE and not 1 <= self.noise_bytes <= MAX_NOISE_BYTES:
+            raise ValueError(f"garbage: noise_bytes must be in 1..{MAX_NOISE_BYTES}")
 
 
 @dataclass
@@ -89,6 +102,8 @@ class FaultInjector:
         self._rng = random.Random(seed)
         self._schedules: list[_Schedule] = []
         self._now = 0.0
+        # Whether the simulator serves an RTU line: None until it serves at all.
+        self._serial_line: bool | None = None
         self.injected = 0  # how many times a fault began
 
     def seed(self, seed: int) -> None:
@@ -99,9 +114,19 @@ class FaultInjector:
         unit = self._unit(fault.target)
         if fault.register is not None:
             unit.profile[fault.register]  # KeyError now for a register the unit does not have
+        if self._serial_line is False:
+            _refuse_frame_faults([fault])
         starts_at = self._now + fault.start_s
         self._schedules.append(_Schedule(fault, starts_at, starts_at + fault.duration_s))
         self.update(self._now)
+
+    def serve(self, *, serial_line: bool | None) -> None:
+        """Say whether the simulator now serves an RTU line (None: it stopped serving).
+
+        Without one, frame faults cannot happen: refused with a ValueError, scheduled or new."""
+        if serial_line is False:
+            _refuse_frame_faults(s.fault for s in self._schedules)
+        self._serial_line = serial_line
 
     def clear(self) -> None:
         """End every fault now; nothing recurs."""
@@ -139,12 +164,12 @@ class FaultInjector:
         return any(
             f.kind is FaultKind.VANISH
             or (f.kind is FaultKind.NO_REPLY and self._rng.random() < f.probability)
-            for f in self._line_faults(unit_id)
+            for f in self._active_on(unit_id, _LINE_KINDS)
         )
 
     async def before_reply(self, unit_id: int) -> ExcCodes | None:
         code = None
-        for fault in self._line_faults(unit_id):
+        for fault in self._active_on(unit_id, _LINE_KINDS):
             if self._rng.random() >= fault.probability:
                 continue
             if fault.kind is FaultKind.SLOW:
@@ -152,6 +177,18 @@ class FaultInjector:
             elif fault.kind is FaultKind.EXCEPTION:
                 code = ExcCodes(fault.code)
         return code
+
+    def on_the_wire(self, unit_id: int, frame: bytes) -> bytes:
+        """The bytes that go on the RTU line for ``frame``, a reply of ``unit_id``."""
+        for fault in self._active_on(unit_id, FRAME_KINDS):
+            if self._rng.random() >= fault.probability:
+                continue
+            if fault.kind is FaultKind.BAD_CRC:
+                # The CRC is the frame's last two bytes; any flipped bit there breaks it.
+                frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])
+            else:
+                frame = self._rng.randbytes(fault.noise_bytes) + frame
+        return frame
 
     # ---- internals ----
 
@@ -163,12 +200,12 @@ class FaultInjector:
                 f"no fault target {target!r} (targets: {', '.join(self._units)})"
             ) from None
 
-    def _line_faults(self, unit_id: int) -> Iterable[Fault]:
+    def _active_on(self, unit_id: int, kinds: Container[FaultKind]) -> Iterable[Fault]:
         for schedule in self._schedules:
             fault = schedule.fault
             if (
                 schedule.active
-                and fault.kind in _LINE_KINDS
+                and fault.kind in kinds
                 and self._units[fault.target].unit_id == unit_id
             ):
                 yield fault
@@ -199,8 +236,18 @@ class FaultInjector:
                     firmware.force_defrost()
             case FaultKind.HEARTBEAT_LAPSE:
                 firmware.watchdog.lapsed = on
-            case _:  # line faults act per request (silent, before_reply)
+            case _:  # line and frame faults act per request (silent, before_reply, on_the_wire)
                 pass
+
+
+def _refuse_frame_faults(faults: Iterable[Fault]) -> None:
+    for fault in faults:
+        if fault.kind in FRAME_KINDS:
+            raise ValueError(
+                f"{fault.kind} on {fault.target!r}: frame faults need an RTU line, and this "
+                "simulator serves none (Modbus TCP has no CRC, and TCP's checksums drop "
+                "corrupted segments before Modbus sees them); serve a serial port to inject it"
+            )
 
 
 def load_fault_file(path: Path) -> tuple[list[Fault], int]:
@@ -213,14 +260,27 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     start_s = 600
     duration_s = 300
     repeat_per_hour = 2
+    [[faults]]
+    kind = "garbage"      # frame faults need the simulator on a serial line
+    target = "kitchen"
+    noise_bytes = 4
+    probability = 0.2
     """
-    data = tomllib.loads(path.read_text())
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: {err}") from None
     unknown = set(data) - {"seed", "faults"}
     if unknown:
         raise ValueError(f"{path}: unknown keys {', '.join(sorted(unknown))}")
+    entries = data.get("faults", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"{path}: 'faults' must be an array of tables ([[faults]])")
+    if not isinstance(data.get("seed", 0), int):
+        raise ValueError(f"{path}: 'seed' must be an integer")
     known = {f.name for f in fields(Fault)}
     faults = []
-    for number, entry in enumerate(data.get("faults", []), start=1):
+    for number, entry in enumerate(entries, start=1):
         extra = set(entry) - known
         if extra:
             raise ValueError(f"{path}: fault {number}: unknown keys {', '.join(sorted(extra))}")
@@ -228,4 +288,4 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
             faults.append(Fault(**entry))
         except (TypeError, ValueError) as err:
             raise ValueError(f"{path}: fault {number}: {err}") from None
-    return faults, int(data.get("seed", 0))
+    return faults, data.get("seed", 0)

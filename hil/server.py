@@ -3,9 +3,11 @@
 Register-exact to DESIGN §5. pymodbus checks addresses against the SimData tables (a gap
 inside a table is a read-only register that reads 0; past a table's end → 0x02; a write to a
 read-only register → 0x02); the `action` hook then hands every access to the unit model,
-which computes input registers and validates and applies writes. Two rules come before the
-datastore: reads longer than the unit's limit → 0x03, as Modbus orders the quantity check
-first, and requests for unit ids nobody answers to get no reply, as on an RS-485 line."""
+which computes input registers and validates and applies writes. Rules that come before the
+datastore: requests for unit ids nobody answers to get no reply, as on an RS-485 line; the
+line faults (hil/faults.py) act once per request; reads longer than the unit's limit → 0x03,
+as Modbus orders the quantity check first. On an RTU line the reply frames pass the fault
+injector on their way out (bad CRC, noise bursts)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersRequest,
     ReadInputRegistersRequest,
+    WriteMultipleRegistersRequest,
+    WriteSingleRegisterRequest,
 )
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
 # Function codes of the coil and discrete-input tables, which the units do not have.
 BIT_FUNCTION_CODES = frozenset({1, 2, 5, 15})
 INPUT_FUNCTION_CODE = 4
+READ_FUNCTION_CODES = frozenset({3, INPUT_FUNCTION_CODE})
+# The attribute of a response that names the request it answers (see _ServedRequest).
+_ANSWERS = "minisplit_answers"
 
 
 class ServedUnit(Protocol):
@@ -57,13 +64,12 @@ class LineFaults(Protocol):
         """Delay the reply (slow unit), or answer with an exception code instead."""
         ...
 
+    def on_the_wire(self, unit_id: int, frame: bytes) -> bytes:
+        """The bytes an RTU line carries for this reply frame (corrupted, or after noise)."""
+        ...
 
-def sim_device(
-    unit_id: int,
-    unit: ServedUnit,
-    before_access: Callable[[], None],
-    faults: LineFaults | None = None,
-) -> SimDevice:
+
+def sim_device(unit_id: int, unit: ServedUnit, before_access: Callable[[], None]) -> SimDevice:
     """The SimDevice of one unit, with separate input and holding tables.
 
     ``before_access`` runs before every request is served (the simulator brings its physics
@@ -77,7 +83,7 @@ def sim_device(
             _table(unit, Table.HOLDING),
             _table(unit, Table.INPUT),
         ),
-        action=_action(unit_id, unit, before_access, faults),
+        action=_action(unit, before_access),
     )
 
 
@@ -102,12 +108,7 @@ def _table(unit: ServedUnit, table: Table) -> list[SimData]:
     ]
 
 
-def _action(
-    unit_id: int,
-    unit: ServedUnit,
-    before_access: Callable[[], None],
-    faults: LineFaults | None,
-) -> SimAction:
+def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
     async def action(
         function_code: int,
         start_address: int,
@@ -120,8 +121,6 @@ def _action(
             # No coil or discrete input exists at any address.
             return ExcCodes.ILLEGAL_ADDRESS
         before_access()
-        if faults is not None and (code := await faults.before_reply(unit_id)) is not None:
-            return code
         table = Table.INPUT if function_code == INPUT_FUNCTION_CODE else Table.HOLDING
         offset = address - start_address
         try:
@@ -136,39 +135,83 @@ def _action(
     return action
 
 
-class _ReadLimit(ModbusPDU):
-    """Mixin for read requests: more registers than the addressed unit answers → 0x03."""
+class _ServedRequest(ModbusPDU):
+    """Mixin for the register requests: the line faults act here, once per request (pymodbus
+    calls the datastore action once per access, and a write is two), then the read limit:
+    more registers than the addressed unit answers → 0x03."""
 
     max_read: Mapping[int, int] = {}
+    faults: LineFaults | None = None
 
     async def datastore_update(self, context: ModbusServerContext, device_id: int) -> ModbusPDU:
-        if self.count > self.max_read.get(device_id, self.count):
-            return ExceptionResponse(self.function_code, ExcCodes.ILLEGAL_VALUE)
-        return await super().datastore_update(context, device_id)
+        answers = (device_id, self.transaction_id)
+        code = None if self.faults is None else await self.faults.before_reply(device_id)
+        if code is not None:
+            response: ModbusPDU = ExceptionResponse(self.function_code, code)
+        elif self.function_code in READ_FUNCTION_CODES and self.count > self.max_read.get(
+            device_id, self.count
+        ):
+            response = ExceptionResponse(self.function_code, ExcCodes.ILLEGAL_VALUE)
+        else:
+            response = await super().datastore_update(context, device_id)
+        # pymodbus stamps a reply with the ids of the latest request on the connection, which
+        # for a late reply is the master's next one; a real unit's late reply names its own.
+        setattr(response, _ANSWERS, answers)
+        return response
 
 
-def _limited_reads(max_read: Mapping[int, int]) -> list[type[ModbusPDU]]:
-    """The read requests of this server, with the per-unit limit (pymodbus `custom_pdu`)."""
+def _served_requests(
+    max_read: Mapping[int, int], faults: LineFaults | None
+) -> list[type[ModbusPDU]]:
+    """The register requests of this server, with the line faults and the per-unit read limit
+    (pymodbus `custom_pdu`)."""
     return [
-        type(f"Limited{base.__name__}", (_ReadLimit, base), {"max_read": dict(max_read)})
-        for base in (ReadHoldingRegistersRequest, ReadInputRegistersRequest)
+        type(
+            f"Served{base.__name__}",
+            (_ServedRequest, base),
+            {"max_read": dict(max_read), "faults": faults},
+        )
+        for base in (
+            ReadHoldingRegistersRequest,
+            ReadInputRegistersRequest,
+            WriteSingleRegisterRequest,
+            WriteMultipleRegistersRequest,
+        )
     ]
 
 
 def _known_units_only(
     unit_ids: frozenset[int], faults: LineFaults | None
 ) -> Callable[[bool, ModbusPDU], ModbusPDU]:
-    """A pymodbus PDU trace hook that drops requests for absent (or silenced) unit ids.
+    """A pymodbus PDU trace hook that drops requests for absent (or silenced) unit ids, and
+    sends each reply with the ids of the request it answers (see _ServedRequest).
 
     pymodbus would answer them from its catch-all device (and fail); on a real line an absent
     unit is silent, and a driver must see exactly that: a timeout."""
 
     def trace(sending: bool, pdu: ModbusPDU) -> ModbusPDU:
         if sending:
+            pdu.dev_id, pdu.transaction_id = getattr(
+                pdu, _ANSWERS, (pdu.dev_id, pdu.transaction_id)
+            )
             return pdu
         if pdu.dev_id not in unit_ids or (faults is not None and faults.silent(pdu.dev_id)):
             return None  # type: ignore[return-value]  # pymodbus skips a request traced to None
         return pdu
+
+    return trace
+
+
+def _rtu_frame_faults(faults: LineFaults) -> Callable[[bool, bytes], bytes]:
+    """A pymodbus packet trace hook that hands each outgoing RTU frame to the fault injector.
+
+    pymodbus sends whatever this returns, CRC included: the one place where the bytes of a
+    reply can still be altered."""
+
+    def trace(sending: bool, packet: bytes) -> bytes:
+        if not sending or not packet:
+            return packet
+        return faults.on_the_wire(packet[0], packet)  # an RTU frame opens with the unit id
 
     return trace
 
@@ -179,11 +222,9 @@ def _server_options(
     faults: LineFaults | None,
 ) -> dict[str, object]:
     return {
-        "context": [
-            sim_device(uid, unit, before_access, faults) for uid, unit in sorted(units.items())
-        ],
-        "custom_pdu": _limited_reads(
-            {uid: u.profile.max_read_registers for uid, u in units.items()}
+        "context": [sim_device(uid, unit, before_access) for uid, unit in sorted(units.items())],
+        "custom_pdu": _served_requests(
+            {uid: u.profile.max_read_registers for uid, u in units.items()}, faults
         ),
         "trace_pdu": _known_units_only(frozenset(units), faults),
     }
@@ -227,6 +268,7 @@ async def start_serial_server(
         parity=parity,
         stopbits=stopbits,
         bytesize=bytesize,
+        trace_packet=None if faults is None else _rtu_frame_faults(faults),
         **_server_options(units, before_access, faults),  # type: ignore[arg-type]
     )
     await _listen(server, f"Modbus RTU on {port}")

@@ -143,6 +143,7 @@ class Simulator:
         ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which."""
         if self._clock is not None:
             raise RuntimeError("the simulator is already running")
+        self.faults.serve(serial_line=serial is not None)
         loop = asyncio.get_running_loop()
         self._clock = _Clock(loop, loop.time(), self.house.time_s, self.speed)
         physics = asyncio.create_task(self._physics(), name="hil physics")
@@ -180,6 +181,7 @@ class Simulator:
             self._catch_up()
             self._clock = None
             self.tcp_address = None
+            self.faults.serve(serial_line=None)
 
     async def _physics(self) -> None:
         while True:

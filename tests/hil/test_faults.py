@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
+from pymodbus.framer.rtu import FramerRTU
 
 from hil.faults import Fault, FaultKind, load_fault_file
 from hil.simulator import Simulator
-from tests.hil.house import heat, served_house, without_watchdog
+from tests.hil.house import heat, house, served_house, without_watchdog
 
 ODU, LIVING, KITCHEN = 1, 11, 12
 STATUS, RETURN_AIR, FAULT_CODE = 10, 11, 14  # head input registers
@@ -26,13 +27,52 @@ async def served() -> AsyncIterator[tuple[Simulator, AsyncModbusTcpClient]]:
         yield pair
 
 
+class RtuLine:
+    """A pymodbus RTU master on one end of a pty pair, keeping every byte it receives."""
+
+    def __init__(self, port: str) -> None:
+        self.received = bytearray()
+        self.client = AsyncModbusSerialClient(
+            port, baudrate=19200, parity="N", timeout=0.3, retries=0, trace_packet=self._trace
+        )
+
+    def _trace(self, sending: bool, packet: bytes) -> bytes:
+        if not sending:
+            self.received += packet
+        return packet
+
+    def take(self) -> bytes:
+        """What arrived since the last call."""
+        data = bytes(self.received)
+        self.received.clear()
+        return data
+
+
+@pytest.fixture
+async def served_rtu(pty_pair) -> AsyncIterator[tuple[Simulator, RtuLine]]:
+    """The test house on an RTU line (a socat pty pair, 8N1: ptys refuse parity)."""
+    sim_end, master_end = pty_pair
+    sim = Simulator(house())
+    async with sim.running(serial=sim_end, parity="N"):
+        line = RtuLine(master_end)
+        assert await line.client.connect()
+        try:
+            yield sim, line
+        finally:
+            line.client.close()
+
+
+def crc_ok(frame: bytes) -> bool:
+    return FramerRTU.check_CRC(frame[:-2], int.from_bytes(frame[-2:], "big"))
+
+
 async def word(client: AsyncModbusTcpClient, unit: int, address: int) -> int:
     response = await client.read_input_registers(address, count=1, device_id=unit)
     assert not response.isError(), response
     return response.registers[0]
 
 
-async def answers(client: AsyncModbusTcpClient, unit: int) -> bool:
+async def answers(client: AsyncModbusTcpClient | AsyncModbusSerialClient, unit: int) -> bool:
     try:
         response = await client.read_input_registers(0, count=1, device_id=unit)
     except ModbusIOException:
@@ -75,6 +115,29 @@ async def test_slow_replies_arrive_late(served):
     started = loop.time()
     assert await word(client, KITCHEN, 0) == 2  # an indoor head, just late
     assert loop.time() - started >= 0.2
+
+
+async def test_a_slow_unit_is_late_once_per_request(served):
+    sim, client = served
+    sim.faults.add(Fault(FaultKind.SLOW, "kitchen", delay_s=0.2))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # A write touches the datastore twice (write, read back): still one delay, within 0.3 s.
+    response = await client.write_register(100, 1, device_id=KITCHEN)
+    assert not response.isError()
+    assert 0.2 <= loop.time() - started < 0.3
+
+
+async def test_a_late_reply_names_the_request_it_answers():
+    async with served_house(timeout_s=2.0) as (sim, client):
+        sim.faults.add(Fault(FaultKind.SLOW, "living", delay_s=0.4))
+        with pytest.raises(TimeoutError):  # the master gives up on the first request...
+            async with asyncio.timeout(0.2):
+                await client.read_input_registers(0, count=1, device_id=LIVING)
+        # ...and asks for another register; the first reply arrives meanwhile. It names its
+        # own transaction, so the master cannot take the device kind (2) for the capacity.
+        response = await client.read_input_registers(4, count=1, device_id=LIVING)
+        assert response.registers == [2500]
 
 
 async def test_a_stuck_sensor_keeps_its_value(served):
@@ -162,6 +225,59 @@ async def test_faults_start_late_and_recur_at_random(served):
     assert await answers(client, 14)
 
 
+async def test_bad_crc_replies_are_dropped_by_the_master_until_the_fault_ends(served_rtu):
+    sim, line = served_rtu
+    sim.faults.add(Fault(FaultKind.BAD_CRC, "living", duration_s=600))
+    async with asyncio.timeout(10):
+        assert not await answers(line.client, LIVING)
+        reply = line.take()
+        # The whole reply arrived, but its CRC is wrong: pymodbus drops it, the master times out.
+        assert reply[:2] == bytes([LIVING, 4]) and not crc_ok(reply)
+        assert await answers(line.client, KITCHEN)  # the others' frames are sound
+        assert crc_ok(line.take())
+        sim.step(600)
+        assert await answers(line.client, LIVING)
+        assert crc_ok(line.take())
+
+
+async def test_bad_crc_on_a_share_of_replies(served_rtu):
+    sim, line = served_rtu
+    sim.faults.seed(5)
+    sim.faults.add(Fault(FaultKind.BAD_CRC, "office", probability=0.5))
+    async with asyncio.timeout(10):
+        outcomes = [await answers(line.client, 14) for _ in range(10)]
+    assert 0 < sum(outcomes) < 10
+
+
+async def test_noise_before_a_reply_costs_the_master_that_reply(served_rtu):
+    sim, line = served_rtu
+    sim.faults.seed(2)
+    sim.faults.add(Fault(FaultKind.GARBAGE, "kitchen", noise_bytes=6, duration_s=600))
+    async with asyncio.timeout(10):
+        outcomes = [await answers(line.client, KITCHEN) for _ in range(3)]
+        received = line.take()
+        # Each reply arrived whole, behind its burst of noise; pymodbus hunts through the
+        # noise, takes a random byte pair for a frame start, fails its CRC and drops it all.
+        frame = received[-7:]  # a one-register read reply: id, fc, count, 2 bytes, CRC
+        assert frame[:3] == bytes([KITCHEN, 4, 2]) and crc_ok(frame)
+        assert len(received) == 3 * (6 + len(frame))
+        assert not any(outcomes)
+        sim.step(600)
+        assert await answers(line.client, KITCHEN)
+        assert len(line.take()) == len(frame)
+
+
+async def test_frame_faults_need_an_rtu_line(served):
+    sim, _ = served
+    with pytest.raises(ValueError, match="bad_crc on 'living': frame faults need an RTU line"):
+        sim.faults.add(Fault(FaultKind.BAD_CRC, "living"))
+    idle = Simulator(house())
+    idle.faults.add(Fault(FaultKind.GARBAGE, "odu"))  # not serving yet: nothing to refuse
+    with pytest.raises(ValueError, match="garbage on 'odu'"):
+        async with idle.running(tcp=("127.0.0.1", 0)):
+            pass
+
+
 def test_faults_are_validated():
     with pytest.raises(ValueError, match="outdoor unit"):
         Fault(FaultKind.DEFROST, "living")
@@ -171,6 +287,10 @@ def test_faults_are_validated():
         Fault(FaultKind.EXCEPTION, "living", code=0x55)
     with pytest.raises(ValueError):
         Fault("melt", "living")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="noise_bytes"):
+        Fault(FaultKind.GARBAGE, "living", noise_bytes=0)
+    with pytest.raises(ValueError, match="probability"):
+        Fault(FaultKind.BAD_CRC, "living", probability=1.5)
 
 
 def test_unknown_target_or_register(sim):
@@ -196,4 +316,36 @@ def test_fault_file(tmp_path, sim):
     ]
     path.write_text('[[faults]]\nkind = "vanish"\ntarget = "bedroom"\nstart = 1\n')
     with pytest.raises(ValueError, match="fault 1: unknown keys start"):
+        load_fault_file(path)
+
+
+def test_fault_file_with_frame_faults(tmp_path):
+    path = tmp_path / "noisy-line.toml"
+    path.write_text(
+        '[[faults]]\nkind = "bad_crc"\ntarget = "odu"\nprobability = 0.1\n'
+        '[[faults]]\nkind = "garbage"\ntarget = "kitchen"\nnoise_bytes = 3\nrepeat_per_hour = 6\n'
+        "duration_s = 30\n"
+    )
+    assert load_fault_file(path) == (
+        [
+            Fault(FaultKind.BAD_CRC, "odu", probability=0.1),
+            Fault(FaultKind.GARBAGE, "kitchen", noise_bytes=3, repeat_per_hour=6, duration_s=30),
+        ],
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[faults]]\nkind = "garbage"\ntarget = "odu"\nnoise_bytes = 999\n', "fault 1: garbage"),
+        ("faults = 3\n", "array of tables"),
+        ('seed = "x"\n', "'seed' must be an integer"),
+        ("[[faults]\n", "faults.toml: "),  # not TOML
+    ],
+)
+def test_bad_fault_files_are_named(tmp_path, text, message):
+    path = tmp_path / "faults.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
         load_fault_file(path)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -14,7 +12,7 @@ from pymodbus.exceptions import ModbusIOException
 from drivers.profile import DeviceProfile, Table
 from drivers.registers import plan_reads
 from hil.simulator import Simulator
-from tests.hil.house import house, served_house, wait_until
+from tests.hil.house import house, served_house
 
 ODU, HEAD = 1, 11
 ILLEGAL_ADDRESS, ILLEGAL_VALUE = 0x02, 0x03
@@ -211,25 +209,6 @@ async def test_an_endpoint_in_use_is_reported():
         await blocker.wait_closed()
     async with sim.running():  # and the simulator can still run afterwards
         pass
-
-
-@pytest.fixture
-async def pty_pair(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
-    """Two ends of a socat pty pair: a real serial link without hardware."""
-    if shutil.which("socat") is None:
-        pytest.skip("socat is not installed")
-    sim_end, controller_end = tmp_path / "sim", tmp_path / "controller"
-    proc = await asyncio.create_subprocess_exec(
-        "socat",
-        f"pty,raw,echo=0,link={sim_end}",
-        f"pty,raw,echo=0,link={controller_end}",
-    )
-    try:
-        await wait_until(lambda: sim_end.exists() and controller_end.exists())
-        yield str(sim_end), str(controller_end)
-    finally:
-        proc.terminate()
-        await proc.wait()
 
 
 async def test_serves_several_units_over_rtu(pty_pair):

@@ -93,6 +93,13 @@ async def test_run_simulator_needs_an_endpoint_for_a_serial_config():
         )
 
 
+async def test_run_simulator_refuses_frame_faults_without_a_serial_line(tmp_path):
+    faults = tmp_path / "noisy.toml"
+    faults.write_text('[[faults]]\nkind = "bad_crc"\ntarget = "odu"\nprobability = 0.1\n')
+    with pytest.raises(ValueError, match="bad_crc on 'odu': frame faults need an RTU line"):
+        await run_simulator(house(), tcp=("127.0.0.1", 0), serial=None, speed=1.0, faults=faults)
+
+
 def test_a_scenario_gives_the_building_and_its_start():
     scenario = load_scenario(
         next(p for p in shipped_scenarios() if p.stem == "unrenovated-january")

@@ -1,0 +1,70 @@
+"""The fault matrix (tests/fault_matrix.py): the real supervisor against the real simulator over
+Modbus TCP and over RTU on a socat pty pair, every fault injected, seen, cleared, recovered.
+
+One running system per transport serves all of its cases (module scope): each case starts by
+waiting for a healthy system with the compressor running, so a case that fails does not pass
+its fault on, only its wait."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from hil.faults import FaultKind
+from tests.fault_matrix import (
+    CASES,
+    LOGGERS,
+    MAX_LOG_RECORDS,
+    FaultCase,
+    System,
+    Transport,
+    run_case,
+    running_system,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+CASE_TIMEOUT_S = 60.0  # wall seconds; a case takes about one
+PERSISTENT_CYCLES = 12  # each costs a re-probe timeout: ~4 min of a vanished head, simulated
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=list(Transport))
+async def system(request: pytest.FixtureRequest, tmp_path_factory) -> AsyncIterator[System]:
+    # Starting is bounded inside (socat's ptys, the servers); stopping by harness.running.
+    transport: Transport = request.param
+    async with running_system(transport, tmp_path_factory.mktemp(transport)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_fault(system: System, case: FaultCase) -> None:
+    async with asyncio.timeout(CASE_TIMEOUT_S):
+        result = await run_case(system, case)
+    if case.needs_rtu and system.transport is Transport.TCP:
+        assert result.refused is not None and "frame faults need an RTU line" in result.refused
+        return
+    assert result.refused is None
+    assert result.recovery_cycles <= case.recovery_cycles, result
+    assert result.log_records <= MAX_LOG_RECORDS, result
+    assert result.log_errors == 0, result
+
+
+async def test_a_long_lost_head_does_not_flood_the_log(
+    system: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    vanish = next(c for c in CASES if c.fault.kind is FaultKind.VANISH and c.fault.target != "odu")
+    persistent = dataclasses.replace(vanish, hold_cycles=PERSISTENT_CYCLES, meanwhile=None)
+    for name in LOGGERS:
+        caplog.set_level(logging.INFO, logger=name)
+    async with asyncio.timeout(CASE_TIMEOUT_S):
+        result = await run_case(system, persistent)
+    logged = [r for r in caplog.records if r.name.split(".")[0] in LOGGERS]
+    # Lost, offline, back online, answers: a few lines for the whole outage, none per cycle.
+    assert len(logged) <= MAX_LOG_RECORDS, [r.getMessage() for r in logged]
+    assert len(logged) == result.log_records
+    assert not [r for r in logged if r.levelno >= logging.ERROR]
