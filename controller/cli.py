@@ -205,20 +205,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _refuse_insecure(loaded)
             asyncio.run(run_supervisor(loaded, args.time_scale, args.start_timeout))
         elif args.command == "sim":
-            from hil.simulator import run_simulator
+            from hil.simulator import FaultFileError, run_simulator
 
             loaded = _load(args.config)
             scenario = _load_scenario(args.scenario) if args.scenario else None
-            asyncio.run(
-                run_simulator(
-                    loaded,
-                    tcp=args.tcp,
-                    serial=args.serial,
-                    speed=args.speed,
-                    faults=args.faults,
-                    scenario=scenario,
+            try:
+                asyncio.run(
+                    run_simulator(
+                        loaded,
+                        tcp=args.tcp,
+                        serial=args.serial,
+                        speed=args.speed,
+                        faults=args.faults,
+                        scenario=scenario,
+                    )
                 )
-            )
+            except FaultFileError as err:
+                _exit_with("minisplit sim: cannot inject the faults:", [str(err)])
         elif args.command == "bench":
             from hil.bench import CONTROLLERS, run_bench
 

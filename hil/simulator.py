@@ -295,11 +295,7 @@ async def run_simulator(
             )
     sim = Simulator(loaded, speed, scenario)
     if faults is not None:
-        planned, seed = load_fault_file(faults)
-        sim.faults.seed(seed)
-        for fault in planned:
-            sim.faults.add(fault)
-        LOG.info("%d faults from %s", len(planned), faults)
+        _plan_fault_file(sim, faults, serial_line=serial is not None)
     async with sim.running(tcp=tcp, serial=serial, baudrate=baudrate, parity=parity):
         where = " and ".join(
             part
@@ -319,3 +315,27 @@ async def run_simulator(
         while True:
             LOG.info("%s", sim.summary())
             await asyncio.sleep(SUMMARY_PERIOD_S)
+
+
+class FaultFileError(ValueError):
+    """A fault file that cannot be read, or names faults this simulator cannot inject."""
+
+
+def _plan_fault_file(sim: Simulator, path: Path, *, serial_line: bool) -> None:
+    """Schedule the faults of ``path`` before serving, so a bad file stops the start-up."""
+    try:
+        planned, seed = load_fault_file(path)
+        sim.faults.seed(seed)
+        for fault in planned:
+            sim.faults.add(fault)
+        sim.faults.serve(serial_line=serial_line)  # refuses frame faults without an RTU line
+        sim.faults.serve(serial_line=None)
+    except OSError as err:
+        raise FaultFileError(f"{path}: {err.strerror or err}") from None
+    except (KeyError, ValueError) as err:
+        reason = str(err.args[0] if isinstance(err, KeyError) else err)
+        # load_fault_file names the file already; the injector's own checks do not.
+        raise FaultFileError(
+            reason if reason.startswith(str(path)) else f"{path}: {reason}"
+        ) from None
+    LOG.info("%d faults from %s", len(planned), path)

@@ -52,3 +52,31 @@ def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
         main(["sim", "-c", str(ROOT / "config" / "demo.toml"), "--scenario", str(bad)])
     assert info.value.code == 1
     assert "scenario has" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("fault_file", "message"),
+    [
+        ("[[faults]]\nkind = 'melt'\ntarget = 'living'\n", "fault 1"),
+        ("[[faults]]\nkind = 'vanish'\ntarget = 'attic'\n", "no fault target 'attic'"),
+        ("[[faults]]\nkind = 'bad_crc'\ntarget = 'living'\n", "need an RTU line"),
+        ("seed = [\n", "fault.toml"),
+    ],
+)
+def test_sim_with_a_bad_fault_file_exits_1_before_serving(tmp_path, capsys, fault_file, message):
+    faults = tmp_path / "fault.toml"
+    faults.write_text(fault_file)
+    demo = str(ROOT / "config" / "demo.toml")
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", demo, "--tcp", "127.0.0.1:1", "--faults", str(faults)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "cannot inject the faults" in err and message in err
+
+
+def test_sim_with_a_missing_fault_file_exits_1(tmp_path, capsys):
+    demo = str(ROOT / "config" / "demo.toml")
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", demo, "--faults", str(tmp_path / "nope.toml")])
+    assert info.value.code == 1
+    assert "nope.toml" in capsys.readouterr().err
