@@ -82,11 +82,7 @@ class ZoneConfig(_Strict):
 
     @model_validator(mode="after")
     def _limits(self) -> ZoneConfig:
-        if self.min_temperature >= self.max_temperature:
-            raise ValueError(
-                f"min_temperature {self.min_temperature} must be below "
-                f"max_temperature {self.max_temperature}"
-            )
+        _min_below_max(self.min_temperature, self.max_temperature)
         if not self.min_temperature <= self.default_temperature <= self.max_temperature:
             raise ValueError(
                 f"default_temperature {self.default_temperature} is outside "
@@ -194,6 +190,28 @@ class ControlConfig(_Strict):
         return self
 
 
+class SensorCheckConfig(_Strict):
+    """When a room sensor is implausible (controller.sensor_health explains the rules)."""
+
+    min_temperature: Celsius = -10.0
+    max_temperature: Celsius = 50.0
+    settle_s: Annotated[float, Field(ge=60, le=7200)] = 600.0
+    stuck_switches: Annotated[int, Field(ge=1, le=100)] = 3
+    stuck_full_demand_s: Annotated[float, Field(ge=60, le=172800)] = 7200.0
+
+    @model_validator(mode="after")
+    def _range(self) -> SensorCheckConfig:
+        _min_below_max(self.min_temperature, self.max_temperature)
+        return self
+
+
+def _min_below_max(min_temperature: float, max_temperature: float) -> None:
+    if min_temperature >= max_temperature:
+        raise ValueError(
+            f"min_temperature {min_temperature} must be below max_temperature {max_temperature}"
+        )
+
+
 class SimRoomConfig(_Strict):
     area_m2: Annotated[float, Field(gt=0, le=500)] = 25.0
     initial_temperature: Celsius = 17.0
@@ -216,6 +234,7 @@ class Config(_Strict):
     zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
     mqtt: MqttConfig | None = None
     control: ControlConfig = ControlConfig()
+    sensor_check: SensorCheckConfig = SensorCheckConfig()
     simulator: SimulatorConfig = SimulatorConfig()
 
     @field_validator("zones")

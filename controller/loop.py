@@ -1,11 +1,13 @@
 """The control tick as the supervisor and the benchmark both run it (pure).
 
-Device reports → control inputs → `control_step` → the independent safety check on the ODU
-command. One piece of code, so that the benchmark scores exactly what ships (DESIGN §3.1)."""
+Device reports → control inputs → the room sensors' plausibility check and the choice of
+sensor → `control_step` → the independent safety check on the ODU command. One piece of
+code, so that the benchmark scores exactly what ships (DESIGN §3.1)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from controller.compressor import UnitObservation
@@ -18,7 +20,15 @@ from controller.control import (
     control_step,
 )
 from controller.interlocks import CompressorHistory, InterlockViolation, check_command
-from controller.room_sensor import SensorSource
+from controller.room_sensor import room_temperature
+from controller.sensor_health import (
+    FULL_DEMAND,
+    OK,
+    RemoteReading,
+    SensorCheck,
+    ZoneSensors,
+    check_zone_sensors,
+)
 from controller.settings import UnitSettings, ZoneSettings
 from drivers.devices import OduCommand
 
@@ -68,22 +78,29 @@ def unit_input(
 
 def zone_input(
     settings: ZoneSettings,
-    temperature: float | None,
+    head_temperature: float | None,
     available: bool,
     rated_capacity_w: float,
     report: HeadReport | None,
     setpoint_limits: tuple[float, float] | None = None,
-    sensor: SensorSource = SensorSource.HEAD,
+    head_correction_k: float = 0.0,
 ) -> ZoneInput:
+    """A zone's input as `ControlLoop.step` takes it: with the head's own reading (plus its
+    static correction); the step checks it and may follow a remote sensor instead."""
+    if head_temperature is not None and head_correction_k:
+        head_temperature += head_correction_k
     return ZoneInput(
         settings=settings,
-        temperature=temperature,
+        temperature=head_temperature,
         available=available,
         rated_capacity_w=rated_capacity_w,
         preheating=bool(report is not None and report.cold_draft_prevention),
         setpoint_limits=setpoint_limits,
-        sensor=sensor,
     )
+
+
+NO_SENSORS = ZoneSensors()
+NO_REMOTES: Mapping[str, RemoteReading] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +112,27 @@ class Decision:
 
 @dataclass
 class ControlLoop:
-    """The controller's memory between ticks: loop state and the safety check's history."""
+    """The controller's memory between ticks: loop state, the safety check's history, and
+    what the sensor check has seen."""
 
     tuning: ControlTuning
     state: ControlState = field(default_factory=ControlState)
     history: CompressorHistory = field(default_factory=CompressorHistory)
+    sensor_check: SensorCheck = field(default_factory=SensorCheck)
+    sensors: Mapping[str, ZoneSensors] = field(default_factory=dict)
+    # The inputs the last tick ran on: each zone's reading as followed, and which sensor it is.
+    inputs: Mapping[str, ZoneInput] = field(default_factory=dict)
 
-    def step(self, zones: dict[str, ZoneInput], unit: UnitInput, now: float) -> Decision:
+    def step(
+        self,
+        zones: Mapping[str, ZoneInput],
+        unit: UnitInput,
+        now: float,
+        remotes: Mapping[str, RemoteReading] = NO_REMOTES,
+    ) -> Decision:
+        """One tick. ``zones`` carry the heads' own readings (`zone_input`); ``remotes`` the
+        remote sensors of the zones that have one."""
+        zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
             # Nothing can be sent to a unit that does not answer; a run it had is over (the
@@ -123,3 +154,48 @@ class ControlLoop:
         except InterlockViolation as err:
             return Decision(output, None, str(err))
         return Decision(output, output.odu)
+
+    def _follow_sensors(
+        self,
+        zones: Mapping[str, ZoneInput],
+        defrost: bool,
+        now: float,
+        remotes: Mapping[str, RemoteReading],
+    ) -> Mapping[str, ZoneInput]:
+        """Check each zone's sensors against what the heads did over the last interval, and
+        give each zone the reading it follows: the remote while plausible, else the head's
+        while plausible, else none (then the zone asks for no refrigerant)."""
+        state = self.state
+        dt = 0.0 if state.last_time is None else max(0.0, now - state.last_time)
+        served = frozenset() if defrost else state.served  # defrosting delivers nothing
+        loops = state.zones
+        check = self.sensor_check
+        previous = self.sensors
+        sensors: dict[str, ZoneSensors] = {}
+        changed: dict[str, ZoneInput] = {}
+        for zone_id, zone in zones.items():
+            before = previous.get(zone_id, NO_SENSORS)
+            if not zone.available:
+                sensors[zone_id] = before  # no reading to judge: the head does not answer
+                continue
+            delivering = zone_id in served
+            loop = loops.get(zone_id)
+            full = delivering and loop is not None and loop.demand >= FULL_DEMAND
+            remote = remotes.get(zone_id)
+            head = zone.temperature
+            after = check_zone_sensors(before, head, remote, now, dt, delivering, full, check)
+            sensors[zone_id] = after
+            remote_track = after.remote
+            if remote_track is None and after.head.verdict is OK:
+                continue  # the head's reading, as given (the benchmark's every tick)
+            reading = room_temperature(
+                remote_track.value if remote_track and remote_track.verdict is OK else None,
+                head if after.head.verdict is OK else None,
+            )
+            if reading.temperature is not head or reading.sensor is not zone.sensor:
+                changed[zone_id] = replace(
+                    zone, temperature=reading.temperature, sensor=reading.sensor
+                )
+        self.sensors = sensors
+        # Most ticks follow every head as given: the benchmark's inputs pass through as they are.
+        return {**zones, **changed} if changed else zones

@@ -1,8 +1,9 @@
 """Which thermometer a zone follows, and how the head's own is corrected (pure).
 
-A remote sensor sits in the occupied zone and wins while its last reading is younger than the
-zone's timeout. Otherwise the head's return-air sensor serves, with two corrections: a static
-per-zone offset (config `sensor_offset_k`, added here), and the bias it picks up while its
+A remote sensor sits in the occupied zone and wins while it is plausible: fresh (younger than
+the zone's timeout) and believable (`controller.sensor_health`). Otherwise the head's
+return-air sensor serves, with two corrections: a static per-zone offset (config
+`sensor_offset_k`, added in `controller.loop.zone_input`), and the bias it picks up while its
 coil works — warm air pools at the ceiling where it measures, so it reads ~1.5 K warm while
 heating and a little cool while cooling (DESIGN §8). That bias builds up and fades with the
 coil, so the control core estimates it as a first-order lag of whether the head got
@@ -26,22 +27,12 @@ class RoomReading:
     sensor: SensorSource
 
 
-def room_temperature(
-    now: float,
-    remote: float | None,
-    remote_at: float | None,
-    head: float | None,
-    *,
-    remote_timeout_s: float,
-    head_correction_k: float = 0.0,
-) -> RoomReading:
-    """The remote reading while fresh (age ≤ ``remote_timeout_s``), else the head's reading
-    plus ``head_correction_k``; the reading says which it is."""
-    if remote is not None and remote_at is not None and now - remote_at <= remote_timeout_s:
+def room_temperature(remote: float | None, head: float | None) -> RoomReading:
+    """The remote reading when there is one, else the head's; the reading says which. Each is
+    None when it cannot be used (see `controller.sensor_health`: missing, stale, implausible)."""
+    if remote is not None:
         return RoomReading(remote, SensorSource.REMOTE)
-    if head is None:
-        return RoomReading(None, SensorSource.HEAD)
-    return RoomReading(head + head_correction_k, SensorSource.HEAD)
+    return RoomReading(head, SensorSource.HEAD)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """The supervisor: an asyncio TaskGroup of the bus owners, the control tick and the MQTT bridge.
 
-The imperative shell around the pure control core: it polls the units, picks each room's
-sensor, runs the `ControlLoop` (control step + safety check, the very code the benchmark
-scores), writes what changed, keeps the
-heartbeats alive, persists settings and publishes state. Time comes only from the event loop
+The imperative shell around the pure control core: it polls the units, gathers each room's
+sensor readings, runs the `ControlLoop` (sensor check, control step and safety check: the very
+code the benchmark scores), writes what changed, keeps the heartbeats alive, persists settings,
+logs sensor faults as they come and go, and publishes state. Time comes only from the event loop
 (scaled by ``time_scale`` so that it runs in step with an accelerated simulator)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
-from controller.config import LoadedConfig, ZoneConfig
+from controller.config import LoadedConfig, SensorCheckConfig, ZoneConfig
 from controller.control import (
     ControlOutput,
     ControlTuning,
@@ -27,7 +27,8 @@ from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.mqtt_bridge import MqttBridge
 from controller.notify import SystemdNotifier
 from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
-from controller.room_sensor import SensorSource, room_temperature
+from controller.room_sensor import SensorSource
+from controller.sensor_health import RemoteReading, SensorCheck, ZoneSensors
 from controller.settings import ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
@@ -61,6 +62,16 @@ def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
         target_temperature=t,
         target_temperature_low=t,
         target_temperature_high=min(zone.max_temperature, t + 3.0),
+    )
+
+
+def sensor_check(config: SensorCheckConfig) -> SensorCheck:
+    return SensorCheck(
+        min_c=config.min_temperature,
+        max_c=config.max_temperature,
+        settle_s=config.settle_s,
+        stuck_switches=config.stuck_switches,
+        stuck_full_demand_s=config.stuck_full_demand_s,
     )
 
 
@@ -108,7 +119,8 @@ class Supervisor:
             settings = fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
             driver = HeadDriver(self.buses[zone.bus], zone.unit_id, loaded.head_profile(zone))
             self.zones[zone.id] = ZoneRuntime(zone, driver, settings)
-        self.loop = ControlLoop(self.tuning)
+        self.loop = ControlLoop(self.tuning, sensor_check=sensor_check(config.sensor_check))
+        self.started_at: float | None = None  # controller time of the first control tick
         self.output: ControlOutput | None = None
         self.cycles = 0
         self.notifier = notifier or SystemdNotifier()
@@ -208,6 +220,12 @@ class Supervisor:
             for zone_id, z in self.zones.items()
             if z.available and z.status is not None and z.status.fault
         ]
+        faults += [
+            f"{zone_id} {name}"
+            for zone_id, z in self.zones.items()
+            if z.available
+            for name in self.sensor_faults(zone_id)
+        ]
         status = self.odu_status
         if not self.odu_available or status is None:
             odu = "ODU offline"
@@ -296,19 +314,20 @@ class Supervisor:
         await asyncio.gather(*(d.heartbeat() for d in drivers), return_exceptions=True)
 
     # ---- control and actuation ---------------------------------------------------------
-    def room_temperature(self, zone: ZoneRuntime, now: float) -> tuple[float | None, str]:
-        """The remote sensor while fresh, else the head's own (with its correction)."""
-        reading = room_temperature(
-            now,
-            zone.remote_temperature,
-            zone.remote_temperature_at,
-            zone.status.return_air_temperature if zone.status else None,
-            remote_timeout_s=zone.config.remote_sensor_timeout_s,
-            head_correction_k=zone.config.sensor_offset_k,
-        )
-        return reading.temperature, reading.sensor.value
+    def _remote(self, zone: ZoneRuntime, now: float) -> RemoteReading | None:
+        """The zone's remote sensor: None if it has none, or if its first reading is not due
+        yet (a configured sensor gets its timeout from the start before it counts as missing)."""
+        timeout = zone.config.remote_sensor_timeout_s
+        at = zone.remote_temperature_at
+        if at is None:
+            started = now if self.started_at is None else self.started_at
+            if zone.config.remote_sensor_topic is None or now - started <= timeout:
+                return None
+        return RemoteReading(zone.remote_temperature, at, timeout)
 
-    def _inputs(self, now: float) -> tuple[dict[str, ZoneInput], UnitInput] | None:
+    def _inputs(
+        self, now: float
+    ) -> tuple[dict[str, ZoneInput], UnitInput, dict[str, RemoteReading]] | None:
         if self.odu_info is None or self.odu_status is None:
             return None
         info = self.odu_info
@@ -320,18 +339,20 @@ class Supervisor:
         )
         unit = unit_input(ratings, self.odu_status, self.odu_available, self.unit_settings)
         zones = {}
+        remotes = {}
         for zone_id, zone in self.zones.items():
-            temperature, sensor = self.room_temperature(zone, now)
             zones[zone_id] = zone_input(
                 zone.settings,
-                temperature,
+                zone.status.return_air_temperature if zone.status else None,
                 zone.available,
                 zone.info.rated_capacity_w if zone.info else 0.0,
                 zone.status,
                 (zone.config.min_temperature, zone.config.max_temperature),
-                SensorSource(sensor),
+                zone.config.sensor_offset_k,
             )
-        return zones, unit
+            if (remote := self._remote(zone, now)) is not None:
+                remotes[zone_id] = remote
+        return zones, unit, remotes
 
     async def actuate(self) -> None:
         """Run the control tick (the same `ControlLoop` the benchmark scores) on the latest
@@ -342,9 +363,13 @@ class Supervisor:
             if inputs is None:
                 self._publish(now)
                 return
-            zones, unit = inputs
-            decision = self.loop.step(zones, unit, now)
+            zones, unit, remotes = inputs
+            if self.started_at is None:
+                self.started_at = now
+            sensors_before = self.loop.sensors
+            decision = self.loop.step(zones, unit, now, remotes)
             self.output = decision.output
+            self._log_sensor_changes(sensors_before)
             if decision.refusal is not None:
                 log.error(
                     "ODU command refused by the safety check: %s (%s)",
@@ -356,6 +381,28 @@ class Supervisor:
                 writes.append(self._write_odu(decision.odu_command))
             await asyncio.gather(*writes)
             self._publish(now)
+
+    def _log_sensor_changes(self, before: Mapping[str, ZoneSensors]) -> None:
+        """Once when a sensor fault begins, once when it ends: not every tick."""
+        for zone_id, sensors in self.loop.sensors.items():
+            previous = before.get(zone_id)
+            if sensors is previous:
+                continue
+            old = previous.faults() if previous else ()
+            new = sensors.faults()
+            if old == new:
+                continue
+            followed = self.loop.inputs[zone_id]
+            if followed.temperature is None:
+                now_on = "no sensor: the zone asks for no refrigerant"
+            else:
+                now_on = f"the {followed.sensor.value} sensor ({followed.temperature:.1f} °C)"
+            for name in new:
+                if name not in old:
+                    log.warning("zone %s: %s; the zone follows %s", zone_id, name, now_on)
+            for name in old:
+                if name not in new:
+                    log.warning("zone %s: %s is over; the zone follows %s", zone_id, name, now_on)
 
     async def _write_odu(self, command: OduCommand) -> None:
         try:
@@ -440,10 +487,17 @@ class Supervisor:
             log.error("cannot write state file %s: %s", self.store.path, err)
 
     # ---- state for MQTT and the live view -----------------------------------------------
+    def sensor_faults(self, zone_id: str) -> tuple[str, ...]:
+        """The zone's room-sensor faults as of the last control tick (`sensor_health` names)."""
+        sensors = self.loop.sensors.get(zone_id)
+        return sensors.faults() if sensors else ()
+
     def zone_state(self, zone_id: str, now: float) -> dict[str, object]:
         zone = self.zones[zone_id]
         settings = zone.settings
-        temperature, sensor = self.room_temperature(zone, now)
+        followed = self.loop.inputs.get(zone_id)
+        temperature = followed.temperature if followed else None
+        sensor = followed.sensor if followed else SensorSource.HEAD
         out = self.output.zones.get(zone_id) if self.output else None
         status = zone.status
         action = out.action if out and zone.available else "off"
@@ -452,6 +506,8 @@ class Supervisor:
             # The heads were told to ask for no refrigerant (_write_heads): say so.
             action = action if action in ("off", "fan") else "idle"
             fault = fault or "odu_comms"
+        if zone.available and not fault:
+            fault = ", ".join(self.sensor_faults(zone_id)) or None
         return {
             "current_temperature": None if temperature is None else round(temperature, 1),
             "target_temperature": settings.target_temperature,
@@ -465,7 +521,7 @@ class Supervisor:
             "preset": settings.preset.value,
             "humidity": status.humidity if status else None,
             "demand": round(100 * out.demand, 1) if out else 0.0,
-            "sensor": sensor,
+            "sensor": sensor.value,
             "available": zone.available,
             "mode_conflict": bool(out and out.mode_conflict),
             "fault": fault,

@@ -102,3 +102,20 @@ def test_profile_from_a_file_next_to_the_config(tmp_path):
 def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+# ---- [sensor_check]: when a room sensor is implausible (controller.sensor_health) ----
+
+
+def test_sensor_check_defaults_and_its_own_values():
+    assert parse_config(EXAMPLE, "t.toml").config.sensor_check.stuck_full_demand_s == 7200.0
+    text = EXAMPLE + "\n[sensor_check]\nmax_temperature = 45.0\nstuck_switches = 4\n"
+    check = parse_config(text, "t.toml").config.sensor_check
+    assert (check.max_temperature, check.stuck_switches) == (45.0, 4)
+
+
+def test_sensor_check_rejects_an_inverted_range_and_unknown_keys():
+    found = problems(EXAMPLE + "\n[sensor_check]\nmin_temperature = 30.0\nmax_temperature = 20.0\n")
+    assert any(p.startswith("line") and "sensor_check" in p and "below" in p for p in found)
+    found = problems(EXAMPLE + "\n[sensor_check]\nstuck_after_s = 60\n")
+    assert any("sensor_check.stuck_after_s: unknown key" in p for p in found)

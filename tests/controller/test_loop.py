@@ -2,6 +2,8 @@
 
 from controller.config import ControlConfig
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
+from controller.room_sensor import SensorSource
+from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 
@@ -41,3 +43,54 @@ def test_commands_pass_the_safety_check_and_unreachable_unit_gets_nothing():
     decisions = [step(loop, 10.0 + 10 * i, True, ZoneMode.COOL, 26.0) for i in range(1, 40)]
     assert all(d.refusal is None for d in decisions)
     assert any(d.odu_command is not None and d.odu_command.mode == "cool" for d in decisions)
+
+
+def sensed_step(loop, now, head, remote=None):
+    """A cold room in heat mode (setpoint 22 °C): the head reads ``head``."""
+    settings = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
+    zones = {"a": zone_input(settings, head, True, 2500.0, Head(), head_correction_k=-0.5)}
+    unit = unit_input(RATINGS, Odu(), True, UnitSettings())
+    remotes = {} if remote is None else {"a": remote}
+    return loop.step(zones, unit, now, remotes)
+
+
+def test_the_zone_follows_a_plausible_remote_else_the_corrected_head_else_nothing():
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    remote = RemoteReading(18.0, at=0.0, timeout_s=900.0)
+    followed = sensed_step(loop, 0.0, 19.0, remote)
+    assert (loop.inputs["a"].temperature, loop.inputs["a"].sensor) == (18.0, SensorSource.REMOTE)
+    assert followed.output.zones["a"].demand > 0
+    # The remote reads nonsense: the head's reading, with its correction, takes over.
+    sensed_step(loop, 10.0, 19.0, RemoteReading(80.0, at=10.0, timeout_s=900.0))
+    assert (loop.inputs["a"].temperature, loop.inputs["a"].sensor) == (18.5, SensorSource.HEAD)
+    assert loop.sensors["a"].faults() == ("sensor_remote_out_of_range",)
+    # Stale remote and the head's sentinel: no reading, no demand, no refrigerant; idle.
+    none = sensed_step(loop, 2000.0, None, remote)
+    zone = none.output.zones["a"]
+    assert loop.inputs["a"].temperature is None
+    assert (zone.demand, zone.head.capacity_request_pct, zone.action) == (0.0, 0.0, "idle")
+    assert loop.sensors["a"].faults() == (
+        "sensor_remote_missing",
+        "sensor_head_missing",
+        "sensor_none",
+    )
+    # A fresh, plausible remote again: followed at once.
+    sensed_step(loop, 2010.0, None, RemoteReading(18.2, at=2005.0, timeout_s=900.0))
+    assert loop.inputs["a"].sensor is SensorSource.REMOTE and loop.sensors["a"].faults() == (
+        "sensor_head_missing",
+    )
+
+
+def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
+    """A reading stuck far below the setpoint looks like a room that never warms although its
+    head gets everything it has: after `stuck_full_demand_s` the zone asks for nothing."""
+    check = SensorCheck(stuck_full_demand_s=1800.0)
+    loop = ControlLoop(control_tuning_from(ControlConfig()), sensor_check=check)
+    decisions = [sensed_step(loop, 10.0 * i, 15.0) for i in range(400)]
+    asked = [d.output.zones["a"].demand for d in decisions]
+    stuck_at = next(i for i, s in enumerate(asked) if i > 10 and s == 0.0)
+    assert loop.sensors["a"].faults() == ("sensor_head_stuck", "sensor_none")
+    # It asked for all it could until then (so the full-demand time counted from the start).
+    assert min(asked[10:stuck_at]) == 1.0
+    assert 1800.0 <= 10.0 * stuck_at <= 1800.0 + 300.0
+    assert decisions[-1].output.zones["a"].head.capacity_request_pct == 0.0

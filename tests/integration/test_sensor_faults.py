@@ -1,0 +1,88 @@
+"""Implausible room sensors, injected in the real simulator, seen by the real supervisor over
+Modbus TCP: the zone stops asking for refrigerant, says why in its `fault`, logs it once, and
+recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from controller.settings import ZoneMode
+from controller.supervisor import Supervisor
+from hil.broker import free_port
+from hil.faults import Fault, FaultKind
+from hil.simulator import Simulator
+from tests.integration.harness import running, tcp_config, wait_until
+
+SPEED = 60.0  # one wall second is one simulated minute
+RETURN_AIR = "return_air_temperature"  # the head profile's name for its room sensor
+STUCK_AFTER_S = 600.0  # simulated: ten wall seconds at full demand
+
+
+def faults(supervisor: Supervisor) -> object:
+    return supervisor.zone_state("living", supervisor.now())["fault"]
+
+
+def asks_for_refrigerant(simulator: Simulator) -> bool:
+    return simulator.head_register("living", "capacity_request") > 0
+
+
+async def injected(
+    supervisor: Supervisor, simulator: Simulator, fault: Fault, expected: str
+) -> None:
+    """The fault is reported and the zone asks for nothing; cleared, the zone heats again."""
+    simulator.faults.add(fault)
+    await wait_until(lambda: faults(supervisor) == expected, 30, expected)
+    await wait_until(lambda: not asks_for_refrigerant(simulator), 5, "no capacity request")
+    state = supervisor.zone_state("living", supervisor.now())
+    assert (state["action"], state["current_temperature"], state["demand"]) == ("idle", None, 0)
+    assert f"living {expected.split(', ')[0]}" in supervisor.status_line()
+    simulator.faults.clear()
+    await wait_until(lambda: faults(supervisor) is None, 10, f"{expected} cleared")
+    await wait_until(lambda: asks_for_refrigerant(simulator), 10, "a capacity request again")
+
+
+@pytest.mark.integration
+async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+    port = free_port()
+    extra = f"\n[sensor_check]\nstuck_full_demand_s = {STUCK_AFTER_S}\n"
+    loaded = tcp_config(port, tmp_path / "state.json", extra=extra)
+    simulator = Simulator(loaded, speed=SPEED)
+    async with (
+        asyncio.timeout(120),
+        simulator.running(tcp=("127.0.0.1", port)),
+        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+    ):
+        zone = supervisor.zones["living"]
+        zone.settings = zone.settings.with_changes(mode=ZoneMode.HEAT, target_temperature=24.0)
+        await wait_until(lambda: asks_for_refrigerant(simulator), 20, "the living room heating")
+        assert faults(supervisor) is None
+
+        sentinel = Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR, value=None)
+        await injected(supervisor, simulator, sentinel, "sensor_head_missing, sensor_none")
+        too_hot = Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR, value=80.0)
+        await injected(supervisor, simulator, too_hot, "sensor_head_out_of_range, sensor_none")
+
+        # Frozen while the room still wants all the head has: the zone keeps asking for
+        # `stuck_full_demand_s`, then gives up on the reading.
+        stuck = Fault(FaultKind.STUCK_SENSOR, "living", register=RETURN_AIR)
+        simulator.faults.add(stuck)
+        began = supervisor.now()
+        await wait_until(
+            lambda: faults(supervisor) == "sensor_head_stuck, sensor_none", 30, "stuck found"
+        )
+        assert supervisor.now() - began >= STUCK_AFTER_S
+        await wait_until(lambda: not asks_for_refrigerant(simulator), 5, "no capacity request")
+        simulator.faults.clear()
+        await wait_until(lambda: faults(supervisor) is None, 10, "stuck cleared")
+
+    # Each fault logged once when it began and once when it ended, not every tick.
+    for name in ("sensor_head_missing", "sensor_head_out_of_range", "sensor_head_stuck"):
+        began_logs = [
+            r for r in caplog.records if r.getMessage().startswith(f"zone living: {name};")
+        ]
+        ended_logs = [r for r in caplog.records if f"zone living: {name} is over" in r.getMessage()]
+        assert (len(began_logs), len(ended_logs)) == (1, 1), name
