@@ -294,6 +294,7 @@ class BusScheduler:
 
     async def _serve(self, client: ModbusClient) -> None:
         while True:
+            _raise_if_cancelling()
             _, _, request = await self._queue.get()
             if request is None:
                 raise _ConnectionLost("the transport reported a disconnect")
@@ -502,6 +503,15 @@ class BusScheduler:
             device = _Device(timeout_s=self.bus.timeout_s, retries=self.bus.retries)
             self._devices[unit_id] = device
         return device
+
+
+def _raise_if_cancelling() -> None:
+    """Raise the cancel that an await swallowed. Python 3.11's ``asyncio.wait_for`` (which
+    pymodbus awaits answers with) returns an answer that arrives together with a cancel and
+    drops the cancel: the owner would then serve on, and its TaskGroup never finish."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:

@@ -648,3 +648,37 @@ async def test_write_refuses_words_that_are_not_16_bit(tcp_scheduler: BusSchedul
     with pytest.raises(ValueError, match=r"1\.\.123 words"):
         await tcp_scheduler.write(HEAD_ID, 100, [])
     assert tcp_scheduler.total_transactions == 0
+
+
+class AnswerAtCancelClient(FakeClient):
+    """Answers through `asyncio.wait_for`, as pymodbus's transaction manager does; the test
+    completes the answer in the same loop step as it cancels the bus owner."""
+
+    def __init__(self) -> None:
+        super().__init__(answering=set())
+        self.answer: asyncio.Future[ModbusPDU] = asyncio.get_running_loop().create_future()
+        self.asked = asyncio.Event()
+
+    async def read_input_registers(
+        self, address: int, *, count: int = 1, device_id: int = 1
+    ) -> ModbusPDU:
+        self.asked.set()
+        return await asyncio.wait_for(self.answer, timeout=60)
+
+
+async def test_the_owner_stops_when_cancelled_as_an_answer_arrives() -> None:
+    # Python 3.11's wait_for returns the result and swallows a cancel that meets a completed
+    # future: the owner task must still stop, or a supervisor's shutdown hangs for ever.
+    client = AnswerAtCancelClient()
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client))
+    owner = asyncio.create_task(scheduler.run())
+    async with asyncio.timeout(5):
+        await scheduler.wait_connected()
+        reader = asyncio.create_task(scheduler.read(ODU_ID, STATUS))
+        await client.asked.wait()
+        client.answer.set_result(ReadInputRegistersResponse(registers=[0] * STATUS.count))
+        owner.cancel()
+        done, _ = await asyncio.wait({owner}, timeout=2)
+    assert owner in done and owner.cancelled()
+    with contextlib.suppress(BusError):
+        await reader
