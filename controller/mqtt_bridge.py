@@ -24,6 +24,7 @@ from functools import partial
 
 import aiomqtt
 
+from controller.cancellation import raise_if_cancelling
 from controller.commands import (
     CommandError,
     UnitCommand,
@@ -462,11 +463,7 @@ class MqttBridge:
 
 async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, *, retain: bool) -> None:
     await client.publish(topic, payload, qos=_QOS, retain=retain)
-    # aiomqtt waits for the broker's acknowledgement with `asyncio.wait_for`, which on Python
-    # 3.11 swallows a cancellation that arrives together with the acknowledgement: honour it.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+    raise_if_cancelling()  # aiomqtt's wait for the acknowledgement may have swallowed it
 
 
 async def _wait(event: asyncio.Event, limit_s: float | None) -> None:

@@ -22,6 +22,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
+from controller.cancellation import raise_if_cancelling
 from controller.config import SerialBus, TcpBus
 from drivers.profile import Table
 from drivers.registers import ReadBlock
@@ -294,7 +295,7 @@ class BusScheduler:
 
     async def _serve(self, client: ModbusClient) -> None:
         while True:
-            _raise_if_cancelling()
+            raise_if_cancelling()  # pymodbus may have swallowed it (controller.cancellation)
             _, _, request = await self._queue.get()
             if request is None:
                 raise _ConnectionLost("the transport reported a disconnect")
@@ -503,15 +504,6 @@ class BusScheduler:
             device = _Device(timeout_s=self.bus.timeout_s, retries=self.bus.retries)
             self._devices[unit_id] = device
         return device
-
-
-def _raise_if_cancelling() -> None:
-    """Raise the cancel that an await swallowed. Python 3.11's ``asyncio.wait_for`` (which
-    pymodbus awaits answers with) returns an answer that arrives together with a cancel and
-    drops the cancel: the owner would then serve on, and its TaskGroup never finish."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:
