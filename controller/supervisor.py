@@ -41,6 +41,9 @@ BUS_START_WAIT_S = 2.0  # wall seconds
 START_TIMEOUT_S = 60.0  # wall seconds: READY=1 even without a completed bus cycle after this
 CYCLE_BUDGET_S = 60.0  # wall seconds a cycle may take (probes and retries) before it is stalled
 STATUS_REFRESH_S = 10.0  # wall seconds between STATUS= updates when systemd has no watchdog
+# One failed poll is held over (the last status stands): a noisy line must not flap a zone's
+# availability, nor stop the compressor, for a single lost frame. The second in a row counts.
+FAILED_POLLS_TOLERATED = 1
 
 
 @dataclass
@@ -53,6 +56,7 @@ class ZoneRuntime:
     remote_temperature: float | None = None
     remote_temperature_at: float | None = None
     available: bool = False
+    failed_polls: int = 0  # in a row
 
 
 def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
@@ -109,6 +113,7 @@ class Supervisor:
         self.odu_info: OduInfo | None = None
         self.odu_status: OduStatus | None = None
         self.odu_available = False
+        self.odu_failed_polls = 0  # in a row
         self.store = StateStore(config.state_file)
         saved = self.store.load()
         # A setting takes effect once it is on disk (see on_command).
@@ -271,17 +276,23 @@ class Supervisor:
         odu_result, head_results = results[0], results[1:]
         if isinstance(odu_result, OduStatus):
             self.odu_status = odu_result
+            self.odu_failed_polls = 0
             self._set_odu_available(True)
         else:
-            self._set_odu_available(False)
+            self.odu_failed_polls += 1
+            if self.odu_failed_polls > FAILED_POLLS_TOLERATED or self.odu_info is None:
+                self._set_odu_available(False)
         for zone, result in zip(zones, head_results, strict=True):
             if isinstance(result, HeadStatus):
                 zone.status = result
+                zone.failed_polls = 0
                 self._set_zone_available(zone, True)
                 if result.remote_request is not None:
                     await self._adopt_remote(zone, result.remote_request)
             else:
-                self._set_zone_available(zone, False)
+                zone.failed_polls += 1
+                if zone.failed_polls > FAILED_POLLS_TOLERATED:
+                    self._set_zone_available(zone, False)
         for zone in self.zones.values():
             if zone.info is None:
                 self._set_zone_available(zone, False)

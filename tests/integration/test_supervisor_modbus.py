@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 
 from controller.settings import ZoneMode
 from controller.supervisor import Supervisor
 from hil.broker import free_port
+from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
 from tests.integration.harness import rtu_config, running, tcp_config, wait_until
 
@@ -61,3 +65,34 @@ async def test_supervisor_heats_a_room_over_modbus_rtu(tmp_path, pty_pair):
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
         await heat_living_room(supervisor, simulator)
+
+
+@pytest.mark.integration
+async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailable(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+    port = free_port()
+    loaded = tcp_config(port, tmp_path / "state.json")
+    simulator = Simulator(loaded, speed=SPEED)
+    async with (
+        asyncio.timeout(60),
+        simulator.running(tcp=("127.0.0.1", port)),
+        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+    ):
+        kitchen = supervisor.zones["kitchen"]
+        await wait_until(lambda: kitchen.available, 20, "the kitchen head")
+        simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
+        await wait_until(lambda: kitchen.failed_polls == 1, 20, "one failed poll")
+        assert kitchen.available  # held over: the last status stands
+        await wait_until(lambda: kitchen.failed_polls >= 2, 20, "a second failed poll")
+        assert not kitchen.available
+        assert all(z.available for z in supervisor.zones.values() if z is not kitchen)
+        simulator.faults.clear()
+        await wait_until(lambda: kitchen.available, 20, "the kitchen head back")
+        simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
+        await wait_until(lambda: kitchen.failed_polls == 1, 20, "one failed poll")
+        simulator.faults.clear()
+        await wait_until(lambda: kitchen.failed_polls == 0, 20, "an answer")
+    changes = [r.getMessage() for r in caplog.records if "zone kitchen head" in r.getMessage()]
+    # Found at start, then one outage logged once each way; the single lost poll was none.
+    answers, silent = "zone kitchen head answers", "zone kitchen head does not answer"
+    assert changes == [answers, silent, answers]
