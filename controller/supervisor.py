@@ -44,6 +44,8 @@ STATUS_REFRESH_S = 10.0  # wall seconds between STATUS= updates when systemd has
 # One failed poll is held over (the last status stands): a noisy line must not flap a zone's
 # availability, nor stop the compressor, for a single lost frame. The second in a row counts.
 FAILED_POLLS_TOLERATED = 1
+ODU_UNIT = "outdoor unit"  # how logs and `autonomous` name the ODU (zones go by their id)
+AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (heartbeat lapsed)
 
 
 @dataclass
@@ -135,6 +137,7 @@ class Supervisor:
         self.tick_deadline = float("inf")
         self.last_cycle_error: str | None = None
         self.last_heartbeat: float | None = None
+        self.autonomous: set[str] = set()  # units that report a lapsed heartbeat ("odu", zone ids)
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
@@ -231,6 +234,7 @@ class Supervisor:
             if z.available
             for name in self.sensor_faults(zone_id)
         ]
+        faults += [f"{unit} {AUTONOMOUS}" for unit in sorted(self.autonomous)]
         status = self.odu_status
         if not self.odu_available or status is None:
             odu = "ODU offline"
@@ -244,6 +248,7 @@ class Supervisor:
     async def cycle(self) -> None:
         await self._probe_missing()
         await self._poll_all()
+        self._notice_autonomous_units()
         await self._heartbeat_if_due()
         await self.actuate()
         self.cycles += 1
@@ -311,6 +316,30 @@ class Supervisor:
             zone.available = available
         if self.bridge is not None:
             self.bridge.publish_zone_availability(zone.config.id, available)
+
+    def _notice_autonomous_units(self) -> None:
+        """A unit that reports its heartbeat lapsed runs on its own logic: say so once, and
+        send the heartbeat now rather than at its usual third of the timeout."""
+        statuses: dict[str, OduStatus | HeadStatus | None] = {ODU_UNIT: self.odu_status}
+        statuses.update((zone_id, zone.status) for zone_id, zone in self.zones.items())
+        available = {ODU_UNIT: self.odu_available}
+        available.update((zone_id, zone.available) for zone_id, zone in self.zones.items())
+        lapsed = {
+            unit
+            for unit, status in statuses.items()
+            if available[unit] and status is not None and status.heartbeat_lost
+        }
+
+        def named(unit: str) -> str:
+            return unit if unit == ODU_UNIT else f"zone {unit} head"
+
+        for unit in sorted(lapsed - self.autonomous):
+            log.warning("%s reports its heartbeat lapsed: it runs on its own logic", named(unit))
+        for unit in sorted(self.autonomous - lapsed):
+            log.info("%s follows the controller again", named(unit))
+        self.autonomous = lapsed
+        if lapsed:
+            self.last_heartbeat = None
 
     async def _heartbeat_if_due(self) -> None:
         timeout = self.loaded.config.outdoor_unit.heartbeat_timeout_s
@@ -519,6 +548,8 @@ class Supervisor:
             fault = fault or "odu_comms"
         if zone.available and not fault:
             fault = ", ".join(self.sensor_faults(zone_id)) or None
+        if zone_id in self.autonomous:
+            fault = fault or AUTONOMOUS
         return {
             "current_temperature": None if temperature is None else round(temperature, 1),
             "target_temperature": settings.target_temperature,
@@ -552,7 +583,8 @@ class Supervisor:
             "defrost": status.defrost if status else False,
             "quiet": self.unit_settings.quiet,
             "demand_limit": self.unit_settings.demand_limit_pct,
-            "fault": status.fault_code if status and status.fault else None,
+            "fault": (status.fault_code if status and status.fault else None)
+            or (AUTONOMOUS if ODU_UNIT in self.autonomous else None),
             "available": self.odu_available,
         }
 

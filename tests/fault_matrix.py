@@ -19,7 +19,7 @@ from pathlib import Path
 from controller.commands import ZoneCommand
 from controller.config import ControlConfig, LoadedConfig
 from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
+from controller.supervisor import AUTONOMOUS, Supervisor
 from drivers.bus import BusScheduler, DeviceStats
 from hil.broker import free_port
 from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
@@ -310,7 +310,13 @@ def _autonomous(target: str) -> Check:
     def check(system: System, _mark: Mark) -> bool:
         simulator = system.simulator
         unit = simulator.odu if target == ODU_TARGET else simulator.head(target)
-        return bool(unit.firmware.heartbeat_lost) and bool(system.supervisor.odu_available)
+        supervisor = system.supervisor
+        shown = supervisor.unit_state() if target == ODU_TARGET else system.zone(target)
+        return (
+            bool(unit.firmware.heartbeat_lost)
+            and supervisor.odu_available
+            and shown["fault"] == AUTONOMOUS
+        )
 
     return check
 
@@ -425,14 +431,14 @@ CASES: tuple[FaultCase, ...] = (
     FaultCase(
         "head heartbeat lapses",
         Fault(FaultKind.HEARTBEAT_LAPSE, "bedroom"),
-        "the head runs autonomously (status b6); the zone stays available",
+        "the head runs autonomously (status b6), its fault says so; the zone stays available",
         effect=_autonomous("bedroom"),
         holds=_all_of(_autonomous("bedroom"), _all_available),
     ),
     FaultCase(
         "odu heartbeat lapses",
         Fault(FaultKind.HEARTBEAT_LAPSE, ODU_TARGET),
-        "the ODU runs autonomously (status b6) on the heads' requests; all stay available",
+        "the ODU runs autonomously (status b6), its fault says so; all stay available",
         effect=_autonomous(ODU_TARGET),
         holds=_all_of(_autonomous(ODU_TARGET), _all_available),
         recovered=_compressor_back,
