@@ -137,7 +137,8 @@ class Supervisor:
         self.tick_deadline = float("inf")
         self.last_cycle_error: str | None = None
         self.last_heartbeat: float | None = None
-        self.autonomous: set[str] = set()  # units that report a lapsed heartbeat ("odu", zone ids)
+        self.autonomous: set[str] = set()  # units whose heartbeat lapsed (ODU_UNIT, zone ids)
+        self._following: set[str] = set()  # available units whose heartbeat holds
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
@@ -334,10 +335,14 @@ class Supervisor:
             return unit if unit == ODU_UNIT else f"zone {unit} head"
 
         for unit in sorted(lapsed - self.autonomous):
-            log.warning("%s reports its heartbeat lapsed: it runs on its own logic", named(unit))
+            # Expected until the first heartbeat after start-up or after the unit was away;
+            # a warning only when a unit that followed the controller lets go.
+            level = logging.WARNING if unit in self._following else logging.INFO
+            log.log(level, "%s reports its heartbeat lapsed: it runs on its own logic", named(unit))
         for unit in sorted(self.autonomous - lapsed):
-            log.info("%s follows the controller again", named(unit))
+            log.info("%s follows the controller", named(unit))
         self.autonomous = lapsed
+        self._following = {unit for unit, up in available.items() if up} - lapsed
         if lapsed:
             self.last_heartbeat = None
 

@@ -40,6 +40,7 @@ PERIOD_S = ControlConfig().period_s  # the demo config keeps the default control
 # default 2 h): short enough to see within a case, still above what the heated rooms hold one
 # 0.1 K value for while they warm.
 STUCK_EVIDENCE_S = 600.0
+HEARTBEAT_TIMEOUT_S = 600  # simulated s; see _matrix_config
 # Recovery bounds, in control cycles: re-probe and re-apply; a compressor restart after the
 # lockout (or the controller's own minimum off time, the same 180 s); a defrost at its longest.
 QUICK_CYCLES = 3
@@ -574,14 +575,18 @@ async def run_case(system: System, case: FaultCase) -> CaseResult:
 
 
 def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
-    """Short bus timeouts (a silent unit fails a request in ~0.4 s) and a short stuck check."""
+    """Short bus timeouts (a silent unit fails a request in ~0.4 s), a short stuck check, and
+    a long heartbeat: bus timeouts are wall seconds, so at 120x a cycle with a few of them
+    spans minutes of simulated time and would lapse a 60 s heartbeat, an artefact of the
+    compressed clock (the heartbeat cases lapse it by injection)."""
     config = loaded.config
     bus = config.buses["sim"].model_copy(
         update={"timeout_s": BUS_TIMEOUT_S, "retries": BUS_RETRIES}
     )
     check = config.sensor_check.model_copy(update={"stuck_full_demand_s": STUCK_EVIDENCE_S})
+    odu = config.outdoor_unit.model_copy(update={"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S})
     loaded.config = config.model_copy(
-        update={"buses": {**config.buses, "sim": bus}, "sensor_check": check}
+        update={"buses": {**config.buses, "sim": bus}, "sensor_check": check, "outdoor_unit": odu}
     )
     return loaded
 
