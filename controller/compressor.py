@@ -60,6 +60,9 @@ class CoordinatorTuning:
     trim_limit: float = 0.2
     trim_settle_s: float = 600.0  # after a start (start-up ramp), before the trim learns
     hold_share_pct: float = 10.0  # per head while a minimum on time is held without calls
+    # How fast the low-load indicator (`CompressorState.low_load`) follows the compressor's
+    # regime: cycling at its minimum, or modulating above it.
+    low_load_tau_s: float = 3600.0
     # A frequency change smaller than this is not made (each one is a write to the unit);
     # reaching the minimum or the cap always is.
     frequency_deadband_hz: float = 0.5
@@ -72,7 +75,7 @@ class CoordinatorTuning:
 class ZoneRequest(NamedTuple):
     zone_id: str
     direction: Direction
-    demand: float  # 0..1 of this head's capacity
+    demand: float  # of this head's rated capacity: 0..1, beyond 1 while it recovers
     rated_capacity_w: float
     calling: bool = True  # the zone wants refrigerant (its call latch)
     error_k: float = 0.0  # how far the room is short of its aim (> 0: wants more)
@@ -106,6 +109,9 @@ class CompressorState(NamedTuple):
     # Capacity at the commanded frequency over what the calling zones asked for (> 1 at the
     # minimum frequency, < 1 at the cap): the zone loops' anti-windup uses it.
     delivery: float = 1.0
+    # 1 while the compressor keeps stopping with every zone satisfied (its minimum gives more
+    # than they need), 0 while it runs on; a first-order lag: what the load is of late.
+    low_load: float = 0.0
 
 
 class CoordinatorOutput(NamedTuple):
@@ -139,6 +145,22 @@ def _may_start(state: CompressorState, mode: OduMode, now: float, limits: Interl
     return now - state.stopped_at >= wait
 
 
+def _low_load(state: CompressorState, now: float, dt_s: float, tuning: CoordinatorTuning) -> float:
+    """The low-load indicator after ``dt_s``: toward 1 while stopped after a low-load cycle
+    (every zone satisfied), toward 0 while a run lasts longer than a low-load cycle would;
+    held otherwise."""
+    if state.running:
+        started = state.started_at if state.started_at is not None else now
+        if now - started < tuning.cycle_target_s:
+            return state.low_load
+        target = 0.0
+    elif state.cycled:
+        target = 1.0
+    else:
+        return state.low_load
+    return state.low_load + (target - state.low_load) * dt_s / (tuning.low_load_tau_s + dt_s)
+
+
 def step_compressor(
     state: CompressorState,
     requests: Sequence[ZoneRequest],
@@ -163,6 +185,7 @@ def step_compressor(
     # One pass over the zones: per direction, the zones that could take refrigerant, those
     # that call, their requested capacity and its error-weighted sum (for the trim).
     heat_w = cool_w = heat_error = cool_error = heat_coil_w = cool_coil_w = 0.0
+    heat_most = cool_most = 1.0  # the largest demand (at least 1): shares are scaled by it
     heat_zones = cool_zones = heat_calls = cool_calls = 0
     for r in requests:
         direction = r.direction
@@ -174,6 +197,8 @@ def step_compressor(
                 w = r.demand * r.rated_capacity_w
                 heat_w += w
                 heat_error += w * r.error_k
+                if r.demand > heat_most:
+                    heat_most = r.demand
         elif direction is COOL:
             cool_zones += 1
             if r.calling:
@@ -182,6 +207,8 @@ def step_compressor(
                 w = r.demand * r.rated_capacity_w
                 cool_w += w
                 cool_error += w * r.error_k
+                if r.demand > cool_most:
+                    cool_most = r.demand
     if heat_calls and cool_calls:
         wanted = arbitrate(
             tuning.mode_policy,
@@ -201,6 +228,9 @@ def step_compressor(
     cap = frequency_cap_hz(unit, tuning, quiet, demand_limit_pct)
     min_hz = unit.min_frequency_hz
     can_run = available and cap >= min_hz
+    low_load = _low_load(state, now, dt_s, tuning)
+    # What every way of stopping (or staying stopped) below passes on.
+    stop = (state, now, requests, wanted, since, quiet, demand_limit_pct, low_load)
 
     if state.running:
         run_mode = state.mode
@@ -212,21 +242,17 @@ def step_compressor(
             # Nothing can take refrigerant in this mode (the heads are off or turned the
             # other way), or the unit cannot run: it stops whatever we ask.
             forced = not on_long_enough
-            return _stopped(
-                state, now, requests, wanted, since, quiet, demand_limit_pct, forced=forced
-            )
+            return _stopped(*stop, forced=forced)
         if not defrost and on_long_enough and (wanted is not active or not calls):
             cycled = not calls and wanted is active  # a low-load cycle ends
-            return _stopped(
-                state, now, requests, wanted, since, quiet, demand_limit_pct, cycled=cycled
-            )
+            return _stopped(*stop, cycled=cycled)
         started_at: float = state.started_at if state.started_at is not None else now
         hour, starts = state.hour, state.starts_in_hour
         stretch = state.stretch
         previous_hz = state.frequency_hz
     else:
         if wanted is NONE or not can_run or defrost:
-            return _stopped(state, now, requests, wanted, since, quiet, demand_limit_pct)
+            return _stopped(*stop)
         active = wanted
         run_mode = "heat" if active is HEAT else "cool"
         calls = heat_calls if active is HEAT else cool_calls
@@ -237,7 +263,7 @@ def step_compressor(
             or starts >= tuning.max_starts_per_hour
             or not _may_start(state, run_mode, now, limits)
         ):
-            return _stopped(state, now, requests, wanted, since, quiet, demand_limit_pct)
+            return _stopped(*stop)
         starts += 1
         started_at = now
         stretch = state.stretch
@@ -295,17 +321,19 @@ def step_compressor(
     delivery = frequency * per_hz / needed_w if needed_w > 0 and per_hz > 0 else 1.0
 
     # Capacity requests: each calling zone of this direction its demand (the unit shares the
-    # refrigerant in that proportion). Held on by the minimum on time with no call left, a
+    # refrigerant in that proportion; a demand beyond a head's rating scales them all down,
+    # the register holding at most 100 %). Held on by the minimum on time with no call left, a
     # little to every head of this direction, so that the coil is never starved.
     shares: dict[str, float] = {}
     waiting: list[str] = []
+    per_demand = 1000.0 / (heat_most if active is HEAT else cool_most)
     hold = tuning.hold_share_pct
     for r in requests:
         if r.direction is active:
             if not calls:
                 shares[r.zone_id] = hold
             elif r.calling:
-                share = floor(1000.0 * r.demand + 0.5) / 10.0  # 0.1 % steps, as the register
+                share = floor(per_demand * r.demand + 0.5) / 10.0  # 0.1 % steps, as the register
                 shares[r.zone_id] = share if share > MIN_SHARE_PCT else MIN_SHARE_PCT
         elif r.calling:
             waiting.append(r.zone_id)
@@ -325,6 +353,7 @@ def step_compressor(
         stretch,
         False,
         delivery,
+        low_load,
     )
     command = OduCommand(run_mode, frequency, quiet, demand_limit_pct)
     conflicts = frozenset(waiting) if waiting else NO_CONFLICTS
@@ -339,6 +368,7 @@ def _stopped(
     since: float | None,
     quiet: bool,
     demand_limit_pct: int,
+    low_load: float,
     *,
     cycled: bool = False,
     forced: bool = False,
@@ -359,6 +389,7 @@ def _stopped(
         state.stretch,
         cycled if running else state.cycled,
         1.0,
+        low_load,
     )
     command = OduCommand(state.mode, 0.0, quiet, demand_limit_pct)
     conflicts = _conflicts(requests, arbitrated)

@@ -170,6 +170,8 @@ class ControlConfig(_Strict):
     ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = 0.5
     # Where the zone loops aim inside the comfort band (setpoint ± 0.5 K), toward outdoors.
     band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
+    # The same while the compressor cycles at low load (its cycles swing the room above it).
+    low_load_band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.5
     outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = 0.0
     mode_policy: Literal["first", "demand", "priority"] = "first"
     priority_zone: Identifier | None = None

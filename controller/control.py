@@ -70,10 +70,12 @@ class ControlTuning:
     coordinator: CoordinatorTuning = field(default_factory=CoordinatorTuning)
     presets: PresetTable = field(default_factory=PresetTable)
     head_sensor_bias: HeadSensorBias = field(default_factory=HeadSensorBias)
-    # With fan mode `auto`, a cooling head that gets no refrigerant runs its fan at the lowest
-    # speed: moving air that is not cooled only costs power. A heating head is left on `auto`,
-    # with which heads stop the fan at thermo-off themselves (no cold draft, no fan power).
-    idle_fan_quiet: bool = True
+    # With fan mode `auto` the controller picks the lowest fan speed for a head that gets
+    # refrigerant, and for an idle cooling head: the quietest fan moves the coil's air (the
+    # benchmark's `ideal` assumes it too), each step up costs ~5 W, and in cooling that power
+    # is heat the coil must take out again. An idle heating head is left on `auto`, with which
+    # heads stop the fan at thermo-off themselves (no cold draft, no fan power).
+    quiet_auto_fan: bool = True
     # A head's capacity request that moved less than this (percentage points) keeps its old
     # value: the refrigerant split hardly changes, and every change is a bus write.
     share_deadband_pct: float = 2.0
@@ -170,6 +172,7 @@ def control_step(
         running = HEAT if compressor.mode == "heat" else COOL
     stretch = compressor.stretch
     delivery = compressor.delivery
+    low_load = compressor.low_load
     previous_loops = state.zones
     served = state.served
     previous_boosts = state.boost_since
@@ -230,6 +233,7 @@ def control_step(
             boost=boost,
             outdoor_temperature=outdoor,
             delivery=delivery,
+            low_load=low_load,
         )
         loops[zone_id] = loop
         requests.append(
@@ -265,7 +269,7 @@ def control_step(
     shares = coordinated.shares_pct
     conflicts = coordinated.conflicts
     previous_heads = state.head_commands
-    idle_fan_quiet = tuning.idle_fan_quiet
+    quiet_auto_fan = tuning.quiet_auto_fan
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
@@ -290,7 +294,7 @@ def control_step(
         )
         # `_value_`, not `.value`: the enum property costs more than the rest of this line.
         fan = settings.fan_mode._value_
-        if share == 0.0 and idle_fan_quiet and fan == "auto" and head_mode == "cool":
+        if quiet_auto_fan and fan == "auto" and (share > 0.0 or head_mode == "cool"):
             fan = "quiet"
         vertical = settings.swing_mode._value_
         horizontal = settings.swing_horizontal_mode._value_

@@ -35,6 +35,7 @@ def control_tuning_from(
             kp=c.kp,
             ti_s=c.ti_s,
             band_offset_k=c.band_offset_k,
+            low_load_band_offset_k=c.low_load_band_offset_k,
             outdoor_feed_forward_per_k=c.outdoor_feed_forward_per_k,
         ),
         coordinator=CoordinatorTuning(

@@ -5,9 +5,12 @@ in the benchmark (DESIGN §3.1).
 
 The loop aims a little inside the comfort band (setpoint ± 0.5 K) on the side toward the
 outdoors (`band_offset_k`): every tenth of a kelvin less lift and less loss saves energy, and
-the homeowner's band is kept. Around that aim a call latch with hysteresis says whether the
-zone wants refrigerant at all: while the compressor's smallest output is more than the rooms
-need, the zones cycle between calling and satisfied instead of asking for a trickle."""
+the homeowner's band is kept. At low load (`low_load`, from the coordinator) it aims closer to
+the band's edge (`low_load_band_offset_k`): the compressor's cycles then swing the room above
+its aim anyway, and warmth stored in the room costs comfort once the sun comes out. Around
+that aim a call latch with hysteresis says whether the zone wants refrigerant at all: while
+the compressor's smallest output is more than the rooms need, the zones cycle between calling
+and satisfied instead of asking for a trickle."""
 
 from __future__ import annotations
 
@@ -41,11 +44,18 @@ MODE_FAN_ONLY = ZoneMode.FAN_ONLY
 
 @dataclass(frozen=True, slots=True)
 class PiTuning:
-    kp: float = 2.0  # demand (0..1 of the head's capacity) per kelvin of error
+    kp: float = 2.0  # demand (share of the head's rated capacity) per kelvin of error
+    # A head's coil takes more than its rating (at a higher condensing pressure, a worse
+    # COP), and the unit caps its speed to what the open coils can take (its allowed maximum
+    # frequency): a room far below its aim asks up to this much, to be back in its band sooner.
+    max_demand: float = 1.4
     ti_s: float = 1800.0  # integral time
     # The loop aims this far inside the comfort band from the setpoint, toward the outdoors
     # (below it when heating, above it when cooling).
     band_offset_k: float = 0.4
+    # The offset while the compressor cycles at low load (see `step_zone`'s ``low_load``):
+    # the room then swings between the call and the satisfied side, mostly above the aim.
+    low_load_band_offset_k: float = 0.5
     # Call latch around the aim: call at `call_k` short of it, satisfied `satisfied_k` past
     # it. While the compressor already runs in the zone's direction, a satisfied zone joins
     # again once it is `rejoin_k` short of the aim (negative: still past it): it takes its
@@ -82,7 +92,7 @@ class ZoneLoopState(NamedTuple):
     direction: Direction = Direction.NONE
     calling: bool = False  # the zone wants refrigerant (the call latch)
     setpoint: float | None = None  # the setpoint the loop tracks now
-    demand: float = 0.0  # 0..1 of the head's capacity
+    demand: float = 0.0  # share of the head's rated capacity, 0..max_demand
     error_k: float = 0.0  # aim − room (heating) or room − aim (cooling): > 0 wants more
     temperature: float | None = None  # the filtered room temperature the loop works on
 
@@ -99,6 +109,7 @@ def _direction(
     heat_setpoint: float,
     cool_setpoint: float,
     tuning: PiTuning,
+    offset_k: float,
 ) -> Direction:
     if mode is MODE_HEAT:
         return HEAT
@@ -107,7 +118,7 @@ def _direction(
     if mode is MODE_HEAT_COOL:
         # Switch only where the other side would call: the switching band is the whole
         # neutral band between the setpoints plus both aims and calls (the hysteresis).
-        margin = tuning.band_offset_k + tuning.call_k
+        margin = offset_k + tuning.call_k
         if previous is COOL:
             return HEAT if temperature <= heat_setpoint - margin else COOL
         if previous is HEAT:
@@ -130,6 +141,7 @@ def step_zone(
     boost: bool = False,
     outdoor_temperature: float | None = None,
     delivery: float = 1.0,
+    low_load: float = 0.0,
 ) -> ZoneLoopState:
     """Advance one zone's loop by ``dt_s`` seconds; the new state carries the demand.
 
@@ -140,7 +152,9 @@ def step_zone(
     a satisfied zone may join at ``rejoin_k``. ``stretch`` (≥ 1) widens the satisfied side of
     the latch. ``boost`` asks for full capacity until the room reaches the setpoint itself.
     ``delivery`` is the capacity the unit delivered last tick over what the zones asked for
-    (> 1 at the minimum frequency, < 1 at the frequency cap).
+    (> 1 at the minimum frequency, < 1 at the frequency cap). ``low_load`` (0..1) says how much
+    of late the compressor has been cycling at its minimum: the aim moves from ``band_offset_k``
+    toward ``low_load_band_offset_k`` with it.
 
     A setpoint change and a mode change that keeps the direction keep the integral (bumpless);
     a new direction starts it from zero (it held the other direction's load)."""
@@ -160,18 +174,21 @@ def step_zone(
     else:
         heat_sp, cool_sp = setpoints
 
+    offset = tuning.band_offset_k
+    if low_load:
+        offset += (tuning.low_load_band_offset_k - offset) * low_load
     if mode is MODE_HEAT:
         direction = HEAT
     elif mode is MODE_COOL:
         direction = COOL
     else:
-        direction = _direction(mode, temperature, state.direction, heat_sp, cool_sp, tuning)
+        direction = _direction(mode, temperature, state.direction, heat_sp, cool_sp, tuning, offset)
     if direction is HEAT:
         setpoint = heat_sp
-        error = setpoint - tuning.band_offset_k - temperature
+        error = setpoint - offset - temperature
     else:
         setpoint = cool_sp
-        error = temperature - setpoint - tuning.band_offset_k
+        error = temperature - setpoint - offset
     same_direction = direction is state.direction
 
     if mode is MODE_DRY:
@@ -186,7 +203,7 @@ def step_zone(
         return ZoneLoopState(0.0, direction, calling, setpoint, demand, above, temperature)
 
     # Boost: the head's whole capacity until the room is at the setpoint itself.
-    boosting = boost and error + tuning.band_offset_k > EPSILON_K
+    boosting = boost and error + offset > EPSILON_K
     # The call latch.
     calling = state.calling and same_direction
     if boosting:
@@ -218,7 +235,8 @@ def step_zone(
     if not frozen and dt_s > 0:
         integral = _integrate(integral, bias, error, dt_s, state.demand, delivery, tuning)
     demand = bias + integral
-    demand = 0.0 if demand < 0.0 else 1.0 if demand > 1.0 else demand
+    top = tuning.max_demand
+    demand = 0.0 if demand < 0.0 else top if demand > top else demand
     return ZoneLoopState(integral, direction, True, setpoint, demand, error, temperature)
 
 
@@ -249,12 +267,13 @@ def _integrate(
             return integral
     candidate = integral + tuning.kp * error * dt_s / tuning.ti_s
     unclamped = bias + candidate
+    top = tuning.max_demand
     # Conditional integration: integrate only while the output is not saturated, or when
     # the error drives it back into range.
     if (
-        (0.0 <= unclamped <= 1.0)
-        or (unclamped > 1.0 and error < 0)
+        (0.0 <= unclamped <= top)
+        or (unclamped > top and error < 0)
         or (unclamped < 0.0 and error > 0)
     ):
-        return -1.0 if candidate < -1.0 else 1.0 if candidate > 1.0 else candidate
+        return -1.0 if candidate < -1.0 else top if candidate > top else candidate
     return integral

@@ -73,6 +73,33 @@ def test_shares_follow_demand_with_a_floor_for_calling_zones():
     assert out.conflicts == frozenset({"c"})
 
 
+def test_a_demand_beyond_a_heads_rating_scales_the_shares_and_raises_the_frequency():
+    recovering = [request("a", HEAT, 1.4), request("b", HEAT, 0.7)]
+    _, out, _ = run(recovering, 300)
+    # The register holds at most 100 %: the shares keep the demands' proportion.
+    assert out.shares_pct == {"a": 100.0, "b": 50.0}
+    within = [request("a", HEAT, 1.0), request("b", HEAT, 0.5)]
+    _, plain, _ = run(within, 300)
+    assert out.command.frequency_hz > plain.command.frequency_hz
+
+
+def test_low_load_grows_while_cycles_end_satisfied_and_fades_while_running_on():
+    tuning = CoordinatorTuning(low_load_tau_s=600.0)
+    calling = [request("a", HEAT, 0.1)]
+    satisfied = [request("a", HEAT, 0.0, calling=False)]
+    state, now = CompressorState(), 0.0
+    for _ in range(6):  # low-load cycles: run the minimum on time, then every zone satisfied
+        state, _, now = run(calling, 180, state, start=now, tuning=tuning)
+        state, _, now = run(satisfied, 1000, state, start=now + 10, tuning=tuning)
+    assert state.cycled and state.low_load > 0.9
+    held = state.low_load
+    # A run shorter than a low-load cycle does not lower it; a long one is not low load.
+    state, _, now = run([request("a", HEAT, 0.8)], 600, state, start=now + 10, tuning=tuning)
+    assert state.running and state.low_load >= held
+    state, _, now = run([request("a", HEAT, 0.8)], 7200, state, start=now + 10, tuning=tuning)
+    assert state.low_load < 0.1
+
+
 def test_a_lone_small_head_gets_company_so_the_coils_take_the_minimum_output():
     # 20 Hz at +7 °C gives 2333 W; a 1500 W head alone cannot take it.
     small = [

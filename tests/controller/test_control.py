@@ -122,16 +122,28 @@ def test_boost_asks_for_full_capacity_then_ends_in_comfort():
     assert out.zones["a"].preset is Preset.COMFORT and out.zones["a"].demand < 1.0
 
 
-def test_an_idle_cooling_head_in_auto_runs_its_fan_quietly():
+def test_a_cooling_head_in_auto_runs_its_fan_quietly_idle_or_not():
     zones = {
         "cool": zone(ZoneMode.COOL, 22.0, target=24.0),
         "warm": zone(ZoneMode.COOL, 27.0, target=24.0),
         "chosen": zone(ZoneMode.COOL, 22.0, target=24.0, fan_mode=FanMode.HIGH),
     }
     _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    assert out.zones["warm"].head.capacity_request_pct > 0
     assert out.zones["cool"].head.fan == "quiet"
-    assert out.zones["warm"].head.fan == "auto"
+    assert out.zones["warm"].head.fan == "quiet"
     assert out.zones["chosen"].head.fan == "high"
+
+
+def test_a_heating_head_in_auto_runs_its_fan_quietly_while_it_gets_refrigerant():
+    zones = {
+        "cold": zone(ZoneMode.HEAT, 19.0),
+        "chosen": zone(ZoneMode.HEAT, 19.0, fan_mode=FanMode.LOW),
+    }
+    _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    assert out.zones["cold"].head.capacity_request_pct > 0
+    assert out.zones["cold"].head.fan == "quiet"
+    assert out.zones["chosen"].head.fan == "low"
 
 
 def test_an_idle_heating_head_stays_on_auto_so_the_head_stops_its_fan():

@@ -91,6 +91,6 @@ def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
     stuck_at = next(i for i, s in enumerate(asked) if i > 10 and s == 0.0)
     assert loop.sensors["a"].faults() == ("sensor_head_stuck", "sensor_none")
     # It asked for all it could until then (so the full-demand time counted from the start).
-    assert min(asked[10:stuck_at]) == 1.0
+    assert min(asked[10:stuck_at]) >= 1.0
     assert 1800.0 <= 10.0 * stuck_at <= 1800.0 + 300.0
     assert decisions[-1].output.zones["a"].head.capacity_request_pct == 0.0

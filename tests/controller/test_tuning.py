@@ -7,11 +7,13 @@ from controller.arbitration import ModePolicy
 from controller.config import ControlConfig
 from controller.presets import PresetRule
 from controller.tuning import control_tuning_from
+from controller.zone import PiTuning
 
 
 def test_defaults_give_the_core_defaults():
     tuning = control_tuning_from(ControlConfig())
     assert tuning.pi.kp == 2.0 and tuning.pi.band_offset_k == 0.4
+    assert tuning.pi.low_load_band_offset_k == PiTuning().low_load_band_offset_k
     assert tuning.coordinator.mode_policy is ModePolicy.FIRST
     assert tuning.coordinator.max_starts_per_hour == 3
     assert tuning.coordinator.limits.min_frequency_hz == 20.0
@@ -25,6 +27,7 @@ def test_every_control_key_reaches_the_core():
         {
             "kp": 1.0,
             "band_offset_k": 0.2,
+            "low_load_band_offset_k": 0.3,
             "outdoor_feed_forward_per_k": 0.01,
             "mode_policy": "priority",
             "priority_zone": "living",
@@ -42,6 +45,7 @@ def test_every_control_key_reaches_the_core():
     )
     tuning = control_tuning_from(config, (25.0, 80.0))
     assert tuning.pi.kp == 1.0 and tuning.pi.band_offset_k == 0.2
+    assert tuning.pi.low_load_band_offset_k == 0.3
     assert tuning.pi.outdoor_feed_forward_per_k == 0.01
     c = tuning.coordinator
     assert c.mode_policy is ModePolicy.PRIORITY and c.priority_zone == "living"

@@ -82,12 +82,40 @@ def test_stretch_widens_the_satisfied_side_up_to_its_limit():
 
 def test_anti_windup_bounds_the_integral_while_saturated():
     state = run(HEAT_21, 10.0, 24 * 3600)
-    assert state.demand == 1.0
-    assert state.integral <= 1.0
+    assert state.demand == TUNING.max_demand
+    assert state.integral <= TUNING.max_demand
     # Once the room is at the aim the demand comes off at once instead of staying saturated
     # for hours (what a wound-up integral would do).
     after = step_zone(state, HEAT_21, 20.7, 10.0, TUNING)
     assert after.demand < 1.0
+
+
+def test_a_room_far_below_its_aim_asks_beyond_its_heads_rating_up_to_the_limit():
+    # Within the head's rating near the aim; far below it, more, but never past max_demand.
+    near = step_zone(ZoneLoopState(), HEAT_21, 20.4, 10.0, TUNING)
+    far = step_zone(ZoneLoopState(), HEAT_21, 17.0, 10.0, TUNING)
+    assert near.demand < 1.0
+    assert 1.0 < far.demand == TUNING.max_demand
+    within = PiTuning(kp=0.5, max_demand=1.0, filter_s=0.0)
+    assert step_zone(ZoneLoopState(), HEAT_21, 17.0, 10.0, within).demand == 1.0
+
+
+def test_at_low_load_the_aim_moves_toward_the_low_load_offset():
+    tuning = PiTuning(kp=0.5, band_offset_k=0.3, low_load_band_offset_k=0.5, filter_s=0.0)
+    cool = ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0)
+    for settings, room, sign in ((HEAT_21, 20.5, 1.0), (cool, 24.5, -1.0)):
+        high = step_zone(ZoneLoopState(), settings, room, 10.0, tuning)
+        half = step_zone(ZoneLoopState(), settings, room, 10.0, tuning, low_load=0.5)
+        low = step_zone(ZoneLoopState(), settings, room, 10.0, tuning, low_load=1.0)
+        # The aim is 0.3 K inside the band at high load, 0.5 K at low load, toward outdoors.
+        assert high.error_k == pytest.approx(
+            sign * (settings.target_temperature - 0.3 * sign - room)
+        )
+        assert low.error_k == pytest.approx(
+            sign * (settings.target_temperature - 0.5 * sign - room)
+        )
+        assert half.error_k == pytest.approx((high.error_k + low.error_k) / 2)
+        assert low.demand < high.demand
 
 
 def test_setpoint_change_is_bumpless_for_the_integral():
