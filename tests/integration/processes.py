@@ -12,7 +12,8 @@ import os
 import random
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from controller.commands import (
 )
 from controller.config import LoadedConfig, ZoneConfig, parse_config
 from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
-from tests.fixtures.broker import MessageRecorder
+from hil.broker import free_port, mosquitto_path
+from tests.fixtures.broker import MessageRecorder, Mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "config" / "demo.toml").read_text()
@@ -48,12 +50,14 @@ def controller_config(
     period_s: float = 10.0,
     extra: str = "",
     zone_extra: dict[str, str] | None = None,
+    bus_extra: str = "",
 ) -> tuple[Path, LoadedConfig]:
     """The demo house on the simulator at ``modbus_port`` and the broker at ``mqtt_port``,
     written as a private (0600) config file; its state file lives in ``directory``.
-    ``extra`` goes into ``[mqtt]``; ``zone_extra`` adds lines to a zone's table."""
+    ``extra`` goes into ``[mqtt]``; ``zone_extra`` adds lines to a zone's table; ``bus_extra``
+    to the Modbus bus's (e.g. its timeout)."""
     state_file = directory / "state.json"
-    text = DEMO.replace("port = 5020", f"port = {modbus_port}").replace(
+    text = DEMO.replace("port = 5020", f"port = {modbus_port}\n{bus_extra}").replace(
         'state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"'
     )
     for zone_id, lines in (zone_extra or {}).items():
@@ -118,6 +122,35 @@ class ControllerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def rss_kib(self) -> int:
+        """The process's resident set size now (VmRSS), in KiB."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(line.split()[1])
+
+
+@contextlib.contextmanager
+def broker_in_temporary_directory(prefix: str) -> Iterator[tuple[Path, Mosquitto]]:
+    """For engineering commands: a mosquitto on a free port, and a temporary directory (the
+    broker's files in its `broker/`) that is removed afterwards."""
+    binary = mosquitto_path()
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        directory = Path(tmp)
+        (directory / "broker").mkdir()
+        broker = Mosquitto(binary, directory / "broker", free_port())
+        broker.start()
+        try:
+            yield directory, broker
+        finally:
+            broker.stop()
 
 
 @contextlib.asynccontextmanager

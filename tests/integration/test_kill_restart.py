@@ -1,10 +1,12 @@
 """The real `minisplit run` process killed with SIGKILL: the broker announces it offline (the
-last will), and every setting it had published comes back after a restart; a torn state file
-at start falls back to the last good copy. The long version is `python -m
-tests.bench_durability` (100 cycles)."""
+last will), and every setting it had published comes back after a restart; killed mid-cycle
+while a head is gone, the units run on their own heartbeat fallback through the gap and come
+back under control; a torn state file at start falls back to the last good copy. The long
+version is `python -m tests.bench_durability` (100 cycles)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -19,18 +21,24 @@ from controller.config import LoadedConfig
 from controller.persistence import SavedState, StateStore
 from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
 from hil.broker import free_port
+from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
+from tests.integration.harness import wait_until
 from tests.integration.processes import (
     BASE,
+    ZONES,
     ControllerProcess,
     controller_config,
     durability_trial,
     latest_state,
     wait_online,
 )
+from tests.soak import observe_polls
 
 pytestmark = pytest.mark.integration
+
+HEARTBEAT_LOST = 0x40  # status bit 6, on the outdoor unit and on every head (DESIGN §5)
 
 
 @dataclass
@@ -98,6 +106,117 @@ async def test_randomized_kill_9_cycles_lose_nothing(house: House) -> None:
     assert report.cycles == 5
     assert report.lost == 0, report.problems
     assert not house.recorder.on(f"{BASE}/error")
+
+
+async def test_kill_9_mid_cycle_with_a_head_gone_the_units_fall_back_then_resume(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    speed = 60.0  # a 10 s period is 1/6 wall second; the 60 s heartbeat timeout is 1 s
+    gap_s = 300.0  # simulated seconds the controller stays dead
+    port = free_port()
+    config, loaded = controller_config(
+        tmp_path, port, mosquitto.port, bus_extra="timeout_s = 0.1\nretries = 1"
+    )
+    simulator = Simulator(loaded, speed=speed)
+    polled = asyncio.Event()
+    observe_polls(simulator.odu, "status", polled.set)
+    process = ControllerProcess(config)
+
+    def lost(unit: str) -> bool:
+        if unit == "odu":
+            return bool(int(simulator.odu_register("status") or 0) & HEARTBEAT_LOST)
+        return bool(int(simulator.head_register(unit, "status") or 0) & HEARTBEAT_LOST)
+
+    async with (
+        asyncio.timeout(60),
+        simulator.running(tcp=("127.0.0.1", port)),
+        recording(mosquitto) as recorder,
+        mosquitto.client() as client,
+    ):
+        await process.start("--time-scale", f"{speed:g}")
+        try:
+            online = await wait_online(recorder, process, 0)
+            for zone, target in (("living", b"17.5"), ("bedroom", b"16.5")):
+                await client.publish(f"{BASE}/zone/{zone}/set/mode", b"heat", qos=1)
+                await client.publish(f"{BASE}/zone/{zone}/set/temperature", target, qos=1)
+            await client.publish(f"{BASE}/zone/bedroom/set/fan_mode", b"quiet", qos=1)
+            await recorder.wait_for(
+                f"{BASE}/zone/bedroom/state",
+                lambda m: json.loads(m.payload)["fan_mode"] == "quiet",
+                after=online,
+                timeout=10,
+            )
+            await wait_until(
+                lambda: simulator.odu_register("compressor_frequency"), 20, "the compressor on"
+            )
+            simulator.faults.add(Fault(FaultKind.VANISH, "bedroom"))
+            await recorder.wait_for(
+                f"{BASE}/zone/bedroom/availability", lambda m: m.payload == b"offline", after=online
+            )
+            assert not any(lost(unit) for unit in ("odu", "living", "kitchen", "office"))
+
+            polled.clear()
+            await polled.wait()  # the controller is reading the outdoor unit: mid-cycle
+            process.kill()
+            assert await process.wait() == -9
+            killed_at = simulator.sim_time_s
+            offline = await recorder.wait_for(
+                f"{BASE}/status", lambda m: m.payload == b"offline", after=online
+            )
+
+            # The gap: no controller. Every unit's watchdog lapses and it runs on its own.
+            rooms: dict[str, list[float]] = {zone: [] for zone in ZONES}
+            autonomous_running = False
+            while simulator.sim_time_s < killed_at + gap_s:
+                for zone in ZONES:
+                    rooms[zone].append(simulator.room_temperature(zone))
+                if all(lost(unit) for unit in ("odu", *ZONES)):
+                    running = bool(simulator.odu_register("compressor_frequency"))
+                    autonomous_running = autonomous_running or running
+                await asyncio.sleep(0.05)
+            assert all(lost(unit) for unit in ("odu", *ZONES))
+            assert autonomous_running, "the outdoor unit never ran on the heads' own requests"
+            for zone, target in (("living", 17.5), ("bedroom", 16.5)):
+                low = min(rooms[zone])
+                assert low >= target - 1.0, f"{zone} fell to {low:.1f} °C (set {target})"
+                assert low >= rooms[zone][0] - 0.5, f"{zone} cooled down in the fallback"
+
+            await process.start("--time-scale", f"{speed:g}")
+            online = await wait_online(recorder, process, recorder.messages.index(offline))
+            state = latest_state(
+                recorder, f"{BASE}/zone/bedroom/state", online, len(recorder.messages)
+            )
+            assert state is not None
+            assert (state["mode"], state["target_temperature"], state["fan_mode"]) == (
+                "heat",
+                16.5,
+                "quiet",
+            )
+            assert state["available"] is False  # its head is still gone
+            living = latest_state(
+                recorder, f"{BASE}/zone/living/state", online, len(recorder.messages)
+            )
+            assert living is not None and (living["mode"], living["target_temperature"]) == (
+                "heat",
+                17.5,
+            )
+            reachable = ("odu", "living", "kitchen", "office")
+            await wait_until(
+                lambda: not any(lost(unit) for unit in reachable), 10, "heartbeats resumed"
+            )
+            assert lost("bedroom")
+
+            simulator.faults.clear()  # the bedroom head is back
+            await recorder.wait_for(
+                f"{BASE}/zone/bedroom/availability",
+                lambda m: m.payload == b"online",
+                after=online,
+                timeout=10,
+            )
+            await wait_until(lambda: not lost("bedroom"), 10, "the bedroom head under control")
+            assert simulator.head_register("bedroom", "display_setpoint") == 16.5
+        finally:
+            await process.stop()
 
 
 async def test_a_torn_state_file_at_start_uses_the_last_good_copy(house: House) -> None:
