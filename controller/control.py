@@ -62,6 +62,9 @@ class UnitInput:
     # The unit reports a fault. It protects itself (and keeps running with, say, a broken
     # outdoor sensor), so the coordinator keeps asking, but learns nothing from the response.
     fault: bool = False
+    # Whether its compressor runs (status b0); None where nobody reads it (the benchmark's
+    # unit always answers). It matters when the unit answers again after being lost.
+    compressor_running: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,11 @@ class UnitRatings:
 
 
 def unit_input(
-    ratings: UnitRatings, report: OduReport, available: bool, settings: UnitSettings
+    ratings: UnitRatings,
+    report: OduReport,
+    available: bool,
+    settings: UnitSettings,
+    compressor_running: bool | None = None,
 ) -> UnitInput:
     observation = UnitObservation(
         rated_heating_w=ratings.rated_heating_w,
@@ -73,7 +77,14 @@ def unit_input(
         allowed_max_frequency_hz=report.allowed_max_frequency_hz,
         outdoor_temperature=report.outdoor_temperature,
     )
-    return UnitInput(observation, available, report.defrost, settings, fault=report.fault)
+    return UnitInput(
+        observation,
+        available,
+        report.defrost,
+        settings,
+        fault=report.fault,
+        compressor_running=compressor_running,
+    )
 
 
 def zone_input(
@@ -122,6 +133,9 @@ class ControlLoop:
     sensors: Mapping[str, ZoneSensors] = field(default_factory=dict)
     # The inputs the last tick ran on: each zone's reading as followed, and which sensor it is.
     inputs: Mapping[str, ZoneInput] = field(default_factory=dict)
+    # The unit stopped answering while its compressor may have run: what it did meanwhile is
+    # unknown until it answers again (see `_rejoin`).
+    lost_running: bool = False
 
     def step(
         self,
@@ -133,11 +147,14 @@ class ControlLoop:
         """One tick. ``zones`` carry the heads' own readings (`zone_input`); ``remotes`` the
         remote sensors of the zones that have one."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
+        if unit.available and self.lost_running:
+            self._rejoin(unit, now)
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
-            # Nothing can be sent to a unit that does not answer; a run it had is over (the
-            # coordinator counts it as a forced stop), so the history must say so too.
+            # Nothing can be sent to a unit that does not answer; for the coordinator its run
+            # is over (a forced stop), so the history must say so too.
             if self.history.running:
+                self.lost_running = True
                 stop = OduCommand(self.history.mode, 0.0)
                 self.history = check_command(
                     self.history, stop, now, self.tuning.coordinator.limits, forced_stop=True
@@ -154,6 +171,26 @@ class ControlLoop:
         except InterlockViolation as err:
             return Decision(output, None, str(err))
         return Decision(output, output.odu)
+
+    def _rejoin(self, unit: UnitInput, now: float) -> None:
+        """The unit answers again after it was lost while running. It ran on (its last
+        command, then its own logic on the heads' requests) and may run still, or it stopped at
+        some moment nobody saw. Counting from now keeps both interlocks from the unit's side:
+        a unit that runs is a run that started now at the latest (no stop for the minimum on
+        time), one that stopped did so by now at the latest (no start for the minimum off time)."""
+        self.lost_running = False
+        compressor = self.state.compressor
+        mode = self.history.mode
+        if unit.compressor_running and mode != "off":
+            floor_hz = unit.observation.min_frequency_hz
+            self.history = CompressorHistory(True, mode, now, self.history.stopped_at)
+            compressor = compressor._replace(
+                mode=mode, running=True, frequency_hz=floor_hz, started_at=now
+            )
+        else:
+            self.history = replace(self.history, stopped_at=now)
+            compressor = compressor._replace(stopped_at=now)
+        self.state = replace(self.state, compressor=compressor)
 
     def _follow_sensors(
         self,

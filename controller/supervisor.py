@@ -382,7 +382,10 @@ class Supervisor:
             info.min_frequency_hz,
             info.max_frequency_hz,
         )
-        unit = unit_input(ratings, self.odu_status, self.odu_available, self.unit_settings)
+        status = self.odu_status
+        unit = unit_input(
+            ratings, status, self.odu_available, self.unit_settings, status.compressor_running
+        )
         zones = {}
         remotes = {}
         for zone_id, zone in self.zones.items():

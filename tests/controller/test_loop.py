@@ -1,5 +1,7 @@
 """The control tick with its safety check, as the supervisor and the bench run it."""
 
+import pytest
+
 from controller.config import ControlConfig
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.room_sensor import SensorSource
@@ -22,10 +24,17 @@ class Head:
 RATINGS = UnitRatings(7000.0, 6500.0, 20.0, 90.0)
 
 
-def step(loop: ControlLoop, now: float, available: bool, mode: ZoneMode, temperature: float):
+def step(
+    loop: ControlLoop,
+    now: float,
+    available: bool,
+    mode: ZoneMode,
+    temperature: float,
+    running: bool | None = None,
+):
     settings = ZoneSettings(mode=mode, target_temperature=22.0 if mode is ZoneMode.HEAT else 20.0)
     zones = {"a": zone_input(settings, temperature, True, 2500.0, Head())}
-    unit = unit_input(RATINGS, Odu(), available, UnitSettings())
+    unit = unit_input(RATINGS, Odu(), available, UnitSettings(), running)
     return loop.step(zones, unit, now)
 
 
@@ -43,6 +52,44 @@ def test_commands_pass_the_safety_check_and_unreachable_unit_gets_nothing():
     decisions = [step(loop, 10.0 + 10 * i, True, ZoneMode.COOL, 26.0) for i in range(1, 40)]
     assert all(d.refusal is None for d in decisions)
     assert any(d.odu_command is not None and d.odu_command.mode == "cool" for d in decisions)
+
+
+def lose_a_running_unit(loop: ControlLoop) -> float:
+    """Heat a cold room for 10 min, then lose the unit for 100 s; the time it answers again."""
+    for i in range(61):
+        step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=True)
+    assert loop.history.running
+    for i in range(1, 11):
+        step(loop, 600.0 + 10 * i, False, ZoneMode.HEAT, 18.0)
+    return 720.0
+
+
+@pytest.mark.parametrize("room", [18.0, 25.0])  # it wants heat, or it wants to stop
+def test_a_unit_that_stopped_while_lost_gets_no_start_within_the_minimum_off_time(room):
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    back = lose_a_running_unit(loop)
+    sent = [
+        (now, step(loop, now, True, ZoneMode.HEAT, room, running=False).odu_command)
+        for now in (back + 10.0 * i for i in range(40))
+    ]
+    starts = [now for now, cmd in sent if cmd is not None and cmd.frequency_hz > 0]
+    assert all(now >= back + 180.0 for now in starts)  # the unit's stop is counted from now
+    if room < 20.0:
+        assert starts  # and then it heats again
+
+
+@pytest.mark.parametrize("room", [18.0, 25.0])
+def test_a_unit_that_ran_on_while_lost_gets_no_stop_within_the_minimum_on_time(room):
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    back = lose_a_running_unit(loop)
+    sent = [
+        (now, step(loop, now, True, ZoneMode.HEAT, room, running=True).odu_command)
+        for now in (back + 10.0 * i for i in range(40))
+    ]
+    stops = [now for now, cmd in sent if cmd is not None and cmd.frequency_hz == 0]
+    assert all(now >= back + 180.0 for now in stops)  # its run is counted from now
+    if room > 23.0:
+        assert stops  # a warm room: it stops once it may
 
 
 def sensed_step(loop, now, head, remote=None):
