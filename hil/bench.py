@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from controller.config import ControlConfig
+from controller.control import UnitInput, ZoneInput
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.devices import HeadCommand
 from hil.baselines import OnOffController
-from hil.firmware import OutdoorFirmware
+from hil.firmware import HeadFirmware
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
 from hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
@@ -58,12 +60,25 @@ def zone_target(settings: ZoneSettings) -> ZoneTarget:
 
 
 def quantize(value: float | None) -> float | None:
-    """What a 0.1 °C register carries."""
-    return None if value is None else round(value, 1)
+    """What a 0.1 °C register carries: ``round(value, 1)``, to the bit."""
+    if value is None:
+        return None
+    # round(x, 1) goes through a decimal string (thousands of instructions, five times a
+    # tick). Unless 10·x lies near a tie, the nearest tenth is n/10 for the integer n nearest
+    # to 10·x, and IEEE division rounds n/10 exactly as round() does; near a tie, or at zero
+    # (whose sign round() keeps), round() decides.
+    tenths = value * 10.0
+    n = math.floor(tenths + 0.5)
+    if n and -0.49 < tenths - n < 0.49:
+        return n / 10.0
+    return round(value, 1)
 
 
 class Run:
-    """One controller through one scenario: the shared loop of stepping and recording."""
+    """One controller through one scenario: the shared loop of stepping and recording.
+
+    Per zone lists follow `zones` (the scenario's order); the settings and targets are looked
+    up again only at the schedules' next switch point."""
 
     def __init__(
         self, scenario: Scenario, house: HouseSim, trace: bool, measure_bias: bool = False
@@ -77,9 +92,30 @@ class Run:
         self._bias_sum = dict.fromkeys(self.zones, 0.0)
         self._bias_s = dict.fromkeys(self.zones, 0.0)
         self.measure_bias = measure_bias
+        self._rooms = [house.plant.room_index(zone) for zone in self.zones]
+        # When every room has a head, in order, the plant's own list serves as it is.
+        self._all_rooms = self._rooms == list(range(len(house.plant.room_ids)))
+        self._settings: dict[str, ZoneSettings] = {}
+        self._targets: list[ZoneTarget] = []
+        self._settings_from = self._settings_until = -math.inf
 
     def settings(self, t: float) -> dict[str, ZoneSettings]:
-        return {zone: self.scenario.settings_at(zone, t) for zone in self.zones}
+        """Every zone's settings at ``t`` (the same dict until the next switch point: read only)."""
+        if not self._settings_until > t >= self._settings_from:
+            self._settings, self._settings_until = self.scenario.settings_span(t)
+            self._settings_from = t
+            self._targets = [zone_target(self._settings[zone]) for zone in self.zones]
+        return self._settings
+
+    def targets(self, t: float) -> list[ZoneTarget]:
+        """Every zone's target at ``t``, in zone order."""
+        self.settings(t)
+        return self._targets
+
+    def air(self) -> Sequence[float]:
+        """Every zone's room air now, in zone order (read only, valid until the next step)."""
+        air = self.house.plant.network.air_c
+        return air if self._all_rooms else [air[i] for i in self._rooms]
 
     def sensor(self, zone: str) -> float | None:
         """The head's return-air reading as its 0.1 °C register carries it."""
@@ -93,105 +129,116 @@ class Run:
             for zone in self.zones
         }
 
-    def advance(self, settings: Mapping[str, ZoneSettings], dt: float) -> None:
+    def advance(self, t: float, dt: float, targets: Sequence[ZoneTarget]) -> None:
+        """Step the house ``dt`` seconds from ``t`` (its time now) and record the step under
+        the zones' ``targets`` (as `targets(t)`)."""
         house = self.house
         plant = house.plant
-        t = house.time_s
-        energy_before = house.odu.energy_wh
+        odu = house.odu
+        energy_before = odu.energy_wh
         house.step(dt)
-        power_w = (house.odu.energy_wh - energy_before) * 3600.0 / dt
-        air = {zone: plant.air_c(zone) for zone in self.zones}
-        targets = {zone: zone_target(s) for zone, s in settings.items()}
-        heat_w = plant.outdoor_state().capacity_w
-        self.metrics.record(t, dt, air, targets, power_w, heat_w, house.odu.running)
+        power_w = (odu.energy_wh - energy_before) * 3600.0 / dt
+        air = self.air()
+        self.metrics.record(t, dt, air, targets, power_w, plant.capacity_w, odu.running)
         if self.measure_bias:
-            for zone in self.zones:
-                if targets[zone].on:
+            for zone, target in zip(self.zones, targets, strict=True):
+                if target.on:
                     self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
                     self._bias_s[zone] += dt
         if self.trace is not None and t >= self.next_trace:
             self.next_trace += TRACE_EVERY_S
-            self.record_trace(t, air, targets, power_w, self.house.odu.frequency_hz)
+            self.record_trace(t, air, targets, power_w, odu.frequency_hz)
 
     def record_trace(
         self,
         t: float,
-        air: Mapping[str, float],
-        targets: Mapping[str, ZoneTarget],
+        air: Sequence[float],
+        targets: Sequence[ZoneTarget],
         power_w: float,
         frequency_hz: float,
     ) -> None:
         tr = self.trace
         assert tr is not None
         tr.times_h.append((t - self.scenario.start_s) / 3600.0)
-        for zone in self.zones:
-            tr.air_c.setdefault(zone, []).append(air[zone])
-            target = targets[zone]
+        for zone, air_c, target in zip(self.zones, air, targets, strict=True):
+            tr.air_c.setdefault(zone, []).append(air_c)
             tr.setpoint_c.setdefault(zone, []).append(target.low if target.on else None)
         tr.frequency_hz.append(frequency_hz)
         tr.power_kw.append(power_w / 1000.0)
 
     def until_end(self) -> Iterator[tuple[float, dict[str, ZoneSettings]]]:
-        """Each control period's start time and settings; the caller acts, then `advance`s."""
+        """Each control period's start time and settings; the caller acts, then the house is
+        advanced through the period."""
         end = self.scenario.end_s
-        while self.house.time_s < end - 1e-6:
-            t = self.house.time_s
-            settings = self.settings(t)
-            yield t, settings
-            self.advance(settings, min(CONTROL_PERIOD_S, end - t))
+        plant = self.house.plant
+        while plant.time_s < end - 1e-6:
+            t = plant.time_s
+            yield t, self.settings(t)
+            left = end - t
+            self.advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
 
 
-class _OduReadings:
+class _OduReadings(NamedTuple):
     """The outdoor unit's readings as the control reads them each tick, straight from its
     firmware (the same values `OduView` carries, without building the whole view)."""
 
-    __slots__ = ("_odu",)
+    allowed_max_frequency_hz: float
+    outdoor_temperature: float | None
+    defrost: bool
+    fault: bool
 
-    def __init__(self, odu: OutdoorFirmware) -> None:
-        self._odu = odu
 
-    @property
-    def allowed_max_frequency_hz(self) -> float:
-        return self._odu.allowed_max_hz
+class _ZoneInputs:
+    """Each zone's control input as the supervisor builds it from its head, made again only
+    when what it carries changed: the reading moves in 0.1 K steps, the settings at switch
+    points, so most ticks reuse every one (the control treats them as values)."""
 
-    @property
-    def outdoor_temperature(self) -> float | None:
-        return quantize(self._odu.outdoor_sensor_c)
+    def __init__(self, heads: Mapping[str, HeadFirmware]) -> None:
+        self._heads = heads
+        self._seen: dict[str, tuple[ZoneSettings, float | None, bool]] = {}
+        self.inputs: dict[str, ZoneInput] = {}
 
-    @property
-    def defrost(self) -> bool:
-        return self._odu.defrosting
-
-    @property
-    def fault(self) -> bool:
-        return bool(self._odu.broken_sensors)
+    def update(self, settings: Mapping[str, ZoneSettings]) -> dict[str, ZoneInput]:
+        """The inputs now (a new dict when any changed; treat it as read only)."""
+        seen = self._seen
+        inputs = self.inputs
+        for zone, head in self._heads.items():
+            now = (settings[zone], quantize(head.return_air_c), head.cold_draft_prevention)
+            if seen.get(zone) != now:
+                seen[zone] = now
+                if inputs is self.inputs:
+                    inputs = dict(inputs)
+                inputs[zone] = zone_input(now[0], now[1], True, head.ratings.rated_w, head)
+        self.inputs = inputs
+        return inputs
 
 
 def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
     """The shipped controller: `ControlLoop` with the supervisor's default tuning."""
     house = build_house(scenario)
     run = Run(scenario, house, trace)
-    r = house.odu.ratings
+    odu = house.odu
+    r = odu.ratings
     loop = ControlLoop(control_tuning_from(ControlConfig(), (r.min_hz, r.max_hz)))
     ratings = UnitRatings(r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz)
     unit_settings = UnitSettings()
-    readings = _OduReadings(house.odu)
+    readings: tuple[float, float | None, bool, bool] | None = None
+    unit: UnitInput | None = None
     heads = house.heads
+    zone_inputs = _ZoneInputs(heads)
     for t, settings in run.until_end():
-        unit = unit_input(ratings, readings, True, unit_settings)
-        zones = {
-            zone: zone_input(
-                settings[zone],
-                quantize(head.return_air_c),
-                True,
-                head.ratings.rated_w,
-                head,
-            )
-            for zone, head in heads.items()
-        }
-        decision = loop.step(zones, unit, t)
+        now = (
+            odu.allowed_max_hz,
+            quantize(odu.outdoor_sensor_c),
+            odu.defrosting,
+            bool(odu.broken_sensors),
+        )
+        if unit is None or now != readings:
+            readings = now
+            unit = unit_input(ratings, _OduReadings(*now), True, unit_settings)
+        decision = loop.step(zone_inputs.update(settings), unit, t)
         if decision.odu_command is not None:
-            house.odu.apply(decision.odu_command)
+            odu.apply(decision.odu_command)
         for zone, out in decision.output.zones.items():
             heads[zone].apply(out.head)
     return run
@@ -268,10 +315,9 @@ def run_ideal(scenario: Scenario, trace: bool = False) -> Run:
     while plant.time_s < end - 1e-6:
         t = plant.time_s
         dt = min(IDEAL_STEP_S, end - t)
-        settings = run.settings(t)
-        targets = {zone: zone_target(s) for zone, s in settings.items()}
-        power_w, heat_w = ideal_step(plant, dt, targets, coil)
-        air = {zone: plant.air_c(zone) for zone in run.zones}
+        targets = run.targets(t)
+        power_w, heat_w = ideal_step(plant, dt, dict(zip(run.zones, targets, strict=True)), coil)
+        air = run.air()
         run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
         if run.trace is not None and t >= run.next_trace:
             run.next_trace += TRACE_EVERY_S

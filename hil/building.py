@@ -222,35 +222,40 @@ class ThermalNetwork:
                 )
             )
             self._rates.append((a, b, c, d))
-        self._transitions: dict[float, list[tuple[float, float, float, float]]] = {}
+        self._steps: dict[float, list[_RoomStep]] = {}
 
-    def transitions(self, dt: float) -> list[tuple[float, float, float, float]]:
-        """e^{M·dt} of every room: how far its deviation from steady state decays over dt."""
-        cached = self._transitions.get(dt)
+    def _rooms_for(self, dt: float) -> list[_RoomStep]:
+        """Each room's constants for a step of ``dt``: its steady-state factors, neighbours and
+        transition matrix e^{M·dt} (how far its deviation from steady state decays over dt) in
+        one tuple, cached per step length (the same few recur)."""
+        cached = self._steps.get(dt)
         if cached is not None:
             return cached
         result = []
-        for a, b, c, d in self._rates:
+        for (a, b, c, d), steady, near in zip(
+            self._rates, self._steady, self.neighbours, strict=True
+        ):
             # M = [[−a, b], [c, −d]]: real, distinct, negative eigenvalues since b·c > 0.
             disc = math.sqrt((a - d) ** 2 + 4.0 * b * c)
             l1, l2 = (-(a + d) + disc) / 2.0, (-(a + d) - disc) / 2.0
             e1, e2 = math.exp(l1 * dt), math.exp(l2 * dt)
             result.append(
                 (
+                    *steady,
+                    near,
                     (e1 * (-a - l2) - e2 * (-a - l1)) / disc,
                     (e1 - e2) * b / disc,
                     (e1 - e2) * c / disc,
                     (e1 * (-d - l2) - e2 * (-d - l1)) / disc,
                 )
             )
-        if len(self._transitions) < 16:  # a handful of step lengths recur; don't grow forever
-            self._transitions[dt] = result
+        if len(self._steps) < 16:  # a handful of step lengths recur; don't grow forever
+            self._steps[dt] = result
         return result
 
     def step(self, dt: float, outdoor_c: float, heat_w: Sequence[float]) -> None:
         """Advance ``dt`` s with ``heat_w[i]`` W into room i's air node, all held constant."""
-        unbounded = [math.inf] * len(self.air_c)
-        self.step_within(dt, outdoor_c, heat_w, [-math.inf] * len(unbounded), unbounded)
+        self._advance(dt, outdoor_c, heat_w, None)
 
     def step_within(
         self,
@@ -265,12 +270,23 @@ class ThermalNetwork:
 
         A room that floats inside its band gets none: the least heat that keeps every room in
         its band, as an ideal heat source would deliver it."""
+        extra = [0.0] * len(self.air_c)
+        self._advance(dt, outdoor_c, heat_w, (lower_c, upper_c, extra))
+        return extra
+
+    def _advance(
+        self,
+        dt: float,
+        outdoor_c: float,
+        heat_w: Sequence[float],
+        bounds: tuple[Sequence[float], Sequence[float], list[float]] | None,
+    ) -> None:
+        """The one exact 2R2C update of `step` and `step_within`; with ``bounds`` (lower,
+        upper, extra heat out) each air node is held in its band."""
         air, envelope = self.air_c, self.envelope_c
         start = air[:]
-        extra = []
-        for i, ((h_io, h_eo, k1, k2, k3, k4), near, (p11, p12, p21, p22)) in enumerate(
-            zip(self._steady, self.neighbours, self.transitions(dt), strict=True)
-        ):
+        rooms = self._steps.get(dt) or self._rooms_for(dt)
+        for i, (h_io, h_eo, k1, k2, k3, k4, near, p11, p12, p21, p22) in enumerate(rooms):
             into_air = heat_w[i] + h_io * outdoor_c
             for j, g in near:
                 into_air += g * start[j]
@@ -279,20 +295,37 @@ class ThermalNetwork:
             steady_envelope = k3 * into_air + k4 * into_envelope
             da = start[i] - steady_air
             de = envelope[i] - steady_envelope
-            free = steady_air + p11 * da + p12 * de
-            target = min(max(free, lower_c[i]), upper_c[i])
-            q = 0.0
-            if target != free:
-                # The end temperature is affine in the heat: d(air)/dq = k1(1 − p11) − p12·k3.
-                q = (target - free) / (k1 * (1.0 - p11) - p12 * k3)
-                steady_air += k1 * q
-                steady_envelope += k3 * q
-                da = start[i] - steady_air
-                de = envelope[i] - steady_envelope
+            if bounds is not None:
+                lower_c, upper_c, extra = bounds
+                free = steady_air + p11 * da + p12 * de
+                target = min(max(free, lower_c[i]), upper_c[i])
+                if target != free:
+                    # The end temperature is affine in the heat: d(air)/dq = k1(1 − p11) − p12·k3.
+                    q = (target - free) / (k1 * (1.0 - p11) - p12 * k3)
+                    steady_air += k1 * q
+                    steady_envelope += k3 * q
+                    da = start[i] - steady_air
+                    de = envelope[i] - steady_envelope
+                    extra[i] = q
             air[i] = steady_air + p11 * da + p12 * de
             envelope[i] = steady_envelope + p21 * da + p22 * de
-            extra.append(q)
-        return extra
+
+
+# A room's constants for one step length: (interior→outdoor W/K, envelope→outdoor W/K, the four
+# steady-state factors, its neighbours as (index, W/K), the 2×2 transition matrix).
+_RoomStep = tuple[
+    float,
+    float,
+    float,
+    float,
+    float,
+    float,
+    tuple[tuple[int, float], ...],
+    float,
+    float,
+    float,
+    float,
+]
 
 
 def gains_slot(time_s: float) -> int:

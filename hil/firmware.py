@@ -24,6 +24,8 @@ from drivers.devices import (
 from drivers.devices import HeadMode as HeadModeLabel
 from drivers.devices import OduMode as OduModeLabel
 from hil.heatpump import (
+    ODU_HEAT,
+    ODU_OFF,
     REFERENCE_HEAD,
     SERVED_HEAD_MODES,
     HeadMode,
@@ -66,6 +68,10 @@ FAN_SPEED_LABELS: tuple[FanSpeed, ...] = get_args(FanSpeed)
 HEAD_MODE_LABELS: tuple[HeadModeLabel, ...] = get_args(HeadModeLabel)
 VANE_LABELS: tuple[VanePosition, ...] = get_args(VanePosition)
 ODU_MODE_LABELS: tuple[OduModeLabel, ...] = get_args(OduModeLabel)
+# A command's mode label to the plant's enum by lookup: calling the enum costs far more, and
+# the controller sends a new command most ticks.
+HEAD_MODE_BY_LABEL: Mapping[str, HeadMode] = {mode.value: mode for mode in HeadMode}
+ODU_MODE_BY_LABEL: Mapping[str, OduMode] = {mode.value: mode for mode in OduMode}
 
 # Sensors that fault injection can break, and the fault code each raises.
 HEAD_SENSOR_FAULTS: Mapping[str, str] = {
@@ -209,7 +215,7 @@ class HeadFirmware:
         *,
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
     ) -> None:
-        plant.air_c(zone)  # KeyError now for a room the plant does not have
+        self._room = plant.room_index(zone)  # KeyError now for a room the plant does not have
         self._plant = plant
         self.zone = zone
         self._ratings = ratings
@@ -237,7 +243,7 @@ class HeadFirmware:
 
     def apply(self, command: HeadCommand) -> None:
         """The controller's settings for this head; ValueError (nothing changes) if invalid."""
-        if command == self.command:
+        if command is self.command or command == self.command:
             return
         check_head_command(command)
         self._set_command(command)
@@ -248,7 +254,7 @@ class HeadFirmware:
         self._wants_refrigerant = command.power and command.mode != "fan_only"
         self._heating = command.power and command.mode == "heat"
         self._fan_setting = FAN_SPEED_LABELS.index(command.fan)
-        self._mode = HeadMode(command.mode)
+        self._mode = HEAD_MODE_BY_LABEL[command.mode]
         self._stale = True
 
     def beat(self) -> None:
@@ -312,11 +318,13 @@ class HeadFirmware:
     @property
     def sensor_c(self) -> float:
         """What the return-air sensor at the ceiling reads (the room's air + the bias)."""
-        return self._plant.air_c(self.zone) + self._plant.sensor_bias_k(self.zone)
+        return self._plant.sensor_c(self._room)
 
     @property
     def return_air_c(self) -> float | None:
-        return None if "return_air_temperature" in self.broken_sensors else self.sensor_c
+        if "return_air_temperature" in self.broken_sensors:
+            return None
+        return self._plant.sensor_c(self._room)
 
     @property
     def cold_draft_prevention(self) -> bool:
@@ -333,7 +341,9 @@ class HeadFirmware:
             error = 0.0 if sensor is None else c.display_setpoint - sensor
             if c.mode != "heat":
                 error = -error
-            request = min(100.0, max(0.0, FALLBACK_GAIN_PCT_PER_K * error))
+            request = FALLBACK_GAIN_PCT_PER_K * error
+            request = request if request > 0.0 else 0.0
+            request = request if request < 100.0 else 100.0
             request_pct = request if request >= FALLBACK_MIN_REQUEST_PCT else 0.0
             self._fallback_request_pct = request_pct
         else:
@@ -344,7 +354,7 @@ class HeadFirmware:
             plant.defrosting
             or (
                 request_pct > 0
-                and (plant.delivering is not OduMode.HEAT or plant.seconds_delivering < PREHEAT_S)
+                and (plant.delivering is not ODU_HEAT or plant.seconds_delivering < PREHEAT_S)
             )
         )
         if (
@@ -541,7 +551,7 @@ class OutdoorFirmware:
         """The controller's command; ValueError (nothing changes) for one the unit refuses.
 
         A setpoint above the allowed maximum is clamped by the unit, not refused."""
-        if command == self.command:
+        if command is self.command or command == self.command:
             return
         r = self.ratings
         if command.mode not in ODU_MODE_LABELS:
@@ -554,7 +564,7 @@ class OutdoorFirmware:
         if not 0 <= command.demand_limit_pct <= 100:
             raise ValueError(f"demand_limit {command.demand_limit_pct} is outside 0..100 %")
         self.command = command
-        self._mode = OduMode(command.mode)
+        self._mode = ODU_MODE_BY_LABEL[command.mode]
 
     def beat(self) -> None:
         self.watchdog.beat()
@@ -586,10 +596,9 @@ class OutdoorFirmware:
     def outdoor_sensor_c(self) -> float | None:
         return None if "outdoor_temperature" in self.broken_sensors else self._plant.outdoor_c
 
-    def _heads(self, drives: Mapping[str, HeadDrive]) -> _HeadsSeen:
+    def _heads(self, drives: Mapping[str, HeadDrive], lost: bool) -> _HeadsSeen:
         """The mode in effect and the heads that take refrigerant in it; worked out again only
-        when the drives, the commanded mode or the watchdog change."""
-        lost = self.watchdog.lost
+        when the drives, the commanded mode or the watchdog (``lost``) change."""
         key = (tuple(drives.values()), self._mode, lost)
         if key == self._heads_key:
             return self._heads_seen
@@ -624,28 +633,33 @@ class OutdoorFirmware:
         now = self._plant.time_s
         if self.defrost_started_at is not None:
             return self._defrost_step(now)
-        heads = self._heads(drives)
+        lost = self.watchdog.lost
+        heads = self._heads(drives, lost)
         mode = heads.mode
         r = self.ratings
         target = 0.0
         if heads.receiving:
             watts_per_hz = self._watts_per_hz(mode)
             self.allowed_max_hz = self._allowed_max_hz(heads, drives, watts_per_hz, now)
-            if self.watchdog.lost:
+            if lost:
                 # Autonomous: the speed that delivers what the heads ask for, via the capacity
                 # map; below the minimum speed the unit runs at the minimum and the heads'
                 # thermostats cycle it.
-                wanted = max(r.min_hz, heads.asked_w / watts_per_hz) if heads.asked_w > 0 else 0.0
+                wanted = 0.0
+                if heads.asked_w > 0:
+                    wanted = heads.asked_w / watts_per_hz
+                    wanted = wanted if wanted > r.min_hz else r.min_hz
             else:
                 wanted = self.command.frequency_hz
-            target = min(wanted, self.allowed_max_hz)
+            cap = self.allowed_max_hz
+            target = cap if cap < wanted else wanted
             if target < r.min_hz:
                 target = 0.0
         else:
             # Refrigerant needs an open head: with none taking it, the compressor stays off.
             self.allowed_max_hz = r.quiet_max_hz if self.command.quiet else r.max_hz
-        if mode is not OduMode.OFF:
-            self.valve_heating = mode is OduMode.HEAT
+        if mode is not ODU_OFF:
+            self.valve_heating = mode is ODU_HEAT
         if self.fault is not None:  # stopped while in fault; the restart lockout follows
             target = 0.0
         if self.frequency_hz > 0 and (target == 0.0 or mode is not self.running_mode):
@@ -653,8 +667,8 @@ class OutdoorFirmware:
         if self.frequency_hz == 0 and target > 0 and not self.lockout:
             self._start(mode)
         if self.frequency_hz == 0:
-            return self._drive_for(OduMode.OFF, 0.0)
-        if self.running_mode is OduMode.HEAT and (
+            return self._drive_for(ODU_OFF, 0.0)
+        if self.running_mode is ODU_HEAT and (
             self._defrost_requested or self._plant.frost_fraction >= 1.0
         ):
             self._defrost_requested = False
@@ -668,7 +682,7 @@ class OutdoorFirmware:
     def record(self, dt: float) -> None:
         """Meter and hour counters once the plant has run for ``dt`` seconds."""
         self.energy_wh += self._plant.input_power_w * dt / 3600.0
-        if self.running:
+        if self.frequency_hz > 0:  # running
             self.run_seconds += dt
 
     def _defrost_step(self, now: float) -> CompressorDrive:
@@ -733,7 +747,7 @@ class OutdoorFirmware:
             if cached is None or cached[0] != key or now >= cached[1]:
                 hz = self._demand_cap_hz(heads, drives, cap, limit_pct)
                 cached = self._demand_cap = (key, now + DEMAND_CAP_PERIOD_S, hz)
-            cap = min(cap, cached[2])
+            cap = cached[2] if cached[2] < cap else cap
         # A cap below the minimum speed cannot be run at all.
         return cap if cap >= r.min_hz else 0.0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 
 from hil.psychrometrics import (
     ZERO_C_K,
@@ -28,6 +28,11 @@ class HeadMode(StrEnum):
     COOL = "cool"
     DRY = "dry"
     FAN_ONLY = "fan_only"
+
+
+# The outdoor modes as plain globals: on Python 3.11 reading a member off its enum class costs
+# ten times as much, and the plant and the firmware compare modes every step.
+ODU_OFF, ODU_HEAT, ODU_COOL = OduMode.OFF, OduMode.HEAT, OduMode.COOL
 
 
 # Frost the outdoor coil carries when the unit defrosts, per kW of rated heating capacity (the
@@ -57,10 +62,11 @@ class OutdoorUnitRatings:
     head_overload: float = 1.4
 
     def rated_capacity_w(self, mode: OduMode) -> float:
-        return self.rated_cooling_w if mode is OduMode.COOL else self.rated_heating_w
+        return self.rated_cooling_w if mode is ODU_COOL else self.rated_heating_w
 
-    @property
+    @cached_property
     def frost_limit_kg(self) -> float:
+        # Cached: the plant and the firmware ask every step.
         return FROST_LIMIT_KG_PER_KW * self.rated_heating_w / 1000.0
 
 
@@ -136,11 +142,17 @@ DEFROST_INDOOR_W_PER_W = 0.06
 
 def capacity_factor(mode: OduMode, outdoor_c: float) -> float:
     """k(T_out): the share of rated capacity the unit delivers at rated speed."""
-    if mode is OduMode.COOL:
+    # The limits as conditionals, not min()/max(): the plant asks every step, and on Python
+    # 3.11 those builtins cost more than the rest of the function (so below, too).
+    if mode is ODU_COOL:
         if outdoor_c >= COOLING_RATING_C:
-            return max(0.7, 1.0 - COOLING_DERATE_PER_K * (outdoor_c - COOLING_RATING_C))
-        return min(1.1, 1.0 + COOLING_GAIN_PER_K * (COOLING_RATING_C - outdoor_c))
-    return min(1.15, max(0.25, 1.0 + HEATING_DERATE_PER_K * (outdoor_c - HEATING_RATING_C)))
+            k = 1.0 - COOLING_DERATE_PER_K * (outdoor_c - COOLING_RATING_C)
+            return k if k > 0.7 else 0.7
+        k = 1.0 + COOLING_GAIN_PER_K * (COOLING_RATING_C - outdoor_c)
+        return k if k < 1.1 else 1.1
+    k = 1.0 + HEATING_DERATE_PER_K * (outdoor_c - HEATING_RATING_C)
+    k = k if k > 0.25 else 0.25
+    return k if k < 1.15 else 1.15
 
 
 def capacity_per_hz(ratings: OutdoorUnitRatings, mode: OduMode, outdoor_c: float) -> float:
@@ -175,7 +187,7 @@ def cycle(
 ) -> tuple[float, float, float, float, float]:
     """(capacity W, compressor power W, COP, condensing °C, evaporating °C): the plant's fast
     path of `operating_point`, with no object made."""
-    heating = mode is not OduMode.COOL
+    heating = mode is not ODU_COOL
     rated = ratings.rated_cooling_w if not heating else ratings.rated_heating_w
     # Frost acts like a colder outdoor coil: lower suction pressure, less capacity.
     penalty = FROST_PENALTY_K * frost_fraction if heating else 0.0
@@ -192,7 +204,8 @@ def cycle(
         condensing = outdoor_c + CONDENSER_APPROACH_K[0] + CONDENSER_APPROACH_K[1] * outdoor_load
         evaporating = indoor_c - EVAPORATOR_APPROACH_K[0] - EVAPORATOR_APPROACH_K[1] * indoor_load
         useful_k = evaporating + ZERO_C_K
-    lift = max(condensing - evaporating, MIN_LIFT_K)
+    lift = condensing - evaporating
+    lift = MIN_LIFT_K if lift < MIN_LIFT_K else lift
     # Heating delivers the condenser heat (T_hot / lift); cooling the evaporator's (T_cold / lift).
     cop = (ETA_PEAK - ETA_CURVATURE_PER_HZ2 * (frequency_hz - ETA_PEAK_HZ) ** 2) * useful_k / lift
     return capacity, capacity / cop, cop, condensing, evaporating
@@ -272,7 +285,9 @@ def best_operating_point(
 def startup_fraction(ratings: OutdoorUnitRatings, seconds_delivering: float) -> float:
     """Share of the steady capacity that reaches the heads this long after a start (or after a
     defrost, when the indoor coils have to warm again)."""
-    return min(1.0, max(0.0, seconds_delivering / ratings.startup_ramp_s))
+    share = seconds_delivering / ratings.startup_ramp_s
+    share = share if share > 0.0 else 0.0
+    return share if share < 1.0 else 1.0
 
 
 def fan_power_w(speed: int) -> float:
@@ -297,7 +312,8 @@ def frost_rate_kg_s(
     if dw <= 0.0:
         return 0.0
     latent = SUBLIMATION_J_PER_KG * dw
-    sensible = CP_AIR_J_PER_KG_K * max(air_c - coil_c, 0.1)
+    difference = air_c - coil_c
+    sensible = CP_AIR_J_PER_KG_K * (0.1 if difference < 0.1 else difference)
     return heat_from_air_w * latent / (sensible + latent) / SUBLIMATION_J_PER_KG
 
 
@@ -315,5 +331,6 @@ def defrost_melt_rate_kg_s(compressor_w: float, indoor_w: float, outdoor_c: floa
     """Frost melted by a reverse cycle: the compressor's work and the heat drawn from indoors
     reach the coil, less what the coil (held near 0 °C by the melting ice) loses to colder
     outdoor air."""
-    loss = PASSIVE_MELT_W_PER_K * max(0.0, -outdoor_c)
-    return max(0.0, compressor_w + indoor_w - loss) / FUSION_J_PER_KG
+    loss = PASSIVE_MELT_W_PER_K * (-outdoor_c if -outdoor_c > 0.0 else 0.0)
+    melting_w = compressor_w + indoor_w - loss
+    return (melting_w if melting_w > 0.0 else 0.0) / FUSION_J_PER_KG

@@ -17,6 +17,8 @@ from hil.heatpump import (
     FAN_W_BASE,
     FAN_W_PER_SPEED,
     FUSION_J_PER_KG,
+    ODU_HEAT,
+    ODU_OFF,
     REFERENCE_HEAD,
     REFERENCE_ODU,
     SENSIBLE_HEAT_RATIO,
@@ -32,7 +34,7 @@ from hil.heatpump import (
     passive_melt_rate_kg_s,
     startup_fraction,
 )
-from hil.weather import Weather, WeatherSample
+from hil.weather import HOUR_S, Weather, WeatherSample
 
 # Inputs (weather, drives) are held over at most this long; the rooms' exact update needs no
 # limit, but the weather moves and the neighbours' coupling is taken from the step's start.
@@ -120,6 +122,52 @@ class Plant:
     Read the results of the last step from the attributes (`capacity_w`, `input_power_w`, …)
     and from `air_c`, `sensor_bias_k`, `head_state()`, `outdoor_state()`."""
 
+    # Slots: the step reads and writes these every few simulated seconds.
+    __slots__ = (
+        "_aperture",
+        "_bias",
+        "_coil",
+        "_decays",
+        "_events",
+        "_extra_g",
+        "_extra_w",
+        "_fan_w",
+        "_gains_hour",
+        "_gains_now",
+        "_gains_w",
+        "_heat",
+        "_heat_to_room",
+        "_index",
+        "_layout_cached",
+        "_layout_heads",
+        "_layout_key",
+        "_next_event",
+        "_refrigerant",
+        "_valve",
+        "_weather_time_s",
+        "building",
+        "capacity_w",
+        "compressor_power_w",
+        "condensing_c",
+        "cop",
+        "defrosting",
+        "delivering",
+        "dew_point_c",
+        "discharge_c",
+        "evaporating_c",
+        "fan_power_w",
+        "frost_kg",
+        "ghi_w_m2",
+        "network",
+        "outdoor_c",
+        "outdoor_coil_c",
+        "ratings",
+        "room_ids",
+        "seconds_delivering",
+        "time_s",
+        "weather",
+    )
+
     def __init__(
         self,
         building: Building,
@@ -141,6 +189,8 @@ class Plant:
             tuple(w * room.params.area_m2 for w in room.gains.table()) for room in rooms
         ]
         self._aperture = [room.params.aperture_m2 for room in rooms]
+        self._gains_hour = math.nan  # the hour `_gains_now` holds each room's gains for
+        self._gains_now = [0.0] * n
         # Disturbances: extra gains and conductance to outdoors, switched at their edges.
         self._events = sorted(
             (t, i, sign)
@@ -176,6 +226,7 @@ class Plant:
         self.delivering: OduMode = OduMode.OFF  # the mode heat flows in, OFF when none does
         self._decays: dict[float, tuple[float, float, float, float]] = {}
         self._layout_key: object = None
+        self._layout_heads: dict[str, HeadDrive] = {}
         self._layout_cached = self._layout(COMPRESSOR_OFF, {})
 
     # ---- reading the state ----
@@ -192,17 +243,22 @@ class Plant:
 
     def air_c(self, room_id: str) -> float:
         """The room's air in the occupied zone (what a remote sensor reads), °C."""
-        return self.network.air_c[self._room(room_id)]
+        return self.network.air_c[self.room_index(room_id)]
 
     def envelope_c(self, room_id: str) -> float:
-        return self.network.envelope_c[self._room(room_id)]
+        return self.network.envelope_c[self.room_index(room_id)]
 
     def sensor_bias_k(self, room_id: str) -> float:
         """How far the head's return-air sensor (at the ceiling) reads above the room air."""
-        return self._bias[self._room(room_id)]
+        return self._bias[self.room_index(room_id)]
+
+    def sensor_c(self, index: int) -> float:
+        """What the head's return-air sensor in room ``index`` (see `room_index`) reads: the
+        room air plus the bias (by index: each head reads it every control tick)."""
+        return self.network.air_c[index] + self._bias[index]
 
     def head_state(self, room_id: str) -> HeadState:
-        i = self._room(room_id)
+        i = self.room_index(room_id)
         return HeadState(
             heat_to_room_w=self._heat_to_room[i],
             refrigerant_w=self._refrigerant[i],
@@ -241,13 +297,14 @@ class Plant:
         if coil_w <= 0:
             raise ValueError("an operating point needs a head taking refrigerant")
         air = self.network.air_c
-        indoor_c = sum(air[self._room(z)] * d.rated_w for z, d in receiving.items()) / coil_w
+        indoor_c = sum(air[self.room_index(z)] * d.rated_w for z, d in receiving.items()) / coil_w
         frost = self.frost_fraction if mode is OduMode.HEAT else 0.0
         return OperatingPoint(
             *cycle(self.ratings, mode, frequency_hz, self.outdoor_c, indoor_c, coil_w, frost)
         )
 
-    def _room(self, room_id: str) -> int:
+    def room_index(self, room_id: str) -> int:
+        """Where the room's values sit in the per-room lists (`network.air_c`, …)."""
         try:
             return self._index[room_id]
         except KeyError:
@@ -279,7 +336,7 @@ class Plant:
         lower = [-math.inf] * n
         upper = [math.inf] * n
         for room_id, (low, high) in bands.items():
-            i = self._room(room_id)
+            i = self.room_index(room_id)
             lower[i], upper[i] = low, high
         total = [0.0] * n
         remaining = dt
@@ -300,22 +357,19 @@ class Plant:
         self._sample_weather(mid)
         if self._next_event < len(self._events) and self._events[self._next_event][0] <= mid:
             self._catch_up_events(mid)
-        slot = gains_slot(mid)
+        hour = mid // HOUR_S
+        if hour != self._gains_hour:  # the schedules change on the hour
+            self._gains_hour = hour
+            slot = gains_slot(mid)
+            self._gains_now = [gains[slot] for gains in self._gains_w]
         outdoor_c, ghi = self.outdoor_c, self.ghi_w_m2
         air, heat = self.network.air_c, self._heat
-        gains, aperture, extra_w, extra_g = (
-            self._gains_w,
-            self._aperture,
-            self._extra_w,
-            self._extra_g,
-        )
-        for i, a in enumerate(air):
+        extra_w, extra_g = self._extra_w, self._extra_g
+        aperture = self._aperture
+        for i, gains in enumerate(self._gains_now):
             g = extra_g[i]
             heat[i] = (
-                gains[i][slot]
-                + aperture[i] * ghi
-                + extra_w[i]
-                + (g * (outdoor_c - a) if g else 0.0)
+                gains + aperture[i] * ghi + extra_w[i] + (g * (outdoor_c - air[i]) if g else 0.0)
             )
         return heat
 
@@ -360,10 +414,10 @@ class Plant:
     def _layout(self, compressor: CompressorDrive, heads: Mapping[str, HeadDrive]) -> _Layout:
         """What the drives mean for each room; worked out again only when they change (the
         firmware hands over the same drive objects while nothing changes)."""
-        drives = tuple(map(heads.get, self.room_ids))
-        key = (compressor.mode, compressor.frequency_hz > 0, compressor.defrost, drives)
-        if key == self._layout_key:
+        key = (compressor.mode, compressor.frequency_hz > 0, compressor.defrost)
+        if key == self._layout_key and heads == self._layout_heads:
             return self._layout_cached
+        drives = tuple(map(heads.get, self.room_ids))
         mode = compressor.mode
         running = compressor.frequency_hz > 0 and not compressor.defrost
         serves = SERVED_HEAD_MODES[mode] if running else ()
@@ -405,6 +459,7 @@ class Plant:
             rooms[i] = (fan_w, request_w / requested, sensible, bias, valve, True)
         layout = _Layout(coil_w, tuple(weights), tuple(rooms), tuple(on_w), on_total, fans)
         self._layout_key = key
+        self._layout_heads = dict(heads)
         self._layout_cached = layout
         return layout
 
@@ -416,11 +471,11 @@ class Plant:
         mode = compressor.mode
         hz = compressor.frequency_hz
         defrost = compressor.defrost and hz > 0
-        heating = mode is OduMode.HEAT
+        heating = mode is ODU_HEAT
         coil_w = layout.coil_w
 
         # The start-up ramp restarts whenever heat begins to flow again.
-        delivering = mode if coil_w > 0 else OduMode.OFF
+        delivering = mode if coil_w > 0 else ODU_OFF
         if delivering is not self.delivering:
             self.seconds_delivering = 0.0
             self.delivering = delivering
@@ -446,7 +501,8 @@ class Plant:
             )
             # During the ramp the compressor already draws full power (the cycling loss); the
             # ramp's share is taken at the step's middle, so any step length integrates alike.
-            ramp = startup_fraction(ratings, self.seconds_delivering + 0.5 * dt)
+            since = self.seconds_delivering + 0.5 * dt
+            ramp = 1.0 if since >= ratings.startup_ramp_s else startup_fraction(ratings, since)
             delivered = capacity * ramp
             self.seconds_delivering += dt
             if heating:

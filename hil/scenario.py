@@ -8,6 +8,7 @@ its disturbances use that same clock (absolute simulated seconds), like `HouseSi
 from __future__ import annotations
 
 import bisect
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -263,9 +264,17 @@ class WeeklySchedule:
     settings: tuple[ZoneSettings, ...]
 
     def at(self, time_s: float) -> ZoneSettings:
-        i = bisect.bisect_right(self.times, time_s % WEEK_S) - 1
-        # Before the week's first switch point, last week's last one still holds.
-        return self.settings[i]
+        return self.span(time_s)[0]
+
+    def span(self, time_s: float) -> tuple[ZoneSettings, float]:
+        """The settings at ``time_s`` and the moment (same clock) of the next switch point,
+        until which they hold: a runner need not look again before then."""
+        offset = time_s % WEEK_S
+        i = bisect.bisect_right(self.times, offset) - 1
+        # Before the week's first switch point, last week's last one still holds (i = −1).
+        times = self.times
+        change = times[i + 1] if i + 1 < len(times) else WEEK_S + times[0]
+        return self.settings[i], time_s - offset + change
 
 
 @dataclass(frozen=True)
@@ -296,6 +305,15 @@ class Scenario:
         except KeyError:
             raise KeyError(f"no zone {zone_id!r} (zones: {', '.join(self.zones)})") from None
         return schedule.at(t_s)
+
+    def settings_span(self, t_s: float) -> tuple[dict[str, ZoneSettings], float]:
+        """Every zone's settings at ``t_s``, and until when (same clock) they all hold."""
+        settings = {}
+        until = math.inf
+        for zone in self.zones:
+            settings[zone], change = self.schedules[zone].span(t_s)
+            until = min(until, change)
+        return settings, until
 
     def weather(self) -> Weather:
         return load_weather_file(self.weather_path)

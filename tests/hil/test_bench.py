@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from controller.cli import main
 from controller.interlocks import CompressorHistory, check_command
 from hil.baselines import OnOffController
-from hil.bench import CONTROLLERS, bench_scenario, format_table, run_bench
-from hil.scenario import parse_scenario, shipped_scenarios
+from hil.bench import (
+    CONTROLLERS,
+    _ZoneInputs,
+    bench_scenario,
+    format_table,
+    quantize,
+    run_bench,
+)
+from hil.scenario import build_house, parse_scenario, shipped_scenarios
 
 SCENARIOS = {p.name: p for p in shipped_scenarios()}
 
@@ -102,3 +112,37 @@ def test_bad_scenario_is_a_clear_error(tmp_path, capsys):
     bad.write_text('name = "x"\n[weather]\nstart = "13-40 00:00"\n')
     assert run_bench([bad]) == 1
     assert "error" in capsys.readouterr().err
+
+
+# ---- the per-tick shortcuts are exact ----
+
+
+@given(st.floats(min_value=-60.0, max_value=60.0))
+def test_quantize_is_round_to_a_tenth_to_the_bit(value):
+    assert repr(quantize(value)) == repr(round(value, 1))
+
+
+def test_quantize_near_ties_and_zero():
+    for tenth in range(-600, 601):
+        tie = (tenth + 0.5) / 10.0
+        for value in (math.nextafter(tie, -math.inf), tie, math.nextafter(tie, math.inf)):
+            assert repr(quantize(value)) == repr(round(value, 1))
+    assert repr(quantize(-0.01)) == "-0.0"
+    assert quantize(None) is None
+
+
+def test_zone_inputs_are_made_again_only_when_what_they_carry_changes(january_day):
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    house = build_house(scenario)
+    inputs = _ZoneInputs(house.heads)
+    settings = scenario.settings_span(house.time_s)[0]
+    first = inputs.update(settings)
+    assert set(first) == set(scenario.zones)
+    assert inputs.update(settings) is first  # nothing moved
+    zone = scenario.zones[0]
+    house.plant.network.air_c[house.plant.room_index(zone)] += 0.3
+    second = inputs.update(settings)
+    assert second is not first
+    assert second[zone] is not first[zone]
+    assert second[zone].temperature == quantize(house.heads[zone].return_air_c)
+    assert all(second[z] is first[z] for z in scenario.zones if z != zone)

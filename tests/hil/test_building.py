@@ -142,3 +142,39 @@ def test_gain_schedules_follow_the_hour_and_the_weekend():
     assert every_day.table()[gains_slot(saturday_7am)] == 2.0
     with pytest.raises(ValueError, match="24"):
         GainSchedule((1.0,) * 23)
+
+
+# ---- the per-step-length cache ----
+
+
+def test_a_cached_step_length_advances_exactly_as_a_fresh_network():
+    rooms = (room("a", 20.0, 21.0), room("b", 12.0, 17.0))
+    link = (Adjacency.through_wall("a", "b", 8.0),)
+    cached, fresh = network(*rooms, adjacency=link), network(*rooms, adjacency=link)
+    for _ in range(50):
+        cached.step(10.0, -3.0, [400.0, 0.0])
+    for _ in range(50):
+        fresh.step(10.0, -3.0, [400.0, 0.0])
+        fresh._steps.clear()  # every step works its factors out again
+    assert cached.air_c == fresh.air_c
+    assert cached.envelope_c == fresh.envelope_c
+
+
+def test_step_is_step_within_unbounded_bands():
+    rooms = (room("a", 20.0, 21.0), room("b", 12.0, 17.0))
+    link = (Adjacency.through_wall("a", "b", 8.0),)
+    free, held = network(*rooms, adjacency=link), network(*rooms, adjacency=link)
+    inf = float("inf")
+    for dt in (10.0, 60.0, 7.5):
+        free.step(dt, 5.0, [100.0, 50.0])
+        extra = held.step_within(dt, 5.0, [100.0, 50.0], [-inf, -inf], [inf, inf])
+        assert extra == [0.0, 0.0]
+    assert free.air_c == held.air_c
+    assert free.envelope_c == held.envelope_c
+
+
+def test_the_cache_keeps_a_bounded_number_of_step_lengths():
+    net = network(room())
+    for k in range(40):
+        net.step(1.0 + k, 0.0, [0.0])
+    assert len(net._steps) == 16

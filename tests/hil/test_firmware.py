@@ -367,3 +367,19 @@ def test_heating_head_at_thermo_off_stops_an_auto_fan_but_not_a_set_speed():
     assert not h.head_view("a").fan_running
     assert h.head_view("b").fan_running
     assert h.head_view("c").fan_running  # in cooling an idle head keeps moving air
+
+
+def test_every_command_label_has_its_mode():
+    from hil.firmware import (
+        HEAD_MODE_BY_LABEL,
+        HEAD_MODE_LABELS,
+        ODU_MODE_BY_LABEL,
+        ODU_MODE_LABELS,
+    )
+
+    assert {label: HEAD_MODE_BY_LABEL[label] for label in HEAD_MODE_LABELS} == {
+        label: HeadMode(label) for label in HEAD_MODE_LABELS
+    }
+    assert {label: ODU_MODE_BY_LABEL[label] for label in ODU_MODE_LABELS} == {
+        label: OduMode(label) for label in ODU_MODE_LABELS
+    }

@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 
 from hil.heatpump import (
+    COOLING_DERATE_PER_K,
+    COOLING_GAIN_PER_K,
+    COOLING_RATING_C,
+    HEATING_DERATE_PER_K,
+    HEATING_RATING_C,
     REFERENCE_HEAD,
     REFERENCE_ODU,
     OduMode,
@@ -163,3 +168,18 @@ def test_defrost_melts_a_full_coil_in_minutes():
         compressor_w, indoor_w, 0.0
     )
     assert passive_melt_rate_kg_s(5.0) > 0.0 == passive_melt_rate_kg_s(-5.0)
+
+
+def test_the_spelled_out_limits_are_min_and_max():
+    for tenth in range(-300, 500):
+        t = tenth / 10.0
+        heating = min(1.15, max(0.25, 1.0 + HEATING_DERATE_PER_K * (t - HEATING_RATING_C)))
+        assert capacity_factor(OduMode.HEAT, t) == heating
+        if t >= COOLING_RATING_C:
+            cooling = max(0.7, 1.0 - COOLING_DERATE_PER_K * (t - COOLING_RATING_C))
+        else:
+            cooling = min(1.1, 1.0 + COOLING_GAIN_PER_K * (COOLING_RATING_C - t))
+        assert capacity_factor(OduMode.COOL, t) == cooling
+    for s in (-5.0, 0.0, 30.0, REFERENCE_ODU.startup_ramp_s, 500.0):
+        expected = min(1.0, max(0.0, s / REFERENCE_ODU.startup_ramp_s))
+        assert startup_fraction(REFERENCE_ODU, s) == expected

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hil.metrics import MetricsRecorder, ZoneTarget, outside_band
+from hil.metrics import MetricsRecorder, ZoneTarget, deviations, outside_band, tracking_error
 
 HEAT_21 = ZoneTarget(True, 21.0, 21.0)
 OFF = ZoneTarget(False, 21.0, 21.0)
@@ -19,9 +19,7 @@ def run(steps):
     recorder = MetricsRecorder(["a", "b"])
     t = 0.0
     for air_a, target_a, power, heat, running in steps:
-        recorder.record(
-            t, 60.0, {"a": air_a, "b": 21.0}, {"a": target_a, "b": OFF}, power, heat, running
-        )
+        recorder.record(t, 60.0, [air_a, 21.0], [target_a, OFF], power, heat, running)
         t += 60.0
     return recorder
 
@@ -69,3 +67,28 @@ def test_held_band_follows_the_mode():
     assert heat.held_band == (20.5, math.inf)
     assert cool.held_band == (-math.inf, 24.5)
     assert ZoneTarget(True, 20.0, 24.0).held_band == (19.5, 24.5)
+
+
+def test_deviations_are_outside_band_and_tracking_error():
+    heat_cool = ZoneTarget(True, 20.0, 24.0)
+    for air in (18.0, 19.6, 20.0, 22.0, 24.4, 26.0):
+        for target in (HEAT_21, heat_cool):
+            assert deviations(air, target) == (
+                outside_band(air, target),
+                tracking_error(air, target),
+            )
+    assert tracking_error(22.0, heat_cool) == 0.0
+    assert tracking_error(25.0, heat_cool) == pytest.approx(1.0)
+    assert tracking_error(20.5, HEAT_21) == pytest.approx(-0.5)
+
+
+def test_a_step_needs_one_air_temperature_and_target_per_zone():
+    recorder = MetricsRecorder(["a", "b"])
+    with pytest.raises(ValueError, match="per zone"):
+        recorder.record(0.0, 60.0, [21.0], [HEAT_21, OFF], 0.0, 0.0, False)
+    assert recorder.duration_s == 0.0
+
+
+def test_discomfort_is_reported_by_zone():
+    recorder = run([(19.5, HEAT_21, 0.0, 0.0, False)] * 60)
+    assert recorder.discomfort_ks == pytest.approx({"a": 3600.0, "b": 0.0})

@@ -210,3 +210,33 @@ def test_indoor_humidity_is_plausible_in_winter():
 def test_unknown_room_is_named():
     with pytest.raises(KeyError, match="garage"):
         one_room_plant().air_c("garage")
+
+
+# ---- what the plant caches between steps ----
+
+
+def test_gains_follow_the_hour_and_the_weekend_across_steps():
+    from hil.building import GainSchedule, gains_slot
+
+    weekday = tuple(float(h) for h in range(24))
+    weekend = tuple(100.0 + h for h in range(24))
+    params = RoomParameters.for_floor(10.0, aperture_m2=0.0)
+    room = Room("r", params, 20.0, GainSchedule(weekday, weekend))
+    start = time_of_year(1, 12, 22)  # Friday 22:00: through midnight into Saturday
+    plant = Plant(Building((room,)), constant_weather(0.0), start)
+    for _ in range(3 * 360):
+        mid = plant.time_s + 5.0
+        heat = plant._free_loads(10.0)
+        assert heat == [10.0 * GainSchedule(weekday, weekend).table()[gains_slot(mid)]]
+        plant.step(10.0, CompressorDrive(), {})
+
+
+def test_a_drive_changed_in_the_same_mapping_takes_effect():
+    heads = {"living": HeadDrive()}
+    plant = one_room_plant(weather=constant_weather(5.0))
+    compressor = CompressorDrive(OduMode.HEAT, 40.0)
+    run(plant, 600.0, compressor, heads)
+    assert plant.capacity_w == 0.0
+    heads["living"] = HEAT_HEAD  # the same dict, changed in place
+    run(plant, 600.0, compressor, heads)
+    assert plant.capacity_w > 0.0

@@ -333,3 +333,20 @@ def test_a_scenario_may_bring_its_own_weather_file(tmp_path):
     assert scenario.weather().temperature(1e6) == pytest.approx(
         load_scenario(SHIPPED["renovated-january"]).weather().temperature(1e6)
     )
+
+
+def test_settings_hold_until_the_next_switch_point():
+    scenario = parse_scenario(MINIMAL)
+    schedule = scenario.schedules["living"]
+    monday = time_of_year(1, 8)
+    for t in (monday, monday + 3 * HOUR_S, monday + 6.5 * HOUR_S, monday + 5 * DAY_S + 23 * HOUR_S):
+        settings, until = schedule.span(t)
+        assert settings is schedule.at(t)
+        assert until > t
+        assert (until - monday) % (7 * DAY_S) in schedule.times  # a switch point, next week too
+        for later in (t + 1.0, (t + until) / 2, until - 1e-6):
+            assert schedule.at(later) is settings
+        assert schedule.at(until) is not settings
+    every, until = scenario.settings_span(monday + 3 * HOUR_S)
+    assert every == {"living": scenario.settings_at("living", monday + 3 * HOUR_S)}
+    assert until == monday + 6.5 * HOUR_S

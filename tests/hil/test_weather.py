@@ -107,3 +107,10 @@ def test_plant_drivers_are_the_interpolated_sample():
         assert weather.drivers(t) == pytest.approx(
             (sample.temperature_c, sample.dew_point_c, sample.ghi_w_m2)
         )
+
+
+def test_the_plant_s_drivers_are_the_interpolated_sample_to_the_bit():
+    weather = load_weather()
+    for t in (0.0, 1.0, 1799.9, 3600.0, 5400.0, 123456.789, YEAR_S - 1.0, YEAR_S + 7200.5):
+        sample = weather.at(t)
+        assert weather.drivers(t) == (sample.temperature_c, sample.dew_point_c, sample.ghi_w_m2)
