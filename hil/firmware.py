@@ -47,6 +47,11 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 # can stop rather than run the compressor for a trickle.
 FALLBACK_GAIN_PCT_PER_K = 50.0
 FALLBACK_MIN_REQUEST_PCT = 5.0
+# ... and, like stock units, it holds thermo-on (at that least request) until refrigerant has
+# flowed for the compressor's minimum run time, so the unit's own cycling keeps the 180 s
+# interlocks (DESIGN §9 `stock`: "cycling with the 180 s interlocks"); the ODU's restart
+# lockout is the minimum off time.
+FALLBACK_MIN_RUN_S = 180.0
 # Fan speed in `auto`: low…high with the head's capacity request; slow in dry mode.
 AUTO_FAN_SPEEDS = (2, 4)
 DRY_FAN_SPEED = 1
@@ -345,6 +350,13 @@ class HeadFirmware:
             request = request if request > 0.0 else 0.0
             request = request if request < 100.0 else 100.0
             request_pct = request if request >= FALLBACK_MIN_REQUEST_PCT else 0.0
+            if (
+                request_pct == 0.0
+                and self._fallback_request_pct > 0.0
+                and self._mode in SERVED_HEAD_MODES[plant.delivering]
+                and plant.seconds_delivering < FALLBACK_MIN_RUN_S
+            ):
+                request_pct = FALLBACK_MIN_REQUEST_PCT  # the run's minimum time is not over
             self._fallback_request_pct = request_pct
         else:
             request_pct = c.capacity_request_pct
@@ -599,7 +611,13 @@ class OutdoorFirmware:
     def _heads(self, drives: Mapping[str, HeadDrive], lost: bool) -> _HeadsSeen:
         """The mode in effect and the heads that take refrigerant in it; worked out again only
         when the drives, the commanded mode or the watchdog (``lost``) change."""
-        key = (tuple(drives.values()), self._mode, lost)
+        # A run in its minimum time keeps its mode (the heads of that mode hold thermo-on).
+        young_run = (
+            self.running_mode
+            if self.frequency_hz > 0 and self._plant.seconds_delivering < FALLBACK_MIN_RUN_S
+            else None
+        )
+        key = (tuple(drives.values()), self._mode, lost, young_run)
         if key == self._heads_key:
             return self._heads_seen
         mode = self._mode
@@ -612,6 +630,8 @@ class OutdoorFirmware:
                 for candidate in (OduMode.HEAT, OduMode.COOL)
             }
             best = max(asked, key=lambda m: asked[m])
+            if young_run is not None and asked.get(young_run, 0.0) > 0:
+                best = young_run
             mode = best if asked[best] > 0 else OduMode.OFF
         served = SERVED_HEAD_MODES[mode]
         receiving: dict[str, HeadDrive] = {}

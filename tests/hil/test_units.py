@@ -357,3 +357,44 @@ def test_remote_rejects_impossible_requests(sim):
         sim.press_remote("living", mode="auto")
     assert not bit(status(sim, "living"), REMOTE_PENDING)
     assert sim.head_register("living", "remote_setpoint") is None
+
+
+def compressor_runs(sim: Simulator, seconds: float, step_s: float = 5.0) -> list[float]:
+    """The lengths of the compressor runs that began and ended within ``seconds``."""
+    runs, started, t = [], None, 0.0
+    while t < seconds:
+        sim.step(step_s)
+        t += step_s
+        running = bit(status(sim), RUNNING)
+        if running and started is None:
+            started = t
+        elif not running and started is not None:
+            runs.append(t - started)
+            started = None
+    return runs[1:]  # the first may have begun before anyone watched
+
+
+def test_the_units_own_cycling_keeps_the_minimum_run_time(sim):
+    # One head on its own thermostat, just above the room: it is satisfied within a minute
+    # or two of each start, and the unit still runs each time for its minimum run time.
+    head = sim.head("bedroom")
+    head.write("power", 1)
+    head.write("display_setpoint", round(sim.room_temperature("bedroom") + 1.5, 1))
+    runs = compressor_runs(sim, 3 * 3600.0)
+    assert len(runs) >= 2  # it cycles
+    assert min(runs) >= 180.0
+
+
+def test_a_heat_cool_tug_of_war_still_keeps_the_minimum_run_time(sim):
+    # Two heads on their own thermostats want opposite modes: the unit serves one at a time,
+    # and a run in its minimum time keeps its mode even when the other side asks for more.
+    warm = round(sim.room_temperature("bedroom") + 1.0, 1)
+    cool = round(sim.room_temperature("kitchen") - 1.0, 1)
+    for zone, mode, setpoint in (("bedroom", 0, warm), ("kitchen", 1, cool)):
+        head = sim.head(zone)
+        head.write("power", 1)
+        head.write("mode", mode)
+        head.write("display_setpoint", setpoint)
+    runs = compressor_runs(sim, 3 * 3600.0)
+    assert len(runs) >= 2
+    assert min(runs) >= 180.0
