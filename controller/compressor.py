@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from math import floor
 from typing import NamedTuple
 
@@ -39,6 +40,10 @@ HOUR_S = 3600.0
 # nothing takes no refrigerant, and with none open the unit would stop by itself.
 MIN_SHARE_PCT = 1.0
 NO_CONFLICTS: frozenset[str] = frozenset()
+# Commands are values, each made once: the unit is told the same one tick after tick (a stop,
+# a frequency held by the deadband), and building one costs more than finding it here. `typed`
+# keeps 20 and 20.0 Hz apart (equal, but they print differently).
+odu_command = lru_cache(maxsize=4096, typed=True)(OduCommand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,9 @@ class CoordinatorTuning:
 
 
 # The per-tick records below are NamedTuples rather than frozen dataclasses: several are built
-# every tick and the benchmark runs ten thousand ticks per wall second.
+# every tick and the benchmark runs ten thousand ticks per wall second. The hot paths build them
+# with `tuple.__new__(Record, (every field…))`, which halves the cost (see `ZoneLoopState`), and
+# read many fields at once by unpacking (a field read by name is a slow lookup on Python 3.11).
 
 
 class ZoneRequest(NamedTuple):
@@ -168,7 +175,6 @@ def step_compressor(
     now: float,
     dt_s: float,
     tuning: CoordinatorTuning,
-    *,
     available: bool = True,
     defrost: bool = False,
     fault: bool = False,
@@ -187,28 +193,27 @@ def step_compressor(
     heat_w = cool_w = heat_error = cool_error = heat_coil_w = cool_coil_w = 0.0
     heat_most = cool_most = 1.0  # the largest demand (at least 1): shares are scaled by it
     heat_zones = cool_zones = heat_calls = cool_calls = 0
-    for r in requests:
-        direction = r.direction
+    for _, direction, demand, rated_w, calling, error_k in requests:
         if direction is HEAT:
             heat_zones += 1
-            if r.calling:
+            if calling:
                 heat_calls += 1
-                heat_coil_w += r.rated_capacity_w
-                w = r.demand * r.rated_capacity_w
+                heat_coil_w += rated_w
+                w = demand * rated_w
                 heat_w += w
-                heat_error += w * r.error_k
-                if r.demand > heat_most:
-                    heat_most = r.demand
+                heat_error += w * error_k
+                if demand > heat_most:
+                    heat_most = demand
         elif direction is COOL:
             cool_zones += 1
-            if r.calling:
+            if calling:
                 cool_calls += 1
-                cool_coil_w += r.rated_capacity_w
-                w = r.demand * r.rated_capacity_w
+                cool_coil_w += rated_w
+                w = demand * rated_w
                 cool_w += w
-                cool_error += w * r.error_k
-                if r.demand > cool_most:
-                    cool_most = r.demand
+                cool_error += w * error_k
+                if demand > cool_most:
+                    cool_most = demand
     if heat_calls and cool_calls:
         wanted = arbitrate(
             tuning.mode_policy,
@@ -293,7 +298,10 @@ def step_compressor(
     else:
         target = min_hz if wanted_hz < min_hz else cap if wanted_hz > cap else wanted_hz
         step = tuning.ramp_hz_per_s * dt_s
-        frequency = min(max(target, previous_hz - step), previous_hz + step)
+        lowest, highest = previous_hz - step, previous_hz + step
+        frequency = lowest if lowest > target else target
+        if highest < frequency:
+            frequency = highest
         frequency = min_hz if frequency < min_hz else cap if frequency > cap else frequency
         if (
             not fault
@@ -328,36 +336,39 @@ def step_compressor(
     waiting: list[str] = []
     per_demand = 1000.0 / (heat_most if active is HEAT else cool_most)
     hold = tuning.hold_share_pct
-    for r in requests:
-        if r.direction is active:
+    for zone_id, direction, demand, _, calling, _ in requests:
+        if direction is active:
             if not calls:
-                shares[r.zone_id] = hold
-            elif r.calling:
-                share = floor(per_demand * r.demand + 0.5) / 10.0  # 0.1 % steps, as the register
-                shares[r.zone_id] = share if share > MIN_SHARE_PCT else MIN_SHARE_PCT
-        elif r.calling:
-            waiting.append(r.zone_id)
+                shares[zone_id] = hold
+            elif calling:
+                share = floor(per_demand * demand + 0.5) / 10.0  # 0.1 % steps, as the register
+                shares[zone_id] = share if share > MIN_SHARE_PCT else MIN_SHARE_PCT
+        elif calling:
+            waiting.append(zone_id)
     if calls and coil_w < min_hz * per_hz:
         _open_more_coil(shares, requests, active, min_hz * per_hz - coil_w, hold)
-    new_state = CompressorState(
-        run_mode,
-        True,
-        frequency,
-        started_at,
-        state.stopped_at,
-        wanted,
-        since,
-        hour,
-        starts,
-        trim,
-        stretch,
-        False,
-        delivery,
-        low_load,
+    new_state = tuple.__new__(
+        CompressorState,
+        (
+            run_mode,
+            True,
+            frequency,
+            started_at,
+            state.stopped_at,
+            wanted,
+            since,
+            hour,
+            starts,
+            trim,
+            stretch,
+            False,
+            delivery,
+            low_load,
+        ),
     )
-    command = OduCommand(run_mode, frequency, quiet, demand_limit_pct)
+    command = odu_command(run_mode, frequency, quiet, demand_limit_pct)
     conflicts = frozenset(waiting) if waiting else NO_CONFLICTS
-    return new_state, CoordinatorOutput(command, active, shares, conflicts, False)
+    return new_state, tuple.__new__(CoordinatorOutput, (command, active, shares, conflicts, False))
 
 
 def _stopped(
@@ -374,32 +385,51 @@ def _stopped(
     forced: bool = False,
 ) -> tuple[CompressorState, CoordinatorOutput]:
     """The compressor is (or stays) off this tick; ``cycled``: a low-load cycle ends here."""
-    running = state.running
-    new_state = CompressorState(
-        state.mode,
-        False,
-        0.0,
-        state.started_at,
-        now if running else state.stopped_at,
-        arbitrated,
-        since,
-        state.hour,
-        state.starts_in_hour,
-        state.trim,
-        state.stretch,
-        cycled if running else state.cycled,
-        1.0,
-        low_load,
-    )
-    command = OduCommand(state.mode, 0.0, quiet, demand_limit_pct)
+    if (
+        not state.running
+        and arbitrated is state.arbitrated
+        and since is state.arbitrated_since
+        and low_load is state.low_load
+        and state.frequency_hz == 0.0
+        and state.delivery == 1.0
+    ):
+        new_state = state  # it stays off as it was (most ticks at low load)
+    else:
+        running = state.running
+        new_state = tuple.__new__(
+            CompressorState,
+            (
+                state.mode,
+                False,
+                0.0,
+                state.started_at,
+                now if running else state.stopped_at,
+                arbitrated,
+                since,
+                state.hour,
+                state.starts_in_hour,
+                state.trim,
+                state.stretch,
+                cycled if running else state.cycled,
+                1.0,
+                low_load,
+            ),
+        )
+    command = odu_command(state.mode, 0.0, quiet, demand_limit_pct)
     conflicts = _conflicts(requests, arbitrated)
-    return new_state, CoordinatorOutput(command, NONE, {}, conflicts, forced)
+    return new_state, tuple.__new__(CoordinatorOutput, (command, NONE, {}, conflicts, forced))
 
 
 def _conflicts(requests: Sequence[ZoneRequest], served: Direction) -> frozenset[str]:
     """The zones that call for the direction not being served."""
-    waiting = [r.zone_id for r in requests if r.calling and r.direction is not served]
-    return frozenset(waiting) if waiting else NO_CONFLICTS
+    waiting: list[str] | None = None
+    for zone_id, direction, _, _, calling, _ in requests:
+        if calling and direction is not served:
+            if waiting is None:
+                waiting = [zone_id]
+            else:
+                waiting.append(zone_id)
+    return NO_CONFLICTS if waiting is None else frozenset(waiting)
 
 
 def _open_more_coil(

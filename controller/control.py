@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import floor
+from types import MappingProxyType
 from typing import NamedTuple, cast
 
 from controller.compressor import (
@@ -84,20 +85,24 @@ class ControlTuning:
     share_deadband_pct: float = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class ControlState:
-    zones: Mapping[str, ZoneLoopState] = field(default_factory=dict)
-    compressor: CompressorState = field(default_factory=CompressorState)
+class ControlState(NamedTuple):
+    """What the controller remembers between ticks. A NamedTuple (immutable like a frozen
+    dataclass, built 3× faster): one is built every tick."""
+
+    zones: Mapping[str, ZoneLoopState] = MappingProxyType({})
+    compressor: CompressorState = CompressorState()
     last_time: float | None = None
     served: frozenset[str] = frozenset()  # zones that got refrigerant in the last tick
-    boost_since: Mapping[str, float] = field(default_factory=dict)
-    head_commands: Mapping[str, HeadCommand] = field(default_factory=dict)  # the last ones
-    head_bias_k: Mapping[str, float] = field(default_factory=dict)  # estimated, per zone
+    boost_since: Mapping[str, float] = MappingProxyType({})
+    head_commands: Mapping[str, HeadCommand] = MappingProxyType({})  # the last ones
+    head_bias_k: Mapping[str, float] = MappingProxyType({})  # estimated, per zone
+    inputs: Mapping[str, ZoneInput] = MappingProxyType({})  # the zones' inputs last tick
 
 
 class ZoneOutput(NamedTuple):
     """What one zone does this tick. A NamedTuple (immutable like a frozen dataclass, built
-    3× faster): the benchmark builds one per zone per tick, ten thousand ticks a second."""
+    3× faster): the benchmark builds one per zone per tick, ten thousand ticks a second
+    (`control_step` builds these records with `tuple.__new__`, see `ZoneLoopState`)."""
 
     head: HeadCommand
     action: str  # Home Assistant hvac_action vocabulary
@@ -109,8 +114,7 @@ class ZoneOutput(NamedTuple):
     temperature: float | None = None  # what the loop works on: bias taken off, smoothed
 
 
-@dataclass(frozen=True, slots=True)
-class ControlOutput:
+class ControlOutput(NamedTuple):
     odu: OduCommand
     zones: Mapping[str, ZoneOutput]
     active: Direction
@@ -152,6 +156,54 @@ def _action(
     return "drying" if mode is MODE_DRY else "cooling"
 
 
+def _head_command(
+    previous: HeadCommand | None,
+    settings: ZoneSettings,
+    head_mode: HeadMode,
+    share: float,
+    setpoint: float | None,
+    quiet_auto_fan: bool,
+) -> HeadCommand:
+    """The head's command from the zone's settings, its mode, capacity share and setpoint: the
+    ``previous`` one when it says the same (every changed command is a bus write)."""
+    display = (
+        floor(10.0 * (setpoint if setpoint is not None else settings.target_temperature) + 0.5)
+        / 10.0
+    )
+    # `_value_`, not `.value`: the enum property costs more than the rest of this line.
+    fan = settings.fan_mode._value_
+    if quiet_auto_fan and fan == "auto" and (share > 0.0 or head_mode == "cool"):
+        fan = "quiet"
+    vertical = settings.swing_mode._value_
+    horizontal = settings.swing_horizontal_mode._value_
+    power = settings.mode is not MODE_OFF
+    if (
+        previous is not None
+        and previous.capacity_request_pct == share
+        and previous.display_setpoint == display
+        and previous.mode == head_mode
+        and previous.power is power
+        and previous.fan == fan
+        and previous.vane_vertical == vertical
+        and previous.vane_horizontal == horizontal
+    ):
+        return previous
+    return HeadCommand(
+        power,
+        head_mode,
+        cast(FanSpeed, fan),
+        cast(VanePosition, vertical),
+        cast(VanePosition, horizontal),
+        share,
+        display,
+    )
+
+
+def elapsed_s(last_time: float | None, now: float) -> float:
+    """The seconds since the last tick (none before the first, or when time went back)."""
+    return now - last_time if last_time is not None and now > last_time else 0.0
+
+
 def control_step(
     state: ControlState,
     zones: Mapping[str, ZoneInput],
@@ -161,7 +213,7 @@ def control_step(
 ) -> tuple[ControlState, ControlOutput]:
     """Advance the whole controller to time ``now``: seconds on an absolute scale (the
     calendar hour, floor(now / 3600), bounds the compressor starts)."""
-    dt = 0.0 if state.last_time is None else max(0.0, now - state.last_time)
+    dt = elapsed_s(state.last_time, now)
     pi = tuning.pi
     presets = tuning.presets
     compressor = state.compressor
@@ -219,59 +271,66 @@ def control_step(
             head_bias[zone_id] = bias
             temperature -= bias
         limits = zone.setpoint_limits
+        # Positional arguments (named in the comments): a keyword call costs twice as much.
         loop = step_zone(
             previous,
             settings,
             temperature,
             dt,
             pi,
-            frozen_all or zone_id not in served,
-            setpoints=(
+            frozen_all or zone_id not in served,  # frozen
+            (  # setpoints
                 None
                 if preset is PRESET_NONE and limits is None
                 else preset_setpoints(settings, presets, preset, limits)
             ),
-            joining=running is not NONE and running is previous.direction,
-            stretch=stretch,
-            boost=boost,
-            outdoor_temperature=outdoor,
-            delivery=delivery,
-            low_load=low_load,
+            running is not NONE and running is previous.direction,  # joining
+            stretch,
+            boost,
+            outdoor,  # outdoor_temperature
+            delivery,
+            low_load,
         )
         loops[zone_id] = loop
         requests.append(
-            ZoneRequest(
-                zone_id,
-                loop.direction,
-                loop.demand,
-                zone.rated_capacity_w,
-                loop.calling,
-                loop.error_k,
+            tuple.__new__(
+                ZoneRequest,
+                (
+                    zone_id,
+                    loop.direction,
+                    loop.demand,
+                    zone.rated_capacity_w,
+                    loop.calling,
+                    loop.error_k,
+                ),
             )
         )
-        if zone_id == priority_zone and loop.calling:
+        if priority_zone is not None and zone_id == priority_zone and loop.calling:
             priority = loop.direction
 
     unit_settings = unit.settings
-    compressor, coordinated = step_compressor(
+    compressor, coordinated = step_compressor(  # positional, as `step_zone` above
         compressor,
         requests,
         observation,
         now,
         dt,
         tuning.coordinator,
-        available=unit.available,
-        fault=unit.fault,
-        defrost=defrost,
-        quiet=unit_settings.quiet,
-        demand_limit_pct=unit_settings.demand_limit_pct,
-        priority=priority,
+        unit.available,
+        defrost,
+        unit.fault,
+        unit_settings.quiet,
+        unit_settings.demand_limit_pct,
+        priority,
     )
 
     active = coordinated.active
     shares = coordinated.shares_pct
     conflicts = coordinated.conflicts
     previous_heads = state.head_commands
+    # The inputs of the last tick: a head whose zone has the very same settings object, share,
+    # mode and setpoint keeps its command without working it out again.
+    previous_inputs = state.inputs
     quiet_auto_fan = tuning.quiet_auto_fan
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
@@ -291,55 +350,47 @@ def control_step(
             if kept and -deadband < share - kept < deadband:
                 share = kept
         setpoint = loop.setpoint
-        display = (
-            floor(10.0 * (setpoint if setpoint is not None else settings.target_temperature) + 0.5)
-            / 10.0
-        )
-        # `_value_`, not `.value`: the enum property costs more than the rest of this line.
-        fan = settings.fan_mode._value_
-        if quiet_auto_fan and fan == "auto" and (share > 0.0 or head_mode == "cool"):
-            fan = "quiet"
-        vertical = settings.swing_mode._value_
-        horizontal = settings.swing_horizontal_mode._value_
-        power = mode is not MODE_OFF
-        head = previous_head
+        was = previous_inputs.get(zone_id)
         if (
-            head is None
-            or head.capacity_request_pct != share
-            or head.display_setpoint != display
-            or head.mode != head_mode
-            or head.power is not power
-            or head.fan != fan
-            or head.vane_vertical != vertical
-            or head.vane_horizontal != horizontal
+            previous_head is not None
+            and was is not None
+            and was.settings is settings
+            and previous_head.capacity_request_pct == share
+            and previous_head.mode == head_mode
+            and previous_loops[zone_id].setpoint == setpoint
         ):
-            head = HeadCommand(
-                power,
-                head_mode,
-                cast(FanSpeed, fan),
-                cast(VanePosition, vertical),
-                cast(VanePosition, horizontal),
-                share,
-                display,
+            head = previous_head  # made of what it was made of last tick (most ticks)
+        else:
+            head = _head_command(
+                previous_head, settings, head_mode, share, setpoint, quiet_auto_fan
             )
         heads[zone_id] = head
-        outputs[zone_id] = ZoneOutput(
-            head,
-            _action(mode, direction, active, share, defrost, zone.preheating),
-            loop.demand,
-            direction,
-            zone_id in conflicts,
-            Preset.COMFORT if zone_id in boosts_over else settings.preset,
-            setpoint,
-            loop.temperature,
+        outputs[zone_id] = tuple.__new__(
+            ZoneOutput,
+            (
+                head,
+                _action(mode, direction, active, share, defrost, zone.preheating),
+                loop.demand,
+                direction,
+                zone_id in conflicts,
+                Preset.COMFORT if zone_id in boosts_over else settings.preset,
+                setpoint,
+                loop.temperature,
+            ),
         )
-    new_state = ControlState(
-        loops,
-        compressor,
-        now,
-        frozenset(shares) if active is not NONE else frozenset(),
-        boost_since,
-        heads,
-        head_bias,
+    new_state = tuple.__new__(
+        ControlState,
+        (
+            loops,
+            compressor,
+            now,
+            frozenset(shares) if active is not NONE else frozenset(),
+            boost_since,
+            heads,
+            head_bias,
+            zones,
+        ),
     )
-    return new_state, ControlOutput(coordinated.command, outputs, active, coordinated.forced_stop)
+    return new_state, tuple.__new__(
+        ControlOutput, (coordinated.command, outputs, active, coordinated.forced_stop)
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from controller.compressor import UnitObservation
 from controller.control import (
@@ -18,6 +18,7 @@ from controller.control import (
     UnitInput,
     ZoneInput,
     control_step,
+    elapsed_s,
 )
 from controller.interlocks import CompressorHistory, InterlockViolation, check_command
 from controller.room_sensor import room_temperature
@@ -28,6 +29,7 @@ from controller.sensor_health import (
     SensorCheck,
     ZoneSensors,
     check_zone_sensors,
+    holds,
 )
 from controller.settings import UnitSettings, ZoneSettings
 from drivers.devices import OduCommand
@@ -114,8 +116,9 @@ NO_SENSORS = ZoneSensors()
 NO_REMOTES: Mapping[str, RemoteReading] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One tick's result; a NamedTuple built with `tuple.__new__` (see `ZoneLoopState`)."""
+
     output: ControlOutput
     odu_command: OduCommand | None  # None: send nothing (refused, or the unit is unreachable)
     refusal: str | None = None
@@ -159,7 +162,7 @@ class ControlLoop:
                 self.history = check_command(
                     self.history, stop, now, self.tuning.coordinator.limits, forced_stop=True
                 )
-            return Decision(output, None)
+            return tuple.__new__(Decision, (output, None, None))
         try:
             self.history = check_command(
                 self.history,
@@ -169,8 +172,8 @@ class ControlLoop:
                 forced_stop=output.forced_stop,
             )
         except InterlockViolation as err:
-            return Decision(output, None, str(err))
-        return Decision(output, output.odu)
+            return tuple.__new__(Decision, (output, None, str(err)))
+        return tuple.__new__(Decision, (output, output.odu, None))
 
     def _rejoin(self, unit: UnitInput, now: float) -> None:
         """The unit answers again after it was lost while running. It ran on (its last
@@ -190,7 +193,7 @@ class ControlLoop:
         else:
             self.history = replace(self.history, stopped_at=now)
             compressor = compressor._replace(stopped_at=now)
-        self.state = replace(self.state, compressor=compressor)
+        self.state = self.state._replace(compressor=compressor)
 
     def _follow_sensors(
         self,
@@ -203,28 +206,41 @@ class ControlLoop:
         give each zone the reading it follows: the remote while plausible, else the head's
         while plausible, else none (then the zone asks for no refrigerant)."""
         state = self.state
-        dt = 0.0 if state.last_time is None else max(0.0, now - state.last_time)
+        dt = elapsed_s(state.last_time, now)
         served = frozenset() if defrost else state.served  # defrosting delivers nothing
         loops = state.zones
         check = self.sensor_check
         previous = self.sensors
-        sensors: dict[str, ZoneSensors] = {}
+        # The same zones as last tick (equal counts, each found): then the mapping is kept as
+        # it is unless a zone's sensors changed, and most ticks allocate nothing here.
+        same_zones = len(previous) == len(zones)
+        updates: dict[str, ZoneSensors] = {}
         changed: dict[str, ZoneInput] = {}
         for zone_id, zone in zones.items():
-            before = previous.get(zone_id, NO_SENSORS)
+            before = previous.get(zone_id)
+            if before is None:
+                before, same_zones = NO_SENSORS, False
             if not zone.available:
-                sensors[zone_id] = before  # no reading to judge: the head does not answer
-                continue
+                continue  # no reading to judge: the head does not answer
             delivering = zone_id in served
-            loop = loops.get(zone_id)
-            full = delivering and loop is not None and loop.demand >= FULL_DEMAND
-            remote = remotes.get(zone_id)
+            full = False
+            if delivering:
+                loop = loops.get(zone_id)
+                full = loop is not None and loop.demand >= FULL_DEMAND
             head = zone.temperature
+            remote = remotes.get(zone_id)
+            if (
+                remote is None
+                and before.remote is None
+                and holds(before.head, head, delivering, full)
+            ):
+                continue  # the head's ok reading as given, nothing new (the benchmark's every tick)
             after = check_zone_sensors(before, head, remote, now, dt, delivering, full, check)
-            sensors[zone_id] = after
+            if after is not before:
+                updates[zone_id] = after
             remote_track = after.remote
             if remote_track is None and after.head.verdict is OK:
-                continue  # the head's reading, as given (the benchmark's every tick)
+                continue  # the head's reading, as given
             reading = room_temperature(
                 remote_track.value if remote_track and remote_track.verdict is OK else None,
                 head if after.head.verdict is OK else None,
@@ -233,6 +249,12 @@ class ControlLoop:
                 changed[zone_id] = replace(
                     zone, temperature=reading.temperature, sensor=reading.sensor
                 )
-        self.sensors = sensors
+        if not same_zones:
+            self.sensors = {
+                zone_id: updates.get(zone_id) or previous.get(zone_id, NO_SENSORS)
+                for zone_id in zones
+            }
+        elif updates:
+            self.sensors = {**previous, **updates}
         # Most ticks follow every head as given: the benchmark's inputs pass through as they are.
         return {**zones, **changed} if changed else zones

@@ -103,6 +103,18 @@ class SensorTrack(NamedTuple):
     full_demand_s: float = 0.0  # time delivering at full demand since the value changed
 
 
+def holds(track: SensorTrack, reading: float | None, delivering: bool, full_demand: bool) -> bool:
+    """Whether a tick leaves ``track`` as it is: an ok reading that did not change, while the
+    head kept doing what it did and does not deliver at full demand (no new evidence)."""
+    return (
+        reading == track.value
+        and track.verdict is OK
+        and delivering is track.delivering
+        and not track.settling
+        and not (delivering and full_demand)
+    )
+
+
 def track_sensor(
     track: SensorTrack,
     reading: float | None,
@@ -113,13 +125,7 @@ def track_sensor(
 ) -> SensorTrack:
     """The sensor's track after a tick in which it read ``reading`` (None: no value), and
     the head delivered refrigerant over the last ``dt_s`` (``full_demand``: all it can)."""
-    if (
-        reading == track.value
-        and track.verdict is OK
-        and delivering is track.delivering
-        and not track.settling
-        and not (delivering and full_demand)
-    ):
+    if holds(track, reading, delivering, full_demand):
         return track  # nothing new: most ticks end here, without an allocation
     if reading is None:
         return track if track.verdict is MISSING else SensorTrack(MISSING)

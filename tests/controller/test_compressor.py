@@ -12,10 +12,12 @@ from controller.compressor import (
     UnitObservation,
     ZoneRequest,
     frequency_cap_hz,
+    odu_command,
     step_compressor,
 )
 from controller.interlocks import CompressorHistory, check_command
 from controller.zone import Direction
+from drivers.devices import OduCommand
 
 HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.NONE
 UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
@@ -313,3 +315,65 @@ def test_no_interlock_is_ever_violated(start, ticks):
         assert set(out.shares_pct).isdisjoint(out.conflicts)
         previous_hz = hz
     assert max(starts.values(), default=0) <= TUNING.max_starts_per_hour
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["off", "heat", "cool"]),
+    st.sampled_from([0.0, 20.0]),  # frequency
+    st.sampled_from([1.0, 1.3]),  # delivery
+    st.floats(0.0, 1.0),  # low_load
+    st.booleans(),  # cycled
+    st.sampled_from([NONE, HEAT, COOL]),  # arbitrated
+    st.lists(st.tuples(st.sampled_from([HEAT, COOL]), st.booleans()), max_size=3),
+)
+def test_a_compressor_that_stays_off_has_the_state_building_it_afresh_gives(
+    mode, frequency, delivery, low_load, cycled, arbitrated, calls
+):
+    """Staying off reuses last tick's state when nothing in it moves; whichever way, the
+    state must be the one built field by field."""
+    requests = [request(f"z{i}", d, 0.5, calling) for i, (d, calling) in enumerate(calls)]
+    state = CompressorState(
+        mode,
+        False,
+        frequency,
+        0.0,
+        5.0,
+        arbitrated,
+        5.0,
+        0,
+        1,
+        1.1,
+        1.5,
+        cycled,
+        delivery,
+        low_load,
+    )
+    for now in (10.0, 20.0, 30.0):  # inside the minimum off time: it cannot start
+        new, out = step_compressor(state, requests, UNIT, now, 10.0, TUNING)
+        built = CompressorState(
+            mode,
+            False,
+            0.0,
+            state.started_at,
+            state.stopped_at,
+            new.arbitrated,
+            new.arbitrated_since,
+            state.hour,
+            state.starts_in_hour,
+            state.trim,
+            state.stretch,
+            state.cycled,
+            1.0,
+            new.low_load,
+        )
+        assert new == built and [type(v) for v in new] == [type(v) for v in built]
+        assert out.command == OduCommand(mode, 0.0) and out.active is NONE
+        state = new
+
+
+def test_equal_commands_are_one_value_and_20_hz_is_not_20_0():
+    assert odu_command("heat", 42.5, False, 100) is odu_command("heat", 42.5, False, 100)
+    assert odu_command("heat", 42.5, True, 100) == OduCommand("heat", 42.5, True, 100)
+    assert repr(odu_command("heat", 20, False, 100)) == repr(OduCommand("heat", 20, False, 100))
+    assert repr(odu_command("heat", 20.0, False, 100)).count("20.0") == 1

@@ -1,5 +1,7 @@
 """One control tick across zones, coordinator and head commands; and random fault sequences."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -240,3 +242,64 @@ def test_random_demand_mode_and_fault_sequences_never_break_an_interlock(start, 
             assert 0.0 <= output.head.capacity_request_pct <= 100.0
         previous_hz = hz
     assert max(starts.values(), default=0) <= coordinator.max_starts_per_hour
+
+
+HEAD_SETTINGS = [
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.HIGH),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, swing_mode=SwingMode.P2),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.5, fan_mode=FanMode.HIGH),
+    ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0, swing_mode=SwingMode.SWING),
+    ZoneSettings(mode=ZoneMode.HEAT_COOL, preset=Preset.ECO),
+    ZoneSettings(mode=ZoneMode.DRY, target_temperature=23.0),
+    ZoneSettings(mode=ZoneMode.FAN_ONLY),
+    ZoneSettings(mode=ZoneMode.OFF),
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(HEAD_SETTINGS),
+            st.sampled_from([None, (16.0, 20.5), (22.0, 30.0)]),  # the zone's setpoint limits
+            st.floats(17.0, 27.0),
+            st.integers(1, 30),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_a_head_keeps_its_command_exactly_as_working_it_out_again_would(spans):
+    """With the very same settings object as last tick a head's command is reused without
+    being worked out again; without last tick's inputs, or with an equal copy of the settings,
+    it takes the full way. All must agree."""
+    shortcut, full, copied = ControlState(), ControlState(), ControlState()
+    now = 0.0
+    for settings_, limits, temperature, length in spans:
+        for _ in range(length):
+            zones = {"z": ZoneInput(settings_, temperature, True, 2500.0, setpoint_limits=limits)}
+            copy = {"z": replace(zones["z"], settings=replace(settings_))}
+            shortcut, fast = control_step(shortcut, zones, UNIT, now, TUNING)
+            full, slow = control_step(full._replace(inputs={}), zones, UNIT, now, TUNING)
+            copied, other = control_step(copied, copy, UNIT, now, TUNING)
+            assert fast == slow == other
+            now += 10.0
+
+
+def test_every_record_a_tick_builds_has_all_its_fields():
+    """The hot paths build these NamedTuples from a tuple of every field: none may be short."""
+    zones = {
+        "heat": zone(ZoneMode.HEAT, 18.0, sensor=SensorSource.HEAD),
+        "cool": zone(ZoneMode.COOL, 27.0),
+        "dry": zone(ZoneMode.DRY, 25.0),
+        "boost": zone(ZoneMode.HEAT, 19.0, preset=Preset.BOOST),
+        "off": zone(ZoneMode.OFF, 20.0),
+        "warm": zone(ZoneMode.HEAT, 23.0),
+    }
+    state = ControlState()
+    for i in range(400):  # starts, runs, a mode conflict, boost ending, stops
+        state, out = control_step(state, zones, UNIT, 10.0 * i, TUNING)
+        records = [state, state.compressor, out, *state.zones.values(), *out.zones.values()]
+        for record in records:
+            assert len(record) == len(type(record)._fields)

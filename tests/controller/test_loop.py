@@ -141,3 +141,13 @@ def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
     assert min(asked[10:stuck_at]) >= 1.0
     assert 1800.0 <= 10.0 * stuck_at <= 1800.0 + 300.0
     assert decisions[-1].output.zones["a"].head.capacity_request_pct == 0.0
+
+
+def test_decisions_have_all_their_fields():
+    """`Decision` is built from a tuple of every field (see `ZoneLoopState`): none is short."""
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    sent = step(loop, 0.0, True, ZoneMode.HEAT, 18.0)
+    unreachable = step(loop, 10.0, False, ZoneMode.HEAT, 18.0)
+    for decision in (sent, unreachable):
+        assert len(decision) == len(type(decision)._fields)
+        assert decision.refusal is None

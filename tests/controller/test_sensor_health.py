@@ -5,8 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.config import ControlConfig
+from controller.control import elapsed_s
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.sensor_health import (
+    FULL_DEMAND,
     MISSING,
     OK,
     OUT_OF_RANGE,
@@ -167,3 +169,62 @@ def test_the_loop_never_asks_for_refrigerant_on_a_missing_or_implausible_reading
         assert loop.sensors["a"].faults() == ()
         now += 10.0
     assert zone.demand > 0.0
+
+
+def _full_check(loop: ControlLoop, expected: dict, zones: dict, now: float) -> None:
+    """The sensors after a tick by `check_zone_sensors` for every zone (the loop's slow path)."""
+    state = loop.state
+    dt = elapsed_s(state.last_time, now)
+    for zone_id, zone in zones.items():
+        delivering = zone_id in state.served
+        zone_loop = state.zones.get(zone_id)
+        full = delivering and zone_loop is not None and zone_loop.demand >= FULL_DEMAND
+        before = expected.get(zone_id, ZoneSensors())
+        expected[zone_id] = check_zone_sensors(
+            before, zone.temperature, None, now, dt, delivering, full, loop.sensor_check
+        )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.sampled_from([None, 16.0, 16.1, 23.0, 80.0]), min_size=1, max_size=12),
+    st.sampled_from(
+        [  # stuck by switches, or by full demand
+            SensorCheck(settle_s=30.0, stuck_switches=2, stuck_full_demand_s=7200.0),
+            SensorCheck(settle_s=1000.0, stuck_switches=3, stuck_full_demand_s=100.0),
+        ]
+    ),
+)
+def test_the_loops_shortcut_leaves_the_sensors_the_full_check_gives(changes, check):
+    """A zone without a remote whose ok reading holds skips the check: the sensors must be
+    exactly those the full check gives, through settling, full demand, stuck and recovery."""
+    loop = ControlLoop(control_tuning_from(ControlConfig()), sensor_check=check)
+    unit = unit_input(UnitRatings(7000.0, 6500.0, 20.0, 90.0), _Odu(), True, UnitSettings())
+    heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
+    expected: dict[str, ZoneSensors] = {}
+    now = 0.0
+    for reading in changes:
+        for _ in range(20):  # each reading held for a while: the shortcut's ticks
+            zones = {
+                "a": zone_input(heat, reading, True, 2500.0, _Head()),
+                "b": zone_input(heat, 21.0, True, 2500.0, _Head()),
+            }
+            _full_check(loop, expected, zones, now)
+            before = loop.sensors
+            loop.step(zones, unit, now)
+            assert loop.sensors == expected
+            if all(before.get(z) is expected[z] for z in zones) and len(before) == len(zones):
+                assert loop.sensors is before  # nothing changed: the mapping is kept
+            now += 10.0
+
+
+def test_the_sensors_follow_zones_that_come_and_go():
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    unit = unit_input(UnitRatings(7000.0, 6500.0, 20.0, 90.0), _Odu(), True, UnitSettings())
+    heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
+    both = {z: zone_input(heat, 21.0, True, 2500.0, _Head()) for z in ("a", "b")}
+    loop.step(both, unit, 0.0)
+    loop.step({"a": both["a"]}, unit, 10.0)
+    assert list(loop.sensors) == ["a"]
+    loop.step(both, unit, 20.0)
+    assert list(loop.sensors) == ["a", "b"] and loop.sensors["b"].head.verdict is OK
