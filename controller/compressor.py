@@ -7,8 +7,9 @@
   maximum, the quiet cap and the demand-limit cap.
 - Low load: when even the minimum frequency delivers more than the zones ask for, it runs at the
   minimum until every zone is satisfied (a small overshoot), then stays off until one calls
-  again: long low-frequency cycles. At most `max_starts_per_hour` starts per calendar hour
-  (hour = floor(now / 3600)); when cycles come out shorter than `cycle_target_s` the zones'
+  again: long low-frequency cycles. At most `max_starts_per_hour` starts in any 60 minutes (a
+  rolling hour, so every calendar hour holds whatever the clock's alignment: UTC or a local
+  time with a half-hour offset); when cycles come out shorter than `cycle_target_s` the zones'
   satisfied threshold is stretched (within the comfort band) so that the next ones are longer.
 - Interlocks: minimum on and off time, and the heat↔cool wait (see `controller.interlocks`).
 - Heads: each calling zone of the active direction gets a capacity request equal to its
@@ -16,7 +17,7 @@
   are too small for the minimum speed's output, idle heads of that direction are opened a
   little (nearest to calling first), as multi-splits do, rather than let the unit stop.
 
-No I/O, no clock: the caller passes ``now`` (seconds; absolute, so the calendar hour is known)."""
+No I/O, no clock: the caller passes ``now`` (seconds, monotonic)."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ class CompressorState(NamedTuple):
     stopped_at: float | None = None
     arbitrated: Direction = NONE  # the direction arbitration chose
     arbitrated_since: float | None = None
-    hour: int = -1  # calendar hour (floor(now / 3600)) that `starts_in_hour` counts
-    starts_in_hour: int = 0
+    # Start times of the last 60 minutes, oldest first (at most `max_starts_per_hour`).
+    recent_starts: tuple[float, ...] = ()
     trim: float = 1.0  # capacity-map correction (actual / estimated capacity)
     stretch: float = 1.0  # widening of the zones' satisfied side, ≥ 1
     cycled: bool = False  # the last stop ended a low-load cycle (every zone satisfied)
@@ -252,7 +253,7 @@ def step_compressor(
             cycled = not calls and wanted is active  # a low-load cycle ends
             return _stopped(*stop, cycled=cycled)
         started_at: float = state.started_at if state.started_at is not None else now
-        hour, starts = state.hour, state.starts_in_hour
+        recent_starts = state.recent_starts
         stretch = state.stretch
         previous_hz = state.frequency_hz
     else:
@@ -261,15 +262,14 @@ def step_compressor(
         active = wanted
         run_mode = "heat" if active is HEAT else "cool"
         calls = heat_calls if active is HEAT else cool_calls
-        hour = int(now // HOUR_S)
-        starts = state.starts_in_hour if hour == state.hour else 0
+        recent_starts = tuple(t for t in state.recent_starts if now - t < HOUR_S)
         if (
             not calls
-            or starts >= tuning.max_starts_per_hour
+            or len(recent_starts) >= tuning.max_starts_per_hour
             or not _may_start(state, run_mode, now, limits)
         ):
             return _stopped(*stop)
-        starts += 1
+        recent_starts += (now,)
         started_at = now
         stretch = state.stretch
         if state.cycled and state.started_at is not None:
@@ -357,8 +357,7 @@ def step_compressor(
             state.stopped_at,
             wanted,
             since,
-            hour,
-            starts,
+            recent_starts,
             trim,
             stretch,
             False,
@@ -406,8 +405,7 @@ def _stopped(
                 now if running else state.stopped_at,
                 arbitrated,
                 since,
-                state.hour,
-                state.starts_in_hour,
+                state.recent_starts,
                 state.trim,
                 state.stretch,
                 cycled if running else state.cycled,

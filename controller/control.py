@@ -211,8 +211,8 @@ def control_step(
     now: float,
     tuning: ControlTuning,
 ) -> tuple[ControlState, ControlOutput]:
-    """Advance the whole controller to time ``now``: seconds on an absolute scale (the
-    calendar hour, floor(now / 3600), bounds the compressor starts)."""
+    """Advance the whole controller to time ``now``: seconds on a monotonic scale (the
+    starts budget counts a rolling hour of it)."""
     dt = elapsed_s(state.last_time, now)
     pi = tuning.pi
     presets = tuning.presets

@@ -153,9 +153,9 @@ class Supervisor:
     # ---- time -------------------------------------------------------------------------
     def now(self) -> float:
         """Controller time in (simulated) seconds: the loop's monotonic clock scaled by
-        ``time_scale``, set to the wall clock's epoch seconds at the first call, so that the
-        interlocks' calendar hours are the homeowner's (while a later wall-clock step, e.g. NTP
-        at boot, cannot move the interlock timers)."""
+        ``time_scale``, set to the wall clock's epoch seconds at the first call, so that its
+        times read as wall times, while a later wall-clock step (NTP at boot) cannot move the
+        interlock timers."""
         scaled = asyncio.get_running_loop().time() * self.time_scale
         if self._epoch_offset is None:
             self._epoch_offset = time.time() - scaled
