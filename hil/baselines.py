@@ -3,11 +3,13 @@
 - `OnOffController`: a single-speed system. Each zone is a ±0.5 K hysteresis thermostat on the
   head's own sensor (setpoint raised by the sensor's mean bias, as a homeowner would); the
   compressor runs at the rated 60 Hz whenever any zone calls, with 180 s minimum off and on and
-  heat↔cool only through stop + 180 s. Refrigerant goes to the calling heads only, so the
-  delivered heat is limited by their coils: the outdoor unit's firmware caps its speed to what
-  the receiving heads can condense (`hil.firmware`), and the plant model then sets condensing
-  temperature, COP and power from that delivered load. That is how a fixed-speed compressor
-  feeding a small coil behaves (high head pressure, low COP), expressed in the same plant.
+  heat↔cool only through stop + 180 s (within the minimum run the heads it served stay open
+  although satisfied: with none open the unit would stop). Refrigerant goes to the calling
+  heads only, so the delivered heat is limited by their coils: the outdoor unit's firmware caps
+  its speed to what the receiving heads can condense (`hil.firmware`), and the plant model then
+  sets condensing temperature, COP and power from that delivered load. That is how a
+  fixed-speed compressor feeding a small coil behaves (high head pressure, low COP), expressed
+  in the same plant.
 - `stock` needs no class: it is the units' own logic (`hil.firmware` autonomous fallback —
   each head a P-controller on its own sensor, the ODU frequency from the sum of the heads'
   requests through its capacity map, cycling with the 180 s interlocks below the minimum
@@ -50,6 +52,7 @@ class OnOffController:
     running: bool = False
     started_at: float = -1e9
     stopped_at: float = -1e9
+    served: frozenset[str] = frozenset()  # the heads that took refrigerant last step
 
     def _thermostat(
         self, zone: str, settings: ZoneSettings, sensor: float | None, bias_k: float
@@ -105,10 +108,20 @@ class OnOffController:
             if wanted != "off" and now - self.stopped_at >= wait:
                 self.running, self.mode, self.started_at = True, wanted, now
         odu = OduCommand(self.mode, RATED_HZ if self.running else 0.0)
+        # Within the minimum run, a head that was served stays open although its thermostat is
+        # satisfied: refrigerant needs an open head, and the run must last its 180 s.
+        young = self.running and now - self.started_at < self.limits.min_on_s
         heads = {}
+        served_now = set()
         for zone, s in settings.items():
             direction = self.directions[zone]
-            served = self.running and calls[zone] and direction == self.mode
+            served = (
+                self.running
+                and direction == self.mode
+                and (calls[zone] or (young and zone in self.served))
+            )
+            if served:
+                served_now.add(zone)
             heads[zone] = HeadCommand(
                 power=s.mode is not ZoneMode.OFF,
                 mode="dry"
@@ -122,4 +135,5 @@ class OnOffController:
                 capacity_request_pct=100.0 if served else 0.0,
                 display_setpoint=round(s.target_temperature, 1),
             )
+        self.served = frozenset(served_now)
         return odu, heads

@@ -98,6 +98,24 @@ def test_onoff_commands_never_break_an_interlock():
         history = check_command(history, odu, now, controller.limits)
 
 
+def test_onoff_holds_its_heads_open_for_the_minimum_run():
+    # A room satisfied 30 s after the start: without an open head the unit would stop.
+    from controller.settings import ZoneMode, ZoneSettings
+
+    controller = OnOffController()
+    settings = {"a": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)}
+    open_until = None
+    for i in range(40):
+        now = i * 10.0
+        temperature = 20.0 if now < 30.0 else 22.0  # warm (and satisfied) from 30 s on
+        odu, heads = controller.step(now, settings, {"a": temperature}, {})
+        if heads["a"].capacity_request_pct > 0:
+            open_until = now
+        assert odu.frequency_hz > 0 or now >= controller.limits.min_on_s
+    assert open_until is not None
+    assert controller.limits.min_on_s - 10.0 <= open_until < controller.limits.min_on_s + 10.0
+
+
 def test_table_and_json_from_the_command_line(january_day, capsys):
     assert main(["bench", "--scenario", str(january_day), "--controller", "ideal", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
