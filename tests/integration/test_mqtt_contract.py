@@ -18,6 +18,7 @@ import aiomqtt
 import pytest
 
 from controller.commands import (
+    ZONE_FIELDS,
     CommandError,
     apply_unit_command,
     apply_zone_command,
@@ -246,17 +247,7 @@ async def test_random_commands_through_the_broker_to_the_units(
     """Valid and invalid commands at random: the settings end as the valid ones say, and every
     register written is one the profile marks writable, within its range."""
     rng = random.Random(11)
-    fields = [
-        "mode",
-        "temperature",
-        "temperature_low",
-        "temperature_high",
-        "fan_mode",
-        "swing_mode",
-        "swing_horizontal_mode",
-        "preset_mode",
-        "power",
-    ]
+    fields = [f for f in ZONE_FIELDS if f != "remote_temperature"]  # a sensor, not a setting
     words = ["heat", "cool", "off", "dry", "fan_only", "heat_cool", "auto", "high", "turbo"]
     words += ["swing", "3", "eco", "away", "none", "ON", "OFF", "hot", "", "99", "-4"]
     async with system(tmp_path, mosquitto) as s:
