@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -138,7 +137,6 @@ class Supervisor:
         self.tick_deadline = float("inf")
         self.last_cycle_error: str | None = None
         self.last_heartbeat: float | None = None
-        self._epoch_offset: float | None = None  # see now()
         self.autonomous: set[str] = set()  # units whose heartbeat lapsed (ODU_UNIT, zone ids)
         self._following: set[str] = set()  # available units whose heartbeat holds
         self._actuate_lock = asyncio.Lock()
@@ -153,13 +151,9 @@ class Supervisor:
     # ---- time -------------------------------------------------------------------------
     def now(self) -> float:
         """Controller time in (simulated) seconds: the loop's monotonic clock scaled by
-        ``time_scale``, set to the wall clock's epoch seconds at the first call, so that its
-        times read as wall times, while a later wall-clock step (NTP at boot) cannot move the
-        interlock timers."""
-        scaled = asyncio.get_running_loop().time() * self.time_scale
-        if self._epoch_offset is None:
-            self._epoch_offset = time.time() - scaled
-        return scaled + self._epoch_offset
+        ``time_scale`` (a wall-clock step, e.g. NTP at boot, cannot move the interlock timers;
+        the starts budget is a rolling hour, so no calendar alignment is needed)."""
+        return asyncio.get_running_loop().time() * self.time_scale
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.time_scale)
