@@ -173,6 +173,10 @@ class ControlConfig(_Strict):
     # The same while the compressor cycles at low load (its cycles swing the room above it).
     low_load_band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.5
     outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = 0.0
+    # Before an expected defrost the heating aims rise by up to this (0: off), starting this
+    # long (of heating run time) before it is due (controller.frost).
+    defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
+    defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = 2400.0
     mode_policy: Literal["first", "demand", "priority"] = "first"
     priority_zone: Identifier | None = None
     mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = 1200.0

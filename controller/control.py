@@ -19,6 +19,7 @@ from controller.compressor import (
     ZoneRequest,
     step_compressor,
 )
+from controller.frost import IDLE_FROST, FrostState, FrostTuning, defrost_lift_k, step_frost
 from controller.presets import PresetTable, preset_setpoints
 from controller.room_sensor import HeadSensorBias, SensorSource
 from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
@@ -66,6 +67,8 @@ class UnitInput:
     # Whether its compressor runs (status b0); None where nobody reads it (the benchmark's
     # unit always answers). It matters when the unit answers again after being lost.
     compressor_running: bool | None = None
+    # The outdoor coil is below 0 °C (frost grows on it while heating); None: not known.
+    coil_below_freezing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class ControlTuning:
     coordinator: CoordinatorTuning = field(default_factory=CoordinatorTuning)
     presets: PresetTable = field(default_factory=PresetTable)
     head_sensor_bias: HeadSensorBias = field(default_factory=HeadSensorBias)
+    frost: FrostTuning = field(default_factory=FrostTuning)
     # With fan mode `auto` the controller picks the lowest fan speed for a head that gets
     # refrigerant, and for an idle cooling head: the quietest fan moves the coil's air (the
     # benchmark's `ideal` assumes it too), each step up costs ~5 W, and in cooling that power
@@ -97,6 +101,7 @@ class ControlState(NamedTuple):
     head_commands: Mapping[str, HeadCommand] = MappingProxyType({})  # the last ones
     head_bias_k: Mapping[str, float] = MappingProxyType({})  # estimated, per zone
     inputs: Mapping[str, ZoneInput] = MappingProxyType({})  # the zones' inputs last tick
+    frost: FrostState = IDLE_FROST  # heating run time toward the next defrost
 
 
 class ZoneOutput(NamedTuple):
@@ -245,6 +250,17 @@ def control_step(
         worked_bias = sensor_bias.cooling_k
     priority_zone = tuning.coordinator.priority_zone
     priority = NONE
+    # The run time toward the next defrost counts what the compressor did since the last tick.
+    frost = step_frost(
+        state.frost,
+        dt,
+        running is HEAT and not defrost,
+        defrost,
+        unit.coil_below_freezing,
+        outdoor,
+        tuning.frost,
+    )
+    lift = defrost_lift_k(frost, tuning.frost, compressor.low_load)
 
     loops: dict[str, ZoneLoopState] = {}
     requests: list[ZoneRequest] = []
@@ -278,7 +294,8 @@ def control_step(
             temperature,
             dt,
             pi,
-            frozen_all or zone_id not in served,  # frozen
+            # frozen; also while the aim is lifted before a defrost: the lift is not load
+            frozen_all or zone_id not in served or lift > 0.0,
             (  # setpoints
                 None
                 if preset is PRESET_NONE and limits is None
@@ -290,6 +307,7 @@ def control_step(
             outdoor,  # outdoor_temperature
             delivery,
             low_load,
+            lift,  # lift_k
         )
         loops[zone_id] = loop
         requests.append(
@@ -389,6 +407,7 @@ def control_step(
             heads,
             head_bias,
             zones,
+            frost,
         ),
     )
     return new_state, tuple.__new__(

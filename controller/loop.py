@@ -44,6 +44,8 @@ class OduReport(Protocol):
     @property
     def outdoor_temperature(self) -> float | None: ...
     @property
+    def outdoor_coil_temperature(self) -> float | None: ...
+    @property
     def defrost(self) -> bool: ...
     @property
     def fault(self) -> bool: ...
@@ -79,6 +81,7 @@ def unit_input(
         allowed_max_frequency_hz=report.allowed_max_frequency_hz,
         outdoor_temperature=report.outdoor_temperature,
     )
+    coil = report.outdoor_coil_temperature
     return UnitInput(
         observation,
         available,
@@ -86,6 +89,7 @@ def unit_input(
         settings,
         fault=report.fault,
         compressor_running=compressor_running,
+        coil_below_freezing=None if coil is None else coil < 0.0,
     )
 
 

@@ -7,6 +7,7 @@ from controller.arbitration import ModePolicy
 from controller.compressor import CoordinatorTuning
 from controller.config import ControlConfig, PresetConfig
 from controller.control import ControlTuning
+from controller.frost import FrostTuning
 from controller.interlocks import InterlockLimits
 from controller.presets import PresetRule, PresetTable
 from controller.room_sensor import HeadSensorBias
@@ -53,6 +54,7 @@ def control_tuning_from(
             cooling_k=c.head_sensor_cooling_bias_k,
             tau_s=c.head_sensor_bias_tau_s,
         ),
+        frost=FrostTuning(lift_k=c.defrost_lift_k, lead_s=c.defrost_lead_s),
     )
 
 

@@ -143,6 +143,7 @@ def step_zone(
     outdoor_temperature: float | None = None,
     delivery: float = 1.0,
     low_load: float = 0.0,
+    lift_k: float = 0.0,
 ) -> ZoneLoopState:
     """Advance one zone's loop by ``dt_s`` seconds; the new state carries the demand.
 
@@ -155,7 +156,8 @@ def step_zone(
     ``delivery`` is the capacity the unit delivered last tick over what the zones asked for
     (> 1 at the minimum frequency, < 1 at the frequency cap). ``low_load`` (0..1) says how much
     of late the compressor has been cycling at its minimum: the aim moves from ``band_offset_k``
-    toward ``low_load_band_offset_k`` with it.
+    toward ``low_load_band_offset_k`` with it. ``lift_k`` raises a heating aim toward the
+    setpoint (never past it) ahead of a defrost (`controller.frost`).
 
     A setpoint change and a mode change that keeps the direction keep the integral (bumpless);
     a new direction starts it from zero (it held the other direction's load)."""
@@ -186,6 +188,8 @@ def step_zone(
         direction = _direction(mode, temperature, state.direction, heat_sp, cool_sp, tuning, offset)
     if direction is HEAT:
         setpoint = heat_sp
+        if lift_k:
+            offset = offset - lift_k if offset > lift_k else 0.0
         error = setpoint - offset - temperature
     else:
         setpoint = cool_sp

@@ -186,6 +186,9 @@ class _OduReadings(NamedTuple):
     outdoor_temperature: float | None
     defrost: bool
     fault: bool
+    # Only its sign matters to the control (`UnitInput.coil_below_freezing`): the readings
+    # are made again when the sign of the register's value changes, not with every 0.1 K.
+    outdoor_coil_temperature: float | None
 
 
 class _ZoneInputs:
@@ -213,29 +216,35 @@ class _ZoneInputs:
         return inputs
 
 
-def run_minisplit(scenario: Scenario, trace: bool = False) -> Run:
-    """The shipped controller: `ControlLoop` with the supervisor's default tuning."""
+def run_minisplit(
+    scenario: Scenario, trace: bool = False, control: ControlConfig | None = None
+) -> Run:
+    """The shipped controller: `ControlLoop` with the supervisor's default tuning (or the
+    ``control`` table's)."""
     house = build_house(scenario)
     run = Run(scenario, house, trace)
     odu = house.odu
     r = odu.ratings
-    loop = ControlLoop(control_tuning_from(ControlConfig(), (r.min_hz, r.max_hz)))
+    loop = ControlLoop(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
     ratings = UnitRatings(r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz)
     unit_settings = UnitSettings()
-    readings: tuple[float, float | None, bool, bool] | None = None
+    readings: tuple[float, float | None, bool, bool, bool] | None = None
     unit: UnitInput | None = None
     heads = house.heads
+    plant = house.plant
     zone_inputs = _ZoneInputs(heads)
     for t, settings in run.until_end():
+        coil = quantize(plant.outdoor_coil_c)
         now = (
             odu.allowed_max_hz,
             quantize(odu.outdoor_sensor_c),
             odu.defrosting,
             bool(odu.broken_sensors),
+            coil is not None and coil < 0.0,
         )
         if unit is None or now != readings:
             readings = now
-            unit = unit_input(ratings, _OduReadings(*now), True, unit_settings)
+            unit = unit_input(ratings, _OduReadings(*now[:4], coil), True, unit_settings)
         decision = loop.step(zone_inputs.update(settings), unit, t)
         if decision.odu_command is not None:
             odu.apply(decision.odu_command)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import ConfigError, load_config, parse_config
+from controller.tuning import control_tuning_from
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "example.toml").read_text()
@@ -119,3 +120,11 @@ def test_sensor_check_rejects_an_inverted_range_and_unknown_keys():
     assert any(p.startswith("line") and "sensor_check" in p and "below" in p for p in found)
     found = problems(EXAMPLE + "\n[sensor_check]\nstuck_after_s = 60\n")
     assert any("sensor_check.stuck_after_s: unknown key" in p for p in found)
+
+
+def test_defrost_lift_reaches_the_control_tuning_and_is_bounded():
+    text = EXAMPLE + "\n[control]\ndefrost_lift_k = 0.2\ndefrost_lead_s = 1800\n"
+    frost = control_tuning_from(parse_config(text, "t.toml").config.control).frost
+    assert (frost.lift_k, frost.lead_s) == (0.2, 1800.0)
+    found = problems(EXAMPLE + "\n[control]\ndefrost_lift_k = 0.8\n")
+    assert any("control.defrost_lift_k" in p and "0.8" in p for p in found)

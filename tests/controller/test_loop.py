@@ -13,6 +13,7 @@ from controller.tuning import control_tuning_from
 class Odu:
     allowed_max_frequency_hz = 90.0
     outdoor_temperature = 2.0
+    outdoor_coil_temperature = -5.0
     defrost = False
     fault = False
 

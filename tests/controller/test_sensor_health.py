@@ -130,6 +130,7 @@ def test_no_usable_reading_from_a_missing_or_implausible_sensor_and_recovery(seq
 class _Odu:
     allowed_max_frequency_hz = 90.0
     outdoor_temperature = 0.0
+    outdoor_coil_temperature = -5.0
     defrost = False
     fault = False
 
