@@ -177,6 +177,9 @@ class ControlConfig(_Strict):
     # long (of heating run time) before it is due (controller.frost).
     defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
     defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = 2400.0
+    # A cooling head in fan mode `auto` that gets no refrigerant: its fan runs `quiet`, or the
+    # head is switched `off` until its zone calls again (see ControlTuning.idle_cooling_off).
+    idle_cooling_head: Literal["quiet", "off"] = "off"
     mode_policy: Literal["first", "demand", "priority"] = "first"
     priority_zone: Identifier | None = None
     mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = 1200.0

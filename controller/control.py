@@ -84,6 +84,12 @@ class ControlTuning:
     # is heat the coil must take out again. An idle heating head is left on `auto`, with which
     # heads stop the fan at thermo-off themselves (no cold draft, no fan power).
     quiet_auto_fan: bool = True
+    # With fan mode `auto`, a cooling head that gets no refrigerant is switched off (and on
+    # again when its zone calls): the head keeps its fan running at thermo-off in cooling,
+    # which costs fan power, blows the fan's heat into the room and evaporates the coil's
+    # condensate back into it. The price: while a head is off, a controller that dies leaves
+    # it off (the head's own fallback thermostat runs only while it is on).
+    idle_cooling_off: bool = True
     # A head's capacity request that moved less than this (percentage points) keeps its old
     # value: the refrigerant split hardly changes, and every change is a bus write.
     share_deadband_pct: float = 2.0
@@ -168,6 +174,7 @@ def _head_command(
     share: float,
     setpoint: float | None,
     quiet_auto_fan: bool,
+    idle_cooling_off: bool = False,
 ) -> HeadCommand:
     """The head's command from the zone's settings, its mode, capacity share and setpoint: the
     ``previous`` one when it says the same (every changed command is a bus write)."""
@@ -182,6 +189,8 @@ def _head_command(
     vertical = settings.swing_mode._value_
     horizontal = settings.swing_horizontal_mode._value_
     power = settings.mode is not MODE_OFF
+    if idle_cooling_off and share <= 0.0 and head_mode == "cool" and fan == "quiet":
+        power = False  # `quiet` here means `auto` (above): an idle cooling head in auto
     if (
         previous is not None
         and previous.capacity_request_pct == share
@@ -350,6 +359,7 @@ def control_step(
     # mode and setpoint keeps its command without working it out again.
     previous_inputs = state.inputs
     quiet_auto_fan = tuning.quiet_auto_fan
+    idle_cooling_off = tuning.idle_cooling_off
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
@@ -380,7 +390,13 @@ def control_step(
             head = previous_head  # made of what it was made of last tick (most ticks)
         else:
             head = _head_command(
-                previous_head, settings, head_mode, share, setpoint, quiet_auto_fan
+                previous_head,
+                settings,
+                head_mode,
+                share,
+                setpoint,
+                quiet_auto_fan,
+                idle_cooling_off,
             )
         heads[zone_id] = head
         outputs[zone_id] = tuple.__new__(

@@ -55,6 +55,7 @@ def control_tuning_from(
             tau_s=c.head_sensor_bias_tau_s,
         ),
         frost=FrostTuning(lift_k=c.defrost_lift_k, lead_s=c.defrost_lead_s),
+        idle_cooling_off=c.idle_cooling_head == "off",
     )
 
 

@@ -128,3 +128,12 @@ def test_defrost_lift_reaches_the_control_tuning_and_is_bounded():
     assert (frost.lift_k, frost.lead_s) == (0.2, 1800.0)
     found = problems(EXAMPLE + "\n[control]\ndefrost_lift_k = 0.8\n")
     assert any("control.defrost_lift_k" in p and "0.8" in p for p in found)
+
+
+def test_idle_cooling_head_choice_reaches_the_tuning_and_is_checked():
+    tuning = control_tuning_from(parse_config(EXAMPLE, "t.toml").config.control)
+    assert tuning.idle_cooling_off
+    text = EXAMPLE + '\n[control]\nidle_cooling_head = "quiet"\n'
+    assert not control_tuning_from(parse_config(text, "t.toml").config.control).idle_cooling_off
+    found = problems(EXAMPLE + '\n[control]\nidle_cooling_head = "low"\n')
+    assert any("control.idle_cooling_head" in p and "low" in p for p in found)

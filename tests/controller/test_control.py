@@ -124,17 +124,29 @@ def test_boost_asks_for_full_capacity_then_ends_in_comfort():
     assert out.zones["a"].preset is Preset.COMFORT and out.zones["a"].demand < 1.0
 
 
-def test_a_cooling_head_in_auto_runs_its_fan_quietly_idle_or_not():
+def test_a_cooling_head_in_auto_runs_its_fan_quietly_and_is_off_while_idle():
     zones = {
         "cool": zone(ZoneMode.COOL, 22.0, target=24.0),
         "warm": zone(ZoneMode.COOL, 27.0, target=24.0),
         "chosen": zone(ZoneMode.COOL, 22.0, target=24.0, fan_mode=FanMode.HIGH),
+        "both": zone(ZoneMode.HEAT_COOL, 22.0, target_temperature_low=18.0),
     }
-    _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
-    assert out.zones["warm"].head.capacity_request_pct > 0
-    assert out.zones["cool"].head.fan == "quiet"
-    assert out.zones["warm"].head.fan == "quiet"
-    assert out.zones["chosen"].head.fan == "high"
+    state, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
+    warm, cool = out.zones["warm"], out.zones["cool"]
+    assert warm.head.capacity_request_pct > 0 and warm.head.power and warm.head.fan == "quiet"
+    # Idle in cooling with fan auto: the head is off (its fan would run on at thermo-off),
+    # while the zone stays in cool mode; a fan speed the homeowner chose keeps it running.
+    assert not cool.head.power and cool.head.mode == "cool" and cool.action == "idle"
+    assert out.zones["both"].head.mode == "cool" and not out.zones["both"].head.power
+    assert out.zones["chosen"].head.power and out.zones["chosen"].head.fan == "high"
+    # Once the room warms past its call, the head is on again and gets refrigerant.
+    zones["cool"] = zone(ZoneMode.COOL, 25.5, target=24.0)
+    _, out = ticks(zones, 300.0, state, start=10.0)
+    assert out.zones["cool"].head.power and out.zones["cool"].head.capacity_request_pct > 0
+    # The other way: idle cooling heads keep running their fan quietly.
+    kept = ControlTuning(idle_cooling_off=False)
+    _, out = control_step(ControlState(), {"cool": zone(ZoneMode.COOL, 22.0)}, UNIT, 0.0, kept)
+    assert out.zones["cool"].head.power and out.zones["cool"].head.fan == "quiet"
 
 
 def test_a_heating_head_in_auto_runs_its_fan_quietly_while_it_gets_refrigerant():
