@@ -8,13 +8,42 @@ import logging
 import pytest
 
 from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
+from controller.supervisor import Supervisor, ZoneRuntime
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
 from tests.integration.harness import rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
+
+
+class _WatchedZone(ZoneRuntime):
+    """A zone that notes (failed polls, available, every other zone available) at each change
+    of the two, and clears the simulator's faults the moment it has lost `clear_after` polls in
+    a row: the test sees every state, not only those a waiter happens to catch between polls."""
+
+    simulator: Simulator
+    others: list[ZoneRuntime]
+    clear_after: int
+    seen: list[tuple[int, bool, bool]]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name in ("failed_polls", "available") and "seen" in self.__dict__:
+            others = all(z.available for z in self.others)
+            self.seen.append((self.failed_polls, self.available, others))
+            if name == "failed_polls" and value == self.clear_after:
+                self.simulator.faults.clear()
+
+
+def watch(zone: ZoneRuntime, supervisor: Supervisor, simulator: Simulator) -> _WatchedZone:
+    zone.__class__ = _WatchedZone
+    assert isinstance(zone, _WatchedZone)
+    zone.simulator = simulator
+    zone.others = [z for z in supervisor.zones.values() if z is not zone]
+    zone.clear_after = 0
+    zone.seen = []
+    return zone
 
 
 async def heat_living_room(supervisor: Supervisor, simulator: Simulator) -> None:
@@ -80,18 +109,28 @@ async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailabl
     ):
         kitchen = supervisor.zones["kitchen"]
         await wait_until(lambda: kitchen.available, 20, "the kitchen head")
-        simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
-        await wait_until(lambda: kitchen.failed_polls == 1, 20, "one failed poll")
-        assert kitchen.available  # held over: the last status stands
-        await wait_until(lambda: kitchen.failed_polls >= 2, 20, "a second failed poll")
-        assert not kitchen.available
-        assert all(z.available for z in supervisor.zones.values() if z is not kitchen)
-        simulator.faults.clear()
-        await wait_until(lambda: kitchen.available, 20, "the kitchen head back")
-        simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
-        await wait_until(lambda: kitchen.failed_polls == 1, 20, "one failed poll")
-        simulator.faults.clear()
-        await wait_until(lambda: kitchen.failed_polls == 0, 20, "an answer")
+        watched = watch(kitchen, supervisor, simulator)
+
+        async def outage(lost_polls: int) -> list[tuple[int, bool, bool]]:
+            """The head vanishes for exactly ``lost_polls`` polls; what the zone went through."""
+            watched.seen, watched.clear_after = [], lost_polls
+            simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
+            await wait_until(
+                lambda: not simulator.faults.active and watched.failed_polls == 0,
+                20,
+                "the head answering again",
+            )
+            await wait_until(lambda: watched.available, 20, "the kitchen head back")
+            return watched.seen
+
+        seen = await outage(2)
+        # The first lost poll is held over (the last status stands), the second makes the zone
+        # unavailable while every other zone stays available; the next answer brings it back.
+        assert seen[0] == (1, True, True)
+        assert all(available for polls, available, _ in seen if polls == 1)
+        assert (2, False, True) in seen and seen[-1][:2] == (0, True)
+        seen = await outage(1)
+        assert seen[0] == (1, True, True) and all(available for _, available, _ in seen)
     # (At 60x a wall-second timeout lapses heartbeats: those lines are not about availability.)
     changes = [
         message
