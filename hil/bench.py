@@ -170,12 +170,13 @@ class Run:
         """Each control period's start time and settings; the caller acts, then the house is
         advanced through the period."""
         end = self.scenario.end_s
+        last = end - 1e-6
         plant = self.house.plant
-        while plant.time_s < end - 1e-6:
-            t = plant.time_s
+        advance = self.advance
+        while (t := plant.time_s) < last:
             yield t, self.settings(t)
             left = end - t
-            self.advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
+            advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
 
 
 class _OduReadings(NamedTuple):
@@ -194,24 +195,31 @@ class _OduReadings(NamedTuple):
 class _ZoneInputs:
     """Each zone's control input as the supervisor builds it from its head, made again only
     when what it carries changed: the reading moves in 0.1 K steps, the settings at switch
-    points, so most ticks reuse every one (the control treats them as values)."""
+    points, so most ticks reuse every one (the control treats them as values, so an input
+    made earlier of the same settings, reading and flag serves as well as a new one)."""
 
     def __init__(self, heads: Mapping[str, HeadFirmware]) -> None:
-        self._heads = heads
+        self._heads = tuple(heads.items())
         self._seen: dict[str, tuple[ZoneSettings, float | None, bool]] = {}
+        self._made: dict[tuple[str, ZoneSettings, float | None, bool, float], ZoneInput] = {}
         self.inputs: dict[str, ZoneInput] = {}
 
     def update(self, settings: Mapping[str, ZoneSettings]) -> dict[str, ZoneInput]:
         """The inputs now (a new dict when any changed; treat it as read only)."""
         seen = self._seen
         inputs = self.inputs
-        for zone, head in self._heads.items():
+        for zone, head in self._heads:
             now = (settings[zone], quantize(head.return_air_c), head.cold_draft_prevention)
             if seen.get(zone) != now:
                 seen[zone] = now
                 if inputs is self.inputs:
                     inputs = dict(inputs)
-                inputs[zone] = zone_input(now[0], now[1], True, head.ratings.rated_w, head)
+                rated_w = head.ratings.rated_w
+                key = (zone, *now, rated_w)
+                made = self._made.get(key)
+                if made is None:
+                    made = self._made[key] = zone_input(now[0], now[1], True, rated_w, head)
+                inputs[zone] = made
         self.inputs = inputs
         return inputs
 
@@ -249,7 +257,9 @@ def run_minisplit(
         if decision.odu_command is not None:
             odu.apply(decision.odu_command)
         for zone, out in decision.output.zones.items():
-            heads[zone].apply(out.head)
+            head = heads[zone]
+            if out.head is not head.command:  # most ticks keep the command (`apply` would too)
+                head.apply(out.head)
     return run
 
 

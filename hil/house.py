@@ -50,6 +50,7 @@ class HouseSim:
             )
         self.zones = tuple(self.heads)
         self._drives: dict[str, HeadDrive] = {z: h.drive() for z, h in self.heads.items()}
+        self._ticks = tuple((zone, head.tick) for zone, head in self.heads.items())
 
     @property
     def time_s(self) -> float:
@@ -62,14 +63,15 @@ class HouseSim:
             raise ValueError("time runs forward only")
         remaining = seconds
         drives = self._drives
-        heads = self.heads
         odu = self.odu
         plant = self.plant
+        max_step_s = self.max_step_s
+        ticks = self._ticks
         while remaining > 1e-9:
-            dt = remaining if remaining <= self.max_step_s else self.max_step_s
+            dt = remaining if remaining <= max_step_s else max_step_s
             # The firmware decides at the start of the interval, the plant runs through it.
-            for zone, head in heads.items():
-                drives[zone] = head.tick()
+            for zone, tick in ticks:
+                drives[zone] = tick()
             compressor = odu.tick(dt, drives)
             plant.step(dt, compressor, drives)
             odu.record(dt)

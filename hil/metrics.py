@@ -49,8 +49,8 @@ def tracking_error(air_c: float, target: ZoneTarget) -> float:
 
 
 def deviations(air_c: float, target: ZoneTarget) -> tuple[float, float]:
-    """(`outside_band`, `tracking_error`) in one call: the recorder needs both for every zone
-    every step."""
+    """(`outside_band`, `tracking_error`) in one call (`MetricsRecorder.record` works the same
+    out inline, from each target's band and setpoints)."""
     low, high = target.band
     outside = _beyond(air_c, low, high)
     if target.low == target.high:
@@ -85,6 +85,8 @@ class MetricsRecorder:
         self._window = -1.0  # the 15-minute window being summed (its index)
         self._window_j = 0.0
         self.peak_w = 0.0
+        self._targets_seen: tuple[ZoneTarget, ...] | None = None
+        self._on: list[tuple[int, float, float, float, float]] = []
 
     def record(
         self,
@@ -106,33 +108,48 @@ class MetricsRecorder:
         self.heat_j += abs(heat_w) * dt_s
         # The sums in locals while the zones add to them, in the same order as one by one.
         error_sq_ks, on_s = self.error_sq_ks, self.on_s
-        for i, target in enumerate(targets):
-            if target.on:
-                outside, error = deviations(air_c[i], target)
-                discomfort[i] += outside * dt_s
-                error_sq_ks += error**2 * dt_s
-                on_s += dt_s
+        for i, band_low, band_high, low, high in self._zones_on(targets):
+            # `deviations` spelled out: the call costs more than its arithmetic, every step of
+            # every zone.
+            air = air_c[i]
+            below, above = band_low - air, air - band_high
+            worst = above if above > below else below
+            outside = 0.0 if worst < 0.0 else worst
+            error = air - low if low == high else _beyond(air, low, high)
+            discomfort[i] += outside * dt_s
+            error_sq_ks += error**2 * dt_s
+            on_s += dt_s
         self.error_sq_ks, self.on_s = error_sq_ks, on_s
-        self._power_window(t_s, dt_s, power_w)
-        self._compressor(t_s, compressor_running)
+        window = t_s // PEAK_WINDOW_S
+        if window != self._window:
+            self._close_window()
+            self._window, self._window_j = window, 0.0
+        self._window_j += power_w * dt_s
+        if compressor_running != self._running:
+            self._compressor(t_s, compressor_running)
+
+    def _zones_on(
+        self, targets: Sequence[ZoneTarget]
+    ) -> list[tuple[int, float, float, float, float]]:
+        """(zone index, band low and high, low and high setpoint) of each zone that is on,
+        worked out again only when a target changes (they hold between schedule switches)."""
+        seen = tuple(targets)
+        if seen != self._targets_seen:
+            self._targets_seen = seen
+            self._on = [(i, *t.band, t.low, t.high) for i, t in enumerate(seen) if t.on]
+        return self._on
 
     @property
     def discomfort_ks(self) -> dict[str, float]:
         """Per zone, K·s outside the comfort band while on."""
         return dict(zip(self.zones, self._discomfort_ks, strict=True))
 
-    def _power_window(self, t_s: float, dt_s: float, power_w: float) -> None:
-        window = t_s // PEAK_WINDOW_S
-        if window != self._window:
-            self._close_window()
-            self._window, self._window_j = window, 0.0
-        self._window_j += power_w * dt_s
-
     def _close_window(self) -> None:
         if self._window >= 0:
             self.peak_w = max(self.peak_w, self._window_j / PEAK_WINDOW_S)
 
     def _compressor(self, t_s: float, running: bool) -> None:
+        """The compressor started or stopped at ``t_s``."""
         if running and not self._running:
             self.starts += 1
             hour = int(t_s // 3600)

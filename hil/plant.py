@@ -124,24 +124,25 @@ class Plant:
 
     # Slots: the step reads and writes these every few simulated seconds.
     __slots__ = (
-        "_aperture",
         "_bias",
         "_coil",
         "_decays",
+        "_disturbed",
         "_events",
         "_extra_g",
         "_extra_w",
         "_fan_w",
+        "_fans_layout",
         "_gains_hour",
         "_gains_now",
         "_gains_w",
-        "_heat",
         "_heat_to_room",
         "_index",
         "_layout_cached",
         "_layout_heads",
         "_layout_key",
         "_next_event",
+        "_next_event_s",
         "_refrigerant",
         "_valve",
         "_weather_time_s",
@@ -185,12 +186,13 @@ class Plant:
         self.network = ThermalNetwork(building, self.outdoor_c)
         rooms = building.rooms
         n = len(rooms)
+        # Per room: its gains at every slot of `gains_slot`, and its solar aperture.
         self._gains_w = [
-            tuple(w * room.params.area_m2 for w in room.gains.table()) for room in rooms
+            (tuple(w * room.params.area_m2 for w in room.gains.table()), room.params.aperture_m2)
+            for room in rooms
         ]
-        self._aperture = [room.params.aperture_m2 for room in rooms]
         self._gains_hour = math.nan  # the hour `_gains_now` holds each room's gains for
-        self._gains_now = [0.0] * n
+        self._gains_now: list[tuple[float, float]] = []  # (gains W, aperture m²) per room
         # Disturbances: extra gains and conductance to outdoors, switched at their edges.
         self._events = sorted(
             (t, i, sign)
@@ -198,8 +200,10 @@ class Plant:
             for t, sign in ((event.start_s, 1.0), (event.end_s, -1.0))
         )
         self._next_event = 0
+        self._next_event_s = math.inf  # when the next one is due
         self._extra_w = [0.0] * n
         self._extra_g = [0.0] * n
+        self._disturbed = False  # any room's extra gains or conductance not zero
         self._catch_up_events(start_s)
         # Heads (one per room that has a drive), after the last step.
         air = self.network.air_c
@@ -209,7 +213,7 @@ class Plant:
         self._bias = [0.0] * n
         self._valve = [0.0] * n
         self._fan_w = [0.0] * n
-        self._heat = [0.0] * n  # scratch: heat into each air node this step
+        self._fans_layout: _Layout | None = None  # the layout `_fan_w` was written for
         # Outdoor unit, after the last step.
         self.capacity_w = 0.0
         self.compressor_power_w = 0.0
@@ -352,24 +356,28 @@ class Plant:
 
     def _free_loads(self, dt: float) -> list[float]:
         """Sample the weather for the coming step; each room's heat without the heat pump
-        (gains, sun, disturbances) into the scratch list."""
+        (gains, sun, disturbances), as a new list."""
         mid = self.time_s + 0.5 * dt
         self._sample_weather(mid)
-        if self._next_event < len(self._events) and self._events[self._next_event][0] <= mid:
+        if mid >= self._next_event_s:
             self._catch_up_events(mid)
         hour = mid // HOUR_S
         if hour != self._gains_hour:  # the schedules change on the hour
             self._gains_hour = hour
             slot = gains_slot(mid)
-            self._gains_now = [gains[slot] for gains in self._gains_w]
-        outdoor_c, ghi = self.outdoor_c, self.ghi_w_m2
-        air, heat = self.network.air_c, self._heat
+            self._gains_now = [(gains[slot], aperture) for gains, aperture in self._gains_w]
+        ghi = self.ghi_w_m2
+        if not self._disturbed:
+            # Every room's extra gains and conductance are zero: the general sum below is
+            # x + (±0.0) + 0.0, which is x + 0.0 for every x (−0.0 included).
+            return [gains + aperture * ghi + 0.0 for gains, aperture in self._gains_now]
+        outdoor_c, air = self.outdoor_c, self.network.air_c
         extra_w, extra_g = self._extra_w, self._extra_g
-        aperture = self._aperture
-        for i, gains in enumerate(self._gains_now):
+        heat = []
+        for i, (gains, aperture) in enumerate(self._gains_now):
             g = extra_g[i]
-            heat[i] = (
-                gains + aperture[i] * ghi + extra_w[i] + (g * (outdoor_c - air[i]) if g else 0.0)
+            heat.append(
+                gains + aperture * ghi + extra_w[i] + (g * (outdoor_c - air[i]) if g else 0.0)
             )
         return heat
 
@@ -396,6 +404,10 @@ class Plant:
             self._extra_w[i] += sign * event.gains_w
             self._extra_g[i] += sign * event.conductance_w_per_k
             self._next_event += 1
+        self._next_event_s = (
+            events[self._next_event][0] if self._next_event < len(events) else math.inf
+        )
+        self._disturbed = any(self._extra_w) or any(self._extra_g)
 
     def _decay(self, dt: float) -> tuple[float, float, float, float]:
         """exp(−dt/τ) of the sensor bias, head coils, outdoor coil and discharge line."""
@@ -421,19 +433,37 @@ class Plant:
         mode = compressor.mode
         running = compressor.frequency_hz > 0 and not compressor.defrost
         serves = SERVED_HEAD_MODES[mode] if running else ()
+        # A defrost runs with no head taking refrigerant: the heads that are on give heat to
+        # it, their coils fall below the room air and their valves stand open.
+        defrost = compressor.defrost and compressor.frequency_hz > 0
+        idle_w_per_w = DEFROST_INDOOR_W_PER_W if defrost else 0.0
+        idle_offset = -DEFROST_INDOOR_COIL_BELOW_AIR_K if defrost else 0.0
         requested = coil_w = on_total = fans = 0.0
-        rooms: list[tuple[float, float, float, float, float, bool]] = []
-        on_w: list[float] = []
+        taking: list[tuple[int, float, float, float, float, float]] = []
+        idle: list[tuple[int, float, float, float, float]] = []
+        all_idle: list[tuple[int, float, float, float, float]] = []
+        fan_list: list[float] = []
         weights: list[tuple[int, float]] = []
         for i, d in enumerate(drives):
             if d is None or not d.on:
-                rooms.append(_IDLE_ROOM)
-                on_w.append(0.0)
+                fan_list.append(0.0)
+                room_idle = (i, 0.0, -idle_w_per_w * 0.0, 0.0, 0.0)
+                idle.append(room_idle)
+                all_idle.append(room_idle)
                 continue
             fan_w = FAN_W_BASE + FAN_W_PER_SPEED * d.fan_speed if d.fan_speed > 0 else 0.0
             fans += fan_w
             on_total += d.rated_w
-            on_w.append(d.rated_w)
+            fan_list.append(fan_w)
+            on_w = d.rated_w
+            room_idle = (
+                i,
+                fan_w,
+                -idle_w_per_w * on_w,
+                idle_offset if on_w else 0.0,
+                100.0 if defrost and on_w else 0.0,
+            )
+            all_idle.append(room_idle)
             if d.request_w > 0 and d.mode in serves:
                 requested += d.request_w
                 coil_w += d.rated_w
@@ -442,22 +472,29 @@ class Plant:
                     sensible, bias = 1.0, SENSOR_BIAS_HEATING_K
                 else:
                     sensible, bias = -SENSIBLE_HEAT_RATIO.get(d.mode, 1.0), SENSOR_BIAS_COOLING_K
-                rooms.append(
+                taking.append(
                     (
+                        i,
                         fan_w,
                         d.request_w,  # divided by the total below
                         sensible,
                         bias if fan_w else 0.0,
                         100.0 / (d.rated_w * self.ratings.head_overload),
-                        True,
                     )
                 )
             else:
-                rooms.append((fan_w, 0.0, 0.0, 0.0, 0.0, False))
-        for i, _ in weights:
-            fan_w, request_w, sensible, bias, valve, _ = rooms[i]
-            rooms[i] = (fan_w, request_w / requested, sensible, bias, valve, True)
-        layout = _Layout(coil_w, tuple(weights), tuple(rooms), tuple(on_w), on_total, fans)
+                idle.append(room_idle)
+        taking = [(i, f, w / requested, s, b, v) for i, f, w, s, b, v in taking]
+        layout = _Layout(
+            coil_w,
+            tuple(weights),
+            tuple(taking),
+            tuple(idle),
+            tuple(all_idle),
+            fan_list,
+            on_total,
+            fans,
+        )
         self._layout_key = key
         self._layout_heads = dict(heads)
         self._layout_cached = layout
@@ -484,8 +521,6 @@ class Plant:
         delivered = power = cop = 0.0
         condensing: float | None = None
         evaporating: float | None = None
-        defrost_w_per_w = 0.0
-        coil_target_default = 0.0  # per room: the air (idle), or below it (defrost)
         if coil_w > 0:
             indoor_c = 0.0
             for i, w in layout.weights:
@@ -528,8 +563,6 @@ class Plant:
             self.frost_kg -= defrost_melt_rate_kg_s(power, defrost_w, outdoor_c) * dt
             odu_coil_target = 0.0 if self.frost_kg > 0 else DEFROST_COIL_DRY_C
             discharge_target = DEFROST_DISCHARGE_C
-            defrost_w_per_w = DEFROST_INDOOR_W_PER_W
-            coil_target_default = -DEFROST_INDOOR_COIL_BELOW_AIR_K
             coil_target = 0.0  # no head takes refrigerant
         else:
             self.frost_kg -= passive_melt_rate_kg_s(outdoor_c) * dt
@@ -538,36 +571,36 @@ class Plant:
         if self.frost_kg < 0.0:
             self.frost_kg = 0.0
 
-        # Every room's heat: to the free loads add its head's fan and refrigerant share.
-        to_room, refrigerant, valves, fans = (
-            self._heat_to_room,
-            self._refrigerant,
-            self._valve,
-            self._fan_w,
-        )
+        # Every room's heat: to the free loads add its head's fan and refrigerant share. The
+        # rooms are independent here, so those that take refrigerant go first, then the rest.
+        to_room, refrigerant, valves = self._heat_to_room, self._refrigerant, self._valve
         coils, biases = self._coil, self._bias
-        for i, (fan_w, fraction, sensible_per_w, bias_on, valve_per_w, takes) in enumerate(
-            layout.rooms
-        ):
-            if takes and delivered:
+        if layout is not self._fans_layout:  # the fans change only with the layout
+            self._fan_w[:] = layout.fan_w
+            self._fans_layout = layout
+        if delivered:
+            for i, fan_w, fraction, sensible_per_w, bias_target, valve_per_w in layout.taking:
                 share = delivered * fraction
                 sensible = share * sensible_per_w
-                target = coil_target
-                bias_target = bias_on
-                valves[i] = share * valve_per_w if share * valve_per_w < 100.0 else 100.0
-            else:
-                share = 0.0
-                on_w = layout.on_w[i]
-                sensible = -defrost_w_per_w * on_w
-                target = air[i] + (coil_target_default if on_w else 0.0)
-                bias_target = 0.0
-                valves[i] = 100.0 if defrost and on_w else 0.0
+                valve = share * valve_per_w
+                valves[i] = valve if valve < 100.0 else 100.0
+                heat[i] += fan_w + sensible
+                to_room[i] = sensible
+                refrigerant[i] = share
+                coils[i] = coil_target + (coils[i] - coil_target) * decay_coil
+                biases[i] = bias_target + (biases[i] - bias_target) * decay_bias
+            idle = layout.idle
+        else:
+            idle = layout.all_idle
+        for i, fan_w, sensible, offset, valve in idle:
             heat[i] += fan_w + sensible
             to_room[i] = sensible
-            refrigerant[i] = share
-            fans[i] = fan_w
+            refrigerant[i] = 0.0
+            valves[i] = valve
+            target = air[i] + offset
             coils[i] = target + (coils[i] - target) * decay_coil
-            biases[i] = bias_target + (biases[i] - bias_target) * decay_bias
+            # The bias heads for 0: 0 + (b − 0)·decay, and b − 0 is b to the bit (−0 too).
+            biases[i] = 0.0 + biases[i] * decay_bias
         self.network.step(dt, outdoor_c, heat)
 
         self.capacity_w = delivered
@@ -586,17 +619,19 @@ class Plant:
         self.time_s += dt
 
 
-_IDLE_ROOM = (0.0, 0.0, 0.0, 0.0, 0.0, False)
-
-
 @dataclass(frozen=True, slots=True)
 class _Layout:
-    """The drives worked out per room: (fan W, share of the delivered heat, sensible heat per W
-    of refrigerant (sign = direction), sensor-bias target, valve % per W, takes refrigerant)."""
+    """The drives worked out per room (by index into the per-room lists)."""
 
     coil_w: float  # rated capacity of the heads taking refrigerant
     weights: tuple[tuple[int, float], ...]  # (room index, coil W) of those heads
-    rooms: tuple[tuple[float, float, float, float, float, bool], ...]
-    on_w: tuple[float, ...]  # rated W of each room's head when it is on, else 0
+    # (room, fan W, share of the delivered heat, sensible heat per W of refrigerant (sign =
+    # direction), sensor-bias target, valve % per W) of the rooms that take refrigerant ...
+    taking: tuple[tuple[int, float, float, float, float, float], ...]
+    # ... and (room, fan W, sensible heat W, coil target above the air, valve %) of the others,
+    # and of every room for a step that delivers nothing.
+    idle: tuple[tuple[int, float, float, float, float], ...]
+    all_idle: tuple[tuple[int, float, float, float, float], ...]
+    fan_w: list[float]  # each room's fan (read only)
     on_total_w: float
     fans_w: float

@@ -56,6 +56,10 @@ class Weather:
         self._dew_point = dew_point_c
         self._rel_humidity = rel_humidity_pct
         self._ghi = ghi_w_m2
+        # The hour pairs `drivers` interpolated between last: a step of seconds stays within
+        # the same pair for hundreds of calls.
+        self._instant_span = _NO_SPAN
+        self._sun_span = _NO_SPAN
 
     @classmethod
     def from_csv(cls, text: str, source: str = "<weather>") -> Weather:
@@ -89,28 +93,25 @@ class Weather:
 
     def drivers(self, time_s: float) -> tuple[float, float, float]:
         """Dry bulb (°C), dew point (°C) and irradiance (W/m²): what the plant reads each step."""
-        # `_interpolate` three times over, with the shared arithmetic done once (the plant
-        # asks every step).
+        # `_interpolate` three times over (the plant asks every step), with the hour pair's
+        # values and differences kept while the time stays between the same two hours: the
+        # pair starts at floor(position), i.e. at `first` exactly when first <= position <
+        # first + 1, and `position - first` is the very `frac` that `_interpolate` works out.
         hours = (time_s % YEAR_S) / HOUR_S
         position = hours - _INSTANT_OFFSET_H
-        base = math.floor(position)
-        frac = position - base
-        i0 = base % HOURS_PER_YEAR
-        i1 = (i0 + 1) % HOURS_PER_YEAR
-        t, d, g = self._temperature, self._dew_point, self._ghi
+        span = self._instant_span
+        if not span[0] <= position < span[1]:
+            span = self._instant_span = _span(position, self._temperature, self._dew_point)
+        first, _, t0, t_rise, d0, d_rise = span
+        frac = position - first
         position = hours - _HOUR_MEAN_OFFSET_H
-        base = math.floor(position)
-        sun = position - base
-        j0 = base % HOURS_PER_YEAR
-        j1 = (j0 + 1) % HOURS_PER_YEAR
-        return (
-            t[i0] + (t[i1] - t[i0]) * frac,
-            d[i0] + (d[i1] - d[i0]) * frac,
-            g[j0] + (g[j1] - g[j0]) * sun,
-        )
+        sun = self._sun_span
+        if not sun[0] <= position < sun[1]:
+            sun = self._sun_span = _span(position, self._ghi, self._ghi)
+        return t0 + t_rise * frac, d0 + d_rise * frac, sun[2] + sun[3] * (position - sun[0])
 
     def temperature(self, time_s: float) -> float:
-        """Dry-bulb temperature (°C) at ``time_s``; the plant asks for this most often."""
+        """Dry-bulb temperature (°C) at ``time_s``."""
         return _interpolate(self._temperature, time_s, _INSTANT_OFFSET_H)
 
 
@@ -124,11 +125,23 @@ _HOUR_MEAN_OFFSET_H = 0.5
 def _interpolate(column: array[float], time_s: float, offset_h: float) -> float:
     # Reduce to the year first so that long runs keep full sub-second resolution.
     position = (time_s % YEAR_S) / HOUR_S - offset_h
+    first, _, value, rise, _, _ = _span(position, column, column)
+    return value + rise * (position - first)
+
+
+# (first hour's position, the next one's, then per column its value there and the rise to the
+# next hour) for the hour pair around a position; `_NO_SPAN` holds no position.
+_Span = tuple[float, float, float, float, float, float]
+_NO_SPAN: _Span = (math.inf, -math.inf, 0.0, 0.0, 0.0, 0.0)
+
+
+def _span(position: float, a: array[float], b: array[float]) -> _Span:
+    """The hour pair that `_interpolate` uses at ``position`` (hours past the offset), for
+    columns ``a`` and ``b``: the same rows and the same differences."""
     base = math.floor(position)
-    frac = position - base
     i0 = base % HOURS_PER_YEAR
     i1 = (i0 + 1) % HOURS_PER_YEAR
-    return column[i0] + (column[i1] - column[i0]) * frac
+    return (float(base), float(base + 1), a[i0], a[i1] - a[i0], b[i0], b[i1] - b[i0])
 
 
 def _month_day_hour(index: int) -> tuple[int, int, int]:
