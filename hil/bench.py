@@ -7,6 +7,7 @@ baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`. 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import math
 import sys
@@ -475,6 +476,12 @@ def run_bench(
     plots: Path | None = None,
 ) -> int:
     """The `minisplit bench` command; returns the exit code."""
+    if plots is not None and importlib.util.find_spec("matplotlib") is None:
+        print(
+            "--plots needs matplotlib, an optional extra: pip install 'minisplit[plots]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         scenarios = [load_scenario(p) for p in (scenario_paths or shipped_scenarios())]
     except ScenarioError as err:

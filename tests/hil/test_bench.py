@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 from hypothesis import given
@@ -21,6 +22,7 @@ from hil.bench import (
     quantize,
     run_bench,
     run_minisplit,
+    write_plot,
 )
 from hil.scenario import build_house, parse_scenario, shipped_scenarios
 
@@ -125,6 +127,28 @@ def test_table_and_json_from_the_command_line(january_day, capsys):
     assert set(scenario) == {"name", "duration_h", "zones", "controllers"}
     assert list(scenario["controllers"]) == ["ideal"]
     assert "ideal" in format_table(doc["scenarios"])
+
+
+def test_plots_show_every_controller_and_the_unit(results, january_day, tmp_path):
+    _, traces = results
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    path = write_plot(tmp_path / "plots", scenario, traces)
+    assert path == tmp_path / "plots" / f"{scenario.name}.png"
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    # Three controllers' rooms, frequency and power: a tall figure (12 × 15 in at 90 dpi).
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1080, 1350)
+    # The traces are thinned to one point per 5 minutes of the 12 hours.
+    assert all(len(trace.times_h) == 12 * 12 for trace in traces.values())
+
+
+def test_plots_without_matplotlib_are_a_clear_error(january_day, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    args = ["bench", "--scenario", str(january_day), "--plots", str(tmp_path)]
+    assert main(args) == 2
+    assert "pip install 'minisplit[plots]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_bad_scenario_is_a_clear_error(tmp_path, capsys):
