@@ -452,9 +452,17 @@ def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace])
         ax.legend(loc="upper right", fontsize=7, ncol=len(scenario.zones))
     freq_ax, power_ax = axes[-2][0], axes[-1][0]
     for name, trace in traces.items():
+        # The shipped controller on top, the others faint behind it: onoff's on/off square
+        # wave would otherwise hide it.
+        ours = name == "minisplit"
+        style = {
+            "lw": 0.8 if ours else 0.5,
+            "alpha": 1.0 if ours else 0.5,
+            "zorder": 3 if ours else 2,
+        }
         if name != "ideal":
-            freq_ax.plot(trace.times_h, trace.frequency_hz, lw=0.6, label=name)
-        power_ax.plot(trace.times_h, trace.power_kw, lw=0.6, label=name)
+            freq_ax.plot(trace.times_h, trace.frequency_hz, label=name, **style)
+        power_ax.plot(trace.times_h, trace.power_kw, label=name, **style)
     freq_ax.set_ylabel("compressor Hz")
     power_ax.set_ylabel("power kW")
     power_ax.set_xlabel("hours from the start of the scenario")
