@@ -152,3 +152,14 @@ def test_decisions_have_all_their_fields():
     for decision in (sent, unreachable):
         assert len(decision) == len(type(decision)._fields)
         assert decision.refusal is None
+
+
+@pytest.mark.parametrize(
+    ("coil", "below"), [(-0.1, True), (0.0, False), (3.0, False), (None, None)]
+)
+def test_the_unit_input_says_whether_the_outdoor_coil_is_below_freezing(coil, below):
+    class Reading(Odu):
+        outdoor_coil_temperature = coil
+
+    unit = unit_input(RATINGS, Reading(), True, UnitSettings())
+    assert unit.coil_below_freezing is below
