@@ -15,14 +15,14 @@ from typing import NamedTuple, cast
 from controller.compressor import (
     CompressorState,
     CoordinatorTuning,
+    RequestFields,
     UnitObservation,
-    ZoneRequest,
-    step_compressor,
+    coordinate,
 )
 from controller.frost import IDLE_FROST, FrostState, FrostTuning, defrost_lift_k, step_frost
 from controller.presets import PresetTable, preset_setpoints
 from controller.room_sensor import HeadSensorBias, SensorSource
-from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from controller.settings import Preset, UnitSettings, ZoneSettings
 from controller.zone import (
     IDLE_STATE,
     MODE_DRY,
@@ -132,41 +132,6 @@ class ControlOutput(NamedTuple):
     forced_stop: bool = False  # a stop before the minimum on time: the unit cannot run
 
 
-def _head_mode(mode: ZoneMode, direction: Direction, previous: HeadMode) -> HeadMode:
-    if mode is MODE_DRY:
-        return "dry"
-    if mode is MODE_FAN_ONLY:
-        return "fan_only"
-    if direction is HEAT:
-        return "heat"
-    if direction is COOL:
-        return "cool"
-    return previous
-
-
-def _action(
-    mode: ZoneMode,
-    direction: Direction,
-    active: Direction,
-    share: float,
-    defrost: bool,
-    preheating: bool,
-) -> str:
-    if mode is MODE_OFF:
-        return "off"
-    if mode is MODE_FAN_ONLY:
-        return "fan"
-    if direction is not active or share <= 0:
-        return "idle"
-    if active is HEAT:
-        if defrost:
-            return "defrosting"
-        if preheating:
-            return "preheating"
-        return "heating"
-    return "drying" if mode is MODE_DRY else "cooling"
-
-
 def _head_command(
     previous: HeadCommand | None,
     settings: ZoneSettings,
@@ -227,10 +192,21 @@ def control_step(
 ) -> tuple[ControlState, ControlOutput]:
     """Advance the whole controller to time ``now``: seconds on a monotonic scale (the
     starts budget counts a rolling hour of it)."""
-    dt = elapsed_s(state.last_time, now)
+    # Unpacked: a NamedTuple's field read by name is a slow lookup on Python 3.11.
+    (
+        previous_loops,
+        compressor,
+        last_time,
+        served,
+        previous_boosts,
+        previous_heads,
+        previous_bias,
+        previous_inputs,
+        previous_frost,
+    ) = state
+    dt = elapsed_s(last_time, now)
     pi = tuning.pi
     presets = tuning.presets
-    compressor = state.compressor
     observation = unit.observation
     outdoor = observation.outdoor_temperature
     defrost = unit.defrost
@@ -242,13 +218,9 @@ def control_step(
     stretch = compressor.stretch
     delivery = compressor.delivery
     low_load = compressor.low_load
-    previous_loops = state.zones
-    served = state.served
-    previous_boosts = state.boost_since
     boost_since: dict[str, float] = {}
     sensor_bias = tuning.head_sensor_bias
     bias_decay = sensor_bias.decay(dt)
-    previous_bias = state.head_bias_k
     head_bias: dict[str, float] = {}
     # Where the head sensors' bias heads for the heads that got refrigerant over the last
     # interval (none while defrosting); the others' fades.
@@ -261,7 +233,7 @@ def control_step(
     priority = NONE
     # The run time toward the next defrost counts what the compressor did since the last tick.
     frost = step_frost(
-        state.frost,
+        previous_frost,
         dt,
         running is HEAT and not defrost,
         defrost,
@@ -270,10 +242,30 @@ def control_step(
         tuning.frost,
     )
     lift = defrost_lift_k(frost, tuning.frost, compressor.low_load)
+    # Every zone's integrator is held (also while the aim is lifted before a defrost: the
+    # lift is not load); the others' only while their zone got no refrigerant.
+    frozen_every = frozen_all or lift > 0.0
+    # A zone joins the run when it wants the running direction (None when stopped: no zone's
+    # direction is None, while a stopped compressor's NONE would match an idle zone's).
+    joinable = None if running is NONE else running
 
     loops: dict[str, ZoneLoopState] = {}
-    requests: list[ZoneRequest] = []
-    boosts_over: set[str] = set()
+    requests: list[RequestFields] = []
+    # What the heads' pass below takes from each zone's loop pass (a plain tuple each: reading
+    # a NamedTuple's fields, or a dict, again costs more than carrying them).
+    passed: list[
+        tuple[
+            str,
+            ZoneInput,
+            ZoneSettings,
+            Preset,
+            ZoneLoopState,
+            Direction,
+            float | None,
+            float,
+            float | None,
+        ]
+    ] = []
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -286,12 +278,12 @@ def control_step(
                 boost = True
             else:
                 preset = Preset.COMFORT  # boost is over: back to comfort
-                boosts_over.add(zone_id)
         temperature = zone.temperature if zone.available else None
+        was_served = zone_id in served
         if temperature is not None and zone.sensor is HEAD_SENSOR:
             # The bias comes with warm (or cold) air blown past the sensor: not while the head
             # holds its fan for cold-draft prevention.
-            target = worked_bias if zone_id in served and not zone.preheating else 0.0
+            target = worked_bias if was_served and not zone.preheating else 0.0
             bias = target + (previous_bias.get(zone_id, 0.0) - target) * bias_decay
             head_bias[zone_id] = bias
             temperature -= bias
@@ -303,14 +295,13 @@ def control_step(
             temperature,
             dt,
             pi,
-            # frozen; also while the aim is lifted before a defrost: the lift is not load
-            frozen_all or zone_id not in served or lift > 0.0,
+            frozen_every or not was_served,  # frozen
             (  # setpoints
                 None
                 if preset is PRESET_NONE and limits is None
                 else preset_setpoints(settings, presets, preset, limits)
             ),
-            running is not NONE and running is previous.direction,  # joining
+            joinable is previous.direction,  # joining
             stretch,
             boost,
             outdoor,  # outdoor_temperature
@@ -319,24 +310,17 @@ def control_step(
             lift,  # lift_k
         )
         loops[zone_id] = loop
-        requests.append(
-            tuple.__new__(
-                ZoneRequest,
-                (
-                    zone_id,
-                    loop.direction,
-                    loop.demand,
-                    zone.rated_capacity_w,
-                    loop.calling,
-                    loop.error_k,
-                ),
-            )
+        # Unpacked: a NamedTuple's field read by name is a slow lookup on Python 3.11.
+        _, direction, calling, setpoint, demand, error_k, smoothed = loop
+        requests.append((zone_id, direction, demand, zone.rated_capacity_w, calling, error_k))
+        passed.append(
+            (zone_id, zone, settings, preset, previous, direction, setpoint, demand, smoothed)
         )
-        if priority_zone is not None and zone_id == priority_zone and loop.calling:
-            priority = loop.direction
+        if priority_zone is not None and zone_id == priority_zone and calling:
+            priority = direction
 
     unit_settings = unit.settings
-    compressor, coordinated = step_compressor(  # positional, as `step_zone` above
+    compressor, odu, active, shares, conflicts, forced_stop = coordinate(
         compressor,
         requests,
         observation,
@@ -351,33 +335,34 @@ def control_step(
         priority,
     )
 
-    active = coordinated.active
-    shares = coordinated.shares_pct
-    conflicts = coordinated.conflicts
-    previous_heads = state.head_commands
-    # The inputs of the last tick: a head whose zone has the very same settings object, share,
-    # mode and setpoint keeps its command without working it out again.
-    previous_inputs = state.inputs
+    # A head whose zone has the very same settings object as last tick (`previous_inputs`),
+    # share, mode and setpoint keeps its command without working it out again.
     quiet_auto_fan = tuning.quiet_auto_fan
     idle_cooling_off = tuning.idle_cooling_off
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
-    for zone_id, zone in zones.items():
-        loop = loops[zone_id]
-        settings = zone.settings
+    for zone_id, zone, settings, preset, previous, direction, setpoint, demand, smoothed in passed:
         mode = settings.mode
-        direction = loop.direction
         previous_head = previous_heads.get(zone_id)
-        head_mode = _head_mode(
-            mode, direction, "heat" if previous_head is None else previous_head.mode
-        )
+        # The head's mode (inline: a call costs more than the choice): the zone's direction,
+        # or the last one while the zone has none.
+        head_mode: HeadMode
+        if mode is MODE_DRY:
+            head_mode = "dry"
+        elif mode is MODE_FAN_ONLY:
+            head_mode = "fan_only"
+        elif direction is HEAT:
+            head_mode = "heat"
+        elif direction is COOL:
+            head_mode = "cool"
+        else:
+            head_mode = "heat" if previous_head is None else previous_head.mode
         share = shares.get(zone_id, 0.0)
         if share and previous_head is not None:
             kept = previous_head.capacity_request_pct
             if kept and -deadband < share - kept < deadband:
                 share = kept
-        setpoint = loop.setpoint
         was = previous_inputs.get(zone_id)
         if (
             previous_head is not None
@@ -385,7 +370,7 @@ def control_step(
             and was.settings is settings
             and previous_head.capacity_request_pct == share
             and previous_head.mode == head_mode
-            and previous_loops[zone_id].setpoint == setpoint
+            and previous.setpoint == setpoint
         ):
             head = previous_head  # made of what it was made of last tick (most ticks)
         else:
@@ -399,17 +384,28 @@ def control_step(
                 idle_cooling_off,
             )
         heads[zone_id] = head
+        # What the zone does, in Home Assistant's hvac_action words (inline, as the mode above).
+        if mode is MODE_OFF:
+            action = "off"
+        elif mode is MODE_FAN_ONLY:
+            action = "fan"
+        elif direction is not active or share <= 0:
+            action = "idle"
+        elif active is HEAT:
+            action = "defrosting" if defrost else "preheating" if zone.preheating else "heating"
+        else:
+            action = "drying" if mode is MODE_DRY else "cooling"
         outputs[zone_id] = tuple.__new__(
             ZoneOutput,
             (
                 head,
-                _action(mode, direction, active, share, defrost, zone.preheating),
-                loop.demand,
+                action,
+                demand,
                 direction,
                 zone_id in conflicts,
-                Preset.COMFORT if zone_id in boosts_over else settings.preset,
+                preset,
                 setpoint,
-                loop.temperature,
+                smoothed,
             ),
         )
     new_state = tuple.__new__(
@@ -426,6 +422,4 @@ def control_step(
             frost,
         ),
     )
-    return new_state, tuple.__new__(
-        ControlOutput, (coordinated.command, outputs, active, coordinated.forced_stop)
-    )
+    return new_state, tuple.__new__(ControlOutput, (odu, outputs, active, forced_stop))

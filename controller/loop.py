@@ -20,7 +20,12 @@ from controller.control import (
     control_step,
     elapsed_s,
 )
-from controller.interlocks import CompressorHistory, InterlockViolation, check_command
+from controller.interlocks import (
+    CompressorHistory,
+    InterlockLimits,
+    InterlockViolation,
+    check_command,
+)
 from controller.room_sensor import room_temperature
 from controller.sensor_health import (
     FULL_DEMAND,
@@ -128,6 +133,25 @@ class Decision(NamedTuple):
     refusal: str | None = None
 
 
+@dataclass(frozen=True, slots=True)  # read every tick: a slot is read faster than a field
+class _SteadySensors:
+    """A tick after which every zone's sensors hold (`holds`) as long as the same inputs come
+    with the same zones served: those, and the sensor tracks it left."""
+
+    zones: Mapping[str, ZoneInput]
+    served: frozenset[str]
+    sensors: Mapping[str, ZoneSensors]
+
+
+@dataclass(frozen=True, slots=True)
+class _CommandPassed:
+    """A command that the safety check let through with its history unchanged."""
+
+    command: OduCommand
+    history: CompressorHistory
+    limits: InterlockLimits
+
+
 @dataclass
 class ControlLoop:
     """The controller's memory between ticks: loop state, the safety check's history, and
@@ -143,6 +167,11 @@ class ControlLoop:
     # The unit stopped answering while its compressor may have run: what it did meanwhile is
     # unknown until it answers again (see `_rejoin`).
     lost_running: bool = False
+    # The last tick after which every zone's sensors hold on the same inputs (see
+    # `_follow_sensors`), and the last command the safety check let through without a change
+    # to its history (see `step`).
+    _steady: _SteadySensors | None = field(default=None, init=False, repr=False, compare=False)
+    _passed: _CommandPassed | None = field(default=None, init=False, repr=False, compare=False)
 
     def step(
         self,
@@ -152,7 +181,8 @@ class ControlLoop:
         remotes: Mapping[str, RemoteReading] = NO_REMOTES,
     ) -> Decision:
         """One tick. ``zones`` carry the heads' own readings (`zone_input`); ``remotes`` the
-        remote sensors of the zones that have one."""
+        remote sensors of the zones that have one. A mapping passed in is kept (as last tick's
+        inputs), so it must not be changed afterwards: pass a new one when an input changes."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
         if unit.available and self.lost_running:
             self._rejoin(unit, now)
@@ -167,17 +197,28 @@ class ControlLoop:
                     self.history, stop, now, self.tuning.coordinator.limits, forced_stop=True
                 )
             return tuple.__new__(Decision, (output, None, None))
-        try:
-            self.history = check_command(
-                self.history,
-                output.odu,
-                now,
-                self.tuning.coordinator.limits,
-                forced_stop=output.forced_stop,
-            )
-        except InterlockViolation as err:
-            return tuple.__new__(Decision, (output, None, str(err)))
-        return tuple.__new__(Decision, (output, output.odu, None))
+        command = output.odu
+        history = self.history
+        limits = self.tuning.coordinator.limits
+        passed = self._passed
+        if (
+            passed is None
+            or command is not passed.command
+            or history is not passed.history
+            or limits is not passed.limits
+        ):
+            # A check that leaves the history as it is (a run that goes on, a stop that stays
+            # one) depends on nothing but the command, the history and the limits: the same
+            # three pass again (most ticks: the coordinator's commands are cached values).
+            try:
+                self.history = check_command(
+                    history, command, now, limits, forced_stop=output.forced_stop
+                )
+            except InterlockViolation as err:
+                return tuple.__new__(Decision, (output, None, str(err)))
+            if self.history is history:
+                self._passed = _CommandPassed(command, history, limits)
+        return tuple.__new__(Decision, (output, command, None))
 
     def _rejoin(self, unit: UnitInput, now: float) -> None:
         """The unit answers again after it was lost while running. It ran on (its last
@@ -210,11 +251,29 @@ class ControlLoop:
         give each zone the reading it follows: the remote while plausible, else the head's
         while plausible, else none (then the zone asks for no refrigerant)."""
         state = self.state
-        dt = elapsed_s(state.last_time, now)
         served = frozenset() if defrost else state.served  # defrosting delivers nothing
         loops = state.zones
-        check = self.sensor_check
         previous = self.sensors
+        steady = self._steady
+        if (
+            steady is not None
+            and zones is steady.zones
+            and previous is steady.sensors
+            and not remotes
+            and served == steady.served
+        ):
+            # The very inputs of last tick (a mapping of inputs is never changed in place: the
+            # control state keeps it too), each head delivering as it did then: every zone's
+            # sensors hold, unless a zone now delivers at full demand, which is new evidence.
+            for zone_id in served:
+                loop = loops.get(zone_id)
+                if loop is not None and loop.demand >= FULL_DEMAND:
+                    break
+            else:
+                return zones
+        dt = elapsed_s(state.last_time, now)
+        check = self.sensor_check
+        all_steady = True
         # The same zones as last tick (equal counts, each found): then the mapping is kept as
         # it is unless a zone's sensors changed, and most ticks allocate nothing here.
         same_zones = len(previous) == len(zones)
@@ -242,6 +301,12 @@ class ControlLoop:
             after = check_zone_sensors(before, head, remote, now, dt, delivering, full, check)
             if after is not before:
                 updates[zone_id] = after
+            if not (
+                remote is None
+                and after.remote is None
+                and holds(after.head, head, delivering, False)
+            ):
+                all_steady = False
             remote_track = after.remote
             if remote_track is None and after.head.verdict is OK:
                 continue  # the head's reading, as given
@@ -260,5 +325,6 @@ class ControlLoop:
             }
         elif updates:
             self.sensors = {**previous, **updates}
+        self._steady = _SteadySensors(zones, served, self.sensors) if all_steady else None
         # Most ticks follow every head as given: the benchmark's inputs pass through as they are.
         return {**zones, **changed} if changed else zones
