@@ -184,8 +184,11 @@ class ControlLoop:
         remote sensors of the zones that have one. A mapping passed in is kept (as last tick's
         inputs), so it must not be changed afterwards: pass a new one when an input changes."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
-        if unit.available and self.lost_running:
-            self._rejoin(unit, now)
+        if unit.available:
+            if self.lost_running:
+                self._rejoin(unit, now)
+            elif unit.compressor_running and not self.history.running:
+                self._stop_pending(now)
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
             # Nothing can be sent to a unit that does not answer; for the coordinator its run
@@ -238,6 +241,15 @@ class ControlLoop:
         else:
             self.history = replace(self.history, stopped_at=now)
             compressor = compressor._replace(stopped_at=now)
+        self.state = self.state._replace(compressor=compressor)
+
+    def _stop_pending(self, now: float) -> None:
+        """The unit reports its compressor running though the controller stopped it: the stop
+        has not reached it (its write was lost on a noisy line) or it ran on its own logic
+        meanwhile. Its off time counts from when it really stops, so until the unit says so
+        the stop is taken to happen now (a start can only come later, never too early)."""
+        self.history = replace(self.history, stopped_at=now)
+        compressor = self.state.compressor._replace(stopped_at=now)
         self.state = self.state._replace(compressor=compressor)
 
     def _follow_sensors(

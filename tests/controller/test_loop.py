@@ -57,8 +57,8 @@ def test_commands_pass_the_safety_check_and_unreachable_unit_gets_nothing():
 
 def lose_a_running_unit(loop: ControlLoop) -> float:
     """Heat a cold room for 10 min, then lose the unit for 100 s; the time it answers again."""
-    for i in range(61):
-        step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=True)
+    for i in range(61):  # the unit reports what it was told last tick
+        step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=loop.history.running)
     assert loop.history.running
     for i in range(1, 11):
         step(loop, 600.0 + 10 * i, False, ZoneMode.HEAT, 18.0)
@@ -163,3 +163,27 @@ def test_the_unit_input_says_whether_the_outdoor_coil_is_below_freezing(coil, be
 
     unit = unit_input(RATINGS, Reading(), True, UnitSettings())
     assert unit.coil_below_freezing is below
+
+
+def test_a_stop_the_unit_has_not_carried_out_delays_the_next_start():
+    """The stop's write was lost (a noisy line): the unit reports its compressor running for
+    another 100 s, so the minimum off time counts from when it says it stopped."""
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    for i in range(61):
+        step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=loop.history.running)
+    now = 600.0
+    while loop.history.running:  # a warm room: the controller stops the unit
+        now += 10.0
+        step(loop, now, True, ZoneMode.HEAT, 25.0, running=True)
+    stopped = now
+    for _ in range(10):  # the unit still runs: the stop did not reach it
+        now += 10.0
+        step(loop, now, True, ZoneMode.HEAT, 25.0, running=True)
+    really_stopped = now
+    assert loop.history.stopped_at == really_stopped > stopped
+    sent = []
+    for _ in range(40):  # stopped now, and the room wants heat again
+        now += 10.0
+        sent.append((now, step(loop, now, True, ZoneMode.HEAT, 18.0, running=False).odu_command))
+    starts = [t for t, cmd in sent if cmd is not None and cmd.frequency_hz > 0]
+    assert starts and min(starts) >= really_stopped + 180.0
