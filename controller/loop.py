@@ -230,24 +230,23 @@ class ControlLoop:
         a unit that runs is a run that started now at the latest (no stop for the minimum on
         time), one that stopped did so by now at the latest (no start for the minimum off time)."""
         self.lost_running = False
-        compressor = self.state.compressor
         mode = self.history.mode
-        if unit.compressor_running and mode != "off":
-            floor_hz = unit.observation.min_frequency_hz
-            self.history = CompressorHistory(True, mode, now, self.history.stopped_at)
-            compressor = compressor._replace(
-                mode=mode, running=True, frequency_hz=floor_hz, started_at=now
-            )
-        else:
-            self.history = replace(self.history, stopped_at=now)
-            compressor = compressor._replace(stopped_at=now)
+        if not (unit.compressor_running and mode != "off"):
+            self._stop_pending(now)
+            return
+        floor_hz = unit.observation.min_frequency_hz
+        self.history = CompressorHistory(True, mode, now, self.history.stopped_at)
+        compressor = self.state.compressor._replace(
+            mode=mode, running=True, frequency_hz=floor_hz, started_at=now
+        )
         self.state = self.state._replace(compressor=compressor)
 
     def _stop_pending(self, now: float) -> None:
-        """The unit reports its compressor running though the controller stopped it: the stop
-        has not reached it (its write was lost on a noisy line) or it ran on its own logic
-        meanwhile. Its off time counts from when it really stops, so until the unit says so
-        the stop is taken to happen now (a start can only come later, never too early)."""
+        """The unit's stop is taken to happen now: it may have happened earlier, but not later.
+        Used when a lost unit answers again stopped (`_rejoin`), and while the unit reports its
+        compressor running though the controller stopped it (the stop's write was lost on a
+        noisy line, or the unit ran on its own logic meanwhile): its off time counts from when
+        it really stops, so a start can only come later, never too early."""
         self.history = replace(self.history, stopped_at=now)
         compressor = self.state.compressor._replace(stopped_at=now)
         self.state = self.state._replace(compressor=compressor)
