@@ -242,9 +242,9 @@ def control_step(
         tuning.frost,
     )
     lift = defrost_lift_k(frost, tuning.frost, compressor.low_load)
-    # Every zone's integrator is held (also while the aim is lifted before a defrost: the
-    # lift is not load); the others' only while their zone got no refrigerant.
-    frozen_every = frozen_all or lift > 0.0
+    # While the heating aims are lifted before a defrost, the heating zones' integrators are
+    # held (the lift is not load): zones whose loop heated last tick (None: no lift).
+    lifted = HEAT if lift > 0.0 else None
     # A zone joins the run when it wants the running direction (None when stopped: no zone's
     # direction is None, while a stopped compressor's NONE would match an idle zone's).
     joinable = None if running is NONE else running
@@ -295,7 +295,7 @@ def control_step(
             temperature,
             dt,
             pi,
-            frozen_every or not was_served,  # frozen
+            frozen_all or not was_served or previous.direction is lifted,  # frozen
             (  # setpoints
                 None
                 if preset is PRESET_NONE and limits is None
