@@ -123,7 +123,8 @@ def test_no_usable_reading_from_a_missing_or_implausible_sensor_and_recovery(seq
             assert track.verdict is not OK
         if track.verdict is OK:
             assert track.value == reading and reading is not None
-    fresh = good if good != track.value else good + 0.1 if good < 50.0 else good - 0.1
+    # A new value, inside the plausible range (a step up from just below its top is not).
+    fresh = good if good != track.value else good + 0.1 if good + 0.1 <= CHECK.max_c else good - 0.1
     assert track_sensor(track, fresh, TICK_S, False, False, CHECK).verdict is OK
 
 
