@@ -31,6 +31,19 @@ def _positive(text: str) -> float:
     return value
 
 
+def _inset(text: str) -> float:
+    """A margin inside the comfort band: above 0 and below its half-width (0.5 K)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of kelvin") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be above 0 and below 0.5 K (the comfort band's half-width)"
+        )
+    return value
+
+
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -104,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
+    bench.add_argument(
+        "--ideal-inset",
+        type=_inset,
+        action="append",
+        default=[],
+        metavar="K",
+        help="engineering (repeatable): add a row for `ideal` holding its rooms K kelvin inside"
+        " the band, to show what so small a margin costs in excess discomfort",
+    )
 
     install = sub.add_parser(
         "install", help="create the service user and directories, install the systemd unit"
@@ -230,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 controllers=args.controller or CONTROLLERS,
                 as_json=args.json,
                 plots=args.plots,
+                ideal_insets_k=args.ideal_inset,
             )
         elif args.command == "demo":
             from controller.demo import run_demo

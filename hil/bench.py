@@ -326,7 +326,8 @@ def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = Fal
     return run
 
 
-def run_ideal(scenario: Scenario, trace: bool = False) -> Run:
+def run_ideal(scenario: Scenario, trace: bool = False, inset_k: float = 0.0) -> Run:
+    """The §9 bound (``inset_k`` > 0: the same, holding each room that far inside its band)."""
     house = build_house(scenario)
     run = Run(scenario, house, trace)
     plant = house.plant
@@ -336,7 +337,8 @@ def run_ideal(scenario: Scenario, trace: bool = False) -> Run:
         t = plant.time_s
         dt = min(IDEAL_STEP_S, end - t)
         targets = run.targets(t)
-        power_w, heat_w = ideal_step(plant, dt, dict(zip(run.zones, targets, strict=True)), coil)
+        zone_targets = dict(zip(run.zones, targets, strict=True))
+        power_w, heat_w = ideal_step(plant, dt, zone_targets, coil, inset_k)
         air = run.air()
         run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
         if run.trace is not None and t >= run.next_trace:
@@ -345,15 +347,21 @@ def run_ideal(scenario: Scenario, trace: bool = False) -> Run:
     return run
 
 
+def inset_name(inset_k: float) -> str:
+    """The bench's name for `ideal` holding its rooms ``inset_k`` inside the band."""
+    return f"ideal+{inset_k:g}K"
+
+
 def run_controller(
-    name: str, scenario: Scenario, trace: bool = False
+    name: str, scenario: Scenario, trace: bool = False, inset_k: float = 0.0
 ) -> tuple[dict[str, float | int | None], Trace | None]:
-    """One controller through one scenario: its §9 figures (and a trace for plots)."""
+    """One controller through one scenario: its §9 figures (and a trace for plots).
+    ``inset_k`` (for `ideal` only) holds the rooms that far inside the band."""
     started = time.perf_counter()
     if name == "minisplit":
         run = run_minisplit(scenario, trace)
     elif name == "ideal":
-        run = run_ideal(scenario, trace)
+        run = run_ideal(scenario, trace, inset_k)
     elif name in ("onoff", "stock"):
         baseline = run_onoff if name == "onoff" else run_stock
         # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
@@ -363,7 +371,7 @@ def run_controller(
     else:
         raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
     summary = run.metrics.summary(time.perf_counter() - started)
-    if name == "ideal":
+    if name == "ideal":  # with or without an inset
         for key in ("compressor_starts", "starts_per_hour", "shortest_run_s"):
             summary[key] = None  # the bound has no compressor to start
     return summary, run.trace
@@ -375,15 +383,20 @@ def bench_scenario(
     *,
     traces: bool = False,
     progress: Callable[[str], None] | None = None,
+    ideal_insets_k: Sequence[float] = (),
 ) -> tuple[dict[str, object], dict[str, Trace]]:
+    """Each controller through ``scenario``; each of ``ideal_insets_k`` adds a row for `ideal`
+    holding its rooms that far inside the band (its excess: what that margin alone costs)."""
     figures: dict[str, dict[str, float | int | None]] = {}
     kept: dict[str, Trace] = {}
-    for name in controllers:
+    runs = [(name, name, 0.0) for name in controllers]
+    runs += [(inset_name(k), "ideal", k) for k in ideal_insets_k]
+    for label, name, inset_k in runs:
         if progress is not None:
-            progress(f"{scenario.name}: {name}")
-        figures[name], trace = run_controller(name, scenario, traces)
+            progress(f"{scenario.name}: {label}")
+        figures[label], trace = run_controller(name, scenario, traces and not inset_k, inset_k)
         if trace is not None:
-            kept[name] = trace
+            kept[label] = trace
     ideal = figures.get("ideal")
     base = ideal["discomfort_kh_per_zone"] if ideal else None
     for values in figures.values():
@@ -482,8 +495,15 @@ def run_bench(
     controllers: Sequence[str] = CONTROLLERS,
     as_json: bool = False,
     plots: Path | None = None,
+    ideal_insets_k: Sequence[float] = (),
 ) -> int:
-    """The `minisplit bench` command; returns the exit code."""
+    """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
+    `ideal` among the ``controllers``: its excess is measured against it."""
+    if ideal_insets_k and "ideal" not in controllers:
+        print(
+            "--ideal-inset needs the ideal controller (its excess is against it)", file=sys.stderr
+        )
+        return 2
     if plots is not None and importlib.util.find_spec("matplotlib") is None:
         print(
             "--plots needs matplotlib, an optional extra: pip install 'minisplit[plots]'",
@@ -498,7 +518,7 @@ def run_bench(
             print(f"  {problem}", file=sys.stderr)
         return 1
     results = []
-    total = len(scenarios) * len(controllers)
+    total = len(scenarios) * (len(controllers) + len(ideal_insets_k))
     done = 0
 
     def progress(what: str) -> None:
@@ -508,7 +528,11 @@ def run_bench(
 
     for scenario in scenarios:
         result, traces = bench_scenario(
-            scenario, controllers, traces=plots is not None, progress=progress
+            scenario,
+            controllers,
+            traces=plots is not None,
+            progress=progress,
+            ideal_insets_k=ideal_insets_k,
         )
         results.append(result)
         if plots is not None:

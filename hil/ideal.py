@@ -8,7 +8,11 @@ pushes above its band stays there, as it would under any controller; each step's
 heat is delivered at the best system COP the unit can reach for that load
 (`heatpump.best_operating_point`: any speed, cycling without start-up losses), fans included
 for the share of time the heads deliver; heating and cooling may run at once (no heat/cool
-exclusivity). No real controller can use less energy without leaving the band."""
+exclusivity). No real controller can use less energy without leaving the band.
+
+With an ``inset_k`` the same source holds each room that far inside the band instead: what a
+perfect controller would score if it kept that margin (a sensor's resolution, say), so that the
+bench can show how much of a controller's excess discomfort so small a margin already costs."""
 
 from __future__ import annotations
 
@@ -59,9 +63,11 @@ def ideal_step(
     dt: float,
     targets: Mapping[str, ZoneTarget],
     coil_w: Mapping[str, float],
+    inset_k: float = 0.0,
 ) -> tuple[float, float]:
-    """Advance the plant ``dt`` seconds with the ideal source; return (mean electric W, heat W)."""
-    bands = {zone: t.held_band for zone, t in targets.items() if t.on}
+    """Advance the plant ``dt`` seconds with the ideal source, holding each room ``inset_k``
+    inside its band's edge; return (mean electric W, heat W)."""
+    bands = {zone: t.held_within(inset_k) for zone, t in targets.items() if t.on}
     loads = plant.step_held(dt, bands)
     air = {zone: plant.air_c(zone) for zone in loads}
     outdoor_c = plant.outdoor().temperature_c

@@ -34,8 +34,15 @@ class ZoneTarget:
     def held_band(self) -> tuple[float, float]:
         """The band as far as the mode can hold it: a room in heat mode may float above it
         (sun), a room in cool mode below it; only heat_cool holds both edges."""
+        return self.held_within(0.0)
+
+    def held_within(self, inset_k: float) -> tuple[float, float]:
+        """`held_band` with each held edge moved ``inset_k`` into the band (0: the edges)."""
         low, high = self.band
-        return (low if self.heats else -math.inf, high if self.cools else math.inf)
+        return (
+            low + inset_k if self.heats else -math.inf,
+            high - inset_k if self.cools else math.inf,
+        )
 
 
 def outside_band(air_c: float, target: ZoneTarget) -> float:

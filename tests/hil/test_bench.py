@@ -202,3 +202,33 @@ def test_lifting_the_aims_before_defrosts_keeps_the_rooms_in_their_band():
     flat = run_minisplit(scenario, control=ControlConfig(defrost_lift_k=0.0)).metrics
     assert sum(lifted.discomfort_ks.values()) < 0.8 * sum(flat.discomfort_ks.values())
     assert lifted.energy_j < 1.03 * flat.energy_j
+
+
+def test_an_inset_ideal_holds_its_rooms_that_far_inside_the_band(january_day, capsys):
+    # A January night: every room is held at its lower edge (0.5 K below the setpoint), so the
+    # RMS distance from the setpoint is the edge's; 0.2 K inside, it is 0.3 K, for more energy.
+    args = ["bench", "--scenario", str(january_day), "--controller", "ideal", "--json"]
+    assert main([*args, "--ideal-inset", "0.2"]) == 0
+    (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
+    ideal, inset = scenario["controllers"]["ideal"], scenario["controllers"]["ideal+0.2K"]
+    assert ideal["rms_error_k"] == pytest.approx(0.5, abs=0.02)
+    assert inset["rms_error_k"] == pytest.approx(0.3, abs=0.02)
+    assert inset["energy_kwh"] > ideal["energy_kwh"]
+    assert inset["excess_discomfort_kh_per_zone"] == pytest.approx(
+        inset["discomfort_kh_per_zone"] - ideal["discomfort_kh_per_zone"], abs=1e-3
+    )
+    assert "ideal+0.2K" in format_table([scenario])
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-0.1", "lots"])
+def test_an_inset_outside_the_half_band_is_refused(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--ideal-inset", value])
+    assert exit_.value.code == 2
+    assert "--ideal-inset" in capsys.readouterr().err
+
+
+def test_an_inset_without_the_ideal_to_measure_against_is_refused(january_day, capsys):
+    args = ["bench", "--scenario", str(january_day), "--controller", "onoff"]
+    assert main([*args, "--ideal-inset", "0.1"]) == 2
+    assert "needs the ideal controller" in capsys.readouterr().err
