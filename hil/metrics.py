@@ -82,6 +82,7 @@ class MetricsRecorder:
         self.energy_j = 0.0
         self.heat_j = 0.0  # heat moved (heating or cooling), for the mean COP
         self._discomfort_ks = [0.0] * len(self.zones)  # per zone, in zone order
+        self._above_ks = [0.0] * len(self.zones)  # the part of it above the band
         self.error_sq_ks = 0.0
         self.on_s = 0.0
         self.starts = 0
@@ -107,7 +108,7 @@ class MetricsRecorder:
     ) -> None:
         """One step of ``dt_s`` seconds that began at ``t_s`` (absolute simulated time);
         ``air_c`` and ``targets`` hold one value per zone, in the order of `zones`."""
-        discomfort = self._discomfort_ks
+        discomfort, above_band = self._discomfort_ks, self._above_ks
         if len(targets) != len(discomfort) or len(air_c) != len(discomfort):
             raise ValueError(f"one air temperature and one target per zone ({len(discomfort)})")
         self.duration_s += dt_s
@@ -120,10 +121,13 @@ class MetricsRecorder:
             # every zone.
             air = air_c[i]
             below, above = band_low - air, air - band_high
-            worst = above if above > below else below
-            outside = 0.0 if worst < 0.0 else worst
+            if above > below:
+                if above > 0.0:
+                    discomfort[i] += above * dt_s
+                    above_band[i] += above * dt_s
+            elif below > 0.0:
+                discomfort[i] += below * dt_s
             error = air - low if low == high else _beyond(air, low, high)
-            discomfort[i] += outside * dt_s
             error_sq_ks += error**2 * dt_s
             on_s += dt_s
         self.error_sq_ks, self.on_s = error_sq_ks, on_s
@@ -179,6 +183,9 @@ class MetricsRecorder:
             "peak_power_kw": round(self.peak_w / 1000.0, 3),
             "mean_cop": round(self.heat_j / self.energy_j, 3) if self.energy_j else None,
             "discomfort_kh_per_zone": round(sum(self._discomfort_ks) / 3600 / zones, 3),
+            # Of it, the part above the band (too warm; the rest is too cold): in heat mode
+            # mostly the sun's, which no heat pump that only heats can take away.
+            "discomfort_above_kh_per_zone": round(sum(self._above_ks) / 3600 / zones, 3),
             "compressor_starts": self.starts,
             "starts_per_hour": max(self.starts_by_hour.values(), default=0),
             "shortest_run_s": None if self.shortest_run_s is None else round(self.shortest_run_s),

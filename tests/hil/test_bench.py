@@ -58,6 +58,7 @@ def test_every_controller_reports_every_figure(results):
             "mean_cop",
             "discomfort_kh_per_zone",
             "excess_discomfort_kh_per_zone",
+            "discomfort_above_kh_per_zone",
             "rms_error_k",
             "speed_ratio",
         ):

@@ -30,6 +30,14 @@ def test_discomfort_counts_only_while_on_and_is_per_zone():
     assert recorder.summary(1.0)["discomfort_kh_per_zone"] == pytest.approx(0.5)
 
 
+def test_discomfort_says_how_much_of_it_was_too_warm():
+    # an hour 1 K below the band, then half an hour 2 K above it (sun in a heated room)
+    steps = [(19.5, HEAT_21, 0.0, 0.0, False)] * 60 + [(23.5, HEAT_21, 0.0, 0.0, False)] * 30
+    summary = run(steps).summary(1.0)
+    assert summary["discomfort_kh_per_zone"] == pytest.approx((1.0 + 1.0) / 2)
+    assert summary["discomfort_above_kh_per_zone"] == pytest.approx(1.0 / 2)
+
+
 def test_energy_peak_and_cop():
     # 15 min at 2 kW then 45 min at 1 kW delivering 3 kW of heat throughout
     steps = [(21.0, HEAT_21, 2000.0, 3000.0, True)] * 15 + [
