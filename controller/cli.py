@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="engineering (repeatable): add a row for `ideal` holding its rooms K kelvin inside"
         " the band, to show what so small a margin costs in excess discomfort",
     )
+    bench.add_argument(
+        "--why",
+        action="store_true",
+        help="split each controller's discomfort by cause (defrost, setpoint change, sun, ...)",
+    )
 
     install = sub.add_parser(
         "install", help="create the service user and directories, install the systemd unit"
@@ -253,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_json=args.json,
                 plots=args.plots,
                 ideal_insets_k=args.ideal_inset,
+                why=args.why,
             )
         elif args.command == "demo":
             from controller.demo import run_demo

@@ -24,7 +24,9 @@ from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.devices import HeadCommand
 from hil.baselines import OnOffController
+from hil.causes import CAUSES, FULL_CAPACITY_MARGIN_HZ, NO_UNIT, DiscomfortCauses, UnitState
 from hil.firmware import HeadFirmware
+from hil.heatpump import OduMode
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
 from hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
@@ -82,12 +84,19 @@ class Run:
     up again only at the schedules' next switch point."""
 
     def __init__(
-        self, scenario: Scenario, house: HouseSim, trace: bool, measure_bias: bool = False
+        self,
+        scenario: Scenario,
+        house: HouseSim,
+        trace: bool,
+        measure_bias: bool = False,
+        why: bool = False,
     ) -> None:
         self.scenario = scenario
         self.house = house
         self.zones = scenario.zones
         self.metrics = MetricsRecorder(self.zones)
+        # Only with --why: the split costs a little every step.
+        self.causes = DiscomfortCauses(self.zones) if why else None
         self.trace = Trace() if trace else None
         self.next_trace = scenario.start_s
         self._bias_sum = dict.fromkeys(self.zones, 0.0)
@@ -141,6 +150,14 @@ class Run:
         power_w = (odu.energy_wh - energy_before) * 3600.0 / dt
         air = self.air()
         self.metrics.record(t, dt, air, targets, power_w, plant.capacity_w, odu.running)
+        if self.causes is not None:
+            unit = UnitState(
+                odu.running,
+                odu.running_mode is OduMode.HEAT,
+                odu.defrosting,
+                odu.frequency_hz >= odu.allowed_max_hz - FULL_CAPACITY_MARGIN_HZ,
+            )
+            self.causes.record(t, dt, air, targets, unit)
         if self.measure_bias:
             for zone, target in zip(self.zones, targets, strict=True):
                 if target.on:
@@ -226,12 +243,15 @@ class _ZoneInputs:
 
 
 def run_minisplit(
-    scenario: Scenario, trace: bool = False, control: ControlConfig | None = None
+    scenario: Scenario,
+    trace: bool = False,
+    control: ControlConfig | None = None,
+    why: bool = False,
 ) -> Run:
     """The shipped controller: `ControlLoop` with the supervisor's default tuning (or the
     ``control`` table's)."""
     house = build_house(scenario)
-    run = Run(scenario, house, trace)
+    run = Run(scenario, house, trace, why=why)
     odu = house.odu
     r = odu.ratings
     loop = ControlLoop(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
@@ -264,9 +284,11 @@ def run_minisplit(
     return run
 
 
-def run_onoff(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
+def run_onoff(
+    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
+) -> Run:
     house = build_house(scenario)
-    run = Run(scenario, house, trace, measure_bias=not bias_k)
+    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
     controller = OnOffController()
     for t, settings in run.until_end():
         sensors = {zone: run.sensor(zone) for zone in run.zones}
@@ -312,10 +334,12 @@ def heat_cool_choice(settings: ZoneSettings, sensor: float | None, bias_k: float
     return was
 
 
-def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False) -> Run:
+def run_stock(
+    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
+) -> Run:
     """The units on their own: no heartbeat, so every head runs its own thermostat."""
     house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
-    run = Run(scenario, house, trace, measure_bias=not bias_k)
+    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
     heat_cool = dict.fromkeys(run.zones, "heat")
     for _, settings in run.until_end():
         for zone, s in settings.items():
@@ -326,10 +350,12 @@ def run_stock(scenario: Scenario, bias_k: Mapping[str, float], trace: bool = Fal
     return run
 
 
-def run_ideal(scenario: Scenario, trace: bool = False, inset_k: float = 0.0) -> Run:
+def run_ideal(
+    scenario: Scenario, trace: bool = False, inset_k: float = 0.0, why: bool = False
+) -> Run:
     """The §9 bound (``inset_k`` > 0: the same, holding each room that far inside its band)."""
     house = build_house(scenario)
-    run = Run(scenario, house, trace)
+    run = Run(scenario, house, trace, why=why)
     plant = house.plant
     coil = {zone: ratings.rated_w for zone, ratings in scenario.heads.items()}
     end = scenario.end_s
@@ -341,6 +367,8 @@ def run_ideal(scenario: Scenario, trace: bool = False, inset_k: float = 0.0) -> 
         power_w, heat_w = ideal_step(plant, dt, zone_targets, coil, inset_k)
         air = run.air()
         run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
+        if run.causes is not None:
+            run.causes.record(t, dt, air, targets, NO_UNIT)
         if run.trace is not None and t >= run.next_trace:
             run.next_trace += TRACE_EVERY_S
             run.record_trace(t, air, targets, power_w, 0.0)
@@ -353,24 +381,31 @@ def inset_name(inset_k: float) -> str:
 
 
 def run_controller(
-    name: str, scenario: Scenario, trace: bool = False, inset_k: float = 0.0
-) -> tuple[dict[str, float | int | None], Trace | None]:
+    name: str,
+    scenario: Scenario,
+    trace: bool = False,
+    inset_k: float = 0.0,
+    why: bool = False,
+) -> tuple[dict[str, Any], Trace | None]:
     """One controller through one scenario: its §9 figures (and a trace for plots).
-    ``inset_k`` (for `ideal` only) holds the rooms that far inside the band."""
+    ``inset_k`` (for `ideal` only) holds the rooms that far inside the band; ``why`` adds the
+    discomfort split by cause (`hil.causes`)."""
     started = time.perf_counter()
     if name == "minisplit":
-        run = run_minisplit(scenario, trace)
+        run = run_minisplit(scenario, trace, why=why)
     elif name == "ideal":
-        run = run_ideal(scenario, trace, inset_k)
+        run = run_ideal(scenario, trace, inset_k, why)
     elif name in ("onoff", "stock"):
         baseline = run_onoff if name == "onoff" else run_stock
         # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
         bias = baseline(scenario, {}, False).mean_bias_k()
         started = time.perf_counter()
-        run = baseline(scenario, bias, trace)
+        run = baseline(scenario, bias, trace, why)
     else:
         raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
-    summary = run.metrics.summary(time.perf_counter() - started)
+    summary: dict[str, Any] = dict(run.metrics.summary(time.perf_counter() - started))
+    if run.causes is not None:
+        summary["discomfort_causes_kh_per_zone"] = run.causes.summary()
     if name == "ideal":  # with or without an inset
         for key in ("compressor_starts", "starts_per_hour", "shortest_run_s"):
             summary[key] = None  # the bound has no compressor to start
@@ -384,17 +419,19 @@ def bench_scenario(
     traces: bool = False,
     progress: Callable[[str], None] | None = None,
     ideal_insets_k: Sequence[float] = (),
+    why: bool = False,
 ) -> tuple[dict[str, object], dict[str, Trace]]:
     """Each controller through ``scenario``; each of ``ideal_insets_k`` adds a row for `ideal`
-    holding its rooms that far inside the band (its excess: what that margin alone costs)."""
-    figures: dict[str, dict[str, float | int | None]] = {}
+    holding its rooms that far inside the band (its excess: what that margin alone costs);
+    ``why`` adds each one's discomfort by cause, and its excess by cause over `ideal`'s."""
+    figures: dict[str, dict[str, Any]] = {}
     kept: dict[str, Trace] = {}
     runs = [(name, name, 0.0) for name in controllers]
     runs += [(inset_name(k), "ideal", k) for k in ideal_insets_k]
     for label, name, inset_k in runs:
         if progress is not None:
             progress(f"{scenario.name}: {label}")
-        figures[label], trace = run_controller(name, scenario, traces and not inset_k, inset_k)
+        figures[label], trace = run_controller(name, scenario, traces and not inset_k, inset_k, why)
         if trace is not None:
             kept[label] = trace
     ideal = figures.get("ideal")
@@ -404,6 +441,13 @@ def bench_scenario(
         values["excess_discomfort_kh_per_zone"] = (
             None if base is None or own is None else round(float(own) - float(base), 3)
         )
+    if why and ideal is not None:
+        bound = ideal["discomfort_causes_kh_per_zone"]
+        for values in figures.values():
+            causes = values["discomfort_causes_kh_per_zone"]
+            values["excess_causes_kh_per_zone"] = {
+                cause: round(causes[cause] - bound[cause], 3) for cause in CAUSES
+            }
     result = {
         "name": scenario.name,
         "duration_h": round(scenario.duration_s / 3600.0, 2),
@@ -434,12 +478,31 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
             f"\n{scenario['name']}: {scenario['duration_h']:.0f} h, {len(scenario['zones'])} zones"
         )
         lines.append(f"  {'controller':<10}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
-        for name, figures in scenario["controllers"].items():
+        controllers = scenario["controllers"]
+        for name, figures in controllers.items():
             cells = (
                 "—" if figures.get(key) is None else fmt.format(figures[key])
                 for key, _, fmt in TABLE_COLUMNS
             )
             lines.append(f"  {name:<10}" + "".join(f"{c:>13}" for c in cells))
+        split = next(
+            (
+                (key, title)
+                for key, title in (
+                    ("excess_causes_kh_per_zone", "excess discomfort by cause (over ideal's)"),
+                    ("discomfort_causes_kh_per_zone", "discomfort by cause"),
+                )
+                if all(key in f for f in controllers.values())
+            ),
+            None,
+        )
+        if split is not None:
+            key, title = split
+            lines.append(f"  {title}, K·h per zone:")
+            lines.append(f"  {'controller':<10}" + "".join(f"{c[:16]:>17}" for c in CAUSES))
+            for name, figures in controllers.items():
+                by_cause = figures[key]
+                lines.append(f"  {name:<10}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
     return "\n".join(lines)
 
 
@@ -496,6 +559,7 @@ def run_bench(
     as_json: bool = False,
     plots: Path | None = None,
     ideal_insets_k: Sequence[float] = (),
+    why: bool = False,
 ) -> int:
     """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
     `ideal` among the ``controllers``: its excess is measured against it."""
@@ -533,6 +597,7 @@ def run_bench(
             traces=plots is not None,
             progress=progress,
             ideal_insets_k=ideal_insets_k,
+            why=why,
         )
         results.append(result)
         if plots is not None:

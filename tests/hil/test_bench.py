@@ -233,3 +233,16 @@ def test_an_inset_without_the_ideal_to_measure_against_is_refused(january_day, c
     args = ["bench", "--scenario", str(january_day), "--controller", "onoff"]
     assert main([*args, "--ideal-inset", "0.1"]) == 2
     assert "needs the ideal controller" in capsys.readouterr().err
+
+
+def test_why_splits_each_controllers_discomfort_and_its_excess_by_cause(january_day, capsys):
+    args = ["bench", "--scenario", str(january_day), "--controller", "minisplit"]
+    assert main([*args, "--controller", "ideal", "--why", "--json"]) == 0
+    (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
+    ours, ideal = scenario["controllers"]["minisplit"], scenario["controllers"]["ideal"]
+    for figures in (ours, ideal):
+        causes = figures["discomfort_causes_kh_per_zone"]
+        assert sum(causes.values()) == pytest.approx(figures["discomfort_kh_per_zone"], abs=0.01)
+    excess = ours["excess_causes_kh_per_zone"]
+    assert sum(excess.values()) == pytest.approx(ours["excess_discomfort_kh_per_zone"], abs=0.01)
+    assert "excess discomfort by cause" in format_table([scenario])
