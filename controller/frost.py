@@ -57,6 +57,17 @@ class FrostState(NamedTuple):
 IDLE_FROST = FrostState()
 
 
+def resumed_frost(interval_s: float | None) -> FrostState:
+    """The count at a start, with the interval learned before the restart (None: none).
+
+    Only the interval carries over. How much ice grew meanwhile is unknown (the unit may have
+    heated, and defrosted, on its own logic while the controller was away), so the run time
+    counts from the start: never more than the true run time since the last defrost, so a lift
+    it starts comes late rather than early; and it teaches nothing at the next defrost, since it
+    did not start at one (``seen_defrost`` stays False until then)."""
+    return FrostState(interval_s=interval_s)
+
+
 def step_frost(
     state: FrostState,
     dt_s: float,

@@ -223,6 +223,13 @@ class ControlLoop:
                 self._passed = _CommandPassed(command, history, limits)
         return tuple.__new__(Decision, (output, command, None))
 
+    def resume_boost(self, zone_id: str, since: float) -> None:
+        """Count the zone's boost from ``since`` (controller time) rather than from the first
+        tick that sees it: a boost begun before a restart goes on with what is left of it. The
+        zone's settings must be in boost by the next tick (else the core forgets it there)."""
+        boosts = {**self.state.boost_since, zone_id: since}
+        self.state = self.state._replace(boost_since=boosts)
+
     def _rejoin(self, unit: UnitInput, now: float) -> None:
         """The unit answers again after it was lost while running. It ran on (its last
         command, then its own logic on the heads' requests) and may run still, or it stopped at

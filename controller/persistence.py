@@ -1,9 +1,12 @@
-"""User settings on disk: atomic writes, the last good copy, safe restore, and group commit.
+"""User settings on disk, with what the controller learned or started for them (a boost's
+start, the defrost interval): atomic writes, the last good copy, safe restore, group commit.
 
 Every write replaces the state file atomically (temp file, fsync, rename, fsync of the
 directory), so a crash or power cut at any instant leaves the old or the new file, whole; the
 file it replaces stays behind as ``<name>.bak``, the last good copy. A corrupt or truncated
-state file is reported and that copy used; nothing here ever crashes the controller.
+state file is reported and that copy used; nothing here ever crashes the controller. What was
+learned or started is kept more loosely: a file without it loads (an older version wrote it), a
+malformed value of it is reported and dropped, and the settings load all the same.
 
 `SettingsCommitter` makes a changed setting take effect only once it is on disk: whatever the
 controller has acted on or published survives ``kill -9`` and power loss. Writes are coalesced
@@ -18,26 +21,46 @@ import json
 import logging
 import math
 import os
+import reprlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.commands import HEAT_COOL_DEADBAND_K
 from controller.config import ZoneConfig
-from controller.settings import UnitSettings, ZoneSettings
+from controller.settings import Preset, UnitSettings, ZoneSettings
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 # A disk that takes longer than this for one small write is failing: the change takes effect
 # anyway (the homeowner's heating matters more than the file), and the write goes on.
 COMMIT_TIMEOUT_S = 5.0
+# A learned defrost interval (heating run time between two defrosts) beyond a week of running
+# is no interval a coil has: the file is damaged.
+MAX_DEFROST_INTERVAL_S = 7 * 86400.0
 
 
 @dataclass(frozen=True)
 class SavedState:
     zones: dict[str, ZoneSettings] = field(default_factory=dict)
     unit: UnitSettings = field(default_factory=UnitSettings)
+    # When each boosting zone's boost began, in calendar seconds (Unix time): the monotonic
+    # clock restarts with the process, the calendar does not. A zone in boost missing here
+    # started its boost at an unknown time.
+    boost_started: Mapping[str, float] = field(default_factory=dict)
+    # The learned heating run time between two defrosts (`FrostState.interval_s`; None: none yet).
+    defrost_interval_s: float | None = None
+
+    def with_zone(self, zone_id: str, settings: ZoneSettings, calendar_now: float) -> SavedState:
+        """This state with the zone's new settings: a boost they begin counts from
+        ``calendar_now``; one they end is forgotten; one that goes on keeps its start."""
+        started = dict(self.boost_started)
+        if settings.preset is not Preset.BOOST:
+            started.pop(zone_id, None)
+        elif self.zones[zone_id].preset is not Preset.BOOST:
+            started[zone_id] = calendar_now
+        return replace(self, zones={**self.zones, zone_id: settings}, boost_started=started)
 
 
 def encode_state(state: SavedState) -> bytes:
@@ -45,12 +68,19 @@ def encode_state(state: SavedState) -> bytes:
         "version": FORMAT_VERSION,
         "zones": {zone_id: s.to_dict() for zone_id, s in sorted(state.zones.items())},
         "unit": state.unit.to_dict(),
+        "boost_started": dict(sorted(state.boost_started.items())),
+        "defrost_interval_s": state.defrost_interval_s,
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
 
-def decode_state(data: bytes) -> SavedState:
-    """Parse a state file's bytes; raises ValueError on anything malformed."""
+def _log_problem(problem: str) -> None:
+    log.error("%s", problem)
+
+
+def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> SavedState:
+    """Parse a state file's bytes; raises ValueError on anything malformed in the settings.
+    A malformed boost start or defrost interval is passed to ``report`` and left out."""
     try:
         doc = json.loads(data, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -70,7 +100,56 @@ def decode_state(data: bytes) -> SavedState:
         )
         if not all(math.isfinite(t) and -50.0 <= t <= 100.0 for t in temperatures):
             raise ValueError(f"zone {zone_id!r}: implausible setpoints {temperatures}")
-    return SavedState(zones, unit)
+    boosting = {zone_id for zone_id, settings in zones.items() if settings.preset is Preset.BOOST}
+    return SavedState(
+        zones,
+        unit,
+        _boost_started(doc.get("boost_started", {}), boosting, report),
+        _defrost_interval(doc.get("defrost_interval_s"), report),
+    )
+
+
+def _finite_number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _boost_started(
+    value: object, boosting: set[str], report: Callable[[str], None]
+) -> dict[str, float]:
+    if not isinstance(value, dict):
+        report(f"boost starts {reprlib.repr(value)} are not a table: ignored (any boost is over)")
+        return {}
+    started = {}
+    for zone_id, at in value.items():
+        if zone_id not in boosting:
+            continue  # its boost was over: nothing to keep
+        calendar = _finite_number(at)
+        if calendar is None or calendar < 0.0:
+            shown = reprlib.repr(at)
+            report(f"zone {zone_id!r}: boost start {shown} is no time: ignored (the boost is over)")
+            continue
+        started[zone_id] = calendar
+    return started
+
+
+def _defrost_interval(value: object, report: Callable[[str], None]) -> float | None:
+    if value is None:
+        return None
+    interval = _finite_number(value)
+    if interval is None or not 0.0 < interval <= MAX_DEFROST_INTERVAL_S:
+        shown, most = reprlib.repr(value), MAX_DEFROST_INTERVAL_S
+        report(
+            f"learned defrost interval {shown} is no duration of 0..{most:g} s:"
+            " ignored (learned again from the next defrosts)"
+        )
+        return None
+    return interval
 
 
 def _no_constant(constant: str) -> float:
@@ -159,8 +238,9 @@ class StateStore:
             except OSError as err:
                 self._report(f"cannot read state file {candidate}: {err.strerror}")
                 continue
+            prefix = f"state file {candidate}: "
             try:
-                state = decode_state(data)
+                state = decode_state(data, lambda problem, p=prefix: self._report(p + problem))
             except ValueError as err:
                 self._report(f"state file {candidate} is unusable ({err})")
                 continue

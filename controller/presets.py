@@ -100,3 +100,21 @@ def preset_setpoints(
         heat = min(max(heat, low), high)
         cool = min(max(cool, low), high)
     return heat, cool
+
+
+def boost_elapsed_s(
+    started_at: float | None, calendar_now: float, duration_s: float, time_scale: float = 1.0
+) -> float:
+    """How much of a boost that began at ``started_at`` has passed at ``calendar_now`` (both
+    calendar seconds), in controller seconds (``time_scale`` of them a calendar second),
+    within 0..``duration_s``.
+
+    A restart in the middle of a boost leaves the homeowner what was left of it, as a timer
+    would; after a power cut longer than that, the boost is over. A start not known (a file
+    from before boosts were timed, or damaged) counts as over: a restart must never begin a
+    boost all over again. A calendar clock behind the start (not yet set after a boot)
+    counts as no time passed: at worst one whole boost, never an endless one."""
+    if started_at is None:
+        return duration_s
+    elapsed = (calendar_now - started_at) * time_scale
+    return min(max(elapsed, 0.0), duration_s)

@@ -3,14 +3,17 @@
 The imperative shell around the pure control core: it polls the units, gathers each room's
 sensor readings, runs the `ControlLoop` (sensor check, control step and safety check: the very
 code the benchmark scores), writes what changed, keeps the heartbeats alive, persists settings,
-logs sensor faults as they come and go, and publishes state. Time comes only from the event loop
-(scaled by ``time_scale`` so that it runs in step with an accelerated simulator)."""
+logs sensor faults as they come and go, and publishes state; it also keeps what must outlast a
+restart besides the settings (when a boost began, the learned defrost interval). Time comes only
+from the event loop (scaled by ``time_scale`` so that it runs in step with an accelerated
+simulator)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -18,18 +21,21 @@ from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, ap
 from controller.config import LoadedConfig, SensorCheckConfig, ZoneConfig
 from controller.control import (
     ControlOutput,
+    ControlState,
     ControlTuning,
     UnitInput,
     ZoneInput,
 )
+from controller.frost import resumed_frost
 from controller.handheld import adopt_remote_request
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.mqtt_bridge import MqttBridge
 from controller.notify import SystemdNotifier
 from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
+from controller.presets import boost_elapsed_s
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck, ZoneSensors
-from controller.settings import ZoneMode, ZoneSettings
+from controller.settings import Preset, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
 from drivers.devices import HeadInfo, HeadStatus, OduCommand, OduInfo, OduStatus, RemoteRequest
@@ -126,7 +132,16 @@ class Supervisor:
             settings = fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
             driver = HeadDriver(self.buses[zone.bus], zone.unit_id, loaded.head_profile(zone))
             self.zones[zone.id] = ZoneRuntime(zone, driver, settings)
-        self.loop = ControlLoop(self.tuning, sensor_check=sensor_check(config.sensor_check))
+        # When each boost began (calendar seconds, see SavedState), and which of those starts
+        # the control core counts from (see _count_boosts).
+        self.boost_started = {z: t for z, t in saved.boost_started.items() if z in self.zones}
+        self._boosts_counted: dict[str, float | None] = {}
+        self.defrost_interval_s = saved.defrost_interval_s
+        self.loop = ControlLoop(
+            self.tuning,
+            state=ControlState(frost=resumed_frost(saved.defrost_interval_s)),
+            sensor_check=sensor_check(config.sensor_check),
+        )
         self.started_at: float | None = None  # controller time of the first control tick
         self.output: ControlOutput | None = None
         self.cycles = 0
@@ -154,6 +169,12 @@ class Supervisor:
         ``time_scale`` (a wall-clock step, e.g. NTP at boot, cannot move the interlock timers;
         the starts budget is a rolling hour, so no calendar alignment is needed)."""
         return asyncio.get_running_loop().time() * self.time_scale
+
+    @staticmethod
+    def calendar_now() -> float:
+        """Calendar time (Unix seconds): for what must outlast the process, such as a boost's
+        start; never for timing the control (it steps when the clock is set)."""
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.time_scale)
@@ -417,8 +438,11 @@ class Supervisor:
             if self.started_at is None:
                 self.started_at = now
             sensors_before = self.loop.sensors
+            self._count_boosts(now)
             decision = self.loop.step(zones, unit, now, remotes)
             self.output = decision.output
+            self._end_boosts(decision.output)
+            self._keep_defrost_interval()
             self._log_sensor_changes(sensors_before)
             if decision.refusal is not None:
                 log.error(
@@ -431,6 +455,46 @@ class Supervisor:
                 writes.append(self._write_odu(decision.odu_command))
             await asyncio.gather(*writes)
             self._publish(now)
+
+    def _count_boosts(self, now: float) -> None:
+        """Tell the control core when each boost it has not counted yet began: a boost started
+        before a restart goes on with what was left of it (`boost_elapsed_s`), a new one from
+        the moment it was asked for."""
+        duration = self.tuning.presets.boost_duration_s
+        counted: dict[str, float | None] = {}
+        for zone_id, zone in self.zones.items():
+            if zone.settings.preset is not Preset.BOOST:
+                continue
+            started = counted[zone_id] = self.boost_started.get(zone_id)
+            if zone_id not in self._boosts_counted or self._boosts_counted[zone_id] != started:
+                elapsed = boost_elapsed_s(started, self.calendar_now(), duration, self.time_scale)
+                self.loop.resume_boost(zone_id, now - elapsed)
+        self._boosts_counted = counted
+
+    def _end_boosts(self, output: ControlOutput) -> None:
+        """A boost the core has ended becomes the comfort preset in the zone's settings, as if
+        the homeowner had chosen it: on disk, then published, so that Home Assistant shows what
+        the zone does and a restart does not boost again."""
+        for zone_id, out in output.zones.items():
+            boosting = self.zones[zone_id].settings.preset is Preset.BOOST
+            if not boosting or out.preset is Preset.BOOST:
+                continue
+            # Unless the homeowner changed the preset meanwhile, or began a new boost, and that
+            # is on its way to disk.
+            wanted = self.wanted_settings()
+            if wanted.zones[zone_id].preset is not Preset.BOOST:
+                continue
+            if wanted.boost_started.get(zone_id) != self.boost_started.get(zone_id):
+                continue
+            log.info("zone %s: the boost is over: back to comfort", zone_id)
+            self.on_command(ZoneCommand(zone_id, "preset_mode", Preset.COMFORT))
+
+    def _keep_defrost_interval(self) -> None:
+        """Persist the learned defrost interval when it changes (once per defrost at most)."""
+        interval = self.loop.state.frost.interval_s
+        wanted = self.wanted_settings()
+        if interval != wanted.defrost_interval_s:
+            self.committer.submit(replace(wanted, defrost_interval_s=interval))
 
     def _log_sensor_changes(self, before: Mapping[str, ZoneSensors]) -> None:
         """Once when a sensor fault begins, once when it ends: not every tick."""
@@ -488,19 +552,24 @@ class Supervisor:
             wanted = replace(wanted, unit=apply_unit_command(wanted.unit, command))
         else:
             zone_settings = apply_zone_command(wanted.zones[command.zone_id], command)
-            wanted = replace(wanted, zones={**wanted.zones, command.zone_id: zone_settings})
+            wanted = wanted.with_zone(command.zone_id, zone_settings, self.calendar_now())
         self.committer.submit(wanted)
 
     def wanted_settings(self) -> SavedState:
         """The settings last asked for: in effect, or on their way to disk."""
         return self.committer.pending or SavedState(
-            {zone_id: zone.settings for zone_id, zone in self.zones.items()}, self.unit_settings
+            {zone_id: zone.settings for zone_id, zone in self.zones.items()},
+            self.unit_settings,
+            self.boost_started,
+            self.defrost_interval_s,
         )
 
     def _settings_committed(self, state: SavedState) -> None:
         for zone_id, settings in state.zones.items():
             self.zones[zone_id].settings = settings
         self.unit_settings = state.unit
+        self.boost_started = dict(state.boost_started)
+        self.defrost_interval_s = state.defrost_interval_s
         task = asyncio.get_running_loop().create_task(self.actuate())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -522,7 +591,7 @@ class Supervisor:
             old, new = before.to_dict(), after.to_dict()
             changes = {key: value for key, value in new.items() if old[key] != value}
             log.info("zone %s: adopted a change made on the handheld remote: %s", zone_id, changes)
-            self.committer.submit(replace(wanted, zones={**wanted.zones, zone_id: after}))
+            self.committer.submit(wanted.with_zone(zone_id, after, self.calendar_now()))
             await self.committer.flush()
         try:
             await zone.driver.ack_remote()

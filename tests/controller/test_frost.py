@@ -4,7 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.control import ControlState, ControlTuning, UnitInput, control_step
-from controller.frost import IDLE_FROST, FrostState, FrostTuning, defrost_lift_k, step_frost
+from controller.frost import (
+    IDLE_FROST,
+    FrostState,
+    FrostTuning,
+    defrost_lift_k,
+    resumed_frost,
+    step_frost,
+)
 from controller.settings import ZoneMode
 from tests.controller.test_control import OBSERVATION, zone
 
@@ -44,6 +51,19 @@ def test_the_lift_ramps_up_over_the_lead_and_ends_with_the_defrost():
     state = defrost(state)
     assert defrost_lift_k(state, TUNING) == 0.0 and state.defrosting
     assert state.interval_s == 6000.0  # 6000 learned, 6000 seen again
+
+
+def test_after_a_restart_the_learned_interval_lifts_ahead_of_the_next_defrost():
+    """Counting from the restart, the lift comes when the run since then reaches the lead: a
+    defrost due earlier (the coil iced before the restart) comes before it, never after."""
+    state = run(resumed_frost(6000.0), 5100.0)  # 300 s into the 1200 s lead
+    assert abs(defrost_lift_k(state, TUNING) - 0.2) < 1e-9
+    assert defrost_lift_k(run(IDLE_FROST, 5100.0), TUNING) == 0.0  # what a restart lost
+    # The count did not start at a defrost: the first one teaches nothing, the next ones do.
+    state = defrost(state)
+    assert state.interval_s == 6000.0
+    state = defrost(run(state, 5000.0))
+    assert state.interval_s == 5500.0
 
 
 def test_a_long_overdue_defrost_stops_the_lift():

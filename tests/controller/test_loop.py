@@ -6,7 +6,7 @@ from controller.config import ControlConfig
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck
-from controller.settings import UnitSettings, ZoneMode, ZoneSettings
+from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 
 
@@ -187,3 +187,19 @@ def test_a_stop_the_unit_has_not_carried_out_delays_the_next_start():
         sent.append((now, step(loop, now, True, ZoneMode.HEAT, 18.0, running=False).odu_command))
     starts = [t for t, cmd in sent if cmd is not None and cmd.frequency_hz > 0]
     assert starts and min(starts) >= really_stopped + 180.0
+
+
+def test_a_resumed_boost_ends_once_what_was_left_of_it_has_passed():
+    tuning = control_tuning_from(ControlConfig())
+    assert tuning.presets.boost_duration_s == 1800.0
+    settings = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0, preset=Preset.BOOST)
+    zones = {"a": zone_input(settings, 18.0, True, 2500.0, Head())}
+    unit = unit_input(RATINGS, Odu(), True, UnitSettings())
+
+    def presets(loop: ControlLoop) -> list[Preset]:
+        return [loop.step(zones, unit, t).output.zones["a"].preset for t in (0.0, 290.0, 300.0)]
+
+    resumed = ControlLoop(tuning)
+    resumed.resume_boost("a", -1500.0)  # 300 s of it left
+    assert presets(resumed) == [Preset.BOOST, Preset.BOOST, Preset.COMFORT]
+    assert presets(ControlLoop(tuning)) == [Preset.BOOST] * 3  # a boost from the first tick

@@ -1,6 +1,7 @@
 """Settings survive restarts; a corrupt or truncated file falls back to the last good copy."""
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -15,7 +16,7 @@ from controller.persistence import (
     encode_state,
     fit_to_zone,
 )
-from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
+from controller.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
 
 
 def sample(temperature: float = 22.5) -> SavedState:
@@ -121,6 +122,95 @@ def test_restored_setpoints_move_into_the_zones_current_limits():
     ) == (24.0, 18.0, 24.0)
     inside = ZoneSettings(target_temperature=21.0)
     assert fit_to_zone(inside, zone) is not None and fit_to_zone(inside, zone) == inside
+
+
+# -- what was learned or started: a boost's start, the defrost interval --
+
+BOOSTING = ZoneSettings(mode=ZoneMode.HEAT, preset=Preset.BOOST)
+
+
+def learned() -> SavedState:
+    return SavedState(
+        {"living": BOOSTING, "office": ZoneSettings()},
+        UnitSettings(),
+        boost_started={"living": 1_700_000_000.5},
+        defrost_interval_s=3300.0,
+    )
+
+
+def test_a_boosts_start_and_the_learned_defrost_interval_survive_a_restart(tmp_path):
+    store = StateStore(tmp_path / "state.json")
+    assert store.save(learned())
+    assert StateStore(tmp_path / "state.json").load() == learned()
+
+
+def test_a_file_written_before_they_were_kept_loads_without_them(tmp_path):
+    path = tmp_path / "state.json"
+    settings = {"living": BOOSTING.to_dict()}
+    path.write_text(json.dumps({"version": 1, "zones": settings, "unit": UnitSettings().to_dict()}))
+    store = StateStore(path)
+    restored = store.load()
+    assert restored == SavedState({"living": BOOSTING}, UnitSettings())
+    assert restored.boost_started == {} and restored.defrost_interval_s is None
+    assert store.problems == []
+
+
+def with_entry(tmp_path, key: str, value: object):
+    """A state file like `learned()` but with ``key`` replaced; ``value`` as JSON text."""
+    path = tmp_path / "state.json"
+    doc = json.loads(encode_state(learned()))
+    doc[key] = "@"
+    path.write_text(json.dumps(doc).replace('"@"', value))
+    return path
+
+
+@pytest.mark.parametrize(
+    "interval", ["0", "-60", '"3300"', "true", "[3300]", "1e12", "1" + "0" * 400]
+)
+def test_a_malformed_defrost_interval_is_reported_and_ignored(tmp_path, caplog, interval):
+    store = StateStore(with_entry(tmp_path, "defrost_interval_s", interval))
+    with caplog.at_level(logging.ERROR):
+        restored = store.load()
+    assert restored == SavedState(learned().zones, learned().unit, learned().boost_started)
+    assert len(store.problems) == 1 and "learned defrost interval" in store.problems[0]
+    assert store.problems[0] in caplog.text
+    assert str(store.path) in store.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("started", "why"),
+    [
+        ('{"living": "soon"}', "boost start 'soon' is no time"),
+        ('{"living": -1}', "boost start -1 is no time"),
+        ('{"living": null}', "boost start None is no time"),
+        ("[1700000000]", "are not a table"),
+    ],
+)
+def test_a_malformed_boost_start_is_reported_and_the_boost_counts_as_over(tmp_path, started, why):
+    store = StateStore(with_entry(tmp_path, "boost_started", started))
+    restored = store.load()
+    assert restored.zones == learned().zones  # still in boost: the supervisor ends it
+    assert restored.boost_started == {}
+    assert restored.defrost_interval_s == learned().defrost_interval_s
+    assert len(store.problems) == 1 and why in store.problems[0]
+
+
+def test_a_boost_start_of_a_zone_no_longer_in_boost_is_dropped_quietly(tmp_path):
+    store = StateStore(with_entry(tmp_path, "boost_started", '{"office": 1700000000}'))
+    assert store.load().boost_started == {} and store.problems == []
+
+
+def test_a_boost_counts_from_when_the_zone_went_into_boost_until_it_leaves_it():
+    state = SavedState({"living": ZoneSettings(mode=ZoneMode.HEAT)})
+    boosted = state.with_zone("living", BOOSTING, 100.0)
+    assert boosted.zones["living"] is BOOSTING and boosted.boost_started == {"living": 100.0}
+    # Another change during the boost, or boost chosen again, keeps its start.
+    quieter = boosted.with_zone("living", BOOSTING.with_changes(fan_mode=FanMode.QUIET), 200.0)
+    again = quieter.with_zone("living", quieter.zones["living"], 300.0)
+    assert quieter.boost_started == again.boost_started == {"living": 100.0}
+    over = again.with_zone("living", BOOSTING.with_changes(preset=Preset.COMFORT), 400.0)
+    assert over.boost_started == {}
+    assert state.boost_started == {}  # each is a new state
 
 
 # -- group commit --

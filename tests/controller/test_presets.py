@@ -2,7 +2,7 @@
 
 import pytest
 
-from controller.presets import PresetRule, PresetTable, preset_setpoints
+from controller.presets import PresetRule, PresetTable, boost_elapsed_s, preset_setpoints
 from controller.settings import Preset, ZoneMode, ZoneSettings
 
 TABLE = PresetTable()
@@ -46,3 +46,15 @@ def test_configured_rules_replace_a_side_by_temperature_or_offset():
     table = PresetTable(eco=eco, away=away)
     assert preset_setpoints(HEAT.with_changes(preset=Preset.ECO), table) == (18.5, 23.0)
     assert preset_setpoints(HEAT.with_changes(preset=Preset.AWAY), table) == (16.0, 26.0)
+
+
+def test_a_boost_keeps_what_was_left_of_it_across_a_restart():
+    assert boost_elapsed_s(1000.0, 1600.0, 1800.0) == 600.0
+    # Back after a power cut longer than the boost: it is over.
+    assert boost_elapsed_s(1000.0, 1000.0 + 7200.0, 1800.0) == 1800.0
+    # A start nobody knows (an old state file): over, never begun again.
+    assert boost_elapsed_s(None, 1600.0, 1800.0) == 1800.0
+    # The calendar clock is behind the start (not set yet after a boot): one boost at most.
+    assert boost_elapsed_s(1000.0, 400.0, 1800.0) == 0.0
+    # Controller seconds run `time_scale` to a calendar second.
+    assert boost_elapsed_s(1000.0, 1010.0, 1800.0, time_scale=60.0) == 600.0
