@@ -189,6 +189,8 @@ class ControlLoop:
                 self._rejoin(unit, now)
             elif unit.compressor_running and not self.history.running:
                 self._stop_pending(now)
+            elif unit.compressor_running is False and self.history.running:
+                self._start_pending(now)
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
             # Nothing can be sent to a unit that does not answer; for the coordinator its run
@@ -256,6 +258,17 @@ class ControlLoop:
         it really stops, so a start can only come later, never too early."""
         self.history = replace(self.history, stopped_at=now)
         compressor = self.state.compressor._replace(stopped_at=now)
+        self.state = self.state._replace(compressor=compressor)
+
+    def _start_pending(self, now: float) -> None:
+        """The unit's start is taken to happen now: it may come later (a start delay, or the
+        start's write was lost on a noisy line and goes out again), but it has not come
+        earlier. While the unit reports its compressor stopped though the controller started
+        it, the minimum run counts from when it really starts, so a stop can only come later,
+        never too early. (Only the start time moves: a stopped unit is never taken for a stop
+        at some earlier moment, which could let a restart come too early.)"""
+        self.history = replace(self.history, started_at=now)
+        compressor = self.state.compressor._replace(started_at=now)
         self.state = self.state._replace(compressor=compressor)
 
     def _follow_sensors(

@@ -1,6 +1,8 @@
 """The control tick with its safety check, as the supervisor and the bench run it."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.config import ControlConfig
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
@@ -187,6 +189,66 @@ def test_a_stop_the_unit_has_not_carried_out_delays_the_next_start():
         sent.append((now, step(loop, now, True, ZoneMode.HEAT, 18.0, running=False).odu_command))
     starts = [t for t, cmd in sent if cmd is not None and cmd.frequency_hz > 0]
     assert starts and min(starts) >= really_stopped + 180.0
+
+
+def test_a_start_the_unit_has_not_carried_out_delays_the_next_stop():
+    """The start's write was lost (or the unit delays its start): it reports its compressor
+    stopped for 100 s after the controller started it, so the minimum run counts from when it
+    says it runs; a unit that reports nothing (None) moves nothing."""
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    for i in range(30):  # stopped, and the room is warm enough
+        step(loop, 10.0 * i, True, ZoneMode.HEAT, 25.0, running=False)
+    now = 300.0
+    while not loop.history.running:  # a cold room: the controller starts the unit
+        now += 10.0
+        step(loop, now, True, ZoneMode.HEAT, 18.0, running=False)
+    started = now
+    for _ in range(10):  # the unit has not started yet
+        now += 10.0
+        step(loop, now, True, ZoneMode.HEAT, 18.0, running=False)
+    really_started = now
+    assert loop.history.started_at == really_started > started
+    sent = []
+    for _ in range(40):  # running now, and the room is warm at once
+        now += 10.0
+        sent.append((now, step(loop, now, True, ZoneMode.HEAT, 25.0, running=True).odu_command))
+    stops = [t for t, cmd in sent if cmd is not None and cmd.frequency_hz == 0]
+    assert stops and min(stops) >= really_started + 180.0
+    unknown = ControlLoop(control_tuning_from(ControlConfig()))
+    step(unknown, 0.0, True, ZoneMode.HEAT, 18.0)
+    step(unknown, 10.0, True, ZoneMode.HEAT, 18.0)
+    assert unknown.history.running and unknown.history.started_at == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([17.0, 21.9, 26.0]), st.booleans(), st.booleans()),
+        min_size=20,
+        max_size=150,
+    )
+)
+def test_lost_writes_never_make_the_unit_itself_break_an_interlock(ticks):
+    """A noisy line loses some commands (the next tick sends them again). Whatever is lost,
+    the unit's own runs and pauses — as it carries them out and reports them — last at least
+    the minimum on and off times: the controller counts from what the unit reports."""
+    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    limits = loop.tuning.coordinator.limits
+    running, changed_at = False, None
+    now = 0.0
+    for temperature, delivered, stays in ticks:
+        # Each room temperature holds for a while (`stays`), so that runs and stops happen.
+        for _ in range(6 if stays else 1):
+            now += 10.0
+            command = step(loop, now, True, ZoneMode.HEAT, temperature, running=running).odu_command
+            if command is None or not delivered:
+                continue
+            wants_run = command.frequency_hz > 0
+            if wants_run != running:
+                if changed_at is not None:
+                    held = now - changed_at
+                    assert held >= (limits.min_on_s if running else limits.min_off_s), (now, held)
+                running, changed_at = wants_run, now
 
 
 def test_a_resumed_boost_ends_once_what_was_left_of_it_has_passed():
