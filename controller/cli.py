@@ -44,6 +44,17 @@ def _inset(text: str) -> float:
     return value
 
 
+def _weeks(text: str) -> int:
+    """A whole number of weeks within a year either way."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of weeks") from None
+    if not -52 <= value <= 52:
+        raise argparse.ArgumentTypeError(f"{text!r} must be within -52..52 weeks")
+    return value
+
+
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -125,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="engineering (repeatable): add a row for `ideal` holding its rooms K kelvin inside"
         " the band, to show what so small a margin costs in excess discomfort",
+    )
+    bench.add_argument(
+        "--shift-weeks",
+        type=_weeks,
+        action="append",
+        default=[],
+        metavar="K",
+        help="engineering (repeatable): run each scenario K weeks later (earlier if negative)"
+        " in the weather year, named e.g. mixed-april+2w; default: as written",
     )
     bench.add_argument(
         "--why",
@@ -259,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plots=args.plots,
                 ideal_insets_k=args.ideal_inset,
                 why=args.why,
+                shift_weeks=args.shift_weeks or (0,),
             )
         elif args.command == "demo":
             from controller.demo import run_demo

@@ -503,7 +503,27 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
             for name, figures in controllers.items():
                 by_cause = figures[key]
                 lines.append(f"  {name:<10}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
+    if len(results) > 1:
+        lines.extend(_summed(results))
     return "\n".join(lines)
+
+
+def _summed(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Energy and excess discomfort summed over the scenarios, per controller (the issue's
+    goals are stated over the shipped scenarios' sum)."""
+    energy: dict[str, float] = {}
+    excess: dict[str, float] = {}
+    for scenario in results:
+        for name, figures in scenario["controllers"].items():
+            energy[name] = energy.get(name, 0.0) + figures["energy_kwh"]
+            if figures.get("excess_discomfort_kh_per_zone") is not None:
+                excess[name] = excess.get(name, 0.0) + figures["excess_discomfort_kh_per_zone"]
+    lines = [f"\nsummed over {len(results)} scenarios:"]
+    lines.append(f"  {'controller':<10}{'energy kWh':>13}{'excess K·h/z':>13}")
+    for name, kwh in energy.items():
+        shown = f"{excess[name]:.2f}" if name in excess else "—"
+        lines.append(f"  {name:<10}{kwh:>13.1f}{shown:>13}")
+    return lines
 
 
 def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path:
@@ -560,6 +580,7 @@ def run_bench(
     plots: Path | None = None,
     ideal_insets_k: Sequence[float] = (),
     why: bool = False,
+    shift_weeks: Sequence[int] = (0,),
 ) -> int:
     """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
     `ideal` among the ``controllers``: its excess is measured against it."""
@@ -575,7 +596,11 @@ def run_bench(
         )
         return 2
     try:
-        scenarios = [load_scenario(p) for p in (scenario_paths or shipped_scenarios())]
+        scenarios = [
+            load_scenario(path, shift)
+            for path in (scenario_paths or shipped_scenarios())
+            for shift in shift_weeks
+        ]
     except ScenarioError as err:
         print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
         for problem in err.problems:

@@ -36,6 +36,7 @@ from hil.weather import (
     DAY_S,
     HOUR_S,
     WEEK_S,
+    YEAR_S,
     Weather,
     load_weather_file,
     parse_time_of_year,
@@ -319,8 +320,15 @@ class Scenario:
         return load_weather_file(self.weather_path)
 
 
-def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
-    """Parse and validate a scenario's TOML text; ScenarioError lists every problem."""
+def parse_scenario(
+    text: str, source: str = "<scenario>", base_dir: Path | None = None, shift_weeks: int = 0
+) -> Scenario:
+    """Parse and validate a scenario's TOML text; ScenarioError lists every problem.
+
+    ``shift_weeks`` moves the period that many weeks later (earlier when negative) in the
+    weather year, schedules and all, and names it so (``mixed-april+2w``): the same house and
+    programme in other weather, to see whether a result holds beyond one week. Whole weeks keep
+    the weekly schedules on their weekdays; dated disturbances stay on their dates."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -336,15 +344,24 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
             weather_path = (base_dir or Path.cwd()) / weather_path
         if not weather_path.is_file():
             raise ScenarioError(source, [f"weather.file: no file {str(weather_path)!r}"])
-    start_s = parse_time_of_year(spec.weather.start)
+    start_s = parse_time_of_year(spec.weather.start) + shift_weeks * WEEK_S
     duration_s = (
         spec.weather.duration_days * DAY_S
         if spec.weather.duration_days is not None
         else (spec.weather.duration_hours or 0.0) * HOUR_S
     )
+    name = spec.name
+    if shift_weeks:
+        # Within the weather year: across its end the weekdays would slip by a day.
+        if not 0.0 <= start_s <= YEAR_S - duration_s:
+            raise ScenarioError(
+                source,
+                [f"shifted by {shift_weeks:+d} weeks, its period leaves the weather year"],
+            )
+        name = f"{name}{shift_weeks:+d}w"
     zones = tuple(room.id for room in spec.building.rooms if room.head_w > 0)
     return Scenario(
-        name=spec.name,
+        name=name,
         description=spec.description.strip(),
         source=source,
         start_s=start_s,
@@ -369,13 +386,14 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
     )
 
 
-def load_scenario(path: Path | str) -> Scenario:
+def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
+    """The scenario in ``path`` (``shift_weeks``: see `parse_scenario`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(str(path), [f"cannot read: {err.strerror}"]) from None
-    return parse_scenario(text, str(path), path.parent)
+    return parse_scenario(text, str(path), path.parent, shift_weeks)
 
 
 def shipped_scenarios() -> list[Path]:

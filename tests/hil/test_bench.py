@@ -246,3 +246,20 @@ def test_why_splits_each_controllers_discomfort_and_its_excess_by_cause(january_
     excess = ours["excess_causes_kh_per_zone"]
     assert sum(excess.values()) == pytest.approx(ours["excess_discomfort_kh_per_zone"], abs=0.01)
     assert "excess discomfort by cause" in format_table([scenario])
+
+
+def test_shifted_weeks_run_side_by_side_and_are_summed(january_day, capsys):
+    args = ["bench", "--scenario", str(january_day), "--controller", "ideal"]
+    assert main([*args, "--shift-weeks", "0", "--shift-weeks", "1"]) == 0
+    table = capsys.readouterr().out
+    name = parse_scenario(january_day.read_text(), str(january_day)).name
+    assert f"\n{name}: " in table and f"\n{name}+1w: " in table
+    assert "summed over 2 scenarios" in table
+
+
+@pytest.mark.parametrize("value", ["1.5", "53", "soon"])
+def test_a_shift_that_is_no_whole_number_of_weeks_in_a_year_is_refused(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--shift-weeks", value])
+    assert exit_.value.code == 2
+    assert "--shift-weeks" in capsys.readouterr().err

@@ -350,3 +350,29 @@ def test_settings_hold_until_the_next_switch_point():
     every, until = scenario.settings_span(monday + 3 * HOUR_S)
     assert every == {"living": scenario.settings_at("living", monday + 3 * HOUR_S)}
     assert until == monday + 6.5 * HOUR_S
+
+
+def test_a_scenario_shifted_by_whole_weeks_keeps_its_programme_in_other_weather():
+    text = SHIPPED["mixed-april"].read_text()
+    week = parse_scenario(text, "mixed-april")
+    later = parse_scenario(text, "mixed-april", shift_weeks=2)
+    earlier = parse_scenario(text, "mixed-april", shift_weeks=-1)
+    assert (later.name, earlier.name) == ("mixed-april+2w", "mixed-april-1w")
+    assert later.start_s == week.start_s + 14 * DAY_S
+    assert earlier.start_s == week.start_s - 7 * DAY_S
+    assert later.duration_s == week.duration_s
+    # The same weekday, the same settings, hour by hour; the weather is another week's.
+    for hour in range(0, 7 * 24, 5):
+        for zone in week.zones:
+            t = hour * HOUR_S
+            assert later.settings_at(zone, later.start_s + t) == week.settings_at(
+                zone, week.start_s + t
+            )
+    weather = week.weather()
+    assert weather.at(later.start_s + 12 * HOUR_S) != weather.at(week.start_s + 12 * HOUR_S)
+
+
+@pytest.mark.parametrize("weeks", [40, -20])
+def test_a_shift_out_of_the_weather_year_is_refused(weeks):
+    with pytest.raises(ScenarioError, match="leaves the weather year"):
+        parse_scenario(SHIPPED["mixed-april"].read_text(), "mixed-april", shift_weeks=weeks)
