@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -21,38 +21,36 @@ from controller.security import insecure_files
 log = logging.getLogger("minisplit")
 
 
-def _positive(text: str) -> float:
+def _parsed(
+    text: str, kind: type[float] | type[int], what: str, ok: Callable[[float], bool], bounds: str
+) -> float:
+    """``text`` as a ``kind`` for which ``ok`` holds, else argparse's error: ``what`` names
+    the kind of value, ``bounds`` the range it must lie in."""
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 10000:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 10000")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be {bounds}")
     return value
+
+
+def _positive(text: str) -> float:
+    return _parsed(text, float, "a number", lambda v: 0 < v <= 10000, "above 0 and at most 10000")
 
 
 def _inset(text: str) -> float:
     """A margin inside the comfort band: above 0 and below its half-width (0.5 K)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of kelvin") from None
-    if not 0 < value < 0.5:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} must be above 0 and below 0.5 K (the comfort band's half-width)"
-        )
-    return value
+    bounds = "above 0 and below 0.5 K (the comfort band's half-width)"
+    return _parsed(text, float, "a number of kelvin", lambda v: 0 < v < 0.5, bounds)
 
 
 def _weeks(text: str) -> int:
     """A whole number of weeks within a year either way."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of weeks") from None
-    if not -52 <= value <= 52:
-        raise argparse.ArgumentTypeError(f"{text!r} must be within -52..52 weeks")
-    return value
+    weeks = _parsed(
+        text, int, "a whole number of weeks", lambda v: -52 <= v <= 52, "within -52..52 weeks"
+    )
+    return int(weeks)
 
 
 def _host_port(text: str) -> tuple[str, int]:
