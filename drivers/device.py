@@ -26,11 +26,23 @@ CommandT = TypeVar("CommandT")
 
 
 class DeviceError(Exception):
-    """A device that answers, but not as its profile says it should."""
+    """A device that answers, but not as its profile says it should.
+
+    ``fault`` is the short form that MQTT and the status line show, naming the register and
+    what it reads (e.g. ``wrong_device: device_kind=2``); the message says what to check."""
+
+    def __init__(self, message: str, fault: str) -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class UnexpectedDevice(DeviceError):
     """The unit id answers with another kind of device than the profile describes."""
+
+
+class ImplausibleIdentity(DeviceError):
+    """The unit's identity registers hold values no working unit reports (zero, an erased
+    register, limits outside the profile's): the control cannot run on them."""
 
 
 class UndecodableValue(DeviceError):
@@ -55,7 +67,9 @@ class Reading:
     def number(self, name: str) -> float:
         value = self.value(name)
         if value is None:
-            raise UndecodableValue(f"{self._who}: {name} reads its invalid sentinel")
+            raise UndecodableValue(
+                f"{self._who}: {name} reads its invalid sentinel", f"undecodable: {name}=invalid"
+            )
         return value
 
     def integer(self, name: str) -> int:
@@ -65,7 +79,10 @@ class Reading:
         """The enum label; an unknown value is an error (the typed status cannot hold it)."""
         label = self.label_or_none(name)
         if label is None:
-            raise UndecodableValue(f"{self._who}: {name} reads {self.raw(name)}, not in its enum")
+            raw = self.raw(name)
+            raise UndecodableValue(
+                f"{self._who}: {name} reads {raw}, not in its enum", f"undecodable: {name}={raw}"
+            )
         return label
 
     def label_or_none(self, name: str) -> str | None:
@@ -74,6 +91,10 @@ class Reading:
     def code(self, name: str) -> str:
         """A fault-code label; a code the profile does not know still comes through."""
         return self.label_or_none(name) or f"unknown_{self.raw(name)}"
+
+    def erased(self, name: str) -> bool:
+        """The register reads 0 or all ones: a value never set, or an erased memory."""
+        return self.raw(name) in (0, (1 << 16 * self._profile[name].count) - 1)
 
     def flags(self, name: str) -> dict[str, bool]:
         return bit_flags(self._profile[name], self.raw(name))
@@ -124,7 +145,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         if found != self.profile.device_kind:
             raise UnexpectedDevice(
                 f"{self}: device_kind reads {found}, but profile {self.profile.name!r} expects "
-                f"{self.profile.device_kind}: is the unit id or the profile wrong?"
+                f"{self.profile.device_kind}: is the unit id or the profile wrong?",
+                f"wrong_device: device_kind={found}",
             )
         return self._decode_info(reading)
 
