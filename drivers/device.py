@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, Generic, TypeVar
 
-from drivers.bus import BusScheduler, Priority
+from drivers.bus import BusScheduler, ModbusExceptionReply, Priority
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, RegisterSpec, Table
 from drivers.registers import (
     ReadBlock,
@@ -19,6 +19,10 @@ from drivers.registers import (
     plan_reads,
     raw_from_words,
 )
+
+# Exception replies that say the request does not fit the unit (no such function, no such
+# registers, too many at once): a wrong unit id or profile. Busy (6) or failing (4) may pass.
+_NOT_IN_ITS_MAP = (0x01, 0x02, 0x03)
 
 InfoT = TypeVar("InfoT")
 StatusT = TypeVar("StatusT")
@@ -37,7 +41,8 @@ class DeviceError(Exception):
 
 
 class UnexpectedDevice(DeviceError):
-    """The unit id answers with another kind of device than the profile describes."""
+    """The unit id answers as another kind of device than the profile describes, or has no
+    registers where the profile puts them."""
 
 
 class ImplausibleIdentity(DeviceError):
@@ -139,7 +144,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         return len(self._poll_plan)
 
     async def probe(self) -> InfoT:
-        """Read the identity registers; raise UnexpectedDevice if another kind answers."""
+        """Read the identity registers; raise UnexpectedDevice if another kind answers, or if
+        the unit has no registers where the profile puts them."""
         reading = await self._read(self._identity_plan)
         found = reading.raw("device_kind")
         if found != self.profile.device_kind:
@@ -226,7 +232,19 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     async def _read(self, plan: list[ReadBlock]) -> Reading:
         words: dict[str, list[int]] = {}
         for block in plan:
-            words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+            try:
+                words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+            except ModbusExceptionReply as err:
+                if err.code not in _NOT_IN_ITS_MAP:
+                    raise
+                names = block.registers[0].name
+                if len(block.registers) > 1:
+                    names += f"..{block.registers[-1].name}"
+                raise UnexpectedDevice(
+                    f"{self}: {err}: the unit has no {names} where profile "
+                    f"{self.profile.name!r} puts them: is the unit id or the profile wrong?",
+                    f"wrong_profile: {names} exception 0x{err.code:02X}",
+                ) from None
         return Reading(str(self), self.profile, words)
 
     def _plan(self, names: Iterable[str]) -> list[ReadBlock]:

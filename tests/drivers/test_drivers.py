@@ -104,6 +104,17 @@ async def test_probe_refuses_another_kind_of_device(
     assert err.value.fault == "wrong_device: device_kind=1"
 
 
+async def test_probe_refuses_a_unit_without_the_registers_its_profile_names(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile
+) -> None:
+    data = _profile_data(head_profile)
+    data["registers"]["capabilities"]["address"] = 40  # past the head's last input register
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    with pytest.raises(UnexpectedDevice, match=r"exception reply 0x02: the unit has no") as err:
+        await head.probe()
+    assert err.value.fault == "wrong_profile: capabilities exception 0x02"
+
+
 async def test_probe_refuses_an_implausible_identity_naming_the_register(
     odu: OutdoorUnitDriver, line: FakeLine
 ) -> None:

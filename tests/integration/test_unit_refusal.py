@@ -24,7 +24,7 @@ from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import running, wait_until
-from tests.integration.processes import BASE, ControllerProcess, controller_config
+from tests.integration.processes import BASE, ROOT, ControllerProcess, controller_config
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,17 @@ def shows(recorder: MessageRecorder, topic: str, **expected: object) -> bool:
 
 @contextlib.asynccontextmanager
 async def house(
-    directory: Path, broker: Mosquitto, faults: Sequence[Fault]
+    directory: Path,
+    broker: Mosquitto,
+    faults: Sequence[Fault] = (),
+    zone_extra: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[Supervisor, Simulator, MessageRecorder]]:
-    """The demo house, its simulator already faulty (``faults``) when the controller starts."""
+    """The demo house, its simulator already faulty (``faults``) when the controller starts;
+    ``zone_extra`` changes the controller's config only (the units stay as they are)."""
     port = free_port()
-    _, loaded = controller_config(directory, port, broker.port)
-    simulator = Simulator(loaded, speed=SPEED)
+    _, units = controller_config(directory, port, broker.port)
+    _, loaded = controller_config(directory, port, broker.port, zone_extra=zone_extra)
+    simulator = Simulator(units, speed=SPEED)
     for fault in faults:
         simulator.faults.add(fault)
     async with (
@@ -168,6 +173,39 @@ async def test_a_head_reports_its_temperature_while_the_outdoor_unit_was_never_r
         assert state is not None
         assert (state["available"], state["fault"], state["sensor"]) == (True, "odu_comms", "head")
         assert shows(recorder, "unit/state", available=False, fault=None)
+
+
+async def test_a_head_without_the_registers_its_profile_names_is_refused_and_the_rest_runs(
+    tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    reference = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
+    capabilities = "[registers.capabilities]\naddress = 5\n"
+    assert capabilities in reference
+    profile = tmp_path / "misplaced-head.toml"
+    profile.write_text(reference.replace(capabilities, capabilities.replace("= 5", "= 40")))
+    fault = "wrong_profile: capabilities exception 0x02"
+    async with (
+        asyncio.timeout(60),
+        house(tmp_path, mosquitto, zone_extra={"office": f'profile = "{profile}"'}) as (
+            supervisor,
+            simulator,
+            recorder,
+        ),
+    ):
+        await wait_until(
+            lambda: shows(recorder, "zone/office/state", fault=fault, available=False), 20, fault
+        )
+        assert f"office refused ({fault})" in supervisor.status_line()
+        # The rest runs: the outdoor unit heats the living room.
+        await wait_until(
+            lambda: simulator.odu_register("frequency_setpoint") > 0, 30, "the compressor on"
+        )
+        assert simulator.head_register("living", "capacity_request") > 0
+        cycles = supervisor.cycles
+        await wait_until(lambda: supervisor.cycles >= cycles + 10, 20, "10 more cycles")
+    refusals = [r for r in caplog.records if r.getMessage().startswith("zone office head refused")]
+    assert len(refusals) == 1
 
 
 def _swap_ids(config: Path) -> None:
