@@ -21,7 +21,8 @@ from drivers.registers import (
 )
 
 # Exception replies that say the request does not fit the unit (no such function, no such
-# registers, too many at once): a wrong unit id or profile. Busy (6) or failing (4) may pass.
+# registers, too many at once): a wrong unit id or profile. A busy (6) or failing (4) unit is
+# another matter: it may answer the next time.
 _NOT_IN_ITS_MAP = (0x01, 0x02, 0x03)
 
 InfoT = TypeVar("InfoT")

@@ -1,5 +1,6 @@
 """Units the controller cannot run on, against the real simulator and a real mosquitto: another
-kind of device at a configured unit id, or an outdoor unit whose identity is nonsense. That
+kind of device at a configured unit id, a unit without the registers its profile names, or an
+outdoor unit whose identity is nonsense. That
 unit is refused (logged once, its `fault` published, named on systemd's STATUS line) and probed
 again on a backoff until it answers as it should; everything else runs. A head's temperature is
 published even while the outdoor unit has never been reached."""
