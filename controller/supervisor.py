@@ -16,8 +16,10 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
+from controller.compressor import UnitObservation
 from controller.config import LoadedConfig, SensorCheckConfig, ZoneConfig
 from controller.control import (
     ControlOutput,
@@ -33,11 +35,13 @@ from controller.mqtt_bridge import MqttBridge
 from controller.notify import SystemdNotifier
 from controller.persistence import SavedState, SettingsCommitter, StateStore, fit_to_zone
 from controller.presets import boost_elapsed_s
+from controller.probing import RefusedUnits
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck, ZoneSensors
 from controller.settings import Preset, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
+from drivers.device import DeviceDriver, DeviceError
 from drivers.devices import HeadInfo, HeadStatus, OduCommand, OduInfo, OduStatus, RemoteRequest
 from drivers.head import HeadDriver
 from drivers.odu import OutdoorUnitDriver
@@ -52,6 +56,11 @@ STATUS_REFRESH_S = 10.0  # wall seconds between STATUS= updates when systemd has
 FAILED_POLLS_TOLERATED = 1
 ODU_UNIT = "outdoor unit"  # how logs and `autonomous` name the ODU (zones go by their id)
 AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (heartbeat lapsed)
+# Controller seconds until a refused unit (wrong kind of device, implausible identity) is probed
+# again: the period at first, doubling up to this; such a unit answers, so the bus never backs
+# off from it by itself.
+REFUSED_REPROBE_MAX_S = 600.0
+InfoT = TypeVar("InfoT")
 
 
 @dataclass
@@ -122,6 +131,7 @@ class Supervisor:
         self.odu_status: OduStatus | None = None
         self.odu_available = False
         self.odu_failed_polls = 0  # in a row
+        self.refused = RefusedUnits(Backoff(self.period_s, REFUSED_REPROBE_MAX_S))
         self.store = StateStore(config.state_file)
         saved = self.store.load()
         # A setting takes effect once it is on disk (see on_command).
@@ -246,7 +256,11 @@ class Supervisor:
     def status_line(self) -> str:
         """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults."""
         ok = sum(zone.available for zone in self.zones.values())
-        faults = [f"{zone_id} offline" for zone_id, z in self.zones.items() if not z.available]
+        faults = [
+            f"{zone_id} {self._refusal(zone_id) or 'offline'}"
+            for zone_id, z in self.zones.items()
+            if not z.available
+        ]
         faults += [
             f"{zone_id} fault {z.status.fault_code}"
             for zone_id, z in self.zones.items()
@@ -261,12 +275,16 @@ class Supervisor:
         faults += [f"{unit} {AUTONOMOUS}" for unit in sorted(self.autonomous)]
         status = self.odu_status
         if not self.odu_available or status is None:
-            odu = "ODU offline"
+            odu = f"ODU {self._refusal(ODU_UNIT) or 'offline'}"
         else:
             odu = f"ODU {status.mode} {status.compressor_frequency_hz:.1f} Hz"
             if status.fault:
                 faults.insert(0, f"ODU fault {status.fault_code}")
         return f"zones {ok}/{len(self.zones)} ok; {odu}; faults: {', '.join(faults) or 'none'}"
+
+    def _refusal(self, unit: str) -> str | None:
+        fault = self.refused.fault(unit)
+        return None if fault is None else f"refused ({fault})"
 
     # ---- one cycle --------------------------------------------------------------------
     async def cycle(self) -> None:
@@ -280,20 +298,40 @@ class Supervisor:
         self.cycle_done.clear()
 
     async def _probe_missing(self) -> None:
-        timeout = self.loaded.config.outdoor_unit.heartbeat_timeout_s
         if self.odu_info is None:
-            with contextlib.suppress(BusError):
-                self.odu_info = await self.odu.probe()
-                await self.odu.set_heartbeat_timeout(timeout)
-                log.info("outdoor unit found: %s", self.odu_info)
-        for zone in self.zones.values():
+            self.odu_info = await self._probe(ODU_UNIT, self.odu)
+        for zone_id, zone in self.zones.items():
             if zone.info is None:
-                with contextlib.suppress(BusError):
-                    zone.info = await zone.driver.probe()
-                    await zone.driver.set_heartbeat_timeout(timeout)
-                    log.info("head %s found: %s", zone.config.id, zone.info)
-                    if self.bridge is not None:
-                        self.bridge.set_head_info(zone.config.id, zone.info)
+                zone.info = await self._probe(zone_id, zone.driver)
+                if zone.info is not None and self.bridge is not None:
+                    self.bridge.set_head_info(zone_id, zone.info)
+
+    async def _probe(self, unit: str, driver: DeviceDriver[InfoT, Any, Any]) -> InfoT | None:
+        """The unit's identity, or None: it does not answer, or answers as no unit the
+        controller can run (then it is refused: a fault, logged once, probed again later);
+        either way the other units go on."""
+        now = self.now()
+        if not self.refused.due(unit, now):
+            return None
+        try:
+            info = await driver.probe()
+            await driver.set_heartbeat_timeout(self.loaded.config.outdoor_unit.heartbeat_timeout_s)
+        except BusError:
+            return None
+        except DeviceError as err:
+            delay, news = self.refused.refuse(unit, err.fault, now)
+            log.log(
+                logging.ERROR if news else logging.DEBUG,
+                "%s refused: %s (probed again in %g s, then less often)",
+                _named(unit),
+                err,
+                delay,
+            )
+            return None
+        if (fault := self.refused.accept(unit)) is not None:
+            log.warning("%s accepted: it was refused for %s", _named(unit), fault)
+        log.info("%s found: %s", _named(unit), info)
+        return info
 
     async def _poll_all(self) -> None:
         zones = [z for z in self.zones.values() if z.info is not None]
@@ -354,16 +392,15 @@ class Supervisor:
             if available[unit] and status is not None and status.heartbeat_lost
         }
 
-        def named(unit: str) -> str:
-            return unit if unit == ODU_UNIT else f"zone {unit} head"
-
         for unit in sorted(lapsed - self.autonomous):
             # Expected until the first heartbeat after start-up or after the unit was away;
             # a warning only when a unit that followed the controller lets go.
             level = logging.WARNING if unit in self._following else logging.INFO
-            log.log(level, "%s reports its heartbeat lapsed: it runs on its own logic", named(unit))
+            log.log(
+                level, "%s reports its heartbeat lapsed: it runs on its own logic", _named(unit)
+            )
         for unit in sorted(self.autonomous - lapsed):
-            log.info("%s follows the controller", named(unit))
+            log.info("%s follows the controller", _named(unit))
         self.autonomous = lapsed
         self._following = {unit for unit, up in available.items() if up} - lapsed
         if lapsed:
@@ -393,22 +430,30 @@ class Supervisor:
                 return None
         return RemoteReading(zone.remote_temperature, at, timeout)
 
-    def _inputs(
-        self, now: float
-    ) -> tuple[dict[str, ZoneInput], UnitInput, dict[str, RemoteReading]] | None:
-        if self.odu_info is None or self.odu_status is None:
-            return None
-        info = self.odu_info
+    def _unit_input(self) -> UnitInput:
+        info, status = self.odu_info, self.odu_status
+        if info is None or status is None:
+            # Never reached (or refused): no refrigerant to share. The control runs all the
+            # same, on what the heads report, as it does while a unit it knew is lost.
+            limits = self.tuning.coordinator.limits
+            nothing = UnitObservation(
+                0.0, 0.0, limits.min_frequency_hz, limits.max_frequency_hz, 0.0, None
+            )
+            return UnitInput(nothing, available=False, defrost=False, settings=self.unit_settings)
         ratings = UnitRatings(
             info.rated_heating_capacity_w,
             info.rated_cooling_capacity_w,
             info.min_frequency_hz,
             info.max_frequency_hz,
         )
-        status = self.odu_status
-        unit = unit_input(
+        return unit_input(
             ratings, status, self.odu_available, self.unit_settings, status.compressor_running
         )
+
+    def _inputs(
+        self, now: float
+    ) -> tuple[dict[str, ZoneInput], UnitInput, dict[str, RemoteReading]]:
+        unit = self._unit_input()
         zones = {}
         remotes = {}
         for zone_id, zone in self.zones.items():
@@ -430,11 +475,7 @@ class Supervisor:
         measurements and write what changed."""
         async with self._actuate_lock:
             now = self.now()
-            inputs = self._inputs(now)
-            if inputs is None:
-                self._publish(now)
-                return
-            zones, unit, remotes = inputs
+            zones, unit, remotes = self._inputs(now)
             if self.started_at is None:
                 self.started_at = now
             sensors_before = self.loop.sensors
@@ -620,7 +661,9 @@ class Supervisor:
         out = self.output.zones.get(zone_id) if self.output else None
         status = zone.status
         action = out.action if out and zone.available else "off"
-        fault = status.fault_code if status and status.fault else None
+        fault = self.refused.fault(zone_id) or (
+            status.fault_code if status and status.fault else None
+        )
         if zone.available and not self.odu_available:
             # The heads were told to ask for no refrigerant (_write_heads): say so.
             action = action if action in ("off", "fan") else "idle"
@@ -662,7 +705,8 @@ class Supervisor:
             "defrost": status.defrost if status else False,
             "quiet": self.unit_settings.quiet,
             "demand_limit": self.unit_settings.demand_limit_pct,
-            "fault": (status.fault_code if status and status.fault else None)
+            "fault": self.refused.fault(ODU_UNIT)
+            or (status.fault_code if status and status.fault else None)
             or (AUTONOMOUS if ODU_UNIT in self.autonomous else None),
             "available": self.odu_available,
         }
@@ -687,6 +731,11 @@ class Supervisor:
 
 async def _unavailable() -> None:
     raise BusError("not probed")
+
+
+def _named(unit: str) -> str:
+    """How logs name a unit: the outdoor unit, or a zone's head."""
+    return unit if unit == ODU_UNIT else f"zone {unit} head"
 
 
 async def run_supervisor(

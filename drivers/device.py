@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, Generic, TypeVar
 
-from drivers.bus import BusScheduler, Priority
+from drivers.bus import BusScheduler, ModbusExceptionReply, Priority
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, RegisterSpec, Table
 from drivers.registers import (
     ReadBlock,
@@ -20,17 +20,35 @@ from drivers.registers import (
     raw_from_words,
 )
 
+# Exception replies that say the request does not fit the unit (no such function, no such
+# registers, too many at once): a wrong unit id or profile. A busy (6) or failing (4) unit is
+# another matter: it may answer the next time.
+_NOT_IN_ITS_MAP = (0x01, 0x02, 0x03)
+
 InfoT = TypeVar("InfoT")
 StatusT = TypeVar("StatusT")
 CommandT = TypeVar("CommandT")
 
 
 class DeviceError(Exception):
-    """A device that answers, but not as its profile says it should."""
+    """A device that answers, but not as its profile says it should.
+
+    ``fault`` is the short form that MQTT and the status line show, naming the register and
+    what it reads (e.g. ``wrong_device: device_kind=2``); the message says what to check."""
+
+    def __init__(self, message: str, fault: str) -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class UnexpectedDevice(DeviceError):
-    """The unit id answers with another kind of device than the profile describes."""
+    """The unit id answers as another kind of device than the profile describes, or has no
+    registers where the profile puts them."""
+
+
+class ImplausibleIdentity(DeviceError):
+    """The unit's identity registers hold values no working unit reports (zero, an erased
+    register, limits outside the profile's): the control cannot run on them."""
 
 
 class UndecodableValue(DeviceError):
@@ -55,7 +73,9 @@ class Reading:
     def number(self, name: str) -> float:
         value = self.value(name)
         if value is None:
-            raise UndecodableValue(f"{self._who}: {name} reads its invalid sentinel")
+            raise UndecodableValue(
+                f"{self._who}: {name} reads its invalid sentinel", f"undecodable: {name}=invalid"
+            )
         return value
 
     def integer(self, name: str) -> int:
@@ -65,7 +85,10 @@ class Reading:
         """The enum label; an unknown value is an error (the typed status cannot hold it)."""
         label = self.label_or_none(name)
         if label is None:
-            raise UndecodableValue(f"{self._who}: {name} reads {self.raw(name)}, not in its enum")
+            raw = self.raw(name)
+            raise UndecodableValue(
+                f"{self._who}: {name} reads {raw}, not in its enum", f"undecodable: {name}={raw}"
+            )
         return label
 
     def label_or_none(self, name: str) -> str | None:
@@ -74,6 +97,10 @@ class Reading:
     def code(self, name: str) -> str:
         """A fault-code label; a code the profile does not know still comes through."""
         return self.label_or_none(name) or f"unknown_{self.raw(name)}"
+
+    def erased(self, name: str) -> bool:
+        """The register reads 0 or all ones: a value never set, or an erased memory."""
+        return self.raw(name) in (0, (1 << 16 * self._profile[name].count) - 1)
 
     def flags(self, name: str) -> dict[str, bool]:
         return bit_flags(self._profile[name], self.raw(name))
@@ -118,13 +145,15 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         return len(self._poll_plan)
 
     async def probe(self) -> InfoT:
-        """Read the identity registers; raise UnexpectedDevice if another kind answers."""
+        """Read the identity registers; raise UnexpectedDevice if another kind answers, or if
+        the unit has no registers where the profile puts them."""
         reading = await self._read(self._identity_plan)
         found = reading.raw("device_kind")
         if found != self.profile.device_kind:
             raise UnexpectedDevice(
                 f"{self}: device_kind reads {found}, but profile {self.profile.name!r} expects "
-                f"{self.profile.device_kind}: is the unit id or the profile wrong?"
+                f"{self.profile.device_kind}: is the unit id or the profile wrong?",
+                f"wrong_device: device_kind={found}",
             )
         return self._decode_info(reading)
 
@@ -204,7 +233,19 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     async def _read(self, plan: list[ReadBlock]) -> Reading:
         words: dict[str, list[int]] = {}
         for block in plan:
-            words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+            try:
+                words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+            except ModbusExceptionReply as err:
+                if err.code not in _NOT_IN_ITS_MAP:
+                    raise
+                names = block.registers[0].name
+                if len(block.registers) > 1:
+                    names += f"..{block.registers[-1].name}"
+                raise UnexpectedDevice(
+                    f"{self}: {err}: the unit has no {names} where profile "
+                    f"{self.profile.name!r} puts them: is the unit id or the profile wrong?",
+                    f"wrong_profile: {names} exception 0x{err.code:02X}",
+                ) from None
         return Reading(str(self), self.profile, words)
 
     def _plan(self, names: Iterable[str]) -> list[ReadBlock]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, cast, get_args
 
-from drivers.device import DeviceDriver, Reading
+from drivers.device import DeviceDriver, ImplausibleIdentity, Reading
 from drivers.devices import OduCommand, OduInfo, OduMode, OduStatus
 from drivers.profile import DeviceKind
 
@@ -56,6 +56,14 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {"status": _STATUS_BITS}
 
     def _decode_info(self, reading: Reading) -> OduInfo:
+        problems = implausible_identity(reading, self.profile["frequency_setpoint"].range)
+        if problems:
+            raise ImplausibleIdentity(
+                f"{self}: implausible identity: "
+                + "; ".join(f"{what} ({why})" for what, why in problems)
+                + ": is the unit id or the profile wrong?",
+                "implausible_identity: " + ", ".join(what for what, _ in problems),
+            )
         return OduInfo(
             firmware_version=reading.integer("firmware_version"),
             serial_number=reading.integer("serial_number"),
@@ -100,3 +108,37 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
             "quiet_mode": int(command.quiet),
             "demand_limit": command.demand_limit_pct,
         }
+
+
+_RATINGS = ("rated_heating_capacity", "rated_cooling_capacity", "min_frequency", "max_frequency")
+
+
+def implausible_identity(
+    reading: Reading, setpoint_range: tuple[float, float] | None
+) -> list[tuple[str, str]]:
+    """What in an outdoor unit's identity no working unit reports, as (register=value, why).
+
+    The control sizes the compressor's frequency from these ratings, and the safety check
+    refuses any frequency outside the profile's setpoint range: on ratings like these the
+    compressor would never start while the zones sat at full demand."""
+    problems = [
+        (f"{name}={reading.number(name):g}", "0 or 0xFFFF: never set, or erased")
+        for name in _RATINGS
+        if reading.erased(name)
+    ]
+    if problems:
+        return problems
+    low, high = reading.number("min_frequency"), reading.number("max_frequency")
+    if setpoint_range is not None:
+        floor_hz, ceiling_hz = setpoint_range
+        problems = [
+            (
+                f"{name}={value:g}",
+                f"outside the profile's frequency_setpoint range {floor_hz:g}..{ceiling_hz:g} Hz",
+            )
+            for name, value in (("min_frequency", low), ("max_frequency", high))
+            if not floor_hz <= value <= ceiling_hz
+        ]
+    if low > high:
+        problems.append((f"min_frequency={low:g}>max_frequency={high:g}", "no range to run in"))
+    return problems

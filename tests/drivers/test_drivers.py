@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from drivers.bus import BusScheduler, DeviceTimeout
-from drivers.device import UndecodableValue, UnexpectedDevice
+from drivers.device import ImplausibleIdentity, Reading, UndecodableValue, UnexpectedDevice
 from drivers.devices import (
     HeadCommand,
     HeadInfo,
@@ -18,9 +18,9 @@ from drivers.devices import (
     RemoteRequest,
 )
 from drivers.head import HeadDriver
-from drivers.odu import OutdoorUnitDriver
+from drivers.odu import OutdoorUnitDriver, implausible_identity
 from drivers.profile import DeviceProfile, ProfileError, parse_profile
-from drivers.registers import RegisterValueError
+from drivers.registers import RegisterValueError, encode_value
 from tests.drivers.conftest import HEAD_ID, ODU_ID, FakeLine, FakeUnit, rtu_bus, running
 
 HEAT_AT_45 = OduCommand(mode="heat", frequency_hz=45.0, quiet=False, demand_limit_pct=100)
@@ -97,8 +97,80 @@ async def test_probe_refuses_another_kind_of_device(
     tcp_scheduler: BusScheduler, head_profile: DeviceProfile
 ) -> None:
     wrong = HeadDriver(tcp_scheduler, ODU_ID, head_profile)  # unit 1 is the outdoor unit
-    with pytest.raises(UnexpectedDevice, match=r"device_kind reads 1, but profile .* expects 2"):
+    with pytest.raises(
+        UnexpectedDevice, match=r"device_kind reads 1, but profile .* expects 2"
+    ) as err:
         await wrong.probe()
+    assert err.value.fault == "wrong_device: device_kind=1"
+
+
+async def test_probe_refuses_a_unit_without_the_registers_its_profile_names(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile
+) -> None:
+    data = _profile_data(head_profile)
+    data["registers"]["capabilities"]["address"] = 40  # past the head's last input register
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    with pytest.raises(UnexpectedDevice, match=r"exception reply 0x02: the unit has no") as err:
+        await head.probe()
+    assert err.value.fault == "wrong_profile: capabilities exception 0x02"
+
+
+async def test_probe_refuses_an_implausible_identity_naming_the_register(
+    odu: OutdoorUnitDriver, line: FakeLine
+) -> None:
+    unit = line.units[ODU_ID]
+    _set_odu_identity(unit)
+    unit.set("min_frequency", 0.0)
+    with pytest.raises(ImplausibleIdentity, match=r"min_frequency=0 \(0 or 0xFFFF") as err:
+        await odu.probe()
+    assert err.value.fault == "implausible_identity: min_frequency=0"
+
+
+IDENTITY = {
+    "rated_heating_capacity": 8000,
+    "rated_cooling_capacity": 7100,
+    "min_frequency": 20.0,
+    "max_frequency": 90.0,
+}
+
+
+def _identity(profile: DeviceProfile, **changes: float) -> Reading:
+    """An outdoor unit's identity registers as read: the reference unit's, with ``changes``."""
+    words = {
+        name: encode_value(profile[name], value) for name, value in {**IDENTITY, **changes}.items()
+    }
+    return Reading("odu", profile, words)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({}, []),
+        ({"min_frequency": 0.0}, ["min_frequency=0"]),
+        ({"rated_heating_capacity": 0}, ["rated_heating_capacity=0"]),
+        ({"rated_cooling_capacity": 65535}, ["rated_cooling_capacity=65535"]),
+        ({"max_frequency": 6553.5}, ["max_frequency=6553.5"]),  # an erased register
+        ({"min_frequency": 60.0, "max_frequency": 40.0}, ["min_frequency=60>max_frequency=40"]),
+        ({"min_frequency": 10.0}, ["min_frequency=10"]),  # below the profile's setpoint range
+        ({"max_frequency": 120.0}, ["max_frequency=120"]),  # above it
+        ({"min_frequency": 50.0, "max_frequency": 50.0}, []),  # one speed is a range of one
+    ],
+)
+def test_implausible_identity_names_each_register_that_no_working_unit_reports(
+    odu_profile: DeviceProfile, changes: dict[str, float], named: list[str]
+) -> None:
+    setpoint_range = odu_profile["frequency_setpoint"].range
+    assert setpoint_range == (20.0, 90.0)
+    problems = implausible_identity(_identity(odu_profile, **changes), setpoint_range)
+    assert [what for what, _ in problems] == named
+
+
+def test_without_a_setpoint_range_only_the_ratings_themselves_are_judged(
+    odu_profile: DeviceProfile,
+) -> None:
+    assert implausible_identity(_identity(odu_profile, max_frequency=120.0), None) == []
+    problems = implausible_identity(_identity(odu_profile, min_frequency=95.0), None)
+    assert [what for what, _ in problems] == ["min_frequency=95>max_frequency=90"]
 
 
 # ---- poll -----------------------------------------------------------------------------------
