@@ -13,7 +13,7 @@ import random
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,11 +78,15 @@ def controller_config(
 
 
 class ControllerProcess:
-    """One `minisplit run` subprocess, its log in a file next to its config."""
+    """One `minisplit run` subprocess, its log in a file next to its config; ``env`` adds to
+    its environment (e.g. systemd's NOTIFY_SOCKET)."""
 
-    def __init__(self, config: Path, name: str = "controller") -> None:
+    def __init__(
+        self, config: Path, name: str = "controller", env: Mapping[str, str] | None = None
+    ) -> None:
         self.config = config
         self.log = config.with_name(f"{name}.log")
+        self.env = dict(env or {})
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, *args: str) -> None:
@@ -99,7 +103,7 @@ class ControllerProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
             )
 
     def send(self, sig: signal.Signals) -> None:

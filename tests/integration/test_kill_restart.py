@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import signal
+import socket
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
+from tests.controller.test_notify import received
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import wait_until
 from tests.integration.processes import (
@@ -281,11 +283,22 @@ async def _restarted_bedroom_target(house: House, process: ControllerProcess, di
 
 
 async def test_a_setting_a_failed_write_left_unsaved_is_written_once_the_disk_recovers(
-    house: House,
+    house: House, tmp_path: Path
 ) -> None:
     recorder = house.recorder
     state_dir = house.loaded.config.state_file.parent
-    process = ControllerProcess(house.config)
+    # systemd's side of the notify protocol: a STATUS= line with every watchdog ping (0.5 s).
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    statuses: list[str] = []
+
+    def status_says(unsaved: bool) -> bool:
+        statuses.extend(m for m in received(notify) if "STATUS=" in m)
+        return bool(statuses) and ("settings not saved" in statuses[-1]) == unsaved
+
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1000000"}
+    process = ControllerProcess(house.config, env=env)
     await process.start()
     try:
         online = await wait_online(recorder, process, 0)
@@ -298,10 +311,12 @@ async def test_a_setting_a_failed_write_left_unsaved_is_written_once_the_disk_re
         with unwritable(state_dir):
             await _set_while_the_disk_fails(house, process, online)
             unsaved = len(recorder.messages)
+            await wait_until(lambda: status_says(unsaved=True), 10, "STATUS: not saved")
         # The disk is back: the retry writes the setting and the fault clears.
         await recorder.wait_for(
             f"{BASE}/unit/state", lambda m: not _unsaved(m.payload), after=unsaved, timeout=15
         )
+        await wait_until(lambda: status_says(unsaved=False), 10, "STATUS: saved again")
         assert "written again" in process.output()
         process.kill()
         await process.wait()
@@ -314,6 +329,7 @@ async def test_a_setting_a_failed_write_left_unsaved_is_written_once_the_disk_re
         assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     finally:
         await process.stop()
+        notify.close()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
