@@ -264,7 +264,7 @@ class Supervisor:
         ]
         faults += [f"{unit} {AUTONOMOUS}" for unit in sorted(self.autonomous)]
         if self.committer.unsaved:
-            faults.append("settings not saved (state file unwritable)")
+            faults.append("settings not saved (writing the state file failed; retrying)")
         status = self.odu_status
         if not self.odu_available or status is None:
             odu = "ODU offline"
@@ -614,7 +614,7 @@ class Supervisor:
         try:
             self.store.save_last(self.wanted_settings())
         except OSError as err:
-            log.error("cannot write state file %s: %s; settings lost", self.store.path, err)
+            log.error("cannot write state file %s: %s; unsaved settings lost", self.store.path, err)
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def sensor_faults(self, zone_id: str) -> tuple[str, ...]:
