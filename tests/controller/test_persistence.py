@@ -304,10 +304,27 @@ async def test_a_failing_disk_still_applies_the_settings_and_says_so_once(tmp_pa
     assert caplog.text.count("cannot write state file") == 1
 
 
-async def test_an_unsaved_setting_is_written_once_the_disk_recovers(tmp_path, caplog, monkeypatch):
+def no_directory(tmp_path):
+    """A file where the state directory should be (fails for root too): its path, its cure."""
     state_dir = tmp_path / "state"
     state_dir.write_text("")
-    store = StateStore(state_dir / "state.json")
+    return state_dir / "state.json", state_dir.unlink
+
+
+def full_disk(tmp_path):
+    """ENOSPC, as on a full disk: the temp file every write goes through is /dev/full."""
+    path = tmp_path / "state.json"
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.symlink_to("/dev/full")
+    return path, temp.unlink
+
+
+@pytest.mark.parametrize("failing", [no_directory, full_disk])
+async def test_an_unsaved_setting_is_written_once_the_disk_recovers(
+    tmp_path, caplog, monkeypatch, failing
+):
+    path, recover = failing(tmp_path)
+    store = StateStore(path)
     writes = counted_writes(store, monkeypatch)
     saved = asyncio.Event()
     committer = SettingsCommitter(
@@ -323,7 +340,7 @@ async def test_an_unsaved_setting_is_written_once_the_disk_recovers(tmp_path, ca
             while len(writes) < 4:  # noqa: ASYNC110 - the retries are what is counted
                 await asyncio.sleep(0.01)
         assert committer.unsaved and not saved.is_set()
-        state_dir.unlink()  # the disk is back
+        recover()
         async with asyncio.timeout(2):
             await saved.wait()
     assert not committer.unsaved
