@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller.config import ConfigError, LoadedConfig, load_config
 from controller.install import InstallError, InstallOptions, install, user_name
@@ -226,6 +227,28 @@ def check_config(path: Path) -> int:
     return 0
 
 
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGTERM (how systemd stops the service) ends it as Ctrl-C does: it is
+    cancelled, so that it says goodbye and saves the settings on its way out, and the process
+    exits 0 (without this, SIGTERM kills the process where it stands)."""
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        log.info("stopped by SIGTERM")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -248,7 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             loaded = _load(args.config)
             _refuse_insecure(loaded)
-            asyncio.run(run_supervisor(loaded, args.time_scale, args.start_timeout))
+            asyncio.run(
+                _until_terminated(run_supervisor(loaded, args.time_scale, args.start_timeout))
+            )
         elif args.command == "sim":
             from hil.simulator import FaultFileError, run_simulator
 

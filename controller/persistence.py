@@ -11,7 +11,9 @@ malformed value of it is reported and dropped, and the settings load all the sam
 `SettingsCommitter` makes a changed setting take effect only once it is on disk: whatever the
 controller has acted on or published survives ``kill -9`` and power loss. Writes are coalesced
 (one in flight; changes made meanwhile go out together in the next), so a burst of commands
-costs at most two writes.
+costs at most two writes. A disk that fails (full, read-only) does not freeze the controls: the
+setting takes effect unsaved, the committer says so (`unsaved`) and retries with backoff until
+the file is written.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from pathlib import Path
 from controller.commands import HEAT_COOL_DEADBAND_K
 from controller.config import ZoneConfig
 from controller.settings import Preset, UnitSettings, ZoneSettings
+from drivers.bus import Backoff
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 # A disk that takes longer than this for one small write is failing: the change takes effect
 # anyway (the homeowner's heating matters more than the file), and the write goes on.
 COMMIT_TIMEOUT_S = 5.0
+# Retries of a failed write (wall seconds): a disk that was full or read-only for a moment is
+# written again within a second or two; one that stays broken costs a try a minute.
+RETRY_BACKOFF = Backoff(1.0, 60.0)
 # A learned defrost interval (heating run time between two defrosts) beyond a week of running
 # is no interval a coil has: the file is damaged.
 MAX_DEFROST_INTERVAL_S = 7 * 86400.0
@@ -226,6 +232,7 @@ class StateStore:
         self.backup = path.with_name(path.name + ".bak")
         self._last_written: bytes | None = None
         self._lock = threading.Lock()
+        self._closed = False  # after the last save: a write still queued must not undo it
         self.problems: list[str] = []  # what went wrong at load, for the log and status
 
     def load(self) -> SavedState:
@@ -259,87 +266,153 @@ class StateStore:
 
     def save(self, state: SavedState) -> bool:
         """Write the state if it changed; returns True when something was written."""
-        data = encode_state(state)
         with self._lock:
-            if data == self._last_written:
-                return False
-            # The file on disk is good whenever it is what we wrote or what loaded cleanly;
-            # after a failed load it is not, and must not replace the last good copy.
-            keep = self.backup if self._last_written is not None else None
-            write_atomically(self.path, data, keep_previous=keep)
-            self._last_written = data
-            return True
+            return self._save(state)
+
+    def save_last(self, state: SavedState) -> bool:
+        """Write the state (at shutdown) and refuse every later write: a committer's write
+        still queued in a worker thread holds older settings and must not replace these."""
+        with self._lock:
+            self._closed = True
+            return self._save(state, last=True)
+
+    def _save(self, state: SavedState, *, last: bool = False) -> bool:
+        data = encode_state(state)
+        if (self._closed and not last) or data == self._last_written:
+            return False
+        # The settings hold no secret, but who is home and when is nobody else's business: the
+        # directory made for them is the owner's alone, like the files in it.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The file on disk is good whenever it is what we wrote or what loaded cleanly;
+        # after a failed load it is not, and must not replace the last good copy.
+        keep = self.backup if self._last_written is not None else None
+        write_atomically(self.path, data, keep_previous=keep)
+        self._last_written = data
+        return True
 
 
 class SettingsCommitter:
     """Group commit of settings: `submit` the wanted settings; `on_durable` is called with them
-    once they are on disk (or the write failed or timed out: then after logging it, because
-    a broken disk must not freeze the controls). One write in flight at a time."""
+    once they are on disk, or once the write failed or timed out: a broken disk must not
+    freeze the controls. Then they are `unsaved`, and written again with backoff (``retry``,
+    wall seconds on the loop's clock) until the write succeeds; ``on_unsaved`` is called each
+    time that changes, and the log says it once each way. One write in flight at a time."""
 
     def __init__(
         self,
         store: StateStore,
         on_durable: Callable[[SavedState], None],
         *,
+        on_unsaved: Callable[[bool], None] | None = None,
         timeout_s: float = COMMIT_TIMEOUT_S,
+        retry: Backoff = RETRY_BACKOFF,
     ) -> None:
         self._store = store
         self._on_durable = on_durable
+        self._on_unsaved = on_unsaved
         self._timeout_s = timeout_s
+        self._retry = retry
         self._wanted: SavedState | None = None
+        self._unsaved: SavedState | None = None  # in effect, not (yet) on disk
+        self._failures = 0  # failed writes in a row
         self._task: asyncio.Task[None] | None = None
+        self._submitted = asyncio.Event()  # cuts a retry's wait short
         self._idle = asyncio.Event()
         self._idle.set()
-        self._failing = False
 
     @property
     def pending(self) -> SavedState | None:
-        """The settings submitted but not yet durable (None when there are none)."""
+        """The settings submitted but not yet in effect (None when there are none)."""
         return self._wanted
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether the settings in effect are not on disk (a write failed; it is retried)."""
+        return self._unsaved is not None
 
     def submit(self, state: SavedState) -> None:
         self._wanted = state
         self._idle.clear()
+        self._submitted.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._commit())
 
     async def flush(self) -> None:
-        """Return once everything submitted so far has been committed."""
+        """Return once everything submitted so far is in effect (saved or not)."""
         await self._idle.wait()
 
     async def _commit(self) -> None:
-        loop = asyncio.get_running_loop()
+        """The one writer: what was submitted, else, after a pause, what is in effect unsaved."""
         try:
-            while self._wanted is not None:
-                state = self._wanted
-                write = loop.run_in_executor(None, self._store.save, state)
-                done, _ = await asyncio.wait([write], timeout=self._timeout_s)
-                if not done:
-                    log.error(
-                        "writing %s takes over %g s: applying the settings meanwhile",
-                        self._store.path,
-                        self._timeout_s,
-                    )
-                    self._finish(state)
-                    await asyncio.wait([write])  # never two writers on the file
-                self._check(write)
-                if done:
-                    self._finish(state)
+            while True:
+                if self._wanted is not None:
+                    await self._write(self._wanted, submitted=True)
+                elif self._unsaved is not None:
+                    self._idle.set()  # all submitted is in effect: only the disk is behind
+                    if await self._retry_due():
+                        await self._write(self._unsaved, submitted=False)
+                else:
+                    return
         finally:
             if self._wanted is None:
                 self._idle.set()
 
-    def _check(self, write: asyncio.Future[bool]) -> None:
+    async def _retry_due(self) -> bool:
+        """Wait out the backoff; False if a submission came first (it is written at once)."""
+        self._submitted.clear()
+        try:
+            async with asyncio.timeout(self._retry.delay(self._failures - 1)):
+                await self._submitted.wait()
+        except TimeoutError:
+            return True
+        return False
+
+    async def _write(self, state: SavedState, *, submitted: bool) -> None:
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(None, self._store.save, state)
+        done, _ = await asyncio.wait([write], timeout=self._timeout_s)
+        if not done:
+            log.error(
+                "writing %s takes over %g s: applying the settings meanwhile",
+                self._store.path,
+                self._timeout_s,
+            )
+            if submitted:
+                self._finish(state)
+            self._set_unsaved(state)
+            await asyncio.wait([write])  # never two writers on the file
+        saved = self._check(write)
+        if submitted and done:
+            self._finish(state)
+        self._set_unsaved(None if saved else state)
+
+    def _check(self, write: asyncio.Future[bool]) -> bool:
+        """Whether the write succeeded; logs the first failure of a run and the recovery."""
         error = write.exception()
-        if isinstance(error, OSError):
-            if not self._failing:
-                log.error("cannot write state file %s: %s", self._store.path, error)
-            self._failing = True
-        elif error is not None:
-            log.error("writing state file %s failed", self._store.path, exc_info=error)
-        elif self._failing:
-            log.warning("state file %s written again", self._store.path)
-            self._failing = False
+        if error is None:
+            if self._failures:
+                log.warning(
+                    "state file %s written again: the settings in effect are saved",
+                    self._store.path,
+                )
+            self._failures = 0
+            return True
+        if not self._failures:
+            log.error(
+                "cannot write state file %s: %s; the settings take effect unsaved"
+                " and the write is retried until it succeeds",
+                self._store.path,
+                error,
+                exc_info=None if isinstance(error, OSError) else error,  # a bug: its traceback
+            )
+        self._failures += 1
+        return False
+
+    def _set_unsaved(self, state: SavedState | None) -> None:
+        was = self.unsaved
+        self._unsaved = state
+        if self._on_unsaved is not None and self.unsaved != was:
+            self._on_unsaved(self.unsaved)
 
     def _finish(self, state: SavedState) -> None:
         if self._wanted is state:

@@ -61,6 +61,8 @@ AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (he
 # off from it by itself.
 REFUSED_REPROBE_MAX_S = 600.0
 InfoT = TypeVar("InfoT")
+# The fault the unit shows while the settings in effect are not on disk (the write is retried).
+STATE_UNSAVED = "state_unsaved"
 
 
 @dataclass
@@ -135,7 +137,9 @@ class Supervisor:
         self.store = StateStore(config.state_file)
         saved = self.store.load()
         # A setting takes effect once it is on disk (see on_command).
-        self.committer = SettingsCommitter(self.store, self._settings_committed)
+        self.committer = SettingsCommitter(
+            self.store, self._settings_committed, on_unsaved=self._unsaved_changed
+        )
         self.unit_settings = saved.unit
         self.zones: dict[str, ZoneRuntime] = {}
         for zone in config.zones:
@@ -273,6 +277,8 @@ class Supervisor:
             for name in self.sensor_faults(zone_id)
         ]
         faults += [f"{unit} {AUTONOMOUS}" for unit in sorted(self.autonomous)]
+        if self.committer.unsaved:
+            faults.append("settings not saved (writing the state file failed; retrying)")
         status = self.odu_status
         if not self.odu_available or status is None:
             odu = f"ODU {self._refusal(ODU_UNIT) or 'offline'}"
@@ -639,12 +645,17 @@ class Supervisor:
         except BusError as err:  # still latched: adopted again (idempotent) after the next poll
             log.debug("zone %s: acknowledging the remote failed: %s", zone_id, err)
 
+    def _unsaved_changed(self, unsaved: bool) -> None:
+        """Show at once that the settings in effect are (no longer) only in memory."""
+        self._publish(self.now())
+
     def save(self) -> None:
-        """Write the settings now (at shutdown: including any still on their way to disk)."""
+        """Write the settings a last time, at shutdown: including any still on their way to
+        disk, and any a failed write left unsaved."""
         try:
-            self.store.save(self.wanted_settings())
+            self.store.save_last(self.wanted_settings())
         except OSError as err:
-            log.error("cannot write state file %s: %s", self.store.path, err)
+            log.error("cannot write state file %s: %s; unsaved settings lost", self.store.path, err)
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def sensor_faults(self, zone_id: str) -> tuple[str, ...]:
@@ -705,11 +716,21 @@ class Supervisor:
             "defrost": status.defrost if status else False,
             "quiet": self.unit_settings.quiet,
             "demand_limit": self.unit_settings.demand_limit_pct,
-            "fault": self.refused.fault(ODU_UNIT)
-            or (status.fault_code if status and status.fault else None)
-            or (AUTONOMOUS if ODU_UNIT in self.autonomous else None),
+            "fault": self._unit_fault(),
             "available": self.odu_available,
         }
+
+    def _unit_fault(self) -> str | None:
+        status = self.odu_status
+        unit = (
+            self.refused.fault(ODU_UNIT)
+            or (status.fault_code if status and status.fault else None)
+            or (AUTONOMOUS if ODU_UNIT in self.autonomous else None)
+        )
+        # The settings are the whole system's; the unit's fault is where Home Assistant shows
+        # a fault of the system, so an unwritable state file is said there, beside the unit's.
+        faults = [unit, STATE_UNSAVED if self.committer.unsaved else None]
+        return ", ".join(f for f in faults if f) or None
 
     def _publish(self, now: float) -> None:
         if self.bridge is None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import stat
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from controller.persistence import (
     fit_to_zone,
 )
 from controller.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
+from drivers.bus import Backoff
 
 
 def sample(temperature: float = 22.5) -> SavedState:
@@ -62,6 +64,21 @@ def test_garbage_everywhere_gives_defaults_without_crashing(tmp_path):
 def test_no_temp_file_left_behind(tmp_path):
     StateStore(tmp_path / "state.json").save(sample())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_the_state_directory_it_makes_is_the_owners_alone(tmp_path):
+    store = StateStore(tmp_path / "var" / "minisplit" / "state.json")
+    store.save(sample())
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+def test_the_last_save_is_not_undone_by_a_write_still_queued(tmp_path):
+    store = StateStore(tmp_path / "state.json")
+    store.save(sample(20.0))
+    assert store.save_last(sample(22.0))
+    assert not store.save(sample(21.0))  # a committer's older write, queued in a worker thread
+    assert decode_state(store.path.read_bytes()) == sample(22.0)
 
 
 def test_the_replaced_file_becomes_the_last_good_copy(tmp_path):
@@ -240,8 +257,8 @@ async def test_settings_take_effect_only_once_on_disk(tmp_path):
     assert applied.states == applied.on_disk == [sample(21.0)]
 
 
-async def test_a_burst_of_changes_costs_at_most_two_writes(tmp_path, monkeypatch):
-    store = StateStore(tmp_path / "state.json")
+def counted_writes(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> list[SavedState]:
+    """Every state the store is asked to write, from now on."""
     writes: list[SavedState] = []
     save = store.save
 
@@ -250,6 +267,12 @@ async def test_a_burst_of_changes_costs_at_most_two_writes(tmp_path, monkeypatch
         return save(state)
 
     monkeypatch.setattr(store, "save", counted)
+    return writes
+
+
+async def test_a_burst_of_changes_costs_at_most_two_writes(tmp_path, monkeypatch):
+    store = StateStore(tmp_path / "state.json")
+    writes = counted_writes(store, monkeypatch)
     applied = Applied(store.path)
     committer = SettingsCommitter(store, applied)
     committer.submit(sample(20.0))
@@ -262,18 +285,84 @@ async def test_a_burst_of_changes_costs_at_most_two_writes(tmp_path, monkeypatch
     assert applied.states == applied.on_disk == writes
 
 
+QUICK_RETRY = Backoff(0.01, 0.04)
+
+
 async def test_a_failing_disk_still_applies_the_settings_and_says_so_once(tmp_path, caplog):
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    store = StateStore(blocker / "state.json")  # its directory cannot be created
+    state_dir = tmp_path / "state"
+    state_dir.write_text("")  # a file where the directory should be: fails for root too
+    store = StateStore(state_dir / "state.json")
     applied: list[SavedState] = []
-    committer = SettingsCommitter(store, applied.append)
+    unsaved: list[bool] = []
+    committer = SettingsCommitter(store, applied.append, on_unsaved=unsaved.append)
     with caplog.at_level(logging.ERROR):
         for temperature in (20.0, 21.0):
             committer.submit(sample(temperature))
             await committer.flush()
     assert applied == [sample(20.0), sample(21.0)]
+    assert committer.unsaved and unsaved == [True]
     assert caplog.text.count("cannot write state file") == 1
+
+
+def no_directory(tmp_path):
+    """A file where the state directory should be (fails for root too): its path, its cure."""
+    state_dir = tmp_path / "state"
+    state_dir.write_text("")
+    return state_dir / "state.json", state_dir.unlink
+
+
+def full_disk(tmp_path):
+    """ENOSPC, as on a full disk: the temp file every write goes through is /dev/full."""
+    path = tmp_path / "state.json"
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.symlink_to("/dev/full")
+    return path, temp.unlink
+
+
+@pytest.mark.parametrize("failing", [no_directory, full_disk])
+async def test_an_unsaved_setting_is_written_once_the_disk_recovers(
+    tmp_path, caplog, monkeypatch, failing
+):
+    path, recover = failing(tmp_path)
+    store = StateStore(path)
+    writes = counted_writes(store, monkeypatch)
+    saved = asyncio.Event()
+    committer = SettingsCommitter(
+        store,
+        lambda _: None,
+        on_unsaved=lambda unsaved: None if unsaved else saved.set(),
+        retry=QUICK_RETRY,
+    )
+    with caplog.at_level(logging.INFO):
+        committer.submit(sample(26.0))
+        await committer.flush()
+        async with asyncio.timeout(2):
+            while len(writes) < 4:  # noqa: ASYNC110 - the retries are what is counted
+                await asyncio.sleep(0.01)
+        assert committer.unsaved and not saved.is_set()
+        recover()
+        async with asyncio.timeout(2):
+            await saved.wait()
+    assert not committer.unsaved
+    assert decode_state(store.path.read_bytes()) == sample(26.0)
+    assert all(state == sample(26.0) for state in writes)
+    assert caplog.text.count("cannot write state file") == 1
+    assert caplog.text.count("written again") == 1
+
+
+async def test_a_new_setting_is_written_at_once_while_the_retries_wait(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.write_text("")
+    store = StateStore(state_dir / "state.json")
+    committer = SettingsCommitter(store, lambda _: None, retry=Backoff(60.0, 60.0))
+    committer.submit(sample(20.0))
+    await committer.flush()
+    assert committer.unsaved
+    state_dir.unlink()
+    committer.submit(sample(21.0))  # not a minute later: now
+    await committer.flush()
+    assert not committer.unsaved
+    assert decode_state(store.path.read_bytes()) == sample(21.0)
 
 
 async def test_a_hung_disk_does_not_freeze_the_controls(tmp_path, caplog):
@@ -286,14 +375,20 @@ async def test_a_hung_disk_does_not_freeze_the_controls(tmp_path, caplog):
 
     store = SlowStore(tmp_path / "state.json")
     applied: list[SavedState] = []
-    committer = SettingsCommitter(store, applied.append, timeout_s=0.05)
+    unsaved: list[bool] = []
+    committer = SettingsCommitter(store, applied.append, on_unsaved=unsaved.append, timeout_s=0.05)
     committer.submit(sample(20.0))
     with caplog.at_level(logging.ERROR):
         async with asyncio.timeout(2):
             while not applied:  # noqa: ASYNC110 - the committer offers no event for this
                 await asyncio.sleep(0.01)
     assert applied == [sample(20.0)]
+    assert committer.unsaved  # in effect, not yet on disk
     assert "takes over" in caplog.text
     release.set()
     await committer.flush()
+    async with asyncio.timeout(2):
+        while committer.unsaved:  # noqa: ASYNC110 - the write ends in a worker thread
+            await asyncio.sleep(0.01)
+    assert unsaved == [True, False]
     assert decode_state(store.path.read_bytes()) == sample(20.0)

@@ -13,7 +13,7 @@ import random
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,11 @@ def controller_config(
     bus_extra: str = "",
 ) -> tuple[Path, LoadedConfig]:
     """The demo house on the simulator at ``modbus_port`` and the broker at ``mqtt_port``,
-    written as a private (0600) config file; its state file lives in ``directory``.
+    written as a private (0600) config file; its state file lives in ``directory``/state/,
+    which the controller makes.
     ``extra`` goes into ``[mqtt]``; ``zone_extra`` adds lines to a zone's table; ``bus_extra``
     to the Modbus bus's (e.g. its timeout)."""
-    state_file = directory / "state.json"
+    state_file = directory / "state" / "state.json"
     text = DEMO.replace("port = 5020", f"port = {modbus_port}\n{bus_extra}").replace(
         'state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"'
     )
@@ -77,11 +78,15 @@ def controller_config(
 
 
 class ControllerProcess:
-    """One `minisplit run` subprocess, its log in a file next to its config."""
+    """One `minisplit run` subprocess, its log in a file next to its config; ``env`` adds to
+    its environment (e.g. systemd's NOTIFY_SOCKET)."""
 
-    def __init__(self, config: Path, name: str = "controller") -> None:
+    def __init__(
+        self, config: Path, name: str = "controller", env: Mapping[str, str] | None = None
+    ) -> None:
         self.config = config
         self.log = config.with_name(f"{name}.log")
+        self.env = dict(env or {})
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, *args: str) -> None:
@@ -98,8 +103,12 @@ class ControllerProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
             )
+
+    def send(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no flush, no chance to save anything."""
@@ -133,6 +142,23 @@ class ControllerProcess:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(line.split()[1])
+
+
+@contextlib.contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """The state directory replaced by a regular file for a while: every write of the state
+    file fails (for root too, which ignores permissions), as on a full or read-only disk."""
+    away = directory.with_name(f"{directory.name}.away")
+    existed = directory.exists()
+    if existed:
+        directory.rename(away)
+    directory.write_bytes(b"")
+    try:
+        yield
+    finally:
+        directory.unlink()
+        if existed:
+            away.rename(directory)
 
 
 @contextlib.contextmanager

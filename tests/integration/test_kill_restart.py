@@ -1,14 +1,19 @@
 """The real `minisplit run` process killed with SIGKILL: the broker announces it offline (the
 last will), and every setting it had published comes back after a restart; killed mid-cycle
 while a head is gone, the units run on their own heartbeat fallback through the gap and come
-back under control; a torn state file at start falls back to the last good copy. The long
-version is `python -m tests.bench_durability` (100 cycles)."""
+back under control; a torn state file at start falls back to the last good copy. A setting a
+failed write left unsaved says so, is written when the disk recovers, and is saved when the
+process is stopped (SIGTERM, SIGINT) before that. The long version is
+`python -m tests.bench_durability` (100 cycles)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import signal
+import socket
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,7 @@ from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
+from tests.controller.test_notify import received
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import wait_until
 from tests.integration.processes import (
@@ -32,6 +38,7 @@ from tests.integration.processes import (
     controller_config,
     durability_trial,
     latest_state,
+    unwritable,
     wait_online,
 )
 from tests.soak import observe_polls
@@ -242,5 +249,111 @@ async def test_a_torn_state_file_at_start_uses_the_last_good_copy(house: House) 
         )
         assert unit["demand_limit"] == 70
         assert "unusable" in process.output() and "last good copy" in process.output()
+    finally:
+        await process.stop()
+
+
+def _unsaved(payload: bytes) -> bool:
+    return "state_unsaved" in (json.loads(payload)["fault"] or "")
+
+
+async def _set_while_the_disk_fails(house: House, process: ControllerProcess, online: int) -> None:
+    """With the state directory unwritable, set the bedroom to 26 °C; return once the
+    controller has published it, and published that it is not saved."""
+    recorder = house.recorder
+    await house.client.publish(f"{BASE}/zone/bedroom/set/temperature", b"26", qos=1)
+    await recorder.wait_for(
+        f"{BASE}/zone/bedroom/state",
+        lambda m: json.loads(m.payload)["target_temperature"] == 26.0,
+        after=online,
+        timeout=10,
+    )
+    await recorder.wait_for(f"{BASE}/unit/state", lambda m: _unsaved(m.payload), after=online)
+    assert process.output().count("cannot write state file") == 1
+
+
+async def _restarted_bedroom_target(house: House, process: ControllerProcess, died: int) -> float:
+    await process.start()
+    online = await wait_online(house.recorder, process, died)
+    state = latest_state(
+        house.recorder, f"{BASE}/zone/bedroom/state", online, len(house.recorder.messages)
+    )
+    assert state is not None
+    return state["target_temperature"]
+
+
+async def test_a_setting_a_failed_write_left_unsaved_is_written_once_the_disk_recovers(
+    house: House, tmp_path: Path
+) -> None:
+    recorder = house.recorder
+    state_dir = house.loaded.config.state_file.parent
+    # systemd's side of the notify protocol: a STATUS= line with every watchdog ping (0.5 s).
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    statuses: list[str] = []
+
+    def status_says(unsaved: bool) -> bool:
+        statuses.extend(m for m in received(notify) if "STATUS=" in m)
+        return bool(statuses) and ("settings not saved" in statuses[-1]) == unsaved
+
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1000000"}
+    process = ControllerProcess(house.config, env=env)
+    await process.start()
+    try:
+        online = await wait_online(recorder, process, 0)
+        await house.client.publish(f"{BASE}/zone/bedroom/set/temperature", b"22", qos=1)
+        await recorder.wait_for(
+            f"{BASE}/zone/bedroom/state",
+            lambda m: json.loads(m.payload)["target_temperature"] == 22.0,
+            after=online,
+        )
+        with unwritable(state_dir):
+            await _set_while_the_disk_fails(house, process, online)
+            unsaved = len(recorder.messages)
+            await wait_until(lambda: status_says(unsaved=True), 10, "STATUS: not saved")
+        # The disk is back: the retry writes the setting and the fault clears.
+        await recorder.wait_for(
+            f"{BASE}/unit/state", lambda m: not _unsaved(m.payload), after=unsaved, timeout=15
+        )
+        await wait_until(lambda: status_says(unsaved=False), 10, "STATUS: saved again")
+        assert "written again" in process.output()
+        process.kill()
+        await process.wait()
+        offline = await recorder.wait_for(
+            f"{BASE}/status", lambda m: m.payload == b"offline", after=online
+        )
+        died = recorder.messages.index(offline)
+        assert await _restarted_bedroom_target(house, process, died) == 26.0, "setting lost"
+        # The directory the controller made for its state is the owner's alone.
+        assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    finally:
+        await process.stop()
+        notify.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_stopped_while_a_setting_is_unsaved_it_saves_it_on_the_way_out(
+    house: House, stop: signal.Signals
+) -> None:
+    recorder = house.recorder
+    process = ControllerProcess(house.config)
+    await process.start()
+    try:
+        online = await wait_online(recorder, process, 0)
+        with unwritable(house.loaded.config.state_file.parent):
+            await _set_while_the_disk_fails(house, process, online)
+            # Pin the moment: the disk recovers while the retry waits, and the service is
+            # stopped before the retry comes (as `systemctl restart` after freeing the disk).
+            process.send(signal.SIGSTOP)
+        process.send(stop)
+        process.send(signal.SIGCONT)
+        exit_code = await process.wait()
+        offline = await recorder.wait_for(
+            f"{BASE}/status", lambda m: m.payload == b"offline", after=online
+        )
+        died = recorder.messages.index(offline)
+        assert await _restarted_bedroom_target(house, process, died) == 26.0, "setting lost"
+        assert exit_code == 0  # a stop, not a failure
     finally:
         await process.stop()
