@@ -93,7 +93,7 @@ class Simulator:
                     "serves all units on one endpoint, so unit ids must be unique"
                 )
             self.units[head.unit_id] = head
-        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads})
+        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
 

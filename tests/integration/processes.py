@@ -79,6 +79,8 @@ def controller_config(
 class ControllerProcess:
     """One `minisplit run` subprocess, its log in a file next to its config."""
 
+    command = "run"
+
     def __init__(self, config: Path, name: str = "controller") -> None:
         self.config = config
         self.log = config.with_name(f"{name}.log")
@@ -90,7 +92,7 @@ class ControllerProcess:
                 sys.executable,
                 "-m",
                 "controller.cli",
-                "run",
+                self.command,
                 "-c",
                 str(self.config),
                 *args,
@@ -133,6 +135,12 @@ class ControllerProcess:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(line.split()[1])
+
+
+class SimulatorProcess(ControllerProcess):
+    """One `minisplit sim` subprocess, its log in a file next to its config."""
+
+    command = "sim"
 
 
 @contextlib.contextmanager
