@@ -1,5 +1,6 @@
 """`minisplit sim` run as a user runs it, seen through a real pymodbus master: a fault file's
-times count from the simulator's start."""
+times count from the simulator's start, and `--serial` serves one end of a socat pty pair
+with the framing options (or without them) as the README shows."""
 
 from __future__ import annotations
 
@@ -106,3 +107,27 @@ async def test_a_fault_files_times_count_from_the_simulators_start(tmp_path):
     assert back - serving <= VANISH_S / SPEED + SLACK_S
     assert busy - launched >= BUSY_FROM_S / SPEED
     assert busy - serving <= BUSY_FROM_S / SPEED + SLACK_S
+
+
+@pytest.mark.parametrize(
+    "framing", [[], ["--baudrate", "9600", "--parity", "O", "--stopbits", "2"]], ids=str
+)
+async def test_the_documented_serial_command_serves_one_end_of_a_pty_pair(
+    tmp_path, pty_pair, framing
+):
+    simulator_end, master_end = pty_pair
+    async with simulator(tmp_path, "--serial", simulator_end, *framing) as process:
+        # A pty carries bytes without framing, and the C library refuses parity on one (see
+        # hil.server.is_pseudo_terminal): the master's end runs without parity, whatever the
+        # simulator's is, and sees the same bytes as over a real line.
+        client = AsyncModbusSerialClient(
+            master_end, baudrate=19200, parity="N", timeout=0.3, retries=0
+        )
+        assert await client.connect()
+        try:
+            await first_seen(process, client, ODU, ODU_KIND, START_TIMEOUT_S)
+            assert await outcome(client, LIVING) == HEAD_KIND
+            assert await outcome(client, 99) == SILENT  # nobody has that id on the line
+        finally:
+            client.close()
+        assert "(a pty: bytes without line framing" in process.output()
