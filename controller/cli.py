@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _refuse_insecure(loaded)
             asyncio.run(run_supervisor(loaded, args.time_scale, args.start_timeout))
         elif args.command == "sim":
-            from hil.simulator import FaultFileError, run_simulator
+            from hil.simulator import FaultFileError, SimulatorSetupError, run_simulator
 
             if args.serial is None and (args.baudrate or args.parity or args.stopbits):
                 _exit_with(
@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             except FaultFileError as err:
                 _exit_with("minisplit sim: cannot inject the faults:", [str(err)])
-            except OSError as err:  # the port or address to serve on
+            except (SimulatorSetupError, OSError) as err:  # OSError: the port or address
                 _exit_with(f"minisplit sim: {err}", [])
         elif args.command == "bench":
             from hil.bench import CONTROLLERS, run_bench

@@ -52,6 +52,10 @@ class _Clock:
         return self.sim_origin + (self.loop.time() - self.loop_origin) * self.speed
 
 
+class SimulatorSetupError(ValueError):
+    """A config, scenario or fault file the simulator cannot serve, found before it serves."""
+
+
 class Simulator:
     """One outdoor unit and the heads of every zone in the config, over the house model.
 
@@ -73,7 +77,7 @@ class Simulator:
             self.house = house_from_config(loaded)
         else:
             if sorted(scenario.zones) != sorted(zone_ids):
-                raise ValueError(
+                raise SimulatorSetupError(
                     f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
                     f"config has {', '.join(zone_ids)}: they must be the same"
                 )
@@ -88,7 +92,7 @@ class Simulator:
         self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
         for head in self._heads.values():
             if head.unit_id in self.units:
-                raise ValueError(
+                raise SimulatorSetupError(
                     f"zone {head.zone_id!r}: unit id {head.unit_id} is taken; the simulator "
                     "serves all units on one endpoint, so unit ids must be unique"
                 )
@@ -301,7 +305,7 @@ async def run_simulator(
         tcp = endpoint_from_config(loaded)
         if tcp is None:
             bus = loaded.config.outdoor_unit.bus
-            raise ValueError(
+            raise SimulatorSetupError(
                 f"the outdoor unit's bus {bus!r} is a serial line: name the port to serve on "
                 "(e.g. one end of a socat pty pair) or a TCP address"
             )
@@ -337,7 +341,7 @@ async def run_simulator(
             await asyncio.sleep(SUMMARY_PERIOD_S)
 
 
-class FaultFileError(ValueError):
+class FaultFileError(SimulatorSetupError):
     """A fault file that cannot be read, or names faults this simulator cannot inject."""
 
 

@@ -100,3 +100,12 @@ def test_sim_on_a_missing_serial_port_exits_1_with_one_line(tmp_path, capsys):
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert err == f"minisplit sim: cannot serve Modbus RTU on {tmp_path}/ttyUSB9: no such device\n"
+
+
+def test_sim_of_an_rtu_config_without_a_port_exits_1_with_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", str(ROOT / "config" / "example.toml")])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("minisplit sim: the outdoor unit's bus 'rs485' is a serial line")
+    assert err.count("\n") == 1
