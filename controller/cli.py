@@ -10,9 +10,9 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
-from controller.config import ConfigError, LoadedConfig, load_config
+from controller.config import ConfigError, LoadedConfig, SerialBus, load_config
 from controller.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
@@ -20,6 +20,11 @@ if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
 from controller.security import insecure_files
 
 log = logging.getLogger("minisplit")
+
+# `sim --serial` accepts the framings a serial bus in the config may have.
+SERIAL_BAUDRATES = get_args(SerialBus.model_fields["baudrate"].annotation)
+SERIAL_PARITIES = get_args(SerialBus.model_fields["parity"].annotation)
+SERIAL_STOPBITS = get_args(SerialBus.model_fields["stopbits"].annotation)
 
 
 def _parsed(
@@ -92,6 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
     where.add_argument("--serial", metavar="PORT", help="serial port, e.g. one end of a pty pair")
+    # Defaults (None) come from the config's outdoor-unit bus in hil.simulator.run_simulator.
+    default = "default: the outdoor unit's RTU bus's, else"
+    sim.add_argument(
+        "--baudrate",
+        type=int,
+        choices=SERIAL_BAUDRATES,
+        metavar="BAUD",
+        help=f"line speed on --serial ({default} 19200)",
+    )
+    sim.add_argument(
+        "--parity",
+        type=str.upper,
+        choices=SERIAL_PARITIES,
+        help=f"parity on --serial ({default} E; a pty carries none)",
+    )
+    sim.add_argument(
+        "--stopbits", type=int, choices=SERIAL_STOPBITS, help=f"on --serial ({default} 1)"
+    )
     sim.add_argument("--speed", type=_positive, default=1.0, help="run the physics N× faster")
     sim.add_argument(
         "--faults", type=Path, metavar="FILE", help="inject the faults of a TOML fault file"
@@ -275,8 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _until_terminated(run_supervisor(loaded, args.time_scale, args.start_timeout))
             )
         elif args.command == "sim":
-            from hil.simulator import FaultFileError, run_simulator
+            from hil.simulator import FaultFileError, SimulatorSetupError, run_simulator
 
+            if args.serial is None and (args.baudrate or args.parity or args.stopbits):
+                _exit_with(
+                    "minisplit sim: --baudrate, --parity and --stopbits need --serial", [], 2
+                )
             loaded = _load(args.config)
             scenario = _load_scenario(args.scenario) if args.scenario else None
             try:
@@ -286,12 +313,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         tcp=args.tcp,
                         serial=args.serial,
                         speed=args.speed,
+                        baudrate=args.baudrate,
+                        parity=args.parity,
+                        stopbits=args.stopbits,
                         faults=args.faults,
                         scenario=scenario,
                     )
                 )
             except FaultFileError as err:
                 _exit_with("minisplit sim: cannot inject the faults:", [str(err)])
+            except (SimulatorSetupError, OSError) as err:  # OSError: the port or address
+                _exit_with(f"minisplit sim: {err}", [])
         elif args.command == "bench":
             from hil.bench import CONTROLLERS, run_bench
 

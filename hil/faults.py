@@ -3,9 +3,16 @@
 Faults come from Python (`Simulator.faults.add(Fault(...))`) or from a TOML file
 (`minisplit sim --faults FILE`). The `FaultInjector` switches them on and off on the
 simulator's clock, and answers the Modbus server's questions about each request (no reply?
-late? an exception instead? what bytes go on the wire?). Times are simulated seconds from when
-a fault was added; the delay of a slow reply is in wall seconds, like the master's timeout it
-is meant to approach.
+late? an exception instead? what bytes go on the wire?).
+
+Time base: `start_s` and `duration_s` are simulated seconds counted from when the fault is
+added. A fault file's faults are added as the simulator starts, so there `start_s = 0` means
+from the first request on, and `start_s = 1800` half an hour of simulated time later (30 wall
+seconds at `--speed 60`), whatever calendar date `[simulator] start` sets. The delay of a slow
+reply is in wall seconds, like the master's timeout it is meant to approach.
+
+A fault file holds an optional `seed` and one `[[faults]]` table per fault, whose keys are the
+fields of `Fault` below (see `load_fault_file`; config/demo-faults.toml is an example).
 
 Frame faults (`bad_crc`, `garbage`) exist only on an RTU line: Modbus TCP has no CRC, and TCP's
 own checksums drop a corrupted segment before Modbus sees it, so a simulator that serves TCP
@@ -97,11 +104,15 @@ class _Schedule:
 class FaultInjector:
     """The faults of one simulator, on its units (by target: "odu" or a zone id)."""
 
-    def __init__(self, units: Mapping[str, IndoorHead | OutdoorUnit], seed: int = 0) -> None:
+    def __init__(
+        self, units: Mapping[str, IndoorHead | OutdoorUnit], now_s: float, seed: int = 0
+    ) -> None:
+        """``now_s``: the simulator's clock now (seconds since Jan 1 of the weather year), the
+        origin of faults added before it first moves."""
         self._units = dict(units)
         self._rng = random.Random(seed)
         self._schedules: list[_Schedule] = []
-        self._now = 0.0
+        self._now = now_s
         # Whether the simulator serves an RTU line: None until it serves at all.
         self._serial_line: bool | None = None
         self.injected = 0  # how many times a fault began

@@ -11,6 +11,9 @@ injector on their way out (bad CRC, noise bursts)."""
 
 from __future__ import annotations
 
+import os
+import stat
+import termios
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,6 +40,9 @@ INPUT_FUNCTION_CODE = 4
 READ_FUNCTION_CODES = frozenset({3, INPUT_FUNCTION_CODE})
 # The attribute of a response that names the request it answers (see _ServedRequest).
 _ANSWERS = "minisplit_answers"
+# Linux's pseudo-terminal slaves (/dev/pts/N) have these character-device majors (the kernel's
+# admin-guide/devices.txt: "Unix98 PTY slaves").
+_PTY_SLAVE_MAJORS = range(136, 144)
 
 
 class ServedUnit(Protocol):
@@ -250,6 +256,34 @@ def tcp_address(server: ModbusTcpServer) -> tuple[str, int]:
     return sockname[0], sockname[1]
 
 
+def is_pseudo_terminal(port: str) -> bool:
+    """Whether ``port`` is a pty (e.g. one end of a socat pair) rather than a serial port.
+
+    A pty carries bytes, not a line: baud rate, parity and stop bits change nothing on it. Its
+    driver even clears the parity bit on every settings change, and the C library of Debian (and
+    Fedora: a distribution patch) then fails the change (tcsetattr: EINVAL) whenever nothing
+    else in it took effect, as every time pyserial re-applies its settings after opening: an
+    "8E1" pty cannot be served."""
+    try:
+        status = os.stat(port)
+    except (OSError, ValueError):
+        return False  # not a local device node (or none): opening it will say why
+    return stat.S_ISCHR(status.st_mode) and os.major(status.st_rdev) in _PTY_SLAVE_MAJORS
+
+
+def serial_line(port: str, baudrate: int, parity: str, stopbits: int, bytesize: int = 8) -> str:
+    """A served serial line, for logs and errors: the port and its framing."""
+    framing = f"{baudrate} {bytesize}{parity}{stopbits}"
+    if is_pseudo_terminal(port):
+        return f"{port} (a pty: bytes without line framing, so {framing} is not applied)"
+    return f"{port} {framing}"
+
+
+def _device_missing(port: str) -> bool:
+    # A local device node; pyserial URLs (rfc2217://, socket://) are not paths.
+    return "://" not in port and not os.path.exists(port)
+
+
 async def start_serial_server(
     units: Mapping[int, ServedUnit],
     port: str,
@@ -261,17 +295,24 @@ async def start_serial_server(
     bytesize: int = 8,
     faults: LineFaults | None = None,
 ) -> ModbusSerialServer:
-    """Serve every unit on one RTU line (DESIGN §5 default: 19200 8E1)."""
+    """Serve every unit on one RTU line (DESIGN §5 default: 19200 8E1).
+
+    A real serial port gets exactly this framing, or an OSError saying it refuses it; a pty
+    (see `is_pseudo_terminal`) is opened without parity, which it has no means to carry."""
+    if _device_missing(port):  # pymodbus would log why, and raise without the reason
+        raise OSError(f"cannot serve Modbus RTU on {port}: no such device")
     server = ModbusSerialServer(
         port=port,
         baudrate=baudrate,
-        parity=parity,
+        parity="N" if is_pseudo_terminal(port) else parity,
         stopbits=stopbits,
         bytesize=bytesize,
         trace_packet=None if faults is None else _rtu_frame_faults(faults),
         **_server_options(units, before_access, faults),  # type: ignore[arg-type]
     )
-    await _listen(server, f"Modbus RTU on {port}")
+    await _listen(
+        server, f"Modbus RTU on {serial_line(port, baudrate, parity, stopbits, bytesize)}"
+    )
     return server
 
 
@@ -281,3 +322,5 @@ async def _listen(server: ModbusTcpServer | ModbusSerialServer, what: str) -> No
     except RuntimeError:
         # pymodbus has logged the OS error; say what we were trying to do.
         raise OSError(f"cannot serve {what}") from None
+    except termios.error as err:  # pyserial: the port refuses a setting
+        raise OSError(f"cannot serve {what}: the port refuses it ({err.args[-1]})") from None

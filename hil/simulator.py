@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from controller.config import LoadedConfig, SimRoomConfig, TcpBus
+from controller.config import LoadedConfig, SerialBus, SimRoomConfig, TcpBus
 from hil.building import Building, Room, RoomParameters
 from hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
@@ -23,7 +23,7 @@ from hil.heatpump import REFERENCE_HEAD
 from hil.house import HouseSim
 from hil.plant import Plant
 from hil.scenario import Scenario, build_house
-from hil.server import start_serial_server, start_tcp_server, tcp_address
+from hil.server import serial_line, start_serial_server, start_tcp_server, tcp_address
 from hil.units import IndoorHead, ModbusUnit, OutdoorUnit
 from hil.weather import format_time_of_year, load_weather, parse_time_of_year
 
@@ -52,6 +52,10 @@ class _Clock:
         return self.sim_origin + (self.loop.time() - self.loop_origin) * self.speed
 
 
+class SimulatorSetupError(ValueError):
+    """A config, scenario or fault file the simulator cannot serve, found before it serves."""
+
+
 class Simulator:
     """One outdoor unit and the heads of every zone in the config, over the house model.
 
@@ -73,7 +77,7 @@ class Simulator:
             self.house = house_from_config(loaded)
         else:
             if sorted(scenario.zones) != sorted(zone_ids):
-                raise ValueError(
+                raise SimulatorSetupError(
                     f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
                     f"config has {', '.join(zone_ids)}: they must be the same"
                 )
@@ -88,12 +92,12 @@ class Simulator:
         self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
         for head in self._heads.values():
             if head.unit_id in self.units:
-                raise ValueError(
+                raise SimulatorSetupError(
                     f"zone {head.zone_id!r}: unit id {head.unit_id} is taken; the simulator "
                     "serves all units on one endpoint, so unit ids must be unique"
                 )
             self.units[head.unit_id] = head
-        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads})
+        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
 
@@ -272,36 +276,56 @@ def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
     return (bus.host, bus.port) if isinstance(bus, TcpBus) else None
 
 
+def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
+    """Baud rate, parity and stop bits of the outdoor unit's bus when that is an RTU line (the
+    controller talks with those), else the reference units' 19200 8E1 (DESIGN §5)."""
+    config = loaded.config
+    bus = config.buses[config.outdoor_unit.bus]
+    if isinstance(bus, SerialBus):
+        return bus.baudrate, bus.parity, bus.stopbits
+    return 19200, "E", 1
+
+
 async def run_simulator(
     loaded: LoadedConfig,
     *,
     tcp: tuple[str, int] | None,
     serial: str | None,
     speed: float,
-    baudrate: int = 19200,
-    parity: str = "E",
+    baudrate: int | None = None,
+    parity: str | None = None,
+    stopbits: int | None = None,
     scenario: Scenario | None = None,
     faults: Path | None = None,
 ) -> None:
     """Serve the simulated house until cancelled, logging a summary every ~10 s, with the
-    faults of a fault file (hil.faults) when one is given."""
+    faults of a fault file (hil.faults) when one is given. A serial line's framing not given
+    comes from `framing_from_config`."""
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is None:
             bus = loaded.config.outdoor_unit.bus
-            raise ValueError(
+            raise SimulatorSetupError(
                 f"the outdoor unit's bus {bus!r} is a serial line: name the port to serve on "
                 "(e.g. one end of a socat pty pair) or a TCP address"
             )
+    default = framing_from_config(loaded)
+    baudrate, parity, stopbits = (
+        baudrate or default[0],
+        parity or default[1],
+        stopbits or default[2],
+    )
     sim = Simulator(loaded, speed, scenario)
     if faults is not None:
         _plan_fault_file(sim, faults, serial_line=serial is not None)
-    async with sim.running(tcp=tcp, serial=serial, baudrate=baudrate, parity=parity):
+    async with sim.running(
+        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits
+    ):
         where = " and ".join(
             part
             for part in (
                 f"tcp {sim.tcp_address[0]}:{sim.tcp_address[1]}" if sim.tcp_address else "",
-                f"serial {serial} {baudrate} 8{parity}1" if serial else "",
+                f"serial {serial_line(serial, baudrate, parity, stopbits)}" if serial else "",
             )
             if part
         )
@@ -317,7 +341,7 @@ async def run_simulator(
             await asyncio.sleep(SUMMARY_PERIOD_S)
 
 
-class FaultFileError(ValueError):
+class FaultFileError(SimulatorSetupError):
     """A fault file that cannot be read, or names faults this simulator cannot inject."""
 
 

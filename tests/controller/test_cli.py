@@ -34,6 +34,10 @@ def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):
         (["run", "-c", "x.toml", "--time-scale", "fast"], "is not a number"),
         (["sim", "-c", "x.toml", "--tcp", "localhost"], "is not HOST:PORT"),
         (["sim", "-c", "x.toml", "--tcp", "h:1", "--serial", "/dev/x"], "not allowed with"),
+        (["sim", "-c", "x.toml", "--serial", "/dev/x", "--baudrate", "19201"], "invalid choice"),
+        (["sim", "-c", "x.toml", "--serial", "/dev/x", "--parity", "X"], "invalid choice: 'X'"),
+        (["sim", "-c", "x.toml", "--serial", "/dev/x", "--stopbits", "3"], "invalid choice: 3"),
+        (["sim", "-c", "x.toml", "--parity", "E"], "--baudrate, --parity and --stopbits need"),
         (["run"], "required: -c/--config"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -80,3 +84,28 @@ def test_sim_with_a_missing_fault_file_exits_1(tmp_path, capsys):
         main(["sim", "-c", demo, "--faults", str(tmp_path / "nope.toml")])
     assert info.value.code == 1
     assert "nope.toml" in capsys.readouterr().err
+
+
+def test_sim_takes_the_framings_a_serial_bus_may_have():
+    from controller.cli import SERIAL_BAUDRATES, SERIAL_PARITIES, SERIAL_STOPBITS
+
+    assert 19200 in SERIAL_BAUDRATES and 115200 in SERIAL_BAUDRATES
+    assert (SERIAL_PARITIES, SERIAL_STOPBITS) == (("N", "E", "O"), (1, 2))
+
+
+def test_sim_on_a_missing_serial_port_exits_1_with_one_line(tmp_path, capsys):
+    demo = str(ROOT / "config" / "demo.toml")
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", demo, "--serial", str(tmp_path / "ttyUSB9"), "--parity", "o"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err == f"minisplit sim: cannot serve Modbus RTU on {tmp_path}/ttyUSB9: no such device\n"
+
+
+def test_sim_of_an_rtu_config_without_a_port_exits_1_with_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sim", "-c", str(ROOT / "config" / "example.toml")])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("minisplit sim: the outdoor unit's bus 'rs485' is a serial line")
+    assert err.count("\n") == 1

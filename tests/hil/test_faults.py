@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer.rtu import FramerRTU
 
+from controller.config import load_config
 from hil.faults import Fault, FaultKind, load_fault_file
 from hil.simulator import Simulator
 from tests.hil.house import heat, house, served_house, without_watchdog
@@ -19,6 +21,7 @@ STATUS, RETURN_AIR, FAULT_CODE = 10, 11, 14  # head input registers
 ODU_STATUS, ODU_FAULT_CODE = 10, 19
 RUNNING, DEFROST, FAULT, LOCKOUT, HEARTBEAT_LOST = 0x01, 0x02, 0x08, 0x10, 0x40
 SENTINEL = 0x8000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -225,6 +228,22 @@ async def test_faults_start_late_and_recur_at_random(served):
     assert await answers(client, 14)
 
 
+def test_fault_times_count_from_the_simulators_start(sim):
+    """Faults added before the simulator runs (a fault file's) count from its start date, not
+    from Jan 1 of the weather year: start_s = 0 happens, and start_s = 1800 waits."""
+    assert sim.sim_time_s > 14 * 86400  # the test house starts on Jan 15
+    at_once = Fault(FaultKind.VANISH, "living", duration_s=600)
+    later = Fault(FaultKind.EXCEPTION, "kitchen", code=6, start_s=1800, duration_s=60)
+    sim.faults.add(at_once)
+    sim.faults.add(later)
+    sim.step(1)
+    assert sim.faults.active == [at_once]
+    sim.step(1789)
+    assert sim.faults.active == []  # the first has ended, the second not yet begun
+    sim.step(20)
+    assert sim.faults.active == [later]
+
+
 async def test_bad_crc_replies_are_dropped_by_the_master_until_the_fault_ends(served_rtu):
     sim, line = served_rtu
     sim.faults.add(Fault(FaultKind.BAD_CRC, "living", duration_s=600))
@@ -317,6 +336,14 @@ def test_fault_file(tmp_path, sim):
     path.write_text('[[faults]]\nkind = "vanish"\ntarget = "bedroom"\nstart = 1\n')
     with pytest.raises(ValueError, match="fault 1: unknown keys start"):
         load_fault_file(path)
+
+
+def test_the_example_fault_file_fits_the_demo_house():
+    faults, _ = load_fault_file(ROOT / "config" / "demo-faults.toml")
+    sim = Simulator(load_config(ROOT / "config" / "demo.toml"))
+    for fault in faults:
+        sim.faults.add(fault)  # a target or register the demo house lacks would raise
+    assert [f.start_s for f in faults] == [0, 600, 3600]
 
 
 def test_fault_file_with_frame_faults(tmp_path):

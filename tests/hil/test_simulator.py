@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 import pytest
+from pymodbus.client import AsyncModbusSerialClient
 
 from controller.config import load_config, parse_config
 from hil.scenario import load_scenario, shipped_scenarios
-from hil.simulator import Simulator, endpoint_from_config, run_simulator
+from hil.server import is_pseudo_terminal
+from hil.simulator import Simulator, endpoint_from_config, framing_from_config, run_simulator
 from hil.weather import parse_time_of_year
 from tests.hil.house import HOUSE, house, wait_until
 
@@ -20,6 +23,51 @@ CONFIG_DIR = Path(__file__).parents[2] / "config"
 def test_endpoint_comes_from_the_outdoor_units_tcp_bus():
     assert endpoint_from_config(load_config(CONFIG_DIR / "demo.toml")) == ("127.0.0.1", 5020)
     assert endpoint_from_config(load_config(CONFIG_DIR / "example.toml")) is None  # RS-485
+
+
+def test_serial_framing_comes_from_the_outdoor_units_rtu_bus():
+    assert framing_from_config(load_config(CONFIG_DIR / "demo.toml")) == (19200, "E", 1)  # TCP
+    example = (CONFIG_DIR / "example.toml").read_text()
+    rtu = example.replace("baudrate = 19200", "baudrate = 9600").replace(
+        'parity = "E"\nstopbits = 1', 'parity = "O"\nstopbits = 2'
+    )
+    assert framing_from_config(parse_config(rtu)) == (9600, "O", 2)
+
+
+def test_a_pty_is_told_apart_from_a_serial_port(pty_pair, tmp_path):
+    assert is_pseudo_terminal(pty_pair[0])
+    assert not is_pseudo_terminal("/dev/null")  # a character device, not a pty
+    assert not is_pseudo_terminal(str(tmp_path / "missing"))
+    assert not is_pseudo_terminal("socket://127.0.0.1:5020")
+
+
+async def test_run_simulator_serves_8e1_on_a_pty(pty_pair, caplog):
+    """The reference framing (8E1) on one end of a socat pair: a pty has no parity to set (its
+    driver drops the bit, and the C library then refuses the change), so it is served without,
+    and the log says so."""
+    caplog.set_level(logging.INFO, logger="hil.simulator")
+    simulator_end, master_end = pty_pair
+    task = asyncio.create_task(
+        run_simulator(house(), tcp=None, serial=simulator_end, speed=1.0, parity="E")
+    )
+    client = AsyncModbusSerialClient(master_end, baudrate=19200, parity="N", timeout=0.5)
+    try:
+        await wait_until(
+            lambda: any(" Hz " in r.getMessage() for r in caplog.records) or task.done()
+        )
+        assert not task.done(), task.exception()
+        assert await client.connect()
+        response = await client.read_input_registers(0, count=1, device_id=1)
+        assert response.registers == [1]  # device_kind: outdoor unit
+        assert any(
+            "a pty: bytes without line framing, so 19200 8E1 is not applied" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        client.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def test_house_is_built_from_the_config():

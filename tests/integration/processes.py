@@ -81,6 +81,8 @@ class ControllerProcess:
     """One `minisplit run` subprocess, its log in a file next to its config; ``env`` adds to
     its environment (e.g. systemd's NOTIFY_SOCKET)."""
 
+    command = "run"
+
     def __init__(
         self, config: Path, name: str = "controller", env: Mapping[str, str] | None = None
     ) -> None:
@@ -95,7 +97,7 @@ class ControllerProcess:
                 sys.executable,
                 "-m",
                 "controller.cli",
-                "run",
+                self.command,
                 "-c",
                 str(self.config),
                 *args,
@@ -142,6 +144,12 @@ class ControllerProcess:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(line.split()[1])
+
+
+class SimulatorProcess(ControllerProcess):
+    """One `minisplit sim` subprocess, its log in a file next to its config."""
+
+    command = "sim"
 
 
 @contextlib.contextmanager
