@@ -1,5 +1,9 @@
 """The command line: check-config output and exit codes, and clear argument errors."""
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +84,47 @@ def test_sim_with_a_missing_fault_file_exits_1(tmp_path, capsys):
         main(["sim", "-c", demo, "--faults", str(tmp_path / "nope.toml")])
     assert info.value.code == 1
     assert "nope.toml" in capsys.readouterr().err
+
+
+def _fifo(directory: Path) -> Path:
+    os.mkfifo(directory / "profile.toml")
+    return directory / "profile.toml"
+
+
+def _bounded() -> None:
+    """Without the check, /dev/zero is read until memory runs out: let that be 1 GiB."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"), [(_fifo, "a FIFO"), (lambda _: Path("/dev/zero"), "a device")]
+)
+def test_check_config_refuses_a_special_file_as_profile_at_once(tmp_path, make, kind):
+    # Reading a FIFO blocks until a writer comes, /dev/zero never ends: both are refused unread.
+    profile = make(tmp_path)
+    config = tmp_path / "site.toml"
+    example = (ROOT / "config" / "example.toml").read_text()
+    config.write_text(example.replace('profile = "reference-odu"', f'profile = "{profile}"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        preexec_fn=_bounded,
+    )
+    assert done.returncode == 1
+    assert f"outdoor_unit.profile: {profile}: cannot read: it is {kind}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_reports_a_file_that_is_not_utf8_in_one_line(tmp_path, capsys):
+    config = tmp_path / "site.toml"
+    config.write_bytes(b'controller_id = "h\xe9"\n')
+    with pytest.raises(SystemExit) as info:
+        main(["check-config", str(config)])
+    assert info.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}: configuration has 1 error(s):",
+        "  not UTF-8 text: byte 0xe9 on line 1",
+    ]
