@@ -380,12 +380,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raise ConfigError(source, describe(err.errors(), text, _TAGS)) from None
     profiles: dict[str, DeviceProfile] = {}
     problems: list[str] = []
-    wanted: list[tuple[Loc, str, DeviceKind]] = [
-        (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
-    ]
-    for i, zone in enumerate(config.zones):
-        wanted.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
-    for loc, name, kind in wanted:
+    for loc, name, kind in profile_keys(config):
         try:
             profile = profiles.get(name) or load_profile(name, base_dir)
         except ProfileError as err:
@@ -406,6 +401,17 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     if problems:
         raise ConfigError(source, problems)
     return LoadedConfig(config, profiles, Path(source))
+
+
+def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
+    """Every ``profile`` key of a config: where it is, the profile it names, the kind of device
+    that profile must describe."""
+    keys: list[tuple[Loc, str, DeviceKind]] = [
+        (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
+    ]
+    for i, zone in enumerate(config.zones):
+        keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
+    return keys
 
 
 def _state_file_problems(path: Path) -> list[str]:

@@ -196,16 +196,22 @@ def shipped_profile_names() -> list[str]:
     )
 
 
-def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
-    """A shipped profile by name (``reference-odu``), or a profile file by path.
-
-    A relative path is taken relative to ``base_dir`` (the config file's folder)."""
+def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None:
+    """The file a config's ``profile`` value names (a relative path is taken relative to
+    ``base_dir``, the config file's folder), or None for a shipped profile's name."""
     if name_or_path in shipped_profile_names():
+        return None
+    path = Path(name_or_path)
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
+def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
+    """A shipped profile by name (``reference-odu``), or a profile file by path (see
+    `profile_file`)."""
+    path = profile_file(name_or_path, base_dir)
+    if path is None:
         ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
         return _parse_profile_text(ref.read_text(encoding="utf-8"), f"profile {name_or_path}")
-    path = Path(name_or_path)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
     if "\0" not in name_or_path and not path.exists():
         known = ", ".join(shipped_profile_names())
         raise ProfileError(

@@ -20,10 +20,13 @@ class UnreadableFile(OSError):
     appear later (the MQTT password) treats it like a missing one. ``reason`` leaves out the
     path, for messages that name the file already."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: Path, reason: str, errno: int | None = None) -> None:
+        super().__init__(errno, reason, str(path))
         self.path = path
         self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 def _kind(mode: int) -> str:
@@ -56,7 +59,7 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     except OSError as err:
         if isinstance(err, UnreadableFile):
             raise
-        raise UnreadableFile(path, f"cannot read: {err.strerror}") from None
+        raise UnreadableFile(path, f"cannot read: {err.strerror}", err.errno) from None
     with os.fdopen(fd, "rb") as file:
         _refuse_special(path, os.fstat(fd).st_mode)
         data = file.read(max_bytes + 1)

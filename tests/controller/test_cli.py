@@ -5,10 +5,14 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller.cli import main
+from hil.broker import free_port
+from tests.fixtures.broker import MessageRecorder, Mosquitto
+from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,6 +90,18 @@ def test_sim_with_a_missing_fault_file_exits_1(tmp_path, capsys):
     assert "nope.toml" in capsys.readouterr().err
 
 
+def _cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """`minisplit ARGS` in a process of its own, bounded: a hang fails the test."""
+    return subprocess.run(
+        [sys.executable, "-m", "controller.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        **options,
+    )
+
+
 def _fifo(directory: Path) -> Path:
     os.mkfifo(directory / "profile.toml")
     return directory / "profile.toml"
@@ -105,14 +121,7 @@ def test_check_config_refuses_a_special_file_as_profile_at_once(tmp_path, make, 
     config = tmp_path / "site.toml"
     example = (ROOT / "config" / "example.toml").read_text()
     config.write_text(example.replace('profile = "reference-odu"', f'profile = "{profile}"'))
-    done = subprocess.run(
-        [sys.executable, "-m", "controller.cli", "check-config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-        preexec_fn=_bounded,
-    )
+    done = _cli("check-config", str(config), preexec_fn=_bounded)
     assert done.returncode == 1
     assert f"outdoor_unit.profile: {profile}: cannot read: it is {kind}" in done.stderr
     assert "Traceback" not in done.stderr
@@ -128,3 +137,32 @@ def test_check_config_reports_a_file_that_is_not_utf8_in_one_line(tmp_path, caps
         f"{config}: configuration has 1 error(s):",
         "  not UTF-8 text: byte 0xe9 on line 1",
     ]
+
+
+# ---- `run` refuses a config others can change or another user owns, not one others can read ----
+
+
+@pytest.mark.integration
+async def test_run_starts_on_a_config_others_can_read_and_warns(
+    tmp_path: Path, mqtt_recorder: MessageRecorder, mosquitto: Mosquitto
+) -> None:
+    # A fresh clone's config/demo.toml is 0644: `minisplit run -c config/demo.toml` must start.
+    config, _ = controller_config(tmp_path, free_port(), mosquitto.port)
+    config.chmod(0o644)
+    async with controller(config) as process:
+        await mqtt_recorder.wait_for(
+            f"{BASE}/status", lambda m: m.payload == b"online", timeout=START_TIMEOUT_S
+        )
+        assert process.running
+    assert f"config file {config} can be read by other users" in process.output()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_run_as_root_refuses_a_config_another_user_owns(tmp_path: Path) -> None:
+    # Its owner could point the state file anywhere root can write.
+    config, _ = controller_config(tmp_path, free_port(), free_port())
+    os.chown(config, 65534, 65534)
+    done = _cli("run", "-c", str(config))
+    assert done.returncode == 1
+    assert "refusing to start" in done.stderr
+    assert f"config file {config} is owned by uid 65534" in done.stderr
