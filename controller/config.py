@@ -22,8 +22,20 @@ from drivers.tomlerrors import KeysError, Loc, at_key, describe
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
 UnitId = Annotated[int, Field(ge=1, le=247)]
 Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
+
+
+def _a_path(value: object) -> object:
+    """Checked as written: Path() reads "" as ".", and a NUL fails only when the file is used."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("must name a file, not be empty")
+        if "\0" in value:
+            raise ValueError("must not contain a NUL character")
+    return value
+
+
 # Paths are written as strings, which strict mode would refuse for a Path.
-FilePath = Annotated[Path, Field(strict=False)]
+FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
 
 
 def _not_a_boolean(value: object) -> object:
@@ -278,14 +290,9 @@ class Config(_Strict):
     @field_validator("state_file", mode="before")
     @classmethod
     def _a_file_name(cls, value: object) -> object:
-        """Checked as written: Path() reads "" as "." and drops a trailing "/"."""
-        if isinstance(value, str):
-            if not value:
-                raise ValueError("must name a file, not be empty")
-            if "\0" in value:
-                raise ValueError("must not contain a NUL character")
-            if value.rpartition("/")[2] in ("", ".", ".."):
-                raise ValueError("names a directory, not a file")
+        """Checked as written: Path() drops a trailing "/"."""
+        if isinstance(value, str) and value and value.rpartition("/")[2] in ("", ".", ".."):
+            raise ValueError("names a directory, not a file")
         return value
 
     @field_validator("zones")

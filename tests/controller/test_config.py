@@ -291,3 +291,9 @@ def test_the_value_of_an_unknown_key_is_never_printed():
     # It may be a secret written where it does not belong.
     (found,) = problems(EXAMPLE.replace("[mqtt]", '[mqtt]\npassword = "hunter2"'))
     assert "hunter2" not in found and "mqtt.password: unknown key" in found
+
+
+def test_a_password_file_path_with_a_nul_is_refused():
+    text = EXAMPLE.replace('password_file = "', 'password_file = "\\u0000')
+    (found,) = problems(text)
+    assert "mqtt.password_file: must not contain a NUL character" in found
