@@ -17,7 +17,7 @@ from controller.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
     from hil.scenario import Scenario
-from controller.security import insecure_files
+from controller.security import inspect_files
 
 log = logging.getLogger("minisplit")
 
@@ -212,10 +212,13 @@ def _load(path: Path) -> LoadedConfig:
 
 
 def _refuse_insecure(loaded: LoadedConfig) -> None:
-    """Exit when the config or a secret it names is readable or writable by other users."""
-    problems = insecure_files(loaded)
-    if problems:
-        _exit_with("minisplit: refusing to start:", problems)
+    """Exit when others can change the config or read a secret it names (controller.security);
+    log what is only worth a warning."""
+    findings = inspect_files(loaded)
+    if findings.refusals:
+        _exit_with("minisplit: refusing to start:", findings.refusals)
+    for warning in findings.warnings:
+        log.warning("%s", warning)
 
 
 def _load_scenario(path: Path) -> Scenario:
@@ -245,8 +248,11 @@ def check_config(path: Path) -> int:
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")
-    for problem in insecure_files(loaded):
+    findings = inspect_files(loaded)
+    for problem in findings.refusals:
         print(f"  warning: `minisplit run` refuses to start: {problem}")
+    for warning in findings.warnings:
+        print(f"  warning: {warning}")
     return 0
 
 

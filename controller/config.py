@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -17,14 +16,43 @@ from pydantic import (
 )
 
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
+from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from drivers.tomlerrors import KeysError, Loc, at_key, describe
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
 UnitId = Annotated[int, Field(ge=1, le=247)]
 Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
 
 
+def _a_path(value: object) -> object:
+    """Checked as written: Path() reads "" as ".", and a NUL fails only when the file is used."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("must name a file, not be empty")
+        if "\0" in value:
+            raise ValueError("must not contain a NUL character")
+    return value
+
+
+# Paths are written as strings, which strict mode would refuse for a Path.
+FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not true or false")
+    return value
+
+
+# TOML's true is Python's True, which equals 1: a Literal of numbers would take it even in
+# strict mode.
+NotBoolean = BeforeValidator(_not_a_boolean)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown keys, no coercion: `unit_id = "11"` or `period_s = true` is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SerialBus(_Strict):
@@ -32,10 +60,12 @@ class SerialBus(_Strict):
 
     type: Literal["rtu"]
     device: str
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 19200
+    baudrate: Annotated[
+        Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200], NotBoolean
+    ] = 19200
     parity: Literal["N", "E", "O"] = "E"
-    bytesize: Literal[7, 8] = 8
-    stopbits: Literal[1, 2] = 1
+    bytesize: Annotated[Literal[7, 8], NotBoolean] = 8
+    stopbits: Annotated[Literal[1, 2], NotBoolean] = 1
     timeout_s: Annotated[float, Field(gt=0, le=10)] = 0.3
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.005
@@ -84,25 +114,30 @@ class ZoneConfig(_Strict):
     def _limits(self) -> ZoneConfig:
         _min_below_max(self.min_temperature, self.max_temperature)
         if not self.min_temperature <= self.default_temperature <= self.max_temperature:
-            raise ValueError(
+            raise KeysError(
                 f"default_temperature {self.default_temperature} is outside "
-                f"{self.min_temperature}..{self.max_temperature}"
+                f"{self.min_temperature}..{self.max_temperature}",
+                ("default_temperature",),
+                ("min_temperature",),
+                ("max_temperature",),
             )
         if self.remote_sensor_field and not self.remote_sensor_topic:
-            raise ValueError("remote_sensor_field needs remote_sensor_topic")
+            raise KeysError(
+                "remote_sensor_field needs remote_sensor_topic", ("remote_sensor_field",)
+            )
         return self
 
 
 class TlsConfig(_Strict):
-    ca_file: Path
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: FilePath
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
     insecure: bool = False
 
     @model_validator(mode="after")
     def _pair(self) -> TlsConfig:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
+            raise KeysError("cert_file and key_file go together", ("cert_file",), ("key_file",))
         return self
 
 
@@ -110,7 +145,7 @@ class MqttConfig(_Strict):
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
     username: str | None = None
-    password_file: Path | None = None
+    password_file: FilePath | None = None
     client_id: str | None = None
     base_topic: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "minisplit"
     discovery_prefix: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "homeassistant"
@@ -122,7 +157,7 @@ class MqttConfig(_Strict):
     @model_validator(mode="after")
     def _credentials(self) -> MqttConfig:
         if self.password_file is not None and self.username is None:
-            raise ValueError("password_file needs username")
+            raise KeysError("password_file needs username", ("password_file",))
         return self
 
 
@@ -144,7 +179,11 @@ class PresetConfig(_Strict):
             if getattr(self, f"{side}_temperature") is not None and (
                 getattr(self, f"{side}_offset_k") is not None
             ):
-                raise ValueError(f"give {side}_temperature or {side}_offset_k, not both")
+                raise KeysError(
+                    f"give {side}_temperature or {side}_offset_k, not both",
+                    (f"{side}_temperature",),
+                    (f"{side}_offset_k",),
+                )
         return self
 
 
@@ -195,7 +234,7 @@ class ControlConfig(_Strict):
     @model_validator(mode="after")
     def _priority(self) -> ControlConfig:
         if self.mode_policy == "priority" and self.priority_zone is None:
-            raise ValueError("mode_policy 'priority' needs priority_zone")
+            raise KeysError("mode_policy 'priority' needs priority_zone", ("mode_policy",))
         return self
 
 
@@ -216,8 +255,10 @@ class SensorCheckConfig(_Strict):
 
 def _min_below_max(min_temperature: float, max_temperature: float) -> None:
     if min_temperature >= max_temperature:
-        raise ValueError(
-            f"min_temperature {min_temperature} must be below max_temperature {max_temperature}"
+        raise KeysError(
+            f"min_temperature {min_temperature} must be below max_temperature {max_temperature}",
+            ("min_temperature",),
+            ("max_temperature",),
         )
 
 
@@ -237,7 +278,7 @@ class SimulatorConfig(_Strict):
 
 class Config(_Strict):
     controller_id: Identifier
-    state_file: Path = Path("/var/lib/minisplit/state.json")
+    state_file: FilePath = Path("/var/lib/minisplit/state.json")
     buses: Annotated[dict[Identifier, Bus], Field(min_length=1)]
     outdoor_unit: OutdoorUnitConfig
     zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
@@ -246,33 +287,52 @@ class Config(_Strict):
     sensor_check: SensorCheckConfig = SensorCheckConfig()
     simulator: SimulatorConfig = SimulatorConfig()
 
+    @field_validator("state_file", mode="before")
+    @classmethod
+    def _a_file_name(cls, value: object) -> object:
+        """Checked as written: Path() drops a trailing "/"."""
+        if isinstance(value, str) and value and value.rpartition("/")[2] in ("", ".", ".."):
+            raise ValueError("names a directory, not a file")
+        return value
+
     @field_validator("zones")
     @classmethod
     def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
-        seen: set[str] = set()
-        for zone in zones:
-            if zone.id in seen:
-                raise ValueError(f"zone id {zone.id!r} appears twice")
-            seen.add(zone.id)
+        seen: dict[str, int] = {}
+        for i, zone in enumerate(zones):
+            first = seen.setdefault(zone.id, i)
+            if first != i:
+                raise KeysError(f"zone id {zone.id!r} appears twice", (first, "id"), (i, "id"))
         return zones
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        units: dict[tuple[str, int], str] = {}
-        devices = [("outdoor_unit", self.outdoor_unit.bus, self.outdoor_unit.unit_id)]
-        devices += [(f"zone {z.id!r}", z.bus, z.unit_id) for z in self.zones]
-        for who, bus, unit_id in devices:
+        units: dict[tuple[str, int], tuple[str, Loc]] = {}
+        devices: list[tuple[str, Loc, str, int]] = [
+            ("outdoor_unit", ("outdoor_unit",), self.outdoor_unit.bus, self.outdoor_unit.unit_id)
+        ]
+        devices += [
+            (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id) for i, z in enumerate(self.zones)
+        ]
+        for who, loc, bus, unit_id in devices:
             if bus not in self.buses:
-                raise ValueError(f"{who}: bus {bus!r} is not defined in [buses] ({_names(self)})")
-            other = units.setdefault((bus, unit_id), who)
+                raise KeysError(
+                    f"{who}: bus {bus!r} is not defined in [buses] ({_names(self)})",
+                    (*loc, "bus"),
+                )
+            other, other_loc = units.setdefault((bus, unit_id), (who, loc))
             if other != who:
-                raise ValueError(f"{who} and {other} share unit id {unit_id} on bus {bus!r}")
+                raise KeysError(
+                    f"{who} and {other} share unit id {unit_id} on bus {bus!r}",
+                    (*other_loc, "unit_id"),
+                    (*loc, "unit_id"),
+                )
         for room in self.simulator.rooms:
             if room not in {z.id for z in self.zones}:
-                raise ValueError(f"simulator.rooms.{room}: no zone has id {room!r}")
+                raise KeysError(f"no zone has id {room!r}", ("simulator", "rooms", room))
         priority = self.control.priority_zone
         if priority is not None and priority not in {z.id for z in self.zones}:
-            raise ValueError(f"control.priority_zone: no zone has id {priority!r}")
+            raise KeysError(f"no zone has id {priority!r}", ("control", "priority_zone"))
         return self
 
     def zone(self, zone_id: str) -> ZoneConfig:
@@ -311,92 +371,71 @@ class LoadedConfig:
         return self.profiles[zone.profile]
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in {"rtu", "tcp"} and parts:  # pydantic's discriminator tag, not a key
-            continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
-
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line in the TOML text where the key at ``loc`` is written, when found."""
-    keys = [k for k in loc if not (isinstance(k, str) and k in {"rtu", "tcp"})]
-    table: list[Any] = []
-    counters: dict[str, int] = {}
-    best: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", stripped):
-            name = m.group(1)
-            counters[name] = counters.get(name, -1) + 1
-            table = [*name.split("."), counters[name]]
-        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]", stripped):
-            table = m.group(1).split(".")
-        elif m := re.match(r"^([A-Za-z0-9_\-\"]+)\s*=", stripped):
-            path = [*table, m.group(1).strip('"')]
-            if path == keys[: len(path)] and len(path) >= len(table) + 1:
-                best = number
-                if len(path) == len(keys):
-                    return number
-        if table and keys[: len(table)] == table and best is None:
-            best = number
-    return best
-
-
-def _describe(err: dict[str, Any], text: str) -> str:
-    loc = tuple(err["loc"])
-    path = _key_path(loc) or "(top level)"
-    line = _line_of(text, loc)
-    where = f"line {line}: " if line else ""
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return f"{where}{path}: unknown key (value {err['input']!r})"
-    if err["type"] == "missing":
-        return f"{where}{path}: required key is missing"
-    return f"{where}{path}: {msg} (got {err['input']!r})"
+#: pydantic's discriminator values in error locations (Bus), which are not keys.
+_TAGS = frozenset({"rtu", "tcp"})
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
     """Parse and validate a config's text; raise ConfigError listing every problem."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(source, [f"not valid TOML: {err}"]) from None
+        data = parse_toml(text)
+    except TomlError as err:
+        raise ConfigError(source, [str(err)]) from None
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
-        problems = [_describe(e, text) for e in err.errors(include_url=False)]
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, describe(err.errors(), text, _TAGS)) from None
     profiles: dict[str, DeviceProfile] = {}
     problems: list[str] = []
-    wanted = [("outdoor_unit.profile", config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)]
-    for i, zone in enumerate(config.zones):
-        wanted.append((f"zones[{i}].profile", zone.profile, DeviceKind.INDOOR_HEAD))
-    for key, name, kind in wanted:
+    for loc, name, kind in profile_keys(config):
         try:
             profile = profiles.get(name) or load_profile(name, base_dir)
         except ProfileError as err:
-            problems.append(f"{key}: {err}")
+            problems.append(at_key(text, loc, str(err)))
             continue
         if profile.kind is not kind:
-            problems.append(f"{key}: profile {name!r} describes a {profile.kind}, not a {kind}")
+            problems.append(
+                at_key(text, loc, f"profile {name!r} describes a {profile.kind}, not a {kind}")
+            )
             continue
         profiles[name] = profile
     for i, zone in enumerate(config.zones):
-        problems += _setpoints_beyond_profile(f"zones[{i}]", zone, profiles.get(zone.profile))
+        problems += [
+            at_key(text, ("zones", i, key), message)
+            for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
+        ]
+    problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
     if problems:
         raise ConfigError(source, problems)
     return LoadedConfig(config, profiles, Path(source))
 
 
+def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
+    """Every ``profile`` key of a config: where it is, the profile it names, the kind of device
+    that profile must describe."""
+    keys: list[tuple[Loc, str, DeviceKind]] = [
+        (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
+    ]
+    for i, zone in enumerate(config.zones):
+        keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
+    return keys
+
+
+def _state_file_problems(path: Path) -> list[str]:
+    """What stops the controller from writing its state file at ``path``."""
+    if path.is_dir():
+        return [f"{path} is a directory; name a file in it, e.g. {path / 'state.json'}"]
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return [f"{parent} is not a directory, so {path} cannot be created"]
+    return []
+
+
 def _setpoints_beyond_profile(
-    key: str, zone: ZoneConfig, profile: DeviceProfile | None
-) -> list[str]:
+    zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[tuple[str, str]]:
     """A zone's setpoint limits must lie within what its head accepts as display_setpoint, or
     a setpoint command could ask for a register value the profile refuses."""
     spec = profile.registers.get("display_setpoint") if profile else None
@@ -404,8 +443,11 @@ def _setpoints_beyond_profile(
         return []
     low, high = spec.range
     return [
-        f"{key}.{name}: {value} °C is outside what profile {zone.profile!r} accepts as "
-        f"display_setpoint ({low:g}..{high:g} °C)"
+        (
+            name,
+            f"{value} °C is outside what profile {zone.profile!r} accepts as "
+            f"display_setpoint ({low:g}..{high:g} °C)",
+        )
         for name, value in (
             ("min_temperature", zone.min_temperature),
             ("max_temperature", zone.max_temperature),
@@ -416,8 +458,7 @@ def _setpoints_beyond_profile(
 
 def load_config(path: Path) -> LoadedConfig:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(str(path), [f"cannot read: {err.strerror}"]) from None
-    loaded = parse_config(text, str(path), path.parent)
-    return loaded
+        text = read_text(path)
+    except UnreadableFile as err:
+        raise ConfigError(str(path), [err.reason]) from None
+    return parse_config(text, str(path), path.parent)

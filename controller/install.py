@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import grp
+import json
 import os
 import pwd
 import re
@@ -21,10 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from controller.config import ConfigError, LoadedConfig, SerialBus, load_config, parse_config
+from controller.config import (
+    ConfigError,
+    LoadedConfig,
+    SerialBus,
+    load_config,
+    parse_config,
+    profile_keys,
+)
 from controller.persistence import write_atomically
-from controller.security import InsecureFileError, check_private_file, private_files
+from controller.security import inspect_files, secret_files
+from drivers.profile import profile_file
+from drivers.textfile import UnreadableFile, parse_toml, read_text
+from drivers.tomlerrors import Loc, key_path, line_of
 
 CONFIG_DIR = Path("/etc/minisplit")
 CONFIG_FILE = CONFIG_DIR / "minisplit.toml"
@@ -32,9 +44,17 @@ STATE_DIR = Path("/var/lib/minisplit")
 UNIT_FILE = Path("/etc/systemd/system/minisplit.service")
 UNIT_MODE = 0o644
 # The config names the broker, the secrets' locations and the state file: controller.security
-# refuses it unless it is private to the service user (no group/other bits, owned by that user
-# or root). Owned by root it would be unreadable to the service, so the service user owns it.
+# refuses it when others can change it or another user owns it, and warns when others can read
+# it; private to root it would be unreadable to the service, so the service user owns it.
 CONFIG_MODE = 0o600
+# Profile files the config names (the shipped ones are in the package). Not secret: the
+# service's group reads them, only root changes them.
+PROFILE_DIR = CONFIG_DIR / "profiles"
+PROFILE_MODE = 0o640
+# A `profile = "…"` line, to put the installed copy's path in its place.
+_PROFILE_LINE = re.compile(
+    r"""^(?P<head>\s*profile\s*=\s*)(?:"(?:[^"\\]|\\.)*"|'[^']*')(?P<tail>.*)$""", re.DOTALL
+)
 NOLOGIN = "/usr/sbin/nologin"
 # What the unit's ProtectHome=yes hides from the service.
 HIDDEN_HOMES = (Path("/home"), Path("/root"), Path("/run/user"))
@@ -264,19 +284,21 @@ class Installer:
             target.mkdir(parents=True, exist_ok=True)
             self._set(target, mode, owner)
 
-    def new_file(self, live: Path, content: bytes, mode: int, owner: Owner, source: str) -> None:
-        """A file that is written once and then belongs to the administrator (the config)."""
+    def new_file(self, live: Path, content: bytes, mode: int, owner: Owner, source: str) -> bool:
+        """A file that is written once and then belongs to the administrator (the config, its
+        profiles). False when a different file is kept there."""
         target = self.path(live)
         if target.exists():
             if target.read_bytes() == content:
                 self.unchanged(f"{live}")
-            else:
-                self.say(f"  kept {live}: it exists and is never overwritten ({source} not copied)")
-            return
+                return True
+            self.say(f"  kept {live}: it exists and is never overwritten ({source} not copied)")
+            return False
         self._done("create", f"{live} ({mode:04o} {owner}) from {source}")
         if self.acting:
             write_atomically(target, content)
             self._set(target, mode, owner)
+        return True
 
     def managed_file(self, live: Path, content: bytes, mode: int, owner: Owner) -> bool:
         """A file this command owns (the unit), brought up to date. True when its content
@@ -332,12 +354,11 @@ def install(options: InstallOptions, say: Callable[[str], None] = print) -> int:
     state_dir_mode = int(unit_setting(template, "StateDirectoryMode"), 8)
     # Everything that can fail is checked before the first change.
     source_name, source_text = _source_config(options)
+    base_dir = _base_dir(options)
+    source = _validated(lambda: parse_config(source_text, source_name, base_dir))
+    profiles, config_text = _with_installed_profiles(source_name, source_text, source, base_dir)
     installed = installer.path(CONFIG_FILE)
-    effective = (
-        _validated(lambda: load_config(installed))
-        if installed.exists()
-        else _validated(lambda: parse_config(source_text, source_name, _base_dir(options)))
-    )
+    effective = _validated(lambda: load_config(installed)) if installed.exists() else source
     executable = minisplit_executable()
     unit = render_unit(
         template,
@@ -355,7 +376,10 @@ def install(options: InstallOptions, say: Callable[[str], None] = print) -> int:
     # group may enter it to read the config. systemd's ConfigurationDirectory= leaves an
     # existing directory's owner and mode alone.
     installer.directory(CONFIG_DIR, config_dir_mode, Owner("root", service.group))
-    installer.new_file(CONFIG_FILE, source_text.encode(), CONFIG_MODE, service, source_name)
+    if installer.new_file(CONFIG_FILE, config_text.encode(), CONFIG_MODE, service, source_name):
+        _copy_profiles(installer, profiles, Owner("root", service.group), config_dir_mode)
+    elif profiles:
+        say(f"  not copying the profiles {source_name} names: the installed config is kept")
     # The same mode as the unit's StateDirectoryMode=, which systemd re-applies at every start.
     installer.directory(STATE_DIR, state_dir_mode, service)
     unit_changed = installer.managed_file(
@@ -363,10 +387,10 @@ def install(options: InstallOptions, say: Callable[[str], None] = print) -> int:
     )
     if unit_changed:
         _daemon_reload(installer)
-    _check_installed(installer, effective, executable)
+    checked = _check_installed(installer, effective, executable)
     if installer.changes == 0:
         say("Nothing to change: minisplit is installed as this command would install it.")
-    _next_steps(installer, effective, executable)
+    _next_steps(installer, checked, executable)
     return 0
 
 
@@ -381,6 +405,71 @@ def _source_config(options: InstallOptions) -> tuple[str, str]:
 
 def _base_dir(options: InstallOptions) -> Path | None:
     return None if options.config is None else options.config.parent
+
+
+def _with_installed_profiles(
+    source_name: str, text: str, loaded: LoadedConfig, base_dir: Path | None
+) -> tuple[dict[str, tuple[Path, bytes]], str]:
+    """The profile files the config names (by installed file name: where it comes from, its
+    content), and the config's text with
+    each such ``profile`` pointing at its copy in PROFILE_DIR, written relative to the config's
+    folder so that the result checks the same in a staging tree. Every other byte is kept."""
+    files: dict[str, Path] = {}
+    expected = parse_toml(text)
+    lines = text.splitlines(keepends=True)
+    problems: list[str] = []
+    for loc, value, _ in profile_keys(loaded.config):
+        source = profile_file(value, base_dir)
+        if source is None:
+            continue  # a shipped profile: it comes with the package
+        other = files.setdefault(source.name, source)
+        if other.resolve() != source.resolve():
+            problems.append(f"{key_path(loc)}: {source} and {other} have the same file name")
+            continue
+        copy = f"{PROFILE_DIR.relative_to(CONFIG_DIR).as_posix()}/{source.name}"
+        _put(expected, loc, copy)
+        number = line_of(text, loc)
+        match = _PROFILE_LINE.match(lines[number - 1]) if number else None
+        if match is None:
+            problems.append(f'{key_path(loc)}: write it as profile = "…" on a line of its own')
+            continue
+        # A JSON string is a valid TOML basic string.
+        lines[number - 1] = match["head"] + json.dumps(copy) + match["tail"]
+    rewritten = "".join(lines)
+    if not problems and parse_toml(rewritten) != expected:
+        problems.append('write each profile = "…" on a line of its own')
+    contents: dict[str, tuple[Path, bytes]] = {}
+    for name, source in files.items():
+        try:
+            contents[name] = (source, read_text(source).encode())
+        except UnreadableFile as err:  # it was read a moment ago, when the config was checked
+            problems.append(str(err))
+    if problems:
+        raise InstallError(
+            f"{source_name}: cannot point its profiles at their installed copies in "
+            f"{PROFILE_DIR} (nothing changed):",
+            problems,
+        )
+    return contents, rewritten
+
+
+def _put(data: Any, loc: Loc, value: str) -> None:
+    for key in loc[:-1]:
+        data = data[key]
+    data[loc[-1]] = value
+
+
+def _copy_profiles(
+    installer: Installer,
+    profiles: dict[str, tuple[Path, bytes]],
+    owner: Owner,
+    directory_mode: int,
+) -> None:
+    if not profiles:
+        return
+    installer.directory(PROFILE_DIR, directory_mode, owner)
+    for name, (source, content) in profiles.items():
+        installer.new_file(PROFILE_DIR / name, content, PROFILE_MODE, owner, str(source))
 
 
 def _validated(load: Callable[[], LoadedConfig]) -> LoadedConfig:
@@ -407,30 +496,27 @@ def _daemon_reload(installer: Installer) -> None:
         _run(command)
 
 
-def _check_installed(installer: Installer, loaded: LoadedConfig, executable: str) -> None:
-    """Say what would stop the service later: a config or secret that is not private to the
-    service user, a state file it may not write, an executable it cannot see."""
-    options = installer.options
-    # A staging tree has no owners yet: only the mode bits can be checked there.
-    service_uid = (
-        0 if options.staging else _ids(Owner(options.user, _primary_group(options.user)))[0]
-    )
-    secrets = [(path, what) for path, what in private_files(loaded) if path != loaded.path]
-    for live, what in [(CONFIG_FILE, "config file"), *secrets]:
-        target = installer.path(live) if live.is_absolute() else None
-        if target is None or not target.exists():
-            continue  # the service's own check reports a missing file
+def _check_installed(installer: Installer, fallback: LoadedConfig, executable: str) -> LoadedConfig:
+    """Check the installed config as `check-config` does (a failure ends the install with exit
+    status 1: the service could not start on it) and return it; then say what would stop the
+    service later: a config or secret it would refuse (as its user), a state file it may not
+    write, an executable it cannot see. A dry run that installs no config checks ``fallback``,
+    the config it would install."""
+    installed = installer.path(CONFIG_FILE)
+    loaded = fallback
+    if installed.exists():
         try:
-            check_private_file(target, what, euid=service_uid)
-        except InsecureFileError as err:
-            installer.say(f"  warning: {err}")
-            continue
-        if not options.staging and target.stat().st_uid != service_uid:
-            # Private to root (allowed by the check), it is unreadable to the service.
-            installer.say(
-                f"  warning: {what} {live} is not owned by {options.user}, so the service "
-                f"cannot read it: chown {options.user}:{options.user} {live}"
-            )
+            loaded = load_config(installed)
+        except ConfigError as err:
+            raise InstallError(
+                f"installed, but {CONFIG_FILE} fails check-config, so the service cannot start "
+                "on it; fix it and run `minisplit install` again:",
+                err.problems,
+            ) from None
+        installer.say(f"  checked {CONFIG_FILE} as check-config does: valid")
+        _check_files(installer, loaded)
+    else:
+        installer.say(f"  would check {CONFIG_FILE} as check-config does once it is written")
     state_file = loaded.config.state_file
     if not state_file.is_relative_to(STATE_DIR):
         installer.say(
@@ -444,6 +530,35 @@ def _check_installed(installer: Installer, loaded: LoadedConfig, executable: str
                 f"  warning: {program} is under {', '.join(map(str, HIDDEN_HOMES))}, which "
                 "the service cannot see (ProtectHome=yes): install Python and the package "
                 "elsewhere, e.g. python3 -m venv /opt/minisplit/venv"
+            )
+    return loaded
+
+
+def _check_files(installer: Installer, loaded: LoadedConfig) -> None:
+    """The installed config and its secrets as the service user will find them (a staging tree
+    has no owners yet: only the mode bits count there)."""
+    options = installer.options
+    service_uid = _ids(Owner(options.user, _primary_group(options.user)))[0]
+    findings = inspect_files(
+        loaded,
+        euid=service_uid,
+        owner=not options.staging,
+        # The service runs in /, so a relative path there is one under /.
+        locate=lambda path: installer.path(Path("/") / path),
+    )
+    for problem in findings.refusals:
+        installer.say(f"  warning: `minisplit run` refuses to start: {problem}")
+    for warning in findings.warnings:
+        installer.say(f"  warning: {warning}")
+    if options.staging:
+        return
+    for live, what in [(CONFIG_FILE, "config file"), *secret_files(loaded)]:
+        target = installer.path(Path("/") / live)
+        if target.exists() and target.stat().st_uid != service_uid:
+            # Private to root (which the check allows), it is unreadable to the service.
+            installer.say(
+                f"  warning: {what} {live} is not owned by {options.user}, so the service "
+                f"cannot read it: chown {options.user}:{options.user} {live}"
             )
 
 

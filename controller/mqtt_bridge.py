@@ -42,7 +42,7 @@ from controller.discovery import (
     discovery_messages,
     retired_zone_topics,
 )
-from controller.security import check_private_file
+from controller.security import read_secret
 from controller.units import (
     UNIT_TEMPERATURE_FIELDS,
     ZONE_TEMPERATURE_FIELDS,
@@ -332,8 +332,7 @@ class MqttBridge:
         if self._config.password_file is not None:
             # Read at every attempt (a fixed file is picked up without a restart), and checked
             # every time: a password file others can read is refused, never used.
-            check_private_file(self._config.password_file, "MQTT password file")
-            password = self._config.password_file.read_text(encoding="utf-8").strip()
+            password = read_secret(self._config.password_file, "MQTT password file")
         tls = self._config.tls
         return aiomqtt.Client(
             self._config.host,

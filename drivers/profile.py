@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -10,6 +9,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from drivers.tomlerrors import describe
 
 
 class Table(StrEnum):
@@ -76,20 +78,29 @@ class DeviceProfile:
         )
 
 
-class _RegisterModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _StrictModel(BaseModel):
+    """No unknown keys, no coercion (`address = "5"`, `writable = 1` are errors), except where
+    TOML cannot give the type: enums come as strings, table keys (enum values) as strings."""
 
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# TOML's table keys are strings: `enum = { 0 = "off" }` has the key "0".
+_KeyInt = Annotated[int, Field(strict=False)]
+
+
+class _RegisterModel(_StrictModel):
     address: Annotated[int, Field(ge=0, le=0xFFFF)]
-    table: Table
+    table: Annotated[Table, Field(strict=False)]
     type: Literal["u16", "s16", "u32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
     scale: Annotated[float, Field(gt=0)] = 1.0
     unit: str = ""
-    enum: dict[int, str] = {}
-    bits: dict[Annotated[int, Field(ge=0, le=15)], str] = {}
+    enum: dict[_KeyInt, str] = {}
+    bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], str] = {}
     invalid: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
     writable: bool = False
-    range: tuple[float, float] | None = None
+    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
     allow_zero: bool = False
     default: float | None = None
 
@@ -107,20 +118,16 @@ class _RegisterModel(BaseModel):
         return self
 
 
-class _DeviceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _DeviceModel(_StrictModel):
     name: str
-    kind: DeviceKind
+    kind: Annotated[DeviceKind, Field(strict=False)]
     device_kind: int
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[float, Field(ge=0)] = 0.0
 
 
-class _ProfileModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _ProfileModel(_StrictModel):
     device: _DeviceModel
     registers: dict[str, _RegisterModel]
 
@@ -137,22 +144,20 @@ class _ProfileModel(BaseModel):
         return self
 
 
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"])
-        lines.append(f"{path}: {e['msg']} (got {e.get('input')!r})")
-    return "; ".join(lines)
-
-
-def parse_profile(data: dict, source: str = "<profile>") -> DeviceProfile:
-    """Validate a profile's TOML data; raise ProfileError naming the source and key."""
+def parse_profile(data: dict, source: str = "<profile>", text: str = "") -> DeviceProfile:
+    """Validate a profile's TOML data; raise ProfileError naming the source, each bad key and,
+    given the file's ``text``, its line."""
     try:
         model = _ProfileModel.model_validate(data)
     except ValidationError as err:
-        raise ProfileError(f"{source}: {_format_errors(err)}") from None
+        raise ProfileError(f"{source}: " + "; ".join(describe(err.errors(), text))) from None
     registers = {
-        name: RegisterSpec(name=name, **reg.model_dump()) for name, reg in model.registers.items()
+        name: RegisterSpec(
+            name=name,
+            **reg.model_dump(exclude={"range"}),
+            range=None if reg.range is None else (reg.range[0], reg.range[1]),
+        )
+        for name, reg in model.registers.items()
     }
     dev = model.device
     return DeviceProfile(
@@ -169,12 +174,18 @@ def parse_profile(data: dict, source: str = "<profile>") -> DeviceProfile:
 
 def load_profile_file(path: Path) -> DeviceProfile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ProfileError(f"{path}: cannot read profile: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ProfileError(f"{path}: not valid TOML: {err}") from None
-    return parse_profile(data, str(path))
+        text = read_text(path)
+    except UnreadableFile as err:
+        raise ProfileError(str(err)) from None
+    return _parse_profile_text(text, str(path))
+
+
+def _parse_profile_text(text: str, source: str) -> DeviceProfile:
+    try:
+        data = parse_toml(text)
+    except TomlError as err:
+        raise ProfileError(f"{source}: {err}") from None
+    return parse_profile(data, source, text)
 
 
 def shipped_profile_names() -> list[str]:
@@ -185,18 +196,23 @@ def shipped_profile_names() -> list[str]:
     )
 
 
-def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
-    """A shipped profile by name (``reference-odu``), or a profile file by path.
-
-    A relative path is taken relative to ``base_dir`` (the config file's folder)."""
+def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None:
+    """The file a config's ``profile`` value names (a relative path is taken relative to
+    ``base_dir``, the config file's folder), or None for a shipped profile's name."""
     if name_or_path in shipped_profile_names():
-        ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
-        data = tomllib.loads(ref.read_text(encoding="utf-8"))
-        return parse_profile(data, f"profile {name_or_path}")
+        return None
     path = Path(name_or_path)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    if not path.exists():
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
+def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
+    """A shipped profile by name (``reference-odu``), or a profile file by path (see
+    `profile_file`)."""
+    path = profile_file(name_or_path, base_dir)
+    if path is None:
+        ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
+        return _parse_profile_text(ref.read_text(encoding="utf-8"), f"profile {name_or_path}")
+    if "\0" not in name_or_path and not path.exists():
         known = ", ".join(shipped_profile_names())
         raise ProfileError(
             f"unknown profile {name_or_path!r}: neither a shipped profile ({known}) nor a file"

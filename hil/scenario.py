@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -20,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from hil.building import (
     CONSTANT_GAINS,
     Adjacency,
@@ -330,9 +330,9 @@ def parse_scenario(
     programme in other weather, to see whether a result holds beyond one week. Whole weeks keep
     the weekly schedules on their weekdays; dated disturbances stay on their dates."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(source, [f"not valid TOML: {err}"]) from None
+        data = parse_toml(text)
+    except TomlError as err:
+        raise ScenarioError(source, [str(err)]) from None
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as err:
@@ -390,9 +390,9 @@ def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
     """The scenario in ``path`` (``shift_weeks``: see `parse_scenario`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ScenarioError(str(path), [f"cannot read: {err.strerror}"]) from None
+        text = read_text(path)
+    except UnreadableFile as err:
+        raise ScenarioError(str(path), [err.reason]) from None
     return parse_scenario(text, str(path), path.parent, shift_weeks)
 
 

@@ -1,10 +1,18 @@
 """The command line: check-config output and exit codes, and clear argument errors."""
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller.cli import main
+from hil.broker import free_port
+from tests.fixtures.broker import MessageRecorder, Mosquitto
+from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,3 +117,81 @@ def test_sim_of_an_rtu_config_without_a_port_exits_1_with_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith("minisplit sim: the outdoor unit's bus 'rs485' is a serial line")
     assert err.count("\n") == 1
+
+
+def _cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """`minisplit ARGS` in a process of its own, bounded: a hang fails the test."""
+    return subprocess.run(
+        [sys.executable, "-m", "controller.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        **options,
+    )
+
+
+def _fifo(directory: Path) -> Path:
+    os.mkfifo(directory / "profile.toml")
+    return directory / "profile.toml"
+
+
+def _bounded() -> None:
+    """Without the check, /dev/zero is read until memory runs out: let that be 1 GiB."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"), [(_fifo, "a FIFO"), (lambda _: Path("/dev/zero"), "a device")]
+)
+def test_check_config_refuses_a_special_file_as_profile_at_once(tmp_path, make, kind):
+    # Reading a FIFO blocks until a writer comes, /dev/zero never ends: both are refused unread.
+    profile = make(tmp_path)
+    config = tmp_path / "site.toml"
+    example = (ROOT / "config" / "example.toml").read_text()
+    config.write_text(example.replace('profile = "reference-odu"', f'profile = "{profile}"'))
+    done = _cli("check-config", str(config), preexec_fn=_bounded)
+    assert done.returncode == 1
+    assert f"outdoor_unit.profile: {profile}: cannot read: it is {kind}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_reports_a_file_that_is_not_utf8_in_one_line(tmp_path, capsys):
+    config = tmp_path / "site.toml"
+    config.write_bytes(b'controller_id = "h\xe9"\n')
+    with pytest.raises(SystemExit) as info:
+        main(["check-config", str(config)])
+    assert info.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}: configuration has 1 error(s):",
+        "  not UTF-8 text: byte 0xe9 on line 1",
+    ]
+
+
+# ---- `run` refuses a config others can change or another user owns, not one others can read ----
+
+
+@pytest.mark.integration
+async def test_run_starts_on_a_config_others_can_read_and_warns(
+    tmp_path: Path, mqtt_recorder: MessageRecorder, mosquitto: Mosquitto
+) -> None:
+    # A fresh clone's config/demo.toml is 0644: `minisplit run -c config/demo.toml` must start.
+    config, _ = controller_config(tmp_path, free_port(), mosquitto.port)
+    config.chmod(0o644)
+    async with controller(config) as process:
+        await mqtt_recorder.wait_for(
+            f"{BASE}/status", lambda m: m.payload == b"online", timeout=START_TIMEOUT_S
+        )
+        assert process.running
+    assert f"config file {config} can be read by other users" in process.output()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_run_as_root_refuses_a_config_another_user_owns(tmp_path: Path) -> None:
+    # Its owner could point the state file anywhere root can write.
+    config, _ = controller_config(tmp_path, free_port(), free_port())
+    os.chown(config, 65534, 65534)
+    done = _cli("run", "-c", str(config))
+    assert done.returncode == 1
+    assert "refusing to start" in done.stderr
+    assert f"config file {config} is owned by uid 65534" in done.stderr

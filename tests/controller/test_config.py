@@ -9,6 +9,8 @@ from controller.tuning import control_tuning_from
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "example.toml").read_text()
+# The line of a table appended to EXAMPLE after an empty line.
+AFTER_EXAMPLE = EXAMPLE.count("\n") + 2
 
 
 @pytest.mark.parametrize("name", ["example.toml", "demo.toml"])
@@ -137,3 +139,161 @@ def test_idle_cooling_head_choice_reaches_the_tuning_and_is_checked():
     assert not control_tuning_from(parse_config(text, "t.toml").config.control).idle_cooling_off
     found = problems(EXAMPLE + '\n[control]\nidle_cooling_head = "low"\n')
     assert any("control.idle_cooling_head" in p and "low" in p for p in found)
+
+
+# ---- files that are not a config: one line naming the file, never a traceback or a hang ----
+
+
+def test_a_config_that_is_not_utf8_is_refused(tmp_path):
+    config = tmp_path / "latin1.toml"
+    config.write_bytes(EXAMPLE.replace("Living room", "Séjour").encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.source == str(config)
+    assert info.value.problems == ["not UTF-8 text: byte 0xe9 on line 25"]
+
+
+def test_arrays_nested_deeper_than_python_recurses_are_refused():
+    found = problems('controller_id = "h"\nx = ' + "[" * 3000 + "]" * 3000 + "\n")
+    assert found == ["not valid TOML: arrays or tables nested too deeply"]
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_refused_with_its_line():
+    found = problems('controller_id = "h"\nx = ' + "9" * 5000 + "\n")
+    assert found == ["not valid TOML: an integer longer than 4300 digits (line 2)"]
+
+
+def test_a_long_value_is_cut_short_in_the_message():
+    (found,) = problems(EXAMPLE.replace("unit_id = 13", "unit_id = " + "9" * 4000))
+    assert found.startswith("line 45: zones[2].unit_id: Input should be less than or equal")
+    assert len(found) < 200
+
+
+def test_a_config_larger_than_a_mebibyte_is_refused_unread(tmp_path):
+    config = tmp_path / "huge.toml"
+    config.write_text(EXAMPLE + "#" * (1 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than 1048576 bytes"):
+        load_config(config)
+
+
+def test_a_directory_as_profile_is_refused(tmp_path):
+    # Devices and FIFOs too, unread: see test_cli (without the check, they hang a process).
+    text = EXAMPLE.replace('profile = "reference-odu"', f'profile = "{tmp_path}"')
+    assert problems(text) == [
+        f"line 21: outdoor_unit.profile: {tmp_path}: cannot read: it is a directory, "
+        "not a regular file"
+    ]
+
+
+def test_a_profile_that_is_not_utf8_is_refused(tmp_path):
+    profile = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
+    (tmp_path / "head.toml").write_bytes(profile.replace("head", "tête").encode("latin-1"))
+    config = tmp_path / "site.toml"
+    config.write_text(EXAMPLE.replace("unit_id = 14", 'unit_id = 14\nprofile = "head.toml"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    (found,) = info.value.problems
+    assert found.startswith(f"line 53: zones[3].profile: {tmp_path / 'head.toml'}: not UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('""', "must name a file, not be empty"),
+        ('"/"', "names a directory, not a file"),
+        ('"/var/lib/minisplit/"', "names a directory, not a file"),
+        ('"/tmp/a\\u0000b"', "must not contain a NUL character"),
+        ('"/tmp"', "/tmp is a directory; name a file in it, e.g. /tmp/state.json"),
+        ("5", "Input is not a valid path"),
+    ],
+)
+def test_a_state_file_that_cannot_be_a_file_is_refused(value, message):
+    text = EXAMPLE.replace('"/var/lib/minisplit/state.json"', value)
+    (found,) = problems(text)
+    assert found.startswith(f"line 5: state_file: {message}")
+
+
+def test_a_state_file_under_a_plain_file_is_refused(tmp_path):
+    (tmp_path / "plain").write_text("")
+    inside = tmp_path / "plain" / "state.json"
+    text = EXAMPLE.replace("/var/lib/minisplit/state.json", str(inside))
+    assert problems(text) == [
+        f"line 5: state_file: {tmp_path / 'plain'} is not a directory, so {inside} cannot be "
+        "created"
+    ]
+
+
+# ---- strict types: a value of the wrong type is an error, never converted ----
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("unit_id = 11", 'unit_id = "11"', "zones[0].unit_id", "valid integer (got '11')"),
+        ("unit_id = 11", "unit_id = 11.0", "zones[0].unit_id", "valid integer (got 11.0)"),
+        ("stopbits = 1", "stopbits = true", "buses.rs485.stopbits", "not true or false"),
+        ("baudrate = 19200", 'baudrate = "19200"', "buses.rs485.baudrate", "Input should be"),
+        ('name = "Office"', "name = 7", "zones[3].name", "valid string (got 7)"),
+    ],
+)
+def test_values_of_the_wrong_type_are_not_converted(old, new, key, message):
+    (found,) = problems(EXAMPLE.replace(old, new))
+    assert f"{key}: " in found and message in found
+
+
+def test_a_boolean_is_not_a_number():
+    (found,) = problems(EXAMPLE + "\n[control]\nperiod_s = true\n")
+    assert (
+        found
+        == f"line {AFTER_EXAMPLE + 1}: control.period_s: Input should be a valid number (got True)"
+    )
+
+
+def test_an_integer_is_a_valid_number():
+    text = EXAMPLE + "\n[control]\nperiod_s = 10\n"
+    assert parse_config(text, "t.toml").config.control.period_s == 10.0
+
+
+# ---- errors about several keys name each key and its line, never the table's contents ----
+
+
+def test_a_shared_unit_id_names_both_keys_and_their_lines():
+    (found,) = problems(EXAMPLE.replace("unit_id = 14", "unit_id = 13"))
+    assert found == (
+        "line 45: zones[2].unit_id, line 52: zones[3].unit_id: zone 'office' and zone 'bedroom' "
+        "share unit id 13 on bus 'rs485'"
+    )
+
+
+def test_an_inverted_range_names_both_keys_and_their_lines():
+    text = EXAMPLE.replace(
+        'id = "office"', 'id = "office"\nmin_temperature = 28.0\nmax_temperature = 20.0'
+    )
+    (found,) = problems(text)
+    assert found == (
+        "line 50: zones[3].min_temperature, line 51: zones[3].max_temperature: "
+        "min_temperature 28.0 must be below max_temperature 20.0"
+    )
+
+
+def test_a_table_is_never_printed_in_an_error():
+    text = EXAMPLE.replace('name = "Office"', 'name = "Office"\nsensor = { a = 1, b = [2] }')
+    text += '\n[control]\nmode_policy = "priority"\n'
+    found = problems(text)
+    assert found == [
+        "line 51: zones[3].sensor: unknown key",
+        f"line {AFTER_EXAMPLE + 2}: control.mode_policy: "
+        "mode_policy 'priority' needs priority_zone",
+    ]
+
+
+def test_the_value_of_an_unknown_key_is_never_printed():
+    # It may be a secret written where it does not belong.
+    (found,) = problems(EXAMPLE.replace("[mqtt]", '[mqtt]\npassword = "hunter2"'))
+    assert "hunter2" not in found and "mqtt.password: unknown key" in found
+
+
+def test_a_password_file_path_with_a_nul_is_refused():
+    text = EXAMPLE.replace('password_file = "', 'password_file = "\\u0000')
+    (found,) = problems(text)
+    assert "mqtt.password_file: must not contain a NUL character" in found

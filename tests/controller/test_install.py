@@ -233,3 +233,90 @@ def test_the_installed_unit_scores_a_low_exposure(tmp_path, config):
     found = re.search(r"Overall exposure level for minisplit\.service: ([\d.]+)", result.stdout)
     assert found, result.stdout + result.stderr
     assert float(found.group(1)) <= MAX_EXPOSURE
+
+
+# ---- profile files the config names travel with it ----
+
+
+def site_with_own_profiles(tmp_path: Path) -> Path:
+    """A config in its own folder naming two profile files: one beside it (relative path), one
+    elsewhere (absolute path); the outdoor unit keeps the shipped profile."""
+    head = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
+    site = tmp_path / "site"
+    (site / "vendor").mkdir(parents=True)
+    (site / "my-head.toml").write_text(head.replace('"reference-head"', '"my-head"'))
+    other = tmp_path / "elsewhere" / "ducted.toml"
+    other.parent.mkdir()
+    other.write_text(head.replace('"reference-head"', '"ducted"'))
+    text = EXAMPLE.replace("unit_id = 13", 'unit_id = 13\nprofile = "my-head.toml"  # mine')
+    text = text.replace("unit_id = 14", f"unit_id = 14\nprofile = '{other}'")
+    config = site / "house.toml"
+    config.write_text(text)
+    return config
+
+
+def test_the_profiles_a_config_names_are_installed_beside_it(tmp_path, capsys):
+    source = site_with_own_profiles(tmp_path)
+    root = tmp_path / "root"
+    assert install(root, "--config", str(source)) == 0
+    out = capsys.readouterr().out
+    profiles = root / "etc/minisplit/profiles"
+    assert mode(profiles) == 0o750 and "/etc/minisplit/profiles (0750 root:minisplit)" in out
+    for name, source_file in [
+        ("my-head.toml", source.parent / "my-head.toml"),
+        ("ducted.toml", tmp_path / "elsewhere" / "ducted.toml"),
+    ]:
+        assert (profiles / name).read_bytes() == source_file.read_bytes()
+        assert mode(profiles / name) == 0o640
+        assert f"/etc/minisplit/profiles/{name} (0640 root:minisplit) from {source_file}" in out
+    # The installed config names the copies; every other line is as written.
+    installed = (root / CONFIG).read_text()
+    assert installed == source.read_text().replace(
+        'profile = "my-head.toml"  # mine', 'profile = "profiles/my-head.toml"  # mine'
+    ).replace(f"profile = '{tmp_path}/elsewhere/ducted.toml'", 'profile = "profiles/ducted.toml"')
+    loaded = load_config(root / CONFIG)
+    assert loaded.head_profile(loaded.config.zone("bedroom")).name == "my-head"
+    assert loaded.head_profile(loaded.config.zone("office")).name == "ducted"
+    assert "checked /etc/minisplit/minisplit.toml as check-config does: valid" in out
+    # A second run finds it all in place.
+    assert install(root, "--config", str(source)) == 0
+    out = capsys.readouterr().out
+    assert "Nothing to change" in out and "unchanged /etc/minisplit/profiles/ducted.toml" in out
+
+
+def test_an_installed_config_that_fails_its_check_ends_the_install_with_the_reason(
+    tmp_path, capsys
+):
+    source = site_with_own_profiles(tmp_path)
+    root = tmp_path / "root"
+    # Left from before: a file of that name that is no head's profile; it is kept.
+    stale = root / "etc/minisplit/profiles/my-head.toml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text((ROOT / "config" / "profiles" / "reference-odu.toml").read_text())
+    with pytest.raises(SystemExit) as info:
+        install(root, "--config", str(source))
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert "kept /etc/minisplit/profiles/my-head.toml" in captured.out
+    err = captured.err.splitlines()
+    assert err[0].startswith("installed, but /etc/minisplit/minisplit.toml fails check-config")
+    assert err[1:] == [
+        "  line 46: zones[2].profile: profile 'profiles/my-head.toml' describes a outdoor_unit, "
+        "not a indoor_head"
+    ]
+
+
+def test_two_profiles_of_one_file_name_are_refused_before_any_change(tmp_path, capsys):
+    source = site_with_own_profiles(tmp_path)
+    (tmp_path / "elsewhere" / "my-head.toml").write_text(
+        (source.parent / "my-head.toml").read_text()
+    )
+    source.write_text(source.read_text().replace("elsewhere/ducted.toml", "elsewhere/my-head.toml"))
+    root = tmp_path / "root"
+    with pytest.raises(SystemExit) as info:
+        install(root, "--config", str(source))
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "cannot point its profiles at their installed copies" in err
+    assert f"zones[3].profile: {tmp_path}/elsewhere/my-head.toml and " in err
+    assert not root.exists()

@@ -1,4 +1,5 @@
-"""Private files: which permission bits refuse a start, the messages, and `minisplit run`."""
+"""Which files refuse a start and which only warn: modes, owners, the messages, and `minisplit
+run` on a config others can read or change."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import pytest
 
 from controller.cli import main
 from controller.config import parse_config
-from controller.security import InsecureFileError, check_private_file, insecure_files
+from controller.security import (
+    FileFindings,
+    InsecureFileError,
+    check_config_file,
+    check_private_file,
+    inspect_files,
+    read_secret,
+)
+from drivers.textfile import UnreadableFile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,15 +45,31 @@ def test_any_group_or_other_bit_is_refused_with_the_fix(tmp_path: Path, mode: in
     assert f"chmod 600 {path}" in message
 
 
-def test_a_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
-    path = private(tmp_path / "f")
+def _owned_by_another_user(path: Path) -> int:
+    """``path``'s owner, made another user than root when the test runs as root."""
     if os.geteuid() == 0:
-        os.chown(path, 65534, 65534)  # root's own files are always acceptable
-    owner = path.stat().st_uid
-    check_private_file(path, "config file", euid=owner)
-    check_private_file(path, "config file", euid=0)  # root may use anyone's file
-    with pytest.raises(InsecureFileError, match=f"owned by uid {owner}.*chown 4242"):
-        check_private_file(path, "config file", euid=4242)
+        os.chown(path, 65534, 65534)
+    return path.stat().st_uid
+
+
+def test_a_file_owned_by_another_user_is_refused_even_to_root(tmp_path: Path) -> None:
+    # Its owner can rewrite it at any time: root running on it would obey that user.
+    path = private(tmp_path / "f")
+    owner = _owned_by_another_user(path)
+    check_private_file(path, "MQTT password file", euid=owner)
+    for user in (0, 4242):
+        with pytest.raises(InsecureFileError, match=f"owned by uid {owner}.*chown {user} "):
+            check_private_file(path, "MQTT password file", euid=user)
+        with pytest.raises(InsecureFileError, match=f"config file {path} is owned by uid"):
+            check_config_file(path, euid=user)
+
+
+def test_a_file_owned_by_root_is_accepted(tmp_path: Path) -> None:
+    path = private(tmp_path / "f")
+    if path.stat().st_uid != 0:
+        pytest.skip("only root can give a file to root")
+    check_private_file(path, "MQTT password file", euid=4242)
+    assert check_config_file(path, euid=4242) is None
 
 
 def test_a_missing_file_is_left_to_its_reader(tmp_path: Path) -> None:
@@ -57,7 +82,7 @@ def _config_text(tmp_path: Path, mqtt: str) -> str:
     return head.replace("/var/lib/minisplit/state.json", str(tmp_path / "state.json")) + mqtt
 
 
-def test_the_config_its_password_file_and_its_tls_key_must_be_private(tmp_path: Path) -> None:
+def test_the_password_file_and_the_tls_key_must_be_private(tmp_path: Path) -> None:
     password = private(tmp_path / "password", mode=0o640)
     key = private(tmp_path / "client.key", mode=0o644)
     ca = private(tmp_path / "ca.pem", mode=0o644)  # public: never checked
@@ -65,30 +90,69 @@ def test_the_config_its_password_file_and_its_tls_key_must_be_private(tmp_path: 
         f'[mqtt]\nusername = "minisplit"\npassword_file = "{password}"\n'
         f'[mqtt.tls]\nca_file = "{ca}"\ncert_file = "{ca}"\nkey_file = "{key}"\n'
     )
-    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, mqtt), mode=0o644)
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, mqtt))
     loaded = parse_config(config.read_text(), str(config), ROOT / "config")
-    problems = insecure_files(loaded)
-    assert len(problems) == 3
-    assert [p.split(" /")[0] for p in problems] == [
-        "config file",
-        "MQTT password file",
-        "TLS client key",
-    ]
-    for path in (config, password, key):
+    findings = inspect_files(loaded)
+    assert [p.split(" /")[0] for p in findings.refusals] == ["MQTT password file", "TLS client key"]
+    assert findings.warnings == []
+    for path in (password, key):
         path.chmod(0o600)
-    assert insecure_files(loaded) == []
+    assert inspect_files(loaded) == FileFindings()
 
 
-def test_run_refuses_to_start_and_says_how_to_fix_it(
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o650])
+def test_a_config_others_can_read_is_only_a_warning(tmp_path: Path, mode: int) -> None:
+    # It holds no secret (the schema has no key for one); it names where they are.
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, ""), mode=mode)
+    loaded = parse_config(config.read_text(), str(config), ROOT / "config")
+    findings = inspect_files(loaded)
+    assert findings.refusals == []
+    (warning,) = findings.warnings
+    assert f"config file {config} can be read by other users (mode {mode:04o})" in warning
+    assert f"chmod 600 {config}" in warning
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646, 0o620, 0o602])
+def test_a_config_others_can_change_is_refused(tmp_path: Path, mode: int) -> None:
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, ""), mode=mode)
+    loaded = parse_config(config.read_text(), str(config), ROOT / "config")
+    (refusal,) = inspect_files(loaded).refusals
+    assert f"config file {config} can be changed by other users (mode {mode:04o}" in refusal
+    assert f"chmod go-w {config}" in refusal
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"s\xe9cret\n", "not UTF-8 text: byte 0xe9 on line 1"), (None, "it is a FIFO")],
+)
+def test_a_password_file_that_is_not_text_is_refused_at_start(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    password = tmp_path / "password"
+    if content is None:
+        os.mkfifo(password, 0o600)
+    else:
+        password.write_bytes(content)
+        password.chmod(0o600)
+    mqtt = f'[mqtt]\nusername = "minisplit"\npassword_file = "{password}"\n'
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, mqtt))
+    loaded = parse_config(config.read_text(), str(config), ROOT / "config")
+    (refusal,) = inspect_files(loaded).refusals
+    assert refusal.startswith(f"MQTT password file {password}: ") and message in refusal
+    with pytest.raises(UnreadableFile, match=message):
+        read_secret(password, "MQTT password file")
+
+
+def test_run_refuses_a_config_others_can_change_and_says_how_to_fix_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, ""), mode=0o644)
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, ""), mode=0o666)
     with pytest.raises(SystemExit) as info:
         main(["run", "-c", str(config)])
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert "refusing to start" in err
-    assert f"chmod 600 {config}" in err
+    assert f"chmod go-w {config}" in err
 
 
 def test_check_config_warns_about_permissions(
@@ -97,7 +161,11 @@ def test_check_config_warns_about_permissions(
     config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, ""), mode=0o664)
     assert main(["check-config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "refuses to start" in out and f"chmod 600 {config}" in out
+    assert "refuses to start" in out and f"chmod go-w {config}" in out
+    config.chmod(0o644)
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "refuses" not in out and f"warning: config file {config} can be read" in out
     config.chmod(0o600)
     assert main(["check-config", str(config)]) == 0
-    assert "refuses" not in capsys.readouterr().out
+    assert "warning" not in capsys.readouterr().out

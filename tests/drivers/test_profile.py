@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +14,13 @@ from drivers.profile import (
     ProfileError,
     Table,
     load_profile,
+    load_profile_file,
     parse_profile,
     shipped_profile_names,
 )
 
 IN, HOLD = Table.INPUT, Table.HOLDING
+ROOT = Path(__file__).resolve().parents[2]
 TEMP = {"type": "s16", "scale": 0.1, "unit": "°C", "invalid": 0x8000}
 TENTH_HZ = {"scale": 0.1, "unit": "Hz"}
 
@@ -270,3 +273,34 @@ def test_word_order_on_a_16_bit_register_is_refused() -> None:
 def test_unknown_profile_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ProfileError, match="reference-head, reference-odu"):
         load_profile("no-such-profile")
+
+
+@pytest.mark.parametrize(
+    ("register", "key", "message"),
+    [
+        ({"address": "102"}, "address", "valid integer (got '102')"),
+        ({"writable": 1}, "writable", "valid boolean (got 1)"),
+        ({"scale": "0.1"}, "scale", "valid number (got '0.1')"),
+        ({"range": [16, "30"]}, "range[1]", "valid number (got '30')"),
+    ],
+)
+def test_values_of_the_wrong_type_are_not_converted(register: dict, key: str, message: str) -> None:
+    fan = {"address": 102, "table": "holding", "type": "u16", "range": [0, 5], "writable": True}
+    with pytest.raises(ProfileError) as info:
+        parse_profile(_with(fan=fan | register), "bad.toml")
+    assert str(info.value) == f"bad.toml: registers.fan.{key}: Input should be a {message}"
+
+
+def test_a_profile_file_error_names_the_line(tmp_path: Path) -> None:
+    text = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
+    bad = tmp_path / "head.toml"
+    bad.write_text(text.replace("address = 100", 'address = "100"', 1))
+    line = text[: text.index("address = 100")].count("\n") + 1
+    with pytest.raises(ProfileError, match=rf"^{bad}: line {line}: registers\.\w+\.address: "):
+        load_profile_file(bad)
+
+
+def test_enum_keys_and_ranges_as_toml_writes_them_load() -> None:
+    profile = load_profile("reference-head")
+    assert profile["mode"].enum[0] == "heat"
+    assert isinstance(profile["display_setpoint"].range, tuple)

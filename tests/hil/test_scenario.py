@@ -323,6 +323,19 @@ def test_a_zone_without_schedule_and_bad_files_are_refused(tmp_path):
         )
 
 
+def test_a_scenario_file_is_read_as_configs_are(tmp_path):
+    # The config's reader: a directory is refused unread, bytes must be UTF-8, and tomllib's
+    # own failures (too deep, too many digits) are one line.
+    with pytest.raises(ScenarioError, match="it is a directory, not a regular file"):
+        load_scenario(tmp_path)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(MINIMAL.replace('name = "tiny"', 'name = "t\xe9"').encode("latin-1"))
+    with pytest.raises(ScenarioError, match="not UTF-8 text: byte 0xe9"):
+        load_scenario(latin1)
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        parse_scenario("x = " + "[" * 3000 + "]" * 3000)
+
+
 def test_a_scenario_may_bring_its_own_weather_file(tmp_path):
     (tmp_path / "weather.csv").write_text(TMY3.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "s.toml").write_text(
