@@ -24,13 +24,13 @@ import asyncio
 import enum
 import math
 import random
-import tomllib
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from pymodbus.constants import ExcCodes
 
+from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from hil.firmware import OutdoorFirmware
 from hil.units import IndoorHead, OutdoorUnit
 
@@ -278,8 +278,10 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     probability = 0.2
     """
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
+        data = parse_toml(read_text(path))
+    except UnreadableFile as err:
+        raise ValueError(str(err)) from None
+    except TomlError as err:
         raise ValueError(f"{path}: {err}") from None
     unknown = set(data) - {"seed", "faults"}
     if unknown:

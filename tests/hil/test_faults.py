@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -375,4 +376,19 @@ def test_bad_fault_files_are_named(tmp_path, text, message):
     path = tmp_path / "faults.toml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
+        load_fault_file(path)
+
+
+def test_a_fault_file_that_is_a_fifo_is_refused_unread(tmp_path):
+    # Read as configs are: a FIFO would block `minisplit sim` until a writer came.
+    path = tmp_path / "faults.toml"
+    os.mkfifo(path)
+    with pytest.raises(ValueError, match="it is a FIFO"):
+        load_fault_file(path)
+
+
+def test_a_fault_file_that_is_not_utf8_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "faults.toml"
+    path.write_bytes(b"seed = 1\n# caf\xe9\n")
+    with pytest.raises(ValueError, match="not UTF-8 text: byte 0xe9 on line 2"):
         load_fault_file(path)
