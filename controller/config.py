@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from controller.topics import remote_sensor_filter_problem
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
@@ -389,6 +390,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         profiles[name] = profile
     for i, zone in enumerate(config.zones):
         problems += _setpoints_beyond_profile(f"zones[{i}]", zone, profiles.get(zone.profile))
+    problems += _remote_sensor_topics(config)
     if problems:
         raise ConfigError(source, problems)
     return LoadedConfig(config, profiles, Path(source))
@@ -411,6 +413,16 @@ def _setpoints_beyond_profile(
             ("max_temperature", zone.max_temperature),
         )
         if not low <= value <= high
+    ]
+
+
+def _remote_sensor_topics(config: Config) -> list[str]:
+    base_topic = config.mqtt.base_topic if config.mqtt is not None else None
+    return [
+        f"zones[{i}].remote_sensor_topic: {problem}"
+        for i, zone in enumerate(config.zones)
+        if zone.remote_sensor_topic is not None
+        and (problem := remote_sensor_filter_problem(zone.remote_sensor_topic, base_topic))
     ]
 
 
