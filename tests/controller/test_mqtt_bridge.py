@@ -908,3 +908,115 @@ async def test_tls_refuses_a_broker_it_cannot_verify(
     async with running(broker, config=_config(broker, tls=tls)) as bridge:
         await until(lambda: "certificate verify failed" in caplog.text)
         assert not bridge.connected
+
+
+# ---- floods, retained messages, other controllers' topics --------------------------------------
+
+
+async def test_a_command_behind_a_flood_of_junk_is_applied(mosquitto: Mosquitto) -> None:
+    """30,000 junk messages (they overran aiomqtt's 1,000-message queue, and the command the
+    broker had acknowledged after them was discarded): the command still arrives."""
+    commands = Commands()
+    async with (
+        recording(mosquitto, f"{BASE}/status") as status,
+        running(mosquitto, commands) as bridge,
+        mosquitto.client() as client,
+    ):
+        await status.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
+        for n in range(30_000):
+            topic = f"{BASE}/zone/{'living' if n % 2 else f'junk{n}'}/set/temperature"
+            await client.publish(topic, f"junk {n}".encode(), qos=0)
+        await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
+        assert await commands.next(timeout=60) == ZoneCommand("living", "fan_mode", "low")
+        assert bridge.rejected == 30_000
+
+
+async def test_retained_commands_are_not_acted_on(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A command someone published with retain would be replayed at every (re)connect and
+    override newer settings: it is refused, with a report that says why."""
+    topic = f"{BASE}/zone/living/set/temperature"
+    async with mosquitto.client() as client:
+        await client.publish(topic, b"25", qos=1, retain=True)
+        await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1, retain=True)
+    commands = Commands()
+    async with running(mosquitto, commands) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error")
+        assert "retained" in json.loads(error.payload)["error"]
+        await client.publish(topic, b"22", qos=1)  # the same topic, live: acted on
+        assert await commands.next() == ZoneCommand("living", "temperature", 22.0)
+        assert commands.received.empty()
+        assert bridge.rejected == 2
+
+
+async def test_a_retained_sensor_reading_waits_for_a_fresh_one(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A retained reading may be hours old: the zone keeps its own sensor until one arrives."""
+    async with mosquitto.client() as client:
+        await client.publish("sensors/office/temperature", b"15.0", qos=1, retain=True)
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish("sensors/office/temperature", b"22.1", qos=1)
+        assert await commands.next() == ZoneCommand("office", "remote_temperature", 22.1)
+
+
+async def test_a_forged_offline_status_is_corrected(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    async with running(mosquitto), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        mark = len(mqtt_recorder.messages)
+        await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
+        await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"online", after=mark)
+        assert await retained(mosquitto, f"{BASE}/status") == b"online"
+
+
+async def test_two_controllers_whose_ids_joined_with_underscore_coincide(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """Controller `a` zone `b_c` and controller `a_b` zone `c` keep one entity each."""
+    zone = ZONES[0]
+    async with (
+        running(mosquitto, controller_id="a", zones=[zone.model_copy(update={"id": "b_c"})]),
+        running(mosquitto, controller_id="a_b", zones=[zone.model_copy(update={"id": "c"})]),
+    ):
+        await ready(mqtt_recorder, "a")
+        await ready(mqtt_recorder, "a_b")
+        for topic, unique_id in [
+            ("homeassistant/climate/a-b_c/config", "minisplit-a-b_c-climate"),
+            ("homeassistant/climate/a_b-c/config", "minisplit-a_b-c-climate"),
+        ]:
+            assert json.loads(await retained(mosquitto, topic))["unique_id"] == unique_id
+
+
+async def test_discovery_is_cleared_only_where_it_holds_what_we_published(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """Older versions named discovery topics `<controller>_<zone>`: this controller's are
+    cleared (no duplicate entities in Home Assistant), but not another controller's at a name
+    this one could also have had (controller `house_attic` there, where zone `attic` of `house`
+    would have been), not even when a zone `attic` of `house` was left behind."""
+    ours = "homeassistant/climate/house_living/config"
+    theirs = "homeassistant/climate/house_attic/config"
+    their_config = b'{"unique_id": "minisplit-house_attic-climate"}'
+    retired = "homeassistant/sensor/house-attic-demand/config"  # zone attic, removed since
+    async with mosquitto.client() as client:
+        for topic, payload in [
+            (ours, b'{"unique_id": "minisplit-house-living-climate"}'),
+            (theirs, their_config),
+            (retired, b'{"unique_id": "minisplit-house-attic-demand"}'),
+            (f"{BASE}/zone/attic/availability", b"online"),
+        ]:
+            await client.publish(topic, payload, qos=1, retain=True)
+    async with running(mosquitto), mosquitto.client() as client:
+        await mqtt_recorder.wait_for(ours, lambda m: m.payload == b"")
+        await mqtt_recorder.wait_for(retired, lambda m: m.payload == b"")
+        # `online` for a zone it does not have, published now by anyone: nothing is cleared.
+        await client.publish(f"{BASE}/zone/attic/availability", b"online", qos=1)
+        await client.publish(f"{BASE}/zone/cellar/availability", b"online", qos=1)
+        await ready(mqtt_recorder)
+    assert await retained(mosquitto, theirs) == their_config
