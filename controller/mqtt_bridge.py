@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import aiomqtt
+from pydantic import TypeAdapter, ValidationError
 
 from controller.cancellation import raise_if_cancelling
 from controller.commands import (
@@ -39,7 +40,7 @@ from controller.commands import (
     parse_zone_command,
     quote_payload,
 )
-from controller.config import MqttConfig, ZoneConfig
+from controller.config import Identifier, MqttConfig, ZoneConfig
 from controller.discovery import (
     OFFLINE,
     ONLINE,
@@ -72,6 +73,7 @@ _MAX_PENDING_MESSAGES = 256
 # Zones no longer configured whose discovery topics the bridge will look at to clear them: each
 # costs subscriptions, and the zone ids come from retained messages anyone could have left.
 _MAX_RETIRED_ZONES = 64
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 # How long a goodbye (`offline`) may take before we give up on it and just disconnect.
 _GOODBYE_TIMEOUT_S = 2.0
 # How long `close()` lets run() finish on its own (a connect attempt may be under way).
@@ -343,8 +345,8 @@ class MqttBridge:
         """A zone that is no longer configured left retained topics behind: clear its state and
         availability (under our base topic), and look at its discovery topics, to clear those
         that hold what we published (which removes its entities from Home Assistant)."""
-        if zone_id in self._retired:
-            return
+        if zone_id in self._retired or not _is_identifier(zone_id):
+            return  # done, or a name no config could have held (it would make odd filters)
         if len(self._retired) >= _MAX_RETIRED_ZONES:
             self._note("too many retired zones", f"not clearing the topics of zone {zone_id!r}")
             return
@@ -600,6 +602,14 @@ async def _until_disconnected(client: aiomqtt.Client) -> None:
     nothing here (see `_handing_over`), it only waits for that."""
     async for _ in client.messages:
         pass
+
+
+def _is_identifier(text: str) -> bool:
+    try:
+        _IDENTIFIER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def _refuse_retained(payload: bytes) -> Command:

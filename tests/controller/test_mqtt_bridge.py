@@ -1033,3 +1033,20 @@ async def test_discovery_is_cleared_only_where_it_holds_what_we_published(
         await client.publish(f"{BASE}/zone/cellar/availability", b"online", qos=1)
         await ready(mqtt_recorder)
     assert await retained(mosquitto, theirs) == their_config
+
+
+def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
+    """Pure dispatch: what makes the bridge look at a zone's discovery topics."""
+    bridge = MqttBridge(MqttConfig(), "house", ZONES, Commands(), clock=lambda: 0.0)
+    before = bridge.subscriptions
+    bridge.dispatch(f"{BASE}/zone/attic/availability", b"online")  # live: anyone may say it
+    bridge.dispatch(f"{BASE}/zone/no-id/availability", b"online", retained=True)
+    bridge.dispatch(f"{BASE}/zone/living/availability", b"online", retained=True)  # configured
+    assert bridge.subscriptions == before
+    bridge.dispatch(f"{BASE}/zone/attic/availability", b"online", retained=True)
+    assert set(bridge.subscriptions) - set(before) == {
+        "homeassistant/climate/house-attic/config",
+        "homeassistant/climate/house_attic/config",
+        "homeassistant/sensor/house-attic-demand/config",
+        "homeassistant/sensor/house_attic_demand/config",
+    }
