@@ -941,7 +941,9 @@ async def test_a_command_behind_a_flood_of_junk_is_applied(mosquitto: Mosquitto)
         await flood(mosquitto, f"{BASE}/zone/living/set/temperature", 30_000)
         await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
         assert await commands.next(timeout=60) == ZoneCommand("living", "fan_mode", "low")
-        assert bridge.rejected == 30_000
+        # mosquitto drops QoS 0 messages for a subscriber that lags (its own queue limit), so
+        # not all 30,000 arrive; far more than the 1,000 the old queue held do.
+        assert 1_000 < bridge.rejected <= 30_000
 
 
 async def test_retained_commands_are_not_acted_on(
