@@ -569,17 +569,16 @@ class MqttBridge:
         self.dispatch(message.topic.value, bytes(payload), retained=message.retain)
 
     async def _summarize_rejects(self) -> None:
-        """Say, once a window, how many rejects of each kind were not reported one by one
-        (looked at four times a window, so a count is said at most a quarter window late)."""
+        """Say, once a window, how many messages of each kind (rejects, or notes such as Home
+        Assistant's `online`) were not reported one by one (looked at four times a window, so
+        a count is said at most a quarter window late)."""
         while True:
             await asyncio.sleep(self._reports.window_s / 4)
             for kind, count in self._reports.due_summaries(self._now()):
                 log.warning(
-                    "%d more MQTT messages were rejected (%s) in the last %g s without a "
-                    "report each",
+                    "%d more MQTT messages of the kind '%s' were not reported one by one",
                     count,
                     kind,
-                    self._reports.window_s,
                 )
 
 

@@ -623,7 +623,7 @@ async def test_rejects_are_reported_a_few_per_kind_then_counted(
         await c.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
         await commands.next()
         assert bridge.rejected == 201
-        summary = "197 more MQTT messages were rejected (zone temperature)"
+        summary = "197 more MQTT messages of the kind 'zone temperature' were not reported"
         await until(lambda: summary in caplog.text)
         errors = [json.loads(m.payload) for m in mqtt_recorder.on(f"{BASE}/error")]
         assert [e["topic"] for e in errors] == [topic] * 3 + [f"{BASE}/unit/set/quiet"]
