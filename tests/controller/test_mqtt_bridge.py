@@ -631,6 +631,22 @@ async def test_rejects_are_reported_a_few_per_kind_then_counted(
         assert len(warnings) == 5  # 3 + the other kind + the summary
 
 
+async def test_home_assistant_online_floods_are_logged_a_few_times(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2,000 `homeassistant/status` made 2,000 log lines: now a few, then a count."""
+    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    reports = ReportLimiter(burst=3, window_s=1.0)
+    async with running(mosquitto, reports=reports), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        caplog.clear()
+        for _ in range(50):
+            await client.publish("homeassistant/status", b"online", qos=1)
+        summary = "47 more MQTT messages of the kind 'home assistant online'"
+        await until(lambda: summary in caplog.text)
+    assert caplog.text.count("Home Assistant is online") == 3
+
+
 def _head(humidity: bool, vertical: bool, horizontal: bool) -> HeadInfo:
     return HeadInfo(1, 2025000011, 2500.0, humidity, vertical, horizontal)
 
