@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from controller.topics import remote_sensor_filter_problem
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
 from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from drivers.tomlerrors import KeysError, Loc, at_key, describe
@@ -405,6 +406,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
         ]
     problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
+    problems += _remote_sensor_topics(config, text)
     if problems:
         raise ConfigError(source, problems)
     return LoadedConfig(config, profiles, Path(source))
@@ -453,6 +455,16 @@ def _setpoints_beyond_profile(
             ("max_temperature", zone.max_temperature),
         )
         if not low <= value <= high
+    ]
+
+
+def _remote_sensor_topics(config: Config, text: str) -> list[str]:
+    base_topic = config.mqtt.base_topic if config.mqtt is not None else None
+    return [
+        at_key(text, ("zones", i, "remote_sensor_topic"), problem)
+        for i, zone in enumerate(config.zones)
+        if zone.remote_sensor_topic is not None
+        and (problem := remote_sensor_filter_problem(zone.remote_sensor_topic, base_topic))
     ]
 
 

@@ -167,8 +167,17 @@ def _origin() -> dict[str, object]:
 
 
 def _object_id(topics: Topics, *parts: str) -> str:
-    """The object id in discovery topics and entity ids: ``<controller_id>_<zone>`` for a
-    zone's climate entity (DESIGN §7), ``<controller_id>_unit_<key>`` for the unit's."""
+    """The object id in discovery topics: ``<controller_id>-<zone>`` for a zone's climate
+    entity, ``<controller_id>-unit-<key>`` for the unit's. Joined with "-", which controller and
+    zone ids cannot contain, so that no two controllers' topics coincide (with "_", controller
+    ``a`` zone ``b_c`` and controller ``a_b`` zone ``c`` shared one)."""
+    return "-".join((topics.controller_id, *parts))
+
+
+def _entity_name(topics: Topics, *parts: str) -> str:
+    """The entity id Home Assistant is asked to give (its ids allow only ``[a-z0-9_]``; on a
+    clash it adds a suffix itself, nothing is overwritten), and the object id that discovery
+    topics had before they were joined with "-"."""
     return "_".join((topics.controller_id, *parts))
 
 
@@ -233,7 +242,7 @@ def climate_config(
     cfg = _entity(
         _device_id(topics.controller_id, zone.id, "climate"),
         "climate",
-        _object_id(topics, zone.id),
+        _entity_name(topics, zone.id),
         _head_device(topics, zone),
     )
     cfg |= _zone_availability(topics, zone.id)
@@ -306,7 +315,7 @@ def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
     cfg = _entity(
         _device_id(topics.controller_id, zone.id, "demand"),
         "sensor",
-        _object_id(topics, zone.id, "demand"),
+        _entity_name(topics, zone.id, "demand"),
         _head_device(topics, zone),
     )
     cfg |= _zone_availability(topics, zone.id)
@@ -353,7 +362,7 @@ def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
     cfg = _entity(
         _device_id(topics.controller_id, "unit", key),
         component,
-        _object_id(topics, "unit", key),
+        _entity_name(topics, "unit", key),
         _controller_device(topics),
     )
     return cfg | _unit_availability(topics)
@@ -429,10 +438,21 @@ def unit_sensor_configs(
     return configs
 
 
-def _zone_config_topics(topics: Topics, zone_id: str) -> list[str]:
+def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """(component, object id parts, unique_id) of each entity of one zone."""
     return [
-        topics.config("climate", _object_id(topics, zone_id)),
-        topics.config("sensor", _object_id(topics, zone_id, "demand")),
+        ("climate", (zone_id,), _device_id(topics.controller_id, zone_id, "climate")),
+        ("sensor", (zone_id, "demand"), _device_id(topics.controller_id, zone_id, "demand")),
+    ]
+
+
+def _unit_entities(topics: Topics) -> list[tuple[str, tuple[str, ...], str]]:
+    """(component, object id parts, unique_id) of each entity of the outdoor unit."""
+    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
+    components |= {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
+    return [
+        (component, ("unit", key), _device_id(topics.controller_id, "unit", key))
+        for key, component in components.items()
     ]
 
 
@@ -446,23 +466,48 @@ def discovery_messages(
     ``heads`` holds what each zone's head said about itself, once it has answered."""
     messages: dict[str, dict[str, object]] = {}
     for zone in zones:
-        climate_topic, demand_topic = _zone_config_topics(topics, zone.id)
         head = (heads or {}).get(zone.id)
-        messages[climate_topic] = climate_config(topics, zone, unit, head)
-        messages[demand_topic] = zone_demand_config(topics, zone)
+        messages[topics.config("climate", _object_id(topics, zone.id))] = climate_config(
+            topics, zone, unit, head
+        )
+        messages[topics.config("sensor", _object_id(topics, zone.id, "demand"))] = (
+            zone_demand_config(topics, zone)
+        )
     messages |= unit_sensor_configs(topics, unit)
     return messages
+
+
+def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, str]:
+    """{config topic: unique_id} of the entities of this configuration as discovery topics
+    were named before their ids were joined with "-": to be cleared where they still hold
+    that unique_id (and only there: another controller may have written one since)."""
+    entities = [e for zone in zones for e in _zone_entities(topics, zone.id)]
+    entities += _unit_entities(topics)
+    return {
+        topics.config(component, _entity_name(topics, *parts)): unique_id
+        for component, parts, unique_id in entities
+    }
+
+
+def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
+    """{config topic: unique_id} where a zone no longer configured may have been announced,
+    under either naming; cleared only where the retained config carries that unique_id."""
+    return {
+        topics.config(component, name(topics, *parts)): unique_id
+        for component, parts, unique_id in _zone_entities(topics, zone_id)
+        for name in (_object_id, _entity_name)
+    }
 
 
 def retired_zone_topics(
     topics: Topics, previous_zone_ids: Iterable[str], zones: Sequence[ZoneConfig]
 ) -> list[str]:
-    """Retained topics to clear (publish an empty retained payload) for zones that were published
-    before but are no longer configured: their discovery configs, which removes the entities from
-    Home Assistant, and their state and availability."""
+    """Retained topics under the base topic to clear (publish an empty retained payload) for
+    zones that were published before but are no longer configured: their state and
+    availability. Their discovery topics are cleared by what they hold
+    (`retired_zone_discovery`)."""
     current = {zone.id for zone in zones}
     cleared: list[str] = []
     for zone_id in sorted(set(previous_zone_ids) - current):
-        cleared += _zone_config_topics(topics, zone_id)
         cleared += [topics.zone_state(zone_id), topics.zone_availability(zone_id)]
     return cleared

@@ -2,11 +2,14 @@
 
 The control tick hands over state through sync, non-blocking calls that only store the latest
 payload per topic; one publisher task sends what changed (retained, QoS 1) while connected, and
-repeats unchanged state at a slow keep-alive. Incoming messages are dispatched synchronously:
-a valid command reaches the supervisor at once, a rejected one goes to ``<base>/error`` (and the
-log, once). The connection is retried forever with capped exponential backoff, and every
-(re)connect republishes status, discovery and all stored state, so a broker restart loses
-nothing. Temperatures are °C inside; a Fahrenheit house sees °F on MQTT both ways.
+repeats unchanged state at a slow keep-alive. Incoming messages are dispatched the moment the
+client reads them, never queued: a valid command reaches the supervisor at once, junk is
+rejected at once, so no amount of junk can push a command out of a queue. Rejects go to
+``<base>/error`` and the log, a few per kind and minute, the rest counted. Commands delivered
+from the broker's retained store are not acted on. The connection is retried forever with
+capped exponential backoff, and every (re)connect republishes status, discovery and all
+stored state, so a broker restart loses nothing. Temperatures are °C inside; a Fahrenheit
+house sees °F on MQTT both ways.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ import json
 import logging
 import math
 import ssl
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import aiomqtt
+from pydantic import TypeAdapter, ValidationError
 
 from controller.cancellation import raise_if_cancelling
 from controller.commands import (
+    UNIT_FIELDS,
+    ZONE_FIELDS,
     CommandError,
     UnitCommand,
     ZoneCommand,
@@ -34,14 +40,17 @@ from controller.commands import (
     parse_zone_command,
     quote_payload,
 )
-from controller.config import MqttConfig, ZoneConfig
+from controller.config import Identifier, MqttConfig, ZoneConfig
 from controller.discovery import (
     OFFLINE,
     ONLINE,
     Topics,
     discovery_messages,
+    legacy_discovery_topics,
+    retired_zone_discovery,
     retired_zone_topics,
 )
+from controller.rate_limit import ReportLimiter
 from controller.security import read_secret
 from controller.units import (
     UNIT_TEMPERATURE_FIELDS,
@@ -56,14 +65,15 @@ log = logging.getLogger(__name__)
 Command = ZoneCommand | UnitCommand
 
 _QOS = 1
-# Bounds on paho's internal queues, so a stalled broker can never grow memory without limit.
-_MAX_QUEUED_INCOMING = 1000
+# Bound on paho's outgoing queue, so a stalled broker can never grow memory without limit.
 _MAX_QUEUED_OUTGOING = 1000
-# Non-retained messages (error reports, clearing of retired topics) waiting for the publisher;
-# in a flood of bad commands the oldest reports are dropped.
+# One-off messages (error reports, clearing of retired topics) waiting for the publisher;
+# the error reports are rate-limited before they get here, this only bounds the rest.
 _MAX_PENDING_MESSAGES = 256
-# Topics whose last reject is remembered, so the same reject repeated is logged only once.
-_MAX_REMEMBERED_REJECTS = 256
+# Zones no longer configured whose discovery topics the bridge will look at to clear them: each
+# costs subscriptions, and the zone ids come from retained messages anyone could have left.
+_MAX_RETIRED_ZONES = 64
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 # How long a goodbye (`offline`) may take before we give up on it and just disconnect.
 _GOODBYE_TIMEOUT_S = 2.0
 # How long `close()` lets run() finish on its own (a connect attempt may be under way).
@@ -88,6 +98,8 @@ class MqttBridge:
         republish_interval_s: float = 600.0,
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
+        reports: ReportLimiter | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._config = config
         self._topics = Topics.for_controller(config, controller_id)
@@ -114,7 +126,19 @@ class MqttBridge:
         self._sent: dict[str, tuple[bytes, float]] = {}
         # One-off messages: (topic, payload, retain).
         self._pending: deque[tuple[str, bytes, bool]] = deque(maxlen=_MAX_PENDING_MESSAGES)
-        self._last_reject: OrderedDict[str, str] = OrderedDict()
+        # Status is state too: a keep-alive repeats it, and anything else seen there (a forged
+        # retained `offline`) makes the publisher say `online` again.
+        self._latest[self._topics.status] = ONLINE.encode()
+        # Discovery topics that this controller may have published before under another name
+        # (an older id layout, or a zone no longer configured), with the unique_id it gave them
+        # there: such a topic is cleared only if the retained config found there carries it.
+        self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
+        self._retired: set[str] = set()
+        self._to_subscribe: list[str] = []
+        self._reports = reports or ReportLimiter()
+        self._clock = clock
+        # Messages rejected (reported or not), for those who count.
+        self.rejected = 0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._connected = False
@@ -138,8 +162,10 @@ class MqttBridge:
             self._topics.zone_set_filter,
             self._topics.unit_set_filter,
             self._topics.zone_availability_filter,
+            self._topics.status,
             self._topics.ha_status,
             *self._sensor_routes,
+            *self._claims,
         ]
 
     @property
@@ -189,38 +215,57 @@ class MqttBridge:
 
     # -- incoming messages --
 
-    def dispatch(self, topic: str, payload: bytes) -> list[Command | CommandError]:
+    def dispatch(
+        self, topic: str, payload: bytes, *, retained: bool = False
+    ) -> list[Command | CommandError]:
         """Handle one incoming message at once (no I/O): commands go to ``on_command``,
-        rejects to the error topic. Returns what became of it, one outcome per recipient."""
+        rejects to the error topic. ``retained``: the broker delivered it from its retained
+        store (it was published some time before we subscribed). Returns what became of it,
+        one outcome per recipient."""
         topics = self._topics
+        if topic == topics.status:
+            self._status_seen(payload)
+            return []
         if topic == topics.ha_status:
             if payload.strip() == ONLINE.encode():
-                log.info("Home Assistant is online: republishing discovery and state")
+                self._note("home assistant online", "Home Assistant is online: republishing")
                 self._discovery_sent.clear()
                 self._sent.clear()
                 self._wake.set()
             return []
+        if topic in self._claims:
+            self._claim(topic, payload)
+            return []
         if (zone_id := topics.parse_zone_availability(topic)) is not None:
-            if zone_id not in self._zones and payload:
+            # Only what the broker kept from earlier runs tells of a zone left behind.
+            if zone_id not in self._zones and payload and retained:
                 self._retire_zone(zone_id)
             return []
-        parsers: list[Callable[[], Command]] = []
+        parsers: list[tuple[str, Callable[[], Command]]] = []
         if (zone_field := topics.parse_zone_set(topic)) is not None:
-            parsers.append(partial(self._parse_zone_set, *zone_field, payload))
+            kind = self._zone_set_kind(*zone_field)
+            parsers.append((kind, partial(self._parse_zone_set, *zone_field, payload)))
         elif (unit_field := topics.parse_unit_set(topic)) is not None:
-            parsers.append(partial(parse_unit_command, unit_field, payload))
+            kind = f"unit {unit_field}" if unit_field in UNIT_FIELDS else "unknown unit field"
+            parsers.append((kind, partial(parse_unit_command, unit_field, payload)))
+        if parsers and retained:
+            parsers = [("retained command", partial(_refuse_retained, payload))]
         for route, zones in self._sensor_routes.items():
             if _matches(topic, route):
-                parsers += [partial(self._remote_reading, zone, payload) for zone in zones]
+                if retained:  # of unknown age: the zone waits for a fresh one
+                    log.debug("ignoring a retained reading on %s", topic)
+                    continue
+                kind = f"remote sensor {route}"
+                parsers += [(kind, partial(self._remote_reading, z, payload)) for z in zones]
         if not parsers:
             log.debug("ignoring a message on %s", topic)
         outcomes: list[Command | CommandError] = []
-        for parse in parsers:
+        for kind, parse in parsers:
             try:
                 command = parse()
                 self._on_command(command)
             except CommandError as err:
-                self._reject(topic, payload, err)
+                self._reject(topic, payload, err, kind)
                 outcomes.append(err)
             except Exception:  # a consumer's bug must not take the bridge down
                 log.exception(
@@ -229,9 +274,15 @@ class MqttBridge:
                     quote_payload(payload),
                 )
             else:
-                self._last_reject.pop(topic, None)
                 outcomes.append(command)
         return outcomes
+
+    def _zone_set_kind(self, zone_id: str, field: str) -> str:
+        """The kind of reject a bad zone command counts as: one per field, never a name taken
+        from the message (the kinds must stay a small fixed set)."""
+        if zone_id not in self._zones:
+            return "unknown zone"
+        return f"zone {field}" if field in ZONE_FIELDS else "unknown zone field"
 
     def _parse_zone_set(self, zone_id: str, field: str, payload: bytes) -> ZoneCommand:
         zone = self._zones.get(zone_id)
@@ -247,31 +298,82 @@ class MqttBridge:
         value = parse_remote_sensor(payload, zone.remote_sensor_field, unit)
         return ZoneCommand(zone.id, "remote_temperature", value)
 
-    def _reject(self, topic: str, payload: bytes, err: CommandError) -> None:
-        """Report a rejected message on the error topic; log it, but the same reject again on
-        the same topic only at debug level (a misconfigured sender repeats itself)."""
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def _reject(self, topic: str, payload: bytes, err: CommandError, kind: str) -> None:
+        """Report a rejected message on the error topic and in the log: a few of each kind per
+        window; the rest are counted, and the count is said with the next report of that kind
+        or in the periodic summary (a flood must not become a flood of reports or log lines)."""
+        self.rejected += 1
         message = str(err)
-        if self._last_reject.get(topic) == message:
-            log.debug("rejected MQTT message on %s again: %s", topic, message)
-        else:
-            log.warning("rejected MQTT message on %s: %s", topic, message)
-        self._last_reject[topic] = message
-        self._last_reject.move_to_end(topic)
-        while len(self._last_reject) > _MAX_REMEMBERED_REJECTS:
-            self._last_reject.popitem(last=False)
+        held_back = self._reports.admit(kind, self._now())
+        if held_back is None:
+            log.debug("rejected MQTT message on %s: %s", topic, message)
+            return
+        more = f" ({held_back} more of this kind were not reported)" if held_back else ""
+        log.warning("rejected MQTT message on %s: %s%s", topic, message, more)
         report = {
             "topic": topic,
             "payload": payload[:256].decode("utf-8", errors="replace"),
             "error": message,
+            "suppressed": held_back,
         }
         self._send_once(self._topics.error, _encode(report), retain=False)
 
+    def _note(self, kind: str, text: str) -> None:
+        """An info line about a message that is not an error, rate-limited as rejects are."""
+        if self._reports.admit(kind, self._now()) is None:
+            log.debug("%s", text)
+        else:
+            log.info("%s", text)
+
+    def _status_seen(self, payload: bytes) -> None:
+        """Our own status topic says something else than `online` while we are connected (a
+        forged or stale retained `offline`): say `online` again."""
+        if payload.strip() == ONLINE.encode() or self._stop.is_set() or not self._connected:
+            return
+        self._note(
+            "status not online",
+            f"{self._topics.status} says {quote_payload(payload)} while connected: "
+            "publishing online again",
+        )
+        self._sent.pop(self._topics.status, None)
+        self._wake.set()
+
     def _retire_zone(self, zone_id: str) -> None:
-        """A zone that is no longer configured left retained topics behind: clear them, which
-        also removes its entities from Home Assistant."""
+        """A zone that is no longer configured left retained topics behind: clear its state and
+        availability (under our base topic), and look at its discovery topics, to clear those
+        that hold what we published (which removes its entities from Home Assistant)."""
+        if zone_id in self._retired or not _is_identifier(zone_id):
+            return  # done, or a name no config could have held (it would make odd filters)
+        if len(self._retired) >= _MAX_RETIRED_ZONES:
+            self._note("too many retired zones", f"not clearing the topics of zone {zone_id!r}")
+            return
+        self._retired.add(zone_id)
         log.info("zone %r is no longer configured: clearing its retained MQTT topics", zone_id)
         for topic in retired_zone_topics(self._topics, [zone_id], list(self._zones.values())):
             self._send_once(topic, b"", retain=True)
+        claims = retired_zone_discovery(self._topics, zone_id)
+        self._claims |= claims
+        self._to_subscribe += claims
+        self._wake.set()
+
+    def _claim(self, topic: str, payload: bytes) -> None:
+        """A discovery topic this controller may have published before: cleared if the config
+        retained there is the one we published (its unique_id), left alone otherwise."""
+        if not payload:
+            return
+        try:
+            unique_id = json.loads(payload).get("unique_id")
+        except (ValueError, AttributeError):
+            unique_id = None
+        if unique_id != self._claims[topic]:
+            log.debug("leaving %s alone: it holds another's discovery config", topic)
+            return
+        log.info("clearing %s, which this controller published earlier", topic)
+        del self._claims[topic]
+        self._send_once(topic, b"", retain=True)
 
     def _send_once(self, topic: str, payload: bytes, *, retain: bool) -> None:
         self._pending.append((topic, payload, retain))
@@ -351,7 +453,7 @@ class MqttBridge:
                 cert_reqs=ssl.CERT_REQUIRED,
             ),
             tls_insecure=None if tls is None else tls.insecure,
-            max_queued_incoming_messages=_MAX_QUEUED_INCOMING,
+            queue_type=_handing_over(self._receive),
             max_queued_outgoing_messages=_MAX_QUEUED_OUTGOING,
         )
 
@@ -392,7 +494,8 @@ class MqttBridge:
         acknowledgement, and leave the disconnection error unretrieved)."""
         tasks = [
             asyncio.create_task(self._announce_and_publish(client)),
-            asyncio.create_task(self._receive_loop(client)),
+            asyncio.create_task(_until_disconnected(client)),
+            asyncio.create_task(self._summarize_rejects()),
             asyncio.create_task(self._stop.wait()),
         ]
         try:
@@ -416,8 +519,11 @@ class MqttBridge:
 
     async def _announce_and_publish(self, client: aiomqtt.Client) -> None:
         # Subscribed before saying `online`, so `online` means commands are heard.
+        self._to_subscribe.clear()
         await client.subscribe([(topic, _QOS) for topic in self.subscriptions])
-        await _publish(client, self._topics.status, ONLINE.encode(), retain=True)
+        status = self._topics.status
+        await _publish(client, status, self._latest[status], retain=True)
+        self._sent[status] = (self._latest[status], asyncio.get_running_loop().time())
         await self._publish_loop(client)
 
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
@@ -427,6 +533,9 @@ class MqttBridge:
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
+            if self._to_subscribe:
+                filters, self._to_subscribe = self._to_subscribe, []
+                await client.subscribe([(topic, _QOS) for topic in filters])
             for topic, payload in list(self._discovery.items()):
                 if self._discovery_sent.get(topic) != payload:
                     await _publish(client, topic, payload, retain=True)
@@ -452,12 +561,61 @@ class MqttBridge:
                 timeout = None
             await _wait(self._wake, timeout)
 
-    async def _receive_loop(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            if not isinstance(payload, bytes | bytearray):
-                payload = b"" if payload is None else str(payload).encode()
-            self.dispatch(message.topic.value, bytes(payload))
+    def _receive(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = b"" if payload is None else str(payload).encode()
+        self.dispatch(message.topic.value, bytes(payload), retained=message.retain)
+
+    async def _summarize_rejects(self) -> None:
+        """Say, once a window, how many messages of each kind (rejects, or notes such as Home
+        Assistant's `online`) were not reported one by one (looked at four times a window, so
+        a count is said at most a quarter window late)."""
+        while True:
+            await asyncio.sleep(self._reports.window_s / 4)
+            for kind, count in self._reports.due_summaries(self._now()):
+                log.warning(
+                    "%d more MQTT messages of the kind '%s' were not reported one by one",
+                    count,
+                    kind,
+                )
+
+
+def _handing_over(
+    receive: Callable[[aiomqtt.Message], None],
+) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """aiomqtt's incoming-message queue, except that nothing waits in it: each message is
+    handed to ``receive`` as the client reads it. Handling is cheap and never blocks, so a
+    flood is turned away message by message instead of filling a queue that would then
+    discard whatever came next, valid commands included."""
+
+    class HandingOver(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            receive(item)
+
+    return HandingOver
+
+
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """aiomqtt's message iterator is what raises when the connection is lost; it yields
+    nothing here (see `_handing_over`), it only waits for that."""
+    async for _ in client.messages:
+        pass
+
+
+def _is_identifier(text: str) -> bool:
+    try:
+        _IDENTIFIER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def _refuse_retained(payload: bytes) -> Command:
+    raise CommandError(
+        f"retained command (payload {quote_payload(payload)}) not acted on: it was published "
+        "with retain and would be replayed at every restart; publish commands without retain"
+    )
 
 
 async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, *, retain: bool) -> None:

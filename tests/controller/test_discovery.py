@@ -16,6 +16,8 @@ from controller.discovery import (
     ZONE_STATE_FIELDS,
     Topics,
     discovery_messages,
+    legacy_discovery_topics,
+    retired_zone_discovery,
     retired_zone_topics,
 )
 from controller.mqtt_bridge import MqttBridge
@@ -231,8 +233,8 @@ def _topics_in(payload: dict[str, Any]) -> dict[str, str]:
 def test_one_climate_entity_per_zone_at_the_documented_topic() -> None:
     climates = [t for t in MESSAGES if _component(t) == "climate"]
     assert climates == [
-        "homeassistant/climate/house_living/config",
-        "homeassistant/climate/house_bedroom/config",
+        "homeassistant/climate/house-living/config",
+        "homeassistant/climate/house-bedroom/config",
     ]
 
 
@@ -325,7 +327,7 @@ def test_templates_read_only_fields_of_the_state_json(topic: str) -> None:
 
 
 def test_climate_describes_the_zone() -> None:
-    climate = MESSAGES["homeassistant/climate/house_bedroom/config"]
+    climate = MESSAGES["homeassistant/climate/house-bedroom/config"]
     assert set(climate["modes"]) <= HA_HVAC_MODES
     assert "none" not in climate["preset_modes"]
     assert climate["preset_modes"] == ["comfort", "eco", "away", "sleep", "boost"]
@@ -342,7 +344,7 @@ def test_climate_describes_the_zone() -> None:
 
 def test_unit_sensors_have_units_and_classes() -> None:
     def sensor(key: str) -> dict[str, Any]:
-        return MESSAGES[f"homeassistant/sensor/house_unit_{key}/config"]
+        return MESSAGES[f"homeassistant/sensor/house-unit-{key}/config"]
 
     assert sensor("energy")["unit_of_measurement"] == "kWh"
     assert sensor("energy")["device_class"] == "energy"
@@ -355,13 +357,13 @@ def test_unit_sensors_have_units_and_classes() -> None:
     assert sensor("outdoor_temperature")["device_class"] == "temperature"
     assert sensor("outdoor_temperature")["unit_of_measurement"] == "°C"
     assert sensor("compressor_frequency")["unit_of_measurement"] == "Hz"
-    number = MESSAGES["homeassistant/number/house_unit_demand_limit/config"]
+    number = MESSAGES["homeassistant/number/house-unit-demand_limit/config"]
     assert (number["min"], number["max"], number["command_topic"]) == (
         0,
         100,
         "minisplit/house/unit/set/demand_limit",
     )
-    switch = MESSAGES["homeassistant/switch/house_unit_quiet/config"]
+    switch = MESSAGES["homeassistant/switch/house-unit-quiet/config"]
     assert switch["command_topic"] == "minisplit/house/unit/set/quiet"
 
 
@@ -376,8 +378,11 @@ def test_unique_ids_are_unique_and_carry_the_controller_id() -> None:
     assert len(set(unique_ids)) == len(unique_ids)
     for topic, payload in MESSAGES.items():
         assert "house" in str(payload["unique_id"])
-        assert str(payload["default_entity_id"]) == f"{_component(topic)}.{topic.split('/')[2]}"
-        assert topic.split("/")[2].startswith("house_")
+        object_id = topic.split("/")[2]
+        assert str(payload["default_entity_id"]) == (
+            f"{_component(topic)}.{object_id.replace('-', '_')}"
+        )
+        assert object_id.startswith("house-")
         for identifier in payload["device"]["identifiers"]:
             assert "house" in identifier
 
@@ -397,28 +402,59 @@ def test_two_controllers_on_one_broker_do_not_collide() -> None:
 def test_base_topic_and_prefix_are_configurable() -> None:
     config = MqttConfig(base_topic="hvac", discovery_prefix="ha")
     messages = discovery_messages(Topics.for_controller(config, "house"), ZONES[:1])
-    climate = messages["ha/climate/house_living/config"]
+    climate = messages["ha/climate/house-living/config"]
     assert climate["mode_state_topic"] == "hvac/house/zone/living/state"
 
 
 def test_retired_zones_are_cleared() -> None:
     cleared = retired_zone_topics(TOPICS, ["living", "attic", "bedroom"], ZONES)
     assert cleared == [
-        "homeassistant/climate/house_attic/config",
-        "homeassistant/sensor/house_attic_demand/config",
         "minisplit/house/zone/attic/state",
         "minisplit/house/zone/attic/availability",
     ]
     assert retired_zone_topics(TOPICS, ["living"], ZONES) == []
-    # Exactly the config topics a zone had.
+
+
+def test_a_retired_zones_discovery_is_looked_for_under_both_namings() -> None:
     attic = ZoneConfig(id="attic", name="Attic", bus="rs485", unit_id=13)
     with_attic = discovery_messages(TOPICS, [*ZONES, attic])
-    attic_configs = {t for t in with_attic if "house_attic" in t}
-    assert attic_configs == {t for t in cleared if t.endswith("/config")}
+    published = {
+        topic: payload["unique_id"] for topic, payload in with_attic.items() if "attic" in topic
+    }
+    assert retired_zone_discovery(TOPICS, "attic") == published | {
+        "homeassistant/climate/house_attic/config": "minisplit-house-attic-climate",
+        "homeassistant/sensor/house_attic_demand/config": "minisplit-house-attic-demand",
+    }
+
+
+def test_discovery_topics_of_two_controllers_never_coincide() -> None:
+    """Controller `a` zone `b_c` and controller `a_b` zone `c`: with ids joined by "_" they
+    shared `climate/a_b_c`; "-" cannot occur in an id."""
+    first = discovery_messages(
+        Topics.for_controller(MqttConfig(), "a"), [ZONES[0].model_copy(update={"id": "b_c"})]
+    )
+    second = discovery_messages(
+        Topics.for_controller(MqttConfig(), "a_b"), [ZONES[0].model_copy(update={"id": "c"})]
+    )
+    assert "homeassistant/climate/a-b_c/config" in first
+    assert "homeassistant/climate/a_b-c/config" in second
+    assert not set(first) & set(second)
+    assert not {p["unique_id"] for p in first.values()} & {p["unique_id"] for p in second.values()}
+
+
+def test_the_older_discovery_topics_of_this_configuration() -> None:
+    legacy = legacy_discovery_topics(TOPICS, ZONES)
+    assert legacy["homeassistant/climate/house_living/config"] == "minisplit-house-living-climate"
+    assert legacy["homeassistant/number/house_unit_demand_limit/config"] == (
+        "minisplit-house-unit-demand_limit"
+    )
+    # One for every entity published now, with the same unique_id.
+    assert sorted(legacy.values()) == sorted(str(p["unique_id"]) for p in MESSAGES.values())
+    assert not set(legacy) & set(MESSAGES)
 
 
 def test_what_the_head_can_do_decides_what_the_entity_offers() -> None:
-    living = MESSAGES["homeassistant/climate/house_living/config"]
+    living = MESSAGES["homeassistant/climate/house-living/config"]
     assert living["current_humidity_topic"] == "minisplit/house/zone/living/state"
     assert living["current_humidity_template"] == "{{ value_json.humidity }}"
     assert living["swing_modes"] == ["auto", "1", "2", "3", "4", "5", "swing"]
@@ -429,16 +465,16 @@ def test_what_the_head_can_do_decides_what_the_entity_offers() -> None:
     assert living["swing_horizontal_mode_state_template"] == (
         "{{ value_json.swing_horizontal_mode }}"
     )
-    bedroom = MESSAGES["homeassistant/climate/house_bedroom/config"]
+    bedroom = MESSAGES["homeassistant/climate/house-bedroom/config"]
     assert "swing_mode_command_topic" in bedroom
     assert not {k for k in bedroom if "humidity" in k or "swing_horizontal" in k}
     # Before a head has answered, neither humidity nor swing is offered.
-    unknown = discovery_messages(TOPICS, ZONES)["homeassistant/climate/house_living/config"]
+    unknown = discovery_messages(TOPICS, ZONES)["homeassistant/climate/house-living/config"]
     assert not {k for k in unknown if "humidity" in k or "swing" in k}
 
 
 def test_the_climate_entity_has_everything_the_issue_asks_for() -> None:
-    climate = MESSAGES["homeassistant/climate/house_living/config"]
+    climate = MESSAGES["homeassistant/climate/house-living/config"]
     assert climate["modes"] == ["off", "heat", "cool", "heat_cool", "dry", "fan_only"]
     assert climate["fan_modes"] == ["auto", "quiet", "low", "medium", "high", "turbo"]
     for key in (
@@ -454,17 +490,17 @@ def test_the_climate_entity_has_everything_the_issue_asks_for() -> None:
     assert climate["precision"] == 0.1
     assert climate["temperature_unit"] == "C"
     assert climate["unique_id"] == "minisplit-house-living-climate"
-    demand = MESSAGES["homeassistant/sensor/house_living_demand/config"]
+    demand = MESSAGES["homeassistant/sensor/house-living-demand/config"]
     assert demand["unit_of_measurement"] == "%"
     assert demand["device"]["identifiers"] == climate["device"]["identifiers"]
 
 
 def test_a_fahrenheit_house() -> None:
     messages = discovery_messages(TOPICS, ZONES, TemperatureUnit.FAHRENHEIT, HEADS)
-    living = messages["homeassistant/climate/house_living/config"]
+    living = messages["homeassistant/climate/house-living/config"]
     assert living["temperature_unit"] == "F"
     assert (living["min_temp"], living["max_temp"], living["temp_step"]) == (61.0, 86.0, 1.0)
-    bedroom = messages["homeassistant/climate/house_bedroom/config"]
+    bedroom = messages["homeassistant/climate/house-bedroom/config"]
     assert (bedroom["min_temp"], bedroom["max_temp"]) == (58.0, 78.0)  # 14..26 °C
-    outdoor = messages["homeassistant/sensor/house_unit_outdoor_temperature/config"]
+    outdoor = messages["homeassistant/sensor/house-unit-outdoor_temperature/config"]
     assert outdoor["unit_of_measurement"] == "°F"

@@ -30,6 +30,7 @@ from controller.commands import (
 )
 from controller.config import MqttConfig, TlsConfig, ZoneConfig
 from controller.mqtt_bridge import MqttBridge
+from controller.rate_limit import ReportLimiter
 from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
 from drivers.devices import HeadInfo
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
@@ -121,7 +122,7 @@ async def ready(recorder: MessageRecorder, controller_id: str = "house", after: 
     """Wait until the bridge is subscribed: it publishes discovery after subscribing, and the
     demand-limit number is the last discovery message."""
     await recorder.wait_for(
-        f"homeassistant/number/{controller_id}_unit_demand_limit/config", after=after
+        f"homeassistant/number/{controller_id}-unit-demand_limit/config", after=after
     )
 
 
@@ -356,7 +357,7 @@ async def test_remote_sensors_plain_and_json(
 async def test_discovery_and_state_are_republished_when_home_assistant_comes_online(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    climate = "homeassistant/climate/house_living/config"
+    climate = "homeassistant/climate/house-living/config"
     async with running(mosquitto) as bridge, mosquitto.client() as client:
         await ready(mqtt_recorder)
         first = await mqtt_recorder.wait_for(climate)
@@ -396,7 +397,7 @@ async def test_broker_outage_and_return(
         assert state["current_temperature"] == 20.8
         assert await retained(mosquitto, f"{BASE}/zone/living/availability") == b"online"
         assert json.loads(await retained(mosquitto, f"{BASE}/unit/state"))["power"] == 900
-        climate = await retained(mosquitto, "homeassistant/climate/house_living/config")
+        climate = await retained(mosquitto, "homeassistant/climate/house-living/config")
         assert json.loads(climate)["name"] is None
     lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
     assert len(lost) == 1  # … but says so once
@@ -421,10 +422,11 @@ async def test_starts_with_the_broker_down(
 async def test_retired_zones_are_removed_from_home_assistant(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    attic_climate = "homeassistant/climate/house_attic/config"
+    attic_climate = "homeassistant/climate/house-attic/config"
+    attic_config = b'{"name": null, "unique_id": "minisplit-house-attic-climate"}'
     async with mosquitto.client() as client:  # what an earlier config with an attic left behind
         await client.publish(f"{BASE}/zone/attic/availability", b"online", qos=1, retain=True)
-        await client.publish(attic_climate, b'{"name": null}', qos=1, retain=True)
+        await client.publish(attic_climate, attic_config, qos=1, retain=True)
     async with running(mosquitto):
         await mqtt_recorder.wait_for(attic_climate, lambda m: m.payload == b"")
         await mqtt_recorder.wait_for(f"{BASE}/zone/attic/availability", lambda m: m.payload == b"")
@@ -604,23 +606,45 @@ async def test_every_command_topic_with_valid_and_invalid_payloads(
     assert {suffix.rsplit("/", 1)[1] for suffix, _, _ in CONTRACT} == {*ZONE_FIELDS, *UNIT_FIELDS}
 
 
-async def test_a_reject_repeated_is_reported_each_time_but_logged_once(
+async def test_rejects_are_reported_a_few_per_kind_then_counted(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A flood of bad payloads costs a few log lines and error reports per kind and window, and
+    what was held back is said in a summary."""
     commands = Commands()
+    reports = ReportLimiter(burst=3, window_s=1.0)
     topic = f"{BASE}/zone/living/set/temperature"
-    async with running(mosquitto, commands), mosquitto.client() as client:
+    async with running(mosquitto, commands, reports=reports) as bridge, mosquitto.client() as c:
         await ready(mqtt_recorder)
         caplog.clear()
-        for payload in (b"99", b"99", b"99", b"21", b"99"):
-            await client.publish(topic, payload, qos=1)
+        for n in range(200):  # each payload distinct
+            await c.publish(topic, f"{100 + n}".encode(), qos=1)
+        await c.publish(f"{BASE}/unit/set/quiet", b"maybe", qos=1)  # another kind: reported
+        await c.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
         await commands.next()
-        await until(lambda: len(mqtt_recorder.on(f"{BASE}/error")) == 4)
-    warnings = [
-        r for r in caplog.records if r.levelno == logging.WARNING and "99" in r.getMessage()
-    ]
-    # Once, then again only after a good command on that topic came in between.
-    assert len(warnings) == 2
+        assert bridge.rejected == 201
+        summary = "197 more MQTT messages of the kind 'zone temperature' were not reported"
+        await until(lambda: summary in caplog.text)
+        errors = [json.loads(m.payload) for m in mqtt_recorder.on(f"{BASE}/error")]
+        assert [e["topic"] for e in errors] == [topic] * 3 + [f"{BASE}/unit/set/quiet"]
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 5  # 3 + the other kind + the summary
+
+
+async def test_home_assistant_online_floods_are_logged_a_few_times(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2,000 `homeassistant/status` made 2,000 log lines: now a few, then a count."""
+    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    reports = ReportLimiter(burst=3, window_s=1.0)
+    async with running(mosquitto, reports=reports), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        caplog.clear()
+        for _ in range(50):
+            await client.publish("homeassistant/status", b"online", qos=1)
+        summary = "47 more MQTT messages of the kind 'home assistant online'"
+        await until(lambda: summary in caplog.text)
+    assert caplog.text.count("Home Assistant is online") == 3
 
 
 def _head(humidity: bool, vertical: bool, horizontal: bool) -> HeadInfo:
@@ -630,7 +654,7 @@ def _head(humidity: bool, vertical: bool, horizontal: bool) -> HeadInfo:
 async def test_the_entity_follows_what_the_head_says_it_can_do(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    climate = "homeassistant/climate/house_living/config"
+    climate = "homeassistant/climate/house-living/config"
     async with running(mosquitto) as bridge, mosquitto.client() as client:
         await ready(mqtt_recorder)
         first = json.loads((await mqtt_recorder.wait_for(climate)).payload)
@@ -644,7 +668,7 @@ async def test_the_entity_follows_what_the_head_says_it_can_do(
         error = await mqtt_recorder.wait_for(f"{BASE}/error")
         assert "has no horizontal vane" in json.loads(error.payload)["error"]
         # Only the entity that changed is published again.
-        assert len(mqtt_recorder.on("homeassistant/climate/house_bedroom/config")) == 1
+        assert len(mqtt_recorder.on("homeassistant/climate/house-bedroom/config")) == 1
 
 
 async def test_a_fahrenheit_house_sees_and_sends_fahrenheit(
@@ -673,7 +697,7 @@ async def test_a_fahrenheit_house_sees_and_sends_fahrenheit(
         await client.publish("sensors/office/temperature", b"19.5", qos=1)  # a °C sensor
         assert (await commands.next()).value == 19.5
         climate = json.loads(
-            (await mqtt_recorder.wait_for("homeassistant/climate/house_living/config")).payload
+            (await mqtt_recorder.wait_for("homeassistant/climate/house-living/config")).payload
         )
         assert (climate["temperature_unit"], climate["min_temp"], climate["max_temp"]) == (
             "F",
@@ -779,7 +803,7 @@ class Consumer:
         self.model(command)
 
 
-FUZZED = MqttBridge(MqttConfig(), "house", ZONES, Consumer())
+FUZZED = MqttBridge(MqttConfig(), "house", ZONES, Consumer(), clock=lambda: 0.0)
 FUZZED.set_head_info("living", _head(humidity=True, vertical=True, horizontal=False))
 
 
@@ -802,7 +826,7 @@ def test_random_messages_give_only_rejects_and_valid_changes(
     for topic, payload, retain in bridge._pending:  # what would be published
         if topic == f"{BASE}/error":
             report = json.loads(payload)
-            assert set(report) == {"topic", "payload", "error"} and not retain
+            assert set(report) == {"topic", "payload", "error", "suppressed"} and not retain
             assert len(report["payload"]) <= 256
 
 
@@ -825,9 +849,12 @@ async def test_random_payloads_through_the_broker(
             await client.publish(topic, payload, qos=1)
         await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1)
         await until(lambda: model.unit.quiet, timeout=10)
-        # Every message was either applied or reported (reports are published after).
-        await until(lambda: len(mqtt_recorder.on(f"{BASE}/error")) + model.applied == 301)
+        # Every message was either applied or rejected; a few rejects of each kind reported.
+        await until(lambda: bridge.rejected + model.applied == 301)
         assert bridge.connected
+        kinds = len(ZONE_FIELDS) + 2  # a field each, an unknown zone, an unknown field
+        await until(lambda: len(mqtt_recorder.on(f"{BASE}/error")) > 0)
+        assert len(mqtt_recorder.on(f"{BASE}/error")) <= 5 * kinds
         assert 0 < model.applied < 300
 
 
@@ -897,3 +924,147 @@ async def test_tls_refuses_a_broker_it_cannot_verify(
     async with running(broker, config=_config(broker, tls=tls)) as bridge:
         await until(lambda: "certificate verify failed" in caplog.text)
         assert not bridge.connected
+
+
+# ---- floods, retained messages, other controllers' topics --------------------------------------
+
+
+async def flood(broker: Mosquitto, topic: str, count: int) -> None:
+    """``count`` junk messages on ``topic`` as fast as mosquitto_pub (another process) sends."""
+    pub = shutil.which("mosquitto_pub")
+    if pub is None:
+        pytest.skip("mosquitto_pub is not installed (apt-get install mosquitto-clients)")
+    process = await asyncio.create_subprocess_exec(
+        *[pub, "-h", broker.host, "-p", str(broker.port), "-t", topic, "-q", "0", "-l"],
+        stdin=asyncio.subprocess.PIPE,
+    )
+    lines = "".join(f"junk {n}\n" for n in range(count)).encode()
+    async with asyncio.timeout(60):
+        await process.communicate(lines)
+    assert process.returncode == 0
+
+
+async def test_a_command_behind_a_flood_of_junk_is_applied(mosquitto: Mosquitto) -> None:
+    """30,000 junk messages (they overran aiomqtt's 1,000-message queue, and the command the
+    broker had acknowledged after them was discarded): the command still arrives."""
+    commands = Commands()
+    async with (
+        recording(mosquitto, f"{BASE}/status") as status,
+        running(mosquitto, commands) as bridge,
+        mosquitto.client() as client,
+    ):
+        await status.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
+        await flood(mosquitto, f"{BASE}/zone/living/set/temperature", 30_000)
+        await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
+        assert await commands.next(timeout=60) == ZoneCommand("living", "fan_mode", "low")
+        # mosquitto drops QoS 0 messages for a subscriber that lags (its own queue limit), so
+        # not all 30,000 arrive; far more than the 1,000 the old queue held do.
+        assert 1_000 < bridge.rejected <= 30_000
+
+
+async def test_retained_commands_are_not_acted_on(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A command someone published with retain would be replayed at every (re)connect and
+    override newer settings: it is refused, with a report that says why."""
+    topic = f"{BASE}/zone/living/set/temperature"
+    async with mosquitto.client() as client:
+        await client.publish(topic, b"25", qos=1, retain=True)
+        await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1, retain=True)
+    commands = Commands()
+    async with running(mosquitto, commands) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error")
+        assert "retained" in json.loads(error.payload)["error"]
+        await client.publish(topic, b"22", qos=1)  # the same topic, live: acted on
+        assert await commands.next() == ZoneCommand("living", "temperature", 22.0)
+        assert commands.received.empty()
+        assert bridge.rejected == 2
+
+
+async def test_a_retained_sensor_reading_waits_for_a_fresh_one(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A retained reading may be hours old: the zone keeps its own sensor until one arrives."""
+    async with mosquitto.client() as client:
+        await client.publish("sensors/office/temperature", b"15.0", qos=1, retain=True)
+    commands = Commands()
+    async with running(mosquitto, commands), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await client.publish("sensors/office/temperature", b"22.1", qos=1)
+        assert await commands.next() == ZoneCommand("office", "remote_temperature", 22.1)
+
+
+async def test_a_forged_offline_status_is_corrected(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    async with running(mosquitto), mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        mark = len(mqtt_recorder.messages)
+        await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
+        await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"online", after=mark)
+        assert await retained(mosquitto, f"{BASE}/status") == b"online"
+
+
+async def test_two_controllers_whose_ids_joined_with_underscore_coincide(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """Controller `a` zone `b_c` and controller `a_b` zone `c` keep one entity each."""
+    zone = ZONES[0]
+    async with (
+        running(mosquitto, controller_id="a", zones=[zone.model_copy(update={"id": "b_c"})]),
+        running(mosquitto, controller_id="a_b", zones=[zone.model_copy(update={"id": "c"})]),
+    ):
+        await ready(mqtt_recorder, "a")
+        await ready(mqtt_recorder, "a_b")
+        for topic, unique_id in [
+            ("homeassistant/climate/a-b_c/config", "minisplit-a-b_c-climate"),
+            ("homeassistant/climate/a_b-c/config", "minisplit-a_b-c-climate"),
+        ]:
+            assert json.loads(await retained(mosquitto, topic))["unique_id"] == unique_id
+
+
+async def test_discovery_is_cleared_only_where_it_holds_what_we_published(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """Older versions named discovery topics `<controller>_<zone>`: this controller's are
+    cleared (no duplicate entities in Home Assistant), but not another controller's at a name
+    this one could also have had (controller `house_attic` there, where zone `attic` of `house`
+    would have been), not even when a zone `attic` of `house` was left behind."""
+    ours = "homeassistant/climate/house_living/config"
+    theirs = "homeassistant/climate/house_attic/config"
+    their_config = b'{"unique_id": "minisplit-house_attic-climate"}'
+    retired = "homeassistant/sensor/house-attic-demand/config"  # zone attic, removed since
+    async with mosquitto.client() as client:
+        for topic, payload in [
+            (ours, b'{"unique_id": "minisplit-house-living-climate"}'),
+            (theirs, their_config),
+            (retired, b'{"unique_id": "minisplit-house-attic-demand"}'),
+            (f"{BASE}/zone/attic/availability", b"online"),
+        ]:
+            await client.publish(topic, payload, qos=1, retain=True)
+    async with running(mosquitto), mosquitto.client() as client:
+        await mqtt_recorder.wait_for(ours, lambda m: m.payload == b"")
+        await mqtt_recorder.wait_for(retired, lambda m: m.payload == b"")
+        # `online` for a zone it does not have, published now by anyone: nothing is cleared.
+        await client.publish(f"{BASE}/zone/attic/availability", b"online", qos=1)
+        await client.publish(f"{BASE}/zone/cellar/availability", b"online", qos=1)
+        await ready(mqtt_recorder)
+    assert await retained(mosquitto, theirs) == their_config
+
+
+def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
+    """Pure dispatch: what makes the bridge look at a zone's discovery topics."""
+    bridge = MqttBridge(MqttConfig(), "house", ZONES, Commands(), clock=lambda: 0.0)
+    before = bridge.subscriptions
+    bridge.dispatch(f"{BASE}/zone/attic/availability", b"online")  # live: anyone may say it
+    bridge.dispatch(f"{BASE}/zone/no-id/availability", b"online", retained=True)
+    bridge.dispatch(f"{BASE}/zone/living/availability", b"online", retained=True)  # configured
+    assert bridge.subscriptions == before
+    bridge.dispatch(f"{BASE}/zone/attic/availability", b"online", retained=True)
+    assert set(bridge.subscriptions) - set(before) == {
+        "homeassistant/climate/house-attic/config",
+        "homeassistant/climate/house_attic/config",
+        "homeassistant/sensor/house-attic-demand/config",
+        "homeassistant/sensor/house_attic_demand/config",
+    }

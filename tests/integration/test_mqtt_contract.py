@@ -207,20 +207,20 @@ async def test_state_and_discovery_survive_a_broker_restart(
             await fresh.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
             state = await fresh.wait_for(f"{BASE}/zone/office/state")
             assert json.loads(state.payload)["mode"] == "cool"
-            climate = await fresh.wait_for("homeassistant/climate/demo_office/config")
+            climate = await fresh.wait_for("homeassistant/climate/demo-office/config")
             assert json.loads(climate.payload)["unique_id"] == "minisplit-demo-office-climate"
             assert "swing_modes" in json.loads(climate.payload)  # the head's vanes are known
             await fresh.wait_for(f"{BASE}/unit/state")
             await fresh.wait_for(f"{BASE}/zone/office/availability")
             async with recording(mosquitto, "homeassistant/climate/#") as newcomer:
-                again = await newcomer.wait_for("homeassistant/climate/demo_office/config")
+                again = await newcomer.wait_for("homeassistant/climate/demo-office/config")
                 assert again.retain and again.payload == climate.payload
 
             # Home Assistant restarts and says so: discovery and state come again.
             mark = len(fresh.messages)
             async with mosquitto.client() as client:
                 await client.publish("homeassistant/status", b"online", qos=1)
-            await fresh.wait_for("homeassistant/climate/demo_office/config", after=mark)
+            await fresh.wait_for("homeassistant/climate/demo-office/config", after=mark)
             await fresh.wait_for(f"{BASE}/zone/office/state", after=mark)
 
 
