@@ -76,10 +76,12 @@ def test_what_a_filter_covers(topic_filter: str, below: bool) -> None:
     ],
 )
 def test_config_refuses_a_sensor_filter_naming_the_key(topic_filter: str, why: str) -> None:
+    text = _with_sensor(topic_filter)
     with pytest.raises(ConfigError) as raised:
-        parse_config(_with_sensor(topic_filter), "house.toml")
+        parse_config(text, "house.toml")
     (problem,) = raised.value.problems
-    assert problem.startswith("zones[1].remote_sensor_topic: ")
+    line = text.splitlines().index(f'remote_sensor_topic = "{topic_filter}"') + 1
+    assert problem.startswith(f"line {line}: zones[1].remote_sensor_topic: ")
     assert why in problem
 
 
