@@ -28,6 +28,7 @@ from drivers.profile import Table
 from drivers.registers import ReadBlock
 from drivers.transport import (
     ClientFactory,
+    MalformedReply,
     ModbusClient,
     TransportError,
     describe,
@@ -521,12 +522,24 @@ async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:
 
 def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
     """Why a normal reply does not fit the request, or None when it does."""
+    if isinstance(response, MalformedReply):
+        return str(response)
+    expected = _function_code(request)
+    if response.function_code != expected:
+        return f"reply has function code 0x{response.function_code:02X}, not 0x{expected:02X}"
     if request.op is _Op.READ:
         got = len(response.registers)
         return None if got == request.count else f"reply has {got} registers, not {request.count}"
     if response.address != request.address:
         return f"write acknowledged for address {response.address}"
     return None
+
+
+def _function_code(request: _Request) -> int:
+    """The function code _call sends for ``request`` (and a normal reply carries)."""
+    if request.op is _Op.WRITE:
+        return 6 if request.count == 1 else 16
+    return 4 if request.table is Table.INPUT else 3
 
 
 def _attempts(count: int) -> str:
