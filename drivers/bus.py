@@ -6,7 +6,10 @@ that has failed gets one attempt per request until it answers again, and an offl
 until its re-probe. A link that drops is noticed at once, not after a timeout.
 
 Every wait here is on the event loop's clock (``loop.time()``, ``asyncio.sleep``,
-``asyncio.timeout``), so tests can fast-forward it and the HIL can run accelerated (DESIGN §3.2).
+``asyncio.timeout``), so tests can fast-forward it and the HIL can run accelerated. Run
+accelerated (``time_scale``), the response timeouts shrink with the controller's other periods:
+a silent unit holds the line for its timeout, and in wall seconds that would be ``time_scale``
+times longer in the units' (simulated) time, long enough to lapse the others' heartbeats.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ log = logging.getLogger(__name__)
 #: scheduler these are timeouts of that device, not answers from it.
 _GATEWAY_NO_ANSWER = frozenset({ExcCodes.GATEWAY_PATH_UNAVIABLE, ExcCodes.GATEWAY_NO_RESPONSE})
 _MAX_WORDS_PER_WRITE = 123
+#: The shortest wall time an accelerated scheduler waits for a reply: frames on the wire and the
+#: simulator's answer take real time whatever the time scale (a few ms on loopback, ~20 ms for
+#: a block at 19200 baud); kept well above that, so that a loaded machine is not a dead unit.
+MIN_SCALED_TIMEOUT_S = 0.1
 
 
 class Priority(enum.IntEnum):
@@ -159,9 +166,12 @@ class BusScheduler:
         reconnect_backoff: Backoff = Backoff(0.5, 10.0),
         probe_backoff: Backoff = Backoff(5.0, 60.0),
         retry_backoff: Backoff = Backoff(0.02, 0.2),
+        time_scale: float = 1.0,
     ) -> None:
         if offline_after < 1:
             raise ValueError("offline_after must be at least 1")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         self.name = name
         self.bus = bus
         self._offline_after = offline_after
@@ -170,6 +180,7 @@ class BusScheduler:
         self._reconnect_backoff = reconnect_backoff
         self._probe_backoff = probe_backoff
         self._retry_backoff = retry_backoff
+        self._time_scale = time_scale
         # The bound is enforced in _submit, so the link-lost marker always fits.
         self._queue: asyncio.PriorityQueue[tuple[int, int, _Request | None]] = (
             asyncio.PriorityQueue()
@@ -346,14 +357,15 @@ class BusScheduler:
         stats.transactions += 1
         self.total_transactions += 1
         started = loop.time()
+        timeout_s = scaled_timeout(device.timeout_s, self._time_scale)
         try:
-            async with asyncio.timeout(device.timeout_s) as self._answer_deadline:
+            async with asyncio.timeout(timeout_s) as self._answer_deadline:
                 response = await _call(client, request)
         except TimeoutError:
             self._raise_if_link_down(client)
             stats.timeouts += 1
             failure: BusError = DeviceTimeout(
-                f"bus {self.name}: {request}: no answer within {device.timeout_s:g} s "
+                f"bus {self.name}: {request}: no answer within {timeout_s:g} s "
                 f"({_attempts(request.attempts)})"
             )
         except ConnectionException as err:
@@ -505,6 +517,12 @@ class BusScheduler:
             device = _Device(timeout_s=self.bus.timeout_s, retries=self.bus.retries)
             self._devices[unit_id] = device
         return device
+
+
+def scaled_timeout(timeout_s: float, time_scale: float) -> float:
+    """The wall seconds to wait for a reply: ``timeout_s`` at ``time_scale``, but not below
+    MIN_SCALED_TIMEOUT_S (nor above ``timeout_s`` for that floor's sake)."""
+    return max(timeout_s / time_scale, min(timeout_s, MIN_SCALED_TIMEOUT_S))
 
 
 async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:

@@ -19,6 +19,7 @@ from pymodbus.pdu.register_message import (
 
 from controller.config import SerialBus, TcpBus
 from drivers.bus import (
+    MIN_SCALED_TIMEOUT_S,
     Backoff,
     BusDisconnected,
     BusError,
@@ -406,6 +407,18 @@ async def test_per_device_timeout_and_retries() -> None:
                 await scheduler.read(unit, STATUS)
             assert loop.time() - start == pytest.approx(expected_s, abs=0.01)
     assert [u for _, u in client.sent] == [7, 7, 7, 8]
+
+
+@pytest.mark.looptime
+async def test_response_timeouts_run_at_the_time_scale_but_not_below_a_floor() -> None:
+    client = FakeClient(answering=set())
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), time_scale=60)
+    for unit, timeout_s in [(7, 10.0), (8, 1.0), (9, 0.05)]:
+        scheduler.configure_device(unit, timeout_s=timeout_s, retries=0)
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        costs = [await _cost(scheduler, unit) for unit in (7, 8, 9)]
+    # 10 s is 1/6 s at 60x; 1 s would be 17 ms, held at the floor; 0.05 s stays as it is.
+    assert costs == pytest.approx([10 / 60, MIN_SCALED_TIMEOUT_S, 0.05], abs=1e-3)
 
 
 async def _cost(scheduler: BusScheduler, unit: int) -> float:
