@@ -119,6 +119,10 @@ class _Device:
     failed_probes: int = 0
     next_probe_at: float = 0.0
     failed_attempts: int = 0  # transactions without an answer since the unit last answered
+    answers_in_a_row: int = 0  # requests answered since one failed
+    # Its going offline was warned of: a unit that answers now and then (writes, not reads) is
+    # one outage, not one warning per flip, until it answers `offline_after` requests in a row.
+    outage_warned: bool = False
 
 
 class _Op(enum.Enum):
@@ -445,6 +449,9 @@ class BusScheduler:
         device.stats.consecutive_failures = 0
         device.failed_probes = 0
         device.failed_attempts = 0
+        device.answers_in_a_row += 1
+        if device.answers_in_a_row >= self._offline_after:
+            device.outage_warned = False
         if not device.stats.online:
             device.stats.online = True
             log.info("bus %s: unit %d answers again: back online", self.name, unit_id)
@@ -453,6 +460,7 @@ class BusScheduler:
         device = self._device(unit_id)
         stats = device.stats
         stats.consecutive_failures += 1
+        device.answers_in_a_row = 0
         now = asyncio.get_running_loop().time()
         if not stats.online:
             device.failed_probes += 1
@@ -461,7 +469,10 @@ class BusScheduler:
             stats.online = False
             device.failed_probes = 0
             device.next_probe_at = now + self._probe_backoff.delay(0)
-            log.warning(
+            level = logging.INFO if device.outage_warned else logging.WARNING
+            device.outage_warned = True
+            log.log(
+                level,
                 "bus %s: unit %d failed %d requests in a row: offline, re-probing with backoff",
                 self.name,
                 unit_id,

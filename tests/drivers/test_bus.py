@@ -574,6 +574,36 @@ async def test_an_outage_is_logged_once_however_many_reopen_attempts_it_takes(
 
 
 @pytest.mark.looptime
+async def test_a_unit_that_answers_only_now_and_then_is_one_outage_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="drivers.bus")
+    client = FakeClient(answering=set())
+    reprobe = Backoff(1, 1)
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), probe_backoff=reprobe)
+
+    async def requests(answered: bool, count: int) -> None:
+        client.answering = {7} if answered else set()
+        for _ in range(count):
+            await asyncio.sleep(reprobe.initial_s)  # past any re-probe wait
+            with contextlib.suppress(BusError):
+                await scheduler.read(7, STATUS)
+
+    def offline_records() -> list[int]:
+        return [r.levelno for r in caplog.records if "offline, re-probing" in r.getMessage()]
+
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        await requests(answered=False, count=3)
+        for _ in range(3):  # a re-probe answered, then failures again: the same outage
+            await requests(answered=True, count=1)
+            await requests(answered=False, count=3)
+        assert offline_records() == [logging.WARNING] + [logging.INFO] * 3
+        await requests(answered=True, count=3)  # as many answers as failures take it offline
+        await requests(answered=False, count=3)
+    assert offline_records()[-1] == logging.WARNING
+
+
+@pytest.mark.looptime
 async def test_inter_frame_delay_is_kept_between_transactions() -> None:
     client = FakeClient(answering={1})
     line = tcp_bus(502, inter_frame_delay_s=0.05)

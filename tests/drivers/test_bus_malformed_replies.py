@@ -58,6 +58,8 @@ async def _outage(scheduler: BusScheduler, corruptor: ReplyCorruptor) -> None:
         return scheduler.is_online(HEAD_ID)
 
     await eventually(back, within_s=10)
+    for _ in range(3):  # as many answers as failures took it offline: the outage is over
+        assert len(await scheduler.read(HEAD_ID, STATUS)) == STATUS.count
 
 
 def _check(scheduler: BusScheduler, caplog: pytest.LogCaptureFixture) -> None:
