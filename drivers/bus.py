@@ -111,6 +111,11 @@ class DeviceStats:
     last_latency_s: float | None = None
 
 
+class _Op(enum.Enum):
+    READ = "read"
+    WRITE = "write"
+
+
 @dataclass
 class _Device:
     timeout_s: float
@@ -118,16 +123,13 @@ class _Device:
     stats: DeviceStats = field(default_factory=DeviceStats)
     failed_probes: int = 0
     next_probe_at: float = 0.0
-    failed_attempts: int = 0  # transactions without an answer since the unit last answered
+    # Transactions without an answer since the unit last answered one of the same kind: its
+    # answered writes do not make its reads worth retrying (a gateway may garble one kind).
+    failed_attempts: dict[_Op, int] = field(default_factory=lambda: dict.fromkeys(_Op, 0))
     answers_in_a_row: int = 0  # requests answered since one failed
     # Its going offline was warned of: a unit that answers now and then (writes, not reads) is
     # one outage, not one warning per flip, until it answers `offline_after` requests in a row.
     outage_warned: bool = False
-
-
-class _Op(enum.Enum):
-    READ = "read"
-    WRITE = "write"
 
 
 @dataclass(eq=False)
@@ -386,7 +388,7 @@ class BusScheduler:
             self._answer_deadline = None
             self._last_frame_end = loop.time()
         stats.errors += 1
-        device.failed_attempts += 1
+        device.failed_attempts[request.op] += 1
         request.failure = failure
         request.retry_at = loop.time() + self._retry_backoff.delay(request.attempts - 1)
         if self._may_retry(device, request):
@@ -410,7 +412,7 @@ class BusScheduler:
             stats.errors += 1
             stats.exception_replies += 1
             stats.last_latency_s = latency
-            self._mark_alive(request.unit_id)
+            self._mark_alive(request)
             raise ModbusExceptionReply(
                 code, f"bus {self.name}: {request}: exception reply 0x{code:02X}"
             )
@@ -418,7 +420,7 @@ class BusScheduler:
         if problem:
             return BusError(f"bus {self.name}: {request}: {problem}")
         stats.last_latency_s = latency
-        self._mark_alive(request.unit_id)
+        self._mark_alive(request)
         return list(response.registers) if request.op is _Op.READ else []
 
     @staticmethod
@@ -429,7 +431,7 @@ class BusScheduler:
         return (
             request.attempts <= device.retries
             and device.stats.consecutive_failures == 0
-            and device.failed_attempts <= request.attempts
+            and device.failed_attempts[request.op] <= request.attempts
         )
 
     async def _keep_inter_frame_gap(self) -> None:
@@ -443,12 +445,13 @@ class BusScheduler:
         if not (client.connected and self._connected.is_set()):
             raise _ConnectionLost("the transport closed the link")
 
-    def _mark_alive(self, unit_id: int) -> None:
+    def _mark_alive(self, request: _Request) -> None:
+        unit_id = request.unit_id
         device = self._device(unit_id)
         self._reconnect_failures = 0  # a link that carries answers is sound again
         device.stats.consecutive_failures = 0
         device.failed_probes = 0
-        device.failed_attempts = 0
+        device.failed_attempts[request.op] = 0
         device.answers_in_a_row += 1
         if device.answers_in_a_row >= self._offline_after:
             device.outage_warned = False

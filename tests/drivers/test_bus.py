@@ -454,6 +454,31 @@ async def test_after_a_failed_request_the_unit_gets_one_attempt_until_it_answers
     assert (stats.requests, stats.transactions, stats.timeouts) == (5, 9, 8)
 
 
+class ReadsLostClient(FakeClient):
+    """Answers every write, and reads only for ``answering`` units (a gateway that garbles the
+    replies of one kind)."""
+
+    async def write_register(self, address: int, value: int, *, device_id: int = 1) -> ModbusPDU:
+        self.sent.append((asyncio.get_running_loop().time(), device_id))
+        return WriteSingleRegisterResponse(address=address, registers=[value])
+
+
+@pytest.mark.looptime
+async def test_answered_writes_do_not_give_failing_reads_their_retries_back() -> None:
+    client = ReadsLostClient(answering=set())
+    backoff = Backoff(0.1, 0.1)
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), retry_backoff=backoff)
+    with_retries = (LINE.retries + 1) * LINE.timeout_s + LINE.retries * backoff.initial_s
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        costs = []
+        for _ in range(3):  # a poll, then a heartbeat: the unit is never offline
+            costs.append(await _cost(scheduler, 7))
+            await scheduler.write(7, 104, [1])
+        assert scheduler.is_online(7)
+    # The first failing read has its retries; after that each read costs one timeout.
+    assert costs == [pytest.approx(with_retries)] + [pytest.approx(LINE.timeout_s)] * 2
+
+
 @pytest.mark.looptime
 async def test_a_silent_units_retries_wait_behind_the_other_units_requests() -> None:
     client = FakeClient(answering={1, 2})
