@@ -72,6 +72,11 @@ class TransportError(ConnectionError):
     """The line cannot be opened; the message names the port and the reason."""
 
 
+_SHOWN_BYTES = 16  # of a malformed reply, in its message
+# What pymodbus's decoders raise on a frame whose content does not fit its function code.
+_DECODE_ERRORS = (ModbusException, ValueError, IndexError, struct.error)
+
+
 class MalformedReply(ModbusPDU):
     """A reply frame that arrived whole (its length or CRC fits) but whose PDU cannot be
     decoded: the answer of a confused unit or gateway, which fails its request only."""
@@ -84,11 +89,6 @@ class MalformedReply(ModbusPDU):
         shown = self.frame[:_SHOWN_BYTES].hex(" ")
         more = " ..." if len(self.frame) > _SHOWN_BYTES else ""
         return f"malformed reply ({len(self.frame)} bytes: {shown}{more})"
-
-
-_SHOWN_BYTES = 16
-# What pymodbus's decoders raise on a frame whose content does not fit its function code.
-_DECODE_ERRORS = (ModbusException, ValueError, IndexError, struct.error)
 
 
 class _ContainedDecodeErrors(FramerBase):
@@ -140,7 +140,7 @@ async def open_client(
         raise TransportError(f"{describe(bus)}: cannot open: {bus.device} does not exist{hint}")
     client = _make_client(bus, trace_connect)
     client.set_max_no_responses(_NEVER_DISCONNECT)
-    _contain_decode_errors(client)
+    _contain_decode_errors(client, bus)
     try:
         async with asyncio.timeout(connect_timeout_s):
             connected = await client.connect()
@@ -193,7 +193,7 @@ def _make_client(
     )
 
 
-def _contain_decode_errors(client: ModbusBaseClient) -> None:
+def _contain_decode_errors(client: ModbusBaseClient, bus: SerialBus | TcpBus) -> None:
     """Give the client a framer that answers an undecodable frame with a MalformedReply.
 
     pymodbus takes only a framer's name, so the framer its transaction manager made
@@ -205,7 +205,10 @@ def _contain_decode_errors(client: ModbusBaseClient) -> None:
         if type(framer) is pymodbus_framer:
             client.ctx.framer = contained(framer.decoder)
             return
-    raise TypeError(f"pymodbus client has an unexpected framer {framer!r}")
+    client.close()
+    raise TransportError(
+        f"{describe(bus)}: this pymodbus version's client has no framer to replace ({framer!r})"
+    )
 
 
 def _device_path_missing(bus: SerialBus) -> bool:
