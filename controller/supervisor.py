@@ -124,7 +124,7 @@ class Supervisor:
         # returns resumes within two cycles; an absent unit costs one timeout per period.
         reprobe = Backoff(self.period_s / time_scale, self.period_s / time_scale)
         self.buses = {
-            name: BusScheduler(name, bus, probe_backoff=reprobe)
+            name: BusScheduler(name, bus, probe_backoff=reprobe, time_scale=time_scale)
             for name, bus in config.buses.items()
         }
         odu = config.outdoor_unit

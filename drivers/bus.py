@@ -6,7 +6,10 @@ that has failed gets one attempt per request until it answers again, and an offl
 until its re-probe. A link that drops is noticed at once, not after a timeout.
 
 Every wait here is on the event loop's clock (``loop.time()``, ``asyncio.sleep``,
-``asyncio.timeout``), so tests can fast-forward it and the HIL can run accelerated (DESIGN §3.2).
+``asyncio.timeout``), so tests can fast-forward it and the HIL can run accelerated. Run
+accelerated (``time_scale``), the response timeouts shrink with the controller's other periods:
+a silent unit holds the line for its timeout, and in wall seconds that would be ``time_scale``
+times longer in the units' (simulated) time, long enough to lapse the others' heartbeats.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from drivers.profile import Table
 from drivers.registers import ReadBlock
 from drivers.transport import (
     ClientFactory,
+    MalformedReply,
     ModbusClient,
     TransportError,
     describe,
@@ -40,6 +44,10 @@ log = logging.getLogger(__name__)
 #: scheduler these are timeouts of that device, not answers from it.
 _GATEWAY_NO_ANSWER = frozenset({ExcCodes.GATEWAY_PATH_UNAVIABLE, ExcCodes.GATEWAY_NO_RESPONSE})
 _MAX_WORDS_PER_WRITE = 123
+#: The shortest wall time an accelerated scheduler waits for a reply: frames on the wire and the
+#: simulator's answer take real time whatever the time scale (a few ms on loopback, ~20 ms for
+#: a block at 19200 baud); kept well above that, so that a loaded machine is not a dead unit.
+MIN_SCALED_TIMEOUT_S = 0.1
 
 
 class Priority(enum.IntEnum):
@@ -103,6 +111,11 @@ class DeviceStats:
     last_latency_s: float | None = None
 
 
+class _Op(enum.Enum):
+    READ = "read"
+    WRITE = "write"
+
+
 @dataclass
 class _Device:
     timeout_s: float
@@ -110,12 +123,13 @@ class _Device:
     stats: DeviceStats = field(default_factory=DeviceStats)
     failed_probes: int = 0
     next_probe_at: float = 0.0
-    failed_attempts: int = 0  # transactions without an answer since the unit last answered
-
-
-class _Op(enum.Enum):
-    READ = "read"
-    WRITE = "write"
+    # Transactions without an answer since the unit last answered one of the same kind: its
+    # answered writes do not make its reads worth retrying (a gateway may garble one kind).
+    failed_attempts: dict[_Op, int] = field(default_factory=lambda: dict.fromkeys(_Op, 0))
+    answers_in_a_row: int = 0  # requests answered since one failed
+    # Its going offline was warned of: a unit that answers now and then (writes, not reads) is
+    # one outage, not one warning per flip, until it answers `offline_after` requests in a row.
+    outage_warned: bool = False
 
 
 @dataclass(eq=False)
@@ -158,9 +172,12 @@ class BusScheduler:
         reconnect_backoff: Backoff = Backoff(0.5, 10.0),
         probe_backoff: Backoff = Backoff(5.0, 60.0),
         retry_backoff: Backoff = Backoff(0.02, 0.2),
+        time_scale: float = 1.0,
     ) -> None:
         if offline_after < 1:
             raise ValueError("offline_after must be at least 1")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         self.name = name
         self.bus = bus
         self._offline_after = offline_after
@@ -169,6 +186,7 @@ class BusScheduler:
         self._reconnect_backoff = reconnect_backoff
         self._probe_backoff = probe_backoff
         self._retry_backoff = retry_backoff
+        self._time_scale = time_scale
         # The bound is enforced in _submit, so the link-lost marker always fits.
         self._queue: asyncio.PriorityQueue[tuple[int, int, _Request | None]] = (
             asyncio.PriorityQueue()
@@ -345,14 +363,15 @@ class BusScheduler:
         stats.transactions += 1
         self.total_transactions += 1
         started = loop.time()
+        timeout_s = scaled_timeout(device.timeout_s, self._time_scale)
         try:
-            async with asyncio.timeout(device.timeout_s) as self._answer_deadline:
+            async with asyncio.timeout(timeout_s) as self._answer_deadline:
                 response = await _call(client, request)
         except TimeoutError:
             self._raise_if_link_down(client)
             stats.timeouts += 1
             failure: BusError = DeviceTimeout(
-                f"bus {self.name}: {request}: no answer within {device.timeout_s:g} s "
+                f"bus {self.name}: {request}: no answer within {timeout_s:g} s "
                 f"({_attempts(request.attempts)})"
             )
         except ConnectionException as err:
@@ -369,7 +388,7 @@ class BusScheduler:
             self._answer_deadline = None
             self._last_frame_end = loop.time()
         stats.errors += 1
-        device.failed_attempts += 1
+        device.failed_attempts[request.op] += 1
         request.failure = failure
         request.retry_at = loop.time() + self._retry_backoff.delay(request.attempts - 1)
         if self._may_retry(device, request):
@@ -393,7 +412,7 @@ class BusScheduler:
             stats.errors += 1
             stats.exception_replies += 1
             stats.last_latency_s = latency
-            self._mark_alive(request.unit_id)
+            self._mark_alive(request)
             raise ModbusExceptionReply(
                 code, f"bus {self.name}: {request}: exception reply 0x{code:02X}"
             )
@@ -401,7 +420,7 @@ class BusScheduler:
         if problem:
             return BusError(f"bus {self.name}: {request}: {problem}")
         stats.last_latency_s = latency
-        self._mark_alive(request.unit_id)
+        self._mark_alive(request)
         return list(response.registers) if request.op is _Op.READ else []
 
     @staticmethod
@@ -412,7 +431,7 @@ class BusScheduler:
         return (
             request.attempts <= device.retries
             and device.stats.consecutive_failures == 0
-            and device.failed_attempts <= request.attempts
+            and device.failed_attempts[request.op] <= request.attempts
         )
 
     async def _keep_inter_frame_gap(self) -> None:
@@ -426,12 +445,16 @@ class BusScheduler:
         if not (client.connected and self._connected.is_set()):
             raise _ConnectionLost("the transport closed the link")
 
-    def _mark_alive(self, unit_id: int) -> None:
+    def _mark_alive(self, request: _Request) -> None:
+        unit_id = request.unit_id
         device = self._device(unit_id)
         self._reconnect_failures = 0  # a link that carries answers is sound again
         device.stats.consecutive_failures = 0
         device.failed_probes = 0
-        device.failed_attempts = 0
+        device.failed_attempts[request.op] = 0
+        device.answers_in_a_row += 1
+        if device.answers_in_a_row >= self._offline_after:
+            device.outage_warned = False
         if not device.stats.online:
             device.stats.online = True
             log.info("bus %s: unit %d answers again: back online", self.name, unit_id)
@@ -440,6 +463,7 @@ class BusScheduler:
         device = self._device(unit_id)
         stats = device.stats
         stats.consecutive_failures += 1
+        device.answers_in_a_row = 0
         now = asyncio.get_running_loop().time()
         if not stats.online:
             device.failed_probes += 1
@@ -448,7 +472,10 @@ class BusScheduler:
             stats.online = False
             device.failed_probes = 0
             device.next_probe_at = now + self._probe_backoff.delay(0)
-            log.warning(
+            level = logging.INFO if device.outage_warned else logging.WARNING
+            device.outage_warned = True
+            log.log(
+                level,
                 "bus %s: unit %d failed %d requests in a row: offline, re-probing with backoff",
                 self.name,
                 unit_id,
@@ -506,6 +533,12 @@ class BusScheduler:
         return device
 
 
+def scaled_timeout(timeout_s: float, time_scale: float) -> float:
+    """The wall seconds to wait for a reply: ``timeout_s`` at ``time_scale``, but not below
+    MIN_SCALED_TIMEOUT_S (nor above ``timeout_s`` for that floor's sake)."""
+    return max(timeout_s / time_scale, min(timeout_s, MIN_SCALED_TIMEOUT_S))
+
+
 async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:
     unit = request.unit_id
     if request.op is _Op.WRITE:
@@ -521,12 +554,24 @@ async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:
 
 def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
     """Why a normal reply does not fit the request, or None when it does."""
+    if isinstance(response, MalformedReply):
+        return str(response)
+    expected = _function_code(request)
+    if response.function_code != expected:
+        return f"reply has function code 0x{response.function_code:02X}, not 0x{expected:02X}"
     if request.op is _Op.READ:
         got = len(response.registers)
         return None if got == request.count else f"reply has {got} registers, not {request.count}"
     if response.address != request.address:
         return f"write acknowledged for address {response.address}"
     return None
+
+
+def _function_code(request: _Request) -> int:
+    """The function code _call sends for ``request`` (and a normal reply carries)."""
+    if request.op is _Op.WRITE:
+        return 6 if request.count == 1 else 16
+    return 4 if request.table is Table.INPUT else 3
 
 
 def _attempts(count: int) -> str:

@@ -2,7 +2,10 @@
 
 The client is left deliberately dumb: pymodbus's own retries, reconnects and "disconnect after
 N silent requests" are switched off, because the bus scheduler (drivers/bus.py) owns those
-decisions and counts them per device.
+decisions and counts them per device. A reply frame that cannot be decoded (a wrong byte count,
+a function code that does not fit) becomes a `MalformedReply` answer to the request on the wire,
+instead of an exception in pymodbus's receive handler that drops the TCP link (or, on a serial
+line, logs a traceback and leaves the request to time out).
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import struct
 import termios
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import serial
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, ModbusBaseClient
-from pymodbus.framer import FramerType
+from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerBase, FramerRTU, FramerSocket, FramerType
 from pymodbus.pdu import ModbusPDU
 from serial.rs485 import RS485Settings
 
@@ -67,6 +72,50 @@ class TransportError(ConnectionError):
     """The line cannot be opened; the message names the port and the reason."""
 
 
+_SHOWN_BYTES = 16  # of a malformed reply, in its message
+# What pymodbus's decoders raise on a frame whose content does not fit its function code.
+_DECODE_ERRORS = (ModbusException, ValueError, IndexError, struct.error)
+
+
+class MalformedReply(ModbusPDU):
+    """A reply frame that arrived whole (its length or CRC fits) but whose PDU cannot be
+    decoded: the answer of a confused unit or gateway, which fails its request only."""
+
+    def __init__(self, frame: bytes, dev_id: int, transaction_id: int) -> None:
+        super().__init__(dev_id=dev_id, transaction_id=transaction_id)
+        self.frame = frame
+
+    def __str__(self) -> str:
+        shown = self.frame[:_SHOWN_BYTES].hex(" ")
+        more = " ..." if len(self.frame) > _SHOWN_BYTES else ""
+        return f"malformed reply ({len(self.frame)} bytes: {shown}{more})"
+
+
+class _ContainedDecodeErrors(FramerBase):
+    """Turns a frame that fails to decode into a MalformedReply: pymodbus raises it from its
+    receive handler, where nobody can catch it, and the line pays for one unit's bad reply."""
+
+    def handleFrame(
+        self, data: bytes, exp_devid: int, exp_tid: int
+    ) -> tuple[int, ModbusPDU | None]:
+        try:
+            return super().handleFrame(data, exp_devid, exp_tid)
+        except _DECODE_ERRORS as err:
+            # A half-duplex line carries one transaction at a time: what arrives now answers
+            # the request on the wire, and the whole buffer is that unit's bad reply.
+            dev_id = getattr(err, "dev_id", 0) or exp_devid
+            tid = getattr(err, "transaction_id", 0) or exp_tid
+            return len(data), MalformedReply(bytes(data), dev_id, tid)
+
+
+class _SocketFramer(_ContainedDecodeErrors, FramerSocket):
+    pass
+
+
+class _RtuFramer(_ContainedDecodeErrors, FramerRTU):
+    pass
+
+
 def describe(bus: SerialBus | TcpBus) -> str:
     if isinstance(bus, SerialBus):
         return f"serial port {bus.device}"
@@ -91,6 +140,7 @@ async def open_client(
         raise TransportError(f"{describe(bus)}: cannot open: {bus.device} does not exist{hint}")
     client = _make_client(bus, trace_connect)
     client.set_max_no_responses(_NEVER_DISCONNECT)
+    _contain_decode_errors(client, bus)
     try:
         async with asyncio.timeout(connect_timeout_s):
             connected = await client.connect()
@@ -140,6 +190,24 @@ def _make_client(
         timeout=RESPONSE_TIMEOUT_CEILING_S,
         retries=0,
         trace_connect=trace_connect,
+    )
+
+
+def _contain_decode_errors(client: ModbusBaseClient, bus: SerialBus | TcpBus) -> None:
+    """Give the client a framer that answers an undecodable frame with a MalformedReply.
+
+    pymodbus takes only a framer's name, so the framer its transaction manager made
+    (``client.ctx.framer``, an internal of pymodbus 3.16) is replaced, keeping its decoder;
+    checked, so that a pymodbus upgrade that moves it fails at once, not on the first bad frame.
+    """
+    framer = getattr(client.ctx, "framer", None)
+    for pymodbus_framer, contained in ((FramerSocket, _SocketFramer), (FramerRTU, _RtuFramer)):
+        if type(framer) is pymodbus_framer:
+            client.ctx.framer = contained(framer.decoder)
+            return
+    client.close()
+    raise TransportError(
+        f"{describe(bus)}: this pymodbus version's client has no framer to replace ({framer!r})"
     )
 
 

@@ -20,7 +20,7 @@ from controller.commands import ZoneCommand
 from controller.config import ControlConfig, LoadedConfig
 from controller.settings import ZoneMode
 from controller.supervisor import AUTONOMOUS, Supervisor
-from drivers.bus import BusScheduler, DeviceStats
+from drivers.bus import BusScheduler, DeviceStats, scaled_timeout
 from hil.broker import free_port
 from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
@@ -29,10 +29,12 @@ from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
 from tests.integration.harness import rtu_config, running, tcp_config, wait_until
 
 # 120 simulated seconds per wall second: a 10 s control period is 83 ms of wall time, so the
-# 180 s restart lockout costs 1.5 s. The bus timeouts stay in wall seconds (the drivers' own
-# clock), so every timeout also costs SPEED times its length in simulated time.
+# 180 s restart lockout costs 1.5 s. The bus timeouts run at the same scale, down to a floor
+# in wall seconds (drivers.bus.scaled_timeout), so every timeout costs more simulated time
+# than it says.
 SPEED = 120.0
-BUS_TIMEOUT_S = 0.2  # wall seconds, one retry: a silent unit fails a request in ~0.4 s
+BUS_TIMEOUT_S = 0.2  # configured, one retry
+WAITED_S = scaled_timeout(BUS_TIMEOUT_S, SPEED)  # wall seconds the bus waits for a reply
 BUS_RETRIES = 1
 HEATED = {"living": 26.0, "bedroom": 24.0}  # targets far above the rooms: the compressor runs
 PERIOD_S = ControlConfig().period_s  # the demo config keeps the default control period
@@ -49,7 +51,7 @@ DEFROST_CYCLES = math.ceil(DEFROST_MAX_S / PERIOD_S) + 3
 # INFO and above from the controller and drivers while a fault lasts, however long: a change
 # of state is worth a line (lost, offline, back online, answers), a repeated failure is not.
 MAX_LOG_RECORDS = 6
-SLOW_DELAY_S = 0.5 * BUS_TIMEOUT_S  # wall seconds: near, but inside, the master's timeout
+SLOW_DELAY_S = 0.5 * WAITED_S  # wall seconds: near, but inside, the master's timeout
 RETURN_AIR = "return_air_temperature"
 LOGGERS = ("controller", "drivers")  # what a deployment logs (pymodbus is silenced by the CLI)
 # Wall-second bounds for each stage of a case; generous, since the machine is shared.
@@ -385,7 +387,7 @@ CASES: tuple[FaultCase, ...] = (
     FaultCase(
         "slow replies",
         Fault(FaultKind.SLOW, "living", delay_s=SLOW_DELAY_S),
-        f"replies {SLOW_DELAY_S:g} s late (timeout {BUS_TIMEOUT_S:g} s): all zones stay available",
+        f"replies {SLOW_DELAY_S:g} s late (timeout {WAITED_S:g} s): all zones stay available",
         effect=_slow_but_answering,
     ),
     _sensor_case(
@@ -575,10 +577,10 @@ async def run_case(system: System, case: FaultCase) -> CaseResult:
 
 
 def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
-    """Short bus timeouts (a silent unit fails a request in ~0.4 s), a short stuck check, and
-    a long heartbeat: bus timeouts are wall seconds, so at 120x a cycle with a few of them
-    spans minutes of simulated time and would lapse a 60 s heartbeat, an artefact of the
-    compressed clock (the heartbeat cases lapse it by injection)."""
+    """Short bus timeouts (a silent unit fails a request in ~0.2 s wall), a short stuck check,
+    and a long heartbeat: bus timeouts have a floor in wall seconds, so at 120x a cycle with a
+    few of them spans most of a minute of simulated time and could lapse a 60 s heartbeat, an
+    artefact of the compressed clock (the heartbeat cases lapse it by injection)."""
     config = loaded.config
     bus = config.buses["sim"].model_copy(
         update={"timeout_s": BUS_TIMEOUT_S, "retries": BUS_RETRIES}
@@ -690,7 +692,7 @@ def main(argv: list[str]) -> int:
     matrix = asyncio.run(run_matrix(transports))
     print(
         f"Times in simulated seconds at {SPEED:g}× (control period {PERIOD_S:g} s; bus timeout "
-        f"{BUS_TIMEOUT_S:g} s wall = {BUS_TIMEOUT_S * SPEED:g} s simulated, {BUS_RETRIES} retry); "
+        f"{WAITED_S:g} s wall = {WAITED_S * SPEED:g} s simulated, {BUS_RETRIES} retry); "
         f"log records: {' / '.join(t.upper() for t in Transport)}\n"
     )
     print(matrix.markdown())

@@ -19,6 +19,7 @@ from pymodbus.pdu.register_message import (
 
 from controller.config import SerialBus, TcpBus
 from drivers.bus import (
+    MIN_SCALED_TIMEOUT_S,
     Backoff,
     BusDisconnected,
     BusError,
@@ -408,6 +409,18 @@ async def test_per_device_timeout_and_retries() -> None:
     assert [u for _, u in client.sent] == [7, 7, 7, 8]
 
 
+@pytest.mark.looptime
+async def test_response_timeouts_run_at_the_time_scale_but_not_below_a_floor() -> None:
+    client = FakeClient(answering=set())
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), time_scale=60)
+    for unit, timeout_s in [(7, 10.0), (8, 1.0), (9, 0.05)]:
+        scheduler.configure_device(unit, timeout_s=timeout_s, retries=0)
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        costs = [await _cost(scheduler, unit) for unit in (7, 8, 9)]
+    # 10 s is 1/6 s at 60x; 1 s would be 17 ms, held at the floor; 0.05 s stays as it is.
+    assert costs == pytest.approx([10 / 60, MIN_SCALED_TIMEOUT_S, 0.05], abs=1e-3)
+
+
 async def _cost(scheduler: BusScheduler, unit: int) -> float:
     """Loop seconds one read of ``unit`` takes, whether it is answered or times out."""
     loop = asyncio.get_running_loop()
@@ -439,6 +452,31 @@ async def test_after_a_failed_request_the_unit_gets_one_attempt_until_it_answers
         assert await _cost(scheduler, 7) == pytest.approx(with_retries)
     stats = scheduler.stats(7)
     assert (stats.requests, stats.transactions, stats.timeouts) == (5, 9, 8)
+
+
+class ReadsLostClient(FakeClient):
+    """Answers every write, and reads only for ``answering`` units (a gateway that garbles the
+    replies of one kind)."""
+
+    async def write_register(self, address: int, value: int, *, device_id: int = 1) -> ModbusPDU:
+        self.sent.append((asyncio.get_running_loop().time(), device_id))
+        return WriteSingleRegisterResponse(address=address, registers=[value])
+
+
+@pytest.mark.looptime
+async def test_answered_writes_do_not_give_failing_reads_their_retries_back() -> None:
+    client = ReadsLostClient(answering=set())
+    backoff = Backoff(0.1, 0.1)
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), retry_backoff=backoff)
+    with_retries = (LINE.retries + 1) * LINE.timeout_s + LINE.retries * backoff.initial_s
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        costs = []
+        for _ in range(3):  # a poll, then a heartbeat: the unit is never offline
+            costs.append(await _cost(scheduler, 7))
+            await scheduler.write(7, 104, [1])
+        assert scheduler.is_online(7)
+    # The first failing read has its retries; after that each read costs one timeout.
+    assert costs == [pytest.approx(with_retries)] + [pytest.approx(LINE.timeout_s)] * 2
 
 
 @pytest.mark.looptime
@@ -558,6 +596,36 @@ async def test_an_outage_is_logged_once_however_many_reopen_attempts_it_takes(
         await outage(12)
         assert len(warnings()) == 2, warnings()
     assert all("link lost" in message for message in warnings())
+
+
+@pytest.mark.looptime
+async def test_a_unit_that_answers_only_now_and_then_is_one_outage_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="drivers.bus")
+    client = FakeClient(answering=set())
+    reprobe = Backoff(1, 1)
+    scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), probe_backoff=reprobe)
+
+    async def requests(answered: bool, count: int) -> None:
+        client.answering = {7} if answered else set()
+        for _ in range(count):
+            await asyncio.sleep(reprobe.initial_s)  # past any re-probe wait
+            with contextlib.suppress(BusError):
+                await scheduler.read(7, STATUS)
+
+    def offline_records() -> list[int]:
+        return [r.levelno for r in caplog.records if "offline, re-probing" in r.getMessage()]
+
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        await requests(answered=False, count=3)
+        for _ in range(3):  # a re-probe answered, then failures again: the same outage
+            await requests(answered=True, count=1)
+            await requests(answered=False, count=3)
+        assert offline_records() == [logging.WARNING] + [logging.INFO] * 3
+        await requests(answered=True, count=3)  # as many answers as failures take it offline
+        await requests(answered=False, count=3)
+    assert offline_records()[-1] == logging.WARNING
 
 
 @pytest.mark.looptime

@@ -1,0 +1,55 @@
+"""`--time-scale` with the real simulator at the same speed: a unit that does not answer must not
+cost the others their heartbeat. Its re-probes time out; were those timeouts wall seconds, each
+would hold the line for 60 simulated seconds at 60x, and the heartbeat window of every other
+unit (60 simulated seconds) would lapse about once a wall second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from controller.supervisor import ODU_UNIT, Supervisor
+from hil.broker import free_port
+from hil.faults import Fault, FaultKind
+from hil.simulator import Simulator
+from tests.integration.harness import running, tcp_config, wait_until
+
+SPEED = 60.0
+ABSENT = "office"
+WATCH_CYCLES = 60  # 10 simulated minutes of the default 10 s period: ten heartbeat windows
+LAPSED = "reports its heartbeat lapsed"
+
+
+@pytest.mark.integration
+async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    port = free_port()
+    loaded = tcp_config(port, tmp_path / "state.json")
+    simulator = Simulator(loaded, speed=SPEED)
+    simulator.faults.add(Fault(FaultKind.VANISH, ABSENT))  # never answers
+    others = [ODU_UNIT, *(zone.id for zone in loaded.config.zones if zone.id != ABSENT)]
+    async with (
+        asyncio.timeout(120),
+        simulator.running(tcp=("127.0.0.1", port)),
+        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+    ):
+        # At start every unit runs on its own until the first heartbeat reaches it.
+        await wait_until(
+            lambda: supervisor.odu_available and not supervisor.autonomous,
+            30,
+            "every present unit following the controller",
+        )
+        settled, first = len(caplog.records), supervisor.cycles
+        lapsed: set[str] = set()
+        while supervisor.cycles < first + WATCH_CYCLES:
+            await supervisor.cycle_done.wait()
+            lapsed |= supervisor.autonomous
+            assert supervisor.odu_available
+            assert all(supervisor.zones[z].available for z in others if z != ODU_UNIT)
+        assert not supervisor.zones[ABSENT].available
+    assert not lapsed & set(others), f"heartbeats lapsed at {SPEED:g}x: {sorted(lapsed)}"
+    assert not [r for r in caplog.records[settled:] if LAPSED in r.getMessage()]
