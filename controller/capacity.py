@@ -1,8 +1,9 @@
 """The controller's model of the outdoor unit: capacity per hertz and input power (pure).
 
-Feed-forward estimates only: Q = Q_rated · (f / 60 Hz) · k(T_out) with the datasheet's
-derating (DESIGN §5, §8), and input power growing a little faster than speed (COP falls as the
-compressor speeds up). The zone loops and the coordinator's trim correct what they miss."""
+Feed-forward estimates only: Q = Q_rated · (f / 60 Hz) · k(T_out) with the datasheet's ratings
+(docs/reference-unit.md) and the plant's derating (docs/benchmark.md), and input power growing a
+little faster than speed (COP falls as the compressor speeds up). The zone loops and the
+coordinator's trim correct what they miss."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import math
 
 from drivers.devices import OduMode
 
-RATED_FREQUENCY_HZ = 60.0  # capacities on the datasheet are given at 60 Hz (DESIGN §5)
+RATED_FREQUENCY_HZ = 60.0  # capacities on the datasheet are given at 60 Hz (docs/reference-unit.md)
 
 # Heating capacity falls as it gets colder: 1.0 at the +7 °C rating point, ≈0.6 at −15 °C
-# (DESIGN §8), a little more than 1 in mild weather. Cooling loses 1 %/K above the +35 °C
+# (docs/benchmark.md), a little more than 1 in mild weather. Cooling loses 1 %/K above the +35 °C
 # rating point and gains a little below it.
 HEATING_RATING_C = 7.0
 HEATING_SLOPE_PER_K = 0.4 / 22.0
@@ -23,7 +24,7 @@ COOLING_LOSS_PER_K = 0.01
 COOLING_GAIN_PER_K = 0.004
 COOLING_FACTOR_RANGE = (0.7, 1.1)
 # Input power ∝ f^γ: capacity is proportional to speed and COP falls with it (≈3.4 at rated
-# speed, ≈4.3 at half speed, DESIGN §8, gives γ ≈ 1.3–1.6 over the speed range).
+# speed, ≈4.3 at half speed, docs/benchmark.md, gives γ ≈ 1.3–1.6 over the speed range).
 POWER_EXPONENT = 1.5
 
 
@@ -51,7 +52,7 @@ def watts_per_hz(rated_w: float, mode: OduMode, outdoor_temperature: float | Non
 
 def demand_limit_cap_hz(demand_limit_pct: float, exponent: float = POWER_EXPONENT) -> float:
     """The highest speed whose estimated input power stays within ``demand_limit_pct`` % of the
-    rated input power (that at 60 Hz); 100 % means no limit (DESIGN §5)."""
+    rated input power (that at 60 Hz); 100 % means no limit (docs/reference-unit.md)."""
     if demand_limit_pct >= 100:
         return math.inf
     if demand_limit_pct <= 0:

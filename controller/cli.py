@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
 
     bench = sub.add_parser(
-        "bench", help="score the controller against baselines on simulated weeks (DESIGN §9)"
+        "bench",
+        help="score the controller against baselines on simulated weeks (docs/benchmark.md)",
     )
     bench.add_argument(
         "--scenario",

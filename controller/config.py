@@ -225,7 +225,7 @@ class ControlConfig(_Strict):
     mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = 1200.0
     max_starts_per_hour: Annotated[int, Field(ge=1, le=10)] = 3
     quiet_max_frequency_hz: Annotated[float, Field(gt=0, le=200)] = 50.0
-    # The head sensor's reading above the room air while its coil heats / cools (DESIGN §8),
+    # The head sensor's reading above the room air while its coil heats / cools (docs/benchmark.md),
     # and how fast that builds up and fades; taken off whenever no remote sensor is fresh.
     head_sensor_heating_bias_k: Annotated[float, Field(ge=-5, le=5)] = 1.5
     head_sensor_cooling_bias_k: Annotated[float, Field(ge=-5, le=5)] = -0.5

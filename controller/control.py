@@ -1,8 +1,9 @@
 """One control tick for the whole system (pure): zone loops → coordinator → head commands.
 
 This is the single entry point that both the supervisor and the benchmark call, so the
-benchmark scores exactly the code that ships (DESIGN §3.1). It runs every control period
-(10 s by default), so it avoids needless work: unchanged head commands are reused."""
+benchmark scores exactly the code that ships (docs/architecture.md, 'Pure core'). It runs
+every control period (10 s by default), so it avoids needless work: unchanged head commands
+are reused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The MQTT topic layout of one controller (DESIGN §7) and its Home Assistant discovery payloads.
+"""The MQTT topic layout of one controller (docs/mqtt.md) and its Home Assistant discovery payloads.
 
 Pure: builds topic names and discovery dicts; the bridge publishes them. Every topic lives under
 ``<base_topic>/<controller_id>`` and every unique_id, entity id and device identifier carries the
@@ -16,7 +16,7 @@ from controller.settings import FanMode, Preset, SwingMode, ZoneMode
 from controller.units import TemperatureUnit, setpoint_bounds
 from drivers.devices import HeadInfo
 
-# The JSON fields of the retained state topics (DESIGN §7); templates may only use these.
+# The JSON fields of the retained state topics (docs/mqtt.md); templates may only use these.
 ZONE_STATE_FIELDS = (
     "current_temperature",
     "target_temperature",

@@ -1,7 +1,7 @@
 """Frost anticipation (pure): when the outdoor unit's next defrost is due, and how much to lift
 the heating zones' aim before it.
 
-A reverse-cycle defrost stops the heat for 5–10 minutes and cools the rooms a little (DESIGN §8);
+A reverse-cycle defrost (docs/benchmark.md) stops the heat 5–10 minutes, cools the rooms a little;
 rooms held near the lower edge of their comfort band leave it every time. Nothing on the bus says
 how much ice the outdoor coil carries (its temperature sinks by a kelvin or two over an interval,
 less than it moves with the load), but the time between defrosts is regular: frost grows with

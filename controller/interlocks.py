@@ -1,7 +1,7 @@
 """The independent safety check: every ODU command is verified here before it is written.
 
-Pure (DESIGN §3.6): the coordinator already respects these limits; this second layer refuses
-anything that would break them, whatever produced it."""
+Pure (docs/architecture.md, 'Layered safety'): the coordinator already respects these limits; this
+second layer refuses anything that would break them, whatever produced it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Device reports → control inputs → the room sensors' plausibility check and the choice of
 sensor → `control_step` → the independent safety check on the ODU command. One piece of
-code, so that the benchmark scores exactly what ships (DESIGN §3.1)."""
+code, so that the benchmark scores exactly what ships (docs/architecture.md, 'Pure core')."""
 
 from __future__ import annotations
 

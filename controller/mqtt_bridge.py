@@ -86,7 +86,7 @@ BACKOFF_MAX_S = 5.0
 
 
 class MqttBridge:
-    """Connects the supervisor to one MQTT broker (DESIGN §7)."""
+    """Connects the supervisor to one MQTT broker (docs/mqtt.md)."""
 
     def __init__(
         self,
@@ -177,7 +177,7 @@ class MqttBridge:
     # and wake the publisher, so they never block and never wait on I/O --
 
     def publish_zone_state(self, zone_id: str, state: Mapping[str, object]) -> None:
-        """The zone's state JSON (DESIGN §7), temperatures in °C."""
+        """The zone's state JSON (docs/mqtt.md), temperatures in °C."""
         payload = convert_state(state, ZONE_TEMPERATURE_FIELDS, self._unit)
         self._store(self._topics.zone_state(self._known(zone_id)), _encode(payload))
 
@@ -186,7 +186,7 @@ class MqttBridge:
         self._store(topic, (ONLINE if online else OFFLINE).encode())
 
     def publish_unit_state(self, state: Mapping[str, object]) -> None:
-        """The outdoor unit's state JSON (DESIGN §7), temperatures in °C."""
+        """The outdoor unit's state JSON (docs/mqtt.md), temperatures in °C."""
         payload = convert_state(state, UNIT_TEMPERATURE_FIELDS, self._unit)
         self._store(self._topics.unit_state, _encode(payload))
 

@@ -5,7 +5,7 @@ the zone's timeout) and believable (`controller.sensor_health`). Otherwise the h
 return-air sensor serves, with two corrections: a static per-zone offset (config
 `sensor_offset_k`, added in `controller.loop.zone_input`), and the bias it picks up while its
 coil works — warm air pools at the ceiling where it measures, so it reads ~1.5 K warm while
-heating and a little cool while cooling (DESIGN §8). That bias builds up and fades with the
+heating and a little cool while cooling (docs/benchmark.md). That bias builds up and fades with the
 coil, so the control core estimates it as a first-order lag of whether the head got
 refrigerant (`HeadSensorBias`, applied in `controller.control`)."""
 
@@ -37,10 +37,10 @@ def room_temperature(remote: float | None, head: float | None) -> RoomReading:
 
 @dataclass(frozen=True, slots=True)
 class HeadSensorBias:
-    """How far the head's sensor reads from the room air while the head gets refrigerant, and
-    the time constant with which that builds up and fades (a first-order lag toward
-    `heating_k`, `cooling_k` or 0, see `controller.control`). The defaults are DESIGN §8's
-    figures; an installer calibrates them against a room thermometer."""
+    """How far the head's sensor reads from the room air while the head gets refrigerant, and the
+    time constant with which that builds up and fades (a first-order lag toward `heating_k`,
+    `cooling_k` or 0, see `controller.control`). The defaults are the plant model's
+    (docs/benchmark.md) figures; an installer calibrates them against a room thermometer."""
 
     heating_k: float = 1.5
     cooling_k: float = -0.5

@@ -14,7 +14,7 @@ something that moves any working sensor:
 
 - the head switched between delivering and not delivering `stuck_switches` times, each new
   state held for `settle_s`: the head's sensor sits in its own air stream and shifts ~1.5 K
-  with its coil (DESIGN §8), and the room air follows the heat within minutes; or
+  with its coil (docs/benchmark.md), and the room air follows the heat within minutes; or
 - the head delivered at full demand for `stuck_full_demand_s`: a room that gets all a head
   has, for hours, moves (a sensor frozen below the setpoint looks exactly like this).
 
@@ -30,9 +30,9 @@ sooner than any rule that would have to flag steady, well-controlled rooms.
 Fault names (short, snake_case): ``sensor_head_<verdict>`` and ``sensor_remote_<verdict>``
 for a sensor that is not ok, and ``sensor_none`` when the zone has no usable reading at all.
 
-No blind frost protection: without any reading there is no telling whether heat is needed;
-the rooms around the zone still get theirs, the fault is published at once, and a heating
-head left without a controller runs its own thermostat (DESIGN §5, autonomous fallback)."""
+No blind frost protection: without any reading there is no telling whether heat is needed; the rooms
+around the zone still get theirs, the fault is published at once, and a heating head left without a
+controller runs its own thermostat (docs/reference-unit.md, autonomous fallback)."""
 
 from __future__ import annotations
 

@@ -99,7 +99,8 @@ def sensor_check(config: SensorCheckConfig) -> SensorCheck:
 
 
 def control_tuning(loaded: LoadedConfig) -> ControlTuning:
-    # The writable range of the frequency setpoint is the unit's [min, max] (DESIGN §5).
+    # The writable range of the frequency setpoint is the unit's [min, max]
+    # (docs/reference-unit.md).
     frequency_range = loaded.odu_profile["frequency_setpoint"].range
     if frequency_range is None:
         return control_tuning_from(loaded.config.control)

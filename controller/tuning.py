@@ -13,7 +13,8 @@ from controller.presets import PresetRule, PresetTable
 from controller.room_sensor import HeadSensorBias
 from controller.zone import PiTuning
 
-# The reference unit's frequency setpoint range (DESIGN §5), when no profile says otherwise.
+# The reference unit's frequency setpoint range (docs/reference-unit.md), when no profile says
+# otherwise.
 REFERENCE_FREQUENCY_RANGE_HZ = (20.0, 90.0)
 
 

@@ -19,7 +19,7 @@ class TemperatureUnit(StrEnum):
         return "°C" if self is TemperatureUnit.CELSIUS else "°F"
 
 
-# Temperatures (not temperature differences) in the state JSON of DESIGN §7.
+# Temperatures (not temperature differences) in the state JSON of docs/mqtt.md.
 ZONE_TEMPERATURE_FIELDS = (
     "current_temperature",
     "target_temperature",

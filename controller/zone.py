@@ -1,7 +1,7 @@
 """The per-zone thermostat: a pure PI loop from room temperature error to heating/cooling demand.
 
 No I/O and no clock: the caller passes the time step. The same code runs in the supervisor and
-in the benchmark (DESIGN §3.1).
+in the benchmark (docs/architecture.md, 'Pure core').
 
 The loop aims a little inside the comfort band (setpoint ± 0.5 K) on the side toward the
 outdoors (`band_offset_k`): every tenth of a kelvin less lift and less loss saves energy, and

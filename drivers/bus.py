@@ -1,5 +1,6 @@
-"""The single owner of one RS-485 line (or Modbus TCP link): a priority queue of requests served
-one at a time, with per-device timeouts, retries, counters and offline handling (DESIGN §3.3).
+"""The single owner of one RS-485 line (or Modbus TCP link): a priority queue of requests served one
+at a time, with per-device timeouts, retries, counters and offline handling (docs/architecture.md,
+'One owner per RS-485 line').
 
 A silent unit must not hold the line: a retry waits behind the requests already queued, a unit
 that has failed gets one attempt per request until it answers again, and an offline one none

@@ -1,4 +1,5 @@
-"""Device profiles: register maps as data (DESIGN §3.4), loaded and validated from TOML."""
+"""Device profiles: register maps as data, loaded and validated from TOML (docs/architecture.md,
+'Register maps are data')."""
 
 from __future__ import annotations
 

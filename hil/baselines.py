@@ -1,4 +1,4 @@
-"""The benchmark's reference controllers (DESIGN §9), each as good as its definition allows.
+"""The benchmark's reference controllers (docs/benchmark.md), each as good as its definition allows.
 
 - `OnOffController`: a single-speed system. Each zone is a ±0.5 K hysteresis thermostat on the
   head's own sensor (setpoint raised by the sensor's mean bias, as a homeowner would); the

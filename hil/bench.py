@@ -2,7 +2,8 @@
 
 The `minisplit` controller here is `controller.loop.ControlLoop`, the very code the supervisor
 runs, fed from the same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
-baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`. DESIGN §9."""
+baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`
+(docs/benchmark.md)."""
 
 from __future__ import annotations
 

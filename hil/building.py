@@ -20,16 +20,15 @@ from hil.weather import HOUR_S, weekday
 # Per m² of floor, from the 2R2C fit of the renovated single-family house "SFH F Var3" in
 # E. Sperber, U. Frey, V. Bertsch (2020), "Reduced-order models for assessing demand response
 # with heat pumps – Insights from the German energy system", Energy and Buildings 223, 110144,
-# doi:10.1016/j.enbuild.2020.110144 (figures as quoted in DESIGN.md §8). DESIGN's
-# "interior↔air" conductance couples our two nodes: the interior (air + furniture) and the
-# envelope.
+# doi:10.1016/j.enbuild.2020.110144 (the model: docs/benchmark.md). The fit's interior
+# conductance couples our two nodes: the interior (air + furniture) and the envelope.
 INTERIOR_CAPACITY_J_PER_K_M2 = 46e3
 ENVELOPE_CAPACITY_J_PER_K_M2 = 370e3
 INTERIOR_ENVELOPE_W_PER_K_M2 = 12.0
 ENVELOPE_OUTDOOR_W_PER_K_M2 = 0.5
 INTERIOR_OUTDOOR_W_PER_K_M2 = 0.26  # windows and ventilation, straight to the air
-# An unrenovated house loses 2–3× as much to outdoors (DESIGN §8); the inner coupling and the
-# capacities stay.
+# An unrenovated house loses 2–3× as much to outdoors (docs/benchmark.md); the inner coupling
+# and the capacities stay.
 UNRENOVATED_OUTDOOR_FACTOR = 2.5
 INTERNAL_GAINS_W_PER_M2 = 3.0
 # A plastered partition (11.5 cm brick, or studs with gypsum board both sides) with the

@@ -1,5 +1,5 @@
-"""The reference units' own firmware (DESIGN §5) as plain classes: typed commands in, drives to
-the plant and status views out, no registers.
+"""The reference units' own firmware (docs/reference-unit.md) as plain classes: typed commands in,
+drives to the plant and status views out, no registers.
 
 The Modbus simulator (`hil.units` maps registers onto these) and the benchmark run exactly this
 code, so a controller sees the same unit through either. Time is the plant's simulated clock:
@@ -49,7 +49,7 @@ FALLBACK_GAIN_PCT_PER_K = 50.0
 FALLBACK_MIN_REQUEST_PCT = 5.0
 # ... and, like stock units, it holds thermo-on (at that least request) until refrigerant has
 # flowed for the compressor's minimum run time, so the unit's own cycling keeps the 180 s
-# interlocks (DESIGN §9 `stock`: "cycling with the 180 s interlocks"); the ODU's restart
+# interlocks (the benchmark's `stock` baseline, docs/benchmark.md); the ODU's restart
 # lockout is the minimum off time.
 FALLBACK_MIN_RUN_S = 180.0
 # Fan speed in `auto`: low…high with the head's capacity request; slow in dry mode.

@@ -37,14 +37,15 @@ ODU_OFF, ODU_HEAT, ODU_COOL = OduMode.OFF, OduMode.HEAT, OduMode.COOL
 
 # Frost the outdoor coil carries when the unit defrosts, per kW of rated heating capacity (the
 # coil's face area scales with it). Calibrated so that the reference unit at its rated speed in
-# humid air at 0 °C (90 % RH) defrosts after ≈ 47 min (DESIGN §8: about 45 min); see
+# humid air at 0 °C (90 % RH) defrosts after ≈ 47 min (docs/benchmark.md: about 45 min); see
 # `frost_rate_kg_s` for where the rate comes from.
 FROST_LIMIT_KG_PER_KW = 0.19
 
 
 @dataclass(frozen=True)
 class OutdoorUnitRatings:
-    """The reference outdoor unit (DESIGN §5); every default of the heat pump lives here."""
+    """The reference outdoor unit (docs/reference-unit.md); every default of the heat pump lives
+    here."""
 
     rated_heating_w: float = 7000.0  # at +7 °C outdoor, 60 Hz
     rated_cooling_w: float = 6500.0  # at +35 °C outdoor, 60 Hz
@@ -55,7 +56,7 @@ class OutdoorUnitRatings:
     quiet_max_hz: float = 60.0
     standby_w: float = 10.0
     # After a start the refrigerant has to move and the indoor coils to warm before heat
-    # arrives (DESIGN §8: capacity ramps over 1–2 min at full power).
+    # arrives (docs/benchmark.md: capacity ramps over 1–2 min at full power).
     startup_ramp_s: float = 90.0
     # The unit keeps condensing pressure in check by capping its speed so that the heads that
     # take refrigerant get at most this multiple of their rated capacity.
@@ -111,15 +112,15 @@ MIN_LIFT_K = 20.0
 # Carnot fraction η(f): peaks in mid speed, falls at both ends (motor, inverter and valve
 # losses at low speed, flow and pressure-ratio losses at high speed). Fitted so that, on a
 # matched system (head coils worth the unit's rated capacity) at 20 °C indoors, COP ≈ 3.4 at
-# +7 °C and 60 Hz, ≈ 4.3 at +7 °C and 30 Hz, ≈ 2.0 at −10 °C and 90 Hz (DESIGN §8).
+# +7 °C and 60 Hz, ≈ 4.3 at +7 °C and 30 Hz, ≈ 2.0 at −10 °C and 90 Hz (docs/benchmark.md).
 ETA_PEAK = 0.454
 ETA_PEAK_HZ = 49.0
 ETA_CURVATURE_PER_HZ2 = 4.5e-5
 # Part of the cooling capacity condenses water instead of cooling air; typical sensible heat
 # ratios of ductless heads at rating conditions are 0.7–0.8, lower in dry mode (slow fan).
 SENSIBLE_HEAT_RATIO = {HeadMode.COOL: 0.75, HeadMode.DRY: 0.6}
-# Indoor fan electrical power: 20–40 W from quiet (1) to turbo (5) (DESIGN §8); it ends up as
-# heat in the room.
+# Indoor fan electrical power: 20–40 W from quiet (1) to turbo (5) (docs/benchmark.md); it ends up
+# as heat in the room.
 FAN_W_BASE = 15.0
 FAN_W_PER_SPEED = 5.0
 

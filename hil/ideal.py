@@ -1,4 +1,4 @@
-"""The `ideal` bound of the benchmark (DESIGN §9): the least energy that keeps every room in
+"""The `ideal` bound of the benchmark (docs/benchmark.md): the least energy that keeps every room in
 its comfort band.
 
 Each room is held exactly at the band edge nearest to free-floating (the plant's `step_held`

@@ -1,4 +1,4 @@
-"""The benchmark's figures (DESIGN §9), accumulated step by step from a simulated run.
+"""The benchmark's figures (docs/benchmark.md), accumulated step by step from a simulated run.
 
 BOPTEST-style: energy, peak power (max of 15-min means), mean system COP, thermal discomfort
 (K·h per zone outside the comfort band while the zone is on), compressor starts, starts per
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-COMFORT_HALF_BAND_K = 0.5  # the band is [setpoint − 0.5 K, setpoint + 0.5 K] (DESIGN §9)
+COMFORT_HALF_BAND_K = 0.5  # the band is [setpoint − 0.5 K, setpoint + 0.5 K] (docs/benchmark.md)
 PEAK_WINDOW_S = 900.0
 
 

@@ -40,7 +40,7 @@ from hil.weather import HOUR_S, Weather, WeatherSample
 # limit, but the weather moves and the neighbours' coupling is taken from the step's start.
 MAX_STEP_S = 60.0
 
-# Warm air pools at the ceiling, where the head measures the return air (DESIGN §8): +1.5 K
+# Warm air pools at the ceiling, where the head measures the return air (docs/benchmark.md): +1.5 K
 # while it blows warm air, a little cool while it cools; it settles over minutes.
 SENSOR_BIAS_HEATING_K = 1.5
 SENSOR_BIAS_COOLING_K = -0.5

@@ -72,7 +72,7 @@ class WeatherSection(_Strict):
 
 
 class UnitSection(_Strict):
-    """Overrides of the reference outdoor unit's ratings (DESIGN §5)."""
+    """Overrides of the reference outdoor unit's ratings (docs/reference-unit.md)."""
 
     rated_heating_w: Positive = REFERENCE_ODU.rated_heating_w
     rated_cooling_w: Positive = REFERENCE_ODU.rated_cooling_w

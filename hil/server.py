@@ -1,13 +1,13 @@
 """The simulator's Modbus face: one pymodbus SimDevice per unit, served over TCP or RTU.
 
-Register-exact to DESIGN §5. pymodbus checks addresses against the SimData tables (a gap
-inside a table is a read-only register that reads 0; past a table's end → 0x02; a write to a
-read-only register → 0x02); the `action` hook then hands every access to the unit model,
-which computes input registers and validates and applies writes. Rules that come before the
-datastore: requests for unit ids nobody answers to get no reply, as on an RS-485 line; the
-line faults (hil/faults.py) act once per request; reads longer than the unit's limit → 0x03,
-as Modbus orders the quantity check first. On an RTU line the reply frames pass the fault
-injector on their way out (bad CRC, noise bursts)."""
+Register-exact to docs/reference-unit.md. pymodbus checks addresses against the SimData tables (a
+gap inside a table is a read-only register that reads 0; past a table's end → 0x02; a write to a
+read-only register → 0x02); the `action` hook then hands every access to the unit model, which
+computes input registers and validates and applies writes. Rules that come before the datastore:
+requests for unit ids nobody answers to get no reply, as on an RS-485 line; the line faults
+(hil/faults.py) act once per request; reads longer than the unit's limit → 0x03, as Modbus orders
+the quantity check first. On an RTU line the reply frames pass the fault injector on their way out
+(bad CRC, noise bursts)."""
 
 from __future__ import annotations
 
@@ -295,7 +295,8 @@ async def start_serial_server(
     bytesize: int = 8,
     faults: LineFaults | None = None,
 ) -> ModbusSerialServer:
-    """Serve every unit on one RTU line (DESIGN §5 default: 19200 8E1).
+    """Serve every unit on one RTU line (by default 19200 8E1, the reference units' line:
+    docs/reference-unit.md).
 
     A real serial port gets exactly this framing, or an OSError saying it refuses it; a pty
     (see `is_pseudo_terminal`) is opened without parity, which it has no means to carry."""

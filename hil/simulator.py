@@ -1,8 +1,8 @@
 """The simulated house behind `minisplit sim`: plant, units and Modbus server on one clock.
 
-Physics advances with the event loop's clock times the speed (DESIGN §3.2: never the wall
-clock directly), in a background task and, so that every Modbus answer is current, just
-before each request is served. Tests can also drive it directly with `step`."""
+Physics advances with the event loop's clock times the speed (docs/architecture.md, 'One clock':
+never the wall clock directly), in a background task and, so that every Modbus answer is current,
+just before each request is served. Tests can also drive it directly with `step`."""
 
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
 
 def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
     """Baud rate, parity and stop bits of the outdoor unit's bus when that is an RTU line (the
-    controller talks with those), else the reference units' 19200 8E1 (DESIGN §5)."""
+    controller talks with those), else the reference units' 19200 8E1 (docs/reference-unit.md)."""
     config = loaded.config
     bus = config.buses[config.outdoor_unit.bus]
     if isinstance(bus, SerialBus):

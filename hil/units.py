@@ -1,4 +1,4 @@
-"""The reference outdoor unit and indoor heads at register level (DESIGN §5).
+"""The reference outdoor unit and indoor heads at register level (docs/reference-unit.md).
 
 A thin mapping, with no behaviour of its own: writes to holding registers are checked against
 the device profile (exceptions 0x02/0x03) and handed to the unit's firmware (`hil.firmware`)
@@ -194,15 +194,15 @@ def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:
 
 def _watchdog_writes(changed: Mapping[str, tuple[float, float]]) -> tuple[bool, float | None]:
     """(a sign of life, a new timeout) in a write. A heartbeat counts only when it changes
-    (DESIGN §5: "changes it at least every timeout/3"); a controller stuck writing one value
-    is as good as dead."""
+    (docs/reference-unit.md, 'Heartbeat and autonomous fallback'); a controller stuck writing one
+    value is as good as dead."""
     beat = "heartbeat" in changed and changed["heartbeat"][0] != changed["heartbeat"][1]
     timeout = changed["heartbeat_timeout"][1] if "heartbeat_timeout" in changed else None
     return beat, timeout
 
 
 class IndoorHead(ModbusUnit):
-    """One indoor head (DESIGN §5) over its firmware."""
+    """One indoor head (docs/reference-unit.md) over its firmware."""
 
     def __init__(self, profile: DeviceProfile, unit_id: int, firmware: HeadFirmware) -> None:
         super().__init__(profile)
@@ -300,7 +300,7 @@ class IndoorHead(ModbusUnit):
 
 
 class OutdoorUnit(ModbusUnit):
-    """The inverter outdoor unit (DESIGN §5) over its firmware."""
+    """The inverter outdoor unit (docs/reference-unit.md) over its firmware."""
 
     def __init__(self, profile: DeviceProfile, unit_id: int, firmware: OutdoorFirmware) -> None:
         super().__init__(profile, ODU_HOLDING_DEFAULTS)

@@ -10,9 +10,9 @@ once a simulated minute a fault of a random kind (every kind the simulator has t
 can carry: not the RTU frame faults) begins on a random unit, for 10 s to 10 min
 (log-uniform); about once an hour a user changes a zone's mode or setpoint over MQTT. Watched
 independently of the controller:
-- every ODU command the unit receives, against the interlocks (DESIGN §6): frequency 0 or
-  within the unit's range, minimum on and off time, heat↔cool only through stop + wait, at most
-  `max_starts_per_hour` starts per calendar hour;
+- every ODU command the unit receives, against the interlocks (docs/architecture.md, 'Layered
+  safety'): frequency 0 or within the unit's range, minimum on and off time, heat↔cool only
+  through stop + wait, at most `max_starts_per_hour` starts per calendar hour;
 - every unit back under control (available on MQTT, written to, heartbeat kept) within
   `RECOVERY_CYCLES` of the controller's cycles after its last fault ended;
 - zone-minutes unavailable, as the controller publishes its zones' availability;

@@ -23,7 +23,8 @@ EXAMPLE = (ROOT / "config" / "example.toml").read_text()
 CONFIG = Path("etc/minisplit/minisplit.toml")
 UNIT = Path("etc/systemd/system/minisplit.service")
 STATE = Path("var/lib/minisplit")
-# The highest exposure `systemd-analyze security` may give the installed unit (DESIGN §10).
+# The highest exposure `systemd-analyze security` may give the installed unit
+# (docs/architecture.md, 'Service and hardening').
 MAX_EXPOSURE = 2.0
 
 

@@ -1,4 +1,5 @@
-"""Every shipped profile against the DESIGN §5 datasheet, and the profile loader's refusals."""
+"""Every shipped profile against the reference unit's datasheet (docs/reference-unit.md), and the
+profile loader's refusals."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from hil.weather import DAY_S, HOUR_S
 def test_renovated_room_has_the_published_parameters_and_unrenovated_loses_more():
     renovated = RoomParameters.for_floor(20.0)
     old = RoomParameters.for_floor(20.0, unrenovated=True)
-    # DESIGN §8 (Sperber et al. 2020): 0.26 + (12·0.5)/(12+0.5) ≈ 0.74 W/K per m².
+    # docs/benchmark.md (Sperber et al. 2020): 0.26 + (12·0.5)/(12+0.5) ≈ 0.74 W/K per m².
     assert renovated.loss_coefficient_w_per_k == pytest.approx(0.74 * 20.0, rel=0.01)
     assert renovated.interior_capacity_j_per_k == pytest.approx(46e3 * 20.0)
     assert renovated.envelope_capacity_j_per_k == pytest.approx(370e3 * 20.0)

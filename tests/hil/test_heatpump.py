@@ -1,4 +1,5 @@
-"""The refrigerant cycle: the published plausibility figures (DESIGN §8), start-up, frost."""
+"""The refrigerant cycle: the published plausibility figures (docs/benchmark.md), start-up,
+frost."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def test_more_head_coil_lowers_condensing_temperature():
 def test_capacity_ramps_after_a_start():
     assert startup_fraction(ODU, 0.0) == 0.0
     assert startup_fraction(ODU, 45.0) == pytest.approx(0.5)
-    assert 60.0 <= ODU.startup_ramp_s <= 120.0  # DESIGN §8: 1–2 minutes
+    assert 60.0 <= ODU.startup_ramp_s <= 120.0  # docs/benchmark.md: 1–2 minutes
     assert startup_fraction(ODU, ODU.startup_ramp_s) == 1.0
     assert startup_fraction(ODU, 3600.0) == 1.0
 

@@ -1,4 +1,4 @@
-"""The Modbus server, through a real pymodbus client: register-exact to DESIGN §5."""
+"""The Modbus server, through a real pymodbus client: register-exact to docs/reference-unit.md."""
 
 from __future__ import annotations
 

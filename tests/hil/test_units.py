@@ -1,4 +1,4 @@
-"""The reference units' own rules (DESIGN §5), driven through their registers."""
+"""The reference units' own rules (docs/reference-unit.md), driven through their registers."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ from tests.soak import observe_polls
 
 pytestmark = pytest.mark.integration
 
-HEARTBEAT_LOST = 0x40  # status bit 6, on the outdoor unit and on every head (DESIGN §5)
+HEARTBEAT_LOST = 0x40  # status bit 6 of the outdoor unit and of every head (docs/reference-unit.md)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The MQTT contract of DESIGN §7 end to end: a real mosquitto, the real supervisor and the
+"""The MQTT contract of docs/mqtt.md end to end: a real mosquitto, the real supervisor and the
 simulator. Commands reach the heads at once, settings are durable before they are shown, the
 handheld remote and remote room sensors work, and state and discovery survive a broker
 restart."""

@@ -19,7 +19,7 @@ from tests.integration.processes import DEMO, START_TIMEOUT_S, SimulatorProcess
 pytestmark = pytest.mark.integration
 
 ODU, LIVING, KITCHEN = 1, 11, 12
-ODU_KIND, HEAD_KIND = 1, 2  # input register 0 of each (DESIGN §5)
+ODU_KIND, HEAD_KIND = 1, 2  # input register 0 of each (docs/reference-unit.md)
 SILENT = "silent"
 SPEED = 200.0
 # Simulated seconds; at SPEED the vanished head returns 3 wall seconds after the start, and

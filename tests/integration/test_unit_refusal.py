@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 SPEED = 60.0  # the control period of 10 s is a sixth of a wall second
 ODU_ID = 1
-HEAT = 0  # the head's mode register: 0 heat (DESIGN §5)
+HEAT = 0  # the head's mode register: 0 heat (docs/reference-unit.md)
 
 
 def published(recorder: MessageRecorder, topic: str) -> dict | None:
