@@ -371,12 +371,11 @@ async def durability_trial(
             if rng.random() < 0.4 and not isinstance(command, UnitCommand):
                 topic = f"{BASE}/zone/{command.zone_id}/state"
                 wanted = zone_projection(tracks[command.zone_id].history[-1])  # type: ignore[arg-type]
-                await recorder.wait_for(
-                    topic,
-                    lambda m, w=wanted: _shows(m.payload, w),
-                    after=online,
-                    timeout=10,
-                )
+
+                def shows_wanted(m: aiomqtt.Message, w: dict[str, object] = wanted) -> bool:
+                    return _shows(m.payload, w)
+
+                await recorder.wait_for(topic, shows_wanted, after=online, timeout=10)
             else:
                 await asyncio.sleep(rng.uniform(0.0, 0.15))
             process.kill()
