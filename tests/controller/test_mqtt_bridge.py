@@ -751,7 +751,7 @@ class Model:
             assert zone.min_temperature <= value <= zone.max_temperature, settings
         assert settings.target_temperature_high - settings.target_temperature_low >= 1.0 - 1e-9
         if command.field == "remote_temperature":
-            assert -30.0 <= float(command.value) <= 60.0  # type: ignore[arg-type]
+            assert isinstance(command.value, float) and -30.0 <= command.value <= 60.0
         self.settings[command.zone_id] = settings
 
 
