@@ -43,6 +43,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
@@ -51,4 +52,4 @@ demo: $(STAMP)
 	$(BIN)/minisplit demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .minisplit-state
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .minisplit-state

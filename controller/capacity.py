@@ -57,4 +57,5 @@ def demand_limit_cap_hz(demand_limit_pct: float, exponent: float = POWER_EXPONEN
         return math.inf
     if demand_limit_pct <= 0:
         return 0.0
-    return RATED_FREQUENCY_HZ * (demand_limit_pct / 100.0) ** (1.0 / exponent)
+    share: float = (demand_limit_pct / 100.0) ** (1.0 / exponent)  # a positive base: real
+    return RATED_FREQUENCY_HZ * share

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from controller.config import LoadedConfig, TcpBus, load_config, parse_config
 from controller.supervisor import Supervisor
@@ -62,8 +63,8 @@ def render(
     mqtt_port: int,
 ) -> str:
     """The live view; ``true_air`` is the simulator's room air, beside what the controller sees."""
-    zones: Mapping[str, Mapping[str, object]] = snapshot["zones"]  # type: ignore[assignment]
-    unit: Mapping[str, object] = snapshot["unit"]  # type: ignore[assignment]
+    zones = cast(Mapping[str, Mapping[str, object]], snapshot["zones"])
+    unit = cast(Mapping[str, object], snapshot["unit"])
     lines = [
         f"minisplit demo — simulated time {sim_clock} — control cycles {snapshot['cycles']}"
         f" — Modbus transactions {snapshot['transactions']}",

@@ -430,7 +430,7 @@ def _with_installed_profiles(
         _put(expected, loc, copy)
         number = line_of(text, loc)
         match = _PROFILE_LINE.match(lines[number - 1]) if number else None
-        if match is None:
+        if not number or match is None:
             problems.append(f'{key_path(loc)}: write it as profile = "…" on a line of its own')
             continue
         # A JSON string is a valid TOML basic string.

@@ -246,8 +246,12 @@ class StateStore:
                 self._report(f"cannot read state file {candidate}: {err.strerror}")
                 continue
             prefix = f"state file {candidate}: "
+
+            def report(problem: str, p: str = prefix) -> None:
+                self._report(p + problem)
+
             try:
-                state = decode_state(data, lambda problem, p=prefix: self._report(p + problem))
+                state = decode_state(data, report)
             except ValueError as err:
                 self._report(f"state file {candidate} is unusable ({err})")
                 continue

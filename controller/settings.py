@@ -77,15 +77,15 @@ class ZoneSettings:
     def from_dict(cls, data: dict[str, object]) -> ZoneSettings:
         """Rebuild from persisted data; raises ValueError/TypeError on anything malformed."""
         return cls(
-            mode=ZoneMode(data["mode"]),
-            target_temperature=float(data["target_temperature"]),  # type: ignore[arg-type]
-            target_temperature_low=float(data["target_temperature_low"]),  # type: ignore[arg-type]
-            target_temperature_high=float(data["target_temperature_high"]),  # type: ignore[arg-type]
-            fan_mode=FanMode(data["fan_mode"]),
-            swing_mode=SwingMode(data["swing_mode"]),
-            swing_horizontal_mode=SwingMode(data["swing_horizontal_mode"]),
-            preset=Preset(data["preset"]),
-            last_on_mode=ZoneMode(data.get("last_on_mode", "heat")),
+            mode=ZoneMode(_text(data["mode"])),
+            target_temperature=_number(data["target_temperature"]),
+            target_temperature_low=_number(data["target_temperature_low"]),
+            target_temperature_high=_number(data["target_temperature_high"]),
+            fan_mode=FanMode(_text(data["fan_mode"])),
+            swing_mode=SwingMode(_text(data["swing_mode"])),
+            swing_horizontal_mode=SwingMode(_text(data["swing_horizontal_mode"])),
+            preset=Preset(_text(data["preset"])),
+            last_on_mode=ZoneMode(_text(data.get("last_on_mode", "heat"))),
         )
 
 
@@ -101,7 +101,25 @@ class UnitSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> UnitSettings:
-        limit = int(data["demand_limit_pct"])  # type: ignore[call-overload]
+        limit = int(_scalar(data["demand_limit_pct"]))
         if not 0 <= limit <= 100:
             raise ValueError(f"demand_limit_pct {limit} outside 0..100")
         return cls(quiet=bool(data["quiet"]), demand_limit_pct=limit)
+
+
+def _text(value: object) -> str:
+    # A JSON value that no enum member has is a ValueError, as the enum itself would raise.
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a setting's name")
+    return value
+
+
+def _number(value: object) -> float:
+    return float(_scalar(value))
+
+
+def _scalar(value: object) -> int | float | str:
+    # What int() and float() accept from a JSON document; anything else is malformed.
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r} is not a number")
+    return value

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
 from controller.compressor import UnitObservation
@@ -421,9 +421,9 @@ class Supervisor:
         ):
             return
         self.last_heartbeat = now
-        drivers = [self.odu] if self.odu_info is not None else []
-        drivers += [z.driver for z in self.zones.values() if z.info is not None]
-        await asyncio.gather(*(d.heartbeat() for d in drivers), return_exceptions=True)
+        beats = [self.odu.heartbeat()] if self.odu_info is not None else []
+        beats += [z.driver.heartbeat() for z in self.zones.values() if z.info is not None]
+        await asyncio.gather(*beats, return_exceptions=True)
 
     # ---- control and actuation ---------------------------------------------------------
     def _remote(self, zone: ZoneRuntime, now: float) -> RemoteReading | None:
@@ -592,7 +592,7 @@ class Supervisor:
         acted on or published survives kill -9 and power loss (SettingsCommitter)."""
         if isinstance(command, ZoneCommand) and command.field == "remote_temperature":
             zone = self.zones[command.zone_id]
-            zone.remote_temperature = float(command.value)  # type: ignore[arg-type]
+            zone.remote_temperature = cast(float, command.value)
             zone.remote_temperature_at = self.now()
             return
         wanted = self.wanted_settings()

@@ -94,7 +94,8 @@ class Backoff:
     max_s: float
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_s, self.initial_s * 2 ** min(attempt, 30))
+        growth: float = 2 ** min(attempt, 30)
+        return min(self.max_s, self.initial_s * growth)
 
 
 @dataclass

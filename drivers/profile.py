@@ -145,7 +145,9 @@ class _ProfileModel(_StrictModel):
         return self
 
 
-def parse_profile(data: dict, source: str = "<profile>", text: str = "") -> DeviceProfile:
+def parse_profile(
+    data: dict[str, object], source: str = "<profile>", text: str = ""
+) -> DeviceProfile:
     """Validate a profile's TOML data; raise ProfileError naming the source, each bad key and,
     given the file's ``text``, its line."""
     try:

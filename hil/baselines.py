@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from controller.interlocks import InterlockLimits
 from controller.settings import ZoneMode, ZoneSettings
-from drivers.devices import HeadCommand, OduCommand, OduMode
+from drivers.devices import HeadCommand, HeadMode, OduCommand, OduMode
 
 HYSTERESIS_K = 0.5
 RATED_HZ = 60.0
@@ -128,8 +129,8 @@ class OnOffController:
                 if s.mode is ZoneMode.DRY
                 else "fan_only"
                 if s.mode is ZoneMode.FAN_ONLY
-                else direction or "heat",  # type: ignore[arg-type]
-                fan=s.fan_mode.value,  # type: ignore[arg-type]
+                else cast(HeadMode, direction or "heat"),
+                fan=s.fan_mode.value,
                 vane_vertical="auto",
                 vane_horizontal="auto",
                 capacity_request_pct=100.0 if served else 0.0,

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from controller.config import ControlConfig
 from controller.control import UnitInput, ZoneInput
 from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
-from drivers.devices import HeadCommand
+from drivers.devices import HeadCommand, HeadMode
 from hil.baselines import OnOffController
 from hil.causes import CAUSES, FULL_CAPACITY_MARGIN_HZ, NO_UNIT, DiscomfortCauses, UnitState
 from hil.firmware import HeadFirmware
@@ -312,8 +312,8 @@ def stock_head_command(settings: ZoneSettings, bias_k: float, heat_cool_mode: st
         target = settings.target_temperature
     return HeadCommand(
         power=mode is not ZoneMode.OFF,
-        mode=head_mode,  # type: ignore[arg-type]
-        fan=settings.fan_mode.value,  # type: ignore[arg-type]
+        mode=cast(HeadMode, head_mode),
+        fan=settings.fan_mode.value,
         vane_vertical="auto",
         vane_horizontal="auto",
         capacity_request_pct=0.0,

@@ -182,9 +182,9 @@ class ThermalNetwork:
         self.air_c = [room.initial_c for room in rooms]
         neighbours: list[list[tuple[int, float]]] = [[] for _ in rooms]
         for link in building.adjacency:
-            a, b = self.index[link.a], self.index[link.b]
-            neighbours[a].append((b, link.conductance_w_per_k))
-            neighbours[b].append((a, link.conductance_w_per_k))
+            i, j = self.index[link.a], self.index[link.b]
+            neighbours[i].append((j, link.conductance_w_per_k))
+            neighbours[j].append((i, link.conductance_w_per_k))
         self.neighbours = tuple(tuple(n) for n in neighbours)
         # Without history, each envelope starts where it would sit in steady state between its
         # room's air and the outdoor air.

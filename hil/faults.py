@@ -59,6 +59,12 @@ _ODU_ONLY = {FaultKind.ODU_FAULT, FaultKind.DEFROST}
 MAX_NOISE_BYTES = 256
 
 
+def _exception_code(code: int | str | None) -> ExcCodes:
+    if not isinstance(code, int):
+        raise ValueError(f"{code!r} is not a Modbus exception code")
+    return ExcCodes(code)
+
+
 @dataclass(frozen=True)
 class Fault:
     kind: FaultKind
@@ -86,7 +92,7 @@ class Fault:
         if self.kind in needs_register and self.register is None:
             raise ValueError(f"{self.kind} needs a register")
         if self.kind is FaultKind.EXCEPTION:
-            ExcCodes(self.code)  # ValueError for a code Modbus does not have
+            _exception_code(self.code)  # ValueError for a code Modbus does not have
         if self.kind is FaultKind.ODU_FAULT and not isinstance(self.code, str):
             raise ValueError("odu_fault needs a fault_code label as code, e.g. 'high_pressure'")
         if self.kind is FaultKind.GARBAGE and not 1 <= self.noise_bytes <= MAX_NOISE_BYTES:
@@ -186,7 +192,7 @@ class FaultInjector:
             if fault.kind is FaultKind.SLOW:
                 await asyncio.sleep(fault.delay_s)
             elif fault.kind is FaultKind.EXCEPTION:
-                code = ExcCodes(fault.code)
+                code = _exception_code(fault.code)
         return code
 
     def on_the_wire(self, unit_id: int, frame: bytes) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import get_args
+from typing import cast, get_args
 
 from drivers.devices import (
     FanSpeed,
@@ -280,8 +280,8 @@ class HeadFirmware:
         c = self.command
         changed = HeadCommand(
             power=c.power if power is None else power,
-            mode=c.mode if mode is None else mode,  # type: ignore[arg-type]
-            fan=c.fan if fan is None else fan,  # type: ignore[arg-type]
+            mode=c.mode if mode is None else cast(HeadModeLabel, mode),
+            fan=c.fan if fan is None else cast(FanSpeed, fan),
             vane_vertical=c.vane_vertical,
             vane_horizontal=c.vane_horizontal,
             capacity_request_pct=c.capacity_request_pct,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -43,8 +43,8 @@ from hil.weather import (
     shipped_weather_path,
 )
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
 Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
 Positive = Annotated[float, Field(gt=0)]
@@ -139,7 +139,7 @@ class SwitchPoint(_Strict):
     """From this time of day on (on these weekdays) the zone runs with these settings."""
 
     at: ClockTime
-    days: Annotated[list[Weekday], Field(min_length=1)] = list(WEEKDAYS)  # type: ignore[arg-type]
+    days: Annotated[list[Weekday], Field(min_length=1)] = list(WEEKDAYS)
     mode: ZoneMode
     temperature: Celsius = 21.0
     temperature_low: Celsius = 20.0

@@ -15,7 +15,7 @@ import os
 import stat
 import termios
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
@@ -222,11 +222,19 @@ def _rtu_frame_faults(faults: LineFaults) -> Callable[[bool, bytes], bytes]:
     return trace
 
 
+class _ServerOptions(TypedDict):
+    """What the TCP and the RTU server are given alike."""
+
+    context: list[SimDevice]
+    custom_pdu: list[type[ModbusPDU]]
+    trace_pdu: Callable[[bool, ModbusPDU], ModbusPDU]
+
+
 def _server_options(
     units: Mapping[int, ServedUnit],
     before_access: Callable[[], None],
     faults: LineFaults | None,
-) -> dict[str, object]:
+) -> _ServerOptions:
     return {
         "context": [sim_device(uid, unit, before_access) for uid, unit in sorted(units.items())],
         "custom_pdu": _served_requests(
@@ -245,13 +253,14 @@ async def start_tcp_server(
 ) -> ModbusTcpServer:
     """Listen on ``host:port`` (port 0 picks a free one; see `tcp_address`)."""
     options = _server_options(units, before_access, faults)
-    server = ModbusTcpServer(address=(host, port), **options)  # type: ignore[arg-type]
+    server = ModbusTcpServer(address=(host, port), **options)
     await _listen(server, f"Modbus TCP on {host}:{port}")
     return server
 
 
 def tcp_address(server: ModbusTcpServer) -> tuple[str, int]:
     """The address a TCP server actually listens on."""
+    # pymodbus types `transport` as a connection's; a listening server holds an asyncio.Server.
     sockname = server.transport.sockets[0].getsockname()  # type: ignore[attr-defined]
     return sockname[0], sockname[1]
 
@@ -309,7 +318,7 @@ async def start_serial_server(
         stopbits=stopbits,
         bytesize=bytesize,
         trace_packet=None if faults is None else _rtu_frame_faults(faults),
-        **_server_options(units, before_access, faults),  # type: ignore[arg-type]
+        **_server_options(units, before_access, faults),
     )
     await _listen(
         server, f"Modbus RTU on {serial_line(port, baudrate, parity, stopbits, bytesize)}"

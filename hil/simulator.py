@@ -174,7 +174,7 @@ class Simulator:
             yield self
         finally:
             for server in servers:
-                await server.shutdown()
+                await server.shutdown()  # type: ignore[no-untyped-call]  # unannotated in pymodbus
             physics.cancel()
             try:
                 await physics

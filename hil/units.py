@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from pymodbus.constants import ExcCodes
 
-from drivers.devices import HeadCommand, OduCommand
+from drivers.devices import FanSpeed, HeadCommand, HeadMode, OduCommand, OduMode, VanePosition
 from drivers.profile import DeviceProfile, RegisterSpec, Table
 from drivers.registers import (
     RegisterValueError,
@@ -218,10 +219,10 @@ class IndoorHead(ModbusUnit):
     def _command(self) -> HeadCommand:
         return HeadCommand(
             power=self.holding("power") == 1,
-            mode=self._label("mode"),  # type: ignore[arg-type]
-            fan=self._label("fan"),  # type: ignore[arg-type]
-            vane_vertical=self._label("vane_vertical"),  # type: ignore[arg-type]
-            vane_horizontal=self._label("vane_horizontal"),  # type: ignore[arg-type]
+            mode=cast(HeadMode, self._label("mode")),
+            fan=cast(FanSpeed, self._label("fan")),
+            vane_vertical=cast(VanePosition, self._label("vane_vertical")),
+            vane_horizontal=cast(VanePosition, self._label("vane_horizontal")),
             capacity_request_pct=self.holding("capacity_request"),
             display_setpoint=self.holding("display_setpoint"),
         )
@@ -315,7 +316,7 @@ class OutdoorUnit(ModbusUnit):
 
     def _command(self) -> OduCommand:
         return OduCommand(
-            mode=self._label("mode"),  # type: ignore[arg-type]
+            mode=cast(OduMode, self._label("mode")),
             frequency_hz=self.holding("frequency_setpoint"),
             quiet=self.holding("quiet_mode") == 1,
             demand_limit_pct=int(self.holding("demand_limit")),

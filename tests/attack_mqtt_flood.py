@@ -20,6 +20,8 @@ import json
 import shutil
 import sys
 
+import aiomqtt
+
 from hil.broker import free_port
 from hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
@@ -86,11 +88,12 @@ async def attack(junk: int, runs: int, ha_status: int) -> int:
                         f"{BASE}/zone/{ZONE}/set/temperature", f"{setpoint:.1f}", qos=1
                     )
                     try:
+
+                        def applied_now(m: aiomqtt.Message, s: float = setpoint) -> bool:
+                            return _shows(m.payload, s)
+
                         await states.wait_for(
-                            state_topic,
-                            lambda m, s=setpoint: _shows(m.payload, s),
-                            after=mark,
-                            timeout=APPLY_TIMEOUT_S,
+                            state_topic, applied_now, after=mark, timeout=APPLY_TIMEOUT_S
                         )
                         applied += 1
                         print(f"run {run + 1}: setpoint {setpoint:.1f} applied")

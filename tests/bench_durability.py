@@ -99,12 +99,11 @@ async def disk_trial(
             target = target if target != shown["target_temperature"] else target + 0.5
             with unwritable(state_dir):
                 await client.publish(f"{BASE}/zone/{zone}/set/temperature", str(target), qos=1)
-                await recorder.wait_for(
-                    topic,
-                    lambda m, t=target: json.loads(m.payload)["target_temperature"] == t,
-                    after=online,
-                    timeout=10,
-                )
+
+                def shows_target(m: aiomqtt.Message, t: float = target) -> bool:
+                    return json.loads(m.payload)["target_temperature"] == t
+
+                await recorder.wait_for(topic, shows_target, after=online, timeout=10)
                 try:  # bounded: a controller that never says so is what is measured
                     await recorder.wait_for(f"{BASE}/unit/state", _unsaved, after=online)
                     report.flagged += 1

@@ -87,7 +87,7 @@ async def bench(count: int, period_s: float, seed: int) -> int:
                 previous = None
                 for _ in range(count):
                     setpoint = previous
-                    while setpoint == previous:
+                    while setpoint is None or setpoint == previous:
                         setpoint = 16.0 + 0.5 * rng.randrange(29)
                     previous = setpoint
                     written.pop(setpoint, None)

@@ -32,7 +32,7 @@ import signal
 import statistics
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,8 +158,8 @@ class FaultPlan:
                 register = rng.choice(sensors)
                 return Fault(kind, target, duration_s=duration, register=register, value=value)
             case FaultKind.ODU_FAULT:
-                code = rng.choice(self._odu_codes)
-                return Fault(kind, target, duration_s=duration, code=code)
+                label = rng.choice(self._odu_codes)
+                return Fault(kind, target, duration_s=duration, code=label)
             case _:  # vanish, defrost, heartbeat lapse: nothing more to choose
                 return Fault(kind, target, duration_s=duration)
 
@@ -277,7 +277,7 @@ class ControllerView:
     online: bool = False
     available: dict[str, bool] = field(default_factory=dict)
     counted_to: dict[str, float] = field(default_factory=dict)
-    unavailable_s: Counter[str] = field(default_factory=Counter)
+    unavailable_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     went_offline: list[tuple[str, float]] = field(default_factory=list)
     zone_states: dict[str, dict[str, object]] = field(default_factory=dict)
     errors: list[bytes] = field(default_factory=list)
@@ -453,7 +453,7 @@ class SoakReport:
 
 
 def observe_writes(
-    unit: ModbusUnit, on_write: Callable[[], None], on_refused: Callable[[str], None]
+    unit: IndoorHead | OutdoorUnit, on_write: Callable[[], None], on_refused: Callable[[str], None]
 ) -> None:
     """Hook the unit's Modbus writes (the controller's only way to command it)."""
     write_words = unit.write_words
@@ -472,12 +472,11 @@ def observe_writes(
 def observe_polls(unit: ModbusUnit, register: str, on_poll: Callable[[], None]) -> None:
     """Hook the unit's reads that cover ``register`` (the controller's status poll)."""
     words = unit.words
-    address = unit.profile[register].address
-    table = unit.profile[register].table
+    watched = unit.profile[register]
 
-    def observed(read_table: Table, start: int, count: int) -> list[int]:
-        result = words(read_table, start, count)
-        if read_table is table and start <= address < start + count:
+    def observed(table: Table, address: int, count: int) -> list[int]:
+        result = words(table, address, count)
+        if table is watched.table and address <= watched.address < address + count:
             on_poll()
         return result
 
@@ -649,11 +648,11 @@ class Soak:
         report.recoveries = self.recoveries
         if self.process.running:
             report.rss_kib.append((now - self.view.counting_from, self.process.rss_kib()))
-        for zone, (mode, target) in self.wanted.items():
+        for zone, (mode, setpoint) in self.wanted.items():
             if not self._shows_wanted(zone):
                 shown = self.view.zone_states.get(zone, {})
                 report.settings_lost.append(
-                    f"{zone}: set {mode} {target}, shows {shown.get('mode')} "
+                    f"{zone}: set {mode} {setpoint}, shows {shown.get('mode')} "
                     f"{shown.get('target_temperature')}"
                 )
         report.mqtt_errors = len(self.view.errors)

@@ -1,6 +1,7 @@
 """One control tick across zones, coordinator and head commands; and random fault sequences."""
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -312,6 +313,12 @@ def test_every_record_a_tick_builds_has_all_its_fields():
     state = ControlState()
     for i in range(400):  # starts, runs, a mode conflict, boost ending, stops
         state, out = control_step(state, zones, UNIT, 10.0 * i, TUNING)
-        records = [state, state.compressor, out, *state.zones.values(), *out.zones.values()]
+        records: list[Any] = [
+            state,
+            state.compressor,
+            out,
+            *state.zones.values(),
+            *out.zones.values(),
+        ]
         for record in records:
             assert len(record) == len(type(record)._fields)

@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -103,7 +104,7 @@ async def running(
     config: MqttConfig | None = None,
     controller_id: str = "house",
     zones: list[ZoneConfig] = ZONES,
-    **options: float,
+    **options: Any,  # MqttBridge's keyword options
 ) -> AsyncIterator[MqttBridge]:
     options = {"backoff_initial_s": 0.05, "backoff_max_s": 0.4} | options
     bridge = MqttBridge(
@@ -712,7 +713,11 @@ async def test_closing_while_publishing_never_hangs(mosquitto: Mosquitto) -> Non
     for _ in range(8):
         bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
         task = asyncio.create_task(bridge.run())
-        await until(lambda b=bridge: b.connected)
+
+        def connected(b: MqttBridge = bridge) -> bool:
+            return b.connected
+
+        await until(connected)
         async with asyncio.timeout(3):
             await bridge.close()
             await task
@@ -746,7 +751,7 @@ class Model:
             assert zone.min_temperature <= value <= zone.max_temperature, settings
         assert settings.target_temperature_high - settings.target_temperature_low >= 1.0 - 1e-9
         if command.field == "remote_temperature":
-            assert -30.0 <= float(command.value) <= 60.0  # type: ignore[arg-type]
+            assert isinstance(command.value, float) and -30.0 <= command.value <= 60.0
         self.settings[command.zone_id] = settings
 
 
@@ -877,7 +882,8 @@ def _certificates(directory: Path) -> dict[str, Path]:
         key, csr, pem, ext = (directory / f"{who}.{s}" for s in ("key", "csr", "pem", "ext"))
         ext.write_text("subjectAltName=IP:127.0.0.1\n" if who == "server" else "")
         _openssl("req", *new_key, "-keyout", key, "-out", csr, "-subj", subject)
-        signing = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", ext]
+        signing: list[str | Path] = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial"]
+        signing += ["-extfile", ext]
         _openssl("x509", "-req", "-in", csr, *signing, "-out", pem, "-days", "1")
         key.chmod(0o600)
         files[f"{who}.key"], files[f"{who}.pem"] = key, pem

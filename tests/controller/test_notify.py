@@ -127,7 +127,12 @@ async def test_ready_after_the_start_timeout_says_why(tmp_path, notify_socket):
     supervisor = supervisor_with_watchdog(tmp_path, free_port(), path, start_timeout_s=0.5)
     async with running(supervisor):
         messages: list[str] = []
-        await wait_until(lambda: messages.extend(received(sock)) or messages, 10, "READY=1")
+
+        def read() -> list[str]:
+            messages.extend(received(sock))
+            return messages
+
+        await wait_until(read, 10, "READY=1")
         assert messages[0].startswith("READY=1\nSTATUS=no bus cycle completed within 0.5 s: ")
         assert messages[0].endswith("bus sim not connected")
         # Nothing answers, but the control tick is alive: the watchdog is fed.

@@ -172,7 +172,7 @@ def test_a_file_written_before_they_were_kept_loads_without_them(tmp_path):
     assert store.problems == []
 
 
-def with_entry(tmp_path, key: str, value: object):
+def with_entry(tmp_path, key: str, value: str):
     """A state file like `learned()` but with ``key`` replaced; ``value`` as JSON text."""
     path = tmp_path / "state.json"
     doc = json.loads(encode_state(learned()))

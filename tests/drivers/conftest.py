@@ -154,10 +154,14 @@ class TcpEndpoint:
 
     async def start(self) -> None:
         server = ModbusTcpServer(
-            self.line.devices(), address=("127.0.0.1", self.port), trace_pdu=self.line.trace_pdu
+            self.line.devices(),
+            address=("127.0.0.1", self.port),
+            # pymodbus's type omits None, which it reads as "drop the request"
+            trace_pdu=self.line.trace_pdu,  # type: ignore[arg-type]
         )
         await server.serve_forever(background=True)
-        self.port = server.transport.sockets[0].getsockname()[1]
+        # pymodbus types `transport` as a connection's; a listening server holds an asyncio.Server.
+        self.port = server.transport.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._server = server
 
     async def stop(self) -> None:
@@ -175,7 +179,7 @@ async def start_rtu_server(line: FakeLine, port: str) -> ModbusSerialServer:
         baudrate=19200,
         parity=PTY_PARITY,
         reconnect_delay=0,
-        trace_pdu=line.trace_pdu,
+        trace_pdu=line.trace_pdu,  # type: ignore[arg-type]  # None drops a request, as above
     )
     await server.serve_forever(background=True)
     return server

@@ -525,9 +525,9 @@ async def test_a_unit_going_silent_delays_the_others_by_one_timeout_per_cycle() 
         went_silent = loop.time()
         cycles: list[list[float]] = []
         while scheduler.is_online(7):
-            cycles.append(await asyncio.gather(poll(1), poll(7), poll(2)))
+            cycles.append(list(await asyncio.gather(poll(1), poll(7), poll(2))))
         offline_after = loop.time() - went_silent
-        fails_fast = await asyncio.gather(poll(1), poll(7), poll(2))
+        fails_fast = list(await asyncio.gather(poll(1), poll(7), poll(2)))
     timeout, backoff = LINE.timeout_s, Backoff(0.02, 0.2)  # the scheduler's retry backoff
     first_failure = (LINE.retries + 1) * timeout + sum(map(backoff.delay, range(LINE.retries)))
     assert len(cycles) == 3  # offline_after

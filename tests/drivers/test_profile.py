@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 
@@ -22,8 +23,19 @@ from drivers.profile import (
 
 IN, HOLD = Table.INPUT, Table.HOLDING
 ROOT = Path(__file__).resolve().parents[2]
-TEMP = {"type": "s16", "scale": 0.1, "unit": "°C", "invalid": 0x8000}
-TENTH_HZ = {"scale": 0.1, "unit": "Hz"}
+
+
+class Encoding(TypedDict, total=False):
+    """How several rows of the datasheet encode their value alike."""
+
+    type: str
+    scale: float
+    unit: str
+    invalid: int
+
+
+TEMP: Encoding = {"type": "s16", "scale": 0.1, "unit": "°C", "invalid": 0x8000}
+TENTH_HZ: Encoding = {"scale": 0.1, "unit": "Hz"}
 
 
 @dataclass(frozen=True)
@@ -211,7 +223,7 @@ def test_odu_profile_carries_the_restart_lockout() -> None:
 
 # ---- refusals -----------------------------------------------------------------------------
 
-MINIMAL = {
+MINIMAL: dict[str, Any] = {
     "device": {"name": "t", "kind": "indoor_head", "device_kind": 2, "default_unit_id": 11},
     "registers": {
         "status": {"address": 10, "table": "input", "type": "u16"},

@@ -71,7 +71,7 @@ def test_refused_commands_change_nothing():
         h.odu.apply(OduCommand("auto", 40.0))  # type: ignore[arg-type]
     assert h.odu.command.mode == "off"
     head = h.heads["a"]
-    for bad in (
+    for refused in (
         head_command(request=100.5),
         head_command(display_setpoint=40.0),
         head_command(fan="max"),
@@ -79,7 +79,7 @@ def test_refused_commands_change_nothing():
         head_command(vane_vertical="7"),
     ):
         with pytest.raises(ValueError):
-            head.apply(bad)
+            head.apply(refused)
     assert not head.command.power
 
 

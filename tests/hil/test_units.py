@@ -300,7 +300,7 @@ def test_dead_controller_leaves_a_warm_house():
     cold, cold_lows = run(heads_on=False)
     warm, warm_lows = run(heads_on=True)
     assert bit(status(warm), HEARTBEAT_LOST)
-    assert warm.odu_register("compressor_starts") >= 1
+    assert (warm.odu_register("compressor_starts") or 0) >= 1
     assert min(warm_lows[2:]) > 18.5  # near setpoint minus the ceiling sensor's bias
     assert all(w > c + 2.0 for w, c in zip(warm_lows[2:], cold_lows[2:], strict=True))
     assert cold.odu_register("compressor_starts") == 0

@@ -67,5 +67,5 @@ async def running(supervisor: Supervisor) -> AsyncIterator[Supervisor]:
                 f"the supervisor did not stop within {STOP_TIMEOUT_S} s of cancel:\n"
                 + stack.getvalue()
             )
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error

@@ -13,10 +13,10 @@ import random
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiomqtt
 
@@ -295,24 +295,31 @@ def random_command(
     return f"{BASE}/zone/{zone.id}/set/{field}", payload, command
 
 
+S = TypeVar("S", ZoneSettings, UnitSettings)
+
+
 @dataclass
-class _Track:
+class _Track(Generic[S]):
     """The history of one zone's (or the unit's) settings as commands were sent, and how far
     the controller has acknowledged it (published it as its state)."""
 
-    history: list[object]
+    history: list[S]
     acknowledged: int = 0
 
-    def acknowledge(self, shown: dict[str, object], project: object) -> None:
+    def acknowledge(
+        self, shown: dict[str, object], project: Callable[[S], dict[str, object]]
+    ) -> None:
         for index in range(self.acknowledged, len(self.history)):
-            if project(self.history[index]) == shown:  # type: ignore[operator]
+            if project(self.history[index]) == shown:
                 self.acknowledged = index
                 return
 
-    def restored(self, shown: dict[str, object], project: object) -> int | None:
+    def restored(
+        self, shown: dict[str, object], project: Callable[[S], dict[str, object]]
+    ) -> int | None:
         """The latest history index at or after the acknowledged one that ``shown`` is."""
         for index in range(len(self.history) - 1, self.acknowledged - 1, -1):
-            if project(self.history[index]) == shown:  # type: ignore[operator]
+            if project(self.history[index]) == shown:
                 return index
         return None
 
@@ -358,25 +365,22 @@ async def durability_trial(
                 await client.publish(topic, payload, qos=1)
                 sent += 1
                 if isinstance(command, UnitCommand):
-                    unit_track.history.append(
-                        apply_unit_command(unit_track.history[-1], command)  # type: ignore[arg-type]
-                    )
+                    unit_track.history.append(apply_unit_command(unit_track.history[-1], command))
                 else:
                     track = tracks[command.zone_id]
-                    track.history.append(apply_zone_command(track.history[-1], command))  # type: ignore[arg-type]
+                    track.history.append(apply_zone_command(track.history[-1], command))
                 if rng.random() < 0.3:
                     await asyncio.sleep(rng.uniform(0.0, 0.05))
             report.commands += sent
             # Kill right after the last change was published, or at a random moment.
             if rng.random() < 0.4 and not isinstance(command, UnitCommand):
                 topic = f"{BASE}/zone/{command.zone_id}/state"
-                wanted = zone_projection(tracks[command.zone_id].history[-1])  # type: ignore[arg-type]
-                await recorder.wait_for(
-                    topic,
-                    lambda m, w=wanted: _shows(m.payload, w),
-                    after=online,
-                    timeout=10,
-                )
+                wanted = zone_projection(tracks[command.zone_id].history[-1])
+
+                def shows_wanted(m: aiomqtt.Message, w: dict[str, object] = wanted) -> bool:
+                    return _shows(m.payload, w)
+
+                await recorder.wait_for(topic, shows_wanted, after=online, timeout=10)
             else:
                 await asyncio.sleep(rng.uniform(0.0, 0.15))
             process.kill()
@@ -421,7 +425,11 @@ async def durability_trial(
 
 
 def _judge(
-    report: DurabilityReport, who: str, track: _Track, index: int | None, shown: dict
+    report: DurabilityReport,
+    who: str,
+    track: _Track[ZoneSettings] | _Track[UnitSettings],
+    index: int | None,
+    shown: dict,
 ) -> None:
     if index is None:
         report.lost += 1
@@ -466,11 +474,11 @@ def _unit_settings(shown: dict[str, Any]) -> UnitSettings:
 
 def _restored_tracks(
     recorder: MessageRecorder, online: int, zones: Sequence[ZoneConfig]
-) -> tuple[dict[str, _Track], _Track]:
+) -> tuple[dict[str, _Track[ZoneSettings]], _Track[UnitSettings]]:
     """Start the model from what the controller says after its first start (the state file
     may hold settings of an earlier run)."""
     end = len(recorder.messages)
-    tracks = {}
+    tracks: dict[str, _Track[ZoneSettings]] = {}
     for zone in zones:
         shown = latest_state(recorder, f"{BASE}/zone/{zone.id}/state", online, end)
         assert shown is not None

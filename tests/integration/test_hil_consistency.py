@@ -63,6 +63,7 @@ async def test_full_stack_matches_the_pure_benchmark(tmp_path):
     simulator = Simulator(loaded, speed=SPEED, scenario=scenario)
     samples: list[tuple[float, dict[str, float]]] = []
     async with simulator.running(tcp=("127.0.0.1", 0)):
+        assert simulator.tcp_address is not None
         _, port = simulator.tcp_address
         bus = loaded.config.buses["sim"].model_copy(update={"port": port})
         config = loaded.config.model_copy(update={"buses": {"sim": bus}})

@@ -143,9 +143,9 @@ async def test_kill_9_mid_cycle_with_a_head_gone_the_units_fall_back_then_resume
         await process.start("--time-scale", f"{speed:g}")
         try:
             online = await wait_online(recorder, process, 0)
-            for zone, target in (("living", b"17.5"), ("bedroom", b"16.5")):
+            for zone, payload in (("living", b"17.5"), ("bedroom", b"16.5")):
                 await client.publish(f"{BASE}/zone/{zone}/set/mode", b"heat", qos=1)
-                await client.publish(f"{BASE}/zone/{zone}/set/temperature", target, qos=1)
+                await client.publish(f"{BASE}/zone/{zone}/set/temperature", payload, qos=1)
             await client.publish(f"{BASE}/zone/bedroom/set/fan_mode", b"quiet", qos=1)
             await recorder.wait_for(
                 f"{BASE}/zone/bedroom/state",

@@ -266,11 +266,10 @@ async def test_random_commands_through_the_broker_to_the_units(
                 topic = f"{BASE}/zone/{zone_id}/set/{field}"
             try:
                 if topic.startswith(f"{BASE}/unit/"):
-                    command: object = parse_unit_command(field, payload)
-                    unit = apply_unit_command(unit, command)  # type: ignore[arg-type]
+                    unit = apply_unit_command(unit, parse_unit_command(field, payload))
                 else:
                     command = parse_zone_command(zones[zone_id], field, payload)
-                    expected[zone_id] = apply_zone_command(expected[zone_id], command)  # type: ignore[arg-type]
+                    expected[zone_id] = apply_zone_command(expected[zone_id], command)
             except CommandError:
                 pass
             await s.client.publish(topic, payload, qos=1)

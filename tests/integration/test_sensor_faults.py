@@ -26,7 +26,7 @@ def faults(supervisor: Supervisor) -> object:
 
 
 def asks_for_refrigerant(simulator: Simulator) -> bool:
-    return simulator.head_register("living", "capacity_request") > 0
+    return (simulator.head_register("living", "capacity_request") or 0) > 0
 
 
 async def injected(

@@ -32,7 +32,7 @@ HEATING = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
 
 
 def showing(preset: str) -> Callable[[aiomqtt.Message], bool]:
-    return lambda message: json.loads(message.payload)["preset"] == preset  # type: ignore[arg-type]
+    return lambda message: json.loads(message.payload)["preset"] == preset
 
 
 def save_state(loaded: LoadedConfig, zones: dict[str, ZoneSettings], **learned: object) -> None:
