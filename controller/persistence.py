@@ -19,6 +19,7 @@ the file is written.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import math
@@ -208,6 +209,9 @@ def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = No
 
     With ``keep_previous``, the file being replaced becomes that file (a hard link, so the old
     bytes are never rewritten, and both files are whole at every instant)."""
+    if path.exists() and not path.is_file():
+        # The rename would replace it: as root, a device such as /dev/null.
+        raise OSError(errno.EEXIST, "not a regular file, so never replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     _write_file(tmp, data)

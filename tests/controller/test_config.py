@@ -1,5 +1,6 @@
 """Config validation: every rejection names the key path (and line) and the bad value."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,20 @@ def test_a_state_file_under_a_plain_file_is_refused(tmp_path):
     assert problems(text) == [
         f"line 5: state_file: {tmp_path / 'plain'} is not a directory, so {inside} cannot be "
         "created"
+    ]
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, None])
+def test_a_state_file_that_is_a_fifo_or_device_is_refused(tmp_path, make):
+    """The controller renames a new file over its state file at each save: over a FIFO, or
+    as root over /dev/null, which it replaced with a regular file."""
+    path = tmp_path / "fifo" if make else Path("/dev/null")
+    if make:
+        make(path)
+    text = EXAMPLE.replace("/var/lib/minisplit/state.json", str(path))
+    assert problems(text) == [
+        f"line 5: state_file: {path} is a device, FIFO or socket, not a regular file; name a "
+        "new file"
     ]
 
 
