@@ -224,7 +224,10 @@ class MqttBridge:
         one outcome per recipient."""
         topics = self._topics
         if topic == topics.status:
-            self._status_seen(payload)
+            # A retained one is from before we subscribed (our own `offline` from the last
+            # stop, most often): the `online` we publish right after subscribing replaces it.
+            if not retained:
+                self._status_seen(payload)
             return []
         if topic == topics.ha_status:
             if payload.strip() == ONLINE.encode():
@@ -511,6 +514,8 @@ class MqttBridge:
             raise aiomqtt.MqttError("the message stream ended")
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
+        # Leaving: the broker echoes our own `offline` back, and that is no forgery to correct.
+        self._connected = False
         # A graceful disconnect suppresses the will, so say `offline` ourselves first.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(_GOODBYE_TIMEOUT_S):

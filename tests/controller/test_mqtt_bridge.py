@@ -1006,6 +1006,26 @@ async def test_a_forged_offline_status_is_corrected(
         assert await retained(mosquitto, f"{BASE}/status") == b"online"
 
 
+async def test_its_own_offline_is_not_taken_for_a_forgery(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The `offline` its last stop left retained, and the echo of the one it says while
+    stopping, are its own: no `online` again, no log line saying so (it said that at every
+    start and every stop)."""
+    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    async with mosquitto.client() as client:
+        await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
+    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    task = asyncio.create_task(bridge.run())
+    await ready(mqtt_recorder)
+    assert await retained(mosquitto, f"{BASE}/status") == b"online"
+    task.cancel()  # as SIGTERM and Ctrl-C stop it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await retained(mosquitto, f"{BASE}/status") == b"offline"
+    assert "publishing online again" not in caplog.text
+
+
 async def test_two_controllers_whose_ids_joined_with_underscore_coincide(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
