@@ -425,6 +425,13 @@ def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
 
 def _state_file_problems(path: Path) -> list[str]:
     """What stops the controller from writing its state file at ``path``."""
+    try:
+        return _state_file_obstacles(path)
+    except OSError as err:  # e.g. a name longer than the filesystem allows
+        return [f"{path} cannot be a file here: {err.strerror}"]
+
+
+def _state_file_obstacles(path: Path) -> list[str]:
     if path.is_dir():
         return [f"{path} is a directory; name a file in it, e.g. {path / 'state.json'}"]
     if path.exists() and not path.is_file():

@@ -37,7 +37,7 @@ class InsecureFileError(PermissionError):
 def _stat(path: Path) -> os.stat_result | None:
     try:
         return path.stat()
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # missing, a name too long, under a plain file, a NUL...
         return None  # the code that reads it reports that
 
 

@@ -205,6 +205,13 @@ def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None
     return base_dir / path if not path.is_absolute() and base_dir is not None else path
 
 
+def _may_exist(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long: reading it says what is wrong
+        return True
+
+
 def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
     """A shipped profile by name (``reference-odu``), or a profile file by path (see
     `profile_file`)."""
@@ -212,7 +219,7 @@ def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfi
     if path is None:
         ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
         return _parse_profile_text(ref.read_text(encoding="utf-8"), f"profile {name_or_path}")
-    if "\0" not in name_or_path and not path.exists():
+    if "\0" not in name_or_path and not _may_exist(path):
         known = ", ".join(shipped_profile_names())
         raise ProfileError(
             f"unknown profile {name_or_path!r}: neither a shipped profile ({known}) nor a file"

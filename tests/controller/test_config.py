@@ -238,6 +238,19 @@ def test_a_state_file_that_is_a_fifo_or_device_is_refused(tmp_path, make):
     ]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("/var/lib/minisplit/state.json", "/tmp/" + "y" * 5000, "line 5: state_file"),
+        ('profile = "reference-odu"', 'profile = "' + "y" * 5000 + '"', "line 21: outdoor_unit"),
+    ],
+)
+def test_a_file_name_too_long_is_one_error(old, new, key):
+    """The filesystem's limit on a name ended check-config in a traceback."""
+    (found,) = problems(EXAMPLE.replace(old, new))
+    assert found.startswith(key) and found.endswith("File name too long")
+
+
 # ---- strict types: a value of the wrong type is an error, never converted ----
 
 

@@ -76,6 +76,14 @@ def test_a_missing_file_is_left_to_its_reader(tmp_path: Path) -> None:
     check_private_file(tmp_path / "absent", "MQTT password file")
 
 
+@pytest.mark.parametrize("name", ["plain/secret", "y" * 5000])
+def test_a_path_that_cannot_be_a_file_is_left_to_its_reader(tmp_path: Path, name: str) -> None:
+    """Under a plain file, or a name longer than the filesystem allows: check-config and run
+    ended in a traceback (NotADirectoryError, 'File name too long')."""
+    (tmp_path / "plain").write_text("")
+    check_private_file(tmp_path / name, "MQTT password file")
+
+
 def _config_text(tmp_path: Path, mqtt: str) -> str:
     text = (ROOT / "config" / "example.toml").read_text()
     head = text.partition("[mqtt]")[0]
