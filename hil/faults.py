@@ -76,8 +76,11 @@ class Fault:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
-        if self.start_s < 0 or self.duration_s <= 0 or self.repeat_per_hour < 0:
+        # Written so that a NaN fails too (it compares false): it scheduled a fault never due.
+        if not (self.start_s >= 0 and self.duration_s > 0 and self.repeat_per_hour >= 0):
             raise ValueError(f"{self.kind}: start_s >= 0, duration_s > 0, repeat_per_hour >= 0")
+        if not self.delay_s >= 0:
+            raise ValueError(f"{self.kind}: delay_s >= 0")
         if not 0 < self.probability <= 1:
             raise ValueError(f"{self.kind}: probability must be in (0, 1]")
         if self.kind in _ODU_ONLY and self.target != ODU_TARGET:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from math import nan
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,13 @@ def test_faults_are_validated():
         Fault(FaultKind.GARBAGE, "living", noise_bytes=0)
     with pytest.raises(ValueError, match="probability"):
         Fault(FaultKind.BAD_CRC, "living", probability=1.5)
+
+
+@pytest.mark.parametrize("times", [{"start_s": nan}, {"duration_s": nan}, {"delay_s": nan}])
+def test_a_fault_time_that_is_not_a_number_is_refused(times: dict[str, float]) -> None:
+    """`start_s = nan` in a fault file passed: a fault that never came, and nothing said so."""
+    with pytest.raises(ValueError, match=next(iter(times))):
+        Fault(FaultKind.SLOW, "living", **times)
 
 
 def test_unknown_target_or_register(sim):
