@@ -89,20 +89,25 @@ class _StrictModel(BaseModel):
 _KeyInt = Annotated[int, Field(strict=False)]
 
 
+# NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
+# one none, an infinite scale read NaN and wrote 0) and check-config said OK.
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class _RegisterModel(_StrictModel):
     address: Annotated[int, Field(ge=0, le=0xFFFF)]
     table: Annotated[Table, Field(strict=False)]
     type: Literal["u16", "s16", "u32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
-    scale: Annotated[float, Field(gt=0)] = 1.0
+    scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: str = ""
     enum: dict[_KeyInt, str] = {}
     bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], str] = {}
     invalid: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
     writable: bool = False
-    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    range: Annotated[list[_Finite], Field(min_length=2, max_length=2)] | None = None
     allow_zero: bool = False
-    default: float | None = None
+    default: _Finite | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> _RegisterModel:
@@ -124,7 +129,7 @@ class _DeviceModel(_StrictModel):
     device_kind: int
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
-    min_restart_s: Annotated[float, Field(ge=0)] = 0.0
+    min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
 
 
 class _ProfileModel(_StrictModel):
