@@ -464,6 +464,12 @@ class MqttBridge:
         """One connection: announce, then publish and receive until it breaks or we stop.
         Returns only when stopped; a broken connection raises."""
         client = self._make_client()
+        try:
+            await self._connection(client)
+        finally:
+            _retrieve_loss(client)
+
+    async def _connection(self, client: aiomqtt.Client) -> None:
         async with client:
             self._connected = True
             self._up_since = asyncio.get_running_loop().time()
@@ -599,6 +605,14 @@ def _handing_over(
             receive(item)
 
     return HandingOver
+
+
+def _retrieve_loss(client: aiomqtt.Client) -> None:
+    """A connection lost while we were leaving (the broker stopped with us): aiomqtt's exit
+    then returns early and leaves the loss unretrieved, which asyncio logs as an ERROR."""
+    lost = client._disconnected  # aiomqtt offers no public way to it
+    if lost.done() and not lost.cancelled():
+        lost.exception()
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:
