@@ -377,6 +377,10 @@ def test_fault_file_with_frame_faults(tmp_path):
         ('[[faults]]\nkind = "garbage"\ntarget = "odu"\nnoise_bytes = 999\n', "fault 1: garbage"),
         ("faults = 3\n", "array of tables"),
         ('seed = "x"\n', "'seed' must be an integer"),
+        ("seed = true\n", "'seed' must be an integer"),
+        ('[[faults]]\nkind = "vanish"\ntarget = "odu"\nstart_s = "10"\n', "start_s = '10' is"),
+        ('[[faults]]\nkind = "vanish"\ntarget = "odu"\nstart_s = true\n', "start_s = True is"),
+        ('[[faults]]\nkind = "vanish"\ntarget = 7\n', "target = 7 is of the wrong type"),
         ("[[faults]\n", "faults.toml: "),  # not TOML
     ],
 )
