@@ -251,6 +251,18 @@ def test_a_file_name_too_long_is_one_error(old, new, key):
     assert found.startswith(key) and found.endswith("File name too long")
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("unit_id = 14", 'unit_id = 14\nremote_sensor_topic = "a/' + "x" * 70_000 + '"'),
+        ("unit_id = 14", "unit_id = 14\n" + "y" * 5000 + " = 1"),  # an unknown key
+    ],
+)
+def test_an_error_about_a_huge_key_or_value_stays_a_short_line(old, new):
+    (found,) = problems(EXAMPLE.replace(old, new, 1))
+    assert found.startswith("line 53: zones[3].") and len(found) < 700
+
+
 # ---- strict types: a value of the wrong type is an error, never converted ----
 
 
