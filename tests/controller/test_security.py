@@ -151,6 +151,17 @@ def test_a_password_file_that_is_not_text_is_refused_at_start(
         read_secret(password, "MQTT password file")
 
 
+def test_a_device_as_password_file_is_refused_as_such_without_chmod_advice(tmp_path: Path) -> None:
+    """It said: make /dev/zero private to the service user with `chmod 600 /dev/zero`."""
+    mqtt = '[mqtt]\nusername = "minisplit"\npassword_file = "/dev/zero"\n'
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, mqtt))
+    loaded = parse_config(config.read_text(), str(config), ROOT / "config")
+    (refusal,) = inspect_files(loaded).refusals
+    assert (
+        refusal == "MQTT password file /dev/zero: cannot read: it is a device, not a regular file"
+    )
+
+
 def test_run_refuses_a_config_others_can_change_and_says_how_to_fix_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
