@@ -222,6 +222,16 @@ def _refuse_insecure(loaded: LoadedConfig) -> None:
         log.warning("%s", warning)
 
 
+def _refuse_a_second_controller(loaded: LoadedConfig) -> None:
+    """Exit when another controller runs with this state file; else hold its lock until exit."""
+    from controller.persistence import AlreadyRunning, hold_state_lock
+
+    try:
+        hold_state_lock(loaded.config.state_file)  # the descriptor stays open until exit
+    except AlreadyRunning as err:
+        _exit_with(f"minisplit: refusing to start: {err}", [])
+
+
 def _load_scenario(path: Path) -> Scenario:
     from hil.scenario import ScenarioError, load_scenario
 
@@ -301,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             loaded = _load(args.config)
             _refuse_insecure(loaded)
+            _refuse_a_second_controller(loaded)
             asyncio.run(
                 _until_terminated(run_supervisor(loaded, args.time_scale, args.start_timeout))
             )

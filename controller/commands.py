@@ -49,6 +49,9 @@ HEAT_COOL_DEADBAND_K = 1.0
 REMOTE_TEMPERATURE_RANGE = (-30.0, 60.0)
 # Longer payloads are rejected unread and quoted only in part in error messages.
 MAX_PAYLOAD_BYTES = 256
+# A sensor's JSON carries much else (Zigbee2MQTT: battery, link quality, last_seen, update
+# state...), often more than 256 bytes; JSON this long may nest deeper than Python recurses.
+MAX_SENSOR_PAYLOAD_BYTES = 4096
 _QUOTE_CHARS = 64
 
 # ASCII digits only: float() would also take "1_0", "nan", "inf" and non-ASCII digits.
@@ -94,9 +97,9 @@ def _fail(field: str, payload: bytes, why: str) -> CommandError:
     return CommandError(f"{field}: payload {quote_payload(payload)} rejected: {why}")
 
 
-def _text(field: str, payload: bytes) -> str:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise _fail(field, payload, f"longer than {MAX_PAYLOAD_BYTES} bytes")
+def _text(field: str, payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> str:
+    if len(payload) > max_bytes:
+        raise _fail(field, payload, f"longer than {max_bytes} bytes")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -238,7 +241,7 @@ def parse_remote_sensor(
     Zigbee2MQTT publishes) holding the number under ``field``, in ``unit``. Raise CommandError if
     unusable."""
     name = "remote_temperature"
-    text = _text(name, payload)
+    text = _text(name, payload, MAX_SENSOR_PAYLOAD_BYTES)
     if _NUMBER.fullmatch(text):
         value = float(text)
     elif text.startswith("{"):
@@ -246,7 +249,7 @@ def parse_remote_sensor(
             raise _fail(name, payload, "a JSON object needs remote_sensor_field in the config")
         try:
             data = json.loads(text, parse_constant=_reject_constant)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _fail(name, payload, "not valid JSON") from None
         if not isinstance(data, dict) or field not in data:
             raise _fail(name, payload, f"JSON object has no field {field!r}")

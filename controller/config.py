@@ -425,8 +425,18 @@ def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
 
 def _state_file_problems(path: Path) -> list[str]:
     """What stops the controller from writing its state file at ``path``."""
+    try:
+        return _state_file_obstacles(path)
+    except OSError as err:  # e.g. a name longer than the filesystem allows
+        return [f"{path} cannot be a file here: {err.strerror}"]
+
+
+def _state_file_obstacles(path: Path) -> list[str]:
     if path.is_dir():
         return [f"{path} is a directory; name a file in it, e.g. {path / 'state.json'}"]
+    if path.exists() and not path.is_file():
+        # Each save renames a new file over it: as root, that replaces a device like /dev/null.
+        return [f"{path} is a device, FIFO or socket, not a regular file; name a new file"]
     parent = path.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

@@ -571,8 +571,10 @@ def _next_steps(installer: Installer, loaded: LoadedConfig, executable: str) -> 
     ]
     mqtt = loaded.config.mqtt
     if mqtt is not None and mqtt.password_file is not None:
-        secret = mqtt.password_file
-        if secret.is_absolute() and installer.path(secret).exists():
+        # Where the service will look: it runs in /, so a relative path is one under / (the
+        # step said to create it in whatever folder the admin was in).
+        secret = Path("/") / mqtt.password_file
+        if installer.path(secret).exists():
             steps.append(f"MQTT password: {secret} exists; keep it mode 0600, owner {user}")
         else:
             steps.append(

@@ -224,7 +224,10 @@ class MqttBridge:
         one outcome per recipient."""
         topics = self._topics
         if topic == topics.status:
-            self._status_seen(payload)
+            # A retained one is from before we subscribed (our own `offline` from the last
+            # stop, most often): the `online` we publish right after subscribing replaces it.
+            if not retained:
+                self._status_seen(payload)
             return []
         if topic == topics.ha_status:
             if payload.strip() == ONLINE.encode():
@@ -461,6 +464,12 @@ class MqttBridge:
         """One connection: announce, then publish and receive until it breaks or we stop.
         Returns only when stopped; a broken connection raises."""
         client = self._make_client()
+        try:
+            await self._connection(client)
+        finally:
+            _retrieve_loss(client)
+
+    async def _connection(self, client: aiomqtt.Client) -> None:
         async with client:
             self._connected = True
             self._up_since = asyncio.get_running_loop().time()
@@ -511,6 +520,8 @@ class MqttBridge:
             raise aiomqtt.MqttError("the message stream ended")
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
+        # Leaving: the broker echoes our own `offline` back, and that is no forgery to correct.
+        self._connected = False
         # A graceful disconnect suppresses the will, so say `offline` ourselves first.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(_GOODBYE_TIMEOUT_S):
@@ -594,6 +605,14 @@ def _handing_over(
             receive(item)
 
     return HandingOver
+
+
+def _retrieve_loss(client: aiomqtt.Client) -> None:
+    """A connection lost while we were leaving (the broker stopped with us): aiomqtt's exit
+    then returns early and leaves the loss unretrieved, which asyncio logs as an ERROR."""
+    lost = client._disconnected  # aiomqtt offers no public way to it
+    if lost.done() and not lost.cancelled():
+        lost.exception()
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:

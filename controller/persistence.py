@@ -19,6 +19,8 @@ the file is written.
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import json
 import logging
 import math
@@ -208,6 +210,9 @@ def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = No
 
     With ``keep_previous``, the file being replaced becomes that file (a hard link, so the old
     bytes are never rewritten, and both files are whole at every instant)."""
+    if path.exists() and not path.is_file():
+        # The rename would replace it: as root, a device such as /dev/null.
+        raise OSError(errno.EEXIST, "not a regular file, so never replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     _write_file(tmp, data)
@@ -221,6 +226,33 @@ def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = No
         os.replace(link, keep_previous)
     os.replace(tmp, path)
     _fsync_directory(path.parent)
+
+
+class AlreadyRunning(Exception):
+    """Another controller holds the lock of this state file."""
+
+
+def hold_state_lock(state_file: Path) -> int | None:
+    """Take the lock beside the state file that one controller at a time may hold: a second one
+    (`minisplit run` by hand beside the service) is a second master on the bus, writes the same
+    settings, and takes the MQTT client id from the first, each throwing the other off every
+    second. Held while the returned descriptor is open, i.e. until the process ends, however it
+    ends. None when the directory cannot be made: the state file's writes report that."""
+    lock = state_file.with_name(state_file.name + ".lock")
+    try:
+        lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(
+            f"another minisplit controller runs with the state file {state_file} (it holds "
+            f"{lock}); stop it first (e.g. systemctl stop minisplit)"
+        ) from None
+    return fd
 
 
 class StateStore:

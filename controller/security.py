@@ -37,7 +37,7 @@ class InsecureFileError(PermissionError):
 def _stat(path: Path) -> os.stat_result | None:
     try:
         return path.stat()
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # missing, a name too long, under a plain file, a NUL...
         return None  # the code that reads it reports that
 
 
@@ -58,7 +58,9 @@ def check_private_file(
     ``owner``) is owned by a user other than ``euid`` (default: this process's) and root. A
     missing file passes: the code that reads it reports that."""
     info = _stat(path)
-    if info is None:
+    if info is None or not stat.S_ISREG(info.st_mode):
+        # Its reader refuses a device or a FIFO: its permission bits are no business of ours
+        # ("chmod 600 /dev/zero" was the advice for `password_file = "/dev/zero"`).
         return
     mode = stat.S_IMODE(info.st_mode)
     if mode & SECRET_FORBIDDEN_BITS:

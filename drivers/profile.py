@@ -90,20 +90,25 @@ class _StrictModel(BaseModel):
 _KeyInt = Annotated[int, Field(strict=False)]
 
 
+# NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
+# one none, an infinite scale read NaN and wrote 0) and check-config said OK.
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class _RegisterModel(_StrictModel):
     address: Annotated[int, Field(ge=0, le=0xFFFF)]
     table: Annotated[Table, Field(strict=False)]
     type: Literal["u16", "s16", "u32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
-    scale: Annotated[float, Field(gt=0)] = 1.0
+    scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: str = ""
     enum: dict[_KeyInt, str] = {}
     bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], str] = {}
     invalid: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
     writable: bool = False
-    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    range: Annotated[list[_Finite], Field(min_length=2, max_length=2)] | None = None
     allow_zero: bool = False
-    default: float | None = None
+    default: _Finite | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> _RegisterModel:
@@ -125,7 +130,7 @@ class _DeviceModel(_StrictModel):
     device_kind: int
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
-    min_restart_s: Annotated[float, Field(ge=0)] = 0.0
+    min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
 
 
 class _ProfileModel(_StrictModel):
@@ -208,6 +213,13 @@ def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None
     return base_dir / path if not path.is_absolute() and base_dir is not None else path
 
 
+def _may_exist(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long: reading it says what is wrong
+        return True
+
+
 def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
     """A shipped profile by name (``reference-odu``), or a profile file by path (see
     `profile_file`)."""
@@ -215,7 +227,7 @@ def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfi
     if path is None:
         ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
         return _parse_profile_text(ref.read_text(encoding="utf-8"), f"profile {name_or_path}")
-    if "\0" not in name_or_path and not path.exists():
+    if "\0" not in name_or_path and not _may_exist(path):
         known = ", ".join(shipped_profile_names())
         raise ProfileError(
             f"unknown profile {name_or_path!r}: neither a shipped profile ({known}) nor a file"

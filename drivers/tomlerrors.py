@@ -12,6 +12,8 @@ Loc = tuple[str | int, ...]
 
 #: Values longer than this are cut in messages (a 4,000-digit integer, a long string).
 _MAX_VALUE_CHARS = 60
+# A whole part of a message (where, what), long enough for any real key path and message.
+_MAX_PART_CHARS = 300
 
 
 class KeysError(ValueError):
@@ -64,8 +66,17 @@ def line_of(text: str, loc: Loc, tags: frozenset[str] = frozenset()) -> int | No
 
 
 def at_key(text: str, loc: Loc, message: str, tags: frozenset[str] = frozenset()) -> str:
-    """``line N: path: message`` (without ``line N:`` when the key is not found)."""
-    return f"{_where(text, loc, tags)}: {message}"
+    """``line N: path: message`` (without ``line N:`` when the key is not found), each part cut
+    short when long: a key or a value of 70,000 characters made a line of 70,000."""
+    return f"{_cut(_where(text, loc, tags))}: {_cut(message)}"
+
+
+def _cut(text: str) -> str:
+    """``text`` with its middle left out when long: the start says what, the end often why."""
+    if len(text) <= _MAX_PART_CHARS:
+        return text
+    half = _MAX_PART_CHARS // 2
+    return f"{text[:half]}…{text[-half:]}"
 
 
 def _where(text: str, loc: Loc, tags: frozenset[str]) -> str:

@@ -68,6 +68,9 @@ async def local_broker(host: str, port: int) -> AsyncIterator[str]:
                 str(conf),
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
+                # Out of the terminal's foreground process group: Ctrl-C would stop it at
+                # once, under a controller still saying goodbye; it is stopped last, below.
+                process_group=0,
             )
             try:
                 await wait_for_port(host, port)

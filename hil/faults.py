@@ -82,8 +82,11 @@ class Fault:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
-        if self.start_s < 0 or self.duration_s <= 0 or self.repeat_per_hour < 0:
+        # Written so that a NaN fails too (it compares false): it scheduled a fault never due.
+        if not (self.start_s >= 0 and self.duration_s > 0 and self.repeat_per_hour >= 0):
             raise ValueError(f"{self.kind}: start_s >= 0, duration_s > 0, repeat_per_hour >= 0")
+        if not self.delay_s >= 0:
+            raise ValueError(f"{self.kind}: delay_s >= 0")
         if not 0 < self.probability <= 1:
             raise ValueError(f"{self.kind}: probability must be in (0, 1]")
         if self.kind in _ODU_ONLY and self.target != ODU_TARGET:
@@ -267,6 +270,25 @@ def _refuse_frame_faults(faults: Iterable[Fault]) -> None:
             )
 
 
+# What each key of a fault file holds; the others are numbers. Checked as the config's keys
+# are (strictly): `start_s = "10"` was a TypeError's text, `start_s = true` a start at 1 s.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "target": str,
+    "register": str,
+    "code": (int, str),
+    "noise_bytes": int,
+}
+
+
+def _is(value: object, kind: type | tuple[type, ...]) -> bool:
+    """``isinstance``, except that a bool is no number and an int is a float too."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds:
+        kinds = (*kinds, int)
+    return not isinstance(value, bool) and isinstance(value, kinds)
+
+
 def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     """The faults and the random seed of a TOML fault file::
 
@@ -295,7 +317,7 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     entries = data.get("faults", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ValueError(f"{path}: 'faults' must be an array of tables ([[faults]])")
-    if not isinstance(data.get("seed", 0), int):
+    if not _is(data.get("seed", 0), int):
         raise ValueError(f"{path}: 'seed' must be an integer")
     known = {f.name for f in fields(Fault)}
     faults = []
@@ -303,6 +325,9 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
         extra = set(entry) - known
         if extra:
             raise ValueError(f"{path}: fault {number}: unknown keys {', '.join(sorted(extra))}")
+        for key, value in entry.items():
+            if not _is(value, _FIELD_TYPES.get(key, float)):
+                raise ValueError(f"{path}: fault {number}: {key} = {value!r} is of the wrong type")
         try:
             faults.append(Fault(**entry))
         except (TypeError, ValueError) as err:

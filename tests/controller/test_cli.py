@@ -195,3 +195,21 @@ def test_run_as_root_refuses_a_config_another_user_owns(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "refusing to start" in done.stderr
     assert f"config file {config} is owned by uid 65534" in done.stderr
+
+
+@pytest.mark.integration
+async def test_run_refuses_to_start_beside_a_controller_with_the_same_state_file(
+    tmp_path: Path, mqtt_recorder: MessageRecorder, mosquitto: Mosquitto
+) -> None:
+    """`minisplit run` by hand beside the service: a second master on the bus, and each took
+    the MQTT client id from the other every second (logged as a broker lost and found)."""
+    config, _ = controller_config(tmp_path, free_port(), mosquitto.port)
+    async with controller(config) as first:
+        await mqtt_recorder.wait_for(
+            f"{BASE}/status", lambda m: m.payload == b"online", timeout=START_TIMEOUT_S
+        )
+        second = _cli("run", "-c", str(config))
+        assert first.running
+    assert second.returncode == 1, second.stderr
+    assert second.stderr.startswith("minisplit: refusing to start: another minisplit controller")
+    assert "MQTT connection lost" not in first.output()

@@ -219,6 +219,16 @@ def test_any_remote_sensor_payload_gives_a_reading_or_a_command_error(
     assert -30.0 <= value <= 60.0
 
 
+# What Zigbee2MQTT publishes for an Aqara temperature sensor with `last_seen` on: 301 bytes,
+# all of it refused when sensor payloads had the commands' limit of 256.
+ZIGBEE2MQTT_AQARA = (
+    b'{"battery":100,"device_temperature":24,"elapsed":300012,"humidity":45.12,'
+    b'"last_seen":"2026-12-06T16:34:20.072Z","linkquality":156,"power_outage_count":12,'
+    b'"pressure":1012.3,"temperature":21.47,"update":{"installed_version":-1,'
+    b'"latest_version":-1,"state":"idle"},"update_available":false,"voltage":3015}'
+)
+
+
 @pytest.mark.parametrize(
     ("payload", "field", "value"),
     [
@@ -227,6 +237,7 @@ def test_any_remote_sensor_payload_gives_a_reading_or_a_command_error(
         (b'{"temperature": 22.41, "humidity": 48, "battery": 90}', "temperature", 22.41),
         (b'{"temperature": 19, "linkquality": 120}', "temperature", 19.0),
         (b'{"temp_c": -4.5}', "temp_c", -4.5),
+        (ZIGBEE2MQTT_AQARA, "temperature", 21.47),
     ],
 )
 def test_remote_sensor_readings(payload: bytes, field: str | None, value: float) -> None:
@@ -249,6 +260,8 @@ def test_remote_sensor_readings(payload: bytes, field: str | None, value: float)
         (b"offline", None, "expected a number"),
         (b"", "temperature", "empty"),
         (b"\xff", None, "UTF-8"),
+        (b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", "temperature", "not valid JSON"),
+        (b'{"temperature": 21, "x": "' + b"a" * 4096 + b'"}', "temperature", "longer than"),
     ],
 )
 def test_unusable_remote_sensor_payloads(payload: bytes, field: str | None, why: str) -> None:

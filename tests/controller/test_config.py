@@ -1,5 +1,6 @@
 """Config validation: every rejection names the key path (and line) and the bad value."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,45 @@ def test_a_state_file_under_a_plain_file_is_refused(tmp_path):
         f"line 5: state_file: {tmp_path / 'plain'} is not a directory, so {inside} cannot be "
         "created"
     ]
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, None])
+def test_a_state_file_that_is_a_fifo_or_device_is_refused(tmp_path, make):
+    """The controller renames a new file over its state file at each save: over a FIFO, or
+    as root over /dev/null, which it replaced with a regular file."""
+    path = tmp_path / "fifo" if make else Path("/dev/null")
+    if make:
+        make(path)
+    text = EXAMPLE.replace("/var/lib/minisplit/state.json", str(path))
+    assert problems(text) == [
+        f"line 5: state_file: {path} is a device, FIFO or socket, not a regular file; name a "
+        "new file"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("/var/lib/minisplit/state.json", "/tmp/" + "y" * 5000, "line 5: state_file"),
+        ('profile = "reference-odu"', 'profile = "' + "y" * 5000 + '"', "line 21: outdoor_unit"),
+    ],
+)
+def test_a_file_name_too_long_is_one_error(old, new, key):
+    """The filesystem's limit on a name ended check-config in a traceback."""
+    (found,) = problems(EXAMPLE.replace(old, new))
+    assert found.startswith(key) and found.endswith("File name too long")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("unit_id = 14", 'unit_id = 14\nremote_sensor_topic = "a/' + "x" * 70_000 + '"'),
+        ("unit_id = 14", "unit_id = 14\n" + "y" * 5000 + " = 1"),  # an unknown key
+    ],
+)
+def test_an_error_about_a_huge_key_or_value_stays_a_short_line(old, new):
+    (found,) = problems(EXAMPLE.replace(old, new, 1))
+    assert found.startswith("line 53: zones[3].") and len(found) < 700
 
 
 # ---- strict types: a value of the wrong type is an error, never converted ----

@@ -89,6 +89,14 @@ def test_a_staged_install_has_the_files_modes_and_next_steps(tmp_path, capsys):
     assert "daemon-reload" in out and "not running" in out  # never in a staging tree
 
 
+def test_the_password_step_names_the_file_the_service_will_read(tmp_path, capsys):
+    """A relative password_file is read from / by the service, not from the admin's folder."""
+    config = tmp_path / "site.toml"
+    config.write_text(EXAMPLE.replace('"/etc/minisplit/mqtt-password"', '"mqtt-password"'))
+    assert install(tmp_path / "root", "--config", str(config)) == 0
+    assert "-m 600 -o minisplit -g minisplit /dev/null /mqtt-password" in capsys.readouterr().out
+
+
 def test_the_unit_allows_the_configs_serial_ports_and_runs_this_minisplit(tmp_path):
     root = tmp_path / "root"
     assert install(root, "--config", str(two_serial_lines(tmp_path)), "--user", "heatpump") == 0

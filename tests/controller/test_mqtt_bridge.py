@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import random
@@ -208,6 +209,63 @@ async def test_last_will_says_offline_when_the_process_is_killed(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+class CutAtGoodbye:
+    """A loopback proxy to the broker that, once ``armed``, drops the connection at the next
+    bytes the client sends (its goodbye), as a broker stopping at that moment does."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.broker = broker
+        self.armed = False
+        self.port = 0
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[CutAtGoodbye]:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        async with server:
+            yield self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.broker.host, self.broker.port)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                if self.armed and sink is up_writer:
+                    writer.transport.abort()
+                    up_writer.transport.abort()
+                    return
+                sink.write(data)
+                await sink.drain()
+
+        await asyncio.gather(
+            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+        )
+
+
+async def test_a_broker_lost_during_the_goodbye_is_no_error(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker stopped with the controller (a host shutting down): aiomqtt left the loss
+    unretrieved and asyncio logged 'Future exception was never retrieved' with its error."""
+    async with CutAtGoodbye(mosquitto).running() as proxy:
+        await _stop_while_the_broker_goes(mosquitto, proxy)
+    gc.collect()  # a future's unretrieved exception is logged when it is collected
+    assert "never retrieved" not in caplog.text
+
+
+async def _stop_while_the_broker_goes(broker: Mosquitto, proxy: CutAtGoodbye) -> None:
+    """Run a bridge through the proxy and cancel it (as SIGTERM does) once the proxy is armed;
+    nothing of it outlives this call (a traceback kept would keep its client alive)."""
+    config = MqttConfig(host="127.0.0.1", port=proxy.port, keepalive_s=5)
+    bridge = MqttBridge(config, "house", ZONES, Commands())
+    task = asyncio.create_task(bridge.run())
+    await until(lambda: bridge.connected)
+    assert await retained(broker, f"{BASE}/status") == b"online"
+    proxy.armed = True
+    task.cancel()
+    await asyncio.wait([task])
 
 
 async def test_zone_state_is_retained_and_published_only_on_change(
@@ -1010,6 +1068,26 @@ async def test_a_forged_offline_status_is_corrected(
         await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
         await mqtt_recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"online", after=mark)
         assert await retained(mosquitto, f"{BASE}/status") == b"online"
+
+
+async def test_its_own_offline_is_not_taken_for_a_forgery(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The `offline` its last stop left retained, and the echo of the one it says while
+    stopping, are its own: no `online` again, no log line saying so (it said that at every
+    start and every stop)."""
+    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    async with mosquitto.client() as client:
+        await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
+    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    task = asyncio.create_task(bridge.run())
+    await ready(mqtt_recorder)
+    assert await retained(mosquitto, f"{BASE}/status") == b"online"
+    task.cancel()  # as SIGTERM and Ctrl-C stop it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await retained(mosquitto, f"{BASE}/status") == b"offline"
+    assert "publishing online again" not in caplog.text
 
 
 async def test_two_controllers_whose_ids_joined_with_underscore_coincide(

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import os
 import stat
 import threading
 
@@ -10,12 +11,14 @@ import pytest
 
 from controller.config import ZoneConfig
 from controller.persistence import (
+    AlreadyRunning,
     SavedState,
     SettingsCommitter,
     StateStore,
     decode_state,
     encode_state,
     fit_to_zone,
+    hold_state_lock,
 )
 from controller.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
 from drivers.bus import Backoff
@@ -71,6 +74,29 @@ def test_the_state_directory_it_makes_is_the_owners_alone(tmp_path):
     store.save(sample())
     assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+def test_a_state_file_that_is_a_fifo_or_device_is_never_replaced(tmp_path):
+    """Each save renames a new file over the state file: run as root with `state_file =
+    "/dev/null"`, that replaced the system's /dev/null with a regular file."""
+    fifo = tmp_path / "state.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        StateStore(fifo).save(sample())
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_one_holder_of_the_state_lock_at_a_time(tmp_path):
+    path = tmp_path / "state" / "state.json"
+    held = hold_state_lock(path)
+    assert held is not None
+    with pytest.raises(AlreadyRunning, match=f"runs with the state file {path}"):
+        hold_state_lock(path)
+    os.close(held)  # as when the holder exits, however it exits
+    again = hold_state_lock(path)
+    assert again is not None
+    os.close(again)
 
 
 def test_the_last_save_is_not_undone_by_a_write_still_queued(tmp_path):

@@ -76,6 +76,14 @@ def test_a_missing_file_is_left_to_its_reader(tmp_path: Path) -> None:
     check_private_file(tmp_path / "absent", "MQTT password file")
 
 
+@pytest.mark.parametrize("name", ["plain/secret", "y" * 5000])
+def test_a_path_that_cannot_be_a_file_is_left_to_its_reader(tmp_path: Path, name: str) -> None:
+    """Under a plain file, or a name longer than the filesystem allows: check-config and run
+    ended in a traceback (NotADirectoryError, 'File name too long')."""
+    (tmp_path / "plain").write_text("")
+    check_private_file(tmp_path / name, "MQTT password file")
+
+
 def _config_text(tmp_path: Path, mqtt: str) -> str:
     text = (ROOT / "config" / "example.toml").read_text()
     head = text.partition("[mqtt]")[0]
@@ -141,6 +149,17 @@ def test_a_password_file_that_is_not_text_is_refused_at_start(
     assert refusal.startswith(f"MQTT password file {password}: ") and message in refusal
     with pytest.raises(UnreadableFile, match=message):
         read_secret(password, "MQTT password file")
+
+
+def test_a_device_as_password_file_is_refused_as_such_without_chmod_advice(tmp_path: Path) -> None:
+    """It said: make /dev/zero private to the service user with `chmod 600 /dev/zero`."""
+    mqtt = '[mqtt]\nusername = "minisplit"\npassword_file = "/dev/zero"\n'
+    config = private(tmp_path / "minisplit.toml", _config_text(tmp_path, mqtt))
+    loaded = parse_config(config.read_text(), str(config), ROOT / "config")
+    (refusal,) = inspect_files(loaded).refusals
+    assert (
+        refusal == "MQTT password file /dev/zero: cannot read: it is a device, not a regular file"
+    )
 
 
 def test_run_refuses_a_config_others_can_change_and_says_how_to_fix_it(

@@ -4,6 +4,7 @@ profile loader's refusals."""
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -269,6 +270,22 @@ def test_range_on_a_read_only_register_is_refused_naming_it() -> None:
     data = _with(humidity={"address": 13, "table": "input", "type": "u16", "range": [0, 100]})
     with pytest.raises(ProfileError, match=r"registers\.humidity.*'range' is only meaningful"):
         parse_profile(data)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("scale", math.inf),
+        ("range", [math.nan, 30.0]),
+        ("range", [-math.inf, math.inf]),
+        ("default", math.nan),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_naming_it(key: str, value: object) -> None:
+    """check-config said OK: a NaN range refused every write, an infinite one none."""
+    register = {"address": 102, "table": "holding", "type": "u16", "writable": True, key: value}
+    with pytest.raises(ProfileError, match=rf"registers\.setpoint\.{key}.*finite"):
+        parse_profile(_with(setpoint=register))
 
 
 def test_writable_input_register_is_refused() -> None:

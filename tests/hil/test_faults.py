@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from math import nan
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,13 @@ def test_faults_are_validated():
         Fault(FaultKind.BAD_CRC, "living", probability=1.5)
 
 
+@pytest.mark.parametrize("times", [{"start_s": nan}, {"duration_s": nan}, {"delay_s": nan}])
+def test_a_fault_time_that_is_not_a_number_is_refused(times: dict[str, float]) -> None:
+    """`start_s = nan` in a fault file passed: a fault that never came, and nothing said so."""
+    with pytest.raises(ValueError, match=next(iter(times))):
+        Fault(FaultKind.SLOW, "living", **times)
+
+
 def test_unknown_target_or_register(sim):
     with pytest.raises(KeyError, match="no fault target 'garage'"):
         sim.faults.add(Fault(FaultKind.VANISH, "garage"))
@@ -369,6 +377,10 @@ def test_fault_file_with_frame_faults(tmp_path):
         ('[[faults]]\nkind = "garbage"\ntarget = "odu"\nnoise_bytes = 999\n', "fault 1: garbage"),
         ("faults = 3\n", "array of tables"),
         ('seed = "x"\n', "'seed' must be an integer"),
+        ("seed = true\n", "'seed' must be an integer"),
+        ('[[faults]]\nkind = "vanish"\ntarget = "odu"\nstart_s = "10"\n', "start_s = '10' is"),
+        ('[[faults]]\nkind = "vanish"\ntarget = "odu"\nstart_s = true\n', "start_s = True is"),
+        ('[[faults]]\nkind = "vanish"\ntarget = 7\n', "target = 7 is of the wrong type"),
         ("[[faults]\n", "faults.toml: "),  # not TOML
     ],
 )
