@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
-from controller.config import LoadedConfig, TcpBus, load_config, parse_config
+from controller.config import LoadedConfig, load_config, parse_config
 from controller.supervisor import Supervisor
+from drivers.bus_config import TcpBus
 from hil.broker import free_port, local_broker
 from hil.weather import format_time_of_year
 
