@@ -12,12 +12,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
-from controller.config import ConfigError, LoadedConfig, SerialBus, load_config
+from controller.config import ConfigError, LoadedConfig, load_config
 from controller.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
     from hil.scenario import Scenario
 from controller.security import inspect_files
+from drivers.bus_config import SerialBus
 
 log = logging.getLogger("minisplit")
 

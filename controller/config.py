@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -16,7 +14,9 @@ from pydantic import (
 )
 
 from controller.topics import remote_sensor_filter_problem
+from drivers.bus_config import BUS_TYPES, Bus
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
+from drivers.strict_model import StrictModel
 from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from drivers.tomlerrors import KeysError, Loc, at_key, describe
 
@@ -39,63 +39,14 @@ def _a_path(value: object) -> object:
 FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
 
 
-def _not_a_boolean(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("Input should be a number, not true or false")
-    return value
-
-
-# TOML's true is Python's True, which equals 1: a Literal of numbers would take it even in
-# strict mode.
-NotBoolean = BeforeValidator(_not_a_boolean)
-
-
-class _Strict(BaseModel):
-    """No unknown keys, no coercion: `unit_id = "11"` or `period_s = true` is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class SerialBus(_Strict):
-    """An RS-485 line on a local serial port (Modbus RTU)."""
-
-    type: Literal["rtu"]
-    device: str
-    baudrate: Annotated[
-        Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200], NotBoolean
-    ] = 19200
-    parity: Literal["N", "E", "O"] = "E"
-    bytesize: Annotated[Literal[7, 8], NotBoolean] = 8
-    stopbits: Annotated[Literal[1, 2], NotBoolean] = 1
-    timeout_s: Annotated[float, Field(gt=0, le=10)] = 0.3
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.005
-    rs485_mode: bool = False
-    handle_local_echo: bool = False
-
-
-class TcpBus(_Strict):
-    """A Modbus TCP endpoint: an RS-485 gateway, or the simulator."""
-
-    type: Literal["tcp"]
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 502
-    timeout_s: Annotated[float, Field(gt=0, le=10)] = 1.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.0
-
-
-Bus = Annotated[SerialBus | TcpBus, Field(discriminator="type")]
-
-
-class OutdoorUnitConfig(_Strict):
+class OutdoorUnitConfig(StrictModel):
     bus: Identifier
     unit_id: UnitId = 1
     profile: str = "reference-odu"
     heartbeat_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 60
 
 
-class ZoneConfig(_Strict):
+class ZoneConfig(StrictModel):
     id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=64)]
     bus: Identifier
@@ -129,7 +80,7 @@ class ZoneConfig(_Strict):
         return self
 
 
-class TlsConfig(_Strict):
+class TlsConfig(StrictModel):
     ca_file: FilePath
     cert_file: FilePath | None = None
     key_file: FilePath | None = None
@@ -142,7 +93,7 @@ class TlsConfig(_Strict):
         return self
 
 
-class MqttConfig(_Strict):
+class MqttConfig(StrictModel):
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
     username: str | None = None
@@ -165,7 +116,7 @@ class MqttConfig(_Strict):
 OffsetK = Annotated[float, Field(ge=-10, le=10)]
 
 
-class PresetConfig(_Strict):
+class PresetConfig(StrictModel):
     """One preset's setpoints, per side: an absolute temperature or an offset from the zone's
     own setpoint. A side left out keeps the built-in meaning (controller.presets)."""
 
@@ -188,11 +139,11 @@ class PresetConfig(_Strict):
         return self
 
 
-class BoostConfig(_Strict):
+class BoostConfig(StrictModel):
     duration_s: Annotated[float, Field(ge=60, le=86400)] = 1800.0
 
 
-class PresetsConfig(_Strict):
+class PresetsConfig(StrictModel):
     comfort: PresetConfig = PresetConfig()
     eco: PresetConfig = PresetConfig()
     away: PresetConfig = PresetConfig()
@@ -200,7 +151,7 @@ class PresetsConfig(_Strict):
     boost: BoostConfig = BoostConfig()
 
 
-class ControlConfig(_Strict):
+class ControlConfig(StrictModel):
     period_s: Annotated[float, Field(ge=1, le=300)] = 10.0
     kp: Annotated[float, Field(gt=0, le=10)] = 2.0
     ti_s: Annotated[float, Field(gt=0, le=36000)] = 1800.0
@@ -239,7 +190,7 @@ class ControlConfig(_Strict):
         return self
 
 
-class SensorCheckConfig(_Strict):
+class SensorCheckConfig(StrictModel):
     """When a room sensor is implausible (controller.sensor_health explains the rules)."""
 
     min_temperature: Celsius = -10.0
@@ -263,21 +214,21 @@ def _min_below_max(min_temperature: float, max_temperature: float) -> None:
         )
 
 
-class SimRoomConfig(_Strict):
+class SimRoomConfig(StrictModel):
     area_m2: Annotated[float, Field(gt=0, le=500)] = 25.0
     initial_temperature: Celsius = 17.0
     unrenovated: bool = False
     aperture_m2: Annotated[float, Field(ge=0, le=50)] = 1.0
 
 
-class SimulatorConfig(_Strict):
+class SimulatorConfig(StrictModel):
     """Optional: how `minisplit sim` models the house served behind this config."""
 
     start: Annotated[str, Field(pattern=r"^\d{2}-\d{2}( \d{2}:\d{2})?$")] = "01-15 06:00"
-    rooms: dict[Identifier, SimRoomConfig] = {}
+    rooms: dict[Identifier, SimRoomConfig] = Field(default_factory=dict)
 
 
-class Config(_Strict):
+class Config(StrictModel):
     controller_id: Identifier
     state_file: FilePath = Path("/var/lib/minisplit/state.json")
     buses: Annotated[dict[Identifier, Bus], Field(min_length=1)]
@@ -372,10 +323,6 @@ class LoadedConfig:
         return self.profiles[zone.profile]
 
 
-#: pydantic's discriminator values in error locations (Bus), which are not keys.
-_TAGS = frozenset({"rtu", "tcp"})
-
-
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
     """Parse and validate a config's text; raise ConfigError listing every problem."""
     try:
@@ -385,7 +332,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, describe(err.errors(), text, _TAGS)) from None
+        raise ConfigError(source, describe(err.errors(), text, BUS_TYPES)) from None
     profiles: dict[str, DeviceProfile] = {}
     problems: list[str] = []
     for loc, name, kind in profile_keys(config):

@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
-from controller.config import LoadedConfig, TcpBus, load_config, parse_config
+from controller.config import LoadedConfig, load_config, parse_config
 from controller.supervisor import Supervisor
-from hil.broker import free_port, local_broker
-from hil.weather import format_time_of_year
+from drivers.bus_config import TcpBus
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,11 @@ def render(
 
 
 async def run_demo(config_path: Path | None, *, speed: float, duration: float | None) -> int:
-    from hil.simulator import Simulator  # the simulator is only needed here, not in `run`
+    # The simulator sits above the controller (it imports the controller to score it): imported
+    # here, when the demo starts, the controller's modules never load it.
+    from hil.broker import free_port, local_broker
+    from hil.simulator import Simulator
+    from hil.weather import format_time_of_year
 
     base_config = demo_config(config_path)
     tcp = next(b for b in base_config.config.buses.values() if isinstance(b, TcpBus))

@@ -27,13 +27,13 @@ from typing import Any
 from controller.config import (
     ConfigError,
     LoadedConfig,
-    SerialBus,
     load_config,
     parse_config,
     profile_keys,
 )
 from controller.persistence import write_atomically
 from controller.security import inspect_files, secret_files
+from drivers.bus_config import SerialBus
 from drivers.profile import profile_file
 from drivers.textfile import UnreadableFile, parse_toml, read_text
 from drivers.tomlerrors import Loc, key_path, line_of

@@ -28,7 +28,6 @@ from functools import partial
 import aiomqtt
 from pydantic import TypeAdapter, ValidationError
 
-from controller.cancellation import raise_if_cancelling
 from controller.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
@@ -58,6 +57,7 @@ from controller.units import (
     TemperatureUnit,
     convert_state,
 )
+from drivers.cancellation import raise_if_cancelling
 from drivers.devices import HeadInfo
 
 log = logging.getLogger(__name__)

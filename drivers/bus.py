@@ -26,8 +26,8 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from controller.cancellation import raise_if_cancelling
-from controller.config import SerialBus, TcpBus
+from drivers.bus_config import SerialBus, TcpBus
+from drivers.cancellation import raise_if_cancelling
 from drivers.profile import Table
 from drivers.registers import ReadBlock
 from drivers.transport import (
@@ -315,7 +315,7 @@ class BusScheduler:
 
     async def _serve(self, client: ModbusClient) -> None:
         while True:
-            raise_if_cancelling()  # pymodbus may have swallowed it (controller.cancellation)
+            raise_if_cancelling()  # pymodbus may have swallowed it (drivers/cancellation.py)
             _, _, request = await self._queue.get()
             if request is None:
                 raise _ConnectionLost("the transport reported a disconnect")

@@ -25,7 +25,7 @@ from pymodbus.framer import FramerBase, FramerRTU, FramerSocket, FramerType
 from pymodbus.pdu import ModbusPDU
 from serial.rs485 import RS485Settings
 
-from controller.config import SerialBus, TcpBus
+from drivers.bus_config import SerialBus, TcpBus
 
 #: pymodbus uses one timeout for connecting and for every response. The scheduler enforces the
 #: per-device response timeout itself (config allows at most 10 s), so the client's own timeout

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from controller.config import LoadedConfig, SerialBus, SimRoomConfig, TcpBus
+from controller.config import LoadedConfig, SimRoomConfig
+from drivers.bus_config import SerialBus, TcpBus
 from hil.building import Building, Room, RoomParameters
 from hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S

@@ -20,6 +20,7 @@ SKIPPED_DIRS = frozenset(
         ".pytest_cache",
         ".ruff_cache",
         ".mypy_cache",
+        ".import_linter_cache",
         ".hypothesis",
         "build",
         "dist",

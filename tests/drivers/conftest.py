@@ -17,8 +17,8 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from controller.config import SerialBus, TcpBus
 from drivers.bus import Backoff, BusScheduler
+from drivers.bus_config import SerialBus, TcpBus
 from drivers.profile import DeviceProfile, Table, load_profile
 from drivers.registers import RegisterValueError, check_writable, decode, encode_value
 

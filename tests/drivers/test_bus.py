@@ -17,7 +17,6 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterResponse,
 )
 
-from controller.config import SerialBus, TcpBus
 from drivers.bus import (
     MIN_SCALED_TIMEOUT_S,
     Backoff,
@@ -30,6 +29,7 @@ from drivers.bus import (
     ModbusExceptionReply,
     Priority,
 )
+from drivers.bus_config import SerialBus, TcpBus
 from drivers.profile import Table
 from drivers.registers import ReadBlock
 from drivers.transport import (

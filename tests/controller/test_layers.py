@@ -1,0 +1,29 @@
+"""What the import contract (`lint-imports`, pyproject.toml) cannot see: the controller's imports
+of the simulator are lazy, so loading the controller never loads `hil`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A fresh interpreter: the test session itself has imported hil long before this test runs.
+IMPORT_EVERY_CONTROLLER_MODULE = """
+import importlib, pkgutil, sys
+import controller
+for module in pkgutil.iter_modules(controller.__path__, "controller."):
+    importlib.import_module(module.name)
+print(sorted(name for name in sys.modules if name == "hil" or name.startswith("hil.")))
+"""
+
+
+def test_loading_every_controller_module_loads_no_simulator_module():
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_CONTROLLER_MODULE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
