@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -290,6 +291,20 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; quietly exit 1 when stdout's reader has gone (`minisplit … | head`)."""
+    try:
+        try:
+            return _command(argv)
+        finally:  # also on SystemExit (--help, errors): what is still buffered fails here
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's recipe: stdout goes to devnull so that the interpreter's own flush at exit
+        # does not fail a second time and print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
