@@ -169,6 +169,7 @@ class Supervisor:
         self.last_heartbeat: float | None = None
         self.autonomous: set[str] = set()  # units whose heartbeat lapsed (ODU_UNIT, zone ids)
         self._following: set[str] = set()  # available units whose heartbeat holds
+        self._answered: set[str] = set()  # units that have answered a poll since the start
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
@@ -372,19 +373,24 @@ class Supervisor:
                 self._set_zone_available(zone, False)
 
     def _set_odu_available(self, available: bool) -> None:
-        if available != self.odu_available:
-            log.warning("outdoor unit %s", "answers again" if available else "does not answer")
+        self._log_answering(ODU_UNIT, self.odu_available, available)
         self.odu_available = available
 
     def _set_zone_available(self, zone: ZoneRuntime, available: bool) -> None:
-        if available != zone.available:
-            if available or zone.info is not None:
-                log.warning(
-                    "zone %s head %s", zone.config.id, "answers" if available else "does not answer"
-                )
-            zone.available = available
+        self._log_answering(zone.config.id, zone.available, available)
+        zone.available = available
         if self.bridge is not None:
             self.bridge.publish_zone_availability(zone.config.id, available)
+
+    def _log_answering(self, unit: str, was: bool, available: bool) -> None:
+        """A WARNING when a unit stops answering and when it answers again. Its first answer
+        is no return from anything: its probe has just logged it as found."""
+        if available == was:
+            return
+        if available and unit not in self._answered:
+            self._answered.add(unit)
+            return
+        log.warning("%s %s", _named(unit), "answers again" if available else "does not answer")
 
     def _notice_autonomous_units(self) -> None:
         """A unit that reports its heartbeat lapsed runs on its own logic: say so once, and
