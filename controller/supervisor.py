@@ -37,7 +37,7 @@ from controller.persistence import SavedState, SettingsCommitter, StateStore, fi
 from controller.presets import boost_elapsed_s
 from controller.probing import RefusedUnits
 from controller.room_sensor import SensorSource
-from controller.sensor_health import RemoteReading, SensorCheck, ZoneSensors
+from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
@@ -170,6 +170,7 @@ class Supervisor:
         self.autonomous: set[str] = set()  # units whose heartbeat lapsed (ODU_UNIT, zone ids)
         self._following: set[str] = set()  # available units whose heartbeat holds
         self._answered: set[str] = set()  # units that have answered a poll since the start
+        self._sensor_faults_logged: dict[str, tuple[str, ...]] = {}  # by zone id
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
@@ -491,13 +492,12 @@ class Supervisor:
             zones, unit, remotes = self._inputs(now)
             if self.started_at is None:
                 self.started_at = now
-            sensors_before = self.loop.sensors
             self._count_boosts(now)
             decision = self.loop.step(zones, unit, now, remotes)
             self.output = decision.output
             self._end_boosts(decision.output)
             self._keep_defrost_interval()
-            self._log_sensor_changes(sensors_before)
+            self._log_sensor_changes()
             if decision.refusal is not None:
                 log.error(
                     "ODU command refused by the safety check: %s (%s)",
@@ -550,16 +550,19 @@ class Supervisor:
         if interval != wanted.defrost_interval_s:
             self.committer.submit(replace(wanted, defrost_interval_s=interval))
 
-    def _log_sensor_changes(self, before: Mapping[str, ZoneSensors]) -> None:
-        """Once when a sensor fault begins, once when it ends: not every tick."""
+    def _log_sensor_changes(self) -> None:
+        """Once when a sensor fault begins, once when it ends: not every tick. Only while the
+        zone's head answers, as the zone state and STATUS= say them: a head not reached is
+        reported offline, and its sensors, unread, are no fault on top (before its first
+        answer they would all be `missing`)."""
         for zone_id, sensors in self.loop.sensors.items():
-            previous = before.get(zone_id)
-            if sensors is previous:
+            if not self.zones[zone_id].available:
                 continue
-            old = previous.faults() if previous else ()
+            old = self._sensor_faults_logged.get(zone_id, ())
             new = sensors.faults()
             if old == new:
                 continue
+            self._sensor_faults_logged[zone_id] = new
             followed = self.loop.inputs[zone_id]
             if followed.temperature is None:
                 now_on = "no sensor: the zone asks for no refrigerant"
