@@ -165,6 +165,16 @@ def test_a_reader_that_has_gone_ends_the_command_quietly(tmp_path, args, unbuffe
     assert done.returncode == 1
 
 
+def test_a_broken_pipe_elsewhere_is_not_taken_for_a_closed_stdout(monkeypatch, capfd):
+    # stdout is fine: the error came from somewhere else (a socket, a child), a bug to show.
+    def command(argv: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("controller.cli._command", command)
+    with pytest.raises(BrokenPipeError):
+        main(["check-config", "x.toml"])
+
+
 def _fifo(directory: Path) -> Path:
     os.mkfifo(directory / "profile.toml")
     return directory / "profile.toml"
