@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import select
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -291,6 +293,33 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; quietly exit 1 when stdout's reader has gone (`minisplit … | head`)."""
+    try:
+        try:
+            return _command(argv)
+        finally:  # also on SystemExit (--help, errors): what is still buffered fails here
+            sys.stdout.flush()
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise  # a broken pipe elsewhere (a socket, a child process) is a bug to show
+        # Python's recipe: stdout goes to devnull so that the interpreter's own flush at exit
+        # does not fail a second time and print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe (or socket) that its reader has closed: poll says POLLERR."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError):  # no stdout, or one without a file descriptor
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -416,12 +416,18 @@ def _setpoints_beyond_profile(
 
 
 def _remote_sensor_topics(config: Config, text: str) -> list[str]:
-    base_topic = config.mqtt.base_topic if config.mqtt is not None else None
+    mqtt = config.mqtt
+    base_topic = mqtt.base_topic if mqtt is not None else None
+    discovery_prefix = mqtt.discovery_prefix if mqtt is not None else None
     return [
         at_key(text, ("zones", i, "remote_sensor_topic"), problem)
         for i, zone in enumerate(config.zones)
         if zone.remote_sensor_topic is not None
-        and (problem := remote_sensor_filter_problem(zone.remote_sensor_topic, base_topic))
+        and (
+            problem := remote_sensor_filter_problem(
+                zone.remote_sensor_topic, base_topic, discovery_prefix
+            )
+        )
     ]
 
 

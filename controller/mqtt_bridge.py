@@ -260,6 +260,11 @@ class MqttBridge:
                     continue
                 kind = f"remote sensor {route}"
                 parsers += [(kind, partial(self._remote_reading, z, payload)) for z in zones]
+        if parsers and not payload:
+            # No command and no reading: an empty payload is how MQTT clears a retained message
+            # (`mosquitto_pub -r -n`, e.g. to remove a retained command refused here).
+            log.debug("ignoring an empty payload on %s", topic)
+            return []
         if not parsers:
             log.debug("ignoring a message on %s", topic)
         outcomes: list[Command | CommandError] = []
@@ -633,7 +638,8 @@ def _is_identifier(text: str) -> bool:
 def _refuse_retained(payload: bytes) -> Command:
     raise CommandError(
         f"retained command (payload {quote_payload(payload)}) not acted on: it was published "
-        "with retain and would be replayed at every restart; publish commands without retain"
+        "with retain and would be replayed at every restart; publish commands without retain, "
+        "and clear this one with an empty retained message"
     )
 
 

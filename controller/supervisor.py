@@ -37,7 +37,7 @@ from controller.persistence import SavedState, SettingsCommitter, StateStore, fi
 from controller.presets import boost_elapsed_s
 from controller.probing import RefusedUnits
 from controller.room_sensor import SensorSource
-from controller.sensor_health import RemoteReading, SensorCheck, ZoneSensors
+from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
@@ -169,6 +169,8 @@ class Supervisor:
         self.last_heartbeat: float | None = None
         self.autonomous: set[str] = set()  # units whose heartbeat lapsed (ODU_UNIT, zone ids)
         self._following: set[str] = set()  # available units whose heartbeat holds
+        self._answered: set[str] = set()  # units that have answered a poll since the start
+        self._sensor_faults_logged: dict[str, tuple[str, ...]] = {}  # by zone id
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
@@ -372,19 +374,24 @@ class Supervisor:
                 self._set_zone_available(zone, False)
 
     def _set_odu_available(self, available: bool) -> None:
-        if available != self.odu_available:
-            log.warning("outdoor unit %s", "answers again" if available else "does not answer")
+        self._log_answering(ODU_UNIT, self.odu_available, available)
         self.odu_available = available
 
     def _set_zone_available(self, zone: ZoneRuntime, available: bool) -> None:
-        if available != zone.available:
-            if available or zone.info is not None:
-                log.warning(
-                    "zone %s head %s", zone.config.id, "answers" if available else "does not answer"
-                )
-            zone.available = available
+        self._log_answering(zone.config.id, zone.available, available)
+        zone.available = available
         if self.bridge is not None:
             self.bridge.publish_zone_availability(zone.config.id, available)
+
+    def _log_answering(self, unit: str, was: bool, available: bool) -> None:
+        """A WARNING when a unit stops answering and when it answers again. Its first answer
+        is no return from anything: its probe has just logged it as found."""
+        if available == was:
+            return
+        if available and unit not in self._answered:
+            self._answered.add(unit)
+            return
+        log.warning("%s %s", _named(unit), "answers again" if available else "does not answer")
 
     def _notice_autonomous_units(self) -> None:
         """A unit that reports its heartbeat lapsed runs on its own logic: say so once, and
@@ -485,13 +492,12 @@ class Supervisor:
             zones, unit, remotes = self._inputs(now)
             if self.started_at is None:
                 self.started_at = now
-            sensors_before = self.loop.sensors
             self._count_boosts(now)
             decision = self.loop.step(zones, unit, now, remotes)
             self.output = decision.output
             self._end_boosts(decision.output)
             self._keep_defrost_interval()
-            self._log_sensor_changes(sensors_before)
+            self._log_sensor_changes()
             if decision.refusal is not None:
                 log.error(
                     "ODU command refused by the safety check: %s (%s)",
@@ -544,16 +550,19 @@ class Supervisor:
         if interval != wanted.defrost_interval_s:
             self.committer.submit(replace(wanted, defrost_interval_s=interval))
 
-    def _log_sensor_changes(self, before: Mapping[str, ZoneSensors]) -> None:
-        """Once when a sensor fault begins, once when it ends: not every tick."""
+    def _log_sensor_changes(self) -> None:
+        """Once when a sensor fault begins, once when it ends: not every tick. Only while the
+        zone's head answers, as the zone state and STATUS= say them: a head not reached is
+        reported offline, and its sensors, unread, are no fault on top (before its first
+        answer they would all be `missing`)."""
         for zone_id, sensors in self.loop.sensors.items():
-            previous = before.get(zone_id)
-            if sensors is previous:
+            if not self.zones[zone_id].available:
                 continue
-            old = previous.faults() if previous else ()
+            old = self._sensor_faults_logged.get(zone_id, ())
             new = sensors.faults()
             if old == new:
                 continue
+            self._sensor_faults_logged[zone_id] = new
             followed = self.loop.inputs[zone_id]
             if followed.temperature is None:
                 now_on = "no sensor: the zone asks for no refrigerant"

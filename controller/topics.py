@@ -27,32 +27,55 @@ def filter_problem(topic_filter: str) -> str | None:
     return None
 
 
-def may_match_below(topic_filter: str, prefix: str) -> bool:
-    """Whether the valid filter ``topic_filter`` matches any topic below ``prefix`` (a plain
-    topic without wildcards), i.e. any ``<prefix>/...``."""
-    levels = topic_filter.split("/")
-    for index, own in enumerate(prefix.split("/")):
-        if index >= len(levels):
-            return False
-        if levels[index] == "#":
+def overlaps(first: str, second: str) -> bool:
+    """Whether some topic matches both of the valid filters ``first`` and ``second``."""
+    a, b = first.split("/"), second.split("/")
+    # A wildcard first level does not match the broker's `$` topics (MQTT 3.1.1 §4.7.2).
+    if a[0].startswith("$") != b[0].startswith("$"):
+        return False
+    for own, other in zip(a, b, strict=False):
+        if "#" in (own, other):
             return True
-        if levels[index] not in ("+", own):
+        if own != other and "+" not in (own, other):
             return False
-    # The whole prefix is covered: anything further down matches some topic below it.
-    return len(levels) > len(prefix.split("/"))
+    if len(a) == len(b):
+        return True
+    # One has ended: only a '#' that follows covers it too (`a/#` matches `a`).
+    longer = a if len(a) > len(b) else b
+    return longer[min(len(a), len(b))] == "#"
 
 
-def remote_sensor_filter_problem(topic_filter: str, base_topic: str | None) -> str | None:
+def remote_sensor_filter_problem(
+    topic_filter: str, base_topic: str | None, discovery_prefix: str | None
+) -> str | None:
     """Why a zone may not follow ``topic_filter`` as its room sensor, or None.
 
-    Besides being a valid filter, it must stay out of ``<base_topic>/...``: those are the
-    controllers' own topics (this one's and a fleet's), and a sensor filter that takes in an
-    error report would answer it with another error report, without end."""
+    Besides being a valid filter, it must not take in what is no sensor's: the broker's `$`
+    topics; ``<base_topic>/...``, the controllers' own topics (this one's and a fleet's), where
+    a sensor filter that takes in an error report would answer it with another, without end;
+    Home Assistant's status topic, which the controller handles itself (so the sensor would
+    never be read), and the discovery configs under ``discovery_prefix`` (each one a reject).
+    Other topics under the prefix stay allowed: Home Assistant's MQTT Statestream publishes
+    its sensors' states there (``homeassistant/sensor/<entity>/state``)."""
     if (problem := filter_problem(topic_filter)) is not None:
         return f"{topic_filter!r} {problem}"
-    if base_topic is not None and may_match_below(topic_filter, base_topic):
+    if topic_filter.startswith("$"):
+        return (
+            f"{topic_filter!r} names the broker's own topics ('$SYS/...') or a shared "
+            "subscription ('$share/...'), not a sensor; name the sensor's own topic"
+        )
+    if base_topic is not None and overlaps(topic_filter, f"{base_topic}/+/#"):
         return (
             f"{topic_filter!r} would also match the controllers' own topics under "
             f"'{base_topic}/' (commands, state, error reports); name the sensor's own topic"
+        )
+    if discovery_prefix is not None and any(
+        overlaps(topic_filter, f"{discovery_prefix}/{levels}")
+        for levels in ("status", "+/+/config", "+/+/+/config")
+    ):
+        return (
+            f"{topic_filter!r} would also match Home Assistant's status topic "
+            f"'{discovery_prefix}/status' or its discovery configs "
+            f"'{discovery_prefix}/.../config'; name the sensor's own topic"
         )
     return None

@@ -131,6 +131,50 @@ def _cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "unbuffered"),
+    [
+        (["check-config", str(ROOT / "config" / "example.toml")], "1"),
+        (["check-config", str(ROOT / "config" / "example.toml")], ""),
+        (["install", "--dry-run", "--root", "{tmp}"], "1"),
+        (["install", "--dry-run", "--root", "{tmp}"], ""),
+        # Buffered only: unbuffered, argparse itself ignores a failed write of its help.
+        (["--help"], ""),
+    ],
+)
+def test_a_reader_that_has_gone_ends_the_command_quietly(tmp_path, args, unbuffered):
+    # `minisplit … | head`: head exits after its lines; here the reader is gone before the
+    # first line, so that every write (at once, unbuffered, or at the flush) meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    argv = [arg.format(tmp=tmp_path) for arg in args]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "controller.cli", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+            env=env,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 1
+
+
+def test_a_broken_pipe_elsewhere_is_not_taken_for_a_closed_stdout(monkeypatch, capfd):
+    # stdout is fine: the error came from somewhere else (a socket, a child), a bug to show.
+    def command(argv: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("controller.cli._command", command)
+    with pytest.raises(BrokenPipeError):
+        main(["check-config", "x.toml"])
+
+
 def _fifo(directory: Path) -> Path:
     os.mkfifo(directory / "profile.toml")
     return directory / "profile.toml"

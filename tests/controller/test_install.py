@@ -118,6 +118,17 @@ def test_the_unit_allows_the_configs_serial_ports_and_runs_this_minisplit(tmp_pa
     assert changed <= {"Group=minisplit", "DeviceAllow=/dev/ttyUSB0 rw"}
 
 
+def test_the_unit_names_as_documentation_only_files_that_exist_after_the_install(tmp_path):
+    """It named file:///opt/minisplit/README.md, which neither `pip install` nor `minisplit
+    install` puts anywhere (`systemctl status` showed a dead link)."""
+    root = tmp_path / "root"
+    assert install(root) == 0
+    for uri in (uri for value in unit_lines(root, "Documentation") for uri in value.split()):
+        assert uri.startswith("file:///"), f"{uri}: only a file can be checked to exist"
+        target = Path(uri.removeprefix("file://"))
+        assert (root / target.relative_to("/")).exists() or target.exists(), uri
+
+
 def test_warns_when_the_service_could_not_see_its_executable(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(install_module, "minisplit_executable", lambda: "/home/pi/bin/minisplit")
     assert install(tmp_path / "root") == 0

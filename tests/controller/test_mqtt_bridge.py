@@ -1046,6 +1046,40 @@ async def test_retained_commands_are_not_acted_on(
         assert bridge.rejected == 2
 
 
+async def test_an_empty_payload_clears_a_retained_command_silently(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`mosquitto_pub -r -n` is how a user removes the retained command refused above: an
+    empty payload is no command (nor a reading), retained or live, so it is neither applied nor
+    reported; it was a WARNING and an error report saying "empty"."""
+    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    topic = f"{BASE}/zone/living/set/mode"
+    async with mosquitto.client() as client:
+        await client.publish(topic, b"heat", qos=1, retain=True)
+    commands = Commands()
+    async with running(mosquitto, commands) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        await mqtt_recorder.wait_for(f"{BASE}/error")  # the retained command, refused
+        assert bridge.rejected == 1
+        caplog.clear()
+        for empty_on in (
+            topic,
+            f"{BASE}/unit/set/quiet",
+            f"{BASE}/zone/attic/set/mode",
+            "sensors/office/temperature",
+        ):
+            await client.publish(empty_on, b"", qos=1, retain=True)
+            await client.publish(empty_on, b"", qos=1)
+        # Delivered after the empty ones (one publisher, QoS 1: in order), so they are handled.
+        await client.publish(topic, b"cool", qos=1)
+        assert await commands.next() == ZoneCommand("living", "mode", ZoneMode.COOL)
+        assert commands.received.empty()
+        assert bridge.rejected == 1
+        assert len(mqtt_recorder.on(f"{BASE}/error")) == 1
+        assert [r.message for r in caplog.records if r.levelno >= logging.INFO] == []
+        assert f"ignoring an empty payload on {topic}" in caplog.text
+
+
 async def test_a_retained_sensor_reading_waits_for_a_fresh_one(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import ConfigError, parse_config
-from controller.topics import filter_problem, may_match_below
+from controller.topics import filter_problem, overlaps
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "config" / "demo.toml").read_text()
@@ -46,6 +46,29 @@ def test_invalid_filters(topic_filter: str, why: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("first", "second", "common"),
+    [
+        ("a/b", "a/b", True),
+        ("a/b", "a/c", False),
+        ("a/+", "+/b", True),
+        ("a/#", "a", True),
+        ("a", "a/#", True),
+        ("a", "a/+", False),
+        ("a/b/c", "a/+", False),
+        ("#", "x/y/z", True),
+        ("+/+", "a/b/c", False),
+        ("$SYS/#", "$SYS/broker/uptime", True),
+        # Wildcards in the first level never match the broker's `$` topics.
+        ("#", "$SYS/broker/uptime", False),
+        ("+/broker/uptime", "$SYS/broker/uptime", False),
+    ],
+)
+def test_filters_overlap_when_a_topic_matches_both(first: str, second: str, common: bool) -> None:
+    assert overlaps(first, second) is common
+    assert overlaps(second, first) is common
+
+
+@pytest.mark.parametrize(
     ("topic_filter", "below"),
     [
         ("#", True),
@@ -61,7 +84,7 @@ def test_invalid_filters(topic_filter: str, why: str) -> None:
     ],
 )
 def test_what_a_filter_covers(topic_filter: str, below: bool) -> None:
-    assert may_match_below(topic_filter, "minisplit") is below
+    assert overlaps(topic_filter, "minisplit/+/#") is below
 
 
 @pytest.mark.parametrize(
@@ -71,6 +94,17 @@ def test_what_a_filter_covers(topic_filter: str, below: bool) -> None:
         ("minisplit/demo/error", "own topics"),
         ("minisplit/demo/zone/living/set/remote_temperature", "own topics"),
         ("minisplit/+/error", "own topics"),
+        # Home Assistant's status is the controller's own to handle: the sensor would never
+        # be read; its discovery configs (the controller's own among them) would be rejects.
+        ("homeassistant/status", "Home Assistant's status topic 'homeassistant/status'"),
+        ("homeassistant/+", "Home Assistant's status topic"),
+        ("homeassistant/#", "discovery configs 'homeassistant/.../config'"),
+        ("homeassistant/sensor/#", "discovery configs"),
+        ("homeassistant/+/+/config", "discovery configs"),
+        ("homeassistant/sensor/+/+/config", "discovery configs"),
+        ("$SYS/#", "the broker's own topics"),
+        ("$SYS/broker/uptime", "the broker's own topics"),
+        ("$share/house/zigbee2mqtt/kitchen", "shared subscription"),
         ("a/#/b", "'#' other than as the whole last level"),
         ("", "is empty"),
     ],
@@ -85,14 +119,39 @@ def test_config_refuses_a_sensor_filter_naming_the_key(topic_filter: str, why: s
     assert why in problem
 
 
-def test_config_accepts_a_sensor_topic_and_a_wildcard_outside_its_own() -> None:
-    assert parse_config(_with_sensor("zigbee2mqtt/kitchen"), "house.toml")
-    assert parse_config(_with_sensor("sensors/+/temperature"), "house.toml")
+@pytest.mark.parametrize(
+    "topic_filter",
+    [
+        "zigbee2mqtt/kitchen",
+        "sensors/+/temperature",
+        # Home Assistant's MQTT Statestream publishes its sensors under the discovery prefix.
+        "homeassistant/sensor/kitchen_temperature/state",
+        "homeassistant/sensor/+/state",
+        "homeassistant",
+    ],
+)
+def test_config_accepts_a_sensor_topic_and_a_wildcard_outside_its_own(topic_filter: str) -> None:
+    assert parse_config(_with_sensor(topic_filter), "house.toml")
 
 
-def test_check_config_says_which_key(tmp_path: Path) -> None:
+def _with_prefix(text: str, prefix: str) -> str:
+    changed = text.replace("[mqtt]\n", f'[mqtt]\ndiscovery_prefix = "{prefix}"\n', 1)
+    assert changed != text
+    return changed
+
+
+def test_the_discovery_prefix_is_the_configs() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(_with_prefix(_with_sensor("ha/status"), "ha"), "house.toml")
+    (problem,) = raised.value.problems
+    assert "zones[1].remote_sensor_topic: 'ha/status' would also match" in problem
+    assert parse_config(_with_prefix(_with_sensor("homeassistant/status"), "ha"), "house.toml")
+
+
+@pytest.mark.parametrize("topic_filter", ["#", "homeassistant/status", "$SYS/#"])
+def test_check_config_says_which_key(tmp_path: Path, topic_filter: str) -> None:
     path = tmp_path / "house.toml"
-    path.write_text(_with_sensor("#"))
+    path.write_text(_with_sensor(topic_filter))
     result = subprocess.run(
         [sys.executable, "-m", "controller.cli", "check-config", str(path)],
         capture_output=True,
@@ -101,5 +160,6 @@ def test_check_config_says_which_key(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert result.returncode != 0
-    assert "zones[1].remote_sensor_topic" in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
+    headline, problem = result.stderr.splitlines()
+    assert headline == f"{path}: configuration has 1 error(s):"
+    assert f"zones[1].remote_sensor_topic: {topic_filter!r}" in problem

@@ -86,3 +86,41 @@ async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
         ]
         ended_logs = [r for r in caplog.records if f"zone living: {name} is over" in r.getMessage()]
         assert (len(began_logs), len(ended_logs)) == (1, 1), name
+
+
+@pytest.mark.integration
+async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, caplog):
+    """With no head reachable, each zone logged `sensor_head_missing` and `sensor_none` as
+    WARNING before any head was found (and `… is over` once it was): a head not reached is
+    reported offline, its unread sensors are no fault on top. Found, a broken sensor is."""
+    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+    port = free_port()
+    loaded = tcp_config(port, tmp_path / "state.json")
+    simulator = Simulator(loaded, speed=SPEED)
+    simulator.faults.add(Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR, value=None))
+    async with (
+        asyncio.timeout(60),
+        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+    ):
+        await wait_until(lambda: supervisor.cycles >= 3, 20, "three cycles with no unit")
+        assert not any(zone.available for zone in supervisor.zones.values())
+        assert sensor_warnings(caplog) == []
+        async with simulator.running(tcp=("127.0.0.1", port)):
+            await wait_until(
+                lambda: all(zone.available for zone in supervisor.zones.values()),
+                30,
+                "every head found",
+            )
+            await wait_until(lambda: faults(supervisor) is not None, 10, "the living room's fault")
+            cycles = supervisor.cycles
+            await wait_until(lambda: supervisor.cycles >= cycles + 2, 10, "two more cycles")
+    assert [line.partition(";")[0] for line in sensor_warnings(caplog)] == [
+        "zone living: sensor_head_missing",
+        "zone living: sensor_none",
+    ]
+
+
+def sensor_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The supervisor's lines on room sensors (at 60x a heartbeat may lapse: not about those)."""
+    messages = (r.getMessage() for r in caplog.records if r.name == "controller.supervisor")
+    return [message for message in messages if ": sensor_" in message]

@@ -138,6 +138,46 @@ async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailabl
         for message in (r.getMessage() for r in caplog.records)
         if message.startswith("zone kitchen head") and "heartbeat" not in message
     ]
-    # Found at start, then one outage logged once each way; the single lost poll was none.
-    answers, silent = "zone kitchen head answers", "zone kitchen head does not answer"
-    assert changes == [answers, silent, answers]
+    # Found at start is no news (INFO "found"); one outage is logged once each way, and the
+    # single lost poll was none.
+    assert changes == ["zone kitchen head does not answer", "zone kitchen head answers again"]
+
+
+@pytest.mark.integration
+async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, caplog):
+    """Every start logged "outdoor unit answers again" and "zone … head answers" as WARNING,
+    though nothing had been lost: the first answer is no return."""
+    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    port = free_port()
+    loaded = tcp_config(port, tmp_path / "state.json")
+    simulator = Simulator(loaded, speed=10.0)
+    async with (
+        asyncio.timeout(60),
+        simulator.running(tcp=("127.0.0.1", port)),
+        running(Supervisor(loaded, time_scale=10.0)) as supervisor,
+    ):
+        await wait_until(
+            lambda: (
+                supervisor.odu_available and all(z.available for z in supervisor.zones.values())
+            ),
+            20,
+            "every unit",
+        )
+        cycles = supervisor.cycles
+        await wait_until(lambda: supervisor.cycles >= cycles + 2, 20, "two more cycles")
+        records = [r for r in caplog.records if r.name == "controller.supervisor"]
+        assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+        found = {r.getMessage().partition(" found: ")[0] for r in records if " found: " in r.msg}
+        assert found == {"outdoor unit", *(f"zone {z} head" for z in supervisor.zones)}
+        # A real outage of the outdoor unit, and its return, still warn.
+        caplog.clear()
+        simulator.faults.add(Fault(FaultKind.VANISH, "odu"))
+        await wait_until(lambda: not supervisor.odu_available, 20, "the outdoor unit lost")
+        simulator.faults.clear()
+        await wait_until(lambda: supervisor.odu_available, 20, "the outdoor unit back")
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "controller.supervisor" and r.levelno >= logging.WARNING
+    ]
+    assert warnings == ["outdoor unit does not answer", "outdoor unit answers again"]
