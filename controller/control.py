@@ -16,9 +16,9 @@ from typing import NamedTuple, cast
 from controller.compressor import (
     CompressorState,
     CoordinatorTuning,
-    RequestFields,
     UnitObservation,
-    coordinate,
+    ZoneRequest,
+    step_compressor,
 )
 from controller.frost import IDLE_FROST, FrostState, FrostTuning, defrost_lift_k, step_frost
 from controller.presets import PresetTable, preset_setpoints
@@ -251,7 +251,7 @@ def control_step(
     joinable = None if running is NONE else running
 
     loops: dict[str, ZoneLoopState] = {}
-    requests: list[RequestFields] = []
+    requests: list[ZoneRequest] = []
     # What the heads' pass below takes from each zone's loop pass (a plain tuple each: reading
     # a NamedTuple's fields, or a dict, again costs more than carrying them).
     passed: list[
@@ -313,7 +313,11 @@ def control_step(
         loops[zone_id] = loop
         # Unpacked: a NamedTuple's field read by name is a slow lookup on Python 3.11.
         _, direction, calling, setpoint, demand, error_k, smoothed = loop
-        requests.append((zone_id, direction, demand, zone.rated_capacity_w, calling, error_k))
+        requests.append(
+            tuple.__new__(
+                ZoneRequest, (zone_id, direction, demand, zone.rated_capacity_w, calling, error_k)
+            )
+        )
         passed.append(
             (zone_id, zone, settings, preset, previous, direction, setpoint, demand, smoothed)
         )
@@ -321,7 +325,7 @@ def control_step(
             priority = direction
 
     unit_settings = unit.settings
-    compressor, odu, active, shares, conflicts, forced_stop = coordinate(
+    compressor, coordinated = step_compressor(
         compressor,
         requests,
         observation,
@@ -335,6 +339,7 @@ def control_step(
         unit_settings.demand_limit_pct,
         priority,
     )
+    odu, active, shares, conflicts, forced_stop = coordinated
 
     # A head whose zone has the very same settings object as last tick (`previous_inputs`),
     # share, mode and setpoint keeps its command without working it out again.
