@@ -75,9 +75,8 @@ class CoordinatorTuning:
 
 
 # The per-tick records below are NamedTuples rather than frozen dataclasses: several are built
-# every tick and the benchmark runs ten thousand ticks per wall second. The hot paths build them
-# with `tuple.__new__(Record, (every field…))`, which halves the cost (see `ZoneLoopState`), and
-# read many fields at once by unpacking (a field read by name is a slow lookup on Python 3.11).
+# every tick and the benchmark runs ten thousand ticks per wall second. The hot paths read many
+# fields at once by unpacking (a field read by name is a slow lookup on Python 3.11).
 
 
 class ZoneRequest(NamedTuple):
@@ -347,23 +346,20 @@ def step_compressor(
             waiting.append(zone_id)
     if calls and coil_w < min_hz * per_hz:
         _open_more_coil(shares, requests, active, min_hz * per_hz - coil_w, hold)
-    new_state = tuple.__new__(
-        CompressorState,
-        (
-            run_mode,
-            True,
-            frequency,
-            started_at,
-            state.stopped_at,
-            wanted,
-            since,
-            recent_starts,
-            trim,
-            stretch,
-            False,
-            delivery,
-            low_load,
-        ),
+    new_state = CompressorState(
+        run_mode,
+        True,
+        frequency,
+        started_at,
+        state.stopped_at,
+        wanted,
+        since,
+        recent_starts,
+        trim,
+        stretch,
+        False,
+        delivery,
+        low_load,
     )
     command = odu_command(run_mode, frequency, quiet, demand_limit_pct)
     conflicts = frozenset(waiting) if waiting else NO_CONFLICTS
@@ -395,23 +391,20 @@ def _stopped(
         new_state = state  # it stays off as it was (most ticks at low load)
     else:
         running = state.running
-        new_state = tuple.__new__(
-            CompressorState,
-            (
-                state.mode,
-                False,
-                0.0,
-                state.started_at,
-                now if running else state.stopped_at,
-                arbitrated,
-                since,
-                state.recent_starts,
-                state.trim,
-                state.stretch,
-                cycled if running else state.cycled,
-                1.0,
-                low_load,
-            ),
+        new_state = CompressorState(
+            state.mode,
+            False,
+            0.0,
+            state.started_at,
+            now if running else state.stopped_at,
+            arbitrated,
+            since,
+            state.recent_starts,
+            state.trim,
+            state.stretch,
+            cycled if running else state.cycled,
+            1.0,
+            low_load,
         )
     command = odu_command(state.mode, 0.0, quiet, demand_limit_pct)
     conflicts = _conflicts(requests, arbitrated)
