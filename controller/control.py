@@ -33,6 +33,7 @@ from controller.zone import (
     MODE_OFF,
     Direction,
     PiTuning,
+    SharedConditions,
     ZoneLoopState,
     step_zone,
 )
@@ -289,9 +290,6 @@ def step_zone_loops(
     running = NONE
     if compressor.running:
         running = HEAT if compressor.mode == "heat" else COOL
-    stretch = compressor.stretch
-    delivery = compressor.delivery
-    low_load = compressor.low_load
     sensor_bias = tuning.head_sensor_bias
     bias_decay = sensor_bias.decay(dt)
     # Where the head sensors' bias heads for the heads that got refrigerant over the last
@@ -303,7 +301,10 @@ def step_zone_loops(
         worked_bias = sensor_bias.cooling_k
     priority_zone = tuning.coordinator.priority_zone
     priority = NONE
-    lift = defrost_lift_k(frost, tuning.frost, low_load)
+    lift = defrost_lift_k(frost, tuning.frost, compressor.low_load)
+    shared = SharedConditions(
+        compressor.stretch, outdoor, compressor.delivery, compressor.low_load, lift
+    )
     # While the heating aims are lifted before a defrost, the heating zones' integrators are
     # held (the lift is not load): zones whose loop heated last tick (None: no lift).
     lifted = HEAT if lift > 0.0 else None
@@ -353,12 +354,8 @@ def step_zone_loops(
                 else preset_setpoints(settings, presets, preset, limits)
             ),
             joinable is previous.direction,  # joining
-            stretch,
             boost,
-            outdoor,  # outdoor_temperature
-            delivery,
-            low_load,
-            lift,  # lift_k
+            shared,
         )
         loops[zone_id] = loop
         direction = loop.direction
