@@ -340,22 +340,21 @@ def step_zone_loops(
             head_bias[zone_id] = bias
             temperature -= bias
         limits = zone.setpoint_limits
-        # Positional arguments (named in the comments): a keyword call costs twice as much.
         loop = step_zone(
             previous,
             settings,
             temperature,
             dt,
             pi,
-            frozen_all or not was_served or previous.direction is lifted,  # frozen
-            (  # setpoints
+            frozen=frozen_all or not was_served or previous.direction is lifted,
+            setpoints=(
                 None
                 if preset is PRESET_NONE and limits is None
                 else preset_setpoints(settings, presets, preset, limits)
             ),
-            joinable is previous.direction,  # joining
-            boost,
-            shared,
+            joining=joinable is previous.direction,
+            boost=boost,
+            shared=shared,
         )
         loops[zone_id] = loop
         direction = loop.direction
