@@ -270,17 +270,11 @@ def step_zone_loops(
 ) -> ZoneLoops:
     """The first phase: each zone's reading (the head sensor's bias taken off), its preset and
     its loop, with what the compressor did over the last interval."""
-    (
-        previous_loops,
-        compressor,
-        _,
-        served,
-        previous_boosts,
-        _,
-        previous_bias,
-        _,
-        _,
-    ) = state
+    previous_loops = state.zones
+    compressor = state.compressor
+    served = state.served
+    previous_boosts = state.boost_since
+    previous_bias = state.head_bias_k
     pi = tuning.pi
     presets = tuning.presets
     outdoor = unit.observation.outdoor_temperature
