@@ -75,9 +75,8 @@ class CoordinatorTuning:
 
 
 # The per-tick records below are NamedTuples rather than frozen dataclasses: several are built
-# every tick and the benchmark runs ten thousand ticks per wall second. The hot paths build them
-# with `tuple.__new__(Record, (every field…))`, which halves the cost (see `ZoneLoopState`), and
-# read many fields at once by unpacking (a field read by name is a slow lookup on Python 3.11).
+# every tick and the benchmark runs ten thousand ticks per wall second. The hot paths read many
+# fields at once by unpacking (a field read by name is a slow lookup on Python 3.11).
 
 
 class ZoneRequest(NamedTuple):
@@ -128,13 +127,6 @@ class CoordinatorOutput(NamedTuple):
     shares_pct: dict[str, float]  # capacity_request per zone, % of the head's rating
     conflicts: frozenset[str]  # zones that call for the other direction and wait
     forced_stop: bool = False  # stopped before the minimum on time: the unit cannot run
-
-
-# What `coordinate` reads of a zone and gives back: a `ZoneRequest`'s and a
-# `CoordinatorOutput`'s fields in their order, as plain tuples. `control_step` runs it every
-# tick, and a plain tuple is built and unpacked ~4× faster than a NamedTuple on Python 3.11.
-RequestFields = tuple[str, Direction, float, float, bool, float]
-Coordinated = tuple[CompressorState, OduCommand, Direction, dict[str, float], frozenset[str], bool]
 
 
 def frequency_cap_hz(
@@ -195,38 +187,6 @@ def step_compressor(
     capacity-map trim learns nothing (the unit may be protecting itself); ``priority`` is the
     direction the priority zone calls for (policy `priority`). ``quiet`` and
     ``demand_limit_pct`` cap the frequency and go out with the command."""
-    new_state, command, active, shares, conflicts, forced = coordinate(
-        state,
-        requests,
-        unit,
-        now,
-        dt_s,
-        tuning,
-        available,
-        defrost,
-        fault,
-        quiet,
-        demand_limit_pct,
-        priority,
-    )
-    return new_state, CoordinatorOutput(command, active, shares, conflicts, forced)
-
-
-def coordinate(
-    state: CompressorState,
-    requests: Sequence[RequestFields],
-    unit: UnitObservation,
-    now: float,
-    dt_s: float,
-    tuning: CoordinatorTuning,
-    available: bool,
-    defrost: bool,
-    fault: bool,
-    quiet: bool,
-    demand_limit_pct: int,
-    priority: Direction,
-) -> Coordinated:
-    """`step_compressor` on plain tuples: the new state, then the output's fields."""
     limits = tuning.limits
     # One pass over the zones: per direction, the zones that could take refrigerant, those
     # that call, their requested capacity and its error-weighted sum (for the trim).
@@ -386,33 +346,30 @@ def coordinate(
             waiting.append(zone_id)
     if calls and coil_w < min_hz * per_hz:
         _open_more_coil(shares, requests, active, min_hz * per_hz - coil_w, hold)
-    new_state = tuple.__new__(
-        CompressorState,
-        (
-            run_mode,
-            True,
-            frequency,
-            started_at,
-            state.stopped_at,
-            wanted,
-            since,
-            recent_starts,
-            trim,
-            stretch,
-            False,
-            delivery,
-            low_load,
-        ),
+    new_state = CompressorState(
+        run_mode,
+        True,
+        frequency,
+        started_at,
+        state.stopped_at,
+        wanted,
+        since,
+        recent_starts,
+        trim,
+        stretch,
+        False,
+        delivery,
+        low_load,
     )
     command = odu_command(run_mode, frequency, quiet, demand_limit_pct)
     conflicts = frozenset(waiting) if waiting else NO_CONFLICTS
-    return new_state, command, active, shares, conflicts, False
+    return new_state, CoordinatorOutput(command, active, shares, conflicts, False)
 
 
 def _stopped(
     state: CompressorState,
     now: float,
-    requests: Sequence[RequestFields],
+    requests: Sequence[ZoneRequest],
     arbitrated: Direction,
     since: float | None,
     quiet: bool,
@@ -421,7 +378,7 @@ def _stopped(
     *,
     cycled: bool = False,
     forced: bool = False,
-) -> Coordinated:
+) -> tuple[CompressorState, CoordinatorOutput]:
     """The compressor is (or stays) off this tick; ``cycled``: a low-load cycle ends here."""
     if (
         not state.running
@@ -434,30 +391,27 @@ def _stopped(
         new_state = state  # it stays off as it was (most ticks at low load)
     else:
         running = state.running
-        new_state = tuple.__new__(
-            CompressorState,
-            (
-                state.mode,
-                False,
-                0.0,
-                state.started_at,
-                now if running else state.stopped_at,
-                arbitrated,
-                since,
-                state.recent_starts,
-                state.trim,
-                state.stretch,
-                cycled if running else state.cycled,
-                1.0,
-                low_load,
-            ),
+        new_state = CompressorState(
+            state.mode,
+            False,
+            0.0,
+            state.started_at,
+            now if running else state.stopped_at,
+            arbitrated,
+            since,
+            state.recent_starts,
+            state.trim,
+            state.stretch,
+            cycled if running else state.cycled,
+            1.0,
+            low_load,
         )
     command = odu_command(state.mode, 0.0, quiet, demand_limit_pct)
     conflicts = _conflicts(requests, arbitrated)
-    return new_state, command, NONE, {}, conflicts, forced
+    return new_state, CoordinatorOutput(command, NONE, {}, conflicts, forced)
 
 
-def _conflicts(requests: Sequence[RequestFields], served: Direction) -> frozenset[str]:
+def _conflicts(requests: Sequence[ZoneRequest], served: Direction) -> frozenset[str]:
     """The zones that call for the direction not being served."""
     waiting: list[str] | None = None
     for zone_id, direction, _, _, calling, _ in requests:
@@ -471,7 +425,7 @@ def _conflicts(requests: Sequence[RequestFields], served: Direction) -> frozense
 
 def _open_more_coil(
     shares: dict[str, float],
-    requests: Sequence[RequestFields],
+    requests: Sequence[ZoneRequest],
     active: Direction,
     missing_w: float,
     share_pct: float,
@@ -479,9 +433,9 @@ def _open_more_coil(
     """Open heads of this direction that do not call, nearest to calling first, until the
     open coils can take what the compressor gives at its minimum speed: a lone small head
     cannot (a unit then caps itself below its minimum and stops)."""
-    idle = sorted(  # by the fields' index: zone_id 0, direction 1, error_k 5
-        (r for r in requests if r[1] is active and r[0] not in shares),
-        key=lambda r: -r[5],
+    idle = sorted(
+        (r for r in requests if r.direction is active and r.zone_id not in shares),
+        key=lambda r: -r.error_k,
     )
     for zone_id, _, _, rated_w, _, _ in idle:
         if missing_w <= 0:

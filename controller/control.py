@@ -1,4 +1,5 @@
-"""One control tick for the whole system (pure): zone loops → coordinator → head commands.
+"""One control tick for the whole system (pure), in three phases: the zone loops
+(`step_zone_loops`) → the coordinator (`step_compressor`) → the head commands (`head_commands`).
 
 This is the single entry point that both the supervisor and the benchmark call, so the
 benchmark scores exactly the code that ships (docs/architecture.md, 'Pure core'). It runs
@@ -15,10 +16,11 @@ from typing import NamedTuple, cast
 
 from controller.compressor import (
     CompressorState,
+    CoordinatorOutput,
     CoordinatorTuning,
-    RequestFields,
     UnitObservation,
-    coordinate,
+    ZoneRequest,
+    step_compressor,
 )
 from controller.frost import IDLE_FROST, FrostState, FrostTuning, defrost_lift_k, step_frost
 from controller.presets import PresetTable, preset_setpoints
@@ -31,6 +33,7 @@ from controller.zone import (
     MODE_OFF,
     Direction,
     PiTuning,
+    SharedConditions,
     ZoneLoopState,
     step_zone,
 )
@@ -113,8 +116,7 @@ class ControlState(NamedTuple):
 
 class ZoneOutput(NamedTuple):
     """What one zone does this tick. A NamedTuple (immutable like a frozen dataclass, built
-    3× faster): the benchmark builds one per zone per tick, ten thousand ticks a second
-    (`control_step` builds these records with `tuple.__new__`, see `ZoneLoopState`)."""
+    3× faster): the benchmark builds one per zone per tick, ten thousand ticks a second."""
 
     head: HeadCommand
     action: str  # Home Assistant hvac_action vocabulary
@@ -184,6 +186,24 @@ def elapsed_s(last_time: float | None, now: float) -> float:
     return now - last_time if last_time is not None and now > last_time else 0.0
 
 
+class ZoneLoops(NamedTuple):
+    """The first phase's result: every zone's loop stepped, and what the coordinator needs."""
+
+    loops: dict[str, ZoneLoopState]
+    requests: list[ZoneRequest]  # one per zone, for the coordinator
+    presets: dict[str, Preset]  # the preset in effect per zone (boost ends in comfort)
+    boost_since: dict[str, float]  # when each boosting zone's boost began
+    head_bias: dict[str, float]  # the head sensors' estimated bias, per zone
+    priority: Direction  # the direction the priority zone calls for (NONE: it does not call)
+
+
+class HeadCommands(NamedTuple):
+    """The last phase's result: each head's command, and what each zone does."""
+
+    heads: dict[str, HeadCommand]
+    outputs: dict[str, ZoneOutput]
+
+
 def control_step(
     state: ControlState,
     zones: Mapping[str, ZoneInput],
@@ -192,37 +212,80 @@ def control_step(
     tuning: ControlTuning,
 ) -> tuple[ControlState, ControlOutput]:
     """Advance the whole controller to time ``now``: seconds on a monotonic scale (the
-    starts budget counts a rolling hour of it)."""
-    # Unpacked: a NamedTuple's field read by name is a slow lookup on Python 3.11.
-    (
-        previous_loops,
+    starts budget counts a rolling hour of it). Three phases: the zone loops, the coordinator
+    (one mode and frequency for the unit, a capacity share per head), the head commands."""
+    dt = elapsed_s(state.last_time, now)
+    compressor = state.compressor
+    # The run time toward the next defrost counts what the compressor did since the last tick.
+    heating = compressor.running and compressor.mode == "heat" and not unit.defrost
+    frost = step_frost(
+        state.frost,
+        dt,
+        heating,
+        unit.defrost,
+        unit.coil_below_freezing,
+        unit.observation.outdoor_temperature,
+        tuning.frost,
+    )
+    zoned = step_zone_loops(state, zones, unit, now, dt, frost, tuning)
+    unit_settings = unit.settings
+    compressor, coordinated = step_compressor(
         compressor,
-        last_time,
-        served,
-        previous_boosts,
-        previous_heads,
-        previous_bias,
-        previous_inputs,
-        previous_frost,
-    ) = state
-    dt = elapsed_s(last_time, now)
+        zoned.requests,
+        unit.observation,
+        now,
+        dt,
+        tuning.coordinator,
+        unit.available,
+        unit.defrost,
+        unit.fault,
+        unit_settings.quiet,
+        unit_settings.demand_limit_pct,
+        zoned.priority,
+    )
+    heads, outputs = head_commands(state, zones, zoned, coordinated, unit.defrost, tuning)
+    active = coordinated.active
+    new_state = ControlState(
+        zoned.loops,
+        compressor,
+        now,
+        frozenset(coordinated.shares_pct) if active is not NONE else frozenset(),
+        zoned.boost_since,
+        heads,
+        zoned.head_bias,
+        zones,
+        frost,
+    )
+    return new_state, ControlOutput(coordinated.command, outputs, active, coordinated.forced_stop)
+
+
+def step_zone_loops(
+    state: ControlState,
+    zones: Mapping[str, ZoneInput],
+    unit: UnitInput,
+    now: float,
+    dt: float,
+    frost: FrostState,
+    tuning: ControlTuning,
+) -> ZoneLoops:
+    """The first phase: each zone's reading (the head sensor's bias taken off), its preset and
+    its loop, with what the compressor did over the last interval."""
+    previous_loops = state.zones
+    compressor = state.compressor
+    served = state.served
+    previous_boosts = state.boost_since
+    previous_bias = state.head_bias_k
     pi = tuning.pi
     presets = tuning.presets
-    observation = unit.observation
-    outdoor = observation.outdoor_temperature
+    outdoor = unit.observation.outdoor_temperature
     defrost = unit.defrost
     # Defrost, or a unit that does not answer, delivers no capacity: hold the integrators.
     frozen_all = defrost or not unit.available
     running = NONE
     if compressor.running:
         running = HEAT if compressor.mode == "heat" else COOL
-    stretch = compressor.stretch
-    delivery = compressor.delivery
-    low_load = compressor.low_load
-    boost_since: dict[str, float] = {}
     sensor_bias = tuning.head_sensor_bias
     bias_decay = sensor_bias.decay(dt)
-    head_bias: dict[str, float] = {}
     # Where the head sensors' bias heads for the heads that got refrigerant over the last
     # interval (none while defrosting); the others' fades.
     worked_bias = 0.0
@@ -232,17 +295,10 @@ def control_step(
         worked_bias = sensor_bias.cooling_k
     priority_zone = tuning.coordinator.priority_zone
     priority = NONE
-    # The run time toward the next defrost counts what the compressor did since the last tick.
-    frost = step_frost(
-        previous_frost,
-        dt,
-        running is HEAT and not defrost,
-        defrost,
-        unit.coil_below_freezing,
-        outdoor,
-        tuning.frost,
-    )
     lift = defrost_lift_k(frost, tuning.frost, compressor.low_load)
+    shared = SharedConditions(
+        compressor.stretch, outdoor, compressor.delivery, compressor.low_load, lift
+    )
     # While the heating aims are lifted before a defrost, the heating zones' integrators are
     # held (the lift is not load): zones whose loop heated last tick (None: no lift).
     lifted = HEAT if lift > 0.0 else None
@@ -251,22 +307,10 @@ def control_step(
     joinable = None if running is NONE else running
 
     loops: dict[str, ZoneLoopState] = {}
-    requests: list[RequestFields] = []
-    # What the heads' pass below takes from each zone's loop pass (a plain tuple each: reading
-    # a NamedTuple's fields, or a dict, again costs more than carrying them).
-    passed: list[
-        tuple[
-            str,
-            ZoneInput,
-            ZoneSettings,
-            Preset,
-            ZoneLoopState,
-            Direction,
-            float | None,
-            float,
-            float | None,
-        ]
-    ] = []
+    requests: list[ZoneRequest] = []
+    in_effect: dict[str, Preset] = {}
+    boost_since: dict[str, float] = {}
+    head_bias: dict[str, float] = {}
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -279,6 +323,7 @@ def control_step(
                 boost = True
             else:
                 preset = Preset.COMFORT  # boost is over: back to comfort
+        in_effect[zone_id] = preset
         temperature = zone.temperature if zone.available else None
         was_served = zone_id in served
         if temperature is not None and zone.sensor is HEAD_SENSOR:
@@ -289,53 +334,50 @@ def control_step(
             head_bias[zone_id] = bias
             temperature -= bias
         limits = zone.setpoint_limits
-        # Positional arguments (named in the comments): a keyword call costs twice as much.
         loop = step_zone(
             previous,
             settings,
             temperature,
             dt,
             pi,
-            frozen_all or not was_served or previous.direction is lifted,  # frozen
-            (  # setpoints
+            frozen=frozen_all or not was_served or previous.direction is lifted,
+            setpoints=(
                 None
                 if preset is PRESET_NONE and limits is None
                 else preset_setpoints(settings, presets, preset, limits)
             ),
-            joinable is previous.direction,  # joining
-            stretch,
-            boost,
-            outdoor,  # outdoor_temperature
-            delivery,
-            low_load,
-            lift,  # lift_k
+            joining=joinable is previous.direction,
+            boost=boost,
+            shared=shared,
         )
         loops[zone_id] = loop
-        # Unpacked: a NamedTuple's field read by name is a slow lookup on Python 3.11.
-        _, direction, calling, setpoint, demand, error_k, smoothed = loop
-        requests.append((zone_id, direction, demand, zone.rated_capacity_w, calling, error_k))
-        passed.append(
-            (zone_id, zone, settings, preset, previous, direction, setpoint, demand, smoothed)
+        direction = loop.direction
+        calling = loop.calling
+        requests.append(
+            ZoneRequest(
+                zone_id, direction, loop.demand, zone.rated_capacity_w, calling, loop.error_k
+            )
         )
         if priority_zone is not None and zone_id == priority_zone and calling:
             priority = direction
+    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority)
 
-    unit_settings = unit.settings
-    compressor, odu, active, shares, conflicts, forced_stop = coordinate(
-        compressor,
-        requests,
-        observation,
-        now,
-        dt,
-        tuning.coordinator,
-        unit.available,
-        defrost,
-        unit.fault,
-        unit_settings.quiet,
-        unit_settings.demand_limit_pct,
-        priority,
-    )
 
+def head_commands(
+    state: ControlState,
+    zones: Mapping[str, ZoneInput],
+    zoned: ZoneLoops,
+    coordinated: CoordinatorOutput,
+    defrost: bool,
+    tuning: ControlTuning,
+) -> HeadCommands:
+    """The last phase: each head's command from its zone's loop and the coordinator's share,
+    and what the zone does in Home Assistant's hvac_action words."""
+    previous_loops = state.zones
+    previous_heads = state.head_commands
+    previous_inputs = state.inputs
+    _, active, shares, conflicts, _ = coordinated
+    presets = zoned.presets
     # A head whose zone has the very same settings object as last tick (`previous_inputs`),
     # share, mode and setpoint keeps its command without working it out again.
     quiet_auto_fan = tuning.quiet_auto_fan
@@ -343,7 +385,11 @@ def control_step(
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
-    for zone_id, zone, settings, preset, previous, direction, setpoint, demand, smoothed in passed:
+    for zone_id, loop in zoned.loops.items():
+        zone = zones[zone_id]
+        settings = zone.settings
+        direction = loop.direction
+        setpoint = loop.setpoint
         mode = settings.mode
         previous_head = previous_heads.get(zone_id)
         # The head's mode (inline: a call costs more than the choice): the zone's direction,
@@ -371,7 +417,7 @@ def control_step(
             and was.settings is settings
             and previous_head.capacity_request_pct == share
             and previous_head.mode == head_mode
-            and previous.setpoint == setpoint
+            and previous_loops.get(zone_id, IDLE_STATE).setpoint == setpoint
         ):
             head = previous_head  # made of what it was made of last tick (most ticks)
         else:
@@ -396,31 +442,14 @@ def control_step(
             action = "defrosting" if defrost else "preheating" if zone.preheating else "heating"
         else:
             action = "drying" if mode is MODE_DRY else "cooling"
-        outputs[zone_id] = tuple.__new__(
-            ZoneOutput,
-            (
-                head,
-                action,
-                demand,
-                direction,
-                zone_id in conflicts,
-                preset,
-                setpoint,
-                smoothed,
-            ),
+        outputs[zone_id] = ZoneOutput(
+            head,
+            action,
+            loop.demand,
+            direction,
+            zone_id in conflicts,
+            presets[zone_id],
+            setpoint,
+            loop.temperature,
         )
-    new_state = tuple.__new__(
-        ControlState,
-        (
-            loops,
-            compressor,
-            now,
-            frozenset(shares) if active is not NONE else frozenset(),
-            boost_since,
-            heads,
-            head_bias,
-            zones,
-            frost,
-        ),
-    )
-    return new_state, tuple.__new__(ControlOutput, (odu, outputs, active, forced_stop))
+    return HeadCommands(heads, outputs)

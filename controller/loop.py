@@ -126,7 +126,7 @@ NO_REMOTES: Mapping[str, RemoteReading] = {}
 
 
 class Decision(NamedTuple):
-    """One tick's result; a NamedTuple built with `tuple.__new__` (see `ZoneLoopState`)."""
+    """One tick's result."""
 
     output: ControlOutput
     odu_command: OduCommand | None  # None: send nothing (refused, or the unit is unreachable)
@@ -201,7 +201,7 @@ class ControlLoop:
                 self.history = check_command(
                     self.history, stop, now, self.tuning.coordinator.limits, forced_stop=True
                 )
-            return tuple.__new__(Decision, (output, None, None))
+            return Decision(output, None, None)
         command = output.odu
         history = self.history
         limits = self.tuning.coordinator.limits
@@ -220,10 +220,10 @@ class ControlLoop:
                     history, command, now, limits, forced_stop=output.forced_stop
                 )
             except InterlockViolation as err:
-                return tuple.__new__(Decision, (output, None, str(err)))
+                return Decision(output, None, str(err))
             if self.history is history:
                 self._passed = _CommandPassed(command, history, limits)
-        return tuple.__new__(Decision, (output, command, None))
+        return Decision(output, command, None)
 
     def resume_boost(self, zone_id: str, since: float) -> None:
         """Count the zone's boost from ``since`` (controller time) rather than from the first

@@ -86,9 +86,7 @@ class ZoneLoopState(NamedTuple):
     """What the loop remembers between ticks, and what it gives this tick.
 
     A NamedTuple rather than a frozen dataclass: one is built per zone per tick, and the
-    benchmark runs ten thousand ticks per wall second (tuples are built 3× faster). The hot
-    paths build it with `tuple.__new__(ZoneLoopState, (every field…))`: the class's own
-    constructor is a generated Python function around that same call, at twice the cost."""
+    benchmark runs ten thousand ticks per wall second (tuples are built 3× faster)."""
 
     integral: float = 0.0
     direction: Direction = Direction.NONE
@@ -100,6 +98,20 @@ class ZoneLoopState(NamedTuple):
 
 
 IDLE_STATE = ZoneLoopState()
+
+
+class SharedConditions(NamedTuple):
+    """What the outdoor unit and the coordinator bring to every zone's loop alike on a tick
+    (see `step_zone`)."""
+
+    stretch: float = 1.0  # ≥ 1: widens the satisfied side of the call latch
+    outdoor_temperature: float | None = None
+    delivery: float = 1.0  # capacity delivered last tick over what the zones asked for
+    low_load: float = 0.0  # 0..1: how much the compressor has been cycling at its minimum
+    lift_k: float = 0.0  # heating aims raised this much ahead of a defrost
+
+
+NO_CONDITIONS = SharedConditions()
 # A reading exactly on a threshold counts as reaching it (float sums are never exact).
 EPSILON_K = 1e-6
 
@@ -138,12 +150,8 @@ def step_zone(
     frozen: bool = False,
     setpoints: tuple[float, float] | None = None,
     joining: bool = False,
-    stretch: float = 1.0,
     boost: bool = False,
-    outdoor_temperature: float | None = None,
-    delivery: float = 1.0,
-    low_load: float = 0.0,
-    lift_k: float = 0.0,
+    shared: SharedConditions = NO_CONDITIONS,
 ) -> ZoneLoopState:
     """Advance one zone's loop by ``dt_s`` seconds; the new state carries the demand.
 
@@ -151,19 +159,20 @@ def step_zone(
     them the zone's own. ``frozen`` holds the integrator (defrost, or the zone got no
     refrigerant, so the error says nothing about its demand): the demand is still computed, so
     the loop resumes bumplessly. ``joining``: the compressor runs in this zone's direction, so
-    a satisfied zone may join at ``rejoin_k``. ``stretch`` (≥ 1) widens the satisfied side of
-    the latch. ``boost`` asks for full capacity until the room reaches the setpoint itself.
-    ``delivery`` is the capacity the unit delivered last tick over what the zones asked for
-    (> 1 at the minimum frequency, < 1 at the frequency cap). ``low_load`` (0..1) says how much
-    of late the compressor has been cycling at its minimum: the aim moves from ``band_offset_k``
-    toward ``low_load_band_offset_k`` with it. ``lift_k`` raises a heating aim toward the
-    setpoint (never past it) ahead of a defrost (`controller.frost`).
+    a satisfied zone may join at ``rejoin_k``. ``boost`` asks for full capacity until the room
+    reaches the setpoint itself. From ``shared``: ``stretch`` (≥ 1) widens the satisfied side
+    of the latch; ``delivery`` is the capacity the unit delivered last tick over what the
+    zones asked for (> 1 at the minimum frequency, < 1 at the frequency cap); ``low_load``
+    (0..1) says how much of late the compressor has been cycling at its minimum: the aim moves
+    from ``band_offset_k`` toward ``low_load_band_offset_k`` with it; ``lift_k`` raises a
+    heating aim toward the setpoint (never past it) ahead of a defrost (`controller.frost`).
 
     A setpoint change and a mode change that keeps the direction keep the integral (bumpless);
     a new direction starts it from zero (it held the other direction's load)."""
     mode = settings.mode
     if temperature is None or mode is MODE_OFF or mode is MODE_FAN_ONLY:
         return IDLE_STATE
+    stretch, outdoor_temperature, delivery, low_load, lift_k = shared
     previous_temperature = state.temperature
     if previous_temperature is not None and dt_s > 0:
         temperature = previous_temperature + (temperature - previous_temperature) * (
@@ -205,9 +214,7 @@ def step_zone(
         else:
             calling = above >= -0.5 * tuning.dry_band_k
         demand = tuning.dry_demand if calling else 0.0
-        return tuple.__new__(
-            ZoneLoopState, (0.0, direction, calling, setpoint, demand, above, temperature)
-        )
+        return ZoneLoopState(0.0, direction, calling, setpoint, demand, above, temperature)
 
     # Boost: the head's whole capacity until the room is at the setpoint itself.
     boosting = boost and error + offset > EPSILON_K
@@ -225,14 +232,10 @@ def step_zone(
 
     integral = state.integral if same_direction else 0.0
     if not calling:
-        return tuple.__new__(
-            ZoneLoopState, (integral, direction, False, setpoint, 0.0, error, temperature)
-        )
+        return ZoneLoopState(integral, direction, False, setpoint, 0.0, error, temperature)
     if boosting:
         # The integral is held, so that the loop takes over where it left off.
-        return tuple.__new__(
-            ZoneLoopState, (integral, direction, True, setpoint, 1.0, error, temperature)
-        )
+        return ZoneLoopState(integral, direction, True, setpoint, 1.0, error, temperature)
 
     kp = tuning.kp
     bias = kp * error
@@ -248,9 +251,7 @@ def step_zone(
     demand = bias + integral
     top = tuning.max_demand
     demand = 0.0 if demand < 0.0 else top if demand > top else demand
-    return tuple.__new__(
-        ZoneLoopState, (integral, direction, True, setpoint, demand, error, temperature)
-    )
+    return ZoneLoopState(integral, direction, True, setpoint, demand, error, temperature)
 
 
 def _integrate(

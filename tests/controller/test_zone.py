@@ -3,7 +3,7 @@
 import pytest
 
 from controller.settings import ZoneMode, ZoneSettings
-from controller.zone import Direction, PiTuning, ZoneLoopState, step_zone
+from controller.zone import Direction, PiTuning, SharedConditions, ZoneLoopState, step_zone
 
 # No measurement filter here, so that a reading's effect shows at once.
 TUNING = PiTuning(kp=0.5, ti_s=1800.0, band_offset_k=0.4, call_k=0.1, satisfied_k=0.2, filter_s=0.0)
@@ -74,10 +74,16 @@ def test_a_satisfied_zone_rejoins_a_running_compressor_earlier():
 def test_stretch_widens_the_satisfied_side_up_to_its_limit():
     calling = step_zone(ZoneLoopState(), HEAT_21, 20.4, 10, TUNING)
     assert not step_zone(calling, HEAT_21, 20.8, 10, TUNING).calling
-    assert step_zone(calling, HEAT_21, 20.8, 10, TUNING, stretch=2.0).calling
-    assert not step_zone(calling, HEAT_21, 21.0, 10, TUNING, stretch=2.0).calling
+    assert step_zone(
+        calling, HEAT_21, 20.8, 10, TUNING, shared=SharedConditions(stretch=2.0)
+    ).calling
+    assert not step_zone(
+        calling, HEAT_21, 21.0, 10, TUNING, shared=SharedConditions(stretch=2.0)
+    ).calling
     # max_satisfied_k (0.6) caps any stretch: satisfied at 21.2 at the latest
-    assert not step_zone(calling, HEAT_21, 21.2, 10, TUNING, stretch=10.0).calling
+    assert not step_zone(
+        calling, HEAT_21, 21.2, 10, TUNING, shared=SharedConditions(stretch=10.0)
+    ).calling
 
 
 def test_anti_windup_bounds_the_integral_while_saturated():
@@ -105,8 +111,12 @@ def test_at_low_load_the_aim_moves_toward_the_low_load_offset():
     cool = ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0)
     for settings, room, sign in ((HEAT_21, 20.5, 1.0), (cool, 24.5, -1.0)):
         high = step_zone(ZoneLoopState(), settings, room, 10.0, tuning)
-        half = step_zone(ZoneLoopState(), settings, room, 10.0, tuning, low_load=0.5)
-        low = step_zone(ZoneLoopState(), settings, room, 10.0, tuning, low_load=1.0)
+        half = step_zone(
+            ZoneLoopState(), settings, room, 10.0, tuning, shared=SharedConditions(low_load=0.5)
+        )
+        low = step_zone(
+            ZoneLoopState(), settings, room, 10.0, tuning, shared=SharedConditions(low_load=1.0)
+        )
         # The aim is 0.3 K inside the band at high load, 0.5 K at low load, toward outdoors.
         assert high.error_k == pytest.approx(
             sign * (settings.target_temperature - 0.3 * sign - room)
@@ -198,8 +208,17 @@ def test_outdoor_feed_forward_biases_the_demand_with_the_lift():
         outdoor_feed_forward_per_k=0.01, kp=0.5, band_offset_k=0.4, call_k=0.1, filter_s=0.0
     )
     without = step_zone(ZoneLoopState(), HEAT_21, 20.4, 10, tuning)
-    cold = step_zone(ZoneLoopState(), HEAT_21, 20.4, 10, tuning, outdoor_temperature=1.0)
-    mild = step_zone(ZoneLoopState(), HEAT_21, 20.4, 10, tuning, outdoor_temperature=11.0)
+    cold = step_zone(
+        ZoneLoopState(), HEAT_21, 20.4, 10, tuning, shared=SharedConditions(outdoor_temperature=1.0)
+    )
+    mild = step_zone(
+        ZoneLoopState(),
+        HEAT_21,
+        20.4,
+        10,
+        tuning,
+        shared=SharedConditions(outdoor_temperature=11.0),
+    )
     assert cold.demand == pytest.approx(without.demand + 0.2, abs=1e-3)
     assert mild.demand == pytest.approx(without.demand + 0.1, abs=1e-3)
     assert PiTuning().outdoor_feed_forward_per_k == 0.0  # off unless configured
@@ -210,14 +229,14 @@ def test_a_zone_short_of_its_aim_tracks_what_the_compressor_minimum_delivers():
     assert state.demand < 0.2
     # The compressor's minimum gave twice what the zone asked for, yet the room is still
     # short: the integral climbs toward the delivered share, not at the slow PI pace.
-    tracked = run(HEAT_21, 20.45, 600, state, delivery=2.0)
+    tracked = run(HEAT_21, 20.45, 600, state, shared=SharedConditions(delivery=2.0))
     plain = run(HEAT_21, 20.45, 600, state)
     assert tracked.demand > plain.demand + 0.05
 
 
 def test_at_the_compressor_cap_asking_for_more_changes_nothing():
     state = run(HEAT_21, 20.0, 600)
-    capped = run(HEAT_21, 20.0, 600, state, delivery=0.5)
+    capped = run(HEAT_21, 20.0, 600, state, shared=SharedConditions(delivery=0.5))
     assert capped.integral == pytest.approx(state.integral)
 
 
