@@ -26,6 +26,7 @@ from pymodbus.pdu import ModbusPDU
 from serial.rs485 import RS485Settings
 
 from drivers.bus_config import SerialBus, TcpBus
+from drivers.serial_port import parity_to_open
 
 #: pymodbus uses one timeout for connecting and for every response. The scheduler enforces the
 #: per-device response timeout itself (config allows at most 10 s), so the client's own timeout
@@ -172,7 +173,7 @@ def _make_client(
             framer=FramerType.RTU,
             baudrate=bus.baudrate,
             bytesize=bus.bytesize,
-            parity=bus.parity,
+            parity=parity_to_open(bus.device, bus.parity),
             stopbits=bus.stopbits,
             handle_local_echo=bus.handle_local_echo,
             name=bus.device,

@@ -12,7 +12,6 @@ the quantity check first. On an RTU line the reply frames pass the fault injecto
 from __future__ import annotations
 
 import os
-import stat
 import termios
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypedDict
@@ -29,6 +28,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 from drivers.profile import DeviceProfile, Table
+from drivers.serial_port import is_pseudo_terminal, parity_to_open
 from hil.units import RegisterAccessError
 
 if TYPE_CHECKING:
@@ -40,9 +40,6 @@ INPUT_FUNCTION_CODE = 4
 READ_FUNCTION_CODES = frozenset({3, INPUT_FUNCTION_CODE})
 # The attribute of a response that names the request it answers (see _ServedRequest).
 _ANSWERS = "minisplit_answers"
-# Linux's pseudo-terminal slaves (/dev/pts/N) have these character-device majors (the kernel's
-# admin-guide/devices.txt: "Unix98 PTY slaves").
-_PTY_SLAVE_MAJORS = range(136, 144)
 
 
 class ServedUnit(Protocol):
@@ -265,21 +262,6 @@ def tcp_address(server: ModbusTcpServer) -> tuple[str, int]:
     return sockname[0], sockname[1]
 
 
-def is_pseudo_terminal(port: str) -> bool:
-    """Whether ``port`` is a pty (e.g. one end of a socat pair) rather than a serial port.
-
-    A pty carries bytes, not a line: baud rate, parity and stop bits change nothing on it. Its
-    driver even clears the parity bit on every settings change, and the C library of Debian (and
-    Fedora: a distribution patch) then fails the change (tcsetattr: EINVAL) whenever nothing
-    else in it took effect, as every time pyserial re-applies its settings after opening: an
-    "8E1" pty cannot be served."""
-    try:
-        status = os.stat(port)
-    except (OSError, ValueError):
-        return False  # not a local device node (or none): opening it will say why
-    return stat.S_ISCHR(status.st_mode) and os.major(status.st_rdev) in _PTY_SLAVE_MAJORS
-
-
 def serial_line(port: str, baudrate: int, parity: str, stopbits: int, bytesize: int = 8) -> str:
     """A served serial line, for logs and errors: the port and its framing."""
     framing = f"{baudrate} {bytesize}{parity}{stopbits}"
@@ -308,13 +290,14 @@ async def start_serial_server(
     docs/reference-unit.md).
 
     A real serial port gets exactly this framing, or an OSError saying it refuses it; a pty
-    (see `is_pseudo_terminal`) is opened without parity, which it has no means to carry."""
+    (see `drivers.serial_port.is_pseudo_terminal`) is opened without parity, which it has no
+    means to carry."""
     if _device_missing(port):  # pymodbus would log why, and raise without the reason
         raise OSError(f"cannot serve Modbus RTU on {port}: no such device")
     server = ModbusSerialServer(
         port=port,
         baudrate=baudrate,
-        parity="N" if is_pseudo_terminal(port) else parity,
+        parity=parity_to_open(port, parity),
         stopbits=stopbits,
         bytesize=bytesize,
         trace_packet=None if faults is None else _rtu_frame_faults(faults),

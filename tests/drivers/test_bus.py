@@ -750,3 +750,21 @@ async def test_the_owner_stops_when_cancelled_as_an_answer_arrives() -> None:
     assert owner in done and owner.cancelled()
     with contextlib.suppress(BusError):
         await reader
+
+
+@pytest.mark.integration
+async def test_the_reference_framing_8e1_reads_over_a_pty(
+    line: FakeLine, pty_pair: tuple[str, str]
+) -> None:
+    # A pty has no parity to set, and the C library fails the open of an 8E1 one (tcsetattr
+    # EINVAL): the controller opens it without parity, as the simulator does, so an RTU config
+    # with the units' own line settings works against `minisplit sim --serial` on a pty.
+    server_end, client_end = pty_pair
+    server = await start_rtu_server(line, server_end)
+    try:
+        scheduler = BusScheduler("rs485", rtu_bus(client_end, parity="E", timeout_s=0.5))
+        async with running(scheduler):
+            words = await scheduler.read(ODU_ID, IDENTITY)
+        assert len(words) == IDENTITY.count
+    finally:
+        await server.shutdown()

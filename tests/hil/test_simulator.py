@@ -11,8 +11,8 @@ import pytest
 from pymodbus.client import AsyncModbusSerialClient
 
 from controller.config import load_config, parse_config
+from drivers.serial_port import is_pseudo_terminal
 from hil.scenario import load_scenario, shipped_scenarios
-from hil.server import is_pseudo_terminal
 from hil.simulator import Simulator, endpoint_from_config, framing_from_config, run_simulator
 from hil.weather import parse_time_of_year
 from tests.hil.house import HOUSE, house, wait_until

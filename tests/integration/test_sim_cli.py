@@ -118,8 +118,8 @@ async def test_the_documented_serial_command_serves_one_end_of_a_pty_pair(
     simulator_end, master_end = pty_pair
     async with simulator(tmp_path, "--serial", simulator_end, *framing) as process:
         # A pty carries bytes without framing, and the C library refuses parity on one (see
-        # hil.server.is_pseudo_terminal): the master's end runs without parity, whatever the
-        # simulator's is, and sees the same bytes as over a real line.
+        # drivers.serial_port.is_pseudo_terminal): the master's end runs without parity, whatever
+        # the simulator's is, and sees the same bytes as over a real line.
         client = AsyncModbusSerialClient(
             master_end, baudrate=19200, parity="N", timeout=0.3, retries=0
         )
