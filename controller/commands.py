@@ -84,6 +84,10 @@ class ZoneCommand:
     change: ZoneTransition
 
 
+# A validated settings change: for one zone, or for the unit.
+Command = ZoneCommand | UnitTransition
+
+
 @dataclass(frozen=True)
 class SensorReading:
     """A room temperature (°C) for one zone from a remote sensor: a measurement, not a setting."""

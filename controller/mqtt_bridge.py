@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 from controller.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
+    Command,
     CommandError,
     SensorReading,
     ZoneCommand,
@@ -52,7 +53,6 @@ from controller.discovery import (
 )
 from controller.rate_limit import ReportLimiter
 from controller.security import read_secret
-from controller.transitions import UnitTransition
 from controller.units import (
     UNIT_TEMPERATURE_FIELDS,
     ZONE_TEMPERATURE_FIELDS,
@@ -63,8 +63,6 @@ from drivers.cancellation import raise_if_cancelling
 from drivers.devices import HeadInfo
 
 log = logging.getLogger(__name__)
-
-Command = ZoneCommand | UnitTransition
 
 _QOS = 1
 # Bound on paho's outgoing queue, so a stalled broker can never grow memory without limit.

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from controller.commands import ZoneCommand
+from controller.commands import Command, ZoneCommand
 from controller.compressor import UnitObservation
 from controller.config import LoadedConfig, SensorCheckConfig, ZoneConfig
 from controller.control import (
@@ -39,7 +39,7 @@ from controller.probing import RefusedUnits
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, ZoneMode, ZoneSettings
-from controller.transitions import SetPreset, UnitTransition, apply_unit, apply_zone
+from controller.transitions import SetPreset, apply_unit, apply_zone
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
 from drivers.device import DeviceDriver, DeviceError
@@ -602,7 +602,7 @@ class Supervisor:
         await asyncio.gather(*(write(z) for z in self.zones.values() if z.available))
 
     # ---- commands from MQTT and from the handheld remotes ---------------------------------
-    def on_command(self, command: ZoneCommand | UnitTransition) -> None:
+    def on_command(self, command: Command) -> None:
         """Apply a validated command. A setting takes effect once it is on disk, and is then
         written to the units at once (commands jump the bus queue): whatever the controller has
         acted on or published survives kill -9 and power loss (SettingsCommitter)."""
