@@ -1,8 +1,9 @@
-"""Commands that arrive over MQTT: strict parsing of payloads, and their pure effect on settings.
+"""What arrives over MQTT, parsed strictly: a settings change (a transition of
+`controller/transitions.py`) for a zone or the unit, or a room sensor's reading.
 
 Parsing never trusts a payload: it must be UTF-8, trimmed, finite, in range and an exact enum
 value, and every rejection is a `CommandError` whose message names the field, the payload and
-what would have been accepted. Applying a command is a pure function of the old settings.
+what would have been accepted.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, TypeVar, cast
+from typing import TypeVar
 
 from controller.config import ZoneConfig
-from controller.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
+from controller.settings import FanMode, Preset, SwingMode, ZoneMode
+from controller.transitions import (
+    SetDemandLimit,
+    SetFan,
+    SetMode,
+    SetPower,
+    SetPreset,
+    SetQuiet,
+    SetSwing,
+    SetSwingHorizontal,
+    SetTarget,
+    Side,
+    UnitTransition,
+    ZoneTransition,
+    setpoint_range,
 )
 from controller.units import TemperatureUnit, from_celsius, to_celsius
 from drivers.devices import HeadInfo
@@ -41,10 +50,12 @@ ZONE_FIELDS = (
     "remote_temperature",
 )
 UNIT_FIELDS = ("quiet", "demand_limit")
-
-# heat_cool keeps the low setpoint at least this far below the high one, so the room has a
-# neutral band and the unit does not flip between heating and cooling around one temperature.
-HEAT_COOL_DEADBAND_K = 1.0
+# The setpoint each temperature field sets.
+SETPOINT_FIELDS = {
+    "temperature": Side.TARGET,
+    "temperature_low": Side.LOW,
+    "temperature_high": Side.HIGH,
+}
 # What a room sensor may plausibly read; anything outside is a broken or misnamed sensor.
 REMOTE_TEMPERATURE_RANGE = (-30.0, 60.0)
 # Longer payloads are rejected unread and quoted only in part in error messages.
@@ -67,22 +78,22 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class ZoneCommand:
-    """A validated command for one zone. ``field`` is the topic's field name; ``value`` is typed:
-    ZoneMode (mode), float °C (temperature, temperature_low, temperature_high,
-    remote_temperature), FanMode, SwingMode (swing_mode, swing_horizontal_mode), Preset
-    (preset_mode) or bool (power)."""
+    """A validated command for one zone: the change to make to its settings."""
 
     zone_id: str
-    field: str
-    value: object
+    change: ZoneTransition
+
+
+# A validated settings change: for one zone, or for the unit.
+Command = ZoneCommand | UnitTransition
 
 
 @dataclass(frozen=True)
-class UnitCommand:
-    """A validated command for the outdoor unit: quiet (bool) or demand_limit (int %, 0–100)."""
+class SensorReading:
+    """A room temperature (°C) for one zone from a remote sensor: a measurement, not a setting."""
 
-    field: Literal["quiet", "demand_limit"]
-    value: bool | int
+    zone_id: str
+    celsius: float
 
 
 def quote_payload(payload: bytes) -> str:
@@ -163,63 +174,55 @@ def _switch(field: str, payload: bytes) -> bool:
     return _SWITCH[text]
 
 
-def setpoint_limits(zone: ZoneConfig, field: str) -> tuple[float, float]:
-    """The range a setpoint command may take. In heat_cool the low setpoint must leave room for
-    the deadband below max_temperature and the high one above min_temperature, so that keeping
-    the deadband (see `apply_zone_command`) never pushes the other setpoint out of limits."""
-    low, high = zone.min_temperature, zone.max_temperature
-    if field == "temperature_low":
-        return low, high - HEAT_COOL_DEADBAND_K
-    if field == "temperature_high":
-        return low + HEAT_COOL_DEADBAND_K, high
-    return low, high
-
-
 def parse_zone_command(
     zone: ZoneConfig,
     field: str,
     payload: bytes,
     unit: TemperatureUnit = CELSIUS,
     head: HeadInfo | None = None,
-) -> ZoneCommand:
+) -> ZoneCommand | SensorReading:
     """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad.
 
-    Temperatures arrive in ``unit`` and come out in °C. ``head`` (once the head has been
-    probed) refuses swing commands for vanes the head does not have."""
-    value: object
+    Temperatures arrive in ``unit`` and come out in °C; a setpoint must lie within the zone's
+    limits (`setpoint_range`). ``head`` (once the head has been probed) refuses swing commands
+    for vanes the head does not have. ``remote_temperature`` is a reading, not a change."""
+    change: ZoneTransition
     if field == "mode":
-        value = _choice(field, payload, ZoneMode)
-    elif field in ("temperature", "temperature_low", "temperature_high"):
-        value = _temperature(field, payload, unit, *setpoint_limits(zone, field))
+        change = SetMode(_choice(field, payload, ZoneMode))
+    elif (side := SETPOINT_FIELDS.get(field)) is not None:
+        limits = setpoint_range(zone.min_temperature, zone.max_temperature, side)
+        change = SetTarget(side, _temperature(field, payload, unit, *limits))
     elif field == "fan_mode":
-        value = _choice(field, payload, FanMode)
+        change = SetFan(_choice(field, payload, FanMode))
     elif field in ("swing_mode", "swing_horizontal_mode"):
-        value = _choice(field, payload, SwingMode)
+        position = _choice(field, payload, SwingMode)
         vertical = field == "swing_mode"
         if head is not None and not (
             head.has_vertical_vane if vertical else head.has_horizontal_vane
         ):
             vane = "vertical" if vertical else "horizontal"
             raise _fail(field, payload, f"the head of zone {zone.id!r} has no {vane} vane")
+        change = SetSwing(position) if vertical else SetSwingHorizontal(position)
     elif field == "preset_mode":
         # "none" is how Home Assistant clears a preset.
-        value = _choice(field, payload, Preset)
+        change = SetPreset(_choice(field, payload, Preset))
     elif field == "power":
-        value = _switch(field, payload)
+        change = SetPower(_switch(field, payload))
     elif field == "remote_temperature":
-        value = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
+        celsius = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
+        return SensorReading(zone.id, celsius)
     else:
         raise CommandError(
             f"unknown zone field {field!r} (payload {quote_payload(payload)}); "
             f"allowed: {', '.join(ZONE_FIELDS)}"
         )
-    return ZoneCommand(zone.id, field, value)
+    return ZoneCommand(zone.id, change)
 
 
-def parse_unit_command(field: str, payload: bytes) -> UnitCommand:
+def parse_unit_command(field: str, payload: bytes) -> UnitTransition:
     """Validate the payload of ``<base>/unit/set/<field>``; raise CommandError if bad."""
     if field == "quiet":
-        return UnitCommand("quiet", _switch(field, payload))
+        return SetQuiet(_switch(field, payload))
     if field == "demand_limit":
         value = _number(field, payload)
         # Home Assistant's number entity may send "50.0"; an integral value is accepted.
@@ -227,7 +230,7 @@ def parse_unit_command(field: str, payload: bytes) -> UnitCommand:
             raise _fail(field, payload, "not a whole number of percent")
         if not 0 <= value <= 100:
             raise _fail(field, payload, f"{value:g} is outside 0..100 %")
-        return UnitCommand("demand_limit", int(value))
+        return SetDemandLimit(int(value))
     raise CommandError(
         f"unknown unit field {field!r} (payload {quote_payload(payload)}); "
         f"allowed: {', '.join(UNIT_FIELDS)}"
@@ -267,68 +270,3 @@ def parse_remote_sensor(
 
 def _reject_constant(constant: str) -> float:
     raise ValueError(f"{constant} is not a number")
-
-
-def apply_zone_command(settings: ZoneSettings, cmd: ZoneCommand) -> ZoneSettings:
-    """The zone's settings after ``cmd`` (pure).
-
-    - mode: sets the mode; switching off remembers the mode it was in (for `power ON`).
-    - power OFF: mode off, remembering the running mode; power ON: back to that mode. Either is a
-      no-op when the zone is already in that state.
-    - temperature / temperature_low / temperature_high: a manual setpoint ends any preset (as on
-      a wall thermostat, the homeowner's explicit choice wins). In heat_cool the deadband of
-      HEAT_COOL_DEADBAND_K is kept by pushing the other setpoint along, not by rejecting: Home
-      Assistant sends a moved range as two messages (low, then high), and rejecting the first
-      would lose a perfectly valid range. `parse_zone_command` limits each setpoint so the
-      pushed one stays within the zone's limits.
-    - fan_mode, swing_mode, swing_horizontal_mode, preset_mode: set that field only.
-    - remote_temperature: a measurement, not a setting: the settings are returned unchanged.
-    """
-    value = cmd.value
-    match cmd.field:
-        case "mode":
-            if value is ZoneMode.OFF:
-                return _switched_off(settings)
-            return settings.with_changes(mode=value, last_on_mode=value)
-        case "power":
-            if value:
-                if settings.mode is ZoneMode.OFF:
-                    return settings.with_changes(mode=settings.last_on_mode)
-                return settings
-            return _switched_off(settings)
-        case "temperature":
-            return settings.with_changes(target_temperature=value, preset=Preset.NONE)
-        case "temperature_low":
-            low = cast(float, value)
-            high = max(settings.target_temperature_high, round(low + HEAT_COOL_DEADBAND_K, 1))
-            return settings.with_changes(
-                target_temperature_low=low, target_temperature_high=high, preset=Preset.NONE
-            )
-        case "temperature_high":
-            high = cast(float, value)
-            low = min(settings.target_temperature_low, round(high - HEAT_COOL_DEADBAND_K, 1))
-            return settings.with_changes(
-                target_temperature_low=low, target_temperature_high=high, preset=Preset.NONE
-            )
-        case "fan_mode" | "swing_mode" | "swing_horizontal_mode":
-            return settings.with_changes(**{cmd.field: value})
-        case "preset_mode":
-            return settings.with_changes(preset=value)
-        case "remote_temperature":
-            return settings
-    raise ValueError(f"not a zone command field: {cmd.field!r}")
-
-
-def _switched_off(settings: ZoneSettings) -> ZoneSettings:
-    if settings.mode is ZoneMode.OFF:
-        return settings
-    return settings.with_changes(mode=ZoneMode.OFF, last_on_mode=settings.mode)
-
-
-def apply_unit_command(settings: UnitSettings, cmd: UnitCommand) -> UnitSettings:
-    """The unit's settings after ``cmd`` (pure)."""
-    if cmd.field == "quiet":
-        return UnitSettings(quiet=bool(cmd.value), demand_limit_pct=settings.demand_limit_pct)
-    if cmd.field == "demand_limit":
-        return UnitSettings(quiet=settings.quiet, demand_limit_pct=int(cmd.value))
-    raise ValueError(f"not a unit command field: {cmd.field!r}")

@@ -16,6 +16,7 @@ from typing import cast
 
 from controller.config import LoadedConfig, load_config, parse_config
 from controller.supervisor import Supervisor
+from controller.transitions import SetPower, apply_zone
 from drivers.bus_config import TcpBus
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,9 @@ async def run_demo(config_path: Path | None, *, speed: float, duration: float | 
     # The demo starts every room in heat so that something visibly happens.
     simulator = Simulator(loaded, speed=speed)
     supervisor = Supervisor(loaded, time_scale=speed)
-    for zone in supervisor.zones.values():
-        if zone.settings.mode.value == "off" and not supervisor.store.path.exists():
-            zone.settings = zone.settings.with_changes(mode=zone.settings.last_on_mode)
+    if not supervisor.store.path.exists():
+        for zone in supervisor.zones.values():
+            zone.settings = apply_zone(zone.settings, SetPower(True))
     base = (
         f"{loaded.config.mqtt.base_topic}/{loaded.config.controller_id}"
         if loaded.config.mqtt

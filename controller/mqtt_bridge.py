@@ -1,4 +1,5 @@
-"""The MQTT side of the supervisor: publishes state and discovery, turns messages into commands.
+"""The MQTT side of the supervisor: publishes state and discovery, turns messages into commands
+and room sensors' readings.
 
 The control tick hands over state through sync, non-blocking calls that only store the latest
 payload per topic; one publisher task sends what changed (retained, QoS 1) while connected, and
@@ -31,8 +32,9 @@ from pydantic import TypeAdapter, ValidationError
 from controller.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
+    Command,
     CommandError,
-    UnitCommand,
+    SensorReading,
     ZoneCommand,
     parse_remote_sensor,
     parse_unit_command,
@@ -61,8 +63,6 @@ from drivers.cancellation import raise_if_cancelling
 from drivers.devices import HeadInfo
 
 log = logging.getLogger(__name__)
-
-Command = ZoneCommand | UnitCommand
 
 _QOS = 1
 # Bound on paho's outgoing queue, so a stalled broker can never grow memory without limit.
@@ -93,7 +93,8 @@ class MqttBridge:
         config: MqttConfig,
         controller_id: str,
         zones: Sequence[ZoneConfig],
-        on_command: Callable[[ZoneCommand | UnitCommand], None],
+        on_command: Callable[[Command], None],
+        on_remote_reading: Callable[[str, float], None],
         *,
         republish_interval_s: float = 600.0,
         backoff_initial_s: float = BACKOFF_INITIAL_S,
@@ -106,6 +107,7 @@ class MqttBridge:
         self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
         self._on_command = on_command
+        self._on_remote_reading = on_remote_reading
         self._republish_interval_s = republish_interval_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
@@ -217,11 +219,11 @@ class MqttBridge:
 
     def dispatch(
         self, topic: str, payload: bytes, *, retained: bool = False
-    ) -> list[Command | CommandError]:
-        """Handle one incoming message at once (no I/O): commands go to ``on_command``,
-        rejects to the error topic. ``retained``: the broker delivered it from its retained
-        store (it was published some time before we subscribed). Returns what became of it,
-        one outcome per recipient."""
+    ) -> list[Command | SensorReading | CommandError]:
+        """Handle one incoming message at once (no I/O): commands go to ``on_command``, room
+        temperatures to ``on_remote_reading`` (zone id, °C), rejects to the error topic.
+        ``retained``: the broker delivered it from its retained store (it was published some
+        time before we subscribed). Returns what became of it, one outcome per recipient."""
         topics = self._topics
         if topic == topics.status:
             # A retained one is from before we subscribed (our own `offline` from the last
@@ -244,7 +246,7 @@ class MqttBridge:
             if zone_id not in self._zones and payload and retained:
                 self._retire_zone(zone_id)
             return []
-        parsers: list[tuple[str, Callable[[], Command]]] = []
+        parsers: list[tuple[str, Callable[[], Command | SensorReading]]] = []
         if (zone_field := topics.parse_zone_set(topic)) is not None:
             kind = self._zone_set_kind(*zone_field)
             parsers.append((kind, partial(self._parse_zone_set, *zone_field, payload)))
@@ -267,11 +269,14 @@ class MqttBridge:
             return []
         if not parsers:
             log.debug("ignoring a message on %s", topic)
-        outcomes: list[Command | CommandError] = []
+        outcomes: list[Command | SensorReading | CommandError] = []
         for kind, parse in parsers:
             try:
-                command = parse()
-                self._on_command(command)
+                outcome = parse()
+                if isinstance(outcome, SensorReading):
+                    self._on_remote_reading(outcome.zone_id, outcome.celsius)
+                else:
+                    self._on_command(outcome)
             except CommandError as err:
                 self._reject(topic, payload, err, kind)
                 outcomes.append(err)
@@ -282,7 +287,7 @@ class MqttBridge:
                     quote_payload(payload),
                 )
             else:
-                outcomes.append(command)
+                outcomes.append(outcome)
         return outcomes
 
     def _zone_set_kind(self, zone_id: str, field: str) -> str:
@@ -292,7 +297,9 @@ class MqttBridge:
             return "unknown zone"
         return f"zone {field}" if field in ZONE_FIELDS else "unknown zone field"
 
-    def _parse_zone_set(self, zone_id: str, field: str, payload: bytes) -> ZoneCommand:
+    def _parse_zone_set(
+        self, zone_id: str, field: str, payload: bytes
+    ) -> ZoneCommand | SensorReading:
         zone = self._zones.get(zone_id)
         if zone is None:
             raise CommandError(
@@ -301,10 +308,9 @@ class MqttBridge:
             )
         return parse_zone_command(zone, field, payload, self._unit, self._heads[zone_id])
 
-    def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> ZoneCommand:
+    def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:
         unit = TemperatureUnit(zone.remote_sensor_unit or self._unit)
-        value = parse_remote_sensor(payload, zone.remote_sensor_field, unit)
-        return ZoneCommand(zone.id, "remote_temperature", value)
+        return SensorReading(zone.id, parse_remote_sensor(payload, zone.remote_sensor_field, unit))
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()

@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from controller.commands import HEAT_COOL_DEADBAND_K
 from controller.config import ZoneConfig
 from controller.settings import Preset, UnitSettings, ZoneSettings
+from controller.transitions import HEAT_COOL_DEADBAND_K, Side, clamp_setpoint
 from drivers.bus import Backoff
 
 log = logging.getLogger(__name__)
@@ -168,16 +168,15 @@ def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:
     """Restored settings within the zone's current limits (the config may have changed since
     they were saved), with the heat_cool deadband kept."""
     low, high = zone.min_temperature, zone.max_temperature
-
-    def clamp(value: float, bottom: float, top: float) -> float:
-        return min(max(value, bottom), top)
-
-    target = clamp(settings.target_temperature, low, high)
-    bottom = clamp(settings.target_temperature_low, low, high - HEAT_COOL_DEADBAND_K)
-    top = clamp(settings.target_temperature_high, low + HEAT_COOL_DEADBAND_K, high)
+    target = clamp_setpoint(settings.target_temperature, low, high, Side.TARGET)
+    bottom = clamp_setpoint(settings.target_temperature_low, low, high, Side.LOW)
+    top = clamp_setpoint(settings.target_temperature_high, low, high, Side.HIGH)
     top = max(top, round(bottom + HEAT_COOL_DEADBAND_K, 1))
-    fitted = settings.with_changes(
-        target_temperature=target, target_temperature_low=bottom, target_temperature_high=top
+    fitted = replace(
+        settings,
+        target_temperature=target,
+        target_temperature_low=bottom,
+        target_temperature_high=top,
     )
     if fitted != settings:
         log.warning(

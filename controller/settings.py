@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -56,9 +56,6 @@ class ZoneSettings:
     swing_horizontal_mode: SwingMode = SwingMode.AUTO
     preset: Preset = Preset.NONE
     last_on_mode: ZoneMode = ZoneMode.HEAT  # what `power ON` restores
-
-    def with_changes(self, **changes: object) -> ZoneSettings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -16,9 +16,9 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from controller.commands import UnitCommand, ZoneCommand, apply_unit_command, apply_zone_command
+from controller.commands import Command, ZoneCommand
 from controller.compressor import UnitObservation
 from controller.config import LoadedConfig, SensorCheckConfig, ZoneConfig
 from controller.control import (
@@ -39,6 +39,7 @@ from controller.probing import RefusedUnits
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, ZoneMode, ZoneSettings
+from controller.transitions import SetPreset, apply_unit, apply_zone
 from controller.tuning import control_tuning_from
 from drivers.bus import Backoff, BusError, BusScheduler
 from drivers.device import DeviceDriver, DeviceError
@@ -175,7 +176,13 @@ class Supervisor:
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
         self.bridge = (
-            MqttBridge(config.mqtt, config.controller_id, config.zones, self.on_command)
+            MqttBridge(
+                config.mqtt,
+                config.controller_id,
+                config.zones,
+                self.on_command,
+                self.on_remote_reading,
+            )
             if config.mqtt is not None
             else None
         )
@@ -541,7 +548,7 @@ class Supervisor:
             if wanted.boost_started.get(zone_id) != self.boost_started.get(zone_id):
                 continue
             log.info("zone %s: the boost is over: back to comfort", zone_id)
-            self.on_command(ZoneCommand(zone_id, "preset_mode", Preset.COMFORT))
+            self.on_command(ZoneCommand(zone_id, SetPreset(Preset.COMFORT)))
 
     def _keep_defrost_interval(self) -> None:
         """Persist the learned defrost interval when it changes (once per defrost at most)."""
@@ -595,22 +602,23 @@ class Supervisor:
         await asyncio.gather(*(write(z) for z in self.zones.values() if z.available))
 
     # ---- commands from MQTT and from the handheld remotes ---------------------------------
-    def on_command(self, command: ZoneCommand | UnitCommand) -> None:
+    def on_command(self, command: Command) -> None:
         """Apply a validated command. A setting takes effect once it is on disk, and is then
         written to the units at once (commands jump the bus queue): whatever the controller has
         acted on or published survives kill -9 and power loss (SettingsCommitter)."""
-        if isinstance(command, ZoneCommand) and command.field == "remote_temperature":
-            zone = self.zones[command.zone_id]
-            zone.remote_temperature = cast(float, command.value)
-            zone.remote_temperature_at = self.now()
-            return
         wanted = self.wanted_settings()
-        if isinstance(command, UnitCommand):
-            wanted = replace(wanted, unit=apply_unit_command(wanted.unit, command))
-        else:
-            zone_settings = apply_zone_command(wanted.zones[command.zone_id], command)
+        if isinstance(command, ZoneCommand):
+            zone_settings = apply_zone(wanted.zones[command.zone_id], command.change)
             wanted = wanted.with_zone(command.zone_id, zone_settings, self.calendar_now())
+        else:
+            wanted = replace(wanted, unit=apply_unit(wanted.unit, command))
         self.committer.submit(wanted)
+
+    def on_remote_reading(self, zone_id: str, celsius: float) -> None:
+        """A room temperature from the zone's remote sensor: the next control tick follows it."""
+        zone = self.zones[zone_id]
+        zone.remote_temperature = celsius
+        zone.remote_temperature_at = self.now()
 
     def wanted_settings(self) -> SavedState:
         """The settings last asked for: in effect, or on their way to disk."""

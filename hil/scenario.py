@@ -19,6 +19,16 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from controller.transitions import (
+    HEAT_COOL_DEADBAND_K,
+    SetFan,
+    SetMode,
+    SetPreset,
+    SetTarget,
+    Side,
+    ZoneTransition,
+    apply_zone,
+)
 from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from hil.building import (
     CONSTANT_GAINS,
@@ -136,7 +146,8 @@ class GainsSection(_Strict):
 
 
 class SwitchPoint(_Strict):
-    """From this time of day on (on these weekdays) the zone runs with these settings."""
+    """From this time of day on (on these weekdays) the zone runs with these settings: the
+    changes of `transitions` made to the defaults, as a homeowner would make them over MQTT."""
 
     at: ClockTime
     days: Annotated[list[Weekday], Field(min_length=1)] = list(WEEKDAYS)
@@ -149,12 +160,26 @@ class SwitchPoint(_Strict):
 
     @model_validator(mode="after")
     def _band(self) -> SwitchPoint:
-        if self.temperature_low >= self.temperature_high:
+        # The band the controller keeps in heat_cool: a narrower one would be pushed apart.
+        # (A tolerance, as 21.3 - 20.3 is a hair below 1.0 in floating point.)
+        if self.temperature_high - self.temperature_low < HEAT_COOL_DEADBAND_K - 1e-9:
             raise ValueError(
-                f"temperature_low {self.temperature_low} must be below "
-                f"temperature_high {self.temperature_high}"
+                f"temperature_low {self.temperature_low} must be below temperature_high "
+                f"{self.temperature_high} by at least {HEAT_COOL_DEADBAND_K:g} K"
             )
         return self
+
+    def transitions(self) -> list[ZoneTransition]:
+        """The changes that make a zone's default settings this point's. The high setpoint
+        before the low one, and the setpoints before the preset (a setpoint ends a preset)."""
+        return [
+            SetMode(self.mode),
+            SetTarget(Side.TARGET, self.temperature),
+            SetTarget(Side.HIGH, self.temperature_high),
+            SetTarget(Side.LOW, self.temperature_low),
+            SetFan(self.fan),
+            SetPreset(self.preset),
+        ]
 
 
 class DisturbanceSection(_Strict):
@@ -469,15 +494,7 @@ def _clock_s(text: str) -> float:
 def _weekly(points: list[SwitchPoint]) -> WeeklySchedule:
     entries: list[tuple[float, int, ZoneSettings]] = []
     for order, point in enumerate(points):
-        settings = ZoneSettings(
-            mode=point.mode,
-            target_temperature=point.temperature,
-            target_temperature_low=point.temperature_low,
-            target_temperature_high=point.temperature_high,
-            fan_mode=point.fan,
-            preset=point.preset,
-            last_on_mode=point.mode if point.mode is not ZoneMode.OFF else ZoneMode.HEAT,
-        )
+        settings = apply_zone(ZoneSettings(), *point.transitions())
         for day in point.days:
             # At one moment the later point in the file wins.
             entries.append((WEEKDAYS.index(day) * DAY_S + _clock_s(point.at), order, settings))

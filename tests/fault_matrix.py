@@ -13,13 +13,14 @@ import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.commands import ZoneCommand
 from controller.config import ControlConfig, LoadedConfig
 from controller.settings import ZoneMode
 from controller.supervisor import AUTONOMOUS, Supervisor
+from controller.transitions import SetTarget, Side
 from drivers.bus import BusScheduler, DeviceStats, scaled_timeout
 from hil.broker import free_port
 from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
@@ -227,7 +228,7 @@ def _power_cut_and_new_target(zone_id: str, target: float) -> Callable[[System],
 
     def meanwhile(system: System) -> None:
         system.simulator.head(zone_id).write("power", 0)
-        system.supervisor.on_command(ZoneCommand(zone_id, "temperature", target))
+        system.supervisor.on_command(ZoneCommand(zone_id, SetTarget(Side.TARGET, target)))
 
     return meanwhile
 
@@ -614,8 +615,8 @@ async def running_system(transport: Transport, directory: Path) -> AsyncIterator
         ):
             for zone_id, target in HEATED.items():
                 zone = supervisor.zones[zone_id]
-                zone.settings = zone.settings.with_changes(
-                    mode=ZoneMode.HEAT, target_temperature=target
+                zone.settings = replace(
+                    zone.settings, mode=ZoneMode.HEAT, target_temperature=target
                 )
             system = System(transport, simulator, supervisor)
             yield system

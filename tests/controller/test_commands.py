@@ -1,4 +1,4 @@
-"""Parsing of MQTT command payloads and their pure effect on settings."""
+"""Parsing of MQTT command payloads into settings transitions and sensor readings."""
 
 from __future__ import annotations
 
@@ -13,65 +13,86 @@ from controller.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
     CommandError,
-    UnitCommand,
+    SensorReading,
     ZoneCommand,
-    apply_unit_command,
-    apply_zone_command,
     parse_remote_sensor,
     parse_unit_command,
     parse_zone_command,
 )
 from controller.config import ZoneConfig
-from controller.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
+from controller.settings import FanMode, Preset, SwingMode, ZoneMode, ZoneSettings
+from controller.transitions import (
+    SetDemandLimit,
+    SetFan,
+    SetMode,
+    SetPower,
+    SetPreset,
+    SetQuiet,
+    SetSwing,
+    SetSwingHorizontal,
+    SetTarget,
+    Side,
+    UnitTransition,
+    ZoneTransition,
+    apply_zone,
 )
 from controller.units import TemperatureUnit
 from drivers.devices import HeadInfo
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 
-VALID_ZONE = [
-    ("mode", b"heat", ZoneMode.HEAT),
-    ("mode", b"off", ZoneMode.OFF),
-    ("mode", b" heat_cool\n", ZoneMode.HEAT_COOL),
-    ("mode", b"fan_only", ZoneMode.FAN_ONLY),
-    ("temperature", b"21.5", 21.5),
-    ("temperature", b"21", 21.0),
-    ("temperature", b"16", 16.0),
-    ("temperature", b"30.0", 30.0),
-    ("temperature", b"21.449999", 21.4),
-    ("temperature", b"15.96", 16.0),  # rounds onto the limit
-    ("temperature", b"2.15e1", 21.5),
-    ("temperature_low", b"19.5", 19.5),
-    ("temperature_low", b"29", 29.0),
-    ("temperature_high", b"25", 25.0),
-    ("temperature_high", b"17", 17.0),
-    ("fan_mode", b"auto", FanMode.AUTO),
-    ("fan_mode", b"turbo", FanMode.TURBO),
-    ("swing_mode", b"swing", SwingMode.SWING),
-    ("swing_mode", b"3", SwingMode.P3),
-    ("swing_horizontal_mode", b"auto", SwingMode.AUTO),
-    ("swing_horizontal_mode", b"5", SwingMode.P5),
-    ("preset_mode", b"eco", Preset.ECO),
-    ("preset_mode", b"none", Preset.NONE),
-    ("power", b"ON", True),
-    ("power", b"OFF", False),
-    ("remote_temperature", b"20.37", 20.37),
-    ("remote_temperature", b"-30", -30.0),
-    ("remote_temperature", b"60", 60.0),
+VALID_ZONE: list[tuple[str, bytes, ZoneTransition | SensorReading]] = [
+    ("mode", b"heat", SetMode(ZoneMode.HEAT)),
+    ("mode", b"off", SetMode(ZoneMode.OFF)),
+    ("mode", b" heat_cool\n", SetMode(ZoneMode.HEAT_COOL)),
+    ("mode", b"fan_only", SetMode(ZoneMode.FAN_ONLY)),
+    ("temperature", b"21.5", SetTarget(Side.TARGET, 21.5)),
+    ("temperature", b"21", SetTarget(Side.TARGET, 21.0)),
+    ("temperature", b"16", SetTarget(Side.TARGET, 16.0)),
+    ("temperature", b"30.0", SetTarget(Side.TARGET, 30.0)),
+    ("temperature", b"21.449999", SetTarget(Side.TARGET, 21.4)),
+    ("temperature", b"15.96", SetTarget(Side.TARGET, 16.0)),  # rounds onto the limit
+    ("temperature", b"2.15e1", SetTarget(Side.TARGET, 21.5)),
+    ("temperature_low", b"19.5", SetTarget(Side.LOW, 19.5)),
+    ("temperature_low", b"29", SetTarget(Side.LOW, 29.0)),
+    ("temperature_high", b"25", SetTarget(Side.HIGH, 25.0)),
+    ("temperature_high", b"17", SetTarget(Side.HIGH, 17.0)),
+    ("fan_mode", b"auto", SetFan(FanMode.AUTO)),
+    ("fan_mode", b"turbo", SetFan(FanMode.TURBO)),
+    ("swing_mode", b"swing", SetSwing(SwingMode.SWING)),
+    ("swing_mode", b"3", SetSwing(SwingMode.P3)),
+    ("swing_horizontal_mode", b"auto", SetSwingHorizontal(SwingMode.AUTO)),
+    ("swing_horizontal_mode", b"5", SetSwingHorizontal(SwingMode.P5)),
+    ("preset_mode", b"eco", SetPreset(Preset.ECO)),
+    ("preset_mode", b"none", SetPreset(Preset.NONE)),
+    ("power", b"ON", SetPower(True)),
+    ("power", b"OFF", SetPower(False)),
+    # A room sensor's reading: no change to the settings.
+    ("remote_temperature", b"20.37", SensorReading("living", 20.37)),
+    ("remote_temperature", b"-30", SensorReading("living", -30.0)),
+    ("remote_temperature", b"60", SensorReading("living", 60.0)),
 ]
 
 
-@pytest.mark.parametrize(("field", "payload", "value"), VALID_ZONE)
-def test_valid_zone_commands_are_typed(field: str, payload: bytes, value: object) -> None:
-    command = parse_zone_command(ZONE, field, payload)
-    assert command == ZoneCommand("living", field, value)
-    assert type(command.value) is type(value)
+def _celsius(outcome: ZoneCommand | SensorReading) -> float:
+    """The temperature a setpoint command or a reading carries."""
+    if isinstance(outcome, SensorReading):
+        return outcome.celsius
+    assert isinstance(outcome.change, SetTarget), outcome
+    return outcome.change.celsius
+
+
+@pytest.mark.parametrize(("field", "payload", "expected"), VALID_ZONE)
+def test_valid_zone_commands_are_typed(
+    field: str, payload: bytes, expected: ZoneTransition | SensorReading
+) -> None:
+    outcome = parse_zone_command(ZONE, field, payload)
+    if isinstance(expected, SensorReading):
+        assert outcome == expected
+    else:
+        assert outcome == ZoneCommand("living", expected)
+    if isinstance(expected, SetTarget | SensorReading):
+        assert type(_celsius(outcome)) is float
 
 
 INVALID_ZONE = [
@@ -134,26 +155,28 @@ def test_error_message_quotes_the_payload() -> None:
 
 def test_zone_limits_come_from_the_zone_config() -> None:
     cold_room = ZONE.model_copy(update={"min_temperature": 10.0, "max_temperature": 22.0})
-    assert parse_zone_command(cold_room, "temperature", b"10").value == 10.0
+    assert _celsius(parse_zone_command(cold_room, "temperature", b"10")) == 10.0
     with pytest.raises(CommandError, match=r"outside 10\.\.22"):
         parse_zone_command(cold_room, "temperature", b"23")
 
 
 @pytest.mark.parametrize(
-    ("field", "payload", "value"),
+    ("field", "payload", "expected"),
     [
-        ("quiet", b"ON", True),
-        ("quiet", b"OFF ", False),
-        ("demand_limit", b"0", 0),
-        ("demand_limit", b"55", 55),
-        ("demand_limit", b"100", 100),
-        ("demand_limit", b"40.0", 40),  # what Home Assistant's number entity may send
+        ("quiet", b"ON", SetQuiet(True)),
+        ("quiet", b"OFF ", SetQuiet(False)),
+        ("demand_limit", b"0", SetDemandLimit(0)),
+        ("demand_limit", b"55", SetDemandLimit(55)),
+        ("demand_limit", b"100", SetDemandLimit(100)),
+        # what Home Assistant's number entity may send
+        ("demand_limit", b"40.0", SetDemandLimit(40)),
     ],
 )
-def test_valid_unit_commands(field: str, payload: bytes, value: object) -> None:
+def test_valid_unit_commands(field: str, payload: bytes, expected: UnitTransition) -> None:
     command = parse_unit_command(field, payload)
-    assert command == UnitCommand(field, value)  # type: ignore[arg-type]
-    assert type(command.value) is type(value)
+    assert command == expected
+    if isinstance(command, SetDemandLimit):
+        assert type(command.pct) is int
 
 
 @pytest.mark.parametrize(
@@ -197,15 +220,22 @@ def test_any_payload_gives_a_command_or_a_command_error(
 ) -> None:
     try:
         if kind == "zone":
-            command: ZoneCommand | UnitCommand = parse_zone_command(ZONE, field, payload)
+            outcome: ZoneCommand | SensorReading | UnitTransition = parse_zone_command(
+                ZONE, field, payload
+            )
         else:
-            command = parse_unit_command(field, payload)
+            outcome = parse_unit_command(field, payload)
     except CommandError:
         return
-    assert command.field == field
-    if isinstance(command.value, float):
-        assert command.value == command.value  # not NaN
-        assert -30.0 <= command.value <= 60.0
+    if kind == "unit":
+        assert isinstance(outcome, SetQuiet if field == "quiet" else SetDemandLimit)
+        return
+    assert isinstance(outcome, ZoneCommand | SensorReading)
+    assert isinstance(outcome, SensorReading) == (field == "remote_temperature")
+    if field in ("temperature", "temperature_low", "temperature_high", "remote_temperature"):
+        celsius = _celsius(outcome)
+        assert celsius == celsius  # not NaN
+        assert -30.0 <= celsius <= 60.0
 
 
 @given(payload=st.binary(max_size=300), field=st.none() | st.sampled_from(["temperature", "t"]))
@@ -269,62 +299,7 @@ def test_unusable_remote_sensor_payloads(payload: bytes, field: str | None, why:
         parse_remote_sensor(payload, field)
 
 
-# -- applying commands --
-
-HEATING = ZoneSettings(mode=ZoneMode.HEAT, last_on_mode=ZoneMode.HEAT)
-
-
-def _apply(settings: ZoneSettings, field: str, payload: bytes) -> ZoneSettings:
-    return apply_zone_command(settings, parse_zone_command(ZONE, field, payload))
-
-
-def test_mode_change_remembers_the_running_mode() -> None:
-    cooling = _apply(HEATING, "mode", b"cool")
-    assert (cooling.mode, cooling.last_on_mode) == (ZoneMode.COOL, ZoneMode.COOL)
-    off = _apply(cooling, "mode", b"off")
-    assert (off.mode, off.last_on_mode) == (ZoneMode.OFF, ZoneMode.COOL)
-    assert _apply(off, "mode", b"off") == off
-
-
-def test_power_off_and_on_restore_the_last_mode() -> None:
-    dry = _apply(HEATING, "mode", b"dry")
-    off = _apply(dry, "power", b"OFF")
-    assert (off.mode, off.last_on_mode) == (ZoneMode.OFF, ZoneMode.DRY)
-    assert _apply(off, "power", b"OFF") == off
-    on = _apply(off, "power", b"ON")
-    assert on.mode is ZoneMode.DRY
-    assert _apply(on, "power", b"ON") == on  # already on: nothing changes
-
-
-def test_power_on_from_defaults_heats() -> None:
-    assert _apply(ZoneSettings(), "power", b"ON").mode is ZoneMode.HEAT
-
-
-def test_setpoint_sets_the_target_and_ends_a_preset() -> None:
-    eco = _apply(HEATING, "preset_mode", b"eco")
-    assert eco.preset is Preset.ECO
-    assert eco.target_temperature == HEATING.target_temperature  # preset only
-    changed = _apply(eco, "temperature", b"22.5")
-    assert (changed.target_temperature, changed.preset) == (22.5, Preset.NONE)
-
-
-def test_heat_cool_setpoints_keep_the_deadband_by_pushing_the_other() -> None:
-    band = HEATING.with_changes(target_temperature_low=20.0, target_temperature_high=24.0)
-    assert _apply(band, "temperature_low", b"21").target_temperature_high == 24.0
-    pushed_up = _apply(band, "temperature_low", b"23.5")
-    assert (pushed_up.target_temperature_low, pushed_up.target_temperature_high) == (23.5, 24.5)
-    pushed_down = _apply(band, "temperature_high", b"19.2")
-    assert (pushed_down.target_temperature_low, pushed_down.target_temperature_high) == (
-        18.2,
-        19.2,
-    )
-
-
-def test_moving_the_whole_range_up_in_two_messages_lands_where_asked() -> None:
-    band = HEATING.with_changes(target_temperature_low=20.0, target_temperature_high=24.0)
-    # Home Assistant publishes a new range as low first, then high.
-    moved = _apply(_apply(band, "temperature_low", b"25"), "temperature_high", b"28")
-    assert (moved.target_temperature_low, moved.target_temperature_high) == (25.0, 28.0)
+# -- parsed commands applied: the limits leave room for the heat_cool deadband --
 
 
 @pytest.mark.parametrize(
@@ -332,36 +307,11 @@ def test_moving_the_whole_range_up_in_two_messages_lands_where_asked() -> None:
     [("temperature_low", b"29"), ("temperature_high", b"17")],
 )
 def test_pushed_setpoints_stay_within_the_zone_limits(field: str, payload: bytes) -> None:
-    settings = _apply(HEATING, field, payload)
+    command = parse_zone_command(ZONE, field, payload)
+    assert isinstance(command, ZoneCommand)
+    settings = apply_zone(ZoneSettings(mode=ZoneMode.HEAT_COOL), command.change)
     low, high = settings.target_temperature_low, settings.target_temperature_high
     assert ZONE.min_temperature <= low <= high - 1.0 <= ZONE.max_temperature - 1.0
-
-
-@pytest.mark.parametrize(
-    ("field", "payload", "attribute", "value"),
-    [
-        ("fan_mode", b"low", "fan_mode", FanMode.LOW),
-        ("swing_mode", b"2", "swing_mode", SwingMode.P2),
-        ("swing_horizontal_mode", b"swing", "swing_horizontal_mode", SwingMode.SWING),
-        ("preset_mode", b"away", "preset", Preset.AWAY),
-    ],
-)
-def test_enum_commands_set_one_field(
-    field: str, payload: bytes, attribute: str, value: object
-) -> None:
-    assert _apply(HEATING, field, payload) == HEATING.with_changes(**{attribute: value})
-
-
-def test_remote_temperature_leaves_settings_unchanged() -> None:
-    assert _apply(HEATING, "remote_temperature", b"19.0") is HEATING
-
-
-def test_unit_commands() -> None:
-    settings = UnitSettings()
-    quiet = apply_unit_command(settings, parse_unit_command("quiet", b"ON"))
-    assert quiet == UnitSettings(quiet=True, demand_limit_pct=100)
-    limited = apply_unit_command(quiet, parse_unit_command("demand_limit", b"60"))
-    assert limited == UnitSettings(quiet=True, demand_limit_pct=60)
 
 
 # -- Fahrenheit houses and what the head can do --
@@ -381,7 +331,8 @@ F = TemperatureUnit.FAHRENHEIT
     ],
 )
 def test_fahrenheit_commands_arrive_in_celsius(field: str, payload: bytes, celsius: float) -> None:
-    assert parse_zone_command(ZONE, field, payload, F).value == pytest.approx(celsius, abs=1e-9)
+    outcome = parse_zone_command(ZONE, field, payload, F)
+    assert _celsius(outcome) == pytest.approx(celsius, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -415,11 +366,14 @@ HEAD = HeadInfo(
 
 
 def test_swing_commands_need_the_vane() -> None:
-    assert parse_zone_command(ZONE, "swing_mode", b"swing", head=HEAD).value is SwingMode.SWING
+    swing = parse_zone_command(ZONE, "swing_mode", b"swing", head=HEAD)
+    assert swing == ZoneCommand("living", SetSwing(SwingMode.SWING))
     with pytest.raises(CommandError, match="has no horizontal vane"):
         parse_zone_command(ZONE, "swing_horizontal_mode", b"swing", head=HEAD)
     no_vanes = dataclasses.replace(HEAD, has_vertical_vane=False)
     with pytest.raises(CommandError, match="has no vertical vane"):
         parse_zone_command(ZONE, "swing_mode", b"auto", head=no_vanes)
     # Before the head has answered, nothing is known and nothing is refused for it.
-    assert parse_zone_command(ZONE, "swing_horizontal_mode", b"3").value is SwingMode.P3
+    assert parse_zone_command(ZONE, "swing_horizontal_mode", b"3") == ZoneCommand(
+        "living", SetSwingHorizontal(SwingMode.P3)
+    )

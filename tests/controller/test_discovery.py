@@ -272,7 +272,7 @@ def test_only_documented_options(topic: str) -> None:
 
 @pytest.mark.parametrize("topic", list(MESSAGES))
 def test_every_topic_is_one_the_bridge_publishes_or_listens_to(topic: str) -> None:
-    bridge = MqttBridge(MqttConfig(), "house", ZONES, lambda _: None)
+    bridge = MqttBridge(MqttConfig(), "house", ZONES, lambda _: None, lambda _z, _t: None)
     published = {TOPICS.status, TOPICS.unit_state}
     published |= {TOPICS.zone_state(z.id) for z in ZONES}
     published |= {TOPICS.zone_availability(z.id) for z in ZONES}

@@ -1,5 +1,7 @@
 """Handheld-remote requests adopted as the zone's settings."""
 
+import dataclasses
+
 from controller.handheld import adopt_remote_request
 from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
 from drivers.devices import RemoteRequest
@@ -16,7 +18,7 @@ def test_an_unchanged_request_changes_nothing():
 
 
 def test_setpoint_and_fan_are_adopted_and_a_preset_ends():
-    eco = HEAT.with_changes(preset=Preset.ECO)
+    eco = dataclasses.replace(HEAT, preset=Preset.ECO)
     after = adopt_remote_request(eco, remote(setpoint=22.5, fan="high"), shown_setpoint=19.0)
     assert after.target_temperature == 22.5 and after.fan_mode is FanMode.HIGH
     assert after.preset is Preset.NONE
@@ -24,7 +26,7 @@ def test_setpoint_and_fan_are_adopted_and_a_preset_ends():
 
 def test_the_shown_setpoint_is_the_reference():
     # Eco shows 19.0 on the head; the remote repeats it with a fan change: no setpoint change.
-    eco = HEAT.with_changes(preset=Preset.ECO)
+    eco = dataclasses.replace(HEAT, preset=Preset.ECO)
     after = adopt_remote_request(eco, remote(setpoint=19.0, fan="low"), shown_setpoint=19.0)
     assert after.target_temperature == 21.0 and after.preset is Preset.ECO
     assert after.fan_mode is FanMode.LOW
@@ -56,3 +58,15 @@ def test_heat_cool_stays_and_the_shown_side_moves():
 def test_an_adopted_setpoint_is_kept_within_the_zone_limits():
     after = adopt_remote_request(HEAT, remote(setpoint=31.0), limits=(16.0, 28.0))
     assert after.target_temperature == 28.0
+
+
+def test_an_adopted_heat_cool_setpoint_leaves_room_for_the_deadband():
+    """The remote's setpoint moves one end of the band; the other end, pushed along to keep the
+    deadband, must stay within the zone's limits too (as for an MQTT command)."""
+    hc = ZoneSettings(
+        mode=ZoneMode.HEAT_COOL, target_temperature_low=20.0, target_temperature_high=24.0
+    )
+    heating = adopt_remote_request(hc, remote(mode="heat", setpoint=31.0), limits=(16.0, 28.0))
+    assert (heating.target_temperature_low, heating.target_temperature_high) == (27.0, 28.0)
+    cooling = adopt_remote_request(hc, remote(mode="cool", setpoint=10.0), limits=(16.0, 28.0))
+    assert (cooling.target_temperature_low, cooling.target_temperature_high) == (16.0, 17.0)

@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiomqtt
 import pytest
@@ -25,15 +25,28 @@ from controller.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
     CommandError,
-    UnitCommand,
+    SensorReading,
     ZoneCommand,
-    apply_unit_command,
-    apply_zone_command,
 )
 from controller.config import MqttConfig, TlsConfig, ZoneConfig
 from controller.mqtt_bridge import MqttBridge
 from controller.rate_limit import ReportLimiter
 from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
+from controller.transitions import (
+    SetDemandLimit,
+    SetFan,
+    SetMode,
+    SetPower,
+    SetPreset,
+    SetQuiet,
+    SetSwing,
+    SetSwingHorizontal,
+    SetTarget,
+    Side,
+    UnitTransition,
+    apply_unit,
+    apply_zone,
+)
 from drivers.devices import HeadInfo
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
@@ -79,18 +92,44 @@ STATE = {
 PASSWORD = "Zq9-unguessable-hunter2"
 
 
+Received = ZoneCommand | UnitTransition | SensorReading
+
+
+class Recipient(Protocol):
+    """What the bridge hands messages to: commands (``__call__``) and readings."""
+
+    def __call__(self, command: ZoneCommand | UnitTransition) -> None: ...
+
+    def reading(self, zone_id: str, celsius: float) -> None: ...
+
+
 class Commands:
-    """The bridge's on_command: records commands; tests wait for them with a bound."""
+    """The bridge's on_command and on_remote_reading: records both, in the order they came;
+    tests wait for them with a bound."""
 
     def __init__(self) -> None:
-        self.received: asyncio.Queue[ZoneCommand | UnitCommand] = asyncio.Queue()
+        self.received: asyncio.Queue[Received] = asyncio.Queue()
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
         self.received.put_nowait(command)
 
-    async def next(self, timeout: float = 5.0) -> ZoneCommand | UnitCommand:  # noqa: ASYNC109
+    def reading(self, zone_id: str, celsius: float) -> None:
+        self.received.put_nowait(SensorReading(zone_id, celsius))
+
+    async def next(self, timeout: float = 5.0) -> Received:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
             return await self.received.get()
+
+
+def make_bridge(
+    config: MqttConfig,
+    recipient: Recipient | None = None,
+    controller_id: str = "house",
+    zones: list[ZoneConfig] = ZONES,
+    **options: Any,  # MqttBridge's keyword options
+) -> MqttBridge:
+    recipient = recipient or Commands()
+    return MqttBridge(config, controller_id, zones, recipient, recipient.reading, **options)
 
 
 def _config(broker: Mosquitto, **options: object) -> MqttConfig:
@@ -100,7 +139,7 @@ def _config(broker: Mosquitto, **options: object) -> MqttConfig:
 @asynccontextmanager
 async def running(
     broker: Mosquitto,
-    on_command: Callable[[ZoneCommand | UnitCommand], None] | None = None,
+    recipient: Recipient | None = None,
     *,
     config: MqttConfig | None = None,
     controller_id: str = "house",
@@ -108,9 +147,7 @@ async def running(
     **options: Any,  # MqttBridge's keyword options
 ) -> AsyncIterator[MqttBridge]:
     options = {"backoff_initial_s": 0.05, "backoff_max_s": 0.4} | options
-    bridge = MqttBridge(
-        config or _config(broker), controller_id, zones, on_command or Commands(), **options
-    )
+    bridge = make_bridge(config or _config(broker), recipient, controller_id, zones, **options)
     task = asyncio.create_task(bridge.run())
     try:
         yield bridge
@@ -165,7 +202,7 @@ async def test_status_online_retained_then_offline_on_close(
 async def test_cancelling_run_says_offline(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    bridge = make_bridge(_config(mosquitto))
     task = asyncio.create_task(bridge.run())
     await ready(mqtt_recorder)
     task.cancel()
@@ -182,7 +219,7 @@ BRIDGE_PROCESS = textwrap.dedent(
 
     zone = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)
     config = MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5)
-    asyncio.run(MqttBridge(config, "house", [zone], lambda command: None).run())
+    asyncio.run(MqttBridge(config, "house", [zone], lambda c: None, lambda z, t: None).run())
     """
 )
 
@@ -259,7 +296,7 @@ async def _stop_while_the_broker_goes(broker: Mosquitto, proxy: CutAtGoodbye) ->
     """Run a bridge through the proxy and cancel it (as SIGTERM does) once the proxy is armed;
     nothing of it outlives this call (a traceback kept would keep its client alive)."""
     config = MqttConfig(host="127.0.0.1", port=proxy.port, keepalive_s=5)
-    bridge = MqttBridge(config, "house", ZONES, Commands())
+    bridge = make_bridge(config)
     task = asyncio.create_task(bridge.run())
     await until(lambda: bridge.connected)
     assert await retained(broker, f"{BASE}/status") == b"online"
@@ -313,13 +350,13 @@ async def test_a_setpoint_command_reaches_on_command_typed(
     async with running(mosquitto, commands), mosquitto.client() as client:
         await ready(mqtt_recorder)
         await client.publish(f"{BASE}/zone/living/set/temperature", b"21.5", qos=1)
-        assert await commands.next() == ZoneCommand("living", "temperature", 21.5)
+        assert await commands.next() == ZoneCommand("living", SetTarget(Side.TARGET, 21.5))
         await client.publish(f"{BASE}/zone/living/set/mode", b"cool", qos=1)
-        assert await commands.next() == ZoneCommand("living", "mode", ZoneMode.COOL)
+        assert await commands.next() == ZoneCommand("living", SetMode(ZoneMode.COOL))
         await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1)
-        assert await commands.next() == UnitCommand("quiet", True)
+        assert await commands.next() == SetQuiet(True)
         await client.publish(f"{BASE}/unit/set/demand_limit", b"70", qos=1)
-        assert await commands.next() == UnitCommand("demand_limit", 70)
+        assert await commands.next() == SetDemandLimit(70)
 
 
 @pytest.mark.parametrize(
@@ -356,7 +393,7 @@ async def test_a_bad_command_is_reported_and_not_applied(
         assert not error.retain
         # A good command sent afterwards is the first one to arrive: the bad one was dropped.
         await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
-        assert await commands.next() == ZoneCommand("living", "fan_mode", "low")
+        assert await commands.next() == ZoneCommand("living", SetFan(FanMode.LOW))
     warnings = [
         r
         for r in caplog.records
@@ -369,10 +406,11 @@ async def test_a_bad_command_is_reported_and_not_applied(
 async def test_a_command_error_from_on_command_is_reported(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    def refuse(command: ZoneCommand | UnitCommand) -> None:
-        raise CommandError(f"{command.field}: the head of this zone is offline")
+    class Refusing(Commands):
+        def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+            raise CommandError("power: the head of this zone is offline")
 
-    async with running(mosquitto, refuse), mosquitto.client() as client:
+    async with running(mosquitto, Refusing()), mosquitto.client() as client:
         await ready(mqtt_recorder)
         await client.publish(f"{BASE}/zone/living/set/power", b"ON", qos=1)
         error = await mqtt_recorder.wait_for(f"{BASE}/error")
@@ -382,18 +420,18 @@ async def test_a_command_error_from_on_command_is_reported(
 async def test_a_crashing_on_command_does_not_stop_the_bridge(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
-    received = Commands()
+    class Flaky(Commands):
+        def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+            if isinstance(command, ZoneCommand) and isinstance(command.change, SetPower):
+                raise RuntimeError("bug in the consumer")
+            super().__call__(command)
 
-    def flaky(command: ZoneCommand | UnitCommand) -> None:
-        if command.field == "power":
-            raise RuntimeError("bug in the consumer")
-        received(command)
-
-    async with running(mosquitto, flaky) as bridge, mosquitto.client() as client:
+    received = Flaky()
+    async with running(mosquitto, received) as bridge, mosquitto.client() as client:
         await ready(mqtt_recorder)
         await client.publish(f"{BASE}/zone/living/set/power", b"ON", qos=1)
         await client.publish(f"{BASE}/zone/living/set/preset_mode", b"eco", qos=1)
-        assert (await received.next()).field == "preset_mode"
+        assert await received.next() == ZoneCommand("living", SetPreset(Preset.ECO))
         assert bridge.connected
 
 
@@ -408,9 +446,9 @@ async def test_remote_sensors_plain_and_json(
             b'{"battery": 97, "humidity": 51.2, "linkquality": 87, "temperature": 19.4}',
             qos=1,
         )
-        assert await commands.next() == ZoneCommand("bedroom", "remote_temperature", 19.4)
+        assert await commands.next() == SensorReading("bedroom", 19.4)
         await client.publish("sensors/office/temperature", b"22.1", qos=1)
-        assert await commands.next() == ZoneCommand("office", "remote_temperature", 22.1)
+        assert await commands.next() == SensorReading("office", 22.1)
 
 
 async def test_discovery_and_state_are_republished_when_home_assistant_comes_online(
@@ -564,20 +602,20 @@ async def test_two_controllers_share_a_broker(
         await ready(mqtt_recorder, "house")
         await ready(mqtt_recorder, "cabin")
         await client.publish("minisplit/cabin/zone/living/set/temperature", b"18", qos=1)
-        assert await cabin.next() == ZoneCommand("living", "temperature", 18.0)
+        assert await cabin.next() == ZoneCommand("living", SetTarget(Side.TARGET, 18.0))
         assert house.received.empty()
         assert await retained(mosquitto, "minisplit/house/status") == b"online"
         assert await retained(mosquitto, "minisplit/cabin/status") == b"online"
 
 
 def test_unknown_zone_ids_are_a_programming_error() -> None:
-    bridge = MqttBridge(MqttConfig(), "house", ZONES, Commands())
+    bridge = make_bridge(MqttConfig())
     with pytest.raises(KeyError, match="attic"):
         bridge.publish_zone_state("attic", STATE)
 
 
 async def test_close_before_run_is_harmless(mosquitto: Mosquitto) -> None:
-    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    bridge = make_bridge(_config(mosquitto))
     await bridge.close()
     async with asyncio.timeout(1):
         await bridge.run()  # returns at once: it was closed
@@ -588,7 +626,7 @@ async def test_tls_settings_reach_the_client(tmp_path: Path) -> None:
     """TLS parameters are handed to paho (a TLS broker is out of scope for these tests)."""
     ca = tmp_path / "ca.pem"
     config = MqttConfig.model_validate({"tls": {"ca_file": ca, "insecure": True}})
-    client = MqttBridge(config, "house", ZONES, Commands())._make_client()
+    client = make_bridge(config)._make_client()
     assert client._tls_params is not None
     assert client._tls_params.ca_certs == str(ca)
     assert client._tls_insecure is True
@@ -609,38 +647,38 @@ async def test_a_missing_password_file_is_reported_and_retried(
 # ---- the whole command contract through the broker -------------------------------------------
 
 # (topic suffix under BASE, payload, what on_command receives, or the reason of the reject)
-CONTRACT: list[tuple[str, bytes, ZoneCommand | UnitCommand | str]] = [
-    ("zone/living/set/mode", b"heat_cool", ZoneCommand("living", "mode", ZoneMode.HEAT_COOL)),
+CONTRACT: list[tuple[str, bytes, Received | str]] = [
+    ("zone/living/set/mode", b"heat_cool", ZoneCommand("living", SetMode(ZoneMode.HEAT_COOL))),
     ("zone/living/set/mode", b"auto", "allowed: off, heat"),
-    ("zone/living/set/temperature", b"22.5", ZoneCommand("living", "temperature", 22.5)),
+    ("zone/living/set/temperature", b"22.5", ZoneCommand("living", SetTarget(Side.TARGET, 22.5))),
     ("zone/living/set/temperature", b"31", "outside 16..30 °C"),
-    ("zone/living/set/temperature_low", b"19", ZoneCommand("living", "temperature_low", 19.0)),
+    ("zone/living/set/temperature_low", b"19", ZoneCommand("living", SetTarget(Side.LOW, 19.0))),
     ("zone/living/set/temperature_low", b"low", "not a decimal number"),
-    ("zone/living/set/temperature_high", b"25", ZoneCommand("living", "temperature_high", 25.0)),
+    ("zone/living/set/temperature_high", b"25", ZoneCommand("living", SetTarget(Side.HIGH, 25.0))),
     ("zone/living/set/temperature_high", b"16", "outside 17..30 °C"),
-    ("zone/living/set/fan_mode", b"turbo", ZoneCommand("living", "fan_mode", FanMode.TURBO)),
+    ("zone/living/set/fan_mode", b"turbo", ZoneCommand("living", SetFan(FanMode.TURBO))),
     ("zone/living/set/fan_mode", b"max", "allowed: auto, quiet"),
-    ("zone/living/set/swing_mode", b"swing", ZoneCommand("living", "swing_mode", SwingMode.SWING)),
+    ("zone/living/set/swing_mode", b"swing", ZoneCommand("living", SetSwing(SwingMode.SWING))),
     ("zone/living/set/swing_mode", b"7", "allowed: auto, 1"),
     (
         "zone/living/set/swing_horizontal_mode",
         b"2",
-        ZoneCommand("living", "swing_horizontal_mode", SwingMode.P2),
+        ZoneCommand("living", SetSwingHorizontal(SwingMode.P2)),
     ),
     ("zone/living/set/swing_horizontal_mode", b"left", "allowed: auto, 1"),
-    ("zone/living/set/preset_mode", b"away", ZoneCommand("living", "preset_mode", Preset.AWAY)),
+    ("zone/living/set/preset_mode", b"away", ZoneCommand("living", SetPreset(Preset.AWAY))),
     ("zone/living/set/preset_mode", b"vacation", "allowed: none, comfort"),
-    ("zone/living/set/power", b"OFF", ZoneCommand("living", "power", False)),
+    ("zone/living/set/power", b"OFF", ZoneCommand("living", SetPower(False))),
     ("zone/living/set/power", b"off", "allowed: ON, OFF"),
     (
         "zone/living/set/remote_temperature",
         b"20.4",
-        ZoneCommand("living", "remote_temperature", 20.4),
+        SensorReading("living", 20.4),
     ),
     ("zone/living/set/remote_temperature", b"hot", "not a decimal number"),
-    ("unit/set/quiet", b"ON", UnitCommand("quiet", True)),
+    ("unit/set/quiet", b"ON", SetQuiet(True)),
     ("unit/set/quiet", b"yes", "allowed: ON, OFF"),
-    ("unit/set/demand_limit", b"60", UnitCommand("demand_limit", 60)),
+    ("unit/set/demand_limit", b"60", SetDemandLimit(60)),
     ("unit/set/demand_limit", b"120", "outside 0..100"),
 ]
 
@@ -750,11 +788,14 @@ async def test_a_fahrenheit_house_sees_and_sends_fahrenheit(
         assert unit == {"outdoor_temperature": 14.0, "power": 800}
         await client.publish(f"{BASE}/zone/living/set/temperature", b"72", qos=1)
         command = await commands.next()
-        assert command.field == "temperature" and command.value == pytest.approx(22.222)
+        assert isinstance(command, ZoneCommand) and isinstance(command.change, SetTarget)
+        assert command.change.celsius == pytest.approx(22.222)
         await client.publish("zigbee2mqtt/bedroom_sensor", b'{"temperature": 68.9}', qos=1)
-        assert (await commands.next()).value == pytest.approx(20.5)
+        reading = await commands.next()
+        assert isinstance(reading, SensorReading) and reading.zone_id == "bedroom"
+        assert reading.celsius == pytest.approx(20.5)
         await client.publish("sensors/office/temperature", b"19.5", qos=1)  # a °C sensor
-        assert (await commands.next()).value == 19.5
+        assert await commands.next() == SensorReading("office", 19.5)
         climate = json.loads(
             (await mqtt_recorder.wait_for("homeassistant/climate/house-living/config")).payload
         )
@@ -769,7 +810,7 @@ async def test_closing_while_publishing_never_hangs(mosquitto: Mosquitto) -> Non
     """A stop that lands while a publish is being acknowledged ends the bridge (Python 3.11's
     `wait_for` would swallow that cancellation)."""
     for _ in range(8):
-        bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+        bridge = make_bridge(_config(mosquitto))
         task = asyncio.create_task(bridge.run())
 
         def connected(b: MqttBridge = bridge) -> bool:
@@ -793,14 +834,14 @@ class Model:
         self.unit = UnitSettings()
         self.applied = 0
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
         self.applied += 1
-        if isinstance(command, UnitCommand):
-            self.unit = apply_unit_command(self.unit, command)
+        if not isinstance(command, ZoneCommand):
+            self.unit = apply_unit(self.unit, command)
             assert 0 <= self.unit.demand_limit_pct <= 100
             return
         zone = self.zones[command.zone_id]
-        settings = apply_zone_command(self.settings[command.zone_id], command)
+        settings = apply_zone(self.settings[command.zone_id], command.change)
         for value in (
             settings.target_temperature,
             settings.target_temperature_low,
@@ -808,9 +849,12 @@ class Model:
         ):
             assert zone.min_temperature <= value <= zone.max_temperature, settings
         assert settings.target_temperature_high - settings.target_temperature_low >= 1.0 - 1e-9
-        if command.field == "remote_temperature":
-            assert isinstance(command.value, float) and -30.0 <= command.value <= 60.0
         self.settings[command.zone_id] = settings
+
+    def reading(self, zone_id: str, celsius: float) -> None:
+        self.applied += 1
+        assert zone_id in self.zones
+        assert isinstance(celsius, float) and -30.0 <= celsius <= 60.0
 
 
 FIELDS = [*ZONE_FIELDS, "colour", ""]
@@ -858,15 +902,18 @@ FUZZ_PAYLOADS = st.one_of(
 
 
 class Consumer:
-    """Hands the bridge's commands to the model of the current example."""
+    """Hands the bridge's commands and readings to the model of the current example."""
 
     model = Model(ZONES)
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
         self.model(command)
 
+    def reading(self, zone_id: str, celsius: float) -> None:
+        self.model.reading(zone_id, celsius)
 
-FUZZED = MqttBridge(MqttConfig(), "house", ZONES, Consumer(), clock=lambda: 0.0)
+
+FUZZED = make_bridge(MqttConfig(), Consumer(), clock=lambda: 0.0)
 FUZZED.set_head_info("living", _head(humidity=True, vertical=True, horizontal=False))
 
 
@@ -883,7 +930,9 @@ def test_random_messages_give_only_rejects_and_valid_changes(
         before = (dict(model.settings), model.unit, model.applied)
         outcomes = bridge.dispatch(topic, payload)
         for outcome in outcomes:
-            assert isinstance(outcome, ZoneCommand | UnitCommand | CommandError)
+            assert isinstance(
+                outcome, ZoneCommand | SetQuiet | SetDemandLimit | SensorReading | CommandError
+            )
         if outcomes and all(isinstance(o, CommandError) for o in outcomes):
             assert (dict(model.settings), model.unit, model.applied) == before
     for topic, payload, retain in bridge._pending:  # what would be published
@@ -972,7 +1021,7 @@ async def test_tls_with_a_ca_and_a_client_certificate(
     ):
         await ready(recorder)
         await client.publish(f"{BASE}/zone/living/set/temperature", b"20", qos=1)
-        assert await commands.next() == ZoneCommand("living", "temperature", 20.0)
+        assert await commands.next() == ZoneCommand("living", SetTarget(Side.TARGET, 20.0))
 
 
 async def test_tls_refuses_a_broker_it_cannot_verify(
@@ -1020,7 +1069,7 @@ async def test_a_command_behind_a_flood_of_junk_is_applied(mosquitto: Mosquitto)
         await status.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
         await flood(mosquitto, f"{BASE}/zone/living/set/temperature", 30_000)
         await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
-        assert await commands.next(timeout=60) == ZoneCommand("living", "fan_mode", "low")
+        assert await commands.next(timeout=60) == ZoneCommand("living", SetFan(FanMode.LOW))
         # mosquitto drops QoS 0 messages for a subscriber that lags (its own queue limit), so
         # not all 30,000 arrive; far more than the 1,000 the old queue held do.
         assert 1_000 < bridge.rejected <= 30_000
@@ -1041,7 +1090,7 @@ async def test_retained_commands_are_not_acted_on(
         error = await mqtt_recorder.wait_for(f"{BASE}/error")
         assert "retained" in json.loads(error.payload)["error"]
         await client.publish(topic, b"22", qos=1)  # the same topic, live: acted on
-        assert await commands.next() == ZoneCommand("living", "temperature", 22.0)
+        assert await commands.next() == ZoneCommand("living", SetTarget(Side.TARGET, 22.0))
         assert commands.received.empty()
         assert bridge.rejected == 2
 
@@ -1072,7 +1121,7 @@ async def test_an_empty_payload_clears_a_retained_command_silently(
             await client.publish(empty_on, b"", qos=1)
         # Delivered after the empty ones (one publisher, QoS 1: in order), so they are handled.
         await client.publish(topic, b"cool", qos=1)
-        assert await commands.next() == ZoneCommand("living", "mode", ZoneMode.COOL)
+        assert await commands.next() == ZoneCommand("living", SetMode(ZoneMode.COOL))
         assert commands.received.empty()
         assert bridge.rejected == 1
         assert len(mqtt_recorder.on(f"{BASE}/error")) == 1
@@ -1090,7 +1139,7 @@ async def test_a_retained_sensor_reading_waits_for_a_fresh_one(
     async with running(mosquitto, commands), mosquitto.client() as client:
         await ready(mqtt_recorder)
         await client.publish("sensors/office/temperature", b"22.1", qos=1)
-        assert await commands.next() == ZoneCommand("office", "remote_temperature", 22.1)
+        assert await commands.next() == SensorReading("office", 22.1)
 
 
 async def test_a_forged_offline_status_is_corrected(
@@ -1113,7 +1162,7 @@ async def test_its_own_offline_is_not_taken_for_a_forgery(
     caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
     async with mosquitto.client() as client:
         await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
-    bridge = MqttBridge(_config(mosquitto), "house", ZONES, Commands())
+    bridge = make_bridge(_config(mosquitto))
     task = asyncio.create_task(bridge.run())
     await ready(mqtt_recorder)
     assert await retained(mosquitto, f"{BASE}/status") == b"online"
@@ -1173,7 +1222,7 @@ async def test_discovery_is_cleared_only_where_it_holds_what_we_published(
 
 def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
     """Pure dispatch: what makes the bridge look at a zone's discovery topics."""
-    bridge = MqttBridge(MqttConfig(), "house", ZONES, Commands(), clock=lambda: 0.0)
+    bridge = make_bridge(MqttConfig(), clock=lambda: 0.0)
     before = bridge.subscriptions
     bridge.dispatch(f"{BASE}/zone/attic/availability", b"online")  # live: anyone may say it
     bridge.dispatch(f"{BASE}/zone/no-id/availability", b"online", retained=True)

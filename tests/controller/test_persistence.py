@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -248,10 +249,10 @@ def test_a_boost_counts_from_when_the_zone_went_into_boost_until_it_leaves_it():
     boosted = state.with_zone("living", BOOSTING, 100.0)
     assert boosted.zones["living"] is BOOSTING and boosted.boost_started == {"living": 100.0}
     # Another change during the boost, or boost chosen again, keeps its start.
-    quieter = boosted.with_zone("living", BOOSTING.with_changes(fan_mode=FanMode.QUIET), 200.0)
+    quieter = boosted.with_zone("living", replace(BOOSTING, fan_mode=FanMode.QUIET), 200.0)
     again = quieter.with_zone("living", quieter.zones["living"], 300.0)
     assert quieter.boost_started == again.boost_started == {"living": 100.0}
-    over = again.with_zone("living", BOOSTING.with_changes(preset=Preset.COMFORT), 400.0)
+    over = again.with_zone("living", replace(BOOSTING, preset=Preset.COMFORT), 400.0)
     assert over.boost_started == {}
     assert state.boost_started == {}  # each is a new state
 

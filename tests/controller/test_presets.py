@@ -1,5 +1,7 @@
 """Presets: what each one does to the heating and cooling setpoints."""
 
+from dataclasses import replace
+
 import pytest
 
 from controller.presets import PresetRule, PresetTable, boost_elapsed_s, preset_setpoints
@@ -24,16 +26,16 @@ HEAT_COOL = ZoneSettings(
     ],
 )
 def test_default_presets_on_a_single_setpoint(preset, expected):
-    assert preset_setpoints(HEAT.with_changes(preset=preset), TABLE) == expected
+    assert preset_setpoints(replace(HEAT, preset=preset), TABLE) == expected
 
 
 def test_heat_cool_moves_each_side_by_its_own_rule():
-    assert preset_setpoints(HEAT_COOL.with_changes(preset=Preset.ECO), TABLE) == (18.0, 27.0)
-    assert preset_setpoints(HEAT_COOL.with_changes(preset=Preset.AWAY), TABLE) == (16.0, 28.0)
+    assert preset_setpoints(replace(HEAT_COOL, preset=Preset.ECO), TABLE) == (18.0, 27.0)
+    assert preset_setpoints(replace(HEAT_COOL, preset=Preset.AWAY), TABLE) == (16.0, 28.0)
 
 
 def test_an_explicit_preset_overrides_the_zone_one_and_limits_clamp():
-    eco = HEAT.with_changes(preset=Preset.ECO)
+    eco = replace(HEAT, preset=Preset.ECO)
     assert preset_setpoints(eco, TABLE, Preset.COMFORT) == (21.0, 21.0)
     assert preset_setpoints(eco, TABLE, limits=(19.5, 22.5)) == (19.5, 22.5)
 
@@ -44,8 +46,8 @@ def test_configured_rules_replace_a_side_by_temperature_or_offset():
     away = TABLE.away.overridden(cool_offset_k=5.0)
     assert away == PresetRule(heat_temperature=16.0, cool_offset_k=5.0)
     table = PresetTable(eco=eco, away=away)
-    assert preset_setpoints(HEAT.with_changes(preset=Preset.ECO), table) == (18.5, 23.0)
-    assert preset_setpoints(HEAT.with_changes(preset=Preset.AWAY), table) == (16.0, 26.0)
+    assert preset_setpoints(replace(HEAT, preset=Preset.ECO), table) == (18.5, 23.0)
+    assert preset_setpoints(replace(HEAT, preset=Preset.AWAY), table) == (16.0, 26.0)
 
 
 def test_a_boost_keeps_what_was_left_of_it_across_a_restart():

@@ -1,5 +1,7 @@
 """The zone loop: aim inside the band, call latch, PI with anti-windup, bumpless changes."""
 
+from dataclasses import replace
+
 import pytest
 
 from controller.settings import ZoneMode, ZoneSettings
@@ -130,14 +132,14 @@ def test_at_low_load_the_aim_moves_toward_the_low_load_offset():
 
 def test_setpoint_change_is_bumpless_for_the_integral():
     state = run(HEAT_21, 20.3, 1200)
-    moved = step_zone(state, HEAT_21.with_changes(target_temperature=22.0), 20.3, 0.0, TUNING)
+    moved = step_zone(state, replace(HEAT_21, target_temperature=22.0), 20.3, 0.0, TUNING)
     assert moved.integral == pytest.approx(state.integral)
 
 
 def test_mode_change_that_keeps_the_direction_keeps_the_integral():
     state = run(HEAT_21, 20.3, 1200)
-    heat_cool = HEAT_21.with_changes(
-        mode=ZoneMode.HEAT_COOL, target_temperature_low=21.0, target_temperature_high=24.0
+    heat_cool = replace(
+        HEAT_21, mode=ZoneMode.HEAT_COOL, target_temperature_low=21.0, target_temperature_high=24.0
     )
     moved = step_zone(state, heat_cool, 20.3, 0.0, TUNING)
     assert moved.direction is Direction.HEAT
@@ -147,7 +149,7 @@ def test_mode_change_that_keeps_the_direction_keeps_the_integral():
 
 def test_a_new_direction_starts_the_integral_from_zero():
     state = run(HEAT_21, 20.3, 1200)
-    cool = step_zone(state, HEAT_21.with_changes(mode=ZoneMode.COOL), 25.0, 0.0, TUNING)
+    cool = step_zone(state, replace(HEAT_21, mode=ZoneMode.COOL), 25.0, 0.0, TUNING)
     assert cool.direction is Direction.COOL and cool.integral == 0.0
 
 

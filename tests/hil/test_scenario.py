@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from controller.settings import ZoneMode
+from controller.settings import ZoneMode, ZoneSettings
+from controller.transitions import apply_zone
+from drivers.textfile import parse_toml, read_text
 from hil.heatpump import SENSIBLE_HEAT_RATIO, HeadMode, OduMode, capacity_per_hz
 from hil.plant import Plant
 from hil.scenario import (
     Scenario,
     ScenarioError,
+    ScenarioFile,
     build_house,
     load_scenario,
     parse_scenario,
@@ -241,6 +244,33 @@ def test_settings_follow_the_switch_points_by_weekday():
         at("hall", monday)
 
 
+def test_every_shipped_switch_point_gives_the_settings_it_names():
+    """A switch point is made of the transitions a homeowner would send; whatever their
+    rules (a setpoint ends a preset, the deadband pushes), the zone ends as the file says."""
+    for path in shipped_scenarios():
+        spec = ScenarioFile.model_validate(parse_toml(read_text(path)))
+        for zone, points in spec.schedules.items():
+            for point in points:
+                settings = apply_zone(ZoneSettings(), *point.transitions())
+                assert (
+                    settings.mode,
+                    settings.target_temperature,
+                    settings.target_temperature_low,
+                    settings.target_temperature_high,
+                    settings.fan_mode,
+                    settings.preset,
+                ) == (
+                    point.mode,
+                    point.temperature,
+                    point.temperature_low,
+                    point.temperature_high,
+                    point.fan,
+                    point.preset,
+                ), (path.name, zone, point)
+                running = point.mode is not ZoneMode.OFF
+                assert settings.last_on_mode is (point.mode if running else ZoneMode.HEAT)
+
+
 def test_disturbances_happen_within_the_scenario():
     scenario = parse_scenario(MINIMAL)
     events = sorted(scenario.building.disturbances, key=lambda e: e.start_s)
@@ -298,6 +328,11 @@ def test_scenario_builds_its_building():
         (
             ("temperature_low = 20.0", "temperature_low = 24.0"),
             "temperature_low 24.0 must be below",
+        ),
+        (
+            # Narrower than the controller's heat_cool deadband: it would push them apart.
+            ("temperature_low = 20.0", "temperature_low = 22.5"),
+            "temperature_low 22.5 must be below temperature_high 23.0 by at least 1 K",
         ),
         (('name = "tiny"', 'name = "tiny"\n[unit]\nmin_hz = 95'), "min_hz 95.0 must be below"),
     ],

@@ -21,17 +21,15 @@ from typing import Any, Generic, TypeVar
 import aiomqtt
 
 from controller.commands import (
+    SETPOINT_FIELDS,
     CommandError,
-    UnitCommand,
     ZoneCommand,
-    apply_unit_command,
-    apply_zone_command,
     parse_unit_command,
     parse_zone_command,
-    setpoint_limits,
 )
 from controller.config import LoadedConfig, ZoneConfig, parse_config
 from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
+from controller.transitions import UnitTransition, apply_unit, apply_zone, setpoint_range
 from hil.broker import free_port, mosquitto_path
 from tests.fixtures.broker import MessageRecorder, Mosquitto
 
@@ -247,7 +245,7 @@ def unit_projection(settings: UnitSettings) -> dict[str, object]:
 
 def random_command(
     rng: random.Random, zones: Sequence[ZoneConfig]
-) -> tuple[str, bytes, ZoneCommand | UnitCommand]:
+) -> tuple[str, bytes, ZoneCommand | UnitTransition]:
     """A valid command, as (topic, payload, parsed command)."""
     if rng.random() < 0.15:
         if rng.random() < 0.5:
@@ -277,7 +275,9 @@ def random_command(
     if field == "mode":
         text = rng.choice([m.value for m in ZoneMode])
     elif field.startswith("temperature"):
-        low, high = setpoint_limits(zone, field)
+        low, high = setpoint_range(
+            zone.min_temperature, zone.max_temperature, SETPOINT_FIELDS[field]
+        )
         text = f"{low + 0.5 * rng.randrange(int((high - low) * 2) + 1):.1f}"
     elif field == "fan_mode":
         text = rng.choice([f.value for f in FanMode])
@@ -292,6 +292,7 @@ def random_command(
         command = parse_zone_command(zone, field, payload)
     except CommandError as err:  # the generator only makes valid commands
         raise AssertionError(f"generated an invalid command: {err}") from None
+    assert isinstance(command, ZoneCommand)  # no sensor reading among the fields above
     return f"{BASE}/zone/{zone.id}/set/{field}", payload, command
 
 
@@ -364,16 +365,16 @@ async def durability_trial(
                 topic, payload, command = random_command(rng, zones)
                 await client.publish(topic, payload, qos=1)
                 sent += 1
-                if isinstance(command, UnitCommand):
-                    unit_track.history.append(apply_unit_command(unit_track.history[-1], command))
-                else:
+                if isinstance(command, ZoneCommand):
                     track = tracks[command.zone_id]
-                    track.history.append(apply_zone_command(track.history[-1], command))
+                    track.history.append(apply_zone(track.history[-1], command.change))
+                else:
+                    unit_track.history.append(apply_unit(unit_track.history[-1], command))
                 if rng.random() < 0.3:
                     await asyncio.sleep(rng.uniform(0.0, 0.05))
             report.commands += sent
             # Kill right after the last change was published, or at a random moment.
-            if rng.random() < 0.4 and not isinstance(command, UnitCommand):
+            if rng.random() < 0.4 and isinstance(command, ZoneCommand):
                 topic = f"{BASE}/zone/{command.zone_id}/state"
                 wanted = zone_projection(tracks[command.zone_id].history[-1])
 

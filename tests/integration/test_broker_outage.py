@@ -191,6 +191,7 @@ async def test_reconnect_backoff_is_bounded(
         "demo",
         loaded.config.zones,
         lambda _: None,
+        lambda _zone, _celsius: None,
         backoff_initial_s=initial_s,
         backoff_max_s=cap_s,
     )
@@ -264,6 +265,7 @@ async def test_a_broker_lost_while_announcing_is_noticed_at_once(
         "demo",
         [],
         lambda _: None,
+        lambda _zone, _celsius: None,
         backoff_initial_s=0.05,
         backoff_max_s=0.2,
     )

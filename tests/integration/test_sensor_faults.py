@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -57,7 +58,7 @@ async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
         zone = supervisor.zones["living"]
-        zone.settings = zone.settings.with_changes(mode=ZoneMode.HEAT, target_temperature=24.0)
+        zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=24.0)
         await wait_until(lambda: asks_for_refrigerant(simulator), 20, "the living room heating")
         assert faults(supervisor) is None
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import aiomqtt
@@ -78,7 +79,7 @@ async def test_a_restart_keeps_what_was_left_of_a_boost_and_ends_one_that_is_ove
 ) -> None:
     port = free_port()
     state_file = tmp_path / "state.json"
-    boosting = HEATING.with_changes(preset=Preset.BOOST)
+    boosting = replace(HEATING, preset=Preset.BOOST)
     calendar = time.time()
     # living: boosted 5 wall s (300 s of the controller's time) ago, 1800 s to run; kitchen:
     # boosted before a power cut of an hour; bedroom: in boost with no start (an older file).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -49,7 +50,7 @@ def watch(zone: ZoneRuntime, supervisor: Supervisor, simulator: Simulator) -> _W
 async def heat_living_room(supervisor: Supervisor, simulator: Simulator) -> None:
     """A cold room in heat mode: the ODU starts and the room warms."""
     zone = supervisor.zones["living"]
-    zone.settings = zone.settings.with_changes(mode=ZoneMode.HEAT, target_temperature=22.0)
+    zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=22.0)
     start_temperature = simulator.room_temperature("living")
     assert start_temperature < 20.0
     await wait_until(lambda: supervisor.cycles >= 2, 20, "the first control cycles")

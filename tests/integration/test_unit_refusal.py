@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ async def house(
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
         zone = supervisor.zones["living"]
-        zone.settings = zone.settings.with_changes(mode=ZoneMode.HEAT, target_temperature=26.0)
+        zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=26.0)
         yield supervisor, simulator, recorder
 
 
