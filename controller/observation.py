@@ -257,13 +257,8 @@ class Observer:
                 if reading is not None:
                     found[zone_id] = reading
             remotes = found
-        return Observation(
-            self._zone_inputs(heads, zone_settings),
-            self._unit_input(odu, unit_settings),
-            remotes,
-            odu,
-            heads,
-        )
+        zones = self._zone_inputs(heads, zone_settings)
+        return Observation(zones, self._unit_input(odu, unit_settings), remotes, odu, heads)
 
     def _zone_inputs(
         self, heads: Mapping[str, HeadReport], settings: Mapping[str, ZoneSettings]

@@ -24,7 +24,7 @@ from controller.loop import ControlLoop
 from controller.observation import HeadReport, Observer, OduReport, ZoneSetup
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
-from drivers.devices import HeadCommand, HeadMode, OduInfo
+from drivers.devices import HeadCommand, HeadInfo, HeadMode, OduInfo
 from hil.baselines import OnOffController
 from hil.causes import CAUSES, FULL_CAPACITY_MARGIN_HZ, NO_UNIT, DiscomfortCauses, UnitState
 from hil.firmware import HeadFirmware, OutdoorFirmware
@@ -255,18 +255,22 @@ class _OduRegisters:
         return self._odu.energy_wh
 
 
+def _head_info(head: HeadFirmware) -> HeadInfo:
+    """What a probe of the head reads (its ratings stay as they are through a scenario)."""
+    r = head.ratings
+    return HeadInfo(
+        0, 0, r.rated_w, r.has_humidity_sensor, r.has_vertical_vane, r.has_horizontal_vane
+    )
+
+
 class _HeadRegisters:
-    """A head as a probe and a poll read it (its identity and its status), straight from its
-    firmware, each value when the observation asks for it."""
+    """A head as a poll reads it, straight from its firmware, each value when the observation
+    asks for it."""
 
     __slots__ = ("_head",)
 
     def __init__(self, head: HeadFirmware) -> None:
         self._head = head
-
-    @property
-    def rated_capacity_w(self) -> float:
-        return self._head.ratings.rated_w
 
     @property
     def return_air_temperature(self) -> float | None:
@@ -315,10 +319,10 @@ def run_minisplit(
     identity = OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
     odu_report = OduReport(identity, _OduRegisters(odu, house.plant), available=True)
     heads = house.heads
-    head_reports = {}
-    for zone, head in heads.items():
-        registers = _HeadRegisters(head)
-        head_reports[zone] = HeadReport(registers, registers, available=True)
+    head_reports = {
+        zone: HeadReport(_head_info(head), _HeadRegisters(head), available=True)
+        for zone, head in heads.items()
+    }
     unit_settings = UnitSettings()
     for t, settings in run.until_end():
         seen = observer.observe(odu_report, head_reports, settings, unit_settings, t)
