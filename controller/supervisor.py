@@ -246,14 +246,10 @@ class Supervisor:
             self.on_command(ZoneCommand(zone_id, "preset_mode", Preset.COMFORT))
 
     async def _write_heads(self, output: ControlOutput) -> None:
-        async def write(zone_id: str, head: HeadLink) -> None:
-            command = output.zones[zone_id].head
-            if not self.odu.available:
-                # No refrigerant to share: the heads ask for none (safe state).
-                command = replace(command, capacity_request_pct=0.0)
-            await head.write(command)
-
-        await asyncio.gather(*(write(z, h) for z, h in self.heads.items() if h.available))
+        commands = {zone_id: out.head for zone_id, out in output.zones.items()}
+        if not self.odu.available:  # no refrigerant to share: the heads ask for none (safe state)
+            commands = {z: replace(c, capacity_request_pct=0.0) for z, c in commands.items()}
+        await asyncio.gather(*(h.write(commands[z]) for z, h in self.heads.items() if h.available))
 
     # ---- commands from MQTT and from the handheld remotes ---------------------------------
     def on_command(self, command: ZoneCommand | UnitCommand) -> None:
