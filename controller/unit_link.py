@@ -36,7 +36,7 @@ StatusT = TypeVar("StatusT", OduStatus, HeadStatus)
 CommandT = TypeVar("CommandT")
 
 
-def named(unit: str) -> str:
+def _named(unit: str) -> str:
     """How logs name a unit: the outdoor unit, or a zone's head."""
     return unit if unit == ODU_UNIT else f"zone {unit} head"
 
@@ -89,14 +89,14 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
             log.log(
                 logging.ERROR if news else logging.DEBUG,
                 "%s refused: %s (probed again in %g s, then less often)",
-                named(self.name),
+                _named(self.name),
                 err,
                 delay,
             )
             return False
         if (fault := self._refused.accept(self.name)) is not None:
-            log.warning("%s accepted: it was refused for %s", named(self.name), fault)
-        log.info("%s found: %s", named(self.name), info)
+            log.warning("%s accepted: it was refused for %s", _named(self.name), fault)
+        log.info("%s found: %s", _named(self.name), info)
         self.info = info
         return True
 
@@ -125,7 +125,7 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
                 self._answered = True
             else:
                 again = "answers again" if available else "does not answer"
-                log.warning("%s %s", named(self.name), again)
+                log.warning("%s %s", _named(self.name), again)
         self.available = available
         if self._on_availability is not None:
             self._on_availability(available)
@@ -141,10 +141,10 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
             log.log(
                 logging.WARNING if self._following else logging.INFO,
                 "%s reports its heartbeat lapsed: it runs on its own logic",
-                named(self.name),
+                _named(self.name),
             )
         elif self.autonomous and not lapsed:
-            log.info("%s follows the controller", named(self.name))
+            log.info("%s follows the controller", _named(self.name))
         self.autonomous = lapsed
         self._following = self.available and not lapsed
         return lapsed
@@ -158,7 +158,7 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
         try:
             await self.driver.apply(command)
         except (BusError, ValueError) as err:
-            log.log(self._write_failure_level, "%s write failed: %s", named(self.name), err)
+            log.log(self._write_failure_level, "%s write failed: %s", _named(self.name), err)
 
     # A lost write to the outdoor unit is worth a warning; the heads' writes are many and the
     # next tick's repeats them.
@@ -174,10 +174,24 @@ class OduLink(UnitLink[OduInfo, OduStatus, OduCommand]):
 
 class HeadLink(UnitLink[HeadInfo, HeadStatus, HeadCommand]):
     def __init__(
-        self, name: str, driver: HeadDriver, refused: RefusedUnits, **options: Any
+        self,
+        name: str,
+        driver: HeadDriver,
+        refused: RefusedUnits,
+        *,
+        failed_polls_tolerated: int,
+        heartbeat_timeout_s: int,
+        on_availability: Callable[[bool], None] | None = None,
     ) -> None:
-        super().__init__(name, driver, refused, **options)
-        self._head = driver
+        super().__init__(
+            name,
+            driver,
+            refused,
+            failed_polls_tolerated=failed_polls_tolerated,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+            on_availability=on_availability,
+        )
+        self._head = driver  # as a HeadDriver: for the remote's acknowledgement
 
     def report(self) -> HeadReport:
         return HeadReport(self.info, self.status, self.available, self.refusal, self.autonomous)
