@@ -10,6 +10,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import cast
@@ -118,8 +119,9 @@ async def run_demo(config_path: Path | None, *, speed: float, duration: float | 
     simulator = Simulator(loaded, speed=speed)
     supervisor = Supervisor(loaded, time_scale=speed)
     if not supervisor.store.path.exists():
-        for zone in supervisor.zones.values():
-            zone.settings = apply_zone(zone.settings, SetPower(True))
+        state = supervisor.committer.in_effect
+        zones = {zone_id: apply_zone(s, SetPower(True)) for zone_id, s in state.zones.items()}
+        supervisor.committer.in_effect = replace(state, zones=zones)
     base = (
         f"{loaded.config.mqtt.base_topic}/{loaded.config.controller_id}"
         if loaded.config.mqtt
@@ -136,7 +138,7 @@ async def run_demo(config_path: Path | None, *, speed: float, duration: float | 
             try:
                 while duration is None or loop.time() - started < duration:
                     await asyncio.sleep(1.0)
-                    true_air = {z: simulator.room_temperature(z) for z in supervisor.zones}
+                    true_air = {z: simulator.room_temperature(z) for z in supervisor.heads}
                     clock = format_time_of_year(simulator.sim_time_s)
                     view = render(supervisor.snapshot(), true_air, clock, base, mqtt_port)
                     print(("\x1b[H\x1b[2J" if interactive else "\n") + view, flush=True)

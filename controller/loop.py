@@ -1,16 +1,15 @@
 """The control tick as the supervisor and the benchmark both run it (pure).
 
-Device reports → control inputs → the room sensors' plausibility check and the choice of
-sensor → `control_step` → the independent safety check on the ODU command. One piece of
+Control inputs (`controller.observation`) → the room sensors' plausibility check and the choice
+of sensor → `control_step` → the independent safety check on the ODU command. One piece of
 code, so that the benchmark scores exactly what ships (docs/architecture.md, 'Pure core')."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-from controller.compressor import UnitObservation
 from controller.control import (
     ControlOutput,
     ControlState,
@@ -36,90 +35,7 @@ from controller.sensor_health import (
     check_zone_sensors,
     holds,
 )
-from controller.settings import UnitSettings, ZoneSettings
 from drivers.devices import OduCommand
-
-
-class OduReport(Protocol):
-    """What the control needs from one poll of the outdoor unit (an `OduStatus`, or the
-    simulator's view of the same unit)."""
-
-    @property
-    def allowed_max_frequency_hz(self) -> float: ...
-    @property
-    def outdoor_temperature(self) -> float | None: ...
-    @property
-    def outdoor_coil_temperature(self) -> float | None: ...
-    @property
-    def defrost(self) -> bool: ...
-    @property
-    def fault(self) -> bool: ...
-
-
-class HeadReport(Protocol):
-    @property
-    def cold_draft_prevention(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class UnitRatings:
-    """What the outdoor unit says about itself once (its identity registers)."""
-
-    rated_heating_w: float
-    rated_cooling_w: float
-    min_frequency_hz: float
-    max_frequency_hz: float
-
-
-def unit_input(
-    ratings: UnitRatings,
-    report: OduReport,
-    available: bool,
-    settings: UnitSettings,
-    compressor_running: bool | None = None,
-) -> UnitInput:
-    observation = UnitObservation(
-        rated_heating_w=ratings.rated_heating_w,
-        rated_cooling_w=ratings.rated_cooling_w,
-        min_frequency_hz=ratings.min_frequency_hz,
-        max_frequency_hz=ratings.max_frequency_hz,
-        allowed_max_frequency_hz=report.allowed_max_frequency_hz,
-        outdoor_temperature=report.outdoor_temperature,
-    )
-    coil = report.outdoor_coil_temperature
-    return UnitInput(
-        observation,
-        available,
-        report.defrost,
-        settings,
-        fault=report.fault,
-        compressor_running=compressor_running,
-        coil_below_freezing=None if coil is None else coil < 0.0,
-    )
-
-
-def zone_input(
-    settings: ZoneSettings,
-    head_temperature: float | None,
-    available: bool,
-    rated_capacity_w: float,
-    report: HeadReport | None,
-    setpoint_limits: tuple[float, float] | None = None,
-    head_correction_k: float = 0.0,
-) -> ZoneInput:
-    """A zone's input as `ControlLoop.step` takes it: with the head's own reading (plus its
-    static correction); the step checks it and may follow a remote sensor instead."""
-    if head_temperature is not None and head_correction_k:
-        head_temperature += head_correction_k
-    return ZoneInput(
-        settings=settings,
-        temperature=head_temperature,
-        available=available,
-        rated_capacity_w=rated_capacity_w,
-        preheating=bool(report is not None and report.cold_draft_prevention),
-        setpoint_limits=setpoint_limits,
-    )
-
 
 NO_SENSORS = ZoneSensors()
 NO_REMOTES: Mapping[str, RemoteReading] = {}
@@ -180,9 +96,10 @@ class ControlLoop:
         now: float,
         remotes: Mapping[str, RemoteReading] = NO_REMOTES,
     ) -> Decision:
-        """One tick. ``zones`` carry the heads' own readings (`zone_input`); ``remotes`` the
-        remote sensors of the zones that have one. A mapping passed in is kept (as last tick's
-        inputs), so it must not be changed afterwards: pass a new one when an input changes."""
+        """One tick. ``zones`` carry the heads' own readings (`observation.zone_input`);
+        ``remotes`` the remote sensors of the zones that have one. A mapping passed in is kept
+        (as last tick's inputs), so it must not be changed afterwards: pass a new one when an
+        input changes."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
         if unit.available:
             if self.lost_running:

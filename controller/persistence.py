@@ -27,12 +27,12 @@ import math
 import os
 import reprlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.config import ZoneConfig
-from controller.settings import Preset, UnitSettings, ZoneSettings
+from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from controller.transitions import HEAT_COOL_DEADBAND_K, Side, clamp_setpoint
 from drivers.bus import Backoff
 
@@ -162,6 +162,28 @@ def _defrost_interval(value: object, report: Callable[[str], None]) -> float | N
 
 def _no_constant(constant: str) -> float:
     raise ValueError(f"{constant} is not a setting")
+
+
+def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
+    """A zone's settings before anything was saved for it: off, at its default temperature."""
+    t = zone.default_temperature
+    return ZoneSettings(
+        mode=ZoneMode.OFF,
+        target_temperature=t,
+        target_temperature_low=t,
+        target_temperature_high=min(zone.max_temperature, t + 3.0),
+    )
+
+
+def fit_to_zones(saved: SavedState, zones: Iterable[ZoneConfig]) -> SavedState:
+    """The saved state for the configured ``zones``: each zone's settings (its defaults if none
+    were saved) within its limits, and only their boosts."""
+    settings = {
+        zone.id: fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
+        for zone in zones
+    }
+    boosts = {z: t for z, t in saved.boost_started.items() if z in settings}
+    return SavedState(settings, saved.unit, boosts, saved.defrost_interval_s)
 
 
 def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:
@@ -327,23 +349,26 @@ class StateStore:
 
 
 class SettingsCommitter:
-    """Group commit of settings: `submit` the wanted settings; `on_durable` is called with them
-    once they are on disk, or once the write failed or timed out: a broken disk must not
-    freeze the controls. Then they are `unsaved`, and written again with backoff (``retry``,
-    wall seconds on the loop's clock) until the write succeeds; ``on_unsaved`` is called each
-    time that changes, and the log says it once each way. One write in flight at a time."""
+    """Group commit of settings: `submit` the wanted settings; they are `in_effect` (the one
+    copy of the settings the controller runs on) and `on_durable` is called with them once
+    they are on disk, or once the write failed or timed out: a broken disk must not freeze the
+    controls. Then they are `unsaved`, and written again with backoff (``retry``, wall seconds
+    on the loop's clock) until the write succeeds; ``on_unsaved`` is called each time that
+    changes, and the log says it once each way. One write in flight at a time."""
 
     def __init__(
         self,
         store: StateStore,
         on_durable: Callable[[SavedState], None],
         *,
+        in_effect: SavedState | None = None,
         on_unsaved: Callable[[bool], None] | None = None,
         timeout_s: float = COMMIT_TIMEOUT_S,
         retry: Backoff = RETRY_BACKOFF,
     ) -> None:
         self._store = store
         self._on_durable = on_durable
+        self.in_effect = SavedState() if in_effect is None else in_effect
         self._on_unsaved = on_unsaved
         self._timeout_s = timeout_s
         self._retry = retry
@@ -359,6 +384,11 @@ class SettingsCommitter:
     def pending(self) -> SavedState | None:
         """The settings submitted but not yet in effect (None when there are none)."""
         return self._wanted
+
+    @property
+    def wanted(self) -> SavedState:
+        """The settings last asked for: in effect, or on their way to disk."""
+        return self.in_effect if self._wanted is None else self._wanted
 
     @property
     def unsaved(self) -> bool:
@@ -452,6 +482,7 @@ class SettingsCommitter:
     def _finish(self, state: SavedState) -> None:
         if self._wanted is state:
             self._wanted = None
+        self.in_effect = state
         try:
             self._on_durable(state)
         except Exception:  # the consumer's bug must not stop later commits

@@ -20,6 +20,10 @@ def _not_a_boolean(value: object) -> object:
 # TOML's true is Python's True, which equals 1: a Literal of numbers would take it even in
 # strict mode.
 NotBoolean = BeforeValidator(_not_a_boolean)
+# Polls of a unit that may fail in a row before the controller takes it for unavailable (its
+# last status stands meanwhile): a noisy line must not flap a zone, nor stop the compressor, for
+# one lost frame. Home Assistant's modbus calls this `lazy_error_count`.
+FailedPollsTolerated = Annotated[int, Field(ge=0, le=10)]
 
 
 class SerialBus(StrictModel):
@@ -38,6 +42,7 @@ class SerialBus(StrictModel):
     inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.005
     rs485_mode: bool = False
     handle_local_echo: bool = False
+    failed_polls_tolerated: FailedPollsTolerated = 1
 
 
 class TcpBus(StrictModel):
@@ -49,6 +54,7 @@ class TcpBus(StrictModel):
     timeout_s: Annotated[float, Field(gt=0, le=10)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     inter_frame_delay_s: Annotated[float, Field(ge=0, le=1)] = 0.0
+    failed_polls_tolerated: FailedPollsTolerated = 1
 
 
 Bus = Annotated[SerialBus | TcpBus, Field(discriminator="type")]

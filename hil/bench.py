@@ -1,7 +1,8 @@
 """`minisplit bench`: every scenario through the plant with each controller, side by side.
 
-The `minisplit` controller here is `controller.loop.ControlLoop`, the very code the supervisor
-runs, fed from the same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
+The `minisplit` controller here is the supervisor's observation step (`controller.observation`)
+and `controller.loop.ControlLoop`, the very code the supervisor runs, fed with reports of the
+same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
 baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`
 (docs/benchmark.md)."""
 
@@ -16,22 +17,23 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
-from controller.config import ControlConfig
-from controller.control import UnitInput, ZoneInput
-from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
+from controller.config import ControlConfig, ZoneConfig
+from controller.loop import ControlLoop
+from controller.observation import HeadReport, Observer, OduReport, ZoneSetup
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
-from drivers.devices import HeadCommand, HeadMode
+from drivers.devices import HeadCommand, HeadInfo, HeadMode, OduInfo
 from hil.baselines import OnOffController
 from hil.causes import CAUSES, FULL_CAPACITY_MARGIN_HZ, NO_UNIT, DiscomfortCauses, UnitState
-from hil.firmware import HeadFirmware
+from hil.firmware import HeadFirmware, OutdoorFirmware
 from hil.heatpump import OduMode
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
 from hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
 from hil.metrics import MetricsRecorder, ZoneTarget
+from hil.plant import Plant
 from hil.scenario import Scenario, ScenarioError, build_house, load_scenario, shipped_scenarios
 
 CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")
@@ -198,49 +200,105 @@ class Run:
             advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
 
 
-class _OduReadings(NamedTuple):
-    """The outdoor unit's readings as the control reads them each tick, straight from its
-    firmware (the same values `OduView` carries, without building the whole view)."""
+class _OduRegisters:
+    """The outdoor unit as a poll reads it (0.1 °C registers), straight from its firmware: each
+    value is read when the observation asks for it (those only published are never asked)."""
 
-    allowed_max_frequency_hz: float
-    outdoor_temperature: float | None
-    defrost: bool
-    fault: bool
-    # Only its sign matters to the control (`UnitInput.coil_below_freezing`): the readings
-    # are made again when the sign of the register's value changes, not with every 0.1 K.
-    outdoor_coil_temperature: float | None
+    __slots__ = ("_odu", "_plant")
+
+    def __init__(self, odu: OutdoorFirmware, plant: Plant) -> None:
+        self._odu = odu
+        self._plant = plant
+
+    @property
+    def compressor_running(self) -> bool:
+        return self._odu.running
+
+    @property
+    def allowed_max_frequency_hz(self) -> float:
+        return self._odu.allowed_max_hz
+
+    @property
+    def outdoor_temperature(self) -> float | None:
+        return quantize(self._odu.outdoor_sensor_c)
+
+    @property
+    def outdoor_coil_temperature(self) -> float | None:
+        return quantize(self._plant.outdoor_coil_c)
+
+    @property
+    def defrost(self) -> bool:
+        return self._odu.defrosting
+
+    @property
+    def fault(self) -> bool:
+        return bool(self._odu.broken_sensors)
+
+    @property
+    def fault_code(self) -> str:
+        return self._odu.status().fault_code
+
+    @property
+    def mode(self) -> str:
+        return self._odu.command.mode
+
+    @property
+    def compressor_frequency_hz(self) -> float:
+        return self._odu.frequency_hz
+
+    @property
+    def input_power_w(self) -> float:
+        return self._plant.input_power_w
+
+    @property
+    def energy_wh(self) -> float:
+        return self._odu.energy_wh
 
 
-class _ZoneInputs:
-    """Each zone's control input as the supervisor builds it from its head, made again only
-    when what it carries changed: the reading moves in 0.1 K steps, the settings at switch
-    points, so most ticks reuse every one (the control treats them as values, so an input
-    made earlier of the same settings, reading and flag serves as well as a new one)."""
+def _head_info(head: HeadFirmware) -> HeadInfo:
+    """What a probe of the head reads (its ratings stay as they are through a scenario)."""
+    r = head.ratings
+    return HeadInfo(
+        0, 0, r.rated_w, r.has_humidity_sensor, r.has_vertical_vane, r.has_horizontal_vane
+    )
 
-    def __init__(self, heads: Mapping[str, HeadFirmware]) -> None:
-        self._heads = tuple(heads.items())
-        self._seen: dict[str, tuple[ZoneSettings, float | None, bool]] = {}
-        self._made: dict[tuple[str, ZoneSettings, float | None, bool, float], ZoneInput] = {}
-        self.inputs: dict[str, ZoneInput] = {}
 
-    def update(self, settings: Mapping[str, ZoneSettings]) -> dict[str, ZoneInput]:
-        """The inputs now (a new dict when any changed; treat it as read only)."""
-        seen = self._seen
-        inputs = self.inputs
-        for zone, head in self._heads:
-            now = (settings[zone], quantize(head.return_air_c), head.cold_draft_prevention)
-            if seen.get(zone) != now:
-                seen[zone] = now
-                if inputs is self.inputs:
-                    inputs = dict(inputs)
-                rated_w = head.ratings.rated_w
-                key = (zone, *now, rated_w)
-                made = self._made.get(key)
-                if made is None:
-                    made = self._made[key] = zone_input(now[0], now[1], True, rated_w, head)
-                inputs[zone] = made
-        self.inputs = inputs
-        return inputs
+class _HeadRegisters:
+    """A head as a poll reads it, straight from its firmware, each value when the observation
+    asks for it."""
+
+    __slots__ = ("_head",)
+
+    def __init__(self, head: HeadFirmware) -> None:
+        self._head = head
+
+    @property
+    def return_air_temperature(self) -> float | None:
+        return quantize(self._head.return_air_c)
+
+    @property
+    def cold_draft_prevention(self) -> bool:
+        return self._head.cold_draft_prevention
+
+    @property
+    def humidity(self) -> float | None:
+        return self._head.status().humidity
+
+    @property
+    def fault(self) -> bool:
+        return self._head.status().fault
+
+    @property
+    def fault_code(self) -> str:
+        return self._head.status().fault_code
+
+
+# What the bench's zones are configured with: a zone's default setpoint limits and no sensor
+# offset, no remote sensor.
+_DEFAULT_ZONE = ZoneConfig.model_fields
+BENCH_ZONE_SETUP = ZoneSetup(
+    (_DEFAULT_ZONE["min_temperature"].default, _DEFAULT_ZONE["max_temperature"].default)
+)
 
 
 def run_minisplit(
@@ -249,33 +307,26 @@ def run_minisplit(
     control: ControlConfig | None = None,
     why: bool = False,
 ) -> Run:
-    """The shipped controller: `ControlLoop` with the supervisor's default tuning (or the
-    ``control`` table's)."""
+    """The shipped controller: the supervisor's observation step (`Observer`) and `ControlLoop`
+    with the supervisor's default tuning (or the ``control`` table's), on reports of units that
+    always answer."""
     house = build_house(scenario)
     run = Run(scenario, house, trace, why=why)
     odu = house.odu
     r = odu.ratings
     loop = ControlLoop(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
-    ratings = UnitRatings(r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz)
-    unit_settings = UnitSettings()
-    readings: tuple[float, float | None, bool, bool, bool] | None = None
-    unit: UnitInput | None = None
+    observer = Observer(dict.fromkeys(run.zones, BENCH_ZONE_SETUP), loop.tuning.coordinator.limits)
+    identity = OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
+    odu_report = OduReport(identity, _OduRegisters(odu, house.plant), available=True)
     heads = house.heads
-    plant = house.plant
-    zone_inputs = _ZoneInputs(heads)
+    head_reports = {
+        zone: HeadReport(_head_info(head), _HeadRegisters(head), available=True)
+        for zone, head in heads.items()
+    }
+    unit_settings = UnitSettings()
     for t, settings in run.until_end():
-        coil = quantize(plant.outdoor_coil_c)
-        now = (
-            odu.allowed_max_hz,
-            quantize(odu.outdoor_sensor_c),
-            odu.defrosting,
-            bool(odu.broken_sensors),
-            coil is not None and coil < 0.0,
-        )
-        if unit is None or now != readings:
-            readings = now
-            unit = unit_input(ratings, _OduReadings(*now[:4], coil), True, unit_settings)
-        decision = loop.step(zone_inputs.update(settings), unit, t)
+        seen = observer.observe(odu_report, head_reports, settings, unit_settings, t)
+        decision = loop.step(seen.zones, seen.unit, t, seen.remotes)
         if decision.odu_command is not None:
             odu.apply(decision.odu_command)
         for zone, out in decision.output.zones.items():

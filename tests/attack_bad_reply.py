@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.supervisor import ODU_UNIT, Supervisor
+from controller.state_report import ODU_UNIT
+from controller.supervisor import Supervisor
 from drivers.bus import DeviceStats
 from hil.broker import free_port
 from hil.simulator import Simulator
@@ -171,9 +172,9 @@ async def _watch(supervisor: Supervisor, units: list[str], seconds: float) -> Cy
         watch.cycles += 1
         for unit in units:
             if unit == ODU_UNIT:
-                answered, available = supervisor.odu_failed_polls == 0, supervisor.odu_available
+                answered, available = supervisor.odu.failed_polls == 0, supervisor.odu.available
             else:
-                zone = supervisor.zones[unit]
+                zone = supervisor.heads[unit]
                 answered, available = zone.failed_polls == 0, zone.available
             if answered:
                 watch.max_gap_s[unit] = max(watch.max_gap_s[unit], now - last_answer[unit])
@@ -186,9 +187,9 @@ async def _watch(supervisor: Supervisor, units: list[str], seconds: float) -> Cy
 
 def _all_up(supervisor: Supervisor) -> bool:
     return (
-        supervisor.odu_available
-        and all(zone.available for zone in supervisor.zones.values())
-        and not supervisor.autonomous
+        supervisor.odu.available
+        and all(zone.available for zone in supervisor.heads.values())
+        and not any(link.autonomous for link in supervisor.links)
     )
 
 

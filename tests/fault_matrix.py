@@ -19,7 +19,8 @@ from pathlib import Path
 from controller.commands import ZoneCommand
 from controller.config import ControlConfig, LoadedConfig
 from controller.settings import ZoneMode
-from controller.supervisor import AUTONOMOUS, Supervisor
+from controller.state_report import AUTONOMOUS
+from controller.supervisor import Supervisor
 from controller.transitions import SetTarget, Side
 from drivers.bus import BusScheduler, DeviceStats, scaled_timeout
 from hil.broker import free_port
@@ -27,7 +28,7 @@ from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
 from hil.simulator import Simulator
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
-from tests.integration.harness import rtu_config, running, tcp_config, wait_until
+from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 # 120 simulated seconds per wall second: a 10 s control period is 83 ms of wall time, so the
 # 180 s restart lockout costs 1.5 s. The bus timeouts run at the same scale, down to a floor
@@ -85,7 +86,7 @@ class System:
 
     def zone(self, zone_id: str) -> dict[str, object]:
         """The zone's state as published on MQTT."""
-        return self.supervisor.zone_state(zone_id, self.now())
+        return self.supervisor.zone_state(zone_id)
 
     def unit(self) -> dict[str, object]:
         return self.supervisor.unit_state()
@@ -118,11 +119,11 @@ class System:
         unit = self.unit()
         return (
             not simulator.faults.active
-            and supervisor.odu_available
+            and supervisor.odu.available
             and all(self.bus.is_online(uid) for uid in simulator.units)
             and all(
                 self.zone(z)["available"] is True and self.zone(z)["fault"] is None
-                for z in supervisor.zones
+                for z in supervisor.heads
             )
             and unit["fault"] is None
             and not unit["defrost"]
@@ -133,7 +134,7 @@ class System:
 
     def describe(self) -> str:
         """What the system looks like, for a failure message."""
-        zones = {z: self.zone(z) for z in self.supervisor.zones}
+        zones = {z: self.zone(z) for z in self.supervisor.heads}
         stats = {uid: self.bus.stats(uid) for uid in sorted(self.simulator.units)}
         return f"zones {zones}\nunit {self.unit()}\nbus {stats}"
 
@@ -209,8 +210,8 @@ def _online(target: str) -> Check:
 
 def _others_available(zone_id: str) -> Check:
     return lambda s, _m: (
-        all(z.available for name, z in s.supervisor.zones.items() if name != zone_id)
-        and bool(s.supervisor.odu_available)
+        all(z.available for name, z in s.supervisor.heads.items() if name != zone_id)
+        and bool(s.supervisor.odu.available)
     )
 
 
@@ -240,7 +241,7 @@ def _shows_target(zone_id: str, target: float) -> Check:
 def _odu_lost(system: System, _mark: Mark) -> bool:
     # The heads are told to ask for no refrigerant, and the zones say why.
     return (
-        not system.supervisor.odu_available
+        not system.supervisor.odu.available
         and "ODU offline" in system.supervisor.status_line()
         and all(system.zone(z)["fault"] == "odu_comms" for z in HEATED)
         and all(system.zone(z)["action"] == "idle" for z in HEATED)
@@ -318,7 +319,7 @@ def _autonomous(target: str) -> Check:
         shown = supervisor.unit_state() if target == ODU_TARGET else system.zone(target)
         return (
             bool(unit.firmware.heartbeat_lost)
-            and supervisor.odu_available
+            and supervisor.odu.available
             and shown["fault"] == AUTONOMOUS
         )
 
@@ -326,7 +327,7 @@ def _autonomous(target: str) -> Check:
 
 
 def _all_available(system: System, _mark: Mark) -> bool:
-    return all(z.available for z in system.supervisor.zones.values())
+    return all(z.available for z in system.supervisor.heads.values())
 
 
 def _sensor_case(name: str, fault: Fault, flagged: str, why: str) -> FaultCase:
@@ -614,10 +615,9 @@ async def running_system(transport: Transport, directory: Path) -> AsyncIterator
             running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
         ):
             for zone_id, target in HEATED.items():
-                zone = supervisor.zones[zone_id]
-                zone.settings = replace(
-                    zone.settings, mode=ZoneMode.HEAT, target_temperature=target
-                )
+                settings = supervisor.settings.zones[zone_id]
+                heated = replace(settings, mode=ZoneMode.HEAT, target_temperature=target)
+                put_settings(supervisor, zone_id, heated)
             system = System(transport, simulator, supervisor)
             yield system
     finally:

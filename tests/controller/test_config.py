@@ -42,6 +42,15 @@ def test_bad_baudrate():
     assert any("buses.rs485.baudrate" in p and "19201" in p for p in found)
 
 
+def test_failed_polls_tolerated_per_bus_is_bounded():
+    assert parse_config(EXAMPLE, "test.toml").config.buses["rs485"].failed_polls_tolerated == 1
+    line = "retries = 2"
+    tolerant = EXAMPLE.replace(line, f"{line}\nfailed_polls_tolerated = 3")
+    assert parse_config(tolerant, "test.toml").config.buses["rs485"].failed_polls_tolerated == 3
+    found = problems(EXAMPLE.replace(line, f"{line}\nfailed_polls_tolerated = 11"))
+    assert any("buses.rs485.failed_polls_tolerated" in p and "11" in p for p in found)
+
+
 def test_duplicate_unit_id_on_one_bus():
     found = problems(EXAMPLE.replace("unit_id = 14", "unit_id = 13"))
     assert any("share unit id 13" in p for p in found)

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.config import ControlConfig
-from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
+from controller.loop import ControlLoop
+from controller.observation import UnitRatings, unit_input, zone_input
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
@@ -20,10 +21,6 @@ class Odu:
     fault = False
 
 
-class Head:
-    cold_draft_prevention = False
-
-
 RATINGS = UnitRatings(7000.0, 6500.0, 20.0, 90.0)
 
 
@@ -36,7 +33,7 @@ def step(
     running: bool | None = None,
 ):
     settings = ZoneSettings(mode=mode, target_temperature=22.0 if mode is ZoneMode.HEAT else 20.0)
-    zones = {"a": zone_input(settings, temperature, True, 2500.0, Head())}
+    zones = {"a": zone_input(settings, temperature, True, 2500.0, False)}
     unit = unit_input(RATINGS, Odu(), available, UnitSettings(), running)
     return loop.step(zones, unit, now)
 
@@ -98,7 +95,7 @@ def test_a_unit_that_ran_on_while_lost_gets_no_stop_within_the_minimum_on_time(r
 def sensed_step(loop, now, head, remote=None):
     """A cold room in heat mode (setpoint 22 °C): the head reads ``head``."""
     settings = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
-    zones = {"a": zone_input(settings, head, True, 2500.0, Head(), head_correction_k=-0.5)}
+    zones = {"a": zone_input(settings, head, True, 2500.0, False, head_correction_k=-0.5)}
     unit = unit_input(RATINGS, Odu(), True, UnitSettings())
     remotes = {} if remote is None else {"a": remote}
     return loop.step(zones, unit, now, remotes)
@@ -255,7 +252,7 @@ def test_a_resumed_boost_ends_once_what_was_left_of_it_has_passed():
     tuning = control_tuning_from(ControlConfig())
     assert tuning.presets.boost_duration_s == 1800.0
     settings = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0, preset=Preset.BOOST)
-    zones = {"a": zone_input(settings, 18.0, True, 2500.0, Head())}
+    zones = {"a": zone_input(settings, 18.0, True, 2500.0, False)}
     unit = unit_input(RATINGS, Odu(), True, UnitSettings())
 
     def presets(loop: ControlLoop) -> list[Preset]:

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from controller.config import ControlConfig
 from controller.control import elapsed_s
-from controller.loop import ControlLoop, UnitRatings, unit_input, zone_input
+from controller.loop import ControlLoop
+from controller.observation import UnitRatings, unit_input, zone_input
 from controller.sensor_health import (
     FULL_DEMAND,
     MISSING,
@@ -136,10 +137,6 @@ class _Odu:
     fault = False
 
 
-class _Head:
-    cold_draft_prevention = False
-
-
 head_readings = st.lists(
     st.one_of(st.none(), st.sampled_from([-40.0, 80.0, 3276.7]), st.floats(15.0, 25.0)),
     min_size=1,
@@ -157,7 +154,7 @@ def test_the_loop_never_asks_for_refrigerant_on_a_missing_or_implausible_reading
     heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
     now = 0.0
     for reading in sequence:
-        zones = {"a": zone_input(heat, reading, True, 2500.0, _Head())}
+        zones = {"a": zone_input(heat, reading, True, 2500.0, False)}
         zone = loop.step(zones, unit, now).output.zones["a"]
         if reading is None or not -10.0 <= reading <= 50.0:
             assert zone.demand == 0.0 and zone.head.capacity_request_pct == 0.0
@@ -166,7 +163,7 @@ def test_the_loop_never_asks_for_refrigerant_on_a_missing_or_implausible_reading
     # A cold room read plausibly again: followed at once, and (through the loop's 60 s
     # filter) it calls for heat within minutes.
     for i in range(30):
-        zones = {"a": zone_input(heat, 16.0 + 0.1 * (i % 2), True, 2500.0, _Head())}
+        zones = {"a": zone_input(heat, 16.0 + 0.1 * (i % 2), True, 2500.0, False)}
         zone = loop.step(zones, unit, now).output.zones["a"]
         assert loop.sensors["a"].faults() == ()
         now += 10.0
@@ -208,8 +205,8 @@ def test_the_loops_shortcut_leaves_the_sensors_the_full_check_gives(changes, che
     for reading in changes:
         for _ in range(20):  # each reading held for a while: the shortcut's ticks
             zones = {
-                "a": zone_input(heat, reading, True, 2500.0, _Head()),
-                "b": zone_input(heat, 21.0, True, 2500.0, _Head()),
+                "a": zone_input(heat, reading, True, 2500.0, False),
+                "b": zone_input(heat, 21.0, True, 2500.0, False),
             }
             _full_check(loop, expected, zones, now)
             before = loop.sensors
@@ -224,7 +221,7 @@ def test_the_sensors_follow_zones_that_come_and_go():
     loop = ControlLoop(control_tuning_from(ControlConfig()))
     unit = unit_input(UnitRatings(7000.0, 6500.0, 20.0, 90.0), _Odu(), True, UnitSettings())
     heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
-    both = {z: zone_input(heat, 21.0, True, 2500.0, _Head()) for z in ("a", "b")}
+    both = {z: zone_input(heat, 21.0, True, 2500.0, False) for z in ("a", "b")}
     loop.step(both, unit, 0.0)
     loop.step({"a": both["a"]}, unit, 10.0)
     assert list(loop.sensors) == ["a"]

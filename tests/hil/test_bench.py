@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,10 +14,11 @@ from hypothesis import strategies as st
 from controller.cli import main
 from controller.config import ControlConfig
 from controller.interlocks import CompressorHistory, check_command
+from controller.observation import Observation, Observer
+from hil import bench
 from hil.baselines import OnOffController
 from hil.bench import (
     CONTROLLERS,
-    _ZoneInputs,
     bench_scenario,
     format_table,
     quantize,
@@ -24,7 +26,7 @@ from hil.bench import (
     run_minisplit,
     write_plot,
 )
-from hil.scenario import build_house, parse_scenario, shipped_scenarios
+from hil.scenario import parse_scenario, shipped_scenarios
 
 SCENARIOS = {p.name: p for p in shipped_scenarios()}
 
@@ -176,21 +178,27 @@ def test_quantize_near_ties_and_zero():
     assert quantize(None) is None
 
 
-def test_zone_inputs_are_made_again_only_when_what_they_carry_changes(january_day):
+def test_the_bench_controls_through_the_shipped_observation(january_day, monkeypatch):
+    """The bench's controller sees what the supervisor's does: whether the compressor runs
+    (read from the unit), each zone's setpoint limits; and acts on it."""
     scenario = parse_scenario(january_day.read_text(), str(january_day))
-    house = build_house(scenario)
-    inputs = _ZoneInputs(house.heads)
-    settings = scenario.settings_span(house.time_s)[0]
-    first = inputs.update(settings)
-    assert set(first) == set(scenario.zones)
-    assert inputs.update(settings) is first  # nothing moved
-    zone = scenario.zones[0]
-    house.plant.network.air_c[house.plant.room_index(zone)] += 0.3
-    second = inputs.update(settings)
-    assert second is not first
-    assert second[zone] is not first[zone]
-    assert second[zone].temperature == quantize(house.heads[zone].return_air_c)
-    assert all(second[z] is first[z] for z in scenario.zones if z != zone)
+    seen: list[Observation] = []
+    observe = Observer.observe
+
+    def recorded(self: Observer, *args: Any, **options: Any) -> Observation:
+        seen.append(observe(self, *args, **options))
+        return seen[-1]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Observer, "observe", recorded)
+        assert run_minisplit(scenario).metrics.starts > 0
+    assert {o.unit.compressor_running for o in seen} == {False, True}
+    assert {zone.setpoint_limits for o in seen for zone in o.zones.values()} == {(16.0, 30.0)}
+
+    # A unit that reports its compressor running while it stands: the controller takes it for
+    # a stop that has not come yet, so the minimum off time never runs out: it never starts.
+    monkeypatch.setattr(bench._OduRegisters, "compressor_running", property(lambda _: True))
+    assert run_minisplit(scenario).metrics.starts == 0
 
 
 def test_lifting_the_aims_before_defrosts_keeps_the_rooms_in_their_band():

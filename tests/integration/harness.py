@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from controller.config import LoadedConfig, parse_config
+from controller.settings import ZoneSettings
 from controller.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,12 @@ def rtu_config(device: str, state_file: Path) -> LoadedConfig:
     ).replace('state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"')
     head, _, sim = text.partition("[mqtt]")
     return parse_config(head + sim[sim.index("[simulator]") :], "test-rtu.toml")
+
+
+def put_settings(supervisor: Supervisor, zone_id: str, settings: ZoneSettings) -> None:
+    """Put a zone's settings in effect at once, without a write to disk (to set the scene)."""
+    state = supervisor.committer.in_effect
+    supervisor.committer.in_effect = replace(state, zones={**state.zones, zone_id: settings})
 
 
 async def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:

@@ -25,13 +25,13 @@ async def test_one_heads_malformed_replies_leave_the_other_units_cycle_alone(
     assert set(report.failed.values()) == {0}, summary
     assert report.during.cycles > 0 and set(report.during.missed.values()) == {0}, summary
     assert set(report.during.unavailable.values()) == {0}, summary
-    # The line stayed up; the outage is one warning from the supervisor each way (and one from
+    # The line stayed up; the outage is one warning from the head's link each way (and one from
     # the bus where the head went offline there), never a traceback.
     assert (report.link_losses, report.tracebacks) == (0, 0), summary
     offline = "drivers.bus: bus sim: unit 12 failed 3 requests in a row: offline, re-probing"
     expected = [
-        f"controller.supervisor: zone {TARGET} head does not answer",
-        f"controller.supervisor: zone {TARGET} head answers again",
+        f"controller.unit_link: zone {TARGET} head does not answer",
+        f"controller.unit_link: zone {TARGET} head answers again",
     ]
     assert [m for m in report.warnings if not m.startswith(offline)] == expected, summary
     assert sum(m.startswith(offline) for m in report.warnings) <= 1, summary

@@ -18,9 +18,9 @@ import pytest
 
 from controller.config import MqttConfig
 from controller.mqtt_bridge import MqttBridge
-from controller.persistence import SavedState, StateStore
+from controller.persistence import SavedState, StateStore, default_zone_settings
 from controller.settings import ZoneMode
-from controller.supervisor import Supervisor, default_zone_settings
+from controller.supervisor import Supervisor
 from hil.broker import free_port
 from hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
@@ -49,7 +49,7 @@ class Controller:
     def expected_topics(self) -> set[str]:
         """Every retained topic a fresh broker must hold again: status, each zone's state and
         availability, the unit's state, and every discovery config."""
-        zones = self.supervisor.zones
+        zones = self.supervisor.heads
         return {
             f"{BASE}/status",
             f"{BASE}/unit/state",

@@ -13,7 +13,7 @@ from controller.supervisor import Supervisor
 from hil.bench import TRACE_EVERY_S, run_minisplit
 from hil.scenario import parse_scenario, shipped_scenarios
 from hil.simulator import Simulator
-from tests.integration.harness import running, wait_until
+from tests.integration.harness import put_settings, running, wait_until
 
 SPEED = 240.0
 HOURS = 2.5
@@ -76,7 +76,7 @@ async def test_full_stack_matches_the_pure_benchmark(tmp_path):
             while True:
                 t = simulator.sim_time_s
                 for zone in scenario.zones:
-                    supervisor.zones[zone].settings = scenario.settings_at(zone, t)
+                    put_settings(supervisor, zone, scenario.settings_at(zone, t))
                 if t >= next_sample:
                     samples.append(
                         (

@@ -82,8 +82,8 @@ async def system(
         try:
             await wait_until(
                 lambda: (
-                    all(z.available for z in supervisor.zones.values())
-                    and supervisor.odu_available
+                    all(z.available for z in supervisor.heads.values())
+                    and supervisor.odu.available
                     and found.state("living").get("available")
                 ),
                 15,
@@ -251,9 +251,9 @@ async def test_random_commands_through_the_broker_to_the_units(
     words = ["heat", "cool", "off", "dry", "fan_only", "heat_cool", "auto", "high", "turbo"]
     words += ["swing", "3", "eco", "away", "none", "ON", "OFF", "hot", "", "99", "-4"]
     async with system(tmp_path, mosquitto) as s:
-        zones = {z.config.id: z.config for z in s.supervisor.zones.values()}
-        expected = {zone_id: z.settings for zone_id, z in s.supervisor.zones.items()}
-        unit = s.supervisor.unit_settings
+        zones = {zone.id: zone for zone in s.loaded.config.zones}
+        expected = dict(s.supervisor.settings.zones)
+        unit = s.supervisor.settings.unit
         for _ in range(150):
             zone_id = rng.choice(list(zones))
             if rng.random() < 0.1:
@@ -277,8 +277,8 @@ async def test_random_commands_through_the_broker_to_the_units(
         await wait_until(
             lambda: (
                 s.supervisor.committer.pending is None
-                and {k: z.settings for k, z in s.supervisor.zones.items()} == expected
-                and s.supervisor.unit_settings == unit
+                and s.supervisor.settings.zones == expected
+                and s.supervisor.settings.unit == unit
             ),
             10,
             "the supervisor's settings to match the valid commands",
@@ -312,10 +312,10 @@ def test_a_truncated_state_file_falls_back_to_the_last_good_copy(
     store.path.write_bytes(data[: len(data) // 2])  # torn by a broken SD card
     with caplog.at_level(logging.WARNING):
         supervisor = Supervisor(loaded)
-    assert supervisor.zones["living"].settings == zones["living"]
-    assert supervisor.unit_settings.quiet
+    assert supervisor.settings.zones["living"] == zones["living"]
+    assert supervisor.settings.unit.quiet
     assert "unusable" in caplog.text and "last good copy" in caplog.text
     # Both files unusable: the configured defaults, and still no crash.
     store.backup.write_bytes(b"\x00" * 10)
     supervisor = Supervisor(loaded)
-    assert supervisor.zones["living"].settings.mode is ZoneMode.OFF
+    assert supervisor.settings.zones["living"].mode is ZoneMode.OFF

@@ -81,6 +81,6 @@ async def test_setpoint_round_trip_through_mosquitto(tmp_path, mosquitto):
             await wait_until(
                 lambda: simulator.head_register("living", "fan") == 4, 10, "fan high on the head"
             )
-            assert supervisor.zones["living"].settings.target_temperature == 23.5
+            assert supervisor.settings.zones["living"].target_temperature == 23.5
         finally:
             collector.cancel()

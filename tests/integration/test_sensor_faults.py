@@ -15,7 +15,7 @@ from controller.supervisor import Supervisor
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
-from tests.integration.harness import running, tcp_config, wait_until
+from tests.integration.harness import put_settings, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 RETURN_AIR = "return_air_temperature"  # the head profile's name for its room sensor
@@ -23,7 +23,7 @@ STUCK_AFTER_S = 600.0  # simulated: ten wall seconds at full demand
 
 
 def faults(supervisor: Supervisor) -> object:
-    return supervisor.zone_state("living", supervisor.now())["fault"]
+    return supervisor.zone_state("living")["fault"]
 
 
 def asks_for_refrigerant(simulator: Simulator) -> bool:
@@ -37,7 +37,7 @@ async def injected(
     simulator.faults.add(fault)
     await wait_until(lambda: faults(supervisor) == expected, 30, expected)
     await wait_until(lambda: not asks_for_refrigerant(simulator), 5, "no capacity request")
-    state = supervisor.zone_state("living", supervisor.now())
+    state = supervisor.zone_state("living")
     assert (state["action"], state["current_temperature"], state["demand"]) == ("idle", None, 0)
     assert f"living {expected.split(', ')[0]}" in supervisor.status_line()
     simulator.faults.clear()
@@ -47,7 +47,7 @@ async def injected(
 
 @pytest.mark.integration
 async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+    caplog.set_level(logging.WARNING, logger="controller")
     port = free_port()
     extra = f"\n[sensor_check]\nstuck_full_demand_s = {STUCK_AFTER_S}\n"
     loaded = tcp_config(port, tmp_path / "state.json", extra=extra)
@@ -57,8 +57,10 @@ async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
         simulator.running(tcp=("127.0.0.1", port)),
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
-        zone = supervisor.zones["living"]
-        zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=24.0)
+        living = supervisor.settings.zones["living"]
+        put_settings(
+            supervisor, "living", replace(living, mode=ZoneMode.HEAT, target_temperature=24.0)
+        )
         await wait_until(lambda: asks_for_refrigerant(simulator), 20, "the living room heating")
         assert faults(supervisor) is None
 
@@ -94,7 +96,7 @@ async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, capl
     """With no head reachable, each zone logged `sensor_head_missing` and `sensor_none` as
     WARNING before any head was found (and `… is over` once it was): a head not reached is
     reported offline, its unread sensors are no fault on top. Found, a broken sensor is."""
-    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+    caplog.set_level(logging.WARNING, logger="controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=SPEED)
@@ -104,11 +106,11 @@ async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, capl
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
         await wait_until(lambda: supervisor.cycles >= 3, 20, "three cycles with no unit")
-        assert not any(zone.available for zone in supervisor.zones.values())
+        assert not any(zone.available for zone in supervisor.heads.values())
         assert sensor_warnings(caplog) == []
         async with simulator.running(tcp=("127.0.0.1", port)):
             await wait_until(
-                lambda: all(zone.available for zone in supervisor.zones.values()),
+                lambda: all(zone.available for zone in supervisor.heads.values()),
                 30,
                 "every head found",
             )
@@ -122,6 +124,6 @@ async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, capl
 
 
 def sensor_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """The supervisor's lines on room sensors (at 60x a heartbeat may lapse: not about those)."""
-    messages = (r.getMessage() for r in caplog.records if r.name == "controller.supervisor")
+    """The controller's lines on room sensors (at 60x a heartbeat may lapse: not about those)."""
+    messages = (r.getMessage() for r in caplog.records if r.name == "controller.sensor_log")
     return [message for message in messages if ": sensor_" in message]

@@ -24,11 +24,11 @@ def serving(simulator: Simulator, port: str) -> AbstractAsyncContextManager[Simu
 
 
 def everything_available(supervisor: Supervisor) -> bool:
-    return supervisor.odu_available and all(z.available for z in supervisor.zones.values())
+    return supervisor.odu.available and all(z.available for z in supervisor.heads.values())
 
 
 def nothing_available(supervisor: Supervisor) -> bool:
-    return not supervisor.odu_available and not any(z.available for z in supervisor.zones.values())
+    return not supervisor.odu.available and not any(z.available for z in supervisor.heads.values())
 
 
 @pytest.mark.integration
@@ -62,7 +62,7 @@ async def test_the_supervisor_reconnects_by_itself_when_the_adapter_comes_back(
                 ours = [r.getMessage() for r in warnings if r.name.startswith("drivers.")]
                 assert len(ours) == 1 and "link lost" in ours[0], ours
                 # and the supervisor's: one per unit that stops answering (the ODU and heads)
-                units = 1 + len(supervisor.zones)
+                units = 1 + len(supervisor.heads)
                 assert len(warnings) <= 1 + units, [r.getMessage() for r in warnings]
 
                 socat, _, simulator_end = start_pty_pair(tmp_path)  # plugged in, same paths

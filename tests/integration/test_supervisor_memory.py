@@ -16,9 +16,9 @@ import pytest
 
 from controller.config import LoadedConfig
 from controller.frost import FrostState
-from controller.persistence import SavedState, StateStore, decode_state
+from controller.persistence import SavedState, StateStore, decode_state, default_zone_settings
 from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
-from controller.supervisor import Supervisor, default_zone_settings
+from controller.supervisor import Supervisor
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
@@ -71,7 +71,7 @@ async def test_a_boost_that_ends_is_saved_then_shown_as_comfort(
         assert on_disk.boost_started == {}
         # It ran its course (60 s, less the moments between its start and its first showing).
         assert supervisor.now() - boosted_at > 30.0
-        assert Supervisor(loaded).zones["living"].settings.preset is Preset.COMFORT
+        assert Supervisor(loaded).settings.zones["living"].preset is Preset.COMFORT
 
 
 async def test_a_restart_keeps_what_was_left_of_a_boost_and_ends_one_that_is_over(
@@ -102,8 +102,8 @@ async def test_a_restart_keeps_what_was_left_of_a_boost_and_ends_one_that_is_ove
         assert 300.0 <= boosted_for < 1800.0  # neither begun again nor over
 
         def over() -> bool:
-            zones = supervisor.zones
-            return all(zones[z].settings.preset is Preset.COMFORT for z in ("kitchen", "bedroom"))
+            zones = supervisor.settings.zones
+            return all(zones[z].preset is Preset.COMFORT for z in ("kitchen", "bedroom"))
 
         await wait_until(over, 10, "the boosts that are over to end")
         on_disk = decode_state(state_file.read_bytes())

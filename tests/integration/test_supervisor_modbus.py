@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from controller.settings import ZoneMode
-from controller.supervisor import Supervisor, ZoneRuntime
+from controller.supervisor import Supervisor
+from controller.unit_link import HeadLink
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
-from tests.integration.harness import rtu_config, running, tcp_config, wait_until
+from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 
 
-class _WatchedZone(ZoneRuntime):
+class _WatchedZone(HeadLink):
     """A zone that notes (failed polls, available, every other zone available) at each change
     of the two, and clears the simulator's faults the moment it has lost `clear_after` polls in
     a row: the test sees every state, not only those a waiter happens to catch between polls."""
 
     simulator: Simulator
-    others: list[ZoneRuntime]
+    others: list[HeadLink]
     clear_after: int
     seen: list[tuple[int, bool, bool]]
 
@@ -37,11 +41,11 @@ class _WatchedZone(ZoneRuntime):
                 self.simulator.faults.clear()
 
 
-def watch(zone: ZoneRuntime, supervisor: Supervisor, simulator: Simulator) -> _WatchedZone:
+def watch(zone: HeadLink, supervisor: Supervisor, simulator: Simulator) -> _WatchedZone:
     zone.__class__ = _WatchedZone
     assert isinstance(zone, _WatchedZone)
     zone.simulator = simulator
-    zone.others = [z for z in supervisor.zones.values() if z is not zone]
+    zone.others = [z for z in supervisor.heads.values() if z is not zone]
     zone.clear_after = 0
     zone.seen = []
     return zone
@@ -49,8 +53,8 @@ def watch(zone: ZoneRuntime, supervisor: Supervisor, simulator: Simulator) -> _W
 
 async def heat_living_room(supervisor: Supervisor, simulator: Simulator) -> None:
     """A cold room in heat mode: the ODU starts and the room warms."""
-    zone = supervisor.zones["living"]
-    zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=22.0)
+    living = supervisor.settings.zones["living"]
+    put_settings(supervisor, "living", replace(living, mode=ZoneMode.HEAT, target_temperature=22.0))
     start_temperature = simulator.room_temperature("living")
     assert start_temperature < 20.0
     await wait_until(lambda: supervisor.cycles >= 2, 20, "the first control cycles")
@@ -82,8 +86,8 @@ async def test_supervisor_heats_a_room_over_modbus_tcp(tmp_path):
         # The controller keeps the heartbeat alive: no unit falls back to autonomy.
         status = simulator.odu_register("status")
         assert isinstance(status, int) and status & 0x40 == 0
-        assert supervisor.odu_available
-        assert all(z.available for z in supervisor.zones.values())
+        assert supervisor.odu.available
+        assert all(z.available for z in supervisor.heads.values())
 
 
 @pytest.mark.integration
@@ -98,23 +102,30 @@ async def test_supervisor_heats_a_room_over_modbus_rtu(tmp_path, pty_pair):
         await heat_living_room(supervisor, simulator)
 
 
-@pytest.mark.integration
-async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailable(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="controller.supervisor")
+Outage = Callable[[int], Awaitable[list[tuple[int, bool, bool]]]]
+
+
+@contextlib.asynccontextmanager
+async def kitchen_outages(tmp_path: Path, tolerated: int | None = None) -> AsyncIterator[Outage]:
+    """The demo house running; yields `outage`: the kitchen head vanishes for exactly so many
+    polls, and what the zone went through comes back. ``tolerated``: the bus's lost polls
+    tolerated (default: the config's)."""
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
+    if tolerated is not None:
+        bus = loaded.config.buses["sim"].model_copy(update={"failed_polls_tolerated": tolerated})
+        loaded.config = loaded.config.model_copy(update={"buses": {"sim": bus}})
     simulator = Simulator(loaded, speed=SPEED)
     async with (
         asyncio.timeout(60),
         simulator.running(tcp=("127.0.0.1", port)),
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
-        kitchen = supervisor.zones["kitchen"]
+        kitchen = supervisor.heads["kitchen"]
         await wait_until(lambda: kitchen.available, 20, "the kitchen head")
         watched = watch(kitchen, supervisor, simulator)
 
         async def outage(lost_polls: int) -> list[tuple[int, bool, bool]]:
-            """The head vanishes for exactly ``lost_polls`` polls; what the zone went through."""
             watched.seen, watched.clear_after = [], lost_polls
             simulator.faults.add(Fault(FaultKind.VANISH, "kitchen"))
             await wait_until(
@@ -125,6 +136,13 @@ async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailabl
             await wait_until(lambda: watched.available, 20, "the kitchen head back")
             return watched.seen
 
+        yield outage
+
+
+@pytest.mark.integration
+async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailable(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="controller")
+    async with kitchen_outages(tmp_path) as outage:
         seen = await outage(2)
         # The first lost poll is held over (the last status stands), the second makes the zone
         # unavailable while every other zone stays available; the next answer brings it back.
@@ -145,10 +163,17 @@ async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailabl
 
 
 @pytest.mark.integration
+async def test_a_bus_that_tolerates_no_lost_poll_makes_the_zone_unavailable_at_the_first(tmp_path):
+    async with kitchen_outages(tmp_path, tolerated=0) as outage:
+        seen = await outage(1)
+    assert (1, False, True) in seen  # unavailable at the first lost poll, the others not
+
+
+@pytest.mark.integration
 async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, caplog):
     """Every start logged "outdoor unit answers again" and "zone … head answers" as WARNING,
     though nothing had been lost: the first answer is no return."""
-    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    caplog.set_level(logging.INFO, logger="controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=10.0)
@@ -159,26 +184,26 @@ async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, capl
     ):
         await wait_until(
             lambda: (
-                supervisor.odu_available and all(z.available for z in supervisor.zones.values())
+                supervisor.odu.available and all(z.available for z in supervisor.heads.values())
             ),
             20,
             "every unit",
         )
         cycles = supervisor.cycles
         await wait_until(lambda: supervisor.cycles >= cycles + 2, 20, "two more cycles")
-        records = [r for r in caplog.records if r.name == "controller.supervisor"]
+        records = [r for r in caplog.records if r.name == "controller.unit_link"]
         assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
         found = {r.getMessage().partition(" found: ")[0] for r in records if " found: " in r.msg}
-        assert found == {"outdoor unit", *(f"zone {z} head" for z in supervisor.zones)}
+        assert found == {"outdoor unit", *(f"zone {z} head" for z in supervisor.heads)}
         # A real outage of the outdoor unit, and its return, still warn.
         caplog.clear()
         simulator.faults.add(Fault(FaultKind.VANISH, "odu"))
-        await wait_until(lambda: not supervisor.odu_available, 20, "the outdoor unit lost")
+        await wait_until(lambda: not supervisor.odu.available, 20, "the outdoor unit lost")
         simulator.faults.clear()
-        await wait_until(lambda: supervisor.odu_available, 20, "the outdoor unit back")
+        await wait_until(lambda: supervisor.odu.available, 20, "the outdoor unit back")
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "controller.supervisor" and r.levelno >= logging.WARNING
+        if r.name == "controller.unit_link" and r.levelno >= logging.WARNING
     ]
     assert warnings == ["outdoor unit does not answer", "outdoor unit answers again"]

@@ -10,7 +10,8 @@ import logging
 
 import pytest
 
-from controller.supervisor import ODU_UNIT, Supervisor
+from controller.state_report import ODU_UNIT
+from controller.supervisor import Supervisor
 from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
@@ -22,11 +23,16 @@ WATCH_CYCLES = 60  # 10 simulated minutes of the default 10 s period: ten heartb
 LAPSED = "reports its heartbeat lapsed"
 
 
+def autonomous(supervisor: Supervisor) -> set[str]:
+    """The units that report their heartbeat lapsed."""
+    return {link.name for link in supervisor.links if link.autonomous}
+
+
 @pytest.mark.integration
 async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    caplog.set_level(logging.INFO, logger="controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=SPEED)
@@ -39,7 +45,7 @@ async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
     ):
         # At start every unit runs on its own until the first heartbeat reaches it.
         await wait_until(
-            lambda: supervisor.odu_available and not supervisor.autonomous,
+            lambda: supervisor.odu.available and not autonomous(supervisor),
             30,
             "every present unit following the controller",
         )
@@ -47,9 +53,9 @@ async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
         lapsed: set[str] = set()
         while supervisor.cycles < first + WATCH_CYCLES:
             await supervisor.cycle_done.wait()
-            lapsed |= supervisor.autonomous
-            assert supervisor.odu_available
-            assert all(supervisor.zones[z].available for z in others if z != ODU_UNIT)
-        assert not supervisor.zones[ABSENT].available
+            lapsed |= autonomous(supervisor)
+            assert supervisor.odu.available
+            assert all(supervisor.heads[z].available for z in others if z != ODU_UNIT)
+        assert not supervisor.heads[ABSENT].available
     assert not lapsed & set(others), f"heartbeats lapsed at {SPEED:g}x: {sorted(lapsed)}"
     assert not [r for r in caplog.records[settled:] if LAPSED in r.getMessage()]

@@ -25,7 +25,7 @@ from hil.broker import free_port
 from hil.faults import Fault, FaultKind
 from hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
-from tests.integration.harness import running, wait_until
+from tests.integration.harness import put_settings, running, wait_until
 from tests.integration.processes import BASE, ROOT, ControllerProcess, controller_config
 
 pytestmark = pytest.mark.integration
@@ -65,8 +65,10 @@ async def house(
         simulator.running(tcp=("127.0.0.1", port)),
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
     ):
-        zone = supervisor.zones["living"]
-        zone.settings = replace(zone.settings, mode=ZoneMode.HEAT, target_temperature=26.0)
+        living = supervisor.settings.zones["living"]
+        put_settings(
+            supervisor, "living", replace(living, mode=ZoneMode.HEAT, target_temperature=26.0)
+        )
         yield supervisor, simulator, recorder
 
 
@@ -113,7 +115,7 @@ async def test_an_outdoor_unit_the_controller_cannot_run_on_is_refused_until_it_
     identity: dict[str, float],
     fault: str,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    caplog.set_level(logging.INFO, logger="controller")
     faults = [
         Fault(FaultKind.SENSOR_VALUE, "odu", register=name, value=value)
         for name, value in identity.items()
@@ -140,11 +142,11 @@ async def test_an_outdoor_unit_the_controller_cannot_run_on_is_refused_until_it_
         probed_at = await probe_times(supervisor, 3)
         gaps = [later - earlier for earlier, later in itertools.pairwise(probed_at)]
         assert supervisor.period_s <= gaps[0] < gaps[1], probed_at
-        assert supervisor.odu_info is None
+        assert supervisor.odu.info is None
 
         # The unit is put right: it is taken up at its next probe and heats the living room.
         simulator.faults.clear()
-        await wait_until(lambda: supervisor.odu_available, 30, "the outdoor unit accepted")
+        await wait_until(lambda: supervisor.odu.available, 30, "the outdoor unit accepted")
         await wait_until(
             lambda: shows(recorder, "unit/state", fault=None, available=True), 10, "no fault"
         )
@@ -170,7 +172,7 @@ async def test_a_head_reports_its_temperature_while_the_outdoor_unit_was_never_r
     ):
         await wait_until(lambda: supervisor.cycles >= 2, 20, "two control cycles")
         await wait_until(lambda: reads_as_the_head_does(recorder, simulator), 10, "a temperature")
-        assert supervisor.odu_info is None
+        assert supervisor.odu.info is None
         state = published(recorder, "zone/living/state")
         assert state is not None
         assert (state["available"], state["fault"], state["sensor"]) == (True, "odu_comms", "head")
@@ -180,7 +182,7 @@ async def test_a_head_reports_its_temperature_while_the_outdoor_unit_was_never_r
 async def test_a_head_without_the_registers_its_profile_names_is_refused_and_the_rest_runs(
     tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller.supervisor")
+    caplog.set_level(logging.INFO, logger="controller")
     reference = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
     capabilities = "[registers.capabilities]\naddress = 5\n"
     assert capabilities in reference

@@ -1,0 +1,44 @@
+"""What the controller keeps across a restart besides the settings: when each boost began (the
+control core counts a boost from then, not from the first tick that sees it) and the defrost
+interval the frost anticipation learned. Both travel in the saved state (`SavedState`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from controller.loop import ControlLoop
+from controller.persistence import SavedState
+from controller.presets import boost_elapsed_s
+from controller.settings import Preset
+
+
+class BoostCounter:
+    """Tells the control core when each boost it has not counted yet began: a boost started
+    before a restart goes on with what was left of it (`boost_elapsed_s`), a new one from the
+    moment it was asked for."""
+
+    def __init__(self, duration_s: float, time_scale: float) -> None:
+        self._duration_s = duration_s
+        self._time_scale = time_scale
+        self._counted: dict[str, float | None] = {}  # by zone: the start the core counts from
+
+    def count(self, loop: ControlLoop, state: SavedState, now: float, calendar_now: float) -> None:
+        """Before the tick at controller time ``now`` (``calendar_now`` in calendar seconds)."""
+        counted: dict[str, float | None] = {}
+        for zone_id, settings in state.zones.items():
+            if settings.preset is not Preset.BOOST:
+                continue
+            started = counted[zone_id] = state.boost_started.get(zone_id)
+            if zone_id not in self._counted or self._counted[zone_id] != started:
+                elapsed = boost_elapsed_s(started, calendar_now, self._duration_s, self._time_scale)
+                loop.resume_boost(zone_id, now - elapsed)
+        self._counted = counted
+
+
+def with_defrost_interval(loop: ControlLoop, wanted: SavedState) -> SavedState | None:
+    """The settings to save when the learned defrost interval changed (once per defrost at
+    most), else None."""
+    interval = loop.state.frost.interval_s
+    if interval == wanted.defrost_interval_s:
+        return None
+    return replace(wanted, defrost_interval_s=interval)

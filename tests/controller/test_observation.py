@@ -1,0 +1,144 @@
+"""The observation step: device reports → the control's inputs, with unchanged inputs kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.control import ControlOutput
+from controller.interlocks import InterlockLimits
+from controller.observation import (
+    HeadReport,
+    Observer,
+    OduReport,
+    RemoteSample,
+    ZoneSetup,
+)
+from controller.sensor_health import RemoteReading
+from controller.settings import UnitSettings, ZoneMode, ZoneSettings
+from controller.state_report import status_line, unit_state, zone_state
+from drivers.devices import HeadInfo, OduInfo
+
+
+@dataclass(frozen=True)
+class Odu:
+    compressor_running: bool = False
+    allowed_max_frequency_hz: float = 90.0
+    outdoor_temperature: float | None = 2.0
+    outdoor_coil_temperature: float | None = -1.0
+    defrost: bool = False
+    fault: bool = False
+    fault_code: str = "none"
+    mode: str = "heat"
+    compressor_frequency_hz: float = 0.0
+    input_power_w: float = 10.0
+    energy_wh: float = 1500.0
+
+
+@dataclass(frozen=True)
+class Head:
+    return_air_temperature: float | None = 20.0
+    cold_draft_prevention: bool = False
+    humidity: float | None = 45.0
+    fault: bool = False
+    fault_code: str = "none"
+
+
+ODU_INFO = OduInfo(1, 2, 7000.0, 6500.0, 20.0, 90.0, 8)
+HEAD_INFO = HeadInfo(1, 2, 2500.0, True, True, False)
+HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)
+LIMITS = InterlockLimits(min_frequency_hz=20.0, max_frequency_hz=90.0)
+SETUPS = {
+    "a": ZoneSetup((16.0, 30.0), sensor_offset_k=-0.5),
+    "b": ZoneSetup((18.0, 26.0), remote_sensor=True, remote_sensor_timeout_s=600.0),
+}
+
+
+def reports(a: Head | None = None, available: bool = True) -> dict[str, HeadReport]:
+    return {
+        "a": HeadReport(HEAD_INFO, a or Head(), available),
+        "b": HeadReport(HEAD_INFO, Head(21.0), True),
+    }
+
+
+def odu(status: Odu | None = None, available: bool = True, autonomous: bool = False) -> OduReport:
+    return OduReport(ODU_INFO, status or Odu(), available, autonomous=autonomous)
+
+
+def test_the_heads_readings_with_their_offset_limits_and_the_unit_running():
+    observer = Observer(SETUPS, LIMITS)
+    seen = observer.observe(
+        odu(Odu(compressor_running=True)), reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 0.0
+    )
+    a, b = seen.zones["a"], seen.zones["b"]
+    assert (a.temperature, a.setpoint_limits, a.available) == (19.5, (16.0, 30.0), True)
+    assert (b.temperature, b.setpoint_limits) == (21.0, (18.0, 26.0))
+    assert seen.unit.compressor_running is True
+    assert seen.unit.coil_below_freezing is True
+    assert seen.unit.observation.rated_heating_w == 7000.0
+
+
+def test_unchanged_reports_give_last_ticks_very_inputs_and_a_change_only_its_own():
+    observer = Observer(SETUPS, LIMITS)
+    settings = dict.fromkeys("ab", HEAT)
+    first = observer.observe(odu(), reports(), settings, UnitSettings(), 0.0)
+    again = observer.observe(odu(), reports(), settings, UnitSettings(), 10.0)
+    assert again.zones is first.zones and again.unit is first.unit
+    moved = observer.observe(odu(), reports(Head(20.1)), settings, UnitSettings(), 20.0)
+    assert moved.zones is not first.zones
+    assert moved.zones["a"].temperature == 20.1 - 0.5
+    assert moved.zones["b"] is first.zones["b"]
+    assert first.zones["a"].temperature == 19.5  # last tick's mapping is left as it was
+
+
+def test_a_head_that_does_not_answer_and_a_unit_never_reached():
+    observer = Observer(SETUPS, LIMITS)
+    never = OduReport(None, None, False, refused="wrong_device: device_kind=7")
+    seen = observer.observe(
+        never, reports(available=False), dict.fromkeys("ab", HEAT), UnitSettings(), 0.0
+    )
+    assert seen.zones["a"].available is False
+    assert seen.unit.available is False
+    assert seen.unit.observation.min_frequency_hz == 20.0
+    state = zone_state("a", seen, None, seen.zones["a"], ())
+    assert (state["available"], state["fault"], state["action"]) == (False, None, "off")
+    assert (
+        unit_state(seen, None, unsaved=True)["fault"]
+        == "wrong_device: device_kind=7, state_unsaved"
+    )
+    line = status_line(seen, {}, unsaved=False)
+    assert line.startswith("zones 1/2 ok; ODU refused (wrong_device: device_kind=7)")
+    assert "a offline" in line
+
+
+def test_a_remote_sensor_counts_from_its_first_value_or_once_its_timeout_passed():
+    observer = Observer(SETUPS, LIMITS)
+    settings = dict.fromkeys("ab", HEAT)
+
+    def remotes(now: float, samples: dict[str, RemoteSample]) -> dict[str, RemoteReading]:
+        seen = observer.observe(
+            odu(), reports(), settings, UnitSettings(), now, samples=samples, started_at=0.0
+        )
+        return dict(seen.remotes)
+
+    assert remotes(600.0, {}) == {}  # not due yet
+    (missing,) = remotes(601.0, {}).values()
+    assert missing.value is None  # due, and none came: missing
+    (fresh,) = remotes(700.0, {"b": RemoteSample(22.5, 650.0)}).values()
+    assert (fresh.value, fresh.at, fresh.timeout_s) == (22.5, 650.0, 600.0)
+    # A zone without a configured sensor follows readings sent to it all the same.
+    sent = remotes(700.0, {"a": RemoteSample(19.0, 690.0), "b": RemoteSample(22.5, 650.0)})
+    assert sent["a"].value == 19.0 and sent["a"].timeout_s == 900.0
+
+
+def test_the_published_zone_state_says_why_a_head_asks_for_nothing():
+    observer = Observer(SETUPS, LIMITS)
+    lost = odu(available=False, autonomous=True)
+    seen = observer.observe(lost, reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 0.0)
+    output: ControlOutput | None = None
+    state = zone_state("b", seen, output, seen.zones["b"], ())
+    assert (state["fault"], state["humidity"], state["current_temperature"]) == (
+        "odu_comms",
+        45.0,
+        21.0,
+    )
+    assert unit_state(seen, output, unsaved=False)["fault"] == "autonomous"
