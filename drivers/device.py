@@ -114,7 +114,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     identity_registers: ClassVar[tuple[str, ...]]
     #: Polled every cycle: the live input registers and the read-back of the holding ones.
     status_registers: ClassVar[tuple[str, ...]]
-    #: Registers whose enum labels become Literal-typed fields: the profile may use no others.
+    #: Registers whose enum labels become members of the typed fields' enums (drivers.vocabulary):
+    #: the profile may use no others.
     enum_labels: ClassVar[Mapping[str, tuple[str, ...]]]
     #: Bit names the driver reads from bit-field registers: the profile must name them all.
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]]
