@@ -38,14 +38,13 @@ from controller.zone import (
     step_zone,
 )
 from drivers.devices import HeadCommand, OduCommand
-from drivers.vocabulary import FanSpeed, HeadMode, OduMode, ZoneAction
+from drivers.vocabulary import FanSpeed, HeadMode, ZoneAction
 
 HEAT = Direction.HEAT
 COOL = Direction.COOL
-NONE = Direction.NONE
+NONE = Direction.OFF  # no direction
 # The members the tick compares and produces, as plain globals: a member read off its enum
 # class is slow on Python 3.11, and these are used per zone per tick.
-ODU_HEAT = OduMode.HEAT
 HEAD_HEAT, HEAD_COOL, HEAD_DRY, HEAD_FAN_ONLY = (
     HeadMode.HEAT,
     HeadMode.COOL,
@@ -226,7 +225,7 @@ def control_step(
     dt = elapsed_s(state.last_time, now)
     compressor = state.compressor
     # The run time toward the next defrost counts what the compressor did since the last tick.
-    heating = compressor.running and compressor.mode == ODU_HEAT and not unit.defrost
+    heating = compressor.running and compressor.mode is HEAT and not unit.defrost
     frost = step_frost(
         state.frost,
         dt,
@@ -290,9 +289,7 @@ def step_zone_loops(
     defrost = unit.defrost
     # Defrost, or a unit that does not answer, delivers no capacity: hold the integrators.
     frozen_all = defrost or not unit.available
-    running = NONE
-    if compressor.running:
-        running = HEAT if compressor.mode == ODU_HEAT else COOL
+    running = compressor.mode if compressor.running else NONE
     sensor_bias = tuning.head_sensor_bias
     bias_decay = sensor_bias.decay(dt)
     # Where the head sensors' bias heads for the heads that got refrigerant over the last

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from controller.config import LoadedConfig, load_config, parse_config
+from controller.settings import ZoneMode
 from controller.supervisor import Supervisor
 from drivers.bus_config import TcpBus
 
@@ -117,7 +118,7 @@ async def run_demo(config_path: Path | None, *, speed: float, duration: float | 
     simulator = Simulator(loaded, speed=speed)
     supervisor = Supervisor(loaded, time_scale=speed)
     for zone in supervisor.zones.values():
-        if zone.settings.mode.value == "off" and not supervisor.store.path.exists():
+        if zone.settings.mode is ZoneMode.OFF and not supervisor.store.path.exists():
             zone.settings = zone.settings.with_changes(mode=zone.settings.last_on_mode)
     base = (
         f"{loaded.config.mqtt.base_topic}/{loaded.config.controller_id}"

@@ -71,7 +71,7 @@ ODU_MODE_BY_LABEL: Mapping[str, OduMode] = {mode.value: mode for mode in OduMode
 # class is slow on Python 3.11): the heads compare their mode every step.
 HEAD_HEAT, HEAD_DRY, HEAD_FAN_ONLY = HeadMode.HEAT, HeadMode.DRY, HeadMode.FAN_ONLY
 
-Word = TypeVar("Word", bound=StrEnum)
+_Word = TypeVar("_Word", bound=StrEnum)
 
 # Sensors that fault injection can break, and the fault code each raises.
 HEAD_SENSOR_FAULTS: Mapping[str, str] = {
@@ -185,7 +185,7 @@ HEAD_POWER_ON_COMMAND = HeadCommand(
 )
 
 
-def member(vocabulary: type[Word], name: str, word: str) -> Word:
+def _member(vocabulary: type[_Word], name: str, word: str) -> _Word:
     """The member of ``vocabulary`` that ``word`` names; ValueError naming ``name`` if none."""
     try:
         return vocabulary(word)
@@ -283,8 +283,8 @@ class HeadFirmware:
         c = self.command
         changed = HeadCommand(
             power=c.power if power is None else power,
-            mode=c.mode if mode is None else member(HeadMode, "mode", mode),
-            fan=c.fan if fan is None else member(FanSpeed, "fan", fan),
+            mode=c.mode if mode is None else _member(HeadMode, "mode", mode),
+            fan=c.fan if fan is None else _member(FanSpeed, "fan", fan),
             vane_vertical=c.vane_vertical,
             vane_horizontal=c.vane_horizontal,
             capacity_request_pct=c.capacity_request_pct,

@@ -20,7 +20,7 @@ from controller.zone import Direction
 from drivers.devices import OduCommand
 from drivers.vocabulary import OduMode
 
-HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.NONE
+HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
 UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
 TUNING = CoordinatorTuning()
 

@@ -8,7 +8,7 @@ import pytest
 
 from drivers.devices import HeadCommand, HeadStatus, OduCommand, OduStatus
 from drivers.profile import load_profile
-from drivers.vocabulary import FanSpeed, OduMode, VanePosition
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from hil.building import Building, Room, RoomParameters
 from hil.firmware import (
     DEFROST_MAX_S,
@@ -16,7 +16,7 @@ from hil.firmware import (
     PREHEAT_S,
     RESTART_LOCKOUT_S,
 )
-from hil.heatpump import REFERENCE_ODU, HeadMode, HeadRatings
+from hil.heatpump import REFERENCE_ODU, HeadRatings
 from hil.house import HouseSim
 from hil.plant import Plant
 from hil.weather import Weather, load_weather, time_of_year

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from controller.settings import ZoneMode
-from hil.heatpump import SENSIBLE_HEAT_RATIO, HeadMode, OduMode, capacity_per_hz
+from drivers.vocabulary import HeadMode, OduMode
+from hil.heatpump import SENSIBLE_HEAT_RATIO, capacity_per_hz
 from hil.plant import Plant
 from hil.scenario import (
     Scenario,
