@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.strict_model import StrictModel
 from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
 from drivers.tomlerrors import KeysError, describe
 
@@ -116,14 +117,7 @@ class DeviceProfile:
         )
 
 
-class _StrictModel(BaseModel):
-    """No unknown keys, no coercion (`address = "5"`, `writable = 1` are errors), except where
-    TOML cannot give the type: enums come as strings, table keys (enum values) as strings."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _DeviceModel(_StrictModel):
+class _DeviceModel(StrictModel):
     name: str
     kind: Annotated[DeviceKind, Field(strict=False)]
     device_kind: int
