@@ -15,6 +15,7 @@ from drivers.registers import (
     bit_flags,
     decode,
     encode,
+    enum_name,
     enum_value,
     plan_reads,
     raw_from_words,
@@ -92,7 +93,7 @@ class Reading:
         return label
 
     def label_or_none(self, name: str) -> str | None:
-        return self._profile[name].enum.get(self.raw(name))
+        return enum_name(self._profile[name], self.raw(name))
 
     def code(self, name: str) -> str:
         """A fault-code label; a code the profile does not know still comes through."""
