@@ -13,7 +13,7 @@ from controller.zone import Direction
 
 HEAT = Direction.HEAT
 COOL = Direction.COOL
-NONE = Direction.NONE
+NONE = Direction.OFF  # no direction
 
 
 class ModePolicy(StrEnum):

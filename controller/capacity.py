@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from drivers.devices import OduMode
+from drivers.vocabulary import OduMode
+
+ODU_OFF, ODU_HEAT = OduMode.OFF, OduMode.HEAT
 
 RATED_FREQUENCY_HZ = 60.0  # capacities on the datasheet are given at 60 Hz (docs/reference-unit.md)
 
@@ -30,10 +32,10 @@ POWER_EXPONENT = 1.5
 
 def capacity_factor(mode: OduMode, outdoor_temperature: float | None) -> float:
     """k(T_out): the share of rated capacity the unit delivers at rated speed."""
-    if outdoor_temperature is None or mode == "off":
+    if outdoor_temperature is None or mode == ODU_OFF:
         return 1.0
     t = outdoor_temperature
-    if mode == "heat":
+    if mode == ODU_HEAT:
         low, high = HEATING_FACTOR_RANGE
         k = 1.0 + HEATING_SLOPE_PER_K * (t - HEATING_RATING_C)
     else:

@@ -31,11 +31,12 @@ from controller.arbitration import ModePolicy, arbitrate
 from controller.capacity import demand_limit_cap_hz, watts_per_hz
 from controller.interlocks import InterlockLimits
 from controller.zone import Direction
-from drivers.devices import OduCommand, OduMode
+from drivers.devices import OduCommand
+from drivers.vocabulary import OduMode
 
 HEAT = Direction.HEAT
 COOL = Direction.COOL
-NONE = Direction.NONE
+NONE = Direction.OFF  # no direction, or the unit off
 HOUR_S = 3600.0
 # A calling zone always asks for at least this much (% of its head): a head that asks for
 # nothing takes no refrigerant, and with none open the unit would stop by itself.
@@ -101,7 +102,7 @@ class UnitObservation:
 
 
 class CompressorState(NamedTuple):
-    mode: OduMode = "off"  # the mode of the current or last run
+    mode: OduMode = OduMode.OFF  # the mode of the current or last run
     running: bool = False
     frequency_hz: float = 0.0
     started_at: float | None = None
@@ -147,7 +148,7 @@ def _may_start(state: CompressorState, mode: OduMode, now: float, limits: Interl
     if state.stopped_at is None:
         return True
     wait = limits.min_off_s
-    if state.mode != "off" and state.mode != mode:
+    if state.mode != NONE and state.mode != mode:
         wait = max(wait, limits.mode_change_wait_s)
     return now - state.stopped_at >= wait
 
@@ -239,7 +240,7 @@ def step_compressor(
 
     if state.running:
         run_mode = state.mode
-        active = HEAT if run_mode == "heat" else COOL
+        active = run_mode
         zones, calls = (heat_zones, heat_calls) if active is HEAT else (cool_zones, cool_calls)
         on_for = now - state.started_at if state.started_at is not None else 0.0
         on_long_enough = on_for >= limits.min_on_s
@@ -259,7 +260,7 @@ def step_compressor(
         if wanted is NONE or not can_run or defrost:
             return _stopped(*stop)
         active = wanted
-        run_mode = "heat" if active is HEAT else "cool"
+        run_mode = active
         calls = heat_calls if active is HEAT else cool_calls
         recent_starts = tuple(t for t in state.recent_starts if now - t < HOUR_S)
         if (

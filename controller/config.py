@@ -1,4 +1,7 @@
-"""The controller's TOML configuration: schema, validation, and errors that name key and value."""
+"""The controller's TOML configuration: schema, validation, and errors that name key and value.
+
+The `[control]` and `[sensor_check]` keys default to the control core's own defaults (its tuning
+dataclasses hold each value once): a config that leaves a key out runs the core as it is."""
 
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ from pydantic import (
     model_validator,
 )
 
+from controller.arbitration import ModePolicy
+from controller.control import ControlTuning
+from controller.sensor_health import SensorCheck
 from controller.topics import remote_sensor_filter_problem
 from drivers.bus_config import BUS_TYPES, Bus
 from drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
@@ -139,8 +145,13 @@ class PresetConfig(StrictModel):
         return self
 
 
+# The core's defaults, which the keys below take: the tuning without a config.
+_CORE = ControlTuning()
+_SENSOR_CHECK = SensorCheck()
+
+
 class BoostConfig(StrictModel):
-    duration_s: Annotated[float, Field(ge=60, le=86400)] = 1800.0
+    duration_s: Annotated[float, Field(ge=60, le=86400)] = _CORE.presets.boost_duration_s
 
 
 class PresetsConfig(StrictModel):
@@ -152,40 +163,53 @@ class PresetsConfig(StrictModel):
 
 
 class ControlConfig(StrictModel):
+    """The control core's tuning (controller.tuning maps it): the bounds are the config's, the
+    defaults the core's."""
+
     period_s: Annotated[float, Field(ge=1, le=300)] = 10.0
-    kp: Annotated[float, Field(gt=0, le=10)] = 2.0
-    ti_s: Annotated[float, Field(gt=0, le=36000)] = 1800.0
-    min_off_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
-    min_on_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
-    mode_change_wait_s: Annotated[float, Field(ge=180, le=3600)] = 180.0
-    ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    kp: Annotated[float, Field(gt=0, le=10)] = _CORE.pi.kp
+    ti_s: Annotated[float, Field(gt=0, le=36000)] = _CORE.pi.ti_s
+    min_off_s: Annotated[float, Field(ge=180, le=3600)] = _CORE.coordinator.limits.min_off_s
+    min_on_s: Annotated[float, Field(ge=180, le=3600)] = _CORE.coordinator.limits.min_on_s
+    mode_change_wait_s: Annotated[float, Field(ge=180, le=3600)] = (
+        _CORE.coordinator.limits.mode_change_wait_s
+    )
+    ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = _CORE.coordinator.ramp_hz_per_s
     # Where the zone loops aim inside the comfort band (setpoint ± 0.5 K), toward outdoors.
-    band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
+    band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.pi.band_offset_k
     # The same while the compressor cycles at low load (its cycles swing the room above it).
-    low_load_band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = 0.5
-    outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = 0.0
+    low_load_band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.pi.low_load_band_offset_k
+    outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = (
+        _CORE.pi.outdoor_feed_forward_per_k
+    )
     # Before an expected defrost the heating aims rise by up to this (0: off), starting this
     # long (of heating run time) before it is due (controller.frost).
-    defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = 0.4
-    defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = 2400.0
+    defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.frost.lift_k
+    defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = _CORE.frost.lead_s
     # A cooling head in fan mode `auto` that gets no refrigerant: its fan runs `quiet`, or the
     # head is switched `off` until its zone calls again (see ControlTuning.idle_cooling_off).
-    idle_cooling_head: Literal["quiet", "off"] = "off"
-    mode_policy: Literal["first", "demand", "priority"] = "first"
-    priority_zone: Identifier | None = None
-    mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = 1200.0
-    max_starts_per_hour: Annotated[int, Field(ge=1, le=10)] = 3
-    quiet_max_frequency_hz: Annotated[float, Field(gt=0, le=200)] = 50.0
+    idle_cooling_head: Literal["quiet", "off"] = "off" if _CORE.idle_cooling_off else "quiet"
+    mode_policy: Annotated[ModePolicy, Field(strict=False)] = _CORE.coordinator.mode_policy
+    priority_zone: Identifier | None = _CORE.coordinator.priority_zone
+    mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = _CORE.coordinator.mode_hold_s
+    max_starts_per_hour: Annotated[int, Field(ge=1, le=10)] = _CORE.coordinator.max_starts_per_hour
+    quiet_max_frequency_hz: Annotated[float, Field(gt=0, le=200)] = (
+        _CORE.coordinator.quiet_max_frequency_hz
+    )
     # The head sensor's reading above the room air while its coil heats / cools (docs/benchmark.md),
     # and how fast that builds up and fades; taken off whenever no remote sensor is fresh.
-    head_sensor_heating_bias_k: Annotated[float, Field(ge=-5, le=5)] = 1.5
-    head_sensor_cooling_bias_k: Annotated[float, Field(ge=-5, le=5)] = -0.5
-    head_sensor_bias_tau_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    head_sensor_heating_bias_k: Annotated[float, Field(ge=-5, le=5)] = (
+        _CORE.head_sensor_bias.heating_k
+    )
+    head_sensor_cooling_bias_k: Annotated[float, Field(ge=-5, le=5)] = (
+        _CORE.head_sensor_bias.cooling_k
+    )
+    head_sensor_bias_tau_s: Annotated[float, Field(ge=0, le=3600)] = _CORE.head_sensor_bias.tau_s
     presets: PresetsConfig = PresetsConfig()
 
     @model_validator(mode="after")
     def _priority(self) -> ControlConfig:
-        if self.mode_policy == "priority" and self.priority_zone is None:
+        if self.mode_policy is ModePolicy.PRIORITY and self.priority_zone is None:
             raise KeysError("mode_policy 'priority' needs priority_zone", ("mode_policy",))
         return self
 
@@ -193,11 +217,13 @@ class ControlConfig(StrictModel):
 class SensorCheckConfig(StrictModel):
     """When a room sensor is implausible (controller.sensor_health explains the rules)."""
 
-    min_temperature: Celsius = -10.0
-    max_temperature: Celsius = 50.0
-    settle_s: Annotated[float, Field(ge=60, le=7200)] = 600.0
-    stuck_switches: Annotated[int, Field(ge=1, le=100)] = 3
-    stuck_full_demand_s: Annotated[float, Field(ge=60, le=172800)] = 7200.0
+    min_temperature: Celsius = _SENSOR_CHECK.min_c
+    max_temperature: Celsius = _SENSOR_CHECK.max_c
+    settle_s: Annotated[float, Field(ge=60, le=7200)] = _SENSOR_CHECK.settle_s
+    stuck_switches: Annotated[int, Field(ge=1, le=100)] = _SENSOR_CHECK.stuck_switches
+    stuck_full_demand_s: Annotated[float, Field(ge=60, le=172800)] = (
+        _SENSOR_CHECK.stuck_full_demand_s
+    )
 
     @model_validator(mode="after")
     def _range(self) -> SensorCheckConfig:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import floor
 from types import MappingProxyType
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from controller.compressor import (
     CompressorState,
@@ -37,11 +37,28 @@ from controller.zone import (
     ZoneLoopState,
     step_zone,
 )
-from drivers.devices import FanSpeed, HeadCommand, HeadMode, OduCommand, VanePosition
+from drivers.devices import HeadCommand, OduCommand
+from drivers.vocabulary import FanSpeed, HeadMode, ZoneAction
 
 HEAT = Direction.HEAT
 COOL = Direction.COOL
-NONE = Direction.NONE
+NONE = Direction.OFF  # no direction
+# The members the tick compares and produces, as plain globals: a member read off its enum
+# class is slow on Python 3.11, and these are used per zone per tick.
+HEAD_HEAT, HEAD_COOL, HEAD_DRY, HEAD_FAN_ONLY = (
+    HeadMode.HEAT,
+    HeadMode.COOL,
+    HeadMode.DRY,
+    HeadMode.FAN_ONLY,
+)
+FAN_AUTO, FAN_QUIET = FanSpeed.AUTO, FanSpeed.QUIET
+ACTION_OFF, ACTION_FAN, ACTION_IDLE = ZoneAction.OFF, ZoneAction.FAN, ZoneAction.IDLE
+ACTION_HEATING, ACTION_PREHEATING, ACTION_DEFROSTING = (
+    ZoneAction.HEATING,
+    ZoneAction.PREHEATING,
+    ZoneAction.DEFROSTING,
+)
+ACTION_COOLING, ACTION_DRYING = ZoneAction.COOLING, ZoneAction.DRYING
 PRESET_NONE = Preset.NONE
 PRESET_BOOST = Preset.BOOST
 HEAD_SENSOR = SensorSource.HEAD
@@ -119,7 +136,7 @@ class ZoneOutput(NamedTuple):
     3× faster): the benchmark builds one per zone per tick, ten thousand ticks a second."""
 
     head: HeadCommand
-    action: str  # Home Assistant hvac_action vocabulary
+    action: ZoneAction
     demand: float  # 0..1
     direction: Direction
     mode_conflict: bool
@@ -150,14 +167,13 @@ def _head_command(
         floor(10.0 * (setpoint if setpoint is not None else settings.target_temperature) + 0.5)
         / 10.0
     )
-    # `_value_`, not `.value`: the enum property costs more than the rest of this line.
-    fan = settings.fan_mode._value_
-    if quiet_auto_fan and fan == "auto" and (share > 0.0 or head_mode == "cool"):
-        fan = "quiet"
-    vertical = settings.swing_mode._value_
-    horizontal = settings.swing_horizontal_mode._value_
+    fan = settings.fan_mode
+    if quiet_auto_fan and fan == FAN_AUTO and (share > 0.0 or head_mode == HEAD_COOL):
+        fan = FAN_QUIET
+    vertical = settings.swing_mode
+    horizontal = settings.swing_horizontal_mode
     power = settings.mode is not MODE_OFF
-    if idle_cooling_off and share <= 0.0 and head_mode == "cool" and fan == "quiet":
+    if idle_cooling_off and share <= 0.0 and head_mode == HEAD_COOL and fan == FAN_QUIET:
         power = False  # `quiet` here means `auto` (above): an idle cooling head in auto
     if (
         previous is not None
@@ -170,15 +186,7 @@ def _head_command(
         and previous.vane_horizontal == horizontal
     ):
         return previous
-    return HeadCommand(
-        power,
-        head_mode,
-        cast(FanSpeed, fan),
-        cast(VanePosition, vertical),
-        cast(VanePosition, horizontal),
-        share,
-        display,
-    )
+    return HeadCommand(power, head_mode, fan, vertical, horizontal, share, display)
 
 
 def elapsed_s(last_time: float | None, now: float) -> float:
@@ -217,7 +225,7 @@ def control_step(
     dt = elapsed_s(state.last_time, now)
     compressor = state.compressor
     # The run time toward the next defrost counts what the compressor did since the last tick.
-    heating = compressor.running and compressor.mode == "heat" and not unit.defrost
+    heating = compressor.running and compressor.mode is HEAT and not unit.defrost
     frost = step_frost(
         state.frost,
         dt,
@@ -281,9 +289,7 @@ def step_zone_loops(
     defrost = unit.defrost
     # Defrost, or a unit that does not answer, delivers no capacity: hold the integrators.
     frozen_all = defrost or not unit.available
-    running = NONE
-    if compressor.running:
-        running = HEAT if compressor.mode == "heat" else COOL
+    running = compressor.mode if compressor.running else NONE
     sensor_bias = tuning.head_sensor_bias
     bias_decay = sensor_bias.decay(dt)
     # Where the head sensors' bias heads for the heads that got refrigerant over the last
@@ -372,7 +378,7 @@ def head_commands(
     tuning: ControlTuning,
 ) -> HeadCommands:
     """The last phase: each head's command from its zone's loop and the coordinator's share,
-    and what the zone does in Home Assistant's hvac_action words."""
+    and what the zone does (its action)."""
     previous_loops = state.zones
     previous_heads = state.head_commands
     previous_inputs = state.inputs
@@ -396,15 +402,15 @@ def head_commands(
         # or the last one while the zone has none.
         head_mode: HeadMode
         if mode is MODE_DRY:
-            head_mode = "dry"
+            head_mode = HEAD_DRY
         elif mode is MODE_FAN_ONLY:
-            head_mode = "fan_only"
+            head_mode = HEAD_FAN_ONLY
         elif direction is HEAT:
-            head_mode = "heat"
+            head_mode = HEAD_HEAT
         elif direction is COOL:
-            head_mode = "cool"
+            head_mode = HEAD_COOL
         else:
-            head_mode = "heat" if previous_head is None else previous_head.mode
+            head_mode = HEAD_HEAT if previous_head is None else previous_head.mode
         share = shares.get(zone_id, 0.0)
         if share and previous_head is not None:
             kept = previous_head.capacity_request_pct
@@ -431,17 +437,24 @@ def head_commands(
                 idle_cooling_off,
             )
         heads[zone_id] = head
-        # What the zone does, in Home Assistant's hvac_action words (inline, as the mode above).
+        # What the zone does (inline, as the mode above).
+        action: ZoneAction
         if mode is MODE_OFF:
-            action = "off"
+            action = ACTION_OFF
         elif mode is MODE_FAN_ONLY:
-            action = "fan"
+            action = ACTION_FAN
         elif direction is not active or share <= 0:
-            action = "idle"
+            action = ACTION_IDLE
         elif active is HEAT:
-            action = "defrosting" if defrost else "preheating" if zone.preheating else "heating"
+            action = (
+                ACTION_DEFROSTING
+                if defrost
+                else ACTION_PREHEATING
+                if zone.preheating
+                else ACTION_HEATING
+            )
         else:
-            action = "drying" if mode is MODE_DRY else "cooling"
+            action = ACTION_DRYING if mode is MODE_DRY else ACTION_COOLING
         outputs[zone_id] = ZoneOutput(
             head,
             action,

@@ -15,6 +15,7 @@ from controller.config import MqttConfig, ZoneConfig
 from controller.settings import FanMode, Preset, SwingMode, ZoneMode
 from controller.units import TemperatureUnit, setpoint_bounds
 from drivers.devices import HeadInfo
+from drivers.vocabulary import ZoneAction
 
 # The JSON fields of the retained state topics (docs/mqtt.md); templates may only use these.
 ZONE_STATE_FIELDS = (
@@ -52,6 +53,25 @@ UNIT_STATE_FIELDS = (
 
 ONLINE = "online"
 OFFLINE = "offline"
+
+# Home Assistant's climate `hvac_action` for what a zone does: the control core speaks its own
+# vocabulary (drivers.vocabulary), and this edge speaks Home Assistant's. (A zone's mode, fan and
+# swing settings are published by their own words, which are Home Assistant's modes already.)
+HVAC_ACTIONS: Mapping[ZoneAction, str] = {
+    ZoneAction.OFF: "off",
+    ZoneAction.FAN: "fan",
+    ZoneAction.IDLE: "idle",
+    ZoneAction.HEATING: "heating",
+    ZoneAction.PREHEATING: "preheating",
+    ZoneAction.DEFROSTING: "defrosting",
+    ZoneAction.COOLING: "cooling",
+    ZoneAction.DRYING: "drying",
+}
+
+
+def hvac_action(action: str) -> str:
+    """Home Assistant's `hvac_action` for a zone's action (a ZoneAction, or its word)."""
+    return HVAC_ACTIONS[ZoneAction(action)]
 
 
 @dataclass(frozen=True)

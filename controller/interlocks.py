@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.devices import OduCommand, OduMode
+from drivers.devices import OduCommand
+from drivers.vocabulary import OduMode
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class CompressorHistory:
     """What the safety check remembers of the commands it let through."""
 
     running: bool = False
-    mode: OduMode = "off"  # the mode of the last run (the four-way valve's position)
+    mode: OduMode = OduMode.OFF  # the mode of the last run (the four-way valve's position)
     started_at: float | None = None
     stopped_at: float | None = None  # None: not within memory, so a start is allowed
 
@@ -34,7 +35,7 @@ class InterlockViolation(ValueError):
 
 
 def is_running(cmd: OduCommand) -> bool:
-    return cmd.mode != "off" and cmd.frequency_hz > 0
+    return cmd.mode != OduMode.OFF and cmd.frequency_hz > 0
 
 
 def check_command(
@@ -56,7 +57,7 @@ def check_command(
             f"frequency {cmd.frequency_hz} Hz outside 0 or "
             f"{limits.min_frequency_hz}..{limits.max_frequency_hz} Hz"
         )
-    if cmd.mode == "off" and cmd.frequency_hz != 0:
+    if cmd.mode == OduMode.OFF and cmd.frequency_hz != 0:
         raise InterlockViolation(f"mode off with frequency {cmd.frequency_hz} Hz")
     runs = is_running(cmd)
     if history.running and runs:
@@ -76,7 +77,7 @@ def check_command(
         if history.stopped_at is not None:
             off_for = now - history.stopped_at
             wait = limits.min_off_s
-            if history.mode not in ("off", cmd.mode):
+            if history.mode not in (OduMode.OFF, cmd.mode):
                 wait = max(wait, limits.mode_change_wait_s)
             if off_for < wait:
                 raise InterlockViolation(

@@ -47,6 +47,7 @@ from controller.discovery import (
     ONLINE,
     Topics,
     discovery_messages,
+    hvac_action,
     legacy_discovery_topics,
     retired_zone_discovery,
     retired_zone_topics,
@@ -179,8 +180,9 @@ class MqttBridge:
     # and wake the publisher, so they never block and never wait on I/O --
 
     def publish_zone_state(self, zone_id: str, state: Mapping[str, object]) -> None:
-        """The zone's state JSON (docs/mqtt.md), temperatures in °C."""
+        """The zone's state JSON (docs/mqtt.md), temperatures in °C, its action a ZoneAction."""
         payload = convert_state(state, ZONE_TEMPERATURE_FIELDS, self._unit)
+        payload["action"] = hvac_action(str(payload["action"]))
         self._store(self._topics.zone_state(self._known(zone_id)), _encode(payload))
 
     def publish_zone_availability(self, zone_id: str, online: bool) -> None:

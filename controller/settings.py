@@ -5,33 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from drivers.vocabulary import FanSpeed, HeadMode, VanePosition
+
 
 class ZoneMode(StrEnum):
+    """What the homeowner sets a zone to: off, one of the head's modes (drivers.vocabulary's
+    HeadMode, by the same word), or heat_cool, in which the zone loop picks heat or cool
+    itself. Not the head's mode: a zone that is off still has a head mode (the last one), and
+    a heat_cool zone's head runs in heat or in cool."""
+
     OFF = "off"
-    HEAT = "heat"
-    COOL = "cool"
+    HEAT = HeadMode.HEAT.value
+    COOL = HeadMode.COOL.value
     HEAT_COOL = "heat_cool"
-    DRY = "dry"
-    FAN_ONLY = "fan_only"
+    DRY = HeadMode.DRY.value
+    FAN_ONLY = HeadMode.FAN_ONLY.value
 
 
-class FanMode(StrEnum):
-    AUTO = "auto"
-    QUIET = "quiet"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    TURBO = "turbo"
-
-
-class SwingMode(StrEnum):
-    AUTO = "auto"
-    P1 = "1"
-    P2 = "2"
-    P3 = "3"
-    P4 = "4"
-    P5 = "5"
-    SWING = "swing"
+# The homeowner's fan mode and swing modes are the settings of the head's fan and vanes: one
+# enum each, under the names the settings (and the MQTT topics) use.
+FanMode = FanSpeed
+SwingMode = VanePosition
 
 
 class Preset(StrEnum):

@@ -1,9 +1,11 @@
 """From the validated config (`[control]`) to the control core's tuning: one place, so that the
-supervisor and the benchmark run the controller with the same parameters."""
+supervisor and the benchmark run the controller with the same parameters.
+
+Not part of the pure core: it reads the service's config schema (whose defaults are the core's,
+controller.config)."""
 
 from __future__ import annotations
 
-from controller.arbitration import ModePolicy
 from controller.compressor import CoordinatorTuning
 from controller.config import ControlConfig, PresetConfig
 from controller.control import ControlTuning
@@ -14,8 +16,11 @@ from controller.room_sensor import HeadSensorBias
 from controller.zone import PiTuning
 
 # The reference unit's frequency setpoint range (docs/reference-unit.md), when no profile says
-# otherwise.
-REFERENCE_FREQUENCY_RANGE_HZ = (20.0, 90.0)
+# otherwise: the core's default limits.
+REFERENCE_FREQUENCY_RANGE_HZ = (
+    InterlockLimits().min_frequency_hz,
+    InterlockLimits().max_frequency_hz,
+)
 
 
 def control_tuning_from(
@@ -43,7 +48,7 @@ def control_tuning_from(
         coordinator=CoordinatorTuning(
             limits=limits,
             ramp_hz_per_s=c.ramp_hz_per_s,
-            mode_policy=ModePolicy(c.mode_policy),
+            mode_policy=c.mode_policy,
             priority_zone=c.priority_zone,
             mode_hold_s=c.mode_hold_s,
             max_starts_per_hour=c.max_starts_per_hour,

@@ -15,25 +15,20 @@ and satisfied instead of asking for a trickle."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
 from controller.settings import ZoneMode, ZoneSettings
+from drivers.vocabulary import OduMode
 
-
-class Direction(StrEnum):
-    """Which way a zone wants refrigerant to work."""
-
-    NONE = "none"
-    HEAT = "heat"
-    COOL = "cool"
-
+# Which way a zone wants refrigerant to work: the outdoor unit's mode it calls for, heat or
+# cool, or `off` for neither. The coordinator then runs the unit in the direction that wins.
+Direction = OduMode
 
 # Members bound once: looking one up on its Enum class costs a metaclass call each time, and
 # the loop runs for every zone on every tick.
 HEAT = Direction.HEAT
 COOL = Direction.COOL
-NONE = Direction.NONE
+NONE = Direction.OFF  # no direction
 MODE_OFF = ZoneMode.OFF
 MODE_HEAT = ZoneMode.HEAT
 MODE_COOL = ZoneMode.COOL
@@ -89,7 +84,7 @@ class ZoneLoopState(NamedTuple):
     benchmark runs ten thousand ticks per wall second (tuples are built 3× faster)."""
 
     integral: float = 0.0
-    direction: Direction = Direction.NONE
+    direction: Direction = Direction.OFF
     calling: bool = False  # the zone wants refrigerant (the call latch)
     setpoint: float | None = None  # the setpoint the loop tracks now
     demand: float = 0.0  # share of the head's rated capacity, 0..max_demand

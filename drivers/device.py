@@ -15,6 +15,7 @@ from drivers.registers import (
     bit_flags,
     decode,
     encode,
+    enum_name,
     enum_value,
     plan_reads,
     raw_from_words,
@@ -92,7 +93,7 @@ class Reading:
         return label
 
     def label_or_none(self, name: str) -> str | None:
-        return self._profile[name].enum.get(self.raw(name))
+        return enum_name(self._profile[name], self.raw(name))
 
     def code(self, name: str) -> str:
         """A fault-code label; a code the profile does not know still comes through."""
@@ -114,7 +115,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     identity_registers: ClassVar[tuple[str, ...]]
     #: Polled every cycle: the live input registers and the read-back of the holding ones.
     status_registers: ClassVar[tuple[str, ...]]
-    #: Registers whose enum labels become Literal-typed fields: the profile may use no others.
+    #: Registers whose enum labels become members of the typed fields' enums (drivers.vocabulary):
+    #: the profile may use no others.
     enum_labels: ClassVar[Mapping[str, tuple[str, ...]]]
     #: Bit names the driver reads from bit-field registers: the profile must name them all.
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-OduMode = Literal["off", "heat", "cool"]
-HeadMode = Literal["heat", "cool", "dry", "fan_only"]
-FanSpeed = Literal["auto", "quiet", "low", "medium", "high", "turbo"]
-VanePosition = Literal["auto", "1", "2", "3", "4", "5", "swing"]
+# Re-exported for the drivers' callers: the modes, fan speeds and vane positions that the typed
+# commands and reports carry (defined once, in drivers.vocabulary).
+from drivers.vocabulary import FanSpeed as FanSpeed
+from drivers.vocabulary import HeadMode as HeadMode
+from drivers.vocabulary import OduMode as OduMode
+from drivers.vocabulary import VanePosition as VanePosition
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,12 @@ pending request), the zone command, and the remote's acknowledgement."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, cast, get_args
+from typing import ClassVar
 
 from drivers.device import DeviceDriver, Reading
-from drivers.devices import (
-    FanSpeed,
-    HeadCommand,
-    HeadInfo,
-    HeadMode,
-    HeadStatus,
-    RemoteRequest,
-    VanePosition,
-)
+from drivers.devices import HeadCommand, HeadInfo, HeadStatus, RemoteRequest
 from drivers.profile import DeviceKind
+from drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 _ON_OFF = ("off", "on")
 _STATUS_BITS = (
@@ -67,13 +60,13 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
     )
     enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "power": _ON_OFF,
-        "mode": get_args(HeadMode),
-        "fan": get_args(FanSpeed),
-        "vane_vertical": get_args(VanePosition),
-        "vane_horizontal": get_args(VanePosition),
+        "mode": tuple(HeadMode),
+        "fan": tuple(FanSpeed),
+        "vane_vertical": tuple(VanePosition),
+        "vane_horizontal": tuple(VanePosition),
         "remote_power": _ON_OFF,
-        "remote_mode": get_args(HeadMode),
-        "remote_fan": get_args(FanSpeed),
+        "remote_mode": tuple(HeadMode),
+        "remote_fan": tuple(FanSpeed),
     }
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "status": _STATUS_BITS,
@@ -113,10 +106,10 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
             valve_position_pct=reading.number("valve_position"),
             remote_request=_remote_request(reading) if flags["remote_change_pending"] else None,
             power=reading.label("power") == "on",
-            mode=cast(HeadMode, reading.label("mode")),
-            fan=cast(FanSpeed, reading.label("fan")),
-            vane_vertical=cast(VanePosition, reading.label("vane_vertical")),
-            vane_horizontal=cast(VanePosition, reading.label("vane_horizontal")),
+            mode=HeadMode(reading.label("mode")),
+            fan=FanSpeed(reading.label("fan")),
+            vane_vertical=VanePosition(reading.label("vane_vertical")),
+            vane_horizontal=VanePosition(reading.label("vane_horizontal")),
             capacity_request_pct=reading.number("capacity_request"),
             display_setpoint=reading.number("display_setpoint"),
         )
@@ -135,9 +128,11 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
 
 def _remote_request(reading: Reading) -> RemoteRequest:
     """What the handheld remote asked for; a field the head reports garbled is None."""
+    mode = reading.label_or_none("remote_mode")
+    fan = reading.label_or_none("remote_fan")
     return RemoteRequest(
         power=reading.label_or_none("remote_power") == "on",
-        mode=cast(HeadMode | None, reading.label_or_none("remote_mode")),
+        mode=None if mode is None else HeadMode(mode),
         setpoint=reading.value("remote_setpoint"),
-        fan=cast(FanSpeed | None, reading.label_or_none("remote_fan")),
+        fan=None if fan is None else FanSpeed(fan),
     )

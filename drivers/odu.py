@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, cast, get_args
+from typing import ClassVar
 
 from drivers.device import DeviceDriver, ImplausibleIdentity, Reading
-from drivers.devices import OduCommand, OduInfo, OduMode, OduStatus
+from drivers.devices import OduCommand, OduInfo, OduStatus
 from drivers.profile import DeviceKind
+from drivers.vocabulary import OduMode
 
 _STATUS_BITS = (
     "compressor_running",
@@ -52,7 +53,7 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
         "heartbeat",
         "heartbeat_timeout",
     )
-    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {"mode": get_args(OduMode)}
+    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {"mode": tuple(OduMode)}
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {"status": _STATUS_BITS}
 
     def _decode_info(self, reading: Reading) -> OduInfo:
@@ -95,7 +96,7 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
             fault_code=reading.code("fault_code"),
             compressor_starts=reading.integer("compressor_starts"),
             operating_hours=reading.integer("operating_hours"),
-            mode=cast(OduMode, reading.label("mode")),
+            mode=OduMode(reading.label("mode")),
             frequency_setpoint_hz=reading.number("frequency_setpoint"),
             quiet_mode=bool(reading.integer("quiet_mode")),
             demand_limit_pct=reading.integer("demand_limit"),

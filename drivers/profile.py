@@ -9,10 +9,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
+from drivers.strict_model import StrictModel
 from drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
-from drivers.tomlerrors import describe
+from drivers.tomlerrors import KeysError, describe
 
 
 class Table(StrEnum):
@@ -29,24 +40,51 @@ class ProfileError(ValueError):
     """A profile file that cannot be used; the message names the file and the key."""
 
 
+# TOML's table keys are strings: `enum = { 0 = "off" }` has the key "0".
+_KeyInt = Annotated[int, Field(strict=False)]
+
+
+# NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
+# one none, an infinite scale read NaN and wrote 0) and check-config said OK.
+_Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
 @dataclass(frozen=True)
 class RegisterSpec:
-    """One register (or register pair) of a device, as the profile describes it."""
+    """One register (or register pair) of a device, as the profile describes it.
 
-    name: str
-    address: int
+    Also the profile's schema: pydantic validates each `[registers.<name>]` table of a profile
+    straight into it (no coercion: each value must have its type, as in the other models here),
+    so a register's keys, types, bounds and defaults are declared here only. The name is the
+    table's key."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    name: StrictStr
+    address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
     table: Table
     type: Literal["u16", "s16", "u32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
-    scale: float = 1.0
-    unit: str = ""
-    enum: dict[int, str] = field(default_factory=dict)
-    bits: dict[int, str] = field(default_factory=dict)
-    invalid: int | None = None
-    writable: bool = False
-    range: tuple[float, float] | None = None
-    allow_zero: bool = False
-    default: float | None = None
+    scale: Annotated[_Finite, Field(gt=0)] = 1.0
+    unit: StrictStr = ""
+    enum: dict[_KeyInt, StrictStr] = field(default_factory=dict)
+    bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], StrictStr] = field(default_factory=dict)
+    invalid: Annotated[StrictInt, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    writable: StrictBool = False
+    range: tuple[_Finite, _Finite] | None = None
+    allow_zero: StrictBool = False
+    default: _Finite | None = None
+
+    def __post_init__(self) -> None:
+        if self.range is not None:
+            if not self.writable:
+                raise ValueError("'range' is only meaningful on a writable register")
+            if self.range[0] > self.range[1]:
+                raise ValueError(f"range {list(self.range)} is empty (low > high)")
+        if self.word_order != "high_first" and self.type != "u32":
+            raise ValueError("'word_order' applies to u32 registers only")
+        if self.writable and self.table is Table.INPUT:
+            raise ValueError("input registers cannot be writable")
 
     @property
     def count(self) -> int:
@@ -79,52 +117,7 @@ class DeviceProfile:
         )
 
 
-class _StrictModel(BaseModel):
-    """No unknown keys, no coercion (`address = "5"`, `writable = 1` are errors), except where
-    TOML cannot give the type: enums come as strings, table keys (enum values) as strings."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-# TOML's table keys are strings: `enum = { 0 = "off" }` has the key "0".
-_KeyInt = Annotated[int, Field(strict=False)]
-
-
-# NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
-# one none, an infinite scale read NaN and wrote 0) and check-config said OK.
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class _RegisterModel(_StrictModel):
-    address: Annotated[int, Field(ge=0, le=0xFFFF)]
-    table: Annotated[Table, Field(strict=False)]
-    type: Literal["u16", "s16", "u32"]
-    word_order: Literal["high_first", "low_first"] = "high_first"
-    scale: Annotated[_Finite, Field(gt=0)] = 1.0
-    unit: str = ""
-    enum: dict[_KeyInt, str] = {}
-    bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], str] = {}
-    invalid: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = None
-    writable: bool = False
-    range: Annotated[list[_Finite], Field(min_length=2, max_length=2)] | None = None
-    allow_zero: bool = False
-    default: _Finite | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> _RegisterModel:
-        if self.range is not None:
-            if not self.writable:
-                raise ValueError("'range' is only meaningful on a writable register")
-            if self.range[0] > self.range[1]:
-                raise ValueError(f"range {list(self.range)} is empty (low > high)")
-        if self.word_order != "high_first" and self.type != "u32":
-            raise ValueError("'word_order' applies to u32 registers only")
-        if self.writable and self.table is Table.INPUT:
-            raise ValueError("input registers cannot be writable")
-        return self
-
-
-class _DeviceModel(_StrictModel):
+class _DeviceModel(StrictModel):
     name: str
     kind: Annotated[DeviceKind, Field(strict=False)]
     device_kind: int
@@ -133,15 +126,34 @@ class _DeviceModel(_StrictModel):
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
 
 
-class _ProfileModel(_StrictModel):
+class _ProfileModel(BaseModel):
+    # Not strict itself: that would take only RegisterSpec instances; RegisterSpec's fields and
+    # _DeviceModel are strict.
+    model_config = ConfigDict(extra="forbid")
+
     device: _DeviceModel
-    registers: dict[str, _RegisterModel]
+    registers: dict[StrictStr, RegisterSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: object) -> object:
+        """Each register takes its key in `registers` as its name (and has no `name` key)."""
+        if not isinstance(data, dict) or not isinstance(data.get("registers"), dict):
+            return data
+        registers = {}
+        for name, reg in data["registers"].items():
+            if isinstance(reg, dict):
+                if "name" in reg:
+                    raise KeysError("unknown key", ("registers", name, "name"))
+                reg = {"name": name, **reg}
+            registers[name] = reg
+        return {**data, "registers": registers}
 
     @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
         used: dict[tuple[Table, int], str] = {}
         for name, reg in self.registers.items():
-            for addr in range(reg.address, reg.address + (2 if reg.type == "u32" else 1)):
+            for addr in range(reg.address, reg.last_address + 1):
                 other = used.setdefault((reg.table, addr), name)
                 if other != name:
                     raise ValueError(
@@ -159,14 +171,6 @@ def parse_profile(
         model = _ProfileModel.model_validate(data)
     except ValidationError as err:
         raise ProfileError(f"{source}: " + "; ".join(describe(err.errors(), text))) from None
-    registers = {
-        name: RegisterSpec(
-            name=name,
-            **reg.model_dump(exclude={"range"}),
-            range=None if reg.range is None else (reg.range[0], reg.range[1]),
-        )
-        for name, reg in model.registers.items()
-    }
     dev = model.device
     return DeviceProfile(
         name=dev.name,
@@ -175,7 +179,7 @@ def parse_profile(
         default_unit_id=dev.default_unit_id,
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
-        registers=registers,
+        registers=model.registers,
         source=source,
     )
 

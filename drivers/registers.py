@@ -106,6 +106,7 @@ def encode_value(spec: RegisterSpec, value: float | None) -> list[int]:
 
 
 def enum_name(spec: RegisterSpec, raw: int) -> str | None:
+    """The enum label of a raw value; None for a value the profile does not name."""
     return spec.enum.get(raw)
 
 

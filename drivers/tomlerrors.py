@@ -109,7 +109,7 @@ def _describe(err: Any, text: str, tags: frozenset[str]) -> str:
     if isinstance(cause, KeysError):
         where = ", ".join(_where(text, loc + key, tags) for key in cause.keys)
         return f"{where}: {cause}"
-    if err["type"] == "extra_forbidden":
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
         # The value is left out: an unknown key may hold a secret (`password = "…"`).
         return at_key(text, loc, "unknown key", tags)
     if err["type"] == "missing":

@@ -22,34 +22,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 from controller.interlocks import InterlockLimits
 from controller.settings import ZoneMode, ZoneSettings
-from drivers.devices import HeadCommand, HeadMode, OduCommand, OduMode
+from drivers.devices import HeadCommand, OduCommand
+from drivers.vocabulary import HeadMode, OduMode, VanePosition
+from hil.heatpump import ODU_COOL, ODU_HEAT, ODU_OFF
 
 HYSTERESIS_K = 0.5
 RATED_HZ = 60.0
 
 
-def call_direction(settings: ZoneSettings, previous: str) -> str:
-    """Which way the zone's thermostat works: 'heat', 'cool' or '' (off / fan only)."""
+def call_direction(settings: ZoneSettings, previous: OduMode) -> OduMode:
+    """Which way the zone's thermostat works: the unit's mode it needs, `off` for none (the zone
+    is off or fan only)."""
     mode = settings.mode
     if mode is ZoneMode.HEAT:
-        return "heat"
+        return ODU_HEAT
     if mode in (ZoneMode.COOL, ZoneMode.DRY):
-        return "cool"
+        return ODU_COOL
     if mode is ZoneMode.HEAT_COOL:
-        return previous or "heat"
-    return ""
+        return ODU_HEAT if previous is ODU_OFF else previous
+    return ODU_OFF
 
 
 @dataclass
 class OnOffController:
     limits: InterlockLimits = field(default_factory=InterlockLimits)
     calling: dict[str, bool] = field(default_factory=dict)
-    directions: dict[str, str] = field(default_factory=dict)
-    mode: OduMode = "off"
+    directions: dict[str, OduMode] = field(default_factory=dict)
+    mode: OduMode = ODU_OFF
     running: bool = False
     started_at: float = -1e9
     stopped_at: float = -1e9
@@ -58,26 +60,26 @@ class OnOffController:
     def _thermostat(
         self, zone: str, settings: ZoneSettings, sensor: float | None, bias_k: float
     ) -> bool:
-        direction = call_direction(settings, self.directions.get(zone, ""))
+        direction = call_direction(settings, self.directions.get(zone, ODU_OFF))
         if settings.mode is ZoneMode.HEAT_COOL and sensor is not None:
             # switch direction only past the far side of the other setpoint's band
             if sensor - bias_k > settings.target_temperature_high + HYSTERESIS_K:
-                direction = "cool"
+                direction = ODU_COOL
             elif sensor - bias_k < settings.target_temperature_low - HYSTERESIS_K:
-                direction = "heat"
+                direction = ODU_HEAT
         self.directions[zone] = direction
-        if not direction or sensor is None:
+        if direction is ODU_OFF or sensor is None:
             return False
         if settings.mode is ZoneMode.HEAT_COOL:
             target = (
                 settings.target_temperature_low
-                if direction == "heat"
+                if direction is ODU_HEAT
                 else settings.target_temperature_high
             )
         else:
             target = settings.target_temperature
         error = (target + bias_k) - sensor
-        if direction == "cool":
+        if direction is ODU_COOL:
             error = -error
         was = self.calling.get(zone, False)
         calls = error > HYSTERESIS_K or (was and error > -HYSTERESIS_K)
@@ -95,18 +97,20 @@ class OnOffController:
             zone: self._thermostat(zone, s, sensors[zone], bias_k.get(zone, 0.0))
             for zone, s in settings.items()
         }
-        wanted_heat = any(c and self.directions[z] == "heat" for z, c in calls.items())
-        wanted_cool = any(c and self.directions[z] == "cool" for z, c in calls.items())
+        wanted_heat = any(c and self.directions[z] is ODU_HEAT for z, c in calls.items())
+        wanted_cool = any(c and self.directions[z] is ODU_COOL for z, c in calls.items())
         if self.running:
-            keep = (self.mode == "heat" and wanted_heat) or (self.mode == "cool" and wanted_cool)
+            keep = (self.mode is ODU_HEAT and wanted_heat) or (
+                self.mode is ODU_COOL and wanted_cool
+            )
             if not keep and now - self.started_at >= self.limits.min_on_s:
                 self.running, self.stopped_at = False, now
         else:
-            wanted: OduMode = "heat" if wanted_heat else "cool" if wanted_cool else "off"
+            wanted = ODU_HEAT if wanted_heat else ODU_COOL if wanted_cool else ODU_OFF
             wait = self.limits.min_off_s
-            if self.mode not in ("off", wanted):
+            if self.mode is not ODU_OFF and self.mode is not wanted:
                 wait = max(wait, self.limits.mode_change_wait_s)
-            if wanted != "off" and now - self.stopped_at >= wait:
+            if wanted is not ODU_OFF and now - self.stopped_at >= wait:
                 self.running, self.mode, self.started_at = True, wanted, now
         odu = OduCommand(self.mode, RATED_HZ if self.running else 0.0)
         # Within the minimum run, a head that was served stays open although its thermostat is
@@ -117,22 +121,24 @@ class OnOffController:
         for zone, s in settings.items():
             direction = self.directions[zone]
             served = (
-                self.running
-                and direction == self.mode
+                self.running  # in a mode other than off
+                and direction is self.mode
                 and (calls[zone] or (young and zone in self.served))
             )
             if served:
                 served_now.add(zone)
             heads[zone] = HeadCommand(
                 power=s.mode is not ZoneMode.OFF,
-                mode="dry"
+                mode=HeadMode.DRY
                 if s.mode is ZoneMode.DRY
-                else "fan_only"
+                else HeadMode.FAN_ONLY
                 if s.mode is ZoneMode.FAN_ONLY
-                else cast(HeadMode, direction or "heat"),
-                fan=s.fan_mode.value,
-                vane_vertical="auto",
-                vane_horizontal="auto",
+                else HeadMode.COOL
+                if direction is ODU_COOL
+                else HeadMode.HEAT,
+                fan=s.fan_mode,
+                vane_vertical=VanePosition.AUTO,
+                vane_horizontal=VanePosition.AUTO,
                 capacity_request_pct=100.0 if served else 0.0,
                 display_setpoint=round(s.target_temperature, 1),
             )

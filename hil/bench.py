@@ -17,17 +17,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from controller.config import ControlConfig, ZoneConfig
 from controller.loop import ControlLoop
 from controller.observation import HeadReport, Observer, OduReport, ZoneSetup
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
 from controller.tuning import control_tuning_from
-from drivers.devices import HeadCommand, HeadInfo, HeadMode, OduInfo
+from drivers.devices import HeadCommand, HeadInfo, OduInfo
+from drivers.vocabulary import HeadMode, VanePosition
 from hil.baselines import OnOffController
 from hil.causes import CAUSES, FULL_CAPACITY_MARGIN_HZ, NO_UNIT, DiscomfortCauses, UnitState
-from hil.firmware import HeadFirmware, OutdoorFirmware
+from hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, OutdoorFirmware
 from hil.heatpump import OduMode
 from hil.house import HouseSim
 from hil.ideal import IDEAL_STEP_S, ideal_step
@@ -351,28 +352,33 @@ def run_onoff(
     return run
 
 
-def stock_head_command(settings: ZoneSettings, bias_k: float, heat_cool_mode: str) -> HeadCommand:
+def stock_head_command(
+    settings: ZoneSettings, bias_k: float, heat_cool_mode: HeadMode
+) -> HeadCommand:
     """What the homeowner sets on a head that runs on its own logic."""
     mode = settings.mode
     if mode is ZoneMode.HEAT_COOL:
         head_mode = heat_cool_mode
-        heating = heat_cool_mode == "heat"
+        heating = heat_cool_mode is HeadMode.HEAT
         target = settings.target_temperature_low if heating else settings.target_temperature_high
     else:
-        head_mode = "heat" if mode is ZoneMode.OFF else mode.value
+        # The zone's mode is the head's, by the same word (controller.settings.ZoneMode).
+        head_mode = HeadMode.HEAT if mode is ZoneMode.OFF else HEAD_MODE_BY_LABEL[mode]
         target = settings.target_temperature
     return HeadCommand(
         power=mode is not ZoneMode.OFF,
-        mode=cast(HeadMode, head_mode),
-        fan=settings.fan_mode.value,
-        vane_vertical="auto",
-        vane_horizontal="auto",
+        mode=head_mode,
+        fan=settings.fan_mode,
+        vane_vertical=VanePosition.AUTO,
+        vane_horizontal=VanePosition.AUTO,
         capacity_request_pct=0.0,
         display_setpoint=round(target + bias_k, 1),
     )
 
 
-def heat_cool_choice(settings: ZoneSettings, sensor: float | None, bias_k: float, was: str) -> str:
+def heat_cool_choice(
+    settings: ZoneSettings, sensor: float | None, bias_k: float, was: HeadMode
+) -> HeadMode:
     """The reference head has no auto mode: for a heat_cool room the homeowner (or a head's
     auto mode) switches it to cool once the room is past the high setpoint's band, and back to
     heat below the low one."""
@@ -380,9 +386,9 @@ def heat_cool_choice(settings: ZoneSettings, sensor: float | None, bias_k: float
         return was
     room = sensor - bias_k
     if room > settings.target_temperature_high + HALF_BAND_K:
-        return "cool"
+        return HeadMode.COOL
     if room < settings.target_temperature_low - HALF_BAND_K:
-        return "heat"
+        return HeadMode.HEAT
     return was
 
 
@@ -392,7 +398,7 @@ def run_stock(
     """The units on their own: no heartbeat, so every head runs its own thermostat."""
     house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
     run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
-    heat_cool = dict.fromkeys(run.zones, "heat")
+    heat_cool = dict.fromkeys(run.zones, HeadMode.HEAT)
     for _, settings in run.until_end():
         for zone, s in settings.items():
             bias = bias_k.get(zone, 0.0)

@@ -10,27 +10,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast, get_args
+from enum import StrEnum
+from typing import TypeVar
 
-from drivers.devices import (
-    FanSpeed,
-    HeadCommand,
-    HeadStatus,
-    OduCommand,
-    OduStatus,
-    RemoteRequest,
-    VanePosition,
-)
-from drivers.devices import HeadMode as HeadModeLabel
-from drivers.devices import OduMode as OduModeLabel
+from drivers.devices import HeadCommand, HeadStatus, OduCommand, OduStatus, RemoteRequest
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from hil.heatpump import (
     ODU_HEAT,
     ODU_OFF,
     REFERENCE_HEAD,
     SERVED_HEAD_MODES,
-    HeadMode,
     HeadRatings,
-    OduMode,
     OutdoorUnitRatings,
     capacity_per_hz,
     fan_power_w,
@@ -69,14 +59,19 @@ DEMAND_CAP_PERIOD_S = 30.0
 # What the reference head's display accepts (the head profile's display_setpoint range).
 DISPLAY_SETPOINT_RANGE_C = (5.0, 35.0)
 
-FAN_SPEED_LABELS: tuple[FanSpeed, ...] = get_args(FanSpeed)
-HEAD_MODE_LABELS: tuple[HeadModeLabel, ...] = get_args(HeadModeLabel)
-VANE_LABELS: tuple[VanePosition, ...] = get_args(VanePosition)
-ODU_MODE_LABELS: tuple[OduModeLabel, ...] = get_args(OduModeLabel)
-# A command's mode label to the plant's enum by lookup: calling the enum costs far more, and
-# the controller sends a new command most ticks.
+FAN_SPEED_LABELS: tuple[FanSpeed, ...] = tuple(FanSpeed)  # by index: the speed's step
+HEAD_MODE_LABELS: tuple[HeadMode, ...] = tuple(HeadMode)
+VANE_LABELS: tuple[VanePosition, ...] = tuple(VanePosition)
+ODU_MODE_LABELS: tuple[OduMode, ...] = tuple(OduMode)
+# A command's mode (a member, or its word from a test or a script) to the member by lookup:
+# calling the enum costs far more, and the controller sends a new command most ticks.
 HEAD_MODE_BY_LABEL: Mapping[str, HeadMode] = {mode.value: mode for mode in HeadMode}
 ODU_MODE_BY_LABEL: Mapping[str, OduMode] = {mode.value: mode for mode in OduMode}
+# The head modes as plain globals, as the outdoor ones in hil.heatpump (a member read off its
+# class is slow on Python 3.11): the heads compare their mode every step.
+HEAD_HEAT, HEAD_DRY, HEAD_FAN_ONLY = HeadMode.HEAT, HeadMode.DRY, HeadMode.FAN_ONLY
+
+_Word = TypeVar("_Word", bound=StrEnum)
 
 # Sensors that fault injection can break, and the fault code each raises.
 HEAD_SENSOR_FAULTS: Mapping[str, str] = {
@@ -181,13 +176,21 @@ class HeadView:
 
 HEAD_POWER_ON_COMMAND = HeadCommand(
     power=False,
-    mode="heat",
-    fan="auto",
-    vane_vertical="auto",
-    vane_horizontal="auto",
+    mode=HeadMode.HEAT,
+    fan=FanSpeed.AUTO,
+    vane_vertical=VanePosition.AUTO,
+    vane_horizontal=VanePosition.AUTO,
     capacity_request_pct=0.0,
     display_setpoint=21.0,
 )
+
+
+def _member(vocabulary: type[_Word], name: str, word: str) -> _Word:
+    """The member of ``vocabulary`` that ``word`` names; ValueError naming ``name`` if none."""
+    try:
+        return vocabulary(word)
+    except ValueError:
+        raise ValueError(f"{name} {word!r} is not one of {', '.join(vocabulary)}") from None
 
 
 def check_head_command(command: HeadCommand) -> None:
@@ -256,8 +259,8 @@ class HeadFirmware:
     def _set_command(self, command: HeadCommand) -> None:
         # Worked out once per command, not once per step.
         self.command = command
-        self._wants_refrigerant = command.power and command.mode != "fan_only"
-        self._heating = command.power and command.mode == "heat"
+        self._wants_refrigerant = command.power and command.mode != HEAD_FAN_ONLY
+        self._heating = command.power and command.mode == HEAD_HEAT
         self._fan_setting = FAN_SPEED_LABELS.index(command.fan)
         self._mode = HEAD_MODE_BY_LABEL[command.mode]
         self._stale = True
@@ -280,8 +283,8 @@ class HeadFirmware:
         c = self.command
         changed = HeadCommand(
             power=c.power if power is None else power,
-            mode=c.mode if mode is None else cast(HeadModeLabel, mode),
-            fan=c.fan if fan is None else cast(FanSpeed, fan),
+            mode=c.mode if mode is None else _member(HeadMode, "mode", mode),
+            fan=c.fan if fan is None else _member(FanSpeed, "fan", fan),
             vane_vertical=c.vane_vertical,
             vane_horizontal=c.vane_horizontal,
             capacity_request_pct=c.capacity_request_pct,
@@ -344,7 +347,7 @@ class HeadFirmware:
         elif self.watchdog.lost:
             sensor = self.return_air_c
             error = 0.0 if sensor is None else c.display_setpoint - sensor
-            if c.mode != "heat":
+            if c.mode != HEAD_HEAT:
                 error = -error
             request = FALLBACK_GAIN_PCT_PER_K * error
             request = request if request > 0.0 else 0.0
@@ -382,7 +385,7 @@ class HeadFirmware:
         if c.power and not cold_draft:
             fan_speed = self._fan_setting
             if fan_speed == 0:  # auto
-                if c.mode == "dry":
+                if c.mode == HEAD_DRY:
                     fan_speed = DRY_FAN_SPEED
                 elif self._heating and request_pct == 0:
                     # Thermo-off in heating: with the fan on `auto` the head stops it, as real
@@ -457,7 +460,7 @@ class OduView:
     max_frequency_hz: float
     max_heads: int
     command: OduCommand  # the controller's last command (mode, setpoint, quiet, demand limit)
-    mode: OduModeLabel  # the commanded mode
+    mode: OduMode  # the commanded mode
     running: bool
     defrost: bool
     restart_lockout: bool
@@ -519,7 +522,9 @@ class _HeadsSeen:
     asked_w: float  # the capacity they ask for
 
 
-ODU_POWER_ON_COMMAND = OduCommand(mode="off", frequency_hz=0.0, quiet=False, demand_limit_pct=100)
+ODU_POWER_ON_COMMAND = OduCommand(
+    mode=OduMode.OFF, frequency_hz=0.0, quiet=False, demand_limit_pct=100
+)
 
 
 class OutdoorFirmware:

@@ -6,29 +6,17 @@ told to do; these functions say what it then delivers and costs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache, cached_property
 
+# The units' modes are the controller's and the drivers' (re-exported for the simulator's users).
+from drivers.vocabulary import HeadMode as HeadMode
+from drivers.vocabulary import OduMode as OduMode
 from hil.psychrometrics import (
     ZERO_C_K,
     humidity_ratio,
     saturation_pressure_ice_pa,
     saturation_pressure_pa,
 )
-
-
-class OduMode(StrEnum):
-    OFF = "off"
-    HEAT = "heat"
-    COOL = "cool"
-
-
-class HeadMode(StrEnum):
-    HEAT = "heat"
-    COOL = "cool"
-    DRY = "dry"
-    FAN_ONLY = "fan_only"
-
 
 # The outdoor modes as plain globals: on Python 3.11 reading a member off its enum class costs
 # ten times as much, and the plant and the firmware compare modes every step.

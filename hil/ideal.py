@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from drivers.vocabulary import HeadMode, OduMode
 from hil.heatpump import (
     SENSIBLE_HEAT_RATIO,
-    HeadMode,
-    OduMode,
     best_operating_point,
     fan_power_w,
     operating_point,

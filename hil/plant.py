@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from drivers.vocabulary import HeadMode, OduMode
 from hil.building import Building, ThermalNetwork, gains_slot
 from hil.heatpump import (
     DEFROST_INDOOR_W_PER_W,
@@ -23,8 +24,6 @@ from hil.heatpump import (
     REFERENCE_ODU,
     SENSIBLE_HEAT_RATIO,
     SERVED_HEAD_MODES,
-    HeadMode,
-    OduMode,
     OperatingPoint,
     OutdoorUnitRatings,
     cycle,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 from pymodbus.constants import ExcCodes
 
-from drivers.devices import FanSpeed, HeadCommand, HeadMode, OduCommand, OduMode, VanePosition
+from drivers.devices import HeadCommand, OduCommand
 from drivers.profile import DeviceProfile, RegisterSpec, Table
 from drivers.registers import (
     RegisterValueError,
@@ -24,6 +23,7 @@ from drivers.registers import (
     raw_from_value,
     words_from_raw,
 )
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from hil.firmware import HeadFirmware, OutdoorFirmware
 from hil.heatpump import OutdoorUnitRatings
 
@@ -219,10 +219,10 @@ class IndoorHead(ModbusUnit):
     def _command(self) -> HeadCommand:
         return HeadCommand(
             power=self.holding("power") == 1,
-            mode=cast(HeadMode, self._label("mode")),
-            fan=cast(FanSpeed, self._label("fan")),
-            vane_vertical=cast(VanePosition, self._label("vane_vertical")),
-            vane_horizontal=cast(VanePosition, self._label("vane_horizontal")),
+            mode=HeadMode(self._label("mode")),
+            fan=FanSpeed(self._label("fan")),
+            vane_vertical=VanePosition(self._label("vane_vertical")),
+            vane_horizontal=VanePosition(self._label("vane_horizontal")),
             capacity_request_pct=self.holding("capacity_request"),
             display_setpoint=self.holding("display_setpoint"),
         )
@@ -316,7 +316,7 @@ class OutdoorUnit(ModbusUnit):
 
     def _command(self) -> OduCommand:
         return OduCommand(
-            mode=cast(OduMode, self._label("mode")),
+            mode=OduMode(self._label("mode")),
             frequency_hz=self.holding("frequency_setpoint"),
             quiet=self.holding("quiet_mode") == 1,
             demand_limit_pct=int(self.holding("demand_limit")),

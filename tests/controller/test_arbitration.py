@@ -3,7 +3,7 @@
 from controller.arbitration import ModePolicy, arbitrate
 from controller.zone import Direction
 
-HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.NONE
+HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
 
 
 def decide(policy, current, heat_w, cool_w, *, since=0.0, now=100.0, priority=NONE):

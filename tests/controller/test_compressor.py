@@ -18,8 +18,9 @@ from controller.compressor import (
 from controller.interlocks import CompressorHistory, check_command
 from controller.zone import Direction
 from drivers.devices import OduCommand
+from drivers.vocabulary import OduMode
 
-HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.NONE
+HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
 UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
 TUNING = CoordinatorTuning()
 
@@ -129,7 +130,7 @@ def test_a_low_load_cycle_ends_when_every_zone_is_satisfied_after_the_minimum_on
 
 def test_minimum_off_time_before_a_restart():
     calling = [request("a", HEAT, 0.3)]
-    state = CompressorState(mode="heat", running=False, stopped_at=1000.0, started_at=0.0)
+    state = CompressorState(mode=OduMode.HEAT, running=False, stopped_at=1000.0, started_at=0.0)
     _, out = step_compressor(state, calling, UNIT, 1179.0, 10.0, TUNING)
     assert out.command.frequency_hz == 0
     state, out = step_compressor(state, calling, UNIT, 1180.0, 10.0, TUNING)
@@ -199,7 +200,7 @@ def test_at_most_three_starts_in_any_sixty_minutes():
 
 
 def test_short_cycles_stretch_the_satisfied_side_and_long_ones_relax_it():
-    state = CompressorState(mode="heat", started_at=0.0, stopped_at=400.0, cycled=True)
+    state = CompressorState(mode=OduMode.HEAT, started_at=0.0, stopped_at=400.0, cycled=True)
     state, _ = step_compressor(state, [request("a", HEAT, 0.1)], UNIT, 750.0, 10.0, TUNING)
     assert state.stretch == pytest.approx(2.0)  # a 750 s cycle against a 1500 s target
     long_cycle = state._replace(running=False, stopped_at=2000.0, cycled=True)
@@ -259,11 +260,11 @@ def test_trim_learns_while_modulating_and_stays_bounded():
 
 
 def test_capacity_derates_in_the_cold():
-    assert capacity_factor("heat", 7.0) == 1.0
-    assert capacity_factor("heat", -15.0) == pytest.approx(0.6)
-    assert capacity_factor("heat", 20.0) <= 1.15
-    assert capacity_factor("cool", 45.0) < 1.0
-    assert capacity_factor("heat", None) == 1.0
+    assert capacity_factor(OduMode.HEAT, 7.0) == 1.0
+    assert capacity_factor(OduMode.HEAT, -15.0) == pytest.approx(0.6)
+    assert capacity_factor(OduMode.HEAT, 20.0) <= 1.15
+    assert capacity_factor(OduMode.COOL, 45.0) < 1.0
+    assert capacity_factor(OduMode.HEAT, None) == 1.0
 
 
 zone_step = st.tuples(
@@ -374,7 +375,11 @@ def test_a_compressor_that_stays_off_has_the_state_building_it_afresh_gives(
 
 
 def test_equal_commands_are_one_value_and_20_hz_is_not_20_0():
-    assert odu_command("heat", 42.5, False, 100) is odu_command("heat", 42.5, False, 100)
-    assert odu_command("heat", 42.5, True, 100) == OduCommand("heat", 42.5, True, 100)
-    assert repr(odu_command("heat", 20, False, 100)) == repr(OduCommand("heat", 20, False, 100))
+    assert odu_command(OduMode.HEAT, 42.5, False, 100) is odu_command(
+        OduMode.HEAT, 42.5, False, 100
+    )
+    assert odu_command(OduMode.HEAT, 42.5, True, 100) == OduCommand(OduMode.HEAT, 42.5, True, 100)
+    assert repr(odu_command(OduMode.HEAT, 20, False, 100)) == repr(
+        OduCommand(OduMode.HEAT, 20, False, 100)
+    )
     assert repr(odu_command("heat", 20.0, False, 100)).count("20.0") == 1

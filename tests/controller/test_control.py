@@ -12,6 +12,7 @@ from controller.control import ControlState, ControlTuning, UnitInput, ZoneInput
 from controller.interlocks import CompressorHistory, check_command
 from controller.room_sensor import HeadSensorBias, SensorSource
 from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
 
 OBSERVATION = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 5.0)
 UNIT = UnitInput(
@@ -55,6 +56,10 @@ def test_cold_room_in_heat_gets_refrigerant_and_others_do_not():
     assert a.temperature == 18.0 and a.setpoint == 21.0
     assert not b.head.power and b.action == "off" and b.head.capacity_request_pct == 0
     assert c.head.power and c.head.mode == "fan_only" and c.action == "fan"
+    # The core speaks the shared vocabulary's members (the MQTT edge words them for HA).
+    assert a.action is ZoneAction.HEATING and b.action is ZoneAction.OFF
+    assert a.head.mode is HeadMode.HEAT and a.head.fan is FanSpeed.HIGH
+    assert a.head.vane_vertical is VanePosition.SWING and out.odu.mode is OduMode.HEAT
 
 
 def test_opposite_call_waits_with_mode_conflict():

@@ -12,10 +12,12 @@ import pytest
 from controller.commands import UNIT_FIELDS, ZONE_FIELDS
 from controller.config import MqttConfig, ZoneConfig
 from controller.discovery import (
+    HVAC_ACTIONS,
     UNIT_STATE_FIELDS,
     ZONE_STATE_FIELDS,
     Topics,
     discovery_messages,
+    hvac_action,
     legacy_discovery_topics,
     retired_zone_discovery,
     retired_zone_topics,
@@ -23,6 +25,7 @@ from controller.discovery import (
 from controller.mqtt_bridge import MqttBridge
 from controller.units import TemperatureUnit
 from drivers.devices import HeadInfo
+from drivers.vocabulary import ZoneAction
 
 # Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
 # sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`
@@ -187,6 +190,8 @@ DEVICE_KEYS = {
 AVAILABILITY_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 HA_HVAC_MODES = {"off", "heat", "cool", "heat_cool", "auto", "dry", "fan_only"}
+# climate's HVACAction: what the `action_topic` may carry.
+HA_HVAC_ACTIONS = {"off", "preheating", "defrosting", "heating", "cooling", "drying", "idle", "fan"}
 
 ZONES = [
     ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11),
@@ -340,6 +345,15 @@ def test_climate_describes_the_zone() -> None:
     assert climate["device"]["via_device"] == "minisplit-house"
     assert climate["temperature_command_topic"] == "minisplit/house/zone/bedroom/set/temperature"
     assert climate["action_template"] == "{{ value_json.action }}"
+
+
+def test_every_zone_action_is_published_as_its_own_home_assistant_action() -> None:
+    assert HVAC_ACTIONS.keys() == set(ZoneAction)
+    assert sorted(HVAC_ACTIONS.values()) == sorted(HA_HVAC_ACTIONS)  # each its own word
+    assert hvac_action(ZoneAction.DEFROSTING) == "defrosting"
+    assert hvac_action("idle") == "idle"  # the word a zone's state may carry
+    with pytest.raises(ValueError):
+        hvac_action("auto")
 
 
 def test_unit_sensors_have_units_and_classes() -> None:

@@ -48,6 +48,7 @@ from controller.transitions import (
     apply_zone,
 )
 from drivers.devices import HeadInfo
+from drivers.vocabulary import ZoneAction
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ STATE = {
     "target_temperature_low": 20.0,
     "target_temperature_high": 24.0,
     "mode": ZoneMode.HEAT,
-    "action": "heating",
+    "action": ZoneAction.PREHEATING,
     "fan_mode": "auto",
     "swing_mode": "auto",
     "swing_horizontal_mode": "auto",
@@ -313,7 +314,7 @@ async def test_zone_state_is_retained_and_published_only_on_change(
         await ready(mqtt_recorder)
         bridge.publish_zone_state("living", STATE)
         first = await mqtt_recorder.wait_for(topic)
-        assert json.loads(first.payload) == STATE | {"mode": "heat"}
+        assert json.loads(first.payload) == STATE | {"mode": "heat", "action": "preheating"}
 
         bridge.publish_zone_state("living", dict(reversed(STATE.items())))  # same state
         bridge.publish_unit_state({"available": True, "quiet": False})  # a marker after it

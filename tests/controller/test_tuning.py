@@ -4,8 +4,10 @@ import pytest
 from pydantic import ValidationError
 
 from controller.arbitration import ModePolicy
-from controller.config import ControlConfig
+from controller.config import ControlConfig, SensorCheckConfig
+from controller.control import ControlTuning
 from controller.presets import PresetRule
+from controller.sensor_health import SensorCheck
 from controller.tuning import control_tuning_from
 from controller.zone import PiTuning
 
@@ -65,3 +67,22 @@ def test_bad_preset_and_policy_configs_are_refused():
         )
     with pytest.raises(ValidationError, match="priority_zone"):
         ControlConfig.model_validate({"mode_policy": "priority"})
+
+
+def test_a_config_without_control_keys_runs_the_core_as_it_is():
+    """Each `[control]` key defaults to the core's own default (one declaration): the default
+    config maps to the tuning the core has without one, field by field."""
+    assert control_tuning_from(ControlConfig()) == ControlTuning()
+
+
+def test_a_config_without_sensor_check_keys_checks_as_the_core_does():
+    c, core = SensorCheckConfig(), SensorCheck()
+    assert (c.min_temperature, c.max_temperature, c.settle_s) == (
+        core.min_c,
+        core.max_c,
+        core.settle_s,
+    )
+    assert (c.stuck_switches, c.stuck_full_demand_s) == (
+        core.stuck_switches,
+        core.stuck_full_demand_s,
+    )

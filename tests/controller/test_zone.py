@@ -42,7 +42,7 @@ def test_off_and_fan_only_demand_nothing_and_reset():
         held = ZoneLoopState(integral=0.4, direction=Direction.HEAT, calling=True)
         state = step_zone(held, ZoneSettings(mode=mode), 15.0, 10.0, TUNING)
         assert state == ZoneLoopState()
-        assert state.demand == 0 and state.direction is Direction.NONE
+        assert state.demand == 0 and state.direction is Direction.OFF
 
 
 def test_missing_temperature_demands_nothing():

@@ -21,15 +21,16 @@ from drivers.head import HeadDriver
 from drivers.odu import OutdoorUnitDriver, implausible_identity
 from drivers.profile import DeviceProfile, ProfileError, parse_profile
 from drivers.registers import RegisterValueError, encode_value
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from tests.drivers.conftest import HEAD_ID, ODU_ID, FakeLine, FakeUnit, rtu_bus, running
 
-HEAT_AT_45 = OduCommand(mode="heat", frequency_hz=45.0, quiet=False, demand_limit_pct=100)
+HEAT_AT_45 = OduCommand(mode=OduMode.HEAT, frequency_hz=45.0, quiet=False, demand_limit_pct=100)
 COMFORT = HeadCommand(
     power=True,
-    mode="heat",
-    fan="auto",
-    vane_vertical="swing",
-    vane_horizontal="3",
+    mode=HeadMode.HEAT,
+    fan=FanSpeed.AUTO,
+    vane_vertical=VanePosition.SWING,
+    vane_horizontal=VanePosition.P3,
     capacity_request_pct=55.5,
     display_setpoint=21.5,
 )
@@ -252,6 +253,9 @@ async def test_head_poll_decodes_in_two_reads_without_a_remote_request(
     assert status.remote_request is None
     assert (status.power, status.mode, status.fan) == (True, "cool", "turbo")
     assert (status.vane_vertical, status.vane_horizontal) == ("swing", "2")
+    # The register's word decodes to the shared vocabulary's member, not just its word.
+    assert status.mode is HeadMode.COOL and status.fan is FanSpeed.TURBO
+    assert status.vane_vertical is VanePosition.SWING and status.vane_horizontal is VanePosition.P2
     assert status.capacity_request_pct == 62.5
     assert status.display_setpoint == -1.5
 
@@ -266,7 +270,9 @@ async def test_remote_request_is_decoded_while_status_b4_is_set(
     unit.set("remote_setpoint", 23.5)
     unit.set("remote_fan", 2)
     status = await head.poll()
-    assert status.remote_request == RemoteRequest(power=True, mode="heat", setpoint=23.5, fan="low")
+    assert status.remote_request == RemoteRequest(
+        power=True, mode=HeadMode.HEAT, setpoint=23.5, fan=FanSpeed.LOW
+    )
 
     await head.ack_remote()
     await head.ack_remote()  # always sent, even though the register already holds 1
@@ -322,7 +328,9 @@ async def test_odu_apply_writes_only_what_changed(odu: OutdoorUnitDriver, line: 
     await odu.apply(dataclasses.replace(HEAT_AT_45, frequency_hz=52.5))
     assert line.writes(ODU_ID)[1:] == [(6, 101)]
 
-    await odu.apply(dataclasses.replace(HEAT_AT_45, mode="cool", frequency_hz=52.5, quiet=True))
+    await odu.apply(
+        dataclasses.replace(HEAT_AT_45, mode=OduMode.COOL, frequency_hz=52.5, quiet=True)
+    )
     assert line.writes(ODU_ID)[2:] == [(6, 100), (6, 102)]  # not contiguous: two writes
 
     await odu.apply(

@@ -15,6 +15,7 @@ from drivers.profile import (
     DeviceKind,
     DeviceProfile,
     ProfileError,
+    RegisterSpec,
     Table,
     load_profile,
     load_profile_file,
@@ -291,6 +292,22 @@ def test_a_number_that_is_not_finite_is_refused_naming_it(key: str, value: objec
 def test_writable_input_register_is_refused() -> None:
     data = _with(x={"address": 1, "table": "input", "type": "u16", "writable": True})
     with pytest.raises(ProfileError, match=r"registers\.x.*input registers cannot be writable"):
+        parse_profile(data)
+
+
+def test_a_register_is_one_description_whoever_builds_it() -> None:
+    """The profile's schema is RegisterSpec itself: one built in code meets the same rules."""
+    with pytest.raises(ValueError, match="input registers cannot be writable"):
+        RegisterSpec(name="x", address=1, table=Table.INPUT, type="u16", writable=True)
+    with pytest.raises(ValueError, match="u32 registers only"):
+        RegisterSpec(name="x", address=1, table=Table.INPUT, type="s16", word_order="low_first")
+
+
+def test_a_registers_name_is_its_key() -> None:
+    profile = parse_profile(_with(x={"address": 1, "table": "input", "type": "u16"}))
+    assert profile["x"].name == "x"
+    data = _with(x={"address": 1, "table": "input", "type": "u16", "name": "y"})
+    with pytest.raises(ProfileError, match=r"registers\.x\.name: unknown key"):
         parse_profile(data)
 
 

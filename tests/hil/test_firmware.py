@@ -8,6 +8,7 @@ import pytest
 
 from drivers.devices import HeadCommand, HeadStatus, OduCommand, OduStatus
 from drivers.profile import load_profile
+from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from hil.building import Building, Room, RoomParameters
 from hil.firmware import (
     DEFROST_MAX_S,
@@ -15,7 +16,7 @@ from hil.firmware import (
     PREHEAT_S,
     RESTART_LOCKOUT_S,
 )
-from hil.heatpump import REFERENCE_ODU, HeadMode, HeadRatings, OduMode
+from hil.heatpump import REFERENCE_ODU, HeadRatings
 from hil.house import HouseSim
 from hil.plant import Plant
 from hil.weather import Weather, load_weather, time_of_year
@@ -42,9 +43,9 @@ def head_command(mode: str = "heat", request: float = 60.0, **changes: object) -
     command = HeadCommand(
         power=True,
         mode=mode,  # type: ignore[arg-type]
-        fan="auto",
-        vane_vertical="auto",
-        vane_horizontal="auto",
+        fan=FanSpeed.AUTO,
+        vane_vertical=VanePosition.AUTO,
+        vane_horizontal=VanePosition.AUTO,
         capacity_request_pct=request,
         display_setpoint=21.0,
     )
@@ -64,9 +65,9 @@ def test_refused_commands_change_nothing():
     h = house()
     for bad in (10.0, 19.9, 90.5):
         with pytest.raises(ValueError, match="frequency"):
-            h.odu.apply(OduCommand("heat", bad))
+            h.odu.apply(OduCommand(OduMode.HEAT, bad))
     with pytest.raises(ValueError, match="demand_limit"):
-        h.odu.apply(OduCommand("heat", 40.0, demand_limit_pct=101))
+        h.odu.apply(OduCommand(OduMode.HEAT, 40.0, demand_limit_pct=101))
     with pytest.raises(ValueError, match="mode"):
         h.odu.apply(OduCommand("auto", 40.0))  # type: ignore[arg-type]
     assert h.odu.command.mode == "off"
@@ -95,7 +96,7 @@ def test_firmware_limits_match_the_shipped_profiles():
 def test_ramps_toward_the_setpoint_and_clamps_to_the_quiet_cap():
     h = house()
     command_all(h, hz=90.0)
-    h.odu.apply(OduCommand("heat", 90.0, quiet=True))
+    h.odu.apply(OduCommand(OduMode.HEAT, 90.0, quiet=True))
     h.step(10.0)
     status = h.odu_view()
     assert status.running and status.valve_heating and status.quiet_active
@@ -103,7 +104,7 @@ def test_ramps_toward_the_setpoint_and_clamps_to_the_quiet_cap():
     assert status.compressor_frequency_hz == pytest.approx(30.0)  # 20 Hz start + 1 Hz/s
     h.step(120.0)
     assert h.odu_view().compressor_frequency_hz == 60.0  # clamped, not refused
-    h.odu.apply(OduCommand("heat", 90.0))
+    h.odu.apply(OduCommand(OduMode.HEAT, 90.0))
     h.step(60.0)
     assert h.odu_view().compressor_frequency_hz == 90.0
     assert h.odu_view().starts == 1
@@ -124,11 +125,11 @@ def test_restart_is_held_for_180_s_after_a_stop():
     h = house()
     command_all(h, hz=40.0)
     h.step(300.0)
-    h.odu.apply(OduCommand("heat", 0.0))
+    h.odu.apply(OduCommand(OduMode.HEAT, 0.0))
     h.step(10.0)
     view = h.odu_view()
     assert not view.running and view.restart_lockout
-    h.odu.apply(OduCommand("heat", 40.0))
+    h.odu.apply(OduCommand(OduMode.HEAT, 40.0))
     h.step(RESTART_LOCKOUT_S - 20.0)
     assert not h.odu_view().running
     h.step(20.0)
@@ -161,7 +162,7 @@ def test_no_refrigerant_without_a_head_that_takes_it():
 def test_one_small_head_caps_the_speed():
     h = house()
     h.heads["a"].apply(head_command(request=100.0))
-    h.odu.apply(OduCommand("heat", 90.0))
+    h.odu.apply(OduCommand(OduMode.HEAT, 90.0))
     h.step(120.0)
     one_head = h.odu_view().allowed_max_frequency_hz
     command_all(h, hz=90.0)
@@ -176,7 +177,7 @@ def test_demand_limit_caps_input_power():
     command_all(h, hz=90.0)
     h.step(300.0)
     full = h.odu_view().input_power_w
-    h.odu.apply(OduCommand("heat", 90.0, demand_limit_pct=50))
+    h.odu.apply(OduCommand(OduMode.HEAT, 90.0, demand_limit_pct=50))
     h.step(300.0)
     limited = h.odu_view()
     assert limited.input_power_w <= 0.5 * rated_input_power_w(REFERENCE_ODU) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.vocabulary import OduMode
 from hil.heatpump import (
     COOLING_DERATE_PER_K,
     COOLING_GAIN_PER_K,
@@ -13,7 +14,6 @@ from hil.heatpump import (
     HEATING_RATING_C,
     REFERENCE_HEAD,
     REFERENCE_ODU,
-    OduMode,
     capacity_factor,
     capacity_per_hz,
     cycle,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.vocabulary import HeadMode, OduMode
 from hil.building import Adjacency, Building, Disturbance, Room, RoomParameters
-from hil.heatpump import HeadMode, OduMode
 from hil.plant import CompressorDrive, HeadDrive, Plant
 from hil.psychrometrics import indoor_relative_humidity
 from hil.weather import Weather, load_weather, time_of_year

@@ -11,7 +11,8 @@ import pytest
 from controller.settings import ZoneMode, ZoneSettings
 from controller.transitions import apply_zone
 from drivers.textfile import parse_toml, read_text
-from hil.heatpump import SENSIBLE_HEAT_RATIO, HeadMode, OduMode, capacity_per_hz
+from drivers.vocabulary import HeadMode, OduMode
+from hil.heatpump import SENSIBLE_HEAT_RATIO, capacity_per_hz
 from hil.plant import Plant
 from hil.scenario import (
     Scenario,
