@@ -7,7 +7,7 @@ change is made of the same transitions as an MQTT command, applied by the same r
 
 from __future__ import annotations
 
-from controller.settings import FanMode, ZoneMode, ZoneSettings
+from controller.settings import ZoneMode, ZoneSettings
 from controller.transitions import (
     SetFan,
     SetMode,
@@ -19,6 +19,7 @@ from controller.transitions import (
     clamp_setpoint,
 )
 from drivers.devices import RemoteRequest
+from drivers.vocabulary import HeadMode
 
 # The head's display holds 0.1 °C: anything closer is the same setpoint.
 SETPOINT_TOLERANCE_K = 0.05
@@ -45,12 +46,12 @@ def adopt_remote_request(
     - a changed setpoint ends any preset, as a manual setpoint does over MQTT."""
     changes: list[ZoneTransition] = []
     heat_cool = ZoneMode.HEAT_COOL in (settings.mode, settings.last_on_mode)
-    if request.fan is not None and FanMode(request.fan) is not settings.fan_mode:
-        changes.append(SetFan(FanMode(request.fan)))
+    if request.fan is not None and request.fan is not settings.fan_mode:
+        changes.append(SetFan(request.fan))
     if not request.power:
         return apply_zone(settings, *changes, SetPower(False))
 
-    keeps_heat_cool = heat_cool and request.mode in ("heat", "cool", None)
+    keeps_heat_cool = heat_cool and request.mode in (HeadMode.HEAT, HeadMode.COOL, None)
     if keeps_heat_cool:
         if settings.mode is not ZoneMode.HEAT_COOL:
             changes.append(SetMode(ZoneMode.HEAT_COOL))
@@ -61,7 +62,7 @@ def adopt_remote_request(
 
     if request.setpoint is not None:
         if keeps_heat_cool:
-            cooling = request.mode == "cool"
+            cooling = request.mode is HeadMode.COOL
             side = Side.HIGH if cooling else Side.LOW
             own = settings.target_temperature_high if cooling else settings.target_temperature_low
         else:

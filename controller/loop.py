@@ -36,6 +36,7 @@ from controller.sensor_health import (
     holds,
 )
 from drivers.devices import OduCommand
+from drivers.vocabulary import OduMode
 
 NO_SENSORS = ZoneSensors()
 NO_REMOTES: Mapping[str, RemoteReading] = {}
@@ -157,7 +158,7 @@ class ControlLoop:
         time), one that stopped did so by now at the latest (no start for the minimum off time)."""
         self.lost_running = False
         mode = self.history.mode
-        if not (unit.compressor_running and mode != "off"):
+        if not (unit.compressor_running and mode is not OduMode.OFF):
             self._stop_pending(now)
             return
         floor_hz = unit.observation.min_frequency_hz

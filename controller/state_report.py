@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from controller.control import ControlOutput, ZoneInput
 from controller.observation import Observation
 from controller.room_sensor import SensorSource
+from drivers.vocabulary import ZoneAction
 
 ODU_UNIT = "outdoor unit"  # how logs and the status name the ODU (zones go by their id)
 AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (heartbeat lapsed)
@@ -33,11 +34,11 @@ def zone_state(
     sensor = followed.sensor if followed else SensorSource.HEAD
     out = output.zones.get(zone_id) if output else None
     status = report.status
-    action = out.action if out and available else "off"
+    action = out.action if out and available else ZoneAction.OFF
     fault = report.refused or (status.fault_code if status and status.fault else None)
     if available and not seen.odu.available:
         # The heads were told to ask for no refrigerant: say so.
-        action = action if action in ("off", "fan") else "idle"
+        action = action if action in (ZoneAction.OFF, ZoneAction.FAN) else ZoneAction.IDLE
         fault = fault or ODU_COMMS
     if available and not fault:
         fault = ", ".join(sensor_faults) or None

@@ -23,7 +23,6 @@ from controller import state_report
 from controller.commands import Command, ZoneCommand
 from controller.config import LoadedConfig
 from controller.control import ControlOutput, ControlState
-from controller.core_setup import control_tuning, sensor_check, zone_setup
 from controller.frost import resumed_frost
 from controller.handheld import adopt_remote_request
 from controller.loop import ControlLoop
@@ -35,6 +34,7 @@ from controller.restart_memory import BoostCounter, with_defrost_interval
 from controller.sensor_log import SensorFaultLog
 from controller.settings import Preset
 from controller.transitions import SetPreset, apply_unit, apply_zone
+from controller.tuning import control_tuning, sensor_check, zone_setup
 from controller.unit_link import HeadLink, Heartbeats, UnitLink, poll_all, unit_links
 from drivers.bus import Backoff, BusError, BusScheduler
 from drivers.devices import RemoteRequest

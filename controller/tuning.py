@@ -1,5 +1,6 @@
-"""From the validated config (`[control]`) to the control core's tuning: one place, so that the
-supervisor and the benchmark run the controller with the same parameters.
+"""From the validated config to the control core's parameters: the tuning (`[control]`), the room
+sensors' check (`[sensor_check]`) and what the observation step knows of each zone. One place,
+so that the supervisor and the benchmark run the controller with the same parameters.
 
 Not part of the pure core: it reads the service's config schema (whose defaults are the core's,
 controller.config)."""
@@ -7,12 +8,20 @@ controller.config)."""
 from __future__ import annotations
 
 from controller.compressor import CoordinatorTuning
-from controller.config import ControlConfig, PresetConfig
+from controller.config import (
+    ControlConfig,
+    LoadedConfig,
+    PresetConfig,
+    SensorCheckConfig,
+    ZoneConfig,
+)
 from controller.control import ControlTuning
 from controller.frost import FrostTuning
 from controller.interlocks import InterlockLimits
+from controller.observation import ZoneSetup
 from controller.presets import PresetRule, PresetTable
 from controller.room_sensor import HeadSensorBias
+from controller.sensor_health import SensorCheck
 from controller.zone import PiTuning
 
 # The reference unit's frequency setpoint range (docs/reference-unit.md), when no profile says
@@ -81,4 +90,32 @@ def preset_table(control: ControlConfig) -> PresetTable:
 def _rule(default: PresetRule, config: PresetConfig) -> PresetRule:
     return default.overridden(
         config.heat_temperature, config.cool_temperature, config.heat_offset_k, config.cool_offset_k
+    )
+
+
+def sensor_check(config: SensorCheckConfig) -> SensorCheck:
+    return SensorCheck(
+        min_c=config.min_temperature,
+        max_c=config.max_temperature,
+        settle_s=config.settle_s,
+        stuck_switches=config.stuck_switches,
+        stuck_full_demand_s=config.stuck_full_demand_s,
+    )
+
+
+def control_tuning(loaded: LoadedConfig) -> ControlTuning:
+    # The writable range of the frequency setpoint is the unit's [min, max]
+    # (docs/reference-unit.md).
+    frequency_range = loaded.odu_profile["frequency_setpoint"].range
+    if frequency_range is None:
+        return control_tuning_from(loaded.config.control)
+    return control_tuning_from(loaded.config.control, frequency_range)
+
+
+def zone_setup(zone: ZoneConfig) -> ZoneSetup:
+    return ZoneSetup(
+        (zone.min_temperature, zone.max_temperature),
+        zone.sensor_offset_k,
+        zone.remote_sensor_topic is not None,
+        zone.remote_sensor_timeout_s,
     )

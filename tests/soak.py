@@ -40,8 +40,8 @@ from pathlib import Path
 import aiomqtt
 
 from controller.config import LoadedConfig
-from controller.core_setup import control_tuning
 from controller.interlocks import InterlockLimits
+from controller.tuning import control_tuning
 from drivers.devices import OduCommand
 from drivers.profile import Table
 from hil.broker import free_port

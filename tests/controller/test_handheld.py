@@ -5,12 +5,19 @@ import dataclasses
 from controller.handheld import adopt_remote_request
 from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
 from drivers.devices import RemoteRequest
+from drivers.vocabulary import FanSpeed, HeadMode
 
 HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.AUTO)
 
 
 def remote(power=True, mode="heat", setpoint=21.0, fan="auto"):
-    return RemoteRequest(power, mode, setpoint, fan)
+    """A request as the head driver decodes it: in the vocabulary's members."""
+    return RemoteRequest(
+        power,
+        None if mode is None else HeadMode(mode),
+        setpoint,
+        None if fan is None else FanSpeed(fan),
+    )
 
 
 def test_an_unchanged_request_changes_nothing():
