@@ -16,9 +16,9 @@ from typing import NamedTuple, Protocol
 from controller.compressor import UnitObservation
 from controller.control import UnitInput, ZoneInput
 from controller.interlocks import InterlockLimits
-from controller.loop import NO_REMOTES
 from controller.sensor_health import RemoteReading
 from controller.settings import UnitSettings, ZoneSettings
+from controller.tick import NO_REMOTES
 
 
 class OduIdentity(Protocol):
@@ -184,7 +184,7 @@ def zone_input(
     setpoint_limits: tuple[float, float] | None = None,
     head_correction_k: float = 0.0,
 ) -> ZoneInput:
-    """A zone's input as `ControlLoop.step` takes it: with the head's own reading (plus its
+    """A zone's input as `Controller.step` takes it: with the head's own reading (plus its
     static correction); the step checks it and may follow a remote sensor instead."""
     if head_temperature is not None and head_correction_k:
         head_temperature += head_correction_k
@@ -219,7 +219,7 @@ _UnitKey = tuple[object, bool, UnitSettings, float, float | None, bool, bool, bo
 class Observer:
     """The observation step, with the inputs of the last one kept: an input is made again only
     when what it carries changed (a reading moves in 0.1 K steps, the settings seldom), and an
-    unchanged tick returns the very mapping of last tick, which lets `ControlLoop.step` skip the
+    unchanged tick returns the very mapping of last tick, which lets `Controller.step` skip the
     sensor check of inputs it has judged already. The control treats inputs as values, so one
     made earlier serves as well as a new one."""
 

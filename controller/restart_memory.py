@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from controller.loop import ControlLoop
 from controller.persistence import SavedState
 from controller.presets import boost_elapsed_s
 from controller.settings import Preset
+from controller.tick import Controller
 
 
 class BoostCounter:
@@ -22,7 +22,9 @@ class BoostCounter:
         self._time_scale = time_scale
         self._counted: dict[str, float | None] = {}  # by zone: the start the core counts from
 
-    def count(self, loop: ControlLoop, state: SavedState, now: float, calendar_now: float) -> None:
+    def count(
+        self, controller: Controller, state: SavedState, now: float, calendar_now: float
+    ) -> None:
         """Before the tick at controller time ``now`` (``calendar_now`` in calendar seconds)."""
         counted: dict[str, float | None] = {}
         for zone_id, settings in state.zones.items():
@@ -31,14 +33,14 @@ class BoostCounter:
             started = counted[zone_id] = state.boost_started.get(zone_id)
             if zone_id not in self._counted or self._counted[zone_id] != started:
                 elapsed = boost_elapsed_s(started, calendar_now, self._duration_s, self._time_scale)
-                loop.resume_boost(zone_id, now - elapsed)
+                controller.resume_boost(zone_id, now - elapsed)
         self._counted = counted
 
 
-def with_defrost_interval(loop: ControlLoop, wanted: SavedState) -> SavedState | None:
+def with_defrost_interval(controller: Controller, wanted: SavedState) -> SavedState | None:
     """The settings to save when the learned defrost interval changed (once per defrost at
     most), else None."""
-    interval = loop.state.frost.interval_s
+    interval = controller.state.frost.interval_s
     if interval == wanted.defrost_interval_s:
         return None
     return replace(wanted, defrost_interval_s=interval)

@@ -3,7 +3,7 @@
 A remote sensor sits in the occupied zone and wins while it is plausible: fresh (younger than
 the zone's timeout) and believable (`controller.sensor_health`). Otherwise the head's
 return-air sensor serves, with two corrections: a static per-zone offset (config
-`sensor_offset_k`, added in `controller.loop.zone_input`), and the bias it picks up while its
+`sensor_offset_k`, added in `controller.tick.zone_input`), and the bias it picks up while its
 coil works — warm air pools at the ceiling where it measures, so it reads ~1.5 K warm while
 heating and a little cool while cooling (docs/benchmark.md). That bias builds up and fades with the
 coil, so the control core estimates it as a first-order lag of whether the head got

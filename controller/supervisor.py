@@ -2,7 +2,7 @@
 
 The imperative shell around the pure control core, which only orchestrates: each cycle its unit
 links (`unit_link`) probe and poll the units, the observation step (`observation`) turns their
-reports and the settings into the control's inputs, the `ControlLoop` (sensor check, control
+reports and the settings into the control's inputs, the `Controller` (sensor check, control
 step and safety check: the very code the benchmark scores) decides, the links write what
 changed, and the state made from the same observation (`state_report`) is published. Settings
 take effect once on disk (`persistence.SettingsCommitter`, their one copy). Time comes only from
@@ -25,7 +25,6 @@ from controller.config import LoadedConfig
 from controller.control import ControlOutput, ControlState
 from controller.frost import resumed_frost
 from controller.handheld import adopt_remote_request
-from controller.loop import ControlLoop
 from controller.mqtt_bridge import MqttBridge
 from controller.notify import SystemdNotifier, report_to_systemd
 from controller.observation import Observation, Observer, RemoteSample
@@ -33,6 +32,7 @@ from controller.persistence import SavedState, SettingsCommitter, StateStore, fi
 from controller.restart_memory import BoostCounter, with_defrost_interval
 from controller.sensor_log import SensorFaultLog
 from controller.settings import Preset
+from controller.tick import Controller
 from controller.transitions import SetPreset, apply_unit, apply_zone
 from controller.tuning import control_tuning, sensor_check, zone_setup
 from controller.unit_link import HeadLink, Heartbeats, UnitLink, poll_all, unit_links
@@ -91,7 +91,7 @@ class Supervisor:
             on_unsaved=self._unsaved_changed,
         )
         self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
-        self.loop = ControlLoop(
+        self.controller = Controller(
             self.tuning,
             state=ControlState(frost=resumed_frost(saved.defrost_interval_s)),
             sensor_check=sensor_check(config.sensor_check),
@@ -137,13 +137,13 @@ class Supervisor:
         async with asyncio.TaskGroup() as group:
             for bus in self.buses.values():
                 group.create_task(bus.run(), name=f"bus-{bus.name}")
-            group.create_task(self._control_loop(), name="control")
+            group.create_task(self._cycle_forever(), name="control")
             if self.notifier.enabled:
                 group.create_task(report_to_systemd(self.notifier, self), name="systemd")
             if self.bridge is not None:
                 group.create_task(self.bridge.run(), name="mqtt")
 
-    async def _control_loop(self) -> None:
+    async def _cycle_forever(self) -> None:
         # Give the bus owners a moment to open their lines, so that the first cycle finds the
         # units instead of leaving them unavailable for a whole period after every start.
         with contextlib.suppress(TimeoutError):
@@ -173,7 +173,7 @@ class Supervisor:
 
     def status_line(self) -> str:
         """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults."""
-        faults = {zone_id: s.faults() for zone_id, s in self.loop.sensors.items()}
+        faults = {zone_id: s.faults() for zone_id, s in self.controller.sensors.items()}
         return state_report.status_line(self.observation, faults, self.committer.unsaved)
 
     # ---- one cycle --------------------------------------------------------------------
@@ -208,20 +208,22 @@ class Supervisor:
         )
 
     async def actuate(self) -> None:
-        """Run the control tick (the same `ControlLoop` the benchmark scores) on the latest
+        """Run the control tick (the same `Controller` the benchmark scores) on the latest
         measurements and write what changed."""
         async with self._actuate_lock:
             now = self.now()
             if self.started_at is None:
                 self.started_at = now
             seen = self.observation = self._observe(now)
-            self.boosts.count(self.loop, self.settings, now, self.calendar_now())
-            decision = self.loop.step(seen.zones, seen.unit, now, seen.remotes)
+            self.boosts.count(self.controller, self.settings, now, self.calendar_now())
+            decision = self.controller.step(seen.zones, seen.unit, now, seen.remotes)
             self.output = decision.output
             self._end_boosts(decision.output)
-            if (learned := with_defrost_interval(self.loop, self.wanted_settings())) is not None:
+            if (
+                learned := with_defrost_interval(self.controller, self.wanted_settings())
+            ) is not None:
                 self.committer.submit(learned)
-            self.sensor_log.note(self.loop.sensors, self.loop.inputs, seen.heads)
+            self.sensor_log.note(self.controller.sensors, self.controller.inputs, seen.heads)
             if decision.refusal is not None:
                 log.error(
                     "ODU command refused by the safety check: %s (%s)",
@@ -319,8 +321,8 @@ class Supervisor:
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def zone_state(self, zone_id: str) -> dict[str, object]:
-        followed = self.loop.inputs.get(zone_id)
-        sensors = self.loop.sensors.get(zone_id)  # their faults as of the last tick
+        followed = self.controller.inputs.get(zone_id)
+        sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
         faults = sensors.faults() if sensors else ()
         return state_report.zone_state(zone_id, self.observation, self.output, followed, faults)
 

@@ -1,7 +1,7 @@
 """`minisplit bench`: every scenario through the plant with each controller, side by side.
 
 The `minisplit` controller here is the supervisor's observation step (`controller.observation`)
-and `controller.loop.ControlLoop`, the very code the supervisor runs, fed with reports of the
+and `controller.tick.Controller`, the very code the supervisor runs, fed with reports of the
 same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
 baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`
 (docs/benchmark.md)."""
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import ControlConfig, ZoneConfig
-from controller.loop import ControlLoop
 from controller.observation import HeadReport, Observer, OduReport, ZoneSetup
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
+from controller.tick import Controller
 from controller.tuning import control_tuning_from
 from drivers.devices import HeadCommand, HeadInfo, OduInfo
 from drivers.vocabulary import HeadMode, VanePosition
@@ -308,14 +308,14 @@ def run_minisplit(
     control: ControlConfig | None = None,
     why: bool = False,
 ) -> Run:
-    """The shipped controller: the supervisor's observation step (`Observer`) and `ControlLoop`
+    """The shipped controller: the supervisor's observation step (`Observer`) and `Controller`
     with the supervisor's default tuning (or the ``control`` table's), on reports of units that
     always answer."""
     house = build_house(scenario)
     run = Run(scenario, house, trace, why=why)
     odu = house.odu
     r = odu.ratings
-    loop = ControlLoop(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
+    loop = Controller(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
     observer = Observer(dict.fromkeys(run.zones, BENCH_ZONE_SETUP), loop.tuning.coordinator.limits)
     identity = OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
     odu_report = OduReport(identity, _OduRegisters(odu, house.plant), available=True)

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from controller.config import ControlConfig
 from controller.control import elapsed_s
-from controller.loop import ControlLoop
 from controller.observation import UnitRatings, unit_input, zone_input
 from controller.sensor_health import (
     FULL_DEMAND,
@@ -22,6 +21,7 @@ from controller.sensor_health import (
     track_sensor,
 )
 from controller.settings import UnitSettings, ZoneMode, ZoneSettings
+from controller.tick import Controller
 from controller.tuning import control_tuning_from
 
 CHECK = SensorCheck(settle_s=600.0, stuck_switches=3, stuck_full_demand_s=7200.0)
@@ -148,7 +148,7 @@ head_readings = st.lists(
 @given(head_readings)
 def test_the_loop_never_asks_for_refrigerant_on_a_missing_or_implausible_reading(sequence):
     tuning = control_tuning_from(ControlConfig())
-    loop = ControlLoop(tuning)
+    loop = Controller(tuning)
     ratings = UnitRatings(7000.0, 6500.0, 20.0, 90.0)
     unit = unit_input(ratings, _Odu(), True, UnitSettings())
     heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
@@ -170,7 +170,7 @@ def test_the_loop_never_asks_for_refrigerant_on_a_missing_or_implausible_reading
     assert zone.demand > 0.0
 
 
-def _full_check(loop: ControlLoop, expected: dict, zones: dict, now: float) -> None:
+def _full_check(loop: Controller, expected: dict, zones: dict, now: float) -> None:
     """The sensors after a tick by `check_zone_sensors` for every zone (the loop's slow path)."""
     state = loop.state
     dt = elapsed_s(state.last_time, now)
@@ -197,7 +197,7 @@ def _full_check(loop: ControlLoop, expected: dict, zones: dict, now: float) -> N
 def test_the_loops_shortcut_leaves_the_sensors_the_full_check_gives(changes, check):
     """A zone without a remote whose ok reading holds skips the check: the sensors must be
     exactly those the full check gives, through settling, full demand, stuck and recovery."""
-    loop = ControlLoop(control_tuning_from(ControlConfig()), sensor_check=check)
+    loop = Controller(control_tuning_from(ControlConfig()), sensor_check=check)
     unit = unit_input(UnitRatings(7000.0, 6500.0, 20.0, 90.0), _Odu(), True, UnitSettings())
     heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
     expected: dict[str, ZoneSensors] = {}
@@ -218,7 +218,7 @@ def test_the_loops_shortcut_leaves_the_sensors_the_full_check_gives(changes, che
 
 
 def test_the_sensors_follow_zones_that_come_and_go():
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     unit = unit_input(UnitRatings(7000.0, 6500.0, 20.0, 90.0), _Odu(), True, UnitSettings())
     heat = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
     both = {z: zone_input(heat, 21.0, True, 2500.0, False) for z in ("a", "b")}

@@ -98,7 +98,7 @@ async def test_a_restart_keeps_what_was_left_of_a_boost_and_ends_one_that_is_ove
         await wait_until(lambda: supervisor.output is not None, 10, "a control tick")
         assert supervisor.output is not None
         assert supervisor.output.zones["living"].preset is Preset.BOOST
-        boosted_for = supervisor.now() - supervisor.loop.state.boost_since["living"]
+        boosted_for = supervisor.now() - supervisor.controller.state.boost_since["living"]
         assert 300.0 <= boosted_for < 1800.0  # neither begun again nor over
 
         def over() -> bool:
@@ -125,7 +125,7 @@ async def test_the_learned_defrost_interval_is_saved_once_per_defrost_and_restor
     save_state(loaded, {"living": HEATING}, defrost_interval_s=3000.0)
     simulator = Simulator(loaded, speed=SPEED)
     supervisor = Supervisor(loaded, time_scale=SPEED)
-    assert supervisor.loop.state.frost.interval_s == 3000.0  # restored before the first tick
+    assert supervisor.controller.state.frost.interval_s == 3000.0  # restored before the first tick
     writes: list[SavedState] = []
     save = supervisor.store.save
 
@@ -138,7 +138,7 @@ async def test_the_learned_defrost_interval_is_saved_once_per_defrost_and_restor
     supervisor.store.save = counted  # type: ignore[method-assign]
 
     def frost() -> FrostState:
-        return supervisor.loop.state.frost
+        return supervisor.controller.state.frost
 
     async def defrost() -> None:
         simulator.faults.add(Fault(FaultKind.DEFROST, "odu", duration_s=1.0))
@@ -165,4 +165,4 @@ async def test_the_learned_defrost_interval_is_saved_once_per_defrost_and_restor
         await wait_until(lambda: supervisor.cycles >= cycles + 10, 10, "ten more cycles")
         assert [state.defrost_interval_s for state in writes] == [2250.0]  # once, not per tick
     assert decode_state(state_file.read_bytes()).defrost_interval_s == 2250.0
-    assert Supervisor(loaded).loop.state.frost.interval_s == 2250.0
+    assert Supervisor(loaded).controller.state.frost.interval_s == 2250.0

@@ -70,9 +70,9 @@ class _CommandPassed:
 
 
 @dataclass
-class ControlLoop:
-    """The controller's memory between ticks: loop state, the safety check's history, and
-    what the sensor check has seen."""
+class Controller:
+    """The shipped controller: its memory between ticks (the zone loops' and the coordinator's
+    state, the safety check's history, what the sensor check has seen); `step` runs one tick."""
 
     tuning: ControlTuning
     state: ControlState = field(default_factory=ControlState)

@@ -5,11 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.config import ControlConfig
-from controller.loop import ControlLoop
 from controller.observation import UnitRatings, unit_input, zone_input
 from controller.room_sensor import SensorSource
 from controller.sensor_health import RemoteReading, SensorCheck
 from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from controller.tick import Controller
 from controller.tuning import control_tuning_from
 
 
@@ -25,7 +25,7 @@ RATINGS = UnitRatings(7000.0, 6500.0, 20.0, 90.0)
 
 
 def step(
-    loop: ControlLoop,
+    loop: Controller,
     now: float,
     available: bool,
     mode: ZoneMode,
@@ -39,7 +39,7 @@ def step(
 
 
 def test_commands_pass_the_safety_check_and_unreachable_unit_gets_nothing():
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     first = step(loop, 0.0, True, ZoneMode.HEAT, 18.0)
     assert first.odu_command is not None and first.odu_command.mode == "heat"
     assert loop.history.running
@@ -54,7 +54,7 @@ def test_commands_pass_the_safety_check_and_unreachable_unit_gets_nothing():
     assert any(d.odu_command is not None and d.odu_command.mode == "cool" for d in decisions)
 
 
-def lose_a_running_unit(loop: ControlLoop) -> float:
+def lose_a_running_unit(loop: Controller) -> float:
     """Heat a cold room for 10 min, then lose the unit for 100 s; the time it answers again."""
     for i in range(61):  # the unit reports what it was told last tick
         step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=loop.history.running)
@@ -66,7 +66,7 @@ def lose_a_running_unit(loop: ControlLoop) -> float:
 
 @pytest.mark.parametrize("room", [18.0, 25.0])  # it wants heat, or it wants to stop
 def test_a_unit_that_stopped_while_lost_gets_no_start_within_the_minimum_off_time(room):
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     back = lose_a_running_unit(loop)
     sent = [
         (now, step(loop, now, True, ZoneMode.HEAT, room, running=False).odu_command)
@@ -80,7 +80,7 @@ def test_a_unit_that_stopped_while_lost_gets_no_start_within_the_minimum_off_tim
 
 @pytest.mark.parametrize("room", [18.0, 25.0])
 def test_a_unit_that_ran_on_while_lost_gets_no_stop_within_the_minimum_on_time(room):
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     back = lose_a_running_unit(loop)
     sent = [
         (now, step(loop, now, True, ZoneMode.HEAT, room, running=True).odu_command)
@@ -102,7 +102,7 @@ def sensed_step(loop, now, head, remote=None):
 
 
 def test_the_zone_follows_a_plausible_remote_else_the_corrected_head_else_nothing():
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     remote = RemoteReading(18.0, at=0.0, timeout_s=900.0)
     followed = sensed_step(loop, 0.0, 19.0, remote)
     assert (loop.inputs["a"].temperature, loop.inputs["a"].sensor) == (18.0, SensorSource.REMOTE)
@@ -132,7 +132,7 @@ def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
     """A reading stuck far below the setpoint looks like a room that never warms although its
     head gets everything it has: after `stuck_full_demand_s` the zone asks for nothing."""
     check = SensorCheck(stuck_full_demand_s=1800.0)
-    loop = ControlLoop(control_tuning_from(ControlConfig()), sensor_check=check)
+    loop = Controller(control_tuning_from(ControlConfig()), sensor_check=check)
     decisions = [sensed_step(loop, 10.0 * i, 15.0) for i in range(400)]
     asked = [d.output.zones["a"].demand for d in decisions]
     stuck_at = next(i for i, s in enumerate(asked) if i > 10 and s == 0.0)
@@ -145,7 +145,7 @@ def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
 
 def test_decisions_have_all_their_fields():
     """`Decision` is built from a tuple of every field (see `ZoneLoopState`): none is short."""
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     sent = step(loop, 0.0, True, ZoneMode.HEAT, 18.0)
     unreachable = step(loop, 10.0, False, ZoneMode.HEAT, 18.0)
     for decision in (sent, unreachable):
@@ -167,7 +167,7 @@ def test_the_unit_input_says_whether_the_outdoor_coil_is_below_freezing(coil, be
 def test_a_stop_the_unit_has_not_carried_out_delays_the_next_start():
     """The stop's write was lost (a noisy line): the unit reports its compressor running for
     another 100 s, so the minimum off time counts from when it says it stopped."""
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     for i in range(61):
         step(loop, 10.0 * i, True, ZoneMode.HEAT, 18.0, running=loop.history.running)
     now = 600.0
@@ -192,7 +192,7 @@ def test_a_start_the_unit_has_not_carried_out_delays_the_next_stop():
     """The start's write was lost (or the unit delays its start): it reports its compressor
     stopped for 100 s after the controller started it, so the minimum run counts from when it
     says it runs; a unit that reports nothing (None) moves nothing."""
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     for i in range(30):  # stopped, and the room is warm enough
         step(loop, 10.0 * i, True, ZoneMode.HEAT, 25.0, running=False)
     now = 300.0
@@ -211,7 +211,7 @@ def test_a_start_the_unit_has_not_carried_out_delays_the_next_stop():
         sent.append((now, step(loop, now, True, ZoneMode.HEAT, 25.0, running=True).odu_command))
     stops = [t for t, cmd in sent if cmd is not None and cmd.frequency_hz == 0]
     assert stops and min(stops) >= really_started + 180.0
-    unknown = ControlLoop(control_tuning_from(ControlConfig()))
+    unknown = Controller(control_tuning_from(ControlConfig()))
     step(unknown, 0.0, True, ZoneMode.HEAT, 18.0)
     step(unknown, 10.0, True, ZoneMode.HEAT, 18.0)
     assert unknown.history.running and unknown.history.started_at == 0.0
@@ -229,7 +229,7 @@ def test_lost_writes_never_make_the_unit_itself_break_an_interlock(ticks):
     """A noisy line loses some commands (the next tick sends them again). Whatever is lost,
     the unit's own runs and pauses — as it carries them out and reports them — last at least
     the minimum on and off times: the controller counts from what the unit reports."""
-    loop = ControlLoop(control_tuning_from(ControlConfig()))
+    loop = Controller(control_tuning_from(ControlConfig()))
     limits = loop.tuning.coordinator.limits
     running, changed_at = False, None
     now = 0.0
@@ -255,10 +255,10 @@ def test_a_resumed_boost_ends_once_what_was_left_of_it_has_passed():
     zones = {"a": zone_input(settings, 18.0, True, 2500.0, False)}
     unit = unit_input(RATINGS, Odu(), True, UnitSettings())
 
-    def presets(loop: ControlLoop) -> list[Preset]:
+    def presets(loop: Controller) -> list[Preset]:
         return [loop.step(zones, unit, t).output.zones["a"].preset for t in (0.0, 290.0, 300.0)]
 
-    resumed = ControlLoop(tuning)
+    resumed = Controller(tuning)
     resumed.resume_boost("a", -1500.0)  # 300 s of it left
     assert presets(resumed) == [Preset.BOOST, Preset.BOOST, Preset.COMFORT]
-    assert presets(ControlLoop(tuning)) == [Preset.BOOST] * 3  # a boost from the first tick
+    assert presets(Controller(tuning)) == [Preset.BOOST] * 3  # a boost from the first tick
