@@ -1,2 +1,2 @@
 """The hardened systemd unit template, installed as the `minisplit_systemd` package (read by
-`minisplit install`, controller/install.py)."""
+`minisplit install`, minisplit/controller/service/install.py)."""

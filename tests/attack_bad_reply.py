@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.state_report import ODU_UNIT
-from controller.supervisor import Supervisor
-from drivers.bus import DeviceStats
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.controller.service.state_report import ODU_UNIT
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.drivers.bus import DeviceStats
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.hostile_modbus import (
     Corruption,
     ReplyCorruptor,

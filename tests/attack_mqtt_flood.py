@@ -22,8 +22,8 @@ import sys
 
 import aiomqtt
 
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
 from tests.integration.processes import (
     BASE,

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import aiomqtt
 
-from controller.config import LoadedConfig
-from hil.broker import free_port, mosquitto_path
-from hil.simulator import Simulator
+from minisplit.controller.config import LoadedConfig
+from minisplit.hil.broker import free_port, mosquitto_path
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.processes import (
     BASE,

@@ -22,9 +22,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from drivers.registers import decode
-from hil.broker import free_port, mosquitto_path
-from hil.simulator import Simulator
+from minisplit.drivers.registers import decode
+from minisplit.hil.broker import free_port, mosquitto_path
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
 from tests.integration.processes import BASE, controller, controller_config, wait_online
 

@@ -16,17 +16,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from controller.commands import ZoneCommand
-from controller.config import ControlConfig, LoadedConfig
-from controller.settings import ZoneMode
-from controller.state_report import AUTONOMOUS
-from controller.supervisor import Supervisor
-from controller.transitions import SetTarget, Side
-from drivers.bus import BusScheduler, DeviceStats, scaled_timeout
-from hil.broker import free_port
-from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
-from hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
-from hil.simulator import Simulator
+from minisplit.controller.config import ControlConfig, LoadedConfig
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.core.transitions import SetTarget, Side
+from minisplit.controller.service.commands import ZoneCommand
+from minisplit.controller.service.state_report import AUTONOMOUS
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.drivers.bus import BusScheduler, DeviceStats, scaled_timeout
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
+from minisplit.hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
 from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
@@ -40,7 +40,7 @@ WAITED_S = scaled_timeout(BUS_TIMEOUT_S, SPEED)  # wall seconds the bus waits fo
 BUS_RETRIES = 1
 HEATED = {"living": 26.0, "bedroom": 24.0}  # targets far above the rooms: the compressor runs
 PERIOD_S = ControlConfig().period_s  # the demo config keeps the default control period
-# A reading unchanged through this much full-demand heating is stuck (controller.sensor_health;
+# A reading unchanged through this much full-demand heating is stuck (controller.core.sensor_health;
 # default 2 h): short enough to see within a case, still above what the heated rooms hold one
 # 0.1 K value for while they warm.
 STUCK_EVIDENCE_S = 600.0
@@ -55,7 +55,7 @@ DEFROST_CYCLES = math.ceil(DEFROST_MAX_S / PERIOD_S) + 3
 MAX_LOG_RECORDS = 6
 SLOW_DELAY_S = 0.5 * WAITED_S  # wall seconds: near, but inside, the master's timeout
 RETURN_AIR = "return_air_temperature"
-LOGGERS = ("controller", "drivers")  # what a deployment logs (pymodbus is silenced by the CLI)
+LOGGERS = ("minisplit",)  # what a deployment logs (pymodbus is silenced by the CLI)
 # Wall-second bounds for each stage of a case; generous, since the machine is shared.
 START_WAIT_S = 30.0
 EFFECT_WAIT_S = 15.0

@@ -39,16 +39,16 @@ from pathlib import Path
 
 import aiomqtt
 
-from controller.config import LoadedConfig
-from controller.interlocks import InterlockLimits
-from controller.tuning import control_tuning
-from drivers.devices import OduCommand
-from drivers.profile import Table
-from hil.broker import free_port
-from hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
-from hil.heatpump import SERVED_HEAD_MODES
-from hil.simulator import Simulator
-from hil.units import IndoorHead, ModbusUnit, OutdoorUnit, RegisterAccessError
+from minisplit.controller.config import LoadedConfig
+from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.tuning import control_tuning
+from minisplit.drivers.profile import Table
+from minisplit.drivers.records import OduCommand
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
+from minisplit.hil.heatpump import SERVED_HEAD_MODES
+from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit, RegisterAccessError
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto
 from tests.integration.processes import (
     BASE,

@@ -33,9 +33,10 @@ BRIEF_CITATION = re.compile(r"\b" + "DES" + r"IGN\b")
 DOCS_REFERENCE = re.compile(r"\bdocs/([\w.-]+\.md)\b")
 # A Markdown link's target: [text](target) or [text](target#anchor).
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
-# A repository path named in the docs, e.g. `controller/zone.py` or `config/profiles/x.toml`.
+# A repository path named in the docs, e.g. `minisplit/controller/core/zone.py` or
+# `config/profiles/x.toml`.
 REPO_PATH = re.compile(
-    r"`((?:controller|drivers|hil|config|systemd|tests|docs)/[\w/.-]+\.(?:py|toml|md|csv|service))`"
+    r"`((?:minisplit|config|systemd|tests|docs)/[\w/.-]+\.(?:py|toml|md|csv|service))`"
 )
 
 

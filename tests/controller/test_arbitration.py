@@ -1,7 +1,7 @@
 """Mode arbitration policies: first, demand (held), priority."""
 
-from controller.arbitration import ModePolicy, arbitrate
-from controller.zone import Direction
+from minisplit.controller.core.arbitration import ModePolicy, arbitrate
+from minisplit.controller.core.zone import Direction
 
 HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from controller.cli import main
-from hil.broker import free_port
+from minisplit.controller.cli import main
+from minisplit.hil.broker import free_port
 from tests.fixtures.broker import MessageRecorder, Mosquitto
 from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
@@ -95,7 +95,7 @@ def test_sim_with_a_missing_fault_file_exits_1(tmp_path, capsys):
 
 
 def test_sim_takes_the_framings_a_serial_bus_may_have():
-    from controller.cli import SERIAL_BAUDRATES, SERIAL_PARITIES, SERIAL_STOPBITS
+    from minisplit.controller.cli import SERIAL_BAUDRATES, SERIAL_PARITIES, SERIAL_STOPBITS
 
     assert 19200 in SERIAL_BAUDRATES and 115200 in SERIAL_BAUDRATES
     assert (SERIAL_PARITIES, SERIAL_STOPBITS) == (("N", "E", "O"), (1, 2))
@@ -122,7 +122,7 @@ def test_sim_of_an_rtu_config_without_a_port_exits_1_with_one_line(capsys):
 def _cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
     """`minisplit ARGS` in a process of its own, bounded: a hang fails the test."""
     return subprocess.run(
-        [sys.executable, "-m", "controller.cli", *args],
+        [sys.executable, "-m", "minisplit.controller.cli", *args],
         capture_output=True,
         text=True,
         timeout=30,
@@ -151,7 +151,7 @@ def test_a_reader_that_has_gone_ends_the_command_quietly(tmp_path, args, unbuffe
     argv = [arg.format(tmp=tmp_path) for arg in args]
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "controller.cli", *argv],
+            [sys.executable, "-m", "minisplit.controller.cli", *argv],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -170,7 +170,7 @@ def test_a_broken_pipe_elsewhere_is_not_taken_for_a_closed_stdout(monkeypatch, c
     def command(argv: object) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("controller.cli._command", command)
+    monkeypatch.setattr("minisplit.controller.cli._command", command)
     with pytest.raises(BrokenPipeError):
         main(["check-config", "x.toml"])
 

@@ -9,19 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.commands import (
-    UNIT_FIELDS,
-    ZONE_FIELDS,
-    CommandError,
-    SensorReading,
-    ZoneCommand,
-    parse_remote_sensor,
-    parse_unit_command,
-    parse_zone_command,
-)
-from controller.config import ZoneConfig
-from controller.settings import FanMode, Preset, SwingMode, ZoneMode, ZoneSettings
-from controller.transitions import (
+from minisplit.controller.config import ZoneConfig
+from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode, ZoneSettings
+from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
     SetMode,
@@ -36,8 +26,18 @@ from controller.transitions import (
     ZoneTransition,
     apply_zone,
 )
-from controller.units import TemperatureUnit
-from drivers.devices import HeadInfo
+from minisplit.controller.service.commands import (
+    UNIT_FIELDS,
+    ZONE_FIELDS,
+    CommandError,
+    SensorReading,
+    ZoneCommand,
+    parse_remote_sensor,
+    parse_unit_command,
+    parse_zone_command,
+)
+from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.records import HeadInfo
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 

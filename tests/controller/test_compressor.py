@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.arbitration import ModePolicy
-from controller.capacity import capacity_factor, demand_limit_cap_hz
-from controller.compressor import (
+from minisplit.controller.core.arbitration import ModePolicy
+from minisplit.controller.core.capacity import capacity_factor, demand_limit_cap_hz
+from minisplit.controller.core.compressor import (
     CompressorState,
     CoordinatorTuning,
     UnitObservation,
@@ -15,10 +15,10 @@ from controller.compressor import (
     odu_command,
     step_compressor,
 )
-from controller.interlocks import CompressorHistory, check_command
-from controller.zone import Direction
-from drivers.devices import OduCommand
-from drivers.vocabulary import OduMode
+from minisplit.controller.core.interlocks import CompressorHistory, check_command
+from minisplit.controller.core.zone import Direction
+from minisplit.drivers.records import OduCommand
+from minisplit.drivers.vocabulary import OduMode
 
 HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
 UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, load_config, parse_config
-from controller.tuning import control_tuning_from
+from minisplit.controller.config import ConfigError, load_config, parse_config
+from minisplit.controller.tuning import control_tuning_from
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "example.toml").read_text()
@@ -117,7 +117,7 @@ def test_unreadable_file(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
-# ---- [sensor_check]: when a room sensor is implausible (controller.sensor_health) ----
+# ---- [sensor_check]: when a room sensor is implausible (controller.core.sensor_health) ----
 
 
 def test_sensor_check_defaults_and_its_own_values():

@@ -7,12 +7,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.compressor import UnitObservation, frequency_cap_hz
-from controller.control import ControlState, ControlTuning, UnitInput, ZoneInput, control_step
-from controller.interlocks import CompressorHistory, check_command
-from controller.room_sensor import HeadSensorBias, SensorSource
-from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
-from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
+from minisplit.controller.core.compressor import UnitObservation, frequency_cap_hz
+from minisplit.controller.core.control import (
+    ControlState,
+    ControlTuning,
+    UnitInput,
+    ZoneInput,
+    control_step,
+)
+from minisplit.controller.core.interlocks import CompressorHistory, check_command
+from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
+from minisplit.controller.core.settings import (
+    FanMode,
+    Preset,
+    SwingMode,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
+)
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
 
 OBSERVATION = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 5.0)
 UNIT = UnitInput(

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from controller.commands import UNIT_FIELDS, ZONE_FIELDS
-from controller.config import MqttConfig, ZoneConfig
-from controller.discovery import (
+from minisplit.controller.config import MqttConfig, ZoneConfig
+from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
+from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
     UNIT_STATE_FIELDS,
     ZONE_STATE_FIELDS,
@@ -22,10 +22,10 @@ from controller.discovery import (
     retired_zone_discovery,
     retired_zone_topics,
 )
-from controller.mqtt_bridge import MqttBridge
-from controller.units import TemperatureUnit
-from drivers.devices import HeadInfo
-from drivers.vocabulary import ZoneAction
+from minisplit.controller.service.mqtt_bridge import MqttBridge
+from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.records import HeadInfo
+from minisplit.drivers.vocabulary import ZoneAction
 
 # Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
 # sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`

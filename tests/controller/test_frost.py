@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.control import ControlState, ControlTuning, UnitInput, control_step
-from controller.frost import (
+from minisplit.controller.core.control import ControlState, ControlTuning, UnitInput, control_step
+from minisplit.controller.core.frost import (
     IDLE_FROST,
     FrostState,
     FrostTuning,
@@ -12,7 +12,7 @@ from controller.frost import (
     resumed_frost,
     step_frost,
 )
-from controller.settings import ZoneMode
+from minisplit.controller.core.settings import ZoneMode
 from tests.controller.test_control import OBSERVATION, zone
 
 TUNING = FrostTuning(lift_k=0.4, lead_s=1200.0, ramp_share=0.5)

@@ -2,10 +2,10 @@
 
 import dataclasses
 
-from controller.handheld import adopt_remote_request
-from controller.settings import FanMode, Preset, ZoneMode, ZoneSettings
-from drivers.devices import RemoteRequest
-from drivers.vocabulary import FanSpeed, HeadMode
+from minisplit.controller.core.handheld import adopt_remote_request
+from minisplit.controller.core.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from minisplit.drivers.records import RemoteRequest
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode
 
 HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.AUTO)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from controller import install as install_module
-from controller.cli import main
-from controller.config import load_config
-from controller.install import minisplit_executable, shipped_unit
-from controller.security import check_private_file
+from minisplit.controller.cli import main
+from minisplit.controller.config import load_config
+from minisplit.controller.service import install as install_module
+from minisplit.controller.service.install import minisplit_executable, shipped_unit
+from minisplit.controller.service.security import check_private_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "example.toml").read_text()

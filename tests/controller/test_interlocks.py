@@ -2,14 +2,14 @@
 
 import pytest
 
-from controller.interlocks import (
+from minisplit.controller.core.interlocks import (
     CompressorHistory,
     InterlockLimits,
     InterlockViolation,
     check_command,
 )
-from drivers.devices import OduCommand
-from drivers.vocabulary import OduMode
+from minisplit.drivers.records import OduCommand
+from minisplit.drivers.vocabulary import OduMode
 
 LIMITS = InterlockLimits()
 

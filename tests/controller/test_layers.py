@@ -1,5 +1,5 @@
 """What the import contract (`lint-imports`, pyproject.toml) cannot see: the controller's imports
-of the simulator are lazy, so loading the controller never loads `hil`."""
+of the simulator are lazy, so loading the controller never loads `minisplit.hil`."""
 
 import subprocess
 import sys
@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # A fresh interpreter: the test session itself has imported hil long before this test runs.
 IMPORT_EVERY_CONTROLLER_MODULE = """
 import importlib, pkgutil, sys
-import controller
-for module in pkgutil.iter_modules(controller.__path__, "controller."):
+import minisplit.controller
+for module in pkgutil.walk_packages(minisplit.controller.__path__, "minisplit.controller."):
     importlib.import_module(module.name)
-print(sorted(name for name in sys.modules if name == "hil" or name.startswith("hil.")))
+print(sorted(name for name in sys.modules if name.startswith("minisplit.hil")))
 """
 
 

@@ -21,18 +21,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.commands import (
-    UNIT_FIELDS,
-    ZONE_FIELDS,
-    CommandError,
-    SensorReading,
-    ZoneCommand,
+from minisplit.controller.config import MqttConfig, TlsConfig, ZoneConfig
+from minisplit.controller.core.settings import (
+    FanMode,
+    Preset,
+    SwingMode,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
 )
-from controller.config import MqttConfig, TlsConfig, ZoneConfig
-from controller.mqtt_bridge import MqttBridge
-from controller.rate_limit import ReportLimiter
-from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
-from controller.transitions import (
+from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
     SetMode,
@@ -47,8 +45,17 @@ from controller.transitions import (
     apply_unit,
     apply_zone,
 )
-from drivers.devices import HeadInfo
-from drivers.vocabulary import ZoneAction
+from minisplit.controller.service.commands import (
+    UNIT_FIELDS,
+    ZONE_FIELDS,
+    CommandError,
+    SensorReading,
+    ZoneCommand,
+)
+from minisplit.controller.service.mqtt_bridge import MqttBridge
+from minisplit.controller.service.rate_limit import ReportLimiter
+from minisplit.drivers.records import HeadInfo
+from minisplit.drivers.vocabulary import ZoneAction
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -215,8 +222,8 @@ async def test_cancelling_run_says_offline(
 BRIDGE_PROCESS = textwrap.dedent(
     """
     import asyncio, sys
-    from controller.config import MqttConfig, ZoneConfig
-    from controller.mqtt_bridge import MqttBridge
+    from minisplit.controller.config import MqttConfig, ZoneConfig
+    from minisplit.controller.service.mqtt_bridge import MqttBridge
 
     zone = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)
     config = MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5)
@@ -398,7 +405,7 @@ async def test_a_bad_command_is_reported_and_not_applied(
     warnings = [
         r
         for r in caplog.records
-        if r.name == "controller.mqtt_bridge" and r.levelno == logging.WARNING
+        if r.name == "minisplit.controller.service.mqtt_bridge" and r.levelno == logging.WARNING
     ]
     assert len(warnings) == 1
     assert why in warnings[0].getMessage()
@@ -472,7 +479,7 @@ async def test_discovery_and_state_are_republished_when_home_assistant_comes_onl
 async def test_broker_outage_and_return(
     mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.DEBUG, logger="minisplit.controller.service.mqtt_bridge")
     async with running(mosquitto) as bridge:
         async with recording(mosquitto) as recorder:
             await ready(recorder)
@@ -504,7 +511,7 @@ async def test_broker_outage_and_return(
 async def test_starts_with_the_broker_down(
     mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.DEBUG, logger="minisplit.controller.service.mqtt_bridge")
     mosquitto.stop()
     async with running(mosquitto) as bridge:
         await until(lambda: caplog.text.count("attempt failed") >= 2)
@@ -636,7 +643,7 @@ async def test_tls_settings_reach_the_client(tmp_path: Path) -> None:
 async def test_a_missing_password_file_is_reported_and_retried(
     mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.DEBUG, logger="minisplit.controller.service.mqtt_bridge")
     missing = tmp_path / "not-there"
     config = _config(mosquitto, username="controller", password_file=missing)
     async with running(mosquitto, config=config) as bridge:
@@ -733,7 +740,7 @@ async def test_home_assistant_online_floods_are_logged_a_few_times(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     """2,000 `homeassistant/status` made 2,000 log lines: now a few, then a count."""
-    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.INFO, logger="minisplit.controller.service.mqtt_bridge")
     reports = ReportLimiter(burst=3, window_s=1.0)
     async with running(mosquitto, reports=reports), mosquitto.client() as client:
         await ready(mqtt_recorder)
@@ -1102,7 +1109,7 @@ async def test_an_empty_payload_clears_a_retained_command_silently(
     """`mosquitto_pub -r -n` is how a user removes the retained command refused above: an
     empty payload is no command (nor a reading), retained or live, so it is neither applied nor
     reported; it was a WARNING and an error report saying "empty"."""
-    caplog.set_level(logging.DEBUG, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.DEBUG, logger="minisplit.controller.service.mqtt_bridge")
     topic = f"{BASE}/zone/living/set/mode"
     async with mosquitto.client() as client:
         await client.publish(topic, b"heat", qos=1, retain=True)
@@ -1160,7 +1167,7 @@ async def test_its_own_offline_is_not_taken_for_a_forgery(
     """The `offline` its last stop left retained, and the echo of the one it says while
     stopping, are its own: no `online` again, no log line saying so (it said that at every
     start and every stop)."""
-    caplog.set_level(logging.INFO, logger="controller.mqtt_bridge")
+    caplog.set_level(logging.INFO, logger="minisplit.controller.service.mqtt_bridge")
     async with mosquitto.client() as client:
         await client.publish(f"{BASE}/status", b"offline", qos=1, retain=True)
     bridge = make_bridge(_config(mosquitto))

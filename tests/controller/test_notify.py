@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.notify import SystemdNotifier
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.controller.service.notify import SystemdNotifier
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import running, tcp_config, wait_until
 
 SPEED = 60.0

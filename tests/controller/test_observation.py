@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.control import ControlOutput
-from controller.interlocks import InterlockLimits
-from controller.observation import (
+from minisplit.controller.core.control import ControlOutput
+from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.observation import (
     HeadReport,
     Observer,
     OduReport,
     RemoteSample,
     ZoneSetup,
 )
-from controller.sensor_health import RemoteReading
-from controller.settings import UnitSettings, ZoneMode, ZoneSettings
-from controller.state_report import status_line, unit_state, zone_state
-from drivers.devices import HeadInfo, OduInfo
+from minisplit.controller.core.sensor_health import RemoteReading
+from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.service.state_report import status_line, unit_state, zone_state
+from minisplit.drivers.records import HeadInfo, OduInfo
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from controller.config import ZoneConfig
-from controller.persistence import (
+from minisplit.controller.config import ZoneConfig
+from minisplit.controller.core.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.service.persistence import (
     AlreadyRunning,
     SavedState,
     SettingsCommitter,
@@ -21,8 +22,7 @@ from controller.persistence import (
     fit_to_zone,
     hold_state_lock,
 )
-from controller.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
-from drivers.bus import Backoff
+from minisplit.drivers.bus import Backoff
 
 
 def sample(temperature: float = 22.5) -> SavedState:

@@ -4,8 +4,13 @@ from dataclasses import replace
 
 import pytest
 
-from controller.presets import PresetRule, PresetTable, boost_elapsed_s, preset_setpoints
-from controller.settings import Preset, ZoneMode, ZoneSettings
+from minisplit.controller.core.presets import (
+    PresetRule,
+    PresetTable,
+    boost_elapsed_s,
+    preset_setpoints,
+)
+from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 
 TABLE = PresetTable()
 HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from controller.probing import RefusedUnits
-from drivers.bus import Backoff
+from minisplit.controller.service.probing import RefusedUnits
+from minisplit.drivers.bus import Backoff
 
 WRONG = "wrong_device: device_kind=2"
 

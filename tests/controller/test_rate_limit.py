@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.rate_limit import ReportLimiter
+from minisplit.controller.service.rate_limit import ReportLimiter
 
 
 def test_a_burst_per_window_then_counted() -> None:

@@ -2,7 +2,12 @@
 
 import pytest
 
-from controller.room_sensor import HeadSensorBias, RoomReading, SensorSource, room_temperature
+from minisplit.controller.core.room_sensor import (
+    HeadSensorBias,
+    RoomReading,
+    SensorSource,
+    room_temperature,
+)
 
 
 def test_a_usable_remote_reading_wins():

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from controller.config import parse_config
-from controller.security import (
+from minisplit.controller.cli import main
+from minisplit.controller.config import parse_config
+from minisplit.controller.service.security import (
     FileFindings,
     InsecureFileError,
     check_config_file,
@@ -18,7 +18,7 @@ from controller.security import (
     inspect_files,
     read_secret,
 )
-from drivers.textfile import UnreadableFile
+from minisplit.drivers.textfile import UnreadableFile
 
 ROOT = Path(__file__).resolve().parents[2]
 

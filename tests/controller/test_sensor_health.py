@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.config import ControlConfig
-from controller.control import elapsed_s
-from controller.observation import UnitRatings, unit_input, zone_input
-from controller.sensor_health import (
+from minisplit.controller.config import ControlConfig
+from minisplit.controller.core.control import elapsed_s
+from minisplit.controller.core.observation import UnitRatings, unit_input, zone_input
+from minisplit.controller.core.sensor_health import (
     FULL_DEMAND,
     MISSING,
     OK,
@@ -20,9 +20,9 @@ from controller.sensor_health import (
     check_zone_sensors,
     track_sensor,
 )
-from controller.settings import UnitSettings, ZoneMode, ZoneSettings
-from controller.tick import Controller
-from controller.tuning import control_tuning_from
+from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.tick import Controller
+from minisplit.controller.tuning import control_tuning_from
 
 CHECK = SensorCheck(settle_s=600.0, stuck_switches=3, stuck_full_demand_s=7200.0)
 TICK_S = 10.0

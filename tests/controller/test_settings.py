@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from controller.settings import FanMode, SwingMode, ZoneMode
-from drivers.vocabulary import FanSpeed, HeadMode, VanePosition
+from minisplit.controller.core.settings import FanMode, SwingMode, ZoneMode
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 
 def test_each_head_mode_is_a_zone_mode_by_the_same_word() -> None:

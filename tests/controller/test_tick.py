@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.config import ControlConfig
-from controller.observation import UnitRatings, unit_input, zone_input
-from controller.room_sensor import SensorSource
-from controller.sensor_health import RemoteReading, SensorCheck
-from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
-from controller.tick import Controller
-from controller.tuning import control_tuning_from
+from minisplit.controller.config import ControlConfig
+from minisplit.controller.core.observation import UnitRatings, unit_input, zone_input
+from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.controller.core.sensor_health import RemoteReading, SensorCheck
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.tick import Controller
+from minisplit.controller.tuning import control_tuning_from
 
 
 class Odu:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, parse_config
-from controller.topics import filter_problem, overlaps
+from minisplit.controller.config import ConfigError, parse_config
+from minisplit.controller.topics import filter_problem, overlaps
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "config" / "demo.toml").read_text()
@@ -153,7 +153,7 @@ def test_check_config_says_which_key(tmp_path: Path, topic_filter: str) -> None:
     path = tmp_path / "house.toml"
     path.write_text(_with_sensor(topic_filter))
     result = subprocess.run(
-        [sys.executable, "-m", "controller.cli", "check-config", str(path)],
+        [sys.executable, "-m", "minisplit.controller.cli", "check-config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

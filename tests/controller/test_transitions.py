@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
-from controller.transitions import (
+from minisplit.controller.core.settings import (
+    FanMode,
+    Preset,
+    SwingMode,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
+)
+from minisplit.controller.core.transitions import (
     HEAT_COOL_DEADBAND_K,
     SetDemandLimit,
     SetFan,

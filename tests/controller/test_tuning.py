@@ -3,13 +3,13 @@
 import pytest
 from pydantic import ValidationError
 
-from controller.arbitration import ModePolicy
-from controller.config import ControlConfig, SensorCheckConfig
-from controller.control import ControlTuning
-from controller.presets import PresetRule
-from controller.sensor_health import SensorCheck
-from controller.tuning import control_tuning_from
-from controller.zone import PiTuning
+from minisplit.controller.config import ControlConfig, SensorCheckConfig
+from minisplit.controller.core.arbitration import ModePolicy
+from minisplit.controller.core.control import ControlTuning
+from minisplit.controller.core.presets import PresetRule
+from minisplit.controller.core.sensor_health import SensorCheck
+from minisplit.controller.core.zone import PiTuning
+from minisplit.controller.tuning import control_tuning_from
 
 
 def test_defaults_give_the_core_defaults():

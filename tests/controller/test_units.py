@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.units import (
+from minisplit.controller.service.temperature_units import (
     UNIT_TEMPERATURE_FIELDS,
     ZONE_TEMPERATURE_FIELDS,
     TemperatureUnit,

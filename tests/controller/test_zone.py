@@ -4,8 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from controller.settings import ZoneMode, ZoneSettings
-from controller.zone import Direction, PiTuning, SharedConditions, ZoneLoopState, step_zone
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+from minisplit.controller.core.zone import (
+    Direction,
+    PiTuning,
+    SharedConditions,
+    ZoneLoopState,
+    step_zone,
+)
 
 # No measurement filter here, so that a reading's effect shows at once.
 TUNING = PiTuning(kp=0.5, ti_s=1800.0, band_offset_k=0.4, call_k=0.1, satisfied_k=0.2, filter_s=0.0)

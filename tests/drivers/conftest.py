@@ -1,5 +1,5 @@
 """A minimal real Modbus server for the driver tests: pymodbus's SimDevice per unit, with the
-register layout taken from the profiles (the full simulator lives in hil/)."""
+register layout taken from the profiles (the full simulator lives in minisplit/hil/)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.bus import Backoff, BusScheduler
-from drivers.bus_config import SerialBus, TcpBus
-from drivers.profile import DeviceProfile, Table, load_profile
-from drivers.registers import RegisterValueError, check_writable, decode, encode_value
+from minisplit.drivers.bus import Backoff, BusScheduler
+from minisplit.drivers.bus_config import SerialBus, TcpBus
+from minisplit.drivers.profile import DeviceProfile, Table, load_profile
+from minisplit.drivers.registers import RegisterValueError, check_writable, decode, encode_value
 
 ODU_ID = 1
 HEAD_ID = 11

@@ -17,7 +17,7 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterResponse,
 )
 
-from drivers.bus import (
+from minisplit.drivers.bus import (
     MIN_SCALED_TIMEOUT_S,
     Backoff,
     BusDisconnected,
@@ -29,10 +29,10 @@ from drivers.bus import (
     ModbusExceptionReply,
     Priority,
 )
-from drivers.bus_config import SerialBus, TcpBus
-from drivers.profile import Table
-from drivers.registers import ReadBlock
-from drivers.transport import (
+from minisplit.drivers.bus_config import SerialBus, TcpBus
+from minisplit.drivers.profile import Table
+from minisplit.drivers.registers import ReadBlock
+from minisplit.drivers.transport import (
     ClientFactory,
     ModbusClient,
     TransportError,
@@ -567,7 +567,7 @@ async def test_a_request_on_the_wire_fails_at_once_when_the_link_drops() -> None
 async def test_an_outage_is_logged_once_however_many_reopen_attempts_it_takes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="drivers.bus")
+    caplog.set_level(logging.DEBUG, logger="minisplit.drivers.bus")
     client = FakeClient(answering={1})
 
     def reopen_attempts() -> int:
@@ -602,7 +602,7 @@ async def test_an_outage_is_logged_once_however_many_reopen_attempts_it_takes(
 async def test_a_unit_that_answers_only_now_and_then_is_one_outage_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="drivers.bus")
+    caplog.set_level(logging.INFO, logger="minisplit.drivers.bus")
     client = FakeClient(answering=set())
     reprobe = Backoff(1, 1)
     scheduler = BusScheduler("t", LINE, client_factory=fake_factory(client), probe_backoff=reprobe)

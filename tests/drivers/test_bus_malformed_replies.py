@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.bus import Backoff, BusDisconnected, BusError, BusScheduler
-from drivers.profile import Table
-from drivers.registers import ReadBlock
+from minisplit.drivers.bus import Backoff, BusDisconnected, BusError, BusScheduler
+from minisplit.drivers.profile import Table
+from minisplit.drivers.registers import ReadBlock
 from tests.drivers.conftest import (
     HEAD_ID,
     ODU_ID,

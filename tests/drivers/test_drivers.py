@@ -8,20 +8,25 @@ import dataclasses
 
 import pytest
 
-from drivers.bus import BusScheduler, DeviceTimeout
-from drivers.device import ImplausibleIdentity, Reading, UndecodableValue, UnexpectedDevice
-from drivers.devices import (
+from minisplit.drivers.bus import BusScheduler, DeviceTimeout
+from minisplit.drivers.driver import (
+    ImplausibleIdentity,
+    Reading,
+    UndecodableValue,
+    UnexpectedDevice,
+)
+from minisplit.drivers.head import HeadDriver
+from minisplit.drivers.odu import OutdoorUnitDriver, implausible_identity
+from minisplit.drivers.profile import DeviceProfile, ProfileError, parse_profile
+from minisplit.drivers.records import (
     HeadCommand,
     HeadInfo,
     OduCommand,
     OduInfo,
     RemoteRequest,
 )
-from drivers.head import HeadDriver
-from drivers.odu import OutdoorUnitDriver, implausible_identity
-from drivers.profile import DeviceProfile, ProfileError, parse_profile
-from drivers.registers import RegisterValueError, encode_value
-from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
+from minisplit.drivers.registers import RegisterValueError, encode_value
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from tests.drivers.conftest import HEAD_ID, ODU_ID, FakeLine, FakeUnit, rtu_bus, running
 
 HEAT_AT_45 = OduCommand(mode=OduMode.HEAT, frequency_hz=45.0, quiet=False, demand_limit_pct=100)

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from drivers.profile import (
+from minisplit.drivers.profile import (
     DeviceKind,
     DeviceProfile,
     ProfileError,

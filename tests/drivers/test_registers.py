@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.profile import DeviceProfile, RegisterSpec, Table, load_profile
-from drivers.registers import (
+from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table, load_profile
+from minisplit.drivers.registers import (
     RegisterValueError,
     decode,
     encode,

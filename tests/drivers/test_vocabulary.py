@@ -6,8 +6,8 @@ from enum import StrEnum
 
 import pytest
 
-from drivers.profile import load_profile
-from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
+from minisplit.drivers.profile import load_profile
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 
 # Each enum register of the reference profiles and the vocabulary that names its values.
 REGISTERS: list[tuple[str, str, type[StrEnum]]] = [

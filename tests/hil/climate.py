@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from hil.weather import HOURS_PER_YEAR, Weather
+from minisplit.hil.weather import HOURS_PER_YEAR, Weather
 
 
 def dew_point(t_c: float, rh_pct: float) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.simulator import Simulator
+from minisplit.hil.simulator import Simulator
 from tests.hil.house import house
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from controller.config import LoadedConfig, parse_config
-from hil.simulator import Simulator
+from minisplit.controller.config import LoadedConfig, parse_config
+from minisplit.hil.simulator import Simulator
 
 ZONES = ("living", "kitchen", "bedroom", "office")
 

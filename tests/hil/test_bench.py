@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.cli import main
-from controller.config import ControlConfig
-from controller.interlocks import CompressorHistory, check_command
-from controller.observation import Observation, Observer
-from hil import bench
-from hil.baselines import OnOffController
-from hil.bench import (
+from minisplit.controller.cli import main
+from minisplit.controller.config import ControlConfig
+from minisplit.controller.core.interlocks import CompressorHistory, check_command
+from minisplit.controller.core.observation import Observation, Observer
+from minisplit.hil import bench
+from minisplit.hil.baselines import OnOffController
+from minisplit.hil.bench import (
     CONTROLLERS,
     bench_scenario,
     format_table,
@@ -26,7 +26,7 @@ from hil.bench import (
     run_minisplit,
     write_plot,
 )
-from hil.scenario import parse_scenario, shipped_scenarios
+from minisplit.hil.scenario import parse_scenario, shipped_scenarios
 
 SCENARIOS = {p.name: p for p in shipped_scenarios()}
 
@@ -93,7 +93,7 @@ def test_real_controllers_respect_the_minimum_run(results):
 
 
 def test_onoff_commands_never_break_an_interlock():
-    from controller.settings import ZoneMode, ZoneSettings
+    from minisplit.controller.core.settings import ZoneMode, ZoneSettings
 
     controller, history = OnOffController(), CompressorHistory()
     settings = {"a": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)}
@@ -107,7 +107,7 @@ def test_onoff_commands_never_break_an_interlock():
 
 def test_onoff_holds_its_heads_open_for_the_minimum_run():
     # A room satisfied 30 s after the start: without an open head the unit would stop.
-    from controller.settings import ZoneMode, ZoneSettings
+    from minisplit.controller.core.settings import ZoneMode, ZoneSettings
 
     controller = OnOffController()
     settings = {"a": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)}

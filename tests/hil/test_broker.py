@@ -5,7 +5,7 @@ import asyncio
 import aiomqtt
 import pytest
 
-from hil import broker
+from minisplit.hil import broker
 
 
 @pytest.mark.parametrize("use_mosquitto", [True, False])

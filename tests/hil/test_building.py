@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.building import (
+from minisplit.hil.building import (
     Adjacency,
     Building,
     Disturbance,
@@ -14,7 +14,7 @@ from hil.building import (
     ThermalNetwork,
     gains_slot,
 )
-from hil.weather import DAY_S, HOUR_S
+from minisplit.hil.weather import DAY_S, HOUR_S
 
 
 def test_renovated_room_has_the_published_parameters_and_unrenovated_loses_more():

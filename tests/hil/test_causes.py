@@ -2,8 +2,8 @@
 
 import pytest
 
-from hil.causes import CAUSES, NO_UNIT, DiscomfortCauses, UnitState
-from hil.metrics import MetricsRecorder, ZoneTarget
+from minisplit.hil.causes import CAUSES, NO_UNIT, DiscomfortCauses, UnitState
+from minisplit.hil.metrics import MetricsRecorder, ZoneTarget
 
 HEAT_21 = ZoneTarget(True, 21.0, 21.0, heats=True, cools=False)
 COOL_24 = ZoneTarget(True, 24.0, 24.0, heats=False, cools=True)

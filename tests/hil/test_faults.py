@@ -13,9 +13,9 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer.rtu import FramerRTU
 
-from controller.config import load_config
-from hil.faults import Fault, FaultKind, load_fault_file
-from hil.simulator import Simulator
+from minisplit.controller.config import load_config
+from minisplit.hil.faults import Fault, FaultKind, load_fault_file
+from minisplit.hil.simulator import Simulator
 from tests.hil.house import heat, house, served_house, without_watchdog
 
 ODU, LIVING, KITCHEN = 1, 11, 12

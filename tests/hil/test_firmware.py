@@ -6,20 +6,20 @@ import dataclasses
 
 import pytest
 
-from drivers.devices import HeadCommand, HeadStatus, OduCommand, OduStatus
-from drivers.profile import load_profile
-from drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
-from hil.building import Building, Room, RoomParameters
-from hil.firmware import (
+from minisplit.drivers.profile import load_profile
+from minisplit.drivers.records import HeadCommand, HeadStatus, OduCommand, OduStatus
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
+from minisplit.hil.building import Building, Room, RoomParameters
+from minisplit.hil.firmware import (
     DEFROST_MAX_S,
     DISPLAY_SETPOINT_RANGE_C,
     PREHEAT_S,
     RESTART_LOCKOUT_S,
 )
-from hil.heatpump import REFERENCE_ODU, HeadRatings
-from hil.house import HouseSim
-from hil.plant import Plant
-from hil.weather import Weather, load_weather, time_of_year
+from minisplit.hil.heatpump import REFERENCE_ODU, HeadRatings
+from minisplit.hil.house import HouseSim
+from minisplit.hil.plant import Plant
+from minisplit.hil.weather import Weather, load_weather, time_of_year
 from tests.hil.climate import constant_weather
 
 ZONES = ("a", "b", "c", "d")
@@ -171,7 +171,7 @@ def test_one_small_head_caps_the_speed():
 
 
 def test_demand_limit_caps_input_power():
-    from hil.heatpump import rated_input_power_w
+    from minisplit.hil.heatpump import rated_input_power_w
 
     h = house()
     command_all(h, hz=90.0)
@@ -371,7 +371,7 @@ def test_heating_head_at_thermo_off_stops_an_auto_fan_but_not_a_set_speed():
 
 
 def test_every_command_label_has_its_mode():
-    from hil.firmware import (
+    from minisplit.hil.firmware import (
         HEAD_MODE_BY_LABEL,
         HEAD_MODE_LABELS,
         ODU_MODE_BY_LABEL,

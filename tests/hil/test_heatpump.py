@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.vocabulary import OduMode
-from hil.heatpump import (
+from minisplit.drivers.vocabulary import OduMode
+from minisplit.hil.heatpump import (
     COOLING_DERATE_PER_K,
     COOLING_GAIN_PER_K,
     COOLING_RATING_C,

@@ -2,7 +2,13 @@
 
 import pytest
 
-from hil.metrics import MetricsRecorder, ZoneTarget, deviations, outside_band, tracking_error
+from minisplit.hil.metrics import (
+    MetricsRecorder,
+    ZoneTarget,
+    deviations,
+    outside_band,
+    tracking_error,
+)
 
 HEAT_21 = ZoneTarget(True, 21.0, 21.0)
 OFF = ZoneTarget(False, 21.0, 21.0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.vocabulary import HeadMode, OduMode
-from hil.building import Adjacency, Building, Disturbance, Room, RoomParameters
-from hil.plant import CompressorDrive, HeadDrive, Plant
-from hil.psychrometrics import indoor_relative_humidity
-from hil.weather import Weather, load_weather, time_of_year
+from minisplit.drivers.vocabulary import HeadMode, OduMode
+from minisplit.hil.building import Adjacency, Building, Disturbance, Room, RoomParameters
+from minisplit.hil.plant import CompressorDrive, HeadDrive, Plant
+from minisplit.hil.psychrometrics import indoor_relative_humidity
+from minisplit.hil.weather import Weather, load_weather, time_of_year
 from tests.hil.climate import constant_weather
 
 
@@ -216,7 +216,7 @@ def test_unknown_room_is_named():
 
 
 def test_gains_follow_the_hour_and_the_weekend_across_steps():
-    from hil.building import GainSchedule, gains_slot
+    from minisplit.hil.building import GainSchedule, gains_slot
 
     weekday = tuple(float(h) for h in range(24))
     weekend = tuple(100.0 + h for h in range(24))

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.settings import ZoneMode, ZoneSettings
-from controller.transitions import apply_zone
-from drivers.textfile import parse_toml, read_text
-from drivers.vocabulary import HeadMode, OduMode
-from hil.heatpump import SENSIBLE_HEAT_RATIO, capacity_per_hz
-from hil.plant import Plant
-from hil.scenario import (
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+from minisplit.controller.core.transitions import apply_zone
+from minisplit.drivers.textfile import parse_toml, read_text
+from minisplit.drivers.vocabulary import HeadMode, OduMode
+from minisplit.hil.heatpump import SENSIBLE_HEAT_RATIO, capacity_per_hz
+from minisplit.hil.plant import Plant
+from minisplit.hil.scenario import (
     Scenario,
     ScenarioError,
     ScenarioFile,
@@ -23,10 +23,10 @@ from hil.scenario import (
     parse_scenario,
     shipped_scenarios,
 )
-from hil.weather import DAY_S, HOUR_S, time_of_year
+from minisplit.hil.weather import DAY_S, HOUR_S, time_of_year
 
 SHIPPED = {path.stem: path for path in shipped_scenarios()}
-TMY3 = Path(__file__).parents[2] / "hil" / "weather" / "greensboro-723170-tmy3.csv"
+TMY3 = Path(__file__).parents[2] / "minisplit" / "hil" / "weather" / "greensboro-723170-tmy3.csv"
 
 MINIMAL = """
 name = "tiny"

@@ -9,9 +9,9 @@ import pytest
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from drivers.profile import DeviceProfile, Table
-from drivers.registers import plan_reads
-from hil.simulator import Simulator
+from minisplit.drivers.profile import DeviceProfile, Table
+from minisplit.drivers.registers import plan_reads
+from minisplit.hil.simulator import Simulator
 from tests.hil.house import house, served_house
 
 ODU, HEAD = 1, 11

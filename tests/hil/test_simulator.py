@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 from pymodbus.client import AsyncModbusSerialClient
 
-from controller.config import load_config, parse_config
-from drivers.serial_port import is_pseudo_terminal
-from hil.scenario import load_scenario, shipped_scenarios
-from hil.simulator import Simulator, endpoint_from_config, framing_from_config, run_simulator
-from hil.weather import parse_time_of_year
+from minisplit.controller.config import load_config, parse_config
+from minisplit.drivers.serial_port import is_pseudo_terminal
+from minisplit.hil.scenario import load_scenario, shipped_scenarios
+from minisplit.hil.simulator import (
+    Simulator,
+    endpoint_from_config,
+    framing_from_config,
+    run_simulator,
+)
+from minisplit.hil.weather import parse_time_of_year
 from tests.hil.house import HOUSE, house, wait_until
 
 CONFIG_DIR = Path(__file__).parents[2] / "config"
@@ -45,7 +50,7 @@ async def test_run_simulator_serves_8e1_on_a_pty(pty_pair, caplog):
     """The reference framing (8E1) on one end of a socat pair: a pty has no parity to set (its
     driver drops the bit, and the C library then refuses the change), so it is served without,
     and the log says so."""
-    caplog.set_level(logging.INFO, logger="hil.simulator")
+    caplog.set_level(logging.INFO, logger="minisplit.hil.simulator")
     simulator_end, master_end = pty_pair
     task = asyncio.create_task(
         run_simulator(house(), tcp=None, serial=simulator_end, speed=1.0, parity="E")
@@ -123,7 +128,7 @@ async def test_running_twice_at_once_is_refused():
 
 
 async def test_run_simulator_serves_and_logs_until_cancelled(caplog):
-    caplog.set_level(logging.INFO, logger="hil.simulator")
+    caplog.set_level(logging.INFO, logger="minisplit.hil.simulator")
     task = asyncio.create_task(
         run_simulator(house(), tcp=("127.0.0.1", 0), serial=None, speed=10.0)
     )

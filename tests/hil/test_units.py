@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pymodbus.constants import ExcCodes
 
-from drivers.profile import Table
-from hil.heatpump import HeadRatings, rated_input_power_w
-from hil.simulator import Simulator
-from hil.units import RegisterAccessError
+from minisplit.drivers.profile import Table
+from minisplit.hil.heatpump import HeadRatings, rated_input_power_w
+from minisplit.hil.modbus_units import RegisterAccessError
+from minisplit.hil.simulator import Simulator
 from tests.hil.house import ZONES, heat, house, without_watchdog
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.weather import (
+from minisplit.hil.weather import (
     HOUR_S,
     HOURS_PER_YEAR,
     YEAR_S,
@@ -19,7 +19,7 @@ from hil.weather import (
     weekday,
 )
 
-CSV = Path(__file__).parents[2] / "hil" / "weather" / "greensboro-723170-tmy3.csv"
+CSV = Path(__file__).parents[2] / "minisplit" / "hil" / "weather" / "greensboro-723170-tmy3.csv"
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from controller.config import LoadedConfig, parse_config
-from controller.settings import ZoneSettings
-from controller.supervisor import Supervisor
+from minisplit.controller.config import LoadedConfig, parse_config
+from minisplit.controller.core.settings import ZoneSettings
+from minisplit.controller.service.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "config" / "demo.toml").read_text()

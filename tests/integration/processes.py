@@ -20,17 +20,29 @@ from typing import Any, Generic, TypeVar
 
 import aiomqtt
 
-from controller.commands import (
+from minisplit.controller.config import LoadedConfig, ZoneConfig, parse_config
+from minisplit.controller.core.settings import (
+    FanMode,
+    Preset,
+    SwingMode,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
+)
+from minisplit.controller.core.transitions import (
+    UnitTransition,
+    apply_unit,
+    apply_zone,
+    setpoint_range,
+)
+from minisplit.controller.service.commands import (
     SETPOINT_FIELDS,
     CommandError,
     ZoneCommand,
     parse_unit_command,
     parse_zone_command,
 )
-from controller.config import LoadedConfig, ZoneConfig, parse_config
-from controller.settings import FanMode, Preset, SwingMode, UnitSettings, ZoneMode, ZoneSettings
-from controller.transitions import UnitTransition, apply_unit, apply_zone, setpoint_range
-from hil.broker import free_port, mosquitto_path
+from minisplit.hil.broker import free_port, mosquitto_path
 from tests.fixtures.broker import MessageRecorder, Mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +106,7 @@ class ControllerProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "controller.cli",
+                "minisplit.controller.cli",
                 self.command,
                 "-c",
                 str(self.config),

@@ -28,10 +28,12 @@ async def test_one_heads_malformed_replies_leave_the_other_units_cycle_alone(
     # The line stayed up; the outage is one warning from the head's link each way (and one from
     # the bus where the head went offline there), never a traceback.
     assert (report.link_losses, report.tracebacks) == (0, 0), summary
-    offline = "drivers.bus: bus sim: unit 12 failed 3 requests in a row: offline, re-probing"
+    offline = (
+        "minisplit.drivers.bus: bus sim: unit 12 failed 3 requests in a row: offline, re-probing"
+    )
     expected = [
-        f"controller.unit_link: zone {TARGET} head does not answer",
-        f"controller.unit_link: zone {TARGET} head answers again",
+        f"minisplit.controller.service.unit_link: zone {TARGET} head does not answer",
+        f"minisplit.controller.service.unit_link: zone {TARGET} head answers again",
     ]
     assert [m for m in report.warnings if not m.startswith(offline)] == expected, summary
     assert sum(m.startswith(offline) for m in report.warnings) <= 1, summary

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import MqttConfig
-from controller.mqtt_bridge import MqttBridge
-from controller.persistence import SavedState, StateStore, default_zone_settings
-from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.controller.config import MqttConfig
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.service.mqtt_bridge import MqttBridge
+from minisplit.controller.service.persistence import SavedState, StateStore, default_zone_settings
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
 from tests.integration.harness import running, wait_until
 from tests.integration.processes import BASE, controller_config
@@ -33,7 +33,7 @@ SPEED = 10.0  # the control period of 10 s is one wall second
 # The bridge retries at most every few seconds (its backoff cap); a broker that is back must
 # see everything again well within this.
 BACK_WITHIN_S = 10.0
-BRIDGE_LOGGER = "controller.mqtt_bridge"
+BRIDGE_LOGGER = "minisplit.controller.service.mqtt_bridge"
 
 
 @dataclass

@@ -13,7 +13,16 @@ import pytest
 @pytest.mark.integration
 def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "controller.cli", "demo", "--duration", "4", "--speed", "60"],
+        [
+            sys.executable,
+            "-m",
+            "minisplit.controller.cli",
+            "demo",
+            "--duration",
+            "4",
+            "--speed",
+            "60",
+        ],
         cwd=tmp_path,  # the demo's state file lands here, not in the checkout
         capture_output=True,
         text=True,
@@ -34,7 +43,7 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
     """Ctrl-C in a terminal signals the whole foreground process group: the broker it started
     died with the demo and the controller logged its lost connection as errors."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "demo", "--speed", "60"],
+        [sys.executable, "-m", "minisplit.controller.cli", "demo", "--speed", "60"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from hil.faults import FaultKind
+from minisplit.hil.faults import FaultKind
 from tests.fault_matrix import (
     CASES,
     LOGGERS,

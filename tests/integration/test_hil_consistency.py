@@ -8,11 +8,11 @@ import math
 
 import pytest
 
-from controller.config import parse_config
-from controller.supervisor import Supervisor
-from hil.bench import TRACE_EVERY_S, run_minisplit
-from hil.scenario import parse_scenario, shipped_scenarios
-from hil.simulator import Simulator
+from minisplit.controller.config import parse_config
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.bench import TRACE_EVERY_S, run_minisplit
+from minisplit.hil.scenario import parse_scenario, shipped_scenarios
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import put_settings, running, wait_until
 
 SPEED = 240.0

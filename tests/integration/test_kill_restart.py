@@ -22,12 +22,12 @@ import aiomqtt
 import pytest
 import pytest_asyncio
 
-from controller.config import LoadedConfig
-from controller.persistence import SavedState, StateStore
-from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.config import LoadedConfig
+from minisplit.controller.core.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.service.persistence import SavedState, StateStore
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.controller.test_notify import received
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import wait_until

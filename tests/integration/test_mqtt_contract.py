@@ -17,20 +17,20 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from controller.commands import (
+from minisplit.controller.config import LoadedConfig
+from minisplit.controller.core.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.transitions import apply_unit, apply_zone
+from minisplit.controller.service.commands import (
     ZONE_FIELDS,
     CommandError,
     ZoneCommand,
     parse_unit_command,
     parse_zone_command,
 )
-from controller.config import LoadedConfig
-from controller.persistence import SavedState, StateStore, decode_state
-from controller.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
-from controller.supervisor import Supervisor
-from controller.transitions import apply_unit, apply_zone
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.controller.service.persistence import SavedState, StateStore, decode_state
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import running, wait_until
 from tests.integration.processes import BASE, controller_config

@@ -9,9 +9,9 @@ import json
 import aiomqtt
 import pytest
 
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.simulator import Simulator
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import running, tcp_config, wait_until
 
 SPEED = 30.0

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import put_settings, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
@@ -47,7 +47,7 @@ async def injected(
 
 @pytest.mark.integration
 async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="controller")
+    caplog.set_level(logging.WARNING, logger="minisplit.controller")
     port = free_port()
     extra = f"\n[sensor_check]\nstuck_full_demand_s = {STUCK_AFTER_S}\n"
     loaded = tcp_config(port, tmp_path / "state.json", extra=extra)
@@ -96,7 +96,7 @@ async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, capl
     """With no head reachable, each zone logged `sensor_head_missing` and `sensor_none` as
     WARNING before any head was found (and `… is over` once it was): a head not reached is
     reported offline, its unread sensors are no fault on top. Found, a broken sensor is."""
-    caplog.set_level(logging.WARNING, logger="controller")
+    caplog.set_level(logging.WARNING, logger="minisplit.controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=SPEED)
@@ -125,5 +125,9 @@ async def test_a_head_not_reached_yet_has_no_sensor_faults_to_log(tmp_path, capl
 
 def sensor_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The controller's lines on room sensors (at 60x a heartbeat may lapse: not about those)."""
-    messages = (r.getMessage() for r in caplog.records if r.name == "controller.sensor_log")
+    messages = (
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "minisplit.controller.service.sensor_log"
+    )
     return [message for message in messages if ": sensor_" in message]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.supervisor import Supervisor
-from hil.simulator import Simulator
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
 from tests.integration.harness import rtu_config, running, wait_until
 
@@ -35,7 +35,7 @@ def nothing_available(supervisor: Supervisor) -> bool:
 async def test_the_supervisor_reconnects_by_itself_when_the_adapter_comes_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="drivers.bus")
+    caplog.set_level(logging.DEBUG, logger="minisplit.drivers.bus")
     loop = asyncio.get_running_loop()
     socat, controller_end, simulator_end = start_pty_pair(tmp_path)
     try:
@@ -59,7 +59,7 @@ async def test_the_supervisor_reconnects_by_itself_when_the_adapter_comes_back(
                 )
                 assert not bus.connected
                 warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-                ours = [r.getMessage() for r in warnings if r.name.startswith("drivers.")]
+                ours = [r.getMessage() for r in warnings if r.name.startswith("minisplit.drivers.")]
                 assert len(ours) == 1 and "link lost" in ours[0], ours
                 # and the supervisor's: one per unit that stops answering (the ODU and heads)
                 units = 1 + len(supervisor.heads)

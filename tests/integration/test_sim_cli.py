@@ -13,7 +13,7 @@ import pytest
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from hil.broker import free_port
+from minisplit.hil.broker import free_port
 from tests.integration.processes import DEMO, START_TIMEOUT_S, SimulatorProcess
 
 pytestmark = pytest.mark.integration

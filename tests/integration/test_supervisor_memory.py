@@ -14,14 +14,19 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from controller.config import LoadedConfig
-from controller.frost import FrostState
-from controller.persistence import SavedState, StateStore, decode_state, default_zone_settings
-from controller.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.config import LoadedConfig
+from minisplit.controller.core.frost import FrostState
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.service.persistence import (
+    SavedState,
+    StateStore,
+    decode_state,
+    default_zone_settings,
+)
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
 from tests.integration.harness import running, tcp_config, wait_until
 

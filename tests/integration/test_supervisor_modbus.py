@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
-from controller.unit_link import HeadLink
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.controller.service.unit_link import HeadLink
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
@@ -141,7 +141,7 @@ async def kitchen_outages(tmp_path: Path, tolerated: int | None = None) -> Async
 
 @pytest.mark.integration
 async def test_one_lost_poll_is_held_over_and_the_second_makes_a_zone_unavailable(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="controller")
+    caplog.set_level(logging.WARNING, logger="minisplit.controller")
     async with kitchen_outages(tmp_path) as outage:
         seen = await outage(2)
         # The first lost poll is held over (the last status stands), the second makes the zone
@@ -173,7 +173,7 @@ async def test_a_bus_that_tolerates_no_lost_poll_makes_the_zone_unavailable_at_t
 async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, caplog):
     """Every start logged "outdoor unit answers again" and "zone … head answers" as WARNING,
     though nothing had been lost: the first answer is no return."""
-    caplog.set_level(logging.INFO, logger="controller")
+    caplog.set_level(logging.INFO, logger="minisplit.controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=10.0)
@@ -191,7 +191,7 @@ async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, capl
         )
         cycles = supervisor.cycles
         await wait_until(lambda: supervisor.cycles >= cycles + 2, 20, "two more cycles")
-        records = [r for r in caplog.records if r.name == "controller.unit_link"]
+        records = [r for r in caplog.records if r.name == "minisplit.controller.service.unit_link"]
         assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
         found = {r.getMessage().partition(" found: ")[0] for r in records if " found: " in r.msg}
         assert found == {"outdoor unit", *(f"zone {z} head" for z in supervisor.heads)}
@@ -204,6 +204,6 @@ async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, capl
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "controller.unit_link" and r.levelno >= logging.WARNING
+        if r.name == "minisplit.controller.service.unit_link" and r.levelno >= logging.WARNING
     ]
     assert warnings == ["outdoor unit does not answer", "outdoor unit answers again"]

@@ -10,11 +10,11 @@ import logging
 
 import pytest
 
-from controller.state_report import ODU_UNIT
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.service.state_report import ODU_UNIT
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.integration.harness import running, tcp_config, wait_until
 
 SPEED = 60.0
@@ -32,7 +32,7 @@ def autonomous(supervisor: Supervisor) -> set[str]:
 async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller")
+    caplog.set_level(logging.INFO, logger="minisplit.controller")
     port = free_port()
     loaded = tcp_config(port, tmp_path / "state.json")
     simulator = Simulator(loaded, speed=SPEED)

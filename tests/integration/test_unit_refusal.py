@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.settings import ZoneMode
-from controller.supervisor import Supervisor
-from hil.broker import free_port
-from hil.faults import Fault, FaultKind
-from hil.simulator import Simulator
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.service.supervisor import Supervisor
+from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
+from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.integration.harness import put_settings, running, wait_until
 from tests.integration.processes import BASE, ROOT, ControllerProcess, controller_config
@@ -115,7 +115,7 @@ async def test_an_outdoor_unit_the_controller_cannot_run_on_is_refused_until_it_
     identity: dict[str, float],
     fault: str,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller")
+    caplog.set_level(logging.INFO, logger="minisplit.controller")
     faults = [
         Fault(FaultKind.SENSOR_VALUE, "odu", register=name, value=value)
         for name, value in identity.items()
@@ -182,7 +182,7 @@ async def test_a_head_reports_its_temperature_while_the_outdoor_unit_was_never_r
 async def test_a_head_without_the_registers_its_profile_names_is_refused_and_the_rest_runs(
     tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="controller")
+    caplog.set_level(logging.INFO, logger="minisplit.controller")
     reference = (ROOT / "config" / "profiles" / "reference-head.toml").read_text()
     capabilities = "[registers.capabilities]\naddress = 5\n"
     assert capabilities in reference

@@ -1,0 +1,395 @@
+"""The `minisplit` command line: run, sim, check-config, bench, install, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import select
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
+
+from minisplit.controller.config import ConfigError, LoadedConfig, load_config
+from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
+
+if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
+    from minisplit.hil.scenario import Scenario
+from minisplit.controller.service.security import inspect_files
+from minisplit.drivers.bus_config import SerialBus
+
+log = logging.getLogger("minisplit")
+
+# `sim --serial` accepts the framings a serial bus in the config may have.
+SERIAL_BAUDRATES = get_args(SerialBus.model_fields["baudrate"].annotation)
+SERIAL_PARITIES = get_args(SerialBus.model_fields["parity"].annotation)
+SERIAL_STOPBITS = get_args(SerialBus.model_fields["stopbits"].annotation)
+
+
+def _parsed(
+    text: str, kind: type[float] | type[int], what: str, ok: Callable[[float], bool], bounds: str
+) -> float:
+    """``text`` as a ``kind`` for which ``ok`` holds, else argparse's error: ``what`` names
+    the kind of value, ``bounds`` the range it must lie in."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be {bounds}")
+    return value
+
+
+def _positive(text: str) -> float:
+    return _parsed(text, float, "a number", lambda v: 0 < v <= 10000, "above 0 and at most 10000")
+
+
+def _inset(text: str) -> float:
+    """A margin inside the comfort band: above 0 and below its half-width (0.5 K)."""
+    bounds = "above 0 and below 0.5 K (the comfort band's half-width)"
+    return _parsed(text, float, "a number of kelvin", lambda v: 0 < v < 0.5, bounds)
+
+
+def _weeks(text: str) -> int:
+    """A whole number of weeks within a year either way."""
+    weeks = _parsed(
+        text, int, "a whole number of weeks", lambda v: -52 <= v <= 52, "within -52..52 weeks"
+    )
+    return int(weeks)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:5020)")
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minisplit",
+        description="Controller for multi-zone mini-split heat pumps over Modbus, with MQTT.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the controller")
+    run.add_argument("-c", "--config", type=Path, required=True)
+    run.add_argument(
+        "--time-scale",
+        type=_positive,
+        default=1.0,
+        help="engineering: run timers N× faster, in step with `minisplit sim --speed N`",
+    )
+    run.add_argument(
+        "--start-timeout",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="tell systemd READY=1 after this even if no unit has answered (reason in STATUS=)",
+    )
+
+    sim = sub.add_parser("sim", help="serve the simulated units of a config over Modbus")
+    sim.add_argument("-c", "--config", type=Path, required=True)
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
+    where.add_argument("--serial", metavar="PORT", help="serial port, e.g. one end of a pty pair")
+    # Defaults (None) come from the config's outdoor-unit bus in hil.simulator.run_simulator.
+    default = "default: the outdoor unit's RTU bus's, else"
+    sim.add_argument(
+        "--baudrate",
+        type=int,
+        choices=SERIAL_BAUDRATES,
+        metavar="BAUD",
+        help=f"line speed on --serial ({default} 19200)",
+    )
+    sim.add_argument(
+        "--parity",
+        type=str.upper,
+        choices=SERIAL_PARITIES,
+        help=f"parity on --serial ({default} E; a pty carries none)",
+    )
+    sim.add_argument(
+        "--stopbits", type=int, choices=SERIAL_STOPBITS, help=f"on --serial ({default} 1)"
+    )
+    sim.add_argument("--speed", type=_positive, default=1.0, help="run the physics N× faster")
+    sim.add_argument(
+        "--faults", type=Path, metavar="FILE", help="inject the faults of a TOML fault file"
+    )
+    sim.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="model the building of a bench scenario (its zones must match the config's)",
+    )
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    bench = sub.add_parser(
+        "bench",
+        help="score the controller against baselines on simulated weeks (docs/benchmark.md)",
+    )
+    bench.add_argument(
+        "--scenario",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a scenario file (repeatable); default: every shipped scenario",
+    )
+    bench.add_argument(
+        "--controller",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=["minisplit", "onoff", "stock", "ideal"],
+        help="only these controllers (repeatable); default: all four",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON document")
+    bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
+    bench.add_argument(
+        "--ideal-inset",
+        type=_inset,
+        action="append",
+        default=[],
+        metavar="K",
+        help="engineering (repeatable): add a row for `ideal` holding its rooms K kelvin inside"
+        " the band, to show what so small a margin costs in excess discomfort",
+    )
+    bench.add_argument(
+        "--shift-weeks",
+        type=_weeks,
+        action="append",
+        default=[],
+        metavar="K",
+        help="engineering (repeatable): run each scenario K weeks later (earlier if negative)"
+        " in the weather year, named e.g. mixed-april+2w; default: as written",
+    )
+    bench.add_argument(
+        "--why",
+        action="store_true",
+        help="split each controller's discomfort by cause (defrost, setpoint change, sun, ...)",
+    )
+
+    install = sub.add_parser(
+        "install", help="create the service user and directories, install the systemd unit"
+    )
+    install.add_argument("--config", type=Path, metavar="FILE", help="default: the example")
+    install.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="stage into this tree (packages, tests): no users created, no owners set",
+    )
+    install.add_argument("--user", type=user_name, default="minisplit")
+    install.add_argument("--dry-run", action="store_true", help="say what it would do")
+    install.add_argument("--no-systemctl", action="store_true", help="no daemon-reload")
+
+    demo = sub.add_parser("demo", help="simulator + broker + controller with a live view")
+    demo.add_argument("-c", "--config", type=Path, default=None)
+    demo.add_argument("--speed", type=_positive, default=60.0)
+    demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
+    return parser
+
+
+def _exit_with(headline: str, problems: Sequence[str], code: int = 1) -> NoReturn:
+    """Print a headline and one indented line per problem on stderr, and exit ``code``."""
+    print(headline, file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _load(path: Path) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        _exit_with(f"{err.source}: configuration has {len(err.problems)} error(s):", err.problems)
+
+
+def _refuse_insecure(loaded: LoadedConfig) -> None:
+    """Exit when others can change the config or read a secret it names
+    (controller.service.security); log what is only worth a warning."""
+    findings = inspect_files(loaded)
+    if findings.refusals:
+        _exit_with("minisplit: refusing to start:", findings.refusals)
+    for warning in findings.warnings:
+        log.warning("%s", warning)
+
+
+def _refuse_a_second_controller(loaded: LoadedConfig) -> None:
+    """Exit when another controller runs with this state file; else hold its lock until exit."""
+    from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
+
+    try:
+        hold_state_lock(loaded.config.state_file)  # the descriptor stays open until exit
+    except AlreadyRunning as err:
+        _exit_with(f"minisplit: refusing to start: {err}", [])
+
+
+def _load_scenario(path: Path) -> Scenario:
+    from minisplit.hil.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        _exit_with(f"{err.source}: scenario has {len(err.problems)} error(s):", err.problems)
+
+
+def check_config(path: Path) -> int:
+    loaded = _load(path)
+    config = loaded.config
+    print(f"{path}: OK")
+    print(f"  controller id: {config.controller_id}")
+    for name, bus in config.buses.items():
+        where = bus.device if bus.type == "rtu" else f"{bus.host}:{bus.port}"
+        print(f"  bus {name}: {bus.type} {where}")
+    odu = config.outdoor_unit
+    print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+    for zone in config.zones:
+        print(
+            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id} "
+            f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
+        )
+    mqtt = config.mqtt
+    print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
+    print(f"  state file: {config.state_file}")
+    findings = inspect_files(loaded)
+    for problem in findings.refusals:
+        print(f"  warning: `minisplit run` refuses to start: {problem}")
+    for warning in findings.warnings:
+        print(f"  warning: {warning}")
+    return 0
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGTERM (how systemd stops the service) ends it as Ctrl-C does: it is
+    cancelled, so that it says goodbye and saves the settings on its way out, and the process
+    exits 0 (without this, SIGTERM kills the process where it stands)."""
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        log.info("stopped by SIGTERM")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; quietly exit 1 when stdout's reader has gone (`minisplit … | head`)."""
+    try:
+        try:
+            return _command(argv)
+        finally:  # also on SystemExit (--help, errors): what is still buffered fails here
+            sys.stdout.flush()
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise  # a broken pipe elsewhere (a socket, a child process) is a bug to show
+        # Python's recipe: stdout goes to devnull so that the interpreter's own flush at exit
+        # does not fail a second time and print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe (or socket) that its reader has closed: poll says POLLERR."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError):  # no stdout, or one without a file descriptor
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if args.command == "check-config":
+        return check_config(args.file)
+    if args.command == "install":
+        options = InstallOptions(
+            args.config, args.root, args.user, args.dry_run, not args.no_systemctl
+        )
+        try:
+            return install(options)
+        except InstallError as err:
+            _exit_with(err.headline, err.problems, err.exit_code)
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.command == "run":
+            from minisplit.controller.service.supervisor import run_supervisor
+
+            loaded = _load(args.config)
+            _refuse_insecure(loaded)
+            _refuse_a_second_controller(loaded)
+            asyncio.run(
+                _until_terminated(run_supervisor(loaded, args.time_scale, args.start_timeout))
+            )
+        elif args.command == "sim":
+            from minisplit.hil.simulator import FaultFileError, SimulatorSetupError, run_simulator
+
+            if args.serial is None and (args.baudrate or args.parity or args.stopbits):
+                _exit_with(
+                    "minisplit sim: --baudrate, --parity and --stopbits need --serial", [], 2
+                )
+            loaded = _load(args.config)
+            scenario = _load_scenario(args.scenario) if args.scenario else None
+            try:
+                asyncio.run(
+                    run_simulator(
+                        loaded,
+                        tcp=args.tcp,
+                        serial=args.serial,
+                        speed=args.speed,
+                        baudrate=args.baudrate,
+                        parity=args.parity,
+                        stopbits=args.stopbits,
+                        faults=args.faults,
+                        scenario=scenario,
+                    )
+                )
+            except FaultFileError as err:
+                _exit_with("minisplit sim: cannot inject the faults:", [str(err)])
+            except (SimulatorSetupError, OSError) as err:  # OSError: the port or address
+                _exit_with(f"minisplit sim: {err}", [])
+        elif args.command == "bench":
+            from minisplit.hil.bench import CONTROLLERS, run_bench
+
+            return run_bench(
+                args.scenario,
+                controllers=args.controller or CONTROLLERS,
+                as_json=args.json,
+                plots=args.plots,
+                ideal_insets_k=args.ideal_inset,
+                why=args.why,
+                shift_weeks=args.shift_weeks or (0,),
+            )
+        elif args.command == "demo":
+            from minisplit.hil.demo import run_demo
+
+            return asyncio.run(run_demo(args.config, speed=args.speed, duration=args.duration))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

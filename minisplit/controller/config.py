@@ -1,0 +1,465 @@
+"""The controller's TOML configuration: schema, validation, and errors that name key and value.
+
+The `[control]` and `[sensor_check]` keys default to the control core's own defaults (its tuning
+dataclasses hold each value once): a config that leaves a key out runs the core as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from minisplit.controller.core.arbitration import ModePolicy
+from minisplit.controller.core.control import ControlTuning
+from minisplit.controller.core.sensor_health import SensorCheck
+from minisplit.controller.topics import remote_sensor_filter_problem
+from minisplit.drivers.bus_config import BUS_TYPES, Bus
+from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
+from minisplit.drivers.strict_model import StrictModel
+from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.tomlerrors import KeysError, Loc, at_key, describe
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
+UnitId = Annotated[int, Field(ge=1, le=247)]
+Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
+
+
+def _a_path(value: object) -> object:
+    """Checked as written: Path() reads "" as ".", and a NUL fails only when the file is used."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("must name a file, not be empty")
+        if "\0" in value:
+            raise ValueError("must not contain a NUL character")
+    return value
+
+
+# Paths are written as strings, which strict mode would refuse for a Path.
+FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
+
+
+class OutdoorUnitConfig(StrictModel):
+    bus: Identifier
+    unit_id: UnitId = 1
+    profile: str = "reference-odu"
+    heartbeat_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 60
+
+
+class ZoneConfig(StrictModel):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    bus: Identifier
+    unit_id: UnitId
+    profile: str = "reference-head"
+    min_temperature: Celsius = 16.0
+    max_temperature: Celsius = 30.0
+    default_temperature: Celsius = 21.0
+    sensor_offset_k: Annotated[float, Field(ge=-5.0, le=5.0)] = 0.0
+    remote_sensor_topic: str | None = None
+    remote_sensor_field: str | None = None
+    remote_sensor_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    # The unit the remote sensor publishes in (Zigbee2MQTT: always C); default: mqtt's.
+    remote_sensor_unit: Literal["C", "F"] | None = None
+
+    @model_validator(mode="after")
+    def _limits(self) -> ZoneConfig:
+        _min_below_max(self.min_temperature, self.max_temperature)
+        if not self.min_temperature <= self.default_temperature <= self.max_temperature:
+            raise KeysError(
+                f"default_temperature {self.default_temperature} is outside "
+                f"{self.min_temperature}..{self.max_temperature}",
+                ("default_temperature",),
+                ("min_temperature",),
+                ("max_temperature",),
+            )
+        if self.remote_sensor_field and not self.remote_sensor_topic:
+            raise KeysError(
+                "remote_sensor_field needs remote_sensor_topic", ("remote_sensor_field",)
+            )
+        return self
+
+
+class TlsConfig(StrictModel):
+    ca_file: FilePath
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise KeysError("cert_file and key_file go together", ("cert_file",), ("key_file",))
+        return self
+
+
+class MqttConfig(StrictModel):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password_file: FilePath | None = None
+    client_id: str | None = None
+    base_topic: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "minisplit"
+    discovery_prefix: Annotated[str, Field(pattern=r"^[^#+\s]+$")] = "homeassistant"
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    tls: TlsConfig | None = None
+    # Temperatures on MQTT (state, commands, discovery limits); inside they are always °C.
+    temperature_unit: Literal["C", "F"] = "C"
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MqttConfig:
+        if self.password_file is not None and self.username is None:
+            raise KeysError("password_file needs username", ("password_file",))
+        return self
+
+
+OffsetK = Annotated[float, Field(ge=-10, le=10)]
+
+
+class PresetConfig(StrictModel):
+    """One preset's setpoints, per side: an absolute temperature or an offset from the zone's
+    own setpoint. A side left out keeps the built-in meaning (controller.core.presets)."""
+
+    heat_temperature: Celsius | None = None
+    cool_temperature: Celsius | None = None
+    heat_offset_k: OffsetK | None = None
+    cool_offset_k: OffsetK | None = None
+
+    @model_validator(mode="after")
+    def _one_per_side(self) -> PresetConfig:
+        for side in ("heat", "cool"):
+            if getattr(self, f"{side}_temperature") is not None and (
+                getattr(self, f"{side}_offset_k") is not None
+            ):
+                raise KeysError(
+                    f"give {side}_temperature or {side}_offset_k, not both",
+                    (f"{side}_temperature",),
+                    (f"{side}_offset_k",),
+                )
+        return self
+
+
+# The core's defaults, which the keys below take: the tuning without a config.
+_CORE = ControlTuning()
+_SENSOR_CHECK = SensorCheck()
+
+
+class BoostConfig(StrictModel):
+    duration_s: Annotated[float, Field(ge=60, le=86400)] = _CORE.presets.boost_duration_s
+
+
+class PresetsConfig(StrictModel):
+    comfort: PresetConfig = PresetConfig()
+    eco: PresetConfig = PresetConfig()
+    away: PresetConfig = PresetConfig()
+    sleep: PresetConfig = PresetConfig()
+    boost: BoostConfig = BoostConfig()
+
+
+class ControlConfig(StrictModel):
+    """The control core's tuning (controller.tuning maps it): the bounds are the config's, the
+    defaults the core's."""
+
+    period_s: Annotated[float, Field(ge=1, le=300)] = 10.0
+    kp: Annotated[float, Field(gt=0, le=10)] = _CORE.pi.kp
+    ti_s: Annotated[float, Field(gt=0, le=36000)] = _CORE.pi.ti_s
+    min_off_s: Annotated[float, Field(ge=180, le=3600)] = _CORE.coordinator.limits.min_off_s
+    min_on_s: Annotated[float, Field(ge=180, le=3600)] = _CORE.coordinator.limits.min_on_s
+    mode_change_wait_s: Annotated[float, Field(ge=180, le=3600)] = (
+        _CORE.coordinator.limits.mode_change_wait_s
+    )
+    ramp_hz_per_s: Annotated[float, Field(gt=0, le=10)] = _CORE.coordinator.ramp_hz_per_s
+    # Where the zone loops aim inside the comfort band (setpoint ± 0.5 K), toward outdoors.
+    band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.pi.band_offset_k
+    # The same while the compressor cycles at low load (its cycles swing the room above it).
+    low_load_band_offset_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.pi.low_load_band_offset_k
+    outdoor_feed_forward_per_k: Annotated[float, Field(ge=0, le=0.2)] = (
+        _CORE.pi.outdoor_feed_forward_per_k
+    )
+    # Before an expected defrost the heating aims rise by up to this (0: off), starting this
+    # long (of heating run time) before it is due (controller.core.frost).
+    defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.frost.lift_k
+    defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = _CORE.frost.lead_s
+    # A cooling head in fan mode `auto` that gets no refrigerant: its fan runs `quiet`, or the
+    # head is switched `off` until its zone calls again (see ControlTuning.idle_cooling_off).
+    idle_cooling_head: Literal["quiet", "off"] = "off" if _CORE.idle_cooling_off else "quiet"
+    mode_policy: Annotated[ModePolicy, Field(strict=False)] = _CORE.coordinator.mode_policy
+    priority_zone: Identifier | None = _CORE.coordinator.priority_zone
+    mode_hold_s: Annotated[float, Field(ge=0, le=86400)] = _CORE.coordinator.mode_hold_s
+    max_starts_per_hour: Annotated[int, Field(ge=1, le=10)] = _CORE.coordinator.max_starts_per_hour
+    quiet_max_frequency_hz: Annotated[float, Field(gt=0, le=200)] = (
+        _CORE.coordinator.quiet_max_frequency_hz
+    )
+    # The head sensor's reading above the room air while its coil heats / cools (docs/benchmark.md),
+    # and how fast that builds up and fades; taken off whenever no remote sensor is fresh.
+    head_sensor_heating_bias_k: Annotated[float, Field(ge=-5, le=5)] = (
+        _CORE.head_sensor_bias.heating_k
+    )
+    head_sensor_cooling_bias_k: Annotated[float, Field(ge=-5, le=5)] = (
+        _CORE.head_sensor_bias.cooling_k
+    )
+    head_sensor_bias_tau_s: Annotated[float, Field(ge=0, le=3600)] = _CORE.head_sensor_bias.tau_s
+    presets: PresetsConfig = PresetsConfig()
+
+    @model_validator(mode="after")
+    def _priority(self) -> ControlConfig:
+        if self.mode_policy is ModePolicy.PRIORITY and self.priority_zone is None:
+            raise KeysError("mode_policy 'priority' needs priority_zone", ("mode_policy",))
+        return self
+
+
+class SensorCheckConfig(StrictModel):
+    """When a room sensor is implausible (controller.core.sensor_health explains the rules)."""
+
+    min_temperature: Celsius = _SENSOR_CHECK.min_c
+    max_temperature: Celsius = _SENSOR_CHECK.max_c
+    settle_s: Annotated[float, Field(ge=60, le=7200)] = _SENSOR_CHECK.settle_s
+    stuck_switches: Annotated[int, Field(ge=1, le=100)] = _SENSOR_CHECK.stuck_switches
+    stuck_full_demand_s: Annotated[float, Field(ge=60, le=172800)] = (
+        _SENSOR_CHECK.stuck_full_demand_s
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> SensorCheckConfig:
+        _min_below_max(self.min_temperature, self.max_temperature)
+        return self
+
+
+def _min_below_max(min_temperature: float, max_temperature: float) -> None:
+    if min_temperature >= max_temperature:
+        raise KeysError(
+            f"min_temperature {min_temperature} must be below max_temperature {max_temperature}",
+            ("min_temperature",),
+            ("max_temperature",),
+        )
+
+
+class SimRoomConfig(StrictModel):
+    area_m2: Annotated[float, Field(gt=0, le=500)] = 25.0
+    initial_temperature: Celsius = 17.0
+    unrenovated: bool = False
+    aperture_m2: Annotated[float, Field(ge=0, le=50)] = 1.0
+
+
+class SimulatorConfig(StrictModel):
+    """Optional: how `minisplit sim` models the house served behind this config."""
+
+    start: Annotated[str, Field(pattern=r"^\d{2}-\d{2}( \d{2}:\d{2})?$")] = "01-15 06:00"
+    rooms: dict[Identifier, SimRoomConfig] = Field(default_factory=dict)
+
+
+class Config(StrictModel):
+    controller_id: Identifier
+    state_file: FilePath = Path("/var/lib/minisplit/state.json")
+    buses: Annotated[dict[Identifier, Bus], Field(min_length=1)]
+    outdoor_unit: OutdoorUnitConfig
+    zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
+    mqtt: MqttConfig | None = None
+    control: ControlConfig = ControlConfig()
+    sensor_check: SensorCheckConfig = SensorCheckConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+
+    @field_validator("state_file", mode="before")
+    @classmethod
+    def _a_file_name(cls, value: object) -> object:
+        """Checked as written: Path() drops a trailing "/"."""
+        if isinstance(value, str) and value and value.rpartition("/")[2] in ("", ".", ".."):
+            raise ValueError("names a directory, not a file")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        seen: dict[str, int] = {}
+        for i, zone in enumerate(zones):
+            first = seen.setdefault(zone.id, i)
+            if first != i:
+                raise KeysError(f"zone id {zone.id!r} appears twice", (first, "id"), (i, "id"))
+        return zones
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        units: dict[tuple[str, int], tuple[str, Loc]] = {}
+        devices: list[tuple[str, Loc, str, int]] = [
+            ("outdoor_unit", ("outdoor_unit",), self.outdoor_unit.bus, self.outdoor_unit.unit_id)
+        ]
+        devices += [
+            (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id) for i, z in enumerate(self.zones)
+        ]
+        for who, loc, bus, unit_id in devices:
+            if bus not in self.buses:
+                raise KeysError(
+                    f"{who}: bus {bus!r} is not defined in [buses] ({_names(self)})",
+                    (*loc, "bus"),
+                )
+            other, other_loc = units.setdefault((bus, unit_id), (who, loc))
+            if other != who:
+                raise KeysError(
+                    f"{who} and {other} share unit id {unit_id} on bus {bus!r}",
+                    (*other_loc, "unit_id"),
+                    (*loc, "unit_id"),
+                )
+        for room in self.simulator.rooms:
+            if room not in {z.id for z in self.zones}:
+                raise KeysError(f"no zone has id {room!r}", ("simulator", "rooms", room))
+        priority = self.control.priority_zone
+        if priority is not None and priority not in {z.id for z in self.zones}:
+            raise KeysError(f"no zone has id {priority!r}", ("control", "priority_zone"))
+        return self
+
+    def zone(self, zone_id: str) -> ZoneConfig:
+        for zone in self.zones:
+            if zone.id == zone_id:
+                return zone
+        raise KeyError(zone_id)
+
+
+def _names(config: Config) -> str:
+    return ", ".join(sorted(config.buses)) or "none"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used. ``problems`` lists one message per bad key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class LoadedConfig:
+    """A validated config with its device profiles resolved."""
+
+    def __init__(self, config: Config, profiles: dict[str, DeviceProfile], path: Path) -> None:
+        self.config = config
+        self.profiles = profiles
+        self.path = path
+
+    @property
+    def odu_profile(self) -> DeviceProfile:
+        return self.profiles[self.config.outdoor_unit.profile]
+
+    def head_profile(self, zone: ZoneConfig) -> DeviceProfile:
+        return self.profiles[zone.profile]
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
+    """Parse and validate a config's text; raise ConfigError listing every problem."""
+    try:
+        data = parse_toml(text)
+    except TomlError as err:
+        raise ConfigError(source, [str(err)]) from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, describe(err.errors(), text, BUS_TYPES)) from None
+    profiles: dict[str, DeviceProfile] = {}
+    problems: list[str] = []
+    for loc, name, kind in profile_keys(config):
+        try:
+            profile = profiles.get(name) or load_profile(name, base_dir)
+        except ProfileError as err:
+            problems.append(at_key(text, loc, str(err)))
+            continue
+        if profile.kind is not kind:
+            problems.append(
+                at_key(text, loc, f"profile {name!r} describes a {profile.kind}, not a {kind}")
+            )
+            continue
+        profiles[name] = profile
+    for i, zone in enumerate(config.zones):
+        problems += [
+            at_key(text, ("zones", i, key), message)
+            for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
+        ]
+    problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
+    problems += _remote_sensor_topics(config, text)
+    if problems:
+        raise ConfigError(source, problems)
+    return LoadedConfig(config, profiles, Path(source))
+
+
+def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
+    """Every ``profile`` key of a config: where it is, the profile it names, the kind of device
+    that profile must describe."""
+    keys: list[tuple[Loc, str, DeviceKind]] = [
+        (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
+    ]
+    for i, zone in enumerate(config.zones):
+        keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
+    return keys
+
+
+def _state_file_problems(path: Path) -> list[str]:
+    """What stops the controller from writing its state file at ``path``."""
+    try:
+        return _state_file_obstacles(path)
+    except OSError as err:  # e.g. a name longer than the filesystem allows
+        return [f"{path} cannot be a file here: {err.strerror}"]
+
+
+def _state_file_obstacles(path: Path) -> list[str]:
+    if path.is_dir():
+        return [f"{path} is a directory; name a file in it, e.g. {path / 'state.json'}"]
+    if path.exists() and not path.is_file():
+        # Each save renames a new file over it: as root, that replaces a device like /dev/null.
+        return [f"{path} is a device, FIFO or socket, not a regular file; name a new file"]
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return [f"{parent} is not a directory, so {path} cannot be created"]
+    return []
+
+
+def _setpoints_beyond_profile(
+    zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[tuple[str, str]]:
+    """A zone's setpoint limits must lie within what its head accepts as display_setpoint, or
+    a setpoint command could ask for a register value the profile refuses."""
+    spec = profile.registers.get("display_setpoint") if profile else None
+    if spec is None or spec.range is None:
+        return []
+    low, high = spec.range
+    return [
+        (
+            name,
+            f"{value} °C is outside what profile {zone.profile!r} accepts as "
+            f"display_setpoint ({low:g}..{high:g} °C)",
+        )
+        for name, value in (
+            ("min_temperature", zone.min_temperature),
+            ("max_temperature", zone.max_temperature),
+        )
+        if not low <= value <= high
+    ]
+
+
+def _remote_sensor_topics(config: Config, text: str) -> list[str]:
+    mqtt = config.mqtt
+    base_topic = mqtt.base_topic if mqtt is not None else None
+    discovery_prefix = mqtt.discovery_prefix if mqtt is not None else None
+    return [
+        at_key(text, ("zones", i, "remote_sensor_topic"), problem)
+        for i, zone in enumerate(config.zones)
+        if zone.remote_sensor_topic is not None
+        and (
+            problem := remote_sensor_filter_problem(
+                zone.remote_sensor_topic, base_topic, discovery_prefix
+            )
+        )
+    ]
+
+
+def load_config(path: Path) -> LoadedConfig:
+    try:
+        text = read_text(path)
+    except UnreadableFile as err:
+        raise ConfigError(str(path), [err.reason]) from None
+    return parse_config(text, str(path), path.parent)

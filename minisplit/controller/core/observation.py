@@ -1,0 +1,326 @@
+"""Device reports → what the control sees (pure): one step, taken by the supervisor and the
+benchmark alike, so that the benchmark scores the adapter that ships (docs/architecture.md).
+
+A unit's report is what its link knows of it: its identity, its last poll, whether it answers,
+whether it was refused and whether it runs on its own. From the outdoor unit's and the heads'
+reports, the settings and each zone's setup (setpoint limits, sensor offset, remote sensor) the
+`Observer` makes each zone's `ZoneInput`, the `UnitInput` and the remote sensors' readings; the
+published state (`controller.service.state_report`) is made from the same `Observation`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from minisplit.controller.core.compressor import UnitObservation
+from minisplit.controller.core.control import UnitInput, ZoneInput
+from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.sensor_health import RemoteReading
+from minisplit.controller.core.settings import UnitSettings, ZoneSettings
+from minisplit.controller.core.tick import NO_REMOTES
+
+
+class OduIdentity(Protocol):
+    """What the outdoor unit says about itself once (an `OduInfo`)."""
+
+    @property
+    def rated_heating_capacity_w(self) -> float: ...
+    @property
+    def rated_cooling_capacity_w(self) -> float: ...
+    @property
+    def min_frequency_hz(self) -> float: ...
+    @property
+    def max_frequency_hz(self) -> float: ...
+
+
+class OduConditions(Protocol):
+    """What the control reads of one poll of the outdoor unit, besides whether it runs."""
+
+    @property
+    def allowed_max_frequency_hz(self) -> float: ...
+    @property
+    def outdoor_temperature(self) -> float | None: ...
+    @property
+    def outdoor_coil_temperature(self) -> float | None: ...
+    @property
+    def defrost(self) -> bool: ...
+    @property
+    def fault(self) -> bool: ...
+
+
+class OduReadings(OduConditions, Protocol):
+    """What one poll of the outdoor unit says (an `OduStatus`, or the bench's firmware)."""
+
+    @property
+    def compressor_running(self) -> bool: ...
+    @property
+    def fault_code(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def compressor_frequency_hz(self) -> float: ...
+    @property
+    def input_power_w(self) -> float: ...
+    @property
+    def energy_wh(self) -> float: ...
+
+
+class HeadIdentity(Protocol):
+    """What a head says about itself once (a `HeadInfo`)."""
+
+    @property
+    def rated_capacity_w(self) -> float: ...
+
+
+class HeadReadings(Protocol):
+    """What one poll of a head says (a `HeadStatus`, or the bench's firmware)."""
+
+    @property
+    def return_air_temperature(self) -> float | None: ...
+    @property
+    def cold_draft_prevention(self) -> bool: ...
+    @property
+    def humidity(self) -> float | None: ...
+    @property
+    def fault(self) -> bool: ...
+    @property
+    def fault_code(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OduReport:
+    """The outdoor unit as its link knows it."""
+
+    info: OduIdentity | None
+    status: OduReadings | None  # the last poll that answered
+    available: bool
+    refused: str | None = None  # the fault it was refused for when probed
+    autonomous: bool = False  # it reports its heartbeat lapsed
+
+
+@dataclass(frozen=True, slots=True)
+class HeadReport:
+    """A head as its link knows it."""
+
+    info: HeadIdentity | None
+    status: HeadReadings | None
+    available: bool
+    refused: str | None = None
+    autonomous: bool = False
+
+
+class RemoteSample(NamedTuple):
+    """A remote sensor's last value and when it came (controller time)."""
+
+    value: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSetup:
+    """What the config says about a zone that the observation needs."""
+
+    setpoint_limits: tuple[float, float]
+    sensor_offset_k: float = 0.0  # added to the head's reading (its static error)
+    remote_sensor: bool = False  # a remote sensor is configured
+    remote_sensor_timeout_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRatings:
+    """What the outdoor unit says about itself once (its identity registers)."""
+
+    rated_heating_w: float
+    rated_cooling_w: float
+    min_frequency_hz: float
+    max_frequency_hz: float
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One tick's view of the units: the control's inputs and the reports they came from."""
+
+    zones: Mapping[str, ZoneInput]  # each with the head's own reading (plus its offset)
+    unit: UnitInput
+    remotes: Mapping[str, RemoteReading]  # the zones with a remote sensor that counts
+    odu: OduReport
+    heads: Mapping[str, HeadReport]
+
+
+def unit_input(
+    ratings: UnitRatings,
+    report: OduConditions,
+    available: bool,
+    settings: UnitSettings,
+    compressor_running: bool | None = None,
+) -> UnitInput:
+    observation = UnitObservation(
+        rated_heating_w=ratings.rated_heating_w,
+        rated_cooling_w=ratings.rated_cooling_w,
+        min_frequency_hz=ratings.min_frequency_hz,
+        max_frequency_hz=ratings.max_frequency_hz,
+        allowed_max_frequency_hz=report.allowed_max_frequency_hz,
+        outdoor_temperature=report.outdoor_temperature,
+    )
+    coil = report.outdoor_coil_temperature
+    return UnitInput(
+        observation,
+        available,
+        report.defrost,
+        settings,
+        fault=report.fault,
+        compressor_running=compressor_running,
+        coil_below_freezing=None if coil is None else coil < 0.0,
+    )
+
+
+def zone_input(
+    settings: ZoneSettings,
+    head_temperature: float | None,
+    available: bool,
+    rated_capacity_w: float,
+    preheating: bool,
+    setpoint_limits: tuple[float, float] | None = None,
+    head_correction_k: float = 0.0,
+) -> ZoneInput:
+    """A zone's input as `Controller.step` takes it: with the head's own reading (plus its
+    static correction); the step checks it and may follow a remote sensor instead."""
+    if head_temperature is not None and head_correction_k:
+        head_temperature += head_correction_k
+    return ZoneInput(
+        settings=settings,
+        temperature=head_temperature,
+        available=available,
+        rated_capacity_w=rated_capacity_w,
+        preheating=preheating,
+        setpoint_limits=setpoint_limits,
+    )
+
+
+def remote_reading(
+    setup: ZoneSetup, sample: RemoteSample | None, now: float, started_at: float
+) -> RemoteReading | None:
+    """The zone's remote sensor: None if it has none, or if its first reading is not due yet (a
+    configured sensor gets its timeout from the start before it counts as missing)."""
+    timeout = setup.remote_sensor_timeout_s
+    if sample is None:
+        if not setup.remote_sensor or now - started_at <= timeout:
+            return None
+        return RemoteReading(None, None, timeout)
+    return RemoteReading(sample.value, sample.at, timeout)
+
+
+# What a zone's input is made of besides its setup: made again only when one of them changed.
+_ZoneKey = tuple[ZoneSettings, float | None, bool, bool, float]
+_UnitKey = tuple[object, bool, UnitSettings, float, float | None, bool, bool, bool | None, bool]
+
+
+class Observer:
+    """The observation step, with the inputs of the last one kept: an input is made again only
+    when what it carries changed (a reading moves in 0.1 K steps, the settings seldom), and an
+    unchanged tick returns the very mapping of last tick, which lets `Controller.step` skip the
+    sensor check of inputs it has judged already. The control treats inputs as values, so one
+    made earlier serves as well as a new one."""
+
+    def __init__(self, setups: Mapping[str, ZoneSetup], limits: InterlockLimits) -> None:
+        """``limits``: the control's, whose frequency range stands in for a unit never reached."""
+        self._setups = tuple(setups.items())
+        self._remote_sensors = any(setup.remote_sensor for setup in setups.values())
+        self._limits = limits
+        self._zone_keys: dict[str, _ZoneKey] = {}
+        self._zones: dict[str, ZoneInput] = {}
+        self._unit_key: _UnitKey | None = None
+        self._unit: UnitInput | None = None
+
+    def observe(
+        self,
+        odu: OduReport,
+        heads: Mapping[str, HeadReport],
+        zone_settings: Mapping[str, ZoneSettings],
+        unit_settings: UnitSettings,
+        now: float,
+        *,
+        samples: Mapping[str, RemoteSample] | None = None,
+        started_at: float | None = None,
+    ) -> Observation:
+        """Every zone's and the unit's input now. ``samples`` are the remote sensors' last
+        values (a zone without a configured sensor may be sent readings too); ``started_at`` is
+        when the control began (a configured sensor's first value is due one timeout after)."""
+        remotes = NO_REMOTES
+        if self._remote_sensors or samples:
+            since = now if started_at is None else started_at
+            found = {}
+            for zone_id, setup in self._setups:
+                sample = None if samples is None else samples.get(zone_id)
+                reading = remote_reading(setup, sample, now, since)
+                if reading is not None:
+                    found[zone_id] = reading
+            remotes = found
+        zones = self._zone_inputs(heads, zone_settings)
+        return Observation(zones, self._unit_input(odu, unit_settings), remotes, odu, heads)
+
+    def _zone_inputs(
+        self, heads: Mapping[str, HeadReport], settings: Mapping[str, ZoneSettings]
+    ) -> dict[str, ZoneInput]:
+        keys = self._zone_keys
+        inputs = self._zones
+        for zone_id, setup in self._setups:
+            report = heads[zone_id]
+            status = report.status
+            info = report.info
+            zone_settings = settings[zone_id]
+            temperature = None if status is None else status.return_air_temperature
+            available = report.available
+            preheating = status is not None and status.cold_draft_prevention
+            rated_w = 0.0 if info is None else info.rated_capacity_w
+            key = (zone_settings, temperature, available, preheating, rated_w)
+            if keys.get(zone_id) != key:
+                keys[zone_id] = key
+                if inputs is self._zones:
+                    inputs = dict(inputs)  # last tick's mapping stays as it was
+                inputs[zone_id] = zone_input(
+                    zone_settings,
+                    temperature,
+                    available,
+                    rated_w,
+                    preheating,
+                    setup.setpoint_limits,
+                    setup.sensor_offset_k,
+                )
+        self._zones = inputs
+        return inputs
+
+    def _unit_input(self, report: OduReport, settings: UnitSettings) -> UnitInput:
+        info, status = report.info, report.status
+        if info is None or status is None:
+            # Never reached (or refused): no refrigerant to share. The control runs all the
+            # same, on what the heads report, as it does while a unit it knew is lost.
+            low, high = self._limits.min_frequency_hz, self._limits.max_frequency_hz
+            nothing = UnitObservation(0.0, 0.0, low, high, 0.0, None)
+            return UnitInput(nothing, available=False, defrost=False, settings=settings)
+        coil = status.outdoor_coil_temperature
+        key = (
+            info,
+            report.available,
+            settings,
+            status.allowed_max_frequency_hz,
+            status.outdoor_temperature,
+            status.defrost,
+            status.fault,
+            None if coil is None else coil < 0.0,  # only its sign matters to the control
+            status.compressor_running,
+        )
+        unit = self._unit
+        if unit is None or key != self._unit_key:
+            ratings = UnitRatings(
+                info.rated_heating_capacity_w,
+                info.rated_cooling_capacity_w,
+                info.min_frequency_hz,
+                info.max_frequency_hz,
+            )
+            unit = self._unit = unit_input(
+                ratings, status, report.available, settings, status.compressor_running
+            )
+            self._unit_key = key
+        return unit

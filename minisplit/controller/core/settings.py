@@ -1,0 +1,116 @@
+"""User settings of a zone and of the unit: what the homeowner chose, persisted and published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
+
+
+class ZoneMode(StrEnum):
+    """What the homeowner sets a zone to: off, one of the head's modes (drivers.vocabulary's
+    HeadMode, by the same word), or heat_cool, in which the zone loop picks heat or cool
+    itself. Not the head's mode: a zone that is off still has a head mode (the last one), and
+    a heat_cool zone's head runs in heat or in cool."""
+
+    OFF = "off"
+    HEAT = HeadMode.HEAT.value
+    COOL = HeadMode.COOL.value
+    HEAT_COOL = "heat_cool"
+    DRY = HeadMode.DRY.value
+    FAN_ONLY = HeadMode.FAN_ONLY.value
+
+
+# The homeowner's fan mode and swing modes are the settings of the head's fan and vanes: one
+# enum each, under the names the settings (and the MQTT topics) use.
+FanMode = FanSpeed
+SwingMode = VanePosition
+
+
+class Preset(StrEnum):
+    NONE = "none"
+    COMFORT = "comfort"
+    ECO = "eco"
+    AWAY = "away"
+    SLEEP = "sleep"
+    BOOST = "boost"
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """Everything a homeowner sets for one room."""
+
+    mode: ZoneMode = ZoneMode.OFF
+    target_temperature: float = 21.0
+    target_temperature_low: float = 20.0
+    target_temperature_high: float = 24.0
+    fan_mode: FanMode = FanMode.AUTO
+    swing_mode: SwingMode = SwingMode.AUTO
+    swing_horizontal_mode: SwingMode = SwingMode.AUTO
+    preset: Preset = Preset.NONE
+    last_on_mode: ZoneMode = ZoneMode.HEAT  # what `power ON` restores
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode.value,
+            "target_temperature": self.target_temperature,
+            "target_temperature_low": self.target_temperature_low,
+            "target_temperature_high": self.target_temperature_high,
+            "fan_mode": self.fan_mode.value,
+            "swing_mode": self.swing_mode.value,
+            "swing_horizontal_mode": self.swing_horizontal_mode.value,
+            "preset": self.preset.value,
+            "last_on_mode": self.last_on_mode.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ZoneSettings:
+        """Rebuild from persisted data; raises ValueError/TypeError on anything malformed."""
+        return cls(
+            mode=ZoneMode(_text(data["mode"])),
+            target_temperature=_number(data["target_temperature"]),
+            target_temperature_low=_number(data["target_temperature_low"]),
+            target_temperature_high=_number(data["target_temperature_high"]),
+            fan_mode=FanMode(_text(data["fan_mode"])),
+            swing_mode=SwingMode(_text(data["swing_mode"])),
+            swing_horizontal_mode=SwingMode(_text(data["swing_horizontal_mode"])),
+            preset=Preset(_text(data["preset"])),
+            last_on_mode=ZoneMode(_text(data.get("last_on_mode", "heat"))),
+        )
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """Settings of the outdoor unit that the homeowner (or a utility signal) controls."""
+
+    quiet: bool = False
+    demand_limit_pct: int = 100
+
+    def to_dict(self) -> dict[str, object]:
+        return {"quiet": self.quiet, "demand_limit_pct": self.demand_limit_pct}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> UnitSettings:
+        limit = int(_scalar(data["demand_limit_pct"]))
+        if not 0 <= limit <= 100:
+            raise ValueError(f"demand_limit_pct {limit} outside 0..100")
+        return cls(quiet=bool(data["quiet"]), demand_limit_pct=limit)
+
+
+def _text(value: object) -> str:
+    # A JSON value that no enum member has is a ValueError, as the enum itself would raise.
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a setting's name")
+    return value
+
+
+def _number(value: object) -> float:
+    return float(_scalar(value))
+
+
+def _scalar(value: object) -> int | float | str:
+    # What int() and float() accept from a JSON document; anything else is malformed.
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r} is not a number")
+    return value

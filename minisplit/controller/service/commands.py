@@ -1,0 +1,272 @@
+"""What arrives over MQTT, parsed strictly: a settings change (a transition of
+`minisplit/controller/core/transitions.py`) for a zone or the unit, or a room sensor's reading.
+
+Parsing never trusts a payload: it must be UTF-8, trimmed, finite, in range and an exact enum
+value, and every rejection is a `CommandError` whose message names the field, the payload and
+what would have been accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from minisplit.controller.config import ZoneConfig
+from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode
+from minisplit.controller.core.transitions import (
+    SetDemandLimit,
+    SetFan,
+    SetMode,
+    SetPower,
+    SetPreset,
+    SetQuiet,
+    SetSwing,
+    SetSwingHorizontal,
+    SetTarget,
+    Side,
+    UnitTransition,
+    ZoneTransition,
+    setpoint_range,
+)
+from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius, to_celsius
+from minisplit.drivers.records import HeadInfo
+
+CELSIUS = TemperatureUnit.CELSIUS
+
+ZONE_FIELDS = (
+    "mode",
+    "temperature",
+    "temperature_low",
+    "temperature_high",
+    "fan_mode",
+    "swing_mode",
+    "swing_horizontal_mode",
+    "preset_mode",
+    "power",
+    "remote_temperature",
+)
+UNIT_FIELDS = ("quiet", "demand_limit")
+# The setpoint each temperature field sets.
+SETPOINT_FIELDS = {
+    "temperature": Side.TARGET,
+    "temperature_low": Side.LOW,
+    "temperature_high": Side.HIGH,
+}
+# What a room sensor may plausibly read; anything outside is a broken or misnamed sensor.
+REMOTE_TEMPERATURE_RANGE = (-30.0, 60.0)
+# Longer payloads are rejected unread and quoted only in part in error messages.
+MAX_PAYLOAD_BYTES = 256
+# A sensor's JSON carries much else (Zigbee2MQTT: battery, link quality, last_seen, update
+# state...), often more than 256 bytes; JSON this long may nest deeper than Python recurses.
+MAX_SENSOR_PAYLOAD_BYTES = 4096
+_QUOTE_CHARS = 64
+
+# ASCII digits only: float() would also take "1_0", "nan", "inf" and non-ASCII digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SWITCH = {"ON": True, "OFF": False}
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class CommandError(ValueError):
+    """A command payload that cannot be accepted; the message says why and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ZoneCommand:
+    """A validated command for one zone: the change to make to its settings."""
+
+    zone_id: str
+    change: ZoneTransition
+
+
+# A validated settings change: for one zone, or for the unit.
+Command = ZoneCommand | UnitTransition
+
+
+@dataclass(frozen=True)
+class SensorReading:
+    """A room temperature (°C) for one zone from a remote sensor: a measurement, not a setting."""
+
+    zone_id: str
+    celsius: float
+
+
+def quote_payload(payload: bytes) -> str:
+    """A payload as it may appear in a log line or error message: decoded leniently, shortened."""
+    text = payload[: _QUOTE_CHARS * 4].decode("utf-8", errors="replace")
+    if len(text) > _QUOTE_CHARS or len(payload) > _QUOTE_CHARS * 4:
+        text = text[:_QUOTE_CHARS] + "…"
+    return repr(text)
+
+
+def _fail(field: str, payload: bytes, why: str) -> CommandError:
+    return CommandError(f"{field}: payload {quote_payload(payload)} rejected: {why}")
+
+
+def _text(field: str, payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> str:
+    if len(payload) > max_bytes:
+        raise _fail(field, payload, f"longer than {max_bytes} bytes")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise _fail(field, payload, "not valid UTF-8") from None
+    if not text:
+        raise _fail(field, payload, "empty")
+    return text
+
+
+def _number(field: str, payload: bytes) -> float:
+    text = _text(field, payload)
+    if not _NUMBER.fullmatch(text):
+        raise _fail(field, payload, "not a decimal number (e.g. 21.5)")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _fail(field, payload, "not a finite number")
+    return value
+
+
+def _temperature(
+    field: str,
+    payload: bytes,
+    unit: TemperatureUnit,
+    low_c: float,
+    high_c: float,
+    *,
+    setpoint: bool = True,
+) -> float:
+    """A temperature sent in ``unit``, in °C within [low_c, high_c]. A setpoint is kept to 0.1 of
+    the unit it was sent in (Home Assistant sends "21.5", some dashboards "21.499999")."""
+    value = _number(field, payload)
+    if setpoint:
+        value = round(value, 1)
+    return _celsius_in_range(field, payload, value, unit, low_c, high_c)
+
+
+def _celsius_in_range(
+    field: str, payload: bytes, value: float, unit: TemperatureUnit, low_c: float, high_c: float
+) -> float:
+    celsius = to_celsius(value, unit)
+    # A tiny tolerance so that rounding of the limits themselves never rejects them.
+    if not low_c - 1e-9 <= celsius <= high_c + 1e-9:
+        low, high = (round(from_celsius(t, unit), 1) for t in (low_c, high_c))
+        raise _fail(field, payload, f"{value:g} is outside {low:g}..{high:g} {unit.symbol}")
+    return min(max(celsius, low_c), high_c)
+
+
+def _choice(field: str, payload: bytes, enum: type[E]) -> E:
+    text = _text(field, payload)
+    try:
+        return enum(text)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise _fail(field, payload, f"allowed: {allowed}") from None
+
+
+def _switch(field: str, payload: bytes) -> bool:
+    text = _text(field, payload)
+    if text not in _SWITCH:
+        raise _fail(field, payload, "allowed: ON, OFF")
+    return _SWITCH[text]
+
+
+def parse_zone_command(
+    zone: ZoneConfig,
+    field: str,
+    payload: bytes,
+    unit: TemperatureUnit = CELSIUS,
+    head: HeadInfo | None = None,
+) -> ZoneCommand | SensorReading:
+    """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad.
+
+    Temperatures arrive in ``unit`` and come out in °C; a setpoint must lie within the zone's
+    limits (`setpoint_range`). ``head`` (once the head has been probed) refuses swing commands
+    for vanes the head does not have. ``remote_temperature`` is a reading, not a change."""
+    change: ZoneTransition
+    if field == "mode":
+        change = SetMode(_choice(field, payload, ZoneMode))
+    elif (side := SETPOINT_FIELDS.get(field)) is not None:
+        limits = setpoint_range(zone.min_temperature, zone.max_temperature, side)
+        change = SetTarget(side, _temperature(field, payload, unit, *limits))
+    elif field == "fan_mode":
+        change = SetFan(_choice(field, payload, FanMode))
+    elif field in ("swing_mode", "swing_horizontal_mode"):
+        position = _choice(field, payload, SwingMode)
+        vertical = field == "swing_mode"
+        if head is not None and not (
+            head.has_vertical_vane if vertical else head.has_horizontal_vane
+        ):
+            vane = "vertical" if vertical else "horizontal"
+            raise _fail(field, payload, f"the head of zone {zone.id!r} has no {vane} vane")
+        change = SetSwing(position) if vertical else SetSwingHorizontal(position)
+    elif field == "preset_mode":
+        # "none" is how Home Assistant clears a preset.
+        change = SetPreset(_choice(field, payload, Preset))
+    elif field == "power":
+        change = SetPower(_switch(field, payload))
+    elif field == "remote_temperature":
+        celsius = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
+        return SensorReading(zone.id, celsius)
+    else:
+        raise CommandError(
+            f"unknown zone field {field!r} (payload {quote_payload(payload)}); "
+            f"allowed: {', '.join(ZONE_FIELDS)}"
+        )
+    return ZoneCommand(zone.id, change)
+
+
+def parse_unit_command(field: str, payload: bytes) -> UnitTransition:
+    """Validate the payload of ``<base>/unit/set/<field>``; raise CommandError if bad."""
+    if field == "quiet":
+        return SetQuiet(_switch(field, payload))
+    if field == "demand_limit":
+        value = _number(field, payload)
+        # Home Assistant's number entity may send "50.0"; an integral value is accepted.
+        if value != int(value):
+            raise _fail(field, payload, "not a whole number of percent")
+        if not 0 <= value <= 100:
+            raise _fail(field, payload, f"{value:g} is outside 0..100 %")
+        return SetDemandLimit(int(value))
+    raise CommandError(
+        f"unknown unit field {field!r} (payload {quote_payload(payload)}); "
+        f"allowed: {', '.join(UNIT_FIELDS)}"
+    )
+
+
+def parse_remote_sensor(
+    payload: bytes, field: str | None, unit: TemperatureUnit = CELSIUS
+) -> float:
+    """A room temperature (°C) from a foreign sensor topic: a plain number, or a JSON object (as
+    Zigbee2MQTT publishes) holding the number under ``field``, in ``unit``. Raise CommandError if
+    unusable."""
+    name = "remote_temperature"
+    text = _text(name, payload, MAX_SENSOR_PAYLOAD_BYTES)
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+    elif text.startswith("{"):
+        if field is None:
+            raise _fail(name, payload, "a JSON object needs remote_sensor_field in the config")
+        try:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise _fail(name, payload, "not valid JSON") from None
+        if not isinstance(data, dict) or field not in data:
+            raise _fail(name, payload, f"JSON object has no field {field!r}")
+        raw = data[field]
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise _fail(name, payload, f"field {field!r} is not a number")
+        value = float(raw)
+    else:
+        expected = f"a JSON object with field {field!r}" if field else "a number"
+        raise _fail(name, payload, f"expected {expected}")
+    if not math.isfinite(value):
+        raise _fail(name, payload, "not a finite number")
+    return _celsius_in_range(name, payload, value, unit, *REMOTE_TEMPERATURE_RANGE)
+
+
+def _reject_constant(constant: str) -> float:
+    raise ValueError(f"{constant} is not a number")

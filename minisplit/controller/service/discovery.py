@@ -1,0 +1,533 @@
+"""The MQTT topic layout of one controller (docs/mqtt.md) and its Home Assistant discovery payloads.
+
+Pure: builds topic names and discovery dicts; the bridge publishes them. Every topic lives under
+``<base_topic>/<controller_id>`` and every unique_id, entity id and device identifier carries the
+controller id, so a fleet of controllers can share one broker and one Home Assistant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+
+from minisplit.controller.config import MqttConfig, ZoneConfig
+from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode
+from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
+from minisplit.drivers.records import HeadInfo
+from minisplit.drivers.vocabulary import ZoneAction
+
+# The JSON fields of the retained state topics (docs/mqtt.md); templates may only use these.
+ZONE_STATE_FIELDS = (
+    "current_temperature",
+    "target_temperature",
+    "target_temperature_low",
+    "target_temperature_high",
+    "mode",
+    "action",
+    "fan_mode",
+    "swing_mode",
+    "swing_horizontal_mode",
+    "preset",
+    "humidity",
+    "demand",
+    "sensor",
+    "available",
+    "mode_conflict",
+    "fault",
+)
+UNIT_STATE_FIELDS = (
+    "mode",
+    "compressor_frequency",
+    "compressor_target",
+    "allowed_max_frequency",
+    "outdoor_temperature",
+    "power",
+    "energy",
+    "defrost",
+    "quiet",
+    "demand_limit",
+    "fault",
+    "available",
+)
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+# Home Assistant's climate `hvac_action` for what a zone does: the control core speaks its own
+# vocabulary (drivers.vocabulary), and this edge speaks Home Assistant's. (A zone's mode, fan and
+# swing settings are published by their own words, which are Home Assistant's modes already.)
+HVAC_ACTIONS: Mapping[ZoneAction, str] = {
+    ZoneAction.OFF: "off",
+    ZoneAction.FAN: "fan",
+    ZoneAction.IDLE: "idle",
+    ZoneAction.HEATING: "heating",
+    ZoneAction.PREHEATING: "preheating",
+    ZoneAction.DEFROSTING: "defrosting",
+    ZoneAction.COOLING: "cooling",
+    ZoneAction.DRYING: "drying",
+}
+
+
+def hvac_action(action: str) -> str:
+    """Home Assistant's `hvac_action` for a zone's action (a ZoneAction, or its word)."""
+    return HVAC_ACTIONS[ZoneAction(action)]
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic one controller publishes or listens to."""
+
+    controller_id: str
+    base: str
+    discovery_prefix: str
+
+    @classmethod
+    def for_controller(cls, config: MqttConfig, controller_id: str) -> Topics:
+        return cls(controller_id, f"{config.base_topic}/{controller_id}", config.discovery_prefix)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def error(self) -> str:
+        return f"{self.base}/error"
+
+    @property
+    def unit_state(self) -> str:
+        return f"{self.base}/unit/state"
+
+    def unit_set(self, field: str) -> str:
+        return f"{self.base}/unit/set/{field}"
+
+    def zone_state(self, zone_id: str) -> str:
+        return f"{self.base}/zone/{zone_id}/state"
+
+    def zone_availability(self, zone_id: str) -> str:
+        return f"{self.base}/zone/{zone_id}/availability"
+
+    def zone_set(self, zone_id: str, field: str) -> str:
+        return f"{self.base}/zone/{zone_id}/set/{field}"
+
+    @property
+    def zone_set_filter(self) -> str:
+        return f"{self.base}/zone/+/set/+"
+
+    @property
+    def zone_availability_filter(self) -> str:
+        return f"{self.base}/zone/+/availability"
+
+    @property
+    def unit_set_filter(self) -> str:
+        return f"{self.base}/unit/set/+"
+
+    @property
+    def ha_status(self) -> str:
+        """Home Assistant's birth/last-will topic."""
+        return f"{self.discovery_prefix}/status"
+
+    def config(self, component: str, object_id: str) -> str:
+        return f"{self.discovery_prefix}/{component}/{object_id}/config"
+
+    def parse_zone_set(self, topic: str) -> tuple[str, str] | None:
+        """(zone id, field) of a ``<base>/zone/<zone>/set/<field>`` topic, else None."""
+        parts = _below(topic, f"{self.base}/zone/")
+        if parts is None or len(parts) != 3 or parts[1] != "set":
+            return None
+        return parts[0], parts[2]
+
+    def parse_unit_set(self, topic: str) -> str | None:
+        parts = _below(topic, f"{self.base}/unit/set/")
+        return parts[0] if parts is not None and len(parts) == 1 else None
+
+    def parse_zone_availability(self, topic: str) -> str | None:
+        parts = _below(topic, f"{self.base}/zone/")
+        if parts is None or len(parts) != 2 or parts[1] != "availability":
+            return None
+        return parts[0]
+
+
+def _below(topic: str, prefix: str) -> list[str] | None:
+    if not topic.startswith(prefix):
+        return None
+    return topic.removeprefix(prefix).split("/")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("minisplit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _controller_device(topics: Topics) -> dict[str, object]:
+    return {
+        "identifiers": [_device_id(topics.controller_id)],
+        "name": f"Mini-split {topics.controller_id}",
+        "manufacturer": "minisplit",
+        "model": "Multi-split controller",
+        "sw_version": _version(),
+    }
+
+
+def _head_device(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    return {
+        "identifiers": [_device_id(topics.controller_id, zone.id)],
+        "name": zone.name,
+        "manufacturer": "minisplit",
+        "model": f"Indoor head ({zone.profile})",
+        "suggested_area": zone.name,
+        "via_device": _device_id(topics.controller_id),
+    }
+
+
+def _origin() -> dict[str, object]:
+    return {"name": "minisplit", "sw_version": _version()}
+
+
+def _object_id(topics: Topics, *parts: str) -> str:
+    """The object id in discovery topics: ``<controller_id>-<zone>`` for a zone's climate
+    entity, ``<controller_id>-unit-<key>`` for the unit's. Joined with "-", which controller and
+    zone ids cannot contain, so that no two controllers' topics coincide (with "_", controller
+    ``a`` zone ``b_c`` and controller ``a_b`` zone ``c`` shared one)."""
+    return "-".join((topics.controller_id, *parts))
+
+
+def _entity_name(topics: Topics, *parts: str) -> str:
+    """The entity id Home Assistant is asked to give (its ids allow only ``[a-z0-9_]``; on a
+    clash it adds a suffix itself, nothing is overwritten), and the object id that discovery
+    topics had before they were joined with "-"."""
+    return "_".join((topics.controller_id, *parts))
+
+
+def _field(name: str) -> str:
+    return "{{ value_json." + name + " }}"
+
+
+def _switch_field(name: str) -> str:
+    return "{{ 'ON' if value_json." + name + " else 'OFF' }}"
+
+
+def _device_id(*parts: str) -> str:
+    # "-" cannot occur in controller or zone ids, so these never collide across a fleet.
+    return "-".join(("minisplit", *parts))
+
+
+def _entity(
+    unique_id: str, component: str, object_id: str, device: dict[str, object]
+) -> dict[str, object]:
+    return {
+        "unique_id": unique_id,
+        "default_entity_id": f"{component}.{object_id}",
+        "device": device,
+        "origin": _origin(),
+        "qos": 1,
+    }
+
+
+def _zone_availability(topics: Topics, zone_id: str) -> dict[str, object]:
+    return {
+        "availability": [{"topic": topics.status}, {"topic": topics.zone_availability(zone_id)}],
+        "availability_mode": "all",
+    }
+
+
+def _unit_availability(topics: Topics) -> dict[str, object]:
+    return {
+        "availability": [
+            {"topic": topics.status},
+            {
+                "topic": topics.unit_state,
+                "value_template": "{{ 'online' if value_json.available else 'offline' }}",
+            },
+        ],
+        "availability_mode": "all",
+    }
+
+
+def climate_config(
+    topics: Topics,
+    zone: ZoneConfig,
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    head: HeadInfo | None = None,
+) -> dict[str, object]:
+    """The climate entity of one zone (one indoor head), in the house's temperature ``unit``.
+
+    What the head can do decides what the entity offers: current humidity only with a humidity
+    sensor, swing modes only for the vanes it has. Until the head has answered (``head`` None)
+    none of them is offered; the bridge re-publishes the entity once it knows."""
+    state = topics.zone_state(zone.id)
+    min_temp, max_temp = setpoint_bounds(zone.min_temperature, zone.max_temperature, unit)
+    cfg = _entity(
+        _device_id(topics.controller_id, zone.id, "climate"),
+        "climate",
+        _entity_name(topics, zone.id),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": None,  # the entity is the head itself: it takes the device's (room's) name
+        "optimistic": False,
+        "temperature_unit": unit.value,
+        "precision": 0.1,
+        "temp_step": 0.5 if unit is TemperatureUnit.CELSIUS else 1.0,
+        "min_temp": min_temp,
+        "max_temp": max_temp,
+        "modes": [mode.value for mode in ZoneMode],
+        "mode_command_topic": topics.zone_set(zone.id, "mode"),
+        "mode_state_topic": state,
+        "mode_state_template": _field("mode"),
+        "power_command_topic": topics.zone_set(zone.id, "power"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "action_topic": state,
+        "action_template": _field("action"),
+        "current_temperature_topic": state,
+        "current_temperature_template": _field("current_temperature"),
+        "temperature_command_topic": topics.zone_set(zone.id, "temperature"),
+        "temperature_state_topic": state,
+        "temperature_state_template": _field("target_temperature"),
+        "temperature_low_command_topic": topics.zone_set(zone.id, "temperature_low"),
+        "temperature_low_state_topic": state,
+        "temperature_low_state_template": _field("target_temperature_low"),
+        "temperature_high_command_topic": topics.zone_set(zone.id, "temperature_high"),
+        "temperature_high_state_topic": state,
+        "temperature_high_state_template": _field("target_temperature_high"),
+        "fan_modes": [fan.value for fan in FanMode],
+        "fan_mode_command_topic": topics.zone_set(zone.id, "fan_mode"),
+        "fan_mode_state_topic": state,
+        "fan_mode_state_template": _field("fan_mode"),
+        # Home Assistant adds "none" itself and refuses a list that contains it.
+        "preset_modes": [preset.value for preset in Preset if preset is not Preset.NONE],
+        "preset_mode_command_topic": topics.zone_set(zone.id, "preset_mode"),
+        "preset_mode_state_topic": state,
+        "preset_mode_value_template": _field("preset"),
+        "json_attributes_topic": state,
+        "json_attributes_template": (
+            "{{ {'sensor': value_json.sensor, 'demand': value_json.demand,"
+            " 'mode_conflict': value_json.mode_conflict, 'fault': value_json.fault} | tojson }}"
+        ),
+    }
+    if head is not None and head.has_humidity_sensor:
+        cfg |= {
+            "current_humidity_topic": state,
+            "current_humidity_template": _field("humidity"),
+        }
+    if head is not None and head.has_vertical_vane:
+        cfg |= _swing(topics, zone, "swing_mode")
+    if head is not None and head.has_horizontal_vane:
+        cfg |= _swing(topics, zone, "swing_horizontal_mode")
+    return cfg
+
+
+def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
+    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``."""
+    return {
+        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in SwingMode],
+        f"{field}_command_topic": topics.zone_set(zone.id, field),
+        f"{field}_state_topic": topics.zone_state(zone.id),
+        f"{field}_state_template": _field(field),
+    }
+
+
+def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    cfg = _entity(
+        _device_id(topics.controller_id, zone.id, "demand"),
+        "sensor",
+        _entity_name(topics, zone.id, "demand"),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": "Demand",
+        "state_topic": topics.zone_state(zone.id),
+        "value_template": _field("demand"),
+        "unit_of_measurement": "%",
+        "state_class": "measurement",
+        "suggested_display_precision": 0,
+        "icon": "mdi:gauge",
+    }
+    return cfg
+
+
+@dataclass(frozen=True)
+class _UnitSensor:
+    key: str
+    name: str
+    unit: str | None = None
+    device_class: str | None = None
+    state_class: str | None = None
+    precision: int | None = None
+    diagnostic: bool = False
+    template: str | None = None
+
+
+_UNIT_SENSORS = (
+    _UnitSensor(
+        "compressor_frequency", "Compressor frequency", "Hz", "frequency", "measurement", 1
+    ),
+    # In the house's temperature unit (see unit_sensor_configs).
+    _UnitSensor(
+        "outdoor_temperature", "Outdoor temperature", None, "temperature", "measurement", 1
+    ),
+    _UnitSensor("power", "Power", "W", "power", "measurement", 0),
+    _UnitSensor("energy", "Energy", "kWh", "energy", "total_increasing", 2),
+    # The state says null when there is no fault; show that as "none", not "None".
+    _UnitSensor("fault", "Fault", diagnostic=True, template="{{ value_json.fault or 'none' }}"),
+)
+
+
+def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
+    cfg = _entity(
+        _device_id(topics.controller_id, "unit", key),
+        component,
+        _entity_name(topics, "unit", key),
+        _controller_device(topics),
+    )
+    return cfg | _unit_availability(topics)
+
+
+def unit_sensor_configs(
+    topics: Topics, unit: TemperatureUnit = TemperatureUnit.CELSIUS
+) -> dict[str, dict[str, object]]:
+    """{config topic: payload} for the outdoor unit's sensors, switch and number."""
+    configs: dict[str, dict[str, object]] = {}
+    for sensor in _UNIT_SENSORS:
+        cfg = _unit_entity(topics, sensor.key, "sensor")
+        cfg |= {
+            "name": sensor.name,
+            "state_topic": topics.unit_state,
+            "value_template": sensor.template or _field(sensor.key),
+        }
+        if sensor.device_class == "temperature":
+            cfg["unit_of_measurement"] = unit.symbol
+        elif sensor.unit is not None:
+            cfg["unit_of_measurement"] = sensor.unit
+        if sensor.device_class is not None:
+            cfg["device_class"] = sensor.device_class
+        if sensor.state_class is not None:
+            cfg["state_class"] = sensor.state_class
+        if sensor.precision is not None:
+            cfg["suggested_display_precision"] = sensor.precision
+        if sensor.diagnostic:
+            cfg["entity_category"] = "diagnostic"
+        configs[topics.config("sensor", _object_id(topics, "unit", sensor.key))] = cfg
+
+    defrost = _unit_entity(topics, "defrost", "binary_sensor")
+    defrost |= {
+        "name": "Defrost",
+        "state_topic": topics.unit_state,
+        "value_template": _switch_field("defrost"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "icon": "mdi:snowflake-melt",
+    }
+    configs[topics.config("binary_sensor", _object_id(topics, "unit", "defrost"))] = defrost
+
+    quiet = _unit_entity(topics, "quiet", "switch")
+    quiet |= {
+        "name": "Quiet mode",
+        "command_topic": topics.unit_set("quiet"),
+        "state_topic": topics.unit_state,
+        "value_template": _switch_field("quiet"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "state_on": "ON",
+        "state_off": "OFF",
+        "optimistic": False,
+        "icon": "mdi:volume-off",
+    }
+    configs[topics.config("switch", _object_id(topics, "unit", "quiet"))] = quiet
+
+    limit = _unit_entity(topics, "demand_limit", "number")
+    limit |= {
+        "name": "Demand limit",
+        "command_topic": topics.unit_set("demand_limit"),
+        "state_topic": topics.unit_state,
+        "value_template": _field("demand_limit"),
+        "min": 0,
+        "max": 100,
+        "step": 1,
+        "mode": "slider",
+        "unit_of_measurement": "%",
+        "optimistic": False,
+        "icon": "mdi:speedometer",
+    }
+    configs[topics.config("number", _object_id(topics, "unit", "demand_limit"))] = limit
+    return configs
+
+
+def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """(component, object id parts, unique_id) of each entity of one zone."""
+    return [
+        ("climate", (zone_id,), _device_id(topics.controller_id, zone_id, "climate")),
+        ("sensor", (zone_id, "demand"), _device_id(topics.controller_id, zone_id, "demand")),
+    ]
+
+
+def _unit_entities(topics: Topics) -> list[tuple[str, tuple[str, ...], str]]:
+    """(component, object id parts, unique_id) of each entity of the outdoor unit."""
+    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
+    components |= {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
+    return [
+        (component, ("unit", key), _device_id(topics.controller_id, "unit", key))
+        for key, component in components.items()
+    ]
+
+
+def discovery_messages(
+    topics: Topics,
+    zones: Sequence[ZoneConfig],
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    heads: Mapping[str, HeadInfo | None] | None = None,
+) -> dict[str, dict[str, object]]:
+    """{config topic: payload} for the whole controller: every zone and the outdoor unit.
+    ``heads`` holds what each zone's head said about itself, once it has answered."""
+    messages: dict[str, dict[str, object]] = {}
+    for zone in zones:
+        head = (heads or {}).get(zone.id)
+        messages[topics.config("climate", _object_id(topics, zone.id))] = climate_config(
+            topics, zone, unit, head
+        )
+        messages[topics.config("sensor", _object_id(topics, zone.id, "demand"))] = (
+            zone_demand_config(topics, zone)
+        )
+    messages |= unit_sensor_configs(topics, unit)
+    return messages
+
+
+def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, str]:
+    """{config topic: unique_id} of the entities of this configuration as discovery topics
+    were named before their ids were joined with "-": to be cleared where they still hold
+    that unique_id (and only there: another controller may have written one since)."""
+    entities = [e for zone in zones for e in _zone_entities(topics, zone.id)]
+    entities += _unit_entities(topics)
+    return {
+        topics.config(component, _entity_name(topics, *parts)): unique_id
+        for component, parts, unique_id in entities
+    }
+
+
+def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
+    """{config topic: unique_id} where a zone no longer configured may have been announced,
+    under either naming; cleared only where the retained config carries that unique_id."""
+    return {
+        topics.config(component, name(topics, *parts)): unique_id
+        for component, parts, unique_id in _zone_entities(topics, zone_id)
+        for name in (_object_id, _entity_name)
+    }
+
+
+def retired_zone_topics(
+    topics: Topics, previous_zone_ids: Iterable[str], zones: Sequence[ZoneConfig]
+) -> list[str]:
+    """Retained topics under the base topic to clear (publish an empty retained payload) for
+    zones that were published before but are no longer configured: their state and
+    availability. Their discovery topics are cleared by what they hold
+    (`retired_zone_discovery`)."""
+    current = {zone.id for zone in zones}
+    cleared: list[str] = []
+    for zone_id in sorted(set(previous_zone_ids) - current):
+        cleared += [topics.zone_state(zone_id), topics.zone_availability(zone_id)]
+    return cleared

@@ -1,0 +1,46 @@
+"""What the controller keeps across a restart besides the settings: when each boost began (the
+control core counts a boost from then, not from the first tick that sees it) and the defrost
+interval the frost anticipation learned. Both travel in the saved state (`SavedState`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from minisplit.controller.core.presets import boost_elapsed_s
+from minisplit.controller.core.settings import Preset
+from minisplit.controller.core.tick import Controller
+from minisplit.controller.service.persistence import SavedState
+
+
+class BoostCounter:
+    """Tells the control core when each boost it has not counted yet began: a boost started
+    before a restart goes on with what was left of it (`boost_elapsed_s`), a new one from the
+    moment it was asked for."""
+
+    def __init__(self, duration_s: float, time_scale: float) -> None:
+        self._duration_s = duration_s
+        self._time_scale = time_scale
+        self._counted: dict[str, float | None] = {}  # by zone: the start the core counts from
+
+    def count(
+        self, controller: Controller, state: SavedState, now: float, calendar_now: float
+    ) -> None:
+        """Before the tick at controller time ``now`` (``calendar_now`` in calendar seconds)."""
+        counted: dict[str, float | None] = {}
+        for zone_id, settings in state.zones.items():
+            if settings.preset is not Preset.BOOST:
+                continue
+            started = counted[zone_id] = state.boost_started.get(zone_id)
+            if zone_id not in self._counted or self._counted[zone_id] != started:
+                elapsed = boost_elapsed_s(started, calendar_now, self._duration_s, self._time_scale)
+                controller.resume_boost(zone_id, now - elapsed)
+        self._counted = counted
+
+
+def with_defrost_interval(controller: Controller, wanted: SavedState) -> SavedState | None:
+    """The settings to save when the learned defrost interval changed (once per defrost at
+    most), else None."""
+    interval = controller.state.frost.interval_s
+    if interval == wanted.defrost_interval_s:
+        return None
+    return replace(wanted, defrost_interval_s=interval)

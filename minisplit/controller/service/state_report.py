@@ -1,0 +1,134 @@
+"""What is published (pure): each zone's and the outdoor unit's state (docs/mqtt.md) and the
+one-line status for systemd, made from one tick's `Observation` and the control's output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from minisplit.controller.core.control import ControlOutput, ZoneInput
+from minisplit.controller.core.observation import Observation
+from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.drivers.vocabulary import ZoneAction
+
+ODU_UNIT = "outdoor unit"  # how logs and the status name the ODU (zones go by their id)
+AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (heartbeat lapsed)
+# The fault the unit shows while the settings in effect are not on disk (the write is retried).
+STATE_UNSAVED = "state_unsaved"
+ODU_COMMS = "odu_comms"  # a head's fault while the outdoor unit does not answer
+
+
+def zone_state(
+    zone_id: str,
+    seen: Observation,
+    output: ControlOutput | None,
+    followed: ZoneInput | None,
+    sensor_faults: tuple[str, ...],
+) -> dict[str, object]:
+    """The zone's state: ``followed`` is the input the control followed (the reading it chose,
+    with its static offset; the bias estimate is for the control only), ``sensor_faults`` the
+    room sensors' faults as of that tick."""
+    report = seen.heads[zone_id]
+    settings = seen.zones[zone_id].settings
+    available = report.available
+    temperature = followed.temperature if followed else None
+    sensor = followed.sensor if followed else SensorSource.HEAD
+    out = output.zones.get(zone_id) if output else None
+    status = report.status
+    action = out.action if out and available else ZoneAction.OFF
+    fault = report.refused or (status.fault_code if status and status.fault else None)
+    if available and not seen.odu.available:
+        # The heads were told to ask for no refrigerant: say so.
+        action = action if action in (ZoneAction.OFF, ZoneAction.FAN) else ZoneAction.IDLE
+        fault = fault or ODU_COMMS
+    if available and not fault:
+        fault = ", ".join(sensor_faults) or None
+    if report.autonomous:
+        fault = fault or AUTONOMOUS
+    return {
+        "current_temperature": None if temperature is None else round(temperature, 1),
+        "target_temperature": settings.target_temperature,
+        "target_temperature_low": settings.target_temperature_low,
+        "target_temperature_high": settings.target_temperature_high,
+        "mode": settings.mode.value,
+        "action": action,
+        "fan_mode": settings.fan_mode.value,
+        "swing_mode": settings.swing_mode.value,
+        "swing_horizontal_mode": settings.swing_horizontal_mode.value,
+        "preset": settings.preset.value,
+        "humidity": status.humidity if status else None,
+        "demand": round(100 * out.demand, 1) if out else 0.0,
+        "sensor": sensor.value,
+        "available": available,
+        "mode_conflict": bool(out and out.mode_conflict),
+        "fault": fault,
+    }
+
+
+def unit_state(seen: Observation, output: ControlOutput | None, unsaved: bool) -> dict[str, object]:
+    """The outdoor unit's state; ``unsaved``: the settings in effect are not on disk."""
+    report = seen.odu
+    status = report.status
+    settings = seen.unit.settings
+    unit = (
+        report.refused
+        or (status.fault_code if status and status.fault else None)
+        or (AUTONOMOUS if report.autonomous else None)
+    )
+    # The settings are the whole system's; the unit's fault is where Home Assistant shows a
+    # fault of the system, so an unwritable state file is said there, beside the unit's.
+    fault = ", ".join(f for f in (unit, STATE_UNSAVED if unsaved else None) if f) or None
+    return {
+        "mode": status.mode if status else None,
+        "compressor_frequency": status.compressor_frequency_hz if status else None,
+        "compressor_target": output.odu.frequency_hz if output else 0.0,
+        "allowed_max_frequency": status.allowed_max_frequency_hz if status else None,
+        "outdoor_temperature": status.outdoor_temperature if status else None,
+        "power": status.input_power_w if status else None,
+        "energy": round(status.energy_wh / 1000.0, 3) if status else None,
+        "defrost": status.defrost if status else False,
+        "quiet": settings.quiet,
+        "demand_limit": settings.demand_limit_pct,
+        "fault": fault,
+        "available": report.available,
+    }
+
+
+def status_line(
+    seen: Observation, sensor_faults: Mapping[str, tuple[str, ...]], unsaved: bool
+) -> str:
+    """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults."""
+    heads = seen.heads
+    ok = sum(report.available for report in heads.values())
+    faults = [
+        f"{zone_id} {_refusal(report.refused) or 'offline'}"
+        for zone_id, report in heads.items()
+        if not report.available
+    ]
+    faults += [
+        f"{zone_id} fault {report.status.fault_code}"
+        for zone_id, report in heads.items()
+        if report.available and report.status is not None and report.status.fault
+    ]
+    faults += [
+        f"{zone_id} {name}"
+        for zone_id, report in heads.items()
+        if report.available
+        for name in sensor_faults.get(zone_id, ())
+    ]
+    autonomous = [zone_id for zone_id, report in heads.items() if report.autonomous]
+    autonomous += [ODU_UNIT] if seen.odu.autonomous else []
+    faults += [f"{unit} {AUTONOMOUS}" for unit in sorted(autonomous)]
+    if unsaved:
+        faults.append("settings not saved (writing the state file failed; retrying)")
+    status = seen.odu.status
+    if not seen.odu.available or status is None:
+        odu = f"ODU {_refusal(seen.odu.refused) or 'offline'}"
+    else:
+        odu = f"ODU {status.mode} {status.compressor_frequency_hz:.1f} Hz"
+        if status.fault:
+            faults.insert(0, f"ODU fault {status.fault_code}")
+    return f"zones {ok}/{len(heads)} ok; {odu}; faults: {', '.join(faults) or 'none'}"
+
+
+def _refusal(fault: str | None) -> str | None:
+    return None if fault is None else f"refused ({fault})"

@@ -1,0 +1,239 @@
+"""Device profiles: register maps as data, loaded and validated from TOML (docs/architecture.md,
+'Register maps are data')."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from minisplit.drivers.strict_model import StrictModel
+from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.tomlerrors import KeysError, describe
+
+
+class Table(StrEnum):
+    INPUT = "input"
+    HOLDING = "holding"
+
+
+class DeviceKind(StrEnum):
+    OUTDOOR_UNIT = "outdoor_unit"
+    INDOOR_HEAD = "indoor_head"
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used; the message names the file and the key."""
+
+
+# TOML's table keys are strings: `enum = { 0 = "off" }` has the key "0".
+_KeyInt = Annotated[int, Field(strict=False)]
+
+
+# NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
+# one none, an infinite scale read NaN and wrote 0) and check-config said OK.
+_Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """One register (or register pair) of a device, as the profile describes it.
+
+    Also the profile's schema: pydantic validates each `[registers.<name>]` table of a profile
+    straight into it (no coercion: each value must have its type, as in the other models here),
+    so a register's keys, types, bounds and defaults are declared here only. The name is the
+    table's key."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    name: StrictStr
+    address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
+    table: Table
+    type: Literal["u16", "s16", "u32"]
+    word_order: Literal["high_first", "low_first"] = "high_first"
+    scale: Annotated[_Finite, Field(gt=0)] = 1.0
+    unit: StrictStr = ""
+    enum: dict[_KeyInt, StrictStr] = field(default_factory=dict)
+    bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], StrictStr] = field(default_factory=dict)
+    invalid: Annotated[StrictInt, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    writable: StrictBool = False
+    range: tuple[_Finite, _Finite] | None = None
+    allow_zero: StrictBool = False
+    default: _Finite | None = None
+
+    def __post_init__(self) -> None:
+        if self.range is not None:
+            if not self.writable:
+                raise ValueError("'range' is only meaningful on a writable register")
+            if self.range[0] > self.range[1]:
+                raise ValueError(f"range {list(self.range)} is empty (low > high)")
+        if self.word_order != "high_first" and self.type != "u32":
+            raise ValueError("'word_order' applies to u32 registers only")
+        if self.writable and self.table is Table.INPUT:
+            raise ValueError("input registers cannot be writable")
+
+    @property
+    def count(self) -> int:
+        """Number of 16-bit registers this value occupies."""
+        return 2 if self.type == "u32" else 1
+
+    @property
+    def last_address(self) -> int:
+        return self.address + self.count - 1
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    kind: DeviceKind
+    device_kind: int
+    default_unit_id: int
+    max_read_registers: int
+    registers: dict[str, RegisterSpec]
+    min_restart_s: float = 0.0
+    source: str = ""
+
+    def __getitem__(self, name: str) -> RegisterSpec:
+        return self.registers[name]
+
+    def table(self, table: Table) -> list[RegisterSpec]:
+        """The registers of one table, by address."""
+        return sorted(
+            (r for r in self.registers.values() if r.table is table), key=lambda r: r.address
+        )
+
+
+class _DeviceModel(StrictModel):
+    name: str
+    kind: Annotated[DeviceKind, Field(strict=False)]
+    device_kind: int
+    default_unit_id: Annotated[int, Field(ge=1, le=247)]
+    max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
+    min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
+
+
+class _ProfileModel(BaseModel):
+    # Not strict itself: that would take only RegisterSpec instances; RegisterSpec's fields and
+    # _DeviceModel are strict.
+    model_config = ConfigDict(extra="forbid")
+
+    device: _DeviceModel
+    registers: dict[StrictStr, RegisterSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: object) -> object:
+        """Each register takes its key in `registers` as its name (and has no `name` key)."""
+        if not isinstance(data, dict) or not isinstance(data.get("registers"), dict):
+            return data
+        registers = {}
+        for name, reg in data["registers"].items():
+            if isinstance(reg, dict):
+                if "name" in reg:
+                    raise KeysError("unknown key", ("registers", name, "name"))
+                reg = {"name": name, **reg}
+            registers[name] = reg
+        return {**data, "registers": registers}
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> _ProfileModel:
+        used: dict[tuple[Table, int], str] = {}
+        for name, reg in self.registers.items():
+            for addr in range(reg.address, reg.last_address + 1):
+                other = used.setdefault((reg.table, addr), name)
+                if other != name:
+                    raise ValueError(
+                        f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
+                    )
+        return self
+
+
+def parse_profile(
+    data: dict[str, object], source: str = "<profile>", text: str = ""
+) -> DeviceProfile:
+    """Validate a profile's TOML data; raise ProfileError naming the source, each bad key and,
+    given the file's ``text``, its line."""
+    try:
+        model = _ProfileModel.model_validate(data)
+    except ValidationError as err:
+        raise ProfileError(f"{source}: " + "; ".join(describe(err.errors(), text))) from None
+    dev = model.device
+    return DeviceProfile(
+        name=dev.name,
+        kind=dev.kind,
+        device_kind=dev.device_kind,
+        default_unit_id=dev.default_unit_id,
+        max_read_registers=dev.max_read_registers,
+        min_restart_s=dev.min_restart_s,
+        registers=model.registers,
+        source=source,
+    )
+
+
+def load_profile_file(path: Path) -> DeviceProfile:
+    try:
+        text = read_text(path)
+    except UnreadableFile as err:
+        raise ProfileError(str(err)) from None
+    return _parse_profile_text(text, str(path))
+
+
+def _parse_profile_text(text: str, source: str) -> DeviceProfile:
+    try:
+        data = parse_toml(text)
+    except TomlError as err:
+        raise ProfileError(f"{source}: {err}") from None
+    return parse_profile(data, source, text)
+
+
+def shipped_profile_names() -> list[str]:
+    """Names of the profiles that travel inside the package."""
+    folder = resources.files("minisplit_data") / "profiles"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None:
+    """The file a config's ``profile`` value names (a relative path is taken relative to
+    ``base_dir``, the config file's folder), or None for a shipped profile's name."""
+    if name_or_path in shipped_profile_names():
+        return None
+    path = Path(name_or_path)
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
+def _may_exist(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long: reading it says what is wrong
+        return True
+
+
+def load_profile(name_or_path: str, base_dir: Path | None = None) -> DeviceProfile:
+    """A shipped profile by name (``reference-odu``), or a profile file by path (see
+    `profile_file`)."""
+    path = profile_file(name_or_path, base_dir)
+    if path is None:
+        ref = resources.files("minisplit_data") / "profiles" / f"{name_or_path}.toml"
+        return _parse_profile_text(ref.read_text(encoding="utf-8"), f"profile {name_or_path}")
+    if "\0" not in name_or_path and not _may_exist(path):
+        known = ", ".join(shipped_profile_names())
+        raise ProfileError(
+            f"unknown profile {name_or_path!r}: neither a shipped profile ({known}) nor a file"
+        )
+    return load_profile_file(path)

@@ -1,0 +1,181 @@
+"""Register encoding (u16/s16/u32, scale, sentinels, write ranges) and read-block planning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from minisplit.drivers.profile import RegisterSpec, Table
+
+
+class RegisterValueError(ValueError):
+    """A value that the register cannot hold, or a write the profile does not allow."""
+
+
+def raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int:
+    """The register's raw integer (unsigned for u16/u32, signed for s16) from its words."""
+    if spec.type == "u32":
+        hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
+        return (hi << 16) | lo
+    word = words[0] & 0xFFFF
+    if spec.type == "s16" and word >= 0x8000:
+        return word - 0x10000
+    return word
+
+
+def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
+    """The words that carry a raw integer; raises RegisterValueError when it does not fit."""
+    if spec.type == "u32":
+        if not 0 <= raw <= 0xFFFFFFFF:
+            raise RegisterValueError(f"{spec.name}: {raw} does not fit in u32")
+        hi, lo = raw >> 16, raw & 0xFFFF
+        return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
+    if spec.type == "s16":
+        if not -0x8000 <= raw <= 0x7FFF:
+            raise RegisterValueError(f"{spec.name}: {raw} does not fit in s16")
+        return [raw & 0xFFFF]
+    if not 0 <= raw <= 0xFFFF:
+        raise RegisterValueError(f"{spec.name}: {raw} does not fit in u16")
+    return [raw]
+
+
+def is_invalid(spec: RegisterSpec, words: Sequence[int]) -> bool:
+    """True when the words hold the register's "sensor fault / not available" sentinel."""
+    if spec.invalid is None:
+        return False
+    if spec.type == "u32":
+        return raw_from_words(spec, words) == spec.invalid
+    return (words[0] & 0xFFFF) == spec.invalid
+
+
+def decode(spec: RegisterSpec, words: Sequence[int]) -> float | int | None:
+    """Engineering value of a register; None for the invalid sentinel."""
+    if is_invalid(spec, words):
+        return None
+    raw = raw_from_words(spec, words)
+    if spec.scale == 1.0:
+        return raw
+    return round(raw * spec.scale, 6)
+
+
+def raw_from_value(spec: RegisterSpec, value: float) -> int:
+    """Raw integer for an engineering value (rounded to the register's resolution)."""
+    return round(value / spec.scale)
+
+
+def check_writable(spec: RegisterSpec, value: float) -> None:
+    """Refuse any write the profile does not allow: read-only, enum or range violations."""
+    if not spec.writable:
+        raise RegisterValueError(f"{spec.name} is not writable")
+    if spec.enum and raw_from_value(spec, value) not in spec.enum:
+        allowed = ", ".join(f"{k}={v}" for k, v in sorted(spec.enum.items()))
+        raise RegisterValueError(f"{spec.name}: {value!r} is not one of {allowed}")
+    if spec.range is not None:
+        low, high = spec.range
+        if spec.allow_zero and value == 0:
+            return
+        if not low <= value <= high:
+            zero = "0 or " if spec.allow_zero else ""
+            raise RegisterValueError(f"{spec.name}: {value!r} is outside {zero}{low}..{high}")
+
+
+def encode(spec: RegisterSpec, value: float) -> list[int]:
+    """Words for writing an engineering value, after checking the profile allows it."""
+    check_writable(spec, value)
+    return words_from_raw(spec, raw_from_value(spec, value))
+
+
+def encode_value(spec: RegisterSpec, value: float | None) -> list[int]:
+    """Words for any value (writable or not), for the simulator's side of the register map.
+
+    None encodes the invalid sentinel."""
+    if value is None:
+        if spec.invalid is None:
+            raise RegisterValueError(f"{spec.name} has no invalid sentinel")
+        if spec.type == "u32":
+            return words_from_raw(spec, spec.invalid)
+        return [spec.invalid]
+    raw = raw_from_value(spec, value)
+    if spec.type == "u32":
+        raw &= 0xFFFFFFFF
+    elif spec.type == "u16":
+        raw = min(max(raw, 0), 0xFFFF)
+    else:
+        raw = min(max(raw, -0x7FFF), 0x7FFF)
+    return words_from_raw(spec, raw)
+
+
+def enum_name(spec: RegisterSpec, raw: int) -> str | None:
+    """The enum label of a raw value; None for a value the profile does not name."""
+    return spec.enum.get(raw)
+
+
+def enum_value(spec: RegisterSpec, name: str) -> int:
+    for raw, label in spec.enum.items():
+        if label == name:
+            return raw
+    raise RegisterValueError(f"{spec.name}: {name!r} is not one of {sorted(spec.enum.values())}")
+
+
+def bit_flags(spec: RegisterSpec, raw: int) -> dict[str, bool]:
+    return {name: bool(raw >> bit & 1) for bit, name in spec.bits.items()}
+
+
+@dataclass(frozen=True)
+class ReadBlock:
+    """One read request: a contiguous address range of one table and the registers inside it."""
+
+    table: Table
+    address: int
+    count: int
+    registers: tuple[RegisterSpec, ...]
+
+    def values(self, words: Sequence[int]) -> dict[str, float | int | None]:
+        """Decode every register of the block from the words a read returned."""
+        out: dict[str, float | int | None] = {}
+        for spec in self.registers:
+            offset = spec.address - self.address
+            out[spec.name] = decode(spec, words[offset : offset + spec.count])
+        return out
+
+    def raw_words(self, words: Sequence[int]) -> dict[str, list[int]]:
+        return {
+            spec.name: list(words[spec.address - self.address :][: spec.count])
+            for spec in self.registers
+        }
+
+
+def plan_reads(
+    registers: Iterable[RegisterSpec], max_count: int = 32, max_gap: int = 8
+) -> list[ReadBlock]:
+    """Merge registers into the fewest reads: one block per table while the span fits.
+
+    A gap inside a table is bridged when it is at most ``max_gap`` registers (reading a few
+    unused registers costs less than a new request's round trip); a block never exceeds
+    ``max_count`` registers and never reaches past the last requested register."""
+    blocks: list[ReadBlock] = []
+    by_table: dict[Table, list[RegisterSpec]] = {}
+    for spec in registers:
+        by_table.setdefault(spec.table, []).append(spec)
+    for table in sorted(by_table):
+        specs = sorted(by_table[table], key=lambda s: s.address)
+        current: list[RegisterSpec] = []
+        for spec in specs:
+            if current:
+                start = current[0].address
+                end = max(s.last_address for s in current)
+                gap = spec.address - end - 1
+                if gap <= max_gap and spec.last_address - start + 1 <= max_count:
+                    current.append(spec)
+                    continue
+                blocks.append(_block(table, current))
+            current = [spec]
+        if current:
+            blocks.append(_block(table, current))
+    return blocks
+
+
+def _block(table: Table, specs: list[RegisterSpec]) -> ReadBlock:
+    start = specs[0].address
+    end = max(s.last_address for s in specs)
+    return ReadBlock(table=table, address=start, count=end - start + 1, registers=tuple(specs))

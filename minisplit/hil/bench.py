@@ -1,0 +1,705 @@
+"""`minisplit bench`: every scenario through the plant with each controller, side by side.
+
+The `minisplit` controller here is the supervisor's observation step (`controller.core.observation`)
+and `controller.core.tick.Controller`, the very code the supervisor runs, fed with reports of the
+same unit firmware (`hil.firmware`) that the Modbus simulator serves; the
+baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`
+(docs/benchmark.md)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minisplit.controller.config import ControlConfig, ZoneConfig
+from minisplit.controller.core.observation import HeadReport, Observer, OduReport, ZoneSetup
+from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.tick import Controller
+from minisplit.controller.tuning import control_tuning_from
+from minisplit.drivers.records import HeadCommand, HeadInfo, OduInfo
+from minisplit.drivers.vocabulary import HeadMode, VanePosition
+from minisplit.hil.baselines import OnOffController
+from minisplit.hil.causes import (
+    CAUSES,
+    FULL_CAPACITY_MARGIN_HZ,
+    NO_UNIT,
+    DiscomfortCauses,
+    UnitState,
+)
+from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, OutdoorFirmware
+from minisplit.hil.heatpump import OduMode
+from minisplit.hil.house import HouseSim
+from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
+from minisplit.hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
+from minisplit.hil.metrics import MetricsRecorder, ZoneTarget
+from minisplit.hil.plant import Plant
+from minisplit.hil.scenario import (
+    Scenario,
+    ScenarioError,
+    build_house,
+    load_scenario,
+    shipped_scenarios,
+)
+
+CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")
+CONTROL_PERIOD_S = ControlConfig().period_s  # the supervisor's default period
+TRACE_EVERY_S = 300.0
+STOCK_HEARTBEAT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Trace:
+    """A thinned record of a run, for plots."""
+
+    times_h: list[float] = field(default_factory=list)
+    air_c: dict[str, list[float]] = field(default_factory=dict)
+    setpoint_c: dict[str, list[float | None]] = field(default_factory=dict)
+    frequency_hz: list[float] = field(default_factory=list)
+    power_kw: list[float] = field(default_factory=list)
+
+
+@functools.cache
+def zone_target(settings: ZoneSettings) -> ZoneTarget:
+    mode = settings.mode
+    if mode in (ZoneMode.OFF, ZoneMode.FAN_ONLY):
+        return ZoneTarget(False, settings.target_temperature, settings.target_temperature)
+    if mode is ZoneMode.HEAT_COOL:
+        return ZoneTarget(True, settings.target_temperature_low, settings.target_temperature_high)
+    heats = mode is ZoneMode.HEAT
+    t = settings.target_temperature
+    return ZoneTarget(True, t, t, heats=heats, cools=not heats)
+
+
+def quantize(value: float | None) -> float | None:
+    """What a 0.1 °C register carries: ``round(value, 1)``, to the bit."""
+    if value is None:
+        return None
+    # round(x, 1) goes through a decimal string (thousands of instructions, five times a
+    # tick). Unless 10·x lies near a tie, the nearest tenth is n/10 for the integer n nearest
+    # to 10·x, and IEEE division rounds n/10 exactly as round() does; near a tie, or at zero
+    # (whose sign round() keeps), round() decides.
+    tenths = value * 10.0
+    n = math.floor(tenths + 0.5)
+    if n and -0.49 < tenths - n < 0.49:
+        return n / 10.0
+    return round(value, 1)
+
+
+class Run:
+    """One controller through one scenario: the shared loop of stepping and recording.
+
+    Per zone lists follow `zones` (the scenario's order); the settings and targets are looked
+    up again only at the schedules' next switch point."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        house: HouseSim,
+        trace: bool,
+        measure_bias: bool = False,
+        why: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.house = house
+        self.zones = scenario.zones
+        self.metrics = MetricsRecorder(self.zones)
+        # Only with --why: the split costs a little every step.
+        self.causes = DiscomfortCauses(self.zones) if why else None
+        self.trace = Trace() if trace else None
+        self.next_trace = scenario.start_s
+        self._bias_sum = dict.fromkeys(self.zones, 0.0)
+        self._bias_s = dict.fromkeys(self.zones, 0.0)
+        self.measure_bias = measure_bias
+        self._rooms = [house.plant.room_index(zone) for zone in self.zones]
+        # When every room has a head, in order, the plant's own list serves as it is.
+        self._all_rooms = self._rooms == list(range(len(house.plant.room_ids)))
+        self._settings: dict[str, ZoneSettings] = {}
+        self._targets: list[ZoneTarget] = []
+        self._settings_from = self._settings_until = -math.inf
+
+    def settings(self, t: float) -> dict[str, ZoneSettings]:
+        """Every zone's settings at ``t`` (the same dict until the next switch point: read only)."""
+        if not self._settings_until > t >= self._settings_from:
+            self._settings, self._settings_until = self.scenario.settings_span(t)
+            self._settings_from = t
+            self._targets = [zone_target(self._settings[zone]) for zone in self.zones]
+        return self._settings
+
+    def targets(self, t: float) -> list[ZoneTarget]:
+        """Every zone's target at ``t``, in zone order."""
+        self.settings(t)
+        return self._targets
+
+    def air(self) -> Sequence[float]:
+        """Every zone's room air now, in zone order (read only, valid until the next step)."""
+        air = self.house.plant.network.air_c
+        return air if self._all_rooms else [air[i] for i in self._rooms]
+
+    def sensor(self, zone: str) -> float | None:
+        """The head's return-air reading as its 0.1 °C register carries it."""
+        return quantize(self.house.heads[zone].return_air_c)
+
+    def mean_bias_k(self) -> dict[str, float]:
+        """Per zone, how far the head's sensor read above the room air on average while the
+        zone was on: what a homeowner adds to the setpoint of a unit that follows it."""
+        return {
+            zone: round(self._bias_sum[zone] / self._bias_s[zone], 1) if self._bias_s[zone] else 0.0
+            for zone in self.zones
+        }
+
+    def advance(self, t: float, dt: float, targets: Sequence[ZoneTarget]) -> None:
+        """Step the house ``dt`` seconds from ``t`` (its time now) and record the step under
+        the zones' ``targets`` (as `targets(t)`)."""
+        house = self.house
+        plant = house.plant
+        odu = house.odu
+        energy_before = odu.energy_wh
+        house.step(dt)
+        power_w = (odu.energy_wh - energy_before) * 3600.0 / dt
+        air = self.air()
+        self.metrics.record(t, dt, air, targets, power_w, plant.capacity_w, odu.running)
+        if self.causes is not None:
+            unit = UnitState(
+                odu.running,
+                odu.running_mode is OduMode.HEAT,
+                odu.defrosting,
+                odu.frequency_hz >= odu.allowed_max_hz - FULL_CAPACITY_MARGIN_HZ,
+            )
+            self.causes.record(t, dt, air, targets, unit)
+        if self.measure_bias:
+            for zone, target in zip(self.zones, targets, strict=True):
+                if target.on:
+                    self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
+                    self._bias_s[zone] += dt
+        if self.trace is not None and t >= self.next_trace:
+            self.next_trace += TRACE_EVERY_S
+            self.record_trace(t, air, targets, power_w, odu.frequency_hz)
+
+    def record_trace(
+        self,
+        t: float,
+        air: Sequence[float],
+        targets: Sequence[ZoneTarget],
+        power_w: float,
+        frequency_hz: float,
+    ) -> None:
+        tr = self.trace
+        assert tr is not None
+        tr.times_h.append((t - self.scenario.start_s) / 3600.0)
+        for zone, air_c, target in zip(self.zones, air, targets, strict=True):
+            tr.air_c.setdefault(zone, []).append(air_c)
+            tr.setpoint_c.setdefault(zone, []).append(target.low if target.on else None)
+        tr.frequency_hz.append(frequency_hz)
+        tr.power_kw.append(power_w / 1000.0)
+
+    def until_end(self) -> Iterator[tuple[float, dict[str, ZoneSettings]]]:
+        """Each control period's start time and settings; the caller acts, then the house is
+        advanced through the period."""
+        end = self.scenario.end_s
+        last = end - 1e-6
+        plant = self.house.plant
+        advance = self.advance
+        while (t := plant.time_s) < last:
+            yield t, self.settings(t)
+            left = end - t
+            advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
+
+
+class _OduRegisters:
+    """The outdoor unit as a poll reads it (0.1 °C registers), straight from its firmware: each
+    value is read when the observation asks for it (those only published are never asked)."""
+
+    __slots__ = ("_odu", "_plant")
+
+    def __init__(self, odu: OutdoorFirmware, plant: Plant) -> None:
+        self._odu = odu
+        self._plant = plant
+
+    @property
+    def compressor_running(self) -> bool:
+        return self._odu.running
+
+    @property
+    def allowed_max_frequency_hz(self) -> float:
+        return self._odu.allowed_max_hz
+
+    @property
+    def outdoor_temperature(self) -> float | None:
+        return quantize(self._odu.outdoor_sensor_c)
+
+    @property
+    def outdoor_coil_temperature(self) -> float | None:
+        return quantize(self._plant.outdoor_coil_c)
+
+    @property
+    def defrost(self) -> bool:
+        return self._odu.defrosting
+
+    @property
+    def fault(self) -> bool:
+        return bool(self._odu.broken_sensors)
+
+    @property
+    def fault_code(self) -> str:
+        return self._odu.status().fault_code
+
+    @property
+    def mode(self) -> str:
+        return self._odu.command.mode
+
+    @property
+    def compressor_frequency_hz(self) -> float:
+        return self._odu.frequency_hz
+
+    @property
+    def input_power_w(self) -> float:
+        return self._plant.input_power_w
+
+    @property
+    def energy_wh(self) -> float:
+        return self._odu.energy_wh
+
+
+def _head_info(head: HeadFirmware) -> HeadInfo:
+    """What a probe of the head reads (its ratings stay as they are through a scenario)."""
+    r = head.ratings
+    return HeadInfo(
+        0, 0, r.rated_w, r.has_humidity_sensor, r.has_vertical_vane, r.has_horizontal_vane
+    )
+
+
+class _HeadRegisters:
+    """A head as a poll reads it, straight from its firmware, each value when the observation
+    asks for it."""
+
+    __slots__ = ("_head",)
+
+    def __init__(self, head: HeadFirmware) -> None:
+        self._head = head
+
+    @property
+    def return_air_temperature(self) -> float | None:
+        return quantize(self._head.return_air_c)
+
+    @property
+    def cold_draft_prevention(self) -> bool:
+        return self._head.cold_draft_prevention
+
+    @property
+    def humidity(self) -> float | None:
+        return self._head.status().humidity
+
+    @property
+    def fault(self) -> bool:
+        return self._head.status().fault
+
+    @property
+    def fault_code(self) -> str:
+        return self._head.status().fault_code
+
+
+# What the bench's zones are configured with: a zone's default setpoint limits and no sensor
+# offset, no remote sensor.
+_DEFAULT_ZONE = ZoneConfig.model_fields
+BENCH_ZONE_SETUP = ZoneSetup(
+    (_DEFAULT_ZONE["min_temperature"].default, _DEFAULT_ZONE["max_temperature"].default)
+)
+
+
+def run_minisplit(
+    scenario: Scenario,
+    trace: bool = False,
+    control: ControlConfig | None = None,
+    why: bool = False,
+) -> Run:
+    """The shipped controller: the supervisor's observation step (`Observer`) and `Controller`
+    with the supervisor's default tuning (or the ``control`` table's), on reports of units that
+    always answer."""
+    house = build_house(scenario)
+    run = Run(scenario, house, trace, why=why)
+    odu = house.odu
+    r = odu.ratings
+    loop = Controller(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
+    observer = Observer(dict.fromkeys(run.zones, BENCH_ZONE_SETUP), loop.tuning.coordinator.limits)
+    identity = OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
+    odu_report = OduReport(identity, _OduRegisters(odu, house.plant), available=True)
+    heads = house.heads
+    head_reports = {
+        zone: HeadReport(_head_info(head), _HeadRegisters(head), available=True)
+        for zone, head in heads.items()
+    }
+    unit_settings = UnitSettings()
+    for t, settings in run.until_end():
+        seen = observer.observe(odu_report, head_reports, settings, unit_settings, t)
+        decision = loop.step(seen.zones, seen.unit, t, seen.remotes)
+        if decision.odu_command is not None:
+            odu.apply(decision.odu_command)
+        for zone, out in decision.output.zones.items():
+            head = heads[zone]
+            if out.head is not head.command:  # most ticks keep the command (`apply` would too)
+                head.apply(out.head)
+    return run
+
+
+def run_onoff(
+    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
+) -> Run:
+    house = build_house(scenario)
+    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
+    controller = OnOffController()
+    for t, settings in run.until_end():
+        sensors = {zone: run.sensor(zone) for zone in run.zones}
+        odu, heads = controller.step(t, settings, sensors, bias_k)
+        house.odu.apply(odu)
+        for zone, command in heads.items():
+            house.heads[zone].apply(command)
+    return run
+
+
+def stock_head_command(
+    settings: ZoneSettings, bias_k: float, heat_cool_mode: HeadMode
+) -> HeadCommand:
+    """What the homeowner sets on a head that runs on its own logic."""
+    mode = settings.mode
+    if mode is ZoneMode.HEAT_COOL:
+        head_mode = heat_cool_mode
+        heating = heat_cool_mode is HeadMode.HEAT
+        target = settings.target_temperature_low if heating else settings.target_temperature_high
+    else:
+        # The zone's mode is the head's, by the same word (controller.core.settings.ZoneMode).
+        head_mode = HeadMode.HEAT if mode is ZoneMode.OFF else HEAD_MODE_BY_LABEL[mode]
+        target = settings.target_temperature
+    return HeadCommand(
+        power=mode is not ZoneMode.OFF,
+        mode=head_mode,
+        fan=settings.fan_mode,
+        vane_vertical=VanePosition.AUTO,
+        vane_horizontal=VanePosition.AUTO,
+        capacity_request_pct=0.0,
+        display_setpoint=round(target + bias_k, 1),
+    )
+
+
+def heat_cool_choice(
+    settings: ZoneSettings, sensor: float | None, bias_k: float, was: HeadMode
+) -> HeadMode:
+    """The reference head has no auto mode: for a heat_cool room the homeowner (or a head's
+    auto mode) switches it to cool once the room is past the high setpoint's band, and back to
+    heat below the low one."""
+    if sensor is None:
+        return was
+    room = sensor - bias_k
+    if room > settings.target_temperature_high + HALF_BAND_K:
+        return HeadMode.COOL
+    if room < settings.target_temperature_low - HALF_BAND_K:
+        return HeadMode.HEAT
+    return was
+
+
+def run_stock(
+    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
+) -> Run:
+    """The units on their own: no heartbeat, so every head runs its own thermostat."""
+    house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
+    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
+    heat_cool = dict.fromkeys(run.zones, HeadMode.HEAT)
+    for _, settings in run.until_end():
+        for zone, s in settings.items():
+            bias = bias_k.get(zone, 0.0)
+            if s.mode is ZoneMode.HEAT_COOL:
+                heat_cool[zone] = heat_cool_choice(s, run.sensor(zone), bias, heat_cool[zone])
+            house.heads[zone].apply(stock_head_command(s, bias, heat_cool[zone]))
+    return run
+
+
+def run_ideal(
+    scenario: Scenario, trace: bool = False, inset_k: float = 0.0, why: bool = False
+) -> Run:
+    """The §9 bound (``inset_k`` > 0: the same, holding each room that far inside its band)."""
+    house = build_house(scenario)
+    run = Run(scenario, house, trace, why=why)
+    plant = house.plant
+    coil = {zone: ratings.rated_w for zone, ratings in scenario.heads.items()}
+    end = scenario.end_s
+    while plant.time_s < end - 1e-6:
+        t = plant.time_s
+        dt = min(IDEAL_STEP_S, end - t)
+        targets = run.targets(t)
+        zone_targets = dict(zip(run.zones, targets, strict=True))
+        power_w, heat_w = ideal_step(plant, dt, zone_targets, coil, inset_k)
+        air = run.air()
+        run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
+        if run.causes is not None:
+            run.causes.record(t, dt, air, targets, NO_UNIT)
+        if run.trace is not None and t >= run.next_trace:
+            run.next_trace += TRACE_EVERY_S
+            run.record_trace(t, air, targets, power_w, 0.0)
+    return run
+
+
+def inset_name(inset_k: float) -> str:
+    """The bench's name for `ideal` holding its rooms ``inset_k`` inside the band."""
+    return f"ideal+{inset_k:g}K"
+
+
+def run_controller(
+    name: str,
+    scenario: Scenario,
+    trace: bool = False,
+    inset_k: float = 0.0,
+    why: bool = False,
+) -> tuple[dict[str, Any], Trace | None]:
+    """One controller through one scenario: its §9 figures (and a trace for plots).
+    ``inset_k`` (for `ideal` only) holds the rooms that far inside the band; ``why`` adds the
+    discomfort split by cause (`hil.causes`)."""
+    started = time.perf_counter()
+    if name == "minisplit":
+        run = run_minisplit(scenario, trace, why=why)
+    elif name == "ideal":
+        run = run_ideal(scenario, trace, inset_k, why)
+    elif name in ("onoff", "stock"):
+        baseline = run_onoff if name == "onoff" else run_stock
+        # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
+        bias = baseline(scenario, {}, False).mean_bias_k()
+        started = time.perf_counter()
+        run = baseline(scenario, bias, trace, why)
+    else:
+        raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
+    summary: dict[str, Any] = dict(run.metrics.summary(time.perf_counter() - started))
+    if run.causes is not None:
+        summary["discomfort_causes_kh_per_zone"] = run.causes.summary()
+    if name == "ideal":  # with or without an inset
+        for key in ("compressor_starts", "starts_per_hour", "shortest_run_s"):
+            summary[key] = None  # the bound has no compressor to start
+    return summary, run.trace
+
+
+def bench_scenario(
+    scenario: Scenario,
+    controllers: Sequence[str],
+    *,
+    traces: bool = False,
+    progress: Callable[[str], None] | None = None,
+    ideal_insets_k: Sequence[float] = (),
+    why: bool = False,
+) -> tuple[dict[str, object], dict[str, Trace]]:
+    """Each controller through ``scenario``; each of ``ideal_insets_k`` adds a row for `ideal`
+    holding its rooms that far inside the band (its excess: what that margin alone costs);
+    ``why`` adds each one's discomfort by cause, and its excess by cause over `ideal`'s."""
+    figures: dict[str, dict[str, Any]] = {}
+    kept: dict[str, Trace] = {}
+    runs = [(name, name, 0.0) for name in controllers]
+    runs += [(inset_name(k), "ideal", k) for k in ideal_insets_k]
+    for label, name, inset_k in runs:
+        if progress is not None:
+            progress(f"{scenario.name}: {label}")
+        figures[label], trace = run_controller(name, scenario, traces and not inset_k, inset_k, why)
+        if trace is not None:
+            kept[label] = trace
+    ideal = figures.get("ideal")
+    base = ideal["discomfort_kh_per_zone"] if ideal else None
+    for values in figures.values():
+        own = values["discomfort_kh_per_zone"]
+        values["excess_discomfort_kh_per_zone"] = (
+            None if base is None or own is None else round(float(own) - float(base), 3)
+        )
+    if why and ideal is not None:
+        bound = ideal["discomfort_causes_kh_per_zone"]
+        for values in figures.values():
+            causes = values["discomfort_causes_kh_per_zone"]
+            values["excess_causes_kh_per_zone"] = {
+                cause: round(causes[cause] - bound[cause], 3) for cause in CAUSES
+            }
+    result = {
+        "name": scenario.name,
+        "duration_h": round(scenario.duration_s / 3600.0, 2),
+        "zones": list(scenario.zones),
+        "controllers": figures,
+    }
+    return result, kept
+
+
+TABLE_COLUMNS = (
+    ("energy_kwh", "energy kWh", "{:.1f}"),
+    ("peak_power_kw", "peak kW", "{:.2f}"),
+    ("mean_cop", "COP", "{:.2f}"),
+    ("discomfort_kh_per_zone", "disc K·h/z", "{:.2f}"),
+    ("excess_discomfort_kh_per_zone", "excess K·h/z", "{:.2f}"),
+    ("compressor_starts", "starts", "{}"),
+    ("starts_per_hour", "max st/h", "{}"),
+    ("shortest_run_s", "min run s", "{}"),
+    ("rms_error_k", "RMS K", "{:.2f}"),
+    ("speed_ratio", "sim s/s", "{:,}"),
+)
+
+
+def format_table(results: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for scenario in results:
+        lines.append(
+            f"\n{scenario['name']}: {scenario['duration_h']:.0f} h, {len(scenario['zones'])} zones"
+        )
+        lines.append(f"  {'controller':<10}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
+        controllers = scenario["controllers"]
+        for name, figures in controllers.items():
+            cells = (
+                "—" if figures.get(key) is None else fmt.format(figures[key])
+                for key, _, fmt in TABLE_COLUMNS
+            )
+            lines.append(f"  {name:<10}" + "".join(f"{c:>13}" for c in cells))
+        split = next(
+            (
+                (key, title)
+                for key, title in (
+                    ("excess_causes_kh_per_zone", "excess discomfort by cause (over ideal's)"),
+                    ("discomfort_causes_kh_per_zone", "discomfort by cause"),
+                )
+                if all(key in f for f in controllers.values())
+            ),
+            None,
+        )
+        if split is not None:
+            key, title = split
+            lines.append(f"  {title}, K·h per zone:")
+            lines.append(f"  {'controller':<10}" + "".join(f"{c[:16]:>17}" for c in CAUSES))
+            for name, figures in controllers.items():
+                by_cause = figures[key]
+                lines.append(f"  {name:<10}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
+    if len(results) > 1:
+        lines.extend(_summed(results))
+    return "\n".join(lines)
+
+
+def _summed(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Energy and excess discomfort summed over the scenarios, per controller (the issue's
+    goals are stated over the shipped scenarios' sum)."""
+    energy: dict[str, float] = {}
+    excess: dict[str, float] = {}
+    for scenario in results:
+        for name, figures in scenario["controllers"].items():
+            energy[name] = energy.get(name, 0.0) + figures["energy_kwh"]
+            if figures.get("excess_discomfort_kh_per_zone") is not None:
+                excess[name] = excess.get(name, 0.0) + figures["excess_discomfort_kh_per_zone"]
+    lines = [f"\nsummed over {len(results)} scenarios:"]
+    lines.append(f"  {'controller':<10}{'energy kWh':>13}{'excess K·h/z':>13}")
+    for name, kwh in energy.items():
+        shown = f"{excess[name]:.2f}" if name in excess else "—"
+        lines.append(f"  {name:<10}{kwh:>13.1f}{shown:>13}")
+    return lines
+
+
+def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path:
+    """One PNG per scenario: room air and setpoints, compressor frequency, power."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shown = [name for name in traces if name != "ideal"]
+    fig, axes = plt.subplots(
+        len(shown) + 2, 1, figsize=(12, 3 * (len(shown) + 2)), sharex=True, squeeze=False
+    )
+    for row, name in enumerate(shown):
+        ax = axes[row][0]
+        trace = traces[name]
+        for zone in scenario.zones:
+            (line,) = ax.plot(trace.times_h, trace.air_c[zone], lw=0.8, label=zone)
+            ax.plot(trace.times_h, trace.setpoint_c[zone], lw=0.6, ls="--", color=line.get_color())
+        ax.set_ylabel(f"{name}\nroom air °C")
+        ax.legend(loc="upper right", fontsize=7, ncol=len(scenario.zones))
+    freq_ax, power_ax = axes[-2][0], axes[-1][0]
+    for name, trace in traces.items():
+        # The shipped controller on top, the others faint behind it: onoff's on/off square
+        # wave would otherwise hide it.
+        ours = name == "minisplit"
+        style = {
+            "lw": 0.8 if ours else 0.5,
+            "alpha": 1.0 if ours else 0.5,
+            "zorder": 3 if ours else 2,
+        }
+        if name != "ideal":
+            freq_ax.plot(trace.times_h, trace.frequency_hz, label=name, **style)
+        power_ax.plot(trace.times_h, trace.power_kw, label=name, **style)
+    freq_ax.set_ylabel("compressor Hz")
+    power_ax.set_ylabel("power kW")
+    power_ax.set_xlabel("hours from the start of the scenario")
+    for ax in (freq_ax, power_ax):
+        ax.legend(loc="upper right", fontsize=7)
+    fig.suptitle(f"{scenario.name}: {scenario.description.splitlines()[0]}", fontsize=9)
+    fig.tight_layout()
+    path = directory / f"{scenario.name}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def run_bench(
+    scenario_paths: Sequence[Path],
+    *,
+    controllers: Sequence[str] = CONTROLLERS,
+    as_json: bool = False,
+    plots: Path | None = None,
+    ideal_insets_k: Sequence[float] = (),
+    why: bool = False,
+    shift_weeks: Sequence[int] = (0,),
+) -> int:
+    """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
+    `ideal` among the ``controllers``: its excess is measured against it."""
+    if ideal_insets_k and "ideal" not in controllers:
+        print(
+            "--ideal-inset needs the ideal controller (its excess is against it)", file=sys.stderr
+        )
+        return 2
+    if plots is not None and importlib.util.find_spec("matplotlib") is None:
+        print(
+            "--plots needs matplotlib, an optional extra: pip install 'minisplit[plots]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        scenarios = [
+            load_scenario(path, shift)
+            for path in (scenario_paths or shipped_scenarios())
+            for shift in shift_weeks
+        ]
+    except ScenarioError as err:
+        print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    results = []
+    total = len(scenarios) * (len(controllers) + len(ideal_insets_k))
+    done = 0
+
+    def progress(what: str) -> None:
+        nonlocal done
+        done += 1
+        print(f"\r[{done}/{total}] {what:<60}", end="", file=sys.stderr, flush=True)
+
+    for scenario in scenarios:
+        result, traces = bench_scenario(
+            scenario,
+            controllers,
+            traces=plots is not None,
+            progress=progress,
+            ideal_insets_k=ideal_insets_k,
+            why=why,
+        )
+        results.append(result)
+        if plots is not None:
+            write_plot(plots, scenario, traces)
+    print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"scenarios": results}, indent=1))
+    else:
+        print(format_table(results))
+    return 0

@@ -1,0 +1,369 @@
+"""The reference outdoor unit and indoor heads at register level (docs/reference-unit.md).
+
+A thin mapping, with no behaviour of its own: writes to holding registers are checked against
+the device profile (exceptions 0x02/0x03) and handed to the unit's firmware (`hil.firmware`)
+as typed commands; input registers are encoded from the firmware's status view on every read.
+So a controller meets the same unit over Modbus as the benchmark does through the firmware."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from pymodbus.constants import ExcCodes
+
+from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table
+from minisplit.drivers.records import HeadCommand, OduCommand
+from minisplit.drivers.registers import (
+    RegisterValueError,
+    check_writable,
+    decode,
+    encode_value,
+    enum_value,
+    raw_from_value,
+    words_from_raw,
+)
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
+from minisplit.hil.firmware import HeadFirmware, OutdoorFirmware
+from minisplit.hil.heatpump import OutdoorUnitRatings
+
+FIRMWARE_VERSION = 0x0102  # 1.2
+ODU_SERIAL_BASE = 2_024_000_000
+HEAD_SERIAL_BASE = 2_025_000_000
+
+# Holding-register defaults that the profiles do not give (all others default to 0).
+ODU_HOLDING_DEFAULTS: Mapping[str, float] = {"demand_limit": 100}
+HEAD_COMMAND_REGISTERS = frozenset(
+    {
+        "power",
+        "mode",
+        "fan",
+        "vane_vertical",
+        "vane_horizontal",
+        "capacity_request",
+        "display_setpoint",
+    }
+)
+ODU_COMMAND_REGISTERS = frozenset({"mode", "frequency_setpoint", "quiet_mode", "demand_limit"})
+
+
+class RegisterAccessError(Exception):
+    """A request the unit refuses, with the Modbus exception code it answers."""
+
+    def __init__(self, code: ExcCodes, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+InputValues = dict[str, float | None]
+
+
+class ModbusUnit:
+    """A device's register map: stored holding words, input registers computed on read.
+
+    Subclasses give `input_values()` and hand changed holding registers to their firmware in
+    `_written()`."""
+
+    def __init__(
+        self, profile: DeviceProfile, holding_defaults: Mapping[str, float] | None = None
+    ) -> None:
+        self.profile = profile
+        self._covering: dict[Table, dict[int, RegisterSpec]] = {Table.INPUT: {}, Table.HOLDING: {}}
+        for spec in profile.registers.values():
+            for address in range(spec.address, spec.last_address + 1):
+                self._covering[spec.table][address] = spec
+        self._holding: dict[int, int] = {}
+        self._values: dict[str, float] = {}  # decoded copies of the holding registers
+        # Input registers forced by fault injection (None reads as the invalid sentinel).
+        self.overrides: dict[str, float | None] = {}
+        defaults = holding_defaults or {}
+        for spec in profile.table(Table.HOLDING):
+            value = spec.default if spec.default is not None else defaults.get(spec.name, 0)
+            self._store(spec, encode_value(spec, value))
+
+    # ---- register image ----
+
+    def span(self, table: Table) -> tuple[int, int] | None:
+        """First and last address of a table, or None when the profile has no such table."""
+        addresses = self._covering[table]
+        return (min(addresses), max(addresses)) if addresses else None
+
+    def writable_at(self, address: int) -> bool:
+        spec = self._covering[Table.HOLDING].get(address)
+        return spec is not None and spec.writable
+
+    def words(self, table: Table, address: int, count: int) -> list[int]:
+        """Words of a read; gaps inside the table read 0, outside it → ILLEGAL_ADDRESS."""
+        span = self.span(table)
+        if span is None or address < span[0] or address + count - 1 > span[1]:
+            raise RegisterAccessError(
+                ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} outside the table"
+            )
+        if table is Table.HOLDING:
+            return [self._holding.get(a, 0) for a in range(address, address + count)]
+        image: dict[int, int] = {}
+        for name, value in {**self.input_values(), **self.overrides}.items():
+            spec = self.profile[name]
+            words = encode_value(spec, value)
+            image.update(zip(range(spec.address, spec.last_address + 1), words, strict=True))
+        return [image.get(a, 0) for a in range(address, address + count)]
+
+    def write_words(self, address: int, words: Sequence[int]) -> None:
+        """A Modbus write (function 06 or 16): all registers are checked before any changes."""
+        changes: list[tuple[RegisterSpec, list[int]]] = []
+        end = address + len(words)
+        a = address
+        while a < end:
+            spec = self._covering[Table.HOLDING].get(a)
+            if spec is None or not spec.writable:
+                raise RegisterAccessError(ExcCodes.ILLEGAL_ADDRESS, f"holding {a} is not writable")
+            if spec.address != a or spec.last_address >= end:
+                raise RegisterAccessError(
+                    ExcCodes.ILLEGAL_ADDRESS, f"{spec.name} must be written whole"
+                )
+            part = [w & 0xFFFF for w in words[a - address : a - address + spec.count]]
+            value = decode(spec, part)
+            try:
+                if value is None:
+                    raise RegisterValueError(f"{spec.name}: the invalid sentinel is not a value")
+                check_writable(spec, value)
+            except RegisterValueError as err:
+                raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+            changes.append((spec, part))
+            a += spec.count
+        changed: dict[str, tuple[float, float]] = {}
+        previous: list[tuple[RegisterSpec, list[int]]] = []
+        for spec, part in changes:
+            before = self.holding(spec.name)
+            previous.append((spec, [self._holding[spec.address + i] for i in range(spec.count)]))
+            self._store(spec, part)
+            changed[spec.name] = (before, self.holding(spec.name))
+        try:
+            self._written(changed)
+        except RegisterAccessError:
+            for spec, part in previous:  # the unit refused: the registers stay as they were
+                self._store(spec, part)
+            raise
+
+    def write(self, name: str, value: float) -> None:
+        """Write an engineering value exactly as a Modbus master would (same checks, same
+        exception codes)."""
+        spec = self.profile[name]
+        try:
+            words = words_from_raw(spec, raw_from_value(spec, value))
+        except RegisterValueError as err:
+            raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+        self.write_words(spec.address, words)
+
+    def holding(self, name: str) -> float:
+        """Engineering value of a holding register."""
+        return self._values[name]
+
+    def value(self, name: str) -> float | int | None:
+        """Engineering value of any register, as a Modbus read would decode it."""
+        spec = self.profile[name]
+        return decode(spec, self.words(spec.table, spec.address, spec.count))
+
+    def _store(self, spec: RegisterSpec, words: Sequence[int]) -> None:
+        for offset, word in enumerate(words):
+            self._holding[spec.address + offset] = word
+        value = decode(spec, words)
+        self._values[spec.name] = 0.0 if value is None else value
+
+    def _set_holding(self, name: str, value: float) -> None:
+        """Show a value the unit itself chose (e.g. from its remote) in a holding register."""
+        self._store(self.profile[name], encode_value(self.profile[name], value))
+
+    def _label(self, name: str) -> str:
+        """The enum label a holding register holds now."""
+        return self.profile[name].enum[int(self.holding(name))]
+
+    # ---- behaviour lives in the firmware ----
+
+    def input_values(self) -> InputValues:
+        raise NotImplementedError
+
+    def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
+        raise NotImplementedError
+
+
+def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:
+    """A bit-field word from named flags, numbered as the profile lists them."""
+    by_name = {name: bit for bit, name in spec.bits.items()}
+    return sum(1 << by_name[name] for name, on in flags.items() if on)
+
+
+def _watchdog_writes(changed: Mapping[str, tuple[float, float]]) -> tuple[bool, float | None]:
+    """(a sign of life, a new timeout) in a write. A heartbeat counts only when it changes
+    (docs/reference-unit.md, 'Heartbeat and autonomous fallback'); a controller stuck writing one
+    value is as good as dead."""
+    beat = "heartbeat" in changed and changed["heartbeat"][0] != changed["heartbeat"][1]
+    timeout = changed["heartbeat_timeout"][1] if "heartbeat_timeout" in changed else None
+    return beat, timeout
+
+
+class IndoorHead(ModbusUnit):
+    """One indoor head (docs/reference-unit.md) over its firmware."""
+
+    def __init__(self, profile: DeviceProfile, unit_id: int, firmware: HeadFirmware) -> None:
+        super().__init__(profile)
+        self.unit_id = unit_id
+        self.firmware = firmware
+        firmware.apply(self._command())
+        firmware.watchdog.set_timeout(self.holding("heartbeat_timeout"))
+
+    @property
+    def zone_id(self) -> str:
+        return self.firmware.zone
+
+    def _command(self) -> HeadCommand:
+        return HeadCommand(
+            power=self.holding("power") == 1,
+            mode=HeadMode(self._label("mode")),
+            fan=FanSpeed(self._label("fan")),
+            vane_vertical=VanePosition(self._label("vane_vertical")),
+            vane_horizontal=VanePosition(self._label("vane_horizontal")),
+            capacity_request_pct=self.holding("capacity_request"),
+            display_setpoint=self.holding("display_setpoint"),
+        )
+
+    def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
+        firmware = self.firmware
+        if changed.keys() & HEAD_COMMAND_REGISTERS:
+            try:
+                firmware.apply(self._command())
+            except ValueError as err:  # the profile allowed what the head cannot do
+                raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+        if "remote_ack" in changed and changed["remote_ack"][1] == 1:
+            firmware.ack_remote()
+        beat, timeout = _watchdog_writes(changed)
+        if timeout is not None:
+            firmware.watchdog.set_timeout(timeout)
+        if beat:
+            firmware.beat()
+
+    def press_remote(
+        self,
+        *,
+        power: bool | None = None,
+        mode: str | None = None,
+        setpoint: float | None = None,
+        fan: str | None = None,
+    ) -> None:
+        """Someone uses the handheld remote: the firmware takes it, the registers show it."""
+        if setpoint is not None:
+            check_writable(self.profile["display_setpoint"], setpoint)
+        self.firmware.press_remote(power=power, mode=mode, setpoint=setpoint, fan=fan)
+        c = self.firmware.command
+        self._set_holding("power", 1 if c.power else 0)
+        self._set_holding("mode", enum_value(self.profile["mode"], c.mode))
+        self._set_holding("fan", enum_value(self.profile["fan"], c.fan))
+        self._set_holding("display_setpoint", c.display_setpoint)
+
+    def input_values(self) -> InputValues:
+        view = self.firmware.status()
+        profile = self.profile
+        remote = view.last_remote
+        capabilities = {
+            "humidity_sensor": view.has_humidity_sensor,
+            "vertical_vane": view.has_vertical_vane,
+            "horizontal_vane": view.has_horizontal_vane,
+        }
+        status = {
+            "fan_running": view.fan_running,
+            "fault": view.fault,
+            "remote_change_pending": view.remote_pending,
+            "cold_draft_prevention": view.cold_draft_prevention,
+            "heartbeat_lost": view.heartbeat_lost,
+        }
+        return {
+            "device_kind": profile.device_kind,
+            "firmware_version": FIRMWARE_VERSION,
+            "serial_number": HEAD_SERIAL_BASE + self.unit_id,
+            "rated_capacity": view.rated_capacity_w,
+            "capabilities": _status_word(profile["capabilities"], capabilities),
+            "status": _status_word(profile["status"], status),
+            "return_air_temperature": view.return_air_temperature,
+            "coil_temperature": view.coil_temperature,
+            "humidity": view.humidity,
+            "fault_code": enum_value(profile["fault_code"], view.fault_code),
+            "fan_speed_actual": view.fan_speed_actual,
+            "valve_position": view.valve_position_pct,
+            "remote_power": 0 if remote is None else int(remote.power),
+            "remote_mode": 0
+            if remote is None or remote.mode is None
+            else enum_value(profile["remote_mode"], remote.mode),
+            "remote_setpoint": None if remote is None else remote.setpoint,
+            "remote_fan": 0
+            if remote is None or remote.fan is None
+            else enum_value(profile["remote_fan"], remote.fan),
+        }
+
+
+class OutdoorUnit(ModbusUnit):
+    """The inverter outdoor unit (docs/reference-unit.md) over its firmware."""
+
+    def __init__(self, profile: DeviceProfile, unit_id: int, firmware: OutdoorFirmware) -> None:
+        super().__init__(profile, ODU_HOLDING_DEFAULTS)
+        self.unit_id = unit_id
+        self.firmware = firmware
+        firmware.apply(self._command())
+        firmware.watchdog.set_timeout(self.holding("heartbeat_timeout"))
+
+    @property
+    def ratings(self) -> OutdoorUnitRatings:
+        return self.firmware.ratings
+
+    def _command(self) -> OduCommand:
+        return OduCommand(
+            mode=OduMode(self._label("mode")),
+            frequency_hz=self.holding("frequency_setpoint"),
+            quiet=self.holding("quiet_mode") == 1,
+            demand_limit_pct=int(self.holding("demand_limit")),
+        )
+
+    def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
+        if changed.keys() & ODU_COMMAND_REGISTERS:
+            try:
+                self.firmware.apply(self._command())
+            except ValueError as err:  # the profile allowed what the unit cannot do
+                raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+        beat, timeout = _watchdog_writes(changed)
+        if timeout is not None:
+            self.firmware.watchdog.set_timeout(timeout)
+        if beat:
+            self.firmware.beat()
+
+    def input_values(self) -> InputValues:
+        view = self.firmware.status()
+        profile = self.profile
+        status = {
+            "compressor_running": view.running,
+            "defrost": view.defrost,
+            "fault": view.fault,
+            "restart_lockout": view.restart_lockout,
+            "valve_heating": view.valve_heating,
+            "heartbeat_lost": view.heartbeat_lost,
+            "quiet_active": view.quiet_active,
+        }
+        return {
+            "device_kind": profile.device_kind,
+            "firmware_version": FIRMWARE_VERSION,
+            "serial_number": ODU_SERIAL_BASE + self.unit_id,
+            "rated_heating_capacity": view.rated_heating_w,
+            "rated_cooling_capacity": view.rated_cooling_w,
+            "min_frequency": view.min_frequency_hz,
+            "max_frequency": view.max_frequency_hz,
+            "max_heads": view.max_heads,
+            "status": _status_word(profile["status"], status),
+            "compressor_frequency": view.compressor_frequency_hz,
+            "allowed_max_frequency": view.allowed_max_frequency_hz,
+            "outdoor_temperature": view.outdoor_temperature,
+            "outdoor_coil_temperature": view.outdoor_coil_temperature,
+            "discharge_temperature": view.discharge_temperature,
+            "input_power": view.input_power_w,
+            "energy": math.floor(view.energy_wh) % 2**32,
+            "fault_code": enum_value(profile["fault_code"], view.fault_code),
+            "compressor_starts": view.starts % 2**16,
+            "operating_hours": view.operating_hours % 2**16,
+        }

@@ -1,0 +1,366 @@
+"""The simulated house behind `minisplit sim`: plant, units and Modbus server on one clock.
+
+Physics advances with the event loop's clock times the speed (docs/architecture.md, 'One clock':
+never the wall clock directly), in a background task and, so that every Modbus answer is current,
+just before each request is served. Tests can also drive it directly with `step`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+
+from minisplit.controller.config import LoadedConfig, SimRoomConfig
+from minisplit.drivers.bus_config import SerialBus, TcpBus
+from minisplit.hil.building import Building, Room, RoomParameters
+from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
+from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
+from minisplit.hil.heatpump import REFERENCE_HEAD
+from minisplit.hil.house import HouseSim
+from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit
+from minisplit.hil.plant import Plant
+from minisplit.hil.scenario import Scenario, build_house
+from minisplit.hil.server import serial_line, start_serial_server, start_tcp_server, tcp_address
+from minisplit.hil.weather import format_time_of_year, load_weather, parse_time_of_year
+
+LOG = logging.getLogger(__name__)
+
+# The firmware decides at least this often in simulated time (finer than the benchmark's
+# steps, since Modbus requests arrive at any moment); the plant sub-steps on its own.
+MAX_STEP_S = 2.0
+# How often the background task catches physics up, in event-loop (wall) seconds.
+PHYSICS_PERIOD_S = 0.1
+SUMMARY_PERIOD_S = 10.0
+# Float time never lands exactly on a target; closer than this counts as there.
+_TIME_EPSILON_S = 1e-9
+
+
+@dataclass
+class _Clock:
+    """Ties simulated time to the event loop's clock while the simulator runs."""
+
+    loop: asyncio.AbstractEventLoop
+    loop_origin: float
+    sim_origin: float
+    speed: float
+
+    def sim_time(self) -> float:
+        return self.sim_origin + (self.loop.time() - self.loop_origin) * self.speed
+
+
+class SimulatorSetupError(ValueError):
+    """A config, scenario or fault file the simulator cannot serve, found before it serves."""
+
+
+class Simulator:
+    """One outdoor unit and the heads of every zone in the config, over the house model.
+
+    The building comes from the config's `[simulator]` section, or from a scenario, whose zones
+    must then be the config's. Every unit answers on the endpoint(s) given to `running`,
+    whatever bus the config puts it on; unit ids must therefore be unique across the config."""
+
+    def __init__(
+        self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        config = loaded.config
+        self.speed = speed
+        self.config = loaded
+        self.scenario = scenario
+        zone_ids = [zone.id for zone in config.zones]
+        if scenario is None:
+            self.house = house_from_config(loaded)
+        else:
+            if sorted(scenario.zones) != sorted(zone_ids):
+                raise SimulatorSetupError(
+                    f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
+                    f"config has {', '.join(zone_ids)}: they must be the same"
+                )
+            self.house = build_house(
+                scenario, heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S, max_step_s=MAX_STEP_S
+            )
+        self._heads = {
+            zone.id: IndoorHead(loaded.head_profile(zone), zone.unit_id, self.house.heads[zone.id])
+            for zone in config.zones
+        }
+        self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.house.odu)
+        self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
+        for head in self._heads.values():
+            if head.unit_id in self.units:
+                raise SimulatorSetupError(
+                    f"zone {head.zone_id!r}: unit id {head.unit_id} is taken; the simulator "
+                    "serves all units on one endpoint, so unit ids must be unique"
+                )
+            self.units[head.unit_id] = head
+        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
+        self._clock: _Clock | None = None
+        self.tcp_address: tuple[str, int] | None = None
+
+    @property
+    def plant(self) -> Plant:
+        return self.house.plant
+
+    # ---- time ----
+
+    @property
+    def sim_time_s(self) -> float:
+        """Simulated seconds since Jan 1 00:00 of the weather year."""
+        return self.house.time_s
+
+    def step(self, seconds: float) -> None:
+        """Advance the physics by ``seconds`` of simulated time now."""
+        if seconds < 0:
+            raise ValueError("time runs forward only")
+        self._advance_to(self.house.time_s + seconds)
+        if self._clock is not None:
+            self._clock.sim_origin += seconds
+
+    def _advance_to(self, target_s: float) -> None:
+        if target_s - self.house.time_s > _TIME_EPSILON_S:
+            self.house.step(target_s - self.house.time_s)
+        self.faults.update(self.house.time_s)
+
+    def _catch_up(self) -> None:
+        """Bring the physics to the present of the event loop's clock (while running)."""
+        if self._clock is not None:
+            self._advance_to(self._clock.sim_time())
+
+    # ---- serving ----
+
+    @asynccontextmanager
+    async def running(
+        self,
+        *,
+        tcp: tuple[str, int] | None = None,
+        serial: str | None = None,
+        baudrate: int = 19200,
+        parity: str = "E",
+        stopbits: int = 1,
+    ) -> AsyncIterator[Simulator]:
+        """Run the physics on the loop's clock and serve Modbus until the block ends.
+
+        ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which."""
+        if self._clock is not None:
+            raise RuntimeError("the simulator is already running")
+        self.faults.serve(serial_line=serial is not None)
+        loop = asyncio.get_running_loop()
+        self._clock = _Clock(loop, loop.time(), self.house.time_s, self.speed)
+        physics = asyncio.create_task(self._physics(), name="hil physics")
+        servers: list[ModbusTcpServer | ModbusSerialServer] = []
+        try:
+            if tcp is not None:
+                tcp_server = await start_tcp_server(
+                    self.units, *tcp, self._catch_up, faults=self.faults
+                )
+                servers.append(tcp_server)
+                self.tcp_address = tcp_address(tcp_server)
+            if serial is not None:
+                servers.append(
+                    await start_serial_server(
+                        self.units,
+                        serial,
+                        self._catch_up,
+                        baudrate=baudrate,
+                        parity=parity,
+                        stopbits=stopbits,
+                        faults=self.faults,
+                    )
+                )
+            yield self
+        finally:
+            for server in servers:
+                await server.shutdown()  # type: ignore[no-untyped-call]  # unannotated in pymodbus
+            physics.cancel()
+            try:
+                await physics
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            self._catch_up()
+            self._clock = None
+            self.tcp_address = None
+            self.faults.serve(serial_line=None)
+
+    async def _physics(self) -> None:
+        while True:
+            self._catch_up()
+            await asyncio.sleep(PHYSICS_PERIOD_S)
+
+    # ---- the Python API for tests and scenarios ----
+
+    def head(self, zone_id: str) -> IndoorHead:
+        try:
+            return self._heads[zone_id]
+        except KeyError:
+            raise KeyError(f"no zone {zone_id!r} (zones: {', '.join(self._heads)})") from None
+
+    @property
+    def heads(self) -> dict[str, IndoorHead]:
+        return dict(self._heads)
+
+    def room_temperature(self, zone_id: str) -> float:
+        """The room's air (occupied zone, what a remote sensor reads), °C."""
+        self._catch_up()
+        self.head(zone_id)
+        return self.house.room_air(zone_id)
+
+    def outdoor_temperature(self) -> float:
+        self._catch_up()
+        return self.plant.outdoor_c
+
+    def head_register(self, zone_id: str, name: str) -> float | int | None:
+        """A head's register, decoded as a Modbus master would (None = invalid sentinel)."""
+        self._catch_up()
+        return self.head(zone_id).value(name)
+
+    def odu_register(self, name: str) -> float | int | None:
+        self._catch_up()
+        return self.odu.value(name)
+
+    def press_remote(
+        self,
+        zone_id: str,
+        *,
+        power: bool | None = None,
+        mode: str | None = None,
+        setpoint: float | None = None,
+        fan: str | None = None,
+    ) -> None:
+        """Someone uses the handheld remote of this zone's head."""
+        self._catch_up()
+        self.head(zone_id).press_remote(power=power, mode=mode, setpoint=setpoint, fan=fan)
+
+    def summary(self) -> str:
+        """One line on the state of the house, for the log."""
+        self._catch_up()
+        plant = self.plant
+        rooms = " ".join(f"{zone} {plant.air_c(zone):.1f}" for zone in self._heads)
+        defrost = " defrost" if plant.defrosting else ""
+        return (
+            f"{format_time_of_year(plant.time_s)} out {plant.outdoor_c:.1f}"
+            f" | rooms °C {rooms} | {self.house.odu.frequency_hz:.1f} Hz"
+            f" {plant.input_power_w:.0f} W{defrost}"
+        )
+
+
+def house_from_config(loaded: LoadedConfig) -> HouseSim:
+    """The house of a config's `[simulator]` section: one room per zone, reference units."""
+    config = loaded.config
+    rooms = []
+    for zone in config.zones:
+        room = config.simulator.rooms.get(zone.id, SimRoomConfig())
+        params = RoomParameters.for_floor(
+            room.area_m2, unrenovated=room.unrenovated, aperture_m2=room.aperture_m2
+        )
+        rooms.append(Room(zone.id, params, room.initial_temperature))
+    start_s = parse_time_of_year(config.simulator.start)
+    plant = Plant(Building(tuple(rooms)), load_weather(), start_s)
+    return HouseSim(
+        plant,
+        {zone.id: REFERENCE_HEAD for zone in config.zones},
+        heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        max_step_s=MAX_STEP_S,
+    )
+
+
+def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
+    """The TCP address of the outdoor unit's bus, when that bus is Modbus TCP."""
+    config = loaded.config
+    bus = config.buses[config.outdoor_unit.bus]
+    return (bus.host, bus.port) if isinstance(bus, TcpBus) else None
+
+
+def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
+    """Baud rate, parity and stop bits of the outdoor unit's bus when that is an RTU line (the
+    controller talks with those), else the reference units' 19200 8E1 (docs/reference-unit.md)."""
+    config = loaded.config
+    bus = config.buses[config.outdoor_unit.bus]
+    if isinstance(bus, SerialBus):
+        return bus.baudrate, bus.parity, bus.stopbits
+    return 19200, "E", 1
+
+
+async def run_simulator(
+    loaded: LoadedConfig,
+    *,
+    tcp: tuple[str, int] | None,
+    serial: str | None,
+    speed: float,
+    baudrate: int | None = None,
+    parity: str | None = None,
+    stopbits: int | None = None,
+    scenario: Scenario | None = None,
+    faults: Path | None = None,
+) -> None:
+    """Serve the simulated house until cancelled, logging a summary every ~10 s, with the
+    faults of a fault file (hil.faults) when one is given. A serial line's framing not given
+    comes from `framing_from_config`."""
+    if tcp is None and serial is None:
+        tcp = endpoint_from_config(loaded)
+        if tcp is None:
+            bus = loaded.config.outdoor_unit.bus
+            raise SimulatorSetupError(
+                f"the outdoor unit's bus {bus!r} is a serial line: name the port to serve on "
+                "(e.g. one end of a socat pty pair) or a TCP address"
+            )
+    default = framing_from_config(loaded)
+    baudrate, parity, stopbits = (
+        baudrate or default[0],
+        parity or default[1],
+        stopbits or default[2],
+    )
+    sim = Simulator(loaded, speed, scenario)
+    if faults is not None:
+        _plan_fault_file(sim, faults, serial_line=serial is not None)
+    async with sim.running(
+        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits
+    ):
+        where = " and ".join(
+            part
+            for part in (
+                f"tcp {sim.tcp_address[0]}:{sim.tcp_address[1]}" if sim.tcp_address else "",
+                f"serial {serial_line(serial, baudrate, parity, stopbits)}" if serial else "",
+            )
+            if part
+        )
+        LOG.info(
+            "simulating %d heads and the outdoor unit (ids %s) on %s at %g× speed",
+            len(sim.heads),
+            ", ".join(str(uid) for uid in sorted(sim.units)),
+            where,
+            speed,
+        )
+        while True:
+            LOG.info("%s", sim.summary())
+            await asyncio.sleep(SUMMARY_PERIOD_S)
+
+
+class FaultFileError(SimulatorSetupError):
+    """A fault file that cannot be read, or names faults this simulator cannot inject."""
+
+
+def _plan_fault_file(sim: Simulator, path: Path, *, serial_line: bool) -> None:
+    """Schedule the faults of ``path`` before serving, so a bad file stops the start-up."""
+    try:
+        planned, seed = load_fault_file(path)
+        sim.faults.seed(seed)
+        for fault in planned:
+            sim.faults.add(fault)
+        sim.faults.serve(serial_line=serial_line)  # refuses frame faults without an RTU line
+        sim.faults.serve(serial_line=None)
+    except OSError as err:
+        raise FaultFileError(f"{path}: {err.strerror or err}") from None
+    except (KeyError, ValueError) as err:
+        reason = str(err.args[0] if isinstance(err, KeyError) else err)
+        # load_fault_file names the file already; the injector's own checks do not.
+        raise FaultFileError(
+            reason if reason.startswith(str(path)) else f"{path}: {reason}"
+        ) from None
+    LOG.info("%d faults from %s", len(planned), path)
