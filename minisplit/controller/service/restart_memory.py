@@ -1,11 +1,14 @@
 """What the controller keeps across a restart besides the settings: when each boost began (the
-control core counts a boost from then, not from the first tick that sees it) and the defrost
-interval the frost anticipation learned. Both travel in the saved state (`SavedState`)."""
+control core counts a boost from then, not from the first tick that sees it), and so when it
+ends, and the defrost interval the frost anticipation learned. Both travel in the saved state
+(`SavedState`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
+from minisplit.controller.core.control import ControlOutput
 from minisplit.controller.core.presets import boost_elapsed_s
 from minisplit.controller.core.settings import Preset
 from minisplit.controller.core.tick import Controller
@@ -44,3 +47,18 @@ def with_defrost_interval(controller: Controller, wanted: SavedState) -> SavedSt
     if interval == wanted.defrost_interval_s:
         return None
     return replace(wanted, defrost_interval_s=interval)
+
+
+def ended_boosts(output: ControlOutput, state: SavedState, wanted: SavedState) -> Iterator[str]:
+    """The zones whose boost the core has ended (``output``) while their settings in effect
+    (``state``) still say boost: those become the comfort preset, as if the homeowner had chosen
+    it, so that Home Assistant shows what the zone does and a restart does not boost again.
+    Unless the homeowner changed the preset meanwhile, or began a new boost, and that is on its
+    way to disk (``wanted``)."""
+    for zone_id, out in output.zones.items():
+        if state.zones[zone_id].preset is not Preset.BOOST or out.preset is Preset.BOOST:
+            continue
+        if wanted.zones[zone_id].preset is not Preset.BOOST:
+            continue
+        if wanted.boost_started.get(zone_id) == state.boost_started.get(zone_id):
+            yield zone_id

@@ -37,7 +37,11 @@ from minisplit.controller.service.persistence import (
     StateStore,
     fit_to_zones,
 )
-from minisplit.controller.service.restart_memory import BoostCounter, with_defrost_interval
+from minisplit.controller.service.restart_memory import (
+    BoostCounter,
+    ended_boosts,
+    with_defrost_interval,
+)
 from minisplit.controller.service.sensor_log import SensorFaultLog
 from minisplit.controller.service.unit_link import (
     HeadLink,
@@ -99,7 +103,7 @@ class Supervisor:
             self.store,
             self._settings_committed,
             in_effect=fit_to_zones(saved, config.zones),
-            on_unsaved=self._unsaved_changed,
+            on_unsaved=lambda _: self._publish(),  # shows at once they are (not) only in memory
         )
         self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
         self.controller = Controller(
@@ -229,7 +233,9 @@ class Supervisor:
             self.boosts.count(self.controller, self.settings, now, self.calendar_now())
             decision = self.controller.step(seen.zones, seen.unit, now, seen.remotes)
             self.output = decision.output
-            self._end_boosts(decision.output)
+            for zone_id in ended_boosts(decision.output, self.settings, self.wanted_settings()):
+                log.info("zone %s: the boost is over: back to comfort", zone_id)
+                self.on_command(ZoneCommand(zone_id, SetPreset(Preset.COMFORT)))
             if (
                 learned := with_defrost_interval(self.controller, self.wanted_settings())
             ) is not None:
@@ -246,24 +252,6 @@ class Supervisor:
                 writes.append(self.odu.write(decision.odu_command))
             await asyncio.gather(*writes)
             self._publish()
-
-    def _end_boosts(self, output: ControlOutput) -> None:
-        """A boost the core has ended becomes the comfort preset in the zone's settings, as if
-        the homeowner had chosen it: on disk, then published, so that Home Assistant shows what
-        the zone does and a restart does not boost again."""
-        for zone_id, out in output.zones.items():
-            boosting = self.settings.zones[zone_id].preset is Preset.BOOST
-            if not boosting or out.preset is Preset.BOOST:
-                continue
-            # Unless the homeowner changed the preset meanwhile, or began a new boost, and that
-            # is on its way to disk.
-            wanted = self.wanted_settings()
-            if wanted.zones[zone_id].preset is not Preset.BOOST:
-                continue
-            if wanted.boost_started.get(zone_id) != self.settings.boost_started.get(zone_id):
-                continue
-            log.info("zone %s: the boost is over: back to comfort", zone_id)
-            self.on_command(ZoneCommand(zone_id, SetPreset(Preset.COMFORT)))
 
     async def _write_heads(self, output: ControlOutput) -> None:
         commands = {zone_id: out.head for zone_id, out in output.zones.items()}
@@ -317,10 +305,6 @@ class Supervisor:
             self.committer.submit(wanted.with_zone(zone_id, after, self.calendar_now()))
             await self.committer.flush()
         await self.heads[zone_id].ack_remote()
-
-    def _unsaved_changed(self, unsaved: bool) -> None:
-        """Show at once that the settings in effect are (no longer) only in memory."""
-        self._publish()
 
     def save(self) -> None:
         """Write the settings a last time, at shutdown: including any still on their way to

@@ -1,0 +1,40 @@
+"""Which boosts end: the core's word, unless the homeowner asked for something else meanwhile."""
+
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import cast
+
+from minisplit.controller.core.control import ControlOutput
+from minisplit.controller.core.settings import Preset, ZoneSettings
+from minisplit.controller.service.persistence import SavedState
+from minisplit.controller.service.restart_memory import ended_boosts
+
+BOOST = ZoneSettings(preset=Preset.BOOST)
+
+
+def core_says(**presets: Preset) -> ControlOutput:
+    """The control output as far as `ended_boosts` reads it: each zone's preset in effect."""
+    zones = {zone: SimpleNamespace(preset=preset) for zone, preset in presets.items()}
+    return cast(ControlOutput, SimpleNamespace(zones=zones))
+
+
+def test_a_boost_the_core_ended_ends_and_one_it_keeps_does_not():
+    state = SavedState({"a": BOOST, "b": BOOST}, boost_started={"a": 100.0, "b": 100.0})
+    output = core_says(a=Preset.COMFORT, b=Preset.BOOST)
+    assert list(ended_boosts(output, state, state)) == ["a"]
+
+
+def test_a_boost_asked_for_again_or_a_preset_changed_meanwhile_is_left_to_the_homeowner():
+    state = SavedState({"a": BOOST, "b": BOOST}, boost_started={"a": 100.0, "b": 100.0})
+    # on its way to disk: a new boost in a, eco in b
+    wanted = SavedState(
+        {"a": BOOST, "b": replace(BOOST, preset=Preset.ECO)},
+        boost_started={"a": 200.0},
+    )
+    output = core_says(a=Preset.COMFORT, b=Preset.COMFORT)
+    assert list(ended_boosts(output, state, wanted)) == []
+
+
+def test_a_zone_not_boosting_has_no_boost_to_end():
+    state = SavedState({"a": replace(BOOST, preset=Preset.NONE)})
+    assert list(ended_boosts(core_says(a=Preset.NONE), state, state)) == []
