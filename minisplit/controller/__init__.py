@@ -1,1 +1,3 @@
-"""The minisplit supervisor: control logic, MQTT bridge, persistence and command line."""
+"""The controller: the pure control core (`core/`), the service around it (`service/`), and on
+top the command line (`cli`), the config (`config`), its mapping onto the core (`tuning`) and
+the MQTT topic names (`topics`)."""

@@ -1,1 +1,2 @@
-"""Hardware-in-the-loop simulator: plant model, register-exact units and their Modbus server."""
+"""Hardware-in-the-loop: plant model, register-exact units and their Modbus server, the benchmark
+and the demo."""
