@@ -20,7 +20,7 @@ from minisplit.controller.config import ControlConfig, LoadedConfig
 from minisplit.controller.core.settings import ZoneMode
 from minisplit.controller.core.transitions import SetTarget, Side
 from minisplit.controller.service.commands import ZoneCommand
-from minisplit.controller.service.state_report import AUTONOMOUS
+from minisplit.controller.service.state_report import AUTONOMOUS, UnitState, ZoneState
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.bus import BusScheduler, DeviceStats, scaled_timeout
 from minisplit.hil.broker import free_port
@@ -84,11 +84,11 @@ class System:
         """Simulated seconds (the supervisor's clock runs in step with the simulator's)."""
         return self.supervisor.now()
 
-    def zone(self, zone_id: str) -> dict[str, object]:
+    def zone(self, zone_id: str) -> ZoneState:
         """The zone's state as published on MQTT."""
         return self.supervisor.zone_state(zone_id)
 
-    def unit(self) -> dict[str, object]:
+    def unit(self) -> UnitState:
         return self.supervisor.unit_state()
 
     def unit_id(self, target: str) -> int:

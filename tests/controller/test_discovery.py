@@ -13,8 +13,6 @@ from minisplit.controller.config import MqttConfig, ZoneConfig
 from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
 from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
-    UNIT_STATE_FIELDS,
-    ZONE_STATE_FIELDS,
     Topics,
     discovery_messages,
     hvac_action,
@@ -23,6 +21,7 @@ from minisplit.controller.service.discovery import (
     retired_zone_topics,
 )
 from minisplit.controller.service.mqtt_bridge import MqttBridge
+from minisplit.controller.service.state_report import UNIT_STATE_FIELDS, ZONE_STATE_FIELDS
 from minisplit.controller.service.temperature_units import TemperatureUnit
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import ZoneAction

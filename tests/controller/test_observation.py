@@ -15,7 +15,13 @@ from minisplit.controller.core.observation import (
 )
 from minisplit.controller.core.sensor_health import RemoteReading
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
-from minisplit.controller.service.state_report import status_line, unit_state, zone_state
+from minisplit.controller.service.state_report import (
+    UNIT_STATE_FIELDS,
+    ZONE_STATE_FIELDS,
+    status_line,
+    unit_state,
+    zone_state,
+)
 from minisplit.drivers.records import HeadInfo, OduInfo
 
 
@@ -100,6 +106,8 @@ def test_a_head_that_does_not_answer_and_a_unit_never_reached():
     assert seen.unit.available is False
     assert seen.unit.observation.min_frequency_hz == 20.0
     state = zone_state("a", seen, None, seen.zones["a"], ())
+    assert tuple(state) == ZONE_STATE_FIELDS  # what discovery's templates may name
+    assert tuple(unit_state(seen, None, unsaved=False)) == UNIT_STATE_FIELDS
     assert (state["available"], state["fault"], state["action"]) == (False, None, "off")
     assert (
         unit_state(seen, None, unsaved=True)["fault"]

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.controller.service.temperature_units import (
+from minisplit.controller.service.state_report import (
     UNIT_TEMPERATURE_FIELDS,
     ZONE_TEMPERATURE_FIELDS,
+)
+from minisplit.controller.service.temperature_units import (
     TemperatureUnit,
     convert_state,
     from_celsius,

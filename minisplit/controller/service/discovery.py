@@ -17,40 +17,6 @@ from minisplit.controller.service.temperature_units import TemperatureUnit, setp
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import ZoneAction
 
-# The JSON fields of the retained state topics (docs/mqtt.md); templates may only use these.
-ZONE_STATE_FIELDS = (
-    "current_temperature",
-    "target_temperature",
-    "target_temperature_low",
-    "target_temperature_high",
-    "mode",
-    "action",
-    "fan_mode",
-    "swing_mode",
-    "swing_horizontal_mode",
-    "preset",
-    "humidity",
-    "demand",
-    "sensor",
-    "available",
-    "mode_conflict",
-    "fault",
-)
-UNIT_STATE_FIELDS = (
-    "mode",
-    "compressor_frequency",
-    "compressor_target",
-    "allowed_max_frequency",
-    "outdoor_temperature",
-    "power",
-    "energy",
-    "defrost",
-    "quiet",
-    "demand_limit",
-    "fault",
-    "available",
-)
-
 ONLINE = "online"
 OFFLINE = "offline"
 

@@ -54,9 +54,11 @@ from minisplit.controller.service.discovery import (
 )
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.controller.service.security import read_secret
-from minisplit.controller.service.temperature_units import (
+from minisplit.controller.service.state_report import (
     UNIT_TEMPERATURE_FIELDS,
     ZONE_TEMPERATURE_FIELDS,
+)
+from minisplit.controller.service.temperature_units import (
     TemperatureUnit,
     convert_state,
 )

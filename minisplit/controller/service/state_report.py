@@ -4,6 +4,7 @@ one-line status for systemd, made from one tick's `Observation` and the control'
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 from minisplit.controller.core.control import ControlOutput, ZoneInput
 from minisplit.controller.core.observation import Observation
@@ -17,13 +18,64 @@ STATE_UNSAVED = "state_unsaved"
 ODU_COMMS = "odu_comms"  # a head's fault while the outdoor unit does not answer
 
 
+class ZoneState(TypedDict):
+    """The JSON of a zone's retained state topic (docs/mqtt.md): its one declaration, which
+    discovery's templates and the unit conversion read their field names from."""
+
+    current_temperature: float | None
+    target_temperature: float
+    target_temperature_low: float
+    target_temperature_high: float
+    mode: str
+    action: ZoneAction
+    fan_mode: str
+    swing_mode: str
+    swing_horizontal_mode: str
+    preset: str
+    humidity: float | None
+    demand: float
+    sensor: str
+    available: bool
+    mode_conflict: bool
+    fault: str | None
+
+
+class UnitState(TypedDict):
+    """The JSON of the outdoor unit's retained state topic (docs/mqtt.md)."""
+
+    mode: str | None
+    compressor_frequency: float | None
+    compressor_target: float
+    allowed_max_frequency: float | None
+    outdoor_temperature: float | None
+    power: float | None
+    energy: float | None
+    defrost: bool
+    quiet: bool
+    demand_limit: int
+    fault: str | None
+    available: bool
+
+
+ZONE_STATE_FIELDS = tuple(ZoneState.__annotations__)
+UNIT_STATE_FIELDS = tuple(UnitState.__annotations__)
+# The fields that are temperatures (not temperature differences): published in the house's unit.
+ZONE_TEMPERATURE_FIELDS = (
+    "current_temperature",
+    "target_temperature",
+    "target_temperature_low",
+    "target_temperature_high",
+)
+UNIT_TEMPERATURE_FIELDS = ("outdoor_temperature",)
+
+
 def zone_state(
     zone_id: str,
     seen: Observation,
     output: ControlOutput | None,
     followed: ZoneInput | None,
     sensor_faults: tuple[str, ...],
-) -> dict[str, object]:
+) -> ZoneState:
     """The zone's state: ``followed`` is the input the control followed (the reading it chose,
     with its static offset; the bias estimate is for the control only), ``sensor_faults`` the
     room sensors' faults as of that tick."""
@@ -64,7 +116,7 @@ def zone_state(
     }
 
 
-def unit_state(seen: Observation, output: ControlOutput | None, unsaved: bool) -> dict[str, object]:
+def unit_state(seen: Observation, output: ControlOutput | None, unsaved: bool) -> UnitState:
     """The outdoor unit's state; ``unsaved``: the settings in effect are not on disk."""
     report = seen.odu
     status = report.status

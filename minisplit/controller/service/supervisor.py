@@ -315,13 +315,13 @@ class Supervisor:
             log.error("cannot write state file %s: %s; unsaved settings lost", self.store.path, err)
 
     # ---- state for MQTT and the live view -----------------------------------------------
-    def zone_state(self, zone_id: str) -> dict[str, object]:
+    def zone_state(self, zone_id: str) -> state_report.ZoneState:
         followed = self.controller.inputs.get(zone_id)
         sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
         faults = sensors.faults() if sensors else ()
         return state_report.zone_state(zone_id, self.observation, self.output, followed, faults)
 
-    def unit_state(self) -> dict[str, object]:
+    def unit_state(self) -> state_report.UnitState:
         return state_report.unit_state(self.observation, self.output, self.committer.unsaved)
 
     def _publish(self) -> None:

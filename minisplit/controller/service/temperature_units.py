@@ -19,15 +19,6 @@ class TemperatureUnit(StrEnum):
         return "°C" if self is TemperatureUnit.CELSIUS else "°F"
 
 
-# Temperatures (not temperature differences) in the state JSON of docs/mqtt.md.
-ZONE_TEMPERATURE_FIELDS = (
-    "current_temperature",
-    "target_temperature",
-    "target_temperature_low",
-    "target_temperature_high",
-)
-UNIT_TEMPERATURE_FIELDS = ("outdoor_temperature",)
-
 # Published temperatures carry one decimal in either unit: the registers hold 0.1 °C.
 _PUBLISHED_DECIMALS = 1
 # A setpoint arriving in °F is kept to this many decimals once in °C: enough that every 0.1 °F
