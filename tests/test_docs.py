@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from minisplit.hil.scenario import shipped_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -76,6 +79,71 @@ def test_every_docs_file_that_is_cited_exists() -> None:
 
 def docs_pages() -> list[Path]:
     return sorted(DOCS.glob("*.md"))
+
+
+# A command line the README or a docs page shows for a reader to type: a line of a fenced block
+# that starts with one of these programs (the architecture's diagrams, also fenced, are not).
+COMMAND_LINE = re.compile(
+    r"^\s*(?:sudo\s+)?(?:\S*/)?(?:minisplit|python3?|make|mosquitto\w*|mbpoll|socat)\b.*$"
+)
+FENCED_BLOCK = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# A relative file path in a command: what the reader's shell must find from the repository.
+RELATIVE_FILE = re.compile(r"(?<![\w/.~$-])((?:[\w.-]+/)+[\w.-]+\.(?:py|toml|md|csv|service))\b")
+PYTHON_MODULE = re.compile(r"\bpython3? -m ([\w.]+)")
+SCENARIO_NAME = re.compile(r"--scenario ([\w-]+)(?:\s|$)")
+
+
+def shown_commands(page: Path) -> list[str]:
+    """The command lines in ``page``'s fenced blocks, without their trailing comments."""
+    text = page.read_text(encoding="utf-8")
+    return [
+        line.split(" # ")[0]
+        for block in FENCED_BLOCK.findall(text)
+        for line in block.splitlines()
+        if COMMAND_LINE.match(line)
+    ]
+
+
+def missing_in_command(command: str) -> list[str]:
+    """What ``command`` names that a clone of the repository lacks: a relative file, a module
+    for `python -m`, a shipped scenario for `--scenario NAME`."""
+    shipped = {path.stem for path in shipped_scenarios()}
+    missing = [path for path in RELATIVE_FILE.findall(command) if not (ROOT / path).exists()]
+    for module in PYTHON_MODULE.findall(command):
+        try:  # the repository's (pytest runs at its root) or the standard library's
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # its package is missing
+            found = False
+        if not found:
+            missing.append(f"python -m {module}")
+    missing += [
+        f"--scenario {name}" for name in SCENARIO_NAME.findall(command) if name not in shipped
+    ]
+    return missing
+
+
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *docs_pages()], ids=lambda page: str(page.relative_to(ROOT))
+)
+def test_the_commands_a_page_shows_name_what_the_repository_has(page: Path) -> None:
+    """A command copied from the README or docs/ into a shell at the clone's root finds every
+    file, module and scenario it names (after a move, e.g. hil/ -> minisplit/hil/, it would
+    not)."""
+    broken = {command: missing_in_command(command) for command in shown_commands(page)}
+    broken = {command: missing for command, missing in broken.items() if missing}
+    assert not broken, f"{page.name} shows commands naming what does not exist: {broken}"
+
+
+def test_the_command_check_sees_the_commands_and_what_they_lack() -> None:
+    commands = shown_commands(ROOT / "README.md")
+    assert any(command.startswith("minisplit bench --scenario") for command in commands)
+    assert any(command.startswith("python -m tests.") for command in commands)
+    stale = "python -m controller.cli sim -c config/demo.toml --scenario hil/scenarios/x.toml"
+    assert missing_in_command(stale) == ["hil/scenarios/x.toml", "python -m controller.cli"]
+    assert missing_in_command("minisplit bench --scenario renovated-janury") == [
+        "--scenario renovated-janury"
+    ]
+    assert missing_in_command("minisplit check-config /etc/minisplit/minisplit.toml") == []
 
 
 @pytest.mark.parametrize("page", docs_pages(), ids=lambda page: page.name)

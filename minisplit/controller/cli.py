@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--scenario",
-        type=Path,
-        metavar="FILE",
-        help="model the building of a bench scenario (its zones must match the config's)",
+        type=_scenario_file,
+        metavar="FILE|NAME",
+        help="model the building of a bench scenario, a file or a shipped scenario's name (its"
+        " zones must match the config's)",
     )
 
     check = sub.add_parser("check-config", help="validate a config file")
@@ -138,11 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--scenario",
-        type=Path,
+        type=_scenario_file,
         action="append",
         default=[],
-        metavar="FILE",
-        help="a scenario file (repeatable); default: every shipped scenario",
+        metavar="FILE|NAME",
+        help="a scenario file, or a shipped scenario's name such as renovated-january"
+        " (repeatable); default: every shipped scenario",
     )
     bench.add_argument(
         "--controller",
@@ -233,6 +235,14 @@ def _refuse_a_second_controller(loaded: LoadedConfig) -> None:
         hold_state_lock(loaded.config.state_file)  # the descriptor stays open until exit
     except AlreadyRunning as err:
         _exit_with(f"minisplit: refusing to start: {err}", [])
+
+
+def _scenario_file(text: str) -> Path:
+    """A scenario file, or a shipped scenario's name: found in the package wherever it is
+    installed (minisplit.hil.scenario.scenario_file)."""
+    from minisplit.hil.scenario import scenario_file
+
+    return scenario_file(text)
 
 
 def _load_scenario(path: Path) -> Scenario:

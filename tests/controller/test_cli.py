@@ -66,6 +66,18 @@ def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
     assert "scenario has" in capsys.readouterr().err
 
 
+def test_bench_and_sim_take_a_shipped_scenario_by_name_from_anywhere(tmp_path, monkeypatch):
+    from minisplit.controller.cli import build_parser
+    from minisplit.hil.scenario import shipped_scenarios
+
+    monkeypatch.chdir(tmp_path)  # outside the repository, as after `pip install`
+    shipped = {path.stem: path for path in shipped_scenarios()}
+    args = build_parser().parse_args(["bench", "--scenario", "mixed-april"])
+    assert args.scenario == [shipped["mixed-april"]]
+    args = build_parser().parse_args(["sim", "-c", "x.toml", "--scenario", "renovated-january"])
+    assert args.scenario == shipped["renovated-january"]
+
+
 @pytest.mark.parametrize(
     ("fault_file", "message"),
     [
