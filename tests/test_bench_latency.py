@@ -1,0 +1,14 @@
+"""The latency bench's commands: each must change what the head shows, or its write never comes
+and the bench reports a miss that is its own (seed 538630456 began with the default, 21.0)."""
+
+import random
+
+from tests.bench_latency import setpoints
+
+
+def test_every_command_changes_the_setpoint_the_head_shows():
+    for seed in [538630456, *range(300)]:
+        chosen = setpoints(random.Random(seed), 21.0, 20)
+        assert len(chosen) == 20
+        assert all(16.0 <= value <= 30.0 for value in chosen)
+        assert all(value != before for before, value in zip([21.0, *chosen], chosen, strict=False))
