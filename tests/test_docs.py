@@ -41,6 +41,8 @@ MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
 REPO_PATH = re.compile(
     r"`((?:minisplit|config|systemd|tests|docs)/[\w/.-]+\.(?:py|toml|md|csv|service))`"
 )
+# A repository folder named in the docs, e.g. `minisplit/controller/core/`.
+REPO_FOLDER = re.compile(r"`((?:minisplit|config|systemd|tests|docs)/(?:[\w.-]+/)*)`")
 
 
 def repository_texts() -> Iterator[tuple[Path, str]]:
@@ -146,7 +148,9 @@ def test_the_command_check_sees_the_commands_and_what_they_lack() -> None:
     assert missing_in_command("minisplit check-config /etc/minisplit/minisplit.toml") == []
 
 
-@pytest.mark.parametrize("page", docs_pages(), ids=lambda page: page.name)
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *docs_pages()], ids=lambda page: str(page.relative_to(ROOT))
+)
 def test_the_links_and_paths_in_a_docs_page_exist(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     broken = [
@@ -155,6 +159,7 @@ def test_the_links_and_paths_in_a_docs_page_exist(page: Path) -> None:
         if "://" not in target and not (page.parent / target).exists()
     ]
     broken += [path for path in REPO_PATH.findall(text) if not (ROOT / path).exists()]
+    broken += [path for path in REPO_FOLDER.findall(text) if not (ROOT / path).is_dir()]
     assert not broken, f"{page.name} points to what the repository does not have: {broken}"
 
 
