@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
 from minisplit.controller.config import ConfigError, LoadedConfig, load_config
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
@@ -23,6 +23,7 @@ from minisplit.controller.service.security import inspect_files
 from minisplit.drivers.bus_config import SerialBus
 
 log = logging.getLogger("minisplit")
+T = TypeVar("T")
 
 # `sim --serial` accepts the framings a serial bus in the config may have.
 SERIAL_BAUDRATES = get_args(SerialBus.model_fields["baudrate"].annotation)
@@ -280,10 +281,11 @@ def check_config(path: Path) -> int:
     return 0
 
 
-async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main``; SIGTERM (how systemd stops the service) ends it as Ctrl-C does: it is
-    cancelled, so that it says goodbye and saves the settings on its way out, and the process
-    exits 0 (without this, SIGTERM kills the process where it stands)."""
+async def _until_terminated(main: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``main`` and return what it returns; SIGTERM (how systemd stops the service, and
+    `timeout` or `kill` the demo) ends it as Ctrl-C does: it is cancelled, so that it says
+    goodbye, saves the settings and stops what it started (the demo's broker) on its way out,
+    and the process exits 0 (without this, SIGTERM kills the process where it stands)."""
     task = asyncio.current_task()
     assert task is not None
     terminated = False
@@ -295,11 +297,12 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
     try:
-        await main
+        return await main
     except asyncio.CancelledError:
         if not terminated:
             raise
         log.info("stopped by SIGTERM")
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,7 +400,8 @@ def _command(argv: Sequence[str] | None) -> int:
         elif args.command == "demo":
             from minisplit.hil.demo import run_demo
 
-            return asyncio.run(run_demo(args.config, speed=args.speed, duration=args.duration))
+            demo = run_demo(args.config, speed=args.speed, duration=args.duration)
+            return asyncio.run(_until_terminated(demo)) or 0
     return 0
 
 
