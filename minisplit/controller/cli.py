@@ -398,10 +398,14 @@ def _command(argv: Sequence[str] | None) -> int:
                 shift_weeks=args.shift_weeks or (0,),
             )
         elif args.command == "demo":
+            from minisplit.hil.broker import NoBroker
             from minisplit.hil.demo import run_demo
 
             demo = run_demo(args.config, speed=args.speed, duration=args.duration)
-            return asyncio.run(_until_terminated(demo)) or 0
+            try:
+                return asyncio.run(_until_terminated(demo)) or 0
+            except NoBroker as err:
+                _exit_with(f"minisplit demo: {err}", [])
     return 0
 
 
