@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from minisplit.hil.scenario import shipped_scenarios
+from minisplit.controller.cli import build_parser
+from minisplit.hil.scenario import ScenarioError, load_scenario, shipped_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -86,7 +88,7 @@ def docs_pages() -> list[Path]:
 # A command line the README or a docs page shows for a reader to type: a line of a fenced block
 # that starts with one of these programs (the architecture's diagrams, also fenced, are not).
 COMMAND_LINE = re.compile(
-    r"^\s*(?:sudo\s+)?(?:\S*/)?(?:minisplit|python3?|make|mosquitto\w*|mbpoll|socat)\b.*$"
+    r"^\s*(?:sudo\s+)?(?:\S*/)?(?:minisplit|python3?|make|mosquitto\w*|mbpoll|socat)(?=\s|$).*$"
 )
 FENCED_BLOCK = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # A relative file path in a command: what the reader's shell must find from the repository.
@@ -136,6 +138,50 @@ def test_the_commands_a_page_shows_name_what_the_repository_has(page: Path) -> N
     assert not broken, f"{page.name} shows commands naming what does not exist: {broken}"
 
 
+def minisplit_arguments(command: str) -> list[str] | None:
+    """The arguments of the `minisplit` command a line runs first (after `sudo`, up to `&&`,
+    `&` or `|`), or None when it runs another program."""
+    words = shlex.split(command)
+    words = words[1:] if words[:1] == ["sudo"] else words
+    if not words or Path(words[0]).name != "minisplit":
+        return None
+    ends = [i for i, word in enumerate(words) if word in {"&&", "&", "|", ";"}]
+    return words[1 : ends[0] if ends else len(words)]
+
+
+def refusal(arguments: list[str]) -> str | None:
+    """What `minisplit` says against ``arguments`` before it does anything: a usage error, or
+    for `bench` a scenario that does not load with a shift it is given; else None."""
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit:
+        return "refused by the argument parser"
+    if args.command != "bench":
+        return None
+    try:
+        for path in args.scenario or shipped_scenarios():
+            for weeks in args.shift_weeks or (0,):
+                load_scenario(path, weeks)
+    except ScenarioError as err:
+        return f"{err.source}: {err.problems[0]}"
+    return None
+
+
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *docs_pages()], ids=lambda page: str(page.relative_to(ROOT))
+)
+def test_the_minisplit_commands_a_page_shows_are_accepted(page: Path) -> None:
+    """Each `minisplit ...` line is one the command line takes (no renamed or removed option),
+    and a `bench` line's scenarios load with its --shift-weeks (the docs showed
+    `--shift-weeks -2` over every scenario, which the January weeks refuse)."""
+    refused = {}
+    for command in shown_commands(page):
+        arguments = minisplit_arguments(command)
+        if arguments is not None and (why := refusal(arguments)) is not None:
+            refused[command] = why
+    assert not refused, f"{page.name} shows commands minisplit refuses: {refused}"
+
+
 def test_the_command_check_sees_the_commands_and_what_they_lack() -> None:
     commands = shown_commands(ROOT / "README.md")
     assert any(command.startswith("minisplit bench --scenario") for command in commands)
@@ -146,6 +192,13 @@ def test_the_command_check_sees_the_commands_and_what_they_lack() -> None:
         "--scenario renovated-janury"
     ]
     assert missing_in_command("minisplit check-config /etc/minisplit/minisplit.toml") == []
+    assert minisplit_arguments("sudo /opt/venv/bin/minisplit install --dry-run && ls") == [
+        "install",
+        "--dry-run",
+    ]
+    assert refusal(["bench", "--scenrio", "mixed-april"]) == "refused by the argument parser"
+    assert "leaves the weather year" in (refusal(["bench", "--shift-weeks", "-2"]) or "")
+    assert refusal(["bench", "--scenario", "mixed-april", "--shift-weeks", "-2"]) is None
 
 
 @pytest.mark.parametrize(
