@@ -39,6 +39,17 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
 
+def setpoints(rng: random.Random, shown: float, count: int) -> list[float]:
+    """``count`` setpoints of the zone's range, each other than the one before it, the first
+    other than ``shown``, what the head shows at the start: a command of the value the head
+    already has writes nothing, and would count as missed."""
+    chosen = [shown]
+    for _ in range(count):
+        choices = [16.0 + 0.5 * step for step in range(29) if 16.0 + 0.5 * step != chosen[-1]]
+        chosen.append(rng.choice(choices))
+    return chosen[1:]
+
+
 async def bench(count: int, period_s: float, seed: int) -> int:
     binary = mosquitto_path()
     if binary is None:
@@ -84,12 +95,8 @@ async def bench(count: int, period_s: float, seed: int) -> int:
                 await recorder.wait_for(
                     f"{BASE}/zone/{ZONE}/state", lambda m: b'"available":true' in m.payload
                 )
-                previous = None
-                for _ in range(count):
-                    setpoint = previous
-                    while setpoint is None or setpoint == previous:
-                        setpoint = 16.0 + 0.5 * rng.randrange(29)
-                    previous = setpoint
+                (zone,) = (z for z in loaded.config.zones if z.id == ZONE)
+                for setpoint in setpoints(rng, zone.default_temperature, count):
                     written.pop(setpoint, None)
                     await asyncio.sleep(rng.uniform(0.02, 0.25))  # a random poll phase
                     sent = time.perf_counter()

@@ -4,6 +4,7 @@ printed as a markdown table by `python -m tests.fault_matrix`."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import enum
@@ -679,13 +680,22 @@ async def run_matrix(transports: list[Transport]) -> Matrix:
     return matrix
 
 
+def _transport(name: str) -> Transport:
+    try:
+        return Transport(name)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name!r} is not tcp or rtu") from None
+
+
 def main(argv: list[str]) -> int:
     """`python -m tests.fault_matrix [tcp] [rtu]`: both transports unless named."""
-    try:
-        transports = [Transport(name) for name in argv] or list(Transport)
-    except ValueError as err:
-        print(f"{err}; transports: {', '.join(Transport)}", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fault_matrix",
+        description="Every simulator fault against the real supervisor, as a markdown table.",
+    )
+    # A type, not choices: Python 3.11's argparse refuses an empty list of choices for nargs="*".
+    parser.add_argument("transports", nargs="*", type=_transport, metavar="tcp|rtu")
+    transports = parser.parse_args(argv).transports or list(Transport)
     if Transport.RTU in transports and shutil.which("socat") is None:
         print("socat is not installed: the RTU column is not run", file=sys.stderr)
         transports.remove(Transport.RTU)

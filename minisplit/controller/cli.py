@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
 from minisplit.controller.config import ConfigError, LoadedConfig, load_config
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
@@ -23,6 +23,7 @@ from minisplit.controller.service.security import inspect_files
 from minisplit.drivers.bus_config import SerialBus
 
 log = logging.getLogger("minisplit")
+T = TypeVar("T")
 
 # `sim --serial` accepts the framings a serial bus in the config may have.
 SERIAL_BAUDRATES = get_args(SerialBus.model_fields["baudrate"].annotation)
@@ -124,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--scenario",
-        type=Path,
-        metavar="FILE",
-        help="model the building of a bench scenario (its zones must match the config's)",
+        type=_scenario_file,
+        metavar="FILE|NAME",
+        help="model the building of a bench scenario, a file or a shipped scenario's name (its"
+        " zones must match the config's)",
     )
 
     check = sub.add_parser("check-config", help="validate a config file")
@@ -138,11 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--scenario",
-        type=Path,
+        type=_scenario_file,
         action="append",
         default=[],
-        metavar="FILE",
-        help="a scenario file (repeatable); default: every shipped scenario",
+        metavar="FILE|NAME",
+        help="a scenario file, or a shipped scenario's name such as renovated-january"
+        " (repeatable); default: every shipped scenario",
     )
     bench.add_argument(
         "--controller",
@@ -235,6 +238,14 @@ def _refuse_a_second_controller(loaded: LoadedConfig) -> None:
         _exit_with(f"minisplit: refusing to start: {err}", [])
 
 
+def _scenario_file(text: str) -> Path:
+    """A scenario file, or a shipped scenario's name: found in the package wherever it is
+    installed (minisplit.hil.scenario.scenario_file)."""
+    from minisplit.hil.scenario import scenario_file
+
+    return scenario_file(text)
+
+
 def _load_scenario(path: Path) -> Scenario:
     from minisplit.hil.scenario import ScenarioError, load_scenario
 
@@ -270,10 +281,11 @@ def check_config(path: Path) -> int:
     return 0
 
 
-async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main``; SIGTERM (how systemd stops the service) ends it as Ctrl-C does: it is
-    cancelled, so that it says goodbye and saves the settings on its way out, and the process
-    exits 0 (without this, SIGTERM kills the process where it stands)."""
+async def _until_terminated(main: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``main`` and return what it returns; SIGTERM (how systemd stops the service, and
+    `timeout` or `kill` the demo) ends it as Ctrl-C does: it is cancelled, so that it says
+    goodbye, saves the settings and stops what it started (the demo's broker) on its way out,
+    and the process exits 0 (without this, SIGTERM kills the process where it stands)."""
     task = asyncio.current_task()
     assert task is not None
     terminated = False
@@ -285,11 +297,12 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
     try:
-        await main
+        return await main
     except asyncio.CancelledError:
         if not terminated:
             raise
         log.info("stopped by SIGTERM")
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -385,9 +398,14 @@ def _command(argv: Sequence[str] | None) -> int:
                 shift_weeks=args.shift_weeks or (0,),
             )
         elif args.command == "demo":
+            from minisplit.hil.broker import NoBroker
             from minisplit.hil.demo import run_demo
 
-            return asyncio.run(run_demo(args.config, speed=args.speed, duration=args.duration))
+            demo = run_demo(args.config, speed=args.speed, duration=args.duration)
+            try:
+                return asyncio.run(_until_terminated(demo)) or 0
+            except NoBroker as err:
+                _exit_with(f"minisplit demo: {err}", [])
     return 0
 
 

@@ -15,6 +15,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+class NoBroker(RuntimeError):
+    """Neither mosquitto nor amqtt (the `demo` extra) is installed."""
+
+
 def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
     """``preferred`` when it can be bound now, else any free port."""
     for port in ([preferred] if preferred else []) + [0]:
@@ -80,7 +84,13 @@ async def local_broker(host: str, port: int) -> AsyncIterator[str]:
                     proc.terminate()
                     await proc.wait()
         return
-    from amqtt.broker import Broker
+    try:
+        from amqtt.broker import Broker
+    except ModuleNotFoundError:
+        raise NoBroker(
+            "the demo needs an MQTT broker: install mosquitto (sudo apt-get install mosquitto)"
+            " or the pure-Python one (pip install 'minisplit[demo]')"
+        ) from None
 
     broker = Broker(
         {

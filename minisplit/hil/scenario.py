@@ -417,7 +417,11 @@ def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
     try:
         text = read_text(path)
     except UnreadableFile as err:
-        raise ScenarioError(str(path), [err.reason]) from None
+        problems = [err.reason]
+        if path.parent == Path("."):  # a name, maybe mistyped
+            names = ", ".join(entry.stem for entry in shipped_scenarios())
+            problems.append(f"nor is it a shipped scenario: {names}")
+        raise ScenarioError(str(path), problems) from None
     return parse_scenario(text, str(path), path.parent, shift_weeks)
 
 
@@ -425,6 +429,17 @@ def shipped_scenarios() -> list[Path]:
     """The scenario files that come with the package, by name."""
     folder = files("minisplit.hil").joinpath("scenarios")
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def scenario_file(text: str) -> Path:
+    """The scenario file that ``text`` names: a file that exists, else a shipped scenario by its
+    name (``renovated-january``, with or without ``.toml``), which works from any directory and
+    from an installed package; else the path as given, for `load_scenario` to report."""
+    path = Path(text)
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = {entry.stem: entry for entry in shipped_scenarios()}
+    return shipped.get(path.name.removesuffix(".toml"), path)
 
 
 def build_house(

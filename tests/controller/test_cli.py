@@ -66,6 +66,31 @@ def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
     assert "scenario has" in capsys.readouterr().err
 
 
+def test_bench_and_sim_take_a_shipped_scenario_by_name_from_anywhere(tmp_path, monkeypatch):
+    from minisplit.controller.cli import build_parser
+    from minisplit.hil.scenario import shipped_scenarios
+
+    monkeypatch.chdir(tmp_path)  # outside the repository, as after `pip install`
+    shipped = {path.stem: path for path in shipped_scenarios()}
+    args = build_parser().parse_args(["bench", "--scenario", "mixed-april"])
+    assert args.scenario == [shipped["mixed-april"]]
+    args = build_parser().parse_args(["sim", "-c", "x.toml", "--scenario", "renovated-january"])
+    assert args.scenario == shipped["renovated-january"]
+
+
+def test_demo_without_a_broker_to_run_says_what_to_install(tmp_path, monkeypatch, capsys):
+    from minisplit.hil import broker
+
+    monkeypatch.chdir(tmp_path)  # the demo's state file lands here
+    monkeypatch.setattr(broker, "mosquitto_path", lambda: None)
+    monkeypatch.setitem(sys.modules, "amqtt.broker", None)  # its import fails as if absent
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--duration", "1"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "minisplit demo: the demo needs an MQTT broker" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("fault_file", "message"),
     [

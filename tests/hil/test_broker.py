@@ -1,6 +1,7 @@
 """The demo's local broker: mosquitto when installed, else amqtt in-process (no root needed)."""
 
 import asyncio
+import sys
 
 import aiomqtt
 import pytest
@@ -28,3 +29,13 @@ async def test_local_broker_carries_a_retained_message(use_mosquitto, monkeypatc
 def test_free_port_prefers_the_wanted_one_when_free():
     port = broker.free_port()
     assert broker.free_port("127.0.0.1", port) == port
+
+
+async def test_without_mosquitto_or_amqtt_the_broker_says_what_to_install(monkeypatch):
+    """A plain `pip install .` has no amqtt (the demo extra): on a machine without mosquitto
+    `minisplit demo` ended in a ModuleNotFoundError traceback."""
+    monkeypatch.setattr(broker, "mosquitto_path", lambda: None)
+    monkeypatch.setitem(sys.modules, "amqtt.broker", None)  # its import fails as if absent
+    with pytest.raises(broker.NoBroker, match=r"apt-get install mosquitto.*minisplit\[demo\]"):
+        async with broker.local_broker("127.0.0.1", broker.free_port()):
+            pass

@@ -21,6 +21,7 @@ from minisplit.hil.scenario import (
     build_house,
     load_scenario,
     parse_scenario,
+    scenario_file,
     shipped_scenarios,
 )
 from minisplit.hil.weather import DAY_S, HOUR_S, time_of_year
@@ -114,6 +115,23 @@ def test_every_shipped_scenario_loads_and_runs(name):
         assert abs(house.room_air(zone) - settings.target_temperature) < 3.0
     house.step(3600.0)
     assert all(5.0 < house.room_air(zone) < 35.0 for zone in scenario.zones)
+
+
+def test_a_shipped_scenario_is_named_from_any_directory(tmp_path, monkeypatch):
+    """`--scenario renovated-january` works outside the repository and from an installed
+    package, where no scenarios/ folder lies beside the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert scenario_file("renovated-january") == SHIPPED["renovated-january"]
+    assert scenario_file("mixed-april.toml") == SHIPPED["mixed-april"]
+    own = tmp_path / "mixed-april.toml"  # a file of that name here is the user's: it wins
+    own.write_text(MINIMAL)
+    assert scenario_file("mixed-april.toml") == Path("mixed-april.toml")
+    # A path with folders is a path: never swapped for a shipped file of the same name.
+    assert scenario_file("elsewhere/renovated-january.toml") == Path(
+        "elsewhere/renovated-january.toml"
+    )
+    with pytest.raises(ScenarioError, match=r"nor is it a shipped scenario: .*renovated-january"):
+        load_scenario(scenario_file("renovated-janury"))
 
 
 def test_weeks_are_the_ones_their_comments_claim():

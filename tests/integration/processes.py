@@ -1,5 +1,5 @@
-"""The real controller as a subprocess (`python -m controller.cli run`), for tests and benches
-that kill it with SIGKILL, and the randomized kill -9 / restart durability trial.
+"""The real controller as a subprocess (`python -m minisplit.controller.cli run`), for tests and
+benches that kill it with SIGKILL, and the randomized kill -9 / restart durability trial.
 
 Every wait is bounded; a controller that does not come up in time fails with its log."""
 

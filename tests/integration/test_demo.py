@@ -1,11 +1,15 @@
 """`minisplit demo` end to end: broker, simulator and controller start, rooms heat, it stops."""
 
+import contextlib
 import os
+import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,24 +42,37 @@ def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
     assert "mosquitto_pub -p" in last_view
 
 
-@pytest.mark.integration
-def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
-    """Ctrl-C in a terminal signals the whole foreground process group: the broker it started
-    died with the demo and the controller logged its lost connection as errors."""
-    process = subprocess.Popen(
+def start_demo(tmp_path: Path, *, own_group: bool) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "minisplit.controller.cli", "demo", "--speed", "60"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # a process group of its own, as a terminal's job is
+        start_new_session=own_group,
     )
+
+
+def wait_for_the_live_view(process: subprocess.Popen[str]) -> str:
+    """What the demo printed up to its first full view (which ends with "Ctrl-C stops")."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    seen = ""
+    while "Ctrl-C stops" not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0 and select.select([process.stdout], [], [], remaining)[0]
+        seen += process.stdout.readline()
+    return seen
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
+    """Ctrl-C in a terminal signals the whole foreground process group: the broker it started
+    died with the demo and the controller logged its lost connection as errors."""
+    # A process group of its own, as a terminal's job is.
+    process = start_demo(tmp_path, own_group=True)
     try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while "Ctrl-C stops" not in process.stdout.readline():  # the live view is up
-            remaining = deadline - time.monotonic()
-            assert remaining > 0 and select.select([process.stdout], [], [], remaining)[0]
+        wait_for_the_live_view(process)
         os.killpg(process.pid, signal.SIGINT)  # what the terminal does at Ctrl-C
         _, errors = process.communicate(timeout=30)
     finally:
@@ -65,3 +82,42 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
     assert process.returncode == 0, errors
     assert "ERROR" not in errors, errors
     assert "Traceback" not in errors, errors
+
+
+@pytest.mark.integration
+def test_sigterm_stops_the_demo_and_the_broker_it_started(tmp_path):
+    """`timeout 60 minisplit demo` or `kill` sends SIGTERM to the demo alone: it stops as at
+    Ctrl-C, exit 0, and takes its broker with it (it left mosquitto running, orphaned, on the
+    port the next demo wanted)."""
+    process = start_demo(tmp_path, own_group=False)
+    children: list[int] = []
+    try:
+        (port,) = set(re.findall(r"mosquitto_pub -p (\d+)", wait_for_the_live_view(process)))
+        children = children_of(process.pid)  # the broker, in a process group of its own
+        process.send_signal(signal.SIGTERM)  # to the demo alone, as timeout(1) and kill do
+        _, errors = process.communicate(timeout=30)
+        assert process.returncode == 0, errors
+        assert "Traceback" not in errors, errors
+        with (
+            pytest.raises(ConnectionRefusedError),
+            socket.create_connection(("127.0.0.1", int(port)), timeout=5),
+        ):
+            pass  # nothing listens there any more: the broker stopped with the demo
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for child in children:  # an orphaned broker
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+    return children

@@ -170,6 +170,16 @@ async def test_a_bus_that_tolerates_no_lost_poll_makes_the_zone_unavailable_at_t
 
 
 @pytest.mark.integration
+async def test_a_bus_that_tolerates_three_lost_polls_holds_three_over_and_not_a_fourth(tmp_path):
+    async with kitchen_outages(tmp_path, tolerated=3) as outage:
+        seen = await outage(3)
+        assert (3, True, True) in seen and all(available for _, available, _ in seen)
+        seen = await outage(4)
+    assert all(available for polls, available, _ in seen if 0 < polls <= 3)
+    assert (4, False, True) in seen and seen[-1][:2] == (0, True)
+
+
+@pytest.mark.integration
 async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, caplog):
     """Every start logged "outdoor unit answers again" and "zone … head answers" as WARNING,
     though nothing had been lost: the first answer is no return."""
