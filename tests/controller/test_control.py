@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minisplit.controller.core.compressor import UnitObservation, frequency_cap_hz
+from minisplit.controller.core.compressor import UnitInput, UnitObservation, frequency_cap_hz
 from minisplit.controller.core.control import (
     ControlState,
     ControlTuning,
-    UnitInput,
     ZoneInput,
     control_step,
 )

@@ -18,7 +18,7 @@ from minisplit.controller.core.compressor import (
     CompressorState,
     CoordinatorOutput,
     CoordinatorTuning,
-    UnitObservation,
+    UnitInput,
     ZoneRequest,
     step_compressor,
 )
@@ -31,7 +31,7 @@ from minisplit.controller.core.frost import (
 )
 from minisplit.controller.core.presets import PresetTable, preset_setpoints
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
-from minisplit.controller.core.settings import Preset, UnitSettings, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneSettings
 from minisplit.controller.core.zone import (
     IDLE_STATE,
     MODE_DRY,
@@ -80,22 +80,6 @@ class ZoneInput:
     setpoint_limits: tuple[float, float] | None = None  # the zone's (min, max) setpoint
     # Where the reading comes from: the head's own sensor gets its coil bias taken off.
     sensor: SensorSource = SensorSource.HEAD
-
-
-@dataclass(frozen=True, slots=True)
-class UnitInput:
-    observation: UnitObservation
-    available: bool
-    defrost: bool
-    settings: UnitSettings = field(default_factory=UnitSettings)
-    # The unit reports a fault. It protects itself (and keeps running with, say, a broken
-    # outdoor sensor), so the coordinator keeps asking, but learns nothing from the response.
-    fault: bool = False
-    # Whether its compressor runs (status b0); None where nobody reads it (the benchmark's
-    # unit always answers). It matters when the unit answers again after being lost.
-    compressor_running: bool | None = None
-    # The outdoor coil is below 0 °C (frost grows on it while heating); None: not known.
-    coil_below_freezing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,20 +226,8 @@ def control_step(
         tuning.frost,
     )
     zoned = step_zone_loops(state, zones, unit, now, dt, frost, tuning)
-    unit_settings = unit.settings
     compressor, coordinated = step_compressor(
-        compressor,
-        zoned.requests,
-        unit.observation,
-        now,
-        dt,
-        tuning.coordinator,
-        unit.available,
-        unit.defrost,
-        unit.fault,
-        unit_settings.quiet,
-        unit_settings.demand_limit_pct,
-        zoned.priority,
+        compressor, zoned.requests, unit, now, dt, tuning.coordinator, zoned.priority
     )
     heads, outputs = head_commands(state, zones, zoned, coordinated, unit.defrost, tuning)
     active = coordinated.active

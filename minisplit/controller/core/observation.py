@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from minisplit.controller.core.compressor import UnitObservation
-from minisplit.controller.core.control import UnitInput, ZoneInput
+from minisplit.controller.core.compressor import UnitInput, UnitObservation
+from minisplit.controller.core.control import ZoneInput
 from minisplit.controller.core.interlocks import InterlockLimits
 from minisplit.controller.core.sensor_health import RemoteReading
 from minisplit.controller.core.settings import UnitSettings, ZoneSettings

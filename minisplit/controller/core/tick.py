@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from minisplit.controller.core.compressor import UnitInput
 from minisplit.controller.core.control import (
     ControlOutput,
     ControlState,
     ControlTuning,
-    UnitInput,
     ZoneInput,
     control_step,
     elapsed_s,
