@@ -29,7 +29,7 @@ from minisplit.controller.core.frost import (
     defrost_lift_k,
     step_frost,
 )
-from minisplit.controller.core.presets import PresetTable, preset_setpoints
+from minisplit.controller.core.presets import PresetTable, ZoneSetpoints, zone_setpoints
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
 from minisplit.controller.core.settings import Preset, ZoneSettings
 from minisplit.controller.core.zone import (
@@ -65,7 +65,6 @@ ACTION_HEATING, ACTION_PREHEATING, ACTION_DEFROSTING = (
     ZoneAction.DEFROSTING,
 )
 ACTION_COOLING, ACTION_DRYING = ZoneAction.COOLING, ZoneAction.DRYING
-PRESET_NONE = Preset.NONE
 PRESET_BOOST = Preset.BOOST
 HEAD_SENSOR = SensorSource.HEAD
 
@@ -119,6 +118,7 @@ class ControlState(NamedTuple):
     head_bias_k: Mapping[str, float] = MappingProxyType({})  # estimated, per zone
     inputs: Mapping[str, ZoneInput] = MappingProxyType({})  # the zones' inputs last tick
     frost: FrostState = IDLE_FROST  # heating run time toward the next defrost
+    setpoints: Mapping[str, ZoneSetpoints] = MappingProxyType({})  # in effect, per zone
 
 
 class ZoneOutput(NamedTuple):
@@ -193,6 +193,7 @@ class ZoneLoops(NamedTuple):
     boost_since: dict[str, float]  # when each boosting zone's boost began
     head_bias: dict[str, float]  # the head sensors' estimated bias, per zone
     priority: Direction  # the direction the priority zone calls for (NONE: it does not call)
+    setpoints: dict[str, ZoneSetpoints]  # each zone's setpoints in effect (after its preset)
 
 
 class HeadCommands(NamedTuple):
@@ -241,6 +242,7 @@ def control_step(
         zoned.head_bias,
         zones,
         frost,
+        zoned.setpoints,
     )
     return new_state, ControlOutput(coordinated.command, outputs, active, coordinated.forced_stop)
 
@@ -261,6 +263,7 @@ def step_zone_loops(
     served = state.served
     previous_boosts = state.boost_since
     previous_bias = state.head_bias_k
+    previous_setpoints = state.setpoints
     pi = tuning.pi
     presets = tuning.presets
     outdoor = unit.observation.outdoor_temperature
@@ -295,6 +298,7 @@ def step_zone_loops(
     in_effect: dict[str, Preset] = {}
     boost_since: dict[str, float] = {}
     head_bias: dict[str, float] = {}
+    setpoints: dict[str, ZoneSetpoints] = {}
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -317,7 +321,9 @@ def step_zone_loops(
             bias = target + (previous_bias.get(zone_id, 0.0) - target) * bias_decay
             head_bias[zone_id] = bias
             temperature -= bias
-        limits = zone.setpoint_limits
+        in_force = setpoints[zone_id] = zone_setpoints(
+            previous_setpoints.get(zone_id), settings, presets, zone.setpoint_limits
+        )
         loop = step_zone(
             previous,
             settings,
@@ -325,11 +331,7 @@ def step_zone_loops(
             dt,
             pi,
             frozen=frozen_all or not was_served or previous.direction is lifted,
-            setpoints=(
-                None
-                if preset is PRESET_NONE and limits is None
-                else preset_setpoints(settings, presets, preset, limits)
-            ),
+            setpoints=in_force.values,
             joining=joinable is previous.direction,
             boost=boost,
             shared=shared,
@@ -344,7 +346,7 @@ def step_zone_loops(
         )
         if priority_zone is not None and zone_id == priority_zone and calling:
             priority = direction
-    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority)
+    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority, setpoints)
 
 
 def head_commands(
