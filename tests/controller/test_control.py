@@ -295,8 +295,8 @@ HEAD_SETTINGS = [
 )
 def test_a_head_keeps_its_command_exactly_as_working_it_out_again_would(spans):
     """With the very same settings object as last tick a head's command is reused without
-    being worked out again; without last tick's inputs, or with an equal copy of the settings,
-    it takes the full way. All must agree."""
+    being worked out again; without last tick's settings (kept with the setpoints), or with an
+    equal copy of them, it takes the full way. All must agree."""
     shortcut, full, copied = ControlState(), ControlState(), ControlState()
     now = 0.0
     for settings_, limits, temperature, length in spans:
@@ -304,7 +304,7 @@ def test_a_head_keeps_its_command_exactly_as_working_it_out_again_would(spans):
             zones = {"z": ZoneInput(settings_, temperature, True, 2500.0, setpoint_limits=limits)}
             copy = {"z": replace(zones["z"], settings=replace(settings_))}
             shortcut, fast = control_step(shortcut, zones, UNIT, now, TUNING)
-            full, slow = control_step(full._replace(inputs={}), zones, UNIT, now, TUNING)
+            full, slow = control_step(full._replace(setpoints={}), zones, UNIT, now, TUNING)
             copied, other = control_step(copied, copy, UNIT, now, TUNING)
             assert fast == slow == other
             now += 10.0

@@ -116,9 +116,9 @@ class ControlState(NamedTuple):
     boost_since: Mapping[str, float] = MappingProxyType({})
     head_commands: Mapping[str, HeadCommand] = MappingProxyType({})  # the last ones
     head_bias_k: Mapping[str, float] = MappingProxyType({})  # estimated, per zone
-    inputs: Mapping[str, ZoneInput] = MappingProxyType({})  # the zones' inputs last tick
     frost: FrostState = IDLE_FROST  # heating run time toward the next defrost
-    setpoints: Mapping[str, ZoneSetpoints] = MappingProxyType({})  # in effect, per zone
+    # Each zone's setpoints in effect, with the settings they come from (last tick's).
+    setpoints: Mapping[str, ZoneSetpoints] = MappingProxyType({})
 
 
 class ZoneOutput(NamedTuple):
@@ -240,7 +240,6 @@ def control_step(
         zoned.boost_since,
         heads,
         zoned.head_bias,
-        zones,
         frost,
         zoned.setpoints,
     )
@@ -361,11 +360,12 @@ def head_commands(
     and what the zone does (its action)."""
     previous_loops = state.zones
     previous_heads = state.head_commands
-    previous_inputs = state.inputs
+    previous_setpoints = state.setpoints
     _, active, shares, conflicts, _ = coordinated
     presets = zoned.presets
-    # A head whose zone has the very same settings object as last tick (`previous_inputs`),
-    # share, mode and setpoint keeps its command without working it out again.
+    # A head whose zone has the very same settings object as last tick (which its setpoints
+    # were worked out from), share, mode and setpoint keeps its command without working it
+    # out again: settings are immutable, so the same object says the same.
     quiet_auto_fan = tuning.quiet_auto_fan
     idle_cooling_off = tuning.idle_cooling_off
     deadband = tuning.share_deadband_pct
@@ -396,7 +396,7 @@ def head_commands(
             kept = previous_head.capacity_request_pct
             if kept and -deadband < share - kept < deadband:
                 share = kept
-        was = previous_inputs.get(zone_id)
+        was = previous_setpoints.get(zone_id)
         if (
             previous_head is not None
             and was is not None
