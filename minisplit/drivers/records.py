@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Re-exported for the drivers' callers: the modes, fan speeds and vane positions that the typed
-# commands and reports carry (defined once, in drivers.vocabulary).
-from minisplit.drivers.vocabulary import FanSpeed as FanSpeed
-from minisplit.drivers.vocabulary import HeadMode as HeadMode
-from minisplit.drivers.vocabulary import OduMode as OduMode
-from minisplit.drivers.vocabulary import VanePosition as VanePosition
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 
 
 @dataclass(frozen=True)

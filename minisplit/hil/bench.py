@@ -25,7 +25,7 @@ from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSetti
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.tuning import control_tuning_from
 from minisplit.drivers.records import HeadCommand, HeadInfo, OduInfo
-from minisplit.drivers.vocabulary import HeadMode, VanePosition
+from minisplit.drivers.vocabulary import HeadMode, OduMode, VanePosition
 from minisplit.hil.baselines import OnOffController
 from minisplit.hil.causes import (
     CAUSES,
@@ -35,7 +35,6 @@ from minisplit.hil.causes import (
     UnitState,
 )
 from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, OutdoorFirmware
-from minisplit.hil.heatpump import OduMode
 from minisplit.hil.house import HouseSim
 from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
 from minisplit.hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-# The units' modes are the controller's and the drivers' (re-exported for the simulator's users).
-from minisplit.drivers.vocabulary import HeadMode as HeadMode
-from minisplit.drivers.vocabulary import OduMode as OduMode
+from minisplit.drivers.vocabulary import HeadMode, OduMode
 from minisplit.hil.psychrometrics import (
     ZERO_C_K,
     humidity_ratio,

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from minisplit.controller.core.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     HEAT_COOL_DEADBAND_K,
     SetFan,
@@ -30,6 +30,7 @@ from minisplit.controller.core.transitions import (
     apply_zone,
 )
 from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.building import (
     CONSTANT_GAINS,
     Adjacency,
@@ -155,7 +156,7 @@ class SwitchPoint(_Strict):
     temperature: Celsius = 21.0
     temperature_low: Celsius = 20.0
     temperature_high: Celsius = 24.0
-    fan: FanMode = FanMode.AUTO
+    fan: FanSpeed = FanSpeed.AUTO
     preset: Preset = Preset.NONE
 
     @model_validator(mode="after")

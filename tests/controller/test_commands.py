@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisplit.controller.config import ZoneConfig
-from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
@@ -38,6 +38,7 @@ from minisplit.controller.service.commands import (
 )
 from minisplit.controller.service.temperature_units import TemperatureUnit
 from minisplit.drivers.records import HeadInfo
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 
@@ -57,12 +58,12 @@ VALID_ZONE: list[tuple[str, bytes, ZoneTransition | SensorReading]] = [
     ("temperature_low", b"29", SetTarget(Side.LOW, 29.0)),
     ("temperature_high", b"25", SetTarget(Side.HIGH, 25.0)),
     ("temperature_high", b"17", SetTarget(Side.HIGH, 17.0)),
-    ("fan_mode", b"auto", SetFan(FanMode.AUTO)),
-    ("fan_mode", b"turbo", SetFan(FanMode.TURBO)),
-    ("swing_mode", b"swing", SetSwing(SwingMode.SWING)),
-    ("swing_mode", b"3", SetSwing(SwingMode.P3)),
-    ("swing_horizontal_mode", b"auto", SetSwingHorizontal(SwingMode.AUTO)),
-    ("swing_horizontal_mode", b"5", SetSwingHorizontal(SwingMode.P5)),
+    ("fan_mode", b"auto", SetFan(FanSpeed.AUTO)),
+    ("fan_mode", b"turbo", SetFan(FanSpeed.TURBO)),
+    ("swing_mode", b"swing", SetSwing(VanePosition.SWING)),
+    ("swing_mode", b"3", SetSwing(VanePosition.P3)),
+    ("swing_horizontal_mode", b"auto", SetSwingHorizontal(VanePosition.AUTO)),
+    ("swing_horizontal_mode", b"5", SetSwingHorizontal(VanePosition.P5)),
     ("preset_mode", b"eco", SetPreset(Preset.ECO)),
     ("preset_mode", b"none", SetPreset(Preset.NONE)),
     ("power", b"ON", SetPower(True)),
@@ -367,7 +368,7 @@ HEAD = HeadInfo(
 
 def test_swing_commands_need_the_vane() -> None:
     swing = parse_zone_command(ZONE, "swing_mode", b"swing", head=HEAD)
-    assert swing == ZoneCommand("living", SetSwing(SwingMode.SWING))
+    assert swing == ZoneCommand("living", SetSwing(VanePosition.SWING))
     with pytest.raises(CommandError, match="has no horizontal vane"):
         parse_zone_command(ZONE, "swing_horizontal_mode", b"swing", head=HEAD)
     no_vanes = dataclasses.replace(HEAD, has_vertical_vane=False)
@@ -375,5 +376,5 @@ def test_swing_commands_need_the_vane() -> None:
         parse_zone_command(ZONE, "swing_mode", b"auto", head=no_vanes)
     # Before the head has answered, nothing is known and nothing is refused for it.
     assert parse_zone_command(ZONE, "swing_horizontal_mode", b"3") == ZoneCommand(
-        "living", SetSwingHorizontal(SwingMode.P3)
+        "living", SetSwingHorizontal(VanePosition.P3)
     )

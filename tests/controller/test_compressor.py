@@ -9,6 +9,7 @@ from minisplit.controller.core.capacity import capacity_factor, demand_limit_cap
 from minisplit.controller.core.compressor import (
     CompressorState,
     CoordinatorTuning,
+    UnitInput,
     UnitObservation,
     ZoneRequest,
     frequency_cap_hz,
@@ -16,26 +17,37 @@ from minisplit.controller.core.compressor import (
     step_compressor,
 )
 from minisplit.controller.core.interlocks import CompressorHistory, check_command
+from minisplit.controller.core.settings import UnitSettings
 from minisplit.controller.core.zone import Direction
 from minisplit.drivers.records import OduCommand
 from minisplit.drivers.vocabulary import OduMode
 
 HEAT, COOL, NONE = Direction.HEAT, Direction.COOL, Direction.OFF
-UNIT = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
+OBSERVATION = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 7.0)
 TUNING = CoordinatorTuning()
+
+
+def unit_input(
+    observation=OBSERVATION, available=True, defrost=False, quiet=False, demand_limit_pct=100
+):
+    """The unit as the coordinator sees it this tick."""
+    return UnitInput(observation, available, defrost, UnitSettings(quiet, demand_limit_pct))
+
+
+UNIT = unit_input()
 
 
 def request(zone, direction, demand, calling=True, error=0.0):
     return ZoneRequest(zone, direction, demand, 2500.0, calling, error)
 
 
-def run(requests, seconds, state=None, start=0.0, dt=10.0, unit=UNIT, tuning=TUNING, **kw):
+def run(requests, seconds, state=None, start=0.0, dt=10.0, unit=UNIT, tuning=TUNING):
     """Tick every ``dt`` from ``start`` for ``seconds``; return the last state, output, time."""
     state = state or CompressorState()
     now, out = start, None
     for i in range(int(seconds // dt) + 1):
         now = start + i * dt
-        state, out = step_compressor(state, requests, unit, now, dt, tuning, **kw)
+        state, out = step_compressor(state, requests, unit, now, dt, tuning)
     return state, out, now
 
 
@@ -210,13 +222,13 @@ def test_short_cycles_stretch_the_satisfied_side_and_long_ones_relax_it():
 
 
 def test_quiet_and_demand_limit_cap_the_frequency():
-    assert frequency_cap_hz(UNIT, TUNING, False, 100) == 90.0
-    assert frequency_cap_hz(UNIT, TUNING, True, 100) == 50.0
-    assert frequency_cap_hz(UNIT, TUNING, False, 50) == pytest.approx(60 * 0.5 ** (1 / 1.5))
+    assert frequency_cap_hz(OBSERVATION, TUNING, False, 100) == 90.0
+    assert frequency_cap_hz(OBSERVATION, TUNING, True, 100) == 50.0
+    assert frequency_cap_hz(OBSERVATION, TUNING, False, 50) == pytest.approx(60 * 0.5 ** (1 / 1.5))
     requests = [request(z, HEAT, 1.0) for z in "abcd"]
-    _, out, _ = run(requests, 1200, quiet=True)
+    _, out, _ = run(requests, 1200, unit=unit_input(quiet=True))
     assert out.command.frequency_hz == 50.0 and out.command.quiet
-    _, out, _ = run(requests, 1200, quiet=True, demand_limit_pct=70)
+    _, out, _ = run(requests, 1200, unit=unit_input(quiet=True, demand_limit_pct=70))
     assert out.command.frequency_hz == pytest.approx(60 * 0.7 ** (1 / 1.5), abs=0.1)
     assert out.command.demand_limit_pct == 70
 
@@ -224,10 +236,12 @@ def test_quiet_and_demand_limit_cap_the_frequency():
 def test_unit_cap_below_minimum_or_unavailable_unit_stops_at_once():
     requests = [request("a", HEAT, 1.0)]
     state, out, now = run(requests, 60)
-    low = UNIT.__class__(7000.0, 6500.0, 20.0, 90.0, 15.0, 7.0)
+    low = unit_input(UnitObservation(7000.0, 6500.0, 20.0, 90.0, 15.0, 7.0))
     stopped, out = step_compressor(state, requests, low, now + 10, 10.0, TUNING)
     assert out.command.frequency_hz == 0 and out.forced_stop and not stopped.running
-    stopped, out = step_compressor(state, requests, UNIT, now + 10, 10.0, TUNING, available=False)
+    stopped, out = step_compressor(
+        state, requests, unit_input(available=False), now + 10, 10.0, TUNING
+    )
     assert out.forced_stop and not stopped.running
     assert demand_limit_cap_hz(15) < 20.0  # such a demand limit leaves nothing to run
 
@@ -245,7 +259,7 @@ def test_defrost_holds_the_compressor_as_it_is():
     state, out, now = run(requests, 600)
     held = out.command.frequency_hz
     satisfied = [request("a", HEAT, 0.0, False), request("b", HEAT, 0.0, False)]
-    state, out, now = run(satisfied, 600, state, start=now + 10, defrost=True)
+    state, out, now = run(satisfied, 600, state, start=now + 10, unit=unit_input(defrost=True))
     assert state.running and out.command.frequency_hz == held
 
 
@@ -295,17 +309,15 @@ def test_no_interlock_is_ever_violated(start, ticks):
     starts: list[float] = []
     for zones, dt, allowed_max, outdoor, quiet, limit, available, defrost in ticks:
         now += dt
-        unit = UnitObservation(7000.0, 6500.0, 20.0, 90.0, allowed_max, outdoor)
+        observation = UnitObservation(7000.0, 6500.0, 20.0, 90.0, allowed_max, outdoor)
+        unit = unit_input(observation, available, defrost, quiet, limit)
         requests = [request(f"z{i}", d, x, c) for i, (d, x, c) in enumerate(zones)]
-        state, out = step_compressor(
-            state, requests, unit, now, dt, TUNING,
-            available=available, defrost=defrost, quiet=quiet, demand_limit_pct=limit,
-        )  # fmt: skip
+        state, out = step_compressor(state, requests, unit, now, dt, TUNING)
         history = check_command(
             history, out.command, now, TUNING.limits, forced_stop=out.forced_stop
         )
         hz = out.command.frequency_hz
-        cap = frequency_cap_hz(unit, TUNING, quiet, limit)
+        cap = frequency_cap_hz(observation, TUNING, quiet, limit)
         assert hz == 0 or 20.0 <= hz <= cap + 1e-9
         if hz and previous_hz:
             assert hz <= previous_hz + TUNING.ramp_hz_per_s * dt + 1e-9

@@ -7,24 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minisplit.controller.core.compressor import UnitObservation, frequency_cap_hz
+from minisplit.controller.core.compressor import UnitInput, UnitObservation, frequency_cap_hz
 from minisplit.controller.core.control import (
     ControlState,
     ControlTuning,
-    UnitInput,
     ZoneInput,
     control_step,
 )
 from minisplit.controller.core.interlocks import CompressorHistory, check_command
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
-from minisplit.controller.core.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
-)
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
 
 OBSERVATION = UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 5.0)
@@ -55,7 +47,7 @@ def ticks(zones, seconds, state=None, start=0.0, unit=UNIT, tuning=TUNING):
 
 def test_cold_room_in_heat_gets_refrigerant_and_others_do_not():
     zones = {
-        "a": zone(ZoneMode.HEAT, 18.0, fan_mode=FanMode.HIGH, swing_mode=SwingMode.SWING),
+        "a": zone(ZoneMode.HEAT, 18.0, fan_mode=FanSpeed.HIGH, swing_mode=VanePosition.SWING),
         "b": zone(ZoneMode.OFF, 18.0),
         "c": zone(ZoneMode.FAN_ONLY, 18.0),
     }
@@ -147,7 +139,7 @@ def test_a_cooling_head_in_auto_runs_its_fan_quietly_and_is_off_while_idle():
     zones = {
         "cool": zone(ZoneMode.COOL, 22.0, target=24.0),
         "warm": zone(ZoneMode.COOL, 27.0, target=24.0),
-        "chosen": zone(ZoneMode.COOL, 22.0, target=24.0, fan_mode=FanMode.HIGH),
+        "chosen": zone(ZoneMode.COOL, 22.0, target=24.0, fan_mode=FanSpeed.HIGH),
         "both": zone(ZoneMode.HEAT_COOL, 22.0, target_temperature_low=18.0),
     }
     state, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
@@ -171,7 +163,7 @@ def test_a_cooling_head_in_auto_runs_its_fan_quietly_and_is_off_while_idle():
 def test_a_heating_head_in_auto_runs_its_fan_quietly_while_it_gets_refrigerant():
     zones = {
         "cold": zone(ZoneMode.HEAT, 19.0),
-        "chosen": zone(ZoneMode.HEAT, 19.0, fan_mode=FanMode.LOW),
+        "chosen": zone(ZoneMode.HEAT, 19.0, fan_mode=FanSpeed.LOW),
     }
     _, out = control_step(ControlState(), zones, UNIT, 0.0, TUNING)
     assert out.zones["cold"].head.capacity_request_pct > 0
@@ -277,10 +269,10 @@ def test_random_demand_mode_and_fault_sequences_never_break_an_interlock(start, 
 
 HEAD_SETTINGS = [
     ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0),
-    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.HIGH),
-    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, swing_mode=SwingMode.P2),
-    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.5, fan_mode=FanMode.HIGH),
-    ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0, swing_mode=SwingMode.SWING),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanSpeed.HIGH),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, swing_mode=VanePosition.P2),
+    ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.5, fan_mode=FanSpeed.HIGH),
+    ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0, swing_mode=VanePosition.SWING),
     ZoneSettings(mode=ZoneMode.HEAT_COOL, preset=Preset.ECO),
     ZoneSettings(mode=ZoneMode.DRY, target_temperature=23.0),
     ZoneSettings(mode=ZoneMode.FAN_ONLY),
@@ -303,8 +295,8 @@ HEAD_SETTINGS = [
 )
 def test_a_head_keeps_its_command_exactly_as_working_it_out_again_would(spans):
     """With the very same settings object as last tick a head's command is reused without
-    being worked out again; without last tick's inputs, or with an equal copy of the settings,
-    it takes the full way. All must agree."""
+    being worked out again; without last tick's settings (kept with the setpoints), or with an
+    equal copy of them, it takes the full way. All must agree."""
     shortcut, full, copied = ControlState(), ControlState(), ControlState()
     now = 0.0
     for settings_, limits, temperature, length in spans:
@@ -312,7 +304,7 @@ def test_a_head_keeps_its_command_exactly_as_working_it_out_again_would(spans):
             zones = {"z": ZoneInput(settings_, temperature, True, 2500.0, setpoint_limits=limits)}
             copy = {"z": replace(zones["z"], settings=replace(settings_))}
             shortcut, fast = control_step(shortcut, zones, UNIT, now, TUNING)
-            full, slow = control_step(full._replace(inputs={}), zones, UNIT, now, TUNING)
+            full, slow = control_step(full._replace(setpoints={}), zones, UNIT, now, TUNING)
             copied, other = control_step(copied, copy, UNIT, now, TUNING)
             assert fast == slow == other
             now += 10.0

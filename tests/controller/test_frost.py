@@ -3,7 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.controller.core.control import ControlState, ControlTuning, UnitInput, control_step
+from minisplit.controller.core.compressor import UnitInput
+from minisplit.controller.core.control import ControlState, ControlTuning, control_step
 from minisplit.controller.core.frost import (
     IDLE_FROST,
     FrostState,

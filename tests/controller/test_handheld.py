@@ -3,11 +3,11 @@
 import dataclasses
 
 from minisplit.controller.core.handheld import adopt_remote_request
-from minisplit.controller.core.settings import FanMode, Preset, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.drivers.records import RemoteRequest
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode
 
-HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanMode.AUTO)
+HEAT = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, fan_mode=FanSpeed.AUTO)
 
 
 def remote(power=True, mode="heat", setpoint=21.0, fan="auto"):
@@ -27,7 +27,7 @@ def test_an_unchanged_request_changes_nothing():
 def test_setpoint_and_fan_are_adopted_and_a_preset_ends():
     eco = dataclasses.replace(HEAT, preset=Preset.ECO)
     after = adopt_remote_request(eco, remote(setpoint=22.5, fan="high"), shown_setpoint=19.0)
-    assert after.target_temperature == 22.5 and after.fan_mode is FanMode.HIGH
+    assert after.target_temperature == 22.5 and after.fan_mode is FanSpeed.HIGH
     assert after.preset is Preset.NONE
 
 
@@ -36,7 +36,7 @@ def test_the_shown_setpoint_is_the_reference():
     eco = dataclasses.replace(HEAT, preset=Preset.ECO)
     after = adopt_remote_request(eco, remote(setpoint=19.0, fan="low"), shown_setpoint=19.0)
     assert after.target_temperature == 21.0 and after.preset is Preset.ECO
-    assert after.fan_mode is FanMode.LOW
+    assert after.fan_mode is FanSpeed.LOW
 
 
 def test_power_off_and_back_on():

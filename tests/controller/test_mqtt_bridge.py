@@ -22,14 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minisplit.controller.config import MqttConfig, TlsConfig, ZoneConfig
-from minisplit.controller.core.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
-)
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
@@ -55,7 +48,7 @@ from minisplit.controller.service.commands import (
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.drivers.records import HeadInfo
-from minisplit.drivers.vocabulary import ZoneAction
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -401,7 +394,7 @@ async def test_a_bad_command_is_reported_and_not_applied(
         assert not error.retain
         # A good command sent afterwards is the first one to arrive: the bad one was dropped.
         await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
-        assert await commands.next() == ZoneCommand("living", SetFan(FanMode.LOW))
+        assert await commands.next() == ZoneCommand("living", SetFan(FanSpeed.LOW))
     warnings = [
         r
         for r in caplog.records
@@ -664,14 +657,14 @@ CONTRACT: list[tuple[str, bytes, Received | str]] = [
     ("zone/living/set/temperature_low", b"low", "not a decimal number"),
     ("zone/living/set/temperature_high", b"25", ZoneCommand("living", SetTarget(Side.HIGH, 25.0))),
     ("zone/living/set/temperature_high", b"16", "outside 17..30 °C"),
-    ("zone/living/set/fan_mode", b"turbo", ZoneCommand("living", SetFan(FanMode.TURBO))),
+    ("zone/living/set/fan_mode", b"turbo", ZoneCommand("living", SetFan(FanSpeed.TURBO))),
     ("zone/living/set/fan_mode", b"max", "allowed: auto, quiet"),
-    ("zone/living/set/swing_mode", b"swing", ZoneCommand("living", SetSwing(SwingMode.SWING))),
+    ("zone/living/set/swing_mode", b"swing", ZoneCommand("living", SetSwing(VanePosition.SWING))),
     ("zone/living/set/swing_mode", b"7", "allowed: auto, 1"),
     (
         "zone/living/set/swing_horizontal_mode",
         b"2",
-        ZoneCommand("living", SetSwingHorizontal(SwingMode.P2)),
+        ZoneCommand("living", SetSwingHorizontal(VanePosition.P2)),
     ),
     ("zone/living/set/swing_horizontal_mode", b"left", "allowed: auto, 1"),
     ("zone/living/set/preset_mode", b"away", ZoneCommand("living", SetPreset(Preset.AWAY))),
@@ -1077,7 +1070,7 @@ async def test_a_command_behind_a_flood_of_junk_is_applied(mosquitto: Mosquitto)
         await status.wait_for(f"{BASE}/status", lambda m: m.payload == b"online")
         await flood(mosquitto, f"{BASE}/zone/living/set/temperature", 30_000)
         await client.publish(f"{BASE}/zone/living/set/fan_mode", b"low", qos=1)
-        assert await commands.next(timeout=60) == ZoneCommand("living", SetFan(FanMode.LOW))
+        assert await commands.next(timeout=60) == ZoneCommand("living", SetFan(FanSpeed.LOW))
         # mosquitto drops QoS 0 messages for a subscriber that lags (its own queue limit), so
         # not all 30,000 arrive; far more than the 1,000 the old queue held do.
         assert 1_000 < bridge.rejected <= 30_000

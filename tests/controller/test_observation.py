@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
 
 from minisplit.controller.core.control import ControlOutput
 from minisplit.controller.core.interlocks import InterlockLimits
@@ -94,6 +97,16 @@ def test_unchanged_reports_give_last_ticks_very_inputs_and_a_change_only_its_own
     assert moved.zones["a"].temperature == 20.1 - 0.5
     assert moved.zones["b"] is first.zones["b"]
     assert first.zones["a"].temperature == 19.5  # last tick's mapping is left as it was
+
+
+def test_the_inputs_it_keeps_cannot_be_changed_by_whoever_it_hands_them_to():
+    observer = Observer(SETUPS, LIMITS)
+    settings = dict.fromkeys("ab", HEAT)
+    seen = observer.observe(odu(), reports(), settings, UnitSettings(), 0.0)
+    handed_out: Any = seen.zones
+    with pytest.raises(TypeError):
+        handed_out["a"] = seen.zones["b"]
+    assert observer.observe(odu(), reports(), settings, UnitSettings(), 10.0).zones == seen.zones
 
 
 def test_a_head_that_does_not_answer_and_a_unit_never_reached():

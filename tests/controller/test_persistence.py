@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from minisplit.controller.config import ZoneConfig
-from minisplit.controller.core.settings import FanMode, Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.service.persistence import (
     AlreadyRunning,
     SavedState,
@@ -23,10 +23,11 @@ from minisplit.controller.service.persistence import (
     hold_state_lock,
 )
 from minisplit.drivers.bus import Backoff
+from minisplit.drivers.vocabulary import FanSpeed
 
 
 def sample(temperature: float = 22.5) -> SavedState:
-    zone = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=temperature, fan_mode=FanMode.LOW)
+    zone = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=temperature, fan_mode=FanSpeed.LOW)
     return SavedState({"living": zone}, UnitSettings(quiet=True, demand_limit_pct=70))
 
 
@@ -249,7 +250,7 @@ def test_a_boost_counts_from_when_the_zone_went_into_boost_until_it_leaves_it():
     boosted = state.with_zone("living", BOOSTING, 100.0)
     assert boosted.zones["living"] is BOOSTING and boosted.boost_started == {"living": 100.0}
     # Another change during the boost, or boost chosen again, keeps its start.
-    quieter = boosted.with_zone("living", replace(BOOSTING, fan_mode=FanMode.QUIET), 200.0)
+    quieter = boosted.with_zone("living", replace(BOOSTING, fan_mode=FanSpeed.QUIET), 200.0)
     again = quieter.with_zone("living", quieter.zones["living"], 300.0)
     assert quieter.boost_started == again.boost_started == {"living": 100.0}
     over = again.with_zone("living", replace(BOOSTING, preset=Preset.COMFORT), 400.0)

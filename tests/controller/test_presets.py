@@ -9,6 +9,7 @@ from minisplit.controller.core.presets import (
     PresetTable,
     boost_elapsed_s,
     preset_setpoints,
+    zone_setpoints,
 )
 from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 
@@ -65,3 +66,18 @@ def test_a_boost_keeps_what_was_left_of_it_across_a_restart():
     assert boost_elapsed_s(1000.0, 400.0, 1800.0) == 0.0
     # Controller seconds run `time_scale` to a calendar second.
     assert boost_elapsed_s(1000.0, 1010.0, 1800.0, time_scale=60.0) == 600.0
+
+
+def test_a_zones_setpoints_are_worked_out_again_only_when_what_they_come_from_changes():
+    """Kept while the very same settings, table and limits come again; worked out anew, as
+    `preset_setpoints` says, when any of them is another object."""
+    eco = replace(HEAT, preset=Preset.ECO)
+    known = zone_setpoints(None, eco, TABLE, (16.0, 30.0))
+    assert known.values == preset_setpoints(eco, TABLE) == (19.0, 23.0)
+    assert zone_setpoints(known, eco, TABLE, known.limits) is known
+    narrower = zone_setpoints(known, eco, TABLE, (19.5, 22.5))
+    assert narrower.values == (19.5, 22.5)
+    away = zone_setpoints(narrower, replace(eco, preset=Preset.AWAY), TABLE, narrower.limits)
+    assert away.values == (19.5, 22.5)  # 16 and 28 °C, within the limits
+    warmer = PresetTable(away=PresetRule(heat_temperature=20.0, cool_temperature=22.0))
+    assert zone_setpoints(away, away.settings, warmer, None).values == (20.0, 22.0)

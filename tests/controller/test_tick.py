@@ -1,5 +1,7 @@
 """The control tick with its safety check, as the supervisor and the bench run it."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from minisplit.controller.core.sensor_health import RemoteReading, SensorCheck
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.tuning import control_tuning_from
+from minisplit.drivers.vocabulary import FanSpeed
 
 
 class Odu:
@@ -262,3 +265,26 @@ def test_a_resumed_boost_ends_once_what_was_left_of_it_has_passed():
     resumed.resume_boost("a", -1500.0)  # 300 s of it left
     assert presets(resumed) == [Preset.BOOST, Preset.BOOST, Preset.COMFORT]
     assert presets(Controller(tuning)) == [Preset.BOOST] * 3  # a boost from the first tick
+
+
+def test_a_mapping_of_inputs_changed_in_place_is_seen_as_changed():
+    """The controller keeps nothing of the caller's mapping: one changed in place between
+    ticks (a new fan speed, a reading out of range) decides as a new mapping would."""
+    tuning = control_tuning_from(ControlConfig())
+    reused, fresh = Controller(tuning), Controller(tuning)
+    unit = unit_input(RATINGS, Odu(), True, UnitSettings(), None)
+    heating = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
+    zones = {"a": zone_input(heating, 18.0, True, 2500.0, False)}
+    changes = [
+        (30, zone_input(replace(heating, fan_mode=FanSpeed.HIGH), 18.0, True, 2500.0, False)),
+        (60, zone_input(replace(heating, fan_mode=FanSpeed.HIGH), 85.0, True, 2500.0, False)),
+    ]
+    for i in range(90):
+        for at, changed in changes:
+            if i == at:
+                zones["a"] = changed  # in place: the same mapping as last tick
+        kept = reused.step(zones, unit, 10.0 * i)
+        new = fresh.step(dict(zones), unit, 10.0 * i)
+        assert kept == new
+    assert kept.output.zones["a"].head.fan is FanSpeed.HIGH
+    assert reused.sensors["a"].faults() == fresh.sensors["a"].faults() != ()

@@ -8,14 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.controller.core.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
-)
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     HEAT_COOL_DEADBAND_K,
     SetDemandLimit,
@@ -34,6 +27,7 @@ from minisplit.controller.core.transitions import (
     clamp_setpoint,
     setpoint_range,
 )
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
 HEATING = ZoneSettings(mode=ZoneMode.HEAT, last_on_mode=ZoneMode.HEAT)
 LIMITS = (16.0, 30.0)
@@ -92,11 +86,11 @@ def test_moving_the_whole_range_up_in_two_messages_lands_where_asked() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (SetFan(FanMode.LOW), dataclasses.replace(HEATING, fan_mode=FanMode.LOW)),
-        (SetSwing(SwingMode.P2), dataclasses.replace(HEATING, swing_mode=SwingMode.P2)),
+        (SetFan(FanSpeed.LOW), dataclasses.replace(HEATING, fan_mode=FanSpeed.LOW)),
+        (SetSwing(VanePosition.P2), dataclasses.replace(HEATING, swing_mode=VanePosition.P2)),
         (
-            SetSwingHorizontal(SwingMode.SWING),
-            dataclasses.replace(HEATING, swing_horizontal_mode=SwingMode.SWING),
+            SetSwingHorizontal(VanePosition.SWING),
+            dataclasses.replace(HEATING, swing_horizontal_mode=VanePosition.SWING),
         ),
         (SetPreset(Preset.AWAY), dataclasses.replace(HEATING, preset=Preset.AWAY)),
     ],
@@ -136,9 +130,9 @@ TRANSITIONS: st.SearchStrategy[ZoneTransition] = st.one_of(
     st.builds(SetMode, st.sampled_from(ZoneMode)),
     st.builds(SetPower, st.booleans()),
     *(_setpoint(side) for side in Side),
-    st.builds(SetFan, st.sampled_from(FanMode)),
-    st.builds(SetSwing, st.sampled_from(SwingMode)),
-    st.builds(SetSwingHorizontal, st.sampled_from(SwingMode)),
+    st.builds(SetFan, st.sampled_from(FanSpeed)),
+    st.builds(SetSwing, st.sampled_from(VanePosition)),
+    st.builds(SetSwingHorizontal, st.sampled_from(VanePosition)),
     st.builds(SetPreset, st.sampled_from(Preset)),
 )
 

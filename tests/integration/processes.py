@@ -21,14 +21,7 @@ from typing import Any, Generic, TypeVar
 import aiomqtt
 
 from minisplit.controller.config import LoadedConfig, ZoneConfig, parse_config
-from minisplit.controller.core.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
-)
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     UnitTransition,
     apply_unit,
@@ -42,6 +35,7 @@ from minisplit.controller.service.commands import (
     parse_unit_command,
     parse_zone_command,
 )
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 from minisplit.hil.broker import free_port, mosquitto_path
 from tests.fixtures.broker import MessageRecorder, Mosquitto
 
@@ -292,9 +286,9 @@ def random_command(
         )
         text = f"{low + 0.5 * rng.randrange(int((high - low) * 2) + 1):.1f}"
     elif field == "fan_mode":
-        text = rng.choice([f.value for f in FanMode])
+        text = rng.choice([f.value for f in FanSpeed])
     elif field.startswith("swing"):
-        text = rng.choice([s.value for s in SwingMode])
+        text = rng.choice([s.value for s in VanePosition])
     elif field == "preset_mode":
         text = rng.choice([p.value for p in Preset])
     else:
@@ -474,9 +468,9 @@ def _zone_settings(shown: dict[str, Any]) -> ZoneSettings:
         target_temperature=float(shown["target_temperature"]),
         target_temperature_low=float(shown["target_temperature_low"]),
         target_temperature_high=float(shown["target_temperature_high"]),
-        fan_mode=FanMode(shown["fan_mode"]),
-        swing_mode=SwingMode(shown["swing_mode"]),
-        swing_horizontal_mode=SwingMode(shown["swing_horizontal_mode"]),
+        fan_mode=FanSpeed(shown["fan_mode"]),
+        swing_mode=VanePosition(shown["swing_mode"]),
+        swing_horizontal_mode=VanePosition(shown["swing_horizontal_mode"]),
         preset=Preset(shown["preset"]),
     )
 

@@ -23,8 +23,9 @@ import pytest
 import pytest_asyncio
 
 from minisplit.controller.config import LoadedConfig
-from minisplit.controller.core.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.service.persistence import SavedState, StateStore
+from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
@@ -228,7 +229,7 @@ async def test_kill_9_mid_cycle_with_a_head_gone_the_units_fall_back_then_resume
 
 async def test_a_torn_state_file_at_start_uses_the_last_good_copy(house: House) -> None:
     store = StateStore(house.loaded.config.state_file)
-    office = ZoneSettings(mode=ZoneMode.COOL, target_temperature=25.5, fan_mode=FanMode.LOW)
+    office = ZoneSettings(mode=ZoneMode.COOL, target_temperature=25.5, fan_mode=FanSpeed.LOW)
     zones = {z.id: ZoneSettings() for z in house.loaded.config.zones} | {"office": office}
     store.save(SavedState(zones, UnitSettings(demand_limit_pct=70)))
     store.save(SavedState({**zones, "office": ZoneSettings()}, UnitSettings()))

@@ -18,7 +18,7 @@ import aiomqtt
 import pytest
 
 from minisplit.controller.config import LoadedConfig
-from minisplit.controller.core.settings import FanMode, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import apply_unit, apply_zone
 from minisplit.controller.service.commands import (
     ZONE_FIELDS,
@@ -29,6 +29,7 @@ from minisplit.controller.service.commands import (
 )
 from minisplit.controller.service.persistence import SavedState, StateStore, decode_state
 from minisplit.controller.service.supervisor import Supervisor
+from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
@@ -162,7 +163,7 @@ async def test_handheld_remote_and_remote_sensor(tmp_path: Path, mosquitto: Mosq
         assert (saved.mode, saved.target_temperature, saved.fan_mode) == (
             ZoneMode.HEAT,
             23.0,
-            FanMode.HIGH,
+            FanSpeed.HIGH,
         )
         await wait_until(
             lambda: int(s.simulator.head_register("bedroom", "status") or 0) & 0x10 == 0,

@@ -30,6 +30,7 @@ from typing import NamedTuple
 from minisplit.controller.core.arbitration import ModePolicy, arbitrate
 from minisplit.controller.core.capacity import demand_limit_cap_hz, watts_per_hz
 from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.settings import UnitSettings
 from minisplit.controller.core.zone import Direction
 from minisplit.drivers.records import OduCommand
 from minisplit.drivers.vocabulary import OduMode
@@ -99,6 +100,25 @@ class UnitObservation:
     max_frequency_hz: float
     allowed_max_frequency_hz: float
     outdoor_temperature: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInput:
+    """What the control knows of the outdoor unit this tick: what the coordinator works with
+    (`step_compressor`), and what the tick reads besides (its compressor running, its coil)."""
+
+    observation: UnitObservation
+    available: bool
+    defrost: bool
+    settings: UnitSettings = field(default_factory=UnitSettings)
+    # The unit reports a fault. It protects itself (and keeps running with, say, a broken
+    # outdoor sensor), so the coordinator keeps asking, but learns nothing from the response.
+    fault: bool = False
+    # Whether its compressor runs (status b0); None where nobody reads it (the benchmark's
+    # unit always answers). It matters when the unit answers again after being lost.
+    compressor_running: bool | None = None
+    # The outdoor coil is below 0 °C (frost grows on it while heating); None: not known.
+    coil_below_freezing: bool | None = None
 
 
 class CompressorState(NamedTuple):
@@ -172,23 +192,22 @@ def _low_load(state: CompressorState, now: float, dt_s: float, tuning: Coordinat
 def step_compressor(
     state: CompressorState,
     requests: Sequence[ZoneRequest],
-    unit: UnitObservation,
+    unit: UnitInput,
     now: float,
     dt_s: float,
     tuning: CoordinatorTuning,
-    available: bool = True,
-    defrost: bool = False,
-    fault: bool = False,
-    quiet: bool = False,
-    demand_limit_pct: int = 100,
     priority: Direction = NONE,
 ) -> tuple[CompressorState, CoordinatorOutput]:
-    """One coordinator tick. ``available`` False (no answer, or a unit fault) stops the
-    compressor at once; ``defrost`` holds a running compressor as it is; with ``fault`` the
-    capacity-map trim learns nothing (the unit may be protecting itself); ``priority`` is the
-    direction the priority zone calls for (policy `priority`). ``quiet`` and
-    ``demand_limit_pct`` cap the frequency and go out with the command."""
+    """One coordinator tick. From ``unit``: not ``available`` (no answer, or a unit fault)
+    stops the compressor at once; ``defrost`` holds a running compressor as it is; with a
+    ``fault`` the capacity-map trim learns nothing (the unit may be protecting itself); the
+    settings' ``quiet`` and ``demand_limit_pct`` cap the frequency and go out with the command.
+    ``priority`` is the direction the priority zone calls for (policy `priority`)."""
     limits = tuning.limits
+    observation = unit.observation
+    available, defrost, fault = unit.available, unit.defrost, unit.fault
+    settings = unit.settings
+    quiet, demand_limit_pct = settings.quiet, settings.demand_limit_pct
     # One pass over the zones: per direction, the zones that could take refrigerant, those
     # that call, their requested capacity and its error-weighted sum (for the trim).
     heat_w = cool_w = heat_error = cool_error = heat_coil_w = cool_coil_w = 0.0
@@ -231,8 +250,8 @@ def step_compressor(
     else:  # one direction or none calls: no policy has anything to decide
         wanted = HEAT if heat_calls else COOL if cool_calls else state.arbitrated
     since = state.arbitrated_since if wanted is state.arbitrated else now
-    cap = frequency_cap_hz(unit, tuning, quiet, demand_limit_pct)
-    min_hz = unit.min_frequency_hz
+    cap = frequency_cap_hz(observation, tuning, quiet, demand_limit_pct)
+    min_hz = observation.min_frequency_hz
     can_run = available and cap >= min_hz
     low_load = _low_load(state, now, dt_s, tuning)
     # What every way of stopping (or staying stopped) below passes on.
@@ -282,13 +301,13 @@ def step_compressor(
 
     # Frequency: the requested capacity through the capacity map (feed-forward), trimmed.
     if active is HEAT:
-        rated, needed_w, weighted_error = unit.rated_heating_w, heat_w, heat_error
+        rated, needed_w, weighted_error = observation.rated_heating_w, heat_w, heat_error
         coil_w = heat_coil_w
     else:
-        rated, needed_w, weighted_error = unit.rated_cooling_w, cool_w, cool_error
+        rated, needed_w, weighted_error = observation.rated_cooling_w, cool_w, cool_error
         coil_w = cool_coil_w
     trim = state.trim
-    per_hz = watts_per_hz(rated, run_mode, unit.outdoor_temperature) * trim
+    per_hz = watts_per_hz(rated, run_mode, observation.outdoor_temperature) * trim
     # A unit that reports no rating (0 W) gets its minimum: the zone loops still close the loop.
     wanted_hz = needed_w / per_hz if per_hz > 0 else min_hz
     if previous_hz == 0.0:

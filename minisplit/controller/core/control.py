@@ -18,7 +18,7 @@ from minisplit.controller.core.compressor import (
     CompressorState,
     CoordinatorOutput,
     CoordinatorTuning,
-    UnitObservation,
+    UnitInput,
     ZoneRequest,
     step_compressor,
 )
@@ -29,9 +29,9 @@ from minisplit.controller.core.frost import (
     defrost_lift_k,
     step_frost,
 )
-from minisplit.controller.core.presets import PresetTable, preset_setpoints
+from minisplit.controller.core.presets import PresetTable, ZoneSetpoints, zone_setpoints
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
-from minisplit.controller.core.settings import Preset, UnitSettings, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneSettings
 from minisplit.controller.core.zone import (
     IDLE_STATE,
     MODE_DRY,
@@ -65,7 +65,6 @@ ACTION_HEATING, ACTION_PREHEATING, ACTION_DEFROSTING = (
     ZoneAction.DEFROSTING,
 )
 ACTION_COOLING, ACTION_DRYING = ZoneAction.COOLING, ZoneAction.DRYING
-PRESET_NONE = Preset.NONE
 PRESET_BOOST = Preset.BOOST
 HEAD_SENSOR = SensorSource.HEAD
 
@@ -80,22 +79,6 @@ class ZoneInput:
     setpoint_limits: tuple[float, float] | None = None  # the zone's (min, max) setpoint
     # Where the reading comes from: the head's own sensor gets its coil bias taken off.
     sensor: SensorSource = SensorSource.HEAD
-
-
-@dataclass(frozen=True, slots=True)
-class UnitInput:
-    observation: UnitObservation
-    available: bool
-    defrost: bool
-    settings: UnitSettings = field(default_factory=UnitSettings)
-    # The unit reports a fault. It protects itself (and keeps running with, say, a broken
-    # outdoor sensor), so the coordinator keeps asking, but learns nothing from the response.
-    fault: bool = False
-    # Whether its compressor runs (status b0); None where nobody reads it (the benchmark's
-    # unit always answers). It matters when the unit answers again after being lost.
-    compressor_running: bool | None = None
-    # The outdoor coil is below 0 °C (frost grows on it while heating); None: not known.
-    coil_below_freezing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +116,9 @@ class ControlState(NamedTuple):
     boost_since: Mapping[str, float] = MappingProxyType({})
     head_commands: Mapping[str, HeadCommand] = MappingProxyType({})  # the last ones
     head_bias_k: Mapping[str, float] = MappingProxyType({})  # estimated, per zone
-    inputs: Mapping[str, ZoneInput] = MappingProxyType({})  # the zones' inputs last tick
     frost: FrostState = IDLE_FROST  # heating run time toward the next defrost
+    # Each zone's setpoints in effect, with the settings they come from (last tick's).
+    setpoints: Mapping[str, ZoneSetpoints] = MappingProxyType({})
 
 
 class ZoneOutput(NamedTuple):
@@ -209,6 +193,7 @@ class ZoneLoops(NamedTuple):
     boost_since: dict[str, float]  # when each boosting zone's boost began
     head_bias: dict[str, float]  # the head sensors' estimated bias, per zone
     priority: Direction  # the direction the priority zone calls for (NONE: it does not call)
+    setpoints: dict[str, ZoneSetpoints]  # each zone's setpoints in effect (after its preset)
 
 
 class HeadCommands(NamedTuple):
@@ -242,20 +227,8 @@ def control_step(
         tuning.frost,
     )
     zoned = step_zone_loops(state, zones, unit, now, dt, frost, tuning)
-    unit_settings = unit.settings
     compressor, coordinated = step_compressor(
-        compressor,
-        zoned.requests,
-        unit.observation,
-        now,
-        dt,
-        tuning.coordinator,
-        unit.available,
-        unit.defrost,
-        unit.fault,
-        unit_settings.quiet,
-        unit_settings.demand_limit_pct,
-        zoned.priority,
+        compressor, zoned.requests, unit, now, dt, tuning.coordinator, zoned.priority
     )
     heads, outputs = head_commands(state, zones, zoned, coordinated, unit.defrost, tuning)
     active = coordinated.active
@@ -267,8 +240,8 @@ def control_step(
         zoned.boost_since,
         heads,
         zoned.head_bias,
-        zones,
         frost,
+        zoned.setpoints,
     )
     return new_state, ControlOutput(coordinated.command, outputs, active, coordinated.forced_stop)
 
@@ -289,6 +262,7 @@ def step_zone_loops(
     served = state.served
     previous_boosts = state.boost_since
     previous_bias = state.head_bias_k
+    previous_setpoints = state.setpoints
     pi = tuning.pi
     presets = tuning.presets
     outdoor = unit.observation.outdoor_temperature
@@ -323,6 +297,7 @@ def step_zone_loops(
     in_effect: dict[str, Preset] = {}
     boost_since: dict[str, float] = {}
     head_bias: dict[str, float] = {}
+    setpoints: dict[str, ZoneSetpoints] = {}
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -345,7 +320,9 @@ def step_zone_loops(
             bias = target + (previous_bias.get(zone_id, 0.0) - target) * bias_decay
             head_bias[zone_id] = bias
             temperature -= bias
-        limits = zone.setpoint_limits
+        in_force = setpoints[zone_id] = zone_setpoints(
+            previous_setpoints.get(zone_id), settings, presets, zone.setpoint_limits
+        )
         loop = step_zone(
             previous,
             settings,
@@ -353,11 +330,7 @@ def step_zone_loops(
             dt,
             pi,
             frozen=frozen_all or not was_served or previous.direction is lifted,
-            setpoints=(
-                None
-                if preset is PRESET_NONE and limits is None
-                else preset_setpoints(settings, presets, preset, limits)
-            ),
+            setpoints=in_force.values,
             joining=joinable is previous.direction,
             boost=boost,
             shared=shared,
@@ -372,7 +345,7 @@ def step_zone_loops(
         )
         if priority_zone is not None and zone_id == priority_zone and calling:
             priority = direction
-    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority)
+    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority, setpoints)
 
 
 def head_commands(
@@ -387,11 +360,12 @@ def head_commands(
     and what the zone does (its action)."""
     previous_loops = state.zones
     previous_heads = state.head_commands
-    previous_inputs = state.inputs
+    previous_setpoints = state.setpoints
     _, active, shares, conflicts, _ = coordinated
     presets = zoned.presets
-    # A head whose zone has the very same settings object as last tick (`previous_inputs`),
-    # share, mode and setpoint keeps its command without working it out again.
+    # A head whose zone has the very same settings object as last tick (which its setpoints
+    # were worked out from), share, mode and setpoint keeps its command without working it
+    # out again: settings are immutable, so the same object says the same.
     quiet_auto_fan = tuning.quiet_auto_fan
     idle_cooling_off = tuning.idle_cooling_off
     deadband = tuning.share_deadband_pct
@@ -422,7 +396,7 @@ def head_commands(
             kept = previous_head.capacity_request_pct
             if kept and -deadband < share - kept < deadband:
                 share = kept
-        was = previous_inputs.get(zone_id)
+        was = previous_setpoints.get(zone_id)
         if (
             previous_head is not None
             and was is not None

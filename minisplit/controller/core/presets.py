@@ -7,6 +7,7 @@ for the head's full capacity for a limited time (the zone loop does that)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 
@@ -100,6 +101,38 @@ def preset_setpoints(
         heat = min(max(heat, low), high)
         cool = min(max(cool, low), high)
     return heat, cool
+
+
+class ZoneSetpoints(NamedTuple):
+    """A zone's (heating, cooling) setpoints in effect, with what they are worked out from:
+    its settings (their preset), the preset table and its setpoint limits."""
+
+    values: tuple[float, float]
+    settings: ZoneSettings
+    presets: PresetTable
+    limits: tuple[float, float] | None
+
+
+def zone_setpoints(
+    known: ZoneSetpoints | None,
+    settings: ZoneSettings,
+    presets: PresetTable,
+    limits: tuple[float, float] | None,
+) -> ZoneSetpoints:
+    """The zone's setpoints in effect: ``known`` again while it was worked out from these very
+    settings, table and limits (all three immutable; they change seldom, and the zone loop
+    needs its setpoints every tick). A boost's setpoints are comfort's, so they do not change
+    when its time is up."""
+    if (
+        known is not None
+        and known.settings is settings
+        and known.presets is presets
+        and known.limits is limits
+    ):
+        return known
+    return ZoneSetpoints(
+        preset_setpoints(settings, presets, None, limits), settings, presets, limits
+    )
 
 
 def boost_elapsed_s(

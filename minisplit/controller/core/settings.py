@@ -22,12 +22,6 @@ class ZoneMode(StrEnum):
     FAN_ONLY = HeadMode.FAN_ONLY.value
 
 
-# The homeowner's fan mode and swing modes are the settings of the head's fan and vanes: one
-# enum each, under the names the settings (and the MQTT topics) use.
-FanMode = FanSpeed
-SwingMode = VanePosition
-
-
 class Preset(StrEnum):
     NONE = "none"
     COMFORT = "comfort"
@@ -45,9 +39,9 @@ class ZoneSettings:
     target_temperature: float = 21.0
     target_temperature_low: float = 20.0
     target_temperature_high: float = 24.0
-    fan_mode: FanMode = FanMode.AUTO
-    swing_mode: SwingMode = SwingMode.AUTO
-    swing_horizontal_mode: SwingMode = SwingMode.AUTO
+    fan_mode: FanSpeed = FanSpeed.AUTO
+    swing_mode: VanePosition = VanePosition.AUTO
+    swing_horizontal_mode: VanePosition = VanePosition.AUTO
     preset: Preset = Preset.NONE
     last_on_mode: ZoneMode = ZoneMode.HEAT  # what `power ON` restores
 
@@ -72,9 +66,9 @@ class ZoneSettings:
             target_temperature=_number(data["target_temperature"]),
             target_temperature_low=_number(data["target_temperature_low"]),
             target_temperature_high=_number(data["target_temperature_high"]),
-            fan_mode=FanMode(_text(data["fan_mode"])),
-            swing_mode=SwingMode(_text(data["swing_mode"])),
-            swing_horizontal_mode=SwingMode(_text(data["swing_horizontal_mode"])),
+            fan_mode=FanSpeed(_text(data["fan_mode"])),
+            swing_mode=VanePosition(_text(data["swing_mode"])),
+            swing_horizontal_mode=VanePosition(_text(data["swing_horizontal_mode"])),
             preset=Preset(_text(data["preset"])),
             last_on_mode=ZoneMode(_text(data.get("last_on_mode", "heat"))),
         )

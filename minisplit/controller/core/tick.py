@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import NamedTuple
 
+from minisplit.controller.core.compressor import UnitInput
 from minisplit.controller.core.control import (
     ControlOutput,
     ControlState,
     ControlTuning,
-    UnitInput,
     ZoneInput,
     control_step,
     elapsed_s,
@@ -39,7 +40,7 @@ from minisplit.drivers.records import OduCommand
 from minisplit.drivers.vocabulary import OduMode
 
 NO_SENSORS = ZoneSensors()
-NO_REMOTES: Mapping[str, RemoteReading] = {}
+NO_REMOTES: Mapping[str, RemoteReading] = MappingProxyType({})
 
 
 class Decision(NamedTuple):
@@ -52,8 +53,9 @@ class Decision(NamedTuple):
 
 @dataclass(frozen=True, slots=True)  # read every tick: a slot is read faster than a field
 class _SteadySensors:
-    """A tick after which every zone's sensors hold (`holds`) as long as the same inputs come
-    with the same zones served: those, and the sensor tracks it left."""
+    """A tick after which every zone's sensors hold (`holds`) as long as equal inputs come
+    with the same zones served: a copy of those inputs (the caller's mapping may change), and
+    the sensor tracks it left."""
 
     zones: Mapping[str, ZoneInput]
     served: frozenset[str]
@@ -62,7 +64,8 @@ class _SteadySensors:
 
 @dataclass(frozen=True, slots=True)
 class _CommandPassed:
-    """A command that the safety check let through with its history unchanged."""
+    """A command that the safety check let through with its history unchanged (all three
+    immutable: the same objects say the same)."""
 
     command: OduCommand
     history: CompressorHistory
@@ -98,9 +101,7 @@ class Controller:
         remotes: Mapping[str, RemoteReading] = NO_REMOTES,
     ) -> Decision:
         """One tick. ``zones`` carry the heads' own readings (`observation.zone_input`);
-        ``remotes`` the remote sensors of the zones that have one. A mapping passed in is kept
-        (as last tick's inputs), so it must not be changed afterwards: pass a new one when an
-        input changes."""
+        ``remotes`` the remote sensors of the zones that have one."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
         if unit.available:
             if self.lost_running:
@@ -206,14 +207,14 @@ class Controller:
         steady = self._steady
         if (
             steady is not None
-            and zones is steady.zones
             and previous is steady.sensors
             and not remotes
             and served == steady.served
+            and zones == steady.zones
         ):
-            # The very inputs of last tick (a mapping of inputs is never changed in place: the
-            # control state keeps it too), each head delivering as it did then: every zone's
-            # sensors hold, unless a zone now delivers at full demand, which is new evidence.
+            # The inputs of last tick (inputs are values: most ticks the very same objects),
+            # each head delivering as it did then: every zone's sensors hold, unless a zone
+            # now delivers at full demand, which is new evidence.
             for zone_id in served:
                 loop = loops.get(zone_id)
                 if loop is not None and loop.demand >= FULL_DEMAND:
@@ -274,6 +275,6 @@ class Controller:
             }
         elif updates:
             self.sensors = {**previous, **updates}
-        self._steady = _SteadySensors(zones, served, self.sensors) if all_steady else None
+        self._steady = _SteadySensors(dict(zones), served, self.sensors) if all_steady else None
         # Most ticks follow every head as given: the benchmark's inputs pass through as they are.
         return {**zones, **changed} if changed else zones

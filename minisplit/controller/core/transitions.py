@@ -14,14 +14,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import assert_never
 
-from minisplit.controller.core.settings import (
-    FanMode,
-    Preset,
-    SwingMode,
-    UnitSettings,
-    ZoneMode,
-    ZoneSettings,
-)
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
 # heat_cool keeps the low setpoint at least this far below the high one, so the room has a
 # neutral band and the unit does not flip between heating and cooling around one temperature.
@@ -60,21 +54,21 @@ class SetTarget:
 
 @dataclass(frozen=True, slots=True)
 class SetFan:
-    fan: FanMode
+    fan: FanSpeed
 
 
 @dataclass(frozen=True, slots=True)
 class SetSwing:
     """The vertical vane's position."""
 
-    position: SwingMode
+    position: VanePosition
 
 
 @dataclass(frozen=True, slots=True)
 class SetSwingHorizontal:
     """The horizontal vane's position."""
 
-    position: SwingMode
+    position: VanePosition
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from minisplit.controller.config import ZoneConfig
-from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode
+from minisplit.controller.core.settings import Preset, ZoneMode
 from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
@@ -34,6 +34,7 @@ from minisplit.controller.core.transitions import (
 )
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius, to_celsius
 from minisplit.drivers.records import HeadInfo
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
 CELSIUS = TemperatureUnit.CELSIUS
 
@@ -193,9 +194,9 @@ def parse_zone_command(
         limits = setpoint_range(zone.min_temperature, zone.max_temperature, side)
         change = SetTarget(side, _temperature(field, payload, unit, *limits))
     elif field == "fan_mode":
-        change = SetFan(_choice(field, payload, FanMode))
+        change = SetFan(_choice(field, payload, FanSpeed))
     elif field in ("swing_mode", "swing_horizontal_mode"):
-        position = _choice(field, payload, SwingMode)
+        position = _choice(field, payload, VanePosition)
         vertical = field == "swing_mode"
         if head is not None and not (
             head.has_vertical_vane if vertical else head.has_horizontal_vane

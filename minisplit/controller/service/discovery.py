@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
-from minisplit.controller.core.settings import FanMode, Preset, SwingMode, ZoneMode
+from minisplit.controller.core.settings import Preset, ZoneMode
 from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
 from minisplit.drivers.records import HeadInfo
-from minisplit.drivers.vocabulary import ZoneAction
+from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -260,7 +260,7 @@ def climate_config(
         "temperature_high_command_topic": topics.zone_set(zone.id, "temperature_high"),
         "temperature_high_state_topic": state,
         "temperature_high_state_template": _field("target_temperature_high"),
-        "fan_modes": [fan.value for fan in FanMode],
+        "fan_modes": [fan.value for fan in FanSpeed],
         "fan_mode_command_topic": topics.zone_set(zone.id, "fan_mode"),
         "fan_mode_state_topic": state,
         "fan_mode_state_template": _field("fan_mode"),
@@ -290,7 +290,7 @@ def climate_config(
 def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
     """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``."""
     return {
-        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in SwingMode],
+        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in VanePosition],
         f"{field}_command_topic": topics.zone_set(zone.id, field),
         f"{field}_state_topic": topics.zone_state(zone.id),
         f"{field}_state_template": _field(field),
