@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
-from minisplit.controller.config import ConfigError, LoadedConfig, load_config
+from minisplit.controller.config import ConfigError, LoadedConfig, config_file, load_config
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
@@ -70,6 +70,13 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# -c/--config: a file, or a shipped config's name, found wherever the package is installed.
+_CONFIG: dict[str, str] = {
+    "metavar": "FILE|NAME",
+    "help": "a config file, or a shipped config's name (demo, example)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minisplit",
@@ -81,7 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the controller")
-    run.add_argument("-c", "--config", type=Path, required=True)
+    run.add_argument(
+        "-c",
+        "--config",
+        type=config_file,
+        required=True,
+        metavar="FILE|NAME",
+        help="a config file, or a shipped config's name (demo, example)",
+    )
     run.add_argument(
         "--time-scale",
         type=_positive,
@@ -97,7 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sim = sub.add_parser("sim", help="serve the simulated units of a config over Modbus")
-    sim.add_argument("-c", "--config", type=Path, required=True)
+    sim.add_argument(
+        "-c",
+        "--config",
+        type=config_file,
+        required=True,
+        metavar="FILE|NAME",
+        help="a config file, or a shipped config's name (demo, example)",
+    )
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
     where.add_argument("--serial", metavar="PORT", help="serial port, e.g. one end of a pty pair")
@@ -121,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--speed", type=_positive, default=1.0, help="run the physics N× faster")
     sim.add_argument(
-        "--faults", type=Path, metavar="FILE", help="inject the faults of a TOML fault file"
+        "--faults",
+        type=_fault_file,
+        metavar="FILE|NAME",
+        help="inject the faults of a TOML fault file, or of a shipped one (demo-faults)",
     )
     sim.add_argument(
         "--scenario",
@@ -132,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("file", type=Path)
+    check.add_argument(
+        "file",
+        type=config_file,
+        metavar="FILE|NAME",
+        help="a config file, or a shipped config's name (demo, example)",
+    )
 
     bench = sub.add_parser(
         "bench",
@@ -197,7 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--no-systemctl", action="store_true", help="no daemon-reload")
 
     demo = sub.add_parser("demo", help="simulator + broker + controller with a live view")
-    demo.add_argument("-c", "--config", type=Path, default=None)
+    demo.add_argument(
+        "-c",
+        "--config",
+        type=config_file,
+        default=None,
+        metavar="FILE|NAME",
+        help="a config file, or a shipped config's name (demo, example)",
+    )
     demo.add_argument("--speed", type=_positive, default=60.0)
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
     return parser
@@ -236,6 +272,13 @@ def _refuse_a_second_controller(loaded: LoadedConfig) -> None:
         hold_state_lock(loaded.config.state_file)  # the descriptor stays open until exit
     except AlreadyRunning as err:
         _exit_with(f"minisplit: refusing to start: {err}", [])
+
+
+def _fault_file(text: str) -> Path:
+    """A fault file, or a shipped one's name (minisplit.hil.faults.fault_file)."""
+    from minisplit.hil.faults import fault_file
+
+    return fault_file(text)
 
 
 def _scenario_file(text: str) -> Path:

@@ -5,6 +5,7 @@ dataclasses hold each value once): a config that leaves a key out runs the core 
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,7 +24,14 @@ from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
 from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
 from minisplit.drivers.strict_model import StrictModel
-from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.textfile import (
+    TomlError,
+    UnreadableFile,
+    named_file,
+    parse_toml,
+    read_text,
+    shipped_names,
+)
 from minisplit.drivers.tomlerrors import KeysError, Loc, at_key, describe
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
@@ -457,9 +465,27 @@ def _remote_sensor_topics(config: Config, text: str) -> list[str]:
     ]
 
 
+def shipped_configs() -> list[Path]:
+    """The configs that come with the package (`demo`, `example`), by name; their fault files
+    (`*-faults.toml`) are not configs."""
+    folder = resources.files("minisplit_data")
+    return sorted(
+        Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml") and not entry.name.endswith("-faults.toml")
+    )
+
+
+def config_file(text: str) -> Path:
+    """The config file that ``text`` names: a file, or a shipped config by its name (``demo``)
+    from any directory and from an installed package (`named_file`)."""
+    return named_file(text, shipped_configs())
+
+
 def load_config(path: Path) -> LoadedConfig:
     try:
         text = read_text(path)
     except UnreadableFile as err:
-        raise ConfigError(str(path), [err.reason]) from None
+        problems = [err.reason, *shipped_names(path, shipped_configs(), "config")]
+        raise ConfigError(str(path), problems) from None
     return parse_config(text, str(path), path.parent)

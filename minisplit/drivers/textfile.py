@@ -8,11 +8,32 @@ import re
 import stat
 import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 #: Far above any real config, profile or password, far below what would hurt a small board.
 MAX_BYTES = 1 << 20
+
+
+def named_file(text: str | Path, shipped: Iterable[Path]) -> Path:
+    """The file ``text`` names: a file that exists, or any path with a folder, as given; else the
+    shipped file of that name (with or without ``.toml``), which works from any directory and
+    from an installed package; else the name as given, for its reader to report (with
+    `shipped_names`)."""
+    path = Path(text)
+    if path.exists() or path.parent != Path("."):
+        return path
+    by_name = {entry.stem: entry for entry in shipped}
+    return by_name.get(path.name.removesuffix(".toml"), path)
+
+
+def shipped_names(path: Path, shipped: Iterable[Path], what: str) -> list[str]:
+    """For a file that cannot be read: if it was a bare name (maybe mistyped), one line listing
+    the shipped ``what`` it could have named."""
+    if path.parent != Path("."):
+        return []
+    return [f"nor is it a shipped {what}: {', '.join(sorted(entry.stem for entry in shipped))}"]
 
 
 class UnreadableFile(OSError):

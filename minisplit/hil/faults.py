@@ -26,11 +26,19 @@ import math
 import random
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, fields
+from importlib import resources
 from pathlib import Path
 
 from pymodbus.constants import ExcCodes
 
-from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.textfile import (
+    TomlError,
+    UnreadableFile,
+    named_file,
+    parse_toml,
+    read_text,
+    shipped_names,
+)
 from minisplit.hil.firmware import OutdoorFirmware
 from minisplit.hil.modbus_units import IndoorHead, OutdoorUnit
 
@@ -289,6 +297,19 @@ def _is(value: object, kind: type | tuple[type, ...]) -> bool:
     return not isinstance(value, bool) and isinstance(value, kinds)
 
 
+def shipped_fault_files() -> list[Path]:
+    """The fault files that come with the package (`demo-faults`), by name."""
+    folder = resources.files("minisplit_data")
+    return sorted(
+        Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith("-faults.toml")
+    )
+
+
+def fault_file(text: str) -> Path:
+    """The fault file that ``text`` names: a file, or a shipped one by its name (`named_file`)."""
+    return named_file(text, shipped_fault_files())
+
+
 def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     """The faults and the random seed of a TOML fault file::
 
@@ -308,7 +329,8 @@ def load_fault_file(path: Path) -> tuple[list[Fault], int]:
     try:
         data = parse_toml(read_text(path))
     except UnreadableFile as err:
-        raise ValueError(str(err)) from None
+        hint = shipped_names(path, shipped_fault_files(), "fault file")
+        raise ValueError("; ".join([str(err), *hint])) from None
     except TomlError as err:
         raise ValueError(f"{path}: {err}") from None
     unknown = set(data) - {"seed", "faults"}

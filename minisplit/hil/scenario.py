@@ -29,7 +29,14 @@ from minisplit.controller.core.transitions import (
     ZoneTransition,
     apply_zone,
 )
-from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.textfile import (
+    TomlError,
+    UnreadableFile,
+    named_file,
+    parse_toml,
+    read_text,
+    shipped_names,
+)
 from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.building import (
     CONSTANT_GAINS,
@@ -418,10 +425,7 @@ def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
     try:
         text = read_text(path)
     except UnreadableFile as err:
-        problems = [err.reason]
-        if path.parent == Path("."):  # a name, maybe mistyped
-            names = ", ".join(entry.stem for entry in shipped_scenarios())
-            problems.append(f"nor is it a shipped scenario: {names}")
+        problems = [err.reason, *shipped_names(path, shipped_scenarios(), "scenario")]
         raise ScenarioError(str(path), problems) from None
     return parse_scenario(text, str(path), path.parent, shift_weeks)
 
@@ -433,14 +437,9 @@ def shipped_scenarios() -> list[Path]:
 
 
 def scenario_file(text: str) -> Path:
-    """The scenario file that ``text`` names: a file that exists, else a shipped scenario by its
-    name (``renovated-january``, with or without ``.toml``), which works from any directory and
-    from an installed package; else the path as given, for `load_scenario` to report."""
-    path = Path(text)
-    if path.exists() or path.parent != Path("."):
-        return path
-    shipped = {entry.stem: entry for entry in shipped_scenarios()}
-    return shipped.get(path.name.removesuffix(".toml"), path)
+    """The scenario file that ``text`` names: a file, or a shipped scenario by its name
+    (``renovated-january``) from any directory (`named_file`)."""
+    return named_file(text, shipped_scenarios())
 
 
 def build_house(

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from minisplit.controller.config import ConfigError, load_config, parse_config
+from minisplit.controller.config import (
+    ConfigError,
+    config_file,
+    load_config,
+    parse_config,
+    shipped_configs,
+)
 from minisplit.controller.tuning import control_tuning_from
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,3 +352,18 @@ def test_a_password_file_path_with_a_nul_is_refused():
     text = EXAMPLE.replace('password_file = "', 'password_file = "\\u0000')
     (found,) = problems(text)
     assert "mqtt.password_file: must not contain a NUL character" in found
+
+
+def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
+    """`-c demo` works outside the repository and from an installed package; a file of that
+    name in the working directory is the user's and wins; a mistyped name lists the shipped."""
+    monkeypatch.chdir(tmp_path)
+    shipped = {path.stem: path for path in shipped_configs()}
+    assert set(shipped) == {"demo", "example"}  # the fault file beside them is no config
+    assert config_file("demo") == shipped["demo"]
+    assert load_config(config_file("demo.toml")).config.controller_id == "demo"
+    (tmp_path / "demo.toml").write_text("not a config")
+    assert config_file("demo.toml") == Path("demo.toml")
+    with pytest.raises(ConfigError) as err:
+        load_config(config_file("demx"))
+    assert err.value.problems[-1] == "nor is it a shipped config: demo, example"

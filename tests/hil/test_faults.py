@@ -14,7 +14,7 @@ from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer.rtu import FramerRTU
 
 from minisplit.controller.config import load_config
-from minisplit.hil.faults import Fault, FaultKind, load_fault_file
+from minisplit.hil.faults import Fault, FaultKind, fault_file, load_fault_file
 from minisplit.hil.simulator import Simulator
 from tests.hil.house import heat, house, served_house, without_watchdog
 
@@ -411,3 +411,11 @@ def test_a_fault_file_that_is_not_utf8_is_refused_with_its_line(tmp_path):
     path.write_bytes(b"seed = 1\n# caf\xe9\n")
     with pytest.raises(ValueError, match="not UTF-8 text: byte 0xe9 on line 2"):
         load_fault_file(path)
+
+
+def test_a_shipped_fault_file_is_named_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    faults, _ = load_fault_file(fault_file("demo-faults"))
+    assert faults
+    with pytest.raises(ValueError, match="nor is it a shipped fault file: demo-faults"):
+        load_fault_file(fault_file("demo-fault"))
