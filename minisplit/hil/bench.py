@@ -251,7 +251,7 @@ class _OduRegisters:
         return self._odu.status().fault_code
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> OduMode:
         return self._odu.command.mode
 
     @property

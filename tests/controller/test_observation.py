@@ -26,6 +26,7 @@ from minisplit.controller.service.state_report import (
     zone_state,
 )
 from minisplit.drivers.records import HeadInfo, OduInfo
+from minisplit.drivers.vocabulary import OduMode
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Odu:
     defrost: bool = False
     fault: bool = False
     fault_code: str = "none"
-    mode: str = "heat"
+    mode: OduMode = OduMode.HEAT
     compressor_frequency_hz: float = 0.0
     input_power_w: float = 10.0
     energy_wh: float = 1500.0

@@ -20,6 +20,7 @@ from minisplit.controller.core.interlocks import InterlockLimits
 from minisplit.controller.core.sensor_health import RemoteReading
 from minisplit.controller.core.settings import UnitSettings, ZoneSettings
 from minisplit.controller.core.tick import NO_REMOTES
+from minisplit.drivers.vocabulary import OduMode
 
 
 class OduIdentity(Protocol):
@@ -58,7 +59,7 @@ class OduReadings(OduConditions, Protocol):
     @property
     def fault_code(self) -> str: ...
     @property
-    def mode(self) -> str: ...
+    def mode(self) -> OduMode: ...
     @property
     def compressor_frequency_hz(self) -> float: ...
     @property
