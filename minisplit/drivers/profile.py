@@ -106,6 +106,9 @@ class DeviceProfile:
     registers: dict[str, RegisterSpec]
     min_restart_s: float = 0.0
     source: str = ""
+    # The numbering of the file's addresses (1 = the manual counts from 1); the registers'
+    # addresses are protocol addresses whatever it is.
+    address_base: int = 0
 
     def __getitem__(self, name: str) -> RegisterSpec:
         return self.registers[name]
@@ -124,6 +127,7 @@ class _DeviceModel(StrictModel):
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
+    address_base: Annotated[StrictInt, Field(ge=0, le=1)] = 0
 
 
 class _ProfileModel(BaseModel):
@@ -137,15 +141,18 @@ class _ProfileModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _named(cls, data: object) -> object:
-        """Each register takes its key in `registers` as its name (and has no `name` key)."""
+        """Each register takes its key in `registers` as its name (and has no `name` key), and
+        its address as a protocol address: the file's, less `[device] address_base`."""
         if not isinstance(data, dict) or not isinstance(data.get("registers"), dict):
             return data
+        base = _address_base(data.get("device"))
         registers = {}
         for name, reg in data["registers"].items():
             if isinstance(reg, dict):
                 if "name" in reg:
                     raise KeysError("unknown key", ("registers", name, "name"))
                 reg = {"name": name, **reg}
+                reg["address"] = _protocol_address(reg.get("address"), base, name)
             registers[name] = reg
         return {**data, "registers": registers}
 
@@ -160,6 +167,25 @@ class _ProfileModel(BaseModel):
                         f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
                     )
         return self
+
+
+def _address_base(device: object) -> int:
+    """The file's numbering; 0 when absent or not (yet) valid: _DeviceModel says what is wrong."""
+    base = device.get("address_base", 0) if isinstance(device, dict) else 0
+    return base if base in (0, 1) and type(base) is int else 0
+
+
+def _protocol_address(address: object, base: int, name: str) -> object:
+    """An address as printed in the manual → the protocol address (anything else unchanged:
+    RegisterSpec refuses it with its own message)."""
+    if type(address) is not int or base == 0:
+        return address
+    if address < base:
+        raise KeysError(
+            f"address {address} is below the file's address_base {base}",
+            ("registers", name, "address"),
+        )
+    return address - base
 
 
 def parse_profile(
@@ -179,6 +205,7 @@ def parse_profile(
         default_unit_id=dev.default_unit_id,
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
+        address_base=dev.address_base,
         registers=model.registers,
         source=source,
     )

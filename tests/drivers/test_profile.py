@@ -351,3 +351,32 @@ def test_enum_keys_and_ranges_as_toml_writes_them_load() -> None:
     profile = load_profile("reference-head")
     assert profile["mode"].enum[0] == "heat"
     assert isinstance(profile["display_setpoint"].range, tuple)
+
+
+# ---- addresses as the manual prints them ----------------------------------------------------
+
+
+def test_a_one_based_file_holds_protocol_addresses_one_lower() -> None:
+    data = _with(x={"address": 1, "table": "holding", "type": "u16"})
+    data["device"]["address_base"] = 1
+    profile = parse_profile(data)
+    assert profile.address_base == 1
+    assert (profile["x"].address, profile["status"].address, profile["mode"].address) == (0, 9, 100)
+    assert (
+        parse_profile(_with(x={"address": 1, "table": "holding", "type": "u16"}))["x"].address == 1
+    )
+
+
+def test_an_address_below_a_one_based_files_first_is_refused_naming_it() -> None:
+    data = _with(x={"address": 0, "table": "holding", "type": "u16"})
+    data["device"]["address_base"] = 1
+    with pytest.raises(ProfileError, match=r"^bad\.toml: registers\.x\.address: .*address_base 1"):
+        parse_profile(data, "bad.toml")
+
+
+@pytest.mark.parametrize("base", [2, -1, True, "1"])
+def test_an_address_base_other_than_0_or_1_is_refused_naming_it(base: object) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["address_base"] = base
+    with pytest.raises(ProfileError, match=r"^bad\.toml: device\.address_base: "):
+        parse_profile(data, "bad.toml")
