@@ -69,7 +69,9 @@ class RegisterSpec:
     unit: StrictStr = ""
     enum: dict[_KeyInt, StrictStr] = field(default_factory=dict)
     bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], StrictStr] = field(default_factory=dict)
-    invalid: Annotated[StrictInt, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    # A sentinel ("lost", "not initialised"), or several: each as the unsigned word the wire
+    # carries or, for a signed type, as the negative number of the same bits (-32768 = 0x8000).
+    invalid: StrictInt | tuple[StrictInt, ...] | None = None
     writable: StrictBool = False
     range: tuple[_Finite, _Finite] | None = None
     allow_zero: StrictBool = False
@@ -85,6 +87,23 @@ class RegisterSpec:
             raise ValueError("'word_order' applies to u32 registers only")
         if self.writable and self.table is Table.INPUT:
             raise ValueError("input registers cannot be writable")
+        if self.invalid == ():
+            raise ValueError("'invalid = []' names no sentinel: leave the key out")
+        bits = 16 * self.count
+        low = -(1 << (bits - 1)) if self.type.startswith("s") else 0
+        for value in self._invalid_values:
+            if not low <= value < 1 << bits:
+                raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    @property
+    def _invalid_values(self) -> tuple[int, ...]:
+        return (self.invalid,) if isinstance(self.invalid, int) else self.invalid or ()
+
+    @property
+    def sentinels(self) -> tuple[int, ...]:
+        """The `invalid` values as the unsigned bit patterns a read returns, first one first."""
+        mask = (1 << (16 * self.count)) - 1
+        return tuple(value & mask for value in self._invalid_values)
 
     @property
     def count(self) -> int:

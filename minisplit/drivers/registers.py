@@ -39,13 +39,24 @@ def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
     return [raw]
 
 
+def _pattern(spec: RegisterSpec, words: Sequence[int]) -> int:
+    """The words' unsigned bit pattern, in the register's word order."""
+    if spec.count == 1:
+        return words[0] & 0xFFFF
+    hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
+    return (hi & 0xFFFF) << 16 | lo & 0xFFFF
+
+
+def _pattern_words(spec: RegisterSpec, pattern: int) -> list[int]:
+    if spec.count == 1:
+        return [pattern]
+    hi, lo = pattern >> 16, pattern & 0xFFFF
+    return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
+
+
 def is_invalid(spec: RegisterSpec, words: Sequence[int]) -> bool:
-    """True when the words hold the register's "sensor fault / not available" sentinel."""
-    if spec.invalid is None:
-        return False
-    if spec.type == "u32":
-        return raw_from_words(spec, words) == spec.invalid
-    return (words[0] & 0xFFFF) == spec.invalid
+    """True when the words hold one of the register's "lost / not available" sentinels."""
+    return _pattern(spec, words) in spec.sentinels
 
 
 def decode(spec: RegisterSpec, words: Sequence[int]) -> float | int | None:
@@ -88,13 +99,11 @@ def encode(spec: RegisterSpec, value: float) -> list[int]:
 def encode_value(spec: RegisterSpec, value: float | None) -> list[int]:
     """Words for any value (writable or not), for the simulator's side of the register map.
 
-    None encodes the invalid sentinel."""
+    None encodes the (first) invalid sentinel."""
     if value is None:
         if spec.invalid is None:
             raise RegisterValueError(f"{spec.name} has no invalid sentinel")
-        if spec.type == "u32":
-            return words_from_raw(spec, spec.invalid)
-        return [spec.invalid]
+        return _pattern_words(spec, spec.sentinels[0])
     raw = raw_from_value(spec, value)
     if spec.type == "u32":
         raw &= 0xFFFFFFFF

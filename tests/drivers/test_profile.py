@@ -51,7 +51,7 @@ class Row:
     unit: str = ""
     enum: dict[int, str] = field(default_factory=dict)
     bits: dict[int, str] = field(default_factory=dict)
-    invalid: int | None = None
+    invalid: int | tuple[int, ...] | None = None
     writable: bool = False
     word_order: str = "high_first"
     range: tuple[float, float] | None = None
@@ -380,3 +380,30 @@ def test_an_address_base_other_than_0_or_1_is_refused_naming_it(base: object) ->
     data["device"]["address_base"] = base
     with pytest.raises(ProfileError, match=r"^bad\.toml: device\.address_base: "):
         parse_profile(data, "bad.toml")
+
+
+# ---- sentinels ------------------------------------------------------------------------------
+
+
+def test_invalid_takes_a_list_of_sentinels_signed_or_as_the_word() -> None:
+    register = {"address": 1, "table": "input", "type": "s16", "invalid": [-32768, 0xFFFF]}
+    spec = parse_profile(_with(t=register))["t"]
+    assert spec.sentinels == (0x8000, 0xFFFF)
+
+
+@pytest.mark.parametrize(
+    ("type_", "invalid", "message"),
+    [
+        ("u16", -1, "invalid -1 does not fit in u16"),
+        ("u16", [0, 0x10000], "invalid 65536 does not fit in u16"),
+        ("s16", -32769, "invalid -32769 does not fit in s16"),
+        ("u32", 0x100000000, "invalid 4294967296 does not fit in u32"),
+        ("u16", [], "names no sentinel"),
+    ],
+)
+def test_a_sentinel_the_type_cannot_carry_is_refused_naming_it(
+    type_: str, invalid: object, message: str
+) -> None:
+    register = {"address": 1, "table": "input", "type": type_, "invalid": invalid}
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: registers\.t: .*{message}"):
+        parse_profile(_with(t=register), "bad.toml")

@@ -240,3 +240,32 @@ def test_every_allowed_write_decodes_to_the_value_within_resolution(
     decoded = decode(spec, encode(spec, value))
     assert decoded is not None
     assert abs(decoded - value) <= spec.scale / 2 + 1e-9
+
+
+# ---- several sentinels ----------------------------------------------------------------------
+
+
+def test_every_sentinel_of_a_register_reads_as_lost() -> None:
+    spec = _spec("s16", invalid=(-32768, 0xFFFF), scale=0.1)
+    assert decode(spec, [0x8000]) is None
+    assert decode(spec, [0xFFFF]) is None
+    assert decode(spec, [0xFFFE]) == -0.2
+    assert encode_value(spec, None) == [0x8000]  # the first one
+
+
+def test_a_negative_sentinel_is_the_same_bits_as_the_unsigned_one() -> None:
+    assert _spec("s16", invalid=-32768).sentinels == _spec("s16", invalid=0x8000).sentinels
+    assert decode(_spec("s16", invalid=-1), [0xFFFF]) is None
+
+
+def test_a_u32_sentinel_follows_the_word_order() -> None:
+    spec = _spec("u32", word_order="low_first", invalid=(0xFFFFFFFF, 0x00010000))
+    assert decode(spec, [0x0000, 0x0001]) is None
+    assert decode(spec, [0x0001, 0x0000]) == 1
+    assert encode_value(spec, None) == [0xFFFF, 0xFFFF]
+
+
+@given(st.integers(0, 0xFFFF), st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=4))
+def test_a_u16_reads_lost_exactly_on_its_sentinels(word: int, invalid: list[int]) -> None:
+    spec = _spec("u16", invalid=tuple(invalid))
+    assert (decode(spec, [word]) is None) == (word in invalid)
