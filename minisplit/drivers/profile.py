@@ -63,7 +63,7 @@ class RegisterSpec:
     name: StrictStr
     address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
     table: Table
-    type: Literal["u16", "s16", "u32"]
+    type: Literal["u16", "s16", "u32", "s32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
     scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: StrictStr = ""
@@ -83,8 +83,8 @@ class RegisterSpec:
                 raise ValueError("'range' is only meaningful on a writable register")
             if self.range[0] > self.range[1]:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
-        if self.word_order != "high_first" and self.type != "u32":
-            raise ValueError("'word_order' applies to u32 registers only")
+        if self.word_order != "high_first" and self.count == 1:
+            raise ValueError("'word_order' applies to u32 and s32 registers only")
         if self.writable and self.table is Table.INPUT:
             raise ValueError("input registers cannot be writable")
         if self.invalid == ():
@@ -108,7 +108,7 @@ class RegisterSpec:
     @property
     def count(self) -> int:
         """Number of 16-bit registers this value occupies."""
-        return 2 if self.type == "u32" else 1
+        return 2 if self.type in ("u32", "s32") else 1
 
     @property
     def last_address(self) -> int:

@@ -1,4 +1,4 @@
-"""Register encoding (u16/s16/u32, scale, sentinels, write ranges) and read-block planning."""
+"""Register encoding (u16/s16/u32/s32, scale, sentinels, write ranges) and read-block planning."""
 
 from __future__ import annotations
 
@@ -13,30 +13,28 @@ class RegisterValueError(ValueError):
 
 
 def raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int:
-    """The register's raw integer (unsigned for u16/u32, signed for s16) from its words."""
-    if spec.type == "u32":
-        hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
-        return (hi << 16) | lo
-    word = words[0] & 0xFFFF
-    if spec.type == "s16" and word >= 0x8000:
-        return word - 0x10000
-    return word
+    """The register's raw integer (unsigned for u16/u32, signed for s16/s32) from its words."""
+    raw = _pattern(spec, words)
+    bits = 16 * spec.count
+    if spec.type.startswith("s") and raw >> (bits - 1):
+        return raw - (1 << bits)
+    return raw
 
 
 def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
     """The words that carry a raw integer; raises RegisterValueError when it does not fit."""
-    if spec.type == "u32":
-        if not 0 <= raw <= 0xFFFFFFFF:
-            raise RegisterValueError(f"{spec.name}: {raw} does not fit in u32")
-        hi, lo = raw >> 16, raw & 0xFFFF
-        return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
-    if spec.type == "s16":
-        if not -0x8000 <= raw <= 0x7FFF:
-            raise RegisterValueError(f"{spec.name}: {raw} does not fit in s16")
-        return [raw & 0xFFFF]
-    if not 0 <= raw <= 0xFFFF:
-        raise RegisterValueError(f"{spec.name}: {raw} does not fit in u16")
-    return [raw]
+    bits = 16 * spec.count
+    low, high = _raw_bounds(spec)
+    if not low <= raw <= high:
+        raise RegisterValueError(f"{spec.name}: {raw} does not fit in {spec.type}")
+    return _pattern_words(spec, raw & ((1 << bits) - 1))
+
+
+def _raw_bounds(spec: RegisterSpec) -> tuple[int, int]:
+    bits = 16 * spec.count
+    if spec.type.startswith("s"):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
 
 
 def _pattern(spec: RegisterSpec, words: Sequence[int]) -> int:
@@ -105,12 +103,11 @@ def encode_value(spec: RegisterSpec, value: float | None) -> list[int]:
             raise RegisterValueError(f"{spec.name} has no invalid sentinel")
         return _pattern_words(spec, spec.sentinels[0])
     raw = raw_from_value(spec, value)
+    low, high = _raw_bounds(spec)
     if spec.type == "u32":
-        raw &= 0xFFFFFFFF
-    elif spec.type == "u16":
-        raw = min(max(raw, 0), 0xFFFF)
-    else:
-        raw = min(max(raw, -0x7FFF), 0x7FFF)
+        raw &= high
+    else:  # a signed value stays off the lowest number, the usual "lost" sentinel
+        raw = min(max(raw, low + 1 if low else 0), high)
     return words_from_raw(spec, raw)
 
 

@@ -299,7 +299,7 @@ def test_a_register_is_one_description_whoever_builds_it() -> None:
     """The profile's schema is RegisterSpec itself: one built in code meets the same rules."""
     with pytest.raises(ValueError, match="input registers cannot be writable"):
         RegisterSpec(name="x", address=1, table=Table.INPUT, type="u16", writable=True)
-    with pytest.raises(ValueError, match="u32 registers only"):
+    with pytest.raises(ValueError, match="u32 and s32 registers only"):
         RegisterSpec(name="x", address=1, table=Table.INPUT, type="s16", word_order="low_first")
 
 
@@ -313,7 +313,7 @@ def test_a_registers_name_is_its_key() -> None:
 
 def test_word_order_on_a_16_bit_register_is_refused() -> None:
     data = _with(x={"address": 1, "table": "input", "type": "s16", "word_order": "low_first"})
-    with pytest.raises(ProfileError, match=r"registers\.x.*u32 registers only"):
+    with pytest.raises(ProfileError, match=r"registers\.x.*u32 and s32 registers only"):
         parse_profile(data)
 
 
@@ -407,3 +407,11 @@ def test_a_sentinel_the_type_cannot_carry_is_refused_naming_it(
     register = {"address": 1, "table": "input", "type": type_, "invalid": invalid}
     with pytest.raises(ProfileError, match=rf"^bad\.toml: registers\.t: .*{message}"):
         parse_profile(_with(t=register), "bad.toml")
+
+
+def test_an_s32_takes_two_registers_and_a_word_order() -> None:
+    register = {"address": 1, "table": "input", "type": "s32", "word_order": "low_first"}
+    profile = parse_profile(_with(t=register))
+    assert (profile["t"].count, profile["t"].last_address) == (2, 2)
+    with pytest.raises(ProfileError, match=r"overlap"):
+        parse_profile(_with(t=register | {"address": 9}))

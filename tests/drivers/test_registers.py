@@ -198,12 +198,21 @@ def test_block_values_decode_each_register_at_its_offset() -> None:
 
 @st.composite
 def spec_and_raw(draw: st.DrawFn) -> tuple[RegisterSpec, int]:
-    type_ = draw(st.sampled_from(["u16", "s16", "u32"]))
-    order = draw(st.sampled_from(["high_first", "low_first"])) if type_ == "u32" else "high_first"
+    type_ = draw(st.sampled_from(["u16", "s16", "u32", "s32"]))
+    wide = type_ in ("u32", "s32")
+    order = draw(st.sampled_from(["high_first", "low_first"])) if wide else "high_first"
     scale = draw(st.sampled_from([1.0, 0.1, 0.01, 0.5]))
-    low, high = {"u16": (0, 0xFFFF), "s16": (-0x8000, 0x7FFF), "u32": (0, 0xFFFFFFFF)}[type_]
+    low, high = {
+        "u16": (0, 0xFFFF),
+        "s16": (-0x8000, 0x7FFF),
+        "u32": (0, 0xFFFFFFFF),
+        "s32": (-0x80000000, 0x7FFFFFFF),
+    }[type_]
     spec = _spec(type_, word_order=order, scale=scale)
     return spec, draw(st.integers(low, high))
+
+
+low_of = {"s16": -0x8000, "s32": -0x80000000}
 
 
 @given(spec_and_raw())
@@ -215,7 +224,7 @@ def test_raw_words_round_trip(case: tuple[RegisterSpec, int]) -> None:
     assert raw_from_words(spec, words) == raw
     value = decode(spec, words)
     assert value is not None
-    if raw != -0x8000:  # encode_value keeps sensor values off the s16 fault sentinel
+    if raw != low_of.get(spec.type):  # encode_value keeps sensor values off the fault sentinel
         assert encode_value(spec, value) == words
 
 
@@ -240,6 +249,31 @@ def test_every_allowed_write_decodes_to_the_value_within_resolution(
     decoded = decode(spec, encode(spec, value))
     assert decoded is not None
     assert abs(decoded - value) <= spec.scale / 2 + 1e-9
+
+
+# ---- s32 ------------------------------------------------------------------------------------
+
+
+def test_s32_negative_in_either_word_order() -> None:
+    assert raw_from_words(_spec("s32"), [0xFFFF, 0xFFFE]) == -2
+    assert raw_from_words(_spec("s32", word_order="low_first"), [0xFFFE, 0xFFFF]) == -2
+    assert words_from_raw(_spec("s32", word_order="low_first"), -100_000) == [0x7960, 0xFFFE]
+    assert decode(_spec("s32", scale=0.01), [0xFFFE, 0x7960]) == -1000.0
+
+
+def test_s32_extremes_and_what_does_not_fit() -> None:
+    spec = _spec("s32")
+    assert raw_from_words(spec, [0x7FFF, 0xFFFF]) == 0x7FFFFFFF
+    assert raw_from_words(spec, [0x8000, 0x0000]) == -0x80000000
+    assert encode_value(spec, -(2**40)) == [0x8000, 0x0001]  # clamped off the lowest number
+    with pytest.raises(RegisterValueError, match="does not fit in s32"):
+        words_from_raw(spec, 0x80000000)
+
+
+def test_s32_sentinel_may_be_negative() -> None:
+    spec = _spec("s32", invalid=-0x80000000)
+    assert decode(spec, [0x8000, 0x0000]) is None
+    assert encode_value(spec, None) == [0x8000, 0x0000]
 
 
 # ---- several sentinels ----------------------------------------------------------------------
