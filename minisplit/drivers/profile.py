@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeGuard
 
 from pydantic import (
     BaseModel,
@@ -49,6 +50,18 @@ _KeyInt = Annotated[int, Field(strict=False)]
 _Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
+FAHRENHEIT = ("°F", "degF")
+
+
+def celsius(fahrenheit: float) -> float:
+    """°F → °C, to the 6 decimals every decoded value has."""
+    return round((fahrenheit - 32) * 5 / 9, 6)
+
+
+def fahrenheit(celsius: float) -> float:
+    return celsius * 9 / 5 + 32
+
+
 @dataclass(frozen=True)
 class RegisterSpec:
     """One register (or register pair) of a device, as the profile describes it.
@@ -56,7 +69,12 @@ class RegisterSpec:
     Also the profile's schema: pydantic validates each `[registers.<name>]` table of a profile
     straight into it (no coercion: each value must have its type, as in the other models here),
     so a register's keys, types, bounds and defaults are declared here only. The name is the
-    table's key."""
+    table's key.
+
+    A register whose `unit` is "°F" (or "degF") holds Fahrenheit on the wire (after `scale`),
+    but the product sees °C: decoding returns °C, encoding takes °C, and `range` and `default`
+    are °C here. A profile file gives them in °F as the manual does; loading converts them once
+    (`celsius`, rounded like a decoded value), so a file's range and its spec's differ."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
@@ -104,6 +122,11 @@ class RegisterSpec:
         """The `invalid` values as the unsigned bit patterns a read returns, first one first."""
         mask = (1 << (16 * self.count)) - 1
         return tuple(value & mask for value in self._invalid_values)
+
+    @property
+    def fahrenheit(self) -> bool:
+        """True when the wire carries °F (see the class's docstring)."""
+        return self.unit in FAHRENHEIT
 
     @property
     def count(self) -> int:
@@ -172,6 +195,8 @@ class _ProfileModel(BaseModel):
                     raise KeysError("unknown key", ("registers", name, "name"))
                 reg = {"name": name, **reg}
                 reg["address"] = _protocol_address(reg.get("address"), base, name)
+                if reg.get("unit") in FAHRENHEIT:
+                    reg = _celsius_limits(reg)
             registers[name] = reg
         return {**data, "registers": registers}
 
@@ -205,6 +230,25 @@ def _protocol_address(address: object, base: int, name: str) -> object:
             ("registers", name, "address"),
         )
     return address - base
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _celsius_limits(reg: dict[str, object]) -> dict[str, object]:
+    """A °F register's range and default, as printed (°F) → °C (anything that is not a number
+    stays: RegisterSpec refuses it with its own message)."""
+    out = dict(reg)
+    low_high = reg.get("range")
+    if isinstance(low_high, list | tuple):
+        numbers = [celsius(v) for v in low_high if _is_number(v)]
+        if len(numbers) == len(low_high):
+            out["range"] = numbers
+    default = reg.get("default")
+    if _is_number(default):
+        out["default"] = celsius(default)
+    return out
 
 
 def parse_profile(

@@ -1,11 +1,11 @@
-"""Register encoding (u16/s16/u32/s32, scale, sentinels, write ranges) and read-block planning."""
+"""Register encoding (u16/s16/u32/s32, scale, °F, sentinels, write ranges) and read planning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from minisplit.drivers.profile import RegisterSpec, Table
+from minisplit.drivers.profile import RegisterSpec, Table, celsius, fahrenheit
 
 
 class RegisterValueError(ValueError):
@@ -62,14 +62,17 @@ def decode(spec: RegisterSpec, words: Sequence[int]) -> float | int | None:
     if is_invalid(spec, words):
         return None
     raw = raw_from_words(spec, words)
+    if spec.fahrenheit:
+        return celsius(raw * spec.scale)
     if spec.scale == 1.0:
         return raw
     return round(raw * spec.scale, 6)
 
 
 def raw_from_value(spec: RegisterSpec, value: float) -> int:
-    """Raw integer for an engineering value (rounded to the register's resolution)."""
-    return round(value / spec.scale)
+    """Raw integer for an engineering value (rounded to the register's resolution); a °F
+    register takes °C."""
+    return round((fahrenheit(value) if spec.fahrenheit else value) / spec.scale)
 
 
 def check_writable(spec: RegisterSpec, value: float) -> None:

@@ -415,3 +415,32 @@ def test_an_s32_takes_two_registers_and_a_word_order() -> None:
     assert (profile["t"].count, profile["t"].last_address) == (2, 2)
     with pytest.raises(ProfileError, match=r"overlap"):
         parse_profile(_with(t=register | {"address": 9}))
+
+
+# ---- °F -------------------------------------------------------------------------------------
+
+
+def test_a_fahrenheit_registers_range_and_default_are_read_as_the_manual_prints_them() -> None:
+    """The file says °F like the manual; the product works in °C: converted once, at load."""
+    register = {
+        "address": 4,
+        "table": "holding",
+        "type": "s16",
+        "unit": "°F",
+        "writable": True,
+        "range": [60, 86.0],
+        "default": 68,
+    }
+    spec = parse_profile(_with(setpoint=register))["setpoint"]
+    assert spec.fahrenheit
+    assert spec.range == (15.555556, 30.0)
+    assert spec.default == 20.0
+    celsius_spec = parse_profile(_with(setpoint=register | {"unit": "°C"}))["setpoint"]
+    assert (celsius_spec.range, celsius_spec.default) == ((60.0, 86.0), 68.0)
+
+
+def test_a_fahrenheit_range_that_is_not_numbers_is_refused_naming_it() -> None:
+    register = {"address": 4, "table": "holding", "type": "s16", "unit": "degF"}
+    register |= {"writable": True, "range": [60, "86"]}
+    with pytest.raises(ProfileError, match=r"^bad\.toml: registers\.sp\.range\[1\]: "):
+        parse_profile(_with(sp=register), "bad.toml")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table, load_profile
+from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table, celsius, load_profile
 from minisplit.drivers.registers import (
     RegisterValueError,
     decode,
@@ -274,6 +274,51 @@ def test_s32_sentinel_may_be_negative() -> None:
     spec = _spec("s32", invalid=-0x80000000)
     assert decode(spec, [0x8000, 0x0000]) is None
     assert encode_value(spec, None) == [0x8000, 0x0000]
+
+
+# ---- °F ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["°F", "degF"])
+def test_a_fahrenheit_register_reads_and_writes_celsius(unit: str) -> None:
+    spec = _spec("s16", scale=0.1, unit=unit)
+    assert decode(spec, [700]) == 21.111111  # 70.0 °F
+    assert decode(spec, [0xFE0C]) == -45.555556  # -50.0 °F
+    assert encode_value(spec, 21.111111) == [700]
+    assert encode_value(spec, 0) == [320]
+    assert decode(_spec("u16", unit=unit), [212]) == 100.0
+
+
+def test_a_fahrenheit_registers_range_is_checked_in_celsius() -> None:
+    spec = RegisterSpec(
+        name="sp", address=0, table=Table.HOLDING, type="u16", unit="°F", writable=True,
+        range=(celsius(60), celsius(86)),
+    )  # fmt: skip
+    assert encode(spec, 30.0) == [86]
+    assert encode(spec, 15.6) == [60]
+    with pytest.raises(RegisterValueError, match="outside"):
+        encode(spec, 30.1)
+
+
+@given(
+    st.integers(-0x7FFF, 0x7FFF),
+    st.sampled_from([1.0, 0.1, 0.5]),
+)
+def test_a_fahrenheit_value_read_is_written_back_to_the_same_words(raw: int, scale: float) -> None:
+    spec = _spec("s16", scale=scale, unit="°F")
+    value = decode(spec, words_from_raw(spec, raw))
+    assert value is not None
+    assert encode_value(spec, value) == words_from_raw(spec, raw)
+
+
+@given(st.floats(-40, 60, allow_nan=False), st.sampled_from([1.0, 0.1]))
+def test_a_celsius_value_written_to_a_fahrenheit_register_reads_back_within_resolution(
+    value: float, scale: float
+) -> None:
+    spec = _spec("s16", scale=scale, unit="°F")
+    decoded = decode(spec, encode_value(spec, value))
+    assert decoded is not None
+    assert abs(decoded - value) <= scale * 5 / 9 / 2 + 1e-6
 
 
 # ---- several sentinels ----------------------------------------------------------------------
