@@ -37,6 +37,10 @@ class DeviceKind(StrEnum):
     INDOOR_HEAD = "indoor_head"
 
 
+# Modbus's limit for one write (function 16).
+MODBUS_MAX_WRITE = 123
+
+
 class ProfileError(ValueError):
     """A profile file that cannot be used; the message names the file and the key."""
 
@@ -151,6 +155,9 @@ class DeviceProfile:
     # The numbering of the file's addresses (1 = the manual counts from 1); the registers'
     # addresses are protocol addresses whatever it is.
     address_base: int = 0
+    max_write_registers: int = MODBUS_MAX_WRITE
+    # Protocol address ranges (inclusive, in every table) that no read may cover.
+    reserved: tuple[tuple[int, int], ...] = ()
 
     def __getitem__(self, name: str) -> RegisterSpec:
         return self.registers[name]
@@ -170,6 +177,28 @@ class _DeviceModel(StrictModel):
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
     address_base: Annotated[StrictInt, Field(ge=0, le=1)] = 0
+    max_write_registers: Annotated[int, Field(ge=1, le=MODBUS_MAX_WRITE)] = MODBUS_MAX_WRITE
+    reserved: list[Annotated[tuple[StrictInt, StrictInt], Field(strict=False)]] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _reserved_ranges(self) -> _DeviceModel:
+        for i, (low, high) in enumerate(self.reserved):
+            if low > high:
+                raise KeysError(f"reserved [{low}, {high}] is empty (from > to)", ("reserved", i))
+            if low < self.address_base:
+                raise KeysError(
+                    f"reserved [{low}, {high}] starts below the file's address_base "
+                    f"{self.address_base}",
+                    ("reserved", i),
+                )
+        return self
+
+    @property
+    def protocol_reserved(self) -> tuple[tuple[int, int], ...]:
+        base = self.address_base
+        return tuple((low - base, high - base) for low, high in self.reserved)
 
 
 class _ProfileModel(BaseModel):
@@ -199,6 +228,19 @@ class _ProfileModel(BaseModel):
                     reg = _celsius_limits(reg)
             registers[name] = reg
         return {**data, "registers": registers}
+
+    @model_validator(mode="after")
+    def _nothing_reserved(self) -> _ProfileModel:
+        for name, reg in self.registers.items():
+            for i, (low, high) in enumerate(self.device.protocol_reserved):
+                if reg.address <= high and low <= reg.last_address:
+                    printed = list(self.device.reserved[i])
+                    raise KeysError(
+                        f"register '{name}' lies in reserved {printed}",
+                        ("registers", name, "address"),
+                        ("device", "reserved", i),
+                    )
+        return self
 
     @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
@@ -269,6 +311,8 @@ def parse_profile(
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
         address_base=dev.address_base,
+        max_write_registers=dev.max_write_registers,
+        reserved=dev.protocol_reserved,
         registers=model.registers,
         source=source,
     )

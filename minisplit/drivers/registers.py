@@ -155,12 +155,16 @@ class ReadBlock:
 
 
 def plan_reads(
-    registers: Iterable[RegisterSpec], max_count: int = 32, max_gap: int = 8
+    registers: Iterable[RegisterSpec],
+    max_count: int = 32,
+    max_gap: int = 8,
+    reserved: Sequence[tuple[int, int]] = (),
 ) -> list[ReadBlock]:
     """Merge registers into the fewest reads: one block per table while the span fits.
 
     A gap inside a table is bridged when it is at most ``max_gap`` registers (reading a few
-    unused registers costs less than a new request's round trip); a block never exceeds
+    unused registers costs less than a new request's round trip) and holds no ``reserved``
+    address (inclusive ranges the device refuses to be read); a block never exceeds
     ``max_count`` registers and never reaches past the last requested register."""
     blocks: list[ReadBlock] = []
     by_table: dict[Table, list[RegisterSpec]] = {}
@@ -174,7 +178,8 @@ def plan_reads(
                 start = current[0].address
                 end = max(s.last_address for s in current)
                 gap = spec.address - end - 1
-                if gap <= max_gap and spec.last_address - start + 1 <= max_count:
+                bridges = not any(low < spec.address and end < high for low, high in reserved)
+                if gap <= max_gap and spec.last_address - start + 1 <= max_count and bridges:
                     current.append(spec)
                     continue
                 blocks.append(_block(table, current))

@@ -444,3 +444,42 @@ def test_a_fahrenheit_range_that_is_not_numbers_is_refused_naming_it() -> None:
     register |= {"writable": True, "range": [60, "86"]}
     with pytest.raises(ProfileError, match=r"^bad\.toml: registers\.sp\.range\[1\]: "):
         parse_profile(_with(sp=register), "bad.toml")
+
+
+# ---- write limit and reserved registers -----------------------------------------------------
+
+
+def test_the_write_limit_defaults_to_modbuss_and_reserved_to_none() -> None:
+    profile = parse_profile(copy.deepcopy(MINIMAL))
+    assert (profile.max_write_registers, profile.reserved) == (123, ())
+    assert load_profile("reference-head").max_write_registers == 123
+
+
+@pytest.mark.parametrize("limit", [0, 124])
+def test_a_write_limit_modbus_cannot_carry_is_refused_naming_it(limit: int) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["max_write_registers"] = limit
+    with pytest.raises(ProfileError, match=r"^bad\.toml: device\.max_write_registers: "):
+        parse_profile(data, "bad.toml")
+
+
+def test_reserved_ranges_are_read_as_printed() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"] |= {"address_base": 1, "reserved": [[12, 20], [30, 30]]}
+    assert parse_profile(data).reserved == ((11, 19), (29, 29))
+
+
+@pytest.mark.parametrize(
+    ("reserved", "message"),
+    [
+        ([[5, 3]], r"device\.reserved\[0\]: reserved \[5, 3\] is empty"),
+        ([[1, 2], [0, 3]], r"device\.reserved\[1\]: reserved \[0, 3\] starts below .* 1"),
+        ([[1, 2, 3]], r"device\.reserved\[0\]: "),
+        ([[8, 12]], r"registers\.status\.address, device\.reserved\[0\]: register 'status' lies"),
+    ],
+)
+def test_a_bad_reserved_range_is_refused_naming_it(reserved: list, message: str) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"] |= {"address_base": 1, "reserved": reserved}
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
+        parse_profile(data, "bad.toml")

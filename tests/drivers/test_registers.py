@@ -171,6 +171,34 @@ def test_plan_keeps_a_u32_in_one_read() -> None:
     assert [(b.address, b.count) for b in blocks] == [(0, 31), (31, 2)]
 
 
+def test_plan_never_bridges_a_gap_over_a_reserved_register() -> None:
+    specs = [*_run(0, 2), *_run(5, 2), *_run(10, 1)]
+    blocks = plan_reads(specs, reserved=[(3, 3)])
+    assert [(b.address, b.count) for b in blocks] == [(0, 2), (5, 6)]
+    blocks = plan_reads(specs, reserved=[(2, 2), (8, 9)])
+    assert [(b.address, b.count) for b in blocks] == [(0, 2), (5, 2), (10, 1)]
+    assert [(b.address, b.count) for b in plan_reads(specs, reserved=[(20, 30)])] == [(0, 11)]
+
+
+@given(
+    st.sets(st.integers(0, 60), min_size=1),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 5)), max_size=4),
+    st.integers(1, 40),
+)
+def test_no_planned_read_covers_a_reserved_address(
+    addresses: set[int], reserved: list[tuple[int, int]], max_count: int
+) -> None:
+    ranges = [(low, low + length) for low, length in reserved]
+    free = {a for a in addresses if not any(low <= a <= high for low, high in ranges)}
+    specs = [RegisterSpec(name=f"r{a}", address=a, table=Table.INPUT, type="u16") for a in free]
+    blocks = plan_reads(specs, max_count=max_count, reserved=ranges)
+    assert sorted(s.address for b in blocks for s in b.registers) == sorted(free)
+    for block in blocks:
+        assert block.count <= max_count
+        for low, high in ranges:
+            assert high < block.address or block.address + block.count - 1 < low
+
+
 @pytest.mark.parametrize("profile", [ODU, HEAD], ids=lambda p: p.name)
 def test_a_whole_profile_costs_one_read_per_table(profile: DeviceProfile) -> None:
     blocks = plan_reads(profile.registers.values(), max_count=profile.max_read_registers)
