@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import math
+import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -483,3 +485,14 @@ def test_a_bad_reserved_range_is_refused_naming_it(reserved: list, message: str)
     data["device"] |= {"address_base": 1, "reserved": reserved}
     with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
         parse_profile(data, "bad.toml")
+
+
+def test_the_example_in_the_profile_format_page_loads_as_it_says() -> None:
+    """docs/profiles.md's example: 1-based numbering, °F limits, two sentinels, reserved."""
+    page = (ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```toml\n(.*?)```", page, re.DOTALL)
+    profile = parse_profile(tomllib.loads(example), "docs/profiles.md")
+    assert (profile["setpoint"].address, profile["room_temperature"].address) == (4, 5)
+    assert (profile["setpoint"].range, profile["setpoint"].default) == ((15.555556, 30.0), 20.0)
+    assert profile["room_temperature"].sentinels == (0x8000, 0xFFFF)
+    assert (profile.reserved, profile.max_write_registers) == (((6, 8),), 4)
