@@ -243,6 +243,20 @@ class _ProfileModel(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _writes_fit(self) -> _ProfileModel:
+        """A value is written whole: the write limit must carry the widest writable one."""
+        limit = self.device.max_write_registers
+        for name, reg in self.registers.items():
+            if reg.writable and reg.count > limit:
+                raise KeysError(
+                    f"writable register '{name}' takes {reg.count} registers, more than "
+                    f"max_write_registers {limit}",
+                    ("device", "max_write_registers"),
+                    ("registers", name, "type"),
+                )
+        return self
+
+    @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
         used: dict[tuple[Table, int], str] = {}
         for name, reg in self.registers.items():

@@ -415,6 +415,27 @@ async def test_a_run_longer_than_the_units_write_limit_goes_out_in_several_write
     ]
 
 
+def _with_a_32_bit_frequency() -> DeviceProfile:
+    """frequency_setpoint as a u32 at 101..102, the holding registers after it one further."""
+    profile = load_profile("reference-odu")
+    moved = {
+        name: dataclasses.replace(profile[name], address=profile[name].address + 1)
+        for name in ("quiet_mode", "demand_limit", "heartbeat", "heartbeat_timeout")
+    }
+    moved["frequency_setpoint"] = dataclasses.replace(profile["frequency_setpoint"], type="u32")
+    registers = {**profile.registers, **moved}
+    return dataclasses.replace(profile, registers=registers, max_write_registers=2)
+
+
+@pytest.mark.parametrize("odu_profile", [_with_a_32_bit_frequency()])
+async def test_the_write_limit_counts_registers_and_never_splits_a_32_bit_value(
+    odu: OutdoorUnitDriver, line: FakeLine
+) -> None:
+    await odu.apply(HEAT_AT_45)  # mode 100, frequency 101..102, quiet 103, demand_limit 104
+    assert line.writes(ODU_ID) == [(6, 100), (16, 101), (16, 103)]
+    assert line.units[ODU_ID].get("frequency_setpoint") == 45.0
+
+
 def _with_reserved_gap() -> DeviceProfile:
     """operating_hours moved from 21 to 23, and 22 reserved: the poll must not read 22."""
     profile = load_profile("reference-odu")

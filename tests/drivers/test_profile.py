@@ -496,3 +496,13 @@ def test_the_example_in_the_profile_format_page_loads_as_it_says() -> None:
     assert (profile["setpoint"].range, profile["setpoint"].default) == ((15.555556, 30.0), 20.0)
     assert profile["room_temperature"].sentinels == (0x8000, 0xFFFF)
     assert (profile.reserved, profile.max_write_registers) == (((6, 8),), 4)
+
+
+def test_a_write_limit_below_a_writable_32_bit_register_is_refused_naming_both() -> None:
+    data = _with(total={"address": 1, "table": "holding", "type": "s32", "writable": True})
+    data["device"]["max_write_registers"] = 1
+    message = r"device\.max_write_registers, registers\.total\.type: writable register 'total'"
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
+        parse_profile(data, "bad.toml")
+    data["registers"]["total"]["writable"] = False
+    assert parse_profile(data).max_write_registers == 1
