@@ -203,7 +203,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
     async def _write(self, values: Mapping[str, float | str], *, force: bool = False) -> None:
         """Write ``values`` (engineering units or enum labels); unchanged registers are skipped
-        unless ``force``, and contiguous changed registers go out as one fc16 write."""
+        unless ``force``, and contiguous changed registers go out as one fc16 write (several
+        when they are more than the profile's `max_write_registers`)."""
         encoded: dict[str, list[int]] = {}
         for name, value in values.items():
             spec = self.profile[name]
@@ -217,7 +218,7 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             for name, words in encoded.items()
             if force or self._known.get(name) != words
         ]
-        for run in _contiguous_runs(changed):
+        for run in _contiguous_runs(changed, self.profile.max_write_registers):
             self._write_seq += 1
             self._written_at.update((spec.name, self._write_seq) for spec in run)
             words = [w for spec in run for w in encoded[spec.name]]
@@ -252,7 +253,9 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
     def _plan(self, names: Iterable[str]) -> list[ReadBlock]:
         return plan_reads(
-            (self.profile[name] for name in names), max_count=self.profile.max_read_registers
+            (self.profile[name] for name in names),
+            max_count=self.profile.max_read_registers,
+            reserved=self.profile.reserved,
         )
 
     def _check_profile(self) -> None:
@@ -282,11 +285,16 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
                 raise ProfileError(f"{where}: registers.{name}.bits lacks {lacking}")
 
 
-def _contiguous_runs(specs: Iterable[RegisterSpec]) -> list[list[RegisterSpec]]:
-    """Group registers into runs of adjacent addresses (one write each)."""
+def _contiguous_runs(specs: Iterable[RegisterSpec], max_words: int) -> list[list[RegisterSpec]]:
+    """Group registers into runs of adjacent addresses (one write each) of at most
+    ``max_words`` registers (a 32-bit value is never split)."""
     runs: list[list[RegisterSpec]] = []
     for spec in sorted(specs, key=lambda s: s.address):
-        if runs and spec.address == runs[-1][-1].last_address + 1:
+        if (
+            runs
+            and spec.address == runs[-1][-1].last_address + 1
+            and spec.last_address - runs[-1][0].address < max_words
+        ):
             runs[-1].append(spec)
         else:
             runs.append([spec])

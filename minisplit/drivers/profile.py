@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeGuard
 
 from pydantic import (
     BaseModel,
@@ -36,6 +37,10 @@ class DeviceKind(StrEnum):
     INDOOR_HEAD = "indoor_head"
 
 
+# Modbus's limit for one write (function 16).
+MODBUS_MAX_WRITE = 123
+
+
 class ProfileError(ValueError):
     """A profile file that cannot be used; the message names the file and the key."""
 
@@ -49,6 +54,18 @@ _KeyInt = Annotated[int, Field(strict=False)]
 _Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
+FAHRENHEIT = ("°F", "degF")
+
+
+def celsius(fahrenheit: float) -> float:
+    """°F → °C, to the 6 decimals every decoded value has."""
+    return round((fahrenheit - 32) * 5 / 9, 6)
+
+
+def fahrenheit(celsius: float) -> float:
+    return celsius * 9 / 5 + 32
+
+
 @dataclass(frozen=True)
 class RegisterSpec:
     """One register (or register pair) of a device, as the profile describes it.
@@ -56,20 +73,27 @@ class RegisterSpec:
     Also the profile's schema: pydantic validates each `[registers.<name>]` table of a profile
     straight into it (no coercion: each value must have its type, as in the other models here),
     so a register's keys, types, bounds and defaults are declared here only. The name is the
-    table's key."""
+    table's key.
+
+    A register whose `unit` is "°F" (or "degF") holds Fahrenheit on the wire (after `scale`),
+    but the product sees °C: decoding returns °C, encoding takes °C, and `range` and `default`
+    are °C here. A profile file gives them in °F as the manual does; loading converts them once
+    (`celsius`, rounded like a decoded value), so a file's range and its spec's differ."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
     name: StrictStr
     address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
     table: Table
-    type: Literal["u16", "s16", "u32"]
+    type: Literal["u16", "s16", "u32", "s32"]
     word_order: Literal["high_first", "low_first"] = "high_first"
     scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: StrictStr = ""
     enum: dict[_KeyInt, StrictStr] = field(default_factory=dict)
     bits: dict[Annotated[_KeyInt, Field(ge=0, le=15)], StrictStr] = field(default_factory=dict)
-    invalid: Annotated[StrictInt, Field(ge=0, le=0xFFFFFFFF)] | None = None
+    # A sentinel ("lost", "not initialised"), or several: each as the unsigned word the wire
+    # carries or, for a signed type, as the negative number of the same bits (-32768 = 0x8000).
+    invalid: StrictInt | tuple[StrictInt, ...] | None = None
     writable: StrictBool = False
     range: tuple[_Finite, _Finite] | None = None
     allow_zero: StrictBool = False
@@ -81,15 +105,37 @@ class RegisterSpec:
                 raise ValueError("'range' is only meaningful on a writable register")
             if self.range[0] > self.range[1]:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
-        if self.word_order != "high_first" and self.type != "u32":
-            raise ValueError("'word_order' applies to u32 registers only")
+        if self.word_order != "high_first" and self.count == 1:
+            raise ValueError("'word_order' applies to u32 and s32 registers only")
         if self.writable and self.table is Table.INPUT:
             raise ValueError("input registers cannot be writable")
+        if self.invalid == ():
+            raise ValueError("'invalid = []' names no sentinel: leave the key out")
+        bits = 16 * self.count
+        low = -(1 << (bits - 1)) if self.type.startswith("s") else 0
+        for value in self._invalid_values:
+            if not low <= value < 1 << bits:
+                raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    @property
+    def _invalid_values(self) -> tuple[int, ...]:
+        return (self.invalid,) if isinstance(self.invalid, int) else self.invalid or ()
+
+    @property
+    def sentinels(self) -> tuple[int, ...]:
+        """The `invalid` values as the unsigned bit patterns a read returns, first one first."""
+        mask = (1 << (16 * self.count)) - 1
+        return tuple(value & mask for value in self._invalid_values)
+
+    @property
+    def fahrenheit(self) -> bool:
+        """True when the wire carries °F (see the class's docstring)."""
+        return self.unit in FAHRENHEIT
 
     @property
     def count(self) -> int:
         """Number of 16-bit registers this value occupies."""
-        return 2 if self.type == "u32" else 1
+        return 2 if self.type in ("u32", "s32") else 1
 
     @property
     def last_address(self) -> int:
@@ -106,6 +152,12 @@ class DeviceProfile:
     registers: dict[str, RegisterSpec]
     min_restart_s: float = 0.0
     source: str = ""
+    # The numbering of the file's addresses (1 = the manual counts from 1); the registers'
+    # addresses are protocol addresses whatever it is.
+    address_base: int = 0
+    max_write_registers: int = MODBUS_MAX_WRITE
+    # Protocol address ranges (inclusive, in every table) that no read may cover.
+    reserved: tuple[tuple[int, int], ...] = ()
 
     def __getitem__(self, name: str) -> RegisterSpec:
         return self.registers[name]
@@ -124,6 +176,29 @@ class _DeviceModel(StrictModel):
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
+    address_base: Annotated[StrictInt, Field(ge=0, le=1)] = 0
+    max_write_registers: Annotated[int, Field(ge=1, le=MODBUS_MAX_WRITE)] = MODBUS_MAX_WRITE
+    reserved: list[Annotated[tuple[StrictInt, StrictInt], Field(strict=False)]] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _reserved_ranges(self) -> _DeviceModel:
+        for i, (low, high) in enumerate(self.reserved):
+            if low > high:
+                raise KeysError(f"reserved [{low}, {high}] is empty (from > to)", ("reserved", i))
+            if low < self.address_base:
+                raise KeysError(
+                    f"reserved [{low}, {high}] starts below the file's address_base "
+                    f"{self.address_base}",
+                    ("reserved", i),
+                )
+        return self
+
+    @property
+    def protocol_reserved(self) -> tuple[tuple[int, int], ...]:
+        base = self.address_base
+        return tuple((low - base, high - base) for low, high in self.reserved)
 
 
 class _ProfileModel(BaseModel):
@@ -137,17 +212,49 @@ class _ProfileModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _named(cls, data: object) -> object:
-        """Each register takes its key in `registers` as its name (and has no `name` key)."""
+        """Each register takes its key in `registers` as its name (and has no `name` key), and
+        its address as a protocol address: the file's, less `[device] address_base`."""
         if not isinstance(data, dict) or not isinstance(data.get("registers"), dict):
             return data
+        base = _address_base(data.get("device"))
         registers = {}
         for name, reg in data["registers"].items():
             if isinstance(reg, dict):
                 if "name" in reg:
                     raise KeysError("unknown key", ("registers", name, "name"))
                 reg = {"name": name, **reg}
+                reg["address"] = _protocol_address(reg.get("address"), base, name)
+                if reg.get("unit") in FAHRENHEIT:
+                    reg = _celsius_limits(reg)
             registers[name] = reg
         return {**data, "registers": registers}
+
+    @model_validator(mode="after")
+    def _nothing_reserved(self) -> _ProfileModel:
+        for name, reg in self.registers.items():
+            for i, (low, high) in enumerate(self.device.protocol_reserved):
+                if reg.address <= high and low <= reg.last_address:
+                    printed = list(self.device.reserved[i])
+                    raise KeysError(
+                        f"register '{name}' lies in reserved {printed}",
+                        ("registers", name, "address"),
+                        ("device", "reserved", i),
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _writes_fit(self) -> _ProfileModel:
+        """A value is written whole: the write limit must carry the widest writable one."""
+        limit = self.device.max_write_registers
+        for name, reg in self.registers.items():
+            if reg.writable and reg.count > limit:
+                raise KeysError(
+                    f"writable register '{name}' takes {reg.count} registers, more than "
+                    f"max_write_registers {limit}",
+                    ("device", "max_write_registers"),
+                    ("registers", name, "type"),
+                )
+        return self
 
     @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
@@ -160,6 +267,44 @@ class _ProfileModel(BaseModel):
                         f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
                     )
         return self
+
+
+def _address_base(device: object) -> int:
+    """The file's numbering; 0 when absent or not (yet) valid: _DeviceModel says what is wrong."""
+    base = device.get("address_base", 0) if isinstance(device, dict) else 0
+    return base if base in (0, 1) and type(base) is int else 0
+
+
+def _protocol_address(address: object, base: int, name: str) -> object:
+    """An address as printed in the manual → the protocol address (anything else unchanged:
+    RegisterSpec refuses it with its own message)."""
+    if type(address) is not int or base == 0:
+        return address
+    if address < base:
+        raise KeysError(
+            f"address {address} is below the file's address_base {base}",
+            ("registers", name, "address"),
+        )
+    return address - base
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _celsius_limits(reg: dict[str, object]) -> dict[str, object]:
+    """A °F register's range and default, as printed (°F) → °C (anything that is not a number
+    stays: RegisterSpec refuses it with its own message)."""
+    out = dict(reg)
+    low_high = reg.get("range")
+    if isinstance(low_high, list | tuple):
+        numbers = [celsius(v) for v in low_high if _is_number(v)]
+        if len(numbers) == len(low_high):
+            out["range"] = numbers
+    default = reg.get("default")
+    if _is_number(default):
+        out["default"] = celsius(default)
+    return out
 
 
 def parse_profile(
@@ -179,6 +324,9 @@ def parse_profile(
         default_unit_id=dev.default_unit_id,
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
+        address_base=dev.address_base,
+        max_write_registers=dev.max_write_registers,
+        reserved=dev.protocol_reserved,
         registers=model.registers,
         source=source,
     )

@@ -1,11 +1,11 @@
-"""Register encoding (u16/s16/u32, scale, sentinels, write ranges) and read-block planning."""
+"""Register encoding (u16/s16/u32/s32, scale, °F, sentinels, write ranges) and read planning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from minisplit.drivers.profile import RegisterSpec, Table
+from minisplit.drivers.profile import RegisterSpec, Table, celsius, fahrenheit
 
 
 class RegisterValueError(ValueError):
@@ -13,39 +13,48 @@ class RegisterValueError(ValueError):
 
 
 def raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int:
-    """The register's raw integer (unsigned for u16/u32, signed for s16) from its words."""
-    if spec.type == "u32":
-        hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
-        return (hi << 16) | lo
-    word = words[0] & 0xFFFF
-    if spec.type == "s16" and word >= 0x8000:
-        return word - 0x10000
-    return word
+    """The register's raw integer (unsigned for u16/u32, signed for s16/s32) from its words."""
+    raw = _pattern(spec, words)
+    bits = 16 * spec.count
+    if spec.type.startswith("s") and raw >> (bits - 1):
+        return raw - (1 << bits)
+    return raw
 
 
 def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
     """The words that carry a raw integer; raises RegisterValueError when it does not fit."""
-    if spec.type == "u32":
-        if not 0 <= raw <= 0xFFFFFFFF:
-            raise RegisterValueError(f"{spec.name}: {raw} does not fit in u32")
-        hi, lo = raw >> 16, raw & 0xFFFF
-        return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
-    if spec.type == "s16":
-        if not -0x8000 <= raw <= 0x7FFF:
-            raise RegisterValueError(f"{spec.name}: {raw} does not fit in s16")
-        return [raw & 0xFFFF]
-    if not 0 <= raw <= 0xFFFF:
-        raise RegisterValueError(f"{spec.name}: {raw} does not fit in u16")
-    return [raw]
+    bits = 16 * spec.count
+    low, high = _raw_bounds(spec)
+    if not low <= raw <= high:
+        raise RegisterValueError(f"{spec.name}: {raw} does not fit in {spec.type}")
+    return _pattern_words(spec, raw & ((1 << bits) - 1))
+
+
+def _raw_bounds(spec: RegisterSpec) -> tuple[int, int]:
+    bits = 16 * spec.count
+    if spec.type.startswith("s"):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _pattern(spec: RegisterSpec, words: Sequence[int]) -> int:
+    """The words' unsigned bit pattern, in the register's word order."""
+    if spec.count == 1:
+        return words[0] & 0xFFFF
+    hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
+    return (hi & 0xFFFF) << 16 | lo & 0xFFFF
+
+
+def _pattern_words(spec: RegisterSpec, pattern: int) -> list[int]:
+    if spec.count == 1:
+        return [pattern]
+    hi, lo = pattern >> 16, pattern & 0xFFFF
+    return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
 
 
 def is_invalid(spec: RegisterSpec, words: Sequence[int]) -> bool:
-    """True when the words hold the register's "sensor fault / not available" sentinel."""
-    if spec.invalid is None:
-        return False
-    if spec.type == "u32":
-        return raw_from_words(spec, words) == spec.invalid
-    return (words[0] & 0xFFFF) == spec.invalid
+    """True when the words hold one of the register's "lost / not available" sentinels."""
+    return _pattern(spec, words) in spec.sentinels
 
 
 def decode(spec: RegisterSpec, words: Sequence[int]) -> float | int | None:
@@ -53,14 +62,17 @@ def decode(spec: RegisterSpec, words: Sequence[int]) -> float | int | None:
     if is_invalid(spec, words):
         return None
     raw = raw_from_words(spec, words)
+    if spec.fahrenheit:
+        return celsius(raw * spec.scale)
     if spec.scale == 1.0:
         return raw
     return round(raw * spec.scale, 6)
 
 
 def raw_from_value(spec: RegisterSpec, value: float) -> int:
-    """Raw integer for an engineering value (rounded to the register's resolution)."""
-    return round(value / spec.scale)
+    """Raw integer for an engineering value (rounded to the register's resolution); a °F
+    register takes °C."""
+    return round((fahrenheit(value) if spec.fahrenheit else value) / spec.scale)
 
 
 def check_writable(spec: RegisterSpec, value: float) -> None:
@@ -88,20 +100,17 @@ def encode(spec: RegisterSpec, value: float) -> list[int]:
 def encode_value(spec: RegisterSpec, value: float | None) -> list[int]:
     """Words for any value (writable or not), for the simulator's side of the register map.
 
-    None encodes the invalid sentinel."""
+    None encodes the (first) invalid sentinel."""
     if value is None:
         if spec.invalid is None:
             raise RegisterValueError(f"{spec.name} has no invalid sentinel")
-        if spec.type == "u32":
-            return words_from_raw(spec, spec.invalid)
-        return [spec.invalid]
+        return _pattern_words(spec, spec.sentinels[0])
     raw = raw_from_value(spec, value)
+    low, high = _raw_bounds(spec)
     if spec.type == "u32":
-        raw &= 0xFFFFFFFF
-    elif spec.type == "u16":
-        raw = min(max(raw, 0), 0xFFFF)
-    else:
-        raw = min(max(raw, -0x7FFF), 0x7FFF)
+        raw &= high
+    else:  # a signed value stays off the lowest number, the usual "lost" sentinel
+        raw = min(max(raw, low + 1 if low else 0), high)
     return words_from_raw(spec, raw)
 
 
@@ -146,12 +155,16 @@ class ReadBlock:
 
 
 def plan_reads(
-    registers: Iterable[RegisterSpec], max_count: int = 32, max_gap: int = 8
+    registers: Iterable[RegisterSpec],
+    max_count: int = 32,
+    max_gap: int = 8,
+    reserved: Sequence[tuple[int, int]] = (),
 ) -> list[ReadBlock]:
     """Merge registers into the fewest reads: one block per table while the span fits.
 
     A gap inside a table is bridged when it is at most ``max_gap`` registers (reading a few
-    unused registers costs less than a new request's round trip); a block never exceeds
+    unused registers costs less than a new request's round trip) and holds no ``reserved``
+    address (inclusive ranges the device refuses to be read); a block never exceeds
     ``max_count`` registers and never reaches past the last requested register."""
     blocks: list[ReadBlock] = []
     by_table: dict[Table, list[RegisterSpec]] = {}
@@ -165,7 +178,8 @@ def plan_reads(
                 start = current[0].address
                 end = max(s.last_address for s in current)
                 gap = spec.address - end - 1
-                if gap <= max_gap and spec.last_address - start + 1 <= max_count:
+                bridges = not any(low < spec.address and end < high for low, high in reserved)
+                if gap <= max_gap and spec.last_address - start + 1 <= max_count and bridges:
                     current.append(spec)
                     continue
                 blocks.append(_block(table, current))

@@ -93,12 +93,19 @@ class ModbusUnit:
         return spec is not None and spec.writable
 
     def words(self, table: Table, address: int, count: int) -> list[int]:
-        """Words of a read; gaps inside the table read 0, outside it → ILLEGAL_ADDRESS."""
+        """Words of a read; gaps inside the table read 0, outside it or over one of the
+        profile's reserved addresses → ILLEGAL_ADDRESS."""
         span = self.span(table)
-        if span is None or address < span[0] or address + count - 1 > span[1]:
+        last = address + count - 1
+        if span is None or address < span[0] or last > span[1]:
             raise RegisterAccessError(
                 ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} outside the table"
             )
+        for low, high in self.profile.reserved:
+            if address <= high and low <= last:
+                raise RegisterAccessError(
+                    ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
+                )
         if table is Table.HOLDING:
             return [self._holding.get(a, 0) for a in range(address, address + count)]
         image: dict[int, int] = {}

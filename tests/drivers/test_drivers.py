@@ -17,7 +17,7 @@ from minisplit.drivers.driver import (
 )
 from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.odu import OutdoorUnitDriver, implausible_identity
-from minisplit.drivers.profile import DeviceProfile, ProfileError, parse_profile
+from minisplit.drivers.profile import DeviceProfile, ProfileError, load_profile, parse_profile
 from minisplit.drivers.records import (
     HeadCommand,
     HeadInfo,
@@ -396,6 +396,63 @@ async def test_a_heartbeat_during_a_poll_does_not_hide_other_read_backs(
     await head.apply(COMFORT)
     assert line.writes(HEAD_ID)[-1] == (6, 102)
     assert line.units[HEAD_ID].get("fan") == 0
+
+
+@pytest.mark.parametrize(
+    "odu_profile", [dataclasses.replace(load_profile("reference-odu"), max_write_registers=2)]
+)
+async def test_a_run_longer_than_the_units_write_limit_goes_out_in_several_writes(
+    odu: OutdoorUnitDriver, line: FakeLine
+) -> None:
+    await odu.apply(HEAT_AT_45)  # mode..demand_limit (100..103): two registers a write
+    assert line.writes(ODU_ID) == [(16, 100), (16, 102)]
+    unit = line.units[ODU_ID]
+    assert [unit.get(n) for n in ("mode", "frequency_setpoint", "quiet_mode", "demand_limit")] == [
+        1,
+        45.0,
+        0,
+        100,
+    ]
+
+
+def _with_a_32_bit_frequency() -> DeviceProfile:
+    """frequency_setpoint as a u32 at 101..102, the holding registers after it one further."""
+    profile = load_profile("reference-odu")
+    moved = {
+        name: dataclasses.replace(profile[name], address=profile[name].address + 1)
+        for name in ("quiet_mode", "demand_limit", "heartbeat", "heartbeat_timeout")
+    }
+    moved["frequency_setpoint"] = dataclasses.replace(profile["frequency_setpoint"], type="u32")
+    registers = {**profile.registers, **moved}
+    return dataclasses.replace(profile, registers=registers, max_write_registers=2)
+
+
+@pytest.mark.parametrize("odu_profile", [_with_a_32_bit_frequency()])
+async def test_the_write_limit_counts_registers_and_never_splits_a_32_bit_value(
+    odu: OutdoorUnitDriver, line: FakeLine
+) -> None:
+    await odu.apply(HEAT_AT_45)  # mode 100, frequency 101..102, quiet 103, demand_limit 104
+    assert line.writes(ODU_ID) == [(6, 100), (16, 101), (16, 103)]
+    assert line.units[ODU_ID].get("frequency_setpoint") == 45.0
+
+
+def _with_reserved_gap() -> DeviceProfile:
+    """operating_hours moved from 21 to 23, and 22 reserved: the poll must not read 22."""
+    profile = load_profile("reference-odu")
+    hours = dataclasses.replace(profile["operating_hours"], address=23)
+    registers = {**profile.registers, "operating_hours": hours}
+    return dataclasses.replace(profile, registers=registers, reserved=((22, 22),))
+
+
+@pytest.mark.parametrize("odu_profile", [_with_reserved_gap()])
+async def test_a_poll_never_reads_a_reserved_register(
+    odu: OutdoorUnitDriver, line: FakeLine
+) -> None:
+    line.units[ODU_ID].set("operating_hours", 1200)
+    status = await odu.poll()
+    assert odu.reads_per_poll == 3
+    assert [a for _, fc, a in line.requests if fc == 4] == [10, 23]
+    assert status.operating_hours == 1200
 
 
 @pytest.mark.parametrize(

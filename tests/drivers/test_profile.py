@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import math
+import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -51,7 +53,7 @@ class Row:
     unit: str = ""
     enum: dict[int, str] = field(default_factory=dict)
     bits: dict[int, str] = field(default_factory=dict)
-    invalid: int | None = None
+    invalid: int | tuple[int, ...] | None = None
     writable: bool = False
     word_order: str = "high_first"
     range: tuple[float, float] | None = None
@@ -299,7 +301,7 @@ def test_a_register_is_one_description_whoever_builds_it() -> None:
     """The profile's schema is RegisterSpec itself: one built in code meets the same rules."""
     with pytest.raises(ValueError, match="input registers cannot be writable"):
         RegisterSpec(name="x", address=1, table=Table.INPUT, type="u16", writable=True)
-    with pytest.raises(ValueError, match="u32 registers only"):
+    with pytest.raises(ValueError, match="u32 and s32 registers only"):
         RegisterSpec(name="x", address=1, table=Table.INPUT, type="s16", word_order="low_first")
 
 
@@ -313,7 +315,7 @@ def test_a_registers_name_is_its_key() -> None:
 
 def test_word_order_on_a_16_bit_register_is_refused() -> None:
     data = _with(x={"address": 1, "table": "input", "type": "s16", "word_order": "low_first"})
-    with pytest.raises(ProfileError, match=r"registers\.x.*u32 registers only"):
+    with pytest.raises(ProfileError, match=r"registers\.x.*u32 and s32 registers only"):
         parse_profile(data)
 
 
@@ -351,3 +353,156 @@ def test_enum_keys_and_ranges_as_toml_writes_them_load() -> None:
     profile = load_profile("reference-head")
     assert profile["mode"].enum[0] == "heat"
     assert isinstance(profile["display_setpoint"].range, tuple)
+
+
+# ---- addresses as the manual prints them ----------------------------------------------------
+
+
+def test_a_one_based_file_holds_protocol_addresses_one_lower() -> None:
+    data = _with(x={"address": 1, "table": "holding", "type": "u16"})
+    data["device"]["address_base"] = 1
+    profile = parse_profile(data)
+    assert profile.address_base == 1
+    assert (profile["x"].address, profile["status"].address, profile["mode"].address) == (0, 9, 100)
+    assert (
+        parse_profile(_with(x={"address": 1, "table": "holding", "type": "u16"}))["x"].address == 1
+    )
+
+
+def test_an_address_below_a_one_based_files_first_is_refused_naming_it() -> None:
+    data = _with(x={"address": 0, "table": "holding", "type": "u16"})
+    data["device"]["address_base"] = 1
+    with pytest.raises(ProfileError, match=r"^bad\.toml: registers\.x\.address: .*address_base 1"):
+        parse_profile(data, "bad.toml")
+
+
+@pytest.mark.parametrize("base", [2, -1, True, "1"])
+def test_an_address_base_other_than_0_or_1_is_refused_naming_it(base: object) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["address_base"] = base
+    with pytest.raises(ProfileError, match=r"^bad\.toml: device\.address_base: "):
+        parse_profile(data, "bad.toml")
+
+
+# ---- sentinels ------------------------------------------------------------------------------
+
+
+def test_invalid_takes_a_list_of_sentinels_signed_or_as_the_word() -> None:
+    register = {"address": 1, "table": "input", "type": "s16", "invalid": [-32768, 0xFFFF]}
+    spec = parse_profile(_with(t=register))["t"]
+    assert spec.sentinels == (0x8000, 0xFFFF)
+
+
+@pytest.mark.parametrize(
+    ("type_", "invalid", "message"),
+    [
+        ("u16", -1, "invalid -1 does not fit in u16"),
+        ("u16", [0, 0x10000], "invalid 65536 does not fit in u16"),
+        ("s16", -32769, "invalid -32769 does not fit in s16"),
+        ("u32", 0x100000000, "invalid 4294967296 does not fit in u32"),
+        ("u16", [], "names no sentinel"),
+    ],
+)
+def test_a_sentinel_the_type_cannot_carry_is_refused_naming_it(
+    type_: str, invalid: object, message: str
+) -> None:
+    register = {"address": 1, "table": "input", "type": type_, "invalid": invalid}
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: registers\.t: .*{message}"):
+        parse_profile(_with(t=register), "bad.toml")
+
+
+def test_an_s32_takes_two_registers_and_a_word_order() -> None:
+    register = {"address": 1, "table": "input", "type": "s32", "word_order": "low_first"}
+    profile = parse_profile(_with(t=register))
+    assert (profile["t"].count, profile["t"].last_address) == (2, 2)
+    with pytest.raises(ProfileError, match=r"overlap"):
+        parse_profile(_with(t=register | {"address": 9}))
+
+
+# ---- °F -------------------------------------------------------------------------------------
+
+
+def test_a_fahrenheit_registers_range_and_default_are_read_as_the_manual_prints_them() -> None:
+    """The file says °F like the manual; the product works in °C: converted once, at load."""
+    register = {
+        "address": 4,
+        "table": "holding",
+        "type": "s16",
+        "unit": "°F",
+        "writable": True,
+        "range": [60, 86.0],
+        "default": 68,
+    }
+    spec = parse_profile(_with(setpoint=register))["setpoint"]
+    assert spec.fahrenheit
+    assert spec.range == (15.555556, 30.0)
+    assert spec.default == 20.0
+    celsius_spec = parse_profile(_with(setpoint=register | {"unit": "°C"}))["setpoint"]
+    assert (celsius_spec.range, celsius_spec.default) == ((60.0, 86.0), 68.0)
+
+
+def test_a_fahrenheit_range_that_is_not_numbers_is_refused_naming_it() -> None:
+    register = {"address": 4, "table": "holding", "type": "s16", "unit": "degF"}
+    register |= {"writable": True, "range": [60, "86"]}
+    with pytest.raises(ProfileError, match=r"^bad\.toml: registers\.sp\.range\[1\]: "):
+        parse_profile(_with(sp=register), "bad.toml")
+
+
+# ---- write limit and reserved registers -----------------------------------------------------
+
+
+def test_the_write_limit_defaults_to_modbuss_and_reserved_to_none() -> None:
+    profile = parse_profile(copy.deepcopy(MINIMAL))
+    assert (profile.max_write_registers, profile.reserved) == (123, ())
+    assert load_profile("reference-head").max_write_registers == 123
+
+
+@pytest.mark.parametrize("limit", [0, 124])
+def test_a_write_limit_modbus_cannot_carry_is_refused_naming_it(limit: int) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["max_write_registers"] = limit
+    with pytest.raises(ProfileError, match=r"^bad\.toml: device\.max_write_registers: "):
+        parse_profile(data, "bad.toml")
+
+
+def test_reserved_ranges_are_read_as_printed() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"] |= {"address_base": 1, "reserved": [[12, 20], [30, 30]]}
+    assert parse_profile(data).reserved == ((11, 19), (29, 29))
+
+
+@pytest.mark.parametrize(
+    ("reserved", "message"),
+    [
+        ([[5, 3]], r"device\.reserved\[0\]: reserved \[5, 3\] is empty"),
+        ([[1, 2], [0, 3]], r"device\.reserved\[1\]: reserved \[0, 3\] starts below .* 1"),
+        ([[1, 2, 3]], r"device\.reserved\[0\]: "),
+        ([[8, 12]], r"registers\.status\.address, device\.reserved\[0\]: register 'status' lies"),
+    ],
+)
+def test_a_bad_reserved_range_is_refused_naming_it(reserved: list, message: str) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"] |= {"address_base": 1, "reserved": reserved}
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
+        parse_profile(data, "bad.toml")
+
+
+def test_the_example_in_the_profile_format_page_loads_as_it_says() -> None:
+    """docs/profiles.md's example: 1-based numbering, °F limits, two sentinels, reserved."""
+    page = (ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```toml\n(.*?)```", page, re.DOTALL)
+    profile = parse_profile(tomllib.loads(example), "docs/profiles.md")
+    assert (profile["setpoint"].address, profile["room_temperature"].address) == (4, 5)
+    assert (profile["setpoint"].range, profile["setpoint"].default) == ((15.555556, 30.0), 20.0)
+    assert profile["room_temperature"].sentinels == (0x8000, 0xFFFF)
+    assert (profile.reserved, profile.max_write_registers) == (((6, 8),), 4)
+
+
+def test_a_write_limit_below_a_writable_32_bit_register_is_refused_naming_both() -> None:
+    data = _with(total={"address": 1, "table": "holding", "type": "s32", "writable": True})
+    data["device"]["max_write_registers"] = 1
+    message = r"device\.max_write_registers, registers\.total\.type: writable register 'total'"
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
+        parse_profile(data, "bad.toml")
+    data["registers"]["total"]["writable"] = False
+    assert parse_profile(data).max_write_registers == 1

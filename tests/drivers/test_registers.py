@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table, load_profile
+from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table, celsius, load_profile
 from minisplit.drivers.registers import (
     RegisterValueError,
     decode,
@@ -171,6 +171,34 @@ def test_plan_keeps_a_u32_in_one_read() -> None:
     assert [(b.address, b.count) for b in blocks] == [(0, 31), (31, 2)]
 
 
+def test_plan_never_bridges_a_gap_over_a_reserved_register() -> None:
+    specs = [*_run(0, 2), *_run(5, 2), *_run(10, 1)]
+    blocks = plan_reads(specs, reserved=[(3, 3)])
+    assert [(b.address, b.count) for b in blocks] == [(0, 2), (5, 6)]
+    blocks = plan_reads(specs, reserved=[(2, 2), (8, 9)])
+    assert [(b.address, b.count) for b in blocks] == [(0, 2), (5, 2), (10, 1)]
+    assert [(b.address, b.count) for b in plan_reads(specs, reserved=[(20, 30)])] == [(0, 11)]
+
+
+@given(
+    st.sets(st.integers(0, 60), min_size=1),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 5)), max_size=4),
+    st.integers(1, 40),
+)
+def test_no_planned_read_covers_a_reserved_address(
+    addresses: set[int], reserved: list[tuple[int, int]], max_count: int
+) -> None:
+    ranges = [(low, low + length) for low, length in reserved]
+    free = {a for a in addresses if not any(low <= a <= high for low, high in ranges)}
+    specs = [RegisterSpec(name=f"r{a}", address=a, table=Table.INPUT, type="u16") for a in free]
+    blocks = plan_reads(specs, max_count=max_count, reserved=ranges)
+    assert sorted(s.address for b in blocks for s in b.registers) == sorted(free)
+    for block in blocks:
+        assert block.count <= max_count
+        for low, high in ranges:
+            assert high < block.address or block.address + block.count - 1 < low
+
+
 @pytest.mark.parametrize("profile", [ODU, HEAD], ids=lambda p: p.name)
 def test_a_whole_profile_costs_one_read_per_table(profile: DeviceProfile) -> None:
     blocks = plan_reads(profile.registers.values(), max_count=profile.max_read_registers)
@@ -198,12 +226,21 @@ def test_block_values_decode_each_register_at_its_offset() -> None:
 
 @st.composite
 def spec_and_raw(draw: st.DrawFn) -> tuple[RegisterSpec, int]:
-    type_ = draw(st.sampled_from(["u16", "s16", "u32"]))
-    order = draw(st.sampled_from(["high_first", "low_first"])) if type_ == "u32" else "high_first"
+    type_ = draw(st.sampled_from(["u16", "s16", "u32", "s32"]))
+    wide = type_ in ("u32", "s32")
+    order = draw(st.sampled_from(["high_first", "low_first"])) if wide else "high_first"
     scale = draw(st.sampled_from([1.0, 0.1, 0.01, 0.5]))
-    low, high = {"u16": (0, 0xFFFF), "s16": (-0x8000, 0x7FFF), "u32": (0, 0xFFFFFFFF)}[type_]
+    low, high = {
+        "u16": (0, 0xFFFF),
+        "s16": (-0x8000, 0x7FFF),
+        "u32": (0, 0xFFFFFFFF),
+        "s32": (-0x80000000, 0x7FFFFFFF),
+    }[type_]
     spec = _spec(type_, word_order=order, scale=scale)
     return spec, draw(st.integers(low, high))
+
+
+low_of = {"s16": -0x8000, "s32": -0x80000000}
 
 
 @given(spec_and_raw())
@@ -215,7 +252,7 @@ def test_raw_words_round_trip(case: tuple[RegisterSpec, int]) -> None:
     assert raw_from_words(spec, words) == raw
     value = decode(spec, words)
     assert value is not None
-    if raw != -0x8000:  # encode_value keeps sensor values off the s16 fault sentinel
+    if raw != low_of.get(spec.type):  # encode_value keeps sensor values off the fault sentinel
         assert encode_value(spec, value) == words
 
 
@@ -240,3 +277,102 @@ def test_every_allowed_write_decodes_to_the_value_within_resolution(
     decoded = decode(spec, encode(spec, value))
     assert decoded is not None
     assert abs(decoded - value) <= spec.scale / 2 + 1e-9
+
+
+# ---- s32 ------------------------------------------------------------------------------------
+
+
+def test_s32_negative_in_either_word_order() -> None:
+    assert raw_from_words(_spec("s32"), [0xFFFF, 0xFFFE]) == -2
+    assert raw_from_words(_spec("s32", word_order="low_first"), [0xFFFE, 0xFFFF]) == -2
+    assert words_from_raw(_spec("s32", word_order="low_first"), -100_000) == [0x7960, 0xFFFE]
+    assert decode(_spec("s32", scale=0.01), [0xFFFE, 0x7960]) == -1000.0
+
+
+def test_s32_extremes_and_what_does_not_fit() -> None:
+    spec = _spec("s32")
+    assert raw_from_words(spec, [0x7FFF, 0xFFFF]) == 0x7FFFFFFF
+    assert raw_from_words(spec, [0x8000, 0x0000]) == -0x80000000
+    assert encode_value(spec, -(2**40)) == [0x8000, 0x0001]  # clamped off the lowest number
+    with pytest.raises(RegisterValueError, match="does not fit in s32"):
+        words_from_raw(spec, 0x80000000)
+
+
+def test_s32_sentinel_may_be_negative() -> None:
+    spec = _spec("s32", invalid=-0x80000000)
+    assert decode(spec, [0x8000, 0x0000]) is None
+    assert encode_value(spec, None) == [0x8000, 0x0000]
+
+
+# ---- °F ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["°F", "degF"])
+def test_a_fahrenheit_register_reads_and_writes_celsius(unit: str) -> None:
+    spec = _spec("s16", scale=0.1, unit=unit)
+    assert decode(spec, [700]) == 21.111111  # 70.0 °F
+    assert decode(spec, [0xFE0C]) == -45.555556  # -50.0 °F
+    assert encode_value(spec, 21.111111) == [700]
+    assert encode_value(spec, 0) == [320]
+    assert decode(_spec("u16", unit=unit), [212]) == 100.0
+
+
+def test_a_fahrenheit_registers_range_is_checked_in_celsius() -> None:
+    spec = RegisterSpec(
+        name="sp", address=0, table=Table.HOLDING, type="u16", unit="°F", writable=True,
+        range=(celsius(60), celsius(86)),
+    )  # fmt: skip
+    assert encode(spec, 30.0) == [86]
+    assert encode(spec, 15.6) == [60]
+    with pytest.raises(RegisterValueError, match="outside"):
+        encode(spec, 30.1)
+
+
+@given(
+    st.integers(-0x7FFF, 0x7FFF),
+    st.sampled_from([1.0, 0.1, 0.5]),
+)
+def test_a_fahrenheit_value_read_is_written_back_to_the_same_words(raw: int, scale: float) -> None:
+    spec = _spec("s16", scale=scale, unit="°F")
+    value = decode(spec, words_from_raw(spec, raw))
+    assert value is not None
+    assert encode_value(spec, value) == words_from_raw(spec, raw)
+
+
+@given(st.floats(-40, 60, allow_nan=False), st.sampled_from([1.0, 0.1]))
+def test_a_celsius_value_written_to_a_fahrenheit_register_reads_back_within_resolution(
+    value: float, scale: float
+) -> None:
+    spec = _spec("s16", scale=scale, unit="°F")
+    decoded = decode(spec, encode_value(spec, value))
+    assert decoded is not None
+    assert abs(decoded - value) <= scale * 5 / 9 / 2 + 1e-6
+
+
+# ---- several sentinels ----------------------------------------------------------------------
+
+
+def test_every_sentinel_of_a_register_reads_as_lost() -> None:
+    spec = _spec("s16", invalid=(-32768, 0xFFFF), scale=0.1)
+    assert decode(spec, [0x8000]) is None
+    assert decode(spec, [0xFFFF]) is None
+    assert decode(spec, [0xFFFE]) == -0.2
+    assert encode_value(spec, None) == [0x8000]  # the first one
+
+
+def test_a_negative_sentinel_is_the_same_bits_as_the_unsigned_one() -> None:
+    assert _spec("s16", invalid=-32768).sentinels == _spec("s16", invalid=0x8000).sentinels
+    assert decode(_spec("s16", invalid=-1), [0xFFFF]) is None
+
+
+def test_a_u32_sentinel_follows_the_word_order() -> None:
+    spec = _spec("u32", word_order="low_first", invalid=(0xFFFFFFFF, 0x00010000))
+    assert decode(spec, [0x0000, 0x0001]) is None
+    assert decode(spec, [0x0001, 0x0000]) == 1
+    assert encode_value(spec, None) == [0xFFFF, 0xFFFF]
+
+
+@given(st.integers(0, 0xFFFF), st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=4))
+def test_a_u16_reads_lost_exactly_on_its_sentinels(word: int, invalid: list[int]) -> None:
+    spec = _spec("u16", invalid=tuple(invalid))
+    assert (decode(spec, [word]) is None) == (word in invalid)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pymodbus.constants import ExcCodes
 
 from minisplit.drivers.profile import Table
 from minisplit.hil.heatpump import HeadRatings, rated_input_power_w
-from minisplit.hil.modbus_units import RegisterAccessError
+from minisplit.hil.modbus_units import OutdoorUnit, RegisterAccessError
 from minisplit.hil.simulator import Simulator
 from tests.hil.house import ZONES, heat, house, without_watchdog
 
@@ -111,6 +113,16 @@ def test_writes_outside_the_holding_map_are_illegal_addresses(sim):
             sim.odu.write_words(address, [0])
     with refused(ExcCodes.ILLEGAL_ADDRESS):
         sim.head("living").write_words(108, [1, 60, 0])  # runs past heartbeat_timeout
+
+
+def test_a_read_over_a_reserved_address_is_an_illegal_address(sim):
+    profile = dataclasses.replace(sim.odu.profile, reserved=((9, 9),))
+    odu = OutdoorUnit(profile, sim.odu.unit_id, sim.odu.firmware)
+    assert len(odu.words(Table.INPUT, 0, 9)) == 9
+    assert len(odu.words(Table.INPUT, 10, 12)) == 12
+    for address, count in ((0, 10), (9, 1), (8, 5)):
+        with refused(ExcCodes.ILLEGAL_ADDRESS):
+            odu.words(Table.INPUT, address, count)
 
 
 def test_a_bad_register_in_a_block_write_changes_nothing(sim):
