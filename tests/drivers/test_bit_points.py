@@ -5,6 +5,7 @@ served by the simulator."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tomllib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pymodbus.client import AsyncModbusTcpClient
 
 from minisplit.drivers.bus import BusScheduler
 from minisplit.drivers.head import HeadDriver
@@ -246,3 +248,31 @@ def test_the_simulator_refuses_a_write_of_a_discrete_input_or_past_the_coils(
     with pytest.raises(RegisterAccessError, match="outside the table"):
         unit.words(Table.COIL, 4, 2)
     assert unit.words(Table.DISCRETE_INPUT, 9, 1) == [0]
+
+
+async def test_over_the_wire_a_coil_write_is_checked_whole_and_a_reserved_bit_is_refused(
+    bit_head_profile: DeviceProfile,
+) -> None:
+    """fc15 across the coil and an address that is none changes nothing (0x02); a read of a
+    reserved discrete input is 0x02, as for registers."""
+    # Away from the register tables: the reserved address is one in every table.
+    alarm = dataclasses.replace(bit_head_profile["filter_alarm"], address=51)
+    registers = {**bit_head_profile.registers, "filter_alarm": alarm}
+    profile = dataclasses.replace(bit_head_profile, registers=registers, reserved=((50, 50),))
+    unit = _BareHead(profile)
+    server = await start_tcp_server({HEAD_ID: unit}, "127.0.0.1", 0, lambda: None)
+    client = AsyncModbusTcpClient("127.0.0.1", port=tcp_address(server)[1])
+    try:
+        await client.connect()
+        reply = await client.write_coils(4, [True, True], device_id=HEAD_ID)
+        assert reply.isError() and reply.exception_code == 0x02
+        assert unit.holding("eco") == 0 and not unit.written
+        reply = await client.read_discrete_inputs(50, count=2, device_id=HEAD_ID)
+        assert reply.isError() and reply.exception_code == 0x02
+        reply = await client.read_discrete_inputs(51, count=1, device_id=HEAD_ID)
+        assert not reply.isError() and reply.bits[:1] == [False]
+        reply = await client.write_coils(4, [True], device_id=HEAD_ID)
+        assert not reply.isError() and unit.holding("eco") == 1
+    finally:
+        client.close()
+        await server.shutdown()
