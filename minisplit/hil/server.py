@@ -53,8 +53,6 @@ class ServedUnit(Protocol):
 
     def words(self, table: Table, address: int, count: int) -> list[int]: ...
 
-    def image(self, table: Table, address: int, count: int) -> list[int]: ...
-
     def write_words(self, address: int, words: Sequence[int]) -> None: ...
 
 
@@ -101,7 +99,7 @@ def _table(unit: ServedUnit, table: Table) -> list[SimData]:
     if span is None:
         return [SimData(address=0, datatype=DataType.INVALID)]
     first, last = span
-    words = unit.image(table, first, last - first + 1)  # reserved addresses too: reads check
+    words = unit.words(table, first, last - first + 1)
     return [
         SimData(
             address=address,
