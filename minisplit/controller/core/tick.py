@@ -87,6 +87,10 @@ class Controller:
     # The unit stopped answering while its compressor may have run: what it did meanwhile is
     # unknown until it answers again (see `_rejoin`).
     lost_running: bool = False
+    # The controller stopped the compressor and the unit has not yet reported it stopped; and
+    # whether it went unanswered meanwhile (see `_see_stop`).
+    unseen_stop: bool = False
+    stop_out_of_sight: bool = False
     # The last tick after which every zone's sensors hold on the same inputs (see
     # `_follow_sensors`), and the last command the safety check let through without a change
     # to its history (see `step`).
@@ -110,6 +114,10 @@ class Controller:
                 self._stop_pending(now)
             elif unit.compressor_running is False and self.history.running:
                 self._start_pending(now)
+            if self.unseen_stop and unit.compressor_running is False:
+                self._see_stop(now)
+        elif self.unseen_stop:
+            self.stop_out_of_sight = True
         self.state, output = control_step(self.state, zones, unit, now, self.tuning)
         if not unit.available:
             # Nothing can be sent to a unit that does not answer; for the coordinator its run
@@ -140,6 +148,8 @@ class Controller:
                 )
             except InterlockViolation as err:
                 return Decision(output, None, str(err))
+            if history.running != self.history.running:
+                self.unseen_stop, self.stop_out_of_sight = history.running, False
             if self.history is history:
                 self._passed = _CommandPassed(command, history, limits)
         return Decision(output, command, None)
@@ -178,6 +188,15 @@ class Controller:
         self.history = replace(self.history, stopped_at=now)
         compressor = self.state.compressor._replace(stopped_at=now)
         self.state = self.state._replace(compressor=compressor)
+
+    def _see_stop(self, now: float) -> None:
+        """The unit reports its compressor stopped, for the first time since the controller
+        stopped it. Had it gone unanswered meanwhile, the stop's write may have reached it at
+        any moment up to now (a reply that timed out is no proof the write was not carried
+        out, and a slow line delivers requests late): its off time counts from now."""
+        if self.stop_out_of_sight:
+            self._stop_pending(now)
+        self.unseen_stop = self.stop_out_of_sight = False
 
     def _start_pending(self, now: float) -> None:
         """The unit's start is taken to happen now: it may come later (a start delay, or the
