@@ -112,6 +112,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     make up its identity, status and commands, and how they map to the typed dataclasses."""
 
     kind: ClassVar[DeviceKind]
+    #: Read at probe and decoded into the info record (ratings, firmware); the profile's
+    #: `[device] identity` registers are read with them and checked.
     identity_registers: ClassVar[tuple[str, ...]]
     #: Polled every cycle: the live input registers and the read-back of the holding ones.
     status_registers: ClassVar[tuple[str, ...]]
@@ -120,14 +122,14 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     enum_labels: ClassVar[Mapping[str, tuple[str, ...]]]
     #: Bit names the driver reads from bit-field registers: the profile must name them all.
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]]
-    _always_needed: ClassVar[tuple[str, ...]] = ("device_kind", "heartbeat", "heartbeat_timeout")
+    _always_needed: ClassVar[tuple[str, ...]] = ("heartbeat", "heartbeat_timeout")
 
     def __init__(self, bus: BusScheduler, unit_id: int, profile: DeviceProfile) -> None:
         self.bus = bus
         self.unit_id = unit_id
         self.profile = profile
         self._check_profile()
-        self._identity_plan = self._plan(self.identity_registers)
+        self._identity_plan = self._plan({*self.identity_registers, *profile.identity})
         self._poll_plan = self._plan(self.status_registers)
         # Words last read back or written, per holding register: what "changed" is measured
         # against. A register missing here is written by the next apply.
@@ -147,16 +149,20 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         return len(self._poll_plan)
 
     async def probe(self) -> InfoT:
-        """Read the identity registers; raise UnexpectedDevice if another kind answers, or if
+        """Read the identity registers; raise UnexpectedDevice if one of the profile's
+        `[device] identity` registers reads none of its values (another device answers), or if
         the unit has no registers where the profile puts them."""
         reading = await self._read(self._identity_plan)
-        found = reading.raw("device_kind")
-        if found != self.profile.device_kind:
-            raise UnexpectedDevice(
-                f"{self}: device_kind reads {found}, but profile {self.profile.name!r} expects "
-                f"{self.profile.device_kind}: is the unit id or the profile wrong?",
-                f"wrong_device: device_kind={found}",
-            )
+        for name, accepted in self.profile.identity.items():
+            raw = reading.raw(name)
+            if raw not in self.profile.identity_raws(name):
+                found = reading.label_or_none(name) or raw
+                expected = repr(accepted[0]) if len(accepted) == 1 else f"one of {list(accepted)}"
+                raise UnexpectedDevice(
+                    f"{self}: {name} reads {found!r}, but profile {self.profile.name!r} expects "
+                    f"{expected}: is the unit id or the profile wrong?",
+                    f"wrong_device: {name}={found}",
+                )
         return self._decode_info(reading)
 
     async def poll(self) -> StatusT:

@@ -142,11 +142,15 @@ class RegisterSpec:
         return self.address + self.count - 1
 
 
+# A value an identity register may read, as the register decodes it: a raw integer or, on a
+# register with an enum, one of its labels.
+IdentityValue = int | str
+
+
 @dataclass(frozen=True)
 class DeviceProfile:
     name: str
     kind: DeviceKind
-    device_kind: int
     default_unit_id: int
     max_read_registers: int
     registers: dict[str, RegisterSpec]
@@ -158,6 +162,19 @@ class DeviceProfile:
     max_write_registers: int = MODBUS_MAX_WRITE
     # Protocol address ranges (inclusive, in every table) that no read may cover.
     reserved: tuple[tuple[int, int], ...] = ()
+    # Identity registers checked at probe: each must read one of its values (as written in the
+    # file). Empty: the device has none, and a probe reads its info registers only.
+    identity: dict[str, tuple[IdentityValue, ...]] = field(default_factory=dict)
+
+    def identity_raws(self, name: str) -> tuple[int, ...]:
+        """The raw values identity register ``name`` may read (labels through its enum)."""
+        labels = {label: raw for raw, label in self[name].enum.items()}
+        return tuple(labels[v] if isinstance(v, str) else v for v in self.identity[name])
+
+    def identity_default(self, name: str) -> int:
+        """What a simulator serves in identity register ``name``: the first raw value the
+        profile accepts, or 0 when the profile does not check that register."""
+        return self.identity_raws(name)[0] if name in self.identity else 0
 
     def __getitem__(self, name: str) -> RegisterSpec:
         return self.registers[name]
@@ -172,7 +189,9 @@ class DeviceProfile:
 class _DeviceModel(StrictModel):
     name: str
     kind: Annotated[DeviceKind, Field(strict=False)]
-    device_kind: int
+    identity: dict[
+        str, Annotated[list[StrictInt | StrictStr], Field(min_length=1)] | StrictInt | StrictStr
+    ] = Field(default_factory=dict)
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
@@ -181,6 +200,25 @@ class _DeviceModel(StrictModel):
     reserved: list[Annotated[tuple[StrictInt, StrictInt], Field(strict=False)]] = Field(
         default_factory=list
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _device_kind_moved(cls, data: object) -> object:
+        """The reference unit's `device_kind = N` is now one identity register among others:
+        refused with the spelling that replaces it (one way to say it, not two)."""
+        if isinstance(data, dict) and "device_kind" in data:
+            raise KeysError(
+                f"replaced by identity = {{ device_kind = {data['device_kind']!r} }}",
+                ("device_kind",),
+            )
+        return data
+
+    @property
+    def identity_values(self) -> dict[str, tuple[IdentityValue, ...]]:
+        return {
+            name: tuple(values) if isinstance(values, list) else (values,)
+            for name, values in self.identity.items()
+        }
 
     @model_validator(mode="after")
     def _reserved_ranges(self) -> _DeviceModel:
@@ -240,6 +278,25 @@ class _ProfileModel(BaseModel):
                         ("registers", name, "address"),
                         ("device", "reserved", i),
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _identity_known(self) -> _ProfileModel:
+        """Each identity register is one the profile defines, and each value one it can read:
+        a raw value its type carries, or a label of its enum."""
+        for name, values in self.device.identity_values.items():
+            key = ("device", "identity", name)
+            reg = self.registers.get(name)
+            if reg is None:
+                raise KeysError(f"identity register '{name}' is not in [registers]", key)
+            for value in values:
+                if isinstance(value, str) and value not in reg.enum.values():
+                    labels = sorted(reg.enum.values())
+                    raise KeysError(f"'{value}' is not in registers.{name}.enum {labels}", key)
+                bits = 16 * reg.count  # the range a read returns: signed on s16 and s32
+                low = -(1 << (bits - 1)) if reg.type.startswith("s") else 0
+                if isinstance(value, int) and not low <= value < low + (1 << bits):
+                    raise KeysError(f"{value} does not fit in registers.{name} ({reg.type})", key)
         return self
 
     @model_validator(mode="after")
@@ -320,13 +377,13 @@ def parse_profile(
     return DeviceProfile(
         name=dev.name,
         kind=dev.kind,
-        device_kind=dev.device_kind,
         default_unit_id=dev.default_unit_id,
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
         address_base=dev.address_base,
         max_write_registers=dev.max_write_registers,
         reserved=dev.protocol_reserved,
+        identity=dev.identity_values,
         registers=model.registers,
         source=source,
     )

@@ -284,7 +284,7 @@ class IndoorHead(ModbusUnit):
             "heartbeat_lost": view.heartbeat_lost,
         }
         return {
-            "device_kind": profile.device_kind,
+            "device_kind": profile.identity_default("device_kind"),
             "firmware_version": FIRMWARE_VERSION,
             "serial_number": HEAD_SERIAL_BASE + self.unit_id,
             "rated_capacity": view.rated_capacity_w,
@@ -354,7 +354,7 @@ class OutdoorUnit(ModbusUnit):
             "quiet_active": view.quiet_active,
         }
         return {
-            "device_kind": profile.device_kind,
+            "device_kind": profile.identity_default("device_kind"),
             "firmware_version": FIRMWARE_VERSION,
             "serial_number": ODU_SERIAL_BASE + self.unit_id,
             "rated_heating_capacity": view.rated_heating_w,
