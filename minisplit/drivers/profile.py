@@ -30,6 +30,18 @@ from minisplit.drivers.tomlerrors import KeysError, describe
 class Table(StrEnum):
     INPUT = "input"
     HOLDING = "holding"
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete_input"
+
+    @property
+    def bits(self) -> bool:
+        """True for the bit-addressed tables (coils, discrete inputs): one point per address."""
+        return self in (Table.COIL, Table.DISCRETE_INPUT)
+
+    @property
+    def writable(self) -> bool:
+        """True for the tables a master may write (holding registers, coils)."""
+        return self in (Table.HOLDING, Table.COIL)
 
 
 class DeviceKind(StrEnum):
@@ -39,6 +51,10 @@ class DeviceKind(StrEnum):
 
 # Modbus's limit for one write (function 16).
 MODBUS_MAX_WRITE = 123
+# Modbus's limits for one read of coils or discrete inputs (functions 01, 02) and one write of
+# coils (function 15).
+MODBUS_MAX_READ_BITS = 2000
+MODBUS_MAX_WRITE_BITS = 1968
 
 
 class ProfileError(ValueError):
@@ -85,7 +101,7 @@ class RegisterSpec:
     name: StrictStr
     address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
     table: Table
-    type: Literal["u16", "s16", "u32", "s32"]
+    type: Literal["u16", "s16", "u32", "s32", "bool"]
     word_order: Literal["high_first", "low_first"] = "high_first"
     scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: StrictStr = ""
@@ -100,6 +116,7 @@ class RegisterSpec:
     default: _Finite | None = None
 
     def __post_init__(self) -> None:
+        self._check_bit()
         if self.range is not None:
             if not self.writable:
                 raise ValueError("'range' is only meaningful on a writable register")
@@ -107,8 +124,8 @@ class RegisterSpec:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
         if self.word_order != "high_first" and self.count == 1:
             raise ValueError("'word_order' applies to u32 and s32 registers only")
-        if self.writable and self.table is Table.INPUT:
-            raise ValueError("input registers cannot be writable")
+        if self.writable and not self.table.writable:
+            raise KeysError(f"{self.table} {self._kind} cannot be writable", ("writable",))
         if self.invalid == ():
             raise ValueError("'invalid = []' names no sentinel: leave the key out")
         bits = 16 * self.count
@@ -116,6 +133,41 @@ class RegisterSpec:
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    @property
+    def _kind(self) -> str:
+        return "points" if self.table.bits else "registers"
+
+    def _check_bit(self) -> None:
+        """A coil or discrete input is one bit, of type "bool", read as 0 or 1: none of the
+        keys that shape a register's number applies to it."""
+        if not self.table.bits:
+            if self.type == "bool":
+                raise KeysError('type "bool" is for coils and discrete inputs only', ("type",))
+            return
+        if self.type != "bool":
+            raise KeysError(f'a {self.table} is of type "bool", not {self.type!r}', ("type",))
+        given = {
+            "scale": self.scale != 1.0,
+            "word_order": self.word_order != "high_first",
+            "range": self.range is not None,
+            "allow_zero": self.allow_zero,
+            "bits": bool(self.bits),
+            "invalid": self.invalid is not None,
+            "unit": self.unit in FAHRENHEIT,
+        }
+        if refused := [key for key, present in given.items() if present]:
+            names = ", ".join(f"'{key}'" for key in refused)
+            raise KeysError(
+                f"{names} does not apply to a {self.table} (one bit, 0 or 1)",
+                *((key,) for key in refused),
+            )
+        if stray := sorted(set(self.enum) - {0, 1}):
+            raise KeysError(f"enum keys of a {self.table} are 0 and 1, not {stray}", ("enum",))
+        if self.default not in (None, 0, 1):
+            raise KeysError(
+                f"default of a {self.table} is 0 or 1, not {self.default}", ("default",)
+            )
 
     @property
     def _invalid_values(self) -> tuple[int, ...]:
@@ -134,7 +186,7 @@ class RegisterSpec:
 
     @property
     def count(self) -> int:
-        """Number of 16-bit registers this value occupies."""
+        """Number of 16-bit registers this value occupies (of bits, for a "bool")."""
         return 2 if self.type in ("u32", "s32") else 1
 
     @property
