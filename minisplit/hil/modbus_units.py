@@ -109,6 +109,11 @@ class ModbusUnit:
                 raise RegisterAccessError(
                     ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
                 )
+        return self.image(table, address, count)
+
+    def image(self, table: Table, address: int, count: int) -> list[int]:
+        """What the table holds from ``address`` on, reserved addresses and gaps reading 0: the
+        server's initial datastore spans the whole table (a read is checked by `words`)."""
         if table.writable:
             stored = self._stored[table]
             return [stored.get(a, 0) for a in range(address, address + count)]

@@ -67,6 +67,8 @@ class ServedUnit(Protocol):
 
     def words(self, table: Table, address: int, count: int) -> list[int]: ...
 
+    def image(self, table: Table, address: int, count: int) -> list[int]: ...
+
     def write_words(self, address: int, words: Sequence[int]) -> None: ...
 
     def write_coils(self, address: int, bits: Sequence[int]) -> None: ...
@@ -116,7 +118,7 @@ def _table(unit: ServedUnit, table: Table) -> list[SimData]:
     if span is None:
         return [SimData(address=0, datatype=DataType.INVALID)]
     first, last = span
-    words = unit.words(table, first, last - first + 1)
+    words = unit.image(table, first, last - first + 1)  # reserved addresses too: reads check
     return [
         SimData(
             address=address,
