@@ -28,7 +28,7 @@ from pymodbus.pdu import ModbusPDU
 
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.cancellation import raise_if_cancelling
-from minisplit.drivers.profile import Table
+from minisplit.drivers.profile import MODBUS_MAX_WRITE_BITS, Table
 from minisplit.drivers.registers import ReadBlock
 from minisplit.drivers.transport import (
     ClientFactory,
@@ -209,7 +209,8 @@ class BusScheduler:
     async def read(
         self, unit_id: int, block: ReadBlock, *, priority: Priority = Priority.POLL
     ) -> list[int]:
-        """The words of ``block`` from ``unit_id`` (fc03 holding / fc04 input)."""
+        """The words of ``block`` from ``unit_id`` (fc03 holding / fc04 input), or its bits as
+        0 and 1 (fc01 coils / fc02 discrete inputs)."""
         return await self._submit(
             _Op.READ, unit_id, block.table, block.address, block.count, [], priority
         )
@@ -221,15 +222,22 @@ class BusScheduler:
         words: list[int],
         *,
         priority: Priority = Priority.COMMAND,
+        table: Table = Table.HOLDING,
     ) -> None:
-        """Write holding registers: fc06 for one word, fc16 for several."""
-        if not 1 <= len(words) <= _MAX_WORDS_PER_WRITE:
-            raise ValueError(f"a write carries 1..{_MAX_WORDS_PER_WRITE} words, not {len(words)}")
-        if any(not 0 <= w <= 0xFFFF for w in words):
-            raise ValueError(f"not 16-bit words: {words}")
-        await self._submit(
-            _Op.WRITE, unit_id, Table.HOLDING, address, len(words), list(words), priority
+        """Write holding registers: fc06 for one word, fc16 for several; or coils, each word
+        0 or 1: fc05 for one, fc15 for several."""
+        if not table.writable:
+            raise ValueError(f"{table} is not a table a master writes")
+        limit, top, unit, what = (
+            (MODBUS_MAX_WRITE_BITS, 1, "coils", "coil values (0 or 1)")
+            if table.bits
+            else (_MAX_WORDS_PER_WRITE, 0xFFFF, "words", "16-bit words")
         )
+        if not 1 <= len(words) <= limit:
+            raise ValueError(f"a write carries 1..{limit} {unit}, not {len(words)}")
+        if any(not 0 <= w <= top for w in words):
+            raise ValueError(f"not {what}: {words}")
+        await self._submit(_Op.WRITE, unit_id, table, address, len(words), list(words), priority)
 
     def configure_device(
         self, unit_id: int, *, timeout_s: float | None = None, retries: int | None = None
@@ -423,7 +431,11 @@ class BusScheduler:
             return BusError(f"bus {self.name}: {request}: {problem}")
         stats.last_latency_s = latency
         self._mark_alive(request)
-        return list(response.registers) if request.op is _Op.READ else []
+        if request.op is _Op.WRITE:
+            return []
+        if request.table.bits:  # the reply pads the bits to whole bytes
+            return [int(bit) for bit in response.bits[: request.count]]
+        return list(response.registers)
 
     @staticmethod
     def _may_retry(device: _Device, request: _Request) -> bool:
@@ -542,16 +554,22 @@ def scaled_timeout(timeout_s: float, time_scale: float) -> float:
 
 
 async def _call(client: ModbusClient, request: _Request) -> ModbusPDU:
-    unit = request.unit_id
+    unit, address, count, words = request.unit_id, request.address, request.count, request.words
+    if request.op is _Op.WRITE and request.table is Table.COIL:
+        if count == 1:
+            return await client.write_coil(address, bool(words[0]), device_id=unit)
+        return await client.write_coils(address, [bool(w) for w in words], device_id=unit)
     if request.op is _Op.WRITE:
-        if request.count == 1:
-            return await client.write_register(request.address, request.words[0], device_id=unit)
-        return await client.write_registers(request.address, request.words, device_id=unit)
-    if request.table is Table.INPUT:
-        return await client.read_input_registers(
-            request.address, count=request.count, device_id=unit
-        )
-    return await client.read_holding_registers(request.address, count=request.count, device_id=unit)
+        if count == 1:
+            return await client.write_register(address, words[0], device_id=unit)
+        return await client.write_registers(address, words, device_id=unit)
+    read = {
+        Table.INPUT: client.read_input_registers,
+        Table.HOLDING: client.read_holding_registers,
+        Table.COIL: client.read_coils,
+        Table.DISCRETE_INPUT: client.read_discrete_inputs,
+    }[request.table]
+    return await read(address, count=count, device_id=unit)
 
 
 def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
@@ -561,6 +579,10 @@ def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
     expected = _function_code(request)
     if response.function_code != expected:
         return f"reply has function code 0x{response.function_code:02X}, not 0x{expected:02X}"
+    if request.op is _Op.READ and request.table.bits:
+        # Bits come in whole bytes: a reply of the right length holds count rounded up to 8.
+        got = len(response.bits)
+        return None if got == -(-request.count // 8) * 8 else f"reply has {got} bits"
     if request.op is _Op.READ:
         got = len(response.registers)
         return None if got == request.count else f"reply has {got} registers, not {request.count}"
@@ -572,8 +594,9 @@ def _check_reply(request: _Request, response: ModbusPDU) -> str | None:
 def _function_code(request: _Request) -> int:
     """The function code _call sends for ``request`` (and a normal reply carries)."""
     if request.op is _Op.WRITE:
-        return 6 if request.count == 1 else 16
-    return 4 if request.table is Table.INPUT else 3
+        single, multiple = (5, 15) if request.table is Table.COIL else (6, 16)
+        return single if request.count == 1 else multiple
+    return {Table.COIL: 1, Table.DISCRETE_INPUT: 2, Table.HOLDING: 3, Table.INPUT: 4}[request.table]
 
 
 def _attempts(count: int) -> str:

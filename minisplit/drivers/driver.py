@@ -8,7 +8,13 @@ from collections.abc import Iterable, Mapping
 from typing import ClassVar, Generic, TypeVar
 
 from minisplit.drivers.bus import BusScheduler, ModbusExceptionReply, Priority
-from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, RegisterSpec, Table
+from minisplit.drivers.profile import (
+    MODBUS_MAX_WRITE_BITS,
+    DeviceKind,
+    DeviceProfile,
+    ProfileError,
+    RegisterSpec,
+)
 from minisplit.drivers.registers import (
     ReadBlock,
     RegisterValueError,
@@ -112,6 +118,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     make up its identity, status and commands, and how they map to the typed dataclasses."""
 
     kind: ClassVar[DeviceKind]
+    #: Read at probe and decoded into the info record (ratings, firmware); the profile's
+    #: `[device] identity` registers are read with them and checked.
     identity_registers: ClassVar[tuple[str, ...]]
     #: Polled every cycle: the live input registers and the read-back of the holding ones.
     status_registers: ClassVar[tuple[str, ...]]
@@ -120,14 +128,14 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     enum_labels: ClassVar[Mapping[str, tuple[str, ...]]]
     #: Bit names the driver reads from bit-field registers: the profile must name them all.
     bit_names: ClassVar[Mapping[str, tuple[str, ...]]]
-    _always_needed: ClassVar[tuple[str, ...]] = ("device_kind", "heartbeat", "heartbeat_timeout")
+    _always_needed: ClassVar[tuple[str, ...]] = ("heartbeat", "heartbeat_timeout")
 
     def __init__(self, bus: BusScheduler, unit_id: int, profile: DeviceProfile) -> None:
         self.bus = bus
         self.unit_id = unit_id
         self.profile = profile
         self._check_profile()
-        self._identity_plan = self._plan(self.identity_registers)
+        self._identity_plan = self._plan({*self.identity_registers, *profile.identity})
         self._poll_plan = self._plan(self.status_registers)
         # Words last read back or written, per holding register: what "changed" is measured
         # against. A register missing here is written by the next apply.
@@ -147,16 +155,20 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         return len(self._poll_plan)
 
     async def probe(self) -> InfoT:
-        """Read the identity registers; raise UnexpectedDevice if another kind answers, or if
+        """Read the identity registers; raise UnexpectedDevice if one of the profile's
+        `[device] identity` registers reads none of its values (another device answers), or if
         the unit has no registers where the profile puts them."""
         reading = await self._read(self._identity_plan)
-        found = reading.raw("device_kind")
-        if found != self.profile.device_kind:
-            raise UnexpectedDevice(
-                f"{self}: device_kind reads {found}, but profile {self.profile.name!r} expects "
-                f"{self.profile.device_kind}: is the unit id or the profile wrong?",
-                f"wrong_device: device_kind={found}",
-            )
+        for name, accepted in self.profile.identity.items():
+            raw = reading.raw(name)
+            if raw not in self.profile.identity_raws(name):
+                found = reading.label_or_none(name) or raw
+                expected = repr(accepted[0]) if len(accepted) == 1 else f"one of {list(accepted)}"
+                raise UnexpectedDevice(
+                    f"{self}: {name} reads {found!r}, but profile {self.profile.name!r} expects "
+                    f"{expected}: is the unit id or the profile wrong?",
+                    f"wrong_device: {name}={found}",
+                )
         return self._decode_info(reading)
 
     async def poll(self) -> StatusT:
@@ -165,8 +177,7 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         self._known.update(
             (name, words)
             for name, words in reading.words.items()
-            if self.profile[name].table is Table.HOLDING
-            and self._written_at.get(name, 0) <= started
+            if self.profile[name].table.writable and self._written_at.get(name, 0) <= started
         )
         return self._decode_status(reading)
 
@@ -189,6 +200,18 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         """The device's own fallback timer (0 = off); written only if it differs."""
         await self._write({"heartbeat_timeout": seconds})
 
+    async def read_values(self, names: Iterable[str]) -> dict[str, float | int | None]:
+        """The engineering values of named registers, coils or discrete inputs (a coil or
+        discrete input reads 0 or 1), in the fewest reads; for points outside the typed
+        status."""
+        reading = await self._read(self._plan(names))
+        return {name: reading.value(name) for name in reading.words}
+
+    async def write_values(self, values: Mapping[str, float | str]) -> None:
+        """Write named holding registers or coils (engineering values or enum labels), as
+        `apply` does its command's."""
+        await self._write(values)
+
     # ---- for subclasses ---------------------------------------------------------------
 
     @abstractmethod
@@ -204,7 +227,7 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     async def _write(self, values: Mapping[str, float | str], *, force: bool = False) -> None:
         """Write ``values`` (engineering units or enum labels); unchanged registers are skipped
         unless ``force``, and contiguous changed registers go out as one fc16 write (several
-        when they are more than the profile's `max_write_registers`)."""
+        when they are more than the profile's `max_write_registers`); coils likewise, fc15."""
         encoded: dict[str, list[int]] = {}
         for name, value in values.items():
             spec = self.profile[name]
@@ -219,11 +242,14 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             if force or self._known.get(name) != words
         ]
         for run in _contiguous_runs(changed, self.profile.max_write_registers):
+            table = run[0].table
             self._write_seq += 1
             self._written_at.update((spec.name, self._write_seq) for spec in run)
             words = [w for spec in run for w in encoded[spec.name]]
             try:
-                await self.bus.write(self.unit_id, run[0].address, words, priority=Priority.COMMAND)
+                await self.bus.write(
+                    self.unit_id, run[0].address, words, priority=Priority.COMMAND, table=table
+                )
             except BaseException:
                 for spec in run:  # whether the device took it is unknown: rewrite next time
                     self._known.pop(spec.name, None)
@@ -286,14 +312,16 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
 
 def _contiguous_runs(specs: Iterable[RegisterSpec], max_words: int) -> list[list[RegisterSpec]]:
-    """Group registers into runs of adjacent addresses (one write each) of at most
-    ``max_words`` registers (a 32-bit value is never split)."""
+    """Group registers into runs of adjacent addresses of one table (one write each) of at most
+    ``max_words`` registers (a 32-bit value is never split), or Modbus's limit of coils."""
     runs: list[list[RegisterSpec]] = []
-    for spec in sorted(specs, key=lambda s: s.address):
+    for spec in sorted(specs, key=lambda s: (s.table, s.address)):
+        limit = MODBUS_MAX_WRITE_BITS if spec.table.bits else max_words
         if (
             runs
+            and spec.table is runs[-1][0].table
             and spec.address == runs[-1][-1].last_address + 1
-            and spec.last_address - runs[-1][0].address < max_words
+            and spec.last_address - runs[-1][0].address < limit
         ):
             runs[-1].append(spec)
         else:

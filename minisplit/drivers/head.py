@@ -27,7 +27,6 @@ _CAPABILITY_BITS = ("humidity_sensor", "vertical_vane", "horizontal_vane")
 class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
     kind = DeviceKind.INDOOR_HEAD
     identity_registers = (
-        "device_kind",
         "firmware_version",
         "serial_number",
         "rated_capacity",

@@ -25,7 +25,6 @@ _STATUS_BITS = (
 class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
     kind = DeviceKind.OUTDOOR_UNIT
     identity_registers = (
-        "device_kind",
         "firmware_version",
         "serial_number",
         "rated_heating_capacity",

@@ -30,6 +30,18 @@ from minisplit.drivers.tomlerrors import KeysError, describe
 class Table(StrEnum):
     INPUT = "input"
     HOLDING = "holding"
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete_input"
+
+    @property
+    def bits(self) -> bool:
+        """True for the bit-addressed tables (coils, discrete inputs): one point per address."""
+        return self in (Table.COIL, Table.DISCRETE_INPUT)
+
+    @property
+    def writable(self) -> bool:
+        """True for the tables a master may write (holding registers, coils)."""
+        return self in (Table.HOLDING, Table.COIL)
 
 
 class DeviceKind(StrEnum):
@@ -39,6 +51,10 @@ class DeviceKind(StrEnum):
 
 # Modbus's limit for one write (function 16).
 MODBUS_MAX_WRITE = 123
+# Modbus's limits for one read of coils or discrete inputs (functions 01, 02) and one write of
+# coils (function 15).
+MODBUS_MAX_READ_BITS = 2000
+MODBUS_MAX_WRITE_BITS = 1968
 
 
 class ProfileError(ValueError):
@@ -85,7 +101,7 @@ class RegisterSpec:
     name: StrictStr
     address: Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
     table: Table
-    type: Literal["u16", "s16", "u32", "s32"]
+    type: Literal["u16", "s16", "u32", "s32", "bool"]
     word_order: Literal["high_first", "low_first"] = "high_first"
     scale: Annotated[_Finite, Field(gt=0)] = 1.0
     unit: StrictStr = ""
@@ -100,6 +116,7 @@ class RegisterSpec:
     default: _Finite | None = None
 
     def __post_init__(self) -> None:
+        self._check_bit()
         if self.range is not None:
             if not self.writable:
                 raise ValueError("'range' is only meaningful on a writable register")
@@ -107,8 +124,8 @@ class RegisterSpec:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
         if self.word_order != "high_first" and self.count == 1:
             raise ValueError("'word_order' applies to u32 and s32 registers only")
-        if self.writable and self.table is Table.INPUT:
-            raise ValueError("input registers cannot be writable")
+        if self.writable and not self.table.writable:
+            raise KeysError(f"{self.table} {self._kind} cannot be writable", ("writable",))
         if self.invalid == ():
             raise ValueError("'invalid = []' names no sentinel: leave the key out")
         bits = 16 * self.count
@@ -116,6 +133,41 @@ class RegisterSpec:
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    @property
+    def _kind(self) -> str:
+        return "points" if self.table.bits else "registers"
+
+    def _check_bit(self) -> None:
+        """A coil or discrete input is one bit, of type "bool", read as 0 or 1: none of the
+        keys that shape a register's number applies to it."""
+        if not self.table.bits:
+            if self.type == "bool":
+                raise KeysError('type "bool" is for coils and discrete inputs only', ("type",))
+            return
+        if self.type != "bool":
+            raise KeysError(f'a {self.table} is of type "bool", not {self.type!r}', ("type",))
+        given = {
+            "scale": self.scale != 1.0,
+            "word_order": self.word_order != "high_first",
+            "range": self.range is not None,
+            "allow_zero": self.allow_zero,
+            "bits": bool(self.bits),
+            "invalid": self.invalid is not None,
+            "unit": self.unit in FAHRENHEIT,
+        }
+        if refused := [key for key, present in given.items() if present]:
+            names = ", ".join(f"'{key}'" for key in refused)
+            raise KeysError(
+                f"{names} does not apply to a {self.table} (one bit, 0 or 1)",
+                *((key,) for key in refused),
+            )
+        if stray := sorted(set(self.enum) - {0, 1}):
+            raise KeysError(f"enum keys of a {self.table} are 0 and 1, not {stray}", ("enum",))
+        if self.default not in (None, 0, 1):
+            raise KeysError(
+                f"default of a {self.table} is 0 or 1, not {self.default}", ("default",)
+            )
 
     @property
     def _invalid_values(self) -> tuple[int, ...]:
@@ -134,7 +186,7 @@ class RegisterSpec:
 
     @property
     def count(self) -> int:
-        """Number of 16-bit registers this value occupies."""
+        """Number of 16-bit registers this value occupies (of bits, for a "bool")."""
         return 2 if self.type in ("u32", "s32") else 1
 
     @property
@@ -142,11 +194,15 @@ class RegisterSpec:
         return self.address + self.count - 1
 
 
+# A value an identity register may read, as the register decodes it: a raw integer or, on a
+# register with an enum, one of its labels.
+IdentityValue = int | str
+
+
 @dataclass(frozen=True)
 class DeviceProfile:
     name: str
     kind: DeviceKind
-    device_kind: int
     default_unit_id: int
     max_read_registers: int
     registers: dict[str, RegisterSpec]
@@ -158,6 +214,19 @@ class DeviceProfile:
     max_write_registers: int = MODBUS_MAX_WRITE
     # Protocol address ranges (inclusive, in every table) that no read may cover.
     reserved: tuple[tuple[int, int], ...] = ()
+    # Identity registers checked at probe: each must read one of its values (as written in the
+    # file). Empty: the device has none, and a probe reads its info registers only.
+    identity: dict[str, tuple[IdentityValue, ...]] = field(default_factory=dict)
+
+    def identity_raws(self, name: str) -> tuple[int, ...]:
+        """The raw values identity register ``name`` may read (labels through its enum)."""
+        labels = {label: raw for raw, label in self[name].enum.items()}
+        return tuple(labels[v] if isinstance(v, str) else v for v in self.identity[name])
+
+    def identity_default(self, name: str) -> int:
+        """What a simulator serves in identity register ``name``: the first raw value the
+        profile accepts, or 0 when the profile does not check that register."""
+        return self.identity_raws(name)[0] if name in self.identity else 0
 
     def __getitem__(self, name: str) -> RegisterSpec:
         return self.registers[name]
@@ -172,7 +241,9 @@ class DeviceProfile:
 class _DeviceModel(StrictModel):
     name: str
     kind: Annotated[DeviceKind, Field(strict=False)]
-    device_kind: int
+    identity: dict[
+        str, Annotated[list[StrictInt | StrictStr], Field(min_length=1)] | StrictInt | StrictStr
+    ] = Field(default_factory=dict)
     default_unit_id: Annotated[int, Field(ge=1, le=247)]
     max_read_registers: Annotated[int, Field(ge=1, le=125)] = 32
     min_restart_s: Annotated[_Finite, Field(ge=0)] = 0.0
@@ -181,6 +252,25 @@ class _DeviceModel(StrictModel):
     reserved: list[Annotated[tuple[StrictInt, StrictInt], Field(strict=False)]] = Field(
         default_factory=list
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _device_kind_moved(cls, data: object) -> object:
+        """The reference unit's `device_kind = N` is now one identity register among others:
+        refused with the spelling that replaces it (one way to say it, not two)."""
+        if isinstance(data, dict) and "device_kind" in data:
+            raise KeysError(
+                f"replaced by identity = {{ device_kind = {data['device_kind']!r} }}",
+                ("device_kind",),
+            )
+        return data
+
+    @property
+    def identity_values(self) -> dict[str, tuple[IdentityValue, ...]]:
+        return {
+            name: tuple(values) if isinstance(values, list) else (values,)
+            for name, values in self.identity.items()
+        }
 
     @model_validator(mode="after")
     def _reserved_ranges(self) -> _DeviceModel:
@@ -240,6 +330,25 @@ class _ProfileModel(BaseModel):
                         ("registers", name, "address"),
                         ("device", "reserved", i),
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _identity_known(self) -> _ProfileModel:
+        """Each identity register is one the profile defines, and each value one it can read:
+        a raw value its type carries, or a label of its enum."""
+        for name, values in self.device.identity_values.items():
+            key = ("device", "identity", name)
+            reg = self.registers.get(name)
+            if reg is None:
+                raise KeysError(f"identity register '{name}' is not in [registers]", key)
+            for value in values:
+                if isinstance(value, str) and value not in reg.enum.values():
+                    labels = sorted(reg.enum.values())
+                    raise KeysError(f"'{value}' is not in registers.{name}.enum {labels}", key)
+                bits = 16 * reg.count  # the range a read returns: signed on s16 and s32
+                low = -(1 << (bits - 1)) if reg.type.startswith("s") else 0
+                if isinstance(value, int) and not low <= value < low + (1 << bits):
+                    raise KeysError(f"{value} does not fit in registers.{name} ({reg.type})", key)
         return self
 
     @model_validator(mode="after")
@@ -320,13 +429,13 @@ def parse_profile(
     return DeviceProfile(
         name=dev.name,
         kind=dev.kind,
-        device_kind=dev.device_kind,
         default_unit_id=dev.default_unit_id,
         max_read_registers=dev.max_read_registers,
         min_restart_s=dev.min_restart_s,
         address_base=dev.address_base,
         max_write_registers=dev.max_write_registers,
         reserved=dev.protocol_reserved,
+        identity=dev.identity_values,
         registers=model.registers,
         source=source,
     )

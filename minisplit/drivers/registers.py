@@ -1,11 +1,18 @@
-"""Register encoding (u16/s16/u32/s32, scale, °F, sentinels, write ranges) and read planning."""
+"""Register encoding (u16/s16/u32/s32, scale, °F, sentinels, write ranges), the 0/1 of coils
+and discrete inputs ("bool": one bit read as the word 0 or 1), and read planning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from minisplit.drivers.profile import RegisterSpec, Table, celsius, fahrenheit
+from minisplit.drivers.profile import (
+    MODBUS_MAX_READ_BITS,
+    RegisterSpec,
+    Table,
+    celsius,
+    fahrenheit,
+)
 
 
 class RegisterValueError(ValueError):
@@ -31,6 +38,8 @@ def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
 
 
 def _raw_bounds(spec: RegisterSpec) -> tuple[int, int]:
+    if spec.type == "bool":
+        return 0, 1
     bits = 16 * spec.count
     if spec.type.startswith("s"):
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
@@ -79,6 +88,8 @@ def check_writable(spec: RegisterSpec, value: float) -> None:
     """Refuse any write the profile does not allow: read-only, enum or range violations."""
     if not spec.writable:
         raise RegisterValueError(f"{spec.name} is not writable")
+    if spec.type == "bool" and value not in (0, 1):
+        raise RegisterValueError(f"{spec.name}: {value!r} is not 0 or 1")
     if spec.enum and raw_from_value(spec, value) not in spec.enum:
         allowed = ", ".join(f"{k}={v}" for k, v in sorted(spec.enum.items()))
         raise RegisterValueError(f"{spec.name}: {value!r} is not one of {allowed}")
@@ -159,19 +170,23 @@ def plan_reads(
     max_count: int = 32,
     max_gap: int = 8,
     reserved: Sequence[tuple[int, int]] = (),
+    max_bits: int = MODBUS_MAX_READ_BITS,
 ) -> list[ReadBlock]:
     """Merge registers into the fewest reads: one block per table while the span fits.
 
     A gap inside a table is bridged when it is at most ``max_gap`` registers (reading a few
     unused registers costs less than a new request's round trip) and holds no ``reserved``
     address (inclusive ranges the device refuses to be read); a block never exceeds
-    ``max_count`` registers and never reaches past the last requested register."""
+    ``max_count`` registers and never reaches past the last requested register. Coils and
+    discrete inputs plan alike, in bits: a gap of up to 16 × ``max_gap`` bits is bridged (the
+    same bytes on the wire), and a block holds at most ``max_bits``."""
     blocks: list[ReadBlock] = []
     by_table: dict[Table, list[RegisterSpec]] = {}
     for spec in registers:
         by_table.setdefault(spec.table, []).append(spec)
     for table in sorted(by_table):
         specs = sorted(by_table[table], key=lambda s: s.address)
+        limit, gap_limit = (max_bits, 16 * max_gap) if table.bits else (max_count, max_gap)
         current: list[RegisterSpec] = []
         for spec in specs:
             if current:
@@ -179,7 +194,7 @@ def plan_reads(
                 end = max(s.last_address for s in current)
                 gap = spec.address - end - 1
                 bridges = not any(low < spec.address and end < high for low, high in reserved)
-                if gap <= max_gap and spec.last_address - start + 1 <= max_count and bridges:
+                if gap <= gap_limit and spec.last_address - start + 1 <= limit and bridges:
                     current.append(spec)
                     continue
                 blocks.append(_block(table, current))

@@ -54,6 +54,22 @@ class ModbusClient(Protocol):
         self, address: int, *, count: int = 1, device_id: int = 1
     ) -> Awaitable[ModbusPDU]: ...
 
+    def read_coils(
+        self, address: int, *, count: int = 1, device_id: int = 1
+    ) -> Awaitable[ModbusPDU]: ...
+
+    def read_discrete_inputs(
+        self, address: int, *, count: int = 1, device_id: int = 1
+    ) -> Awaitable[ModbusPDU]: ...
+
+    def write_coil(
+        self, address: int, value: bool, *, device_id: int = 1
+    ) -> Awaitable[ModbusPDU]: ...
+
+    def write_coils(
+        self, address: int, values: list[bool], *, device_id: int = 1
+    ) -> Awaitable[ModbusPDU]: ...
+
     def write_register(
         self, address: int, value: int, *, device_id: int = 1
     ) -> Awaitable[ModbusPDU]: ...

@@ -1,8 +1,9 @@
 """The reference outdoor unit and indoor heads at register level (docs/reference-unit.md).
 
-A thin mapping, with no behaviour of its own: writes to holding registers are checked against
-the device profile (exceptions 0x02/0x03) and handed to the unit's firmware (`hil.firmware`)
-as typed commands; input registers are encoded from the firmware's status view on every read.
+A thin mapping, with no behaviour of its own: writes to holding registers (and coils) are
+checked against the device profile (exceptions 0x02/0x03) and handed to the unit's firmware
+(`hil.firmware`) as typed commands; input registers (and discrete inputs) are encoded from the
+firmware's status view on every read.
 So a controller meets the same unit over Modbus as the benchmark does through the firmware."""
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ InputValues = dict[str, float | None]
 
 
 class ModbusUnit:
-    """A device's register map: stored holding words, input registers computed on read.
+    """A device's register map: stored holding words and coils, input registers and discrete
+    inputs computed on read (a coil or discrete input is the word 0 or 1 here).
 
     Subclasses give `input_values()` and hand changed holding registers to their firmware in
     `_written()`."""
@@ -68,16 +70,17 @@ class ModbusUnit:
         self, profile: DeviceProfile, holding_defaults: Mapping[str, float] | None = None
     ) -> None:
         self.profile = profile
-        self._covering: dict[Table, dict[int, RegisterSpec]] = {Table.INPUT: {}, Table.HOLDING: {}}
+        self._covering: dict[Table, dict[int, RegisterSpec]] = {table: {} for table in Table}
         for spec in profile.registers.values():
             for address in range(spec.address, spec.last_address + 1):
                 self._covering[spec.table][address] = spec
-        self._holding: dict[int, int] = {}
-        self._values: dict[str, float] = {}  # decoded copies of the holding registers
+        # The stored words of the writable tables (holding registers, coils).
+        self._stored: dict[Table, dict[int, int]] = {Table.HOLDING: {}, Table.COIL: {}}
+        self._values: dict[str, float] = {}  # decoded copies of the stored registers
         # Input registers forced by fault injection (None reads as the invalid sentinel).
         self.overrides: dict[str, float | None] = {}
         defaults = holding_defaults or {}
-        for spec in profile.table(Table.HOLDING):
+        for spec in [*profile.table(Table.HOLDING), *profile.table(Table.COIL)]:
             value = spec.default if spec.default is not None else defaults.get(spec.name, 0)
             self._store(spec, encode_value(spec, value))
 
@@ -106,24 +109,39 @@ class ModbusUnit:
                 raise RegisterAccessError(
                     ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
                 )
-        if table is Table.HOLDING:
-            return [self._holding.get(a, 0) for a in range(address, address + count)]
+        return self.image(table, address, count)
+
+    def image(self, table: Table, address: int, count: int) -> list[int]:
+        """What the table holds from ``address`` on, reserved addresses and gaps reading 0: the
+        server's initial datastore spans the whole table (a read is checked by `words`)."""
+        if table.writable:
+            stored = self._stored[table]
+            return [stored.get(a, 0) for a in range(address, address + count)]
         image: dict[int, int] = {}
         for name, value in {**self.input_values(), **self.overrides}.items():
             spec = self.profile[name]
+            if spec.table is not table:
+                continue
             words = encode_value(spec, value)
             image.update(zip(range(spec.address, spec.last_address + 1), words, strict=True))
         return [image.get(a, 0) for a in range(address, address + count)]
 
     def write_words(self, address: int, words: Sequence[int]) -> None:
         """A Modbus write (function 06 or 16): all registers are checked before any changes."""
+        self._write_table(Table.HOLDING, address, words)
+
+    def write_coils(self, address: int, bits: Sequence[int]) -> None:
+        """A Modbus write of coils (function 05 or 15), each 0 or 1, checked like `write_words`."""
+        self._write_table(Table.COIL, address, bits)
+
+    def _write_table(self, table: Table, address: int, words: Sequence[int]) -> None:
         changes: list[tuple[RegisterSpec, list[int]]] = []
         end = address + len(words)
         a = address
         while a < end:
-            spec = self._covering[Table.HOLDING].get(a)
+            spec = self._covering[table].get(a)
             if spec is None or not spec.writable:
-                raise RegisterAccessError(ExcCodes.ILLEGAL_ADDRESS, f"holding {a} is not writable")
+                raise RegisterAccessError(ExcCodes.ILLEGAL_ADDRESS, f"{table} {a} is not writable")
             if spec.address != a or spec.last_address >= end:
                 raise RegisterAccessError(
                     ExcCodes.ILLEGAL_ADDRESS, f"{spec.name} must be written whole"
@@ -142,7 +160,8 @@ class ModbusUnit:
         previous: list[tuple[RegisterSpec, list[int]]] = []
         for spec, part in changes:
             before = self.holding(spec.name)
-            previous.append((spec, [self._holding[spec.address + i] for i in range(spec.count)]))
+            stored = self._stored[spec.table]
+            previous.append((spec, [stored[spec.address + i] for i in range(spec.count)]))
             self._store(spec, part)
             changed[spec.name] = (before, self.holding(spec.name))
         try:
@@ -160,10 +179,10 @@ class ModbusUnit:
             words = words_from_raw(spec, raw_from_value(spec, value))
         except RegisterValueError as err:
             raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
-        self.write_words(spec.address, words)
+        self._write_table(spec.table, spec.address, words)
 
     def holding(self, name: str) -> float:
-        """Engineering value of a holding register."""
+        """Engineering value of a holding register or coil."""
         return self._values[name]
 
     def value(self, name: str) -> float | int | None:
@@ -173,7 +192,7 @@ class ModbusUnit:
 
     def _store(self, spec: RegisterSpec, words: Sequence[int]) -> None:
         for offset, word in enumerate(words):
-            self._holding[spec.address + offset] = word
+            self._stored[spec.table][spec.address + offset] = word
         value = decode(spec, words)
         self._values[spec.name] = 0.0 if value is None else value
 
@@ -284,7 +303,7 @@ class IndoorHead(ModbusUnit):
             "heartbeat_lost": view.heartbeat_lost,
         }
         return {
-            "device_kind": profile.device_kind,
+            "device_kind": profile.identity_default("device_kind"),
             "firmware_version": FIRMWARE_VERSION,
             "serial_number": HEAD_SERIAL_BASE + self.unit_id,
             "rated_capacity": view.rated_capacity_w,
@@ -354,7 +373,7 @@ class OutdoorUnit(ModbusUnit):
             "quiet_active": view.quiet_active,
         }
         return {
-            "device_kind": profile.device_kind,
+            "device_kind": profile.identity_default("device_kind"),
             "firmware_version": FIRMWARE_VERSION,
             "serial_number": ODU_SERIAL_BASE + self.unit_id,
             "rated_heating_capacity": view.rated_heating_w,

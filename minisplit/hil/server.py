@@ -6,7 +6,10 @@ read-only register → 0x02); the `action` hook then hands every access to the u
 computes input registers and validates and applies writes. Rules that come before the datastore:
 requests for unit ids nobody answers to get no reply, as on an RS-485 line; the line faults
 (minisplit/hil/faults.py) act once per request; reads longer than the unit's limit → 0x03, as
-Modbus orders the quantity check first. On an RTU line the reply frames pass the fault injector
+Modbus orders the quantity check first. Coils and discrete inputs do not go through the
+datastore (pymodbus packs them 16 to a register): the unit model answers them itself, with the
+same checks (an address outside the profile's points or a reserved one → 0x02, a refused coil
+write → 0x02/0x03). On an RTU line the reply frames pass the fault injector
 on their way out (bad CRC, noise bursts)."""
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from pymodbus.pdu.bit_message import (
+    ReadCoilsRequest,
+    ReadCoilsResponse,
+    ReadDiscreteInputsRequest,
+    ReadDiscreteInputsResponse,
+    WriteMultipleCoilsRequest,
+    WriteMultipleCoilsResponse,
+    WriteSingleCoilRequest,
+    WriteSingleCoilResponse,
+)
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersRequest,
     ReadInputRegistersRequest,
@@ -27,15 +40,16 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from minisplit.drivers.profile import DeviceProfile, Table
+from minisplit.drivers.profile import MODBUS_MAX_READ_BITS, DeviceProfile, Table
 from minisplit.drivers.serial_port import is_pseudo_terminal, parity_to_open
 from minisplit.hil.modbus_units import RegisterAccessError
 
 if TYPE_CHECKING:
     from pymodbus.datastore import ModbusServerContext
 
-# Function codes of the coil and discrete-input tables, which the units do not have.
+# Function codes of the coil and discrete-input tables, which the unit models answer themselves.
 BIT_FUNCTION_CODES = frozenset({1, 2, 5, 15})
+_COIL_FUNCTION_CODES = frozenset({1, 5, 15})
 INPUT_FUNCTION_CODE = 4
 READ_FUNCTION_CODES = frozenset({3, INPUT_FUNCTION_CODE})
 # The attribute of a response that names the request it answers (see _ServedRequest).
@@ -53,7 +67,11 @@ class ServedUnit(Protocol):
 
     def words(self, table: Table, address: int, count: int) -> list[int]: ...
 
+    def image(self, table: Table, address: int, count: int) -> list[int]: ...
+
     def write_words(self, address: int, words: Sequence[int]) -> None: ...
+
+    def write_coils(self, address: int, bits: Sequence[int]) -> None: ...
 
 
 class LineFaults(Protocol):
@@ -73,7 +91,8 @@ class LineFaults(Protocol):
 
 
 def sim_device(unit_id: int, unit: ServedUnit, before_access: Callable[[], None]) -> SimDevice:
-    """The SimDevice of one unit, with separate input and holding tables.
+    """The SimDevice of one unit, with separate input and holding tables (and empty bit tables:
+    `_BitPoints` serves those).
 
     ``before_access`` runs before every request is served (the simulator brings its physics
     up to the present there)."""
@@ -99,7 +118,7 @@ def _table(unit: ServedUnit, table: Table) -> list[SimData]:
     if span is None:
         return [SimData(address=0, datatype=DataType.INVALID)]
     first, last = span
-    words = unit.words(table, first, last - first + 1)
+    words = unit.image(table, first, last - first + 1)  # reserved addresses too: reads check
     return [
         SimData(
             address=address,
@@ -120,8 +139,7 @@ def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        if function_code in BIT_FUNCTION_CODES:
-            # No coil or discrete input exists at any address.
+        if function_code in BIT_FUNCTION_CODES:  # _BitPoints answers them before the datastore
             return ExcCodes.ILLEGAL_ADDRESS
         before_access()
         table = Table.INPUT if function_code == INPUT_FUNCTION_CODE else Table.HOLDING
@@ -138,19 +156,62 @@ def _action(unit: ServedUnit, before_access: Callable[[], None]) -> SimAction:
     return action
 
 
+class _BitPoints:
+    """Serves coil and discrete-input requests from the unit models (one point per address, as
+    the profile numbers them), bringing the physics up to the present first."""
+
+    def __init__(self, units: Mapping[int, ServedUnit], before_access: Callable[[], None]) -> None:
+        self.units = dict(units)
+        self.before_access = before_access
+
+    def answer(self, request: ModbusPDU, device_id: int) -> ModbusPDU:
+        fc = request.function_code
+        dev_id, transaction_id = request.dev_id, request.transaction_id
+        unit = self.units.get(device_id)
+        if unit is None:
+            return ExceptionResponse(fc, ExcCodes.ILLEGAL_ADDRESS)
+        table = Table.COIL if fc in _COIL_FUNCTION_CODES else Table.DISCRETE_INPUT
+        self.before_access()
+        try:
+            if fc in (1, 2):
+                if not 1 <= request.count <= MODBUS_MAX_READ_BITS:
+                    return ExceptionResponse(fc, ExcCodes.ILLEGAL_VALUE)
+                bits = [bool(v) for v in unit.words(table, request.address, request.count)]
+                reply = ReadCoilsResponse if fc == 1 else ReadDiscreteInputsResponse
+                return reply(bits=bits, dev_id=dev_id, transaction_id=transaction_id)
+            values = [int(bit) for bit in request.bits[: request.count if fc == 15 else 1]]
+            unit.write_coils(request.address, values)
+        except RegisterAccessError as err:
+            return ExceptionResponse(fc, err.code)
+        if fc == 5:
+            return WriteSingleCoilResponse(
+                address=request.address,
+                bits=request.bits[:1],
+                dev_id=dev_id,
+                transaction_id=transaction_id,
+            )
+        return WriteMultipleCoilsResponse(
+            address=request.address, count=len(values), dev_id=dev_id, transaction_id=transaction_id
+        )
+
+
 class _ServedRequest(ModbusPDU):
-    """Mixin for the register requests: the line faults act here, once per request (pymodbus
-    calls the datastore action once per access, and a write is two), then the read limit:
-    more registers than the addressed unit answers → 0x03."""
+    """Mixin for the register and bit requests: the line faults act here, once per request
+    (pymodbus calls the datastore action once per access, and a write is two), then the read
+    limit: more registers than the addressed unit answers → 0x03; bit requests go to
+    `_BitPoints`."""
 
     max_read: Mapping[int, int] = {}
     faults: LineFaults | None = None
+    bit_points: _BitPoints | None = None
 
     async def datastore_update(self, context: ModbusServerContext, device_id: int) -> ModbusPDU:
         answers = (device_id, self.transaction_id)
         code = None if self.faults is None else await self.faults.before_reply(device_id)
         if code is not None:
             response: ModbusPDU = ExceptionResponse(self.function_code, code)
+        elif self.function_code in BIT_FUNCTION_CODES and self.bit_points is not None:
+            response = self.bit_points.answer(self, device_id)
         elif self.function_code in READ_FUNCTION_CODES and self.count > self.max_read.get(
             device_id, self.count
         ):
@@ -164,21 +225,25 @@ class _ServedRequest(ModbusPDU):
 
 
 def _served_requests(
-    max_read: Mapping[int, int], faults: LineFaults | None
+    max_read: Mapping[int, int], faults: LineFaults | None, bit_points: _BitPoints
 ) -> list[type[ModbusPDU]]:
-    """The register requests of this server, with the line faults and the per-unit read limit
-    (pymodbus `custom_pdu`)."""
+    """The register and bit requests of this server, with the line faults, the per-unit read
+    limit and the bit tables (pymodbus `custom_pdu`)."""
     return [
         type(
             f"Served{base.__name__}",
             (_ServedRequest, base),
-            {"max_read": dict(max_read), "faults": faults},
+            {"max_read": dict(max_read), "faults": faults, "bit_points": bit_points},
         )
         for base in (
             ReadHoldingRegistersRequest,
             ReadInputRegistersRequest,
             WriteSingleRegisterRequest,
             WriteMultipleRegistersRequest,
+            ReadCoilsRequest,
+            ReadDiscreteInputsRequest,
+            WriteSingleCoilRequest,
+            WriteMultipleCoilsRequest,
         )
     ]
 
@@ -235,7 +300,9 @@ def _server_options(
     return {
         "context": [sim_device(uid, unit, before_access) for uid, unit in sorted(units.items())],
         "custom_pdu": _served_requests(
-            {uid: u.profile.max_read_registers for uid, u in units.items()}, faults
+            {uid: u.profile.max_read_registers for uid, u in units.items()},
+            faults,
+            _BitPoints(units, before_access),
         ),
         "trace_pdu": _known_units_only(frozenset(units), faults),
     }

@@ -124,7 +124,8 @@ def _fresh_unit(profile: DeviceProfile) -> FakeUnit:
     unit = FakeUnit(profile, {Table.INPUT: {}, Table.HOLDING: {}})
     for spec in profile.registers.values():
         unit.set(spec.name, spec.default or 0)
-    unit.set("device_kind", profile.device_kind)
+    for name in profile.identity:
+        unit.set(name, profile.identity_default(name))
     return unit
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.bit_message import ReadCoilsResponse, WriteSingleCoilResponse
 from pymodbus.pdu.register_message import (
     ReadInputRegistersResponse,
     WriteSingleRegisterResponse,
@@ -344,6 +345,23 @@ class FakeClient:
     ) -> ModbusPDU:
         raise NotImplementedError
 
+    async def read_coils(self, address: int, *, count: int = 1, device_id: int = 1) -> ModbusPDU:
+        bits = [i % 2 == 1 for i in range(count)] + [False] * (-count % 8)  # padded, as sent
+        return await self._answer(device_id, ReadCoilsResponse(bits=bits))
+
+    async def read_discrete_inputs(
+        self, address: int, *, count: int = 1, device_id: int = 1
+    ) -> ModbusPDU:
+        raise NotImplementedError
+
+    async def write_coil(self, address: int, value: bool, *, device_id: int = 1) -> ModbusPDU:
+        return await self._answer(device_id, WriteSingleCoilResponse(address=address, bits=[value]))
+
+    async def write_coils(
+        self, address: int, values: list[bool], *, device_id: int = 1
+    ) -> ModbusPDU:
+        raise NotImplementedError
+
     async def write_register(self, address: int, value: int, *, device_id: int = 1) -> ModbusPDU:
         return await self._answer(
             device_id, WriteSingleRegisterResponse(address=address, registers=[value])
@@ -419,6 +437,31 @@ async def test_response_timeouts_run_at_the_time_scale_but_not_below_a_floor() -
         costs = [await _cost(scheduler, unit) for unit in (7, 8, 9)]
     # 10 s is 1/6 s at 60x; 1 s would be 17 ms, held at the floor; 0.05 s stays as it is.
     assert costs == pytest.approx([10 / 60, MIN_SCALED_TIMEOUT_S, 0.05], abs=1e-3)
+
+
+COILS = ReadBlock(table=Table.COIL, address=3, count=11, registers=())
+
+
+@pytest.mark.looptime
+async def test_coils_go_through_the_same_timeouts_retries_and_priorities() -> None:
+    client = FakeClient(answering={7})
+    scheduler = BusScheduler(
+        "t", LINE, client_factory=fake_factory(client), retry_backoff=Backoff(0.1, 0.1)
+    )
+    async with asyncio.timeout(BOUND_S), running(scheduler):
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(DeviceTimeout):
+            await scheduler.read(8, COILS)
+        assert loop.time() - start == pytest.approx(3 * 0.3 + 2 * 0.1, abs=0.01)
+        # The padding of the reply's last byte is not a coil.
+        assert await scheduler.read(7, COILS) == [0, 1] * 5 + [0]
+        await scheduler.write(7, 4, [1], table=Table.COIL)
+        with pytest.raises(ValueError, match="not coil values"):
+            await scheduler.write(7, 4, [2], table=Table.COIL)
+        with pytest.raises(ValueError, match="discrete_input is not a table a master writes"):
+            await scheduler.write(7, 4, [1], table=Table.DISCRETE_INPUT)
+    assert [u for _, u in client.sent] == [8, 8, 8, 7, 7]
 
 
 async def _cost(scheduler: BusScheduler, unit: int) -> float:

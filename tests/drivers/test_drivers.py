@@ -110,6 +110,79 @@ async def test_probe_refuses_another_kind_of_device(
     assert err.value.fault == "wrong_device: device_kind=1"
 
 
+def _head_identified_by(head_profile: DeviceProfile, identity: dict) -> DeviceProfile:
+    """The head's profile, its device_kind register labelled, checking ``identity``."""
+    data = _profile_data(head_profile)
+    data["registers"]["device_kind"]["enum"] = {"1": "outdoor_unit", "2": "indoor_head"}
+    data["device"]["identity"] = identity
+    return parse_profile(data, "custom.toml")
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"device_kind": 2, "firmware_version": 0x0105},
+        {"device_kind": "indoor_head"},  # an enum label
+        {"device_kind": [3, 2], "firmware_version": [0x0104, 0x0105]},  # one of several
+    ],
+)
+async def test_probe_accepts_a_unit_whose_identity_registers_read_one_of_their_values(
+    tcp_scheduler: BusScheduler, line: FakeLine, head_profile: DeviceProfile, identity: dict
+) -> None:
+    line.units[HEAD_ID].set("firmware_version", 0x0105)
+    profile = _head_identified_by(head_profile, identity)
+    info = await HeadDriver(tcp_scheduler, HEAD_ID, profile).probe()
+    assert info.firmware_version == 0x0105
+
+
+@pytest.mark.parametrize(
+    ("unit_id", "identity", "message", "fault"),
+    [
+        (
+            HEAD_ID,
+            {"device_kind": 2, "firmware_version": [0x0106, 0x0107]},
+            r"firmware_version reads 261, but profile 'custom' expects one of \[262, 263\]",
+            "wrong_device: firmware_version=261",
+        ),
+        (
+            ODU_ID,
+            {"device_kind": "indoor_head"},
+            r"device_kind reads 'outdoor_unit', but profile 'custom' expects 'indoor_head'",
+            "wrong_device: device_kind=outdoor_unit",
+        ),
+    ],
+)
+async def test_probe_refuses_a_unit_whose_identity_register_reads_another_value(
+    tcp_scheduler: BusScheduler,
+    line: FakeLine,
+    head_profile: DeviceProfile,
+    unit_id: int,
+    identity: dict,
+    message: str,
+    fault: str,
+) -> None:
+    line.units[HEAD_ID].set("firmware_version", 0x0105)
+    profile = _head_identified_by(head_profile, identity)
+    with pytest.raises(UnexpectedDevice, match=message) as err:
+        await HeadDriver(tcp_scheduler, unit_id, profile).probe()
+    assert err.value.fault == fault
+
+
+async def test_a_profile_without_identity_probes_its_info_registers_only(
+    tcp_scheduler: BusScheduler, line: FakeLine, head_profile: DeviceProfile
+) -> None:
+    """No identity table, no device_kind register: the driver takes the profile and its probe
+    checks nothing (address 0, the reference unit's device_kind, is not even read)."""
+    data = _profile_data(head_profile)
+    del data["device"]["identity"], data["registers"]["device_kind"]
+    profile = parse_profile(data, "custom.toml")
+    line.units[HEAD_ID].set("device_kind", 9)
+    line.units[HEAD_ID].set("rated_capacity", 2500)
+    info = await HeadDriver(tcp_scheduler, HEAD_ID, profile).probe()
+    assert info.rated_capacity_w == 2500
+    assert line.requests == [(HEAD_ID, 4, 1)]  # one read of input registers, from address 1
+
+
 async def test_probe_refuses_a_unit_without_the_registers_its_profile_names(
     tcp_scheduler: BusScheduler, head_profile: DeviceProfile
 ) -> None:
@@ -563,7 +636,7 @@ def _profile_data(profile: DeviceProfile) -> dict:
     device = {
         "name": "custom",
         "kind": str(profile.kind),
-        "device_kind": profile.device_kind,
+        "identity": {name: list(values) for name, values in profile.identity.items()},
         "default_unit_id": profile.default_unit_id,
     }
     return {"device": device, "registers": registers}

@@ -190,9 +190,9 @@ def test_every_shipped_profile_is_checked_against_a_datasheet() -> None:
 def test_shipped_profile_matches_the_datasheet(name: str) -> None:
     kind, device_kind, unit_id, datasheet = DATASHEETS[name]
     profile = load_profile(name)
-    assert (profile.kind, profile.device_kind, profile.default_unit_id) == (
+    assert (profile.kind, profile.identity, profile.default_unit_id) == (
         kind,
-        device_kind,
+        {"device_kind": (device_kind,)},
         unit_id,
     )
     assert profile.max_read_registers == 32
@@ -228,7 +228,7 @@ def test_odu_profile_carries_the_restart_lockout() -> None:
 # ---- refusals -----------------------------------------------------------------------------
 
 MINIMAL: dict[str, Any] = {
-    "device": {"name": "t", "kind": "indoor_head", "device_kind": 2, "default_unit_id": 11},
+    "device": {"name": "t", "kind": "indoor_head", "default_unit_id": 11},
     "registers": {
         "status": {"address": 10, "table": "input", "type": "u16"},
         "mode": {"address": 101, "table": "holding", "type": "u16", "writable": True},
@@ -496,6 +496,7 @@ def test_the_example_in_the_profile_format_page_loads_as_it_says() -> None:
     assert (profile["setpoint"].range, profile["setpoint"].default) == ((15.555556, 30.0), 20.0)
     assert profile["room_temperature"].sentinels == (0x8000, 0xFFFF)
     assert (profile.reserved, profile.max_write_registers) == (((6, 8),), 4)
+    assert profile.identity_raws("model") == (25, 35)
 
 
 def test_a_write_limit_below_a_writable_32_bit_register_is_refused_naming_both() -> None:
@@ -506,3 +507,55 @@ def test_a_write_limit_below_a_writable_32_bit_register_is_refused_naming_both()
         parse_profile(data, "bad.toml")
     data["registers"]["total"]["writable"] = False
     assert parse_profile(data).max_write_registers == 1
+
+
+# ---- identity registers ---------------------------------------------------------------------
+
+
+def _identified_by(identity: dict) -> dict:
+    data = _with(
+        model={"address": 0, "table": "input", "type": "u16", "enum": {"7": "a7", "8": "a8"}},
+        device_id={"address": 2, "table": "input", "type": "s32"},
+    )
+    data["device"]["identity"] = identity
+    return data
+
+
+def test_a_profile_without_identity_checks_nothing_at_probe() -> None:
+    assert parse_profile(copy.deepcopy(MINIMAL)).identity == {}
+
+
+def test_identity_values_are_kept_as_written_and_read_as_raw_values() -> None:
+    profile = parse_profile(_identified_by({"model": ["a8", 7], "device_id": -1}))
+    assert profile.identity == {"model": ("a8", 7), "device_id": (-1,)}
+    assert profile.identity_raws("model") == (8, 7)
+    assert (profile.identity_default("model"), profile.identity_default("status")) == (8, 0)
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"serial": 1}, r"device\.identity\.serial: identity register 'serial' is not in"),
+        ({"model": "a9"}, r"device\.identity\.model: 'a9' is not in registers\.model\.enum"),
+        ({"model": 0x10000}, r"device\.identity\.model: 65536 does not fit in registers\.model"),
+        ({"model": -1}, r"device\.identity\.model: -1 does not fit"),
+        ({"device_id": 1 << 31}, r"device\.identity\.device_id: 2147483648 does not fit"),
+        ({"model": []}, r"device\.identity\.model"),
+        ({"model": 1.5}, r"device\.identity\.model"),
+    ],
+)
+def test_an_identity_the_profile_cannot_read_is_refused_naming_it(
+    identity: dict, message: str
+) -> None:
+    with pytest.raises(ProfileError, match=rf"^bad\.toml: {message}"):
+        parse_profile(_identified_by(identity), "bad.toml")
+
+
+def test_the_old_device_kind_key_is_refused_pointing_to_identity() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["device"]["device_kind"] = 2
+    with pytest.raises(
+        ProfileError,
+        match=r"^bad\.toml: device\.device_kind: replaced by identity = \{ device_kind = 2 \}$",
+    ):
+        parse_profile(data, "bad.toml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +12,8 @@ from pymodbus.exceptions import ModbusIOException
 
 from minisplit.drivers.profile import DeviceProfile, Table
 from minisplit.drivers.registers import plan_reads
+from minisplit.hil.modbus_units import OutdoorUnit
+from minisplit.hil.server import start_tcp_server, tcp_address
 from minisplit.hil.simulator import Simulator
 from tests.hil.house import house, served_house
 
@@ -232,3 +235,21 @@ async def test_serves_several_units_over_rtu(pty_pair):
             assert exception_code(response) == ILLEGAL_VALUE
         finally:
             client.close()
+
+
+async def test_a_reserved_address_inside_a_table_is_served_around(sim):
+    """A profile may reserve an address between two registers of one table (interfaces refuse
+    reads there): the server is still built over the whole table, reads on either side answer,
+    and a read over the reserved address is an illegal address. (It failed to build the unit.)"""
+    profile = dataclasses.replace(sim.odu.profile, reserved=((9, 9),))
+    odu = OutdoorUnit(profile, sim.odu.unit_id, sim.odu.firmware)
+    server = await start_tcp_server({odu.unit_id: odu}, "127.0.0.1", 0, lambda: None)
+    client = AsyncModbusTcpClient("127.0.0.1", port=tcp_address(server)[1])
+    try:
+        await client.connect()
+        assert exception_code(await read(client, Table.INPUT, 0, 9, odu.unit_id)) is None
+        assert exception_code(await read(client, Table.INPUT, 10, 4, odu.unit_id)) is None
+        assert exception_code(await read(client, Table.INPUT, 8, 3, odu.unit_id)) == 0x02
+    finally:
+        client.close()
+        await server.shutdown()
