@@ -141,6 +141,10 @@ class HeadView:
     fault_code: str
     remote_pending: bool
     last_remote: RemoteRequest | None  # the handheld remote's last press, pending or not
+    # Behind an interface (docs/profiles.md): the head's thermostat calls for refrigerant, and
+    # the room temperature the master last wrote for the head to regulate on (None: none).
+    thermo_on: bool = False
+    external_temperature: float | None = None
 
     @property
     def remote_request(self) -> RemoteRequest | None:
@@ -232,6 +236,8 @@ class HeadFirmware:
         self.last_remote: RemoteRequest | None = None
         # Sensors broken by fault injection: they read None and raise a fault code.
         self.broken_sensors: set[str] = set()
+        # The room temperature an interface's master writes for the head to regulate on.
+        self.external_temperature: float | None = None
         self._fallback_request_pct = 0.0
         self._cold_draft = False
         self._last_request_pct = 0.0
@@ -442,6 +448,8 @@ class HeadFirmware:
             fault_code=_fault_code(self.broken_sensors, HEAD_SENSOR_FAULTS),
             remote_pending=self.remote_pending,
             last_remote=self.last_remote,
+            thermo_on=self.request_pct > 0,
+            external_temperature=self.external_temperature,
         )
 
 
