@@ -260,7 +260,7 @@ class SetpointStrategy:
             if wanted is not zone.direction:
                 zone.direction, zone.integral = wanted, 0.0
             target = _target(settings, wanted)
-            if self._direction is not wanted:
+            if self._direction is not wanted and self._direction is not NONE:
                 conflict = True
                 # The other direction runs: stand by (off, or fan only until the minimum on
                 # time lets it switch off) rather than pull the unit round.
