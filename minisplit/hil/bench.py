@@ -55,7 +55,7 @@ from minisplit.hil.scenario import (
     shipped_scenarios,
 )
 
-CONTROLLERS = ("minisplit", "onoff", "stock", "passthrough", "ideal")
+CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")  # on the direct unit (the default)
 # The units a scenario's heads can be (docs/benchmark.md, 'Units'): the reference unit with its
 # compressor-speed register, setpoint-driven heads behind a setpoint-only interface, and the
 # same with an external room-temperature register; and the controllers each one can run.
@@ -65,6 +65,7 @@ UNIT_CONTROLLERS: Mapping[str, tuple[str, ...]] = {
     "setpoint": ("minisplit", "passthrough"),
     "external": ("minisplit", "passthrough"),
 }
+ALL_CONTROLLERS = (*CONTROLLERS, "passthrough")
 # The setpoint-driven heads' own thermostat (`hil.firmware.HeadThermostat`'s defaults: an
 # Intesis-style interface on a Mitsubishi-style head).
 INTERFACE_THERMOSTAT = HeadThermostat()
@@ -601,8 +602,9 @@ def bench_rows(controllers: Sequence[str], units: Sequence[str]) -> list[tuple[s
         if name == "ideal":
             rows.append(("ideal", "ideal", "direct"))
         elif not any(name == n for _, n, _ in rows):
-            if name not in CONTROLLERS:
-                raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
+            if name not in ALL_CONTROLLERS:
+                known = ", ".join(ALL_CONTROLLERS)
+                raise ValueError(f"unknown controller {name!r} (one of {known})")
             runs_on = [u for u in UNITS if name in UNIT_CONTROLLERS[u]]
             raise ValueError(
                 f"controller {name!r} runs on the {' and '.join(runs_on)} unit(s) only"
@@ -840,7 +842,9 @@ def run_bench(
     one of them."""
     if controllers is None:
         controllers = [
-            c for c in CONTROLLERS if c == "ideal" or any(c in UNIT_CONTROLLERS[u] for u in units)
+            c
+            for c in ALL_CONTROLLERS
+            if c == "ideal" or any(c in UNIT_CONTROLLERS.get(u, ()) for u in units)
         ]
     try:
         rows = bench_rows(controllers, units)

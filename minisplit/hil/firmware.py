@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from minisplit.controller.core.head_setpoint import unit_setpoint
 from minisplit.drivers.records import HeadCommand, HeadStatus, OduCommand, OduStatus, RemoteRequest
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from minisplit.hil.heatpump import (
@@ -243,10 +244,8 @@ class HeadThermostat:
 
     def setpoint_in_effect(self, setpoint: float, mode: HeadMode) -> float:
         """The setpoint the unit really uses: within the mode's range, to its resolution."""
-        low, high = self.heat_range_c if mode is HEAD_HEAT else self.cool_range_c
-        clamped = low if setpoint < low else high if setpoint > high else setpoint
-        step = self.setpoint_step_c
-        return round(round(clamped / step) * step, 2)
+        span = self.heat_range_c if mode is HEAD_HEAT else self.cool_range_c
+        return unit_setpoint(setpoint, span, self.setpoint_step_c)
 
 
 class HeadFirmware:

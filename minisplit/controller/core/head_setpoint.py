@@ -38,6 +38,13 @@ from minisplit.drivers.vocabulary import HeadMode
 BAND_K = 0.5
 
 
+def unit_setpoint(value: float, span: tuple[float, float], step: float) -> float:
+    """``value`` as a unit with setpoint range ``span`` and resolution ``step`` takes it."""
+    low, high = span
+    clamped = low if value < low else high if value > high else value
+    return round(round(clamped / step) * step, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class HeadLevers:
     """What the interface takes (from its profile and the unit's manual)."""
@@ -54,10 +61,8 @@ class HeadLevers:
 
     def setpoint(self, value: float, heating: bool) -> float:
         """``value`` as the unit can take it: within the mode's range, to its resolution."""
-        low, high = self.heat_range_c if heating else self.cool_range_c
-        clamped = low if value < low else high if value > high else value
-        step = self.setpoint_step_c
-        return round(round(clamped / step) * step, 2)
+        span = self.heat_range_c if heating else self.cool_range_c
+        return unit_setpoint(value, span, self.setpoint_step_c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class SetpointTuning:
     # (below it when heating): every tenth of a kelvin less lift saves energy.
     aim_k: float = 0.3
     kp: float = 0.5  # setpoint offset, K per K of the room's error
-    ti_s: float = 3600.0  # integral time
+    ti_s: float = 3600.0  # the offset grows by 1 K per this long at 1 K of error
     max_offset_k: float = 4.0  # the PI offset's bound either way
     # Low-load cycling by head power: off once the room is this far past the target (inside
     # the band), on again once it is this far short of the aim, each state held its minimum.
@@ -81,6 +86,10 @@ class SetpointTuning:
     external_write_interval_s: float = 60.0
     external_refresh_s: float = 300.0
     bias: HeadSensorBias = field(default_factory=HeadSensorBias)
+    # On the external temperature the head goes thermo-on only `HeadLevers.thermo_on_k` short
+    # of its setpoint: the setpoint leads the aim by this much, so that a head switched on
+    # short of its aim starts at once.
+    external_lead_k: float = 0.25
     mode_policy: ModePolicy = ModePolicy.FIRST
     mode_hold_s: float = 1200.0
 
@@ -178,11 +187,11 @@ class SetpointStrategy:
                 continue
             aim = _target(given.settings, direction) - self._toward_outdoors(direction)
             short = aim - room if direction is HEAT else room - aim
-            if short > 0.0 or (zone.powered and zone.mode is not HeadMode.FAN_ONLY):
+            if short > 0.0:  # the room is short of its aim: it calls
                 if direction is HEAT:
-                    heat_calls, heat_k = True, heat_k + max(short, 0.0)
+                    heat_calls, heat_k = True, heat_k + short
                 else:
-                    cool_calls, cool_k = True, cool_k + max(short, 0.0)
+                    cool_calls, cool_k = True, cool_k + short
         unit = arbitrate(
             tuning.mode_policy,
             self._direction,
@@ -304,22 +313,24 @@ class SetpointStrategy:
         levers = tuning.levers
         aim = target - tuning.aim_k if heating else target + tuning.aim_k
         error = aim - room if heating else room - aim  # > 0: the room needs more
-        feed_forward = 0.0
-        if not levers.external_temperature:  # the head regulates its own (biased) sensor
+        if levers.external_temperature:
+            feed_forward = tuning.external_lead_k
+        else:  # the head regulates its own sensor, which reads warm while it heats
             feed_forward = tuning.bias.heating_k if heating else -tuning.bias.cooling_k
         low, high = levers.heat_range_c if heating else levers.cool_range_c
         offset = zone.integral + tuning.kp * error
         raw = aim + feed_forward + offset if heating else aim - feed_forward - offset
-        # Integrate while the head works, unless the setpoint is already at the end of its
-        # range in the direction the error pushes it (anti-windup).
-        pinned = (
-            (raw >= high if heating else raw <= low)
-            if error > 0
-            else (raw <= low if heating else raw >= high)
-        )
+        # Integrate while the head is on, unless the setpoint is already at the end of its
+        # range in the direction the error pushes it, and toward less only while the head's
+        # thermostat works: a room that floats past its aim on its own (sun, gains, a mild
+        # night) is nothing a lower setpoint could change (anti-windup).
+        if error > 0:
+            pinned = raw >= high if heating else raw <= low
+        else:
+            pinned = not zone.thermo_on or (raw <= low if heating else raw >= high)
         if zone.powered and not pinned:
             bound = tuning.max_offset_k
-            integral = zone.integral + tuning.kp * error * zone.dt / tuning.ti_s
+            integral = zone.integral + error * zone.dt / tuning.ti_s
             zone.integral = -bound if integral < -bound else bound if integral > bound else integral
         self._write_setpoint(zone, raw, heating, (HEAT if heating else COOL, target), now)
 
@@ -336,7 +347,14 @@ class SetpointStrategy:
         if zone.setpoint is None or aimed != zone.aimed:
             zone.setpoint, zone.setpoint_at, zone.aimed = value, now, aimed
             return
-        if value == zone.setpoint or abs(raw - zone.setpoint) <= 0.75 * levers.setpoint_step_c:
+        # The loop's trims go to a head that is on (an idle head's setpoint does nothing but
+        # wear its register), by most of a step at least, so that a value near a step's edge
+        # does not toggle.
+        if (
+            not zone.powered
+            or value == zone.setpoint
+            or abs(raw - zone.setpoint) <= 0.75 * levers.setpoint_step_c
+        ):
             return
         if now - zone.setpoint_at >= self.tuning.setpoint_write_interval_s:
             zone.setpoint, zone.setpoint_at = value, now
