@@ -46,9 +46,9 @@ def run(
 def test_the_written_setpoint_corrects_the_head_sensors_bias_in_heating():
     # The head's own sensor reads ~1.5 K warm while it heats: to hold the room at its aim
     # the head is given more than the target.
-    out = run(SetpointStrategy(), {"a": (HEAT_21, 20.5)}, 60.0)["a"]
+    out = run(SetpointStrategy(), {"a": (HEAT_21, 20.0)}, 60.0)["a"]
     assert out.power and out.mode is HeadMode.HEAT
-    # 21 − 0.3 (aim) + 1.5 (bias) + 0.5 × 0.2 (P), to the unit's 0.5 K step
+    # 21 − 0.45 (aim) + 1.5 (bias) + 0.5 × 0.55 (P), to the unit's 0.5 K step
     assert out.setpoint == 22.5
     assert out.external_temperature is None
 
@@ -57,7 +57,8 @@ def test_with_an_external_register_the_room_temperature_is_written_and_no_bias_i
     tuning = SetpointTuning(levers=HeadLevers(external_temperature=True))
     out = run(SetpointStrategy(tuning), {"a": (HEAT_21, 20.5)}, 60.0)["a"]
     assert out.external_temperature == 20.5
-    assert out.setpoint == 21.0  # the aim + 0.5 × 0.2 (P), to the step
+    # The aim (20.55) + the lead that makes the head start at once (0.25) + 0.5 × 0.05 (P)
+    assert out.setpoint == 21.0
 
 
 def test_a_room_that_stays_cold_pushes_the_setpoint_up_to_the_units_range_and_no_further():
@@ -104,9 +105,10 @@ def test_a_new_target_is_written_at_once():
 
 
 def test_the_homeowners_target_is_not_what_the_head_is_given_in_cooling():
-    out = run(SetpointStrategy(), {"a": (COOL_24, 24.5)}, 60.0)["a"]
+    out = run(SetpointStrategy(), {"a": (COOL_24, 25.0)}, 60.0)["a"]
     assert out.mode is HeadMode.COOL
-    # The head's sensor reads 0.5 K cool while it cools: its setpoint goes below the aim.
+    # The head's sensor reads 0.5 K cool while it cools: its setpoint goes below the aim
+    # (24.45 − 0.5 − 0.5 × 0.55).
     assert out.setpoint == 23.5
 
 

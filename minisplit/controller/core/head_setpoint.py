@@ -69,17 +69,21 @@ class HeadLevers:
 class SetpointTuning:
     levers: HeadLevers = field(default_factory=HeadLevers)
     # The loop aims this far inside the comfort band from the target, toward the outdoors
-    # (below it when heating): every tenth of a kelvin less lift saves energy.
-    aim_k: float = 0.3
+    # (below it when heating): every tenth of a kelvin less lift saves energy, and the unit's
+    # 0.5 K setpoint steps and the integral keep the room above the aim about as much as below.
+    aim_k: float = 0.45
     kp: float = 0.5  # setpoint offset, K per K of the room's error
-    ti_s: float = 3600.0  # the offset grows by 1 K per this long at 1 K of error
+    ti_s: float = 28800.0  # the offset grows by 1 K per this long at 1 K of error
     max_offset_k: float = 4.0  # the PI offset's bound either way
-    # Low-load cycling by head power: off once the room is this far past the target (inside
-    # the band), on again once it is this far short of the aim, each state held its minimum.
-    power_off_k: float = 0.45
-    power_on_k: float = 0.1
-    min_on_s: float = 900.0
-    min_off_s: float = 600.0
+    # Low-load cycling by head power: off once the room is this far past the target, on again
+    # once it is this far short of the aim, each state held at least its minimum. The head's
+    # own thermostat would let the room swing through its 1.5 K differential (on the warm
+    # sensor) instead; a head is no compressor, and five minutes keep its fan and the unit's
+    # refrigerant flow from chattering.
+    power_off_k: float = 0.1
+    power_on_k: float = 0.05
+    min_on_s: float = 300.0
+    min_off_s: float = 300.0
     setpoint_write_interval_s: float = 600.0
     # The external temperature: written when it moved by its 0.1 °C register step, at most
     # this often, and again at least this often so that the unit keeps regulating on it.
