@@ -205,3 +205,29 @@ def test_no_head_cycle_is_shorter_than_its_minimum(steps, min_on_s, min_off_s):
                 assert t - since >= min_on_s
             powered, since = out.power, t
         t += gap
+
+
+def test_a_room_that_floats_warm_while_the_head_idles_does_not_wind_the_setpoint_down():
+    # 20.9 °C: above the aim (20.55), not yet past the target by the off margin, so the head
+    # stays on. While its thermostat works, the offset comes down; while it is satisfied
+    # (the room is warm on its own: sun, gains) there is nothing a lower setpoint would change.
+    def after(thermo_on: bool) -> float:
+        strategy = SetpointStrategy()
+        out = strategy.step({"a": HeadZoneInput(HEAT_21, None, 20.0)}, 0.0)["a"]  # on
+        for step in range(1, int(8 * 3600 / PERIOD_S)):
+            given = HeadZoneInput(HEAT_21, None, 20.9, thermo_on=thermo_on)
+            out = strategy.step({"a": given}, step * PERIOD_S)["a"]
+        assert out is not None and out.power
+        return out.setpoint
+
+    assert after(thermo_on=True) < after(thermo_on=False)
+
+
+def test_a_head_that_is_off_gets_no_new_trims():
+    strategy = SetpointStrategy(SetpointTuning(min_on_s=0.0, ti_s=600.0))
+    on = run(strategy, {"a": (HEAT_21, 20.0)}, 60.0)["a"]
+    assert on.power
+    # Past the target: off, and however long the room stays warm its setpoint stays put.
+    off = run(strategy, {"a": (HEAT_21, 21.3)}, 6 * 3600.0, start=60.0)["a"]
+    assert not off.power
+    assert off.setpoint == on.setpoint
