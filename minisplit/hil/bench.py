@@ -803,7 +803,7 @@ def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace])
     for name, trace in traces.items():
         # The shipped controller on top, the others faint behind it: onoff's on/off square
         # wave would otherwise hide it.
-        ours = name == "minisplit"
+        ours = name.split("@")[0] == "minisplit"
         style = {
             "lw": 0.8 if ours else 0.5,
             "alpha": 1.0 if ours else 0.5,
