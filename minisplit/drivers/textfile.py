@@ -22,14 +22,12 @@ def shipped_files(
 ) -> list[Path]:
     """The files of a data folder that travels inside ``package`` whose names end in ``suffix``
     (but not in ``excluding``), sorted: the shipped configs, profiles, scenarios and fault files."""
-    entries = (
-        resources.files(package).joinpath(folder).iterdir()
-        if folder
-        else (resources.files(package).iterdir())
-    )
+    folder_path = resources.files(package)
+    if folder:
+        folder_path = folder_path.joinpath(folder)
     return sorted(
         Path(str(entry))
-        for entry in entries
+        for entry in folder_path.iterdir()
         if entry.name.endswith(suffix) and not (excluding and entry.name.endswith(excluding))
     )
 
