@@ -5,7 +5,6 @@ dataclasses hold each value once): a config that leaves a key out runs the core 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,6 +29,7 @@ from minisplit.drivers.textfile import (
     named_file,
     parse_toml,
     read_text,
+    shipped_files,
     shipped_names,
 )
 from minisplit.drivers.tomlerrors import KeysError, Loc, at_key, describe
@@ -468,12 +468,7 @@ def _remote_sensor_topics(config: Config, text: str) -> list[str]:
 def shipped_configs() -> list[Path]:
     """The configs that come with the package (`demo`, `example`), by name; their fault files
     (`*-faults.toml`) are not configs."""
-    folder = resources.files("minisplit_data")
-    return sorted(
-        Path(str(entry))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".toml") and not entry.name.endswith("-faults.toml")
-    )
+    return shipped_files("minisplit_data", excluding="-faults.toml")
 
 
 def config_file(text: str) -> Path:

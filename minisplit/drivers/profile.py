@@ -23,7 +23,13 @@ from pydantic import (
 )
 
 from minisplit.drivers.strict_model import StrictModel
-from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.textfile import (
+    TomlError,
+    UnreadableFile,
+    parse_toml,
+    read_text,
+    shipped_files,
+)
 from minisplit.drivers.tomlerrors import KeysError, describe
 
 
@@ -459,10 +465,7 @@ def _parse_profile_text(text: str, source: str) -> DeviceProfile:
 
 def shipped_profile_names() -> list[str]:
     """Names of the profiles that travel inside the package."""
-    folder = resources.files("minisplit_data") / "profiles"
-    return sorted(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
+    return [path.stem for path in shipped_files("minisplit_data", "profiles")]
 
 
 def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None:

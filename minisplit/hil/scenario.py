@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -35,6 +34,7 @@ from minisplit.drivers.textfile import (
     named_file,
     parse_toml,
     read_text,
+    shipped_files,
     shipped_names,
 )
 from minisplit.drivers.vocabulary import FanSpeed
@@ -432,8 +432,7 @@ def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
 
 def shipped_scenarios() -> list[Path]:
     """The scenario files that come with the package, by name."""
-    folder = files("minisplit.hil").joinpath("scenarios")
-    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+    return shipped_files("minisplit.hil", "scenarios")
 
 
 def scenario_file(text: str) -> Path:
