@@ -18,6 +18,7 @@ from minisplit.drivers.registers import (
     enum_value,
     plan_reads,
 )
+from tests.drivers.test_profile import DATASHEETS
 
 INTERFACES = ("intesis-mitsubishi", "intesis-daikin", "coolmasternet", "daikin-diii-net")
 INTESIS = {"intesis-mitsubishi": 0x0500, "intesis-daikin": 0x0801}
@@ -32,8 +33,9 @@ def header(name: str) -> str:
     return text[: text.index("[device]")]
 
 
-def test_every_interface_profile_is_shipped() -> None:
-    assert set(INTERFACES) <= set(shipped_profile_names())
+def test_every_shipped_profile_is_checked_against_a_datasheet_or_a_manual() -> None:
+    """The reference unit's profiles against its datasheet (test_profile.py), the others here."""
+    assert set(shipped_profile_names()) == set(DATASHEETS) | set(INTERFACES)
 
 
 @pytest.mark.parametrize("name", sorted(shipped_profile_names()))
