@@ -118,8 +118,8 @@ def test_a_bad_bit_point_is_refused_in_one_line_naming_file_and_key(
     assert message in line, line
 
 
-def test_the_shipped_profiles_have_no_bit_points() -> None:
-    for path in (ROOT / "config" / "profiles").glob("*.toml"):
+def test_the_reference_profiles_have_no_bit_points() -> None:
+    for path in (ROOT / "config" / "profiles").glob("reference-*.toml"):
         profile = load_profile_file(path)
         assert not profile.table(Table.COIL) and not profile.table(Table.DISCRETE_INPUT)
 

@@ -182,8 +182,10 @@ DATASHEETS = {
 }
 
 
-def test_every_shipped_profile_is_checked_against_a_datasheet() -> None:
-    assert set(shipped_profile_names()) == set(DATASHEETS)
+def test_the_reference_profiles_are_shipped() -> None:
+    # The interface profiles are checked against their manuals in
+    # test_shipped_interface_profiles.py.
+    assert set(DATASHEETS) <= set(shipped_profile_names())
 
 
 @pytest.mark.parametrize("name", sorted(DATASHEETS))
