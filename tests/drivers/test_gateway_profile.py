@@ -4,8 +4,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+
+from minisplit.drivers.bus import BusScheduler
+from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.profile import (
     MODBUS_MAX_READ_BITS,
     DeviceProfile,
@@ -13,9 +18,15 @@ from minisplit.drivers.profile import (
     Table,
     _parse_profile_text,
     load_profile,
+    load_profile_file,
 )
 from minisplit.drivers.registers import plan_reads
-from tests.fixtures.gateway import LAST_INDEX, gateway_head_text, manual_address
+from minisplit.hil.server import start_tcp_server, tcp_address
+from tests.drivers.conftest import running, tcp_bus
+from tests.fixtures.bare_unit import BareHead
+from tests.fixtures.gateway import LAST_INDEX, ROOT, gateway_head_text, manual_address
+
+HEAD_ID = 11
 
 
 def gateway(device: str = "", *, numbered_from_1: bool = True) -> DeviceProfile:
@@ -152,3 +163,38 @@ def test_max_read_bits_bounds_a_bit_read_plan() -> None:
     assert len(plan_reads(points, max_bits=profile.max_read_bits)) == 2
     assert len(plan_reads(points)) == 1
     assert all(p.table is Table.DISCRETE_INPUT for p in points)
+
+
+TWO_POINTS = (
+    '\n[registers.thermo_on]\naddress = 0\ntable = "discrete_input"\ntype = "bool"\n'
+    '\n[registers.comm_failure]\naddress = 9\ntable = "discrete_input"\ntype = "bool"\n'
+)
+
+
+@pytest.mark.parametrize(("limit", "reads"), [("", 1), ("max_read_bits = 4", 2)])
+async def test_the_driver_and_the_simulator_keep_to_max_read_bits(
+    tmp_path: Path, limit: str, reads: int
+) -> None:
+    text = (ROOT / "config" / "profiles" / "reference-head.toml").read_text(encoding="utf-8")
+    path = tmp_path / "bits.toml"
+    path.write_text(text.replace("[device]\n", f"[device]\n{limit}\n", 1) + TWO_POINTS)
+    profile = load_profile_file(path)
+    unit = BareHead(profile)
+    unit.overrides["comm_failure"] = 1
+    server = await start_tcp_server({HEAD_ID: unit}, "127.0.0.1", 0, lambda: None)
+    port = tcp_address(server)[1]
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    try:
+        async with running(BusScheduler("t", tcp_bus(port))) as bus:
+            head = HeadDriver(bus, HEAD_ID, profile)
+            values = await head.read_values(["thermo_on", "comm_failure"])
+            assert values == {"thermo_on": 0, "comm_failure": 1}
+            assert bus.stats(HEAD_ID).requests == reads
+        assert await client.connect()
+        reply = await client.read_discrete_inputs(0, count=10, device_id=HEAD_ID)
+        assert reply.isError() == (reads == 2)
+        if reply.isError():
+            assert reply.exception_code == 0x03
+    finally:
+        client.close()
+        await server.shutdown()
