@@ -12,40 +12,18 @@ from pathlib import Path
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from minisplit.controller.config import LoadedConfig, parse_config
+from minisplit.controller.config import LoadedConfig
 from minisplit.drivers.bus import BusScheduler
 from minisplit.drivers.head import HeadDriver
 from minisplit.hil.simulator import Simulator, SimulatorSetupError
 from tests.drivers.conftest import PTY_PARITY, rtu_bus, running, tcp_bus
-from tests.fixtures.gateway import manual_address, write_gateway_profile
-
-GATEWAY_ID, HEAD_ID = 2, 11
-INDICES = {"living": 0, "bedroom": 3, "office": 15}
-
-ZONE = """
-[[zones]]
-id = "{zone}"
-name = "{zone}"
-bus = "line"
-unit_id = {unit_id}
-{extra}
-"""
-
-
-def gateway_house(profile: Path) -> LoadedConfig:
-    """Three heads behind the gateway on unit id 2 and one unit of its own (11), each room at
-    its own temperature so that a mixed-up address shows."""
-    text = 'controller_id = "t"\n[buses.line]\ntype = "tcp"\nhost = "127.0.0.1"\nport = 5020\n'
-    text += '[outdoor_unit]\nbus = "line"\nunit_id = 1\n'
-    for zone, index in INDICES.items():
-        text += ZONE.format(
-            zone=zone, unit_id=GATEWAY_ID, extra=f'profile = "{profile}"\nunit_index = {index}'
-        )
-    text += ZONE.format(zone="kitchen", unit_id=HEAD_ID, extra="")
-    text += '[simulator]\nstart = "01-15 06:00"\n'
-    for i, zone in enumerate([*INDICES, "kitchen"]):
-        text += f"[simulator.rooms.{zone}]\ninitial_temperature = {14 + 2 * i}.0\n"
-    return parse_config(text, "gateway.toml")
+from tests.fixtures.gateway import (
+    GATEWAY_ID,
+    INDICES,
+    gateway_house,
+    manual_address,
+    write_gateway_profile,
+)
 
 
 @pytest.fixture
