@@ -268,8 +268,9 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     ) -> list[RegisterSpec]:
         """`[device] copy_before_write`: a write carries every writable register of the tables
         it touches, the ones not changing as the unit last read back (read first when there is
-        no read-back yet), so the unit never takes a default for a field nobody meant to set.
-        ``encoded`` gains their words."""
+        no read-back yet) or, with `copy_from`, as their source reads now: the unit never takes
+        a default, or a stale command, for a field nobody meant to set. ``encoded`` gains their
+        words."""
         tables = {spec.table for spec in changed}
         names = {spec.name for spec in changed}
         rest = [
@@ -277,11 +278,16 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             for spec in self.profile.registers.values()
             if spec.writable and spec.table in tables and spec.name not in names
         ]
-        if unread := [spec.name for spec in rest if spec.name not in self._known]:
-            reading = await self._read(self._plan(unread), Priority.COMMAND)
-            self._known.update(reading.words)
+        sources = {spec.copy_from for spec in rest if spec.copy_from is not None}
+        unread = {s.name for s in rest if s.copy_from is None and s.name not in self._known}
+        copied: dict[str, list[int]] = {}
+        if sources or unread:
+            reading = await self._read(self._plan(sources | unread), Priority.COMMAND)
+            self._known.update((name, reading.words[name]) for name in unread)
+            copied = reading.words
         for spec in rest:
-            encoded[spec.name] = self._known[spec.name]
+            source = spec.copy_from
+            encoded[spec.name] = self._known[spec.name] if source is None else copied[source]
         return [*changed, *rest]
 
     async def _read(self, plan: list[ReadBlock], priority: Priority = Priority.POLL) -> Reading:

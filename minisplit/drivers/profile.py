@@ -115,6 +115,9 @@ class RegisterSpec:
     range: tuple[_Finite, _Finite] | None = None
     allow_zero: StrictBool = False
     default: _Finite | None = None
+    # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
+    # state) whose words this one carries when a write of another sends it along.
+    copy_from: StrictStr | None = None
 
     def __post_init__(self) -> None:
         self._check_bit()
@@ -492,6 +495,9 @@ class _ProfileModel(BaseModel):
                 "copy_before_write needs writable registers to copy, and the profile has none",
                 ("device", "copy_before_write"),
             )
+        for name, reg in self.registers.items():
+            if reg.copy_from is not None:
+                _check_copy_source(self, name, reg, reg.copy_from)
         return self
 
     @model_validator(mode="after")
@@ -505,6 +511,23 @@ class _ProfileModel(BaseModel):
                         f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
                     )
         return self
+
+
+def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, source: str) -> None:
+    key = ("registers", name, "copy_from")
+    if not profile.device.copy_before_write:
+        raise KeysError("copy_from needs [device] copy_before_write = true", key)
+    if not reg.writable:
+        raise KeysError("copy_from is only meaningful on a writable register", key)
+    spec = profile.registers.get(source)
+    if spec is None:
+        raise KeysError(f"register '{source}' is not in [registers]", key)
+    if spec.table.bits != reg.table.bits or spec.count != reg.count:
+        raise KeysError(
+            f"register '{source}' ({spec.table} {spec.type}) cannot carry the words of a "
+            f"{reg.table} {reg.type}",
+            key,
+        )
 
 
 def _address_base(device: object) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from minisplit.controller.cli import check_config
 from minisplit.controller.config import ConfigError, LoadedConfig, parse_config
 from tests.fixtures.gateway import manual_address, write_gateway_profile
 
@@ -159,3 +160,15 @@ def test_an_outdoor_unit_profile_with_a_unit_layout_is_refused(tmp_path: Path) -
     config = config.replace("unit_id = 1\n", f'unit_id = 1\nprofile = "{path}"\n', 1)
     (found,) = problems(config)
     assert "outdoor_unit.profile" in found and "lays out units behind a gateway" in found
+
+
+def test_check_config_shows_each_heads_index(
+    profile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "minisplit.toml"
+    state = tmp_path / "state.json"
+    path.write_text(f'state_file = "{state}"\n' + CONFIG.format(profile=profile))
+    assert check_config(path) == 0
+    out = capsys.readouterr().out
+    assert "zone bedroom (Bedroom): bus line unit 2 index 3 setpoints" in out
+    assert "zone office (Office): bus line unit 11 setpoints" in out
