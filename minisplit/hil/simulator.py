@@ -69,7 +69,8 @@ class Simulator:
 
     The building comes from the config's `[simulator]` section, or from a scenario, whose zones
     must then be the config's. Every unit answers on the endpoint(s) given to `running`,
-    whatever bus the config puts it on; unit ids must therefore be unique across the config."""
+    whatever bus the config puts it on; unit ids must therefore be unique across the config,
+    except for the heads behind one gateway, each at its own unit index (`hil.gateway`)."""
 
     def __init__(
         self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None

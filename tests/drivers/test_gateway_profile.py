@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pymodbus.client import AsyncModbusTcpClient
 
 from minisplit.drivers.bus import BusScheduler
@@ -198,3 +200,37 @@ async def test_the_driver_and_the_simulator_keep_to_max_read_bits(
     finally:
         client.close()
         await server.shutdown()
+
+
+@given(
+    input_stride=st.integers(min_value=1, max_value=60),
+    holding_stride=st.integers(min_value=1, max_value=30),
+    first=st.integers(min_value=0, max_value=5),
+    data=st.data(),
+)
+def test_units_a_profile_accepts_never_share_an_address(
+    input_stride: int, holding_stride: int, first: int, data: st.DataObject
+) -> None:
+    """Whatever strides the loader accepts, two indices' registers never meet in any table;
+    it refuses exactly the strides shorter than a unit's registers (input 24, holding 10)."""
+    stride = f"{{ input = {input_stride}, holding = {holding_stride} }}"
+    device = f"unit_stride = {stride}\nunit_indices = [{first}, {first + 40}]"
+    if input_stride < 24 or holding_stride < 10:
+        assert "more than unit_stride" in refused(device)
+        return
+    template = gateway(device)
+    a, b = data.draw(
+        st.lists(
+            st.integers(min_value=first, max_value=first + 40), min_size=2, max_size=2, unique=True
+        )
+    )
+    taken = {
+        (spec.table, address)
+        for spec in template.for_unit(a).registers.values()
+        for address in range(spec.address, spec.last_address + 1)
+    }
+    assert not any(
+        (spec.table, address) in taken
+        for spec in template.for_unit(b).registers.values()
+        for address in range(spec.address, spec.last_address + 1)
+    )
