@@ -229,8 +229,8 @@ class DeviceProfile:
     unit_stride: Mapping[Table, int] = field(default_factory=dict)
     unit_indices: tuple[int, int] | None = None
     unit_index: int | None = None
-    # Every write carries all the unit's writable registers, the unchanged ones as last read
-    # back (adapters whose command block is taken whole, DIII-net style).
+    # Every write carries all the unit's writable registers of its table, the unchanged ones as
+    # last read back or as their `copy_from` reads (a command block taken whole, DIII-net style).
     copy_before_write: bool = False
 
     def for_unit(self, index: int) -> DeviceProfile:
