@@ -309,8 +309,9 @@ def check_config(path: Path) -> int:
     odu = config.outdoor_unit
     print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
     for zone in config.zones:
+        behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
         print(
-            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id} "
+            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id}{behind} "
             f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
         )
     mqtt = config.mqtt

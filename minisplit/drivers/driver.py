@@ -147,7 +147,9 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         self._heartbeat = 0
 
     def __str__(self) -> str:
-        return f"{self.profile.name} unit {self.unit_id} on bus {self.bus.name}"
+        index = self.profile.unit_index
+        behind = "" if index is None else f" index {index}"
+        return f"{self.profile.name} unit {self.unit_id}{behind} on bus {self.bus.name}"
 
     @property
     def reads_per_poll(self) -> int:
@@ -241,6 +243,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             for name, words in encoded.items()
             if force or self._known.get(name) != words
         ]
+        if changed and self.profile.copy_before_write:
+            changed = await self._with_the_rest(changed, encoded)
         for run in _contiguous_runs(changed, self.profile.max_write_registers):
             table = run[0].table
             self._write_seq += 1
@@ -259,11 +263,39 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
     # ---- internals --------------------------------------------------------------------
 
-    async def _read(self, plan: list[ReadBlock]) -> Reading:
+    async def _with_the_rest(
+        self, changed: list[RegisterSpec], encoded: dict[str, list[int]]
+    ) -> list[RegisterSpec]:
+        """`[device] copy_before_write`: a write carries every writable register of the tables
+        it touches, the ones not changing as the unit last read back (read first when there is
+        no read-back yet) or, with `copy_from`, as their source reads now: the unit never takes
+        a default, or a stale command, for a field nobody meant to set. ``encoded`` gains their
+        words."""
+        tables = {spec.table for spec in changed}
+        names = {spec.name for spec in changed}
+        rest = [
+            spec
+            for spec in self.profile.registers.values()
+            if spec.writable and spec.table in tables and spec.name not in names
+        ]
+        sources = {spec.copy_from for spec in rest if spec.copy_from is not None}
+        unread = {s.name for s in rest if s.copy_from is None and s.name not in self._known}
+        copied: dict[str, list[int]] = {}
+        if sources or unread:
+            reading = await self._read(self._plan(sources | unread), Priority.COMMAND)
+            self._known.update((name, reading.words[name]) for name in unread)
+            copied = reading.words
+        for spec in rest:
+            source = spec.copy_from
+            encoded[spec.name] = self._known[spec.name] if source is None else copied[source]
+        return [*changed, *rest]
+
+    async def _read(self, plan: list[ReadBlock], priority: Priority = Priority.POLL) -> Reading:
         words: dict[str, list[int]] = {}
         for block in plan:
             try:
-                words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+                read = await self.bus.read(self.unit_id, block, priority=priority)
+                words.update(block.raw_words(read))
             except ModbusExceptionReply as err:
                 if err.code not in _NOT_IN_ITS_MAP:
                     raise
@@ -282,6 +314,7 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             (self.profile[name] for name in names),
             max_count=self.profile.max_read_registers,
             reserved=self.profile.reserved,
+            max_bits=self.profile.max_read_bits,
         )
 
     def _check_profile(self) -> None:

@@ -104,11 +104,7 @@ class ModbusUnit:
             raise RegisterAccessError(
                 ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} outside the table"
             )
-        for low, high in self.profile.reserved:
-            if address <= high and low <= last:
-                raise RegisterAccessError(
-                    ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
-                )
+        refuse_reserved(self.profile, table, address, count)
         return self.image(table, address, count)
 
     def image(self, table: Table, address: int, count: int) -> list[int]:
@@ -211,6 +207,15 @@ class ModbusUnit:
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
         raise NotImplementedError
+
+
+def refuse_reserved(profile: DeviceProfile, table: Table, address: int, count: int) -> None:
+    """ILLEGAL_ADDRESS for a read that covers one of the profile's reserved addresses."""
+    for low, high in profile.reserved:
+        if address <= high and low <= address + count - 1:
+            raise RegisterAccessError(
+                ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
+            )
 
 
 def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:

@@ -20,12 +20,19 @@ from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.hil.building import Building, Room, RoomParameters
 from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
+from minisplit.hil.gateway import Gateway
 from minisplit.hil.heatpump import REFERENCE_HEAD
 from minisplit.hil.house import HouseSim
-from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit
+from minisplit.hil.modbus_units import IndoorHead, OutdoorUnit
 from minisplit.hil.plant import Plant
 from minisplit.hil.scenario import Scenario, build_house
-from minisplit.hil.server import serial_line, start_serial_server, start_tcp_server, tcp_address
+from minisplit.hil.server import (
+    ServedUnit,
+    serial_line,
+    start_serial_server,
+    start_tcp_server,
+    tcp_address,
+)
 from minisplit.hil.weather import format_time_of_year, load_weather, parse_time_of_year
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +69,8 @@ class Simulator:
 
     The building comes from the config's `[simulator]` section, or from a scenario, whose zones
     must then be the config's. Every unit answers on the endpoint(s) given to `running`,
-    whatever bus the config puts it on; unit ids must therefore be unique across the config."""
+    whatever bus the config puts it on; unit ids must therefore be unique across the config,
+    except for the heads behind one gateway, each at its own unit index (`hil.gateway`)."""
 
     def __init__(
         self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None
@@ -90,14 +98,24 @@ class Simulator:
             for zone in config.zones
         }
         self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.house.odu)
-        self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
+        self.units: dict[int, ServedUnit] = {self.odu.unit_id: self.odu}
+        gateways: dict[int, list[IndoorHead]] = {}
         for head in self._heads.values():
-            if head.unit_id in self.units:
+            index = head.profile.unit_index
+            behind = gateways.get(head.unit_id, [])
+            if head.unit_id in self.units or (
+                behind and index in (None, *(h.profile.unit_index for h in behind))
+            ):
                 raise SimulatorSetupError(
                     f"zone {head.zone_id!r}: unit id {head.unit_id} is taken; the simulator "
-                    "serves all units on one endpoint, so unit ids must be unique"
+                    "serves all units on one endpoint, so unit ids (or, behind a gateway, "
+                    "unit indices) must be unique"
                 )
-            self.units[head.unit_id] = head
+            if index is None:
+                self.units[head.unit_id] = head
+            else:
+                gateways.setdefault(head.unit_id, []).append(head)
+        self.units.update((uid, Gateway(heads)) for uid, heads in gateways.items())
         self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
