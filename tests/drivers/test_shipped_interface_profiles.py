@@ -117,7 +117,8 @@ def test_coolmasternet_is_the_unit_at_va_1_in_document_numbering() -> None:
     mode = profile["mode"]
     assert [enum_value(mode, label) for label in ("cool", "heat", "heat_aux")] == [0, 1, 4]
     assert decode(profile["display_setpoint"], [225]) == 22.5
-    assert "MULTI-UNIT: base = VA·16 + 1" in header("coolmasternet")
+    # VA n is 16·(n - 1) further on: VA 3's mode at wire 16 + 32.
+    assert (profile.unit_indices, profile.for_unit(3)["mode"].address) == ((1, 64), 48)
 
 
 def test_diii_net_limits_and_the_state_it_reads() -> None:
@@ -128,4 +129,6 @@ def test_diii_net_limits_and_the_state_it_reads() -> None:
     # On/off, mode and fan are bit fields of one command word: not declared until the format
     # can carry them, rather than written as whole words (docs/interfaces.md).
     assert not {"power", "mode", "fan"} & set(profile.registers)
-    assert "copy_before_write = true" in header("daikin-diii-net")
+    assert profile.copy_before_write
+    group = profile.for_unit(2)  # input stride 6, holding stride 3
+    assert (group["status"].address, group["display_setpoint"].address) == (2012, 2008)
