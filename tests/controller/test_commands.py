@@ -37,9 +37,12 @@ from minisplit.controller.service.commands import (
     parse_zone_command,
 )
 from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import load_profile
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
+REFERENCE_HEAD = capabilities(load_profile("reference-head"))
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 
 VALID_ZONE: list[tuple[str, bytes, ZoneTransition | SensorReading]] = [
@@ -142,7 +145,7 @@ INVALID_ZONE = [
 @pytest.mark.parametrize(("field", "payload", "why"), INVALID_ZONE)
 def test_invalid_zone_commands_say_why(field: str, payload: bytes, why: str) -> None:
     with pytest.raises(CommandError) as raised:
-        parse_zone_command(ZONE, field, payload)
+        parse_zone_command(ZONE, field, payload, capabilities=REFERENCE_HEAD)
     message = str(raised.value)
     assert why in message
     assert field in message  # names the field …

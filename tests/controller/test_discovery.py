@@ -23,6 +23,8 @@ from minisplit.controller.service.discovery import (
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.state_report import UNIT_STATE_FIELDS, ZONE_STATE_FIELDS
 from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import load_profile
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import ZoneAction
 
@@ -216,8 +218,9 @@ FULL_HEAD = HeadInfo(
 )
 PLAIN_HEAD = dataclasses.replace(FULL_HEAD, has_humidity_sensor=False, has_horizontal_vane=False)
 HEADS = {"living": FULL_HEAD, "bedroom": PLAIN_HEAD}
+REFERENCE_HEAD = capabilities(load_profile("reference-head"))
 MESSAGES: dict[str, dict[str, Any]] = discovery_messages(
-    TOPICS, ZONES, TemperatureUnit.CELSIUS, HEADS
+    TOPICS, ZONES, TemperatureUnit.CELSIUS, HEADS, {zone.id: REFERENCE_HEAD for zone in ZONES}
 )
 
 
