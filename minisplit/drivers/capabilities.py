@@ -66,15 +66,16 @@ HEAD_ROLES: tuple[Role, ...] = (
     Role(
         "mode",
         Use.LEVER,
-        "the head's mode; its labels are the modes it has (heat, cool, dry, fan_only, auto)",
-        "the head keeps the mode it is in; the zone offers no mode the head lacks",
+        "the head's mode; its labels are the modes it has (heat, cool, dry, fan_only, auto), "
+        "and its zone offers only those (heat_cool where it has heat and cool, or auto)",
+        "the head keeps the mode it is in; its zone offers every mode",
         labels=_HEAD_MODES,
     ),
     Role(
         "fan",
         Use.LEVER,
-        "the fan setting; its labels are the steps the head has",
-        "the head keeps its fan setting; no fan modes are offered",
+        "the fan setting; its labels are the steps the head has, and its zone offers only those",
+        "the head keeps its fan setting; its zone offers no fan modes",
         labels=_FANS,
     ),
     Role(
@@ -248,8 +249,18 @@ ODU_ROLES: tuple[Role, ...] = (
         "the cap on the unit's power (%)",
         "no demand limit can be set",
     ),
-    Role("heartbeat", Use.LEVER, "as the head's", _HEARTBEAT),
-    Role("heartbeat_timeout", Use.LEVER, "as the head's", "as the head's"),
+    Role(
+        "heartbeat",
+        Use.LEVER,
+        "a counter the controller advances; the unit falls back to its own logic when it stops",
+        _HEARTBEAT,
+    ),
+    Role(
+        "heartbeat_timeout",
+        Use.LEVER,
+        "the seconds without a heartbeat after which the unit falls back (0 = never)",
+        "the device's own timeout stays as it is",
+    ),
     # ---- readings ----
     Role("compressor_frequency", Use.READING, "the compressor's frequency (Hz)", _NONE),
     Role(
@@ -262,7 +273,7 @@ ODU_ROLES: tuple[Role, ...] = (
         "outdoor_temperature",
         Use.READING,
         "the outdoor air (°C)",
-        "the capacity estimate takes no account of the weather",
+        "as a failed outdoor sensor: the capacity estimate has no outdoor temperature",
     ),
     Role(
         "outdoor_coil_temperature",
@@ -274,7 +285,10 @@ ODU_ROLES: tuple[Role, ...] = (
     Role("input_power", Use.READING, "the unit's electrical power (W)", "no power shown"),
     Role("energy", Use.READING, "the unit's energy meter (Wh)", "no energy shown"),
     Role(
-        "fault_code", Use.READING, "the unit's fault; its `enum` names the codes", "as the head's"
+        "fault_code",
+        Use.READING,
+        "the unit's fault; its `enum` names the codes",
+        "a fault shows as `fault` without a code",
     ),
     Role("compressor_starts", Use.READING, "a counter of compressor starts", _NONE),
     Role("operating_hours", Use.READING, "the compressor's hours", _NONE),
@@ -303,7 +317,13 @@ ODU_ROLES: tuple[Role, ...] = (
     _flag("fault", "status", Use.READING, "the unit reports a fault", "no unit fault is shown"),
     _flag("restart_lockout", "status", Use.READING, "the unit's restart lockout holds", _NONE),
     _flag("valve_heating", "status", Use.READING, "the four-way valve is in heating", _NONE),
-    _flag("heartbeat_lost", "status", Use.READING, "as the head's", "as the head's"),
+    _flag(
+        "heartbeat_lost",
+        "status",
+        Use.READING,
+        "the unit's heartbeat lapsed: it runs on its own logic",
+        "the unit is taken to follow the controller",
+    ),
     _flag("quiet_active", "status", Use.READING, "quiet mode is in effect", _NONE),
     # ---- identity ----
     Role("firmware_version", Use.IDENTITY, "read once at probe", _NONE),
@@ -312,9 +332,9 @@ ODU_ROLES: tuple[Role, ...] = (
         "rated_heating_capacity",
         Use.IDENTITY,
         "rated heating (W)",
-        "the capacity estimate has no rating: the control's defaults",
+        "counts as 0 W",
     ),
-    Role("rated_cooling_capacity", Use.IDENTITY, "rated cooling (W)", "as heating"),
+    Role("rated_cooling_capacity", Use.IDENTITY, "rated cooling (W)", "counts as 0 W"),
     Role(
         "min_frequency",
         Use.IDENTITY,

@@ -280,6 +280,8 @@ def climate_config(
             " 'mode_conflict': value_json.mode_conflict, 'fault': value_json.fault} | tojson }}"
         ),
     }
+    if capabilities is not None and not capabilities.fans:  # the head has no fan lever
+        cfg = {key: value for key, value in cfg.items() if not key.startswith("fan_mode")}
     if head is not None and head.has_humidity_sensor:
         cfg |= {
             "current_humidity_topic": state,
