@@ -237,7 +237,7 @@ class ModbusUnit:
         served = {name: value for name, value in values.items() if name in registers}
         served |= {name: float(on) for name, on in flags.items() if name in registers}
         for name, spec in registers.items():
-            if spec.bits and spec.table in _READ_ONLY:
+            if spec.bits and not spec.writable:
                 served[name] = _status_word(spec, flags)
         if names := self.profile.identity:
             served |= {name: self.profile.identity_default(name) for name in names}
@@ -255,9 +255,6 @@ class ModbusUnit:
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
         raise NotImplementedError
-
-
-_READ_ONLY = (Table.INPUT, Table.DISCRETE_INPUT)
 
 
 def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:

@@ -5,6 +5,8 @@ real driver (docs/profiles.md, 'Roles')."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -300,16 +302,23 @@ start = "01-15 06:00"
 """
 
 
-@pytest.fixture
-async def served_interface(tmp_path: Path) -> AsyncIterator[tuple[Simulator, HeadDriver]]:
-    (tmp_path / "interface.toml").write_text(INTERFACE_HEAD)
-    loaded = parse_config(_config("interface.toml"), "house.toml", tmp_path)
+@contextlib.asynccontextmanager
+async def _served(tmp_path: Path, text: str) -> AsyncIterator[tuple[Simulator, HeadDriver]]:
+    """The simulator serving one head of profile ``text`` over Modbus TCP, and its driver."""
+    (tmp_path / "head.toml").write_text(text)
+    loaded = parse_config(_config("head.toml"), "house.toml", tmp_path)
     sim = Simulator(loaded)
     async with sim.running(tcp=("127.0.0.1", 0)):
         assert sim.tcp_address is not None
         scheduler = BusScheduler("sim", tcp_bus(sim.tcp_address[1]))
         async with running(scheduler):
             yield sim, HeadDriver(scheduler, 21, loaded.head_profile(loaded.config.zones[0]))
+
+
+@pytest.fixture
+async def served_interface(tmp_path: Path) -> AsyncIterator[tuple[Simulator, HeadDriver]]:
+    async with _served(tmp_path, INTERFACE_HEAD) as served:
+        yield served
 
 
 async def test_a_head_with_few_registers_is_probed_polled_and_written_over_modbus(
@@ -362,21 +371,45 @@ async def test_a_head_with_few_registers_is_probed_polled_and_written_over_modbu
 async def test_a_head_with_only_power_mode_setpoint_and_room_temperature_is_served(
     tmp_path: Path,
 ) -> None:
-    """`minisplit sim` used to crash on such a profile (KeyError)."""
-    (tmp_path / "minimal.toml").write_text(MINIMAL_HEAD)
-    loaded = parse_config(_config("minimal.toml"), "house.toml", tmp_path)
-    sim = Simulator(loaded)
-    async with sim.running(tcp=("127.0.0.1", 0)):
-        assert sim.tcp_address is not None
-        scheduler = BusScheduler("sim", tcp_bus(sim.tcp_address[1]))
-        async with running(scheduler):
-            head = HeadDriver(scheduler, 21, loaded.head_profile(loaded.config.zones[0]))
-            await head.probe()
-            await head.apply(
-                HeadCommand(
-                    True, HeadMode.HEAT, FanSpeed.AUTO, VanePosition.AUTO, VanePosition.AUTO, 0, 23
-                )
+    """`minisplit sim` used to crash on such a profile."""
+    async with _served(tmp_path, MINIMAL_HEAD) as (_, head):
+        await head.probe()
+        await head.apply(
+            HeadCommand(
+                True, HeadMode.HEAT, FanSpeed.AUTO, VanePosition.AUTO, VanePosition.AUTO, 0, 23
             )
-            status = await head.poll()
+        )
+        status = await head.poll()
     assert (status.power, status.mode, status.display_setpoint) == (True, HeadMode.HEAT, 23.0)
     assert status.return_air_temperature is not None and status.thermo_on is None
+
+
+async def test_a_read_only_holding_bit_field_is_served_with_the_heads_flags(
+    tmp_path: Path,
+) -> None:
+    """Interfaces put their status in holding registers: the simulator fills it as it fills an
+    input register, with the bits the profile names."""
+    text = (
+        MINIMAL_HEAD
+        + """
+[registers.status]
+address = 7
+table = "holding"
+type = "u16"
+bits = { 0 = "fault", 3 = "thermo_on" }
+"""
+    )
+    async with _served(tmp_path, text) as (sim, head):
+        await head.probe()
+        await head.apply(
+            HeadCommand(
+                True, HeadMode.HEAT, FanSpeed.AUTO, VanePosition.AUTO, VanePosition.AUTO, 0, 30
+            )
+        )
+        # The head asks for refrigerant (set on the firmware: this profile has no lever for it).
+        firmware = sim.head("living").firmware
+        firmware.apply(dataclasses.replace(firmware.command, capacity_request_pct=50.0))
+        sim.step(10.0)
+        assert firmware.status().thermo_on
+        status = await head.poll()
+    assert (status.thermo_on, status.fault, status.fan_running) == (True, False, None)
