@@ -81,20 +81,29 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
 
 def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[str, float | str]:
     """Each lever's value (a number, or an enum label) for ``command``: what the driver writes
-    and the simulator shows; `power` is 0/1 where its register has no enum."""
+    and the simulator shows; `power` is 0/1 where its register has no enum. A fan step or vane
+    position the head does not have is left out (the head keeps its setting): the zone's
+    default fan (`auto`) and the control's quiet fan must not stop a head without them from
+    being switched and set. A mode it lacks is refused, as any other value its profile refuses."""
     spec = profile.registers.get("power")
     power: float | str = "on" if command.power else "off"
     if spec is not None and not spec.enum:
         power = int(command.power)
-    return {
+    values: dict[str, float | str] = {
         "power": power,
         "mode": command.mode,
-        "fan": command.fan,
-        "vane_vertical": command.vane_vertical,
-        "vane_horizontal": command.vane_horizontal,
         "capacity_request": command.capacity_request_pct,
         "display_setpoint": command.display_setpoint,
     }
+    for name, label in (
+        ("fan", command.fan),
+        ("vane_vertical", command.vane_vertical),
+        ("vane_horizontal", command.vane_horizontal),
+    ):
+        comfort = profile.registers.get(name)
+        if comfort is not None and label in comfort.enum.values():
+            values[name] = label
+    return values
 
 
 _Word = TypeVar("_Word", bound=StrEnum)

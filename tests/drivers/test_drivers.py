@@ -555,7 +555,7 @@ async def test_frequency_zero_stops_the_compressor(odu: OutdoorUnitDriver, line:
     [
         dataclasses.replace(COMFORT, display_setpoint=40.0),
         dataclasses.replace(COMFORT, capacity_request_pct=100.5),
-        dataclasses.replace(COMFORT, fan="max"),  # type: ignore[arg-type]
+        dataclasses.replace(COMFORT, mode=HeadMode.AUTO),  # the reference head has no auto
     ],
 )
 async def test_head_apply_refuses_what_the_profile_forbids(
@@ -564,6 +564,23 @@ async def test_head_apply_refuses_what_the_profile_forbids(
     with pytest.raises(RegisterValueError):
         await head.apply(command)
     assert head.bus.total_transactions == 0
+
+
+async def test_a_fan_step_the_head_lacks_is_not_written_and_the_rest_is(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile, line: FakeLine
+) -> None:
+    """A 3-step head: the zone's default `auto` fan (and the control's quiet one) must not keep
+    the head from being switched on and set."""
+    data = _profile_data(head_profile)
+    data["registers"]["fan"]["enum"] = {"1": "low", "2": "medium", "3": "high"}
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    unit = line.units[HEAD_ID]
+    unit.set("fan", 3)
+    await head.apply(dataclasses.replace(COMFORT, fan=FanSpeed.QUIET))
+    assert unit.get("power") == 1 and unit.get("capacity_request") == 55.5
+    assert unit.get("fan") == 3  # kept: high
+    await head.apply(dataclasses.replace(COMFORT, fan=FanSpeed.LOW))
+    assert unit.get("fan") == 1
 
 
 # ---- heartbeat ------------------------------------------------------------------------------
