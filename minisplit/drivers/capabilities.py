@@ -155,7 +155,14 @@ HEAD_ROLES: tuple[Role, ...] = (
     _flag("fan_running", "status", Use.READING, "the fan turns", _NONE),
     _flag("coil_freeze_protection", "status", Use.READING, "coil frost protection", _NONE),
     _flag("condensate_alarm", "status", Use.READING, "the condensate pump alarms", _NONE),
-    _flag("fault", "status", Use.READING, "the head reports a fault", "no head fault is shown"),
+    _flag(
+        "fault",
+        "status",
+        Use.READING,
+        "the head reports a fault",
+        "a `fault_code` other than `none` (0 without a label) is a fault; without either, "
+        "no fault is shown",
+    ),
     _flag(
         "cold_draft_prevention",
         "status",
@@ -314,7 +321,14 @@ ODU_ROLES: tuple[Role, ...] = (
         "a defrost is not seen: the heads' cold air looks like a loss",
     ),
     _flag("oil_return", "status", Use.READING, "an oil-return cycle", _NONE),
-    _flag("fault", "status", Use.READING, "the unit reports a fault", "no unit fault is shown"),
+    _flag(
+        "fault",
+        "status",
+        Use.READING,
+        "the unit reports a fault",
+        "a `fault_code` other than `none` (0 without a label) is a fault; without either, "
+        "no fault is shown",
+    ),
     _flag("restart_lockout", "status", Use.READING, "the unit's restart lockout holds", _NONE),
     _flag("valve_heating", "status", Use.READING, "the four-way valve is in heating", _NONE),
     _flag(

@@ -148,6 +148,16 @@ class Reading:
             return self.label(name) == "on"
         return self.raw(name) != 0
 
+    def fault(self) -> bool | None:
+        """The device's fault flag (`fault`, a register or a bit of `status`); where the
+        profile has none, its `fault_code`: any code but `none` (0 without an enum label) is a
+        fault. None when it has neither."""
+        flag = self.flag("fault", "status")
+        if flag is not None or "fault_code" not in self.words:
+            return flag
+        label = self.label_or_none("fault_code")
+        return label != "none" if label is not None else self.raw("fault_code") != 0
+
     def flag(self, name: str, bit_of: str) -> bool | None:
         """A yes/no role: its own register, coil or discrete input (non-zero is yes), or the
         bit of that name in the bit field ``bit_of``; None when the profile has neither."""

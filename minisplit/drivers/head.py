@@ -48,7 +48,7 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
             fan_running=flag("fan_running"),
             coil_freeze_protection=flag("coil_freeze_protection"),
             condensate_alarm=flag("condensate_alarm"),
-            fault=flag("fault"),
+            fault=reading.fault(),
             cold_draft_prevention=flag("cold_draft_prevention"),
             heartbeat_lost=flag("heartbeat_lost"),
             thermo_on=flag("thermo_on"),

@@ -41,7 +41,7 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
             compressor_running=flag("compressor_running"),
             defrost=flag("defrost"),
             oil_return=flag("oil_return"),
-            fault=flag("fault"),
+            fault=reading.fault(),
             restart_lockout=flag("restart_lockout"),
             valve_heating=flag("valve_heating"),
             heartbeat_lost=flag("heartbeat_lost"),

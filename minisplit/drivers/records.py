@@ -29,7 +29,7 @@ class OduStatus:
     compressor_running: bool | None
     defrost: bool | None
     oil_return: bool | None
-    fault: bool | None
+    fault: bool | None  # the fault flag, or where there is none a fault_code other than none
     restart_lockout: bool | None
     valve_heating: bool | None
     heartbeat_lost: bool | None
@@ -91,7 +91,7 @@ class HeadStatus:
     fan_running: bool | None
     coil_freeze_protection: bool | None
     condensate_alarm: bool | None
-    fault: bool | None
+    fault: bool | None  # the fault flag, or where there is none a fault_code other than none
     cold_draft_prevention: bool | None
     heartbeat_lost: bool | None
     thermo_on: bool | None  # the head's thermostat calls for refrigerant

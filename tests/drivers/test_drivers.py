@@ -705,6 +705,20 @@ async def test_a_status_bit_the_profile_does_not_name_reads_as_none(
     assert status.condensate_alarm is False
 
 
+async def test_without_a_fault_flag_a_fault_code_other_than_none_is_the_fault(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile, line: FakeLine
+) -> None:
+    data = _profile_data(head_profile)
+    del data["registers"]["status"]["bits"]["3"]  # fault
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    unit = line.units[HEAD_ID]
+    unit.set("status", 1 << 3)  # the unnamed bit is not read
+    assert (await head.poll()).fault is False  # fault_code 0: none
+    unit.set("fault_code", 3)
+    status = await head.poll()
+    assert (status.fault, status.fault_code) == (True, "condensate_overflow")
+
+
 # ---- the whole path over Modbus RTU on a pty pair -------------------------------------------
 
 
