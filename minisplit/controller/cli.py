@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
     from minisplit.hil.scenario import Scenario
 from minisplit.controller.service.security import inspect_files
 from minisplit.drivers.bus_config import SerialBus
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import DeviceProfile
 
 log = logging.getLogger("minisplit")
 T = TypeVar("T")
@@ -308,12 +310,14 @@ def check_config(path: Path) -> int:
         print(f"  bus {name}: {bus.type} {where}")
     odu = config.outdoor_unit
     print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+    _print_capabilities(loaded.odu_profile)
     for zone in config.zones:
         behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
         print(
             f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id}{behind} "
             f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
         )
+        _print_capabilities(loaded.head_profile(zone))
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")
@@ -323,6 +327,14 @@ def check_config(path: Path) -> int:
     for warning in findings.warnings:
         print(f"  warning: {warning}")
     return 0
+
+
+def _print_capabilities(profile: DeviceProfile) -> None:
+    """What the product can do with a device, as its profile says (docs/profiles.md, 'Roles')."""
+    can = capabilities(profile)
+    print(f"    {profile.name}: {can.summary()}")
+    if can.unused:
+        print(f"    {profile.name}: registers no role uses: {', '.join(can.unused)}")
 
 
 async def _until_terminated(main: Coroutine[Any, Any, T]) -> T | None:

@@ -22,6 +22,7 @@ from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.sensor_health import SensorCheck
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
+from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
 from minisplit.drivers.strict_model import StrictModel
 from minisplit.drivers.textfile import (
@@ -400,6 +401,11 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             problems.append(
                 at_key(text, loc, f"profile {name!r} describes a {profile.kind}, not a {kind}")
             )
+            continue
+        try:
+            capabilities(profile)  # the roles its registers play: refused here, not at `run`
+        except ProfileError as err:
+            problems.append(at_key(text, loc, str(err)))
             continue
         profiles[name] = profile
     for i, zone in enumerate(config.zones):

@@ -12,6 +12,7 @@ import pytest
 from minisplit.controller.cli import main
 from minisplit.hil.broker import free_port
 from tests.fixtures.broker import MessageRecorder, Mosquitto
+from tests.fixtures.profiles import MINIMAL_HEAD
 from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,26 @@ def test_check_config_ok_prints_a_summary(capsys):
     assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "zone living (Living room): bus rs485 unit 11" in out
+
+
+def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
+    """One line per device: its levers (with their labels) and live readings, and the
+    registers no role uses (drivers.capabilities)."""
+    (tmp_path / "head.toml").write_text(MINIMAL_HEAD)
+    config = tmp_path / "house.toml"
+    config.write_text(
+        (ROOT / "config" / "example.toml")
+        .read_text()
+        .replace("unit_id = 11\n", 'unit_id = 11\nprofile = "head.toml"\n', 1)
+    )
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "    minimal-head: levers: power, mode (auto/heat/dry/fan_only/cool), display_setpoint; "
+        "readings: return_air_temperature\n"
+        "    minimal-head: registers no role uses: filter_hours\n"
+    ) in out
+    assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
 
 
 def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):

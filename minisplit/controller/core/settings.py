@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,24 @@ class ZoneMode(StrEnum):
     HEAT_COOL = "heat_cool"
     DRY = HeadMode.DRY.value
     FAN_ONLY = HeadMode.FAN_ONLY.value
+
+
+def zone_mode_of(head_mode: HeadMode) -> ZoneMode:
+    """The zone mode a head's mode means: the same word, and the head's `auto` (it picks heat
+    or cool itself) is the zone's heat_cool (the product picks)."""
+    return ZoneMode.HEAT_COOL if head_mode is HeadMode.AUTO else ZoneMode(head_mode.value)
+
+
+def zone_modes(head_modes: Sequence[HeadMode]) -> tuple[ZoneMode, ...]:
+    """The zone modes a head with these modes can serve: off, each of its own, and heat_cool
+    where it has heat and cool (or auto). A head without a mode lever (empty) is not told a
+    mode: every zone mode is offered, as the product has no way to know which it runs."""
+    if not head_modes:
+        return tuple(ZoneMode)
+    served = {ZoneMode.OFF, *(zone_mode_of(mode) for mode in head_modes)}
+    if {HeadMode.HEAT, HeadMode.COOL} <= set(head_modes):
+        served.add(ZoneMode.HEAT_COOL)
+    return tuple(mode for mode in ZoneMode if mode in served)
 
 
 class Preset(StrEnum):

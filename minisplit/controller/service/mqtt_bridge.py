@@ -63,6 +63,7 @@ from minisplit.controller.service.temperature_units import (
     convert_state,
 )
 from minisplit.drivers.cancellation import raise_if_cancelling
+from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,12 @@ class MqttBridge:
         backoff_max_s: float = BACKOFF_MAX_S,
         reports: ReportLimiter | None = None,
         clock: Callable[[], float] | None = None,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
+        """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
+        entity offers and its commands accept; all of them where it is not given)."""
         self._config = config
+        self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
@@ -215,7 +220,7 @@ class MqttBridge:
 
     def _build_discovery(self) -> dict[str, bytes]:
         messages = discovery_messages(
-            self._topics, list(self._zones.values()), self._unit, self._heads
+            self._topics, list(self._zones.values()), self._unit, self._heads, self._capabilities
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 
@@ -310,7 +315,9 @@ class MqttBridge:
                 f"unknown zone {zone_id!r} (payload {quote_payload(payload)}); "
                 f"configured: {', '.join(self._zones)}"
             )
-        return parse_zone_command(zone, field, payload, self._unit, self._heads[zone_id])
+        return parse_zone_command(
+            zone, field, payload, self._unit, self._heads[zone_id], self._capabilities.get(zone_id)
+        )
 
     def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:
         unit = TemperatureUnit(zone.remote_sensor_unit or self._unit)
