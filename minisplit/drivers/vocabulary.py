@@ -23,13 +23,16 @@ class HeadMode(StrEnum):
     """An indoor head's mode: what it does with refrigerant (dry is slow cooling) or only fan,
     or `auto`: the head picks heat or cool itself, on its own thermostat. The product's zones
     call that `heat_cool` (controller.core.settings.ZoneMode), where the controller picks; a
-    head's `auto` read from its registers (a handheld-remote request) means that zone mode."""
+    head's `auto` read from its registers (a handheld-remote request) means that zone mode.
+    `heat_aux` (heating with the unit's auxiliary heater, a mode some gateways expose) is heating
+    to the zones."""
 
     HEAT = "heat"
     COOL = "cool"
     DRY = "dry"
     FAN_ONLY = "fan_only"
     AUTO = "auto"
+    HEAT_AUX = "heat_aux"
 
 
 class FanSpeed(StrEnum):

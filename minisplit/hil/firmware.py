@@ -74,7 +74,9 @@ FAN_STEPS: Mapping[FanSpeed, int] = {
 FAN_SPEED_LABELS: tuple[FanSpeed, ...] = tuple(FAN_STEPS)
 # The simulated head has no `auto` mode of its own (the product's heat_cool zones pick heat or
 # cool): a command of it is refused.
-HEAD_MODE_LABELS: tuple[HeadMode, ...] = tuple(m for m in HeadMode if m is not HeadMode.AUTO)
+HEAD_MODE_LABELS: tuple[HeadMode, ...] = tuple(
+    m for m in HeadMode if m not in (HeadMode.AUTO, HeadMode.HEAT_AUX)
+)
 VANE_LABELS: tuple[VanePosition, ...] = tuple(VanePosition)
 ODU_MODE_LABELS: tuple[OduMode, ...] = tuple(OduMode)
 # A command's mode (a member, or its word from a test or a script) to the member by lookup:

@@ -151,10 +151,10 @@ type = "u16"
 address = 1
 table = "holding"
 type = "u16"
-enum = { 0 = "auto", 1 = "heat_aux" }
+enum = { 0 = "auto", 1 = "heat_pump_boost" }
 writable = true
 """,
-            "registers.mode: enum label(s) 'heat_aux' unknown: mode takes heat, cool, dry, "
+            "registers.mode: enum label(s) 'heat_pump_boost' unknown: mode takes heat, cool, dry, "
             "fan_only, auto",
         ),
         (

@@ -10,7 +10,8 @@ from importlib import resources
 
 import pytest
 
-from minisplit.drivers.profile import Table, load_profile, shipped_profile_names
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import ProfileError, Table, load_profile, shipped_profile_names
 from minisplit.drivers.registers import (
     RegisterValueError,
     check_writable,
@@ -43,6 +44,23 @@ def test_every_shipped_profile_parses(name: str) -> None:
     profile = load_profile(name)
     assert profile.name == name
     assert profile.registers
+
+
+@pytest.mark.parametrize("name", sorted(set(shipped_profile_names()) - {"daikin-diii-net"}))
+def test_every_shipped_profile_but_diii_net_gives_the_product_a_head_or_unit_to_drive(
+    name: str,
+) -> None:
+    """Its capabilities derive (a head has a power lever, every enum label is known)."""
+    found = capabilities(load_profile(name))
+    assert found.levers
+
+
+def test_diii_net_is_refused_until_the_format_carries_its_bit_field_levers() -> None:
+    """Its power, mode, fan and louver are fields packed into one command word: declared as
+    whole registers they would write undefined codes (docs/interfaces.md), so it is shipped
+    without them, and the product says it cannot drive it rather than guess."""
+    with pytest.raises(ProfileError, match="lacks a writable registers.power"):
+        capabilities(load_profile("daikin-diii-net"))
 
 
 @pytest.mark.parametrize("name", INTERFACES)

@@ -24,9 +24,12 @@ class ZoneMode(StrEnum):
 
 
 def zone_mode_of(head_mode: HeadMode) -> ZoneMode:
-    """The zone mode a head's mode means: the same word, and the head's `auto` (it picks heat
-    or cool itself) is the zone's heat_cool (the product picks)."""
-    return ZoneMode.HEAT_COOL if head_mode is HeadMode.AUTO else ZoneMode(head_mode.value)
+    """The zone mode a head's mode means: the same word; the head's `auto` (it picks heat or
+    cool itself) is the zone's heat_cool (the product picks), its `heat_aux` is heating."""
+    return _ZONE_MODE_OF_HEAD.get(head_mode) or ZoneMode(head_mode.value)
+
+
+_ZONE_MODE_OF_HEAD = {HeadMode.AUTO: ZoneMode.HEAT_COOL, HeadMode.HEAT_AUX: ZoneMode.HEAT}
 
 
 def zone_modes(head_modes: Sequence[HeadMode]) -> tuple[ZoneMode, ...]:
