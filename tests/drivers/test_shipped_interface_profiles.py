@@ -59,7 +59,7 @@ def test_diii_net_is_refused_until_the_format_carries_its_bit_field_levers() -> 
     """Its power, mode, fan and louver are fields packed into one command word: declared as
     whole registers they would write undefined codes (docs/interfaces.md), so it is shipped
     without them, and the product says it cannot drive it rather than guess."""
-    with pytest.raises(ProfileError, match="lacks a writable registers.power"):
+    with pytest.raises(ProfileError, match=r"lacks a writable registers\.power"):
         capabilities(load_profile("daikin-diii-net"))
 
 
