@@ -56,6 +56,7 @@ from minisplit.hil.weather import (
     WEEK_S,
     YEAR_S,
     Weather,
+    WeatherFileError,
     load_weather_file,
     parse_time_of_year,
     shipped_weather_path,
@@ -77,7 +78,9 @@ class _Strict(BaseModel):
 
 
 class WeatherSection(_Strict):
-    file: str | None = None  # default: the shipped TMY3 year; relative to the scenario file
+    # A TMY3 CSV or EPW file (or the shipped subset's format), relative to the scenario file;
+    # default: the shipped Greensboro TMY3 year.
+    file: str | None = None
     start: DayOfYear
     duration_days: Annotated[float, Field(gt=0, le=366)] | None = None
     duration_hours: Annotated[float, Field(gt=0, le=366 * 24)] | None = None
@@ -377,6 +380,10 @@ def parse_scenario(
             weather_path = (base_dir or Path.cwd()) / weather_path
         if not weather_path.is_file():
             raise ScenarioError(source, [f"weather.file: no file {str(weather_path)!r}"])
+        try:
+            load_weather_file(weather_path)  # read (once) now: a bad file stops the loading
+        except WeatherFileError as err:
+            raise ScenarioError(source, [f"weather.file: {err}"]) from None
     start_s = parse_time_of_year(spec.weather.start) + shift_weeks * WEEK_S
     duration_s = (
         spec.weather.duration_days * DAY_S
