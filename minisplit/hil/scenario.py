@@ -181,16 +181,31 @@ class SwitchPoint(_Strict):
         return self
 
     def transitions(self) -> list[ZoneTransition]:
-        """The changes that make a zone's default settings this point's. The high setpoint
-        before the low one, and the setpoints before the preset (a setpoint ends a preset)."""
-        return [
-            SetMode(self.mode),
-            SetTarget(Side.TARGET, self.temperature),
-            SetTarget(Side.HIGH, self.temperature_high),
-            SetTarget(Side.LOW, self.temperature_low),
-            SetFan(self.fan),
-            SetPreset(self.preset),
-        ]
+        """The changes that make a zone's default settings this point's."""
+        return settings_transitions(
+            ZoneSettings(
+                mode=self.mode,
+                target_temperature=self.temperature,
+                target_temperature_low=self.temperature_low,
+                target_temperature_high=self.temperature_high,
+                fan_mode=self.fan,
+                preset=self.preset,
+            )
+        )
+
+
+def settings_transitions(settings: ZoneSettings) -> list[ZoneTransition]:
+    """The changes that give any zone the mode, setpoints, fan and preset of ``settings``, as a
+    homeowner makes them: the setpoints before the preset (a setpoint ends a preset). Either
+    order of the heat_cool pair arrives: the one set second pushes the first no further."""
+    return [
+        SetMode(settings.mode),
+        SetTarget(Side.TARGET, settings.target_temperature),
+        SetTarget(Side.HIGH, settings.target_temperature_high),
+        SetTarget(Side.LOW, settings.target_temperature_low),
+        SetFan(settings.fan_mode),
+        SetPreset(settings.preset),
+    ]
 
 
 class DisturbanceSection(_Strict):
