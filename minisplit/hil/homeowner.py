@@ -131,9 +131,11 @@ class Homeowner:
         self, client: aiomqtt.Client, zone: str, wanted: ZoneSettings, now: float
     ) -> None:
         messages = [command_message(change, self._unit) for change in settings_transitions(wanted)]
+        # Noted first: should the controller drop away while these go out, the watcher's
+        # forgetting comes after, and it is told again when it is back.
+        self._told[zone] = wanted
         for field, payload in messages:
             await client.publish(self._topics.zone_set(zone, field), payload, qos=_QOS)
-        self._told[zone] = wanted
         LOG.info(
             "homeowner at %s: %s %s",
             format_time_of_year(now),

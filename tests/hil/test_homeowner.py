@@ -1,15 +1,17 @@
 """The homeowner's commands: what the controller parses from them is the schedule's setting,
-whatever the zone was set to before, in °C and in °F (the end-to-end run over a real broker is
-tests/integration/test_sim_schedules.py)."""
+whatever the zone was set to before, in °C and in °F; over a real broker, who is told what and
+when (the end-to-end run with the controller is tests/integration/test_sim_schedules.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.controller.config import ZoneConfig
+from minisplit.controller.config import MqttConfig, ZoneConfig
 from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     HEAT_COOL_DEADBAND_K,
@@ -22,8 +24,11 @@ from minisplit.controller.core.transitions import (
 from minisplit.controller.service.commands import ZoneCommand, parse_zone_command
 from minisplit.controller.service.temperature_units import TemperatureUnit
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition
-from minisplit.hil.homeowner import command_message
-from minisplit.hil.scenario import settings_transitions
+from minisplit.hil.homeowner import Homeowner, command_message
+from minisplit.hil.scenario import parse_scenario, settings_transitions
+from minisplit.hil.weather import time_of_year
+from tests.fixtures.broker import Mosquitto, recording
+from tests.hil.test_scenario import MINIMAL
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="sim", unit_id=11)  # setpoints 16..30 °C
 
@@ -85,3 +90,64 @@ def test_every_zone_change_has_its_command():
         assert parse_zone_command(ZONE, field, payload.encode(), unit) == ZoneCommand(
             "living", change
         )
+
+
+# One simulated hour per wall second, from Tuesday Jan 9 06:00: the 06:30 switch point of
+# MINIMAL's living room (heat 21 °C after the night's 18 °C) comes half a wall second later.
+SPEED = 3600.0
+BASE = "minisplit/house"
+TEMPERATURE = f"{BASE}/zone/living/set/temperature"
+
+
+async def test_the_controller_is_told_at_each_coming_online_and_at_switch_points(
+    mosquitto: Mosquitto,
+):
+    scenario = parse_scenario(MINIMAL)
+    loop = asyncio.get_running_loop()
+    origin = loop.time()
+    start = time_of_year(1, 9, 6, 0)
+    player = Homeowner(
+        scenario,
+        MqttConfig(host=mosquitto.host, port=mosquitto.port),
+        "house",
+        lambda: start + (loop.time() - origin) * SPEED,
+        SPEED,
+    )
+    async with recording(mosquitto, f"{BASE}/#") as heard, mosquitto.client() as controller:
+        task = asyncio.create_task(player.run())
+        try:
+            await asyncio.sleep(0.1)
+            assert not heard.on(TEMPERATURE)  # nobody listens yet: nothing is sent
+            await controller.publish(f"{BASE}/status", "online", qos=1, retain=True)
+            told = await heard.wait_for(TEMPERATURE)
+            assert told.payload == b"18"  # Monday 22:00's setting still holds at 06:00
+            await heard.wait_for(f"{BASE}/zone/living/set/preset_mode")
+            first = [m.topic.value.rsplit("/", 1)[1] for m in heard.on(f"{BASE}/zone/+/set/+")]
+            assert first == [
+                "mode",
+                "temperature",
+                "temperature_high",
+                "temperature_low",
+                "fan_mode",
+                "preset_mode",
+            ]
+            switched = await heard.wait_for(TEMPERATURE, lambda m: m.payload == b"21")
+            assert loop.time() - origin >= 0.5  # not before 06:30 simulated
+            # The controller goes away and comes back: told again, without a switch point.
+            seen = len(heard.messages)
+            await controller.publish(f"{BASE}/status", "offline", qos=1, retain=True)
+            await controller.publish(f"{BASE}/status", "online", qos=1, retain=True)
+            again = await heard.wait_for(TEMPERATURE, after=seen)
+            assert again.payload == b"21"
+            assert loop.time() - origin < 15  # long before the next switch point (22:00)
+            # The keep-alive repeats `online`: not a coming online, nothing is sent.
+            seen = len(heard.messages)
+            await controller.publish(f"{BASE}/status", "online", qos=1, retain=True)
+            await heard.wait_for(f"{BASE}/status", after=seen)
+            await asyncio.sleep(0.2)
+            assert not heard.on(TEMPERATURE)[heard.on(TEMPERATURE).index(again) + 1 :]
+            assert switched in heard.messages
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
