@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,6 +100,7 @@ BASE = "minisplit/house"
 TEMPERATURE = f"{BASE}/zone/living/set/temperature"
 
 
+@pytest.mark.integration
 async def test_the_controller_is_told_at_each_coming_online_and_at_switch_points(
     mosquitto: Mosquitto,
 ):
