@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="model the building of a bench scenario, a file or a shipped scenario's name (its"
         " zones must match the config's)",
     )
+    sim.add_argument(
+        "--play-schedules",
+        action="store_true",
+        help="with --scenario: a simulated homeowner sets the zones as the scenario's schedules"
+        " say, by MQTT commands to the controller (the config's [mqtt] broker)",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument(
@@ -421,6 +427,8 @@ def _command(argv: Sequence[str] | None) -> int:
                 _exit_with(
                     "minisplit sim: --baudrate, --parity and --stopbits need --serial", [], 2
                 )
+            if args.play_schedules and args.scenario is None:
+                _exit_with("minisplit sim: --play-schedules needs --scenario", [], 2)
             loaded = _load(args.config)
             scenario = _load_scenario(args.scenario) if args.scenario else None
             try:
@@ -435,6 +443,7 @@ def _command(argv: Sequence[str] | None) -> int:
                         stopbits=args.stopbits,
                         faults=args.faults,
                         scenario=scenario,
+                        play_schedules=args.play_schedules,
                     )
                 )
             except FaultFileError as err:

@@ -56,6 +56,7 @@ from minisplit.hil.weather import (
     WEEK_S,
     YEAR_S,
     Weather,
+    WeatherFileError,
     load_weather_file,
     parse_time_of_year,
     shipped_weather_path,
@@ -77,7 +78,9 @@ class _Strict(BaseModel):
 
 
 class WeatherSection(_Strict):
-    file: str | None = None  # default: the shipped TMY3 year; relative to the scenario file
+    # A TMY3 CSV or EPW file (or the shipped subset's format), relative to the scenario file;
+    # default: the shipped Greensboro TMY3 year.
+    file: str | None = None
     start: DayOfYear
     duration_days: Annotated[float, Field(gt=0, le=366)] | None = None
     duration_hours: Annotated[float, Field(gt=0, le=366 * 24)] | None = None
@@ -178,16 +181,31 @@ class SwitchPoint(_Strict):
         return self
 
     def transitions(self) -> list[ZoneTransition]:
-        """The changes that make a zone's default settings this point's. The high setpoint
-        before the low one, and the setpoints before the preset (a setpoint ends a preset)."""
-        return [
-            SetMode(self.mode),
-            SetTarget(Side.TARGET, self.temperature),
-            SetTarget(Side.HIGH, self.temperature_high),
-            SetTarget(Side.LOW, self.temperature_low),
-            SetFan(self.fan),
-            SetPreset(self.preset),
-        ]
+        """The changes that make a zone's default settings this point's."""
+        return settings_transitions(
+            ZoneSettings(
+                mode=self.mode,
+                target_temperature=self.temperature,
+                target_temperature_low=self.temperature_low,
+                target_temperature_high=self.temperature_high,
+                fan_mode=self.fan,
+                preset=self.preset,
+            )
+        )
+
+
+def settings_transitions(settings: ZoneSettings) -> list[ZoneTransition]:
+    """The changes that give any zone the mode, setpoints, fan and preset of ``settings``, as a
+    homeowner makes them: the setpoints before the preset (a setpoint ends a preset). Either
+    order of the heat_cool pair arrives: the one set second pushes the first no further."""
+    return [
+        SetMode(settings.mode),
+        SetTarget(Side.TARGET, settings.target_temperature),
+        SetTarget(Side.HIGH, settings.target_temperature_high),
+        SetTarget(Side.LOW, settings.target_temperature_low),
+        SetFan(settings.fan_mode),
+        SetPreset(settings.preset),
+    ]
 
 
 class DisturbanceSection(_Strict):
@@ -377,6 +395,10 @@ def parse_scenario(
             weather_path = (base_dir or Path.cwd()) / weather_path
         if not weather_path.is_file():
             raise ScenarioError(source, [f"weather.file: no file {str(weather_path)!r}"])
+        try:
+            load_weather_file(weather_path)  # read (once) now: a bad file stops the loading
+        except WeatherFileError as err:
+            raise ScenarioError(source, [f"weather.file: {err}"]) from None
     start_s = parse_time_of_year(spec.weather.start) + shift_weeks * WEEK_S
     duration_s = (
         spec.weather.duration_days * DAY_S

@@ -7,6 +7,7 @@ just before each request is served. Tests can also drive it directly with `step`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
 from minisplit.hil.gateway import Gateway
 from minisplit.hil.heatpump import REFERENCE_HEAD
+from minisplit.hil.homeowner import Homeowner
 from minisplit.hil.house import HouseSim
 from minisplit.hil.modbus_units import IndoorHead, OutdoorUnit
 from minisplit.hil.plant import Plant
@@ -129,6 +131,11 @@ class Simulator:
     @property
     def sim_time_s(self) -> float:
         """Simulated seconds since Jan 1 00:00 of the weather year."""
+        return self.house.time_s
+
+    def current_time_s(self) -> float:
+        """Simulated time now: the physics brought up to the event loop's clock first."""
+        self._catch_up()
         return self.house.time_s
 
     def step(self, seconds: float) -> None:
@@ -316,10 +323,19 @@ async def run_simulator(
     stopbits: int | None = None,
     scenario: Scenario | None = None,
     faults: Path | None = None,
+    play_schedules: bool = False,
 ) -> None:
     """Serve the simulated house until cancelled, logging a summary every ~10 s, with the
     faults of a fault file (hil.faults) when one is given. A serial line's framing not given
-    comes from `framing_from_config`."""
+    comes from `framing_from_config`. With ``play_schedules``, a homeowner (hil.homeowner)
+    sets the zones as the scenario's schedules say, over the config's MQTT broker."""
+    if play_schedules and scenario is None:
+        raise SimulatorSetupError("playing the schedules needs a scenario: they are its own")
+    if play_schedules and loaded.config.mqtt is None:
+        raise SimulatorSetupError(
+            "playing the schedules needs the config's [mqtt] section: the homeowner sets the"
+            " zones through the controller's MQTT commands"
+        )
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is None:
@@ -355,9 +371,26 @@ async def run_simulator(
             where,
             speed,
         )
-        while True:
-            LOG.info("%s", sim.summary())
-            await asyncio.sleep(SUMMARY_PERIOD_S)
+        homeowner = None
+        if play_schedules:
+            assert scenario is not None and loaded.config.mqtt is not None
+            player = Homeowner(
+                scenario,
+                loaded.config.mqtt,
+                loaded.config.controller_id,
+                sim.current_time_s,
+                speed,
+            )
+            homeowner = asyncio.create_task(player.run(), name="hil homeowner")
+        try:
+            while True:
+                LOG.info("%s", sim.summary())
+                await asyncio.sleep(SUMMARY_PERIOD_S)
+        finally:
+            if homeowner is not None:
+                homeowner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await homeowner
 
 
 class FaultFileError(SimulatorSetupError):

@@ -67,6 +67,7 @@ def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):
         (["sim", "-c", "x.toml", "--serial", "/dev/x", "--parity", "X"], "invalid choice: 'X'"),
         (["sim", "-c", "x.toml", "--serial", "/dev/x", "--stopbits", "3"], "invalid choice: 3"),
         (["sim", "-c", "x.toml", "--parity", "E"], "--baudrate, --parity and --stopbits need"),
+        (["sim", "-c", "x.toml", "--play-schedules"], "--play-schedules needs --scenario"),
         (["run"], "required: -c/--config"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -85,6 +86,18 @@ def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
         main(["sim", "-c", str(ROOT / "config" / "demo.toml"), "--scenario", str(bad)])
     assert info.value.code == 1
     assert "scenario has" in capsys.readouterr().err
+
+
+def test_sim_playing_schedules_without_a_broker_in_the_config_exits_1(tmp_path, capsys):
+    demo = (ROOT / "config" / "demo.toml").read_text()
+    head, _, rest = demo.partition("[mqtt]")
+    no_mqtt = tmp_path / "no-mqtt.toml"
+    no_mqtt.write_text(head + rest[rest.index("[simulator]") :])
+    argv = ["sim", "-c", str(no_mqtt), "--scenario", "renovated-january", "--play-schedules"]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
+    assert "needs the config's [mqtt] section" in capsys.readouterr().err
 
 
 def test_bench_and_sim_take_a_shipped_scenario_by_name_from_anywhere(tmp_path, monkeypatch):

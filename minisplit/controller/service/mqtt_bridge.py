@@ -25,6 +25,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import aiomqtt
 from pydantic import TypeAdapter, ValidationError
@@ -455,29 +456,10 @@ class MqttBridge:
             await asyncio.wait([task])
 
     def _make_client(self) -> aiomqtt.Client:
-        password: str | None = None
-        if self._config.password_file is not None:
-            # Read at every attempt (a fixed file is picked up without a restart), and checked
-            # every time: a password file others can read is refused, never used.
-            password = read_secret(self._config.password_file, "MQTT password file")
-        tls = self._config.tls
-        return aiomqtt.Client(
-            self._config.host,
-            self._config.port,
-            username=self._config.username,
-            password=password,
-            identifier=self._client_id,
-            keepalive=self._config.keepalive_s,
+        return mqtt_client(
+            self._config,
+            self._client_id,
             will=aiomqtt.Will(self._topics.status, OFFLINE, qos=_QOS, retain=True),
-            tls_params=None
-            if tls is None
-            else aiomqtt.TLSParameters(
-                ca_certs=str(tls.ca_file),
-                certfile=None if tls.cert_file is None else str(tls.cert_file),
-                keyfile=None if tls.key_file is None else str(tls.key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-            ),
-            tls_insecure=None if tls is None else tls.insecure,
             queue_type=_handing_over(self._receive),
             max_queued_outgoing_messages=_MAX_QUEUED_OUTGOING,
         )
@@ -612,6 +594,35 @@ class MqttBridge:
                     count,
                     kind,
                 )
+
+
+def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.Client:
+    """A client for the config's broker, with its credentials and TLS; ``options`` go to
+    `aiomqtt.Client` as they are (a will, a queue type...)."""
+    password: str | None = None
+    if config.password_file is not None:
+        # Read at every attempt (a fixed file is picked up without a restart), and checked
+        # every time: a password file others can read is refused, never used.
+        password = read_secret(config.password_file, "MQTT password file")
+    tls = config.tls
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=password,
+        identifier=identifier,
+        keepalive=config.keepalive_s,
+        tls_params=None
+        if tls is None
+        else aiomqtt.TLSParameters(
+            ca_certs=str(tls.ca_file),
+            certfile=None if tls.cert_file is None else str(tls.cert_file),
+            keyfile=None if tls.key_file is None else str(tls.key_file),
+            cert_reqs=ssl.CERT_REQUIRED,
+        ),
+        tls_insecure=None if tls is None else tls.insecure,
+        **options,
+    )
 
 
 def _handing_over(
