@@ -538,6 +538,9 @@ class Soak:
         self.active: dict[str, tuple[float, set[FaultKind]]] = {}
         self.last_command = self.sim.odu.firmware.command
         self.last_poll: float | None = None
+        # What the ODU served, to explain a violation: each status poll with whether the
+        # compressor ran ("p1"/"p0"), each write with the frequency it left commanded ("w20").
+        self.odu_timeline: deque[tuple[float, str]] = deque(maxlen=400)
         self.wanted: dict[str, tuple[str, float]] = {}  # zone -> (mode, target) the user set
         for target, unit in self.units.items():
             observe_writes(unit, self._written(target), self.report.refused_writes.append)
@@ -675,6 +678,7 @@ class Soak:
                 return
             firmware = self.sim.odu.firmware
             command = firmware.command
+            self.odu_timeline.append((now, f"w{command.frequency_hz:g}"))
             if command != self.last_command:
                 self.last_command = command
                 controller_now = asyncio.get_running_loop().time() * self.speed
@@ -705,6 +709,7 @@ class Soak:
         ):
             self.report.poll_intervals_s.append(now - last)
         self.last_poll = now
+        self.odu_timeline.append((now, f"p{int(self.sim.odu.firmware.running)}"))
 
     def _stop_excuse(self, now: float) -> Callable[[float], str | None]:
         def excuse(started_at: float) -> str | None:
@@ -725,7 +730,8 @@ class Soak:
         return excuse
 
     def _odu_context(self, now: float) -> str:
-        """The ODU's faults and commands of the last ten minutes, to explain a violation."""
+        """The ODU's faults, commands and served requests (polls with what they showed,
+        writes) of the last ten minutes, to explain a violation."""
         since = now - FAULT_MAX_S
         faults = [
             f"{i.fault.kind} {i.start_s - now:+.0f}..{i.end_s - now:+.0f} s"
@@ -737,7 +743,11 @@ class Soak:
             for at, cmd in self.watch.recent
             if at >= since
         ]
-        return f" [ODU faults: {', '.join(faults) or 'none'}; commands: {', '.join(commands)}]"
+        served = [f"{at - now:+.0f} {what}" for at, what in self.odu_timeline if at >= since]
+        return (
+            f" [ODU faults: {', '.join(faults) or 'none'}; commands: {', '.join(commands)}; "
+            f"served: {', '.join(served)}]"
+        )
 
     def _back(self, target: str, since: float) -> bool:
         """Under control again: available on MQTT, written to since, heartbeat kept."""

@@ -33,8 +33,9 @@ SKIPPED_DIRS = frozenset(
     }
 )
 # The founding brief that stays outside the repository, by the name its citations used. Spelt
-# in two halves so that this file does not cite it itself.
-BRIEF_CITATION = re.compile(r"\b" + "DES" + r"IGN\b")
+# in two halves so that this file does not cite it itself. An EnergyPlus weather file's second
+# header line, "... CONDITIONS", is that format's own keyword, not a citation.
+BRIEF_CITATION = re.compile(r"\b" + "DES" + r"IGN\b(?! CONDITIONS)")
 DOCS_REFERENCE = re.compile(r"\bdocs/([\w.-]+\.md)\b")
 # A Markdown link's target: [text](target) or [text](target#anchor).
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")

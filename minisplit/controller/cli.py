@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
     from minisplit.hil.scenario import Scenario
 from minisplit.controller.service.security import inspect_files
 from minisplit.drivers.bus_config import SerialBus
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import DeviceProfile
 
 log = logging.getLogger("minisplit")
 T = TypeVar("T")
@@ -153,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE|NAME",
         help="model the building of a bench scenario, a file or a shipped scenario's name (its"
         " zones must match the config's)",
+    )
+    sim.add_argument(
+        "--play-schedules",
+        action="store_true",
+        help="with --scenario: a simulated homeowner sets the zones as the scenario's schedules"
+        " say, by MQTT commands to the controller (the config's [mqtt] broker)",
     )
 
     check = sub.add_parser("check-config", help="validate a config file")
@@ -318,11 +326,14 @@ def check_config(path: Path) -> int:
         print(f"  bus {name}: {bus.type} {where}")
     odu = config.outdoor_unit
     print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+    _print_capabilities(loaded.odu_profile)
     for zone in config.zones:
+        behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
         print(
-            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id} "
+            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id}{behind} "
             f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
         )
+        _print_capabilities(loaded.head_profile(zone))
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")
@@ -332,6 +343,14 @@ def check_config(path: Path) -> int:
     for warning in findings.warnings:
         print(f"  warning: {warning}")
     return 0
+
+
+def _print_capabilities(profile: DeviceProfile) -> None:
+    """What the product can do with a device, as its profile says (docs/profiles.md, 'Roles')."""
+    can = capabilities(profile)
+    print(f"    {profile.name}: {can.summary()}")
+    if can.unused:
+        print(f"    {profile.name}: registers no role uses: {', '.join(can.unused)}")
 
 
 async def _until_terminated(main: Coroutine[Any, Any, T]) -> T | None:
@@ -418,6 +437,8 @@ def _command(argv: Sequence[str] | None) -> int:
                 _exit_with(
                     "minisplit sim: --baudrate, --parity and --stopbits need --serial", [], 2
                 )
+            if args.play_schedules and args.scenario is None:
+                _exit_with("minisplit sim: --play-schedules needs --scenario", [], 2)
             loaded = _load(args.config)
             scenario = _load_scenario(args.scenario) if args.scenario else None
             try:
@@ -432,6 +453,7 @@ def _command(argv: Sequence[str] | None) -> int:
                         stopbits=args.stopbits,
                         faults=args.faults,
                         scenario=scenario,
+                        play_schedules=args.play_schedules,
                     )
                 )
             except FaultFileError as err:

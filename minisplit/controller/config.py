@@ -5,7 +5,7 @@ dataclasses hold each value once): a config that leaves a key out runs the core 
 
 from __future__ import annotations
 
-from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,6 +22,7 @@ from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.sensor_health import SensorCheck
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
+from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
 from minisplit.drivers.strict_model import StrictModel
 from minisplit.drivers.textfile import (
@@ -30,6 +31,7 @@ from minisplit.drivers.textfile import (
     named_file,
     parse_toml,
     read_text,
+    shipped_files,
     shipped_names,
 )
 from minisplit.drivers.tomlerrors import KeysError, Loc, at_key, describe
@@ -65,6 +67,9 @@ class ZoneConfig(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     bus: Identifier
     unit_id: UnitId
+    # Where the head sits behind a gateway that serves several units on one unit id (its
+    # profile's `[device] unit_indices`); none for a unit with an address of its own.
+    unit_index: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
     profile: str = "reference-head"
     min_temperature: Celsius = 16.0
     max_temperature: Celsius = 30.0
@@ -293,25 +298,21 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        units: dict[tuple[str, int], tuple[str, Loc]] = {}
-        devices: list[tuple[str, Loc, str, int]] = [
-            ("outdoor_unit", ("outdoor_unit",), self.outdoor_unit.bus, self.outdoor_unit.unit_id)
-        ]
-        devices += [
-            (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id) for i, z in enumerate(self.zones)
-        ]
-        for who, loc, bus, unit_id in devices:
+        units: dict[tuple[str, int, int | None], tuple[str, Loc]] = {}
+        for who, loc, bus, unit_id, index in _devices(self):
             if bus not in self.buses:
                 raise KeysError(
                     f"{who}: bus {bus!r} is not defined in [buses] ({_names(self)})",
                     (*loc, "bus"),
                 )
-            other, other_loc = units.setdefault((bus, unit_id), (who, loc))
+            other, other_loc = units.setdefault((bus, unit_id, index), (who, loc))
             if other != who:
+                at = "unit_id" if index is None else "unit_index"
+                behind = "" if index is None else f", unit_index {index},"
                 raise KeysError(
-                    f"{who} and {other} share unit id {unit_id} on bus {bus!r}",
-                    (*other_loc, "unit_id"),
-                    (*loc, "unit_id"),
+                    f"{who} and {other} share unit id {unit_id}{behind} on bus {bus!r}",
+                    (*other_loc, at),
+                    (*loc, at),
                 )
         for room in self.simulator.rooms:
             if room not in {z.id for z in self.zones}:
@@ -326,6 +327,19 @@ class Config(StrictModel):
             if zone.id == zone_id:
                 return zone
         raise KeyError(zone_id)
+
+
+def _devices(config: Config) -> list[tuple[str, Loc, str, int, int | None]]:
+    """Each unit a config addresses: who, where, its bus, unit id and index behind it."""
+    odu = config.outdoor_unit
+    devices: list[tuple[str, Loc, str, int, int | None]] = [
+        ("outdoor_unit", ("outdoor_unit",), odu.bus, odu.unit_id, None)
+    ]
+    devices += [
+        (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id, z.unit_index)
+        for i, z in enumerate(config.zones)
+    ]
+    return devices
 
 
 def _names(config: Config) -> str:
@@ -348,13 +362,21 @@ class LoadedConfig:
         self.config = config
         self.profiles = profiles
         self.path = path
+        self._at_index: dict[tuple[str, int], DeviceProfile] = {}
 
     @property
     def odu_profile(self) -> DeviceProfile:
         return self.profiles[self.config.outdoor_unit.profile]
 
     def head_profile(self, zone: ZoneConfig) -> DeviceProfile:
-        return self.profiles[zone.profile]
+        """The zone's profile, at the zone's addresses behind a gateway (`unit_index`)."""
+        profile = self.profiles[zone.profile]
+        if zone.unit_index is None:
+            return profile
+        key = (zone.profile, zone.unit_index)
+        if key not in self._at_index:
+            self._at_index[key] = profile.for_unit(zone.unit_index)
+        return self._at_index[key]
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
@@ -380,12 +402,18 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
                 at_key(text, loc, f"profile {name!r} describes a {profile.kind}, not a {kind}")
             )
             continue
+        try:
+            capabilities(profile)  # the roles its registers play: refused here, not at `run`
+        except ProfileError as err:
+            problems.append(at_key(text, loc, str(err)))
+            continue
         profiles[name] = profile
     for i, zone in enumerate(config.zones):
         problems += [
             at_key(text, ("zones", i, key), message)
             for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
         ]
+    problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
     problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
     problems += _remote_sensor_topics(config, text)
     if problems:
@@ -402,6 +430,76 @@ def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
     for i, zone in enumerate(config.zones):
         keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
     return keys
+
+
+def _gateway_problems(
+    config: Config, profiles: Mapping[str, DeviceProfile]
+) -> list[tuple[Loc, str]]:
+    """A zone names its index behind a gateway exactly when its profile is a gateway's unit
+    layout, within the indices the profile serves; units that share a unit id are all of one
+    gateway profile (a unit with an address of its own shares it with nobody)."""
+    problems: list[tuple[Loc, str]] = []
+    if (odu := profiles.get(config.outdoor_unit.profile)) and odu.unit_indices is not None:
+        problems.append(
+            (
+                ("outdoor_unit", "profile"),
+                f"profile {odu.name!r} lays out units behind a gateway (unit_stride); the "
+                "outdoor unit takes a profile of a unit with an address of its own",
+            )
+        )
+    for i, zone in enumerate(config.zones):
+        profile = profiles.get(zone.profile)
+        if profile is None:
+            continue
+        indices, index = profile.unit_indices, zone.unit_index
+        if indices is None and index is not None:
+            problems.append(
+                (
+                    ("zones", i, "unit_index"),
+                    f"profile {zone.profile!r} is of a unit with an address of its own: "
+                    "unit_index applies to a gateway's profile (unit_stride)",
+                )
+            )
+        elif indices is not None and index is None:
+            problems.append(
+                (
+                    ("zones", i, "unit_id"),
+                    f"profile {zone.profile!r} is of a gateway serving units "
+                    f"{indices[0]}..{indices[1]} behind unit id {zone.unit_id}: give the "
+                    "zone's unit_index",
+                )
+            )
+        elif indices is not None and index is not None and not indices[0] <= index <= indices[1]:
+            problems.append(
+                (
+                    ("zones", i, "unit_index"),
+                    f"unit_index {index} is outside {indices[0]}..{indices[1]}, the indices "
+                    f"profile {zone.profile!r} serves",
+                )
+            )
+    return problems + _shared_addresses(config)
+
+
+def _shared_addresses(config: Config) -> list[tuple[Loc, str]]:
+    """Units on one unit id (distinct indices: `Config._references`) must all be one
+    gateway's: of one profile, each with its unit_index."""
+    first: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
+    problems: list[tuple[Loc, str]] = []
+    profiles: dict[Loc, str] = {("outdoor_unit",): config.outdoor_unit.profile}
+    profiles.update({("zones", i): z.profile for i, z in enumerate(config.zones)})
+    for who, loc, bus, unit_id, index in _devices(config):
+        profile = profiles[loc]
+        other, other_profile, other_index = first.setdefault((bus, unit_id), (who, profile, index))
+        if other == who or (profile == other_profile and None not in (index, other_index)):
+            continue
+        problems.append(
+            (
+                (*loc, "unit_id"),
+                f"{who} shares unit id {unit_id} on bus {bus!r} with {other}: only the units of "
+                "one gateway (one profile, each at its own unit_index) share a unit id",
+            )
+        )
+    return problems
 
 
 def _state_file_problems(path: Path) -> list[str]:
@@ -468,12 +566,7 @@ def _remote_sensor_topics(config: Config, text: str) -> list[str]:
 def shipped_configs() -> list[Path]:
     """The configs that come with the package (`demo`, `example`), by name; their fault files
     (`*-faults.toml`) are not configs."""
-    folder = resources.files("minisplit_data")
-    return sorted(
-        Path(str(entry))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".toml") and not entry.name.endswith("-faults.toml")
-    )
+    return shipped_files("minisplit_data", excluding="-faults.toml")
 
 
 def config_file(text: str) -> Path:

@@ -106,7 +106,8 @@ def sensor_check(config: SensorCheckConfig) -> SensorCheck:
 def control_tuning(loaded: LoadedConfig) -> ControlTuning:
     # The writable range of the frequency setpoint is the unit's [min, max]
     # (docs/reference-unit.md).
-    frequency_range = loaded.odu_profile["frequency_setpoint"].range
+    setpoint = loaded.odu_profile.registers.get("frequency_setpoint")
+    frequency_range = None if setpoint is None else setpoint.range
     if frequency_range is None:
         return control_tuning_from(loaded.config.control)
     return control_tuning_from(loaded.config.control, frequency_range)

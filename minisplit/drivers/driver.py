@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import ClassVar, Generic, TypeVar
 
 from minisplit.drivers.bus import BusScheduler, ModbusExceptionReply, Priority
+from minisplit.drivers.capabilities import ROLES, Role, Use, capabilities
 from minisplit.drivers.profile import (
     MODBUS_MAX_WRITE_BITS,
     DeviceKind,
@@ -70,6 +71,10 @@ class Reading:
         self._profile = profile
         self.words = dict(words)
 
+    def has(self, name: str) -> bool:
+        """The register was read (the profile declares it)."""
+        return name in self.words
+
     def raw(self, name: str) -> int:
         return raw_from_words(self._profile[name], self.words[name])
 
@@ -101,6 +106,9 @@ class Reading:
     def label_or_none(self, name: str) -> str | None:
         return enum_name(self._profile[name], self.raw(name))
 
+    def enum_of(self, name: str) -> Mapping[int, str]:
+        return self._profile[name].enum
+
     def code(self, name: str) -> str:
         """A fault-code label; a code the profile does not know still comes through."""
         return self.label_or_none(name) or f"unknown_{self.raw(name)}"
@@ -112,31 +120,75 @@ class Reading:
     def flags(self, name: str) -> dict[str, bool]:
         return bit_flags(self._profile[name], self.raw(name))
 
+    # ---- optional roles: None where the profile does not declare the register ------------
+
+    def optional_value(self, name: str) -> float | int | None:
+        """Engineering value; None if undeclared or its invalid sentinel."""
+        return self.value(name) if name in self.words else None
+
+    def optional_number(self, name: str) -> float | None:
+        """Engineering value, None if undeclared; a sentinel is an error (as `number`)."""
+        return self.number(name) if name in self.words else None
+
+    def optional_integer(self, name: str) -> int | None:
+        return self.integer(name) if name in self.words else None
+
+    def optional_label(self, name: str) -> str | None:
+        """The enum label, None if undeclared; an unknown value is an error (as `label`)."""
+        return self.label(name) if name in self.words else None
+
+    def optional_code(self, name: str) -> str | None:
+        return self.code(name) if name in self.words else None
+
+    def switch(self, name: str) -> bool | None:
+        """An on/off register (its enum's "on", or non-zero without one); None if undeclared."""
+        if name not in self.words:
+            return None
+        if self._profile[name].enum:
+            return self.label(name) == "on"
+        return self.raw(name) != 0
+
+    def fault(self) -> bool | None:
+        """The device's fault flag (`fault`, a register or a bit of `status`); where the
+        profile has none, its `fault_code`: any code but `none` (0 without an enum label) is a
+        fault. None when it has neither."""
+        flag = self.flag("fault", "status")
+        if flag is not None or "fault_code" not in self.words:
+            return flag
+        label = self.label_or_none("fault_code")
+        return label != "none" if label is not None else self.raw("fault_code") != 0
+
+    def flag(self, name: str, bit_of: str) -> bool | None:
+        """A yes/no role: its own register, coil or discrete input (non-zero is yes), or the
+        bit of that name in the bit field ``bit_of``; None when the profile has neither."""
+        if name in self.words:
+            return self.raw(name) != 0
+        if bit_of in self.words:
+            return self.flags(bit_of).get(name)
+        return None
+
 
 class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
-    """One Modbus device on a bus, described by a profile; subclasses say which registers
-    make up its identity, status and commands, and how they map to the typed dataclasses."""
+    """One Modbus device on a bus, described by a profile; subclasses map the roles its
+    registers play (drivers.capabilities) to the typed dataclasses. Only the roles the profile
+    declares are read and written: what it lacks is None in the records, and never sent."""
 
     kind: ClassVar[DeviceKind]
-    #: Read at probe and decoded into the info record (ratings, firmware); the profile's
-    #: `[device] identity` registers are read with them and checked.
-    identity_registers: ClassVar[tuple[str, ...]]
-    #: Polled every cycle: the live input registers and the read-back of the holding ones.
-    status_registers: ClassVar[tuple[str, ...]]
-    #: Registers whose enum labels become members of the typed fields' enums (drivers.vocabulary):
-    #: the profile may use no others.
-    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]]
-    #: Bit names the driver reads from bit-field registers: the profile must name them all.
-    bit_names: ClassVar[Mapping[str, tuple[str, ...]]]
-    _always_needed: ClassVar[tuple[str, ...]] = ("heartbeat", "heartbeat_timeout")
 
     def __init__(self, bus: BusScheduler, unit_id: int, profile: DeviceProfile) -> None:
         self.bus = bus
         self.unit_id = unit_id
         self.profile = profile
-        self._check_profile()
-        self._identity_plan = self._plan({*self.identity_registers, *profile.identity})
-        self._poll_plan = self._plan(self.status_registers)
+        where = f"profile {profile.name!r} ({profile.source})"
+        if profile.kind is not self.kind:
+            raise ProfileError(f"{where} describes a {profile.kind}, not a {self.kind}")
+        self.capabilities = capabilities(profile)
+        roles = ROLES[self.kind]
+        identity = [name for name in profile.registers if _use(roles, name) is Use.IDENTITY]
+        polled = [name for name in profile.registers if _use(roles, name) in _POLLED]
+        self._identity_plan = self._plan({*identity, *profile.identity})
+        # The live readings and the read-back of the levers.
+        self._poll_plan = self._plan(polled)
         # Words last read back or written, per holding register: what "changed" is measured
         # against. A register missing here is written by the next apply.
         self._known: dict[str, list[int]] = {}
@@ -147,7 +199,9 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         self._heartbeat = 0
 
     def __str__(self) -> str:
-        return f"{self.profile.name} unit {self.unit_id} on bus {self.bus.name}"
+        index = self.profile.unit_index
+        behind = "" if index is None else f" index {index}"
+        return f"{self.profile.name} unit {self.unit_id}{behind} on bus {self.bus.name}"
 
     @property
     def reads_per_poll(self) -> int:
@@ -184,10 +238,16 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
     async def apply(self, command: CommandT) -> None:
         """Write what differs from the device's last known holding registers; nothing is sent
         if any value is refused by the profile (RegisterValueError)."""
-        await self._write(self._command_values(command))
+        levers = self.capabilities.levers
+        await self._write(
+            {name: v for name, v in self._command_values(command).items() if name in levers}
+        )
 
-    async def heartbeat(self) -> int:
-        """Advance the heartbeat register (wrapping after 65535); returns the value written."""
+    async def heartbeat(self) -> int | None:
+        """Advance the heartbeat register (wrapping after 65535); returns the value written, or
+        None when the profile has no heartbeat."""
+        if "heartbeat" not in self.capabilities.levers:
+            return None
         # Counted on from the read-back when there is one, else from the last value sent (after
         # a failed write the device may hold it or not: the next value differs from both).
         last = self._known.get("heartbeat")
@@ -197,8 +257,10 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         return self._heartbeat
 
     async def set_heartbeat_timeout(self, seconds: int) -> None:
-        """The device's own fallback timer (0 = off); written only if it differs."""
-        await self._write({"heartbeat_timeout": seconds})
+        """The device's own fallback timer (0 = off); written only if it differs, and only
+        where the profile has one."""
+        if "heartbeat_timeout" in self.capabilities.levers:
+            await self._write({"heartbeat_timeout": seconds})
 
     async def read_values(self, names: Iterable[str]) -> dict[str, float | int | None]:
         """The engineering values of named registers, coils or discrete inputs (a coil or
@@ -222,7 +284,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
     @abstractmethod
     def _command_values(self, command: CommandT) -> dict[str, float | str]:
-        """Register name -> engineering value, or enum label."""
+        """Register name -> engineering value, or enum label, for every lever the command
+        sets; `apply` drops those the profile lacks."""
 
     async def _write(self, values: Mapping[str, float | str], *, force: bool = False) -> None:
         """Write ``values`` (engineering units or enum labels); unchanged registers are skipped
@@ -241,6 +304,8 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             for name, words in encoded.items()
             if force or self._known.get(name) != words
         ]
+        if changed and self.profile.copy_before_write:
+            changed = await self._with_the_rest(changed, encoded)
         for run in _contiguous_runs(changed, self.profile.max_write_registers):
             table = run[0].table
             self._write_seq += 1
@@ -259,11 +324,39 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
 
     # ---- internals --------------------------------------------------------------------
 
-    async def _read(self, plan: list[ReadBlock]) -> Reading:
+    async def _with_the_rest(
+        self, changed: list[RegisterSpec], encoded: dict[str, list[int]]
+    ) -> list[RegisterSpec]:
+        """`[device] copy_before_write`: a write carries every writable register of the tables
+        it touches, the ones not changing as the unit last read back (read first when there is
+        no read-back yet) or, with `copy_from`, as their source reads now: the unit never takes
+        a default, or a stale command, for a field nobody meant to set. ``encoded`` gains their
+        words."""
+        tables = {spec.table for spec in changed}
+        names = {spec.name for spec in changed}
+        rest = [
+            spec
+            for spec in self.profile.registers.values()
+            if spec.writable and spec.table in tables and spec.name not in names
+        ]
+        sources = {spec.copy_from for spec in rest if spec.copy_from is not None}
+        unread = {s.name for s in rest if s.copy_from is None and s.name not in self._known}
+        copied: dict[str, list[int]] = {}
+        if sources or unread:
+            reading = await self._read(self._plan(sources | unread), Priority.COMMAND)
+            self._known.update((name, reading.words[name]) for name in unread)
+            copied = reading.words
+        for spec in rest:
+            source = spec.copy_from
+            encoded[spec.name] = self._known[spec.name] if source is None else copied[source]
+        return [*changed, *rest]
+
+    async def _read(self, plan: list[ReadBlock], priority: Priority = Priority.POLL) -> Reading:
         words: dict[str, list[int]] = {}
         for block in plan:
             try:
-                words.update(block.raw_words(await self.bus.read(self.unit_id, block)))
+                read = await self.bus.read(self.unit_id, block, priority=priority)
+                words.update(block.raw_words(read))
             except ModbusExceptionReply as err:
                 if err.code not in _NOT_IN_ITS_MAP:
                     raise
@@ -282,33 +375,16 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
             (self.profile[name] for name in names),
             max_count=self.profile.max_read_registers,
             reserved=self.profile.reserved,
+            max_bits=self.profile.max_read_bits,
         )
 
-    def _check_profile(self) -> None:
-        """Refuse, at construction, a profile this driver cannot use: naming what is wrong."""
-        where = f"profile {self.profile.name!r} ({self.profile.source})"
-        if self.profile.kind is not self.kind:
-            raise ProfileError(f"{where} describes a {self.profile.kind}, not a {self.kind}")
-        needed = {
-            *self._always_needed,
-            *self.identity_registers,
-            *self.status_registers,
-            *self.enum_labels,
-            *self.bit_names,
-        }
-        if missing := sorted(needed - self.profile.registers.keys()):
-            driver = type(self).__name__
-            raise ProfileError(f"{where}: lacks registers {missing} that {driver} uses")
-        for name, labels in self.enum_labels.items():
-            enum = self.profile[name].enum
-            if not enum or not set(enum.values()) <= set(labels):
-                raise ProfileError(
-                    f"{where}: registers.{name}.enum must use only {list(labels)}, "
-                    f"not {sorted(enum.values())}"
-                )
-        for name, bits in self.bit_names.items():
-            if lacking := sorted(set(bits) - set(self.profile[name].bits.values())):
-                raise ProfileError(f"{where}: registers.{name}.bits lacks {lacking}")
+
+_POLLED = (Use.READING, Use.LEVER)
+
+
+def _use(roles: Mapping[str, Role], name: str) -> Use | None:
+    role = roles.get(name)
+    return None if role is None else role.use
 
 
 def _contiguous_runs(specs: Iterable[RegisterSpec], max_words: int) -> list[list[RegisterSpec]]:

@@ -3,135 +3,134 @@ pending request), the zone command, and the remote's acknowledgement."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from enum import StrEnum
+from typing import TypeVar
 
 from minisplit.drivers.driver import DeviceDriver, Reading
-from minisplit.drivers.profile import DeviceKind
+from minisplit.drivers.profile import DeviceKind, DeviceProfile
 from minisplit.drivers.records import HeadCommand, HeadInfo, HeadStatus, RemoteRequest
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
-
-_ON_OFF = ("off", "on")
-_STATUS_BITS = (
-    "fan_running",
-    "coil_freeze_protection",
-    "condensate_alarm",
-    "fault",
-    "remote_change_pending",
-    "cold_draft_prevention",
-    "heartbeat_lost",
-)
-_CAPABILITY_BITS = ("humidity_sensor", "vertical_vane", "horizontal_vane")
 
 
 class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
     kind = DeviceKind.INDOOR_HEAD
-    identity_registers = (
-        "firmware_version",
-        "serial_number",
-        "rated_capacity",
-        "capabilities",
-    )
-    status_registers = (
-        "status",
-        "return_air_temperature",
-        "coil_temperature",
-        "humidity",
-        "fault_code",
-        "fan_speed_actual",
-        "valve_position",
-        # Read every cycle although only meaningful while status b4 is set: they sit inside
-        # the same block as the status, so they cost no extra transaction.
-        "remote_power",
-        "remote_mode",
-        "remote_setpoint",
-        "remote_fan",
-        "power",
-        "mode",
-        "fan",
-        "vane_vertical",
-        "vane_horizontal",
-        "capacity_request",
-        "display_setpoint",
-        "remote_ack",
-        "heartbeat",
-        "heartbeat_timeout",
-    )
-    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "power": _ON_OFF,
-        "mode": tuple(HeadMode),
-        "fan": tuple(FanSpeed),
-        "vane_vertical": tuple(VanePosition),
-        "vane_horizontal": tuple(VanePosition),
-        "remote_power": _ON_OFF,
-        "remote_mode": tuple(HeadMode),
-        "remote_fan": tuple(FanSpeed),
-    }
-    bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "status": _STATUS_BITS,
-        "capabilities": _CAPABILITY_BITS,
-    }
 
     async def ack_remote(self) -> None:
-        """Tell the head its handheld-remote change was adopted (clears status b4)."""
+        """Tell the head its handheld-remote change was adopted (clears status b4); nothing
+        where the profile has no acknowledgement."""
         # Always sent: the register may still read 1 from the previous acknowledgement.
-        await self._write({"remote_ack": 1}, force=True)
+        if "remote_ack" in self.capabilities.levers:
+            await self._write({"remote_ack": 1}, force=True)
 
     def _decode_info(self, reading: Reading) -> HeadInfo:
-        capabilities = reading.flags("capabilities")
+        levers = self.capabilities.levers
+
+        def has(part: str, register: str) -> bool:
+            # The profile says the interface can carry it; the head's own bit, where it has
+            # one, says whether this head has it.
+            declared = register in levers or register in self.capabilities.readings
+            return declared and reading.flag(part, "capabilities") is not False
+
         return HeadInfo(
-            firmware_version=reading.integer("firmware_version"),
-            serial_number=reading.integer("serial_number"),
-            rated_capacity_w=reading.number("rated_capacity"),
-            has_humidity_sensor=capabilities["humidity_sensor"],
-            has_vertical_vane=capabilities["vertical_vane"],
-            has_horizontal_vane=capabilities["horizontal_vane"],
+            firmware_version=reading.optional_integer("firmware_version"),
+            serial_number=reading.optional_integer("serial_number"),
+            rated_capacity_w=reading.optional_number("rated_capacity"),
+            has_humidity_sensor=has("humidity_sensor", "humidity"),
+            has_vertical_vane=has("vertical_vane", "vane_vertical"),
+            has_horizontal_vane=has("horizontal_vane", "vane_horizontal"),
         )
 
     def _decode_status(self, reading: Reading) -> HeadStatus:
-        flags = reading.flags("status")
+        def flag(name: str) -> bool | None:
+            return reading.flag(name, "status")
+
         return HeadStatus(
-            fan_running=flags["fan_running"],
-            coil_freeze_protection=flags["coil_freeze_protection"],
-            condensate_alarm=flags["condensate_alarm"],
-            fault=flags["fault"],
-            cold_draft_prevention=flags["cold_draft_prevention"],
-            heartbeat_lost=flags["heartbeat_lost"],
-            return_air_temperature=reading.value("return_air_temperature"),
-            coil_temperature=reading.value("coil_temperature"),
-            humidity=reading.value("humidity"),
-            fault_code=reading.code("fault_code"),
-            fan_speed_actual=reading.integer("fan_speed_actual"),
-            valve_position_pct=reading.number("valve_position"),
-            remote_request=_remote_request(reading) if flags["remote_change_pending"] else None,
-            power=reading.label("power") == "on",
-            mode=HeadMode(reading.label("mode")),
-            fan=FanSpeed(reading.label("fan")),
-            vane_vertical=VanePosition(reading.label("vane_vertical")),
-            vane_horizontal=VanePosition(reading.label("vane_horizontal")),
-            capacity_request_pct=reading.number("capacity_request"),
-            display_setpoint=reading.number("display_setpoint"),
+            fan_running=flag("fan_running"),
+            coil_freeze_protection=flag("coil_freeze_protection"),
+            condensate_alarm=flag("condensate_alarm"),
+            fault=reading.fault(),
+            cold_draft_prevention=flag("cold_draft_prevention"),
+            heartbeat_lost=flag("heartbeat_lost"),
+            thermo_on=flag("thermo_on"),
+            return_air_temperature=reading.optional_value("return_air_temperature"),
+            coil_temperature=reading.optional_value("coil_temperature"),
+            humidity=reading.optional_value("humidity"),
+            fault_code=reading.optional_code("fault_code"),
+            fan_speed_actual=reading.optional_integer("fan_speed_actual"),
+            valve_position_pct=reading.optional_number("valve_position"),
+            remote_request=_remote_request(reading) if flag("remote_change_pending") else None,
+            power=reading.switch("power"),
+            mode=_member(HeadMode, reading.optional_label("mode")),
+            fan=_member(FanSpeed, reading.optional_label("fan")),
+            vane_vertical=_member(VanePosition, reading.optional_label("vane_vertical")),
+            vane_horizontal=_member(VanePosition, reading.optional_label("vane_horizontal")),
+            capacity_request_pct=reading.optional_number("capacity_request"),
+            display_setpoint=reading.optional_number("display_setpoint"),
+            external_temperature=reading.optional_value("external_temperature"),
         )
 
     def _command_values(self, command: HeadCommand) -> dict[str, float | str]:
-        return {
-            "power": "on" if command.power else "off",
-            "mode": command.mode,
-            "fan": command.fan,
-            "vane_vertical": command.vane_vertical,
-            "vane_horizontal": command.vane_horizontal,
-            "capacity_request": command.capacity_request_pct,
-            "display_setpoint": command.display_setpoint,
-        }
+        return head_command_values(command, self.profile)
+
+    async def write_external_temperature(self, celsius: float) -> None:
+        """The room temperature the head regulates on (written only if it changed); nothing
+        where the profile has no `external_temperature`."""
+        if "external_temperature" in self.capabilities.levers:
+            await self._write({"external_temperature": celsius})
+
+
+def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[str, float | str]:
+    """Each lever's value (a number, or an enum label) for ``command``: what the driver writes
+    and the simulator shows; `power` is 0/1 where its register has no enum. A fan step or vane
+    position the head does not have is left out (the head keeps its setting): the zone's
+    default fan (`auto`) and the control's quiet fan must not stop a head without them from
+    being switched and set. A mode it lacks is refused, as any other value its profile refuses."""
+    spec = profile.registers.get("power")
+    power: float | str = "on" if command.power else "off"
+    if spec is not None and not spec.enum:
+        power = int(command.power)
+    values: dict[str, float | str] = {
+        "power": power,
+        "mode": command.mode,
+        "capacity_request": command.capacity_request_pct,
+        "display_setpoint": command.display_setpoint,
+    }
+    for name, label in (
+        ("fan", command.fan),
+        ("vane_vertical", command.vane_vertical),
+        ("vane_horizontal", command.vane_horizontal),
+    ):
+        comfort = profile.registers.get(name)
+        if comfort is not None and label in comfort.enum.values():
+            values[name] = label
+    return values
+
+
+_Word = TypeVar("_Word", bound=StrEnum)
+
+
+def _member(vocabulary: type[_Word], label: str | None) -> _Word | None:
+    return None if label is None else vocabulary(label)
 
 
 def _remote_request(reading: Reading) -> RemoteRequest:
-    """What the handheld remote asked for; a field the head reports garbled is None."""
-    mode = reading.label_or_none("remote_mode")
-    fan = reading.label_or_none("remote_fan")
+    """What the handheld remote asked for; a field the head reports garbled, or does not
+    report, is None."""
+    mode = reading.label_or_none("remote_mode") if reading.has("remote_mode") else None
+    fan = reading.label_or_none("remote_fan") if reading.has("remote_fan") else None
     return RemoteRequest(
-        power=reading.label_or_none("remote_power") == "on",
-        mode=None if mode is None else HeadMode(mode),
-        setpoint=reading.value("remote_setpoint"),
-        fan=None if fan is None else FanSpeed(fan),
+        power=_remote_power(reading),
+        mode=_member(HeadMode, mode),
+        setpoint=reading.optional_value("remote_setpoint"),
+        fan=_member(FanSpeed, fan),
     )
+
+
+def _remote_power(reading: Reading) -> bool:
+    """The remote's power: garbled reads as off (as a head that cannot say it is on); a head
+    that does not report it asked for something, so it is taken as on."""
+    if not reading.has("remote_power"):
+        return True
+    if reading.label_or_none("remote_power") == "on":
+        return True
+    return not reading.enum_of("remote_power") and reading.raw("remote_power") != 0

@@ -2,61 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
-
 from minisplit.drivers.driver import DeviceDriver, ImplausibleIdentity, Reading
 from minisplit.drivers.profile import DeviceKind
 from minisplit.drivers.records import OduCommand, OduInfo, OduStatus
 from minisplit.drivers.vocabulary import OduMode
 
-_STATUS_BITS = (
-    "compressor_running",
-    "defrost",
-    "oil_return",
-    "fault",
-    "restart_lockout",
-    "valve_heating",
-    "heartbeat_lost",
-    "quiet_active",
-)
-
 
 class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
     kind = DeviceKind.OUTDOOR_UNIT
-    identity_registers = (
-        "firmware_version",
-        "serial_number",
-        "rated_heating_capacity",
-        "rated_cooling_capacity",
-        "min_frequency",
-        "max_frequency",
-        "max_heads",
-    )
-    status_registers = (
-        "status",
-        "compressor_frequency",
-        "allowed_max_frequency",
-        "outdoor_temperature",
-        "outdoor_coil_temperature",
-        "discharge_temperature",
-        "input_power",
-        "energy",
-        "fault_code",
-        "compressor_starts",
-        "operating_hours",
-        "mode",
-        "frequency_setpoint",
-        "quiet_mode",
-        "demand_limit",
-        "heartbeat",
-        "heartbeat_timeout",
-    )
-    enum_labels: ClassVar[Mapping[str, tuple[str, ...]]] = {"mode": tuple(OduMode)}
-    bit_names: ClassVar[Mapping[str, tuple[str, ...]]] = {"status": _STATUS_BITS}
 
     def _decode_info(self, reading: Reading) -> OduInfo:
-        problems = implausible_identity(reading, self.profile["frequency_setpoint"].range)
+        setpoint = self.profile.registers.get("frequency_setpoint")
+        problems = implausible_identity(reading, None if setpoint is None else setpoint.range)
         if problems:
             raise ImplausibleIdentity(
                 f"{self}: implausible identity: "
@@ -65,40 +22,44 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
                 "implausible_identity: " + ", ".join(what for what, _ in problems),
             )
         return OduInfo(
-            firmware_version=reading.integer("firmware_version"),
-            serial_number=reading.integer("serial_number"),
-            rated_heating_capacity_w=reading.number("rated_heating_capacity"),
-            rated_cooling_capacity_w=reading.number("rated_cooling_capacity"),
-            min_frequency_hz=reading.number("min_frequency"),
-            max_frequency_hz=reading.number("max_frequency"),
-            max_heads=reading.integer("max_heads"),
+            firmware_version=reading.optional_integer("firmware_version"),
+            serial_number=reading.optional_integer("serial_number"),
+            rated_heating_capacity_w=reading.optional_number("rated_heating_capacity"),
+            rated_cooling_capacity_w=reading.optional_number("rated_cooling_capacity"),
+            min_frequency_hz=reading.optional_number("min_frequency"),
+            max_frequency_hz=reading.optional_number("max_frequency"),
+            max_heads=reading.optional_integer("max_heads"),
         )
 
     def _decode_status(self, reading: Reading) -> OduStatus:
-        flags = reading.flags("status")
+        def flag(name: str) -> bool | None:
+            return reading.flag(name, "status")
+
+        mode = reading.optional_label("mode")
+        quiet = reading.optional_integer("quiet_mode")
         return OduStatus(
-            compressor_running=flags["compressor_running"],
-            defrost=flags["defrost"],
-            oil_return=flags["oil_return"],
-            fault=flags["fault"],
-            restart_lockout=flags["restart_lockout"],
-            valve_heating=flags["valve_heating"],
-            heartbeat_lost=flags["heartbeat_lost"],
-            quiet_active=flags["quiet_active"],
-            compressor_frequency_hz=reading.number("compressor_frequency"),
-            allowed_max_frequency_hz=reading.number("allowed_max_frequency"),
-            outdoor_temperature=reading.value("outdoor_temperature"),
-            outdoor_coil_temperature=reading.value("outdoor_coil_temperature"),
-            discharge_temperature=reading.value("discharge_temperature"),
-            input_power_w=reading.number("input_power"),
-            energy_wh=reading.integer("energy"),
-            fault_code=reading.code("fault_code"),
-            compressor_starts=reading.integer("compressor_starts"),
-            operating_hours=reading.integer("operating_hours"),
-            mode=OduMode(reading.label("mode")),
-            frequency_setpoint_hz=reading.number("frequency_setpoint"),
-            quiet_mode=bool(reading.integer("quiet_mode")),
-            demand_limit_pct=reading.integer("demand_limit"),
+            compressor_running=flag("compressor_running"),
+            defrost=flag("defrost"),
+            oil_return=flag("oil_return"),
+            fault=reading.fault(),
+            restart_lockout=flag("restart_lockout"),
+            valve_heating=flag("valve_heating"),
+            heartbeat_lost=flag("heartbeat_lost"),
+            quiet_active=flag("quiet_active"),
+            compressor_frequency_hz=reading.optional_number("compressor_frequency"),
+            allowed_max_frequency_hz=reading.optional_number("allowed_max_frequency"),
+            outdoor_temperature=reading.optional_value("outdoor_temperature"),
+            outdoor_coil_temperature=reading.optional_value("outdoor_coil_temperature"),
+            discharge_temperature=reading.optional_value("discharge_temperature"),
+            input_power_w=reading.optional_number("input_power"),
+            energy_wh=reading.optional_integer("energy"),
+            fault_code=reading.optional_code("fault_code"),
+            compressor_starts=reading.optional_integer("compressor_starts"),
+            operating_hours=reading.optional_integer("operating_hours"),
+            mode=None if mode is None else OduMode(mode),
+            frequency_setpoint_hz=reading.optional_number("frequency_setpoint"),
+            quiet_mode=None if quiet is None else bool(quiet),
+            demand_limit_pct=reading.optional_integer("demand_limit"),
         )
 
     def _command_values(self, command: OduCommand) -> dict[str, float | str]:
@@ -110,6 +71,7 @@ class OutdoorUnitDriver(DeviceDriver[OduInfo, OduStatus, OduCommand]):
         }
 
 
+_LIMITS = ("min_frequency", "max_frequency")
 _RATINGS = ("rated_heating_capacity", "rated_cooling_capacity", "min_frequency", "max_frequency")
 
 
@@ -120,15 +82,16 @@ def implausible_identity(
 
     The control sizes the compressor's frequency from these ratings, and the safety check
     refuses any frequency outside the profile's setpoint range: on ratings like these the
-    compressor would never start while the zones sat at full demand."""
+    compressor would never start while the zones sat at full demand. Only the registers the
+    profile declares are checked."""
     problems = [
         (f"{name}={reading.number(name):g}", "0 or 0xFFFF: never set, or erased")
         for name in _RATINGS
-        if reading.erased(name)
+        if reading.has(name) and reading.erased(name)
     ]
     if problems:
         return problems
-    low, high = reading.number("min_frequency"), reading.number("max_frequency")
+    limits = [(name, reading.number(name)) for name in _LIMITS if reading.has(name)]
     if setpoint_range is not None:
         floor_hz, ceiling_hz = setpoint_range
         problems = [
@@ -136,9 +99,12 @@ def implausible_identity(
                 f"{name}={value:g}",
                 f"outside the profile's frequency_setpoint range {floor_hz:g}..{ceiling_hz:g} Hz",
             )
-            for name, value in (("min_frequency", low), ("max_frequency", high))
+            for name, value in limits
             if not floor_hz <= value <= ceiling_hz
         ]
+    if len(limits) < len(_LIMITS):
+        return problems
+    low, high = limits[0][1], limits[1][1]
     if low > high:
         problems.append((f"min_frequency={low:g}>max_frequency={high:g}", "no range to run in"))
     return problems

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,13 @@ from pydantic import (
 )
 
 from minisplit.drivers.strict_model import StrictModel
-from minisplit.drivers.textfile import TomlError, UnreadableFile, parse_toml, read_text
+from minisplit.drivers.textfile import (
+    TomlError,
+    UnreadableFile,
+    parse_toml,
+    read_text,
+    shipped_files,
+)
 from minisplit.drivers.tomlerrors import KeysError, describe
 
 
@@ -114,6 +121,9 @@ class RegisterSpec:
     range: tuple[_Finite, _Finite] | None = None
     allow_zero: StrictBool = False
     default: _Finite | None = None
+    # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
+    # state) whose words this one carries when a write of another sends it along.
+    copy_from: StrictStr | None = None
 
     def __post_init__(self) -> None:
         self._check_bit()
@@ -217,6 +227,35 @@ class DeviceProfile:
     # Identity registers checked at probe: each must read one of its values (as written in the
     # file). Empty: the device has none, and a probe reads its info registers only.
     identity: dict[str, tuple[IdentityValue, ...]] = field(default_factory=dict)
+    max_read_bits: int = MODBUS_MAX_READ_BITS
+    # A gateway's unit (docs/profiles.md, 'Several units behind one address'): each table's
+    # distance from one unit's registers to the next's (empty: one unit per address), and the
+    # first and last index a config may name. The registers are the first index's until
+    # `for_unit` moves them to one unit's (`unit_index`).
+    unit_stride: Mapping[Table, int] = field(default_factory=dict)
+    unit_indices: tuple[int, int] | None = None
+    unit_index: int | None = None
+    # Every write carries all the unit's writable registers of its table, the unchanged ones as
+    # last read back or as their `copy_from` reads (a command block taken whole, DIII-net style).
+    copy_before_write: bool = False
+
+    def for_unit(self, index: int) -> DeviceProfile:
+        """The gateway's unit at ``index``: every register (and reserved range) moved by its
+        table's stride for each index past the first."""
+        if self.unit_indices is None or self.unit_index is not None:
+            raise ValueError(f"profile {self.name!r} is not a gateway's unit layout")
+        first, last = self.unit_indices
+        if not first <= index <= last:
+            raise ValueError(f"profile {self.name!r} serves unit indices {first}..{last}")
+        steps = index - first
+        registers = {
+            name: replace(spec, address=spec.address + steps * self.unit_stride[spec.table])
+            for name, spec in self.registers.items()
+        }
+        # Reserved ranges apply to every table: `_gateway_keys` gave them one stride.
+        shift = steps * max(self.unit_stride.values())
+        reserved = tuple((low + shift, high + shift) for low, high in self.reserved)
+        return replace(self, registers=registers, reserved=reserved, unit_index=index)
 
     def identity_raws(self, name: str) -> tuple[int, ...]:
         """The raw values identity register ``name`` may read (labels through its enum)."""
@@ -238,6 +277,10 @@ class DeviceProfile:
         )
 
 
+_Stride = Annotated[StrictInt, Field(ge=1, le=0xFFFF)]
+_Index = Annotated[StrictInt, Field(ge=0, le=0xFFFF)]
+
+
 class _DeviceModel(StrictModel):
     name: str
     kind: Annotated[DeviceKind, Field(strict=False)]
@@ -252,6 +295,10 @@ class _DeviceModel(StrictModel):
     reserved: list[Annotated[tuple[StrictInt, StrictInt], Field(strict=False)]] = Field(
         default_factory=list
     )
+    max_read_bits: Annotated[int, Field(ge=1, le=MODBUS_MAX_READ_BITS)] = MODBUS_MAX_READ_BITS
+    unit_stride: _Stride | dict[Annotated[Table, Field(strict=False)], _Stride] | None = None
+    unit_indices: Annotated[tuple[_Index, _Index], Field(strict=False)] | None = None
+    copy_before_write: StrictBool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -284,6 +331,37 @@ class _DeviceModel(StrictModel):
                     ("reserved", i),
                 )
         return self
+
+    @model_validator(mode="after")
+    def _gateway_keys(self) -> _DeviceModel:
+        if (self.unit_stride is None) != (self.unit_indices is None):
+            given = "unit_stride" if self.unit_indices is None else "unit_indices"
+            raise KeysError(
+                "unit_stride and unit_indices go together: a gateway's units are "
+                "unit_stride apart, at indices unit_indices = [first, last]",
+                (given,),
+            )
+        if self.unit_indices is not None and self.unit_indices[0] > self.unit_indices[1]:
+            raise KeysError(
+                f"unit_indices {list(self.unit_indices)} is empty (first > last)",
+                ("unit_indices",),
+            )
+        strides = self.unit_stride
+        if self.reserved and isinstance(strides, dict) and len(set(strides.values())) > 1:
+            raise KeysError(
+                "reserved ranges apply to every table, so they cannot follow units whose "
+                "tables have different strides: give one unit_stride",
+                ("reserved",),
+                ("unit_stride",),
+            )
+        return self
+
+    @property
+    def strides(self) -> dict[Table, int]:
+        stride = self.unit_stride
+        if stride is None:
+            return {}
+        return dict(stride) if isinstance(stride, dict) else dict.fromkeys(Table, stride)
 
     @property
     def protocol_reserved(self) -> tuple[tuple[int, int], ...]:
@@ -366,6 +444,69 @@ class _ProfileModel(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _units_apart(self) -> _ProfileModel:
+        """A gateway's units must not overlap: in each table, one unit's registers (and
+        reserved ranges) fit within its stride, and the last index's still below 65536."""
+        strides, indices = self.device.strides, self.device.unit_indices
+        if indices is None:
+            return self
+        for table in Table:
+            specs = [r for r in self.registers.values() if r.table is table]
+            if not specs:
+                continue
+            if table not in strides:
+                raise KeysError(
+                    f"unit_stride gives no stride for the {table} table of registers "
+                    f"'{specs[0].name}'…",
+                    ("device", "unit_stride"),
+                )
+            low = min(specs, key=lambda r: r.address)
+            high = max(specs, key=lambda r: r.last_address)
+            stride = strides[table]
+            if high.last_address - low.address >= stride:
+                raise KeysError(
+                    f"{table} registers '{low.name}' to '{high.name}' span "
+                    f"{high.last_address - low.address + 1} addresses, more than unit_stride "
+                    f"{stride}: one unit would overlap the next",
+                    ("device", "unit_stride"),
+                )
+            if high.last_address + (indices[1] - indices[0]) * stride > 0xFFFF:
+                raise KeysError(
+                    f"unit index {indices[1]} would put {table} register '{high.name}' past "
+                    "address 65535",
+                    ("device", "unit_indices"),
+                )
+        self._reserved_inside_units()
+        return self
+
+    def _reserved_inside_units(self) -> None:
+        """Each unit's reserved ranges repeat in its own block: one that reached past the
+        block would fall on the next unit's registers."""
+        if not self.registers or not self.device.reserved:
+            return
+        first = min(r.address for r in self.registers.values())
+        stride = max(self.device.strides.values())
+        for i, (low, high) in enumerate(self.device.protocol_reserved):
+            if low < first or high >= first + stride:
+                raise KeysError(
+                    f"reserved {list(self.device.reserved[i])} lies outside one unit's block "
+                    f"(protocol addresses {first}..{first + stride - 1})",
+                    ("device", "reserved", i),
+                )
+
+    @model_validator(mode="after")
+    def _something_to_copy(self) -> _ProfileModel:
+        if self.device.copy_before_write and not any(r.writable for r in self.registers.values()):
+            raise KeysError(
+                "copy_before_write needs writable registers to copy, and the profile has none",
+                ("device", "copy_before_write"),
+            )
+        for name, reg in self.registers.items():
+            if reg.copy_from is not None:
+                _check_copy_source(self, name, reg, reg.copy_from)
+        return self
+
+    @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
         used: dict[tuple[Table, int], str] = {}
         for name, reg in self.registers.items():
@@ -376,6 +517,23 @@ class _ProfileModel(BaseModel):
                         f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
                     )
         return self
+
+
+def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, source: str) -> None:
+    key = ("registers", name, "copy_from")
+    if not profile.device.copy_before_write:
+        raise KeysError("copy_from needs [device] copy_before_write = true", key)
+    if not reg.writable:
+        raise KeysError("copy_from is only meaningful on a writable register", key)
+    spec = profile.registers.get(source)
+    if spec is None:
+        raise KeysError(f"register '{source}' is not in [registers]", key)
+    if spec.table.bits != reg.table.bits or spec.count != reg.count:
+        raise KeysError(
+            f"register '{source}' ({spec.table} {spec.type}) cannot carry the words of a "
+            f"{reg.table} {reg.type}",
+            key,
+        )
 
 
 def _address_base(device: object) -> int:
@@ -438,6 +596,10 @@ def parse_profile(
         identity=dev.identity_values,
         registers=model.registers,
         source=source,
+        max_read_bits=dev.max_read_bits,
+        unit_stride=dev.strides,
+        unit_indices=dev.unit_indices,
+        copy_before_write=dev.copy_before_write,
     )
 
 
@@ -459,10 +621,7 @@ def _parse_profile_text(text: str, source: str) -> DeviceProfile:
 
 def shipped_profile_names() -> list[str]:
     """Names of the profiles that travel inside the package."""
-    folder = resources.files("minisplit_data") / "profiles"
-    return sorted(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
+    return [path.stem for path in shipped_files("minisplit_data", "profiles")]
 
 
 def profile_file(name_or_path: str, base_dir: Path | None = None) -> Path | None:

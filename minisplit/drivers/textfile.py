@@ -9,11 +9,27 @@ import stat
 import sys
 import tomllib
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 #: Far above any real config, profile or password, far below what would hurt a small board.
 MAX_BYTES = 1 << 20
+
+
+def shipped_files(
+    package: str, folder: str = "", suffix: str = ".toml", *, excluding: str | None = None
+) -> list[Path]:
+    """The files of a data folder that travels inside ``package`` whose names end in ``suffix``
+    (but not in ``excluding``), sorted: the shipped configs, profiles, scenarios and fault files."""
+    folder_path = resources.files(package)
+    if folder:
+        folder_path = folder_path.joinpath(folder)
+    return sorted(
+        Path(str(entry))
+        for entry in folder_path.iterdir()
+        if entry.name.endswith(suffix) and not (excluding and entry.name.endswith(excluding))
+    )
 
 
 def named_file(text: str | Path, shipped: Iterable[Path]) -> Path:

@@ -20,21 +20,34 @@ class OduMode(StrEnum):
 
 
 class HeadMode(StrEnum):
-    """An indoor head's mode: what it does with refrigerant (dry is slow cooling) or only fan."""
+    """An indoor head's mode: what it does with refrigerant (dry is slow cooling) or only fan,
+    or `auto`: the head picks heat or cool itself, on its own thermostat. The product's zones
+    call that `heat_cool` (controller.core.settings.ZoneMode), where the controller picks; a
+    head's `auto` read from its registers (a handheld-remote request) means that zone mode.
+    `heat_aux` (heating with the unit's auxiliary heater, a mode some gateways expose) is heating
+    to the zones."""
 
     HEAT = "heat"
     COOL = "cool"
     DRY = "dry"
     FAN_ONLY = "fan_only"
+    AUTO = "auto"
+    HEAT_AUX = "heat_aux"
 
 
 class FanSpeed(StrEnum):
-    """An indoor head's fan setting, slowest to fastest after `auto` (the head chooses)."""
+    """An indoor head's fan setting, slowest to fastest after `auto` (the head chooses): the
+    steps real units have, a superset. A profile's fan enum maps its device's codes to any
+    subset (3-step: low, medium, high; 5-step: low, medium_low, medium, medium_high, high;
+    with quiet or turbo beside them), and the head's capabilities list that subset
+    (drivers.capabilities)."""
 
     AUTO = "auto"
     QUIET = "quiet"
     LOW = "low"
+    MEDIUM_LOW = "medium_low"
     MEDIUM = "medium"
+    MEDIUM_HIGH = "medium_high"
     HIGH = "high"
     TURBO = "turbo"
 

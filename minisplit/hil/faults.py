@@ -26,7 +26,6 @@ import math
 import random
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, fields
-from importlib import resources
 from pathlib import Path
 
 from pymodbus.constants import ExcCodes
@@ -37,6 +36,7 @@ from minisplit.drivers.textfile import (
     named_file,
     parse_toml,
     read_text,
+    shipped_files,
     shipped_names,
 )
 from minisplit.hil.firmware import OutdoorFirmware
@@ -299,10 +299,7 @@ def _is(value: object, kind: type | tuple[type, ...]) -> bool:
 
 def shipped_fault_files() -> list[Path]:
     """The fault files that come with the package (`demo-faults`), by name."""
-    folder = resources.files("minisplit_data")
-    return sorted(
-        Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith("-faults.toml")
-    )
+    return shipped_files("minisplit_data", suffix="-faults.toml")
 
 
 def fault_file(text: str) -> Path:

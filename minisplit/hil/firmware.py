@@ -62,8 +62,24 @@ DISPLAY_SETPOINT_RANGE_C = (5.0, 35.0)
 # The smallest request a setpoint-driven head's thermostat makes while thermo-on.
 THERMOSTAT_MIN_REQUEST_PCT = FALLBACK_MIN_REQUEST_PCT
 
-FAN_SPEED_LABELS: tuple[FanSpeed, ...] = tuple(FanSpeed)  # by index: the speed's step
-HEAD_MODE_LABELS: tuple[HeadMode, ...] = tuple(HeadMode)
+# The simulated head's fan has five steps (plant.HeadDrive.fan_speed 1…5; 0 = auto): a
+# setting between two of them (a 5-step unit's medium_low, medium_high) runs the lower.
+FAN_STEPS: Mapping[FanSpeed, int] = {
+    FanSpeed.AUTO: 0,
+    FanSpeed.QUIET: 1,
+    FanSpeed.LOW: 2,
+    FanSpeed.MEDIUM_LOW: 2,
+    FanSpeed.MEDIUM: 3,
+    FanSpeed.MEDIUM_HIGH: 3,
+    FanSpeed.HIGH: 4,
+    FanSpeed.TURBO: 5,
+}
+FAN_SPEED_LABELS: tuple[FanSpeed, ...] = tuple(FAN_STEPS)
+# The simulated head has no `auto` mode of its own (the product's heat_cool zones pick heat or
+# cool): a command of it is refused.
+HEAD_MODE_LABELS: tuple[HeadMode, ...] = tuple(
+    m for m in HeadMode if m not in (HeadMode.AUTO, HeadMode.HEAT_AUX)
+)
 VANE_LABELS: tuple[VanePosition, ...] = tuple(VanePosition)
 ODU_MODE_LABELS: tuple[OduMode, ...] = tuple(OduMode)
 # A command's mode (a member, or its word from a test or a script) to the member by lookup:
@@ -164,6 +180,7 @@ class HeadView:
             fault=self.fault,
             cold_draft_prevention=self.cold_draft_prevention,
             heartbeat_lost=self.heartbeat_lost,
+            thermo_on=self.thermo_on,
             return_air_temperature=self.return_air_temperature,
             coil_temperature=self.coil_temperature,
             humidity=self.humidity,
@@ -178,6 +195,7 @@ class HeadView:
             vane_horizontal=c.vane_horizontal,
             capacity_request_pct=c.capacity_request_pct,
             display_setpoint=c.display_setpoint,
+            external_temperature=self.external_temperature,
         )
 
 
@@ -337,7 +355,7 @@ class HeadFirmware:
         self.command = command
         self._wants_refrigerant = command.power and command.mode != HEAD_FAN_ONLY
         self._heating = command.power and command.mode == HEAD_HEAT
-        self._fan_setting = FAN_SPEED_LABELS.index(command.fan)
+        self._fan_setting = FAN_STEPS[command.fan]
         self._mode = HEAD_MODE_BY_LABEL[command.mode]
         self._stale = True
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from pymodbus.constants import ExcCodes
 
+from minisplit.drivers.head import head_command_values
 from minisplit.drivers.profile import DeviceProfile, RegisterSpec, Table
 from minisplit.drivers.records import HeadCommand, OduCommand
 from minisplit.drivers.registers import (
@@ -77,11 +78,16 @@ class ModbusUnit:
         # The stored words of the writable tables (holding registers, coils).
         self._stored: dict[Table, dict[int, int]] = {Table.HOLDING: {}, Table.COIL: {}}
         self._values: dict[str, float] = {}  # decoded copies of the stored registers
+        # Tables with registers the firmware fills on read: input registers, discrete inputs,
+        # and a writable table's read-only registers (an interface's holding-register map).
+        self._live = {spec.table for spec in profile.registers.values() if not spec.writable}
         # Input registers forced by fault injection (None reads as the invalid sentinel).
         self.overrides: dict[str, float | None] = {}
         defaults = holding_defaults or {}
         for spec in [*profile.table(Table.HOLDING), *profile.table(Table.COIL)]:
             value = spec.default if spec.default is not None else defaults.get(spec.name, 0)
+            if spec.default is None and spec.enum and value not in spec.enum:
+                value = next(iter(spec.enum))  # an enum without 0: its first code
             self._store(spec, encode_value(spec, value))
 
     # ---- register image ----
@@ -104,23 +110,21 @@ class ModbusUnit:
             raise RegisterAccessError(
                 ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} outside the table"
             )
-        for low, high in self.profile.reserved:
-            if address <= high and low <= last:
-                raise RegisterAccessError(
-                    ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
-                )
+        refuse_reserved(self.profile, table, address, count)
         return self.image(table, address, count)
 
     def image(self, table: Table, address: int, count: int) -> list[int]:
         """What the table holds from ``address`` on, reserved addresses and gaps reading 0: the
         server's initial datastore spans the whole table (a read is checked by `words`)."""
-        if table.writable:
-            stored = self._stored[table]
-            return [stored.get(a, 0) for a in range(address, address + count)]
         image: dict[int, int] = {}
+        if table.writable:
+            image = self._stored[table]
+            if table not in self._live:
+                return [image.get(a, 0) for a in range(address, address + count)]
+            image = dict(image)
         for name, value in {**self.input_values(), **self.overrides}.items():
             spec = self.profile[name]
-            if spec.table is not table:
+            if spec.table is not table or spec.writable:
                 continue
             words = encode_value(spec, value)
             image.update(zip(range(spec.address, spec.last_address + 1), words, strict=True))
@@ -204,6 +208,42 @@ class ModbusUnit:
         """The enum label a holding register holds now."""
         return self.profile[name].enum[int(self.holding(name))]
 
+    def _has(self, name: str) -> bool:
+        return name in self.profile.registers
+
+    def _show(self, values: Mapping[str, float | str], *, undefaulted: bool = False) -> None:
+        """Show the levers' values (numbers, or enum labels) in the registers the profile has
+        (``undefaulted``: only those it gives no `default`); a label it lacks is not shown."""
+        for name, value in values.items():
+            spec = self.profile.registers.get(name)
+            if spec is None or (undefaulted and spec.default is not None):
+                continue
+            if isinstance(value, str):
+                if value not in spec.enum.values():
+                    continue
+                value = enum_value(spec, value)
+            self._set_holding(name, value)
+
+    def _served(self, values: Mapping[str, float | None], flags: Mapping[str, bool]) -> InputValues:
+        """What the unit serves of everything its firmware knows: the registers the profile
+        declares (absent roles are not served), its bit fields from ``flags`` (the bits it
+        names), and each flag the profile gives a register, coil or discrete input of its
+        own."""
+        registers = self.profile.registers
+        served = {name: value for name, value in values.items() if name in registers}
+        served |= {name: float(on) for name, on in flags.items() if name in registers}
+        for name, spec in registers.items():
+            if spec.bits and not spec.writable:
+                served[name] = _status_word(spec, flags)
+        if names := self.profile.identity:
+            served |= {name: self.profile.identity_default(name) for name in names}
+        return served
+
+    def _start_watchdog(self, firmware: HeadFirmware | OutdoorFirmware) -> None:
+        """A unit whose profile has no heartbeat never falls back to its own logic."""
+        has_heartbeat = self._has("heartbeat") and self._has("heartbeat_timeout")
+        firmware.watchdog.set_timeout(self.holding("heartbeat_timeout") if has_heartbeat else 0)
+
     # ---- behaviour lives in the firmware ----
 
     def input_values(self) -> InputValues:
@@ -213,10 +253,31 @@ class ModbusUnit:
         raise NotImplementedError
 
 
+def refuse_reserved(profile: DeviceProfile, table: Table, address: int, count: int) -> None:
+    """ILLEGAL_ADDRESS for a read that covers one of the profile's reserved addresses."""
+    for low, high in profile.reserved:
+        if address <= high and low <= address + count - 1:
+            raise RegisterAccessError(
+                ExcCodes.ILLEGAL_ADDRESS, f"{table} {address}+{count} covers reserved {low}"
+            )
+
+
 def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:
-    """A bit-field word from named flags, numbered as the profile lists them."""
+    """A bit-field word from named flags, numbered as the profile lists them (a flag it does
+    not name is not shown)."""
     by_name = {name: bit for bit, name in spec.bits.items()}
-    return sum(1 << by_name[name] for name, on in flags.items() if on)
+    return sum(1 << by_name[name] for name, on in flags.items() if on and name in by_name)
+
+
+def _code(spec: RegisterSpec | None, label: str) -> int:
+    """A fault code's raw value: its label's, else 0 for none and the first other code for
+    any fault the profile does not name."""
+    if spec is None:
+        return 0
+    codes = {name: raw for raw, name in spec.enum.items()}
+    if label in codes:
+        return codes[label]
+    return 0 if label == "none" else next((raw for raw in spec.enum if raw != 0), 1)
 
 
 def _watchdog_writes(changed: Mapping[str, tuple[float, float]]) -> tuple[bool, float | None]:
@@ -235,22 +296,35 @@ class IndoorHead(ModbusUnit):
         super().__init__(profile)
         self.unit_id = unit_id
         self.firmware = firmware
+        # A lever the profile gives no start value shows what the head does at power-on.
+        self._show(head_command_values(firmware.command, profile), undefaulted=True)
         firmware.apply(self._command())
-        firmware.watchdog.set_timeout(self.holding("heartbeat_timeout"))
+        self._start_watchdog(firmware)
 
     @property
     def zone_id(self) -> str:
         return self.firmware.zone
 
     def _command(self) -> HeadCommand:
+        """The command the registers hold; a lever the profile lacks keeps the firmware's."""
+        c = self.firmware.command
+        has = self._has
         return HeadCommand(
-            power=self.holding("power") == 1,
-            mode=HeadMode(self._label("mode")),
-            fan=FanSpeed(self._label("fan")),
-            vane_vertical=VanePosition(self._label("vane_vertical")),
-            vane_horizontal=VanePosition(self._label("vane_horizontal")),
-            capacity_request_pct=self.holding("capacity_request"),
-            display_setpoint=self.holding("display_setpoint"),
+            power=self.holding("power") == 1 if has("power") else c.power,
+            mode=HeadMode(self._label("mode")) if has("mode") else c.mode,
+            fan=FanSpeed(self._label("fan")) if has("fan") else c.fan,
+            vane_vertical=VanePosition(self._label("vane_vertical"))
+            if has("vane_vertical")
+            else c.vane_vertical,
+            vane_horizontal=VanePosition(self._label("vane_horizontal"))
+            if has("vane_horizontal")
+            else c.vane_horizontal,
+            capacity_request_pct=self.holding("capacity_request")
+            if has("capacity_request")
+            else c.capacity_request_pct,
+            display_setpoint=self.holding("display_setpoint")
+            if has("display_setpoint")
+            else c.display_setpoint,
         )
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
@@ -260,6 +334,8 @@ class IndoorHead(ModbusUnit):
                 firmware.apply(self._command())
             except ValueError as err:  # the profile allowed what the head cannot do
                 raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+        if "external_temperature" in changed:
+            firmware.external_temperature = changed["external_temperature"][1]
         if "remote_ack" in changed and changed["remote_ack"][1] == 1:
             firmware.ack_remote()
         beat, timeout = _watchdog_writes(changed)
@@ -277,53 +353,50 @@ class IndoorHead(ModbusUnit):
         fan: str | None = None,
     ) -> None:
         """Someone uses the handheld remote: the firmware takes it, the registers show it."""
-        if setpoint is not None:
+        if setpoint is not None and self._has("display_setpoint"):
             check_writable(self.profile["display_setpoint"], setpoint)
         self.firmware.press_remote(power=power, mode=mode, setpoint=setpoint, fan=fan)
-        c = self.firmware.command
-        self._set_holding("power", 1 if c.power else 0)
-        self._set_holding("mode", enum_value(self.profile["mode"], c.mode))
-        self._set_holding("fan", enum_value(self.profile["fan"], c.fan))
-        self._set_holding("display_setpoint", c.display_setpoint)
+        self._show(head_command_values(self.firmware.command, self.profile))
 
     def input_values(self) -> InputValues:
         view = self.firmware.status()
-        profile = self.profile
+        registers = self.profile.registers
         remote = view.last_remote
-        capabilities = {
+        flags = {
             "humidity_sensor": view.has_humidity_sensor,
             "vertical_vane": view.has_vertical_vane,
             "horizontal_vane": view.has_horizontal_vane,
-        }
-        status = {
             "fan_running": view.fan_running,
             "fault": view.fault,
             "remote_change_pending": view.remote_pending,
             "cold_draft_prevention": view.cold_draft_prevention,
             "heartbeat_lost": view.heartbeat_lost,
+            "thermo_on": view.thermo_on,
         }
-        return {
-            "device_kind": profile.identity_default("device_kind"),
-            "firmware_version": FIRMWARE_VERSION,
-            "serial_number": HEAD_SERIAL_BASE + self.unit_id,
-            "rated_capacity": view.rated_capacity_w,
-            "capabilities": _status_word(profile["capabilities"], capabilities),
-            "status": _status_word(profile["status"], status),
-            "return_air_temperature": view.return_air_temperature,
-            "coil_temperature": view.coil_temperature,
-            "humidity": view.humidity,
-            "fault_code": enum_value(profile["fault_code"], view.fault_code),
-            "fan_speed_actual": view.fan_speed_actual,
-            "valve_position": view.valve_position_pct,
-            "remote_power": 0 if remote is None else int(remote.power),
-            "remote_mode": 0
-            if remote is None or remote.mode is None
-            else enum_value(profile["remote_mode"], remote.mode),
-            "remote_setpoint": None if remote is None else remote.setpoint,
-            "remote_fan": 0
-            if remote is None or remote.fan is None
-            else enum_value(profile["remote_fan"], remote.fan),
-        }
+        remote_mode = None if remote is None else remote.mode
+        remote_fan = None if remote is None else remote.fan
+        return self._served(
+            {
+                "firmware_version": FIRMWARE_VERSION,
+                "serial_number": HEAD_SERIAL_BASE + self.unit_id,
+                "rated_capacity": view.rated_capacity_w,
+                "return_air_temperature": view.return_air_temperature,
+                "coil_temperature": view.coil_temperature,
+                "humidity": view.humidity,
+                "fault_code": _code(registers.get("fault_code"), view.fault_code),
+                "fan_speed_actual": view.fan_speed_actual,
+                "valve_position": view.valve_position_pct,
+                "remote_power": 0 if remote is None else int(remote.power),
+                "remote_mode": _raw_or_zero(registers.get("remote_mode"), remote_mode),
+                "remote_setpoint": None if remote is None else remote.setpoint,
+                "remote_fan": _raw_or_zero(registers.get("remote_fan"), remote_fan),
+            },
+            flags,
+        )
+
+
+def _raw_or_zero(spec: RegisterSpec | None, label: str | None) -> int:
+    return 0 if spec is None or label is None else enum_value(spec, label)
 
 
 class OutdoorUnit(ModbusUnit):
@@ -334,18 +407,25 @@ class OutdoorUnit(ModbusUnit):
         self.unit_id = unit_id
         self.firmware = firmware
         firmware.apply(self._command())
-        firmware.watchdog.set_timeout(self.holding("heartbeat_timeout"))
+        self._start_watchdog(firmware)
 
     @property
     def ratings(self) -> OutdoorUnitRatings:
         return self.firmware.ratings
 
     def _command(self) -> OduCommand:
+        """The command the registers hold; a lever the profile lacks keeps the firmware's."""
+        c = self.firmware.command
+        has = self._has
         return OduCommand(
-            mode=OduMode(self._label("mode")),
-            frequency_hz=self.holding("frequency_setpoint"),
-            quiet=self.holding("quiet_mode") == 1,
-            demand_limit_pct=int(self.holding("demand_limit")),
+            mode=OduMode(self._label("mode")) if has("mode") else c.mode,
+            frequency_hz=self.holding("frequency_setpoint")
+            if has("frequency_setpoint")
+            else c.frequency_hz,
+            quiet=self.holding("quiet_mode") == 1 if has("quiet_mode") else c.quiet,
+            demand_limit_pct=int(self.holding("demand_limit"))
+            if has("demand_limit")
+            else c.demand_limit_pct,
         )
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
@@ -362,8 +442,7 @@ class OutdoorUnit(ModbusUnit):
 
     def input_values(self) -> InputValues:
         view = self.firmware.status()
-        profile = self.profile
-        status = {
+        flags = {
             "compressor_running": view.running,
             "defrost": view.defrost,
             "fault": view.fault,
@@ -372,24 +451,25 @@ class OutdoorUnit(ModbusUnit):
             "heartbeat_lost": view.heartbeat_lost,
             "quiet_active": view.quiet_active,
         }
-        return {
-            "device_kind": profile.identity_default("device_kind"),
-            "firmware_version": FIRMWARE_VERSION,
-            "serial_number": ODU_SERIAL_BASE + self.unit_id,
-            "rated_heating_capacity": view.rated_heating_w,
-            "rated_cooling_capacity": view.rated_cooling_w,
-            "min_frequency": view.min_frequency_hz,
-            "max_frequency": view.max_frequency_hz,
-            "max_heads": view.max_heads,
-            "status": _status_word(profile["status"], status),
-            "compressor_frequency": view.compressor_frequency_hz,
-            "allowed_max_frequency": view.allowed_max_frequency_hz,
-            "outdoor_temperature": view.outdoor_temperature,
-            "outdoor_coil_temperature": view.outdoor_coil_temperature,
-            "discharge_temperature": view.discharge_temperature,
-            "input_power": view.input_power_w,
-            "energy": math.floor(view.energy_wh) % 2**32,
-            "fault_code": enum_value(profile["fault_code"], view.fault_code),
-            "compressor_starts": view.starts % 2**16,
-            "operating_hours": view.operating_hours % 2**16,
-        }
+        return self._served(
+            {
+                "firmware_version": FIRMWARE_VERSION,
+                "serial_number": ODU_SERIAL_BASE + self.unit_id,
+                "rated_heating_capacity": view.rated_heating_w,
+                "rated_cooling_capacity": view.rated_cooling_w,
+                "min_frequency": view.min_frequency_hz,
+                "max_frequency": view.max_frequency_hz,
+                "max_heads": view.max_heads,
+                "compressor_frequency": view.compressor_frequency_hz,
+                "allowed_max_frequency": view.allowed_max_frequency_hz,
+                "outdoor_temperature": view.outdoor_temperature,
+                "outdoor_coil_temperature": view.outdoor_coil_temperature,
+                "discharge_temperature": view.discharge_temperature,
+                "input_power": view.input_power_w,
+                "energy": math.floor(view.energy_wh) % 2**32,
+                "fault_code": _code(self.profile.registers.get("fault_code"), view.fault_code),
+                "compressor_starts": view.starts % 2**16,
+                "operating_hours": view.operating_hours % 2**16,
+            },
+            flags,
+        )

@@ -25,6 +25,17 @@ def saturation_pressure_pa(t_c: float) -> float:
     return 610.94 * math.exp(17.625 * t_c / (t_c + 243.04))
 
 
+def dew_point_c(t_c: float, rh_pct: float) -> float:
+    """The dew point of air at ``t_c`` and ``rh_pct``: the Magnus formula above, inverted."""
+    g = math.log(rh_pct / 100.0) + 17.625 * t_c / (t_c + 243.04)
+    return 243.04 * g / (17.625 - g)
+
+
+def relative_humidity_pct(t_c: float, dew_point_c: float) -> float:
+    """The relative humidity (%) of air at ``t_c`` whose dew point is ``dew_point_c``."""
+    return 100.0 * saturation_pressure_pa(dew_point_c) / saturation_pressure_pa(t_c)
+
+
 def saturation_pressure_ice_pa(t_c: float) -> float:
     """Over ice, which is what frost on a coil below 0 °C is in equilibrium with (same source)."""
     return 611.21 * math.exp(22.587 * t_c / (t_c + 273.86))

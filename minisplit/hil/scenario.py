@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -35,6 +34,7 @@ from minisplit.drivers.textfile import (
     named_file,
     parse_toml,
     read_text,
+    shipped_files,
     shipped_names,
 )
 from minisplit.drivers.vocabulary import FanSpeed
@@ -57,6 +57,7 @@ from minisplit.hil.weather import (
     WEEK_S,
     YEAR_S,
     Weather,
+    WeatherFileError,
     load_weather_file,
     parse_time_of_year,
     shipped_weather_path,
@@ -78,7 +79,9 @@ class _Strict(BaseModel):
 
 
 class WeatherSection(_Strict):
-    file: str | None = None  # default: the shipped TMY3 year; relative to the scenario file
+    # A TMY3 CSV or EPW file (or the shipped subset's format), relative to the scenario file;
+    # default: the shipped Greensboro TMY3 year.
+    file: str | None = None
     start: DayOfYear
     duration_days: Annotated[float, Field(gt=0, le=366)] | None = None
     duration_hours: Annotated[float, Field(gt=0, le=366 * 24)] | None = None
@@ -179,16 +182,31 @@ class SwitchPoint(_Strict):
         return self
 
     def transitions(self) -> list[ZoneTransition]:
-        """The changes that make a zone's default settings this point's. The high setpoint
-        before the low one, and the setpoints before the preset (a setpoint ends a preset)."""
-        return [
-            SetMode(self.mode),
-            SetTarget(Side.TARGET, self.temperature),
-            SetTarget(Side.HIGH, self.temperature_high),
-            SetTarget(Side.LOW, self.temperature_low),
-            SetFan(self.fan),
-            SetPreset(self.preset),
-        ]
+        """The changes that make a zone's default settings this point's."""
+        return settings_transitions(
+            ZoneSettings(
+                mode=self.mode,
+                target_temperature=self.temperature,
+                target_temperature_low=self.temperature_low,
+                target_temperature_high=self.temperature_high,
+                fan_mode=self.fan,
+                preset=self.preset,
+            )
+        )
+
+
+def settings_transitions(settings: ZoneSettings) -> list[ZoneTransition]:
+    """The changes that give any zone the mode, setpoints, fan and preset of ``settings``, as a
+    homeowner makes them: the setpoints before the preset (a setpoint ends a preset). Either
+    order of the heat_cool pair arrives: the one set second pushes the first no further."""
+    return [
+        SetMode(settings.mode),
+        SetTarget(Side.TARGET, settings.target_temperature),
+        SetTarget(Side.HIGH, settings.target_temperature_high),
+        SetTarget(Side.LOW, settings.target_temperature_low),
+        SetFan(settings.fan_mode),
+        SetPreset(settings.preset),
+    ]
 
 
 class DisturbanceSection(_Strict):
@@ -378,6 +396,10 @@ def parse_scenario(
             weather_path = (base_dir or Path.cwd()) / weather_path
         if not weather_path.is_file():
             raise ScenarioError(source, [f"weather.file: no file {str(weather_path)!r}"])
+        try:
+            load_weather_file(weather_path)  # read (once) now: a bad file stops the loading
+        except WeatherFileError as err:
+            raise ScenarioError(source, [f"weather.file: {err}"]) from None
     start_s = parse_time_of_year(spec.weather.start) + shift_weeks * WEEK_S
     duration_s = (
         spec.weather.duration_days * DAY_S
@@ -433,8 +455,7 @@ def load_scenario(path: Path | str, shift_weeks: int = 0) -> Scenario:
 
 def shipped_scenarios() -> list[Path]:
     """The scenario files that come with the package, by name."""
-    folder = files("minisplit.hil").joinpath("scenarios")
-    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+    return shipped_files("minisplit.hil", "scenarios")
 
 
 def scenario_file(text: str) -> Path:

@@ -1,16 +1,17 @@
-"""The simulator's Modbus face: one pymodbus SimDevice per unit, served over TCP or RTU.
+"""The simulator's Modbus face: one pymodbus SimDevice per unit id (a gateway's units share
+one: hil.gateway), served over TCP or RTU.
 
 Register-exact to docs/reference-unit.md. pymodbus checks addresses against the SimData tables (a
 gap inside a table is a read-only register that reads 0; past a table's end → 0x02; a write to a
 read-only register → 0x02); the `action` hook then hands every access to the unit model, which
 computes input registers and validates and applies writes. Rules that come before the datastore:
 requests for unit ids nobody answers to get no reply, as on an RS-485 line; the line faults
-(minisplit/hil/faults.py) act once per request; reads longer than the unit's limit → 0x03, as
-Modbus orders the quantity check first. Coils and discrete inputs do not go through the
-datastore (pymodbus packs them 16 to a register): the unit model answers them itself, with the
-same checks (an address outside the profile's points or a reserved one → 0x02, a refused coil
-write → 0x02/0x03). On an RTU line the reply frames pass the fault injector
-on their way out (bad CRC, noise bursts)."""
+(minisplit/hil/faults.py) act once per request; reads longer than the unit's limit (of
+registers, or of bits) → 0x03, as Modbus orders the quantity check first. Coils and discrete
+inputs do not go through the datastore (pymodbus packs them 16 to a register): the unit model
+answers them itself, with the same checks (an address outside the profile's points or a
+reserved one → 0x02, a refused coil write → 0x02/0x03). On an RTU line the reply frames pass
+the fault injector on their way out (bad CRC, noise bursts)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from minisplit.drivers.profile import MODBUS_MAX_READ_BITS, DeviceProfile, Table
+from minisplit.drivers.profile import DeviceProfile, Table
 from minisplit.drivers.serial_port import is_pseudo_terminal, parity_to_open
 from minisplit.hil.modbus_units import RegisterAccessError
 
@@ -174,7 +175,7 @@ class _BitPoints:
         self.before_access()
         try:
             if fc in (1, 2):
-                if not 1 <= request.count <= MODBUS_MAX_READ_BITS:
+                if not 1 <= request.count <= unit.profile.max_read_bits:
                     return ExceptionResponse(fc, ExcCodes.ILLEGAL_VALUE)
                 bits = [bool(v) for v in unit.words(table, request.address, request.count)]
                 reply = ReadCoilsResponse if fc == 1 else ReadDiscreteInputsResponse

@@ -7,6 +7,7 @@ just before each request is served. Tests can also drive it directly with `step`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,12 +21,20 @@ from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.hil.building import Building, Room, RoomParameters
 from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
 from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
+from minisplit.hil.gateway import Gateway
 from minisplit.hil.heatpump import REFERENCE_HEAD
+from minisplit.hil.homeowner import Homeowner
 from minisplit.hil.house import HouseSim
-from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit
+from minisplit.hil.modbus_units import IndoorHead, OutdoorUnit
 from minisplit.hil.plant import Plant
 from minisplit.hil.scenario import Scenario, build_house
-from minisplit.hil.server import serial_line, start_serial_server, start_tcp_server, tcp_address
+from minisplit.hil.server import (
+    ServedUnit,
+    serial_line,
+    start_serial_server,
+    start_tcp_server,
+    tcp_address,
+)
 from minisplit.hil.weather import format_time_of_year, load_weather, parse_time_of_year
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +71,8 @@ class Simulator:
 
     The building comes from the config's `[simulator]` section, or from a scenario, whose zones
     must then be the config's. Every unit answers on the endpoint(s) given to `running`,
-    whatever bus the config puts it on; unit ids must therefore be unique across the config."""
+    whatever bus the config puts it on; unit ids must therefore be unique across the config,
+    except for the heads behind one gateway, each at its own unit index (`hil.gateway`)."""
 
     def __init__(
         self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None
@@ -90,14 +100,24 @@ class Simulator:
             for zone in config.zones
         }
         self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.house.odu)
-        self.units: dict[int, ModbusUnit] = {self.odu.unit_id: self.odu}
+        self.units: dict[int, ServedUnit] = {self.odu.unit_id: self.odu}
+        gateways: dict[int, list[IndoorHead]] = {}
         for head in self._heads.values():
-            if head.unit_id in self.units:
+            index = head.profile.unit_index
+            behind = gateways.get(head.unit_id, [])
+            if head.unit_id in self.units or (
+                behind and index in (None, *(h.profile.unit_index for h in behind))
+            ):
                 raise SimulatorSetupError(
                     f"zone {head.zone_id!r}: unit id {head.unit_id} is taken; the simulator "
-                    "serves all units on one endpoint, so unit ids must be unique"
+                    "serves all units on one endpoint, so unit ids (or, behind a gateway, "
+                    "unit indices) must be unique"
                 )
-            self.units[head.unit_id] = head
+            if index is None:
+                self.units[head.unit_id] = head
+            else:
+                gateways.setdefault(head.unit_id, []).append(head)
+        self.units.update((uid, Gateway(heads)) for uid, heads in gateways.items())
         self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
@@ -111,6 +131,11 @@ class Simulator:
     @property
     def sim_time_s(self) -> float:
         """Simulated seconds since Jan 1 00:00 of the weather year."""
+        return self.house.time_s
+
+    def current_time_s(self) -> float:
+        """Simulated time now: the physics brought up to the event loop's clock first."""
+        self._catch_up()
         return self.house.time_s
 
     def step(self, seconds: float) -> None:
@@ -298,10 +323,19 @@ async def run_simulator(
     stopbits: int | None = None,
     scenario: Scenario | None = None,
     faults: Path | None = None,
+    play_schedules: bool = False,
 ) -> None:
     """Serve the simulated house until cancelled, logging a summary every ~10 s, with the
     faults of a fault file (hil.faults) when one is given. A serial line's framing not given
-    comes from `framing_from_config`."""
+    comes from `framing_from_config`. With ``play_schedules``, a homeowner (hil.homeowner)
+    sets the zones as the scenario's schedules say, over the config's MQTT broker."""
+    if play_schedules and scenario is None:
+        raise SimulatorSetupError("playing the schedules needs a scenario: they are its own")
+    if play_schedules and loaded.config.mqtt is None:
+        raise SimulatorSetupError(
+            "playing the schedules needs the config's [mqtt] section: the homeowner sets the"
+            " zones through the controller's MQTT commands"
+        )
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is None:
@@ -337,9 +371,26 @@ async def run_simulator(
             where,
             speed,
         )
-        while True:
-            LOG.info("%s", sim.summary())
-            await asyncio.sleep(SUMMARY_PERIOD_S)
+        homeowner = None
+        if play_schedules:
+            assert scenario is not None and loaded.config.mqtt is not None
+            player = Homeowner(
+                scenario,
+                loaded.config.mqtt,
+                loaded.config.controller_id,
+                sim.current_time_s,
+                speed,
+            )
+            homeowner = asyncio.create_task(player.run(), name="hil homeowner")
+        try:
+            while True:
+                LOG.info("%s", sim.summary())
+                await asyncio.sleep(SUMMARY_PERIOD_S)
+        finally:
+            if homeowner is not None:
+                homeowner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await homeowner
 
 
 class FaultFileError(SimulatorSetupError):

@@ -1,12 +1,11 @@
-"""Outdoor weather for the plant: the shipped Greensboro TMY3 year, interpolated in time.
+"""Outdoor weather for the plant: a year of hourly weather (the shipped Greensboro TMY3 year, or
+any station's TMY3 or EPW file: `hil.weather_files`), interpolated in time.
 
 Simulated time is seconds since Jan 1 00:00 (local standard time) of a 365-day year that
 starts on a Monday; it may run past the year's end, and the weather wraps around."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from array import array
 from dataclasses import dataclass
@@ -14,14 +13,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-HOURS_PER_YEAR = 8760
+from minisplit.drivers.textfile import UnreadableFile, read_text
+from minisplit.hil.weather_files import CALENDAR_YEAR as _CALENDAR_YEAR
+from minisplit.hil.weather_files import HOURS_PER_YEAR as HOURS_PER_YEAR
+from minisplit.hil.weather_files import WEATHER_MAX_BYTES, hour_text, read_weather
+from minisplit.hil.weather_files import WeatherFileError as WeatherFileError
+
 HOUR_S = 3600.0
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
 YEAR_S = HOURS_PER_YEAR * HOUR_S
 TMY3_FILE = "greensboro-723170-tmy3.csv"
-# Any non-leap year: TMY years have no Feb 29.
-_CALENDAR_YEAR = 2001
 
 
 @dataclass(frozen=True)
@@ -62,25 +64,26 @@ class Weather:
         self._sun_span = _NO_SPAN
 
     @classmethod
-    def from_csv(cls, text: str, source: str = "<weather>") -> Weather:
-        """Parse the shipped column subset; rows must run Jan 1 hour 1 … Dec 31 hour 24."""
-        columns: dict[str, array[float]] = {
-            key: array("d") for key in ("dry_bulb_c", "dew_point_c", "rel_humidity_pct", "ghi_w_m2")
-        }
-        reader = csv.DictReader(io.StringIO(text))
-        for index, row in enumerate(reader):
-            expected = _month_day_hour(index)
-            got = (int(row["month"]), int(row["day"]), int(row["hour"]))
-            if got != expected:
-                raise ValueError(f"{source}: row {index + 2} is {got}, expected {expected}")
-            for key, column in columns.items():
-                column.append(float(row[key]))
-        return cls(
-            columns["dry_bulb_c"],
-            columns["dew_point_c"],
-            columns["rel_humidity_pct"],
-            columns["ghi_w_m2"],
-        )
+    def from_text(cls, text: str, source: str = "<weather>") -> Weather:
+        """A whole year from a weather file's text in any format `read_weather` reads; the rows
+        must run from Jan 1 hour ending 1 to Dec 31 hour ending 24 (WeatherFileError if not)."""
+        hours = read_weather(text, source)
+        if hours.first_hour != 0:
+            raise WeatherFileError(
+                source,
+                hours.first_line,
+                f"the data start at {hour_text(hours.first_hour)}; the simulator needs a whole"
+                " year, from 01/01 01:00 (hour ending 1) to 12/31 24:00",
+            )
+        if len(hours.dry_bulb_c) != HOURS_PER_YEAR:
+            raise WeatherFileError(
+                source,
+                hours.end_line,
+                f"the data end after {len(hours.dry_bulb_c)} hours, at"
+                f" {hour_text(len(hours.dry_bulb_c) - 1)}; a year has {HOURS_PER_YEAR}, to"
+                " 12/31 24:00",
+            )
+        return cls(hours.dry_bulb_c, hours.dew_point_c, hours.rel_humidity_pct, hours.ghi_w_m2)
 
     def at(self, time_s: float) -> WeatherSample:
         """Conditions at ``time_s`` seconds after Jan 1 00:00, linearly interpolated."""
@@ -144,12 +147,6 @@ def _span(position: float, a: array[float], b: array[float]) -> _Span:
     return (float(base), float(base + 1), a[i0], a[i1] - a[i0], b[i0], b[i1] - b[i0])
 
 
-def _month_day_hour(index: int) -> tuple[int, int, int]:
-    day = datetime(_CALENDAR_YEAR, 1, 1).toordinal() + index // 24
-    date = datetime.fromordinal(day)
-    return date.month, date.day, index % 24 + 1
-
-
 def shipped_weather_path() -> Path:
     # Next to this module (installed as package data): independent of how `hil` was imported.
     return Path(__file__).parent / "weather" / TMY3_FILE
@@ -162,8 +159,13 @@ def load_weather() -> Weather:
 
 @cache
 def load_weather_file(path: Path) -> Weather:
-    """A year of hourly weather in the shipped file's columns (read once per process)."""
-    return Weather.from_csv(path.read_text(encoding="utf-8"), path.name)
+    """A year of hourly weather from a TMY3, EPW or the shipped subset's file (read once per
+    process); WeatherFileError names the file, line and field of what is wrong."""
+    try:
+        text = read_text(path, WEATHER_MAX_BYTES)
+    except UnreadableFile as err:
+        raise WeatherFileError(str(path), None, err.reason) from None
+    return Weather.from_text(text, str(path))
 
 
 def time_of_year(month: int, day: int, hour: int = 0, minute: int = 0) -> float:

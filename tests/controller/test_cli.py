@@ -12,6 +12,7 @@ import pytest
 from minisplit.controller.cli import main
 from minisplit.hil.broker import free_port
 from tests.fixtures.broker import MessageRecorder, Mosquitto
+from tests.fixtures.profiles import MINIMAL_HEAD
 from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,26 @@ def test_check_config_ok_prints_a_summary(capsys):
     assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "zone living (Living room): bus rs485 unit 11" in out
+
+
+def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
+    """One line per device: its levers (with their labels) and live readings, and the
+    registers no role uses (drivers.capabilities)."""
+    (tmp_path / "head.toml").write_text(MINIMAL_HEAD)
+    config = tmp_path / "house.toml"
+    config.write_text(
+        (ROOT / "config" / "example.toml")
+        .read_text()
+        .replace("unit_id = 11\n", 'unit_id = 11\nprofile = "head.toml"\n', 1)
+    )
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "    minimal-head: levers: power, mode (auto/heat/dry/fan_only/cool), display_setpoint; "
+        "readings: return_air_temperature\n"
+        "    minimal-head: registers no role uses: filter_hours\n"
+    ) in out
+    assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
 
 
 def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):
@@ -46,6 +67,7 @@ def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):
         (["sim", "-c", "x.toml", "--serial", "/dev/x", "--parity", "X"], "invalid choice: 'X'"),
         (["sim", "-c", "x.toml", "--serial", "/dev/x", "--stopbits", "3"], "invalid choice: 3"),
         (["sim", "-c", "x.toml", "--parity", "E"], "--baudrate, --parity and --stopbits need"),
+        (["sim", "-c", "x.toml", "--play-schedules"], "--play-schedules needs --scenario"),
         (["run"], "required: -c/--config"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -64,6 +86,18 @@ def test_sim_with_a_bad_scenario_file_exits_1(tmp_path, capsys):
         main(["sim", "-c", str(ROOT / "config" / "demo.toml"), "--scenario", str(bad)])
     assert info.value.code == 1
     assert "scenario has" in capsys.readouterr().err
+
+
+def test_sim_playing_schedules_without_a_broker_in_the_config_exits_1(tmp_path, capsys):
+    demo = (ROOT / "config" / "demo.toml").read_text()
+    head, _, rest = demo.partition("[mqtt]")
+    no_mqtt = tmp_path / "no-mqtt.toml"
+    no_mqtt.write_text(head + rest[rest.index("[simulator]") :])
+    argv = ["sim", "-c", str(no_mqtt), "--scenario", "renovated-january", "--play-schedules"]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
+    assert "needs the config's [mqtt] section" in capsys.readouterr().err
 
 
 def test_bench_and_sim_take_a_shipped_scenario_by_name_from_anywhere(tmp_path, monkeypatch):

@@ -37,9 +37,13 @@ from minisplit.controller.service.commands import (
     parse_zone_command,
 )
 from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import load_profile
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition
+from tests.fixtures.profiles import head_with
 
+REFERENCE_HEAD = capabilities(load_profile("reference-head"))
 ZONE = ZoneConfig(id="living", name="Living room", bus="rs485", unit_id=11)  # 16..30 °C
 
 VALID_ZONE: list[tuple[str, bytes, ZoneTransition | SensorReading]] = [
@@ -142,7 +146,7 @@ INVALID_ZONE = [
 @pytest.mark.parametrize(("field", "payload", "why"), INVALID_ZONE)
 def test_invalid_zone_commands_say_why(field: str, payload: bytes, why: str) -> None:
     with pytest.raises(CommandError) as raised:
-        parse_zone_command(ZONE, field, payload)
+        parse_zone_command(ZONE, field, payload, capabilities=REFERENCE_HEAD)
     message = str(raised.value)
     assert why in message
     assert field in message  # names the field …
@@ -378,3 +382,19 @@ def test_swing_commands_need_the_vane() -> None:
     assert parse_zone_command(ZONE, "swing_horizontal_mode", b"3") == ZoneCommand(
         "living", SetSwingHorizontal(VanePosition.P3)
     )
+
+
+def test_mode_and_fan_commands_take_only_the_heads_own() -> None:
+    five_steps = head_with(
+        '{ 0 = "auto", 1 = "heat", 2 = "cool" }',
+        '{ 1 = "low", 2 = "medium_low", 3 = "medium", 4 = "medium_high", 5 = "high" }',
+    )
+    command = parse_zone_command(ZONE, "fan_mode", b"medium_high", capabilities=five_steps)
+    assert command == ZoneCommand("living", SetFan(FanSpeed.MEDIUM_HIGH))
+    with pytest.raises(CommandError, match="allowed: low, medium_low, medium, medium_high, high"):
+        parse_zone_command(ZONE, "fan_mode", b"turbo", capabilities=five_steps)
+    with pytest.raises(CommandError, match=r"allowed: off, heat, cool, heat_cool$"):
+        parse_zone_command(ZONE, "mode", b"dry", capabilities=five_steps)
+    no_fan = head_with('{ 1 = "heat" }', None)
+    with pytest.raises(CommandError, match=r"allowed: none \(the head has no such lever\)"):
+        parse_zone_command(ZONE, "fan_mode", b"auto", capabilities=no_fan)

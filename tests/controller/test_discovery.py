@@ -14,6 +14,7 @@ from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
 from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
     Topics,
+    climate_config,
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
@@ -23,8 +24,11 @@ from minisplit.controller.service.discovery import (
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.state_report import UNIT_STATE_FIELDS, ZONE_STATE_FIELDS
 from minisplit.controller.service.temperature_units import TemperatureUnit
+from minisplit.drivers.capabilities import capabilities
+from minisplit.drivers.profile import load_profile
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import ZoneAction
+from tests.fixtures.profiles import head_with
 
 # Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
 # sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`
@@ -216,8 +220,9 @@ FULL_HEAD = HeadInfo(
 )
 PLAIN_HEAD = dataclasses.replace(FULL_HEAD, has_humidity_sensor=False, has_horizontal_vane=False)
 HEADS = {"living": FULL_HEAD, "bedroom": PLAIN_HEAD}
+REFERENCE_HEAD = capabilities(load_profile("reference-head"))
 MESSAGES: dict[str, dict[str, Any]] = discovery_messages(
-    TOPICS, ZONES, TemperatureUnit.CELSIUS, HEADS
+    TOPICS, ZONES, TemperatureUnit.CELSIUS, HEADS, {zone.id: REFERENCE_HEAD for zone in ZONES}
 )
 
 
@@ -517,3 +522,14 @@ def test_a_fahrenheit_house() -> None:
     assert (bedroom["min_temp"], bedroom["max_temp"]) == (58.0, 78.0)  # 14..26 °C
     outdoor = messages["homeassistant/sensor/house-unit-outdoor_temperature/config"]
     assert outdoor["unit_of_measurement"] == "°F"
+
+
+def test_the_climate_entity_offers_the_heads_modes_and_fan_steps() -> None:
+    three_steps = head_with(
+        '{ 0 = "heat", 1 = "fan_only" }', '{ 0 = "low", 1 = "medium", 2 = "high" }'
+    )
+    climate = climate_config(TOPICS, ZONES[0], capabilities=three_steps)
+    assert climate["modes"] == ["off", "heat", "fan_only"]
+    assert climate["fan_modes"] == ["low", "medium", "high"]
+    bare = climate_config(TOPICS, ZONES[0], capabilities=head_with('{ 1 = "cool" }', None))
+    assert not any(key.startswith("fan_mode") for key in bare)

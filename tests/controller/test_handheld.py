@@ -20,6 +20,14 @@ def remote(power=True, mode="heat", setpoint=21.0, fan="auto"):
     )
 
 
+def test_the_heads_own_auto_is_the_zones_heat_cool():
+    """A head with an `auto` mode (it picks heat or cool itself): the zone goes to heat_cool,
+    where the controller picks; a setpoint sent with it moves the heating side."""
+    after = adopt_remote_request(HEAT, remote(mode="auto", setpoint=20.0))
+    assert after.mode is ZoneMode.HEAT_COOL
+    assert after.target_temperature_low == 20.0 and after.target_temperature == 21.0
+
+
 def test_an_unchanged_request_changes_nothing():
     assert adopt_remote_request(HEAT, remote()) == HEAT
 

@@ -164,3 +164,57 @@ def test_the_published_zone_state_says_why_a_head_asks_for_nothing():
         21.0,
     )
     assert unit_state(seen, output, unsaved=False)["fault"] == "autonomous"
+
+
+@dataclass(frozen=True)
+class BareOdu:
+    """An outdoor unit whose profile has only the outdoor temperature (drivers.capabilities)."""
+
+    compressor_running: bool | None = None
+    allowed_max_frequency_hz: float | None = None
+    outdoor_temperature: float | None = 4.0
+    outdoor_coil_temperature: float | None = None
+    defrost: bool | None = None
+    fault: bool | None = None
+    fault_code: str | None = None
+    mode: OduMode | None = None
+    compressor_frequency_hz: float | None = None
+    input_power_w: float | None = None
+    energy_wh: float | None = None
+
+
+@dataclass(frozen=True)
+class BareHead:
+    return_air_temperature: float | None = 20.0
+    cold_draft_prevention: bool | None = None
+    humidity: float | None = None
+    fault: bool | None = True  # a fault flag, but no fault code register
+    fault_code: str | None = None
+
+
+def test_what_a_unit_does_not_report_is_none_of_it_and_its_ratings_the_controls():
+    """Roles a profile lacks: no defrost, no fault, running unknown; ratings of 0 W and the
+    control's own frequency range; a head without a rated capacity counts 0 W."""
+    observer = Observer(SETUPS, LIMITS)
+    bare = OduReport(OduInfo(None, None, None, None, None, None, None), BareOdu(), True)
+    heads = {
+        zone: HeadReport(HeadInfo(None, None, None, False, False, False), BareHead(), True)
+        for zone in "ab"
+    }
+    seen = observer.observe(bare, heads, dict.fromkeys("ab", HEAT), UnitSettings(), 0.0)
+    unit = seen.unit
+    assert (unit.defrost, unit.fault, unit.compressor_running) == (False, False, None)
+    assert unit.coil_below_freezing is None
+    observation = unit.observation
+    assert (observation.rated_heating_w, observation.rated_cooling_w) == (0.0, 0.0)
+    assert (observation.min_frequency_hz, observation.max_frequency_hz) == (20.0, 90.0)
+    assert observation.allowed_max_frequency_hz == 90.0
+    assert observation.outdoor_temperature == 4.0
+    assert seen.zones["a"].rated_capacity_w == 0.0 and not seen.zones["a"].preheating
+    # Published: a fault without a code says `fault`; what the unit lacks is null.
+    assert zone_state("a", seen, None, None, ())["fault"] == "fault"
+    state = unit_state(seen, None, False)
+    assert (state["energy"], state["power"], state["defrost"]) == (None, None, False)
+    assert status_line(seen, {}, False).startswith(
+        "zones 2/2 ok; ODU online; faults: a fault fault"
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +32,10 @@ from minisplit.drivers.registers import (
     encode_value,
     plan_reads,
 )
-from minisplit.hil.modbus_units import InputValues, ModbusUnit, RegisterAccessError
+from minisplit.hil.modbus_units import RegisterAccessError
 from minisplit.hil.server import start_tcp_server, tcp_address
 from tests.drivers.conftest import running, tcp_bus
+from tests.fixtures.bare_unit import BareHead
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD_ID = 11
@@ -118,8 +119,8 @@ def test_a_bad_bit_point_is_refused_in_one_line_naming_file_and_key(
     assert message in line, line
 
 
-def test_the_shipped_profiles_have_no_bit_points() -> None:
-    for path in (ROOT / "config" / "profiles").glob("*.toml"):
+def test_the_reference_profiles_have_no_bit_points() -> None:
+    for path in (ROOT / "config" / "profiles").glob("reference-*.toml"):
         profile = load_profile_file(path)
         assert not profile.table(Table.COIL) and not profile.table(Table.DISCRETE_INPUT)
 
@@ -184,21 +185,6 @@ def test_bits_plan_in_bit_blocks_apart_from_the_registers() -> None:
 # ---- the driver against the simulator's server --------------------------------------------------
 
 
-class _BareHead(ModbusUnit):
-    """A head whose registers do nothing: the server and register map of the simulator, without
-    physics. Its discrete inputs read `overrides`."""
-
-    def __init__(self, profile: DeviceProfile) -> None:
-        super().__init__(profile)
-        self.written: list[Mapping[str, tuple[float, float]]] = []
-
-    def input_values(self) -> InputValues:
-        return {"device_kind": self.profile.identity_default("device_kind")}
-
-    def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
-        self.written.append(dict(changed))
-
-
 @pytest.fixture
 def bit_head_profile(tmp_path: Path) -> DeviceProfile:
     path = tmp_path / "bit-head.toml"
@@ -209,8 +195,8 @@ def bit_head_profile(tmp_path: Path) -> DeviceProfile:
 @pytest.fixture
 async def served_head(
     bit_head_profile: DeviceProfile,
-) -> AsyncIterator[tuple[_BareHead, HeadDriver]]:
-    unit = _BareHead(bit_head_profile)
+) -> AsyncIterator[tuple[BareHead, HeadDriver]]:
+    unit = BareHead(bit_head_profile)
     server = await start_tcp_server({HEAD_ID: unit}, "127.0.0.1", 0, lambda: None)
     try:
         _, port = tcp_address(server)
@@ -222,7 +208,7 @@ async def served_head(
 
 
 async def test_a_driver_reads_a_discrete_input_and_writes_and_reads_back_a_coil(
-    served_head: tuple[_BareHead, HeadDriver],
+    served_head: tuple[BareHead, HeadDriver],
 ) -> None:
     unit, head = served_head
     assert await head.read_values(["filter_alarm", "eco"]) == {"filter_alarm": 0, "eco": 0}
@@ -241,7 +227,7 @@ async def test_a_driver_reads_a_discrete_input_and_writes_and_reads_back_a_coil(
 def test_the_simulator_refuses_a_write_of_a_discrete_input_or_past_the_coils(
     bit_head_profile: DeviceProfile,
 ) -> None:
-    unit = _BareHead(bit_head_profile)
+    unit = BareHead(bit_head_profile)
     for address in (9, 5, 3):  # the discrete input's address, past and before the coil
         with pytest.raises(RegisterAccessError, match="not writable"):
             unit.write_coils(address, [1])
@@ -259,7 +245,7 @@ async def test_over_the_wire_a_coil_write_is_checked_whole_and_a_reserved_bit_is
     alarm = dataclasses.replace(bit_head_profile["filter_alarm"], address=51)
     registers = {**bit_head_profile.registers, "filter_alarm": alarm}
     profile = dataclasses.replace(bit_head_profile, registers=registers, reserved=((50, 50),))
-    unit = _BareHead(profile)
+    unit = BareHead(profile)
     server = await start_tcp_server({HEAD_ID: unit}, "127.0.0.1", 0, lambda: None)
     client = AsyncModbusTcpClient("127.0.0.1", port=tcp_address(server)[1])
     try:

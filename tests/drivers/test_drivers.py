@@ -555,7 +555,7 @@ async def test_frequency_zero_stops_the_compressor(odu: OutdoorUnitDriver, line:
     [
         dataclasses.replace(COMFORT, display_setpoint=40.0),
         dataclasses.replace(COMFORT, capacity_request_pct=100.5),
-        dataclasses.replace(COMFORT, fan="max"),  # type: ignore[arg-type]
+        dataclasses.replace(COMFORT, mode=HeadMode.AUTO),  # the reference head has no auto
     ],
 )
 async def test_head_apply_refuses_what_the_profile_forbids(
@@ -564,6 +564,23 @@ async def test_head_apply_refuses_what_the_profile_forbids(
     with pytest.raises(RegisterValueError):
         await head.apply(command)
     assert head.bus.total_transactions == 0
+
+
+async def test_a_fan_step_the_head_lacks_is_not_written_and_the_rest_is(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile, line: FakeLine
+) -> None:
+    """A 3-step head: the zone's default `auto` fan (and the control's quiet one) must not keep
+    the head from being switched on and set."""
+    data = _profile_data(head_profile)
+    data["registers"]["fan"]["enum"] = {"1": "low", "2": "medium", "3": "high"}
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    unit = line.units[HEAD_ID]
+    unit.set("fan", 3)
+    await head.apply(dataclasses.replace(COMFORT, fan=FanSpeed.QUIET))
+    assert unit.get("power") == 1 and unit.get("capacity_request") == 55.5
+    assert unit.get("fan") == 3  # kept: high
+    await head.apply(dataclasses.replace(COMFORT, fan=FanSpeed.LOW))
+    assert unit.get("fan") == 1
 
 
 # ---- heartbeat ------------------------------------------------------------------------------
@@ -632,6 +649,14 @@ def _profile_data(profile: DeviceProfile) -> dict:
             reg["enum"] = {str(k): v for k, v in spec.enum.items()}
         if spec.bits:
             reg["bits"] = {str(k): v for k, v in spec.bits.items()}
+        if spec.writable:
+            reg["writable"] = True
+        if spec.scale != 1:
+            reg["scale"] = spec.scale
+        if spec.invalid is not None:
+            reg["invalid"] = spec.invalid
+        if spec.range is not None:
+            reg["range"] = list(spec.range)
         registers[name] = reg
     device = {
         "name": "custom",
@@ -642,33 +667,56 @@ def _profile_data(profile: DeviceProfile) -> dict:
     return {"device": device, "registers": registers}
 
 
-def test_driver_refuses_a_profile_without_a_register_it_needs(
-    tcp_scheduler: BusScheduler, odu_profile: DeviceProfile
+async def test_a_profile_without_an_optional_register_is_polled_without_it(
+    tcp_scheduler: BusScheduler, odu_profile: DeviceProfile, line: FakeLine
 ) -> None:
+    """Every role but a head's power is optional: what the profile lacks is None, never read."""
     data = _profile_data(odu_profile)
     del data["registers"]["discharge_temperature"]
-    with pytest.raises(ProfileError, match=r"lacks registers \['discharge_temperature'\]"):
-        OutdoorUnitDriver(tcp_scheduler, ODU_ID, parse_profile(data, "custom.toml"))
+    odu = OutdoorUnitDriver(tcp_scheduler, ODU_ID, parse_profile(data, "custom.toml"))
+    line.units[ODU_ID].set("outdoor_temperature", -3.5)
+    status = await odu.poll()
+    assert status.discharge_temperature is None
+    assert status.outdoor_temperature == -3.5
+    assert "discharge_temperature" not in odu.capabilities.readings
 
 
-def test_driver_refuses_enum_labels_its_typed_status_cannot_carry(
+def test_driver_refuses_enum_labels_outside_the_vocabulary(
     tcp_scheduler: BusScheduler, head_profile: DeviceProfile
 ) -> None:
     data = _profile_data(head_profile)
     data["registers"]["fan"]["enum"]["6"] = "silent"
-    with pytest.raises(ProfileError, match=r"registers\.fan\.enum must use only"):
-        HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
-
-
-def test_driver_refuses_missing_status_bits(
-    tcp_scheduler: BusScheduler, head_profile: DeviceProfile
-) -> None:
-    data = _profile_data(head_profile)
-    del data["registers"]["status"]["bits"]["4"]
     with pytest.raises(
-        ProfileError, match=r"registers\.status\.bits lacks \['remote_change_pending'"
+        ProfileError, match=r"registers\.fan: enum label\(s\) 'silent' unknown: fan takes auto, "
     ):
         HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+
+
+async def test_a_status_bit_the_profile_does_not_name_reads_as_none(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile, line: FakeLine
+) -> None:
+    data = _profile_data(head_profile)
+    del data["registers"]["status"]["bits"]["0"]  # fan_running
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    line.units[HEAD_ID].set("status", 0b0010_1001)  # bit 0 set, but unnamed; fault; cold draft
+    status = await head.poll()
+    assert status.fan_running is None
+    assert status.fault is True and status.cold_draft_prevention is True
+    assert status.condensate_alarm is False
+
+
+async def test_without_a_fault_flag_a_fault_code_other_than_none_is_the_fault(
+    tcp_scheduler: BusScheduler, head_profile: DeviceProfile, line: FakeLine
+) -> None:
+    data = _profile_data(head_profile)
+    del data["registers"]["status"]["bits"]["3"]  # fault
+    head = HeadDriver(tcp_scheduler, HEAD_ID, parse_profile(data, "custom.toml"))
+    unit = line.units[HEAD_ID]
+    unit.set("status", 1 << 3)  # the unnamed bit is not read
+    assert (await head.poll()).fault is False  # fault_code 0: none
+    unit.set("fault_code", 3)
+    status = await head.poll()
+    assert (status.fault, status.fault_code) == (True, "condensate_overflow")
 
 
 # ---- the whole path over Modbus RTU on a pty pair -------------------------------------------

@@ -70,7 +70,7 @@ def house(start: str = "01-15 06:00") -> LoadedConfig:
 
 def without_watchdog(sim: Simulator) -> None:
     """Switch every heartbeat off, for tests about something else."""
-    for unit in sim.units.values():
+    for unit in (sim.odu, *sim.heads.values()):
         unit.write("heartbeat_timeout", 0)
 
 

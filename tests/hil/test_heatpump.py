@@ -25,7 +25,7 @@ from minisplit.hil.heatpump import (
     rated_input_power_w,
     startup_fraction,
 )
-from tests.hil.climate import dew_point
+from minisplit.hil.psychrometrics import dew_point_c
 
 ODU = REFERENCE_ODU
 MATCHED = ODU.rated_heating_w  # head coils worth the unit's rated capacity
@@ -118,7 +118,7 @@ def test_frost_costs_capacity_and_efficiency():
 def frost_per_hour(hz: float, outdoor_c: float, rh_pct: float) -> float:
     capacity, power, _, _, evaporating = cycle(ODU, OduMode.HEAT, hz, outdoor_c, 20.0, MATCHED)
     return 3600.0 * frost_rate_kg_s(
-        capacity - power, outdoor_c, dew_point(outdoor_c, rh_pct), evaporating
+        capacity - power, outdoor_c, dew_point_c(outdoor_c, rh_pct), evaporating
     )
 
 
@@ -130,7 +130,7 @@ def minutes_to_defrost(hz: float, outdoor_c: float, rh_pct: float) -> float:
             ODU, OduMode.HEAT, hz, outdoor_c, 20.0, MATCHED, frost_kg / ODU.frost_limit_kg
         )
         rate = frost_rate_kg_s(
-            capacity - power, outdoor_c, dew_point(outdoor_c, rh_pct), evaporating
+            capacity - power, outdoor_c, dew_point_c(outdoor_c, rh_pct), evaporating
         )
         frost_kg += rate * 10.0
         seconds += 10.0

@@ -80,8 +80,8 @@ def test_wraps_at_year_end(rows):
 def test_rejects_rows_out_of_order():
     text = CSV.read_text(encoding="utf-8").splitlines()
     swapped = [text[0], text[2], text[1], *text[3:]]
-    with pytest.raises(ValueError, match="row 2"):
-        Weather.from_csv("\n".join(swapped))
+    with pytest.raises(ValueError, match="line 3: 01/01 01:00 follows 01/01 02:00"):
+        Weather.from_text("\n".join(swapped))
 
 
 def test_time_of_year_text():

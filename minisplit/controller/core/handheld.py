@@ -7,7 +7,7 @@ change is made of the same transitions as an MQTT command, applied by the same r
 
 from __future__ import annotations
 
-from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings, zone_mode_of
 from minisplit.controller.core.transitions import (
     SetFan,
     SetMode,
@@ -40,9 +40,11 @@ def adopt_remote_request(
     what an MQTT command may set on that side (`setpoint_range`).
 
     - power off switches the zone off (remembering its mode, as MQTT `power OFF` does);
-    - a heat_cool zone stays in heat_cool when the remote shows heat or cool (the head has no
-      auto mode; it shows the direction the zone works in), and a setpoint then moves the
-      low (heat) or high (cool) setpoint;
+    - a heat_cool zone stays in heat_cool when the remote shows heat or cool (it shows the
+      direction the zone works in), and a setpoint then moves the low (heat) or high (cool)
+      setpoint;
+    - the head's own `auto` is the zone's heat_cool (the product picks heat or cool, as the
+      head would); a setpoint sent with it moves the low (heat) setpoint;
     - a changed setpoint ends any preset, as a manual setpoint does over MQTT."""
     changes: list[ZoneTransition] = []
     heat_cool = ZoneMode.HEAT_COOL in (settings.mode, settings.last_on_mode)
@@ -51,12 +53,13 @@ def adopt_remote_request(
     if not request.power:
         return apply_zone(settings, *changes, SetPower(False))
 
-    keeps_heat_cool = heat_cool and request.mode in (HeadMode.HEAT, HeadMode.COOL, None)
+    auto = request.mode is HeadMode.AUTO
+    keeps_heat_cool = auto or (heat_cool and request.mode in (HeadMode.HEAT, HeadMode.COOL, None))
     if keeps_heat_cool:
         if settings.mode is not ZoneMode.HEAT_COOL:
             changes.append(SetMode(ZoneMode.HEAT_COOL))
-    elif request.mode is not None and ZoneMode(request.mode) is not settings.mode:
-        changes.append(SetMode(ZoneMode(request.mode)))
+    elif request.mode is not None and zone_mode_of(request.mode) is not settings.mode:
+        changes.append(SetMode(zone_mode_of(request.mode)))
     elif request.mode is None and settings.mode is ZoneMode.OFF:
         changes.append(SetPower(True))
 

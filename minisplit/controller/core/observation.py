@@ -24,70 +24,73 @@ from minisplit.drivers.vocabulary import OduMode
 
 
 class OduIdentity(Protocol):
-    """What the outdoor unit says about itself once (an `OduInfo`)."""
+    """What the outdoor unit says about itself once (an `OduInfo`); None where its profile has
+    no such register (drivers.capabilities, docs/profiles.md 'Roles')."""
 
     @property
-    def rated_heating_capacity_w(self) -> float: ...
+    def rated_heating_capacity_w(self) -> float | None: ...
     @property
-    def rated_cooling_capacity_w(self) -> float: ...
+    def rated_cooling_capacity_w(self) -> float | None: ...
     @property
-    def min_frequency_hz(self) -> float: ...
+    def min_frequency_hz(self) -> float | None: ...
     @property
-    def max_frequency_hz(self) -> float: ...
+    def max_frequency_hz(self) -> float | None: ...
 
 
 class OduConditions(Protocol):
-    """What the control reads of one poll of the outdoor unit, besides whether it runs."""
+    """What the control reads of one poll of the outdoor unit, besides whether it runs; None
+    where the unit does not report it."""
 
     @property
-    def allowed_max_frequency_hz(self) -> float: ...
+    def allowed_max_frequency_hz(self) -> float | None: ...
     @property
     def outdoor_temperature(self) -> float | None: ...
     @property
     def outdoor_coil_temperature(self) -> float | None: ...
     @property
-    def defrost(self) -> bool: ...
+    def defrost(self) -> bool | None: ...
     @property
-    def fault(self) -> bool: ...
+    def fault(self) -> bool | None: ...
 
 
 class OduReadings(OduConditions, Protocol):
     """What one poll of the outdoor unit says (an `OduStatus`, or the bench's firmware)."""
 
     @property
-    def compressor_running(self) -> bool: ...
+    def compressor_running(self) -> bool | None: ...
     @property
-    def fault_code(self) -> str: ...
+    def fault_code(self) -> str | None: ...
     @property
-    def mode(self) -> OduMode: ...
+    def mode(self) -> OduMode | None: ...
     @property
-    def compressor_frequency_hz(self) -> float: ...
+    def compressor_frequency_hz(self) -> float | None: ...
     @property
-    def input_power_w(self) -> float: ...
+    def input_power_w(self) -> float | None: ...
     @property
-    def energy_wh(self) -> float: ...
+    def energy_wh(self) -> float | None: ...
 
 
 class HeadIdentity(Protocol):
     """What a head says about itself once (a `HeadInfo`)."""
 
     @property
-    def rated_capacity_w(self) -> float: ...
+    def rated_capacity_w(self) -> float | None: ...
 
 
 class HeadReadings(Protocol):
-    """What one poll of a head says (a `HeadStatus`, or the bench's firmware)."""
+    """What one poll of a head says (a `HeadStatus`, or the bench's firmware); None where the
+    head does not report it."""
 
     @property
     def return_air_temperature(self) -> float | None: ...
     @property
-    def cold_draft_prevention(self) -> bool: ...
+    def cold_draft_prevention(self) -> bool | None: ...
     @property
     def humidity(self) -> float | None: ...
     @property
-    def fault(self) -> bool: ...
+    def fault(self) -> bool | None: ...
     @property
-    def fault_code(self) -> str: ...
+    def fault_code(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,19 +165,24 @@ def unit_input(
         rated_cooling_w=ratings.rated_cooling_w,
         min_frequency_hz=ratings.min_frequency_hz,
         max_frequency_hz=ratings.max_frequency_hz,
-        allowed_max_frequency_hz=report.allowed_max_frequency_hz,
+        allowed_max_frequency_hz=_or(report.allowed_max_frequency_hz, ratings.max_frequency_hz),
         outdoor_temperature=report.outdoor_temperature,
     )
     coil = report.outdoor_coil_temperature
+    # A unit that does not report defrost or faults is taken to have neither.
     return UnitInput(
         observation,
         available,
-        report.defrost,
+        report.defrost is True,
         settings,
-        fault=report.fault,
+        fault=report.fault is True,
         compressor_running=compressor_running,
         coil_below_freezing=None if coil is None else coil < 0.0,
     )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def zone_input(
@@ -215,7 +223,17 @@ def remote_reading(
 
 # What a zone's input is made of besides its setup: made again only when one of them changed.
 _ZoneKey = tuple[ZoneSettings, float | None, bool, bool, float]
-_UnitKey = tuple[object, bool, UnitSettings, float, float | None, bool, bool, bool | None, bool]
+_UnitKey = tuple[
+    object,
+    bool,
+    UnitSettings,
+    float | None,
+    float | None,
+    bool | None,
+    bool | None,
+    bool | None,
+    bool | None,
+]
 
 
 class Observer:
@@ -274,8 +292,8 @@ class Observer:
             zone_settings = settings[zone_id]
             temperature = None if status is None else status.return_air_temperature
             available = report.available
-            preheating = status is not None and status.cold_draft_prevention
-            rated_w = 0.0 if info is None else info.rated_capacity_w
+            preheating = status is not None and status.cold_draft_prevention is True
+            rated_w = 0.0 if info is None else _or(info.rated_capacity_w, 0.0)
             key = (zone_settings, temperature, available, preheating, rated_w)
             if keys.get(zone_id) != key:
                 keys[zone_id] = key
@@ -314,11 +332,12 @@ class Observer:
         )
         unit = self._unit
         if unit is None or key != self._unit_key:
+            # A rating the unit does not report: none (0 W), and the control's own range.
             ratings = UnitRatings(
-                info.rated_heating_capacity_w,
-                info.rated_cooling_capacity_w,
-                info.min_frequency_hz,
-                info.max_frequency_hz,
+                _or(info.rated_heating_capacity_w, 0.0),
+                _or(info.rated_cooling_capacity_w, 0.0),
+                _or(info.min_frequency_hz, self._limits.min_frequency_hz),
+                _or(info.max_frequency_hz, self._limits.max_frequency_hz),
             )
             unit = self._unit = unit_input(
                 ratings, status, report.available, settings, status.compressor_running

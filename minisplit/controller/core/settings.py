@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,27 @@ class ZoneMode(StrEnum):
     HEAT_COOL = "heat_cool"
     DRY = HeadMode.DRY.value
     FAN_ONLY = HeadMode.FAN_ONLY.value
+
+
+def zone_mode_of(head_mode: HeadMode) -> ZoneMode:
+    """The zone mode a head's mode means: the same word; the head's `auto` (it picks heat or
+    cool itself) is the zone's heat_cool (the product picks), its `heat_aux` is heating."""
+    return _ZONE_MODE_OF_HEAD.get(head_mode) or ZoneMode(head_mode.value)
+
+
+_ZONE_MODE_OF_HEAD = {HeadMode.AUTO: ZoneMode.HEAT_COOL, HeadMode.HEAT_AUX: ZoneMode.HEAT}
+
+
+def zone_modes(head_modes: Sequence[HeadMode]) -> tuple[ZoneMode, ...]:
+    """The zone modes a head with these modes can serve: off, each of its own, and heat_cool
+    where it has heat and cool (or auto). A head without a mode lever (empty) is not told a
+    mode: every zone mode is offered, as the product has no way to know which it runs."""
+    if not head_modes:
+        return tuple(ZoneMode)
+    served = {ZoneMode.OFF, *(zone_mode_of(mode) for mode in head_modes)}
+    if {HeadMode.HEAT, HeadMode.COOL} <= set(head_modes):
+        served.add(ZoneMode.HEAT_COOL)
+    return tuple(mode for mode in ZoneMode if mode in served)
 
 
 class Preset(StrEnum):

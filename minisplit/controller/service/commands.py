@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
 from minisplit.controller.config import ZoneConfig
-from minisplit.controller.core.settings import Preset, ZoneMode
+from minisplit.controller.core.settings import Preset, ZoneMode, zone_modes
 from minisplit.controller.core.transitions import (
     SetDemandLimit,
     SetFan,
@@ -33,6 +34,7 @@ from minisplit.controller.core.transitions import (
     setpoint_range,
 )
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius, to_celsius
+from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 
@@ -159,13 +161,15 @@ def _celsius_in_range(
     return min(max(celsius, low_c), high_c)
 
 
-def _choice(field: str, payload: bytes, enum: type[E]) -> E:
+def _choice(field: str, payload: bytes, enum: type[E], offered: Sequence[E] | None = None) -> E:
+    """A member of ``enum`` by its word; only one of ``offered`` (what the head has) if given."""
+    members = tuple(enum) if offered is None else tuple(offered)
     text = _text(field, payload)
-    try:
-        return enum(text)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise _fail(field, payload, f"allowed: {allowed}") from None
+    for member in members:
+        if member.value == text:
+            return member
+    allowed = ", ".join(member.value for member in members) or "none (the head has no such lever)"
+    raise _fail(field, payload, f"allowed: {allowed}") from None
 
 
 def _switch(field: str, payload: bytes) -> bool:
@@ -181,20 +185,24 @@ def parse_zone_command(
     payload: bytes,
     unit: TemperatureUnit = CELSIUS,
     head: HeadInfo | None = None,
+    capabilities: Capabilities | None = None,
 ) -> ZoneCommand | SensorReading:
     """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad.
 
     Temperatures arrive in ``unit`` and come out in °C; a setpoint must lie within the zone's
     limits (`setpoint_range`). ``head`` (once the head has been probed) refuses swing commands
-    for vanes the head does not have. ``remote_temperature`` is a reading, not a change."""
+    for vanes the head does not have. ``capabilities`` (from the head's profile) limits the
+    modes and fan steps to the head's. ``remote_temperature`` is a reading, not a change."""
     change: ZoneTransition
     if field == "mode":
-        change = SetMode(_choice(field, payload, ZoneMode))
+        modes = None if capabilities is None else zone_modes(capabilities.modes)
+        change = SetMode(_choice(field, payload, ZoneMode, modes))
     elif (side := SETPOINT_FIELDS.get(field)) is not None:
         limits = setpoint_range(zone.min_temperature, zone.max_temperature, side)
         change = SetTarget(side, _temperature(field, payload, unit, *limits))
     elif field == "fan_mode":
-        change = SetFan(_choice(field, payload, FanSpeed))
+        fans = None if capabilities is None else capabilities.fans
+        change = SetFan(_choice(field, payload, FanSpeed, fans))
     elif field in ("swing_mode", "swing_horizontal_mode"):
         position = _choice(field, payload, VanePosition)
         vertical = field == "swing_mode"

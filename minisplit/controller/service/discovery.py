@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
-from minisplit.controller.core.settings import Preset, ZoneMode
+from minisplit.controller.core.settings import Preset, ZoneMode, zone_modes
 from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
+from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
 
@@ -217,8 +218,10 @@ def climate_config(
     zone: ZoneConfig,
     unit: TemperatureUnit = TemperatureUnit.CELSIUS,
     head: HeadInfo | None = None,
+    capabilities: Capabilities | None = None,
 ) -> dict[str, object]:
     """The climate entity of one zone (one indoor head), in the house's temperature ``unit``.
+    ``capabilities`` (from the head's profile) gives the modes and fan steps it offers.
 
     What the head can do decides what the entity offers: current humidity only with a humidity
     sensor, swing modes only for the vanes it has. Until the head has answered (``head`` None)
@@ -240,7 +243,9 @@ def climate_config(
         "temp_step": 0.5 if unit is TemperatureUnit.CELSIUS else 1.0,
         "min_temp": min_temp,
         "max_temp": max_temp,
-        "modes": [mode.value for mode in ZoneMode],
+        "modes": [
+            mode.value for mode in (zone_modes(capabilities.modes) if capabilities else ZoneMode)
+        ],
         "mode_command_topic": topics.zone_set(zone.id, "mode"),
         "mode_state_topic": state,
         "mode_state_template": _field("mode"),
@@ -260,7 +265,7 @@ def climate_config(
         "temperature_high_command_topic": topics.zone_set(zone.id, "temperature_high"),
         "temperature_high_state_topic": state,
         "temperature_high_state_template": _field("target_temperature_high"),
-        "fan_modes": [fan.value for fan in FanSpeed],
+        "fan_modes": [fan.value for fan in (capabilities.fans if capabilities else FanSpeed)],
         "fan_mode_command_topic": topics.zone_set(zone.id, "fan_mode"),
         "fan_mode_state_topic": state,
         "fan_mode_state_template": _field("fan_mode"),
@@ -275,6 +280,8 @@ def climate_config(
             " 'mode_conflict': value_json.mode_conflict, 'fault': value_json.fault} | tojson }}"
         ),
     }
+    if capabilities is not None and not capabilities.fans:  # the head has no fan lever
+        cfg = {key: value for key, value in cfg.items() if not key.startswith("fan_mode")}
     if head is not None and head.has_humidity_sensor:
         cfg |= {
             "current_humidity_topic": state,
@@ -447,14 +454,16 @@ def discovery_messages(
     zones: Sequence[ZoneConfig],
     unit: TemperatureUnit = TemperatureUnit.CELSIUS,
     heads: Mapping[str, HeadInfo | None] | None = None,
+    capabilities: Mapping[str, Capabilities] | None = None,
 ) -> dict[str, dict[str, object]]:
     """{config topic: payload} for the whole controller: every zone and the outdoor unit.
-    ``heads`` holds what each zone's head said about itself, once it has answered."""
+    ``heads`` holds what each zone's head said about itself, once it has answered;
+    ``capabilities`` what each head's profile gives."""
     messages: dict[str, dict[str, object]] = {}
     for zone in zones:
         head = (heads or {}).get(zone.id)
         messages[topics.config("climate", _object_id(topics, zone.id))] = climate_config(
-            topics, zone, unit, head
+            topics, zone, unit, head, (capabilities or {}).get(zone.id)
         )
         messages[topics.config("sensor", _object_id(topics, zone.id, "demand"))] = (
             zone_demand_config(topics, zone)

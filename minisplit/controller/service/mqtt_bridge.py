@@ -25,6 +25,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import aiomqtt
 from pydantic import TypeAdapter, ValidationError
@@ -63,6 +64,7 @@ from minisplit.controller.service.temperature_units import (
     convert_state,
 )
 from minisplit.drivers.cancellation import raise_if_cancelling
+from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
 
 log = logging.getLogger(__name__)
@@ -104,8 +106,12 @@ class MqttBridge:
         backoff_max_s: float = BACKOFF_MAX_S,
         reports: ReportLimiter | None = None,
         clock: Callable[[], float] | None = None,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
+        """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
+        entity offers and its commands accept; all of them where it is not given)."""
         self._config = config
+        self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
@@ -215,7 +221,7 @@ class MqttBridge:
 
     def _build_discovery(self) -> dict[str, bytes]:
         messages = discovery_messages(
-            self._topics, list(self._zones.values()), self._unit, self._heads
+            self._topics, list(self._zones.values()), self._unit, self._heads, self._capabilities
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 
@@ -310,7 +316,9 @@ class MqttBridge:
                 f"unknown zone {zone_id!r} (payload {quote_payload(payload)}); "
                 f"configured: {', '.join(self._zones)}"
             )
-        return parse_zone_command(zone, field, payload, self._unit, self._heads[zone_id])
+        return parse_zone_command(
+            zone, field, payload, self._unit, self._heads[zone_id], self._capabilities.get(zone_id)
+        )
 
     def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:
         unit = TemperatureUnit(zone.remote_sensor_unit or self._unit)
@@ -448,29 +456,10 @@ class MqttBridge:
             await asyncio.wait([task])
 
     def _make_client(self) -> aiomqtt.Client:
-        password: str | None = None
-        if self._config.password_file is not None:
-            # Read at every attempt (a fixed file is picked up without a restart), and checked
-            # every time: a password file others can read is refused, never used.
-            password = read_secret(self._config.password_file, "MQTT password file")
-        tls = self._config.tls
-        return aiomqtt.Client(
-            self._config.host,
-            self._config.port,
-            username=self._config.username,
-            password=password,
-            identifier=self._client_id,
-            keepalive=self._config.keepalive_s,
+        return mqtt_client(
+            self._config,
+            self._client_id,
             will=aiomqtt.Will(self._topics.status, OFFLINE, qos=_QOS, retain=True),
-            tls_params=None
-            if tls is None
-            else aiomqtt.TLSParameters(
-                ca_certs=str(tls.ca_file),
-                certfile=None if tls.cert_file is None else str(tls.cert_file),
-                keyfile=None if tls.key_file is None else str(tls.key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-            ),
-            tls_insecure=None if tls is None else tls.insecure,
             queue_type=_handing_over(self._receive),
             max_queued_outgoing_messages=_MAX_QUEUED_OUTGOING,
         )
@@ -605,6 +594,35 @@ class MqttBridge:
                     count,
                     kind,
                 )
+
+
+def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.Client:
+    """A client for the config's broker, with its credentials and TLS; ``options`` go to
+    `aiomqtt.Client` as they are (a will, a queue type...)."""
+    password: str | None = None
+    if config.password_file is not None:
+        # Read at every attempt (a fixed file is picked up without a restart), and checked
+        # every time: a password file others can read is refused, never used.
+        password = read_secret(config.password_file, "MQTT password file")
+    tls = config.tls
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=password,
+        identifier=identifier,
+        keepalive=config.keepalive_s,
+        tls_params=None
+        if tls is None
+        else aiomqtt.TLSParameters(
+            ca_certs=str(tls.ca_file),
+            certfile=None if tls.cert_file is None else str(tls.cert_file),
+            keyfile=None if tls.key_file is None else str(tls.key_file),
+            cert_reqs=ssl.CERT_REQUIRED,
+        ),
+        tls_insecure=None if tls is None else tls.insecure,
+        **options,
+    )
 
 
 def _handing_over(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TypedDict
 
 from minisplit.controller.core.control import ControlOutput, ZoneInput
-from minisplit.controller.core.observation import Observation
+from minisplit.controller.core.observation import HeadReadings, Observation, OduReadings
 from minisplit.controller.core.room_sensor import SensorSource
 from minisplit.drivers.vocabulary import ZoneAction
 
@@ -15,6 +15,7 @@ ODU_UNIT = "outdoor unit"  # how logs and the status name the ODU (zones go by t
 AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (heartbeat lapsed)
 # The fault the unit shows while the settings in effect are not on disk (the write is retried).
 STATE_UNSAVED = "state_unsaved"
+FAULT = "fault"  # a unit's fault where it reports no fault code
 ODU_COMMS = "odu_comms"  # a head's fault while the outdoor unit does not answer
 
 
@@ -87,7 +88,7 @@ def zone_state(
     out = output.zones.get(zone_id) if output else None
     status = report.status
     action = out.action if out and available else ZoneAction.OFF
-    fault = report.refused or (status.fault_code if status and status.fault else None)
+    fault = report.refused or (_fault(status) if status else None)
     if available and not seen.odu.available:
         # The heads were told to ask for no refrigerant: say so.
         action = action if action in (ZoneAction.OFF, ZoneAction.FAN) else ZoneAction.IDLE
@@ -123,7 +124,7 @@ def unit_state(seen: Observation, output: ControlOutput | None, unsaved: bool) -
     settings = seen.unit.settings
     unit = (
         report.refused
-        or (status.fault_code if status and status.fault else None)
+        or (_fault(status) if status else None)
         or (AUTONOMOUS if report.autonomous else None)
     )
     # The settings are the whole system's; the unit's fault is where Home Assistant shows a
@@ -136,8 +137,10 @@ def unit_state(seen: Observation, output: ControlOutput | None, unsaved: bool) -
         "allowed_max_frequency": status.allowed_max_frequency_hz if status else None,
         "outdoor_temperature": status.outdoor_temperature if status else None,
         "power": status.input_power_w if status else None,
-        "energy": round(status.energy_wh / 1000.0, 3) if status else None,
-        "defrost": status.defrost if status else False,
+        "energy": None
+        if status is None or status.energy_wh is None
+        else round(status.energy_wh / 1000.0, 3),
+        "defrost": status is not None and status.defrost is True,
         "quiet": settings.quiet,
         "demand_limit": settings.demand_limit_pct,
         "fault": fault,
@@ -157,7 +160,7 @@ def status_line(
         if not report.available
     ]
     faults += [
-        f"{zone_id} fault {report.status.fault_code}"
+        f"{zone_id} fault {_fault(report.status)}"
         for zone_id, report in heads.items()
         if report.available and report.status is not None and report.status.fault
     ]
@@ -176,10 +179,20 @@ def status_line(
     if not seen.odu.available or status is None:
         odu = f"ODU {_refusal(seen.odu.refused) or 'offline'}"
     else:
-        odu = f"ODU {status.mode} {status.compressor_frequency_hz:.1f} Hz"
+        hz = status.compressor_frequency_hz
+        shown = [
+            *([] if status.mode is None else [status.mode]),
+            *([] if hz is None else [f"{hz:.1f} Hz"]),
+        ]
+        odu = f"ODU {' '.join(shown) or 'online'}"
         if status.fault:
-            faults.insert(0, f"ODU fault {status.fault_code}")
+            faults.insert(0, f"ODU fault {_fault(status)}")
     return f"zones {ok}/{len(heads)} ok; {odu}; faults: {', '.join(faults) or 'none'}"
+
+
+def _fault(status: HeadReadings | OduReadings) -> str | None:
+    """The unit's fault, if it reports one: its code, or `fault` where it reports no code."""
+    return (status.fault_code or FAULT) if status.fault else None
 
 
 def _refusal(fault: str | None) -> str | None:

@@ -52,6 +52,7 @@ from minisplit.controller.service.unit_link import (
 )
 from minisplit.controller.tuning import control_tuning, sensor_check, zone_setup
 from minisplit.drivers.bus import Backoff, BusError, BusScheduler
+from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.records import RemoteRequest
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ class Supervisor:
                 config.zones,
                 self.on_command,
                 self.on_remote_reading,
+                capabilities={
+                    zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones
+                },
             )
             if config.mqtt is not None
             else None

@@ -141,7 +141,7 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
         """Whether the unit reports its heartbeat lapsed (it runs on its own logic); said once
         when that begins and when it ends."""
         status = self.status
-        lapsed = self.available and status is not None and status.heartbeat_lost
+        lapsed = self.available and status is not None and status.heartbeat_lost is True
         if lapsed and not self.autonomous:
             # Expected until the first heartbeat after start-up or after the unit was away; a
             # warning only when a unit that followed the controller lets go.
