@@ -189,8 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        choices=["minisplit", "onoff", "stock", "ideal"],
-        help="only these controllers (repeatable); default: all four",
+        choices=["minisplit", "onoff", "stock", "passthrough", "ideal"],
+        help="only these controllers (repeatable); default: every one that runs on the units",
+    )
+    bench.add_argument(
+        "--unit",
+        action="append",
+        default=[],
+        choices=["direct", "setpoint", "external"],
+        help="the units the heads are (repeatable): direct (the reference unit, compressor"
+        " speed set by the controller), setpoint (setpoint-driven heads behind a setpoint-only"
+        " interface), external (the same with an external room-temperature register);"
+        " default: direct",
     )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
@@ -451,11 +461,12 @@ def _command(argv: Sequence[str] | None) -> int:
             except (SimulatorSetupError, OSError) as err:  # OSError: the port or address
                 _exit_with(f"minisplit sim: {err}", [])
         elif args.command == "bench":
-            from minisplit.hil.bench import CONTROLLERS, run_bench
+            from minisplit.hil.bench import run_bench
 
             return run_bench(
                 args.scenario,
-                controllers=args.controller or CONTROLLERS,
+                controllers=args.controller or None,
+                units=args.unit or ("direct",),
                 as_json=args.json,
                 plots=args.plots,
                 ideal_insets_k=args.ideal_inset,

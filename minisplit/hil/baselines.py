@@ -15,6 +15,11 @@
   requests through its capacity map, cycling with the 180 s interlocks below the minimum
   frequency); the benchmark only sets each head's display setpoint (raised by the mean bias)
   and mode, and never sends a heartbeat.
+- `passthrough` needs none either: setpoint-driven heads (`hil.firmware.HeadThermostat`, each
+  on its own thermostat, the outdoor unit following their demand) given the homeowner's
+  power, mode, fan and setpoint unchanged, as a Home Assistant Modbus climate entity or the
+  interface vendor's app does: no bias correction (unlike `stock`), nothing written to an
+  external-temperature register (`hil.bench.run_passthrough`).
 
 Pure: no I/O, no clock."""
 

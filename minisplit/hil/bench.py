@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from minisplit.controller.config import ControlConfig, ZoneConfig
+from minisplit.controller.core.head_setpoint import (
+    HeadLevers,
+    HeadSetting,
+    HeadZoneInput,
+    SetpointStrategy,
+    SetpointTuning,
+)
 from minisplit.controller.core.observation import HeadReport, Observer, OduReport, ZoneSetup
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.tick import Controller
@@ -34,7 +41,7 @@ from minisplit.hil.causes import (
     DiscomfortCauses,
     UnitState,
 )
-from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, OutdoorFirmware
+from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, HeadThermostat, OutdoorFirmware
 from minisplit.hil.house import HouseSim
 from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
 from minisplit.hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
@@ -48,7 +55,20 @@ from minisplit.hil.scenario import (
     shipped_scenarios,
 )
 
-CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")
+CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")  # on the direct unit (the default)
+# The units a scenario's heads can be (docs/benchmark.md, 'Units'): the reference unit with its
+# compressor-speed register, setpoint-driven heads behind a setpoint-only interface, and the
+# same with an external room-temperature register; and the controllers each one can run.
+UNITS = ("direct", "setpoint", "external")
+UNIT_CONTROLLERS: Mapping[str, tuple[str, ...]] = {
+    "direct": ("minisplit", "onoff", "stock"),
+    "setpoint": ("minisplit", "passthrough"),
+    "external": ("minisplit", "passthrough"),
+}
+ALL_CONTROLLERS = (*CONTROLLERS, "passthrough")
+# The setpoint-driven heads' own thermostat (`hil.firmware.HeadThermostat`'s defaults: an
+# Intesis-style interface on a Mitsubishi-style head).
+INTERFACE_THERMOSTAT = HeadThermostat()
 CONTROL_PERIOD_S = ControlConfig().period_s  # the supervisor's default period
 TRACE_EVERY_S = 300.0
 STOCK_HEARTBEAT_TIMEOUT_S = 60.0
@@ -123,6 +143,7 @@ class Run:
         self._settings: dict[str, ZoneSettings] = {}
         self._targets: list[ZoneTarget] = []
         self._settings_from = self._settings_until = -math.inf
+        self.setpoint_writes: int | None = None  # counted where a run writes setpoints
 
     def settings(self, t: float) -> dict[str, ZoneSettings]:
         """Every zone's settings at ``t`` (the same dict until the next switch point: read only)."""
@@ -403,12 +424,9 @@ def heat_cool_choice(
     return was
 
 
-def run_stock(
-    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
-) -> Run:
-    """The units on their own: no heartbeat, so every head runs its own thermostat."""
-    house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
-    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
+def _homeowner(run: Run, house: HouseSim, bias_k: Mapping[str, float]) -> None:
+    """Run ``house`` with each head set as its homeowner sets it: power, mode, fan and the
+    target raised by ``bias_k``; a heat_cool room switched round past the other band."""
     heat_cool = dict.fromkeys(run.zones, HeadMode.HEAT)
     for _, settings in run.until_end():
         for zone, s in settings.items():
@@ -416,6 +434,84 @@ def run_stock(
             if s.mode is ZoneMode.HEAT_COOL:
                 heat_cool[zone] = heat_cool_choice(s, run.sensor(zone), bias, heat_cool[zone])
             house.heads[zone].apply(stock_head_command(s, bias, heat_cool[zone]))
+
+
+def run_stock(
+    scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
+) -> Run:
+    """The units on their own: no heartbeat, so every head runs its own thermostat."""
+    house = build_house(scenario, heartbeat_timeout_s=STOCK_HEARTBEAT_TIMEOUT_S)
+    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
+    _homeowner(run, house, bias_k)
+    return run
+
+
+def run_passthrough(scenario: Scenario, unit: str, trace: bool = False, why: bool = False) -> Run:
+    """Setpoint-driven heads given the homeowner's setting unchanged (what a Home Assistant
+    Modbus climate entity or the interface vendor's app does): no bias correction, nothing
+    written to an external-temperature register."""
+    house = build_house(scenario, thermostat=INTERFACE_THERMOSTAT)
+    run = Run(scenario, house, trace, why=why)
+    _homeowner(run, house, {})
+    return run
+
+
+def interface_levers(thermostat: HeadThermostat, external: bool) -> HeadLevers:
+    """What the strategy is told of the interface: the profile's setpoint range and step and
+    whether it has the external register, the manual's thermostat differentials."""
+    return HeadLevers(
+        setpoint_step_c=thermostat.setpoint_step_c,
+        heat_range_c=thermostat.heat_range_c,
+        cool_range_c=thermostat.cool_range_c,
+        external_temperature=external,
+        thermo_off_k=thermostat.off_k,
+        thermo_on_k=thermostat.on_k,
+    )
+
+
+def run_minisplit_setpoint(
+    scenario: Scenario,
+    unit: str,
+    trace: bool = False,
+    why: bool = False,
+    tuning: SetpointTuning | None = None,
+) -> Run:
+    """The setpoint strategy (`controller.core.head_setpoint`) on setpoint-driven heads, from
+    each head's own reading as its 0.1 °C register carries it (no remote sensor), as
+    `minisplit` on the direct unit. A head's settings are written only when they change; the
+    run counts the setpoint writes."""
+    thermostat = INTERFACE_THERMOSTAT
+    house = build_house(scenario, thermostat=thermostat)
+    run = Run(scenario, house, trace, why=why)
+    levers = interface_levers(thermostat, external=unit == "external")
+    strategy = SetpointStrategy(tuning or SetpointTuning(levers=levers))
+    heads = house.heads
+    run.setpoint_writes = 0
+    last: dict[str, HeadSetting] = {}
+    for t, settings in run.until_end():
+        inputs = {zone: HeadZoneInput(s, run.sensor(zone)) for zone, s in settings.items()}
+        for zone, out in strategy.step(inputs, t).items():
+            was = last.get(zone)
+            if out is was:
+                continue
+            last[zone] = out
+            head = heads[zone]
+            if was is None or out.setpoint != was.setpoint:
+                run.setpoint_writes += 1
+            if out.external_written_at != (None if was is None else was.external_written_at):
+                head.external_temperature = out.external_temperature
+            s = settings[zone]
+            head.apply(
+                HeadCommand(
+                    power=out.power,
+                    mode=out.mode,
+                    fan=s.fan_mode,
+                    vane_vertical=VanePosition.AUTO,
+                    vane_horizontal=VanePosition.AUTO,
+                    capacity_request_pct=0.0,
+                    display_setpoint=out.setpoint,
+                )
+            )
     return run
 
 
@@ -455,30 +551,66 @@ def run_controller(
     trace: bool = False,
     inset_k: float = 0.0,
     why: bool = False,
+    unit: str = "direct",
 ) -> tuple[dict[str, Any], Trace | None]:
-    """One controller through one scenario: its §9 figures (and a trace for plots).
-    ``inset_k`` (for `ideal` only) holds the rooms that far inside the band; ``why`` adds the
-    discomfort split by cause (`hil.causes`)."""
+    """One controller through one scenario on one kind of ``unit`` (`UNITS`): its §9 figures
+    (and a trace for plots). ``inset_k`` (for `ideal` only) holds the rooms that far inside the
+    band; ``why`` adds the discomfort split by cause (`hil.causes`)."""
+    if name != "ideal" and name not in UNIT_CONTROLLERS.get(unit, ()):
+        raise ValueError(f"controller {name!r} does not run on the {unit!r} unit")
     started = time.perf_counter()
-    if name == "minisplit":
-        run = run_minisplit(scenario, trace, why=why)
-    elif name == "ideal":
+    if name == "ideal":
         run = run_ideal(scenario, trace, inset_k, why)
-    elif name in ("onoff", "stock"):
+    elif unit != "direct":
+        if name == "minisplit":
+            run = run_minisplit_setpoint(scenario, unit, trace, why)
+        else:
+            run = run_passthrough(scenario, unit, trace, why)
+    elif name == "minisplit":
+        run = run_minisplit(scenario, trace, why=why)
+    else:
         baseline = run_onoff if name == "onoff" else run_stock
         # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
         bias = baseline(scenario, {}, False).mean_bias_k()
         started = time.perf_counter()
         run = baseline(scenario, bias, trace, why)
-    else:
-        raise ValueError(f"unknown controller {name!r} (one of {', '.join(CONTROLLERS)})")
     summary: dict[str, Any] = dict(run.metrics.summary(time.perf_counter() - started))
+    if run.setpoint_writes is not None:
+        summary["setpoint_writes"] = run.setpoint_writes
     if run.causes is not None:
         summary["discomfort_causes_kh_per_zone"] = run.causes.summary()
     if name == "ideal":  # with or without an inset
         for key in ("compressor_starts", "starts_per_hour", "shortest_run_s"):
             summary[key] = None  # the bound has no compressor to start
     return summary, run.trace
+
+
+def row_name(name: str, unit: str) -> str:
+    """A row's name: the controller's on the direct unit (as ever), else ``name@unit``."""
+    return name if unit == "direct" or name == "ideal" else f"{name}@{unit}"
+
+
+def bench_rows(controllers: Sequence[str], units: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(row, controller, unit) for every chosen controller on every chosen unit it runs on;
+    `ideal` once (it has no unit). ValueError for a controller that runs on none of them."""
+    rows = []
+    for unit in units:
+        if unit not in UNIT_CONTROLLERS:
+            raise ValueError(f"unknown unit {unit!r} (one of {', '.join(UNITS)})")
+        rows += [(row_name(n, unit), n, unit) for n in controllers if n in UNIT_CONTROLLERS[unit]]
+    for name in controllers:
+        if name == "ideal":
+            rows.append(("ideal", "ideal", "direct"))
+        elif not any(name == n for _, n, _ in rows):
+            if name not in ALL_CONTROLLERS:
+                known = ", ".join(ALL_CONTROLLERS)
+                raise ValueError(f"unknown controller {name!r} (one of {known})")
+            runs_on = [u for u in UNITS if name in UNIT_CONTROLLERS[u]]
+            raise ValueError(
+                f"controller {name!r} runs on the {' and '.join(runs_on)} unit(s) only"
+                f" (--unit {runs_on[0]})"
+            )
+    return rows
 
 
 def bench_scenario(
@@ -489,18 +621,22 @@ def bench_scenario(
     progress: Callable[[str], None] | None = None,
     ideal_insets_k: Sequence[float] = (),
     why: bool = False,
+    units: Sequence[str] = ("direct",),
 ) -> tuple[dict[str, object], dict[str, Trace]]:
-    """Each controller through ``scenario``; each of ``ideal_insets_k`` adds a row for `ideal`
-    holding its rooms that far inside the band (its excess: what that margin alone costs);
-    ``why`` adds each one's discomfort by cause, and its excess by cause over `ideal`'s."""
+    """Each controller through ``scenario`` on each of ``units`` it runs on (`bench_rows`);
+    each of ``ideal_insets_k`` adds a row for `ideal` holding its rooms that far inside the
+    band (its excess: what that margin alone costs); ``why`` adds each one's discomfort by
+    cause, and its excess by cause over `ideal`'s."""
     figures: dict[str, dict[str, Any]] = {}
     kept: dict[str, Trace] = {}
-    runs = [(name, name, 0.0) for name in controllers]
-    runs += [(inset_name(k), "ideal", k) for k in ideal_insets_k]
-    for label, name, inset_k in runs:
+    runs = [(row, name, unit, 0.0) for row, name, unit in bench_rows(controllers, units)]
+    runs += [(inset_name(k), "ideal", "direct", k) for k in ideal_insets_k]
+    for label, name, unit, inset_k in runs:
         if progress is not None:
             progress(f"{scenario.name}: {label}")
-        figures[label], trace = run_controller(name, scenario, traces and not inset_k, inset_k, why)
+        figures[label], trace = run_controller(
+            name, scenario, traces and not inset_k, inset_k, why, unit
+        )
         if trace is not None:
             kept[label] = trace
     ideal = figures.get("ideal")
@@ -542,18 +678,20 @@ TABLE_COLUMNS = (
 
 def format_table(results: Sequence[Mapping[str, Any]]) -> str:
     lines = []
+    # The controller column fits the longest row name (`passthrough@external`).
+    w = max([10] + [len(name) for r in results for name in r["controllers"]])
     for scenario in results:
         lines.append(
             f"\n{scenario['name']}: {scenario['duration_h']:.0f} h, {len(scenario['zones'])} zones"
         )
-        lines.append(f"  {'controller':<10}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
+        lines.append(f"  {'controller':<{w}}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
         controllers = scenario["controllers"]
         for name, figures in controllers.items():
             cells = (
                 "—" if figures.get(key) is None else fmt.format(figures[key])
                 for key, _, fmt in TABLE_COLUMNS
             )
-            lines.append(f"  {name:<10}" + "".join(f"{c:>13}" for c in cells))
+            lines.append(f"  {name:<{w}}" + "".join(f"{c:>13}" for c in cells))
         split = next(
             (
                 (key, title)
@@ -568,30 +706,76 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
         if split is not None:
             key, title = split
             lines.append(f"  {title}, K·h per zone:")
-            lines.append(f"  {'controller':<10}" + "".join(f"{c[:16]:>17}" for c in CAUSES))
+            lines.append(f"  {'controller':<{w}}" + "".join(f"{c[:16]:>17}" for c in CAUSES))
             for name, figures in controllers.items():
                 by_cause = figures[key]
-                lines.append(f"  {name:<10}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
+                lines.append(f"  {name:<{w}}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
     if len(results) > 1:
-        lines.extend(_summed(results))
+        lines.extend(_summed(results, w))
+    lines.extend(_goals(results))
     return "\n".join(lines)
 
 
-def _summed(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Energy and excess discomfort summed over the scenarios, per controller (the issue's
-    goals are stated over the shipped scenarios' sum)."""
-    energy: dict[str, float] = {}
-    excess: dict[str, float] = {}
+def summed(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per row over the scenarios: energy, excess discomfort (None without `ideal`), compressor
+    starts and the hours run (the issue's goals are stated over the shipped scenarios' sum)."""
+    totals: dict[str, dict[str, float | None]] = {}
     for scenario in results:
         for name, figures in scenario["controllers"].items():
-            energy[name] = energy.get(name, 0.0) + figures["energy_kwh"]
-            if figures.get("excess_discomfort_kh_per_zone") is not None:
-                excess[name] = excess.get(name, 0.0) + figures["excess_discomfort_kh_per_zone"]
+            row = totals.setdefault(
+                name, {"energy_kwh": 0.0, "excess": 0.0, "starts": 0.0, "hours": 0.0}
+            )
+            row["energy_kwh"] = (row["energy_kwh"] or 0.0) + figures["energy_kwh"]
+            row["hours"] = (row["hours"] or 0.0) + scenario["duration_h"]
+            excess = figures.get("excess_discomfort_kh_per_zone")
+            row["excess"] = (
+                None if excess is None or row["excess"] is None else row["excess"] + excess
+            )
+            starts = figures.get("compressor_starts")
+            row["starts"] = (
+                None if starts is None or row["starts"] is None else row["starts"] + starts
+            )
+    return totals
+
+
+def _summed(results: Sequence[Mapping[str, Any]], w: int) -> list[str]:
     lines = [f"\nsummed over {len(results)} scenarios:"]
-    lines.append(f"  {'controller':<10}{'energy kWh':>13}{'excess K·h/z':>13}")
-    for name, kwh in energy.items():
-        shown = f"{excess[name]:.2f}" if name in excess else "—"
-        lines.append(f"  {name:<10}{kwh:>13.1f}{shown:>13}")
+    lines.append(f"  {'controller':<{w}}{'energy kWh':>13}{'excess K·h/z':>13}{'starts':>13}")
+    for name, row in summed(results).items():
+        excess, starts = row["excess"], row["starts"]
+        shown = "—" if excess is None else f"{excess:.2f}"
+        counted = "—" if starts is None else f"{starts:.0f}"
+        lines.append(f"  {name:<{w}}{row['energy_kwh']:>13.1f}{shown:>13}{counted:>13}")
+    return lines
+
+
+def goals(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per setpoint-driven unit with both rows: `minisplit` over `passthrough`, summed over the
+    scenarios (issue 13's goals: excess discomfort ≤ 0.5× on a setpoint-only unit, ≤ 0.3× with
+    the external temperature, each at ≤ 1.00× the energy and no more starts per hour)."""
+    totals = summed(results)
+    found = {}
+    for unit in UNITS:
+        ours, theirs = totals.get(f"minisplit@{unit}"), totals.get(f"passthrough@{unit}")
+        if ours is None or theirs is None:
+            continue
+        ratio: dict[str, float] = {}
+        for key, label in (("excess", "excess_ratio"), ("energy_kwh", "energy_ratio")):
+            a, b = ours[key], theirs[key]
+            if a is not None and b is not None and b != 0:
+                ratio[label] = round(a / b, 3)
+        for row, label in ((ours, "minisplit"), (theirs, "passthrough")):
+            if row["starts"] is not None and row["hours"]:
+                ratio[f"{label}_starts_per_hour"] = round(row["starts"] / row["hours"], 3)
+        found[unit] = ratio
+    return found
+
+
+def _goals(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for unit, ratio in goals(results).items():
+        parts = [f"{key} {value:g}" for key, value in ratio.items()]
+        lines.append(f"\n{unit} unit, minisplit vs passthrough: " + ", ".join(parts))
     return lines
 
 
@@ -619,7 +803,7 @@ def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace])
     for name, trace in traces.items():
         # The shipped controller on top, the others faint behind it: onoff's on/off square
         # wave would otherwise hide it.
-        ours = name == "minisplit"
+        ours = name.split("@")[0] == "minisplit"
         style = {
             "lw": 0.8 if ours else 0.5,
             "alpha": 1.0 if ours else 0.5,
@@ -644,15 +828,29 @@ def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace])
 def run_bench(
     scenario_paths: Sequence[Path],
     *,
-    controllers: Sequence[str] = CONTROLLERS,
+    controllers: Sequence[str] | None = None,
     as_json: bool = False,
     plots: Path | None = None,
     ideal_insets_k: Sequence[float] = (),
     why: bool = False,
     shift_weeks: Sequence[int] = (0,),
+    units: Sequence[str] = ("direct",),
 ) -> int:
     """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
-    `ideal` among the ``controllers``: its excess is measured against it."""
+    `ideal` among the ``controllers``: its excess is measured against it. Each controller runs
+    on each of ``units`` it can run on (`bench_rows`); by default every controller that runs on
+    one of them."""
+    if controllers is None:
+        controllers = [
+            c
+            for c in ALL_CONTROLLERS
+            if c == "ideal" or any(c in UNIT_CONTROLLERS.get(u, ()) for u in units)
+        ]
+    try:
+        rows = bench_rows(controllers, units)
+    except ValueError as err:
+        print(f"minisplit bench: {err}", file=sys.stderr)
+        return 2
     if ideal_insets_k and "ideal" not in controllers:
         print(
             "--ideal-inset needs the ideal controller (its excess is against it)", file=sys.stderr
@@ -676,7 +874,7 @@ def run_bench(
             print(f"  {problem}", file=sys.stderr)
         return 1
     results = []
-    total = len(scenarios) * (len(controllers) + len(ideal_insets_k))
+    total = len(scenarios) * (len(rows) + len(ideal_insets_k))
     done = 0
 
     def progress(what: str) -> None:
@@ -692,13 +890,17 @@ def run_bench(
             progress=progress,
             ideal_insets_k=ideal_insets_k,
             why=why,
+            units=units,
         )
         results.append(result)
         if plots is not None:
             write_plot(plots, scenario, traces)
     print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
     if as_json:
-        print(json.dumps({"scenarios": results}, indent=1))
+        document: dict[str, object] = {"scenarios": results}
+        if found := goals(results):
+            document["goals"] = found
+        print(json.dumps(document, indent=1))
     else:
         print(format_table(results))
     return 0

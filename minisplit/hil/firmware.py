@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from minisplit.controller.core.head_setpoint import unit_setpoint
 from minisplit.drivers.records import HeadCommand, HeadStatus, OduCommand, OduStatus, RemoteRequest
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition
 from minisplit.hil.heatpump import (
@@ -58,6 +59,8 @@ DEFROST_MAX_S = 12 * 60.0
 DEMAND_CAP_PERIOD_S = 30.0
 # What the reference head's display accepts (the head profile's display_setpoint range).
 DISPLAY_SETPOINT_RANGE_C = (5.0, 35.0)
+# The smallest request a setpoint-driven head's thermostat makes while thermo-on.
+THERMOSTAT_MIN_REQUEST_PCT = FALLBACK_MIN_REQUEST_PCT
 
 # The simulated head's fan has five steps (plant.HeadDrive.fan_speed 1…5; 0 = auto): a
 # setting between two of them (a 5-step unit's medium_low, medium_high) runs the lower.
@@ -234,8 +237,38 @@ def check_head_command(command: HeadCommand) -> None:
         raise ValueError(f"display_setpoint {command.display_setpoint} is outside {low}..{high} °C")
 
 
+@dataclass(frozen=True)
+class HeadThermostat:
+    """A head behind a Modbus interface (docs/benchmark.md, 'Setpoint-driven units'): its only
+    levers are power, mode and setpoint, and it runs its own thermostat all the time.
+
+    What a real unit does that matters for comfort: it takes the setpoint only within its range
+    for the mode and to its resolution; it regulates its own return-air sensor (which reads
+    warm while it heats) or, when the master wrote one within ``external_timeout_s``, the
+    external room temperature; its PI demand holds that reading on the setpoint while the load
+    is above what the compressor's minimum speed delivers, and below it the room overshoots
+    until the head goes thermo-off ``off_k`` past the setpoint, and thermo-on again ``on_k``
+    short of it. Defaults: a Mitsubishi-style head behind an Intesis-style interface (heat
+    16–31 °C, 0.5 K steps)."""
+
+    setpoint_step_c: float = 0.5
+    heat_range_c: tuple[float, float] = (16.0, 31.0)
+    cool_range_c: tuple[float, float] = (16.0, 31.0)
+    gain_pct_per_k: float = 50.0  # proportional: % of the head's capacity per K of error
+    integral_s: float = 900.0  # integral time
+    off_k: float = 1.0  # thermo-off this far past the setpoint
+    on_k: float = 0.5  # thermo-on this far short of it
+    external_timeout_s: float = 600.0  # an external temperature older than this is ignored
+
+    def setpoint_in_effect(self, setpoint: float, mode: HeadMode) -> float:
+        """The setpoint the unit really uses: within the mode's range, to its resolution."""
+        span = self.heat_range_c if mode is HEAD_HEAT else self.cool_range_c
+        return unit_setpoint(setpoint, span, self.setpoint_step_c)
+
+
 class HeadFirmware:
-    """One indoor head's own logic: fan, cold-draft prevention, fallback thermostat, remote."""
+    """One indoor head's own logic: fan, cold-draft prevention, fallback thermostat, remote;
+    with a `HeadThermostat` the head is setpoint-driven (behind an interface)."""
 
     def __init__(
         self,
@@ -244,6 +277,7 @@ class HeadFirmware:
         ratings: HeadRatings = REFERENCE_HEAD,
         *,
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
+        thermostat: HeadThermostat | None = None,
     ) -> None:
         self._room = plant.room_index(zone)  # KeyError now for a room the plant does not have
         self._plant = plant
@@ -254,8 +288,12 @@ class HeadFirmware:
         self.last_remote: RemoteRequest | None = None
         # Sensors broken by fault injection: they read None and raise a fault code.
         self.broken_sensors: set[str] = set()
-        # The room temperature an interface's master writes for the head to regulate on.
-        self.external_temperature: float | None = None
+        self.thermostat = thermostat
+        self._external: float | None = None
+        self._external_at = -math.inf
+        self._thermo_on = False
+        self._thermo_integral = 0.0
+        self._thermo_at = plant.time_s
         self._fallback_request_pct = 0.0
         self._cold_draft = False
         self._last_request_pct = 0.0
@@ -270,6 +308,38 @@ class HeadFirmware:
     def ratings(self, ratings: HeadRatings) -> None:
         self._ratings = ratings
         self._stale = True
+
+    @property
+    def external_temperature(self) -> float | None:
+        """The room temperature an interface's master last wrote for the head to regulate on
+        (None: none written, or cleared)."""
+        return self._external
+
+    @external_temperature.setter
+    def external_temperature(self, value: float | None) -> None:
+        self._external = value
+        self._external_at = self._plant.time_s
+
+    @property
+    def regulated_c(self) -> float | None:
+        """What a setpoint-driven head's thermostat works on: the external temperature while
+        fresh, else its own sensor (None: neither)."""
+        thermostat = self.thermostat
+        if (
+            self._external is not None
+            and thermostat is not None
+            and self._plant.time_s - self._external_at < thermostat.external_timeout_s
+        ):
+            return self._external
+        return self.return_air_c
+
+    @property
+    def setpoint_in_effect(self) -> float:
+        """The setpoint the head really uses (a setpoint-driven head clamps and rounds it)."""
+        c = self.command
+        if self.thermostat is None:
+            return c.display_setpoint
+        return self.thermostat.setpoint_in_effect(c.display_setpoint, self._mode)
 
     # ---- commands ----
 
@@ -343,7 +413,7 @@ class HeadFirmware:
         """The capacity request in effect: the controller's, or the head's own in fallback."""
         if not self._wants_refrigerant:
             return 0.0
-        if self.watchdog.lost:
+        if self.thermostat is not None or self.watchdog.lost:
             return self._fallback_request_pct
         return self.command.capacity_request_pct
 
@@ -368,6 +438,10 @@ class HeadFirmware:
         plant = self._plant
         if not self._wants_refrigerant:
             request_pct = 0.0
+            self._thermo_on = False
+            self._thermo_at = plant.time_s
+        elif self.thermostat is not None:
+            request_pct = self._fallback_request_pct = self._own_thermostat(self.thermostat)
         elif self.watchdog.lost:
             sensor = self.return_air_c
             error = 0.0 if sensor is None else c.display_setpoint - sensor
@@ -431,6 +505,40 @@ class HeadFirmware:
         ):
             self._drive = HeadDrive(c.power, self._mode, fan_speed, request_w, rated_w)
         return self._drive
+
+    def _own_thermostat(self, t: HeadThermostat) -> float:
+        """A setpoint-driven head's request for the coming step (see `HeadThermostat`)."""
+        plant = self._plant
+        now = plant.time_s
+        dt = now - self._thermo_at
+        self._thermo_at = now
+        regulated = self.regulated_c
+        if regulated is None:
+            self._thermo_on = False
+            return 0.0
+        setpoint = t.setpoint_in_effect(self.command.display_setpoint, self._mode)
+        error = setpoint - regulated if self._heating else regulated - setpoint
+        minimum = THERMOSTAT_MIN_REQUEST_PCT
+        if self._thermo_on:
+            young = (
+                self._mode in SERVED_HEAD_MODES[plant.delivering]
+                and plant.seconds_delivering < FALLBACK_MIN_RUN_S
+            )
+            if error <= -t.off_k and not young:
+                self._thermo_on = False
+                return 0.0
+        elif error >= t.on_k:
+            self._thermo_on = True
+            self._thermo_integral = minimum
+        else:
+            return 0.0
+        integral = self._thermo_integral + t.gain_pct_per_k * error * dt / t.integral_s
+        integral = minimum if integral < minimum else 100.0 if integral > 100.0 else integral
+        self._thermo_integral = integral
+        request = t.gain_pct_per_k * error + integral
+        request = minimum if request < minimum else 100.0 if request > 100.0 else request
+        # Whole percent, as the unit's demand steps: the drive changes less often.
+        return float(round(request))
 
     def drive(self) -> HeadDrive:
         """What the head does now (as decided by the last `tick`)."""
@@ -562,9 +670,13 @@ class OutdoorFirmware:
         plant: Plant,
         *,
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
+        follows_heads: bool = False,
     ) -> None:
         self._plant = plant
         self.ratings: OutdoorUnitRatings = plant.ratings  # one source for the machine
+        # Behind setpoint-driven heads' interfaces nobody commands the outdoor unit: it always
+        # runs on its own logic, from the heads' demand (as after a lost heartbeat).
+        self.follows_heads = follows_heads
         self.command = ODU_POWER_ON_COMMAND
         self._mode = OduMode.OFF
         self.watchdog = _Watchdog(plant, heartbeat_timeout_s)
@@ -684,7 +796,7 @@ class OutdoorFirmware:
         now = self._plant.time_s
         if self.defrost_started_at is not None:
             return self._defrost_step(now)
-        lost = self.watchdog.lost
+        lost = self.follows_heads or self.watchdog.lost
         heads = self._heads(drives, lost)
         mode = heads.mode
         r = self.ratings

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from minisplit.hil.firmware import (
     DEFAULT_HEARTBEAT_TIMEOUT_S,
     HeadFirmware,
+    HeadThermostat,
     HeadView,
     OduView,
     OutdoorFirmware,
@@ -25,7 +26,10 @@ DEFAULT_MAX_STEP_S = 10.0
 
 
 class HouseSim:
-    """Plant + `OutdoorFirmware` + one `HeadFirmware` per zone, advanced together by `step`."""
+    """Plant + `OutdoorFirmware` + one `HeadFirmware` per zone, advanced together by `step`.
+
+    With a ``thermostat`` every head is setpoint-driven (behind an interface) and the outdoor
+    unit follows their demand (`hil.firmware.HeadThermostat`)."""
 
     def __init__(
         self,
@@ -34,14 +38,23 @@ class HouseSim:
         *,
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
         max_step_s: float = DEFAULT_MAX_STEP_S,
+        thermostat: HeadThermostat | None = None,
     ) -> None:
         if max_step_s <= 0:
             raise ValueError(f"max_step_s must be positive, got {max_step_s}")
         self.plant = plant
         self.max_step_s = max_step_s
-        self.odu = OutdoorFirmware(plant, heartbeat_timeout_s=heartbeat_timeout_s)
+        self.odu = OutdoorFirmware(
+            plant, heartbeat_timeout_s=heartbeat_timeout_s, follows_heads=thermostat is not None
+        )
         self.heads: dict[str, HeadFirmware] = {
-            zone: HeadFirmware(plant, zone, ratings, heartbeat_timeout_s=heartbeat_timeout_s)
+            zone: HeadFirmware(
+                plant,
+                zone,
+                ratings,
+                heartbeat_timeout_s=heartbeat_timeout_s,
+                thermostat=thermostat,
+            )
             for zone, ratings in heads.items()
         }
         if len(self.heads) > self.odu.ratings.max_heads:

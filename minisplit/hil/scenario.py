@@ -47,6 +47,7 @@ from minisplit.hil.building import (
     Room,
     RoomParameters,
 )
+from minisplit.hil.firmware import HeadThermostat
 from minisplit.hil.heatpump import REFERENCE_ODU, HeadRatings, OutdoorUnitRatings
 from minisplit.hil.house import DEFAULT_MAX_STEP_S, HouseSim
 from minisplit.hil.plant import Plant
@@ -468,14 +469,20 @@ def build_house(
     *,
     heartbeat_timeout_s: float = 0.0,
     max_step_s: float = DEFAULT_MAX_STEP_S,
+    thermostat: HeadThermostat | None = None,
 ) -> HouseSim:
     """The scenario's house at its start, with the units' firmware powered up.
 
     The watchdog is off by default (a benchmark's controller is never silent); give a timeout
-    to let the heads fall back to their own thermostats when nobody beats."""
+    to let the heads fall back to their own thermostats when nobody beats, or a ``thermostat``
+    to put every head behind a setpoint-only interface (`hil.firmware.HeadThermostat`)."""
     plant = Plant(scenario.building, scenario.weather(), scenario.start_s, scenario.ratings)
     return HouseSim(
-        plant, scenario.heads, heartbeat_timeout_s=heartbeat_timeout_s, max_step_s=max_step_s
+        plant,
+        scenario.heads,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        max_step_s=max_step_s,
+        thermostat=thermostat,
     )
 
 

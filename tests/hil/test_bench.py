@@ -18,6 +18,7 @@ from minisplit.controller.core.observation import Observation, Observer
 from minisplit.hil import bench
 from minisplit.hil.baselines import OnOffController
 from minisplit.hil.bench import (
+    ALL_CONTROLLERS,
     CONTROLLERS,
     bench_scenario,
     format_table,
@@ -271,3 +272,94 @@ def test_a_shift_that_is_no_whole_number_of_weeks_in_a_year_is_refused(value, ca
         main(["bench", "--shift-weeks", value])
     assert exit_.value.code == 2
     assert "--shift-weeks" in capsys.readouterr().err
+
+
+# ---- setpoint-driven units (--unit) ----
+
+
+@pytest.fixture(scope="module")
+def setpoint_units(january_day):
+    """The 12 hours on both setpoint-driven units with `minisplit`, `passthrough` and `ideal`."""
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    figures, _ = bench_scenario(scenario, ALL_CONTROLLERS, units=("direct", "setpoint", "external"))
+    return figures["controllers"]
+
+
+def test_each_unit_gets_its_own_rows_and_ideal_runs_once(setpoint_units):
+    assert list(setpoint_units) == [
+        "minisplit",
+        "onoff",
+        "stock",
+        "minisplit@setpoint",
+        "passthrough@setpoint",
+        "minisplit@external",
+        "passthrough@external",
+        "ideal",
+    ]
+    # Passthrough writes nothing to the external register: the same run on both units.
+    a, b = setpoint_units["passthrough@setpoint"], setpoint_units["passthrough@external"]
+    assert (
+        a["energy_kwh"] == b["energy_kwh"]
+        and a["discomfort_kh_per_zone"] == b["discomfort_kh_per_zone"]
+    )
+
+
+def test_the_direct_rows_are_the_same_whatever_else_runs(setpoint_units, results):
+    alone, _ = results
+    for name in CONTROLLERS:
+        ours = dict(setpoint_units[name])
+        theirs = dict(alone["controllers"][name])
+        for figures in (ours, theirs):
+            figures.pop("speed_ratio")
+        assert ours == theirs, name
+
+
+def test_minisplit_corrects_the_head_sensors_bias_that_passthrough_leaves(setpoint_units):
+    # A cold January day in the unrenovated house: heads that hold their warm ceiling sensors
+    # on the homeowner's setpoint leave the rooms well below it.
+    for unit in ("setpoint", "external"):
+        ours = setpoint_units[f"minisplit@{unit}"]
+        theirs = setpoint_units[f"passthrough@{unit}"]
+        assert (
+            ours["excess_discomfort_kh_per_zone"] < 0.25 * theirs["excess_discomfort_kh_per_zone"]
+        )
+        assert "setpoint_writes" not in theirs  # the homeowner's own setpoint, never trimmed
+
+
+def test_setpoint_writes_are_rate_limited(setpoint_units):
+    # At most one trim per head per 10 minutes, plus the homeowner's changes (a few a day).
+    zones, hours = 4, 12
+    for unit in ("setpoint", "external"):
+        writes = setpoint_units[f"minisplit@{unit}"]["setpoint_writes"]
+        assert 0 < writes <= zones * (hours * 6 + 4)
+
+
+def test_setpoint_units_from_the_command_line_with_the_goals(january_day, capsys):
+    args = ["bench", "--scenario", str(january_day), "--unit", "setpoint", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (scenario,) = doc["scenarios"]
+    assert list(scenario["controllers"]) == [
+        "minisplit@setpoint",
+        "passthrough@setpoint",
+        "ideal",
+    ]
+    goals = doc["goals"]["setpoint"]
+    assert set(goals) == {
+        "excess_ratio",
+        "energy_ratio",
+        "minisplit_starts_per_hour",
+        "passthrough_starts_per_hour",
+    }
+    table = format_table(doc["scenarios"])
+    assert "passthrough@setpoint" in table and "setpoint unit, minisplit vs passthrough" in table
+
+
+def test_a_controller_on_a_unit_it_cannot_drive_is_refused(january_day, capsys):
+    args = ["bench", "--scenario", str(january_day)]
+    assert main([*args, "--controller", "passthrough"]) == 2
+    err = capsys.readouterr().err
+    assert "'passthrough' runs on the setpoint and external unit(s) only" in err
+    assert "--unit setpoint" in err
+    assert main([*args, "--controller", "onoff", "--unit", "external"]) == 2
+    assert "'onoff' runs on the direct unit(s) only" in capsys.readouterr().err

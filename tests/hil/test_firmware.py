@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -15,6 +16,7 @@ from minisplit.hil.firmware import (
     DISPLAY_SETPOINT_RANGE_C,
     PREHEAT_S,
     RESTART_LOCKOUT_S,
+    HeadThermostat,
 )
 from minisplit.hil.heatpump import REFERENCE_ODU, HeadRatings
 from minisplit.hil.house import HouseSim
@@ -384,3 +386,76 @@ def test_every_command_label_has_its_mode():
     assert {label: ODU_MODE_BY_LABEL[label] for label in ODU_MODE_LABELS} == {
         label: OduMode(label) for label in ODU_MODE_LABELS
     }
+
+
+# ---- setpoint-driven heads (behind an interface: docs/benchmark.md, 'Units') ----
+
+
+def setpoint_house(t_out_c: float, *, unrenovated: bool = True) -> HouseSim:
+    rooms = tuple(
+        Room(z, RoomParameters.for_floor(25.0, unrenovated=unrenovated), 20.0) for z in ZONES
+    )
+    plant = Plant(Building(rooms), constant_weather(t_out_c), time_of_year(1, 15, 6))
+    return HouseSim(plant, {z: HeadRatings() for z in ZONES}, thermostat=HeadThermostat())
+
+
+def set_all(h: HouseSim, setpoint: float = 21.0, mode: str = "heat") -> None:
+    for head in h.heads.values():
+        head.apply(head_command(mode, request=0.0, display_setpoint=setpoint))
+
+
+def test_a_setpoint_driven_head_holds_its_own_warm_sensor_on_the_setpoint():
+    # −5 °C outdoors, unrenovated rooms: a load the unit meets running. Nobody commands the
+    # outdoor unit; it follows the heads' demand, and each head's thermostat holds its ceiling
+    # sensor on the setpoint, so the room stays ~1.5 K short of it.
+    h = setpoint_house(-5.0)
+    set_all(h, 21.0)
+    h.step(3 * 3600.0)
+    view = h.head_view("a")
+    assert h.odu.starts >= 1 and h.odu.running
+    assert view.thermo_on and view.request_pct > 0
+    assert view.return_air_temperature == pytest.approx(21.0, abs=0.5)
+    assert h.room_air("a") == pytest.approx(19.5, abs=0.5)
+
+
+def test_a_setpoint_driven_head_goes_thermo_off_at_low_load_and_cycles():
+    # +10 °C outdoors, renovated rooms: the compressor's least output is more than they need.
+    h = setpoint_house(10.0, unrenovated=False)
+    set_all(h, 21.0)
+    thermo = []
+    for _ in range(6 * 360):
+        h.step(10.0)
+        thermo.append(h.head_view("a").thermo_on)
+    ons = sum(1 for was, now in itertools.pairwise(thermo) if now and not was)
+    assert ons >= 3  # its own thermo-off and thermo-on
+    assert not all(thermo[-360:]) and any(thermo[-360:])
+    # It cycles between its differentials: the room hovers half a kelvin or so below 21 °C.
+    assert 19.8 < h.room_air("a") < 21.2
+
+
+def test_a_setpoint_driven_head_regulates_on_a_fresh_external_temperature():
+    h = setpoint_house(-5.0)
+    set_all(h, 21.0)
+    for _ in range(36):  # three hours, the master writing the room's air every 5 minutes
+        for zone, head in h.heads.items():
+            head.external_temperature = round(h.room_air(zone), 1)
+        h.step(300.0)
+    assert h.room_air("a") == pytest.approx(21.0, abs=0.4)
+    head = h.heads["a"]
+    assert head.status().external_temperature == head.regulated_c
+    # Not written again: after the timeout the head is back on its own sensor.
+    h.step(HeadThermostat().external_timeout_s + 10.0)
+    assert head.regulated_c == head.return_air_c
+
+
+def test_a_setpoint_driven_head_takes_its_setpoint_within_its_range_and_steps():
+    h = setpoint_house(-5.0)
+    head = h.heads["a"]
+    for given, used in ((21.3, 21.5), (21.2, 21.0), (35.0, 31.0), (10.0, 16.0)):
+        head.apply(head_command(request=0.0, display_setpoint=given))
+        assert head.setpoint_in_effect == used
+    stepped = HeadThermostat(setpoint_step_c=1.0, cool_range_c=(18.0, 30.0))
+    assert stepped.setpoint_in_effect(21.4, HeadMode.HEAT) == 21.0
+    assert stepped.setpoint_in_effect(17.0, HeadMode.COOL) == 18.0
+    # A reference head (no thermostat) uses what it is given.
+    assert house().heads["a"].setpoint_in_effect == 21.0
