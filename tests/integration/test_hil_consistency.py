@@ -13,7 +13,7 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.bench import TRACE_EVERY_S, run_minisplit
 from minisplit.hil.scenario import parse_scenario, shipped_scenarios
 from minisplit.hil.simulator import Simulator
-from tests.integration.harness import put_settings, running, wait_until
+from minisplit.testing.harness import put_settings, running, wait_until
 
 SPEED = 240.0
 HOURS = 2.5

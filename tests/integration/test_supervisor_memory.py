@@ -27,8 +27,8 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.harness import running, tcp_config, wait_until
+from minisplit.testing.broker import Mosquitto, recording
+from minisplit.testing.harness import running, tcp_config, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from minisplit.controller.service.unit_link import HeadLink
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
+from minisplit.testing.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 
