@@ -27,6 +27,7 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.bus import BusScheduler
 from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.odu import OutdoorUnitDriver
+from minisplit.hil.faults import fault_file
 from minisplit.hil.homeowner import Homeowner
 from minisplit.hil.scenario import Scenario, load_scenario, scenario_file
 from minisplit.hil.simulator import Simulator, plan_fault_file
@@ -49,9 +50,10 @@ class NeedsSimulator(RuntimeError):
 class RigOptions:
     """What a test runs on: ``config`` (a file, or a shipped config's name), an optional
     ``scenario`` (a file or a shipped scenario's name; its zones must be the config's) and
-    fault file, the ``speed`` (simulated seconds per wall second, the controller's too), which
-    ``controller`` (none, in-process or a subprocess), and with ``play_schedules`` a simulated
-    homeowner who sets the zones as the scenario's schedules say."""
+    fault file (a file or a shipped one's name, `demo-faults`), the ``speed`` (simulated
+    seconds per wall second, the controller's too), which ``controller`` (none, in-process or
+    a subprocess), and with ``play_schedules`` a simulated homeowner who sets the zones as the
+    scenario's schedules say."""
 
     config: str | Path = "demo"
     scenario: str | Path | None = None
@@ -102,13 +104,17 @@ def to_toml(data: Mapping[str, Any]) -> str:
     """TOML text of a config's data (tables, arrays of tables, scalars and lists of them)."""
     lines: list[str] = []
 
+    def string(text: str) -> str:
+        # JSON's escapes are TOML's, but for DEL, which TOML wants escaped too.
+        return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
     def value(item: Any) -> str:
         if isinstance(item, bool):
             return "true" if item else "false"
         if isinstance(item, int | float):
             return repr(item)
         if isinstance(item, str):
-            return json.dumps(item, ensure_ascii=False)
+            return string(item)
         if isinstance(item, list):
             return "[" + ", ".join(value(i) for i in item) + "]"
         raise TypeError(f"cannot write {item!r} as TOML")
@@ -121,9 +127,9 @@ def to_toml(data: Mapping[str, Any]) -> str:
 
         for key, item in body.items():
             if not nested(item):
-                lines.append(f"{json.dumps(key)} = {value(item)}")
+                lines.append(f"{string(key)} = {value(item)}")
         for key, item in body.items():
-            name = f"{prefix}{json.dumps(key)}"
+            name = f"{prefix}{string(key)}"
             if isinstance(item, dict):
                 lines.extend(["", f"[{name}]"])
                 table(f"{name}.", item)
@@ -324,7 +330,7 @@ async def start_rig(
         if endpoint is None:
             sim = Simulator(base, options.speed, scenario)
             if options.faults is not None:
-                plan_fault_file(sim, Path(options.faults), serial_line=False)
+                plan_fault_file(sim, fault_file(str(options.faults)), serial_line=False)
             await stack.enter_async_context(sim.running(tcp=("127.0.0.1", 0)))
         path, loaded = rig_config(source, directory, endpoint_bus(sim, endpoint), broker)
         recorder = None
