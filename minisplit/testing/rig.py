@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from minisplit.controller.config import LoadedConfig, config_file, parse_config
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.bus import BusScheduler
+from minisplit.drivers.bus_config import SerialBus
 from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.odu import OutdoorUnitDriver
 from minisplit.hil.faults import fault_file
@@ -233,8 +234,9 @@ class Rig:
 
     async def read_register(self, unit: str, name: str) -> float | int | None:
         """A register of a zone's head (``unit`` = the zone's id) or of the outdoor unit
-        (``"odu"``), read over Modbus as the controller reads it: read-only, so safe on real
-        units. None is the profile's invalid sentinel."""
+        (``"odu"``), read over Modbus as the controller reads it (through the in-process
+        controller's bus when there is one): read-only, so safe on real units. None is the
+        profile's invalid sentinel."""
         config = self.loaded.config
         if unit == ODU:
             bus_name, unit_id, profile = (
@@ -257,8 +259,18 @@ class Rig:
         return values[name]
 
     async def _bus(self, name: str) -> BusScheduler:
+        """The in-process controller's own bus (one owner per line, docs/architecture.md), else
+        a bus of the rig's; a serial line that a controller process holds is refused."""
+        if self.supervisor is not None:
+            return self.supervisor.buses[name]
+        bus_config = self.loaded.config.buses[name]
+        if self.process is not None and isinstance(bus_config, SerialBus):
+            raise RuntimeError(
+                f"bus {name!r} is a serial line that the controller process owns: read its"
+                " registers with the controller in-process (controller='inprocess') or none"
+            )
         if name not in self._buses:
-            bus = BusScheduler(f"rig-{name}", self.loaded.config.buses[name])
+            bus = BusScheduler(f"rig-{name}", bus_config)
             self._buses[name] = bus
             self._tasks.append(asyncio.create_task(bus.run(), name=f"rig bus {name}"))
             await asyncio.wait_for(bus.wait_connected(), START_TIMEOUT_S)
