@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisplit.testing.rig import Endpoint, RigOptions, to_toml
+from tests.integration.test_sim_schedules import SCENARIO, target
 
 
 @pytest.mark.integration
@@ -25,6 +26,20 @@ async def test_the_controller_as_a_subprocess_publishes_on_the_rigs_broker(hil_f
         )
         assert rig.process is not None and rig.process.process is not None
         assert rig.process.process.returncode is None, rig.process.output()[-2000:]
+
+
+@pytest.mark.integration
+async def test_a_scenario_s_homeowner_plays_its_schedules_over_the_rigs_broker(
+    tmp_path, hil_factory, mosquitto
+):
+    scenario = tmp_path / "schedules.toml"
+    scenario.write_text(SCENARIO)  # the demo's zones; the living room: 22.5 °C from 06:10
+    async with hil_factory(mosquitto, scenario=scenario, play_schedules=True, speed=60) as rig:
+        living = f"{rig.base_topic}/zone/living/state"
+        await rig.recorder.wait_for(living, lambda m: target(m) == 19.0, timeout=20)
+        await rig.run_until(minutes=10)
+        await rig.recorder.wait_for(living, lambda m: target(m) == 22.5, timeout=20)
+        assert rig.now_s() >= 10 * 60
 
 
 @pytest.mark.integration
