@@ -16,10 +16,19 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import minisplit
 from minisplit.controller.config import LoadedConfig, parse_config
 from minisplit.testing.broker import MessageRecorder, Mosquitto, start_mosquitto
 from minisplit.testing.harness import DEMO
 
+# The folder that holds the minisplit package this process runs (a checkout or site-packages):
+# the subprocess runs the same code, from whichever directory.
+_PACKAGE_ROOT = os.pathsep.join(
+    [
+        str(Path(minisplit.__file__).resolve().parents[1]),
+        *filter(None, [os.environ.get("PYTHONPATH")]),
+    ]
+)
 CONTROLLER_ID = "demo"
 BASE = f"minisplit/{CONTROLLER_ID}"
 START_TIMEOUT_S = 20.0
@@ -90,7 +99,7 @@ class ControllerProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env={**os.environ, **self.env},
+                env={**os.environ, "PYTHONPATH": _PACKAGE_ROOT, **self.env},
             )
 
     def send(self, sig: signal.Signals) -> None:
