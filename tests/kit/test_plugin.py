@@ -83,6 +83,19 @@ async def test_on_real_units_what_needs_the_simulator_or_writes_is_skipped_with_
     with_writes.assert_outcomes(passed=2, skipped=2)
 
 
+async def test_on_a_real_serial_line_the_read_only_test_runs(
+    pytester: pytest.Pytester, pty_pair: tuple[str, str]
+) -> None:
+    """The endpoint as a serial device: the simulator answers at the other end of a pty pair
+    (parity N: Linux refuses even parity on a pty)."""
+    pytester.makepyfile(test_engineer=ENGINEERS_TESTS)
+    line, units_end = pty_pair
+    gateway = Simulator(load_config(config_file("demo")), speed=1.0)
+    async with gateway.running(serial=units_end, baudrate=19200, parity="N"):
+        result = await run_pytest(pytester, f"--minisplit-modbus=rtu://{line}?parity=N")
+    result.assert_outcomes(passed=1, skipped=3)
+
+
 def test_pytest_help_shows_the_kits_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(
