@@ -28,6 +28,7 @@ from minisplit.drivers.bus import BusScheduler
 from minisplit.drivers.bus_config import SerialBus
 from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.odu import OutdoorUnitDriver
+from minisplit.drivers.profile import profile_file
 from minisplit.hil.faults import fault_file
 from minisplit.hil.homeowner import Homeowner
 from minisplit.hil.scenario import Scenario, load_scenario, scenario_file
@@ -153,18 +154,26 @@ def rig_config(
     ``bus``, MQTT at ``broker`` (none without one) and the state file in ``directory``,
     written there as a private minisplit.toml and parsed once."""
     path = config_file(str(source))
+    directory.mkdir(parents=True, exist_ok=True)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     data["state_file"] = str(directory / "state" / "state.json")
     for name, old in data.get("buses", {}).items():
         kept = {k: v for k, v in old.items() if k in ("timeout_s", "retries")}
         data["buses"][name] = {**dict(bus), **kept}
-    data.pop("mqtt", None) if broker is None else data.setdefault("mqtt", {}).update(
-        host=broker.host, port=broker.port
-    )
+    if broker is None:
+        data.pop("mqtt", None)
+    else:
+        data.setdefault("mqtt", {}).update(host=broker.host, port=broker.port)
+    # Profile files named relative to the config's folder, named absolutely: the written
+    # config lives elsewhere, and a controller process reads it from there.
+    for table in [data.get("outdoor_unit", {}), *data.get("zones", [])]:
+        if isinstance(table.get("profile"), str):
+            found = profile_file(table["profile"], path.parent)
+            table["profile"] = table["profile"] if found is None else str(found.resolve())
     written = directory / "minisplit.toml"
     written.write_text(to_toml(data), encoding="utf-8")
     written.chmod(0o600)
-    return written, parse_config(written.read_text(encoding="utf-8"), str(written), path.parent)
+    return written, parse_config(written.read_text(encoding="utf-8"), str(written))
 
 
 @dataclass

@@ -4,16 +4,24 @@ without pytest: only the plugin module imports it."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minisplit.testing.rig import Endpoint, RigOptions, to_toml
+from minisplit.controller.config import load_config
+from minisplit.drivers.bus_config import TcpBus
+from minisplit.testing.harness import DEMO
+from minisplit.testing.rig import Endpoint, RigOptions, rig_config, to_toml
 from tests.integration.test_sim_schedules import SCENARIO, target
+
+ROOT = Path(__file__).resolve().parents[2]
+BUS = {"type": "tcp", "host": "127.0.0.1", "port": 15020}
 
 
 @pytest.mark.integration
@@ -53,6 +61,29 @@ async def test_a_shipped_fault_file_takes_the_bedroom_away_from_minute_10_to_15(
     assert 10 * 60 <= hil.now_s() <= 15 * 60
     await hil.wait_for(lambda: bedroom.available, timeout_s=60, what="the bedroom back")
     assert hil.now_s() >= 15 * 60
+
+
+def test_the_rewritten_config_names_the_engineer_s_own_profile_files_wherever_it_is_read(
+    tmp_path,
+):
+    """A profile named relative to the engineer's config still loads from the rig's copy, as a
+    controller process reads it (from the copy's folder)."""
+    house = tmp_path / "house"
+    (house / "profiles").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "config" / "profiles" / "reference-head.toml", house / "profiles" / "my.toml"
+    )
+    (house / "house.toml").write_text(
+        DEMO.replace('id = "office"\n', 'id = "office"\nprofile = "profiles/my.toml"\n')
+    )
+    written, loaded = rig_config(house / "house.toml", tmp_path / "rig", BUS, broker=None)
+    assert written.parent != house
+    office = next(zone for zone in loaded.config.zones if zone.id == "office")
+    assert load_config(written).head_profile(office).source.endswith("my.toml")
+    assert loaded.config.mqtt is None
+    bus = loaded.config.buses["sim"]
+    assert isinstance(bus, TcpBus) and bus.port == BUS["port"]
+    assert loaded.config.state_file.parent.parent == tmp_path / "rig"
 
 
 def test_endpoints_name_a_gateway_or_a_serial_line():
