@@ -114,11 +114,16 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
 )
+
+
+def nested(inner: st.SearchStrategy) -> st.SearchStrategy:
+    """Tables of tables and arrays of tables."""
+    return st.dictionaries(KEYS, inner | st.lists(inner, min_size=1, max_size=2), max_size=3)
+
+
 TABLES = st.recursive(
     st.dictionaries(KEYS, SCALARS | st.lists(SCALARS, max_size=3), max_size=4),
-    lambda inner: st.dictionaries(
-        KEYS, inner | st.lists(inner, min_size=1, max_size=2), max_size=3
-    ),
+    nested,
     max_leaves=12,
 )
 
