@@ -160,6 +160,9 @@ class _ConnectionLost(Exception):
 _LINK_LOST = 0  # queue priority of the "link dropped" marker: ahead of everything
 
 
+DEFAULT_OFFLINE_AFTER = 3  # failed requests in a row before a unit is taken for offline
+
+
 class BusScheduler:
     """Owns one line: ``run()`` is its task; drivers call ``read()`` and ``write()``."""
 
@@ -168,7 +171,7 @@ class BusScheduler:
         name: str,
         bus: SerialBus | TcpBus,
         *,
-        offline_after: int = 3,
+        offline_after: int | None = None,
         client_factory: ClientFactory | None = None,
         queue_size: int = 64,
         reconnect_backoff: Backoff = Backoff(0.5, 10.0),
@@ -176,6 +179,12 @@ class BusScheduler:
         retry_backoff: Backoff = Backoff(0.02, 0.2),
         time_scale: float = 1.0,
     ) -> None:
+        if offline_after is None:
+            # A unit is given up on (requests refused until a re-probe) only once its polls
+            # have failed more often than the line tolerates: else a poll the link would hold
+            # over could be refused without being tried, and a unit that is back would be
+            # reported unavailable for a period (`failed_polls_tolerated`).
+            offline_after = max(DEFAULT_OFFLINE_AFTER, bus.failed_polls_tolerated + 1)
         if offline_after < 1:
             raise ValueError("offline_after must be at least 1")
         if time_scale <= 0:

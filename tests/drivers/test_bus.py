@@ -169,6 +169,30 @@ async def test_dead_unit_goes_offline_after_three_failures_then_fails_fast(
         assert scheduler.is_online(ODU_ID)
 
 
+async def test_a_line_that_tolerates_more_lost_polls_gives_a_unit_up_only_after_them(
+    tcp_server: TcpEndpoint, line: FakeLine
+) -> None:
+    """With `failed_polls_tolerated = 3` the link holds three lost polls over: the fourth must
+    still be tried on the wire (the unit may be back), not refused as offline."""
+    bus = tcp_bus(tcp_server.port, timeout_s=0.05, retries=0).model_copy(
+        update={"failed_polls_tolerated": 3}
+    )
+    scheduler = BusScheduler("test", bus, probe_backoff=Backoff(60, 60))
+    line.silent.add(HEAD_ID)
+    async with running(scheduler):
+        for _ in range(3):
+            with pytest.raises(DeviceTimeout):
+                await scheduler.read(HEAD_ID, STATUS)
+        assert scheduler.is_online(HEAD_ID)
+        line.silent.discard(HEAD_ID)
+        await scheduler.read(HEAD_ID, STATUS)  # back: answered, not refused
+        line.silent.add(HEAD_ID)
+        for _ in range(4):
+            with pytest.raises(DeviceTimeout):
+                await scheduler.read(HEAD_ID, STATUS)
+        assert not scheduler.is_online(HEAD_ID)
+
+
 async def test_offline_unit_is_reprobed_later_and_comes_back(
     tcp_server: TcpEndpoint, line: FakeLine
 ) -> None:

@@ -157,11 +157,18 @@ class UnitLink(Generic[InfoT, StatusT, CommandT]):
         return lapsed
 
     async def heartbeat(self) -> None:
-        if self.info is not None:
+        if self.info is not None and self.failed_polls == 0:
             await self.driver.heartbeat()
 
     async def write(self, command: CommandT) -> None:
-        """Write what changed of ``command``; a failure is logged (the next tick writes again)."""
+        """Write what changed of ``command``; a failure is logged (the next tick writes again).
+
+        A unit that missed its last poll gets no writes (nor heartbeats) until it answers
+        again: each would cost the line a timeout, and it would count against the unit on the
+        bus, which could then give it up before the polls the link tolerates have failed. What
+        was not written goes out with the first tick after it answers."""
+        if self.failed_polls:
+            return
         try:
             await self.driver.apply(command)
         except (BusError, ValueError) as err:
