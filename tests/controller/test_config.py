@@ -24,7 +24,7 @@ AFTER_EXAMPLE = EXAMPLE.count("\n") + 2
 def test_shipped_configs_load(name):
     loaded = load_config(ROOT / "config" / name)
     assert len(loaded.config.zones) == 4
-    assert loaded.odu_profile.name == "reference-odu"
+    assert loaded.odu_profile is not None and loaded.odu_profile.name == "reference-odu"
 
 
 def problems(text: str) -> list[str]:

@@ -107,10 +107,13 @@ class MqttBridge:
         reports: ReportLimiter | None = None,
         clock: Callable[[], float] | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
+        outdoor_unit: bool = True,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
-        entity offers and its commands accept; all of them where it is not given)."""
+        entity offers and its commands accept; all of them where it is not given);
+        ``outdoor_unit``: the config has one (else its entities are not announced)."""
         self._config = config
+        self._outdoor_unit = outdoor_unit
         self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
@@ -221,7 +224,12 @@ class MqttBridge:
 
     def _build_discovery(self) -> dict[str, bytes]:
         messages = discovery_messages(
-            self._topics, list(self._zones.values()), self._unit, self._heads, self._capabilities
+            self._topics,
+            list(self._zones.values()),
+            self._unit,
+            self._heads,
+            self._capabilities,
+            self._outdoor_unit,
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 
