@@ -106,6 +106,14 @@ async def heat_the_living_room(
             high = loaded.head_levers.heat_range_c[1]
             assert written is not None and TARGET <= written <= high
             assert supervisor.zone_state("living")["target_temperature"] == TARGET
+            if loaded.head_levers.external_temperature:
+                # The head regulates on the room's temperature, written by the controller.
+                firmware = simulator.head("living").firmware
+                await wait_until(
+                    lambda: firmware.external_temperature is not None, 30, "an external reading"
+                )
+                room = simulator.room_temperature("living")
+                assert firmware.external_temperature == pytest.approx(room, abs=1.0)
         else:
             assert await setpoint_register(modbus, loaded) == TARGET
             assert state["head_setpoint"] is None
