@@ -81,7 +81,7 @@ def _host_port(text: str) -> tuple[str, int]:
 # -c/--config: a file, or a shipped config's name, found wherever the package is installed.
 _CONFIG: dict[str, str] = {
     "metavar": "FILE|NAME",
-    "help": "a config file, or a shipped config's name (demo, example)",
+    "help": "a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
 }
 
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         required=True,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     run.add_argument(
         "--time-scale",
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         required=True,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file",
         type=config_file,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
 
     bench = sub.add_parser(
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         default=None,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     demo.add_argument("--speed", type=_positive, default=60.0)
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")

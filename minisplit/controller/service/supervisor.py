@@ -415,6 +415,7 @@ class Supervisor:
         return {
             "zones": {zone_id: self.zone_state(zone_id) for zone_id in self.heads},
             "unit": self.unit_state(),
+            "outdoor_unit": self.odu_link is not None,
             "cycles": self.cycles,
             "transactions": sum(b.total_transactions for b in self.buses.values()),
         }
