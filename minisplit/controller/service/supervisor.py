@@ -364,12 +364,15 @@ class Supervisor:
         so published and persisted), then the head is told it was adopted."""
         zone = self.loaded.config.zone(zone_id)
         out = self.output.zones.get(zone_id) if self.output else None
+        shown = out.head.display_setpoint if out else None
+        if (setpoint := self.setpoint_zones.get(zone_id)) is not None:
+            shown = setpoint.setting.setpoint  # what the head shows: the loop's setpoint
         wanted = self.wanted_settings()
         before = wanted.zones[zone_id]
         after = adopt_remote_request(
             before,
             request,
-            shown_setpoint=out.head.display_setpoint if out else None,
+            shown_setpoint=shown,
             limits=(zone.min_temperature, zone.max_temperature),
         )
         if after != before:
