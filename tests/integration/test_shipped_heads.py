@@ -8,21 +8,25 @@ covered without a new test (as evcc loads every template it ships)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from minisplit.controller.config import LoadedConfig, Strategy, parse_config
+from minisplit.controller.core.head_setpoint import SetpointTuning
+from minisplit.controller.core.settings import ZoneMode
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.registers import decode
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
 from tests.fixtures.broker import Mosquitto, recording
 from tests.fixtures.systems import drivable_head_profiles, system_config
-from tests.integration.harness import running, wait_until
+from tests.integration.harness import put_settings, running, wait_until
 
 SPEED = 60.0
 TARGET = 23.0
@@ -152,3 +156,50 @@ async def test_a_shipped_interface_head_is_driven_over_rtu(
         tcp=("127.0.0.1", port), serial=simulator_end, baudrate=19200, parity="N"
     ):
         await heat_the_living_room(loaded, simulator, mosquitto, port)
+
+
+@pytest.mark.integration
+async def test_setpoint_heads_are_written_only_on_change_and_within_the_rate_limits(
+    tmp_path: Path,
+) -> None:
+    """Setpoints go to EEPROM-backed registers on many interfaces: a changed setpoint at most
+    every `setpoint_write_interval_s`, nothing written that the head holds already; the
+    external temperature again within its refresh time and no more often than its interval."""
+    speed, hours = 360.0, 1.5
+    port = free_port()
+    bus = f'type = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
+    extra = '[control]\nperiod_s = 30\n\n[simulator]\nstart = "01-15 06:00"\n'
+    text = system_config("intesis-mitsubishi", bus, extra=extra).replace(
+        '"house"\n', f'"house"\nstate_file = "{tmp_path / "state.json"}"\n', 1
+    )
+    loaded = parse_config(text, "house.toml")
+    simulator = Simulator(loaded, speed=speed)
+    writes: dict[str, list[tuple[float, float, float]]] = {}  # name -> (time, before, after)
+    head = simulator.head("living")
+    written = head._written
+
+    def record(changed: Mapping[str, tuple[float, float]]) -> None:
+        for name, (before, after) in changed.items():
+            writes.setdefault(name, []).append((simulator.sim_time_s, before, after))
+        written(changed)
+
+    head._written = record  # type: ignore[method-assign]
+    tuning = SetpointTuning()
+    supervisor = Supervisor(loaded, time_scale=speed)
+    heat = replace(supervisor.settings.zones["living"], mode=ZoneMode.HEAT, target_temperature=22.0)
+    put_settings(supervisor, "living", heat)
+    start = simulator.sim_time_s
+    async with simulator.running(tcp=("127.0.0.1", port)), running(supervisor):
+        await wait_until(
+            lambda: simulator.current_time_s() > start + hours * 3600,
+            hours * 3600 / speed + 30,
+            "the simulated hours to pass",
+        )
+    setpoints = writes["display_setpoint"]
+    assert all(before != after for _, before, after in setpoints[1:]), setpoints
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(setpoints)]
+    assert len(setpoints) >= 2 and min(gaps) >= tuning.setpoint_write_interval_s - 1.0, setpoints
+    external = [t for t, _, _ in writes["external_temperature"]]
+    gaps = [b - a for a, b in itertools.pairwise(external)]
+    assert min(gaps) >= tuning.external_write_interval_s - 1.0, gaps
+    assert max(gaps) <= tuning.external_refresh_s + 2 * 30.0 + 1.0, gaps
