@@ -518,6 +518,15 @@ def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict
     }
 
 
+def retired_unit_discovery(topics: Topics) -> dict[str, str]:
+    """{config topic: unique_id} of the outdoor unit's entities, for a config that has no
+    outdoor unit (any more): cleared only where the retained config carries that unique_id."""
+    return {
+        topics.config(component, _object_id(topics, *parts)): unique_id
+        for component, parts, unique_id in _unit_entities(topics)
+    }
+
+
 def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
     """{config topic: unique_id} where a zone no longer configured may have been announced,
     under either naming; cleared only where the retained config carries that unique_id."""

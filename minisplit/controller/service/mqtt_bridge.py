@@ -50,6 +50,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
 )
@@ -147,6 +148,8 @@ class MqttBridge:
         # (an older id layout, or a zone no longer configured), with the unique_id it gave them
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
+        if not outdoor_unit:  # its entities, announced while the config had one, go
+            self._claims |= retired_unit_discovery(self._topics)
         self._retired: set[str] = set()
         self._to_subscribe: list[str] = []
         self._reports = reports or ReportLimiter()
