@@ -203,3 +203,39 @@ async def test_setpoint_heads_are_written_only_on_change_and_within_the_rate_lim
     gaps = [b - a for a, b in itertools.pairwise(external)]
     assert min(gaps) >= tuning.external_write_interval_s - 1.0, gaps
     assert max(gaps) <= tuning.external_refresh_s + 2 * 30.0 + 1.0, gaps
+
+
+@pytest.mark.integration
+async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """A zone that follows a room sensor over MQTT: its reading, not the head's, goes to the
+    head's external-temperature register."""
+    port = free_port()
+    bus = f'type = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
+    text = (
+        system_config("intesis-mitsubishi", bus)
+        .replace('"house"\n', f'"house"\nstate_file = "{tmp_path / "state.json"}"\n', 1)
+        .replace(
+            'profile = "intesis-mitsubishi"\n',
+            'profile = "intesis-mitsubishi"\nremote_sensor_topic = "sensors/living"\n',
+            1,
+        )
+    )
+    text += f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n\n[simulator]\n'
+    loaded = parse_config(text, "house.toml")
+    simulator = Simulator(loaded, speed=SPEED)
+    base = "minisplit/house"
+    firmware = simulator.head("living").firmware
+    async with (
+        simulator.running(tcp=("127.0.0.1", port)),
+        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+        mosquitto.client() as client,
+    ):
+        await client.publish(f"{base}/zone/living/set/mode", "heat", qos=1)
+        await client.publish("sensors/living", "15.3", qos=1)
+        await wait_until(
+            lambda: firmware.external_temperature == 15.3, 30, "the sensor's reading at the head"
+        )
+        assert supervisor.zone_state("living")["sensor"] == "remote"
+        assert simulator.head_register("living", "return_air_temperature") != 15.3
