@@ -24,7 +24,7 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.registers import decode
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
+from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
 from tests.fixtures.systems import drivable_head_profiles, system_config
 from tests.integration.harness import put_settings, running, wait_until
 
@@ -70,16 +70,23 @@ async def setpoint_register(client: AsyncModbusTcpClient, loaded: LoadedConfig) 
     return None if value is None else float(value)
 
 
+async def subscribed(recorder: MessageRecorder) -> None:
+    """Until the controller has subscribed: it says `online` after subscribing (a command or
+    reading sent before would be lost, as on any broker)."""
+    await recorder.wait_for("minisplit/house/status", lambda m: m.payload == b"online", timeout=30)
+
+
 async def heat_the_living_room(
     loaded: LoadedConfig, simulator: Simulator, broker: Mosquitto, modbus_port: int
 ) -> None:
     base = "minisplit/house"
     async with (
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
-        recording(broker, f"{base}/zone/living/state") as states,
+        recording(broker, f"{base}/#") as states,
         broker.client() as client,
         plain_client(modbus_port) as modbus,
     ):
+        await subscribed(states)
         await client.publish(f"{base}/zone/living/set/mode", "heat", qos=1)
         await client.publish(f"{base}/zone/living/set/temperature", str(TARGET), qos=1)
         state = json.loads(
@@ -230,8 +237,10 @@ async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on
     async with (
         simulator.running(tcp=("127.0.0.1", port)),
         running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+        recording(mosquitto, f"{base}/#") as published,
         mosquitto.client() as client,
     ):
+        await subscribed(published)
         await client.publish(f"{base}/zone/living/set/mode", "heat", qos=1)
         await client.publish("sensors/living", "15.3", qos=1)
         await wait_until(
