@@ -24,6 +24,7 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.bus import DeviceStats
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
+from minisplit.testing.harness import rtu_config, running, tcp_config, wait_until
 from tests.fixtures.hostile_modbus import (
     Corruption,
     ReplyCorruptor,
@@ -31,7 +32,6 @@ from tests.fixtures.hostile_modbus import (
     rtu_corruptor,
     tcp_corruptor,
 )
-from tests.integration.harness import rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # the demo's: a 10 s control period is 1/6 wall second
 TARGET = "kitchen"

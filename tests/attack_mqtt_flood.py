@@ -24,8 +24,8 @@ import aiomqtt
 
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.processes import (
+from minisplit.testing.broker import Mosquitto, recording
+from minisplit.testing.processes import (
     BASE,
     broker_in_temporary_directory,
     controller,

@@ -37,16 +37,16 @@ import aiomqtt
 from minisplit.controller.config import LoadedConfig
 from minisplit.hil.broker import free_port, mosquitto_path
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
-from tests.integration.processes import (
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.processes import (
     BASE,
     ControllerProcess,
     controller_config,
-    durability_trial,
     latest_state,
     unwritable,
     wait_online,
 )
+from tests.integration.durability import durability_trial
 
 # How each disk cycle ends once the disk is writable again.
 STOPS = ("SIGTERM before the retry", "SIGTERM at once", "SIGKILL once saved")

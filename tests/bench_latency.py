@@ -25,8 +25,8 @@ from pathlib import Path
 from minisplit.drivers.registers import decode
 from minisplit.hil.broker import free_port, mosquitto_path
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.processes import BASE, controller, controller_config, wait_online
+from minisplit.testing.broker import Mosquitto, recording
+from minisplit.testing.processes import BASE, controller, controller_config, wait_online
 
 GOAL_P99_MS = 150.0
 ZONE = "living"

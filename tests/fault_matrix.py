@@ -28,8 +28,8 @@ from minisplit.hil.broker import free_port
 from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from minisplit.hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
 from minisplit.hil.simulator import Simulator
+from minisplit.testing.harness import put_settings, rtu_config, running, tcp_config, wait_until
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
-from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 # 120 simulated seconds per wall second: a 10 s control period is 83 ms of wall time, so the
 # 180 s restart lockout costs 1.5 s. The bus timeouts run at the same scale, down to a floor

@@ -49,8 +49,8 @@ from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from minisplit.hil.heatpump import SERVED_HEAD_MODES
 from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit, RegisterAccessError
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto
-from tests.integration.processes import (
+from minisplit.testing.broker import Mosquitto
+from minisplit.testing.processes import (
     BASE,
     ControllerProcess,
     broker_in_temporary_directory,

@@ -21,7 +21,7 @@ TOP_LEVEL = {"minisplit", "minisplit_data", "minisplit_systemd"}
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = tmp_path_factory.mktemp("source")
     for name in SOURCES:
         source = ROOT / name
@@ -34,6 +34,11 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(tree)]
     subprocess.run(build, check=True, capture_output=True, timeout=120)
     (wheel,) = out.glob("minisplit-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
 
@@ -69,3 +74,12 @@ def test_the_wheel_holds_the_data_the_installed_commands_read(wheel_names):
     }
     assert profiles
     assert shipped | profiles <= wheel_names
+
+
+def test_the_wheel_registers_the_kits_pytest_plugin(wheel: Path):
+    """pytest finds the kit (docs/testing.md) through the installed package's entry point."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = (n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = archive.read(name).decode()
+    section = entry_points.split("[pytest11]", 1)[1].split("[", 1)[0]
+    assert section.split() == ["minisplit", "=", "minisplit.testing.plugin"]

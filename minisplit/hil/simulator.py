@@ -398,7 +398,7 @@ async def run_simulator(
     )
     sim = Simulator(loaded, speed, scenario)
     if faults is not None:
-        _plan_fault_file(sim, faults, serial_line=serial is not None)
+        plan_fault_file(sim, faults, serial_line=serial is not None)
     async with sim.running(
         tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits
     ):
@@ -444,7 +444,7 @@ class FaultFileError(SimulatorSetupError):
     """A fault file that cannot be read, or names faults this simulator cannot inject."""
 
 
-def _plan_fault_file(sim: Simulator, path: Path, *, serial_line: bool) -> None:
+def plan_fault_file(sim: Simulator, path: Path, *, serial_line: bool) -> None:
     """Schedule the faults of ``path`` before serving, so a bad file stops the start-up."""
     try:
         planned, seed = load_fault_file(path)

@@ -12,9 +12,9 @@ import pytest
 
 from minisplit.controller.cli import main
 from minisplit.hil.broker import free_port
-from tests.fixtures.broker import MessageRecorder, Mosquitto
+from minisplit.testing.broker import MessageRecorder, Mosquitto
+from minisplit.testing.processes import BASE, START_TIMEOUT_S, controller, controller_config
 from tests.fixtures.profiles import MINIMAL_HEAD
-from tests.integration.processes import BASE, START_TIMEOUT_S, controller, controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -143,6 +143,26 @@ def test_heads_of_one_outdoor_unit_heat_or_cool_never_both():
     assert out["south"].power and out["south"].mode is HeadMode.COOL
 
 
+def test_the_unit_is_not_turned_round_while_a_heads_call_is_young():
+    """Heads read by their own sensors (no remote): the heating head's thermostat calls from
+    the first tick. When its room is content 60 s later and another room calls for cooling,
+    the unit keeps heating, and the content head stays on, until the call is `call_hold_s`
+    old: switching it off or standing it by sooner could end the compressor run its call
+    started before the run's minimum."""
+    strategy = SetpointStrategy(SetpointTuning(min_on_s=0.0, min_off_s=0.0))
+    wait = strategy.tuning.call_hold_s
+    run(strategy, {"north": (HEAT_21, 19.5), "south": (COOL_24, 23.0)}, 60.0, remote=False)
+    turned = None
+    for t in range(60, int(wait) + 120, 10):
+        out = run(
+            strategy, {"north": (HEAT_21, 21.7), "south": (COOL_24, 25.5)}, 10.0, t, remote=False
+        )
+        if out["south"].power and out["south"].mode is HeadMode.COOL:
+            turned = t
+            break
+    assert turned is not None and turned >= wait
+
+
 def test_a_heat_cool_room_turns_round_only_past_the_other_setpoints_band():
     strategy = SetpointStrategy()
     s = ZoneSettings(

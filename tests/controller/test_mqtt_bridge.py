@@ -49,7 +49,7 @@ from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording, wait_for_message
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording, wait_for_message
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from minisplit.controller.service.notify import SystemdNotifier
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.integration.harness import running, tcp_config, wait_until
+from minisplit.testing.harness import running, tcp_config, wait_until
 
 SPEED = 60.0
 

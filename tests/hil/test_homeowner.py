@@ -28,7 +28,7 @@ from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 from minisplit.hil.homeowner import Homeowner, command_message
 from minisplit.hil.scenario import parse_scenario, settings_transitions
 from minisplit.hil.weather import time_of_year
-from tests.fixtures.broker import Mosquitto, recording
+from minisplit.testing.broker import Mosquitto, recording
 from tests.hil.test_scenario import MINIMAL
 
 ZONE = ZoneConfig(id="living", name="Living room", bus="sim", unit_id=11)  # setpoints 16..30 °C

@@ -23,9 +23,9 @@ from minisplit.controller.service.persistence import SavedState, StateStore, def
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.harness import running, wait_until
-from tests.integration.processes import BASE, controller_config
+from minisplit.testing.broker import Mosquitto, recording
+from minisplit.testing.harness import running, wait_until
+from minisplit.testing.processes import BASE, controller_config
 
 pytestmark = pytest.mark.integration
 

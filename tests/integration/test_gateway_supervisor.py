@@ -14,8 +14,8 @@ from minisplit.controller.core.settings import ZoneMode
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
+from minisplit.testing.harness import put_settings, running, wait_until
 from tests.fixtures.gateway import INDICES, gateway_house, write_gateway_profile
-from tests.integration.harness import put_settings, running, wait_until
 
 SPEED = 60.0
 

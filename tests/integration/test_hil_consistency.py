@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+from pathlib import Path
 
 import pytest
 
-from minisplit.controller.config import parse_config
-from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.bench import TRACE_EVERY_S, run_minisplit
-from minisplit.hil.scenario import parse_scenario, shipped_scenarios
-from minisplit.hil.simulator import Simulator
-from tests.integration.harness import put_settings, running, wait_until
+from minisplit.hil.scenario import Scenario, load_scenario, shipped_scenarios
+from minisplit.testing.harness import put_settings
 
 SPEED = 240.0
 HOURS = 2.5
 
 
-def scenario_for_test():
+def scenario_for_test(directory: Path) -> Path:
     path = next(p for p in shipped_scenarios() if p.name == "unrenovated-january.toml")
     # Start at 06:00 so that the morning schedule switch lies inside the window.
     text = (
@@ -27,21 +25,26 @@ def scenario_for_test():
         .replace("duration_days = 7", f"duration_hours = {HOURS}")
         .replace('start = "01-08 00:00"', 'start = "01-09 05:30"')
     )
-    return parse_scenario(text, str(path))
+    written = directory / "scenario.toml"
+    written.write_text(text)
+    return written
 
 
-def config_for(scenario, state_file):
+def config_for(scenario: Scenario, directory: Path) -> Path:
+    """A config with the scenario's zones (the rig points its bus at the simulator)."""
     zones = "".join(
         f'[[zones]]\nid = "{zone}"\nname = "{zone}"\nbus = "sim"\nunit_id = {11 + i}\n'
         f"min_temperature = 10.0\nmax_temperature = 30.0\n\n"
         for i, zone in enumerate(scenario.zones)
     )
     text = (
-        f'controller_id = "hil"\nstate_file = "{state_file}"\n\n'
+        'controller_id = "hil"\n\n'
         '[buses.sim]\ntype = "tcp"\nhost = "127.0.0.1"\nport = 1\n\n'
         '[outdoor_unit]\nbus = "sim"\nunit_id = 1\n\n' + zones
     )
-    return parse_config(text, "hil.toml")
+    written = directory / "hil.toml"
+    written.write_text(text)
+    return written
 
 
 def interpolate(times: list[float], values: list[float], t: float) -> float:
@@ -54,21 +57,16 @@ def interpolate(times: list[float], values: list[float], t: float) -> float:
 
 
 @pytest.mark.integration
-async def test_full_stack_matches_the_pure_benchmark(tmp_path):
-    scenario = scenario_for_test()
+async def test_full_stack_matches_the_pure_benchmark(tmp_path, hil_factory):
+    scenario_path = scenario_for_test(tmp_path)
+    scenario = load_scenario(scenario_path)
     bench = run_minisplit(scenario, trace=True).trace
     assert bench is not None
 
-    loaded = config_for(scenario, tmp_path / "state.json")
-    simulator = Simulator(loaded, speed=SPEED, scenario=scenario)
     samples: list[tuple[float, dict[str, float]]] = []
-    async with simulator.running(tcp=("127.0.0.1", 0)):
-        assert simulator.tcp_address is not None
-        _, port = simulator.tcp_address
-        bus = loaded.config.buses["sim"].model_copy(update={"port": port})
-        config = loaded.config.model_copy(update={"buses": {"sim": bus}})
-        loaded.config = config
-        supervisor = Supervisor(loaded, time_scale=SPEED)
+    config = config_for(scenario, tmp_path)
+    async with hil_factory(config=config, scenario=scenario_path, speed=SPEED) as rig:
+        simulator, supervisor = rig.sim, rig.supervisor
 
         async def follow_schedule() -> None:
             """The homeowner's schedule, as the bench applies it, and a sample every 5 min."""
@@ -89,12 +87,11 @@ async def test_full_stack_matches_the_pure_benchmark(tmp_path):
 
         schedule = asyncio.create_task(follow_schedule())
         try:
-            async with running(supervisor):
-                await wait_until(
-                    lambda: simulator.sim_time_s >= scenario.end_s,
-                    HOURS * 3600 / SPEED * 3 + 10,
-                    "the scenario's end in the simulator",
-                )
+            await rig.wait_for(
+                lambda: simulator.sim_time_s >= scenario.end_s,
+                timeout_s=HOURS * 3600 / SPEED * 3 + 10,
+                what="the scenario's end in the simulator",
+            )
         finally:
             schedule.cancel()
 

@@ -29,19 +29,19 @@ from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.controller.test_notify import received
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
-from tests.integration.harness import wait_until
-from tests.integration.processes import (
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.harness import wait_until
+from minisplit.testing.processes import (
     BASE,
     ZONES,
     ControllerProcess,
     controller_config,
-    durability_trial,
     latest_state,
     unwritable,
     wait_online,
 )
+from tests.controller.test_notify import received
+from tests.integration.durability import durability_trial
 from tests.soak import observe_polls
 
 pytestmark = pytest.mark.integration

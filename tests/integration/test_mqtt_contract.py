@@ -32,9 +32,9 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
-from tests.integration.harness import running, wait_until
-from tests.integration.processes import BASE, controller_config
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.harness import running, wait_until
+from minisplit.testing.processes import BASE, controller_config
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.integration.harness import put_settings, running, tcp_config, wait_until
+from minisplit.testing.harness import DEMO, put_settings, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 RETURN_AIR = "return_air_temperature"  # the head profile's name for its room sensor
@@ -46,17 +46,12 @@ async def injected(
 
 
 @pytest.mark.integration
-async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, caplog):
+async def test_sentinel_out_of_range_and_stuck_head_sensors(tmp_path, hil_factory, caplog):
     caplog.set_level(logging.WARNING, logger="minisplit.controller")
-    port = free_port()
-    extra = f"\n[sensor_check]\nstuck_full_demand_s = {STUCK_AFTER_S}\n"
-    loaded = tcp_config(port, tmp_path / "state.json", extra=extra)
-    simulator = Simulator(loaded, speed=SPEED)
-    async with (
-        asyncio.timeout(120),
-        simulator.running(tcp=("127.0.0.1", port)),
-        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
-    ):
+    config = tmp_path / "demo-stuck.toml"
+    config.write_text(f"{DEMO}\n[sensor_check]\nstuck_full_demand_s = {STUCK_AFTER_S}\n")
+    async with asyncio.timeout(120), hil_factory(config=config, speed=SPEED) as rig:
+        simulator, supervisor = rig.sim, rig.supervisor
         living = supervisor.settings.zones["living"]
         put_settings(
             supervisor, "living", replace(living, mode=ZoneMode.HEAT, target_temperature=24.0)

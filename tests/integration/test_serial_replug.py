@@ -12,8 +12,8 @@ import pytest
 
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.simulator import Simulator
+from minisplit.testing.harness import rtu_config, running, wait_until
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
-from tests.integration.harness import rtu_config, running, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 REOPEN_ATTEMPTS = 2  # while unplugged: each one fails, none of them floods the log

@@ -14,7 +14,8 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
 from minisplit.hil.broker import free_port
-from tests.integration.processes import DEMO, START_TIMEOUT_S, SimulatorProcess
+from minisplit.testing.harness import DEMO
+from minisplit.testing.processes import START_TIMEOUT_S, SimulatorProcess
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import pytest
 
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.harness import running
-from tests.integration.processes import BASE, START_TIMEOUT_S, SimulatorProcess, controller_config
+from minisplit.testing.broker import Mosquitto, recording
+from minisplit.testing.harness import running
+from minisplit.testing.processes import BASE, START_TIMEOUT_S, SimulatorProcess, controller_config
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.broker import Mosquitto
+from minisplit.testing.broker import Mosquitto
 from tests.soak import RECOVERY_CYCLES, Soak
 
 pytestmark = pytest.mark.integration

@@ -27,8 +27,8 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import Mosquitto, recording
-from tests.integration.harness import running, tcp_config, wait_until
+from minisplit.testing.broker import Mosquitto
+from minisplit.testing.harness import DEMO, running, tcp_config, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,20 +49,18 @@ def save_state(loaded: LoadedConfig, zones: dict[str, ZoneSettings], **learned: 
 
 
 async def test_a_boost_that_ends_is_saved_then_shown_as_comfort(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, hil_factory
 ) -> None:
-    port = free_port()
-    state_file = tmp_path / "state.json"
-    short_boost = "\n[control.presets.boost]\nduration_s = 60\n"
-    loaded = tcp_config(port, state_file, mqtt_port=mosquitto.port, extra=short_boost)
+    config = tmp_path / "demo-short-boost.toml"
+    config.write_text(f"{DEMO}\n[control.presets.boost]\nduration_s = 60\n")
     topic = f"{BASE}/zone/living/state"
     async with (
         asyncio.timeout(30),
-        Simulator(loaded, speed=SPEED).running(tcp=("127.0.0.1", port)),
-        recording(mosquitto) as recorder,
-        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+        hil_factory(mosquitto, config=config, speed=SPEED) as rig,
         mosquitto.client() as client,
     ):
+        recorder, supervisor = rig.recorder, rig.supervisor
+        loaded, state_file = rig.loaded, rig.loaded.config.state_file
         await recorder.wait_for(f"{BASE}/status", lambda m: m.payload == b"online", timeout=10)
         await client.publish(f"{BASE}/zone/living/set/preset_mode", b"boost", qos=1)
         boosted = await recorder.wait_for(topic, showing("boost"), timeout=10)

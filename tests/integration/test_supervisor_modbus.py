@@ -17,7 +17,7 @@ from minisplit.controller.service.unit_link import HeadLink
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.integration.harness import put_settings, rtu_config, running, tcp_config, wait_until
+from minisplit.testing.harness import put_settings, rtu_config, running, tcp_config, wait_until
 
 SPEED = 60.0  # one wall second is one simulated minute
 
@@ -74,14 +74,9 @@ async def heat_living_room(supervisor: Supervisor, simulator: Simulator) -> None
 
 
 @pytest.mark.integration
-async def test_supervisor_heats_a_room_over_modbus_tcp(tmp_path):
-    port = free_port()
-    loaded = tcp_config(port, tmp_path / "state.json")
-    simulator = Simulator(loaded, speed=SPEED)
-    async with (
-        simulator.running(tcp=("127.0.0.1", port)),
-        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
-    ):
+async def test_supervisor_heats_a_room_over_modbus_tcp(hil_factory):
+    async with hil_factory(config="demo", speed=SPEED) as rig:
+        supervisor, simulator = rig.supervisor, rig.sim
         await heat_living_room(supervisor, simulator)
         # The controller keeps the heartbeat alive: no unit falls back to autonomy.
         status = simulator.odu_register("status")
@@ -180,18 +175,12 @@ async def test_a_bus_that_tolerates_three_lost_polls_holds_three_over_and_not_a_
 
 
 @pytest.mark.integration
-async def test_a_normal_start_warns_of_nothing_and_a_return_warns(tmp_path, caplog):
+async def test_a_normal_start_warns_of_nothing_and_a_return_warns(hil_factory, caplog):
     """Every start logged "outdoor unit answers again" and "zone … head answers" as WARNING,
     though nothing had been lost: the first answer is no return."""
     caplog.set_level(logging.INFO, logger="minisplit.controller")
-    port = free_port()
-    loaded = tcp_config(port, tmp_path / "state.json")
-    simulator = Simulator(loaded, speed=10.0)
-    async with (
-        asyncio.timeout(60),
-        simulator.running(tcp=("127.0.0.1", port)),
-        running(Supervisor(loaded, time_scale=10.0)) as supervisor,
-    ):
+    async with asyncio.timeout(60), hil_factory(config="demo", speed=10.0) as rig:
+        supervisor, simulator = rig.supervisor, rig.sim
         await wait_until(
             lambda: (
                 supervisor.odu.available and all(z.available for z in supervisor.heads.values())

@@ -12,10 +12,7 @@ import pytest
 
 from minisplit.controller.service.state_report import ODU_UNIT
 from minisplit.controller.service.supervisor import Supervisor
-from minisplit.hil.broker import free_port
-from minisplit.hil.faults import Fault, FaultKind
-from minisplit.hil.simulator import Simulator
-from tests.integration.harness import running, tcp_config, wait_until
+from minisplit.testing.harness import wait_until
 
 SPEED = 60.0
 ABSENT = "office"
@@ -30,19 +27,17 @@ def autonomous(supervisor: Supervisor) -> set[str]:
 
 @pytest.mark.integration
 async def test_an_absent_unit_does_not_lapse_the_other_units_heartbeats_at_60x(
-    tmp_path, caplog: pytest.LogCaptureFixture
+    tmp_path, hil_factory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="minisplit.controller")
-    port = free_port()
-    loaded = tcp_config(port, tmp_path / "state.json")
-    simulator = Simulator(loaded, speed=SPEED)
-    simulator.faults.add(Fault(FaultKind.VANISH, ABSENT))  # never answers
-    others = [ODU_UNIT, *(zone.id for zone in loaded.config.zones if zone.id != ABSENT)]
+    never_answers = tmp_path / "faults.toml"
+    never_answers.write_text(f'[[faults]]\nkind = "vanish"\ntarget = "{ABSENT}"\n')
     async with (
         asyncio.timeout(120),
-        simulator.running(tcp=("127.0.0.1", port)),
-        running(Supervisor(loaded, time_scale=SPEED)) as supervisor,
+        hil_factory(config="demo", faults=never_answers, speed=SPEED) as rig,
     ):
+        supervisor = rig.supervisor
+        others = [ODU_UNIT, *(zone.id for zone in rig.loaded.config.zones if zone.id != ABSENT)]
         # At start every unit runs on its own until the first heartbeat reaches it.
         await wait_until(
             lambda: supervisor.odu.available and not autonomous(supervisor),

@@ -24,9 +24,11 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
-from tests.integration.harness import put_settings, running, wait_until
-from tests.integration.processes import BASE, ROOT, ControllerProcess, controller_config
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.harness import put_settings, running, wait_until
+from minisplit.testing.processes import BASE, ControllerProcess, controller_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 

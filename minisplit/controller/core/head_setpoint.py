@@ -23,7 +23,7 @@ a diagnostic beside the zone's state, never the target reported for the zone."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -84,6 +84,10 @@ class SetpointTuning:
     power_on_k: float = 0.05
     min_on_s: float = 300.0
     min_off_s: float = 300.0
+    # A head's call this young is not cut, neither by switching the head off nor by turning the
+    # unit round (`_young_call`): the compressor may start up to a restart lockout (180 s)
+    # after the call, then runs its minimum (180 s).
+    call_hold_s: float = 360.0
     setpoint_write_interval_s: float = 600.0
     # The external temperature: written when it moved by its 0.1 °C register step, at most
     # this often, and again at least this often so that the unit keeps regulating on it.
@@ -132,6 +136,7 @@ class _Zone:
     external: float | None = None
     external_at: float = -math.inf
     thermo_on: bool = False  # the head's thermostat as the loop follows it
+    thermo_since: float = -math.inf  # when it last began to call
     bias_k: float = 0.0
     last_time: float | None = None
     dt: float = 0.0  # the length of the step being taken
@@ -207,12 +212,28 @@ class SetpointStrategy:
             cool_calls,
             hold_s=tuning.mode_hold_s,
         )
-        if unit is not self._direction:
+        if unit is not self._direction and not self._young_call(states.values(), now):
             self._direction, self._direction_since = unit, now
         return {
             name: self._zone_step(states[name], given, rooms[name], wanted[name], now)
             for name, given in zones.items()
         }
+
+    def _young_call(self, zones: Iterable[_Zone], now: float) -> bool:
+        """Whether a head of the present direction began to call less than `call_hold_s` ago:
+        turning the unit round now (that head to stand by) could end the run its call started
+        before its minimum, so the turn waits (as `_cycle` waits to switch such a head off)."""
+        current = self._direction
+        for zone in zones:
+            if (
+                zone.powered
+                and zone.thermo_on
+                and zone.direction is current
+                and zone.mode in (HeadMode.HEAT, HeadMode.COOL)
+                and now - zone.thermo_since < self.tuning.call_hold_s
+            ):
+                return True
+        return False
 
     def _toward_outdoors(self, direction: Direction) -> float:
         return self.tuning.aim_k if direction is HEAT else -self.tuning.aim_k
@@ -233,6 +254,7 @@ class SetpointStrategy:
         zone.last_time = now
         takes = zone.powered and zone.mode in (HeadMode.HEAT, HeadMode.COOL, HeadMode.DRY)
         heating = zone.mode is HeadMode.HEAT
+        calling = zone.thermo_on
         if given.thermo_on is not None:
             zone.thermo_on = takes and given.thermo_on
         else:
@@ -245,6 +267,8 @@ class SetpointStrategy:
                     zone.thermo_on = False
                 elif not zone.thermo_on and error >= levers.thermo_on_k:
                     zone.thermo_on = True
+        if zone.thermo_on and not calling:
+            zone.thermo_since = now
         bias = tuning.bias
         toward = 0.0
         if zone.thermo_on:
@@ -293,7 +317,8 @@ class SetpointStrategy:
         aim = target - tuning.aim_k if heating else target + tuning.aim_k
         past = room - target if heating else target - room
         short = aim - room if heating else room - aim
-        if zone.powered and past >= tuning.power_off_k:
+        young = zone.thermo_on and now - zone.thermo_since < tuning.call_hold_s
+        if zone.powered and past >= tuning.power_off_k and not young:
             self._power(zone, False, now)
         elif not zone.powered and short >= tuning.power_on_k:
             self._power(zone, True, now)

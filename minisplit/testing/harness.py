@@ -1,4 +1,5 @@
-"""Helpers for integration tests: configs on free ports, bounded waiting, a running system."""
+"""The demo house's config on free ports, bounded waiting, and an in-process controller that is
+stopped (loudly, if it will not stop) when the block ends."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 from minisplit.controller.config import LoadedConfig, parse_config
 from minisplit.controller.core.settings import ZoneSettings
 from minisplit.controller.service.supervisor import Supervisor
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = (ROOT / "config" / "demo.toml").read_text()
+# The shipped demo config (config/demo.toml), which the builders below point at free ports.
+DEMO = (resources.files("minisplit_data") / "demo.toml").read_text(encoding="utf-8")
 STOP_TIMEOUT_S = 15.0
 
 
