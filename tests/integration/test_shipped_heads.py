@@ -24,9 +24,9 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.registers import decode
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
+from minisplit.testing.harness import put_settings, running, wait_until
 from tests.fixtures.systems import drivable_head_profiles, system_config
-from tests.integration.harness import put_settings, running, wait_until
 
 SPEED = 60.0
 TARGET = 23.0
