@@ -150,6 +150,7 @@ async def _hostile_system(
 
 
 def _unit_ids(supervisor: Supervisor) -> dict[str, int]:
+    assert supervisor.loaded.config.outdoor_unit is not None
     ids = {ODU_UNIT: supervisor.loaded.config.outdoor_unit.unit_id}
     ids.update((zone.id, zone.unit_id) for zone in supervisor.loaded.config.zones)
     return ids

@@ -589,6 +589,7 @@ def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
         update={"timeout_s": BUS_TIMEOUT_S, "retries": BUS_RETRIES}
     )
     check = config.sensor_check.model_copy(update={"stuck_full_demand_s": STUCK_EVIDENCE_S})
+    assert config.outdoor_unit is not None
     odu = config.outdoor_unit.model_copy(update={"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S})
     loaded.config = config.model_copy(
         update={"buses": {**config.buses, "sim": bus}, "sensor_check": check, "outdoor_unit": odu}

@@ -781,6 +781,7 @@ class Soak:
 
 def odu_fault_codes(loaded: LoadedConfig) -> list[str]:
     """The fault codes an outdoor unit can raise that are not about a sensor."""
+    assert loaded.odu_profile is not None
     labels = loaded.odu_profile["fault_code"].enum.values()
     return [label for label in labels if label not in ("none", "outdoor_sensor")]
 

@@ -14,7 +14,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
-from minisplit.controller.config import ConfigError, LoadedConfig, config_file, load_config
+from minisplit.controller.config import (
+    ConfigError,
+    LoadedConfig,
+    Strategy,
+    config_file,
+    load_config,
+)
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
@@ -75,7 +81,7 @@ def _host_port(text: str) -> tuple[str, int]:
 # -c/--config: a file, or a shipped config's name, found wherever the package is installed.
 _CONFIG: dict[str, str] = {
     "metavar": "FILE|NAME",
-    "help": "a config file, or a shipped config's name (demo, example)",
+    "help": "a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
 }
 
 
@@ -96,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         required=True,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     run.add_argument(
         "--time-scale",
@@ -119,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         required=True,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
@@ -168,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file",
         type=config_file,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
 
     bench = sub.add_parser(
@@ -250,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=config_file,
         default=None,
         metavar="FILE|NAME",
-        help="a config file, or a shipped config's name (demo, example)",
+        help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
     demo.add_argument("--speed", type=_positive, default=60.0)
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
@@ -316,6 +322,12 @@ def _load_scenario(path: Path) -> Scenario:
         _exit_with(f"{err.source}: scenario has {len(err.problems)} error(s):", err.problems)
 
 
+STRATEGY_SAYS = {
+    Strategy.DIRECT: "the heads' capacity requests and the compressor's frequency",
+    Strategy.SETPOINT: "the heads' own setpoints; the outdoor unit follows the heads",
+}
+
+
 def check_config(path: Path) -> int:
     loaded = _load(path)
     config = loaded.config
@@ -324,9 +336,13 @@ def check_config(path: Path) -> int:
     for name, bus in config.buses.items():
         where = bus.device if bus.type == "rtu" else f"{bus.host}:{bus.port}"
         print(f"  bus {name}: {bus.type} {where}")
-    odu = config.outdoor_unit
-    print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
-    _print_capabilities(loaded.odu_profile)
+    print(f"  strategy: {loaded.strategy} ({STRATEGY_SAYS[loaded.strategy]})")
+    odu, odu_profile = config.outdoor_unit, loaded.odu_profile
+    if odu is None or odu_profile is None:
+        print("  outdoor unit: none (its inverter follows the heads)")
+    else:
+        print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+        _print_capabilities(odu_profile)
     for zone in config.zones:
         behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
         print(

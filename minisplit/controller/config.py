@@ -6,6 +6,7 @@ dataclasses hold each value once): a config that leaves a key out runs the core 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ from pydantic import (
 
 from minisplit.controller.core.arbitration import ModePolicy
 from minisplit.controller.core.control import ControlTuning
+from minisplit.controller.core.head_setpoint import HeadLevers
 from minisplit.controller.core.sensor_health import SensorCheck
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
@@ -55,11 +57,14 @@ def _a_path(value: object) -> object:
 FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
 
 
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60
+
+
 class OutdoorUnitConfig(StrictModel):
     bus: Identifier
     unit_id: UnitId = 1
     profile: str = "reference-odu"
-    heartbeat_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    heartbeat_timeout_s: Annotated[int, Field(ge=0, le=3600)] = DEFAULT_HEARTBEAT_TIMEOUT_S
 
 
 class ZoneConfig(StrictModel):
@@ -271,7 +276,9 @@ class Config(StrictModel):
     controller_id: Identifier
     state_file: FilePath = Path("/var/lib/minisplit/state.json")
     buses: Annotated[dict[Identifier, Bus], Field(min_length=1)]
-    outdoor_unit: OutdoorUnitConfig
+    # None: a system of interface heads, whose outdoor unit the controller does not reach (its
+    # inverter follows the heads; docs/interfaces.md).
+    outdoor_unit: OutdoorUnitConfig | None = None
     zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
     mqtt: MqttConfig | None = None
     control: ControlConfig = ControlConfig()
@@ -322,6 +329,12 @@ class Config(StrictModel):
             raise KeysError(f"no zone has id {priority!r}", ("control", "priority_zone"))
         return self
 
+    @property
+    def heartbeat_timeout_s(self) -> int:
+        """The heartbeat timeout written to every unit that has one (`[outdoor_unit]`'s)."""
+        odu = self.outdoor_unit
+        return DEFAULT_HEARTBEAT_TIMEOUT_S if odu is None else odu.heartbeat_timeout_s
+
     def zone(self, zone_id: str) -> ZoneConfig:
         for zone in self.zones:
             if zone.id == zone_id:
@@ -332,9 +345,9 @@ class Config(StrictModel):
 def _devices(config: Config) -> list[tuple[str, Loc, str, int, int | None]]:
     """Each unit a config addresses: who, where, its bus, unit id and index behind it."""
     odu = config.outdoor_unit
-    devices: list[tuple[str, Loc, str, int, int | None]] = [
-        ("outdoor_unit", ("outdoor_unit",), odu.bus, odu.unit_id, None)
-    ]
+    devices: list[tuple[str, Loc, str, int, int | None]] = []
+    if odu is not None:
+        devices.append(("outdoor_unit", ("outdoor_unit",), odu.bus, odu.unit_id, None))
     devices += [
         (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id, z.unit_index)
         for i, z in enumerate(config.zones)
@@ -365,8 +378,22 @@ class LoadedConfig:
         self._at_index: dict[tuple[str, int], DeviceProfile] = {}
 
     @property
-    def odu_profile(self) -> DeviceProfile:
-        return self.profiles[self.config.outdoor_unit.profile]
+    def odu_profile(self) -> DeviceProfile | None:
+        """The outdoor unit's profile; None where the config has no `[outdoor_unit]`."""
+        odu = self.config.outdoor_unit
+        return None if odu is None else self.profiles[odu.profile]
+
+    @property
+    def strategy(self) -> Strategy:
+        """How the product drives the heads, from their profiles (`control_strategy`)."""
+        strategy, problems = control_strategy(self.config, self.profiles)
+        assert strategy is not None and not problems, problems  # parse_config refused them
+        return strategy
+
+    @property
+    def head_levers(self) -> HeadLevers:
+        """What the setpoint strategy is told of the heads (one for all: `control_strategy`)."""
+        return head_levers(self.profiles[self.config.zones[0].profile])
 
     def head_profile(self, zone: ZoneConfig) -> DeviceProfile:
         """The zone's profile, at the zone's addresses behind a gateway (`unit_index`)."""
@@ -414,6 +441,9 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
         ]
     problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
+    if len(profiles) == len({name for _, name, _ in profile_keys(config)}):
+        _, refused = control_strategy(config, profiles)
+        problems += [at_key(text, loc, message) for loc, message in refused]
     problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
     problems += _remote_sensor_topics(config, text)
     if problems:
@@ -424,9 +454,11 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
 def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
     """Every ``profile`` key of a config: where it is, the profile it names, the kind of device
     that profile must describe."""
-    keys: list[tuple[Loc, str, DeviceKind]] = [
-        (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
-    ]
+    keys: list[tuple[Loc, str, DeviceKind]] = []
+    if config.outdoor_unit is not None:
+        keys.append(
+            (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
+        )
     for i, zone in enumerate(config.zones):
         keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
     return keys
@@ -439,7 +471,8 @@ def _gateway_problems(
     layout, within the indices the profile serves; units that share a unit id are all of one
     gateway profile (a unit with an address of its own shares it with nobody)."""
     problems: list[tuple[Loc, str]] = []
-    if (odu := profiles.get(config.outdoor_unit.profile)) and odu.unit_indices is not None:
+    odu_name = None if config.outdoor_unit is None else config.outdoor_unit.profile
+    if odu_name is not None and (odu := profiles.get(odu_name)) and odu.unit_indices is not None:
         problems.append(
             (
                 ("outdoor_unit", "profile"),
@@ -485,7 +518,9 @@ def _shared_addresses(config: Config) -> list[tuple[Loc, str]]:
     gateway's: of one profile, each with its unit_index."""
     first: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
     problems: list[tuple[Loc, str]] = []
-    profiles: dict[Loc, str] = {("outdoor_unit",): config.outdoor_unit.profile}
+    profiles: dict[Loc, str] = {}
+    if config.outdoor_unit is not None:
+        profiles[("outdoor_unit",)] = config.outdoor_unit.profile
     profiles.update({("zones", i): z.profile for i, z in enumerate(config.zones)})
     for who, loc, bus, unit_id, index in _devices(config):
         profile = profiles[loc]
@@ -500,6 +535,111 @@ def _shared_addresses(config: Config) -> list[tuple[Loc, str]]:
             )
         )
     return problems
+
+
+class Strategy(StrEnum):
+    """How the product drives the heads (docs/architecture.md, 'Strategies')."""
+
+    # The heads' capacity_request and the outdoor unit's frequency_setpoint: `Controller`.
+    DIRECT = "direct"
+    # The heads' own setpoints (and external temperature where they take one), the unit's
+    # inverter following the heads: `controller.core.head_setpoint`.
+    SETPOINT = "setpoint"
+
+
+def head_levers(profile: DeviceProfile) -> HeadLevers:
+    """What a setpoint-driven head takes, from its profile: the range of its display_setpoint
+    (at the units' 0.5 K step) and whether it has an external-temperature register."""
+    spec = profile.registers.get("display_setpoint")
+    span = HeadLevers().heat_range_c if spec is None or spec.range is None else spec.range
+    return HeadLevers(
+        heat_range_c=span,
+        cool_range_c=span,
+        external_temperature="external_temperature" in capabilities(profile).levers,
+    )
+
+
+def control_strategy(
+    config: Config, profiles: Mapping[str, DeviceProfile]
+) -> tuple[Strategy | None, list[tuple[Loc, str]]]:
+    """The strategy the heads' profiles call for, or the keys that stop the product from
+    driving them: every head has `capacity_request` (direct, with an outdoor unit that has
+    `frequency_setpoint`), or none has and every one a writable `display_setpoint` (setpoint,
+    with no outdoor unit or one that follows its heads)."""
+    heads = [(i, zone, capabilities(profiles[zone.profile])) for i, zone in enumerate(config.zones)]
+    direct = [(i, zone) for i, zone, can in heads if "capacity_request" in can.levers]
+    if direct:
+        first = direct[0][1]
+        problems: list[tuple[Loc, str]] = [
+            (
+                ("zones", i, "profile"),
+                f"zone {zone.id!r}: profile {zone.profile!r} has no capacity_request, but zone "
+                f"{first.id!r} (profile {first.profile!r}) is driven by its capacity_request: "
+                "the heads of one system are all driven directly or all by their setpoints",
+            )
+            for i, zone, can in heads
+            if "capacity_request" not in can.levers
+        ]
+        odu = config.outdoor_unit
+        if odu is None:
+            problems.append(
+                (
+                    ("zones", direct[0][0], "profile"),
+                    f"zone {first.id!r}: profile {first.profile!r} asks the outdoor unit for "
+                    "capacity (capacity_request): the config needs an [outdoor_unit] whose "
+                    "profile has frequency_setpoint",
+                )
+            )
+        elif "frequency_setpoint" not in capabilities(profiles[odu.profile]).levers:
+            problems.append(
+                (
+                    ("outdoor_unit", "profile"),
+                    f"profile {odu.profile!r} has no frequency_setpoint: heads driven by their "
+                    f"capacity_request (zone {first.id!r}) need an outdoor unit whose "
+                    "compressor the controller sets",
+                )
+            )
+        return (None if problems else Strategy.DIRECT), problems
+    problems = [
+        (
+            ("zones", i, "profile"),
+            f"zone {zone.id!r}: profile {zone.profile!r} has neither capacity_request nor a "
+            "writable display_setpoint: the product cannot drive this head",
+        )
+        for i, zone, can in heads
+        if "display_setpoint" not in can.levers
+    ]
+    first_zone = config.zones[0]
+    levers = head_levers(profiles[first_zone.profile])
+    problems += [
+        (
+            ("zones", i, "profile"),
+            f"zone {zone.id!r}: profile {zone.profile!r} takes setpoints "
+            f"{_levers_text(head_levers(profiles[zone.profile]))}, zone {first_zone.id!r} "
+            f"(profile {first_zone.profile!r}) {_levers_text(levers)}: the setpoint-driven heads "
+            "of one system must take the same",
+        )
+        for i, zone, can in heads
+        if "display_setpoint" in can.levers and head_levers(profiles[zone.profile]) != levers
+    ]
+    odu = config.outdoor_unit
+    if odu is not None and "frequency_setpoint" in capabilities(profiles[odu.profile]).levers:
+        problems.append(
+            (
+                ("outdoor_unit", "profile"),
+                f"profile {odu.profile!r} has frequency_setpoint, but the heads (zone "
+                f"{first_zone.id!r}, profile {first_zone.profile!r}) are driven by their "
+                "setpoints, whose outdoor unit follows them: leave [outdoor_unit] out, or give "
+                "it a profile without frequency_setpoint",
+            )
+        )
+    return (None if problems else Strategy.SETPOINT), problems
+
+
+def _levers_text(levers: HeadLevers) -> str:
+    low, high = levers.heat_range_c
+    external = "with" if levers.external_temperature else "without"
+    return f"{low:g}..{high:g} °C {external} an external temperature"
 
 
 def _state_file_problems(path: Path) -> list[str]:

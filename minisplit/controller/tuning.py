@@ -17,6 +17,7 @@ from minisplit.controller.config import (
 from minisplit.controller.core.compressor import CoordinatorTuning
 from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.frost import FrostTuning
+from minisplit.controller.core.head_setpoint import SetpointTuning
 from minisplit.controller.core.interlocks import InterlockLimits
 from minisplit.controller.core.observation import ZoneSetup
 from minisplit.controller.core.presets import PresetRule, PresetTable
@@ -106,7 +107,8 @@ def sensor_check(config: SensorCheckConfig) -> SensorCheck:
 def control_tuning(loaded: LoadedConfig) -> ControlTuning:
     # The writable range of the frequency setpoint is the unit's [min, max]
     # (docs/reference-unit.md).
-    setpoint = loaded.odu_profile.registers.get("frequency_setpoint")
+    odu = loaded.odu_profile
+    setpoint = None if odu is None else odu.registers.get("frequency_setpoint")
     frequency_range = None if setpoint is None else setpoint.range
     if frequency_range is None:
         return control_tuning_from(loaded.config.control)
@@ -119,4 +121,16 @@ def zone_setup(zone: ZoneConfig) -> ZoneSetup:
         zone.sensor_offset_k,
         zone.remote_sensor_topic is not None,
         zone.remote_sensor_timeout_s,
+    )
+
+
+def setpoint_tuning(loaded: LoadedConfig) -> SetpointTuning:
+    """The setpoint strategy's tuning: the heads' levers from their profiles, and what
+    `[control]` says of the mode arbitration and the head sensor's bias."""
+    tuning = control_tuning(loaded)
+    return SetpointTuning(
+        levers=loaded.head_levers,
+        bias=tuning.head_sensor_bias,
+        mode_policy=tuning.coordinator.mode_policy,
+        mode_hold_s=tuning.coordinator.mode_hold_s,
     )

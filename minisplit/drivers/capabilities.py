@@ -96,13 +96,15 @@ HEAD_ROLES: tuple[Role, ...] = (
         "capacity_request",
         Use.LEVER,
         "the share of the head's capacity it asks of the outdoor unit (%): a direct lever",
-        "no direct capacity control of this head",
+        "no direct capacity control: the head is driven by its display_setpoint (the setpoint "
+        "strategy, chosen when no head of the config has this lever)",
     ),
     Role(
         "display_setpoint",
         Use.LEVER,
         "the head's own setpoint (°C): what its thermostat and display follow",
-        "no setpoint is written; the head's display shows its own",
+        "no setpoint is written; the head's display shows its own (and without "
+        "capacity_request either the product cannot drive the head: refused at check-config)",
     ),
     Role(
         "external_temperature",

@@ -72,11 +72,12 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
     def _command_values(self, command: HeadCommand) -> dict[str, float | str]:
         return head_command_values(command, self.profile)
 
-    async def write_external_temperature(self, celsius: float) -> None:
-        """The room temperature the head regulates on (written only if it changed); nothing
-        where the profile has no `external_temperature`."""
+    async def write_external_temperature(self, celsius: float, *, refresh: bool = False) -> None:
+        """The room temperature the head regulates on (written only if it changed, unless
+        ``refresh``: heads ignore a value not sent again for a while); nothing where the
+        profile has no `external_temperature`."""
         if "external_temperature" in self.capabilities.levers:
-            await self._write({"external_temperature": celsius})
+            await self._write({"external_temperature": celsius}, force=refresh)
 
 
 def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[str, float | str]:

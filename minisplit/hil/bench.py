@@ -30,6 +30,7 @@ from minisplit.controller.core.head_setpoint import (
 from minisplit.controller.core.observation import HeadReport, Observer, OduReport, ZoneSetup
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.tick import Controller
+from minisplit.controller.service.setpoint_heads import head_command
 from minisplit.controller.tuning import control_tuning_from
 from minisplit.drivers.records import HeadCommand, HeadInfo, OduInfo
 from minisplit.drivers.vocabulary import HeadMode, OduMode, VanePosition
@@ -500,18 +501,7 @@ def run_minisplit_setpoint(
                 run.setpoint_writes += 1
             if out.external_written_at != (None if was is None else was.external_written_at):
                 head.external_temperature = out.external_temperature
-            s = settings[zone]
-            head.apply(
-                HeadCommand(
-                    power=out.power,
-                    mode=out.mode,
-                    fan=s.fan_mode,
-                    vane_vertical=VanePosition.AUTO,
-                    vane_horizontal=VanePosition.AUTO,
-                    capacity_request_pct=0.0,
-                    display_setpoint=out.setpoint,
-                )
-            )
+            head.apply(head_command(out, settings[zone]))
     return run
 
 

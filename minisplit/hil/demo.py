@@ -70,7 +70,8 @@ def render(
         f"minisplit demo — simulated time {sim_clock} — control cycles {snapshot['cycles']}"
         f" — Modbus transactions {snapshot['transactions']}",
         "",
-        f"{'zone':<10}{'sensor °C':>10}{'air °C':>8}{'set °C':>8}  {'mode':<10}{'action':<12}"
+        f"{'zone':<10}{'sensor °C':>10}{'air °C':>8}{'set °C':>8}{'head °C':>9}  "
+        f"{'mode':<10}{'action':<12}"
         f"{'demand %':>9}"
         f"  {'sensor':<7}{'online':<7}",
     ]
@@ -80,19 +81,24 @@ def render(
             target = f"{z['target_temperature_low']}-{z['target_temperature_high']}"
         lines.append(
             f"{zone_id:<10}{_fmt(z['current_temperature']):>10}{_fmt(true_air.get(zone_id)):>8}"
-            f"{_fmt(target):>8}  "
+            f"{_fmt(target):>8}{_fmt(z.get('head_setpoint')):>9}  "
             f"{z['mode']!s:<10}{z['action']!s:<12}{_fmt(z['demand']):>9}  "
             f"{z['sensor']!s:<7}{_fmt(z['available']):<7}"
         )
-    lines += [
-        "",
-        f"outdoor unit: mode {_fmt(unit['mode'])}"
+    odu = (
+        "outdoor unit: not reached (its inverter follows the heads)"
+        if not snapshot.get("outdoor_unit", True)
+        else f"outdoor unit: mode {_fmt(unit['mode'])}"
         f"  compressor {_fmt(unit['compressor_frequency'])} Hz"
         f" (target {_fmt(unit['compressor_target'])})"
         f"  power {_fmt(unit['power'], '{:.0f}')} W"
         f"  energy {_fmt(unit['energy'], '{:.2f}')} kWh"
         f"  outdoor {_fmt(unit['outdoor_temperature'])} °C"
-        f"  defrost {_fmt(unit['defrost'])}",
+        f"  defrost {_fmt(unit['defrost'])}"
+    )
+    lines += [
+        "",
+        odu,
         "",
         "Change a room from another terminal, e.g.:",
         f"  mosquitto_pub -p {mqtt_port} -t {base}/zone/living/set/temperature -m 23",

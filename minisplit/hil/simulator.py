@@ -16,11 +16,11 @@ from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from minisplit.controller.config import LoadedConfig, SimRoomConfig
+from minisplit.controller.config import LoadedConfig, SimRoomConfig, Strategy
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.hil.building import Building, Room, RoomParameters
 from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
-from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S
+from minisplit.hil.firmware import DEFAULT_HEARTBEAT_TIMEOUT_S, HeadThermostat
 from minisplit.hil.gateway import Gateway
 from minisplit.hil.heatpump import REFERENCE_HEAD
 from minisplit.hil.homeowner import Homeowner
@@ -84,8 +84,9 @@ class Simulator:
         self.config = loaded
         self.scenario = scenario
         zone_ids = [zone.id for zone in config.zones]
+        thermostat = head_thermostat(loaded)
         if scenario is None:
-            self.house = house_from_config(loaded)
+            self.house = house_from_config(loaded, thermostat)
         else:
             if sorted(scenario.zones) != sorted(zone_ids):
                 raise SimulatorSetupError(
@@ -93,14 +94,22 @@ class Simulator:
                     f"config has {', '.join(zone_ids)}: they must be the same"
                 )
             self.house = build_house(
-                scenario, heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S, max_step_s=MAX_STEP_S
+                scenario,
+                heartbeat_timeout_s=_heartbeat_timeout_s(thermostat),
+                max_step_s=MAX_STEP_S,
+                thermostat=thermostat,
             )
         self._heads = {
             zone.id: IndoorHead(loaded.head_profile(zone), zone.unit_id, self.house.heads[zone.id])
             for zone in config.zones
         }
-        self.odu = OutdoorUnit(loaded.odu_profile, config.outdoor_unit.unit_id, self.house.odu)
-        self.units: dict[int, ServedUnit] = {self.odu.unit_id: self.odu}
+        # Without `[outdoor_unit]` the outdoor unit runs (following its heads) but is not served.
+        odu_profile, odu = loaded.odu_profile, config.outdoor_unit
+        self.served_odu: OutdoorUnit | None = None
+        self.units: dict[int, ServedUnit] = {}
+        if odu is not None and odu_profile is not None:
+            self.served_odu = OutdoorUnit(odu_profile, odu.unit_id, self.house.odu)
+            self.units[odu.unit_id] = self.served_odu
         gateways: dict[int, list[IndoorHead]] = {}
         for head in self._heads.values():
             index = head.profile.unit_index
@@ -118,7 +127,10 @@ class Simulator:
             else:
                 gateways.setdefault(head.unit_id, []).append(head)
         self.units.update((uid, Gateway(heads)) for uid, heads in gateways.items())
-        self.faults = FaultInjector({ODU_TARGET: self.odu, **self._heads}, self.house.time_s)
+        targets: dict[str, IndoorHead | OutdoorUnit] = dict(self._heads)
+        if self.served_odu is not None:
+            targets[ODU_TARGET] = self.served_odu
+        self.faults = FaultInjector(targets, self.house.time_s)
         self._clock: _Clock | None = None
         self.tcp_address: tuple[str, int] | None = None
 
@@ -245,6 +257,13 @@ class Simulator:
         self._catch_up()
         return self.head(zone_id).value(name)
 
+    @property
+    def odu(self) -> OutdoorUnit:
+        """The outdoor unit as served (KeyError where the config has no `[outdoor_unit]`)."""
+        if self.served_odu is None:
+            raise KeyError("the config has no [outdoor_unit]: the outdoor unit is not served")
+        return self.served_odu
+
     def odu_register(self, name: str) -> float | int | None:
         self._catch_up()
         return self.odu.value(name)
@@ -275,8 +294,28 @@ class Simulator:
         )
 
 
-def house_from_config(loaded: LoadedConfig) -> HouseSim:
-    """The house of a config's `[simulator]` section: one room per zone, reference units."""
+def head_thermostat(loaded: LoadedConfig) -> HeadThermostat | None:
+    """The heads' own thermostat where the config's heads are setpoint-driven (no
+    capacity_request): within their profile's display_setpoint range; None for direct heads."""
+    if loaded.strategy is not Strategy.SETPOINT:
+        return None
+    levers = loaded.head_levers
+    return HeadThermostat(
+        setpoint_step_c=levers.setpoint_step_c,
+        heat_range_c=levers.heat_range_c,
+        cool_range_c=levers.cool_range_c,
+    )
+
+
+def _heartbeat_timeout_s(thermostat: HeadThermostat | None) -> float:
+    """Setpoint-driven heads and the unit that follows them keep no watchdog: their
+    interfaces have no heartbeat, and their own logic is what runs anyway."""
+    return 0.0 if thermostat is not None else DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
+def house_from_config(loaded: LoadedConfig, thermostat: HeadThermostat | None = None) -> HouseSim:
+    """The house of a config's `[simulator]` section: one room per zone, reference units
+    (setpoint-driven behind their interfaces with a ``thermostat``)."""
     config = loaded.config
     rooms = []
     for zone in config.zones:
@@ -290,23 +329,29 @@ def house_from_config(loaded: LoadedConfig) -> HouseSim:
     return HouseSim(
         plant,
         {zone.id: REFERENCE_HEAD for zone in config.zones},
-        heartbeat_timeout_s=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        heartbeat_timeout_s=_heartbeat_timeout_s(thermostat),
         max_step_s=MAX_STEP_S,
+        thermostat=thermostat,
     )
 
 
-def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
-    """The TCP address of the outdoor unit's bus, when that bus is Modbus TCP."""
+def served_bus(loaded: LoadedConfig) -> str:
+    """The bus the simulator stands in for: the outdoor unit's, else the first zone's."""
     config = loaded.config
-    bus = config.buses[config.outdoor_unit.bus]
+    return config.zones[0].bus if config.outdoor_unit is None else config.outdoor_unit.bus
+
+
+def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
+    """The TCP address of the served bus (`served_bus`), when that bus is Modbus TCP."""
+    bus = loaded.config.buses[served_bus(loaded)]
     return (bus.host, bus.port) if isinstance(bus, TcpBus) else None
 
 
 def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
-    """Baud rate, parity and stop bits of the outdoor unit's bus when that is an RTU line (the
-    controller talks with those), else the reference units' 19200 8E1 (docs/reference-unit.md)."""
-    config = loaded.config
-    bus = config.buses[config.outdoor_unit.bus]
+    """Baud rate, parity and stop bits of the served bus (`served_bus`) when that is an RTU
+    line (the controller talks with those), else the reference units' 19200 8E1
+    (docs/reference-unit.md)."""
+    bus = loaded.config.buses[served_bus(loaded)]
     if isinstance(bus, SerialBus):
         return bus.baudrate, bus.parity, bus.stopbits
     return 19200, "E", 1
@@ -339,9 +384,10 @@ async def run_simulator(
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is None:
-            bus = loaded.config.outdoor_unit.bus
+            bus = served_bus(loaded)
+            whose = "the outdoor unit's" if loaded.config.outdoor_unit else "the heads'"
             raise SimulatorSetupError(
-                f"the outdoor unit's bus {bus!r} is a serial line: name the port to serve on "
+                f"{whose} bus {bus!r} is a serial line: name the port to serve on "
                 "(e.g. one end of a socat pty pair) or a TCP address"
             )
     default = framing_from_config(loaded)
@@ -365,8 +411,9 @@ async def run_simulator(
             if part
         )
         LOG.info(
-            "simulating %d heads and the outdoor unit (ids %s) on %s at %g× speed",
+            "simulating %d heads%s (ids %s) on %s at %g× speed",
             len(sim.heads),
+            "" if sim.served_odu is None else " and the outdoor unit",
             ", ".join(str(uid) for uid in sorted(sim.units)),
             where,
             speed,

@@ -248,13 +248,11 @@ class Rig:
         profile's invalid sentinel."""
         config = self.loaded.config
         if unit == ODU:
-            bus_name, unit_id, profile = (
-                config.outdoor_unit.bus,
-                config.outdoor_unit.unit_id,
-                self.loaded.odu_profile,
-            )
+            odu, profile = config.outdoor_unit, self.loaded.odu_profile
+            if odu is None or profile is None:
+                raise KeyError("the config has no [outdoor_unit]: its heads' interfaces have none")
             driver: HeadDriver | OutdoorUnitDriver = OutdoorUnitDriver(
-                await self._bus(bus_name), unit_id, profile
+                await self._bus(odu.bus), odu.unit_id, profile
             )
         else:
             zones = {zone.id: zone for zone in config.zones}

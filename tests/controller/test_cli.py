@@ -1,6 +1,7 @@
 """The command line: check-config output and exit codes, and clear argument errors."""
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -22,6 +23,8 @@ def test_check_config_ok_prints_a_summary(capsys):
     assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "zone living (Living room): bus rs485 unit 11" in out
+    assert "  strategy: direct (" in out
+    assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
 
 
 def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
@@ -29,11 +32,9 @@ def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
     registers no role uses (drivers.capabilities)."""
     (tmp_path / "head.toml").write_text(MINIMAL_HEAD)
     config = tmp_path / "house.toml"
-    config.write_text(
-        (ROOT / "config" / "example.toml")
-        .read_text()
-        .replace("unit_id = 11\n", 'unit_id = 11\nprofile = "head.toml"\n', 1)
-    )
+    example = (ROOT / "config" / "example.toml").read_text()
+    without_odu = re.sub(r"\[outdoor_unit\][^[]*", "", example)
+    config.write_text(re.sub(r"(unit_id = 1[1-4]\n)", r'\1profile = "head.toml"\n', without_odu))
     assert main(["check-config", str(config)]) == 0
     out = capsys.readouterr().out
     assert (
@@ -41,7 +42,9 @@ def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
         "readings: return_air_temperature\n"
         "    minimal-head: registers no role uses: filter_hours\n"
     ) in out
-    assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
+    # Heads with a setpoint but no capacity request: the setpoint strategy, and no ODU.
+    assert "  strategy: setpoint (" in out
+    assert "  outdoor unit: none (its inverter follows the heads)\n" in out
 
 
 def test_check_config_errors_exit_1_and_name_the_key(tmp_path, capsys):

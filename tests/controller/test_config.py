@@ -24,7 +24,7 @@ AFTER_EXAMPLE = EXAMPLE.count("\n") + 2
 def test_shipped_configs_load(name):
     loaded = load_config(ROOT / "config" / name)
     assert len(loaded.config.zones) == 4
-    assert loaded.odu_profile.name == "reference-odu"
+    assert loaded.odu_profile is not None and loaded.odu_profile.name == "reference-odu"
 
 
 def problems(text: str) -> list[str]:
@@ -359,11 +359,14 @@ def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
     name in the working directory is the user's and wins; a mistyped name lists the shipped."""
     monkeypatch.chdir(tmp_path)
     shipped = {path.stem: path for path in shipped_configs()}
-    assert set(shipped) == {"demo", "example"}  # the fault file beside them is no config
+    # The fault file beside them is no config.
+    assert set(shipped) == {"demo", "demo-gateway", "demo-intesis", "example"}
     assert config_file("demo") == shipped["demo"]
     assert load_config(config_file("demo.toml")).config.controller_id == "demo"
     (tmp_path / "demo.toml").write_text("not a config")
     assert config_file("demo.toml") == Path("demo.toml")
     with pytest.raises(ConfigError) as err:
         load_config(config_file("demx"))
-    assert err.value.problems[-1] == "nor is it a shipped config: demo, example"
+    assert err.value.problems[-1] == (
+        "nor is it a shipped config: demo, demo-gateway, demo-intesis, example"
+    )

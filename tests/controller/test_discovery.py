@@ -533,3 +533,38 @@ def test_the_climate_entity_offers_the_heads_modes_and_fan_steps() -> None:
     assert climate["fan_modes"] == ["low", "medium", "high"]
     bare = climate_config(TOPICS, ZONES[0], capabilities=head_with('{ 1 = "cool" }', None))
     assert not any(key.startswith("fan_mode") for key in bare)
+
+
+# ---- setpoint-driven heads, no outdoor unit (issue 13) ---------------------------------------
+
+INTERFACE = capabilities(load_profile("intesis-mitsubishi"))
+
+
+def test_a_system_without_an_outdoor_unit_announces_no_unit_entities() -> None:
+    messages = discovery_messages(
+        TOPICS,
+        ZONES,
+        TemperatureUnit.CELSIUS,
+        HEADS,
+        dict.fromkeys(["living", "bedroom"], INTERFACE),
+        outdoor_unit=False,
+    )
+    assert not [topic for topic in messages if "-unit-" in topic]
+    assert len([t for t in messages if _component(t) == "climate"]) == 2
+
+
+@pytest.mark.parametrize("unit", list(TemperatureUnit))
+def test_a_setpoint_driven_head_gets_its_written_setpoint_as_a_diagnostic(
+    unit: TemperatureUnit,
+) -> None:
+    caps = {"living": INTERFACE, "bedroom": REFERENCE_HEAD}
+    messages = discovery_messages(TOPICS, ZONES, unit, HEADS, caps)
+    found = {t: p for t, p in messages.items() if "head_setpoint" in t}
+    assert list(found) == ["homeassistant/sensor/house-living-head_setpoint/config"]
+    (payload,) = found.values()
+    assert payload["entity_category"] == "diagnostic"
+    assert payload["device_class"] == "temperature"
+    assert payload["unit_of_measurement"] == unit.symbol
+    assert payload["state_topic"] == "minisplit/house/zone/living/state"
+    field = re.findall(r"value_json\.(\w+)", str(payload["value_template"]))
+    assert field == ["head_setpoint"] and "head_setpoint" in ZONE_STATE_FIELDS

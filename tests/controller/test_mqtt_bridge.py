@@ -1221,6 +1221,30 @@ async def test_discovery_is_cleared_only_where_it_holds_what_we_published(
     assert await retained(mosquitto, theirs) == their_config
 
 
+async def test_without_an_outdoor_unit_its_announced_entities_are_cleared(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A config that had an [outdoor_unit] and has none now (setpoint-driven heads): the unit's
+    entities it announced are removed from Home Assistant, and no new ones are announced."""
+    frequency = "homeassistant/sensor/house-unit-compressor_frequency/config"
+    quiet = "homeassistant/switch/house-unit-quiet/config"
+    async with mosquitto.client() as client:
+        for topic, unique_id in [
+            (frequency, "minisplit-house-unit-compressor_frequency"),
+            (quiet, "minisplit-house-unit-quiet"),
+        ]:
+            payload = json.dumps({"unique_id": unique_id}).encode()
+            await client.publish(topic, payload, qos=1, retain=True)
+    async with running(mosquitto, outdoor_unit=False):
+        await mqtt_recorder.wait_for(frequency, lambda m: m.payload == b"")
+        await mqtt_recorder.wait_for(quiet, lambda m: m.payload == b"")
+        # The last zone's demand sensor is the last discovery message without a unit.
+        await mqtt_recorder.wait_for("homeassistant/sensor/house-office-demand/config")
+    announced = mqtt_recorder.on("homeassistant/+/+/config")
+    # Only the two published above.
+    assert [m.topic.value for m in announced if b"-unit-" in m.payload] == [frequency, quiet]
+
+
 def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
     """Pure dispatch: what makes the bridge look at a zone's discovery topics."""
     bridge = make_bridge(MqttConfig(), clock=lambda: 0.0)

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from minisplit.controller.core.control import ControlOutput
+from minisplit.controller.core.head_setpoint import HeadSetting
 from minisplit.controller.core.interlocks import InterlockLimits
 from minisplit.controller.core.observation import (
+    NO_ODU,
     HeadReport,
     Observer,
     OduReport,
@@ -18,6 +20,7 @@ from minisplit.controller.core.observation import (
 )
 from minisplit.controller.core.sensor_health import RemoteReading
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.service.setpoint_heads import SetpointZone, zone_action
 from minisplit.controller.service.state_report import (
     UNIT_STATE_FIELDS,
     ZONE_STATE_FIELDS,
@@ -26,7 +29,7 @@ from minisplit.controller.service.state_report import (
     zone_state,
 )
 from minisplit.drivers.records import HeadInfo, OduInfo
-from minisplit.drivers.vocabulary import OduMode
+from minisplit.drivers.vocabulary import HeadMode, OduMode, ZoneAction
 
 
 @dataclass(frozen=True)
@@ -217,4 +220,47 @@ def test_what_a_unit_does_not_report_is_none_of_it_and_its_ratings_the_controls(
     assert (state["energy"], state["power"], state["defrost"]) == (None, None, False)
     assert status_line(seen, {}, False).startswith(
         "zones 2/2 ok; ODU online; faults: a fault fault"
+    )
+
+
+# ---- setpoint-driven heads without an outdoor unit (issue 13) --------------------------------
+
+
+def _setting(power: bool = True, mode: HeadMode = HeadMode.HEAT, conflict: bool = False):
+    return HeadSetting(power, mode, 24.5, None, None, 20.0, conflict)
+
+
+@pytest.mark.parametrize(
+    ("setting", "thermo_on", "action"),
+    [
+        (_setting(), True, ZoneAction.HEATING),
+        (_setting(), False, ZoneAction.IDLE),  # its thermostat is satisfied
+        (_setting(), None, ZoneAction.HEATING),  # not reported: the head is taken to heat
+        (_setting(mode=HeadMode.COOL), True, ZoneAction.COOLING),
+        (_setting(power=False), True, ZoneAction.OFF),
+        (_setting(mode=HeadMode.FAN_ONLY), None, ZoneAction.FAN),
+        (_setting(conflict=True), True, ZoneAction.IDLE),
+    ],
+)
+def test_a_setpoint_driven_zones_action_follows_power_mode_and_thermo_on(
+    setting: HeadSetting, thermo_on: bool | None, action: ZoneAction
+) -> None:
+    assert zone_action(setting, thermo_on) is action
+
+
+def test_a_setpoint_driven_zone_shows_its_target_and_the_head_setpoint_beside_it():
+    seen = Observer(SETUPS, LIMITS).observe(
+        NO_ODU, reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 0.0
+    )
+    setpoint = SetpointZone(_setting(), ZoneAction.IDLE)
+    state = zone_state("a", seen, None, seen.zones["a"], (), setpoint)
+    assert (state["target_temperature"], state["head_setpoint"]) == (21.0, 24.5)
+    # No outdoor unit configured: not a fault of the heads (`odu_comms`), nor offline.
+    assert (state["action"], state["demand"], state["fault"]) == ("idle", 0.0, None)
+    heating = SetpointZone(_setting(), ZoneAction.HEATING)
+    assert zone_state("a", seen, None, seen.zones["a"], (), heating)["demand"] == 100.0
+    direct = zone_state("a", seen, None, seen.zones["a"], ())
+    assert direct["head_setpoint"] is None
+    assert status_line(seen, {}, unsaved=False) == (
+        "zones 2/2 ok; ODU follows the heads; faults: none"
     )

@@ -286,10 +286,6 @@ type = "tcp"
 host = "127.0.0.1"
 port = 5020
 
-[outdoor_unit]
-bus = "sim"
-unit_id = 1
-
 [[zones]]
 id = "living"
 name = "Living room"

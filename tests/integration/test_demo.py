@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 
+SHORT = ("--duration", "4", "--speed", "60")
 
-@pytest.mark.integration
-def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
+
+def last_view_of_demo(tmp_path: Path, *options: str) -> str:
+    """The last live view of a 4-second demo at 60x speed (it must end cleanly)."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "minisplit.controller.cli",
-            "demo",
-            "--duration",
-            "4",
-            "--speed",
-            "60",
-        ],
+        [sys.executable, "-m", "minisplit.controller.cli", "demo", *options, *SHORT],
         cwd=tmp_path,  # the demo's state file lands here, not in the checkout
         capture_output=True,
         text=True,
@@ -34,12 +27,30 @@ def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    last_view = result.stdout.split("minisplit demo —")[-1]
+    return result.stdout.split("minisplit demo —")[-1]
+
+
+@pytest.mark.integration
+def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
+    last_view = last_view_of_demo(tmp_path)
     for zone in ("living", "kitchen", "bedroom", "office"):
         assert f"\n{zone} " in last_view
     assert "heating" in last_view
     assert "outdoor unit: mode heat" in last_view
     assert "mosquitto_pub -p" in last_view
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("config", ["demo-intesis", "demo-gateway"])
+def test_the_interface_demos_drive_setpoint_heads(tmp_path, config):
+    """The shipped configs of interface heads: no outdoor unit, the heads driven by their
+    setpoints, each shown beside the homeowner's target."""
+    last_view = last_view_of_demo(tmp_path, "--config", config)
+    assert "head °C" in last_view
+    rows = [line for line in last_view.splitlines() if line.startswith("living ")]
+    assert rows and "heating" in rows[-1], last_view
+    assert re.search(r"living +\S+ +\S+ +21\.0 +\d+\.\d +heat ", rows[-1]), rows[-1]
+    assert "outdoor unit: not reached (its inverter follows the heads)" in last_view
 
 
 def start_demo(tmp_path: Path, *, own_group: bool) -> subprocess.Popen[str]:

@@ -102,6 +102,7 @@ class OduReport:
     available: bool
     refused: str | None = None  # the fault it was refused for when probed
     autonomous: bool = False  # it reports its heartbeat lapsed
+    configured: bool = True  # False: the config has no outdoor unit (`NO_ODU`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,10 @@ class HeadReport:
     available: bool
     refused: str | None = None
     autonomous: bool = False
+
+
+# The outdoor unit of a config without one: heads whose unit follows them unseen.
+NO_ODU = OduReport(None, None, available=False, configured=False)
 
 
 class RemoteSample(NamedTuple):

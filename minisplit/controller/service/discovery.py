@@ -304,24 +304,52 @@ def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
     }
 
 
-def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+def _zone_sensor(topics: Topics, zone: ZoneConfig, key: str, name: str) -> dict[str, object]:
+    """A sensor of a zone's device that reads field ``key`` of the zone's state."""
     cfg = _entity(
-        _device_id(topics.controller_id, zone.id, "demand"),
+        _device_id(topics.controller_id, zone.id, key),
         "sensor",
-        _entity_name(topics, zone.id, "demand"),
+        _entity_name(topics, zone.id, key),
         _head_device(topics, zone),
     )
     cfg |= _zone_availability(topics, zone.id)
     cfg |= {
-        "name": "Demand",
+        "name": name,
         "state_topic": topics.zone_state(zone.id),
-        "value_template": _field("demand"),
-        "unit_of_measurement": "%",
+        "value_template": _field(key),
         "state_class": "measurement",
-        "suggested_display_precision": 0,
-        "icon": "mdi:gauge",
     }
     return cfg
+
+
+def zone_demand_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    cfg = _zone_sensor(topics, zone, "demand", "Demand")
+    cfg |= {"unit_of_measurement": "%", "suggested_display_precision": 0, "icon": "mdi:gauge"}
+    return cfg
+
+
+def zone_head_setpoint_config(
+    topics: Topics, zone: ZoneConfig, unit: TemperatureUnit = TemperatureUnit.CELSIUS
+) -> dict[str, object]:
+    """A setpoint-driven head's written setpoint (docs/mqtt.md `head_setpoint`): a diagnostic
+    beside the zone's target, which stays the homeowner's."""
+    cfg = _zone_sensor(topics, zone, "head_setpoint", "Head setpoint")
+    cfg |= {
+        "device_class": "temperature",
+        "unit_of_measurement": unit.symbol,
+        "suggested_display_precision": 1,
+        "entity_category": "diagnostic",
+    }
+    return cfg
+
+
+def setpoint_driven(capabilities: Capabilities | None) -> bool:
+    """A head driven by its own setpoint: a writable display_setpoint, no capacity_request."""
+    return (
+        capabilities is not None
+        and "display_setpoint" in capabilities.levers
+        and "capacity_request" not in capabilities.levers
+    )
 
 
 @dataclass(frozen=True)
@@ -455,10 +483,12 @@ def discovery_messages(
     unit: TemperatureUnit = TemperatureUnit.CELSIUS,
     heads: Mapping[str, HeadInfo | None] | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
+    outdoor_unit: bool = True,
 ) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for the whole controller: every zone and the outdoor unit.
-    ``heads`` holds what each zone's head said about itself, once it has answered;
-    ``capabilities`` what each head's profile gives."""
+    """{config topic: payload} for the whole controller: every zone and the outdoor unit
+    (none of its entities where the config has no ``outdoor_unit``). ``heads`` holds what each
+    zone's head said about itself, once it has answered; ``capabilities`` what each head's
+    profile gives (a setpoint-driven head gets its written setpoint as a diagnostic sensor)."""
     messages: dict[str, dict[str, object]] = {}
     for zone in zones:
         head = (heads or {}).get(zone.id)
@@ -468,7 +498,11 @@ def discovery_messages(
         messages[topics.config("sensor", _object_id(topics, zone.id, "demand"))] = (
             zone_demand_config(topics, zone)
         )
-    messages |= unit_sensor_configs(topics, unit)
+        if setpoint_driven((capabilities or {}).get(zone.id)):
+            topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
+            messages[topic] = zone_head_setpoint_config(topics, zone, unit)
+    if outdoor_unit:
+        messages |= unit_sensor_configs(topics, unit)
     return messages
 
 
@@ -481,6 +515,15 @@ def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict
     return {
         topics.config(component, _entity_name(topics, *parts)): unique_id
         for component, parts, unique_id in entities
+    }
+
+
+def retired_unit_discovery(topics: Topics) -> dict[str, str]:
+    """{config topic: unique_id} of the outdoor unit's entities, for a config that has no
+    outdoor unit (any more): cleared only where the retained config carries that unique_id."""
+    return {
+        topics.config(component, _object_id(topics, *parts)): unique_id
+        for component, parts, unique_id in _unit_entities(topics)
     }
 
 

@@ -50,6 +50,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
 )
@@ -107,10 +108,13 @@ class MqttBridge:
         reports: ReportLimiter | None = None,
         clock: Callable[[], float] | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
+        outdoor_unit: bool = True,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
-        entity offers and its commands accept; all of them where it is not given)."""
+        entity offers and its commands accept; all of them where it is not given);
+        ``outdoor_unit``: the config has one (else its entities are not announced)."""
         self._config = config
+        self._outdoor_unit = outdoor_unit
         self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
@@ -144,6 +148,8 @@ class MqttBridge:
         # (an older id layout, or a zone no longer configured), with the unique_id it gave them
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
+        if not outdoor_unit:  # its entities, announced while the config had one, go
+            self._claims |= retired_unit_discovery(self._topics)
         self._retired: set[str] = set()
         self._to_subscribe: list[str] = []
         self._reports = reports or ReportLimiter()
@@ -221,7 +227,12 @@ class MqttBridge:
 
     def _build_discovery(self) -> dict[str, bytes]:
         messages = discovery_messages(
-            self._topics, list(self._zones.values()), self._unit, self._heads, self._capabilities
+            self._topics,
+            list(self._zones.values()),
+            self._unit,
+            self._heads,
+            self._capabilities,
+            self._outdoor_unit,
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 

@@ -9,6 +9,7 @@ from typing import TypedDict
 from minisplit.controller.core.control import ControlOutput, ZoneInput
 from minisplit.controller.core.observation import HeadReadings, Observation, OduReadings
 from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.controller.service.setpoint_heads import SetpointZone
 from minisplit.drivers.vocabulary import ZoneAction
 
 ODU_UNIT = "outdoor unit"  # how logs and the status name the ODU (zones go by their id)
@@ -39,6 +40,9 @@ class ZoneState(TypedDict):
     available: bool
     mode_conflict: bool
     fault: str | None
+    # The setpoint written to a setpoint-driven head (None for a head driven directly): a
+    # diagnostic; the homeowner's target stays `target_temperature`.
+    head_setpoint: float | None
 
 
 class UnitState(TypedDict):
@@ -66,6 +70,7 @@ ZONE_TEMPERATURE_FIELDS = (
     "target_temperature",
     "target_temperature_low",
     "target_temperature_high",
+    "head_setpoint",
 )
 UNIT_TEMPERATURE_FIELDS = ("outdoor_temperature",)
 
@@ -76,10 +81,12 @@ def zone_state(
     output: ControlOutput | None,
     followed: ZoneInput | None,
     sensor_faults: tuple[str, ...],
+    setpoint: SetpointZone | None = None,
 ) -> ZoneState:
     """The zone's state: ``followed`` is the input the control followed (the reading it chose,
     with its static offset; the bias estimate is for the control only), ``sensor_faults`` the
-    room sensors' faults as of that tick."""
+    room sensors' faults as of that tick, ``setpoint`` what the setpoint strategy did for the
+    zone where it drives the heads."""
     report = seen.heads[zone_id]
     settings = seen.zones[zone_id].settings
     available = report.available
@@ -88,8 +95,15 @@ def zone_state(
     out = output.zones.get(zone_id) if output else None
     status = report.status
     action = out.action if out and available else ZoneAction.OFF
+    demand = round(100 * out.demand, 1) if out else 0.0
+    conflict = bool(out and out.mode_conflict)
+    if setpoint is not None:
+        action = setpoint.action if available else ZoneAction.OFF
+        # Known only as the head's thermostat calling or not.
+        demand = 100.0 if action in (ZoneAction.HEATING, ZoneAction.COOLING) else 0.0
+        conflict = setpoint.setting.mode_conflict
     fault = report.refused or (_fault(status) if status else None)
-    if available and not seen.odu.available:
+    if available and seen.odu.configured and not seen.odu.available:
         # The heads were told to ask for no refrigerant: say so.
         action = action if action in (ZoneAction.OFF, ZoneAction.FAN) else ZoneAction.IDLE
         fault = fault or ODU_COMMS
@@ -109,11 +123,12 @@ def zone_state(
         "swing_horizontal_mode": settings.swing_horizontal_mode.value,
         "preset": settings.preset.value,
         "humidity": status.humidity if status else None,
-        "demand": round(100 * out.demand, 1) if out else 0.0,
+        "demand": demand,
         "sensor": sensor.value,
         "available": available,
-        "mode_conflict": bool(out and out.mode_conflict),
+        "mode_conflict": conflict,
         "fault": fault,
+        "head_setpoint": None if setpoint is None else setpoint.setting.setpoint,
     }
 
 
@@ -176,7 +191,9 @@ def status_line(
     if unsaved:
         faults.append("settings not saved (writing the state file failed; retrying)")
     status = seen.odu.status
-    if not seen.odu.available or status is None:
+    if not seen.odu.configured:
+        odu = "ODU follows the heads"
+    elif not seen.odu.available or status is None:
         odu = f"ODU {_refusal(seen.odu.refused) or 'offline'}"
     else:
         hz = status.compressor_frequency_hz

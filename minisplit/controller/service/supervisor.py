@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import LoadedConfig, Strategy
 from minisplit.controller.core.control import ControlOutput, ControlState
 from minisplit.controller.core.frost import resumed_frost
 from minisplit.controller.core.handheld import adopt_remote_request
-from minisplit.controller.core.observation import Observation, Observer, RemoteSample
+from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput, SetpointStrategy
+from minisplit.controller.core.observation import NO_ODU, Observation, Observer, RemoteSample
 from minisplit.controller.core.settings import Preset
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.core.transitions import SetPreset, apply_unit, apply_zone
@@ -43,14 +44,26 @@ from minisplit.controller.service.restart_memory import (
     with_defrost_interval,
 )
 from minisplit.controller.service.sensor_log import SensorFaultLog
+from minisplit.controller.service.setpoint_heads import (
+    SetpointZone,
+    head_command,
+    strategy_inputs,
+    zone_action,
+)
 from minisplit.controller.service.unit_link import (
     HeadLink,
     Heartbeats,
+    OduLink,
     UnitLink,
     poll_all,
     unit_links,
 )
-from minisplit.controller.tuning import control_tuning, sensor_check, zone_setup
+from minisplit.controller.tuning import (
+    control_tuning,
+    sensor_check,
+    setpoint_tuning,
+    zone_setup,
+)
 from minisplit.drivers.bus import Backoff, BusError, BusScheduler
 from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.records import RemoteRequest
@@ -92,14 +105,26 @@ class Supervisor:
                 capabilities={
                     zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones
                 },
+                outdoor_unit=config.outdoor_unit is not None,
             )
             if config.mqtt is not None
             else None
         )
         publish = self.bridge.publish_zone_availability if self.bridge else None
-        self.odu, self.heads = unit_links(loaded, self.buses, publish)
-        self.links: tuple[UnitLink[Any, Any, Any], ...] = (self.odu, *self.heads.values())
-        self.heartbeats = Heartbeats(config.outdoor_unit.heartbeat_timeout_s)
+        self.odu_link, self.heads = unit_links(loaded, self.buses, publish)
+        odu_links = () if self.odu_link is None else (self.odu_link,)
+        self.links: tuple[UnitLink[Any, Any, Any], ...] = (*odu_links, *self.heads.values())
+        self.heartbeats = Heartbeats(config.heartbeat_timeout_s)
+        # Setpoint-driven heads: their loop (the `Controller` runs all the same for the room
+        # sensors, the presets and the boost; its compressor commands are not written).
+        self.strategy = loaded.strategy
+        self.setpoint_control = (
+            SetpointStrategy(setpoint_tuning(loaded))
+            if self.strategy is Strategy.SETPOINT
+            else None
+        )
+        self.setpoint_zones: dict[str, SetpointZone] = {}
+        self._external_written: dict[str, float | None] = {}
         self.store = StateStore(config.state_file)
         saved = self.store.load()
         # A setting takes effect once it is on disk (see on_command).
@@ -132,6 +157,13 @@ class Supervisor:
         self._actuate_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.cycle_done = asyncio.Event()
+
+    @property
+    def odu(self) -> OduLink:
+        """The link to the outdoor unit (KeyError where the config has no `[outdoor_unit]`)."""
+        if self.odu_link is None:
+            raise KeyError("the config has no [outdoor_unit]")
+        return self.odu_link
 
     @property
     def settings(self) -> SavedState:
@@ -217,7 +249,7 @@ class Supervisor:
     def _observe(self, now: float) -> Observation:
         state = self.settings
         return self.observer.observe(
-            self.odu.report(),
+            NO_ODU if self.odu_link is None else self.odu_link.report(),
             {zone_id: head.report() for zone_id, head in self.heads.items()},
             state.zones,
             state.unit,
@@ -251,15 +283,53 @@ class Supervisor:
                     decision.refusal,
                     decision.output.odu,
                 )
-            writes = [self._write_heads(decision.output)]
-            if decision.odu_command is not None:
-                writes.append(self.odu.write(decision.odu_command))
-            await asyncio.gather(*writes)
+            if self.setpoint_control is not None:
+                await self._write_setpoints(seen, decision.output, now)
+            else:
+                writes = [self._write_heads(decision.output)]
+                if decision.odu_command is not None and self.odu_link is not None:
+                    writes.append(self.odu_link.write(decision.odu_command))
+                await asyncio.gather(*writes)
             self._publish()
+
+    async def _write_setpoints(self, seen: Observation, output: ControlOutput, now: float) -> None:
+        """The setpoint strategy's step, its settings written to the heads that answer (each
+        register only when it changed; the external temperature whenever the strategy
+        (re)writes it)."""
+        assert self.setpoint_control is not None
+        thermo_on = {
+            zone_id: None if head.status is None else head.status.thermo_on
+            for zone_id, head in self.heads.items()
+        }
+        inputs = strategy_inputs(seen, self.controller.inputs, output, thermo_on)
+        settings = self.setpoint_control.step(inputs, now)
+        self.setpoint_zones = {
+            zone_id: SetpointZone(setting, zone_action(setting, thermo_on[zone_id]))
+            for zone_id, setting in settings.items()
+        }
+        await asyncio.gather(
+            *(
+                self._write_setpoint_head(zone_id, head, settings[zone_id], inputs[zone_id])
+                for zone_id, head in self.heads.items()
+                if head.available
+            )
+        )
+
+    async def _write_setpoint_head(
+        self, zone_id: str, head: HeadLink, setting: HeadSetting, given: HeadZoneInput
+    ) -> None:
+        await head.write(head_command(setting, given.settings))
+        written_at = setting.external_written_at
+        if setting.external_temperature is not None and written_at != self._external_written.get(
+            zone_id
+        ):
+            await head.write_external_temperature(setting.external_temperature)
+            self._external_written[zone_id] = written_at
 
     async def _write_heads(self, output: ControlOutput) -> None:
         commands = {zone_id: out.head for zone_id, out in output.zones.items()}
-        if not self.odu.available:  # no refrigerant to share: the heads ask for none (safe state)
+        odu = self.odu_link
+        if odu is None or not odu.available:  # no refrigerant to share: the heads ask for none
             commands = {z: replace(c, capacity_request_pct=0.0) for z, c in commands.items()}
         await asyncio.gather(*(h.write(commands[z]) for z, h in self.heads.items() if h.available))
 
@@ -294,12 +364,15 @@ class Supervisor:
         so published and persisted), then the head is told it was adopted."""
         zone = self.loaded.config.zone(zone_id)
         out = self.output.zones.get(zone_id) if self.output else None
+        shown = out.head.display_setpoint if out else None
+        if (setpoint := self.setpoint_zones.get(zone_id)) is not None:
+            shown = setpoint.setting.setpoint  # what the head shows: the loop's setpoint
         wanted = self.wanted_settings()
         before = wanted.zones[zone_id]
         after = adopt_remote_request(
             before,
             request,
-            shown_setpoint=out.head.display_setpoint if out else None,
+            shown_setpoint=shown,
             limits=(zone.min_temperature, zone.max_temperature),
         )
         if after != before:
@@ -323,10 +396,15 @@ class Supervisor:
         followed = self.controller.inputs.get(zone_id)
         sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
         faults = sensors.faults() if sensors else ()
-        return state_report.zone_state(zone_id, self.observation, self.output, followed, faults)
+        setpoint = self.setpoint_zones.get(zone_id)
+        return state_report.zone_state(
+            zone_id, self.observation, self.output, followed, faults, setpoint
+        )
 
     def unit_state(self) -> state_report.UnitState:
-        return state_report.unit_state(self.observation, self.output, self.committer.unsaved)
+        # The setpoint strategy sets no compressor: the direct control's target is not shown.
+        output = self.output if self.setpoint_control is None else None
+        return state_report.unit_state(self.observation, output, self.committer.unsaved)
 
     def _publish(self) -> None:
         if self.bridge is None:
@@ -340,6 +418,7 @@ class Supervisor:
         return {
             "zones": {zone_id: self.zone_state(zone_id) for zone_id in self.heads},
             "unit": self.unit_state(),
+            "outdoor_unit": self.odu_link is not None,
             "cycles": self.cycles,
             "transactions": sum(b.total_transactions for b in self.buses.values()),
         }

@@ -210,6 +210,14 @@ class HeadLink(UnitLink[HeadInfo, HeadStatus, HeadCommand]):
     def report(self) -> HeadReport:
         return HeadReport(self.info, self.status, self.available, self.refusal, self.autonomous)
 
+    async def write_external_temperature(self, celsius: float) -> None:
+        """The room temperature the head regulates on, written again even if unchanged (the
+        head ignores one it was not sent for a while); a failure is logged, as `write`'s."""
+        try:
+            await self._head.write_external_temperature(celsius, refresh=True)
+        except (BusError, ValueError) as err:
+            log.debug("zone %s: writing the external temperature failed: %s", self.name, err)
+
     async def ack_remote(self) -> None:
         """Tell the head its handheld-remote change was adopted."""
         try:
@@ -248,19 +256,24 @@ def unit_links(
     loaded: LoadedConfig,
     buses: Mapping[str, BusScheduler],
     on_availability: Callable[[str, bool], None] | None = None,
-) -> tuple[OduLink, dict[str, HeadLink]]:
-    """The links to the configured outdoor unit and heads (by zone id), on their ``buses``;
+) -> tuple[OduLink | None, dict[str, HeadLink]]:
+    """The links to the configured outdoor unit (None without `[outdoor_unit]`) and heads (by
+    zone id), on their ``buses``;
     ``on_availability`` hears each head's availability after each poll."""
     config = loaded.config
     refused = RefusedUnits(Backoff(config.control.period_s, REFUSED_REPROBE_MAX_S))
-    heartbeat_s = config.outdoor_unit.heartbeat_timeout_s
-    odu = config.outdoor_unit
-    odu_link = OduLink(
-        ODU_UNIT,
-        OutdoorUnitDriver(buses[odu.bus], odu.unit_id, loaded.odu_profile),
-        refused,
-        failed_polls_tolerated=config.buses[odu.bus].failed_polls_tolerated,
-        heartbeat_timeout_s=heartbeat_s,
+    heartbeat_s = config.heartbeat_timeout_s
+    odu, odu_profile = config.outdoor_unit, loaded.odu_profile
+    odu_link = (
+        None
+        if odu is None or odu_profile is None
+        else OduLink(
+            ODU_UNIT,
+            OutdoorUnitDriver(buses[odu.bus], odu.unit_id, odu_profile),
+            refused,
+            failed_polls_tolerated=config.buses[odu.bus].failed_polls_tolerated,
+            heartbeat_timeout_s=heartbeat_s,
+        )
     )
     heads = {
         zone.id: HeadLink(

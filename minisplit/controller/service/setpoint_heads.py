@@ -1,0 +1,80 @@
+"""The setpoint strategy in the supervisor (docs/architecture.md, 'Strategies'): from one tick's
+observation to the inputs of `controller.core.head_setpoint`, and from its settings to each
+head's command and the zone's action.
+
+The `Controller` still runs on the same observation for what it does besides the compressor:
+the room sensors' check and choice, the presets and the boost; its capacity requests and
+compressor commands are not written. The loop here is given the sensor it chose (a remote
+sensor's reading; the head's own with its offset, whose bias the setpoint loop estimates
+itself) and the setpoint of the preset in effect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import NamedTuple
+
+from minisplit.controller.core.control import ControlOutput, ZoneInput
+from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput
+from minisplit.controller.core.observation import Observation
+from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+from minisplit.drivers.records import HeadCommand
+from minisplit.drivers.vocabulary import HeadMode, ZoneAction
+
+
+class SetpointZone(NamedTuple):
+    """What the setpoint strategy did for one zone: what the published state shows of it."""
+
+    setting: HeadSetting
+    action: ZoneAction
+
+
+def strategy_inputs(
+    seen: Observation,
+    followed: Mapping[str, ZoneInput],
+    output: ControlOutput | None,
+    thermo_on: Mapping[str, bool | None],
+) -> dict[str, HeadZoneInput]:
+    """Each zone's input: its settings at the preset's setpoint, the head's reading (with its
+    static offset), the remote sensor's where the control follows one, the head's thermo-on."""
+    inputs = {}
+    for zone_id, zone in seen.zones.items():
+        settings = zone.settings
+        out = output.zones.get(zone_id) if output else None
+        if out is not None and out.setpoint is not None and settings.mode is not ZoneMode.HEAT_COOL:
+            settings = replace(settings, target_temperature=out.setpoint)
+        chosen = followed.get(zone_id)
+        remote = (
+            chosen.temperature
+            if chosen is not None and chosen.sensor is SensorSource.REMOTE
+            else None
+        )
+        inputs[zone_id] = HeadZoneInput(settings, zone.temperature, remote, thermo_on.get(zone_id))
+    return inputs
+
+
+def head_command(setting: HeadSetting, settings: ZoneSettings) -> HeadCommand:
+    """The head's command: the strategy's power, mode and setpoint, the homeowner's fan and
+    vanes; no capacity request (the head has none)."""
+    return HeadCommand(
+        power=setting.power,
+        mode=setting.mode,
+        fan=settings.fan_mode,
+        vane_vertical=settings.swing_mode,
+        vane_horizontal=settings.swing_horizontal_mode,
+        capacity_request_pct=0.0,
+        display_setpoint=setting.setpoint,
+    )
+
+
+def zone_action(setting: HeadSetting, thermo_on: bool | None) -> ZoneAction:
+    """What the zone does: off, fan, idle (its thermostat is satisfied, where the head reports
+    thermo-on, or it waits for the unit to turn its way) or heating or cooling."""
+    if not setting.power:
+        return ZoneAction.OFF
+    if setting.mode is HeadMode.FAN_ONLY:
+        return ZoneAction.FAN
+    if setting.mode_conflict or thermo_on is False:
+        return ZoneAction.IDLE
+    return ZoneAction.HEATING if setting.mode is HeadMode.HEAT else ZoneAction.COOLING

@@ -1,0 +1,70 @@
+"""The setpoint strategy's inputs in the supervisor (issue 13): the preset's setpoint, the sensor
+the control follows and the head's thermo-on; the head command from its setting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from minisplit.controller.core.control import ControlOutput, ZoneOutput
+from minisplit.controller.core.head_setpoint import HeadSetting
+from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.observation import NO_ODU, HeadReport, Observer, ZoneSetup
+from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.zone import HEAT
+from minisplit.controller.service.setpoint_heads import head_command, strategy_inputs
+from minisplit.drivers.records import HeadCommand, HeadInfo, OduCommand
+from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
+from tests.controller.test_observation import Head
+
+ECO = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, preset=Preset.ECO)
+INFO = HeadInfo(None, None, None, False, False, False)
+SETUPS = {"a": ZoneSetup((16.0, 30.0), sensor_offset_k=-0.5), "b": ZoneSetup((16.0, 30.0))}
+
+
+def _output(setpoint: float) -> ControlOutput:
+    head = HeadCommand(
+        True, HeadMode.HEAT, FanSpeed.AUTO, VanePosition.AUTO, VanePosition.AUTO, 0, 21
+    )
+    zone = ZoneOutput(head, ZoneAction.HEATING, 0.5, HEAT, False, Preset.ECO, setpoint)
+    return ControlOutput(OduCommand(OduMode.OFF, 0.0), {"a": zone, "b": zone}, HEAT)
+
+
+def test_the_loop_gets_the_presets_setpoint_the_followed_sensor_and_thermo_on() -> None:
+    heads = {"a": HeadReport(INFO, Head(20.0), True), "b": HeadReport(INFO, Head(19.0), True)}
+    seen = Observer(SETUPS, InterlockLimits()).observe(
+        NO_ODU, heads, dict.fromkeys("ab", ECO), UnitSettings(), 0.0
+    )
+    followed = {
+        "a": seen.zones["a"],  # the head's own reading, with its offset
+        "b": replace(seen.zones["b"], temperature=18.4, sensor=SensorSource.REMOTE),
+    }
+    inputs = strategy_inputs(seen, followed, _output(19.0), {"a": True, "b": None})
+    a, b = inputs["a"], inputs["b"]
+    assert (a.settings.target_temperature, a.settings.preset) == (19.0, Preset.ECO)
+    assert (a.head_temperature, a.remote_temperature, a.thermo_on) == (19.5, None, True)
+    assert (b.head_temperature, b.remote_temperature, b.thermo_on) == (19.0, 18.4, None)
+    # Without the control's output (its first tick) the zone's own setpoint.
+    first = strategy_inputs(seen, followed, None, {})
+    assert first["a"].settings.target_temperature == 21.0
+
+
+def test_a_heat_cool_zone_keeps_its_two_setpoints() -> None:
+    both = ZoneSettings(mode=ZoneMode.HEAT_COOL, target_temperature_low=20.0)
+    heads = {z: HeadReport(INFO, Head(20.0), True) for z in "ab"}
+    seen = Observer(SETUPS, InterlockLimits()).observe(
+        NO_ODU, heads, dict.fromkeys("ab", both), UnitSettings(), 0.0
+    )
+    inputs = strategy_inputs(seen, dict(seen.zones), _output(17.0), {})
+    assert inputs["a"].settings == both
+
+
+def test_the_head_command_is_the_loops_setting_at_the_homeowners_fan_and_vanes() -> None:
+    settings = ZoneSettings(
+        mode=ZoneMode.HEAT, fan_mode=FanSpeed.LOW, swing_mode=VanePosition.SWING
+    )
+    setting = HeadSetting(True, HeadMode.HEAT, 23.5, 20.1, 60.0, 20.1, False)
+    command = head_command(setting, settings)
+    assert command == HeadCommand(
+        True, HeadMode.HEAT, FanSpeed.LOW, VanePosition.SWING, VanePosition.AUTO, 0.0, 23.5
+    )
