@@ -52,6 +52,27 @@ def _flag(name: str, bit_of: str, use: Use, meaning: str, without: str) -> Role:
 
 
 _NONE = "not shown (None)"
+
+
+def _fault_code(device: str) -> Role:
+    return Role(
+        "fault_code",
+        Use.READING,
+        f"the {device}'s fault; its `enum` names the codes",
+        "a fault shows as `fault` without a code",
+    )
+
+
+def _status(device: str) -> Role:
+    return Role(
+        "status",
+        Use.READING,
+        f"a bit field: its `bits` name any of the {device}'s flags below",
+        "each flag is its own register, or absent",
+        bit_field=True,
+    )
+
+
 _HEARTBEAT = "no heartbeat is sent: the device's own fallback never runs"
 
 HEAD_ROLES: tuple[Role, ...] = (
@@ -139,21 +160,10 @@ HEAD_ROLES: tuple[Role, ...] = (
     ),
     Role("coil_temperature", Use.READING, "the indoor coil (°C)", _NONE),
     Role("humidity", Use.READING, "the room's relative humidity (%)", "no humidity shown"),
-    Role(
-        "fault_code",
-        Use.READING,
-        "the head's fault; its `enum` names the codes",
-        "a fault shows as `fault` without a code",
-    ),
+    _fault_code("head"),
     Role("fan_speed_actual", Use.READING, "the fan's running step", _NONE),
     Role("valve_position", Use.READING, "the head's expansion valve (%)", _NONE),
-    Role(
-        "status",
-        Use.READING,
-        "a bit field: its `bits` name any of the head's flags below",
-        "each flag is its own register, or absent",
-        bit_field=True,
-    ),
+    _status("head"),
     _flag("fan_running", "status", Use.READING, "the fan turns", _NONE),
     _flag("coil_freeze_protection", "status", Use.READING, "coil frost protection", _NONE),
     _flag("condensate_alarm", "status", Use.READING, "the condensate pump alarms", _NONE),
@@ -293,21 +303,10 @@ ODU_ROLES: tuple[Role, ...] = (
     Role("discharge_temperature", Use.READING, "the compressor's discharge (°C)", _NONE),
     Role("input_power", Use.READING, "the unit's electrical power (W)", "no power shown"),
     Role("energy", Use.READING, "the unit's energy meter (Wh)", "no energy shown"),
-    Role(
-        "fault_code",
-        Use.READING,
-        "the unit's fault; its `enum` names the codes",
-        "a fault shows as `fault` without a code",
-    ),
+    _fault_code("unit"),
     Role("compressor_starts", Use.READING, "a counter of compressor starts", _NONE),
     Role("operating_hours", Use.READING, "the compressor's hours", _NONE),
-    Role(
-        "status",
-        Use.READING,
-        "a bit field: its `bits` name any of the unit's flags below",
-        "each flag is its own register, or absent",
-        bit_field=True,
-    ),
+    _status("unit"),
     _flag(
         "compressor_running",
         "status",
