@@ -193,6 +193,29 @@ async def test_a_line_that_tolerates_more_lost_polls_gives_a_unit_up_only_after_
         assert not scheduler.is_online(HEAD_ID)
 
 
+async def test_a_lost_write_does_not_cost_the_unit_a_poll_its_line_tolerates(
+    tcp_server: TcpEndpoint, line: FakeLine
+) -> None:
+    """The unit vanished while a command was on its way: the write is lost, then the three
+    polls the link holds over. The next poll must still go to the wire (the unit is back), not
+    be refused as offline because four requests in a row failed."""
+    bus = tcp_bus(tcp_server.port, timeout_s=0.05, retries=0).model_copy(
+        update={"failed_polls_tolerated": 3}
+    )
+    scheduler = BusScheduler("test", bus, probe_backoff=Backoff(60, 60))
+    line.silent.add(HEAD_ID)
+    async with running(scheduler):
+        with pytest.raises(DeviceTimeout):
+            await scheduler.write(HEAD_ID, 106, [215])
+        for _ in range(3):
+            with pytest.raises(DeviceTimeout):
+                await scheduler.read(HEAD_ID, STATUS)
+        assert scheduler.is_online(HEAD_ID)
+        line.silent.discard(HEAD_ID)
+        await scheduler.read(HEAD_ID, STATUS)  # back: answered, not refused
+        assert scheduler.stats(HEAD_ID).rejected_offline == 0
+
+
 async def test_offline_unit_is_reprobed_later_and_comes_back(
     tcp_server: TcpEndpoint, line: FakeLine
 ) -> None:
