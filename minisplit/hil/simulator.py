@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,9 +159,10 @@ class Simulator:
             self._clock.sim_origin += seconds
 
     def _advance_to(self, target_s: float) -> None:
-        if target_s - self.house.time_s > _TIME_EPSILON_S:
+        seconds = target_s - self.house.time_s
+        if seconds > _TIME_EPSILON_S:
             for house in self.houses.values():  # on one clock: each steps as far
-                house.step(target_s - self.house.time_s)
+                house.step(seconds)
         self.faults.update(self.house.time_s)
 
     def _catch_up(self) -> None:
@@ -180,10 +181,13 @@ class Simulator:
         baudrate: int = 19200,
         parity: str = "E",
         stopbits: int = 1,
+        also_tcp: Sequence[tuple[str, int]] = (),
     ) -> AsyncIterator[Simulator]:
         """Run the physics on the loop's clock and serve Modbus until the block ends.
 
-        ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which."""
+        ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which. Every unit
+        answers at ``tcp``, at each address of ``also_tcp`` (the other buses of a config with
+        several, `tcp_endpoints_from_config`) and on ``serial``."""
         if self._clock is not None:
             raise RuntimeError("the simulator is already running")
         self.faults.serve(serial_line=serial is not None)
@@ -198,6 +202,10 @@ class Simulator:
                 )
                 servers.append(tcp_server)
                 self.tcp_address = tcp_address(tcp_server)
+            for address in also_tcp:
+                servers.append(
+                    await start_tcp_server(self.units, *address, self._catch_up, faults=self.faults)
+                )
             if serial is not None:
                 servers.append(
                     await start_serial_server(
@@ -386,6 +394,34 @@ def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
     return (bus.host, bus.port) if isinstance(bus, TcpBus) else None
 
 
+def tcp_endpoints_from_config(loaded: LoadedConfig) -> list[tuple[str, int]]:
+    """The TCP address of every other bus a unit of the config sits on (besides the served
+    bus's), each once. SimulatorSetupError where one is a serial line: the simulator serves
+    one serial line, given by name, and then every unit on it."""
+    config = loaded.config
+    used = [
+        bus
+        for system in loaded.systems.values()
+        for bus in (
+            *([] if system.outdoor_unit is None else [system.outdoor_unit.bus]),
+            *(zone.bus for zone in system.zones),
+        )
+    ]
+    served = endpoint_from_config(loaded)
+    endpoints: list[tuple[str, int]] = []
+    for name in dict.fromkeys(used):
+        bus = config.buses[name]
+        if not isinstance(bus, TcpBus):
+            raise SimulatorSetupError(
+                f"bus {name!r} is a serial line beside the Modbus TCP bus "
+                f"{served_bus(loaded)!r}: the simulator serves TCP buses each at its address, "
+                "or every unit on one endpoint named with --tcp or --serial"
+            )
+        if (bus.host, bus.port) not in (served, *endpoints):
+            endpoints.append((bus.host, bus.port))
+    return endpoints
+
+
 def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
     """Baud rate, parity and stop bits of the served bus (`served_bus`) when that is an RTU
     line (the controller talks with those), else the reference units' 19200 8E1
@@ -420,8 +456,11 @@ async def run_simulator(
             "playing the schedules needs the config's [mqtt] section: the homeowner sets the"
             " zones through the controller's MQTT commands"
         )
+    also_tcp: list[tuple[str, int]] = []
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
+        if tcp is not None:
+            also_tcp = tcp_endpoints_from_config(loaded)
         if tcp is None:
             bus = served_bus(loaded)
             odus = any(system.outdoor_unit for system in loaded.systems.values())
@@ -440,12 +479,18 @@ async def run_simulator(
     if faults is not None:
         plan_fault_file(sim, faults, serial_line=serial is not None)
     async with sim.running(
-        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits
+        tcp=tcp,
+        serial=serial,
+        baudrate=baudrate,
+        parity=parity,
+        stopbits=stopbits,
+        also_tcp=also_tcp,
     ):
         where = " and ".join(
             part
             for part in (
                 f"tcp {sim.tcp_address[0]}:{sim.tcp_address[1]}" if sim.tcp_address else "",
+                *(f"tcp {host}:{port}" for host, port in also_tcp),
                 f"serial {serial_line(serial, baudrate, parity, stopbits)}" if serial else "",
             )
             if part
