@@ -456,11 +456,11 @@ async def run_simulator(
             "playing the schedules needs the config's [mqtt] section: the homeowner sets the"
             " zones through the controller's MQTT commands"
         )
-    also_tcp: list[tuple[str, int]] = []
+    more: list[tuple[str, int]] = []  # the other TCP buses' addresses
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
         if tcp is not None:
-            also_tcp = tcp_endpoints_from_config(loaded)
+            more = tcp_endpoints_from_config(loaded)
         if tcp is None:
             bus = served_bus(loaded)
             odus = any(system.outdoor_unit for system in loaded.systems.values())
@@ -479,18 +479,13 @@ async def run_simulator(
     if faults is not None:
         plan_fault_file(sim, faults, serial_line=serial is not None)
     async with sim.running(
-        tcp=tcp,
-        serial=serial,
-        baudrate=baudrate,
-        parity=parity,
-        stopbits=stopbits,
-        also_tcp=also_tcp,
+        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits, also_tcp=more
     ):
         where = " and ".join(
             part
             for part in (
                 f"tcp {sim.tcp_address[0]}:{sim.tcp_address[1]}" if sim.tcp_address else "",
-                *(f"tcp {host}:{port}" for host, port in also_tcp),
+                *(f"tcp {host}:{port}" for host, port in more),
                 f"serial {serial_line(serial, baudrate, parity, stopbits)}" if serial else "",
             )
             if part
