@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from minisplit.controller.config import (
+    DEFAULT_HEARTBEAT_TIMEOUT_S,
     MAIN_SYSTEM,
     ConfigError,
     Strategy,
@@ -14,6 +15,8 @@ from minisplit.controller.config import (
     load_config,
     parse_config,
 )
+from minisplit.controller.core.arbitration import ModePolicy
+from minisplit.controller.tuning import control_tuning, setpoint_tuning
 
 HEAD = """
 [[zones]]
@@ -140,3 +143,21 @@ def test_the_shipped_two_systems_demo_loads() -> None:
         "upstairs": Strategy.DIRECT,
         "downstairs": Strategy.SETPOINT,
     }
+
+
+def test_each_system_beats_at_its_own_outdoor_units_heartbeat_timeout() -> None:
+    loaded = parse_config(
+        TWO.replace('bus = "line"\n', 'bus = "line"\nheartbeat_timeout_s = 30\n', 1), "h"
+    )
+    assert loaded.systems["upstairs"].heartbeat_timeout_s == 30
+    assert loaded.systems["downstairs"].heartbeat_timeout_s == DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
+def test_the_priority_zone_applies_in_its_own_system_only() -> None:
+    text = TWO + '[control]\nmode_policy = "priority"\npriority_zone = "living"\n'
+    loaded = parse_config(text, "house.toml")
+    down = control_tuning(loaded, loaded.systems["downstairs"]).coordinator
+    up = control_tuning(loaded, loaded.systems["upstairs"]).coordinator
+    assert (down.mode_policy, down.priority_zone) == (ModePolicy.PRIORITY, "living")
+    assert (up.mode_policy, up.priority_zone) == (ModePolicy.FIRST, None)
+    assert setpoint_tuning(loaded, loaded.systems["downstairs"]).mode_policy is ModePolicy.PRIORITY

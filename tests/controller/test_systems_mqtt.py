@@ -80,7 +80,9 @@ def test_unit_commands_name_their_system_and_an_unknown_one_is_rejected() -> Non
     assert str(error) == "unknown system 'attic' (payload 'ON'); configured: upstairs, downstairs"
     (error,) = mqtt.dispatch(f"{BASE}/unit/upstairs/set/quiet", b"maybe")
     assert isinstance(error, CommandError) and "allowed: ON, OFF" in str(error)
-    # Today's single-system topic names no system: not a command here.
+    # The unit entities of the config as it was with one system are cleared (where they
+    # carry their unique_id), and its command topic names no system: not a command here.
+    assert "homeassistant/switch/house-unit-quiet/config" in mqtt.subscriptions
     assert mqtt.dispatch(f"{BASE}/unit/set/quiet", b"ON") == []
     assert len(commands) == 2
 

@@ -156,6 +156,8 @@ class MqttBridge:
         for system in self._systems:
             if not system.outdoor_unit:  # its entities, announced while it had one, go
                 self._claims |= retired_unit_discovery(self._topics, system)
+        if self._levels:  # so do those of the unit of a config of one system, as it was
+            self._claims |= retired_unit_discovery(self._topics)
         self._retired: set[str] = set()
         self._to_subscribe: list[str] = []
         self._reports = reports or ReportLimiter()
