@@ -59,11 +59,10 @@ def test_a_state_file_of_one_unit_gives_it_to_the_single_system(tmp_path: Path) 
     state_file = tmp_path / "state.json"
     loaded = shipped("demo", state_file)
     unit = UnitSettings(quiet=True, demand_limit_pct=70)
-    zones = {zone.id: {} for zone in loaded.config.zones}
     written = {"version": 1, "zones": {}, "unit": unit.to_dict(), "defrost_interval_s": 2800.0}
     state_file.write_text(json.dumps(written))
     supervisor = Supervisor(loaded)
     assert supervisor.settings.unit_of(MAIN_SYSTEM) == unit
     assert supervisor.unit_state()["quiet"] is True
     assert supervisor.controller.state.frost.interval_s == 2800.0
-    assert set(supervisor.settings.zones) == set(zones)
+    assert set(supervisor.settings.zones) == {zone.id for zone in loaded.config.zones}

@@ -268,8 +268,8 @@ class Supervisor:
         if isinstance(command, ZoneCommand):
             zone_settings = apply_zone(wanted.zones[command.zone_id], command.change)
             wanted = wanted.with_zone(command.zone_id, zone_settings, self.calendar_now())
-        else:
-            name = self._unit_system(command.system)
+        else:  # its system by its level in the topics, which is its name (None: the only one)
+            name = command.system or self.loaded.only_system.name
             wanted = wanted.with_unit(name, apply_unit(wanted.unit_of(name), command.change))
         self.committer.submit(wanted)
 
@@ -315,20 +315,13 @@ class Supervisor:
         except OSError as err:
             log.error("cannot write state file %s: %s; unsaved settings lost", self.store.path, err)
 
-    def _unit_system(self, topic_level: str | None) -> str:
-        """The name of the system whose unit a command's topic level names (None: the one
-        system of a config without [systems]; the bridge passes only levels it serves)."""
-        if topic_level is None:
-            return self.loaded.only_system.name
-        return topic_level
-
     # ---- state for MQTT and the live view -----------------------------------------------
     def zone_state(self, zone_id: str) -> state_report.ZoneState:
         return self._system_of[zone_id].zone_state(zone_id)
 
     def unit_state(self, system: str | None = None) -> state_report.UnitState:
         """The unit state of ``system`` (the config's one system if not given)."""
-        name = self.loaded.only_system.name if system is None else system
+        name = system or self.loaded.only_system.name
         return self.systems[name].unit_state(self.committer.unsaved)
 
     def _publish(self) -> None:
