@@ -493,7 +493,9 @@ async def run_simulator(
         LOG.info(
             "simulating %d heads%s (ids %s) on %s at %g× speed",
             len(sim.heads),
-            "" if sim.served_odu is None else " and the outdoor unit",
+            {0: "", 1: " and the outdoor unit"}.get(
+                len(sim.served_odus), f" and {len(sim.served_odus)} outdoor units"
+            ),
             ", ".join(str(uid) for uid in sorted(sim.units)),
             where,
             speed,
