@@ -32,6 +32,7 @@ from minisplit.controller.service.commands import SETPOINT_FIELDS
 from minisplit.controller.service.discovery import ONLINE, Topics
 from minisplit.controller.service.mqtt_bridge import mqtt_client
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius
+from minisplit.drivers.cancellation import raise_if_cancelling
 from minisplit.hil.scenario import Scenario, settings_transitions
 from minisplit.hil.weather import format_time_of_year
 
@@ -99,12 +100,15 @@ class Homeowner:
                     tasks.create_task(self._watch_status(client))
                     tasks.create_task(self._play(client))
             except* aiomqtt.MqttError as lost:
+                # A cancel that arrived as the client disconnected is no lost broker.
+                raise_if_cancelling()
                 LOG.warning("homeowner: MQTT: %s; retrying in %g s", lost.exceptions[0], RETRY_S)
             self._online = False
             await asyncio.sleep(RETRY_S)
 
     async def _watch_status(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            raise_if_cancelling()  # aiomqtt may have swallowed it (drivers/cancellation.py)
             online = message.payload == ONLINE.encode()
             if online != self._online:
                 self._online = online
@@ -114,6 +118,10 @@ class Homeowner:
 
     async def _play(self, client: aiomqtt.Client) -> None:
         while True:
+            # Python 3.11's wait_for, which aiomqtt's publish awaits its acknowledgement with,
+            # may return the acknowledgement and drop a cancel that came with it: this loop
+            # would then play on, and the rig or `sim` that stops it would wait forever.
+            raise_if_cancelling()
             self._changed.clear()
             delay: float | None = None
             if self._online:
@@ -136,6 +144,7 @@ class Homeowner:
         self._told[zone] = wanted
         for field, payload in messages:
             await client.publish(self._topics.zone_set(zone, field), payload, qos=_QOS)
+            raise_if_cancelling()  # see _play
         LOG.info(
             "homeowner at %s: %s %s",
             format_time_of_year(now),

@@ -41,6 +41,7 @@ ODU = "odu"  # `read_register`'s name for the outdoor unit (`odu:<system>` of on
 ControllerKind = Literal["inprocess", "process"]
 # Wall-clock slack on every wait for simulated time: start-up, and a loaded machine.
 _SLACK_S = 30.0
+_STOP_S = 10.0  # wall seconds for its own tasks (the homeowner) to end once cancelled
 
 
 class NeedsSimulator(RuntimeError):
@@ -351,9 +352,11 @@ async def start_rig(
     and ``broker``, until the block ends; the controller's config and log in ``directory``."""
     source, base, scenario = _prepare(options, directory)
     async with contextlib.AsyncExitStack() as stack:
-        sim = None
+        sim, sim_start_s = None, 0.0
         if endpoint is None:
             sim = Simulator(base, options.speed, scenario)
+            # The rig's time counts from the simulator's start, as a fault file's times do.
+            sim_start_s = sim.sim_time_s
             if options.faults is not None:
                 plan_fault_file(sim, fault_file(str(options.faults)), serial_line=False)
             await stack.enter_async_context(sim.running(tcp=("127.0.0.1", 0)))
@@ -363,7 +366,7 @@ async def start_rig(
             recorder = await stack.enter_async_context(recording(broker))
         rig = Rig(options, loaded, path, sim, broker, recorder)
         rig.on_missing_simulator = on_missing_simulator
-        rig.started_s = sim.current_time_s() if sim else asyncio.get_running_loop().time()
+        rig.started_s = sim_start_s if sim else asyncio.get_running_loop().time()
         speed = options.speed if sim is not None else 1.0
         if options.controller == "inprocess":
             rig.supervisor = await stack.enter_async_context(
@@ -385,4 +388,9 @@ async def start_rig(
         finally:
             for task in rig._tasks:
                 task.cancel()
-            await asyncio.gather(*rig._tasks, return_exceptions=True)
+            _, running_on = (
+                await asyncio.wait(rig._tasks, timeout=_STOP_S) if rig._tasks else ((), ())
+            )
+            if running_on:
+                names = ", ".join(sorted(task.get_name() for task in running_on))
+                raise RuntimeError(f"the rig's {names} did not stop within {_STOP_S:g} s")
