@@ -75,6 +75,7 @@ _KeyInt = Annotated[int, Field(strict=False)]
 # NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
 # one none, an infinite scale read NaN and wrote 0) and check-config said OK.
 _Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+_Bit = Annotated[StrictInt, Field(ge=0, le=15)]
 
 
 FAHRENHEIT = ("°F", "degF")
@@ -124,9 +125,13 @@ class RegisterSpec:
     # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
     # state) whose words this one carries when a write of another sends it along.
     copy_from: StrictStr | None = None
+    # A field of a u16 word: its lowest and highest bit (inclusive, as a manual prints
+    # "bits 8-10"). Several fields may share one address; the value is the field's bits alone.
+    bit_range: tuple[_Bit, _Bit] | None = None
 
     def __post_init__(self) -> None:
         self._check_bit()
+        self._check_field()
         if self.range is not None:
             if not self.writable:
                 raise ValueError("'range' is only meaningful on a writable register")
@@ -138,11 +143,48 @@ class RegisterSpec:
             raise KeysError(f"{self.table} {self._kind} cannot be writable", ("writable",))
         if self.invalid == ():
             raise ValueError("'invalid = []' names no sentinel: leave the key out")
-        bits = 16 * self.count
+        bits = self.value_bits
         low = -(1 << (bits - 1)) if self.type.startswith("s") else 0
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    def _check_field(self) -> None:
+        """A field is part of one unsigned word: its enum codes, sentinels and flag bits must
+        fit in it."""
+        if self.bit_range is None:
+            return
+        lowest, highest = self.bit_range
+        if lowest > highest:
+            raise KeysError(
+                f"bit_range {list(self.bit_range)} is empty (from > to)", ("bit_range",)
+            )
+        if self.type != "u16":
+            raise KeysError(f'a bit_range is a field of a "u16" word, not {self.type!r}', ("type",))
+        if stray := sorted(code for code in self.enum if not 0 <= code < 1 << self.value_bits):
+            raise KeysError(f"enum codes {stray} do not fit in bits {lowest}..{highest}", ("enum",))
+        if stray := sorted(bit for bit in self.bits if not lowest <= bit <= highest):
+            raise KeysError(
+                f"bits {stray} lie outside the field's bit_range {list(self.bit_range)}",
+                ("bits",),
+            )
+
+    @property
+    def value_bits(self) -> int:
+        """How many bits the value has: its field's width, else 16 per register."""
+        if self.bit_range is not None:
+            return self.bit_range[1] - self.bit_range[0] + 1
+        return 16 * self.count
+
+    @property
+    def shift(self) -> int:
+        """The field's lowest bit (0 for a whole register)."""
+        return 0 if self.bit_range is None else self.bit_range[0]
+
+    @property
+    def word_mask(self) -> int:
+        """The bits of its (first) word the value occupies."""
+        return ((1 << min(self.value_bits, 16)) - 1) << self.shift
 
     @property
     def _kind(self) -> str:
@@ -163,6 +205,7 @@ class RegisterSpec:
             "range": self.range is not None,
             "allow_zero": self.allow_zero,
             "bits": bool(self.bits),
+            "bit_range": self.bit_range is not None,
             "invalid": self.invalid is not None,
             "unit": self.unit in FAHRENHEIT,
         }
@@ -186,7 +229,7 @@ class RegisterSpec:
     @property
     def sentinels(self) -> tuple[int, ...]:
         """The `invalid` values as the unsigned bit patterns a read returns, first one first."""
-        mask = (1 << (16 * self.count)) - 1
+        mask = (1 << self.value_bits) - 1
         return tuple(value & mask for value in self._invalid_values)
 
     @property
@@ -423,7 +466,7 @@ class _ProfileModel(BaseModel):
                 if isinstance(value, str) and value not in reg.enum.values():
                     labels = sorted(reg.enum.values())
                     raise KeysError(f"'{value}' is not in registers.{name}.enum {labels}", key)
-                bits = 16 * reg.count  # the range a read returns: signed on s16 and s32
+                bits = reg.value_bits  # the range a read returns: signed on s16 and s32
                 low = -(1 << (bits - 1)) if reg.type.startswith("s") else 0
                 if isinstance(value, int) and not low <= value < low + (1 << bits):
                     raise KeysError(f"{value} does not fit in registers.{name} ({reg.type})", key)
@@ -508,15 +551,25 @@ class _ProfileModel(BaseModel):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
-        used: dict[tuple[Table, int], str] = {}
+        """Registers share an address only as fields of one word whose bits do not meet."""
+        used: dict[tuple[Table, int], list[RegisterSpec]] = {}
         for name, reg in self.registers.items():
             for addr in range(reg.address, reg.last_address + 1):
-                other = used.setdefault((reg.table, addr), name)
-                if other != name:
-                    raise ValueError(
-                        f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
-                    )
+                sharing = used.setdefault((reg.table, addr), [])
+                for other in sharing:
+                    if other.word_mask & reg.word_mask or reg.count > 1 or other.count > 1:
+                        raise ValueError(
+                            f"registers '{other.name}' and '{name}' overlap at {reg.table} "
+                            f"address {addr}" + _field_hint(other, reg)
+                        )
+                sharing.append(reg)
         return self
+
+
+def _field_hint(one: RegisterSpec, other: RegisterSpec) -> str:
+    if one.bit_range is None or other.bit_range is None:
+        return " (give each a bit_range to share a word)"
+    return f" (bits {list(one.bit_range)} and {list(other.bit_range)} meet)"
 
 
 def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, source: str) -> None:
@@ -534,6 +587,16 @@ def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, sou
             f"{reg.table} {reg.type}",
             key,
         )
+    if spec.bit_range != reg.bit_range:
+        raise KeysError(
+            f"register '{source}' has bit_range {_printed(spec.bit_range)}, this one "
+            f"{_printed(reg.bit_range)}: a copy carries the same bits",
+            key,
+        )
+
+
+def _printed(bit_range: tuple[int, int] | None) -> str:
+    return "none" if bit_range is None else str(list(bit_range))
 
 
 def _address_base(device: object) -> int:

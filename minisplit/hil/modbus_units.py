@@ -22,6 +22,7 @@ from minisplit.drivers.registers import (
     decode,
     encode_value,
     enum_value,
+    field_words,
     raw_from_value,
     words_from_raw,
 )
@@ -71,10 +72,11 @@ class ModbusUnit:
         self, profile: DeviceProfile, holding_defaults: Mapping[str, float] | None = None
     ) -> None:
         self.profile = profile
-        self._covering: dict[Table, dict[int, RegisterSpec]] = {table: {} for table in Table}
+        # The registers at each address: one, or the fields of one word.
+        self._covering: dict[Table, dict[int, list[RegisterSpec]]] = {t: {} for t in Table}
         for spec in profile.registers.values():
             for address in range(spec.address, spec.last_address + 1):
-                self._covering[spec.table][address] = spec
+                self._covering[spec.table].setdefault(address, []).append(spec)
         # The stored words of the writable tables (holding registers, coils).
         self._stored: dict[Table, dict[int, int]] = {Table.HOLDING: {}, Table.COIL: {}}
         self._values: dict[str, float] = {}  # decoded copies of the stored registers
@@ -98,8 +100,7 @@ class ModbusUnit:
         return (min(addresses), max(addresses)) if addresses else None
 
     def writable_at(self, address: int) -> bool:
-        spec = self._covering[Table.HOLDING].get(address)
-        return spec is not None and spec.writable
+        return any(spec.writable for spec in self._covering[Table.HOLDING].get(address, ()))
 
     def words(self, table: Table, address: int, count: int) -> list[int]:
         """Words of a read; gaps inside the table read 0, outside it or over one of the
@@ -126,8 +127,8 @@ class ModbusUnit:
             spec = self.profile[name]
             if spec.table is not table or spec.writable:
                 continue
-            words = encode_value(spec, value)
-            image.update(zip(range(spec.address, spec.last_address + 1), words, strict=True))
+            for at, word in enumerate(encode_value(spec, value), spec.address):
+                image[at] = image.get(at, 0) & ~spec.word_mask | word
         return [image.get(a, 0) for a in range(address, address + count)]
 
     def write_words(self, address: int, words: Sequence[int]) -> None:
@@ -143,23 +144,26 @@ class ModbusUnit:
         end = address + len(words)
         a = address
         while a < end:
-            spec = self._covering[table].get(a)
-            if spec is None or not spec.writable:
+            specs = [spec for spec in self._covering[table].get(a, ()) if spec.writable]
+            if not specs:
                 raise RegisterAccessError(ExcCodes.ILLEGAL_ADDRESS, f"{table} {a} is not writable")
-            if spec.address != a or spec.last_address >= end:
-                raise RegisterAccessError(
-                    ExcCodes.ILLEGAL_ADDRESS, f"{spec.name} must be written whole"
-                )
-            part = [w & 0xFFFF for w in words[a - address : a - address + spec.count]]
-            value = decode(spec, part)
-            try:
-                if value is None:
-                    raise RegisterValueError(f"{spec.name}: the invalid sentinel is not a value")
-                check_writable(spec, value)
-            except RegisterValueError as err:
-                raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
-            changes.append((spec, part))
-            a += spec.count
+            for spec in specs:  # a word of fields: each field takes its own bits
+                if spec.address != a or spec.last_address >= end:
+                    raise RegisterAccessError(
+                        ExcCodes.ILLEGAL_ADDRESS, f"{spec.name} must be written whole"
+                    )
+                part = field_words(spec, [w & 0xFFFF for w in words[a - address :][: spec.count]])
+                value = decode(spec, part)
+                try:
+                    if value is None:
+                        raise RegisterValueError(
+                            f"{spec.name}: the invalid sentinel is not a value"
+                        )
+                    check_writable(spec, value)
+                except RegisterValueError as err:
+                    raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+                changes.append((spec, part))
+            a += specs[0].count
         changed: dict[str, tuple[float, float]] = {}
         previous: list[tuple[RegisterSpec, list[int]]] = []
         for spec, part in changes:
@@ -177,12 +181,14 @@ class ModbusUnit:
 
     def write(self, name: str, value: float) -> None:
         """Write an engineering value exactly as a Modbus master would (same checks, same
-        exception codes)."""
+        exception codes); a field's word keeps the other fields as they are."""
         spec = self.profile[name]
         try:
             words = words_from_raw(spec, raw_from_value(spec, value))
         except RegisterValueError as err:
             raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+        stored = self._stored[spec.table].get(spec.address, 0)
+        words[0] |= stored & ~spec.word_mask
         self._write_table(spec.table, spec.address, words)
 
     def holding(self, name: str) -> float:
@@ -195,8 +201,10 @@ class ModbusUnit:
         return decode(spec, self.words(spec.table, spec.address, spec.count))
 
     def _store(self, spec: RegisterSpec, words: Sequence[int]) -> None:
-        for offset, word in enumerate(words):
-            self._stored[spec.table][spec.address + offset] = word
+        """Store a register's words (a field's bits, the rest of its word kept)."""
+        stored = self._stored[spec.table]
+        for address, word in enumerate(words, spec.address):
+            stored[address] = stored.get(address, 0) & ~spec.word_mask | word & spec.word_mask
         value = decode(spec, words)
         self._values[spec.name] = 0.0 if value is None else value
 
@@ -235,6 +243,11 @@ class ModbusUnit:
         for name, spec in registers.items():
             if spec.bits and not spec.writable:
                 served[name] = _status_word(spec, flags)
+            if spec.copy_from is not None:  # the unit's own state of the lever copied from it
+                source = registers[spec.copy_from]
+                stored = self._stored[spec.table]
+                words = [stored.get(a, 0) for a in range(spec.address, spec.last_address + 1)]
+                served[source.name] = decode(source, words)
         if names := self.profile.identity:
             served |= {name: self.profile.identity_default(name) for name in names}
         return served
@@ -266,7 +279,8 @@ def _status_word(spec: RegisterSpec, flags: Mapping[str, bool]) -> int:
     """A bit-field word from named flags, numbered as the profile lists them (a flag it does
     not name is not shown)."""
     by_name = {name: bit for bit, name in spec.bits.items()}
-    return sum(1 << by_name[name] for name, on in flags.items() if on and name in by_name)
+    word = sum(1 << by_name[name] for name, on in flags.items() if on and name in by_name)
+    return word >> spec.shift
 
 
 def _code(spec: RegisterSpec | None, label: str) -> int:

@@ -38,6 +38,7 @@ MANUAL_SETPOINT = {
     "intesis-mitsubishi": 4,  # §4.2: register 4, set point temperature
     "intesis-daikin": 4,
     "coolmasternet": 18,  # PRM §4.5.3: VA 1's base 17 + 2 in 1-based numbering
+    "daikin-diii-net": 2002,  # holding 42003 in the guide's 1-based 4xxxx numbering
 }
 
 
