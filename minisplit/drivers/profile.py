@@ -120,6 +120,9 @@ class RegisterSpec:
     invalid: StrictInt | tuple[StrictInt, ...] | None = None
     writable: StrictBool = False
     range: tuple[_Finite, _Finite] | None = None
+    # Narrower ranges in some of the head's modes (a label of its `mode` enum -> [low, high]),
+    # each inside `range`: the manual's "cool 18-32, heat 16-30".
+    mode_ranges: dict[StrictStr, tuple[_Finite, _Finite]] = field(default_factory=dict)
     allow_zero: StrictBool = False
     default: _Finite | None = None
     # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
@@ -137,6 +140,7 @@ class RegisterSpec:
                 raise ValueError("'range' is only meaningful on a writable register")
             if self.range[0] > self.range[1]:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
+        self._check_mode_ranges()
         if self.word_order != "high_first" and self.count == 1:
             raise ValueError("'word_order' applies to u32 and s32 registers only")
         if self.writable and not self.table.writable:
@@ -148,6 +152,32 @@ class RegisterSpec:
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+
+    def _check_mode_ranges(self) -> None:
+        if not self.mode_ranges:
+            return
+        if self.range is None:
+            raise KeysError(
+                "mode_ranges narrow the register's range in some modes: give its range (every "
+                "mode's together) too",
+                ("mode_ranges",),
+            )
+        low, high = self.range
+        for mode, (lowest, highest) in self.mode_ranges.items():
+            if lowest > highest:
+                raise KeysError(
+                    f"range [{lowest}, {highest}] is empty (low > high)", ("mode_ranges", mode)
+                )
+            if lowest < low or highest > high:
+                raise KeysError(
+                    f"[{lowest}, {highest}] reaches outside the register's range [{low}, {high}]",
+                    ("mode_ranges", mode),
+                )
+
+    def mode_range(self, mode: str | None) -> tuple[float, float] | None:
+        """The values a write may take in ``mode`` (a `mode` label): its own range where the
+        profile gives one, else `range`."""
+        return self.mode_ranges.get(mode or "", self.range)
 
     def _check_field(self) -> None:
         """A field is part of one unsigned word: its enum codes, sentinels and flag bits must
@@ -473,6 +503,20 @@ class _ProfileModel(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _modes_known(self) -> _ProfileModel:
+        """Each of a register's mode_ranges is for a mode the device's `mode` register has."""
+        mode = self.registers.get("mode")
+        labels = sorted(mode.enum.values()) if mode is not None else []
+        for name, reg in self.registers.items():
+            for label in reg.mode_ranges:
+                if label not in labels:
+                    raise KeysError(
+                        f"'{label}' is not a label of registers.mode's enum {labels}",
+                        ("registers", name, "mode_ranges", label),
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _writes_fit(self) -> _ProfileModel:
         """A value is written whole: the write limit must carry the widest writable one."""
         limit = self.device.max_write_registers
@@ -626,15 +670,21 @@ def _celsius_limits(reg: dict[str, object]) -> dict[str, object]:
     """A °F register's range and default, as printed (°F) → °C (anything that is not a number
     stays: RegisterSpec refuses it with its own message)."""
     out = dict(reg)
-    low_high = reg.get("range")
-    if isinstance(low_high, list | tuple):
-        numbers = [celsius(v) for v in low_high if _is_number(v)]
-        if len(numbers) == len(low_high):
-            out["range"] = numbers
+    if "range" in reg:
+        out["range"] = _celsius_pair(reg["range"])
     default = reg.get("default")
     if _is_number(default):
         out["default"] = celsius(default)
+    ranges = reg.get("mode_ranges")
+    if isinstance(ranges, dict):
+        out["mode_ranges"] = {mode: _celsius_pair(pair) for mode, pair in ranges.items()}
     return out
+
+
+def _celsius_pair(pair: object) -> object:
+    if isinstance(pair, list | tuple) and all(_is_number(v) for v in pair):
+        return [celsius(v) for v in pair]
+    return pair
 
 
 def parse_profile(

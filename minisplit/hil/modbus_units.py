@@ -343,6 +343,7 @@ class IndoorHead(ModbusUnit):
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
         firmware = self.firmware
+        self._setpoint_in_mode("display_setpoint" in changed)
         if changed.keys() & HEAD_COMMAND_REGISTERS:
             try:
                 firmware.apply(self._command())
@@ -357,6 +358,24 @@ class IndoorHead(ModbusUnit):
             firmware.watchdog.set_timeout(timeout)
         if beat:
             firmware.beat()
+
+    def _setpoint_in_mode(self, written: bool) -> None:
+        """The setpoint within its mode's range (`mode_ranges`): a setpoint ``written`` outside
+        it is refused; a mode change brings the one held into the new mode's range."""
+        spec = self.profile.registers.get("display_setpoint")
+        if spec is None or not spec.mode_ranges or not self._has("mode"):
+            return
+        mode = self._label("mode")
+        span = spec.mode_range(mode)
+        setpoint = self.holding("display_setpoint")
+        if span is None or span[0] <= setpoint <= span[1]:
+            return
+        if written:
+            raise RegisterAccessError(
+                ExcCodes.ILLEGAL_VALUE,
+                f"display_setpoint: {setpoint} is outside {span[0]}..{span[1]} in {mode}",
+            )
+        self._set_holding("display_setpoint", min(max(setpoint, span[0]), span[1]))
 
     def press_remote(
         self,

@@ -107,11 +107,17 @@ def test_intesis_block_reads_skip_what_the_manual_does_not_document(name: str) -
     assert not read & (set(range(16, 21)) | set(range(27, 49)))
 
 
-def test_intesis_daikin_setpoint_spans_every_modes_range() -> None:
-    """The manual's ranges by mode (cool 18-32, heat 16-30, auto 18-30 °C): one range per
-    register can only be their union; the controller clamps by mode (docs/interfaces.md)."""
+def test_intesis_daikin_setpoint_ranges_are_the_manuals_per_mode() -> None:
+    """The manual's ranges by mode (cool 18-32, heat 16-30, auto 18-30 °C), their union the
+    register's range (dry and fan take it)."""
     setpoint = load_profile("intesis-daikin")["display_setpoint"]
     assert setpoint.range == (16.0, 32.0)
+    assert setpoint.mode_ranges == {
+        "heat": (16.0, 30.0),
+        "cool": (18.0, 32.0),
+        "auto": (18.0, 30.0),
+    }
+    assert setpoint.mode_range("dry") == (16.0, 32.0)
 
 
 def test_coolmasternet_is_the_unit_at_va_1_in_document_numbering() -> None:
