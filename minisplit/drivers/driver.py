@@ -301,6 +301,10 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
                 encoded[name] = encode(spec, number)
             except RegisterValueError as err:
                 raise RegisterValueError(f"{self}: refused, nothing written: {err}") from None
+        await self._send(encoded, force=force)
+
+    async def _send(self, encoded: dict[str, list[int]], *, force: bool = False) -> None:
+        """Write registers' ``encoded`` words, as `_write` says."""
         changed = [
             self.profile[name]
             for name, words in encoded.items()

@@ -9,6 +9,7 @@ from typing import TypeVar
 from minisplit.drivers.driver import DeviceDriver, Reading
 from minisplit.drivers.profile import DeviceKind, DeviceProfile
 from minisplit.drivers.records import HeadCommand, HeadInfo, HeadStatus, RemoteRequest
+from minisplit.drivers.registers import release_words
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 
@@ -78,6 +79,19 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
         profile has no `external_temperature`."""
         if "external_temperature" in self.capabilities.levers:
             await self._write({"external_temperature": celsius}, force=refresh)
+
+    async def release_external_temperature(self) -> bool:
+        """Hand regulation back to the head's own sensor: write the register's `release` value
+        (sent even if the head holds it). False where the profile has none to write."""
+        spec = self.profile.registers.get("external_temperature")
+        if (
+            spec is None
+            or spec.release is None
+            or "external_temperature" not in self.capabilities.levers
+        ):
+            return False
+        await self._send({spec.name: release_words(spec)}, force=True)
+        return True
 
 
 def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[str, float | str]:

@@ -128,6 +128,9 @@ class RegisterSpec:
     # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
     # state) whose words this one carries when a write of another sends it along.
     copy_from: StrictStr | None = None
+    # The raw value that hands the register back to the device (Intesis: -32768 to the external
+    # temperature, the unit regulates on its own sensor again); written outside `range`.
+    release: StrictInt | None = None
     # A field of a u16 word: its lowest and highest bit (inclusive, as a manual prints
     # "bits 8-10"). Several fields may share one address; the value is the field's bits alone.
     bit_range: tuple[_Bit, _Bit] | None = None
@@ -152,6 +155,11 @@ class RegisterSpec:
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+        if self.release is not None:
+            if not self.writable:
+                raise KeysError("'release' is only meaningful on a writable register", ("release",))
+            if not low <= self.release < 1 << bits:
+                raise KeysError(f"release {self.release} does not fit in {self.type}", ("release",))
 
     def _check_mode_ranges(self) -> None:
         if not self.mode_ranges:
@@ -234,6 +242,7 @@ class RegisterSpec:
             "word_order": self.word_order != "high_first",
             "range": self.range is not None,
             "allow_zero": self.allow_zero,
+            "release": self.release is not None,
             "bits": bool(self.bits),
             "bit_range": self.bit_range is not None,
             "invalid": self.invalid is not None,

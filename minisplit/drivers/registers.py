@@ -62,6 +62,18 @@ def _pattern_words(spec: RegisterSpec, pattern: int) -> list[int]:
     return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
 
 
+def release_words(spec: RegisterSpec) -> list[int]:
+    """The words of the register's `release` value (RegisterValueError where it has none)."""
+    if spec.release is None:
+        raise RegisterValueError(f"{spec.name} has no release value")
+    return _pattern_words(spec, spec.release & ((1 << spec.value_bits) - 1))
+
+
+def is_release(spec: RegisterSpec, words: Sequence[int]) -> bool:
+    """True when the words hold the register's `release` value."""
+    return spec.release is not None and list(words) == release_words(spec)
+
+
 def is_invalid(spec: RegisterSpec, words: Sequence[int]) -> bool:
     """True when the words hold one of the register's "lost / not available" sentinels."""
     return _pattern(spec, words) in spec.sentinels

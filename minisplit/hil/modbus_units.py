@@ -23,6 +23,7 @@ from minisplit.drivers.registers import (
     encode_value,
     enum_value,
     field_words,
+    is_release,
     raw_from_value,
     words_from_raw,
 )
@@ -153,15 +154,7 @@ class ModbusUnit:
                         ExcCodes.ILLEGAL_ADDRESS, f"{spec.name} must be written whole"
                     )
                 part = field_words(spec, [w & 0xFFFF for w in words[a - address :][: spec.count]])
-                value = decode(spec, part)
-                try:
-                    if value is None:
-                        raise RegisterValueError(
-                            f"{spec.name}: the invalid sentinel is not a value"
-                        )
-                    check_writable(spec, value)
-                except RegisterValueError as err:
-                    raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
+                _check_write(spec, part)
                 changes.append((spec, part))
             a += specs[0].count
         changed: dict[str, tuple[float, float]] = {}
@@ -208,6 +201,12 @@ class ModbusUnit:
         value = decode(spec, words)
         self._values[spec.name] = 0.0 if value is None else value
 
+    def _words_of(self, name: str) -> list[int]:
+        """The stored words of a holding register or coil."""
+        spec = self.profile[name]
+        stored = self._stored[spec.table]
+        return [stored.get(a, 0) for a in range(spec.address, spec.last_address + 1)]
+
     def _set_holding(self, name: str, value: float) -> None:
         """Show a value the unit itself chose (e.g. from its remote) in a holding register."""
         self._store(self.profile[name], encode_value(self.profile[name], value))
@@ -245,9 +244,7 @@ class ModbusUnit:
                 served[name] = _status_word(spec, flags)
             if spec.copy_from is not None:  # the unit's own state of the lever copied from it
                 source = registers[spec.copy_from]
-                stored = self._stored[spec.table]
-                words = [stored.get(a, 0) for a in range(spec.address, spec.last_address + 1)]
-                served[source.name] = decode(source, words)
+                served[source.name] = decode(source, self._words_of(name))
         if names := self.profile.identity:
             served |= {name: self.profile.identity_default(name) for name in names}
         return served
@@ -264,6 +261,20 @@ class ModbusUnit:
 
     def _written(self, changed: Mapping[str, tuple[float, float]]) -> None:
         raise NotImplementedError
+
+
+def _check_write(spec: RegisterSpec, words: Sequence[int]) -> None:
+    """ILLEGAL_VALUE for words the profile does not let a master write to ``spec`` (its
+    `release` value is let through: it hands the register back to the unit)."""
+    if is_release(spec, words):
+        return
+    value = decode(spec, words)
+    try:
+        if value is None:
+            raise RegisterValueError(f"{spec.name}: the invalid sentinel is not a value")
+        check_writable(spec, value)
+    except RegisterValueError as err:
+        raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
 
 
 def refuse_reserved(profile: DeviceProfile, table: Table, address: int, count: int) -> None:
@@ -349,8 +360,11 @@ class IndoorHead(ModbusUnit):
                 firmware.apply(self._command())
             except ValueError as err:  # the profile allowed what the head cannot do
                 raise RegisterAccessError(ExcCodes.ILLEGAL_VALUE, str(err)) from None
-        if "external_temperature" in changed:
-            firmware.external_temperature = changed["external_temperature"][1]
+        if "external_temperature" in changed:  # released: the head's own sensor again
+            released = is_release(
+                self.profile["external_temperature"], self._words_of("external_temperature")
+            )
+            firmware.external_temperature = None if released else changed["external_temperature"][1]
         if "remote_ack" in changed and changed["remote_ack"][1] == 1:
             firmware.ack_remote()
         beat, timeout = _watchdog_writes(changed)

@@ -218,7 +218,7 @@ async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     """A zone that follows a room sensor over MQTT: its reading, not the head's, goes to the
-    head's external-temperature register."""
+    head's external-temperature register; once the loop stops supplying it, it is released."""
     port = free_port()
     bus = f'type = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
     text = (
@@ -249,3 +249,10 @@ async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on
         )
         assert supervisor.zone_state("living")["sensor"] == "remote"
         assert simulator.head_register("living", "return_air_temperature") != 15.3
+        # Fan only: the loop no longer supplies it, and hands the head back its own sensor
+        # rather than leave it regulating on a stale value.
+        await client.publish(f"{base}/zone/living/set/mode", "fan_only", qos=1)
+        await wait_until(
+            lambda: firmware.external_temperature is None, 30, "the external temperature released"
+        )
+        assert simulator.head_register("living", "external_temperature") is None

@@ -45,6 +45,7 @@ from minisplit.controller.service.restart_memory import (
 )
 from minisplit.controller.service.sensor_log import SensorFaultLog
 from minisplit.controller.service.setpoint_heads import (
+    ExternalFeed,
     SetpointZone,
     head_command,
     strategy_inputs,
@@ -124,7 +125,7 @@ class Supervisor:
             else None
         )
         self.setpoint_zones: dict[str, SetpointZone] = {}
-        self._external_written: dict[str, float | None] = {}
+        self._external = ExternalFeed()
         self.store = StateStore(config.state_file)
         saved = self.store.load()
         # A setting takes effect once it is on disk (see on_command).
@@ -319,12 +320,7 @@ class Supervisor:
         self, zone_id: str, head: HeadLink, setting: HeadSetting, given: HeadZoneInput
     ) -> None:
         await head.write(head_command(setting, given.settings))
-        written_at = setting.external_written_at
-        if setting.external_temperature is not None and written_at != self._external_written.get(
-            zone_id
-        ):
-            await head.write_external_temperature(setting.external_temperature)
-            self._external_written[zone_id] = written_at
+        await self._external.write(zone_id, head, setting)
 
     async def _write_heads(self, output: ControlOutput) -> None:
         commands = {zone_id: out.head for zone_id, out in output.zones.items()}
