@@ -7,7 +7,7 @@ controller id, so a fleet of controllers can share one broker and one Home Assis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -378,6 +378,35 @@ _UNIT_SENSORS = (
     _UnitSensor("fault", "Fault", diagnostic=True, template="{{ value_json.fault or 'none' }}"),
 )
 
+# The role (docs/profiles.md, 'Roles') each outdoor-unit entity shows or moves: announced only
+# where the unit's profile has it. The fault is always announced: it also shows what the
+# controller finds wrong (no answer, settings not on disk).
+_UNIT_ROLES = {
+    "compressor_frequency": "compressor_frequency",
+    "outdoor_temperature": "outdoor_temperature",
+    "power": "input_power",
+    "energy": "energy",
+    "defrost": "defrost",
+    "quiet": "quiet_mode",
+    "demand_limit": "demand_limit",
+}
+
+
+def unit_entities_offered(odu: Capabilities | None) -> frozenset[str]:
+    """The keys of the outdoor unit's entities its capabilities give the data or lever for
+    (None: every one, as the reference unit's)."""
+    return frozenset(
+        key
+        for key in _unit_components()
+        if odu is None or key not in _UNIT_ROLES or odu.has(_UNIT_ROLES[key])
+    )
+
+
+def _unit_components() -> dict[str, str]:
+    """{key: Home Assistant component} of each entity of the outdoor unit."""
+    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
+    return components | {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
+
 
 def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
     cfg = _entity(
@@ -390,9 +419,12 @@ def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
 
 
 def unit_sensor_configs(
-    topics: Topics, unit: TemperatureUnit = TemperatureUnit.CELSIUS
+    topics: Topics,
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    odu: Capabilities | None = None,
 ) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for the outdoor unit's sensors, switch and number."""
+    """{config topic: payload} for the outdoor unit's sensors, switch and number: those its
+    capabilities ``odu`` give the data or lever for (`unit_entities_offered`)."""
     configs: dict[str, dict[str, object]] = {}
     for sensor in _UNIT_SENSORS:
         cfg = _unit_entity(topics, sensor.key, "sensor")
@@ -456,7 +488,13 @@ def unit_sensor_configs(
         "icon": "mdi:speedometer",
     }
     configs[topics.config("number", _object_id(topics, "unit", "demand_limit"))] = limit
-    return configs
+    offered = unit_entities_offered(odu)
+    announced = {
+        topics.config(component, _object_id(topics, *parts))
+        for component, parts, _ in _unit_entities(topics)
+        if parts[-1] in offered
+    }
+    return {topic: cfg for topic, cfg in configs.items() if topic in announced}
 
 
 def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, ...], str]]:
@@ -469,11 +507,9 @@ def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, .
 
 def _unit_entities(topics: Topics) -> list[tuple[str, tuple[str, ...], str]]:
     """(component, object id parts, unique_id) of each entity of the outdoor unit."""
-    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
-    components |= {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
     return [
         (component, ("unit", key), _device_id(topics.controller_id, "unit", key))
-        for key, component in components.items()
+        for key, component in _unit_components().items()
     ]
 
 
@@ -484,9 +520,11 @@ def discovery_messages(
     heads: Mapping[str, HeadInfo | None] | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
     outdoor_unit: bool = True,
+    odu: Capabilities | None = None,
 ) -> dict[str, dict[str, object]]:
     """{config topic: payload} for the whole controller: every zone and the outdoor unit
-    (none of its entities where the config has no ``outdoor_unit``). ``heads`` holds what each
+    (none of its entities where the config has no ``outdoor_unit``; those its capabilities
+    ``odu`` give the data or lever for, all without them). ``heads`` holds what each
     zone's head said about itself, once it has answered; ``capabilities`` what each head's
     profile gives (a setpoint-driven head gets its written setpoint as a diagnostic sensor)."""
     messages: dict[str, dict[str, object]] = {}
@@ -502,7 +540,7 @@ def discovery_messages(
             topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
             messages[topic] = zone_head_setpoint_config(topics, zone, unit)
     if outdoor_unit:
-        messages |= unit_sensor_configs(topics, unit)
+        messages |= unit_sensor_configs(topics, unit, odu)
     return messages
 
 
@@ -518,12 +556,15 @@ def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict
     }
 
 
-def retired_unit_discovery(topics: Topics) -> dict[str, str]:
-    """{config topic: unique_id} of the outdoor unit's entities, for a config that has no
-    outdoor unit (any more): cleared only where the retained config carries that unique_id."""
+def retired_unit_discovery(topics: Topics, kept: Collection[str] = ()) -> dict[str, str]:
+    """{config topic: unique_id} of the outdoor unit's entities, but those ``kept`` (their
+    keys, `unit_entities_offered`), for a config that has no outdoor unit (any more) or one
+    whose profile lacks their roles: cleared only where the retained config carries that
+    unique_id."""
     return {
         topics.config(component, _object_id(topics, *parts)): unique_id
         for component, parts, unique_id in _unit_entities(topics)
+        if parts[-1] not in kept
     }
 
 

@@ -53,6 +53,7 @@ from minisplit.controller.service.discovery import (
     retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
+    unit_entities_offered,
 )
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.controller.service.security import read_secret
@@ -109,12 +110,16 @@ class MqttBridge:
         clock: Callable[[], float] | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
         outdoor_unit: bool = True,
+        odu_capabilities: Capabilities | None = None,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
         entity offers and its commands accept; all of them where it is not given);
-        ``outdoor_unit``: the config has one (else its entities are not announced)."""
+        ``outdoor_unit``: the config has one (else its entities are not announced);
+        ``odu_capabilities``: its profile's (an entity whose role it lacks is not announced;
+        all are where it is not given)."""
         self._config = config
         self._outdoor_unit = outdoor_unit
+        self._odu_capabilities = odu_capabilities
         self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
@@ -148,8 +153,9 @@ class MqttBridge:
         # (an older id layout, or a zone no longer configured), with the unique_id it gave them
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
-        if not outdoor_unit:  # its entities, announced while the config had one, go
-            self._claims |= retired_unit_discovery(self._topics)
+        # The unit's entities announced while the config had one, or its profile their roles, go.
+        kept = unit_entities_offered(odu_capabilities) if outdoor_unit else ()
+        self._claims |= retired_unit_discovery(self._topics, kept)
         self._retired: set[str] = set()
         self._to_subscribe: list[str] = []
         self._reports = reports or ReportLimiter()
@@ -233,6 +239,7 @@ class MqttBridge:
             self._heads,
             self._capabilities,
             self._outdoor_unit,
+            self._odu_capabilities,
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 

@@ -107,6 +107,7 @@ class Supervisor:
                     zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones
                 },
                 outdoor_unit=config.outdoor_unit is not None,
+                odu_capabilities=capabilities(loaded.odu_profile) if loaded.odu_profile else None,
             )
             if config.mqtt is not None
             else None
