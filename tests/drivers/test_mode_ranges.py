@@ -14,7 +14,7 @@ from minisplit.drivers.profile import ProfileError, load_profile
 from minisplit.drivers.records import HeadCommand
 from minisplit.drivers.registers import RegisterValueError
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
-from minisplit.hil.modbus_units import RegisterAccessError
+from minisplit.hil.register_map import RegisterAccessError
 from minisplit.hil.server import start_tcp_server, tcp_address
 from minisplit.hil.simulator import Simulator
 from tests.drivers.conftest import running, tcp_bus
