@@ -28,7 +28,7 @@ from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
 from minisplit.testing.harness import put_settings, running, wait_until
 from tests.fixtures.systems import drivable_head_profiles, system_config
 
-SPEED = 60.0
+SPEED = 120.0
 TARGET = 23.0
 # The setpoint register's wire address where each profile's manual puts it, for the zone
 # `living` of `system_config` (a gateway's first index); a profile not listed is read where
