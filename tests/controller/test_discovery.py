@@ -634,3 +634,14 @@ def test_a_head_reporting_thermo_on_shows_idle_as_its_climates_action() -> None:
     climate = climate_config(TOPICS, ZONES[0], capabilities=INTERFACE)
     assert "value_json.action" in str(climate["action_template"])
     assert climate["action_topic"] == TOPICS.zone_state(ZONES[0].id)
+
+
+def test_a_climates_swing_modes_are_its_vanes_positions() -> None:
+    diii = capabilities(load_profile("daikin-diii-net"))
+    climate = climate_config(TOPICS, ZONES[0], head=FULL_HEAD, capabilities=diii)
+    assert climate["swing_modes"] == ["1", "2", "3", "4", "5", "swing"]
+    assert "swing_horizontal_modes" not in climate  # no left/right louver to move
+    intesis = climate_config(
+        TOPICS, ZONES[0], head=FULL_HEAD, capabilities=capabilities(load_profile("intesis-daikin"))
+    )
+    assert (intesis["swing_modes"], intesis["swing_horizontal_modes"]) == (["auto", "swing"],) * 2

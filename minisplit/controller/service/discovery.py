@@ -13,10 +13,11 @@ from importlib import metadata
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
 from minisplit.controller.core.settings import Preset, ZoneMode, zone_modes
+from minisplit.controller.service.commands import vane_positions
 from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
 from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
-from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
+from minisplit.drivers.vocabulary import FanSpeed, ZoneAction
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -287,17 +288,24 @@ def climate_config(
             "current_humidity_topic": state,
             "current_humidity_template": _field("humidity"),
         }
-    if head is not None and head.has_vertical_vane:
-        cfg |= _swing(topics, zone, "swing_mode")
-    if head is not None and head.has_horizontal_vane:
-        cfg |= _swing(topics, zone, "swing_horizontal_mode")
+    if head is not None:
+        for field, has in (
+            ("swing_mode", head.has_vertical_vane),
+            ("swing_horizontal_mode", head.has_horizontal_vane),
+        ):
+            if has and vane_positions(field, capabilities):
+                cfg |= _swing(topics, zone, field, capabilities)
     return cfg
 
 
-def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
-    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``."""
+def _swing(
+    topics: Topics, zone: ZoneConfig, field: str, capabilities: Capabilities | None
+) -> dict[str, object]:
+    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``; the positions
+    its lever has where the head's ``capabilities`` are known."""
+    positions = vane_positions(field, capabilities)
     return {
-        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in VanePosition],
+        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in positions],
         f"{field}_command_topic": topics.zone_set(zone.id, field),
         f"{field}_state_topic": topics.zone_state(zone.id),
         f"{field}_state_template": _field(field),
