@@ -15,6 +15,7 @@ from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
 from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
     Topics,
+    UnitSystem,
     climate_config,
     discovery_messages,
     hvac_action,
@@ -607,10 +608,11 @@ def _unit_keys(messages: dict[str, dict[str, object]]) -> set[str]:
 
 
 def test_the_outdoor_units_entities_are_those_its_profile_has_roles_for() -> None:
-    messages = discovery_messages(TOPICS, ZONES, heads=HEADS, odu=SPARSE_ODU)
+    messages = discovery_messages(TOPICS, ZONES, heads=HEADS, systems=[UnitSystem(odu=SPARSE_ODU)])
     # The fault stays: it also shows what the controller finds wrong (no answer, …).
     assert _unit_keys(messages) == {"outdoor_temperature", "defrost", "fault"}
-    full = discovery_messages(TOPICS, ZONES, odu=capabilities(load_profile("reference-odu")))
+    reference = UnitSystem(odu=capabilities(load_profile("reference-odu")))
+    full = discovery_messages(TOPICS, ZONES, systems=[reference])
     assert full == discovery_messages(TOPICS, ZONES)  # every role: every entity
     assert _unit_keys(full) == {
         "compressor_frequency",
