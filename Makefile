@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := mosquitto mosquitto-clients socat
+SYSTEM_PACKAGES := mosquitto mosquitto-clients socat mbpoll
 
 .PHONY: demo test lint system-deps clean
 
@@ -26,7 +26,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 system-deps:
 	@missing=""; \
-	for tool in mosquitto socat mosquitto_pub; do \
+	for tool in mosquitto socat mosquitto_pub mbpoll; do \
 	  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -34,7 +34,7 @@ system-deps:
 	    echo "installing$$missing from Debian's packages"; \
 	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(SYSTEM_PACKAGES); \
 	  else \
-	    echo "The tests need a real broker and a real serial link:" >&2; \
+	    echo "The tests need a real broker, a real serial link and a Modbus CLI:" >&2; \
 	    echo "  sudo apt-get install $(SYSTEM_PACKAGES)" >&2; \
 	    exit 1; \
 	  fi; \

@@ -47,7 +47,8 @@ from minisplit.drivers.records import OduCommand
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from minisplit.hil.heatpump import SERVED_HEAD_MODES
-from minisplit.hil.modbus_units import IndoorHead, ModbusUnit, OutdoorUnit, RegisterAccessError
+from minisplit.hil.modbus_units import IndoorHead, OutdoorUnit
+from minisplit.hil.register_map import ModbusUnit, RegisterAccessError
 from minisplit.hil.simulator import Simulator
 from minisplit.testing.broker import Mosquitto
 from minisplit.testing.processes import (

@@ -38,6 +38,7 @@ from minisplit.drivers.textfile import (
     shipped_names,
 )
 from minisplit.drivers.tomlerrors import KeysError, Loc, at_key, describe
+from minisplit.drivers.vocabulary import HeadMode
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
 UnitId = Annotated[int, Field(ge=1, le=247)]
@@ -678,12 +679,15 @@ class Strategy(StrEnum):
 
 def head_levers(profile: DeviceProfile) -> HeadLevers:
     """What a setpoint-driven head takes, from its profile: the range of its display_setpoint
-    (at the units' 0.5 K step) and whether it has an external-temperature register."""
+    in heat and in cool (`mode_ranges`, else its one `range`; at the units' 0.5 K step) and
+    whether it has an external-temperature register."""
     spec = profile.registers.get("display_setpoint")
-    span = HeadLevers().heat_range_c if spec is None or spec.range is None else spec.range
+    default = HeadLevers()
+    heat = spec.mode_range(HeadMode.HEAT) if spec is not None else None
+    cool = spec.mode_range(HeadMode.COOL) if spec is not None else None
     return HeadLevers(
-        heat_range_c=span,
-        cool_range_c=span,
+        heat_range_c=heat or default.heat_range_c,
+        cool_range_c=cool or default.cool_range_c,
         external_temperature="external_temperature" in capabilities(profile).levers,
     )
 
@@ -769,9 +773,12 @@ def control_strategy(
 
 
 def _levers_text(levers: HeadLevers) -> str:
-    low, high = levers.heat_range_c
+    (low, high), (cool_low, cool_high) = levers.heat_range_c, levers.cool_range_c
     external = "with" if levers.external_temperature else "without"
-    return f"{low:g}..{high:g} °C {external} an external temperature"
+    span = f"{low:g}..{high:g}"
+    if levers.cool_range_c != levers.heat_range_c:
+        span = f"heat {span}, cool {cool_low:g}..{cool_high:g}"
+    return f"{span} °C {external} an external temperature"
 
 
 def _state_file_problems(path: Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from minisplit.drivers.bus import BusScheduler, ModbusExceptionReply, Priority
@@ -15,6 +16,7 @@ from minisplit.drivers.profile import (
     DeviceProfile,
     ProfileError,
     RegisterSpec,
+    Table,
 )
 from minisplit.drivers.registers import (
     ReadBlock,
@@ -115,7 +117,7 @@ class Reading:
 
     def erased(self, name: str) -> bool:
         """The register reads 0 or all ones: a value never set, or an erased memory."""
-        return self.raw(name) in (0, (1 << 16 * self._profile[name].count) - 1)
+        return self.raw(name) in (0, (1 << self._profile[name].value_bits) - 1)
 
     def flags(self, name: str) -> dict[str, bool]:
         return bit_flags(self._profile[name], self.raw(name))
@@ -299,45 +301,60 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
                 encoded[name] = encode(spec, number)
             except RegisterValueError as err:
                 raise RegisterValueError(f"{self}: refused, nothing written: {err}") from None
+        await self._send(encoded, force=force)
+
+    async def _send(self, encoded: dict[str, list[int]], *, force: bool = False) -> None:
+        """Write registers' ``encoded`` words, as `_write` says."""
         changed = [
             self.profile[name]
             for name, words in encoded.items()
             if force or self._known.get(name) != words
         ]
-        if changed and self.profile.copy_before_write:
+        if changed:
             changed = await self._with_the_rest(changed, encoded)
-        for run in _contiguous_runs(changed, self.profile.max_write_registers):
-            table = run[0].table
+        for run in _contiguous_runs(_slots(changed, encoded), self.profile.max_write_registers):
+            names = [name for slot in run for name in slot.names]
             self._write_seq += 1
-            self._written_at.update((spec.name, self._write_seq) for spec in run)
-            words = [w for spec in run for w in encoded[spec.name]]
+            self._written_at.update((name, self._write_seq) for name in names)
+            words = [w for slot in run for w in slot.words]
             try:
                 await self.bus.write(
-                    self.unit_id, run[0].address, words, priority=Priority.COMMAND, table=table
+                    self.unit_id,
+                    run[0].address,
+                    words,
+                    priority=Priority.COMMAND,
+                    table=run[0].table,
                 )
             except BaseException:
-                for spec in run:  # whether the device took it is unknown: rewrite next time
-                    self._known.pop(spec.name, None)
+                for name in names:  # whether the device took it is unknown: rewrite next time
+                    self._known.pop(name, None)
                 raise
-            for spec in run:
-                self._known[spec.name] = encoded[spec.name]
+            for name in names:
+                self._known[name] = encoded[name]
 
     # ---- internals --------------------------------------------------------------------
 
     async def _with_the_rest(
         self, changed: list[RegisterSpec], encoded: dict[str, list[int]]
     ) -> list[RegisterSpec]:
-        """`[device] copy_before_write`: a write carries every writable register of the tables
-        it touches, the ones not changing as the unit last read back (read first when there is
-        no read-back yet) or, with `copy_from`, as their source reads now: the unit never takes
-        a default, or a stale command, for a field nobody meant to set. ``encoded`` gains their
-        words."""
-        tables = {spec.table for spec in changed}
+        """What a write of ``changed`` carries besides: the other fields of each word it
+        touches (a word is written whole), as last read back (read first when there is none
+        yet); and with `[device] copy_before_write`, every writable register of the tables it
+        touches, the ones not changing as the unit last read back or, with `copy_from`, as
+        their source reads now: the unit never takes a default, or a stale command, for a field
+        nobody meant to set. ``encoded`` gains their words."""
+        registers = self.profile.registers.values()
         names = {spec.name for spec in changed}
-        rest = [
-            spec
-            for spec in self.profile.registers.values()
-            if spec.writable and spec.table in tables and spec.name not in names
+        tables = {spec.table for spec in changed} if self.profile.copy_before_write else set()
+        rest = [s for s in registers if s.writable and s.table in tables and s.name not in names]
+        words = {(s.table, s.address) for s in (*changed, *rest) if s.bit_range is not None}
+        rest += [
+            s
+            for s in registers
+            if s.bit_range is not None
+            and (s.table, s.address) in words
+            and s.name not in names
+            and s not in rest
         ]
         sources = {spec.copy_from for spec in rest if spec.copy_from is not None}
         unread = {s.name for s in rest if s.copy_from is None and s.name not in self._known}
@@ -387,19 +404,50 @@ def _use(roles: Mapping[str, Role], name: str) -> Use | None:
     return None if role is None else role.use
 
 
-def _contiguous_runs(specs: Iterable[RegisterSpec], max_words: int) -> list[list[RegisterSpec]]:
-    """Group registers into runs of adjacent addresses of one table (one write each) of at most
+@dataclass(frozen=True)
+class _Slot:
+    """The words one register, or the fields of one word, put on the wire."""
+
+    table: Table
+    address: int
+    words: tuple[int, ...]
+    names: tuple[str, ...]
+
+    @property
+    def last_address(self) -> int:
+        return self.address + len(self.words) - 1
+
+
+def _slots(specs: Iterable[RegisterSpec], encoded: Mapping[str, list[int]]) -> list[_Slot]:
+    """One slot per register, the fields of one word merged into one (each holds its own bits
+    only), by table and address."""
+    words: dict[tuple[Table, int], _Slot] = {}
+    for spec in specs:
+        key = (spec.table, spec.address)
+        mine = tuple(encoded[spec.name])
+        if key in words:
+            slot = words[key]
+            words[key] = _Slot(
+                spec.table, spec.address, (slot.words[0] | mine[0],), (*slot.names, spec.name)
+            )
+        else:
+            words[key] = _Slot(spec.table, spec.address, mine, (spec.name,))
+    return [words[key] for key in sorted(words)]
+
+
+def _contiguous_runs(slots: Iterable[_Slot], max_words: int) -> list[list[_Slot]]:
+    """Group slots into runs of adjacent addresses of one table (one write each) of at most
     ``max_words`` registers (a 32-bit value is never split), or Modbus's limit of coils."""
-    runs: list[list[RegisterSpec]] = []
-    for spec in sorted(specs, key=lambda s: (s.table, s.address)):
-        limit = MODBUS_MAX_WRITE_BITS if spec.table.bits else max_words
+    runs: list[list[_Slot]] = []
+    for slot in slots:
+        limit = MODBUS_MAX_WRITE_BITS if slot.table.bits else max_words
         if (
             runs
-            and spec.table is runs[-1][0].table
-            and spec.address == runs[-1][-1].last_address + 1
-            and spec.last_address - runs[-1][0].address < limit
+            and slot.table is runs[-1][0].table
+            and slot.address == runs[-1][-1].last_address + 1
+            and slot.last_address - runs[-1][0].address < limit
         ):
-            runs[-1].append(spec)
+            runs[-1].append(slot)
         else:
-            runs.append([spec])
+            runs.append([slot])
     return runs

@@ -9,6 +9,7 @@ from typing import TypeVar
 from minisplit.drivers.driver import DeviceDriver, Reading
 from minisplit.drivers.profile import DeviceKind, DeviceProfile
 from minisplit.drivers.records import HeadCommand, HeadInfo, HeadStatus, RemoteRequest
+from minisplit.drivers.registers import release_words
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 
@@ -79,13 +80,29 @@ class HeadDriver(DeviceDriver[HeadInfo, HeadStatus, HeadCommand]):
         if "external_temperature" in self.capabilities.levers:
             await self._write({"external_temperature": celsius}, force=refresh)
 
+    async def release_external_temperature(self) -> bool:
+        """Hand regulation back to the head's own sensor: write the register's `release` value
+        (sent even if the head holds it). False where the profile has none to write."""
+        spec = self.profile.registers.get("external_temperature")
+        if (
+            spec is None
+            or spec.release is None
+            or "external_temperature" not in self.capabilities.levers
+        ):
+            return False
+        await self._send({spec.name: release_words(spec)}, force=True)
+        return True
+
 
 def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[str, float | str]:
     """Each lever's value (a number, or an enum label) for ``command``: what the driver writes
     and the simulator shows; `power` is 0/1 where its register has no enum. A fan step or vane
     position the head does not have is left out (the head keeps its setting): the zone's
     default fan (`auto`) and the control's quiet fan must not stop a head without them from
-    being switched and set. A mode it lacks is refused, as any other value its profile refuses."""
+    being switched and set. A mode it lacks is refused, as any other value its profile refuses.
+    A setpoint inside the register's `range` but outside the mode's (`mode_ranges`) is sent at
+    the mode's nearest end, as the unit would hold it: refusing it would refuse the whole
+    command, a head's power-off with it."""
     spec = profile.registers.get("power")
     power: float | str = "on" if command.power else "off"
     if spec is not None and not spec.enum:
@@ -94,7 +111,7 @@ def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[st
         "power": power,
         "mode": command.mode,
         "capacity_request": command.capacity_request_pct,
-        "display_setpoint": command.display_setpoint,
+        "display_setpoint": _within_mode(profile, command.mode, command.display_setpoint),
     }
     for name, label in (
         ("fan", command.fan),
@@ -105,6 +122,14 @@ def head_command_values(command: HeadCommand, profile: DeviceProfile) -> dict[st
         if comfort is not None and label in comfort.enum.values():
             values[name] = label
     return values
+
+
+def _within_mode(profile: DeviceProfile, mode: str, setpoint: float) -> float:
+    spec = profile.registers.get("display_setpoint")
+    if spec is None or spec.range is None or not spec.range[0] <= setpoint <= spec.range[1]:
+        return setpoint  # no narrower range, or refused by `range` itself
+    low, high = spec.mode_range(mode) or spec.range
+    return min(max(setpoint, low), high)
 
 
 _Word = TypeVar("_Word", bound=StrEnum)

@@ -75,6 +75,7 @@ _KeyInt = Annotated[int, Field(strict=False)]
 # NaN or infinity would pass the bounds below (a NaN range refused every write, an infinite
 # one none, an infinite scale read NaN and wrote 0) and check-config said OK.
 _Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+_Bit = Annotated[StrictInt, Field(ge=0, le=15)]
 
 
 FAHRENHEIT = ("°F", "degF")
@@ -119,30 +120,109 @@ class RegisterSpec:
     invalid: StrictInt | tuple[StrictInt, ...] | None = None
     writable: StrictBool = False
     range: tuple[_Finite, _Finite] | None = None
+    # Narrower ranges in some of the head's modes (a label of its `mode` enum -> [low, high]),
+    # each inside `range`: the manual's "cool 18-32, heat 16-30".
+    mode_ranges: dict[StrictStr, tuple[_Finite, _Finite]] = field(default_factory=dict)
     allow_zero: StrictBool = False
     default: _Finite | None = None
     # With `[device] copy_before_write`: the register (e.g. an input register of the unit's
     # state) whose words this one carries when a write of another sends it along.
     copy_from: StrictStr | None = None
+    # The raw value that hands the register back to the device (Intesis: -32768 to the external
+    # temperature, the unit regulates on its own sensor again); written outside `range`.
+    release: StrictInt | None = None
+    # A field of a u16 word: its lowest and highest bit (inclusive, as a manual prints
+    # "bits 8-10"). Several fields may share one address; the value is the field's bits alone.
+    bit_range: tuple[_Bit, _Bit] | None = None
 
     def __post_init__(self) -> None:
         self._check_bit()
+        self._check_field()
         if self.range is not None:
             if not self.writable:
                 raise ValueError("'range' is only meaningful on a writable register")
             if self.range[0] > self.range[1]:
                 raise ValueError(f"range {list(self.range)} is empty (low > high)")
+        self._check_mode_ranges()
         if self.word_order != "high_first" and self.count == 1:
             raise ValueError("'word_order' applies to u32 and s32 registers only")
         if self.writable and not self.table.writable:
             raise KeysError(f"{self.table} {self._kind} cannot be writable", ("writable",))
         if self.invalid == ():
             raise ValueError("'invalid = []' names no sentinel: leave the key out")
-        bits = 16 * self.count
+        bits = self.value_bits
         low = -(1 << (bits - 1)) if self.type.startswith("s") else 0
         for value in self._invalid_values:
             if not low <= value < 1 << bits:
                 raise ValueError(f"invalid {value} does not fit in {self.type}")
+        if self.release is not None:
+            if not self.writable:
+                raise KeysError("'release' is only meaningful on a writable register", ("release",))
+            if not low <= self.release < 1 << bits:
+                raise KeysError(f"release {self.release} does not fit in {self.type}", ("release",))
+
+    def _check_mode_ranges(self) -> None:
+        if not self.mode_ranges:
+            return
+        if self.range is None:
+            raise KeysError(
+                "mode_ranges narrow the register's range in some modes: give its range (every "
+                "mode's together) too",
+                ("mode_ranges",),
+            )
+        low, high = self.range
+        for mode, (lowest, highest) in self.mode_ranges.items():
+            if lowest > highest:
+                raise KeysError(
+                    f"range [{lowest}, {highest}] is empty (low > high)", ("mode_ranges", mode)
+                )
+            if lowest < low or highest > high:
+                raise KeysError(
+                    f"[{lowest}, {highest}] reaches outside the register's range [{low}, {high}]",
+                    ("mode_ranges", mode),
+                )
+
+    def mode_range(self, mode: str | None) -> tuple[float, float] | None:
+        """The values a write may take in ``mode`` (a `mode` label): its own range where the
+        profile gives one, else `range`."""
+        return self.mode_ranges.get(mode or "", self.range)
+
+    def _check_field(self) -> None:
+        """A field is part of one unsigned word: its enum codes, sentinels and flag bits must
+        fit in it."""
+        if self.bit_range is None:
+            return
+        lowest, highest = self.bit_range
+        if lowest > highest:
+            raise KeysError(
+                f"bit_range {list(self.bit_range)} is empty (from > to)", ("bit_range",)
+            )
+        if self.type != "u16":
+            raise KeysError(f'a bit_range is a field of a "u16" word, not {self.type!r}', ("type",))
+        if stray := sorted(code for code in self.enum if not 0 <= code < 1 << self.value_bits):
+            raise KeysError(f"enum codes {stray} do not fit in bits {lowest}..{highest}", ("enum",))
+        if stray := sorted(bit for bit in self.bits if not lowest <= bit <= highest):
+            raise KeysError(
+                f"bits {stray} lie outside the field's bit_range {list(self.bit_range)}",
+                ("bits",),
+            )
+
+    @property
+    def value_bits(self) -> int:
+        """How many bits the value has: its field's width, else 16 per register."""
+        if self.bit_range is not None:
+            return self.bit_range[1] - self.bit_range[0] + 1
+        return 16 * self.count
+
+    @property
+    def shift(self) -> int:
+        """The field's lowest bit (0 for a whole register)."""
+        return 0 if self.bit_range is None else self.bit_range[0]
+
+    @property
+    def word_mask(self) -> int:
+        """The bits of its (first) word the value occupies."""
+        return ((1 << min(self.value_bits, 16)) - 1) << self.shift
 
     @property
     def _kind(self) -> str:
@@ -162,7 +242,9 @@ class RegisterSpec:
             "word_order": self.word_order != "high_first",
             "range": self.range is not None,
             "allow_zero": self.allow_zero,
+            "release": self.release is not None,
             "bits": bool(self.bits),
+            "bit_range": self.bit_range is not None,
             "invalid": self.invalid is not None,
             "unit": self.unit in FAHRENHEIT,
         }
@@ -186,7 +268,7 @@ class RegisterSpec:
     @property
     def sentinels(self) -> tuple[int, ...]:
         """The `invalid` values as the unsigned bit patterns a read returns, first one first."""
-        mask = (1 << (16 * self.count)) - 1
+        mask = (1 << self.value_bits) - 1
         return tuple(value & mask for value in self._invalid_values)
 
     @property
@@ -423,10 +505,24 @@ class _ProfileModel(BaseModel):
                 if isinstance(value, str) and value not in reg.enum.values():
                     labels = sorted(reg.enum.values())
                     raise KeysError(f"'{value}' is not in registers.{name}.enum {labels}", key)
-                bits = 16 * reg.count  # the range a read returns: signed on s16 and s32
+                bits = reg.value_bits  # the range a read returns: signed on s16 and s32
                 low = -(1 << (bits - 1)) if reg.type.startswith("s") else 0
                 if isinstance(value, int) and not low <= value < low + (1 << bits):
                     raise KeysError(f"{value} does not fit in registers.{name} ({reg.type})", key)
+        return self
+
+    @model_validator(mode="after")
+    def _modes_known(self) -> _ProfileModel:
+        """Each of a register's mode_ranges is for a mode the device's `mode` register has."""
+        mode = self.registers.get("mode")
+        labels = sorted(mode.enum.values()) if mode is not None else []
+        for name, reg in self.registers.items():
+            for label in reg.mode_ranges:
+                if label not in labels:
+                    raise KeysError(
+                        f"'{label}' is not a label of registers.mode's enum {labels}",
+                        ("registers", name, "mode_ranges", label),
+                    )
         return self
 
     @model_validator(mode="after")
@@ -508,15 +604,25 @@ class _ProfileModel(BaseModel):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> _ProfileModel:
-        used: dict[tuple[Table, int], str] = {}
+        """Registers share an address only as fields of one word whose bits do not meet."""
+        used: dict[tuple[Table, int], list[RegisterSpec]] = {}
         for name, reg in self.registers.items():
             for addr in range(reg.address, reg.last_address + 1):
-                other = used.setdefault((reg.table, addr), name)
-                if other != name:
-                    raise ValueError(
-                        f"registers '{other}' and '{name}' overlap at {reg.table} address {addr}"
-                    )
+                sharing = used.setdefault((reg.table, addr), [])
+                for other in sharing:
+                    if other.word_mask & reg.word_mask or reg.count > 1 or other.count > 1:
+                        raise ValueError(
+                            f"registers '{other.name}' and '{name}' overlap at {reg.table} "
+                            f"address {addr}" + _field_hint(other, reg)
+                        )
+                sharing.append(reg)
         return self
+
+
+def _field_hint(one: RegisterSpec, other: RegisterSpec) -> str:
+    if one.bit_range is None or other.bit_range is None:
+        return " (give each a bit_range to share a word)"
+    return f" (bits {list(one.bit_range)} and {list(other.bit_range)} meet)"
 
 
 def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, source: str) -> None:
@@ -534,6 +640,16 @@ def _check_copy_source(profile: _ProfileModel, name: str, reg: RegisterSpec, sou
             f"{reg.table} {reg.type}",
             key,
         )
+    if spec.bit_range != reg.bit_range:
+        raise KeysError(
+            f"register '{source}' has bit_range {_printed(spec.bit_range)}, this one "
+            f"{_printed(reg.bit_range)}: a copy carries the same bits",
+            key,
+        )
+
+
+def _printed(bit_range: tuple[int, int] | None) -> str:
+    return "none" if bit_range is None else str(list(bit_range))
 
 
 def _address_base(device: object) -> int:
@@ -563,15 +679,21 @@ def _celsius_limits(reg: dict[str, object]) -> dict[str, object]:
     """A °F register's range and default, as printed (°F) → °C (anything that is not a number
     stays: RegisterSpec refuses it with its own message)."""
     out = dict(reg)
-    low_high = reg.get("range")
-    if isinstance(low_high, list | tuple):
-        numbers = [celsius(v) for v in low_high if _is_number(v)]
-        if len(numbers) == len(low_high):
-            out["range"] = numbers
+    if "range" in reg:
+        out["range"] = _celsius_pair(reg["range"])
     default = reg.get("default")
     if _is_number(default):
         out["default"] = celsius(default)
+    ranges = reg.get("mode_ranges")
+    if isinstance(ranges, dict):
+        out["mode_ranges"] = {mode: _celsius_pair(pair) for mode, pair in ranges.items()}
     return out
+
+
+def _celsius_pair(pair: object) -> object:
+    if isinstance(pair, list | tuple) and all(_is_number(v) for v in pair):
+        return [celsius(v) for v in pair]
+    return pair
 
 
 def parse_profile(

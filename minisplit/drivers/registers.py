@@ -22,15 +22,16 @@ class RegisterValueError(ValueError):
 def raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int:
     """The register's raw integer (unsigned for u16/u32, signed for s16/s32) from its words."""
     raw = _pattern(spec, words)
-    bits = 16 * spec.count
+    bits = spec.value_bits
     if spec.type.startswith("s") and raw >> (bits - 1):
         return raw - (1 << bits)
     return raw
 
 
 def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
-    """The words that carry a raw integer; raises RegisterValueError when it does not fit."""
-    bits = 16 * spec.count
+    """The words that carry a raw integer; raises RegisterValueError when it does not fit (a
+    field's words have its bits alone set)."""
+    bits = spec.value_bits
     low, high = _raw_bounds(spec)
     if not low <= raw <= high:
         raise RegisterValueError(f"{spec.name}: {raw} does not fit in {spec.type}")
@@ -40,25 +41,37 @@ def words_from_raw(spec: RegisterSpec, raw: int) -> list[int]:
 def _raw_bounds(spec: RegisterSpec) -> tuple[int, int]:
     if spec.type == "bool":
         return 0, 1
-    bits = 16 * spec.count
+    bits = spec.value_bits
     if spec.type.startswith("s"):
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return 0, (1 << bits) - 1
 
 
 def _pattern(spec: RegisterSpec, words: Sequence[int]) -> int:
-    """The words' unsigned bit pattern, in the register's word order."""
+    """The words' unsigned bit pattern, in the register's word order (a field's bits)."""
     if spec.count == 1:
-        return words[0] & 0xFFFF
+        return (words[0] & spec.word_mask) >> spec.shift
     hi, lo = (words[0], words[1]) if spec.word_order == "high_first" else (words[1], words[0])
     return (hi & 0xFFFF) << 16 | lo & 0xFFFF
 
 
 def _pattern_words(spec: RegisterSpec, pattern: int) -> list[int]:
     if spec.count == 1:
-        return [pattern]
+        return [pattern << spec.shift]
     hi, lo = pattern >> 16, pattern & 0xFFFF
     return [hi, lo] if spec.word_order == "high_first" else [lo, hi]
+
+
+def release_words(spec: RegisterSpec) -> list[int]:
+    """The words of the register's `release` value (RegisterValueError where it has none)."""
+    if spec.release is None:
+        raise RegisterValueError(f"{spec.name} has no release value")
+    return _pattern_words(spec, spec.release & ((1 << spec.value_bits) - 1))
+
+
+def is_release(spec: RegisterSpec, words: Sequence[int]) -> bool:
+    """True when the words hold the register's `release` value."""
+    return spec.release is not None and list(words) == release_words(spec)
 
 
 def is_invalid(spec: RegisterSpec, words: Sequence[int]) -> bool:
@@ -138,7 +151,14 @@ def enum_value(spec: RegisterSpec, name: str) -> int:
 
 
 def bit_flags(spec: RegisterSpec, raw: int) -> dict[str, bool]:
-    return {name: bool(raw >> bit & 1) for bit, name in spec.bits.items()}
+    """Named bits, numbered in the word (a field's raw value starts at its lowest bit)."""
+    return {name: bool(raw >> (bit - spec.shift) & 1) for bit, name in spec.bits.items()}
+
+
+def field_words(spec: RegisterSpec, words: Sequence[int]) -> list[int]:
+    """A register's words as read, a field's with its bits alone: what its value is, and what
+    a write of it changes."""
+    return [words[0] & spec.word_mask, *words[1 : spec.count]]
 
 
 @dataclass(frozen=True)
@@ -160,7 +180,7 @@ class ReadBlock:
 
     def raw_words(self, words: Sequence[int]) -> dict[str, list[int]]:
         return {
-            spec.name: list(words[spec.address - self.address :][: spec.count])
+            spec.name: field_words(spec, words[spec.address - self.address :][: spec.count])
             for spec in self.registers
         }
 

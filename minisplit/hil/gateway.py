@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pymodbus.constants import ExcCodes
 
 from minisplit.drivers.profile import DeviceProfile, Table
-from minisplit.hil.modbus_units import ModbusUnit, RegisterAccessError, refuse_reserved
+from minisplit.hil.register_map import ModbusUnit, RegisterAccessError, refuse_reserved
 
 
 class Gateway:

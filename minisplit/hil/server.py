@@ -43,7 +43,7 @@ from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 from minisplit.drivers.profile import DeviceProfile, Table
 from minisplit.drivers.serial_port import is_pseudo_terminal, parity_to_open
-from minisplit.hil.modbus_units import RegisterAccessError
+from minisplit.hil.register_map import RegisterAccessError
 
 if TYPE_CHECKING:
     from pymodbus.datastore import ModbusServerContext

@@ -384,6 +384,21 @@ def test_swing_commands_need_the_vane() -> None:
     )
 
 
+def test_swing_commands_take_only_the_vanes_own_positions() -> None:
+    """Intesis Daikin's vanes only swing or not (auto); the DIII-net louver has five
+    positions and swing, no auto."""
+    intesis = capabilities(load_profile("intesis-daikin"))
+    command = parse_zone_command(ZONE, "swing_horizontal_mode", b"swing", capabilities=intesis)
+    assert command == ZoneCommand("living", SetSwingHorizontal(VanePosition.SWING))
+    with pytest.raises(CommandError, match="allowed: auto, swing"):
+        parse_zone_command(ZONE, "swing_mode", b"3", capabilities=intesis)
+    diii = capabilities(load_profile("daikin-diii-net"))
+    with pytest.raises(CommandError, match="allowed: 1, 2, 3, 4, 5, swing"):
+        parse_zone_command(ZONE, "swing_mode", b"auto", capabilities=diii)
+    with pytest.raises(CommandError, match="none"):  # it has no left/right louver
+        parse_zone_command(ZONE, "swing_horizontal_mode", b"swing", capabilities=diii)
+
+
 def test_mode_and_fan_commands_take_only_the_heads_own() -> None:
     five_steps = head_with(
         '{ 0 = "auto", 1 = "heat", 2 = "cool" }',

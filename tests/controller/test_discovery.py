@@ -10,25 +10,29 @@ from typing import Any
 import pytest
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
+from minisplit.controller.core.head_setpoint import HeadSetting
 from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
 from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
     Topics,
+    UnitSystem,
     climate_config,
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
     retired_zone_discovery,
     retired_zone_topics,
+    unit_entities_offered,
 )
 from minisplit.controller.service.mqtt_bridge import MqttBridge
+from minisplit.controller.service.setpoint_heads import zone_action
 from minisplit.controller.service.state_report import UNIT_STATE_FIELDS, ZONE_STATE_FIELDS
 from minisplit.controller.service.temperature_units import TemperatureUnit
 from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.profile import load_profile
 from minisplit.drivers.records import HeadInfo
-from minisplit.drivers.vocabulary import ZoneAction
-from tests.fixtures.profiles import head_with
+from minisplit.drivers.vocabulary import HeadMode, ZoneAction
+from tests.fixtures.profiles import head_with, profile
 
 # Options documented for MQTT discovery on home-assistant.io (integrations climate.mqtt,
 # sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt; "MQTT discovery" for `origin`
@@ -568,3 +572,78 @@ def test_a_setpoint_driven_head_gets_its_written_setpoint_as_a_diagnostic(
     assert payload["state_topic"] == "minisplit/house/zone/living/state"
     field = re.findall(r"value_json\.(\w+)", str(payload["value_template"]))
     assert field == ["head_setpoint"] and "head_setpoint" in ZONE_STATE_FIELDS
+
+
+# ---- outdoor-unit entities from its profile's capabilities (issue 13) -----------------------
+
+# An outdoor unit that reports its outdoor temperature and defrost, and nothing else: no
+# frequency, power or energy reading, no quiet or demand-limit lever.
+SPARSE_ODU = capabilities(
+    profile(
+        """
+[device]
+name = "sparse-odu"
+kind = "outdoor_unit"
+default_unit_id = 1
+
+[registers.outdoor_temperature]
+address = 0
+table = "input"
+type = "s16"
+scale = 0.1
+
+[registers.defrost]
+address = 0
+table = "discrete_input"
+type = "bool"
+"""
+    )
+)
+
+
+def _unit_keys(messages: dict[str, dict[str, object]]) -> set[str]:
+    return {
+        topic.split("-unit-")[1].removesuffix("/config") for topic in messages if "-unit-" in topic
+    }
+
+
+def test_the_outdoor_units_entities_are_those_its_profile_has_roles_for() -> None:
+    messages = discovery_messages(TOPICS, ZONES, heads=HEADS, systems=[UnitSystem(odu=SPARSE_ODU)])
+    # The fault stays: it also shows what the controller finds wrong (no answer, …).
+    assert _unit_keys(messages) == {"outdoor_temperature", "defrost", "fault"}
+    reference = UnitSystem(odu=capabilities(load_profile("reference-odu")))
+    full = discovery_messages(TOPICS, ZONES, systems=[reference])
+    assert full == discovery_messages(TOPICS, ZONES)  # every role: every entity
+    assert _unit_keys(full) == {
+        "compressor_frequency",
+        "outdoor_temperature",
+        "power",
+        "energy",
+        "fault",
+        "defrost",
+        "quiet",
+        "demand_limit",
+    }
+    assert unit_entities_offered(SPARSE_ODU) == {"outdoor_temperature", "defrost", "fault"}
+
+
+def test_a_head_reporting_thermo_on_shows_idle_as_its_climates_action() -> None:
+    """The action the climate shows is the zone state's, which a head's thermo-on decides for
+    a setpoint-driven head (service.setpoint_heads.zone_action)."""
+    setting = HeadSetting(True, HeadMode.HEAT, 22.0, None, None, 20.0, False)
+    assert zone_action(setting, thermo_on=False) is ZoneAction.IDLE
+    assert zone_action(setting, thermo_on=True) is ZoneAction.HEATING
+    climate = climate_config(TOPICS, ZONES[0], capabilities=INTERFACE)
+    assert "value_json.action" in str(climate["action_template"])
+    assert climate["action_topic"] == TOPICS.zone_state(ZONES[0].id)
+
+
+def test_a_climates_swing_modes_are_its_vanes_positions() -> None:
+    diii = capabilities(load_profile("daikin-diii-net"))
+    climate = climate_config(TOPICS, ZONES[0], head=FULL_HEAD, capabilities=diii)
+    assert climate["swing_modes"] == ["1", "2", "3", "4", "5", "swing"]
+    assert "swing_horizontal_modes" not in climate  # no left/right louver to move
+    intesis = climate_config(
+        TOPICS, ZONES[0], head=FULL_HEAD, capabilities=capabilities(load_profile("intesis-daikin"))
+    )
+    assert (intesis["swing_modes"], intesis["swing_horizontal_modes"]) == (["auto", "swing"],) * 2

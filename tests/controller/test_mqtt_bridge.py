@@ -45,11 +45,13 @@ from minisplit.controller.service.commands import (
     UnitCommand,
     ZoneCommand,
 )
+from minisplit.controller.service.discovery import UnitSystem
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.drivers.records import HeadInfo
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
 from minisplit.testing.broker import MessageRecorder, Mosquitto, recording, wait_for_message
+from tests.controller.test_discovery import SPARSE_ODU
 
 pytestmark = pytest.mark.integration
 
@@ -1241,6 +1243,24 @@ async def test_without_an_outdoor_unit_its_announced_entities_are_cleared(
     announced = mqtt_recorder.on("homeassistant/+/+/config")
     # Only the two published above.
     assert [m.topic.value for m in announced if b"-unit-" in m.payload] == [frequency, quiet]
+
+
+async def test_an_entity_the_outdoor_units_profile_lacks_is_cleared(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """A unit whose profile has no quiet lever (say, after a profile change): the quiet switch
+    announced before is removed from Home Assistant; what it has stays announced."""
+    quiet = "homeassistant/switch/house-unit-quiet/config"
+    temperature = "homeassistant/sensor/house-unit-outdoor_temperature/config"
+    async with mosquitto.client() as client:
+        payload = json.dumps({"unique_id": "minisplit-house-unit-quiet"}).encode()
+        await client.publish(quiet, payload, qos=1, retain=True)
+    async with running(mosquitto, systems=[UnitSystem(odu=SPARSE_ODU)]):
+        await mqtt_recorder.wait_for(quiet, lambda m: m.payload == b"")
+        await mqtt_recorder.wait_for(temperature, lambda m: m.payload != b"")
+        await mqtt_recorder.wait_for("homeassistant/sensor/house-office-demand/config")
+    announced = {m.topic.value for m in mqtt_recorder.on("homeassistant/+/+/config")}
+    assert not any("frequency" in t or "demand_limit" in t or "power" in t for t in announced)
 
 
 def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:

@@ -12,7 +12,12 @@ from minisplit.controller.core.observation import NO_ODU, HeadReport, Observer, 
 from minisplit.controller.core.room_sensor import SensorSource
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.zone import HEAT
-from minisplit.controller.service.setpoint_heads import head_command, strategy_inputs
+from minisplit.controller.service.setpoint_heads import (
+    ExternalFeed,
+    head_command,
+    strategy_inputs,
+    supplies_external,
+)
 from minisplit.drivers.records import HeadCommand, HeadInfo, OduCommand
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, OduMode, VanePosition, ZoneAction
 from tests.controller.test_observation import Head
@@ -68,3 +73,50 @@ def test_the_head_command_is_the_loops_setting_at_the_homeowners_fan_and_vanes()
     assert command == HeadCommand(
         True, HeadMode.HEAT, FanSpeed.LOW, VanePosition.SWING, VanePosition.AUTO, 0.0, 23.5
     )
+
+
+class ExternalRegister:
+    """A head's external-temperature register: what was written, in order."""
+
+    def __init__(self, releases: bool = True) -> None:
+        self.writes: list[float | str] = []
+        self.releases = releases
+
+    async def write_external_temperature(self, celsius: float) -> None:
+        self.writes.append(celsius)
+
+    async def release_external_temperature(self) -> bool:
+        if self.releases:
+            self.writes.append("release")
+        return self.releases
+
+
+def _feeding(external: float | None, at: float | None, room: float | None = 20.0) -> HeadSetting:
+    return HeadSetting(True, HeadMode.HEAT, 22.0, external, at, room, False)
+
+
+async def test_the_external_temperature_is_released_once_the_loop_stops_supplying_it() -> None:
+    feed, head = ExternalFeed(), ExternalRegister()
+    await feed.write("a", head, _feeding(20.1, 0.0))
+    await feed.write("a", head, _feeding(20.1, 0.0))  # the loop did not rewrite it: nothing
+    assert head.writes == [20.1]
+    await feed.write("a", head, _feeding(20.1, 0.0, room=None))  # no reading: stale from now
+    await feed.write("a", head, _feeding(20.1, 0.0, room=None))  # released once
+    assert head.writes == [20.1, "release"]
+    await feed.write("a", head, _feeding(20.1, 0.0))  # supplied again: the value goes back
+    assert head.writes == [20.1, "release", 20.1]
+    standby = _feeding(20.1, 0.0)._replace(mode=HeadMode.FAN_ONLY)
+    await feed.write("a", head, standby)  # a mode the loop does not regulate in
+    assert head.writes[-1] == "release"
+
+
+async def test_a_head_never_given_one_is_not_released_and_a_failed_release_is_retried() -> None:
+    feed, head = ExternalFeed(), ExternalRegister(releases=False)
+    await feed.write("a", head, _feeding(None, None))
+    assert head.writes == []
+    await feed.write("a", head, _feeding(20.1, 0.0))
+    await feed.write("a", head, _feeding(20.1, 0.0, room=None))
+    head.releases = True
+    await feed.write("a", head, _feeding(20.1, 0.0, room=None))  # tried again
+    assert head.writes == [20.1, "release"]
+    assert supplies_external(_feeding(20.1, 0.0)) and not supplies_external(_feeding(None, None))

@@ -24,6 +24,7 @@ def problems(text: str) -> list[str]:
 def test_every_drivable_shipped_head_profile_is_known() -> None:
     assert drivable_head_profiles() == [
         "coolmasternet",
+        "daikin-diii-net",
         "intesis-daikin",
         "intesis-mitsubishi",
         "reference-head",
@@ -45,6 +46,16 @@ def test_the_setpoint_levers_come_from_the_profile() -> None:
     assert not parse_config(
         system_config("coolmasternet", TCP), "h.toml"
     ).head_levers.external_temperature
+
+
+def test_the_setpoint_levers_take_the_profiles_ranges_by_mode() -> None:
+    """Intesis Daikin: heat 16-30 °C, cool 18-32 °C (docs/interfaces.md)."""
+    levers = parse_config(system_config("intesis-daikin", TCP), "h.toml").head_levers
+    assert (levers.heat_range_c, levers.cool_range_c) == ((16.0, 30.0), (18.0, 32.0))
+    assert (levers.setpoint(31.0, heating=True), levers.setpoint(17.0, heating=False)) == (
+        30.0,
+        18.0,
+    )
 
 
 def test_a_mix_of_direct_and_setpoint_heads_is_refused_naming_zone_and_profile() -> None:
@@ -82,8 +93,12 @@ def test_setpoint_heads_that_take_different_setpoints_are_refused() -> None:
     text = system_config("intesis-mitsubishi", TCP).replace(
         'unit_id = 12\nprofile = "intesis-mitsubishi"', 'unit_id = 12\nprofile = "intesis-daikin"'
     )
-    # The same range, both with an external temperature.
-    assert parse_config(text, "house.toml").strategy is Strategy.SETPOINT
+    # Both with an external temperature, but the Daikin's ranges depend on the mode.
+    (problem,) = problems(text)
+    assert (
+        "profile 'intesis-daikin' takes setpoints heat 16..30, cool 18..32 °C with an external "
+        "temperature, zone 'living' (profile 'intesis-mitsubishi') 16..32 °C with" in problem
+    )
     text = system_config("intesis-mitsubishi", TCP).replace(
         'unit_id = 12\nprofile = "intesis-mitsubishi"',
         'unit_id = 2\nprofile = "coolmasternet"\nunit_index = 1',

@@ -32,7 +32,7 @@ from minisplit.drivers.registers import (
     encode_value,
     plan_reads,
 )
-from minisplit.hil.modbus_units import RegisterAccessError
+from minisplit.hil.register_map import RegisterAccessError
 from minisplit.hil.server import start_tcp_server, tcp_address
 from tests.drivers.conftest import running, tcp_bus
 from tests.fixtures.bare_unit import BareHead

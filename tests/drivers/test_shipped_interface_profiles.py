@@ -11,7 +11,7 @@ from importlib import resources
 import pytest
 
 from minisplit.drivers.capabilities import capabilities
-from minisplit.drivers.profile import ProfileError, Table, load_profile, shipped_profile_names
+from minisplit.drivers.profile import Table, load_profile, shipped_profile_names
 from minisplit.drivers.registers import (
     RegisterValueError,
     check_writable,
@@ -19,6 +19,7 @@ from minisplit.drivers.registers import (
     enum_value,
     plan_reads,
 )
+from minisplit.drivers.vocabulary import HeadMode
 from tests.drivers.test_profile import DATASHEETS
 
 INTERFACES = ("intesis-mitsubishi", "intesis-daikin", "coolmasternet", "daikin-diii-net")
@@ -46,21 +47,11 @@ def test_every_shipped_profile_parses(name: str) -> None:
     assert profile.registers
 
 
-@pytest.mark.parametrize("name", sorted(set(shipped_profile_names()) - {"daikin-diii-net"}))
-def test_every_shipped_profile_but_diii_net_gives_the_product_a_head_or_unit_to_drive(
-    name: str,
-) -> None:
+@pytest.mark.parametrize("name", sorted(shipped_profile_names()))
+def test_every_shipped_profile_gives_the_product_a_head_or_unit_to_drive(name: str) -> None:
     """Its capabilities derive (a head has a power lever, every enum label is known)."""
     found = capabilities(load_profile(name))
     assert found.levers
-
-
-def test_diii_net_is_refused_until_the_format_carries_its_bit_field_levers() -> None:
-    """Its power, mode, fan and louver are fields packed into one command word: declared as
-    whole registers they would write undefined codes (docs/interfaces.md), so it is shipped
-    without them, and the product says it cannot drive it rather than guess."""
-    with pytest.raises(ProfileError, match=r"lacks a writable registers\.power"):
-        capabilities(load_profile("daikin-diii-net"))
 
 
 @pytest.mark.parametrize("name", INTERFACES)
@@ -116,11 +107,17 @@ def test_intesis_block_reads_skip_what_the_manual_does_not_document(name: str) -
     assert not read & (set(range(16, 21)) | set(range(27, 49)))
 
 
-def test_intesis_daikin_setpoint_spans_every_modes_range() -> None:
-    """The manual's ranges by mode (cool 18-32, heat 16-30, auto 18-30 °C): one range per
-    register can only be their union; the controller clamps by mode (docs/interfaces.md)."""
+def test_intesis_daikin_setpoint_ranges_are_the_manuals_per_mode() -> None:
+    """The manual's ranges by mode (cool 18-32, heat 16-30, auto 18-30 °C), their union the
+    register's range (dry and fan take it)."""
     setpoint = load_profile("intesis-daikin")["display_setpoint"]
     assert setpoint.range == (16.0, 32.0)
+    assert setpoint.mode_ranges == {
+        "heat": (16.0, 30.0),
+        "cool": (18.0, 32.0),
+        "auto": (18.0, 30.0),
+    }
+    assert setpoint.mode_range("dry") == (16.0, 32.0)
 
 
 def test_coolmasternet_is_the_unit_at_va_1_in_document_numbering() -> None:
@@ -139,14 +136,42 @@ def test_coolmasternet_is_the_unit_at_va_1_in_document_numbering() -> None:
     assert (profile.unit_indices, profile.for_unit(3)["mode"].address) == ((1, 64), 48)
 
 
+FIELDS = ("power", "vane_vertical", "fan", "mode")
+
+
 def test_diii_net_limits_and_the_state_it_reads() -> None:
     profile = load_profile("daikin-diii-net")
     assert (profile.max_read_registers, profile.max_write_registers) == (32, 30)
     status = profile["status"]
     assert (status.table, status.address, status.bits[7]) == (Table.INPUT, 2000, "thermo_on")
-    # On/off, mode and fan are bit fields of one command word: not declared until the format
-    # can carry them, rather than written as whole words (docs/interfaces.md).
-    assert not {"power", "mode", "fan"} & set(profile.registers)
+    # On/off, louver and fan share command word 42001, mode is 42002's low bits: fields of
+    # their words, each copied from the state field of the same bits (docs/interfaces.md).
+    fields = {name: (profile[name].address, profile[name].bit_range) for name in FIELDS}
+    assert fields == {
+        "power": (2000, (0, 0)),
+        "vane_vertical": (2000, (8, 10)),
+        "fan": (2000, (12, 14)),
+        "mode": (2001, (0, 3)),
+    }
+    assert {profile[name].copy_from for name in FIELDS} == {
+        "power_state",
+        "louver_state",
+        "fan_state",
+        "mode_state",
+    }
+    word = 1 | 7 << 8 | 3 << 12  # on, swing, fan M
+    assert [decode(profile[name], [word]) for name in ("power", "vane_vertical", "fan")] == [
+        1,
+        7,
+        3,
+    ]
     assert profile.copy_before_write
+    assert capabilities(profile).modes == (
+        HeadMode.FAN_ONLY,
+        HeadMode.HEAT,
+        HeadMode.COOL,
+        HeadMode.AUTO,
+        HeadMode.DRY,
+    )
     group = profile.for_unit(2)  # input stride 6, holding stride 3
     assert (group["status"].address, group["display_setpoint"].address) == (2012, 2008)

@@ -9,7 +9,8 @@ from pymodbus.constants import ExcCodes
 
 from minisplit.drivers.profile import Table
 from minisplit.hil.heatpump import HeadRatings, rated_input_power_w
-from minisplit.hil.modbus_units import OutdoorUnit, RegisterAccessError
+from minisplit.hil.modbus_units import OutdoorUnit
+from minisplit.hil.register_map import RegisterAccessError
 from minisplit.hil.simulator import Simulator
 from tests.hil.house import ZONES, heat, house, without_watchdog
 

@@ -28,7 +28,7 @@ from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
 from minisplit.testing.harness import put_settings, running, wait_until
 from tests.fixtures.systems import drivable_head_profiles, system_config
 
-SPEED = 60.0
+SPEED = 120.0
 TARGET = 23.0
 # The setpoint register's wire address where each profile's manual puts it, for the zone
 # `living` of `system_config` (a gateway's first index); a profile not listed is read where
@@ -38,6 +38,7 @@ MANUAL_SETPOINT = {
     "intesis-mitsubishi": 4,  # §4.2: register 4, set point temperature
     "intesis-daikin": 4,
     "coolmasternet": 18,  # PRM §4.5.3: VA 1's base 17 + 2 in 1-based numbering
+    "daikin-diii-net": 2002,  # holding 42003 in the guide's 1-based 4xxxx numbering
 }
 
 
@@ -222,7 +223,7 @@ async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     """A zone that follows a room sensor over MQTT: its reading, not the head's, goes to the
-    head's external-temperature register."""
+    head's external-temperature register; once the loop stops supplying it, it is released."""
     port = free_port()
     bus = f'type = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
     text = (
@@ -253,3 +254,10 @@ async def test_a_remote_sensor_is_the_temperature_an_interface_head_regulates_on
         )
         assert supervisor.zone_state("living")["sensor"] == "remote"
         assert simulator.head_register("living", "return_air_temperature") != 15.3
+        # Fan only: the loop no longer supplies it, and hands the head back its own sensor
+        # rather than leave it regulating on a stale value.
+        await client.publish(f"{base}/zone/living/set/mode", "fan_only", qos=1)
+        await wait_until(
+            lambda: firmware.external_temperature is None, 30, "the external temperature released"
+        )
+        assert simulator.head_register("living", "external_temperature") is None

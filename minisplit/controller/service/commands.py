@@ -170,6 +170,18 @@ def _celsius_in_range(
     return min(max(celsius, low_c), high_c)
 
 
+# The head's vane lever behind each swing field of a zone.
+SWING_LEVERS = {"swing_mode": "vane_vertical", "swing_horizontal_mode": "vane_horizontal"}
+
+
+def vane_positions(field: str, capabilities: Capabilities | None) -> tuple[VanePosition, ...]:
+    """The positions a zone's swing ``field`` offers: its head's vane lever's, every one where
+    the head's capabilities are not known."""
+    if capabilities is None:
+        return tuple(VanePosition)
+    return capabilities.vanes(SWING_LEVERS[field])
+
+
 def _choice(field: str, payload: bytes, enum: type[E], offered: Sequence[E] | None = None) -> E:
     """A member of ``enum`` by its word; only one of ``offered`` (what the head has) if given."""
     members = tuple(enum) if offered is None else tuple(offered)
@@ -201,7 +213,8 @@ def parse_zone_command(
     Temperatures arrive in ``unit`` and come out in °C; a setpoint must lie within the zone's
     limits (`setpoint_range`). ``head`` (once the head has been probed) refuses swing commands
     for vanes the head does not have. ``capabilities`` (from the head's profile) limits the
-    modes and fan steps to the head's. ``remote_temperature`` is a reading, not a change."""
+    modes, fan steps and vane positions to the head's. ``remote_temperature`` is a reading,
+    not a change."""
     change: ZoneTransition
     if field == "mode":
         modes = None if capabilities is None else zone_modes(capabilities.modes)
@@ -213,7 +226,7 @@ def parse_zone_command(
         fans = None if capabilities is None else capabilities.fans
         change = SetFan(_choice(field, payload, FanSpeed, fans))
     elif field in ("swing_mode", "swing_horizontal_mode"):
-        position = _choice(field, payload, VanePosition)
+        position = _choice(field, payload, VanePosition, vane_positions(field, capabilities))
         vertical = field == "swing_mode"
         if head is not None and not (
             head.has_vertical_vane if vertical else head.has_horizontal_vane

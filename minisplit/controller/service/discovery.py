@@ -7,16 +7,17 @@ controller id, so a fleet of controllers can share one broker and one Home Assis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
 from minisplit.controller.config import HeatPumpSystem, MqttConfig, ZoneConfig
 from minisplit.controller.core.settings import Preset, ZoneMode, zone_modes
+from minisplit.controller.service.commands import vane_positions
 from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
-from minisplit.drivers.capabilities import Capabilities
+from minisplit.drivers.capabilities import Capabilities, capabilities
 from minisplit.drivers.records import HeadInfo
-from minisplit.drivers.vocabulary import FanSpeed, VanePosition, ZoneAction
+from minisplit.drivers.vocabulary import FanSpeed, ZoneAction
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -51,12 +52,17 @@ class UnitSystem:
     level: str | None = None
     name: str | None = None
     outdoor_unit: bool = True
+    # Its outdoor unit's capabilities, from its profile: an entity whose role it lacks is not
+    # announced (None: every one is, as the reference unit has them all).
+    odu: Capabilities | None = None
 
     @classmethod
     def of(cls, system: HeatPumpSystem) -> UnitSystem:
+        odu = None if system.odu_profile is None else capabilities(system.odu_profile)
+        has_odu = system.outdoor_unit is not None
         if system.topic_level is None:
-            return cls(None, None, system.outdoor_unit is not None)
-        return cls(system.topic_level, system.display_name, system.outdoor_unit is not None)
+            return cls(None, None, has_odu, odu)
+        return cls(system.topic_level, system.display_name, has_odu, odu)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -335,17 +341,24 @@ def climate_config(
             "current_humidity_topic": state,
             "current_humidity_template": _field("humidity"),
         }
-    if head is not None and head.has_vertical_vane:
-        cfg |= _swing(topics, zone, "swing_mode")
-    if head is not None and head.has_horizontal_vane:
-        cfg |= _swing(topics, zone, "swing_horizontal_mode")
+    if head is not None:
+        for field, has in (
+            ("swing_mode", head.has_vertical_vane),
+            ("swing_horizontal_mode", head.has_horizontal_vane),
+        ):
+            if has and vane_positions(field, capabilities):
+                cfg |= _swing(topics, zone, field, capabilities)
     return cfg
 
 
-def _swing(topics: Topics, zone: ZoneConfig, field: str) -> dict[str, object]:
-    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``."""
+def _swing(
+    topics: Topics, zone: ZoneConfig, field: str, capabilities: Capabilities | None
+) -> dict[str, object]:
+    """A vane's options: ``swing_mode`` (vertical) or ``swing_horizontal_mode``; the positions
+    its lever has where the head's ``capabilities`` are known."""
+    positions = vane_positions(field, capabilities)
     return {
-        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in VanePosition],
+        f"{field.removesuffix('_mode')}_modes": [swing.value for swing in positions],
         f"{field}_command_topic": topics.zone_set(zone.id, field),
         f"{field}_state_topic": topics.zone_state(zone.id),
         f"{field}_state_template": _field(field),
@@ -426,6 +439,35 @@ _UNIT_SENSORS = (
     _UnitSensor("fault", "Fault", diagnostic=True, template="{{ value_json.fault or 'none' }}"),
 )
 
+# The role (docs/profiles.md, 'Roles') each outdoor-unit entity shows or moves: announced only
+# where the unit's profile has it. The fault is always announced: it also shows what the
+# controller finds wrong (no answer, settings not on disk).
+_UNIT_ROLES = {
+    "compressor_frequency": "compressor_frequency",
+    "outdoor_temperature": "outdoor_temperature",
+    "power": "input_power",
+    "energy": "energy",
+    "defrost": "defrost",
+    "quiet": "quiet_mode",
+    "demand_limit": "demand_limit",
+}
+
+
+def unit_entities_offered(odu: Capabilities | None) -> frozenset[str]:
+    """The keys of the outdoor unit's entities its capabilities give the data or lever for
+    (None: every one, as the reference unit's)."""
+    return frozenset(
+        key
+        for key in _unit_components()
+        if odu is None or key not in _UNIT_ROLES or odu.has(_UNIT_ROLES[key])
+    )
+
+
+def _unit_components() -> dict[str, str]:
+    """{key: Home Assistant component} of each entity of the outdoor unit."""
+    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
+    return components | {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
+
 
 def _unit_entity(
     topics: Topics, system: UnitSystem, key: str, component: str, name: str
@@ -444,7 +486,8 @@ def unit_sensor_configs(
     unit: TemperatureUnit = TemperatureUnit.CELSIUS,
     system: UnitSystem = SINGLE_UNIT,
 ) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for a system's outdoor unit's sensors, switch and number."""
+    """{config topic: payload} for a system's outdoor unit's sensors, switch and number: those
+    its capabilities give the data or lever for (`unit_entities_offered`)."""
     configs: dict[str, dict[str, object]] = {}
     state_topic = topics.unit_state_of(system.level)
     for sensor in _UNIT_SENSORS:
@@ -505,7 +548,13 @@ def unit_sensor_configs(
         "icon": "mdi:speedometer",
     }
     configs[topics.config("number", _object_id(topics, *system.parts, "demand_limit"))] = limit
-    return configs
+    offered = unit_entities_offered(system.odu)
+    announced = {
+        topics.config(component, _object_id(topics, *parts))
+        for component, parts, _ in _unit_entities(topics, system)
+        if parts[-1] in offered
+    }
+    return {topic: cfg for topic, cfg in configs.items() if topic in announced}
 
 
 def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, ...], str]]:
@@ -520,11 +569,9 @@ def _unit_entities(
     topics: Topics, system: UnitSystem = SINGLE_UNIT
 ) -> list[tuple[str, tuple[str, ...], str]]:
     """(component, object id parts, unique_id) of each entity of a system's outdoor unit."""
-    components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
-    components |= {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
     return [
         (component, (*system.parts, key), _device_id(topics.controller_id, *system.parts, key))
-        for key, component in components.items()
+        for key, component in _unit_components().items()
     ]
 
 
@@ -572,13 +619,17 @@ def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict
     }
 
 
-def retired_unit_discovery(topics: Topics, system: UnitSystem = SINGLE_UNIT) -> dict[str, str]:
-    """{config topic: unique_id} of a system's outdoor unit's entities, for a system that has
-    no outdoor unit (any more): cleared only where the retained config carries that
+def retired_unit_discovery(
+    topics: Topics, system: UnitSystem = SINGLE_UNIT, kept: Collection[str] = ()
+) -> dict[str, str]:
+    """{config topic: unique_id} of a system's outdoor unit's entities but those ``kept``
+    (their keys, `unit_entities_offered`), for a system that has no outdoor unit (any more) or
+    one whose profile lacks their roles: cleared only where the retained config carries that
     unique_id."""
     return {
         topics.config(component, _object_id(topics, *parts)): unique_id
         for component, parts, unique_id in _unit_entities(topics, system)
+        if parts[-1] not in kept
     }
 
 

@@ -54,6 +54,7 @@ from minisplit.controller.service.discovery import (
     retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
+    unit_entities_offered,
 )
 from minisplit.controller.service.rate_limit import ReportLimiter
 from minisplit.controller.service.security import read_secret
@@ -154,8 +155,10 @@ class MqttBridge:
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
         for system in self._systems:
-            if not system.outdoor_unit:  # its entities, announced while it had one, go
-                self._claims |= retired_unit_discovery(self._topics, system)
+            # Its entities announced while it had an outdoor unit, or its profile their roles,
+            # go.
+            kept = unit_entities_offered(system.odu) if system.outdoor_unit else ()
+            self._claims |= retired_unit_discovery(self._topics, system, kept)
         if self._levels:  # so do those of the unit of a config of one system, as it was
             self._claims |= retired_unit_discovery(self._topics)
         self._retired: set[str] = set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from minisplit.controller.core.control import ControlOutput, ZoneInput
 from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput
@@ -78,3 +78,46 @@ def zone_action(setting: HeadSetting, thermo_on: bool | None) -> ZoneAction:
     if setting.mode_conflict or thermo_on is False:
         return ZoneAction.IDLE
     return ZoneAction.HEATING if setting.mode is HeadMode.HEAT else ZoneAction.COOLING
+
+
+def supplies_external(setting: HeadSetting) -> bool:
+    """The loop gives the head the room's temperature to regulate on: it heats or cools the
+    room on a reading it has. Without one (the room's sensor and the head's both lost), or in
+    a mode the loop does not run (fan, dry, standing by for the other direction), the value
+    last written would go stale."""
+    return (
+        setting.external_temperature is not None
+        and setting.temperature is not None
+        and setting.mode in (HeadMode.HEAT, HeadMode.COOL)
+    )
+
+
+class ExternalTemperatureLever(Protocol):
+    """A head's external-temperature register, as its link writes it."""
+
+    async def write_external_temperature(self, celsius: float) -> None: ...
+
+    async def release_external_temperature(self) -> bool: ...
+
+
+class ExternalFeed:
+    """The external room temperature each head is given: written when the loop (re)writes it,
+    and handed back to the head's own sensor (the profile's `release` value) once the loop
+    stops supplying it, so the head never regulates on a stale value."""
+
+    def __init__(self) -> None:
+        # Per zone: when the value the head holds was written (the loop's
+        # `external_written_at`); None (or absent) while it holds none of ours.
+        self._held: dict[str, float | None] = {}
+
+    async def write(
+        self, zone_id: str, head: ExternalTemperatureLever, setting: HeadSetting
+    ) -> None:
+        held = self._held.get(zone_id)
+        value = setting.external_temperature
+        if value is not None and supplies_external(setting):
+            if setting.external_written_at != held:  # a new value, or supplied again
+                await head.write_external_temperature(value)
+                self._held[zone_id] = setting.external_written_at
+        elif held is not None and await head.release_external_temperature():
+            self._held[zone_id] = None

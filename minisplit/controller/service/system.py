@@ -26,6 +26,7 @@ from minisplit.controller.service.persistence import SavedState
 from minisplit.controller.service.restart_memory import BoostCounter
 from minisplit.controller.service.sensor_log import SensorFaultLog
 from minisplit.controller.service.setpoint_heads import (
+    ExternalFeed,
     SetpointZone,
     head_command,
     strategy_inputs,
@@ -76,7 +77,7 @@ class SystemControl:
             else None
         )
         self.setpoint_zones: dict[str, SetpointZone] = {}
-        self._external_written: dict[str, float | None] = {}
+        self._external = ExternalFeed()
         self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
         self.controller = Controller(
             self.tuning,
@@ -163,12 +164,7 @@ class SystemControl:
         self, zone_id: str, head: HeadLink, setting: HeadSetting, given: HeadZoneInput
     ) -> None:
         await head.write(head_command(setting, given.settings))
-        written_at = setting.external_written_at
-        if setting.external_temperature is not None and written_at != self._external_written.get(
-            zone_id
-        ):
-            await head.write_external_temperature(setting.external_temperature)
-            self._external_written[zone_id] = written_at
+        await self._external.write(zone_id, head, setting)
 
     async def _write_heads(self, output: ControlOutput) -> None:
         commands = {zone_id: out.head for zone_id, out in output.zones.items()}

@@ -218,6 +218,15 @@ class HeadLink(UnitLink[HeadInfo, HeadStatus, HeadCommand]):
         except (BusError, ValueError) as err:
             log.debug("zone %s: writing the external temperature failed: %s", self.name, err)
 
+    async def release_external_temperature(self) -> bool:
+        """Hand the head back to its own sensor (its profile's `release` value); False when it
+        was not written (no release value, or the write failed: logged, tried again)."""
+        try:
+            return await self._head.release_external_temperature()
+        except (BusError, ValueError) as err:
+            log.debug("zone %s: releasing the external temperature failed: %s", self.name, err)
+            return False
+
     async def ack_remote(self) -> None:
         """Tell the head its handheld-remote change was adopted."""
         try:
