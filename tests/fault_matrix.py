@@ -53,7 +53,9 @@ RESTART_CYCLES = math.ceil(RESTART_LOCKOUT_S / PERIOD_S) + 5
 DEFROST_CYCLES = math.ceil(DEFROST_MAX_S / PERIOD_S) + 3
 # INFO and above from the controller and drivers while a fault lasts, however long: a change
 # of state is worth a line (lost, offline, back online, answers), a repeated failure is not.
-MAX_LOG_RECORDS = 6
+# A command on its way as the unit vanished fails too (a line of its own); none is sent
+# after that until the unit answers again.
+MAX_LOG_RECORDS = 7
 SLOW_DELAY_S = 0.5 * WAITED_S  # wall seconds: near, but inside, the master's timeout
 RETURN_AIR = "return_air_temperature"
 LOGGERS = ("minisplit",)  # what a deployment logs (pymodbus is silenced by the CLI)
