@@ -74,9 +74,7 @@ class SetpointTuning:
     # The loop aims this far inside the comfort band from the target, toward the outdoors
     # (below it when heating): every tenth of a kelvin less lift saves energy, and the unit's
     # 0.5 K setpoint steps and the integral keep the room above the aim about as much as below.
-    # The 0.03 K left to the band's edge is for the room estimate's error (a few hundredths
-    # of a kelvin on average, in the benchmark, once defrosts are told apart).
-    aim_k: float = 0.47
+    aim_k: float = 0.45
     kp: float = 0.5  # setpoint offset, K per K of the room's error
     ti_s: float = 28800.0  # the offset grows by 1 K per this long at 1 K of error
     max_offset_k: float = 4.0  # the PI offset's bound either way
