@@ -1,6 +1,7 @@
 """The setpoint strategy for heads whose only levers are power, mode and setpoint."""
 
 import itertools
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -251,3 +252,79 @@ def test_a_head_that_is_off_gets_no_new_trims():
     off = run(strategy, {"a": (HEAT_21, 21.3)}, 6 * 3600.0, start=60.0)["a"]
     assert not off.power
     assert off.setpoint == on.setpoint
+
+
+def _warm_up(strategy: SetpointStrategy) -> HeadSetting:
+    """Half an hour of a room at 20.4 °C whose head, switched on, blows warm: its sensor's
+    reading rises to 1.5 K above the room with a 5-minute time constant."""
+    rising = [round(21.9 - 1.5 * math.exp(-k * PERIOD_S / 300.0), 1) for k in range(180)]
+    return _heat_on_head_readings(strategy, rising)[-1]
+
+
+# Ten minutes of the reading of a head whose fan stopped, falling from 1.5 K above a room at
+# 20.4 °C toward the room's with the sensor's 5-minute time constant.
+FAN_STOPS = [round(20.4 + 1.5 * math.exp(-k * PERIOD_S / 300.0), 1) for k in range(1, 61)]
+
+
+def _heat_on_head_readings(
+    strategy: SetpointStrategy, readings: list[float], start: float = 0.0
+) -> list[HeadSetting]:
+    """Step ``strategy`` every 10 s on the head's readings (a head that reports thermo-on)."""
+    return [
+        strategy.step({"a": HeadZoneInput(HEAT_21, r, thermo_on=True)}, start + i * PERIOD_S)["a"]
+        for i, r in enumerate(readings)
+    ]
+
+
+def test_a_defrost_that_stops_the_heads_fan_is_not_taken_for_a_cold_room():
+    # The room holds 20.4 °C; the head's sensor reads 1.5 K warm while it blows, and its fan
+    # stops for a defrost: the reading falls toward the room's with the same 5-minute time
+    # constant, and comes back as the fan blows again.
+    strategy = SetpointStrategy()
+    steady = _warm_up(strategy)
+    assert steady.power
+    assert steady.temperature is not None and abs(steady.temperature - 20.4) < 0.1
+    during = _heat_on_head_readings(strategy, FAN_STOPS, start=1800.0)
+    # The loop does not read the 1.5 K fall as the room cooling by more than a little ...
+    assert all(out.temperature is not None and out.temperature > 19.9 for out in during)
+    # ... nor chase it with a higher setpoint: the head is given 1 K less at once, so that its
+    # own thermostat does not wind up on the fall and race the compressor once the heat is back.
+    assert max(out.setpoint for out in during) == steady.setpoint
+    assert during[-1].setpoint == steady.setpoint - 1.0
+    back = [round(21.9 - 1.5 * math.exp(-k * PERIOD_S / 300.0), 1) for k in range(1, 91)]
+    after = _heat_on_head_readings(strategy, back, start=2400.0)
+    assert after[-1].setpoint == steady.setpoint
+    assert after[-1].temperature is not None and abs(after[-1].temperature - 20.4) < 0.2
+
+
+def test_a_room_that_cools_as_fast_as_rooms_do_is_followed_as_it_is():
+    # A reading that falls 0.4 K in 10 minutes is the room cooling: the loop reads it so.
+    strategy = SetpointStrategy()
+    assert _warm_up(strategy).power
+    cooling = [round(21.9 - 0.4 * k / 60, 1) for k in range(1, 61)]
+    out = _heat_on_head_readings(strategy, cooling, start=1800.0)[-1]
+    assert out.temperature is not None and out.temperature < 20.1
+
+
+def test_a_reading_that_stays_down_is_taken_for_the_room_again_after_the_longest_defrost():
+    # The reading falls as in a defrost but does not come back (a window opened under the
+    # head, say): after `defrost_max_s` the loop follows the head's thermostat as before, the
+    # bias builds up again in its estimate, and the head is given its full setpoint.
+    tuning = SetpointTuning(defrost_max_s=1200.0)
+    strategy = SetpointStrategy(tuning)
+    steady = _warm_up(strategy)
+    during = _heat_on_head_readings(strategy, FAN_STOPS, start=1800.0)[-1]
+    assert during.setpoint < steady.setpoint
+    later = _heat_on_head_readings(strategy, [20.4] * 180, start=2400.0)[-1]
+    assert later.setpoint >= steady.setpoint
+    assert later.temperature is not None and later.temperature < 19.5
+
+
+def test_with_an_external_register_a_defrost_does_not_lower_the_room_temperature_written():
+    strategy = SetpointStrategy(SetpointTuning(levers=HeadLevers(external_temperature=True)))
+    steady = _warm_up(strategy)
+    during = _heat_on_head_readings(strategy, FAN_STOPS, start=1800.0)
+    assert all(o.external_temperature is not None for o in during)
+    assert min(o.external_temperature or 0.0 for o in during) >= 19.9
+    # The head regulates on that temperature, not on its sensor: its setpoint stays.
+    assert all(o.setpoint == steady.setpoint for o in during)

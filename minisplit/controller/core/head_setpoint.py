@@ -11,8 +11,10 @@ by the unit's setpoint range and rounded to its resolution. Where the interface 
 external temperature, the loop writes the room's temperature there instead, so that the unit
 regulates on it, and the offset only trims the unit's overshoot. At low load it switches the
 head off past the target and on again short of it, with minimum on and off times, so that the
-unit does not run short cycles of its own; the heads of one outdoor unit heat or cool, never
-both (`controller.core.arbitration`). Setpoints go to EEPROM-backed registers on many
+unit does not run short cycles of its own. A defrost, which stops the heating heads' fans and
+the bias of their sensors with them, is told from the reading's fast fall and met with a lower
+setpoint until the bias is back, not with a higher one. The heads of one outdoor unit heat or
+cool, never both (`controller.core.arbitration`). Setpoints go to EEPROM-backed registers on many
 interfaces: a new setpoint is written only when it differs by more than most of a step and no
 sooner than `SetpointTuning.setpoint_write_interval_s` after the last, except when the
 homeowner changed the target or the direction.
@@ -23,6 +25,7 @@ a diagnostic beside the zone's state, never the target reported for the zone."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -100,6 +103,20 @@ class SetpointTuning:
     external_lead_k: float = 0.25
     mode_policy: ModePolicy = ModePolicy.FIRST
     mode_hold_s: float = 1200.0
+    # A defrost stops every heating head's fan, and its sensor's bias fades with it: the
+    # reading falls faster than a room can while the head's thermostat still calls. Left
+    # alone, the head's own PI winds up on that fall and, when the heat comes back, drives the
+    # compressor to its maximum speed until the room overshoots (`_follow_defrost`). A fall of
+    # `defrost_drop_k` within `defrost_window_s` marks the collapse: the fall is taken off
+    # the bias estimate, and the head is given `defrost_lower_k` less (at once) until its
+    # reading rose as fast again and the bias has built up to within `defrost_restore_k` of
+    # `bias.heating_k`, or `defrost_max_s` passed. Lowering it by the whole bias would leave
+    # the head idle while the fan starts again and the room is still cool from the defrost.
+    defrost_drop_k: float = 0.5
+    defrost_window_s: float = 180.0
+    defrost_lower_k: float = 1.0
+    defrost_restore_k: float = 0.5
+    defrost_max_s: float = 1200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +149,16 @@ class _Zone:
     integral: float = 0.0
     setpoint: float | None = None  # the last one written
     setpoint_at: float = -math.inf
-    aimed: tuple[Direction, float] | None = None  # the direction and target it was written for
+    # The direction, target and bias collapse (a defrost) it was written for.
+    aimed: tuple[Direction, float, bool] | None = None
     external: float | None = None
     external_at: float = -math.inf
     thermo_on: bool = False  # the head's thermostat as the loop follows it
     thermo_since: float = -math.inf  # when it last began to call
     bias_k: float = 0.0
+    readings: deque[tuple[float, float]] = field(default_factory=deque)  # (time, head reading)
+    collapsed_at: float | None = None  # when the sensor's bias collapsed (a defrost), if it has
+    fan_back: bool = False  # since the collapse, the reading rose again: the fan blows
     last_time: float | None = None
     dt: float = 0.0  # the length of the step being taken
     mode: HeadMode = HeadMode.HEAT
@@ -270,10 +291,47 @@ class SetpointStrategy:
         if zone.thermo_on and not calling:
             zone.thermo_since = now
         bias = tuning.bias
+        fans_stopped = self._follow_defrost(zone, given.head_temperature, now)
         toward = 0.0
-        if zone.thermo_on:
+        if zone.thermo_on and not fans_stopped:
             toward = bias.heating_k if heating else bias.cooling_k
         zone.bias_k = toward + (zone.bias_k - toward) * bias.decay(dt)
+
+    def _follow_defrost(self, zone: _Zone, reading: float | None, now: float) -> bool:
+        """Follow a collapse of the heating head's sensor bias (a defrost stops its fan): its
+        start, where the reading falls by `SetpointTuning.defrost_drop_k` within the window
+        while the head calls with its bias built up; the fan's return, where the reading rises
+        as fast; its end, once the bias has built up again (or `defrost_max_s` passed). The
+        reading's fall and rise are the bias lost and regained (the room moves far slower).
+        True while the fan is taken to be stopped."""
+        tuning = self.tuning
+        heating_k = tuning.bias.heating_k
+        readings = zone.readings
+        if reading is None or zone.mode is not HeadMode.HEAT or not zone.powered:
+            readings.clear()
+            zone.collapsed_at = None
+            return False
+        readings.append((now, reading))
+        while now - readings[0][0] > tuning.defrost_window_s:
+            readings.popleft()
+        if zone.collapsed_at is None:
+            drop = max(r for _, r in readings) - reading
+            if zone.thermo_on and zone.bias_k >= heating_k / 2 and drop >= tuning.defrost_drop_k:
+                zone.collapsed_at, zone.fan_back = now, False
+                zone.bias_k = max(0.0, zone.bias_k - drop)
+                readings.clear()
+                readings.append((now, reading))
+            return zone.collapsed_at is not None
+        rebuilt = zone.fan_back and zone.bias_k >= heating_k - tuning.defrost_restore_k
+        if rebuilt or now - zone.collapsed_at >= tuning.defrost_max_s:
+            zone.collapsed_at = None
+            return False
+        if not zone.fan_back:
+            rise = reading - min(r for _, r in readings)
+            if rise >= tuning.defrost_drop_k:
+                zone.fan_back = True
+                zone.bias_k = min(heating_k, zone.bias_k + rise)
+        return not zone.fan_back
 
     def _zone_step(
         self,
@@ -292,7 +350,7 @@ class SetpointStrategy:
             # No loop: the head's own logic, at the homeowner's setting.
             zone.mode = HeadMode.FAN_ONLY if mode is ZoneMode.FAN_ONLY else HeadMode.DRY
             self._power(zone, True, now)
-            self._write_setpoint(zone, settings.target_temperature, False, (NONE, 0.0), now)
+            self._write_setpoint(zone, settings.target_temperature, False, (NONE, 0.0, False), now)
         elif wanted is not NONE and room is not None:
             if wanted is not zone.direction:
                 zone.direction, zone.integral = wanted, 0.0
@@ -342,8 +400,11 @@ class SetpointStrategy:
         levers = tuning.levers
         aim = target - tuning.aim_k if heating else target + tuning.aim_k
         error = aim - room if heating else room - aim  # > 0: the room needs more
+        collapsed = zone.collapsed_at is not None
         if levers.external_temperature:
             feed_forward = tuning.external_lead_k
+        elif collapsed:  # its fan stopped or starting again: the sensor reads about the room
+            feed_forward = tuning.bias.heating_k - tuning.defrost_lower_k
         else:  # the head regulates its own sensor, which reads warm while it heats
             feed_forward = tuning.bias.heating_k if heating else -tuning.bias.cooling_k
         low, high = levers.heat_range_c if heating else levers.cool_range_c
@@ -357,18 +418,20 @@ class SetpointStrategy:
             pinned = raw >= high if heating else raw <= low
         else:
             pinned = not zone.thermo_on or (raw <= low if heating else raw >= high)
-        if zone.powered and not pinned:
+        # Nor while the heat is stopped for a defrost: the room's dip passes once it is back.
+        if zone.powered and not pinned and not collapsed:
             bound = tuning.max_offset_k
             integral = zone.integral + error * zone.dt / tuning.ti_s
             zone.integral = -bound if integral < -bound else bound if integral > bound else integral
-        self._write_setpoint(zone, raw, heating, (HEAT if heating else COOL, target), now)
+        aimed = (HEAT if heating else COOL, target, collapsed and not levers.external_temperature)
+        self._write_setpoint(zone, raw, heating, aimed, now)
 
     def _write_setpoint(
         self,
         zone: _Zone,
         raw: float,
         heating: bool,
-        aimed: tuple[Direction, float],
+        aimed: tuple[Direction, float, bool],
         now: float,
     ) -> None:
         levers = self.tuning.levers
