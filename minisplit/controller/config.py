@@ -544,6 +544,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         data = parse_toml(text)
     except TomlError as err:
         raise ConfigError(source, [str(err)]) from None
+    if (other := _another_kind(data)) is not None:
+        raise ConfigError(source, [other])
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
@@ -840,6 +842,26 @@ def _remote_sensor_topics(config: Config, text: str) -> list[str]:
             )
         )
     ]
+
+
+# The files of the product's other kinds that sit beside configs (config/, a user's folder),
+# told by a table a config never has, and where each goes instead.
+_OTHER_KINDS = (
+    ("faults", "a fault file ([[faults]]): the simulator takes it, `minisplit sim --faults FILE`"),
+    ("device", 'a device profile ([device]): a config names it, `profile = "FILE or name"`'),
+    ("weather", "a bench scenario ([weather]): `minisplit bench --scenario FILE`"),
+)
+
+
+def _another_kind(data: Mapping[str, object]) -> str | None:
+    """What the file is instead of a config, where it is clearly another of the product's
+    files (it has none of a config's tables and one of theirs)."""
+    if "buses" in data or "zones" in data:
+        return None
+    for table, what in _OTHER_KINDS:
+        if table in data:
+            return f"not a config: this is {what}"
+    return None
 
 
 def shipped_configs() -> list[Path]:

@@ -370,3 +370,20 @@ def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
     assert err.value.problems[-1] == (
         "nor is it a shipped config: demo, demo-gateway, demo-intesis, demo-two-systems, example"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("config/demo-faults.toml", "a fault file ([[faults]]): the simulator takes it"),
+        ("config/profiles/coolmasternet.toml", "a device profile ([device]): a config names it"),
+        ("minisplit/hil/scenarios/mixed-april.toml", "a bench scenario ([weather])"),
+    ],
+)
+def test_another_of_the_products_files_is_named_for_what_it_is(path, what):
+    """The fault file sits beside the configs in config/: checked as a config, it is named
+    for what it is and where it goes, not reported as a config missing buses and zones."""
+    with pytest.raises(ConfigError) as err:
+        load_config(ROOT / path)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"not a config: this is {what}")
