@@ -19,8 +19,6 @@ from minisplit.hil.bench import (
     bench_entries,
     bench_scenario,
     bench_unit,
-    format_table,
-    goals,
 )
 from minisplit.hil.compare import BenchConfig, ab_figures, control_differences, format_ab
 from minisplit.hil.controllers import ControllerFactory, ControllerSpecError, built, load_factory
@@ -33,6 +31,7 @@ from minisplit.hil.scenario import (
     load_scenario,
     shipped_scenarios,
 )
+from minisplit.hil.tables import format_table, goals
 
 
 class BenchOptionError(ValueError):

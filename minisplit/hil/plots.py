@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from minisplit.hil.bench import TABLE_COLUMNS, Trace
+from minisplit.hil.bench import Trace
 from minisplit.hil.scenario import Scenario
+from minisplit.hil.tables import TABLE_COLUMNS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -91,7 +92,14 @@ def _rooms(ax: Axes, name: str, trace: Trace, zones: Sequence[str]) -> None:
     if spans:
         handles.append(Patch(color="tab:cyan", alpha=0.3, label=DEFROST_LABEL))
     ax.set_ylabel(f"{name}\nroom air °C")
-    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=min(len(handles), 6))
+    _legend(ax, handles)
+
+
+def _legend(ax: Axes, handles: list[Any] | None = None) -> None:
+    """The axes' legend to their right, clear of the lines."""
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7)
 
 
 def _style(name: str) -> dict[str, Any]:
@@ -127,7 +135,7 @@ def plot_figure(
 
     shown = [name for name in traces if name.split("+")[0] != "ideal"]
     heights = [1.2] + [2.4] * len(shown) + [1.6, 1.6, 0.35 * (len(figures) + 2)]
-    fig = Figure(figsize=(12, sum(heights) + 0.8))
+    fig = Figure(figsize=(14, sum(heights) + 0.8))
     axes = fig.subplots(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     outdoor_ax, room_axes = axes[0], axes[1 : 1 + len(shown)]
     freq_ax, power_ax, table_ax = axes[-3], axes[-2], axes[-1]
@@ -138,13 +146,12 @@ def plot_figure(
         dates(first.times_s), first.outdoor_c, color="tab:gray", lw=0.8, label="outdoor"
     )
     outdoor_ax.set_ylabel("outdoor °C")
-    outdoor_ax.legend(loc="upper right", fontsize=7)
+    _legend(outdoor_ax)
     for ax, name in zip(room_axes, shown, strict=True):
         _rooms(ax, name, traces[name], scenario.zones)
     for name, trace in traces.items():
-        style = _style(name)
-        x = dates(trace.times_s)
         if name in shown:
+            x, style = dates(trace.times_s), _style(name)
             freq_ax.plot(x, trace.frequency_hz, label=name, **style)
             power_ax.plot(x, trace.power_kw, label=name, **style)
         else:
@@ -152,12 +159,18 @@ def plot_figure(
             # stays on the scale the real controllers fill.
             hours, means = hourly_mean(trace.times_s, trace.power_kw)
             power_ax.plot(
-                dates(hours), means, label=f"{name} (hourly mean)", drawstyle="steps-post", **style
+                dates(hours),
+                means,
+                label=f"{name} (hourly mean)",
+                drawstyle="steps-post",
+                color="black",
+                lw=1.2,
+                zorder=4,
             )
     freq_ax.set_ylabel("compressor Hz")
     power_ax.set_ylabel("power kW")
     for ax in (freq_ax, power_ax):
-        ax.legend(loc="upper right", fontsize=7, ncol=min(len(traces), 6))
+        _legend(ax)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=10)  # type: ignore[no-untyped-call]
     power_ax.xaxis.set_major_locator(locator)
     formatter = mdates.DateFormatter("%a %d %b\n%H:%M")  # type: ignore[no-untyped-call]
@@ -166,7 +179,7 @@ def plot_figure(
         ax.tick_params(labelbottom=False)
     _kpi_table(table_ax, figures)
     fig.suptitle(f"{scenario.name}: {scenario.description.splitlines()[0]}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.98))
     return fig
 
 
