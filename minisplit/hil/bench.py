@@ -656,7 +656,7 @@ def bench_rows(controllers: Sequence[str], units: Sequence[str]) -> list[tuple[s
     return rows
 
 
-class _Entry(NamedTuple):
+class BenchEntry(NamedTuple):
     """One row of a scenario's table and how to run it."""
 
     row: str
@@ -673,20 +673,22 @@ def bench_entries(
     ideal_insets_k: Sequence[float] = (),
     controls: Sequence[tuple[str, ControlConfig]] = (),
     custom: Mapping[str, ControllerFactory] | None = None,
-) -> list[_Entry]:
+) -> list[BenchEntry]:
     """The rows of `bench_rows`; with ``controls`` (label, `[control]` table) one
     ``minisplit[label]`` row each instead of `minisplit`'s on the direct unit; the ``custom``
     controllers (row name: factory) before `ideal`; then `ideal`'s inset rows."""
-    entries: list[_Entry] = []
+    entries: list[BenchEntry] = []
     for row, name, unit in bench_rows(controllers, units):
         if name == "minisplit" and unit == "direct" and controls:
-            entries += [_Entry(f"{name}[{label}]", name, unit, control=c) for label, c in controls]
+            entries += [
+                BenchEntry(f"{name}[{label}]", name, unit, control=c) for label, c in controls
+            ]
         elif name != "ideal":
-            entries.append(_Entry(row, name, unit))
-    entries += [_Entry(row, row, "direct", factory=f) for row, f in (custom or {}).items()]
+            entries.append(BenchEntry(row, name, unit))
+    entries += [BenchEntry(row, row, "direct", factory=f) for row, f in (custom or {}).items()]
     if "ideal" in controllers:
-        entries.append(_Entry("ideal", "ideal", "direct"))
-    entries += [_Entry(inset_name(k), "ideal", "direct", k) for k in ideal_insets_k]
+        entries.append(BenchEntry("ideal", "ideal", "direct"))
+    entries += [BenchEntry(inset_name(k), "ideal", "direct", k) for k in ideal_insets_k]
     return entries
 
 

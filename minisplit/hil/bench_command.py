@@ -64,7 +64,9 @@ def _controllers(
     return names, specs
 
 
-def _custom(specs: Sequence[str], taken: Sequence[str], scenario: Scenario) -> dict[str, Any]:
+def _custom(
+    specs: Sequence[str], taken: Sequence[str], scenario: Scenario
+) -> dict[str, ControllerFactory]:
     """Each ``module:attr``'s factory under its row name (the attribute's, or the whole spec
     where that is taken), each checked to build a controller for ``scenario``."""
     custom: dict[str, ControllerFactory] = {}

@@ -124,7 +124,11 @@ NOT_A_CONTROLLER = (
 
 def built(factory: ControllerFactory, unit: BenchUnit) -> DirectController:
     """The controller ``factory`` builds for ``unit``; ControllerSpecError if it is none."""
-    controller = factory(unit)
+    try:
+        controller = factory(unit)
+    except TypeError as err:  # it takes no BenchUnit
+        failed = f"calling it with a BenchUnit failed ({err})"
+        raise ControllerSpecError(f"{failed}, {NOT_A_CONTROLLER}") from None
     if not isinstance(controller, DirectController):
         raise ControllerSpecError(f"it returned a {type(controller).__name__}, {NOT_A_CONTROLLER}")
     return controller

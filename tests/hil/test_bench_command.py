@@ -186,6 +186,10 @@ def own_module(tmp_path, monkeypatch):
                 return object()
 
 
+            def no_unit():
+                return object()
+
+
             class TooFast:
                 def __init__(self, unit):
                     pass
@@ -205,6 +209,7 @@ def own_module(tmp_path, monkeypatch):
         ("minisplit.hil.examples.pi:Nope", "module 'minisplit.hil.examples.pi' has no attribute"),
         ("minisplit.hil.examples.pi:KP_PER_K", "it is a float, not a controller"),
         ("own_controllers:no_step", "it returned a object, not a controller"),
+        ("own_controllers:no_unit", "calling it with a BenchUnit failed (no_unit() takes 0"),
         ("pi:", "not module:attr"),
     ],
 )
