@@ -156,7 +156,8 @@ def run_bench(
         done += 1
         print(f"\r[{done}/{total}] {what:<60}", end="", file=sys.stderr, flush=True)
 
-    figure_dir = plots or report
+    # The report's PNGs sit beside its page, whatever --plots says.
+    figure_dirs = list(dict.fromkeys(d for d in (plots, report) if d is not None))
     results = []
     pictures = []
     try:
@@ -164,7 +165,7 @@ def run_bench(
             result, traces = bench_scenario(
                 scenario,
                 names,
-                traces=figure_dir is not None,
+                traces=bool(figure_dirs),
                 progress=progress,
                 ideal_insets_k=ideal_insets_k,
                 why=why,
@@ -173,8 +174,10 @@ def run_bench(
                 custom=custom,
             )
             results.append(result)
-            if figure_dir is not None:
-                pictures.append(write_plot(figure_dir, scenario, traces, result["controllers"]))
+            for directory in figure_dirs:
+                path = write_plot(directory, scenario, traces, result["controllers"])
+                if directory == report:
+                    pictures.append(path)
     except CommandRefused as err:
         print(f"\nminisplit bench: {err}", file=sys.stderr)
         return 1

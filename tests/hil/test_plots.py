@@ -73,12 +73,15 @@ def test_the_hourly_mean_is_per_clock_hour():
 
 
 def test_the_report_is_one_page_with_the_table_and_the_plots(january_day, tmp_path, capsys):
-    report = tmp_path / "report"
+    report, plots = tmp_path / "report", tmp_path / "plots"
     args = ["bench", "--scenario", str(january_day), "--controller", "minisplit"]
-    assert main([*args, "--controller", "ideal", "--report", str(report)]) == 0
+    assert (
+        main([*args, "--controller", "ideal", "--report", str(report), "--plots", str(plots)]) == 0
+    )
     table = capsys.readouterr().out
     name = parse_scenario(january_day.read_text(), str(january_day)).name
     assert sorted(p.name for p in report.iterdir()) == ["index.html", f"{name}.png"]
+    assert [p.name for p in plots.iterdir()] == [f"{name}.png"]
     page = (report / "index.html").read_text()
     assert f'<img src="{name}.png"' in page
     # The table as printed, HTML-escaped, and nothing fetched from elsewhere.
