@@ -114,11 +114,15 @@ def test_table_and_json_from_the_command_line(january_day, capsys):
     assert "ideal" in format_table(doc["scenarios"])
 
 
-def test_plots_without_matplotlib_are_a_clear_error(january_day, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("option", ["--plots", "--report"])
+def test_plots_without_matplotlib_are_a_clear_error(
+    january_day, tmp_path, monkeypatch, capsys, option
+):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
-    args = ["bench", "--scenario", str(january_day), "--plots", str(tmp_path)]
+    args = ["bench", "--scenario", str(january_day), option, str(tmp_path)]
     assert main(args) == 2
-    assert "pip install 'minisplit[plots]'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{option} needs matplotlib" in err and "pip install 'minisplit[plots]'" in err
     assert not any(tmp_path.iterdir())
 
 
