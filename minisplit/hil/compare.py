@@ -65,8 +65,8 @@ def _notes(loaded: LoadedConfig) -> list[str]:
     notes = []
     if loaded.strategy is not Strategy.DIRECT:
         notes.append(
-            f"{where}: its heads are driven by setpoint ({loaded.strategy}); the bench applies"
-            " its [control] table to the direct unit's minisplit rows only"
+            f"{where}: its heads are setpoint-driven (strategy {loaded.strategy}): the bench"
+            " applies its [control] table to the direct unit's minisplit rows only"
         )
     if config.sensor_check != SensorCheckConfig():
         notes.append(f"{where}: [sensor_check] is not modelled: the bench's sensors never fail")

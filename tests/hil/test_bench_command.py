@@ -109,6 +109,11 @@ def test_what_the_bench_does_not_model_is_said(six_hours, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "[sensor_check] is not modelled" in err
     assert "the zones' sensor_offset_k are not modelled" in err
+    assert "setpoint-driven" not in err
+    assert main([*args, "--config", "demo-intesis"]) == 0
+    err = capsys.readouterr().err
+    assert "its heads are setpoint-driven (strategy setpoint)" in err
+    assert "not modelled" not in err
 
 
 # ---- the A/B table ----
