@@ -46,8 +46,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 
+# Two workers: the suite mostly waits on simulated time (a third of its wall time is CPU). Each
+# file's tests stay on one worker (--dist loadfile): a module's running system (a module-scoped
+# fixture such as the fault matrix's) is started once, not once per worker.
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/minisplit demo

@@ -356,20 +356,25 @@ def check_config(path: Path) -> int:
     for name, bus in config.buses.items():
         where = bus.device if bus.type == "rtu" else f"{bus.host}:{bus.port}"
         print(f"  bus {name}: {bus.type} {where}")
-    print(f"  strategy: {loaded.strategy} ({STRATEGY_SAYS[loaded.strategy]})")
-    odu, odu_profile = config.outdoor_unit, loaded.odu_profile
-    if odu is None or odu_profile is None:
-        print("  outdoor unit: none (its inverter follows the heads)")
-    else:
-        print(f"  outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
-        _print_capabilities(odu_profile)
-    for zone in config.zones:
-        behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
-        print(
-            f"  zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id}{behind} "
-            f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
-        )
-        _print_capabilities(loaded.head_profile(zone))
+    for system in loaded.systems.values():
+        at = "  "
+        if system.topic_level is not None:  # one of several: its own heading
+            print(f"  system {system.name} ({system.display_name}):")
+            at = "    "
+        print(f"{at}strategy: {system.strategy} ({STRATEGY_SAYS[system.strategy]})")
+        odu, odu_profile = system.outdoor_unit, system.odu_profile
+        if odu is None or odu_profile is None:
+            print(f"{at}outdoor unit: none (its inverter follows the heads)")
+        else:
+            print(f"{at}outdoor unit: bus {odu.bus} unit {odu.unit_id} profile {odu.profile}")
+            _print_capabilities(odu_profile)
+        for zone in system.zones:
+            behind = "" if zone.unit_index is None else f" index {zone.unit_index}"
+            print(
+                f"{at}zone {zone.id} ({zone.name}): bus {zone.bus} unit {zone.unit_id}{behind} "
+                f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
+            )
+            _print_capabilities(loaded.head_profile(zone))
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")

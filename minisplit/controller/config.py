@@ -6,6 +6,7 @@ dataclasses hold each value once): a config that leaves a key out runs the core 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -58,6 +59,8 @@ FilePath = Annotated[Path, Field(strict=False), BeforeValidator(_a_path)]
 
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60
+# The name of the one system of a config without `[systems]` (docs/architecture.md, 'Systems').
+MAIN_SYSTEM = "main"
 
 
 class OutdoorUnitConfig(StrictModel):
@@ -76,6 +79,8 @@ class ZoneConfig(StrictModel):
     # profile's `[device] unit_indices`); none for a unit with an address of its own.
     unit_index: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
     profile: str = "reference-head"
+    # The system (`[systems.<name>]`) whose outdoor unit serves the head; only with [systems].
+    system: Identifier | None = None
     min_temperature: Celsius = 16.0
     max_temperature: Celsius = 30.0
     default_temperature: Celsius = 21.0
@@ -272,6 +277,15 @@ class SimulatorConfig(StrictModel):
     rooms: dict[Identifier, SimRoomConfig] = Field(default_factory=dict)
 
 
+class SystemConfig(StrictModel):
+    """One outdoor unit's system of a config with several (`[systems.<name>]`): its heads are
+    the zones that name it; without `outdoor_unit`, the controller reaches no outdoor unit (its
+    inverter follows the heads)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    outdoor_unit: OutdoorUnitConfig | None = None
+
+
 class Config(StrictModel):
     controller_id: Identifier
     state_file: FilePath = Path("/var/lib/minisplit/state.json")
@@ -279,6 +293,9 @@ class Config(StrictModel):
     # None: a system of interface heads, whose outdoor unit the controller does not reach (its
     # inverter follows the heads; docs/interfaces.md).
     outdoor_unit: OutdoorUnitConfig | None = None
+    # Several systems (each its outdoor unit and heads, arbitrated on its own); none: the
+    # config is one system, `MAIN_SYSTEM`, of [outdoor_unit] and every zone.
+    systems: Annotated[dict[Identifier, SystemConfig], Field(min_length=1)] | None = None
     zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
     mqtt: MqttConfig | None = None
     control: ControlConfig = ControlConfig()
@@ -302,6 +319,43 @@ class Config(StrictModel):
             if first != i:
                 raise KeysError(f"zone id {zone.id!r} appears twice", (first, "id"), (i, "id"))
         return zones
+
+    @model_validator(mode="after")
+    def _systems(self) -> Config:
+        systems = self.systems
+        if systems is not None and self.outdoor_unit is not None:
+            raise KeysError(
+                "give [outdoor_unit] (one system) or [systems.<name>.outdoor_unit] (several), "
+                "not both",
+                ("outdoor_unit",),
+                ("systems",),
+            )
+        for i, zone in enumerate(self.zones):
+            if systems is None and zone.system is not None:
+                raise KeysError(
+                    f"zone {zone.id!r}: system {zone.system!r} needs [systems.{zone.system}] "
+                    "(without [systems], every zone belongs to the config's one system)",
+                    ("zones", i, "system"),
+                )
+            if systems is not None and zone.system is None:
+                raise KeysError(
+                    f"zone {zone.id!r} names no system: with [systems], each zone names its "
+                    f"own ({', '.join(systems)})",
+                    ("zones", i, "id"),
+                )
+            if systems is not None and zone.system not in systems:
+                raise KeysError(
+                    f"zone {zone.id!r}: no system {zone.system!r} in [systems] "
+                    f"({', '.join(systems)})",
+                    ("zones", i, "system"),
+                )
+        for name in systems or {}:
+            if not any(zone.system == name for zone in self.zones):
+                raise KeysError(
+                    f"system {name!r} has no zone: give it one (system = {name!r}) or leave it out",
+                    ("systems", name),
+                )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -329,11 +383,19 @@ class Config(StrictModel):
             raise KeysError(f"no zone has id {priority!r}", ("control", "priority_zone"))
         return self
 
-    @property
-    def heartbeat_timeout_s(self) -> int:
-        """The heartbeat timeout written to every unit that has one (`[outdoor_unit]`'s)."""
-        odu = self.outdoor_unit
-        return DEFAULT_HEARTBEAT_TIMEOUT_S if odu is None else odu.heartbeat_timeout_s
+    def system_tables(self) -> dict[str, tuple[SystemConfig, Loc]]:
+        """Each system by name, with where its outdoor unit is written: `[systems]`, or the
+        config's one system (`MAIN_SYSTEM`) of `[outdoor_unit]`."""
+        if self.systems is None:
+            return {MAIN_SYSTEM: (SystemConfig(outdoor_unit=self.outdoor_unit), ("outdoor_unit",))}
+        return {
+            name: (system, ("systems", name, "outdoor_unit"))
+            for name, system in self.systems.items()
+        }
+
+    def system_of(self, zone: ZoneConfig) -> str:
+        """The name of the system that serves ``zone``."""
+        return MAIN_SYSTEM if zone.system is None else zone.system
 
     def zone(self, zone_id: str) -> ZoneConfig:
         for zone in self.zones:
@@ -344,15 +406,27 @@ class Config(StrictModel):
 
 def _devices(config: Config) -> list[tuple[str, Loc, str, int, int | None]]:
     """Each unit a config addresses: who, where, its bus, unit id and index behind it."""
-    odu = config.outdoor_unit
-    devices: list[tuple[str, Loc, str, int, int | None]] = []
-    if odu is not None:
-        devices.append(("outdoor_unit", ("outdoor_unit",), odu.bus, odu.unit_id, None))
+    devices: list[tuple[str, Loc, str, int, int | None]] = [
+        (_odu_who(loc), loc, odu.bus, odu.unit_id, None) for loc, odu in _outdoor_units(config)
+    ]
     devices += [
         (f"zone {z.id!r}", ("zones", i), z.bus, z.unit_id, z.unit_index)
         for i, z in enumerate(config.zones)
     ]
     return devices
+
+
+def _outdoor_units(config: Config) -> list[tuple[Loc, OutdoorUnitConfig]]:
+    """Each outdoor unit a config reaches, with where it is written."""
+    return [
+        (loc, system.outdoor_unit)
+        for system, loc in config.system_tables().values()
+        if system.outdoor_unit is not None
+    ]
+
+
+def _odu_who(loc: Loc) -> str:
+    return "outdoor_unit" if len(loc) == 1 else f"the outdoor unit of system {loc[1]!r}"
 
 
 def _names(config: Config) -> str:
@@ -368,6 +442,30 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
+@dataclass(frozen=True)
+class HeatPumpSystem:
+    """One outdoor unit and the heads it serves, as the controller drives them: arbitrated on
+    its own, by its own strategy (docs/architecture.md, 'Systems')."""
+
+    name: str
+    display_name: str
+    outdoor_unit: OutdoorUnitConfig | None
+    odu_profile: DeviceProfile | None
+    zones: tuple[ZoneConfig, ...]
+    strategy: Strategy
+    head_levers: HeadLevers
+    # Its level in the unit's MQTT topics (`<base>/unit/<system>/...`); None for the one system
+    # of a config without [systems], whose unit keeps `<base>/unit/...`.
+    topic_level: str | None
+
+    @property
+    def heartbeat_timeout_s(self) -> int:
+        """The heartbeat timeout written to each of its units that has one (its outdoor
+        unit's)."""
+        odu = self.outdoor_unit
+        return DEFAULT_HEARTBEAT_TIMEOUT_S if odu is None else odu.heartbeat_timeout_s
+
+
 class LoadedConfig:
     """A validated config with its device profiles resolved."""
 
@@ -376,24 +474,32 @@ class LoadedConfig:
         self.profiles = profiles
         self.path = path
         self._at_index: dict[tuple[str, int], DeviceProfile] = {}
+        self.systems = _systems(config, profiles)
+
+    @property
+    def only_system(self) -> HeatPumpSystem:
+        """The config's one system (ValueError where it has several)."""
+        if len(self.systems) != 1:
+            raise ValueError(f"the config has {len(self.systems)} systems: ask for one by name")
+        return next(iter(self.systems.values()))
 
     @property
     def odu_profile(self) -> DeviceProfile | None:
-        """The outdoor unit's profile; None where the config has no `[outdoor_unit]`."""
-        odu = self.config.outdoor_unit
-        return None if odu is None else self.profiles[odu.profile]
+        """The one system's outdoor unit's profile; None where it has no outdoor unit."""
+        return self.only_system.odu_profile
 
     @property
     def strategy(self) -> Strategy:
-        """How the product drives the heads, from their profiles (`control_strategy`)."""
-        strategy, problems = control_strategy(self.config, self.profiles)
-        assert strategy is not None and not problems, problems  # parse_config refused them
-        return strategy
+        """How the product drives the heads of the one system (`control_strategy`)."""
+        return self.only_system.strategy
 
     @property
     def head_levers(self) -> HeadLevers:
-        """What the setpoint strategy is told of the heads (one for all: `control_strategy`)."""
-        return head_levers(self.profiles[self.config.zones[0].profile])
+        """What the setpoint strategy is told of the one system's heads."""
+        return self.only_system.head_levers
+
+    def system_of(self, zone_id: str) -> HeatPumpSystem:
+        return self.systems[self.config.system_of(self.config.zone(zone_id))]
 
     def head_profile(self, zone: ZoneConfig) -> DeviceProfile:
         """The zone's profile, at the zone's addresses behind a gateway (`unit_index`)."""
@@ -404,6 +510,31 @@ class LoadedConfig:
         if key not in self._at_index:
             self._at_index[key] = profile.for_unit(zone.unit_index)
         return self._at_index[key]
+
+
+def _systems(config: Config, profiles: Mapping[str, DeviceProfile]) -> dict[str, HeatPumpSystem]:
+    systems: dict[str, HeatPumpSystem] = {}
+    for name, (table, loc) in config.system_tables().items():
+        zones = _system_zones(config, name)
+        strategy, problems = control_strategy(zones, table.outdoor_unit, loc, profiles)
+        assert strategy is not None and not problems, problems  # parse_config refused them
+        odu = table.outdoor_unit
+        systems[name] = HeatPumpSystem(
+            name=name,
+            display_name=table.name or name,
+            outdoor_unit=odu,
+            odu_profile=None if odu is None else profiles[odu.profile],
+            zones=tuple(zone for _, zone in zones),
+            strategy=strategy,
+            head_levers=head_levers(profiles[zones[0][1].profile]),
+            topic_level=None if config.systems is None else name,
+        )
+    return systems
+
+
+def _system_zones(config: Config, name: str) -> list[tuple[int, ZoneConfig]]:
+    """The zones of system ``name``, with their places in [[zones]]."""
+    return [(i, zone) for i, zone in enumerate(config.zones) if config.system_of(zone) == name]
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> LoadedConfig:
@@ -442,8 +573,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         ]
     problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
     if len(profiles) == len({name for _, name, _ in profile_keys(config)}):
-        _, refused = control_strategy(config, profiles)
-        problems += [at_key(text, loc, message) for loc, message in refused]
+        for name, (table, odu_loc) in config.system_tables().items():
+            zones = _system_zones(config, name)
+            _, refused = control_strategy(zones, table.outdoor_unit, odu_loc, profiles)
+            problems += [at_key(text, loc, message) for loc, message in refused]
     problems += [at_key(text, ("state_file",), p) for p in _state_file_problems(config.state_file)]
     problems += _remote_sensor_topics(config, text)
     if problems:
@@ -454,11 +587,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
 def profile_keys(config: Config) -> list[tuple[Loc, str, DeviceKind]]:
     """Every ``profile`` key of a config: where it is, the profile it names, the kind of device
     that profile must describe."""
-    keys: list[tuple[Loc, str, DeviceKind]] = []
-    if config.outdoor_unit is not None:
-        keys.append(
-            (("outdoor_unit", "profile"), config.outdoor_unit.profile, DeviceKind.OUTDOOR_UNIT)
-        )
+    keys: list[tuple[Loc, str, DeviceKind]] = [
+        ((*loc, "profile"), odu.profile, DeviceKind.OUTDOOR_UNIT)
+        for loc, odu in _outdoor_units(config)
+    ]
     for i, zone in enumerate(config.zones):
         keys.append((("zones", i, "profile"), zone.profile, DeviceKind.INDOOR_HEAD))
     return keys
@@ -470,16 +602,15 @@ def _gateway_problems(
     """A zone names its index behind a gateway exactly when its profile is a gateway's unit
     layout, within the indices the profile serves; units that share a unit id are all of one
     gateway profile (a unit with an address of its own shares it with nobody)."""
-    problems: list[tuple[Loc, str]] = []
-    odu_name = None if config.outdoor_unit is None else config.outdoor_unit.profile
-    if odu_name is not None and (odu := profiles.get(odu_name)) and odu.unit_indices is not None:
-        problems.append(
-            (
-                ("outdoor_unit", "profile"),
-                f"profile {odu.name!r} lays out units behind a gateway (unit_stride); the "
-                "outdoor unit takes a profile of a unit with an address of its own",
-            )
+    problems: list[tuple[Loc, str]] = [
+        (
+            (*loc, "profile"),
+            f"profile {odu.profile!r} lays out units behind a gateway (unit_stride); the "
+            "outdoor unit takes a profile of a unit with an address of its own",
         )
+        for loc, odu in _outdoor_units(config)
+        if (profile := profiles.get(odu.profile)) is not None and profile.unit_indices is not None
+    ]
     for i, zone in enumerate(config.zones):
         profile = profiles.get(zone.profile)
         if profile is None:
@@ -518,9 +649,7 @@ def _shared_addresses(config: Config) -> list[tuple[Loc, str]]:
     gateway's: of one profile, each with its unit_index."""
     first: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
     problems: list[tuple[Loc, str]] = []
-    profiles: dict[Loc, str] = {}
-    if config.outdoor_unit is not None:
-        profiles[("outdoor_unit",)] = config.outdoor_unit.profile
+    profiles: dict[Loc, str] = {loc: odu.profile for loc, odu in _outdoor_units(config)}
     profiles.update({("zones", i): z.profile for i, z in enumerate(config.zones)})
     for who, loc, bus, unit_id, index in _devices(config):
         profile = profiles[loc]
@@ -560,13 +689,18 @@ def head_levers(profile: DeviceProfile) -> HeadLevers:
 
 
 def control_strategy(
-    config: Config, profiles: Mapping[str, DeviceProfile]
+    zones: list[tuple[int, ZoneConfig]],
+    odu: OutdoorUnitConfig | None,
+    odu_loc: Loc,
+    profiles: Mapping[str, DeviceProfile],
 ) -> tuple[Strategy | None, list[tuple[Loc, str]]]:
-    """The strategy the heads' profiles call for, or the keys that stop the product from
-    driving them: every head has `capacity_request` (direct, with an outdoor unit that has
-    `frequency_setpoint`), or none has and every one a writable `display_setpoint` (setpoint,
-    with no outdoor unit or one that follows its heads)."""
-    heads = [(i, zone, capabilities(profiles[zone.profile])) for i, zone in enumerate(config.zones)]
+    """The strategy the heads' profiles call for in one system (its ``zones`` with their places
+    in [[zones]], its outdoor unit ``odu`` written at ``odu_loc``), or the keys that stop the
+    product from driving them: every head has `capacity_request` (direct, with an outdoor unit
+    that has `frequency_setpoint`), or none has and every one a writable `display_setpoint`
+    (setpoint, with no outdoor unit or one that follows its heads)."""
+    table = "[" + ".".join(str(part) for part in odu_loc) + "]"
+    heads = [(i, zone, capabilities(profiles[zone.profile])) for i, zone in zones]
     direct = [(i, zone) for i, zone, can in heads if "capacity_request" in can.levers]
     if direct:
         first = direct[0][1]
@@ -580,20 +714,19 @@ def control_strategy(
             for i, zone, can in heads
             if "capacity_request" not in can.levers
         ]
-        odu = config.outdoor_unit
         if odu is None:
             problems.append(
                 (
                     ("zones", direct[0][0], "profile"),
                     f"zone {first.id!r}: profile {first.profile!r} asks the outdoor unit for "
-                    "capacity (capacity_request): the config needs an [outdoor_unit] whose "
+                    f"capacity (capacity_request): the config needs an {table} whose "
                     "profile has frequency_setpoint",
                 )
             )
         elif "frequency_setpoint" not in capabilities(profiles[odu.profile]).levers:
             problems.append(
                 (
-                    ("outdoor_unit", "profile"),
+                    (*odu_loc, "profile"),
                     f"profile {odu.profile!r} has no frequency_setpoint: heads driven by their "
                     f"capacity_request (zone {first.id!r}) need an outdoor unit whose "
                     "compressor the controller sets",
@@ -609,7 +742,7 @@ def control_strategy(
         for i, zone, can in heads
         if "display_setpoint" not in can.levers
     ]
-    first_zone = config.zones[0]
+    first_zone = zones[0][1]
     levers = head_levers(profiles[first_zone.profile])
     problems += [
         (
@@ -622,14 +755,13 @@ def control_strategy(
         for i, zone, can in heads
         if "display_setpoint" in can.levers and head_levers(profiles[zone.profile]) != levers
     ]
-    odu = config.outdoor_unit
     if odu is not None and "frequency_setpoint" in capabilities(profiles[odu.profile]).levers:
         problems.append(
             (
-                ("outdoor_unit", "profile"),
+                (*odu_loc, "profile"),
                 f"profile {odu.profile!r} has frequency_setpoint, but the heads (zone "
                 f"{first_zone.id!r}, profile {first_zone.profile!r}) are driven by their "
-                "setpoints, whose outdoor unit follows them: leave [outdoor_unit] out, or give "
+                f"setpoints, whose outdoor unit follows them: leave {table} out, or give "
                 "it a profile without frequency_setpoint",
             )
         )

@@ -7,13 +7,17 @@ controller.config)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from minisplit.controller.config import (
     ControlConfig,
+    HeatPumpSystem,
     LoadedConfig,
     PresetConfig,
     SensorCheckConfig,
     ZoneConfig,
 )
+from minisplit.controller.core.arbitration import ModePolicy
 from minisplit.controller.core.compressor import CoordinatorTuning
 from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.frost import FrostTuning
@@ -104,15 +108,26 @@ def sensor_check(config: SensorCheckConfig) -> SensorCheck:
     )
 
 
-def control_tuning(loaded: LoadedConfig) -> ControlTuning:
-    # The writable range of the frequency setpoint is the unit's [min, max]
-    # (docs/reference-unit.md).
-    odu = loaded.odu_profile
+def control_tuning(loaded: LoadedConfig, system: HeatPumpSystem | None = None) -> ControlTuning:
+    """The core's tuning for ``system`` (the config's one system if not given): the writable
+    range of its outdoor unit's frequency setpoint is the unit's [min, max]
+    (docs/reference-unit.md); `[control] priority_zone` applies in the system that holds the
+    zone, each other system arbitrates as with `mode_policy = "first"` (what `priority` does
+    while the priority zone does not call)."""
+    system = loaded.only_system if system is None else system
+    odu = system.odu_profile
     setpoint = None if odu is None else odu.registers.get("frequency_setpoint")
-    frequency_range = None if setpoint is None else setpoint.range
-    if frequency_range is None:
-        return control_tuning_from(loaded.config.control)
-    return control_tuning_from(loaded.config.control, frequency_range)
+    frequency_range = setpoint.range if setpoint is not None else None
+    tuning = control_tuning_from(
+        loaded.config.control, frequency_range or REFERENCE_FREQUENCY_RANGE_HZ
+    )
+    coordinator = tuning.coordinator
+    if coordinator.priority_zone is None or any(
+        zone.id == coordinator.priority_zone for zone in system.zones
+    ):
+        return tuning
+    elsewhere = replace(coordinator, priority_zone=None, mode_policy=ModePolicy.FIRST)
+    return replace(tuning, coordinator=elsewhere)
 
 
 def zone_setup(zone: ZoneConfig) -> ZoneSetup:
@@ -124,12 +139,14 @@ def zone_setup(zone: ZoneConfig) -> ZoneSetup:
     )
 
 
-def setpoint_tuning(loaded: LoadedConfig) -> SetpointTuning:
-    """The setpoint strategy's tuning: the heads' levers from their profiles, and what
-    `[control]` says of the mode arbitration and the head sensor's bias."""
-    tuning = control_tuning(loaded)
+def setpoint_tuning(loaded: LoadedConfig, system: HeatPumpSystem | None = None) -> SetpointTuning:
+    """The setpoint strategy's tuning of ``system`` (the config's one system if not given): the
+    heads' levers from their profiles, and what `[control]` says of the mode arbitration and
+    the head sensor's bias."""
+    system = loaded.only_system if system is None else system
+    tuning = control_tuning(loaded, system)
     return SetpointTuning(
-        levers=loaded.head_levers,
+        levers=system.head_levers,
         bias=tuning.head_sensor_bias,
         mode_policy=tuning.coordinator.mode_policy,
         mode_hold_s=tuning.coordinator.mode_hold_s,

@@ -129,6 +129,10 @@ class _Device:
     # answered writes do not make its reads worth retrying (a gateway may garble one kind).
     failed_attempts: dict[_Op, int] = field(default_factory=lambda: dict.fromkeys(_Op, 0))
     answers_in_a_row: int = 0  # requests answered since one failed
+    # Reads failed in a row since the unit last answered anything: only these give it up for
+    # offline. A failed write is no poll: counted with them, one lost write plus the polls the
+    # link tolerates refused the next poll untried (the unit may be back by then).
+    failed_reads: int = 0
     # Its going offline was warned of: a unit that answers now and then (writes, not reads) is
     # one outage, not one warning per flip, until it answers `offline_after` requests in a row.
     outage_warned: bool = False
@@ -372,7 +376,7 @@ class BusScheduler:
             stats.requests += 1
         elif not self._may_retry(device, request):
             # While it waited, another request of the unit failed: no more tries for this one.
-            self._mark_failed(request.unit_id)
+            self._mark_failed(request)
             raise request.failure
         else:
             await asyncio.sleep(max(0.0, request.retry_at - loop.time()))
@@ -412,7 +416,7 @@ class BusScheduler:
         request.retry_at = loop.time() + self._retry_backoff.delay(request.attempts - 1)
         if self._may_retry(device, request):
             return None
-        self._mark_failed(request.unit_id)
+        self._mark_failed(request)
         raise failure
 
     def _judge(
@@ -475,6 +479,7 @@ class BusScheduler:
         device.stats.consecutive_failures = 0
         device.failed_probes = 0
         device.failed_attempts[request.op] = 0
+        device.failed_reads = 0
         device.answers_in_a_row += 1
         if device.answers_in_a_row >= self._offline_after:
             device.outage_warned = False
@@ -482,16 +487,19 @@ class BusScheduler:
             device.stats.online = True
             log.info("bus %s: unit %d answers again: back online", self.name, unit_id)
 
-    def _mark_failed(self, unit_id: int) -> None:
+    def _mark_failed(self, request: _Request) -> None:
+        unit_id = request.unit_id
         device = self._device(unit_id)
         stats = device.stats
         stats.consecutive_failures += 1
+        if request.op is _Op.READ:
+            device.failed_reads += 1
         device.answers_in_a_row = 0
         now = asyncio.get_running_loop().time()
         if not stats.online:
             device.failed_probes += 1
             device.next_probe_at = now + self._probe_backoff.delay(device.failed_probes)
-        elif stats.consecutive_failures >= self._offline_after:
+        elif device.failed_reads >= self._offline_after:
             stats.online = False
             device.failed_probes = 0
             device.next_probe_at = now + self._probe_backoff.delay(0)

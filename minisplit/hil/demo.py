@@ -65,7 +65,6 @@ def render(
 ) -> str:
     """The live view; ``true_air`` is the simulator's room air, beside what the controller sees."""
     zones = cast(Mapping[str, Mapping[str, object]], snapshot["zones"])
-    unit = cast(Mapping[str, object], snapshot["unit"])
     lines = [
         f"minisplit demo — simulated time {sim_clock} — control cycles {snapshot['cycles']}"
         f" — Modbus transactions {snapshot['transactions']}",
@@ -85,20 +84,26 @@ def render(
             f"{z['mode']!s:<10}{z['action']!s:<12}{_fmt(z['demand']):>9}  "
             f"{z['sensor']!s:<7}{_fmt(z['available']):<7}"
         )
-    odu = (
-        "outdoor unit: not reached (its inverter follows the heads)"
-        if not snapshot.get("outdoor_unit", True)
-        else f"outdoor unit: mode {_fmt(unit['mode'])}"
-        f"  compressor {_fmt(unit['compressor_frequency'])} Hz"
-        f" (target {_fmt(unit['compressor_target'])})"
-        f"  power {_fmt(unit['power'], '{:.0f}')} W"
-        f"  energy {_fmt(unit['energy'], '{:.2f}')} kWh"
-        f"  outdoor {_fmt(unit['outdoor_temperature'])} °C"
-        f"  defrost {_fmt(unit['defrost'])}"
-    )
+    units = cast(Mapping[str, Mapping[str, object]], snapshot["units"])
+    reached = cast(Mapping[str, bool], snapshot["outdoor_units"])
+    odus = [
+        ("outdoor unit" if len(units) == 1 else f"outdoor unit {name}")
+        + (
+            ": not reached (its inverter follows the heads)"
+            if not reached[name]
+            else f": mode {_fmt(unit['mode'])}"
+            f"  compressor {_fmt(unit['compressor_frequency'])} Hz"
+            f" (target {_fmt(unit['compressor_target'])})"
+            f"  power {_fmt(unit['power'], '{:.0f}')} W"
+            f"  energy {_fmt(unit['energy'], '{:.2f}')} kWh"
+            f"  outdoor {_fmt(unit['outdoor_temperature'])} °C"
+            f"  defrost {_fmt(unit['defrost'])}"
+        )
+        for name, unit in units.items()
+    ]
     lines += [
         "",
-        odu,
+        *odus,
         "",
         "Change a room from another terminal, e.g.:",
         f"  mosquitto_pub -p {mqtt_port} -t {base}/zone/living/set/temperature -m 23",

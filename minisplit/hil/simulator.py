@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from minisplit.controller.config import LoadedConfig, SimRoomConfig, Strategy
+from minisplit.controller.config import HeatPumpSystem, LoadedConfig, SimRoomConfig, Strategy
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.hil.building import Building, Room, RoomParameters
 from minisplit.hil.faults import ODU_TARGET, FaultInjector, load_fault_file
@@ -67,12 +67,14 @@ class SimulatorSetupError(ValueError):
 
 
 class Simulator:
-    """One outdoor unit and the heads of every zone in the config, over the house model.
+    """Each system's outdoor unit and the heads of its zones, over the house model.
 
     The building comes from the config's `[simulator]` section, or from a scenario, whose zones
-    must then be the config's. Every unit answers on the endpoint(s) given to `running`,
-    whatever bus the config puts it on; unit ids must therefore be unique across the config,
-    except for the heads behind one gateway, each at its own unit index (`hil.gateway`)."""
+    must then be the config's. A config with several systems gets one house per system, each
+    its own heat pump in its own building of its zones' rooms: rooms of different systems
+    exchange no heat here. Every unit answers on the endpoint(s) given to `running`, whatever
+    bus the config puts it on; unit ids must therefore be unique across the config, except for
+    the heads behind one gateway, each at its own unit index (`hil.gateway`)."""
 
     def __init__(
         self, loaded: LoadedConfig, speed: float = 1.0, scenario: Scenario | None = None
@@ -83,33 +85,31 @@ class Simulator:
         self.speed = speed
         self.config = loaded
         self.scenario = scenario
-        zone_ids = [zone.id for zone in config.zones]
-        thermostat = head_thermostat(loaded)
-        if scenario is None:
-            self.house = house_from_config(loaded, thermostat)
-        else:
-            if sorted(scenario.zones) != sorted(zone_ids):
-                raise SimulatorSetupError(
-                    f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
-                    f"config has {', '.join(zone_ids)}: they must be the same"
-                )
-            self.house = build_house(
-                scenario,
-                heartbeat_timeout_s=_heartbeat_timeout_s(thermostat),
-                max_step_s=MAX_STEP_S,
-                thermostat=thermostat,
-            )
+        self.houses = {
+            name: _house(loaded, system, scenario) for name, system in loaded.systems.items()
+        }
+        # The first system's house: the whole house of a config with one system.
+        self.house = next(iter(self.houses.values()))
+        self._house_of = {zone.id: self.houses[config.system_of(zone)] for zone in config.zones}
         self._heads = {
-            zone.id: IndoorHead(loaded.head_profile(zone), zone.unit_id, self.house.heads[zone.id])
+            zone.id: IndoorHead(
+                loaded.head_profile(zone), zone.unit_id, self._house_of[zone.id].heads[zone.id]
+            )
             for zone in config.zones
         }
-        # Without `[outdoor_unit]` the outdoor unit runs (following its heads) but is not served.
-        odu_profile, odu = loaded.odu_profile, config.outdoor_unit
-        self.served_odu: OutdoorUnit | None = None
+        # A system without an outdoor unit in the config has one that runs (following its
+        # heads) but is not served.
+        self.served_odus = {
+            name: OutdoorUnit(system.odu_profile, system.outdoor_unit.unit_id, house.odu)
+            for (name, system), house in zip(
+                loaded.systems.items(), self.houses.values(), strict=True
+            )
+            if system.outdoor_unit is not None and system.odu_profile is not None
+        }
+        self.served_odu = next(iter(self.served_odus.values()), None)
         self.units: dict[int, ServedUnit] = {}
-        if odu is not None and odu_profile is not None:
-            self.served_odu = OutdoorUnit(odu_profile, odu.unit_id, self.house.odu)
-            self.units[odu.unit_id] = self.served_odu
+        for odu in self.served_odus.values():
+            self.units[odu.unit_id] = odu
         gateways: dict[int, list[IndoorHead]] = {}
         for head in self._heads.values():
             index = head.profile.unit_index
@@ -159,8 +159,10 @@ class Simulator:
             self._clock.sim_origin += seconds
 
     def _advance_to(self, target_s: float) -> None:
-        if target_s - self.house.time_s > _TIME_EPSILON_S:
-            self.house.step(target_s - self.house.time_s)
+        seconds = target_s - self.house.time_s
+        if seconds > _TIME_EPSILON_S:
+            for house in self.houses.values():  # on one clock: each steps as far
+                house.step(seconds)
         self.faults.update(self.house.time_s)
 
     def _catch_up(self) -> None:
@@ -179,10 +181,13 @@ class Simulator:
         baudrate: int = 19200,
         parity: str = "E",
         stopbits: int = 1,
+        also_tcp: Sequence[tuple[str, int]] = (),
     ) -> AsyncIterator[Simulator]:
         """Run the physics on the loop's clock and serve Modbus until the block ends.
 
-        ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which."""
+        ``tcp=(host, 0)`` listens on a free port; `tcp_address` then says which. Every unit
+        answers at ``tcp``, at each address of ``also_tcp`` (the other buses of a config with
+        several, `tcp_endpoints_from_config`) and on ``serial``."""
         if self._clock is not None:
             raise RuntimeError("the simulator is already running")
         self.faults.serve(serial_line=serial is not None)
@@ -197,6 +202,10 @@ class Simulator:
                 )
                 servers.append(tcp_server)
                 self.tcp_address = tcp_address(tcp_server)
+            for address in also_tcp:
+                servers.append(
+                    await start_tcp_server(self.units, *address, self._catch_up, faults=self.faults)
+                )
             if serial is not None:
                 servers.append(
                     await start_serial_server(
@@ -246,7 +255,7 @@ class Simulator:
         """The room's air (occupied zone, what a remote sensor reads), °C."""
         self._catch_up()
         self.head(zone_id)
-        return self.house.room_air(zone_id)
+        return self._house_of[zone_id].room_air(zone_id)
 
     def outdoor_temperature(self) -> float:
         self._catch_up()
@@ -259,10 +268,16 @@ class Simulator:
 
     @property
     def odu(self) -> OutdoorUnit:
-        """The outdoor unit as served (KeyError where the config has no `[outdoor_unit]`)."""
+        """The (first system's) outdoor unit as served (KeyError where none is)."""
         if self.served_odu is None:
             raise KeyError("the config has no [outdoor_unit]: the outdoor unit is not served")
         return self.served_odu
+
+    def odu_of(self, system: str) -> OutdoorUnit:
+        """The outdoor unit of ``system`` as served (KeyError where it has none in the config)."""
+        if system not in self.served_odus:
+            raise KeyError(f"system {system!r} has no outdoor unit in the config: none is served")
+        return self.served_odus[system]
 
     def odu_register(self, name: str) -> float | int | None:
         self._catch_up()
@@ -285,21 +300,48 @@ class Simulator:
         """One line on the state of the house, for the log."""
         self._catch_up()
         plant = self.plant
-        rooms = " ".join(f"{zone} {plant.air_c(zone):.1f}" for zone in self._heads)
-        defrost = " defrost" if plant.defrosting else ""
+        rooms = " ".join(f"{zone} {self.room_temperature(zone):.1f}" for zone in self._heads)
+        units = " | ".join(
+            f"{house.odu.frequency_hz:.1f} Hz {house.plant.input_power_w:.0f} W"
+            + (" defrost" if house.plant.defrosting else "")
+            for house in self.houses.values()
+        )
         return (
             f"{format_time_of_year(plant.time_s)} out {plant.outdoor_c:.1f}"
-            f" | rooms °C {rooms} | {self.house.odu.frequency_hz:.1f} Hz"
-            f" {plant.input_power_w:.0f} W{defrost}"
+            f" | rooms °C {rooms} | {units}"
         )
 
 
-def head_thermostat(loaded: LoadedConfig) -> HeadThermostat | None:
-    """The heads' own thermostat where the config's heads are setpoint-driven (no
+def _house(loaded: LoadedConfig, system: HeatPumpSystem, scenario: Scenario | None) -> HouseSim:
+    """The house of one system: from the config's `[simulator]`, or from the scenario."""
+    thermostat = head_thermostat(system)
+    if scenario is None:
+        return house_from_config(loaded, system, thermostat)
+    if len(loaded.systems) > 1:
+        raise SimulatorSetupError(
+            f"scenario {scenario.name!r} is a house of one system; the config has "
+            f"{len(loaded.systems)} ({', '.join(loaded.systems)}): run it with a config of one"
+        )
+    zone_ids = [zone.id for zone in loaded.config.zones]
+    if sorted(scenario.zones) != sorted(zone_ids):
+        raise SimulatorSetupError(
+            f"scenario {scenario.name!r} has zones {', '.join(scenario.zones)}; the "
+            f"config has {', '.join(zone_ids)}: they must be the same"
+        )
+    return build_house(
+        scenario,
+        heartbeat_timeout_s=_heartbeat_timeout_s(thermostat),
+        max_step_s=MAX_STEP_S,
+        thermostat=thermostat,
+    )
+
+
+def head_thermostat(system: HeatPumpSystem) -> HeadThermostat | None:
+    """The heads' own thermostat where the system's heads are setpoint-driven (no
     capacity_request): within their profile's display_setpoint range; None for direct heads."""
-    if loaded.strategy is not Strategy.SETPOINT:
+    if system.strategy is not Strategy.SETPOINT:
         return None
-    levers = loaded.head_levers
+    levers = system.head_levers
     return HeadThermostat(
         setpoint_step_c=levers.setpoint_step_c,
         heat_range_c=levers.heat_range_c,
@@ -313,12 +355,15 @@ def _heartbeat_timeout_s(thermostat: HeadThermostat | None) -> float:
     return 0.0 if thermostat is not None else DEFAULT_HEARTBEAT_TIMEOUT_S
 
 
-def house_from_config(loaded: LoadedConfig, thermostat: HeadThermostat | None = None) -> HouseSim:
-    """The house of a config's `[simulator]` section: one room per zone, reference units
-    (setpoint-driven behind their interfaces with a ``thermostat``)."""
+def house_from_config(
+    loaded: LoadedConfig, system: HeatPumpSystem, thermostat: HeadThermostat | None = None
+) -> HouseSim:
+    """The house of one system from the config's `[simulator]` section: one room per zone of
+    the system, reference units (setpoint-driven behind their interfaces with a
+    ``thermostat``)."""
     config = loaded.config
     rooms = []
-    for zone in config.zones:
+    for zone in system.zones:
         room = config.simulator.rooms.get(zone.id, SimRoomConfig())
         params = RoomParameters.for_floor(
             room.area_m2, unrenovated=room.unrenovated, aperture_m2=room.aperture_m2
@@ -328,7 +373,7 @@ def house_from_config(loaded: LoadedConfig, thermostat: HeadThermostat | None = 
     plant = Plant(Building(tuple(rooms)), load_weather(), start_s)
     return HouseSim(
         plant,
-        {zone.id: REFERENCE_HEAD for zone in config.zones},
+        {zone.id: REFERENCE_HEAD for zone in system.zones},
         heartbeat_timeout_s=_heartbeat_timeout_s(thermostat),
         max_step_s=MAX_STEP_S,
         thermostat=thermostat,
@@ -336,15 +381,45 @@ def house_from_config(loaded: LoadedConfig, thermostat: HeadThermostat | None = 
 
 
 def served_bus(loaded: LoadedConfig) -> str:
-    """The bus the simulator stands in for: the outdoor unit's, else the first zone's."""
-    config = loaded.config
-    return config.zones[0].bus if config.outdoor_unit is None else config.outdoor_unit.bus
+    """The bus the simulator stands in for: the first outdoor unit's, else the first zone's."""
+    for system in loaded.systems.values():
+        if system.outdoor_unit is not None:
+            return system.outdoor_unit.bus
+    return loaded.config.zones[0].bus
 
 
 def endpoint_from_config(loaded: LoadedConfig) -> tuple[str, int] | None:
     """The TCP address of the served bus (`served_bus`), when that bus is Modbus TCP."""
     bus = loaded.config.buses[served_bus(loaded)]
     return (bus.host, bus.port) if isinstance(bus, TcpBus) else None
+
+
+def tcp_endpoints_from_config(loaded: LoadedConfig) -> list[tuple[str, int]]:
+    """The TCP address of every other bus a unit of the config sits on (besides the served
+    bus's), each once. SimulatorSetupError where one is a serial line: the simulator serves
+    one serial line, given by name, and then every unit on it."""
+    config = loaded.config
+    used = [
+        bus
+        for system in loaded.systems.values()
+        for bus in (
+            *([] if system.outdoor_unit is None else [system.outdoor_unit.bus]),
+            *(zone.bus for zone in system.zones),
+        )
+    ]
+    served = endpoint_from_config(loaded)
+    endpoints: list[tuple[str, int]] = []
+    for name in dict.fromkeys(used):
+        bus = config.buses[name]
+        if not isinstance(bus, TcpBus):
+            raise SimulatorSetupError(
+                f"bus {name!r} is a serial line beside the Modbus TCP bus "
+                f"{served_bus(loaded)!r}: the simulator serves TCP buses each at its address, "
+                "or every unit on one endpoint named with --tcp or --serial"
+            )
+        if (bus.host, bus.port) not in (served, *endpoints):
+            endpoints.append((bus.host, bus.port))
+    return endpoints
 
 
 def framing_from_config(loaded: LoadedConfig) -> tuple[int, str, int]:
@@ -381,11 +456,15 @@ async def run_simulator(
             "playing the schedules needs the config's [mqtt] section: the homeowner sets the"
             " zones through the controller's MQTT commands"
         )
+    more: list[tuple[str, int]] = []  # the other TCP buses' addresses
     if tcp is None and serial is None:
         tcp = endpoint_from_config(loaded)
+        if tcp is not None:
+            more = tcp_endpoints_from_config(loaded)
         if tcp is None:
             bus = served_bus(loaded)
-            whose = "the outdoor unit's" if loaded.config.outdoor_unit else "the heads'"
+            odus = any(system.outdoor_unit for system in loaded.systems.values())
+            whose = "the outdoor unit's" if odus else "the heads'"
             raise SimulatorSetupError(
                 f"{whose} bus {bus!r} is a serial line: name the port to serve on "
                 "(e.g. one end of a socat pty pair) or a TCP address"
@@ -400,12 +479,13 @@ async def run_simulator(
     if faults is not None:
         plan_fault_file(sim, faults, serial_line=serial is not None)
     async with sim.running(
-        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits
+        tcp=tcp, serial=serial, baudrate=baudrate, parity=parity, stopbits=stopbits, also_tcp=more
     ):
         where = " and ".join(
             part
             for part in (
                 f"tcp {sim.tcp_address[0]}:{sim.tcp_address[1]}" if sim.tcp_address else "",
+                *(f"tcp {host}:{port}" for host, port in more),
                 f"serial {serial_line(serial, baudrate, parity, stopbits)}" if serial else "",
             )
             if part
@@ -413,7 +493,9 @@ async def run_simulator(
         LOG.info(
             "simulating %d heads%s (ids %s) on %s at %g× speed",
             len(sim.heads),
-            "" if sim.served_odu is None else " and the outdoor unit",
+            {0: "", 1: " and the outdoor unit"}.get(
+                len(sim.served_odus), f" and {len(sim.served_odus)} outdoor units"
+            ),
             ", ".join(str(uid) for uid in sorted(sim.units)),
             where,
             speed,

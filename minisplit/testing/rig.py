@@ -37,7 +37,7 @@ from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
 from minisplit.testing.harness import running, wait_until
 from minisplit.testing.processes import START_TIMEOUT_S, ControllerProcess
 
-ODU = "odu"  # `read_register`'s name for the outdoor unit
+ODU = "odu"  # `read_register`'s name for the outdoor unit (`odu:<system>` of one of several)
 ControllerKind = Literal["inprocess", "process"]
 # Wall-clock slack on every wait for simulated time: start-up, and a loaded machine.
 _SLACK_S = 30.0
@@ -166,7 +166,8 @@ def rig_config(
         data.setdefault("mqtt", {}).update(host=broker.host, port=broker.port)
     # Profile files named relative to the config's folder, named absolutely: the written
     # config lives elsewhere, and a controller process reads it from there.
-    for table in [data.get("outdoor_unit", {}), *data.get("zones", [])]:
+    systems = [system.get("outdoor_unit", {}) for system in data.get("systems", {}).values()]
+    for table in [data.get("outdoor_unit", {}), *systems, *data.get("zones", [])]:
         if isinstance(table.get("profile"), str):
             found = profile_file(table["profile"], path.parent)
             table["profile"] = table["profile"] if found is None else str(found.resolve())
@@ -243,12 +244,17 @@ class Rig:
 
     async def read_register(self, unit: str, name: str) -> float | int | None:
         """A register of a zone's head (``unit`` = the zone's id) or of the outdoor unit
-        (``"odu"``), read over Modbus as the controller reads it (through the in-process
-        controller's bus when there is one): read-only, so safe on real units. None is the
-        profile's invalid sentinel."""
+        (``"odu"``; ``"odu:<system>"`` with several systems), read over Modbus as the
+        controller reads it (through the in-process controller's bus when there is one):
+        read-only, so safe on real units. None is the profile's invalid sentinel."""
         config = self.loaded.config
-        if unit == ODU:
-            odu, profile = config.outdoor_unit, self.loaded.odu_profile
+        if unit == ODU or unit.startswith(f"{ODU}:"):
+            system = (
+                self.loaded.only_system
+                if unit == ODU
+                else self.loaded.systems[unit.removeprefix(f"{ODU}:")]
+            )
+            odu, profile = system.outdoor_unit, system.odu_profile
             if odu is None or profile is None:
                 raise KeyError("the config has no [outdoor_unit]: its heads' interfaces have none")
             driver: HeadDriver | OutdoorUnitDriver = OutdoorUnitDriver(

@@ -27,6 +27,22 @@ def test_check_config_ok_prints_a_summary(capsys):
     assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
 
 
+def test_check_config_lists_each_system_with_its_strategy(capsys):
+    assert main(["check-config", str(ROOT / "config" / "demo-two-systems.toml")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  system upstairs (Upstairs):\n"
+        "    strategy: direct (the heads' capacity requests and the compressor's frequency)\n"
+        "    outdoor unit: bus sim unit 1 profile reference-odu\n"
+    ) in out
+    assert (
+        "  system downstairs (Downstairs):\n"
+        "    strategy: setpoint (the heads' own setpoints; the outdoor unit follows the heads)\n"
+        "    outdoor unit: none (its inverter follows the heads)\n"
+        "    zone living (Living room): bus sim unit 21 setpoints 16.0..30.0 °C\n"
+    ) in out
+
+
 def test_check_config_says_what_each_device_can_do(tmp_path, capsys):
     """One line per device: its levers (with their labels) and live readings, and the
     registers no role uses (drivers.capabilities)."""

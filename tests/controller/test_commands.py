@@ -178,7 +178,7 @@ def test_zone_limits_come_from_the_zone_config() -> None:
     ],
 )
 def test_valid_unit_commands(field: str, payload: bytes, expected: UnitTransition) -> None:
-    command = parse_unit_command(field, payload)
+    command = parse_unit_command(field, payload).change
     assert command == expected
     if isinstance(command, SetDemandLimit):
         assert type(command.pct) is int
@@ -229,7 +229,7 @@ def test_any_payload_gives_a_command_or_a_command_error(
                 ZONE, field, payload
             )
         else:
-            outcome = parse_unit_command(field, payload)
+            outcome = parse_unit_command(field, payload).change
     except CommandError:
         return
     if kind == "unit":

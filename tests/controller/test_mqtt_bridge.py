@@ -34,7 +34,6 @@ from minisplit.controller.core.transitions import (
     SetSwingHorizontal,
     SetTarget,
     Side,
-    UnitTransition,
     apply_unit,
     apply_zone,
 )
@@ -43,6 +42,7 @@ from minisplit.controller.service.commands import (
     ZONE_FIELDS,
     CommandError,
     SensorReading,
+    UnitCommand,
     ZoneCommand,
 )
 from minisplit.controller.service.mqtt_bridge import MqttBridge
@@ -93,13 +93,13 @@ STATE = {
 PASSWORD = "Zq9-unguessable-hunter2"
 
 
-Received = ZoneCommand | UnitTransition | SensorReading
+Received = ZoneCommand | UnitCommand | SensorReading
 
 
 class Recipient(Protocol):
     """What the bridge hands messages to: commands (``__call__``) and readings."""
 
-    def __call__(self, command: ZoneCommand | UnitTransition) -> None: ...
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None: ...
 
     def reading(self, zone_id: str, celsius: float) -> None: ...
 
@@ -111,7 +111,7 @@ class Commands:
     def __init__(self) -> None:
         self.received: asyncio.Queue[Received] = asyncio.Queue()
 
-    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
         self.received.put_nowait(command)
 
     def reading(self, zone_id: str, celsius: float) -> None:
@@ -355,9 +355,9 @@ async def test_a_setpoint_command_reaches_on_command_typed(
         await client.publish(f"{BASE}/zone/living/set/mode", b"cool", qos=1)
         assert await commands.next() == ZoneCommand("living", SetMode(ZoneMode.COOL))
         await client.publish(f"{BASE}/unit/set/quiet", b"ON", qos=1)
-        assert await commands.next() == SetQuiet(True)
+        assert await commands.next() == UnitCommand(None, SetQuiet(True))
         await client.publish(f"{BASE}/unit/set/demand_limit", b"70", qos=1)
-        assert await commands.next() == SetDemandLimit(70)
+        assert await commands.next() == UnitCommand(None, SetDemandLimit(70))
 
 
 @pytest.mark.parametrize(
@@ -408,7 +408,7 @@ async def test_a_command_error_from_on_command_is_reported(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
     class Refusing(Commands):
-        def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+        def __call__(self, command: ZoneCommand | UnitCommand) -> None:
             raise CommandError("power: the head of this zone is offline")
 
     async with running(mosquitto, Refusing()), mosquitto.client() as client:
@@ -422,7 +422,7 @@ async def test_a_crashing_on_command_does_not_stop_the_bridge(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
     class Flaky(Commands):
-        def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+        def __call__(self, command: ZoneCommand | UnitCommand) -> None:
             if isinstance(command, ZoneCommand) and isinstance(command.change, SetPower):
                 raise RuntimeError("bug in the consumer")
             super().__call__(command)
@@ -677,9 +677,9 @@ CONTRACT: list[tuple[str, bytes, Received | str]] = [
         SensorReading("living", 20.4),
     ),
     ("zone/living/set/remote_temperature", b"hot", "not a decimal number"),
-    ("unit/set/quiet", b"ON", SetQuiet(True)),
+    ("unit/set/quiet", b"ON", UnitCommand(None, SetQuiet(True))),
     ("unit/set/quiet", b"yes", "allowed: ON, OFF"),
-    ("unit/set/demand_limit", b"60", SetDemandLimit(60)),
+    ("unit/set/demand_limit", b"60", UnitCommand(None, SetDemandLimit(60))),
     ("unit/set/demand_limit", b"120", "outside 0..100"),
 ]
 
@@ -835,10 +835,10 @@ class Model:
         self.unit = UnitSettings()
         self.applied = 0
 
-    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
         self.applied += 1
         if not isinstance(command, ZoneCommand):
-            self.unit = apply_unit(self.unit, command)
+            self.unit = apply_unit(self.unit, command.change)
             assert 0 <= self.unit.demand_limit_pct <= 100
             return
         zone = self.zones[command.zone_id]
@@ -907,7 +907,7 @@ class Consumer:
 
     model = Model(ZONES)
 
-    def __call__(self, command: ZoneCommand | UnitTransition) -> None:
+    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
         self.model(command)
 
     def reading(self, zone_id: str, celsius: float) -> None:
@@ -931,9 +931,7 @@ def test_random_messages_give_only_rejects_and_valid_changes(
         before = (dict(model.settings), model.unit, model.applied)
         outcomes = bridge.dispatch(topic, payload)
         for outcome in outcomes:
-            assert isinstance(
-                outcome, ZoneCommand | SetQuiet | SetDemandLimit | SensorReading | CommandError
-            )
+            assert isinstance(outcome, ZoneCommand | UnitCommand | SensorReading | CommandError)
         if outcomes and all(isinstance(o, CommandError) for o in outcomes):
             assert (dict(model.settings), model.unit, model.applied) == before
     for topic, payload, retain in bridge._pending:  # what would be published

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from minisplit.controller.config import ZoneConfig
+from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.service.persistence import (
     AlreadyRunning,
@@ -28,7 +28,9 @@ from minisplit.drivers.vocabulary import FanSpeed
 
 def sample(temperature: float = 22.5) -> SavedState:
     zone = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=temperature, fan_mode=FanSpeed.LOW)
-    return SavedState({"living": zone}, UnitSettings(quiet=True, demand_limit_pct=70))
+    return SavedState(
+        {"living": zone}, {MAIN_SYSTEM: UnitSettings(quiet=True, demand_limit_pct=70)}
+    )
 
 
 def test_round_trip(tmp_path):
@@ -177,9 +179,9 @@ BOOSTING = ZoneSettings(mode=ZoneMode.HEAT, preset=Preset.BOOST)
 def learned() -> SavedState:
     return SavedState(
         {"living": BOOSTING, "office": ZoneSettings()},
-        UnitSettings(),
+        {MAIN_SYSTEM: UnitSettings(), "downstairs": UnitSettings(quiet=True)},
         boost_started={"living": 1_700_000_000.5},
-        defrost_interval_s=3300.0,
+        defrost_intervals_s={MAIN_SYSTEM: 3300.0, "downstairs": 2900.0},
     )
 
 
@@ -195,9 +197,24 @@ def test_a_file_written_before_they_were_kept_loads_without_them(tmp_path):
     path.write_text(json.dumps({"version": 1, "zones": settings, "unit": UnitSettings().to_dict()}))
     store = StateStore(path)
     restored = store.load()
-    assert restored == SavedState({"living": BOOSTING}, UnitSettings())
-    assert restored.boost_started == {} and restored.defrost_interval_s is None
+    assert restored == SavedState({"living": BOOSTING}, {MAIN_SYSTEM: UnitSettings()})
+    assert restored.boost_started == {} and restored.defrost_intervals_s == {}
     assert store.problems == []
+
+
+def test_a_file_of_one_unit_written_before_several_systems_loads_into_the_one_system(tmp_path):
+    path = tmp_path / "state.json"
+    doc = {
+        "version": 1,
+        "zones": {"living": BOOSTING.to_dict()},
+        "unit": UnitSettings(quiet=True, demand_limit_pct=60).to_dict(),
+        "defrost_interval_s": 3100.0,
+    }
+    path.write_text(json.dumps(doc))
+    restored = StateStore(path).load()
+    assert restored.units == {MAIN_SYSTEM: UnitSettings(quiet=True, demand_limit_pct=60)}
+    assert restored.unit_of(MAIN_SYSTEM).quiet and not restored.unit_of("downstairs").quiet
+    assert restored.defrost_intervals_s == {MAIN_SYSTEM: 3100.0}
 
 
 def with_entry(tmp_path, key: str, value: str):
@@ -213,10 +230,14 @@ def with_entry(tmp_path, key: str, value: str):
     "interval", ["0", "-60", '"3300"', "true", "[3300]", "1e12", "1" + "0" * 400]
 )
 def test_a_malformed_defrost_interval_is_reported_and_ignored(tmp_path, caplog, interval):
-    store = StateStore(with_entry(tmp_path, "defrost_interval_s", interval))
+    store = StateStore(
+        with_entry(tmp_path, "defrost_intervals_s", f'{{"main": {interval}, "downstairs": 2900}}')
+    )
     with caplog.at_level(logging.ERROR):
         restored = store.load()
-    assert restored == SavedState(learned().zones, learned().unit, learned().boost_started)
+    assert restored == SavedState(
+        learned().zones, learned().units, learned().boost_started, {"downstairs": 2900.0}
+    )
     assert len(store.problems) == 1 and "learned defrost interval" in store.problems[0]
     assert store.problems[0] in caplog.text
     assert str(store.path) in store.problems[0]
@@ -236,7 +257,7 @@ def test_a_malformed_boost_start_is_reported_and_the_boost_counts_as_over(tmp_pa
     restored = store.load()
     assert restored.zones == learned().zones  # still in boost: the supervisor ends it
     assert restored.boost_started == {}
-    assert restored.defrost_interval_s == learned().defrost_interval_s
+    assert restored.defrost_intervals_s == learned().defrost_intervals_s
     assert len(store.problems) == 1 and why in store.problems[0]
 
 

@@ -5,9 +5,11 @@ from types import SimpleNamespace
 from typing import cast
 
 from minisplit.controller.core.control import ControlOutput
+from minisplit.controller.core.frost import FrostState
 from minisplit.controller.core.settings import Preset, ZoneSettings
+from minisplit.controller.core.tick import Controller
 from minisplit.controller.service.persistence import SavedState
-from minisplit.controller.service.restart_memory import ended_boosts
+from minisplit.controller.service.restart_memory import ended_boosts, with_defrost_interval
 
 BOOST = ZoneSettings(preset=Preset.BOOST)
 
@@ -38,3 +40,16 @@ def test_a_boost_asked_for_again_or_a_preset_changed_meanwhile_is_left_to_the_ho
 def test_a_zone_not_boosting_has_no_boost_to_end():
     state = SavedState({"a": replace(BOOST, preset=Preset.NONE)})
     assert list(ended_boosts(core_says(a=Preset.NONE), state, state)) == []
+
+
+def test_each_systems_learned_defrost_interval_is_saved_apart() -> None:
+    """Two systems' controllers learn their own interval: saving one keeps the other's, and
+    an unchanged one asks for no write."""
+    learned = cast(
+        Controller, SimpleNamespace(state=SimpleNamespace(frost=FrostState(interval_s=2400.0)))
+    )
+    wanted = SavedState(defrost_intervals_s={"downstairs": 3000.0})
+    saved = with_defrost_interval(learned, "upstairs", wanted)
+    assert saved is not None
+    assert saved.defrost_intervals_s == {"downstairs": 3000.0, "upstairs": 2400.0}
+    assert with_defrost_interval(learned, "upstairs", saved) is None

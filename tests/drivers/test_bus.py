@@ -169,28 +169,53 @@ async def test_dead_unit_goes_offline_after_three_failures_then_fails_fast(
         assert scheduler.is_online(ODU_ID)
 
 
+def tolerating_three_lost_polls(server: TcpEndpoint) -> BusScheduler:
+    bus = tcp_bus(server.port, timeout_s=0.05, retries=0).model_copy(
+        update={"failed_polls_tolerated": 3}
+    )
+    return BusScheduler("test", bus, probe_backoff=Backoff(60, 60))
+
+
+async def lose_three_polls_then_answer(scheduler: BusScheduler, line: FakeLine) -> None:
+    """Three polls of the silent head time out; it is still online, and once it answers again
+    the next poll is answered, not refused as offline."""
+    for _ in range(3):
+        with pytest.raises(DeviceTimeout):
+            await scheduler.read(HEAD_ID, STATUS)
+    assert scheduler.is_online(HEAD_ID)
+    line.silent.discard(HEAD_ID)
+    await scheduler.read(HEAD_ID, STATUS)
+
+
 async def test_a_line_that_tolerates_more_lost_polls_gives_a_unit_up_only_after_them(
     tcp_server: TcpEndpoint, line: FakeLine
 ) -> None:
     """With `failed_polls_tolerated = 3` the link holds three lost polls over: the fourth must
     still be tried on the wire (the unit may be back), not refused as offline."""
-    bus = tcp_bus(tcp_server.port, timeout_s=0.05, retries=0).model_copy(
-        update={"failed_polls_tolerated": 3}
-    )
-    scheduler = BusScheduler("test", bus, probe_backoff=Backoff(60, 60))
+    scheduler = tolerating_three_lost_polls(tcp_server)
     line.silent.add(HEAD_ID)
     async with running(scheduler):
-        for _ in range(3):
-            with pytest.raises(DeviceTimeout):
-                await scheduler.read(HEAD_ID, STATUS)
-        assert scheduler.is_online(HEAD_ID)
-        line.silent.discard(HEAD_ID)
-        await scheduler.read(HEAD_ID, STATUS)  # back: answered, not refused
+        await lose_three_polls_then_answer(scheduler, line)
         line.silent.add(HEAD_ID)
         for _ in range(4):
             with pytest.raises(DeviceTimeout):
                 await scheduler.read(HEAD_ID, STATUS)
         assert not scheduler.is_online(HEAD_ID)
+
+
+async def test_a_lost_write_does_not_cost_the_unit_a_poll_its_line_tolerates(
+    tcp_server: TcpEndpoint, line: FakeLine
+) -> None:
+    """The unit vanished while a command was on its way: the write is lost, then the three
+    polls the link holds over. The next poll must still go to the wire (the unit is back), not
+    be refused as offline because four requests in a row failed."""
+    scheduler = tolerating_three_lost_polls(tcp_server)
+    line.silent.add(HEAD_ID)
+    async with running(scheduler):
+        with pytest.raises(DeviceTimeout):
+            await scheduler.write(HEAD_ID, 106, [215])
+        await lose_three_polls_then_answer(scheduler, line)
+        assert scheduler.stats(HEAD_ID).rejected_offline == 0
 
 
 async def test_offline_unit_is_reprobed_later_and_comes_back(

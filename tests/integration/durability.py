@@ -16,7 +16,6 @@ import aiomqtt
 from minisplit.controller.config import LoadedConfig, ZoneConfig
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
-    UnitTransition,
     apply_unit,
     apply_zone,
     setpoint_range,
@@ -24,6 +23,7 @@ from minisplit.controller.core.transitions import (
 from minisplit.controller.service.commands import (
     SETPOINT_FIELDS,
     CommandError,
+    UnitCommand,
     ZoneCommand,
     parse_unit_command,
     parse_zone_command,
@@ -56,7 +56,7 @@ def unit_projection(settings: UnitSettings) -> dict[str, object]:
 
 def random_command(
     rng: random.Random, zones: Sequence[ZoneConfig]
-) -> tuple[str, bytes, ZoneCommand | UnitTransition]:
+) -> tuple[str, bytes, ZoneCommand | UnitCommand]:
     """A valid command, as (topic, payload, parsed command)."""
     if rng.random() < 0.15:
         if rng.random() < 0.5:
@@ -180,7 +180,7 @@ async def durability_trial(
                     track = tracks[command.zone_id]
                     track.history.append(apply_zone(track.history[-1], command.change))
                 else:
-                    unit_track.history.append(apply_unit(unit_track.history[-1], command))
+                    unit_track.history.append(apply_unit(unit_track.history[-1], command.change))
                 if rng.random() < 0.3:
                     await asyncio.sleep(rng.uniform(0.0, 0.05))
             report.commands += sent

@@ -53,6 +53,18 @@ def test_the_interface_demos_drive_setpoint_heads(tmp_path, config):
     assert "outdoor unit: not reached (its inverter follows the heads)" in last_view
 
 
+@pytest.mark.integration
+def test_the_two_systems_demo_shows_each_outdoor_unit(tmp_path):
+    """Each system's outdoor unit on a line of its own: upstairs heats, downstairs is not
+    reached; the rooms of both heat."""
+    last_view = last_view_of_demo(tmp_path, "--config", "demo-two-systems")
+    assert "outdoor unit upstairs: mode heat" in last_view, last_view
+    assert "outdoor unit downstairs: not reached (its inverter follows the heads)" in last_view
+    for zone in ("living", "bedroom"):
+        rows = [line for line in last_view.splitlines() if line.startswith(f"{zone} ")]
+        assert rows and "heating" in rows[-1], last_view
+
+
 def start_demo(tmp_path: Path, *, own_group: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "minisplit.controller.cli", "demo", "--speed", "60"],

@@ -22,7 +22,7 @@ import aiomqtt
 import pytest
 import pytest_asyncio
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import MAIN_SYSTEM, LoadedConfig
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.service.persistence import SavedState, StateStore
 from minisplit.drivers.vocabulary import FanSpeed
@@ -231,8 +231,8 @@ async def test_a_torn_state_file_at_start_uses_the_last_good_copy(house: House) 
     store = StateStore(house.loaded.config.state_file)
     office = ZoneSettings(mode=ZoneMode.COOL, target_temperature=25.5, fan_mode=FanSpeed.LOW)
     zones = {z.id: ZoneSettings() for z in house.loaded.config.zones} | {"office": office}
-    store.save(SavedState(zones, UnitSettings(demand_limit_pct=70)))
-    store.save(SavedState({**zones, "office": ZoneSettings()}, UnitSettings()))
+    store.save(SavedState(zones, {MAIN_SYSTEM: UnitSettings(demand_limit_pct=70)}))
+    store.save(SavedState({**zones, "office": ZoneSettings()}, {MAIN_SYSTEM: UnitSettings()}))
     store.path.write_bytes(store.path.read_bytes()[:100])  # torn
 
     process = ControllerProcess(house.config)

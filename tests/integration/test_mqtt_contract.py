@@ -17,7 +17,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import MAIN_SYSTEM, LoadedConfig
 from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import apply_unit, apply_zone
 from minisplit.controller.service.commands import (
@@ -141,7 +141,7 @@ async def test_commands_reach_the_units_at_once_durably(tmp_path: Path, mosquitt
         )
         unit = json.loads(s.recorder.on(f"{BASE}/unit/state")[-1].payload)
         assert unit["quiet"] is True
-        assert s.saved().unit == UnitSettings(quiet=True, demand_limit_pct=60)
+        assert s.saved().unit_of(MAIN_SYSTEM) == UnitSettings(quiet=True, demand_limit_pct=60)
 
 
 async def test_handheld_remote_and_remote_sensor(tmp_path: Path, mosquitto: Mosquitto) -> None:
@@ -254,7 +254,7 @@ async def test_random_commands_through_the_broker_to_the_units(
     async with system(tmp_path, mosquitto) as s:
         zones = {zone.id: zone for zone in s.loaded.config.zones}
         expected = dict(s.supervisor.settings.zones)
-        unit = s.supervisor.settings.unit
+        unit = s.supervisor.settings.unit_of(MAIN_SYSTEM)
         for _ in range(150):
             zone_id = rng.choice(list(zones))
             if rng.random() < 0.1:
@@ -267,7 +267,7 @@ async def test_random_commands_through_the_broker_to_the_units(
                 topic = f"{BASE}/zone/{zone_id}/set/{field}"
             try:
                 if topic.startswith(f"{BASE}/unit/"):
-                    unit = apply_unit(unit, parse_unit_command(field, payload))
+                    unit = apply_unit(unit, parse_unit_command(field, payload).change)
                 else:
                     command = parse_zone_command(zones[zone_id], field, payload)
                     assert isinstance(command, ZoneCommand)  # no reading among these fields
@@ -279,14 +279,14 @@ async def test_random_commands_through_the_broker_to_the_units(
             lambda: (
                 s.supervisor.committer.pending is None
                 and s.supervisor.settings.zones == expected
-                and s.supervisor.settings.unit == unit
+                and s.supervisor.settings.unit_of(MAIN_SYSTEM) == unit
             ),
             10,
             "the supervisor's settings to match the valid commands",
         )
         cycles = s.supervisor.cycles
         await wait_until(lambda: s.supervisor.cycles >= cycles + 2, 5, "two more cycles")
-        assert s.saved() == SavedState(expected, unit)
+        assert s.saved() == SavedState(expected, {MAIN_SYSTEM: unit})
         for zone_id, zone in zones.items():
             profile = s.loaded.head_profile(zone)
             for spec in profile.registers.values():
@@ -306,15 +306,15 @@ def test_a_truncated_state_file_falls_back_to_the_last_good_copy(
     zones = {
         z.id: ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0) for z in loaded.config.zones
     }
-    store.save(SavedState(zones, UnitSettings(quiet=True)))
+    store.save(SavedState(zones, {MAIN_SYSTEM: UnitSettings(quiet=True)}))
     newer = {**zones, "living": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)}
-    store.save(SavedState(newer, UnitSettings(quiet=True)))
+    store.save(SavedState(newer, {MAIN_SYSTEM: UnitSettings(quiet=True)}))
     data = store.path.read_bytes()
     store.path.write_bytes(data[: len(data) // 2])  # torn by a broken SD card
     with caplog.at_level(logging.WARNING):
         supervisor = Supervisor(loaded)
     assert supervisor.settings.zones["living"] == zones["living"]
-    assert supervisor.settings.unit.quiet
+    assert supervisor.settings.unit_of(MAIN_SYSTEM).quiet
     assert "unusable" in caplog.text and "last good copy" in caplog.text
     # Both files unusable: the configured defaults, and still no crash.
     store.backup.write_bytes(b"\x00" * 10)

@@ -202,14 +202,19 @@ async def test_setpoint_heads_are_written_only_on_change_and_within_the_rate_lim
             hours * 3600 / speed + 30,
             "the simulated hours to pass",
         )
+    # The writes are timed on the simulator's clock as they arrive; the controller decides on
+    # its own, once per 30 s period, and a write waits behind the cycle's polls: at 360x a few
+    # wall milliseconds of load are a second or more here. A write let through too early comes
+    # a whole period early, so half a period tells the two apart.
+    slack = 30.0 / 2
     setpoints = writes["display_setpoint"]
     assert all(before != after for _, before, after in setpoints[1:]), setpoints
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(setpoints)]
-    assert len(setpoints) >= 2 and min(gaps) >= tuning.setpoint_write_interval_s - 1.0, setpoints
+    assert len(setpoints) >= 2 and min(gaps) >= tuning.setpoint_write_interval_s - slack, setpoints
     external = [t for t, _, _ in writes["external_temperature"]]
     gaps = [b - a for a, b in itertools.pairwise(external)]
-    assert min(gaps) >= tuning.external_write_interval_s - 1.0, gaps
-    assert max(gaps) <= tuning.external_refresh_s + 2 * 30.0 + 1.0, gaps
+    assert min(gaps) >= tuning.external_write_interval_s - slack, gaps
+    assert max(gaps) <= tuning.external_refresh_s + 2 * 30.0 + slack, gaps
 
 
 @pytest.mark.integration

@@ -14,9 +14,9 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import MAIN_SYSTEM, LoadedConfig
 from minisplit.controller.core.frost import FrostState
-from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.controller.service.persistence import (
     SavedState,
     StateStore,
@@ -44,7 +44,7 @@ def showing(preset: str) -> Callable[[aiomqtt.Message], bool]:
 def save_state(loaded: LoadedConfig, zones: dict[str, ZoneSettings], **learned: object) -> None:
     """The state file as a controller that ran before wrote it: ``zones`` over the defaults."""
     every = {zone.id: default_zone_settings(zone) for zone in loaded.config.zones} | zones
-    state = SavedState(every, UnitSettings(), **learned)  # type: ignore[arg-type]
+    state = SavedState(every, {}, **learned)  # type: ignore[arg-type]
     StateStore(loaded.config.state_file).save(state)
 
 
@@ -125,7 +125,7 @@ async def test_the_learned_defrost_interval_is_saved_once_per_defrost_and_restor
     port = free_port()
     state_file = tmp_path / "state.json"
     loaded = tcp_config(port, state_file)
-    save_state(loaded, {"living": HEATING}, defrost_interval_s=3000.0)
+    save_state(loaded, {"living": HEATING}, defrost_intervals_s={MAIN_SYSTEM: 3000.0})
     simulator = Simulator(loaded, speed=SPEED)
     supervisor = Supervisor(loaded, time_scale=SPEED)
     assert supervisor.controller.state.frost.interval_s == 3000.0  # restored before the first tick
@@ -166,6 +166,7 @@ async def test_the_learned_defrost_interval_is_saved_once_per_defrost_and_restor
         await wait_until(lambda: writes, 5, "the learned interval written")
         cycles = supervisor.cycles
         await wait_until(lambda: supervisor.cycles >= cycles + 10, 10, "ten more cycles")
-        assert [state.defrost_interval_s for state in writes] == [2250.0]  # once, not per tick
-    assert decode_state(state_file.read_bytes()).defrost_interval_s == 2250.0
+        learned = [state.defrost_intervals_s for state in writes]
+        assert learned == [{MAIN_SYSTEM: 2250.0}]  # once, not per tick
+    assert decode_state(state_file.read_bytes()).defrost_intervals_s == {MAIN_SYSTEM: 2250.0}
     assert Supervisor(loaded).controller.state.frost.interval_s == 2250.0

@@ -37,6 +37,16 @@ async def test_the_controller_as_a_subprocess_publishes_on_the_rigs_broker(hil_f
 
 
 @pytest.mark.integration
+async def test_the_rig_reads_each_systems_outdoor_unit_by_name(hil_factory):
+    async with hil_factory(config="demo-two-systems", controller=None) as rig:
+        assert await rig.read_register("odu:upstairs", "device_kind") == 1
+        with pytest.raises(KeyError, match="its heads' interfaces have none"):
+            await rig.read_register("odu:downstairs", "device_kind")
+        with pytest.raises(ValueError, match="the config has 2 systems"):
+            await rig.read_register("odu", "device_kind")
+
+
+@pytest.mark.integration
 async def test_a_scenario_s_homeowner_plays_its_schedules_over_the_rigs_broker(
     tmp_path, hil_factory, mosquitto
 ):

@@ -87,8 +87,17 @@ class ZoneCommand:
     change: ZoneTransition
 
 
-# A validated settings change: for one zone, or for the unit.
-Command = ZoneCommand | UnitTransition
+@dataclass(frozen=True)
+class UnitCommand:
+    """A validated command for a system's unit: ``system`` is its level in the unit's topics
+    (`<base>/unit/<system>/set/...`), None for the one system of a config without [systems]."""
+
+    system: str | None
+    change: UnitTransition
+
+
+# A validated settings change: for one zone, or for a system's unit.
+Command = ZoneCommand | UnitCommand
 
 
 @dataclass(frozen=True)
@@ -228,8 +237,13 @@ def parse_zone_command(
     return ZoneCommand(zone.id, change)
 
 
-def parse_unit_command(field: str, payload: bytes) -> UnitTransition:
-    """Validate the payload of ``<base>/unit/set/<field>``; raise CommandError if bad."""
+def parse_unit_command(field: str, payload: bytes, system: str | None = None) -> UnitCommand:
+    """Validate the payload of ``<base>/unit/set/<field>`` (``<base>/unit/<system>/set/<field>``
+    with several systems); raise CommandError if bad."""
+    return UnitCommand(system, _unit_change(field, payload))
+
+
+def _unit_change(field: str, payload: bytes) -> UnitTransition:
     if field == "quiet":
         return SetQuiet(_switch(field, payload))
     if field == "demand_limit":

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
-from minisplit.controller.config import MqttConfig, ZoneConfig
+from minisplit.controller.config import HeatPumpSystem, MqttConfig, ZoneConfig
 from minisplit.controller.core.settings import Preset, ZoneMode, zone_modes
 from minisplit.controller.service.temperature_units import TemperatureUnit, setpoint_bounds
 from minisplit.drivers.capabilities import Capabilities
@@ -42,6 +42,35 @@ def hvac_action(action: str) -> str:
 
 
 @dataclass(frozen=True)
+class UnitSystem:
+    """A system's unit as MQTT shows it: ``level`` in its topics (`<base>/unit/<level>/...`;
+    None for the one system of a config without [systems], at `<base>/unit/...`), the name its
+    Home Assistant entities carry, and whether it has an outdoor unit the controller reaches
+    (else no unit entity is announced)."""
+
+    level: str | None = None
+    name: str | None = None
+    outdoor_unit: bool = True
+
+    @classmethod
+    def of(cls, system: HeatPumpSystem) -> UnitSystem:
+        if system.topic_level is None:
+            return cls(None, None, system.outdoor_unit is not None)
+        return cls(system.topic_level, system.display_name, system.outdoor_unit is not None)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Its parts of the unit's object ids and unique_ids."""
+        return ("unit",) if self.level is None else ("unit", self.level)
+
+    def entity_name(self, name: str) -> str:
+        return name if self.name is None else f"{self.name} {name[:1].lower()}{name[1:]}"
+
+
+SINGLE_UNIT = UnitSystem()
+
+
+@dataclass(frozen=True)
 class Topics:
     """Every topic one controller publishes or listens to."""
 
@@ -65,8 +94,15 @@ class Topics:
     def unit_state(self) -> str:
         return f"{self.base}/unit/state"
 
-    def unit_set(self, field: str) -> str:
-        return f"{self.base}/unit/set/{field}"
+    def unit_set(self, field: str, level: str | None = None) -> str:
+        return f"{self._unit(level)}/set/{field}"
+
+    def unit_state_of(self, level: str | None) -> str:
+        """The unit state of a system (``level``: `UnitSystem.level`)."""
+        return f"{self._unit(level)}/state"
+
+    def _unit(self, level: str | None) -> str:
+        return f"{self.base}/unit" if level is None else f"{self.base}/unit/{level}"
 
     def zone_state(self, zone_id: str) -> str:
         return f"{self.base}/zone/{zone_id}/state"
@@ -90,6 +126,11 @@ class Topics:
         return f"{self.base}/unit/set/+"
 
     @property
+    def system_unit_set_filter(self) -> str:
+        """The unit commands of a config with several systems."""
+        return f"{self.base}/unit/+/set/+"
+
+    @property
     def ha_status(self) -> str:
         """Home Assistant's birth/last-will topic."""
         return f"{self.discovery_prefix}/status"
@@ -107,6 +148,13 @@ class Topics:
     def parse_unit_set(self, topic: str) -> str | None:
         parts = _below(topic, f"{self.base}/unit/set/")
         return parts[0] if parts is not None and len(parts) == 1 else None
+
+    def parse_system_unit_set(self, topic: str) -> tuple[str, str] | None:
+        """(system level, field) of a ``<base>/unit/<system>/set/<field>`` topic, else None."""
+        parts = _below(topic, f"{self.base}/unit/")
+        if parts is None or len(parts) != 3 or parts[1] != "set":
+            return None
+        return parts[0], parts[2]
 
     def parse_zone_availability(self, topic: str) -> str | None:
         parts = _below(topic, f"{self.base}/zone/")
@@ -200,12 +248,12 @@ def _zone_availability(topics: Topics, zone_id: str) -> dict[str, object]:
     }
 
 
-def _unit_availability(topics: Topics) -> dict[str, object]:
+def _unit_availability(topics: Topics, system: UnitSystem) -> dict[str, object]:
     return {
         "availability": [
             {"topic": topics.status},
             {
-                "topic": topics.unit_state,
+                "topic": topics.unit_state_of(system.level),
                 "value_template": "{{ 'online' if value_json.available else 'offline' }}",
             },
         ],
@@ -379,26 +427,30 @@ _UNIT_SENSORS = (
 )
 
 
-def _unit_entity(topics: Topics, key: str, component: str) -> dict[str, object]:
+def _unit_entity(
+    topics: Topics, system: UnitSystem, key: str, component: str, name: str
+) -> dict[str, object]:
     cfg = _entity(
-        _device_id(topics.controller_id, "unit", key),
+        _device_id(topics.controller_id, *system.parts, key),
         component,
-        _entity_name(topics, "unit", key),
+        _entity_name(topics, *system.parts, key),
         _controller_device(topics),
     )
-    return cfg | _unit_availability(topics)
+    return cfg | _unit_availability(topics, system) | {"name": system.entity_name(name)}
 
 
 def unit_sensor_configs(
-    topics: Topics, unit: TemperatureUnit = TemperatureUnit.CELSIUS
+    topics: Topics,
+    unit: TemperatureUnit = TemperatureUnit.CELSIUS,
+    system: UnitSystem = SINGLE_UNIT,
 ) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for the outdoor unit's sensors, switch and number."""
+    """{config topic: payload} for a system's outdoor unit's sensors, switch and number."""
     configs: dict[str, dict[str, object]] = {}
+    state_topic = topics.unit_state_of(system.level)
     for sensor in _UNIT_SENSORS:
-        cfg = _unit_entity(topics, sensor.key, "sensor")
+        cfg = _unit_entity(topics, system, sensor.key, "sensor", sensor.name)
         cfg |= {
-            "name": sensor.name,
-            "state_topic": topics.unit_state,
+            "state_topic": state_topic,
             "value_template": sensor.template or _field(sensor.key),
         }
         if sensor.device_class == "temperature":
@@ -413,24 +465,22 @@ def unit_sensor_configs(
             cfg["suggested_display_precision"] = sensor.precision
         if sensor.diagnostic:
             cfg["entity_category"] = "diagnostic"
-        configs[topics.config("sensor", _object_id(topics, "unit", sensor.key))] = cfg
+        configs[topics.config("sensor", _object_id(topics, *system.parts, sensor.key))] = cfg
 
-    defrost = _unit_entity(topics, "defrost", "binary_sensor")
+    defrost = _unit_entity(topics, system, "defrost", "binary_sensor", "Defrost")
     defrost |= {
-        "name": "Defrost",
-        "state_topic": topics.unit_state,
+        "state_topic": state_topic,
         "value_template": _switch_field("defrost"),
         "payload_on": "ON",
         "payload_off": "OFF",
         "icon": "mdi:snowflake-melt",
     }
-    configs[topics.config("binary_sensor", _object_id(topics, "unit", "defrost"))] = defrost
+    configs[topics.config("binary_sensor", _object_id(topics, *system.parts, "defrost"))] = defrost
 
-    quiet = _unit_entity(topics, "quiet", "switch")
+    quiet = _unit_entity(topics, system, "quiet", "switch", "Quiet mode")
     quiet |= {
-        "name": "Quiet mode",
-        "command_topic": topics.unit_set("quiet"),
-        "state_topic": topics.unit_state,
+        "command_topic": topics.unit_set("quiet", system.level),
+        "state_topic": state_topic,
         "value_template": _switch_field("quiet"),
         "payload_on": "ON",
         "payload_off": "OFF",
@@ -439,13 +489,12 @@ def unit_sensor_configs(
         "optimistic": False,
         "icon": "mdi:volume-off",
     }
-    configs[topics.config("switch", _object_id(topics, "unit", "quiet"))] = quiet
+    configs[topics.config("switch", _object_id(topics, *system.parts, "quiet"))] = quiet
 
-    limit = _unit_entity(topics, "demand_limit", "number")
+    limit = _unit_entity(topics, system, "demand_limit", "number", "Demand limit")
     limit |= {
-        "name": "Demand limit",
-        "command_topic": topics.unit_set("demand_limit"),
-        "state_topic": topics.unit_state,
+        "command_topic": topics.unit_set("demand_limit", system.level),
+        "state_topic": state_topic,
         "value_template": _field("demand_limit"),
         "min": 0,
         "max": 100,
@@ -455,7 +504,7 @@ def unit_sensor_configs(
         "optimistic": False,
         "icon": "mdi:speedometer",
     }
-    configs[topics.config("number", _object_id(topics, "unit", "demand_limit"))] = limit
+    configs[topics.config("number", _object_id(topics, *system.parts, "demand_limit"))] = limit
     return configs
 
 
@@ -467,12 +516,14 @@ def _zone_entities(topics: Topics, zone_id: str) -> list[tuple[str, tuple[str, .
     ]
 
 
-def _unit_entities(topics: Topics) -> list[tuple[str, tuple[str, ...], str]]:
-    """(component, object id parts, unique_id) of each entity of the outdoor unit."""
+def _unit_entities(
+    topics: Topics, system: UnitSystem = SINGLE_UNIT
+) -> list[tuple[str, tuple[str, ...], str]]:
+    """(component, object id parts, unique_id) of each entity of a system's outdoor unit."""
     components = {sensor.key: "sensor" for sensor in _UNIT_SENSORS}
     components |= {"defrost": "binary_sensor", "quiet": "switch", "demand_limit": "number"}
     return [
-        (component, ("unit", key), _device_id(topics.controller_id, "unit", key))
+        (component, (*system.parts, key), _device_id(topics.controller_id, *system.parts, key))
         for key, component in components.items()
     ]
 
@@ -484,9 +535,11 @@ def discovery_messages(
     heads: Mapping[str, HeadInfo | None] | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
     outdoor_unit: bool = True,
+    systems: Sequence[UnitSystem] | None = None,
 ) -> dict[str, dict[str, object]]:
-    """{config topic: payload} for the whole controller: every zone and the outdoor unit
-    (none of its entities where the config has no ``outdoor_unit``). ``heads`` holds what each
+    """{config topic: payload} for the whole controller: every zone and each system's outdoor
+    unit (``systems``; without it, one system that has an ``outdoor_unit`` or not), none of
+    whose entities are announced where it has none. ``heads`` holds what each
     zone's head said about itself, once it has answered; ``capabilities`` what each head's
     profile gives (a setpoint-driven head gets its written setpoint as a diagnostic sensor)."""
     messages: dict[str, dict[str, object]] = {}
@@ -501,8 +554,9 @@ def discovery_messages(
         if setpoint_driven((capabilities or {}).get(zone.id)):
             topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
             messages[topic] = zone_head_setpoint_config(topics, zone, unit)
-    if outdoor_unit:
-        messages |= unit_sensor_configs(topics, unit)
+    for system in systems or [UnitSystem(outdoor_unit=outdoor_unit)]:
+        if system.outdoor_unit:
+            messages |= unit_sensor_configs(topics, unit, system)
     return messages
 
 
@@ -518,12 +572,13 @@ def legacy_discovery_topics(topics: Topics, zones: Sequence[ZoneConfig]) -> dict
     }
 
 
-def retired_unit_discovery(topics: Topics) -> dict[str, str]:
-    """{config topic: unique_id} of the outdoor unit's entities, for a config that has no
-    outdoor unit (any more): cleared only where the retained config carries that unique_id."""
+def retired_unit_discovery(topics: Topics, system: UnitSystem = SINGLE_UNIT) -> dict[str, str]:
+    """{config topic: unique_id} of a system's outdoor unit's entities, for a system that has
+    no outdoor unit (any more): cleared only where the retained config carries that
+    unique_id."""
     return {
         topics.config(component, _object_id(topics, *parts)): unique_id
-        for component, parts, unique_id in _unit_entities(topics)
+        for component, parts, unique_id in _unit_entities(topics, system)
     }
 
 

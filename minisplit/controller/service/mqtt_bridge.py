@@ -47,6 +47,7 @@ from minisplit.controller.service.discovery import (
     OFFLINE,
     ONLINE,
     Topics,
+    UnitSystem,
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
@@ -109,12 +110,16 @@ class MqttBridge:
         clock: Callable[[], float] | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
         outdoor_unit: bool = True,
+        systems: Sequence[UnitSystem] | None = None,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
         entity offers and its commands accept; all of them where it is not given);
-        ``outdoor_unit``: the config has one (else its entities are not announced)."""
+        ``systems``: each system's unit (`UnitSystem`); without it, the config's one system,
+        with an ``outdoor_unit`` or not (else its entities are not announced)."""
         self._config = config
-        self._outdoor_unit = outdoor_unit
+        self._systems = list(systems or [UnitSystem(outdoor_unit=outdoor_unit)])
+        # With several systems, each unit's topics have a level of their own.
+        self._levels = {s.level: s for s in self._systems if s.level is not None}
         self._capabilities = dict(capabilities or {})
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
@@ -148,7 +153,10 @@ class MqttBridge:
         # (an older id layout, or a zone no longer configured), with the unique_id it gave them
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
-        if not outdoor_unit:  # its entities, announced while the config had one, go
+        for system in self._systems:
+            if not system.outdoor_unit:  # its entities, announced while it had one, go
+                self._claims |= retired_unit_discovery(self._topics, system)
+        if self._levels:  # so do those of the unit of a config of one system, as it was
             self._claims |= retired_unit_discovery(self._topics)
         self._retired: set[str] = set()
         self._to_subscribe: list[str] = []
@@ -177,7 +185,7 @@ class MqttBridge:
         """Every topic filter the bridge subscribes to."""
         return [
             self._topics.zone_set_filter,
-            self._topics.unit_set_filter,
+            self._topics.system_unit_set_filter if self._levels else self._topics.unit_set_filter,
             self._topics.zone_availability_filter,
             self._topics.status,
             self._topics.ha_status,
@@ -203,10 +211,11 @@ class MqttBridge:
         topic = self._topics.zone_availability(self._known(zone_id))
         self._store(topic, (ONLINE if online else OFFLINE).encode())
 
-    def publish_unit_state(self, state: Mapping[str, object]) -> None:
-        """The outdoor unit's state JSON (docs/mqtt.md), temperatures in °C."""
+    def publish_unit_state(self, state: Mapping[str, object], system: str | None = None) -> None:
+        """A system's unit state JSON (docs/mqtt.md), temperatures in °C; ``system`` is its
+        level in the topics (None: the config's one system)."""
         payload = convert_state(state, UNIT_TEMPERATURE_FIELDS, self._unit)
-        self._store(self._topics.unit_state, _encode(payload))
+        self._store(self._topics.unit_state_of(system), _encode(payload))
 
     def set_head_info(self, zone_id: str, info: HeadInfo | None) -> None:
         """What the zone's head can do, once it answered: its entity is re-published to match."""
@@ -232,7 +241,7 @@ class MqttBridge:
             self._unit,
             self._heads,
             self._capabilities,
-            self._outdoor_unit,
+            systems=self._systems,
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 
@@ -271,8 +280,11 @@ class MqttBridge:
         if (zone_field := topics.parse_zone_set(topic)) is not None:
             kind = self._zone_set_kind(*zone_field)
             parsers.append((kind, partial(self._parse_zone_set, *zone_field, payload)))
-        elif (unit_field := topics.parse_unit_set(topic)) is not None:
-            kind = f"unit {unit_field}" if unit_field in UNIT_FIELDS else "unknown unit field"
+        elif self._levels and (system_field := topics.parse_system_unit_set(topic)) is not None:
+            kind = self._unit_set_kind(system_field[1], system_field[0])
+            parsers.append((kind, partial(self._parse_unit_set, *system_field, payload)))
+        elif not self._levels and (unit_field := topics.parse_unit_set(topic)) is not None:
+            kind = self._unit_set_kind(unit_field)
             parsers.append((kind, partial(parse_unit_command, unit_field, payload)))
         if parsers and retained:
             parsers = [("retained command", partial(_refuse_retained, payload))]
@@ -317,6 +329,19 @@ class MqttBridge:
         if zone_id not in self._zones:
             return "unknown zone"
         return f"zone {field}" if field in ZONE_FIELDS else "unknown zone field"
+
+    def _unit_set_kind(self, field: str, system: str | None = None) -> str:
+        if system is not None and system not in self._levels:
+            return "unknown system"
+        return f"unit {field}" if field in UNIT_FIELDS else "unknown unit field"
+
+    def _parse_unit_set(self, system: str, field: str, payload: bytes) -> Command:
+        if system not in self._levels:
+            raise CommandError(
+                f"unknown system {system!r} (payload {quote_payload(payload)}); "
+                f"configured: {', '.join(self._levels)}"
+            )
+        return parse_unit_command(field, payload, system)
 
     def _parse_zone_set(
         self, zone_id: str, field: str, payload: bytes

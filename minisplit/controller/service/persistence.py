@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from minisplit.controller.config import ZoneConfig
+from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K, Side, clamp_setpoint
 from minisplit.drivers.bus import Backoff
@@ -52,13 +52,29 @@ MAX_DEFROST_INTERVAL_S = 7 * 86400.0
 @dataclass(frozen=True)
 class SavedState:
     zones: dict[str, ZoneSettings] = field(default_factory=dict)
-    unit: UnitSettings = field(default_factory=UnitSettings)
+    # Each system's unit settings, by system name (`MAIN_SYSTEM` for a config without
+    # [systems]); a system missing here has the defaults.
+    units: Mapping[str, UnitSettings] = field(default_factory=dict)
     # When each boosting zone's boost began, in calendar seconds (Unix time): the monotonic
     # clock restarts with the process, the calendar does not. A zone in boost missing here
     # started its boost at an unknown time.
     boost_started: Mapping[str, float] = field(default_factory=dict)
-    # The learned heating run time between two defrosts (`FrostState.interval_s`; None: none yet).
-    defrost_interval_s: float | None = None
+    # Each system's learned heating run time between two defrosts (`FrostState.interval_s`);
+    # a system missing here has learned none yet.
+    defrost_intervals_s: Mapping[str, float] = field(default_factory=dict)
+
+    def unit_of(self, system: str) -> UnitSettings:
+        """The unit settings of ``system`` (the defaults where none were saved)."""
+        return self.units.get(system, UnitSettings())
+
+    def with_unit(self, system: str, settings: UnitSettings) -> SavedState:
+        return replace(self, units={**self.units, system: settings})
+
+    def with_defrost_interval(self, system: str, interval_s: float | None) -> SavedState:
+        intervals = {name: s for name, s in self.defrost_intervals_s.items() if name != system}
+        if interval_s is not None:
+            intervals[system] = interval_s
+        return replace(self, defrost_intervals_s=intervals)
 
     def with_zone(self, zone_id: str, settings: ZoneSettings, calendar_now: float) -> SavedState:
         """This state with the zone's new settings: a boost they begin counts from
@@ -75,9 +91,9 @@ def encode_state(state: SavedState) -> bytes:
     doc = {
         "version": FORMAT_VERSION,
         "zones": {zone_id: s.to_dict() for zone_id, s in sorted(state.zones.items())},
-        "unit": state.unit.to_dict(),
+        "units": {name: unit.to_dict() for name, unit in sorted(state.units.items())},
         "boost_started": dict(sorted(state.boost_started.items())),
-        "defrost_interval_s": state.defrost_interval_s,
+        "defrost_intervals_s": dict(sorted(state.defrost_intervals_s.items())),
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
@@ -88,7 +104,9 @@ def _log_problem(problem: str) -> None:
 
 def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> SavedState:
     """Parse a state file's bytes; raises ValueError on anything malformed in the settings.
-    A malformed boost start or defrost interval is passed to ``report`` and left out."""
+    A malformed boost start or defrost interval is passed to ``report`` and left out. A file
+    written before a config could hold several systems (one ``unit``, one
+    ``defrost_interval_s``) gives them to the system of a config without [systems]."""
     try:
         doc = json.loads(data, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -97,7 +115,11 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
         raise ValueError(f"not a version {FORMAT_VERSION} state document")
     try:
         zones = {str(k): ZoneSettings.from_dict(v) for k, v in doc["zones"].items()}
-        unit = UnitSettings.from_dict(doc["unit"])
+        units = (
+            {MAIN_SYSTEM: UnitSettings.from_dict(doc["unit"])}
+            if "unit" in doc
+            else {str(k): UnitSettings.from_dict(v) for k, v in doc["units"].items()}
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"malformed settings: {err!r}") from None
     for zone_id, settings in zones.items():
@@ -109,11 +131,15 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
         if not all(math.isfinite(t) and -50.0 <= t <= 100.0 for t in temperatures):
             raise ValueError(f"zone {zone_id!r}: implausible setpoints {temperatures}")
     boosting = {zone_id for zone_id, settings in zones.items() if settings.preset is Preset.BOOST}
+    if "defrost_interval_s" in doc:
+        learned: object = {MAIN_SYSTEM: doc["defrost_interval_s"]}
+    else:
+        learned = doc.get("defrost_intervals_s", {})
     return SavedState(
         zones,
-        unit,
+        units,
         _boost_started(doc.get("boost_started", {}), boosting, report),
-        _defrost_interval(doc.get("defrost_interval_s"), report),
+        _defrost_intervals(learned, report),
     )
 
 
@@ -144,6 +170,14 @@ def _boost_started(
             continue
         started[zone_id] = calendar
     return started
+
+
+def _defrost_intervals(value: object, report: Callable[[str], None]) -> dict[str, float]:
+    if not isinstance(value, dict):
+        report(f"learned defrost intervals {reprlib.repr(value)} are not a table: ignored")
+        return {}
+    intervals = {str(system): _defrost_interval(v, report) for system, v in value.items()}
+    return {system: v for system, v in intervals.items() if v is not None}
 
 
 def _defrost_interval(value: object, report: Callable[[str], None]) -> float | None:
@@ -183,7 +217,7 @@ def fit_to_zones(saved: SavedState, zones: Iterable[ZoneConfig]) -> SavedState:
         for zone in zones
     }
     boosts = {z: t for z, t in saved.boost_started.items() if z in settings}
-    return SavedState(settings, saved.unit, boosts, saved.defrost_interval_s)
+    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s)
 
 
 def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:

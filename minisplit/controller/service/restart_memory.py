@@ -6,7 +6,6 @@ ends, and the defrost interval the frost anticipation learned. Both travel in th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 from minisplit.controller.core.control import ControlOutput
 from minisplit.controller.core.presets import boost_elapsed_s
@@ -40,13 +39,15 @@ class BoostCounter:
         self._counted = counted
 
 
-def with_defrost_interval(controller: Controller, wanted: SavedState) -> SavedState | None:
-    """The settings to save when the learned defrost interval changed (once per defrost at
-    most), else None."""
+def with_defrost_interval(
+    controller: Controller, system: str, wanted: SavedState
+) -> SavedState | None:
+    """The settings to save when the defrost interval ``system``'s controller learned changed
+    (once per defrost at most), else None."""
     interval = controller.state.frost.interval_s
-    if interval == wanted.defrost_interval_s:
+    if interval == wanted.defrost_intervals_s.get(system):
         return None
-    return replace(wanted, defrost_interval_s=interval)
+    return wanted.with_defrost_interval(system, interval)
 
 
 def ended_boosts(output: ControlOutput, state: SavedState, wanted: SavedState) -> Iterator[str]:

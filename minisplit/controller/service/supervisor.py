@@ -1,11 +1,12 @@
 """The supervisor: an asyncio TaskGroup of the bus owners, the control tick and the MQTT bridge.
 
-The imperative shell around the pure control core, which only orchestrates: each cycle its unit
-links (`unit_link`) probe and poll the units, the observation step (`observation`) turns their
-reports and the settings into the control's inputs, the `Controller` (sensor check, control
-step and safety check: the very code the benchmark scores) decides, the links write what
-changed, and the state made from the same observation (`state_report`) is published. Settings
-take effect once on disk (`persistence.SettingsCommitter`, their one copy). Time comes only from
+The imperative shell around the pure control core, which only orchestrates: each cycle the unit
+links (`unit_link`) probe and poll the units, then each system (`system.SystemControl`: one
+outdoor unit and its heads, arbitrated on its own) turns their reports and the settings into
+the control's inputs, decides (the `Controller`: sensor check, control step and safety check,
+the very code the benchmark scores) and writes what changed, and the state made from the same
+observation (`state_report`) is published. Settings take effect once on disk
+(`persistence.SettingsCommitter`, their one copy, shared by the systems). Time comes only from
 the event loop (scaled by ``time_scale`` so that it runs in step with an accelerated
 simulator)."""
 
@@ -16,20 +17,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from minisplit.controller.config import LoadedConfig, Strategy
-from minisplit.controller.core.control import ControlOutput, ControlState
-from minisplit.controller.core.frost import resumed_frost
+from minisplit.controller.config import LoadedConfig
+from minisplit.controller.core.control import ControlOutput
 from minisplit.controller.core.handheld import adopt_remote_request
-from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput, SetpointStrategy
-from minisplit.controller.core.observation import NO_ODU, Observation, Observer, RemoteSample
+from minisplit.controller.core.observation import RemoteSample
 from minisplit.controller.core.settings import Preset
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.core.transitions import SetPreset, apply_unit, apply_zone
 from minisplit.controller.service import state_report
 from minisplit.controller.service.commands import Command, ZoneCommand
+from minisplit.controller.service.discovery import UnitSystem
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.notify import SystemdNotifier, report_to_systemd
 from minisplit.controller.service.persistence import (
@@ -38,32 +37,9 @@ from minisplit.controller.service.persistence import (
     StateStore,
     fit_to_zones,
 )
-from minisplit.controller.service.restart_memory import (
-    BoostCounter,
-    ended_boosts,
-    with_defrost_interval,
-)
-from minisplit.controller.service.sensor_log import SensorFaultLog
-from minisplit.controller.service.setpoint_heads import (
-    SetpointZone,
-    head_command,
-    strategy_inputs,
-    zone_action,
-)
-from minisplit.controller.service.unit_link import (
-    HeadLink,
-    Heartbeats,
-    OduLink,
-    UnitLink,
-    poll_all,
-    unit_links,
-)
-from minisplit.controller.tuning import (
-    control_tuning,
-    sensor_check,
-    setpoint_tuning,
-    zone_setup,
-)
+from minisplit.controller.service.restart_memory import ended_boosts, with_defrost_interval
+from minisplit.controller.service.system import SystemControl
+from minisplit.controller.service.unit_link import HeadLink, OduLink, UnitLink, poll_all
 from minisplit.drivers.bus import Backoff, BusError, BusScheduler
 from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.records import RemoteRequest
@@ -87,7 +63,6 @@ class Supervisor:
         config = loaded.config
         self.time_scale = time_scale
         self.period_s = config.control.period_s
-        self.tuning = control_tuning(loaded)
         # Re-probe an offline unit once per control period (wall seconds), so that a head that
         # returns resumes within two cycles; an absent unit costs one timeout per period.
         reprobe = Backoff(self.period_s / time_scale, self.period_s / time_scale)
@@ -105,48 +80,34 @@ class Supervisor:
                 capabilities={
                     zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones
                 },
-                outdoor_unit=config.outdoor_unit is not None,
+                systems=[UnitSystem.of(system) for system in loaded.systems.values()],
             )
             if config.mqtt is not None
             else None
         )
-        publish = self.bridge.publish_zone_availability if self.bridge else None
-        self.odu_link, self.heads = unit_links(loaded, self.buses, publish)
-        odu_links = () if self.odu_link is None else (self.odu_link,)
-        self.links: tuple[UnitLink[Any, Any, Any], ...] = (*odu_links, *self.heads.values())
-        self.heartbeats = Heartbeats(config.heartbeat_timeout_s)
-        # Setpoint-driven heads: their loop (the `Controller` runs all the same for the room
-        # sensors, the presets and the boost; its compressor commands are not written).
-        self.strategy = loaded.strategy
-        self.setpoint_control = (
-            SetpointStrategy(setpoint_tuning(loaded))
-            if self.strategy is Strategy.SETPOINT
-            else None
-        )
-        self.setpoint_zones: dict[str, SetpointZone] = {}
-        self._external_written: dict[str, float | None] = {}
         self.store = StateStore(config.state_file)
-        saved = self.store.load()
+        saved = fit_to_zones(self.store.load(), config.zones)
+        publish = self.bridge.publish_zone_availability if self.bridge else None
+        self.systems = {
+            name: SystemControl(
+                loaded, system, self.buses, saved, time_scale=time_scale, on_availability=publish
+            )
+            for name, system in loaded.systems.items()
+        }
+        self.heads = {z: h for s in self.systems.values() for z, h in s.heads.items()}
+        self._system_of = {zone_id: s for s in self.systems.values() for zone_id in s.heads}
+        self.links: tuple[UnitLink[Any, Any, Any], ...] = tuple(
+            link for s in self.systems.values() for link in s.links
+        )
         # A setting takes effect once it is on disk (see on_command).
         self.committer = SettingsCommitter(
             self.store,
             self._settings_committed,
-            in_effect=fit_to_zones(saved, config.zones),
+            in_effect=saved,
             on_unsaved=lambda _: self._publish(),  # shows at once they are (not) only in memory
         )
-        self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
-        self.controller = Controller(
-            self.tuning,
-            state=ControlState(frost=resumed_frost(saved.defrost_interval_s)),
-            sensor_check=sensor_check(config.sensor_check),
-        )
-        setups = {zone.id: zone_setup(zone) for zone in config.zones}
-        self.observer = Observer(setups, self.tuning.coordinator.limits)
         self.remote_samples: dict[str, RemoteSample] = {}  # the remote sensors' last values
         self.started_at: float | None = None  # controller time of the first control tick
-        self.observation = self._observe(0.0)
-        self.output: ControlOutput | None = None
-        self.sensor_log = SensorFaultLog()
         self.cycles = 0
         self.notifier = notifier or SystemdNotifier()
         self.start_timeout_s = start_timeout_s
@@ -159,11 +120,27 @@ class Supervisor:
         self.cycle_done = asyncio.Event()
 
     @property
+    def only_system(self) -> SystemControl:
+        """The config's one system (ValueError where it has several)."""
+        return self.systems[self.loaded.only_system.name]
+
+    @property
     def odu(self) -> OduLink:
-        """The link to the outdoor unit (KeyError where the config has no `[outdoor_unit]`)."""
-        if self.odu_link is None:
+        """The link to the one system's outdoor unit (KeyError where it has none)."""
+        odu = self.only_system.odu_link
+        if odu is None:
             raise KeyError("the config has no [outdoor_unit]")
-        return self.odu_link
+        return odu
+
+    @property
+    def controller(self) -> Controller:
+        """The one system's control (the benchmark's `Controller`)."""
+        return self.only_system.controller
+
+    @property
+    def output(self) -> ControlOutput | None:
+        """The one system's last control output."""
+        return self.only_system.output
 
     @property
     def settings(self) -> SavedState:
@@ -223,9 +200,12 @@ class Supervisor:
         return self.last_cycle_error or ", ".join(down) or "no unit answered"
 
     def status_line(self) -> str:
-        """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults."""
-        faults = {zone_id: s.faults() for zone_id, s in self.controller.sensors.items()}
-        return state_report.status_line(self.observation, faults, self.committer.unsaved)
+        """One line for systemd's STATUS=: zones ok/total, the ODU's mode and speed, faults;
+        each system's in turn where there are several."""
+        unsaved = self.committer.unsaved
+        if len(self.systems) == 1:
+            return self.only_system.status_line(unsaved)
+        return " | ".join(f"{n}: {s.status_line(unsaved)}" for n, s in self.systems.items())
 
     # ---- one cycle --------------------------------------------------------------------
     async def cycle(self) -> None:
@@ -237,101 +217,47 @@ class Supervisor:
             fresh = head.status if head.failed_polls == 0 else None
             if fresh is not None and fresh.remote_request is not None:
                 await self._adopt_remote(zone_id, fresh.remote_request)
-        if any([link.notice_autonomous() for link in self.links]):
-            self.heartbeats.lapsed()  # beat now rather than at the usual third of the timeout
-        await self.heartbeats.beat_if_due(self.links, self.now())
+        for system in self.systems.values():
+            if any([link.notice_autonomous() for link in system.links]):
+                system.heartbeats.lapsed()  # beat now rather than at the usual third of the timeout
+        await asyncio.gather(
+            *(s.heartbeats.beat_if_due(s.links, self.now()) for s in self.systems.values())
+        )
         await self.actuate()
         self.cycles += 1
         self.cycle_done.set()
         self.cycle_done.clear()
 
     # ---- control and actuation ---------------------------------------------------------
-    def _observe(self, now: float) -> Observation:
-        state = self.settings
-        return self.observer.observe(
-            NO_ODU if self.odu_link is None else self.odu_link.report(),
-            {zone_id: head.report() for zone_id, head in self.heads.items()},
-            state.zones,
-            state.unit,
-            now,
-            samples=self.remote_samples,
-            started_at=self.started_at,
-        )
-
     async def actuate(self) -> None:
-        """Run the control tick (the same `Controller` the benchmark scores) on the latest
-        measurements and write what changed."""
+        """Run each system's control tick (the same `Controller` the benchmark scores) on the
+        latest measurements and write what changed."""
         async with self._actuate_lock:
             now = self.now()
             if self.started_at is None:
                 self.started_at = now
-            seen = self.observation = self._observe(now)
-            self.boosts.count(self.controller, self.settings, now, self.calendar_now())
-            decision = self.controller.step(seen.zones, seen.unit, now, seen.remotes)
-            self.output = decision.output
-            for zone_id in ended_boosts(decision.output, self.settings, self.wanted_settings()):
-                log.info("zone %s: the boost is over: back to comfort", zone_id)
-                self.on_command(ZoneCommand(zone_id, SetPreset(Preset.COMFORT)))
-            if (
-                learned := with_defrost_interval(self.controller, self.wanted_settings())
-            ) is not None:
-                self.committer.submit(learned)
-            self.sensor_log.note(self.controller.sensors, self.controller.inputs, seen.heads)
-            if decision.refusal is not None:
-                log.error(
-                    "ODU command refused by the safety check: %s (%s)",
-                    decision.refusal,
-                    decision.output.odu,
+            outputs = await asyncio.gather(
+                *(
+                    s.actuate(
+                        self.settings,
+                        now,
+                        self.calendar_now(),
+                        self.remote_samples,
+                        self.started_at,
+                    )
+                    for s in self.systems.values()
                 )
-            if self.setpoint_control is not None:
-                await self._write_setpoints(seen, decision.output, now)
-            else:
-                writes = [self._write_heads(decision.output)]
-                if decision.odu_command is not None and self.odu_link is not None:
-                    writes.append(self.odu_link.write(decision.odu_command))
-                await asyncio.gather(*writes)
-            self._publish()
-
-    async def _write_setpoints(self, seen: Observation, output: ControlOutput, now: float) -> None:
-        """The setpoint strategy's step, its settings written to the heads that answer (each
-        register only when it changed; the external temperature whenever the strategy
-        (re)writes it)."""
-        assert self.setpoint_control is not None
-        thermo_on = {
-            zone_id: None if head.status is None else head.status.thermo_on
-            for zone_id, head in self.heads.items()
-        }
-        inputs = strategy_inputs(seen, self.controller.inputs, output, thermo_on)
-        settings = self.setpoint_control.step(inputs, now)
-        self.setpoint_zones = {
-            zone_id: SetpointZone(setting, zone_action(setting, thermo_on[zone_id]))
-            for zone_id, setting in settings.items()
-        }
-        await asyncio.gather(
-            *(
-                self._write_setpoint_head(zone_id, head, settings[zone_id], inputs[zone_id])
-                for zone_id, head in self.heads.items()
-                if head.available
             )
-        )
-
-    async def _write_setpoint_head(
-        self, zone_id: str, head: HeadLink, setting: HeadSetting, given: HeadZoneInput
-    ) -> None:
-        await head.write(head_command(setting, given.settings))
-        written_at = setting.external_written_at
-        if setting.external_temperature is not None and written_at != self._external_written.get(
-            zone_id
-        ):
-            await head.write_external_temperature(setting.external_temperature)
-            self._external_written[zone_id] = written_at
-
-    async def _write_heads(self, output: ControlOutput) -> None:
-        commands = {zone_id: out.head for zone_id, out in output.zones.items()}
-        odu = self.odu_link
-        if odu is None or not odu.available:  # no refrigerant to share: the heads ask for none
-            commands = {z: replace(c, capacity_request_pct=0.0) for z, c in commands.items()}
-        await asyncio.gather(*(h.write(commands[z]) for z, h in self.heads.items() if h.available))
+            for system, output in zip(self.systems.values(), outputs, strict=True):
+                for zone_id in ended_boosts(output, self.settings, self.wanted_settings()):
+                    log.info("zone %s: the boost is over: back to comfort", zone_id)
+                    self.on_command(ZoneCommand(zone_id, SetPreset(Preset.COMFORT)))
+                learned = with_defrost_interval(
+                    system.controller, system.name, self.wanted_settings()
+                )
+                if learned is not None:
+                    self.committer.submit(learned)
+            self._publish()
 
     # ---- commands from MQTT and from the handheld remotes ---------------------------------
     def on_command(self, command: Command) -> None:
@@ -342,8 +268,9 @@ class Supervisor:
         if isinstance(command, ZoneCommand):
             zone_settings = apply_zone(wanted.zones[command.zone_id], command.change)
             wanted = wanted.with_zone(command.zone_id, zone_settings, self.calendar_now())
-        else:
-            wanted = replace(wanted, unit=apply_unit(wanted.unit, command))
+        else:  # its system by its level in the topics, which is its name (None: the only one)
+            name = command.system or self.loaded.only_system.name
+            wanted = wanted.with_unit(name, apply_unit(wanted.unit_of(name), command.change))
         self.committer.submit(wanted)
 
     def on_remote_reading(self, zone_id: str, celsius: float) -> None:
@@ -363,10 +290,7 @@ class Supervisor:
         """A change made on the head's handheld remote becomes the zone's setting (committed,
         so published and persisted), then the head is told it was adopted."""
         zone = self.loaded.config.zone(zone_id)
-        out = self.output.zones.get(zone_id) if self.output else None
-        shown = out.head.display_setpoint if out else None
-        if (setpoint := self.setpoint_zones.get(zone_id)) is not None:
-            shown = setpoint.setting.setpoint  # what the head shows: the loop's setpoint
+        shown = self._system_of[zone_id].shown_setpoint(zone_id)
         wanted = self.wanted_settings()
         before = wanted.zones[zone_id]
         after = adopt_remote_request(
@@ -393,32 +317,29 @@ class Supervisor:
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def zone_state(self, zone_id: str) -> state_report.ZoneState:
-        followed = self.controller.inputs.get(zone_id)
-        sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
-        faults = sensors.faults() if sensors else ()
-        setpoint = self.setpoint_zones.get(zone_id)
-        return state_report.zone_state(
-            zone_id, self.observation, self.output, followed, faults, setpoint
-        )
+        return self._system_of[zone_id].zone_state(zone_id)
 
-    def unit_state(self) -> state_report.UnitState:
-        # The setpoint strategy sets no compressor: the direct control's target is not shown.
-        output = self.output if self.setpoint_control is None else None
-        return state_report.unit_state(self.observation, output, self.committer.unsaved)
+    def unit_state(self, system: str | None = None) -> state_report.UnitState:
+        """The unit state of ``system`` (the config's one system if not given)."""
+        name = system or self.loaded.only_system.name
+        return self.systems[name].unit_state(self.committer.unsaved)
 
     def _publish(self) -> None:
         if self.bridge is None:
             return
         for zone_id in self.heads:
             self.bridge.publish_zone_state(zone_id, self.zone_state(zone_id))
-        self.bridge.publish_unit_state(self.unit_state())
+        for system in self.systems.values():
+            self.bridge.publish_unit_state(
+                system.unit_state(self.committer.unsaved), system.system.topic_level
+            )
 
     def snapshot(self) -> Mapping[str, object]:
         """Everything the live view and the status line show, as plain data."""
         return {
             "zones": {zone_id: self.zone_state(zone_id) for zone_id in self.heads},
-            "unit": self.unit_state(),
-            "outdoor_unit": self.odu_link is not None,
+            "units": {n: s.unit_state(self.committer.unsaved) for n, s in self.systems.items()},
+            "outdoor_units": {n: s.odu_link is not None for n, s in self.systems.items()},
             "cycles": self.cycles,
             "transactions": sum(b.total_transactions for b in self.buses.values()),
         }

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import HeatPumpSystem, LoadedConfig
 from minisplit.controller.core.observation import HeadReport, OduReport
 from minisplit.controller.service.probing import RefusedUnits
 from minisplit.controller.service.state_report import ODU_UNIT
@@ -254,21 +254,21 @@ class Heartbeats:
 
 def unit_links(
     loaded: LoadedConfig,
+    system: HeatPumpSystem,
     buses: Mapping[str, BusScheduler],
     on_availability: Callable[[str, bool], None] | None = None,
 ) -> tuple[OduLink | None, dict[str, HeadLink]]:
-    """The links to the configured outdoor unit (None without `[outdoor_unit]`) and heads (by
-    zone id), on their ``buses``;
-    ``on_availability`` hears each head's availability after each poll."""
+    """The links to ``system``'s outdoor unit (None where it has none) and heads (by zone id),
+    on their ``buses``; ``on_availability`` hears each head's availability after each poll."""
     config = loaded.config
     refused = RefusedUnits(Backoff(config.control.period_s, REFUSED_REPROBE_MAX_S))
-    heartbeat_s = config.heartbeat_timeout_s
-    odu, odu_profile = config.outdoor_unit, loaded.odu_profile
+    heartbeat_s = system.heartbeat_timeout_s
+    odu, odu_profile = system.outdoor_unit, system.odu_profile
     odu_link = (
         None
         if odu is None or odu_profile is None
         else OduLink(
-            ODU_UNIT,
+            ODU_UNIT if system.topic_level is None else f"{ODU_UNIT} of system {system.name}",
             OutdoorUnitDriver(buses[odu.bus], odu.unit_id, odu_profile),
             refused,
             failed_polls_tolerated=config.buses[odu.bus].failed_polls_tolerated,
@@ -286,6 +286,6 @@ def unit_links(
             if on_availability is None
             else functools.partial(on_availability, zone.id),
         )
-        for zone in config.zones
+        for zone in system.zones
     }
     return odu_link, heads

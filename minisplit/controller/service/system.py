@@ -1,0 +1,205 @@
+"""One system of the controller: an outdoor unit (or none reached) and the heads it serves,
+arbitrated on its own (docs/architecture.md, 'Systems').
+
+It holds the system's unit links, its observation step, its `Controller` (mode arbitration,
+compressor, interlocks: the code the benchmark scores) and, for setpoint-driven heads, its
+`SetpointStrategy`; each tick it decides on the settings in effect and writes what changed.
+The supervisor runs every system in the same cycle and owns what they share: the buses, the
+settings and their one copy on disk, MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from minisplit.controller.config import HeatPumpSystem, LoadedConfig, Strategy
+from minisplit.controller.core.control import ControlOutput, ControlState
+from minisplit.controller.core.frost import resumed_frost
+from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput, SetpointStrategy
+from minisplit.controller.core.observation import NO_ODU, Observation, Observer, RemoteSample
+from minisplit.controller.core.tick import Controller
+from minisplit.controller.service import state_report
+from minisplit.controller.service.persistence import SavedState
+from minisplit.controller.service.restart_memory import BoostCounter
+from minisplit.controller.service.sensor_log import SensorFaultLog
+from minisplit.controller.service.setpoint_heads import (
+    SetpointZone,
+    head_command,
+    strategy_inputs,
+    zone_action,
+)
+from minisplit.controller.service.unit_link import (
+    HeadLink,
+    Heartbeats,
+    UnitLink,
+    unit_links,
+)
+from minisplit.controller.tuning import (
+    control_tuning,
+    sensor_check,
+    setpoint_tuning,
+    zone_setup,
+)
+from minisplit.drivers.bus import BusScheduler
+
+log = logging.getLogger(__name__)
+
+
+class SystemControl:
+    """The control of one system: its links, observation, decision and writes."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        system: HeatPumpSystem,
+        buses: Mapping[str, BusScheduler],
+        saved: SavedState,
+        *,
+        time_scale: float,
+        on_availability: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.system = system
+        self.name = system.name
+        self.tuning = control_tuning(loaded, system)
+        self.odu_link, self.heads = unit_links(loaded, system, buses, on_availability)
+        odu_links = () if self.odu_link is None else (self.odu_link,)
+        self.links: tuple[UnitLink[Any, Any, Any], ...] = (*odu_links, *self.heads.values())
+        self.heartbeats = Heartbeats(system.heartbeat_timeout_s)
+        # Setpoint-driven heads: their loop (the `Controller` runs all the same for the room
+        # sensors, the presets and the boost; its compressor commands are not written).
+        self.setpoint_control = (
+            SetpointStrategy(setpoint_tuning(loaded, system))
+            if system.strategy is Strategy.SETPOINT
+            else None
+        )
+        self.setpoint_zones: dict[str, SetpointZone] = {}
+        self._external_written: dict[str, float | None] = {}
+        self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
+        self.controller = Controller(
+            self.tuning,
+            state=ControlState(frost=resumed_frost(saved.defrost_intervals_s.get(self.name))),
+            sensor_check=sensor_check(loaded.config.sensor_check),
+        )
+        setups = {zone.id: zone_setup(zone) for zone in system.zones}
+        self.observer = Observer(setups, self.tuning.coordinator.limits)
+        self.sensor_log = SensorFaultLog()
+        self.output: ControlOutput | None = None
+        self.observation = self.observe(saved, 0.0, {}, None)
+
+    def observe(
+        self,
+        settings: SavedState,
+        now: float,
+        samples: Mapping[str, RemoteSample],
+        started_at: float | None,
+    ) -> Observation:
+        return self.observer.observe(
+            NO_ODU if self.odu_link is None else self.odu_link.report(),
+            {zone_id: head.report() for zone_id, head in self.heads.items()},
+            settings.zones,
+            settings.unit_of(self.name),
+            now,
+            samples=samples,
+            started_at=started_at,
+        )
+
+    async def actuate(
+        self,
+        settings: SavedState,
+        now: float,
+        calendar_now: float,
+        samples: Mapping[str, RemoteSample],
+        started_at: float | None,
+    ) -> ControlOutput:
+        """Run the system's control tick on the latest measurements and write what changed."""
+        seen = self.observation = self.observe(settings, now, samples, started_at)
+        self.boosts.count(self.controller, settings, now, calendar_now)
+        decision = self.controller.step(seen.zones, seen.unit, now, seen.remotes)
+        self.output = decision.output
+        self.sensor_log.note(self.controller.sensors, self.controller.inputs, seen.heads)
+        if decision.refusal is not None:
+            log.error(
+                "%s: ODU command refused by the safety check: %s (%s)",
+                self.name,
+                decision.refusal,
+                decision.output.odu,
+            )
+        if self.setpoint_control is not None:
+            await self._write_setpoints(seen, decision.output, now)
+        else:
+            writes = [self._write_heads(decision.output)]
+            if decision.odu_command is not None and self.odu_link is not None:
+                writes.append(self.odu_link.write(decision.odu_command))
+            await asyncio.gather(*writes)
+        return decision.output
+
+    async def _write_setpoints(self, seen: Observation, output: ControlOutput, now: float) -> None:
+        """The setpoint strategy's step, its settings written to the heads that answer (each
+        register only when it changed; the external temperature whenever the strategy
+        (re)writes it)."""
+        assert self.setpoint_control is not None
+        thermo_on = {
+            zone_id: None if head.status is None else head.status.thermo_on
+            for zone_id, head in self.heads.items()
+        }
+        inputs = strategy_inputs(seen, self.controller.inputs, output, thermo_on)
+        settings = self.setpoint_control.step(inputs, now)
+        self.setpoint_zones = {
+            zone_id: SetpointZone(setting, zone_action(setting, thermo_on[zone_id]))
+            for zone_id, setting in settings.items()
+        }
+        await asyncio.gather(
+            *(
+                self._write_setpoint_head(zone_id, head, settings[zone_id], inputs[zone_id])
+                for zone_id, head in self.heads.items()
+                if head.available
+            )
+        )
+
+    async def _write_setpoint_head(
+        self, zone_id: str, head: HeadLink, setting: HeadSetting, given: HeadZoneInput
+    ) -> None:
+        await head.write(head_command(setting, given.settings))
+        written_at = setting.external_written_at
+        if setting.external_temperature is not None and written_at != self._external_written.get(
+            zone_id
+        ):
+            await head.write_external_temperature(setting.external_temperature)
+            self._external_written[zone_id] = written_at
+
+    async def _write_heads(self, output: ControlOutput) -> None:
+        commands = {zone_id: out.head for zone_id, out in output.zones.items()}
+        odu = self.odu_link
+        if odu is None or not odu.available:  # no refrigerant to share: the heads ask for none
+            commands = {z: replace(c, capacity_request_pct=0.0) for z, c in commands.items()}
+        await asyncio.gather(*(h.write(commands[z]) for z, h in self.heads.items() if h.available))
+
+    def shown_setpoint(self, zone_id: str) -> float | None:
+        """What the zone's head shows as its setpoint: the loop's setpoint where the heads are
+        driven by it, else the display setpoint last commanded."""
+        if (setpoint := self.setpoint_zones.get(zone_id)) is not None:
+            return setpoint.setting.setpoint
+        out = self.output.zones.get(zone_id) if self.output else None
+        return out.head.display_setpoint if out else None
+
+    # ---- state for MQTT, the live view and systemd --------------------------------------
+    def zone_state(self, zone_id: str) -> state_report.ZoneState:
+        followed = self.controller.inputs.get(zone_id)
+        sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
+        faults = sensors.faults() if sensors else ()
+        setpoint = self.setpoint_zones.get(zone_id)
+        return state_report.zone_state(
+            zone_id, self.observation, self.output, followed, faults, setpoint
+        )
+
+    def unit_state(self, unsaved: bool) -> state_report.UnitState:
+        # The setpoint strategy sets no compressor: the direct control's target is not shown.
+        output = self.output if self.setpoint_control is None else None
+        return state_report.unit_state(self.observation, output, unsaved)
+
+    def status_line(self, unsaved: bool) -> str:
+        faults = {zone_id: s.faults() for zone_id, s in self.controller.sensors.items()}
+        return state_report.status_line(self.observation, faults, unsaved)
