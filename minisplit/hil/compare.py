@@ -63,9 +63,19 @@ def _notes(loaded: LoadedConfig) -> list[str]:
     config = loaded.config
     where = loaded.path
     notes = []
-    if loaded.strategy is not Strategy.DIRECT:
+    systems = loaded.systems
+    if len(systems) > 1:
         notes.append(
-            f"{where}: its heads are setpoint-driven (strategy {loaded.strategy}): the bench"
+            f"{where}: its {len(systems)} systems are not modelled: the bench's house has one"
+            " unit, the scenario's, which the [control] table tunes"
+        )
+    setpoint = [name for name, system in systems.items() if system.strategy is not Strategy.DIRECT]
+    if setpoint:
+        whose = (
+            "its heads are" if len(systems) == 1 else f"system {', '.join(setpoint)}'s heads are"
+        )
+        notes.append(
+            f"{where}: {whose} setpoint-driven (strategy setpoint): the bench"
             " applies its [control] table to the direct unit's minisplit rows only"
         )
     if config.sensor_check != SensorCheckConfig():

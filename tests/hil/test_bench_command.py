@@ -114,6 +114,8 @@ def test_what_the_bench_does_not_model_is_said(six_hours, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "its heads are setpoint-driven (strategy setpoint)" in err
     assert "not modelled" not in err
+    assert main([*args, "--config", "demo-two-systems"]) == 0
+    assert "its 2 systems are not modelled" in capsys.readouterr().err
 
 
 # ---- the A/B table ----
