@@ -194,9 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--controller",
         action="append",
         default=[],
-        metavar="NAME",
-        choices=["minisplit", "onoff", "stock", "passthrough", "ideal"],
-        help="only these controllers (repeatable); default: every one that runs on the units",
+        metavar="NAME|MODULE:ATTR",
+        help="only these controllers (repeatable): minisplit, onoff, stock, passthrough, ideal,"
+        " or your own controller of the direct unit as module:attr (alone: beside the"
+        " built-ins); default: every built-in that runs on the units",
+    )
+    bench.add_argument(
+        "--config",
+        type=config_file,
+        action="append",
+        default=[],
+        metavar="FILE|NAME",
+        help="run minisplit with this config's [control] table (repeatable, at most two: a"
+        " second adds the A/B table of B - A)",
     )
     bench.add_argument(
         "--unit",
@@ -210,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG per scenario")
+    bench.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/index.html with the table and the plots (PNGs beside it)",
+    )
     bench.add_argument(
         "--ideal-inset",
         type=_inset,
@@ -275,7 +291,11 @@ def _load(path: Path) -> LoadedConfig:
     try:
         return load_config(path)
     except ConfigError as err:
-        _exit_with(f"{err.source}: configuration has {len(err.problems)} error(s):", err.problems)
+        _refuse_config(err)
+
+
+def _refuse_config(err: ConfigError) -> NoReturn:
+    _exit_with(f"{err.source}: configuration has {len(err.problems)} error(s):", err.problems)
 
 
 def _refuse_insecure(loaded: LoadedConfig) -> None:
@@ -482,14 +502,23 @@ def _command(argv: Sequence[str] | None) -> int:
             except (SimulatorSetupError, OSError) as err:  # OSError: the port or address
                 _exit_with(f"minisplit sim: {err}", [])
         elif args.command == "bench":
-            from minisplit.hil.bench import run_bench
+            from minisplit.hil.bench_command import run_bench
+            from minisplit.hil.compare import bench_configs
 
+            try:
+                configs = bench_configs(args.config)
+            except ConfigError as err:
+                _refuse_config(err)
+            except ValueError as err:
+                _exit_with(f"minisplit bench: {err}", [], 2)
             return run_bench(
                 args.scenario,
                 controllers=args.controller or None,
                 units=args.unit or ("direct",),
                 as_json=args.json,
                 plots=args.plots,
+                report=args.report,
+                configs=configs,
                 ideal_insets_k=args.ideal_inset,
                 why=args.why,
                 shift_weeks=args.shift_weeks or (0,),

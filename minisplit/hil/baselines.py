@@ -29,9 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.observation import HeadReport
 from minisplit.controller.core.settings import ZoneMode, ZoneSettings
 from minisplit.drivers.records import HeadCommand, OduCommand
 from minisplit.drivers.vocabulary import HeadMode, OduMode, VanePosition
+from minisplit.hil.controllers import Commands, Reports
 from minisplit.hil.heatpump import ODU_COOL, ODU_HEAT, ODU_OFF
 
 HYSTERESIS_K = 0.5
@@ -149,3 +151,23 @@ class OnOffController:
             )
         self.served = frozenset(served_now)
         return odu, heads
+
+
+@dataclass
+class OnOffBaseline:
+    """`OnOffController` behind the bench's interface (`hil.controllers.DirectController`):
+    each zone's thermostat reads its head's sensor as the head reports it, the setpoint raised
+    by ``bias_k``."""
+
+    bias_k: Mapping[str, float]
+    controller: OnOffController = field(default_factory=OnOffController)
+
+    def step(self, now: float, reports: Reports) -> Commands:
+        settings, heads = reports.settings, reports.heads
+        sensors = {zone: _reading(heads[zone]) for zone in settings}
+        return Commands(*self.controller.step(now, settings, sensors, self.bias_k))
+
+
+def _reading(head: HeadReport) -> float | None:
+    """The head's return-air reading, None while it has none."""
+    return None if head.status is None else head.status.return_air_temperature

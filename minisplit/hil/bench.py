@@ -9,17 +9,13 @@ baselines are `hil.baselines` and the units' own logic; `ideal` is `hil.ideal`
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from minisplit.controller.config import ControlConfig, ZoneConfig
+from minisplit.controller.config import ControlConfig
 from minisplit.controller.core.head_setpoint import (
     HeadLevers,
     HeadSetting,
@@ -27,14 +23,12 @@ from minisplit.controller.core.head_setpoint import (
     SetpointStrategy,
     SetpointTuning,
 )
-from minisplit.controller.core.observation import HeadReport, Observer, OduReport, ZoneSetup
-from minisplit.controller.core.settings import UnitSettings, ZoneMode, ZoneSettings
-from minisplit.controller.core.tick import Controller
+from minisplit.controller.core.observation import HeadReport, OduReport
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
 from minisplit.controller.service.setpoint_heads import head_command
-from minisplit.controller.tuning import control_tuning_from
 from minisplit.drivers.records import HeadCommand, HeadInfo, OduInfo
 from minisplit.drivers.vocabulary import HeadMode, OduMode, VanePosition
-from minisplit.hil.baselines import OnOffController
+from minisplit.hil.baselines import OnOffBaseline
 from minisplit.hil.causes import (
     CAUSES,
     FULL_CAPACITY_MARGIN_HZ,
@@ -42,6 +36,7 @@ from minisplit.hil.causes import (
     DiscomfortCauses,
     UnitState,
 )
+from minisplit.hil.controllers import BenchUnit, ControllerFactory, Reports, ShippedController
 from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, HeadThermostat, OutdoorFirmware
 from minisplit.hil.house import HouseSim
 from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
@@ -50,10 +45,7 @@ from minisplit.hil.metrics import MetricsRecorder, ZoneTarget
 from minisplit.hil.plant import Plant
 from minisplit.hil.scenario import (
     Scenario,
-    ScenarioError,
     build_house,
-    load_scenario,
-    shipped_scenarios,
 )
 
 CONTROLLERS = ("minisplit", "onoff", "stock", "ideal")  # on the direct unit (the default)
@@ -77,13 +69,19 @@ STOCK_HEARTBEAT_TIMEOUT_S = 60.0
 
 @dataclass
 class Trace:
-    """A thinned record of a run, for plots."""
+    """A thinned record of a run, for plots: one sample per `TRACE_EVERY_S` of simulated time
+    (seconds of the weather year). The power is the mean since the previous sample, and
+    ``defrost`` whether the unit defrosted at any time since it."""
 
-    times_h: list[float] = field(default_factory=list)
+    times_s: list[float] = field(default_factory=list)
     air_c: dict[str, list[float]] = field(default_factory=dict)
     setpoint_c: dict[str, list[float | None]] = field(default_factory=dict)
+    # The comfort band while the zone is on (setpoint ± 0.5 K, heat_cool's between both).
+    band_c: dict[str, list[tuple[float, float] | None]] = field(default_factory=dict)
+    outdoor_c: list[float] = field(default_factory=list)
     frequency_hz: list[float] = field(default_factory=list)
     power_kw: list[float] = field(default_factory=list)
+    defrost: list[bool] = field(default_factory=list)
 
 
 @functools.cache
@@ -126,8 +124,10 @@ class Run:
         trace: bool,
         measure_bias: bool = False,
         why: bool = False,
+        period_s: float = CONTROL_PERIOD_S,
     ) -> None:
         self.scenario = scenario
+        self.period_s = period_s
         self.house = house
         self.zones = scenario.zones
         self.metrics = MetricsRecorder(self.zones)
@@ -135,6 +135,10 @@ class Run:
         self.causes = DiscomfortCauses(self.zones) if why else None
         self.trace = Trace() if trace else None
         self.next_trace = scenario.start_s
+        # Since the last trace sample: the energy (J) over how long (s), and whether the unit
+        # defrosted.
+        self._trace_j = self._trace_s = 0.0
+        self._trace_defrost = False
         self._bias_sum = dict.fromkeys(self.zones, 0.0)
         self._bias_s = dict.fromkeys(self.zones, 0.0)
         self.measure_bias = measure_bias
@@ -200,26 +204,39 @@ class Run:
                 if target.on:
                     self._bias_sum[zone] += plant.sensor_bias_k(zone) * dt
                     self._bias_s[zone] += dt
-        if self.trace is not None and t >= self.next_trace:
-            self.next_trace += TRACE_EVERY_S
-            self.record_trace(t, air, targets, power_w, odu.frequency_hz)
+        if self.trace is not None:
+            self._trace_defrost = self._trace_defrost or odu.defrosting
+            self.traced(t, dt, air, targets, power_w, odu.frequency_hz)
 
-    def record_trace(
+    def traced(
         self,
         t: float,
+        dt: float,
         air: Sequence[float],
         targets: Sequence[ZoneTarget],
         power_w: float,
         frequency_hz: float,
     ) -> None:
+        """Count a step of ``dt`` from ``t`` at ``power_w`` into the trace, and take a sample
+        when one is due."""
+        self._trace_j += power_w * dt
+        self._trace_s += dt
+        if t < self.next_trace:
+            return
         tr = self.trace
         assert tr is not None
-        tr.times_h.append((t - self.scenario.start_s) / 3600.0)
+        self.next_trace += TRACE_EVERY_S
+        tr.times_s.append(t)
         for zone, air_c, target in zip(self.zones, air, targets, strict=True):
             tr.air_c.setdefault(zone, []).append(air_c)
             tr.setpoint_c.setdefault(zone, []).append(target.low if target.on else None)
+            tr.band_c.setdefault(zone, []).append(target.band if target.on else None)
+        tr.outdoor_c.append(self.house.plant.outdoor().temperature_c)
         tr.frequency_hz.append(frequency_hz)
-        tr.power_kw.append(power_w / 1000.0)
+        tr.power_kw.append(self._trace_j / self._trace_s / 1000.0)
+        tr.defrost.append(self._trace_defrost)
+        self._trace_j = self._trace_s = 0.0
+        self._trace_defrost = False
 
     def until_end(self) -> Iterator[tuple[float, dict[str, ZoneSettings]]]:
         """Each control period's start time and settings; the caller acts, then the house is
@@ -228,10 +245,11 @@ class Run:
         last = end - 1e-6
         plant = self.house.plant
         advance = self.advance
+        period = self.period_s
         while (t := plant.time_s) < last:
             yield t, self.settings(t)
             left = end - t
-            advance(t, left if left < CONTROL_PERIOD_S else CONTROL_PERIOD_S, self._targets)
+            advance(t, left if left < period else period, self._targets)
 
 
 class _OduRegisters:
@@ -327,12 +345,58 @@ class _HeadRegisters:
         return self._head.status().fault_code
 
 
-# What the bench's zones are configured with: a zone's default setpoint limits and no sensor
-# offset, no remote sensor.
-_DEFAULT_ZONE = ZoneConfig.model_fields
-BENCH_ZONE_SETUP = ZoneSetup(
-    (_DEFAULT_ZONE["min_temperature"].default, _DEFAULT_ZONE["max_temperature"].default)
-)
+class CommandRefused(ValueError):
+    """A controller's command that the unit refused (out of range, unknown mode)."""
+
+
+def bench_unit(house: HouseSim, zones: Sequence[str], period_s: float) -> BenchUnit:
+    """What a controller is built for in ``house``: its units as a probe reads them."""
+    heads = {zone: _head_info(house.heads[zone]) for zone in zones}
+    return BenchUnit(tuple(zones), bench_unit_info(house), heads, period_s)
+
+
+def run_direct(
+    scenario: Scenario,
+    factory: ControllerFactory,
+    trace: bool = False,
+    why: bool = False,
+    *,
+    period_s: float = CONTROL_PERIOD_S,
+    measure_bias: bool = False,
+    name: str = "controller",
+) -> Run:
+    """A controller of the direct unit (`hil.controllers.DirectController`, built by
+    ``factory``) through ``scenario``, stepped every ``period_s`` on reports of units that
+    always answer; each command applied as the supervisor writes it. CommandRefused for a
+    command the unit refuses."""
+    house = build_house(scenario)
+    run = Run(scenario, house, trace, measure_bias=measure_bias, why=why, period_s=period_s)
+    controller = factory(bench_unit(house, run.zones, period_s))
+    odu = house.odu
+    odu_report = OduReport(bench_unit_info(house), _OduRegisters(odu, house.plant), available=True)
+    heads = house.heads
+    head_reports = {
+        zone: HeadReport(_head_info(head), _HeadRegisters(head), available=True)
+        for zone, head in heads.items()
+    }
+    step = controller.step
+    for t, settings in run.until_end():
+        commands = step(t, Reports(settings, odu_report, head_reports))
+        try:
+            if commands.odu is not None:
+                odu.apply(commands.odu)
+            for zone, command in commands.heads.items():
+                heads[zone].apply(command)
+        except ValueError as err:
+            when = f"{t / 3600.0 - scenario.start_s / 3600.0:.2f} h into {scenario.name}"
+            raise CommandRefused(f"{name}, {when}: the unit refused a command: {err}") from None
+    return run
+
+
+def bench_unit_info(house: HouseSim) -> OduInfo:
+    """What a probe of the outdoor unit reads (its ratings stay as they are)."""
+    r = house.odu.ratings
+    return OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
 
 
 def run_minisplit(
@@ -341,48 +405,32 @@ def run_minisplit(
     control: ControlConfig | None = None,
     why: bool = False,
 ) -> Run:
-    """The shipped controller: the supervisor's observation step (`Observer`) and `Controller`
-    with the supervisor's default tuning (or the ``control`` table's), on reports of units that
-    always answer."""
-    house = build_house(scenario)
-    run = Run(scenario, house, trace, why=why)
-    odu = house.odu
-    r = odu.ratings
-    loop = Controller(control_tuning_from(control or ControlConfig(), (r.min_hz, r.max_hz)))
-    observer = Observer(dict.fromkeys(run.zones, BENCH_ZONE_SETUP), loop.tuning.coordinator.limits)
-    identity = OduInfo(0, 0, r.rated_heating_w, r.rated_cooling_w, r.min_hz, r.max_hz, r.max_heads)
-    odu_report = OduReport(identity, _OduRegisters(odu, house.plant), available=True)
-    heads = house.heads
-    head_reports = {
-        zone: HeadReport(_head_info(head), _HeadRegisters(head), available=True)
-        for zone, head in heads.items()
-    }
-    unit_settings = UnitSettings()
-    for t, settings in run.until_end():
-        seen = observer.observe(odu_report, head_reports, settings, unit_settings, t)
-        decision = loop.step(seen.zones, seen.unit, t, seen.remotes)
-        if decision.odu_command is not None:
-            odu.apply(decision.odu_command)
-        for zone, out in decision.output.zones.items():
-            head = heads[zone]
-            if out.head is not head.command:  # most ticks keep the command (`apply` would too)
-                head.apply(out.head)
-    return run
+    """The shipped controller (`hil.controllers.ShippedController`) with the supervisor's
+    default tuning or the ``control`` table's, stepped every ``control.period_s``."""
+    control = control or ControlConfig()
+    return run_direct(
+        scenario,
+        functools.partial(ShippedController, control=control),
+        trace,
+        why,
+        period_s=control.period_s,
+        name="minisplit",
+    )
 
 
 def run_onoff(
     scenario: Scenario, bias_k: Mapping[str, float], trace: bool = False, why: bool = False
 ) -> Run:
-    house = build_house(scenario)
-    run = Run(scenario, house, trace, measure_bias=not bias_k, why=why)
-    controller = OnOffController()
-    for t, settings in run.until_end():
-        sensors = {zone: run.sensor(zone) for zone in run.zones}
-        odu, heads = controller.step(t, settings, sensors, bias_k)
-        house.odu.apply(odu)
-        for zone, command in heads.items():
-            house.heads[zone].apply(command)
-    return run
+    """The single-speed baseline (`hil.baselines.OnOffBaseline`) with each setpoint raised by
+    ``bias_k``; without it, the run measures each zone's mean sensor bias."""
+    return run_direct(
+        scenario,
+        lambda _: OnOffBaseline(bias_k),
+        trace,
+        why,
+        measure_bias=not bias_k,
+        name="onoff",
+    )
 
 
 def stock_head_command(
@@ -524,9 +572,8 @@ def run_ideal(
         run.metrics.record(t, dt, air, targets, power_w, heat_w, False)
         if run.causes is not None:
             run.causes.record(t, dt, air, targets, NO_UNIT)
-        if run.trace is not None and t >= run.next_trace:
-            run.next_trace += TRACE_EVERY_S
-            run.record_trace(t, air, targets, power_w, 0.0)
+        if run.trace is not None:
+            run.traced(t, dt, air, targets, power_w, 0.0)
     return run
 
 
@@ -542,14 +589,20 @@ def run_controller(
     inset_k: float = 0.0,
     why: bool = False,
     unit: str = "direct",
+    control: ControlConfig | None = None,
+    factory: ControllerFactory | None = None,
 ) -> tuple[dict[str, Any], Trace | None]:
     """One controller through one scenario on one kind of ``unit`` (`UNITS`): its §9 figures
     (and a trace for plots). ``inset_k`` (for `ideal` only) holds the rooms that far inside the
-    band; ``why`` adds the discomfort split by cause (`hil.causes`)."""
-    if name != "ideal" and name not in UNIT_CONTROLLERS.get(unit, ()):
+    band; ``why`` adds the discomfort split by cause (`hil.causes`); ``control`` tunes
+    `minisplit` on the direct unit; with a ``factory`` the controller it builds runs on the
+    direct unit, under ``name``."""
+    if factory is None and name != "ideal" and name not in UNIT_CONTROLLERS.get(unit, ()):
         raise ValueError(f"controller {name!r} does not run on the {unit!r} unit")
     started = time.perf_counter()
-    if name == "ideal":
+    if factory is not None:
+        run = run_direct(scenario, factory, trace, why, name=name)
+    elif name == "ideal":
         run = run_ideal(scenario, trace, inset_k, why)
     elif unit != "direct":
         if name == "minisplit":
@@ -557,7 +610,7 @@ def run_controller(
         else:
             run = run_passthrough(scenario, unit, trace, why)
     elif name == "minisplit":
-        run = run_minisplit(scenario, trace, why=why)
+        run = run_minisplit(scenario, trace, control, why)
     else:
         baseline = run_onoff if name == "onoff" else run_stock
         # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.
@@ -603,6 +656,42 @@ def bench_rows(controllers: Sequence[str], units: Sequence[str]) -> list[tuple[s
     return rows
 
 
+class BenchEntry(NamedTuple):
+    """One row of a scenario's table and how to run it."""
+
+    row: str
+    name: str
+    unit: str
+    inset_k: float = 0.0
+    control: ControlConfig | None = None
+    factory: ControllerFactory | None = None
+
+
+def bench_entries(
+    controllers: Sequence[str],
+    units: Sequence[str],
+    ideal_insets_k: Sequence[float] = (),
+    controls: Sequence[tuple[str, ControlConfig]] = (),
+    custom: Mapping[str, ControllerFactory] | None = None,
+) -> list[BenchEntry]:
+    """The rows of `bench_rows`; with ``controls`` (label, `[control]` table) one
+    ``minisplit[label]`` row each instead of `minisplit`'s on the direct unit; the ``custom``
+    controllers (row name: factory) before `ideal`; then `ideal`'s inset rows."""
+    entries: list[BenchEntry] = []
+    for row, name, unit in bench_rows(controllers, units):
+        if name == "minisplit" and unit == "direct" and controls:
+            entries += [
+                BenchEntry(f"{name}[{label}]", name, unit, control=c) for label, c in controls
+            ]
+        elif name != "ideal":
+            entries.append(BenchEntry(row, name, unit))
+    entries += [BenchEntry(row, row, "direct", factory=f) for row, f in (custom or {}).items()]
+    if "ideal" in controllers:
+        entries.append(BenchEntry("ideal", "ideal", "direct"))
+    entries += [BenchEntry(inset_name(k), "ideal", "direct", k) for k in ideal_insets_k]
+    return entries
+
+
 def bench_scenario(
     scenario: Scenario,
     controllers: Sequence[str],
@@ -612,23 +701,30 @@ def bench_scenario(
     ideal_insets_k: Sequence[float] = (),
     why: bool = False,
     units: Sequence[str] = ("direct",),
-) -> tuple[dict[str, object], dict[str, Trace]]:
-    """Each controller through ``scenario`` on each of ``units`` it runs on (`bench_rows`);
-    each of ``ideal_insets_k`` adds a row for `ideal` holding its rooms that far inside the
-    band (its excess: what that margin alone costs); ``why`` adds each one's discomfort by
-    cause, and its excess by cause over `ideal`'s."""
+    controls: Sequence[tuple[str, ControlConfig]] = (),
+    custom: Mapping[str, ControllerFactory] | None = None,
+) -> tuple[dict[str, Any], dict[str, Trace]]:
+    """Each controller through ``scenario`` on each of ``units`` it runs on (`bench_entries`:
+    ``controls`` and ``custom`` there); each of ``ideal_insets_k`` adds a row for `ideal`
+    holding its rooms that far inside the band (its excess: what that margin alone costs);
+    ``why`` adds each one's discomfort by cause, and its excess by cause over `ideal`'s."""
     figures: dict[str, dict[str, Any]] = {}
     kept: dict[str, Trace] = {}
-    runs = [(row, name, unit, 0.0) for row, name, unit in bench_rows(controllers, units)]
-    runs += [(inset_name(k), "ideal", "direct", k) for k in ideal_insets_k]
-    for label, name, unit, inset_k in runs:
+    for entry in bench_entries(controllers, units, ideal_insets_k, controls, custom):
         if progress is not None:
-            progress(f"{scenario.name}: {label}")
-        figures[label], trace = run_controller(
-            name, scenario, traces and not inset_k, inset_k, why, unit
+            progress(f"{scenario.name}: {entry.row}")
+        figures[entry.row], trace = run_controller(
+            entry.name,
+            scenario,
+            traces and not entry.inset_k,
+            entry.inset_k,
+            why,
+            entry.unit,
+            entry.control,
+            entry.factory,
         )
         if trace is not None:
-            kept[label] = trace
+            kept[entry.row] = trace
     ideal = figures.get("ideal")
     base = ideal["discomfort_kh_per_zone"] if ideal else None
     for values in figures.values():
@@ -650,247 +746,3 @@ def bench_scenario(
         "controllers": figures,
     }
     return result, kept
-
-
-TABLE_COLUMNS = (
-    ("energy_kwh", "energy kWh", "{:.1f}"),
-    ("peak_power_kw", "peak kW", "{:.2f}"),
-    ("mean_cop", "COP", "{:.2f}"),
-    ("discomfort_kh_per_zone", "disc K·h/z", "{:.2f}"),
-    ("excess_discomfort_kh_per_zone", "excess K·h/z", "{:.2f}"),
-    ("compressor_starts", "starts", "{}"),
-    ("starts_per_hour", "max st/h", "{}"),
-    ("shortest_run_s", "min run s", "{}"),
-    ("rms_error_k", "RMS K", "{:.2f}"),
-    ("speed_ratio", "sim s/s", "{:,}"),
-)
-
-
-def format_table(results: Sequence[Mapping[str, Any]]) -> str:
-    lines = []
-    # The controller column fits the longest row name (`passthrough@external`).
-    w = max([10] + [len(name) for r in results for name in r["controllers"]])
-    for scenario in results:
-        lines.append(
-            f"\n{scenario['name']}: {scenario['duration_h']:.0f} h, {len(scenario['zones'])} zones"
-        )
-        lines.append(f"  {'controller':<{w}}" + "".join(f"{t:>13}" for _, t, _ in TABLE_COLUMNS))
-        controllers = scenario["controllers"]
-        for name, figures in controllers.items():
-            cells = (
-                "—" if figures.get(key) is None else fmt.format(figures[key])
-                for key, _, fmt in TABLE_COLUMNS
-            )
-            lines.append(f"  {name:<{w}}" + "".join(f"{c:>13}" for c in cells))
-        split = next(
-            (
-                (key, title)
-                for key, title in (
-                    ("excess_causes_kh_per_zone", "excess discomfort by cause (over ideal's)"),
-                    ("discomfort_causes_kh_per_zone", "discomfort by cause"),
-                )
-                if all(key in f for f in controllers.values())
-            ),
-            None,
-        )
-        if split is not None:
-            key, title = split
-            lines.append(f"  {title}, K·h per zone:")
-            lines.append(f"  {'controller':<{w}}" + "".join(f"{c[:16]:>17}" for c in CAUSES))
-            for name, figures in controllers.items():
-                by_cause = figures[key]
-                lines.append(f"  {name:<{w}}" + "".join(f"{by_cause[c]:>17.2f}" for c in CAUSES))
-    if len(results) > 1:
-        lines.extend(_summed(results, w))
-    lines.extend(_goals(results))
-    return "\n".join(lines)
-
-
-def summed(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Per row over the scenarios: energy, excess discomfort (None without `ideal`), compressor
-    starts and the hours run (the issue's goals are stated over the shipped scenarios' sum)."""
-    totals: dict[str, dict[str, float | None]] = {}
-    for scenario in results:
-        for name, figures in scenario["controllers"].items():
-            row = totals.setdefault(
-                name, {"energy_kwh": 0.0, "excess": 0.0, "starts": 0.0, "hours": 0.0}
-            )
-            row["energy_kwh"] = (row["energy_kwh"] or 0.0) + figures["energy_kwh"]
-            row["hours"] = (row["hours"] or 0.0) + scenario["duration_h"]
-            excess = figures.get("excess_discomfort_kh_per_zone")
-            row["excess"] = (
-                None if excess is None or row["excess"] is None else row["excess"] + excess
-            )
-            starts = figures.get("compressor_starts")
-            row["starts"] = (
-                None if starts is None or row["starts"] is None else row["starts"] + starts
-            )
-    return totals
-
-
-def _summed(results: Sequence[Mapping[str, Any]], w: int) -> list[str]:
-    lines = [f"\nsummed over {len(results)} scenarios:"]
-    lines.append(f"  {'controller':<{w}}{'energy kWh':>13}{'excess K·h/z':>13}{'starts':>13}")
-    for name, row in summed(results).items():
-        excess, starts = row["excess"], row["starts"]
-        shown = "—" if excess is None else f"{excess:.2f}"
-        counted = "—" if starts is None else f"{starts:.0f}"
-        lines.append(f"  {name:<{w}}{row['energy_kwh']:>13.1f}{shown:>13}{counted:>13}")
-    return lines
-
-
-def goals(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per setpoint-driven unit with both rows: `minisplit` over `passthrough`, summed over the
-    scenarios (issue 13's goals: excess discomfort ≤ 0.5× on a setpoint-only unit, ≤ 0.3× with
-    the external temperature, each at ≤ 1.00× the energy and no more starts per hour)."""
-    totals = summed(results)
-    found = {}
-    for unit in UNITS:
-        ours, theirs = totals.get(f"minisplit@{unit}"), totals.get(f"passthrough@{unit}")
-        if ours is None or theirs is None:
-            continue
-        ratio: dict[str, float] = {}
-        for key, label in (("excess", "excess_ratio"), ("energy_kwh", "energy_ratio")):
-            a, b = ours[key], theirs[key]
-            if a is not None and b is not None and b != 0:
-                ratio[label] = round(a / b, 3)
-        for row, label in ((ours, "minisplit"), (theirs, "passthrough")):
-            if row["starts"] is not None and row["hours"]:
-                ratio[f"{label}_starts_per_hour"] = round(row["starts"] / row["hours"], 3)
-        found[unit] = ratio
-    return found
-
-
-def _goals(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = []
-    for unit, ratio in goals(results).items():
-        parts = [f"{key} {value:g}" for key, value in ratio.items()]
-        lines.append(f"\n{unit} unit, minisplit vs passthrough: " + ", ".join(parts))
-    return lines
-
-
-def write_plot(directory: Path, scenario: Scenario, traces: Mapping[str, Trace]) -> Path:
-    """One PNG per scenario: room air and setpoints, compressor frequency, power."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    directory.mkdir(parents=True, exist_ok=True)
-    shown = [name for name in traces if name != "ideal"]
-    fig, axes = plt.subplots(
-        len(shown) + 2, 1, figsize=(12, 3 * (len(shown) + 2)), sharex=True, squeeze=False
-    )
-    for row, name in enumerate(shown):
-        ax = axes[row][0]
-        trace = traces[name]
-        for zone in scenario.zones:
-            (line,) = ax.plot(trace.times_h, trace.air_c[zone], lw=0.8, label=zone)
-            ax.plot(trace.times_h, trace.setpoint_c[zone], lw=0.6, ls="--", color=line.get_color())
-        ax.set_ylabel(f"{name}\nroom air °C")
-        ax.legend(loc="upper right", fontsize=7, ncol=len(scenario.zones))
-    freq_ax, power_ax = axes[-2][0], axes[-1][0]
-    for name, trace in traces.items():
-        # The shipped controller on top, the others faint behind it: onoff's on/off square
-        # wave would otherwise hide it.
-        ours = name.split("@")[0] == "minisplit"
-        style = {
-            "lw": 0.8 if ours else 0.5,
-            "alpha": 1.0 if ours else 0.5,
-            "zorder": 3 if ours else 2,
-        }
-        if name != "ideal":
-            freq_ax.plot(trace.times_h, trace.frequency_hz, label=name, **style)
-        power_ax.plot(trace.times_h, trace.power_kw, label=name, **style)
-    freq_ax.set_ylabel("compressor Hz")
-    power_ax.set_ylabel("power kW")
-    power_ax.set_xlabel("hours from the start of the scenario")
-    for ax in (freq_ax, power_ax):
-        ax.legend(loc="upper right", fontsize=7)
-    fig.suptitle(f"{scenario.name}: {scenario.description.splitlines()[0]}", fontsize=9)
-    fig.tight_layout()
-    path = directory / f"{scenario.name}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def run_bench(
-    scenario_paths: Sequence[Path],
-    *,
-    controllers: Sequence[str] | None = None,
-    as_json: bool = False,
-    plots: Path | None = None,
-    ideal_insets_k: Sequence[float] = (),
-    why: bool = False,
-    shift_weeks: Sequence[int] = (0,),
-    units: Sequence[str] = ("direct",),
-) -> int:
-    """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
-    `ideal` among the ``controllers``: its excess is measured against it. Each controller runs
-    on each of ``units`` it can run on (`bench_rows`); by default every controller that runs on
-    one of them."""
-    if controllers is None:
-        controllers = [
-            c
-            for c in ALL_CONTROLLERS
-            if c == "ideal" or any(c in UNIT_CONTROLLERS.get(u, ()) for u in units)
-        ]
-    try:
-        rows = bench_rows(controllers, units)
-    except ValueError as err:
-        print(f"minisplit bench: {err}", file=sys.stderr)
-        return 2
-    if ideal_insets_k and "ideal" not in controllers:
-        print(
-            "--ideal-inset needs the ideal controller (its excess is against it)", file=sys.stderr
-        )
-        return 2
-    if plots is not None and importlib.util.find_spec("matplotlib") is None:
-        print(
-            "--plots needs matplotlib, an optional extra: pip install 'minisplit[plots]'",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        scenarios = [
-            load_scenario(path, shift)
-            for path in (scenario_paths or shipped_scenarios())
-            for shift in shift_weeks
-        ]
-    except ScenarioError as err:
-        print(f"{err.source}: scenario has {len(err.problems)} error(s):", file=sys.stderr)
-        for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    results = []
-    total = len(scenarios) * (len(rows) + len(ideal_insets_k))
-    done = 0
-
-    def progress(what: str) -> None:
-        nonlocal done
-        done += 1
-        print(f"\r[{done}/{total}] {what:<60}", end="", file=sys.stderr, flush=True)
-
-    for scenario in scenarios:
-        result, traces = bench_scenario(
-            scenario,
-            controllers,
-            traces=plots is not None,
-            progress=progress,
-            ideal_insets_k=ideal_insets_k,
-            why=why,
-            units=units,
-        )
-        results.append(result)
-        if plots is not None:
-            write_plot(plots, scenario, traces)
-    print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
-    if as_json:
-        document: dict[str, object] = {"scenarios": results}
-        if found := goals(results):
-            document["goals"] = found
-        print(json.dumps(document, indent=1))
-    else:
-        print(format_table(results))
-    return 0

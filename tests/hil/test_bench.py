@@ -21,33 +21,14 @@ from minisplit.hil.bench import (
     ALL_CONTROLLERS,
     CONTROLLERS,
     bench_scenario,
-    format_table,
     quantize,
-    run_bench,
     run_minisplit,
-    write_plot,
 )
+from minisplit.hil.bench_command import run_bench
 from minisplit.hil.scenario import parse_scenario, shipped_scenarios
+from minisplit.hil.tables import format_table
 
 SCENARIOS = {p.name: p for p in shipped_scenarios()}
-
-
-@pytest.fixture(scope="module")
-def january_day(tmp_path_factory):
-    text = (
-        SCENARIOS["unrenovated-january.toml"]
-        .read_text()
-        .replace("duration_days = 7", "duration_hours = 12")
-    )
-    path = tmp_path_factory.mktemp("scenario") / "short.toml"
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture(scope="module")
-def results(january_day):
-    scenario = parse_scenario(january_day.read_text(), str(january_day))
-    return bench_scenario(scenario, CONTROLLERS, traces=True)
 
 
 def test_every_controller_reports_every_figure(results):
@@ -133,25 +114,15 @@ def test_table_and_json_from_the_command_line(january_day, capsys):
     assert "ideal" in format_table(doc["scenarios"])
 
 
-def test_plots_show_every_controller_and_the_unit(results, january_day, tmp_path):
-    _, traces = results
-    scenario = parse_scenario(january_day.read_text(), str(january_day))
-    path = write_plot(tmp_path / "plots", scenario, traces)
-    assert path == tmp_path / "plots" / f"{scenario.name}.png"
-    data = path.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    # Three controllers' rooms, frequency and power: a tall figure (12 × 15 in at 90 dpi).
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert (width, height) == (1080, 1350)
-    # The traces are thinned to one point per 5 minutes of the 12 hours.
-    assert all(len(trace.times_h) == 12 * 12 for trace in traces.values())
-
-
-def test_plots_without_matplotlib_are_a_clear_error(january_day, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("option", ["--plots", "--report"])
+def test_plots_without_matplotlib_are_a_clear_error(
+    january_day, tmp_path, monkeypatch, capsys, option
+):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
-    args = ["bench", "--scenario", str(january_day), "--plots", str(tmp_path)]
+    args = ["bench", "--scenario", str(january_day), option, str(tmp_path)]
     assert main(args) == 2
-    assert "pip install 'minisplit[plots]'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{option} needs matplotlib" in err and "pip install 'minisplit[plots]'" in err
     assert not any(tmp_path.iterdir())
 
 

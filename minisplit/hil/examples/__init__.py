@@ -1,0 +1,1 @@
+"""Example controllers for `minisplit bench --controller module:attr` (docs/benchmark.md)."""
