@@ -596,6 +596,8 @@ def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
     loaded.config = config.model_copy(
         update={"buses": {**config.buses, "sim": bus}, "sensor_check": check, "outdoor_unit": odu}
     )
+    # What the supervisor is built from: the heads beat at the system's timeout.
+    assert loaded.only_system.heartbeat_timeout_s == HEARTBEAT_TIMEOUT_S
     return loaded
 
 

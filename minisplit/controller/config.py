@@ -475,7 +475,18 @@ class LoadedConfig:
         self.profiles = profiles
         self.path = path
         self._at_index: dict[tuple[str, int], DeviceProfile] = {}
-        self.systems = _systems(config, profiles)
+        self._systems = _systems(config, profiles)
+        self._systems_of = config
+
+    @property
+    def systems(self) -> dict[str, HeatPumpSystem]:
+        """The config's systems, by name. Derived from `config` as it is now: a caller that
+        adjusts the validated config (a test's shorter timeouts, a longer heartbeat) sees the
+        systems follow, instead of keeping those of the text it was loaded from."""
+        if self._systems_of is not self.config:
+            self._systems = _systems(self.config, self.profiles)
+            self._systems_of = self.config
+        return self._systems
 
     @property
     def only_system(self) -> HeatPumpSystem:

@@ -153,6 +153,26 @@ def test_each_system_beats_at_its_own_outdoor_units_heartbeat_timeout() -> None:
     assert loaded.systems["downstairs"].heartbeat_timeout_s == DEFAULT_HEARTBEAT_TIMEOUT_S
 
 
+def test_the_systems_follow_a_config_adjusted_after_loading() -> None:
+    """Tests and tools adjust a validated config (the fault matrix lengthens the heartbeat so
+    that the compressed clock cannot lapse it): the systems must not keep the loaded text's."""
+    loaded = parse_config(TWO, "h")
+    assert loaded.systems["upstairs"].heartbeat_timeout_s == DEFAULT_HEARTBEAT_TIMEOUT_S
+    config = loaded.config
+    upstairs = config.systems["upstairs"]
+    assert upstairs.outdoor_unit is not None
+    longer = upstairs.outdoor_unit.model_copy(update={"heartbeat_timeout_s": 600})
+    loaded.config = config.model_copy(
+        update={
+            "systems": {
+                **config.systems,
+                "upstairs": upstairs.model_copy(update={"outdoor_unit": longer}),
+            }
+        }
+    )
+    assert loaded.systems["upstairs"].heartbeat_timeout_s == 600
+
+
 def test_the_priority_zone_applies_in_its_own_system_only() -> None:
     text = TWO + '[control]\nmode_policy = "priority"\npriority_zone = "living"\n'
     loaded = parse_config(text, "house.toml")
