@@ -159,6 +159,7 @@ def test_the_systems_follow_a_config_adjusted_after_loading() -> None:
     loaded = parse_config(TWO, "h")
     assert loaded.systems["upstairs"].heartbeat_timeout_s == DEFAULT_HEARTBEAT_TIMEOUT_S
     config = loaded.config
+    assert config.systems is not None
     upstairs = config.systems["upstairs"]
     assert upstairs.outdoor_unit is not None
     longer = upstairs.outdoor_unit.model_copy(update={"heartbeat_timeout_s": 600})
