@@ -360,7 +360,14 @@ def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shipped = {path.stem: path for path in shipped_configs()}
     # The fault file beside them is no config.
-    assert set(shipped) == {"demo", "demo-gateway", "demo-intesis", "demo-two-systems", "example"}
+    assert set(shipped) == {
+        "demo",
+        "demo-diii-net",
+        "demo-gateway",
+        "demo-intesis",
+        "demo-two-systems",
+        "example",
+    }
     assert config_file("demo") == shipped["demo"]
     assert load_config(config_file("demo.toml")).config.controller_id == "demo"
     (tmp_path / "demo.toml").write_text("not a config")
@@ -368,7 +375,8 @@ def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         load_config(config_file("demx"))
     assert err.value.problems[-1] == (
-        "nor is it a shipped config: demo, demo-gateway, demo-intesis, demo-two-systems, example"
+        "nor is it a shipped config: demo, demo-diii-net, demo-gateway, demo-intesis, demo-two-systems,"
+        " example"
     )
 
 

@@ -41,7 +41,7 @@ def test_demo_runs_and_shows_the_rooms_heating(tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("config", ["demo-intesis", "demo-gateway"])
+@pytest.mark.parametrize("config", ["demo-intesis", "demo-gateway", "demo-diii-net"])
 def test_the_interface_demos_drive_setpoint_heads(tmp_path, config):
     """The shipped configs of interface heads: no outdoor unit, the heads driven by their
     setpoints, each shown beside the homeowner's target."""
