@@ -375,8 +375,8 @@ def test_a_shipped_config_is_named_from_any_directory(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         load_config(config_file("demx"))
     assert err.value.problems[-1] == (
-        "nor is it a shipped config: demo, demo-diii-net, demo-gateway, demo-intesis, demo-two-systems,"
-        " example"
+        "nor is it a shipped config: demo, demo-diii-net, demo-gateway, demo-intesis,"
+        " demo-two-systems, example"
     )
 
 
