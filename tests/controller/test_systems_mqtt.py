@@ -14,6 +14,7 @@ from minisplit.controller.service.commands import CommandError, UnitCommand
 from minisplit.controller.service.discovery import Topics, UnitSystem, discovery_messages
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.testing.broker import MessageRecorder, Mosquitto
+from tests.controller.test_discovery import SPARSE_ODU
 
 BASE = "minisplit/house"
 ZONES = [
@@ -70,11 +71,18 @@ def test_unit_commands_name_their_system_and_an_unknown_one_is_rejected() -> Non
     assert f"{BASE}/unit/+/set/+" in mqtt.subscriptions
     assert f"{BASE}/unit/set/+" not in mqtt.subscriptions
     mqtt.dispatch(f"{BASE}/unit/upstairs/set/quiet", b"ON")
-    mqtt.dispatch(f"{BASE}/unit/downstairs/set/demand_limit", b"60")
+    mqtt.dispatch(f"{BASE}/unit/upstairs/set/demand_limit", b"60")
     assert commands == [
         UnitCommand("upstairs", SetQuiet(True)),
-        UnitCommand("downstairs", SetDemandLimit(60)),
+        UnitCommand("upstairs", SetDemandLimit(60)),
     ]
+    # Downstairs has no outdoor unit the controller reaches: a lever of it would move nothing.
+    (error,) = mqtt.dispatch(f"{BASE}/unit/downstairs/set/demand_limit", b"60")
+    assert isinstance(error, CommandError)
+    assert str(error) == (
+        "system 'downstairs''s outdoor unit has no demand_limit lever: the controller reaches "
+        "none (payload '60')"
+    )
     (error,) = mqtt.dispatch(f"{BASE}/unit/attic/set/quiet", b"ON")
     assert isinstance(error, CommandError)
     assert str(error) == "unknown system 'attic' (payload 'ON'); configured: upstairs, downstairs"
@@ -85,6 +93,26 @@ def test_unit_commands_name_their_system_and_an_unknown_one_is_rejected() -> Non
     assert "homeassistant/switch/house-unit-quiet/config" in mqtt.subscriptions
     assert mqtt.dispatch(f"{BASE}/unit/set/quiet", b"ON") == []
     assert len(commands) == 2
+
+
+def test_a_unit_lever_its_profile_lacks_is_rejected() -> None:
+    """Home Assistant is not offered the entity; a command sent by hand is refused, not taken
+    into the unit's settings where it would show and move nothing."""
+    commands: list[object] = []
+    mqtt = MqttBridge(
+        MqttConfig(),
+        "house",
+        ZONES[:1],
+        commands.append,
+        lambda zone_id, celsius: None,
+        systems=[UnitSystem(odu=SPARSE_ODU)],
+        clock=lambda: 0.0,
+    )
+    for field, payload in (("quiet", b"ON"), ("demand_limit", b"50")):
+        (error,) = mqtt.dispatch(f"{BASE}/unit/set/{field}", payload)
+        assert isinstance(error, CommandError)
+        assert f"the outdoor unit has no {field} lever: its profile has none" in str(error)
+    assert commands == []
 
 
 async def test_each_systems_unit_state_and_rejects_go_over_the_broker(

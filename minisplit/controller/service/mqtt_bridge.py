@@ -288,7 +288,7 @@ class MqttBridge:
             parsers.append((kind, partial(self._parse_unit_set, *system_field, payload)))
         elif not self._levels and (unit_field := topics.parse_unit_set(topic)) is not None:
             kind = self._unit_set_kind(unit_field)
-            parsers.append((kind, partial(parse_unit_command, unit_field, payload)))
+            parsers.append((kind, partial(self._parse_unit_set, None, unit_field, payload)))
         if parsers and retained:
             parsers = [("retained command", partial(_refuse_retained, payload))]
         for route, zones in self._sensor_routes.items():
@@ -338,13 +338,22 @@ class MqttBridge:
             return "unknown system"
         return f"unit {field}" if field in UNIT_FIELDS else "unknown unit field"
 
-    def _parse_unit_set(self, system: str, field: str, payload: bytes) -> Command:
-        if system not in self._levels:
+    def _parse_unit_set(self, system: str | None, field: str, payload: bytes) -> Command:
+        if system is not None and system not in self._levels:
             raise CommandError(
                 f"unknown system {system!r} (payload {quote_payload(payload)}); "
                 f"configured: {', '.join(self._levels)}"
             )
-        return parse_unit_command(field, payload, system)
+        command = parse_unit_command(field, payload, system)
+        unit = self._levels[system] if system is not None else self._systems[0]
+        if field not in unit_entities_offered(unit.odu) or not unit.outdoor_unit:
+            # Taken, it would show in the unit's state and move nothing.
+            whose = "the outdoor unit" if system is None else f"system {system!r}'s outdoor unit"
+            why = "the controller reaches none" if not unit.outdoor_unit else "its profile has none"
+            raise CommandError(
+                f"{whose} has no {field} lever: {why} (payload {quote_payload(payload)})"
+            )
+        return command
 
     def _parse_zone_set(
         self, zone_id: str, field: str, payload: bytes
