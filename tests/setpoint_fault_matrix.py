@@ -5,12 +5,18 @@ against the real supervisor, with the cases of tests/fault_matrix.py that such a
 meet. No outdoor unit is reached: healthy is every head answering and holding the power and
 setpoint the strategy last wrote (and the external temperature it supplies, or none once it
 stops supplying one). A fault acts on a slave address: behind a gateway every head on it
-goes together. Run by tests/integration/test_setpoint_fault_matrix.py."""
+goes together. Run by tests/integration/test_setpoint_fault_matrix.py, and printed as a
+markdown table by `python -m tests.setpoint_fault_matrix`."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from minisplit.controller.service.setpoint_heads import supplies_external
 from minisplit.controller.service.supervisor import Supervisor
@@ -22,7 +28,9 @@ from tests.fault_matrix import (
     RETURN_AIR,
     SENSOR_VALUES,
     SLOW_DELAY_S,
+    SPEED,
     WAITED_S,
+    CaseResult,
     Check,
     FaultCase,
     Mark,
@@ -30,12 +38,15 @@ from tests.fault_matrix import (
     Transport,
     _all_of,
     _always,
+    _cell,
     _exception_replies_grew,
     _online,
     _power_cut_and_new_target,
     _reads_current,
     _timeouts_grew,
     no_reply_case,
+    run_case,
+    running_system,
 )
 
 EXTERNAL = "external_temperature"
@@ -267,12 +278,57 @@ def log_bound(system: System, case: FaultCase) -> int:
     return MAX_LOG_RECORDS + 2 * (len(_behind(system, case.fault.target)) - 1)
 
 
-def has_sentinel(system: System, zone_id: str) -> bool:
-    """Whether the head's return-air register has an invalid sentinel to read (a
-    CoolMasterNet's has none)."""
-    return system.simulator.head(zone_id).profile[RETURN_AIR].invalid is not None
+def inapplicable(system: System, case: FaultCase) -> str | None:
+    """Why the case cannot happen on this house, if it cannot: the sentinel read where the
+    head's return-air register has none (a CoolMasterNet's)."""
+    fault = case.fault
+    sentinel = fault.kind is FaultKind.SENSOR_VALUE and fault.value is None
+    if sentinel and system.simulator.head(fault.target).profile[RETURN_AIR].invalid is None:
+        return "no sentinel to read"
+    return None
 
 
 def _behind(system: System, target: str) -> set[str]:
     assert isinstance(system, SetpointSystem)
     return system.behind(target)
+
+
+async def run_setpoint_matrix() -> dict[tuple[str, str], CaseResult]:
+    """Every case on every setup: (setup id, case name) -> result."""
+    results = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for setup in SETUPS:
+            place = Path(directory) / setup.id
+            place.mkdir()
+            async with running_system(
+                setup.transport, place, setup.demo, setpoint_system
+            ) as system:
+                for case in SETPOINT_CASES:
+                    if inapplicable(system, case) is None:
+                        results[setup.id, case.name] = await run_case(system, case)
+    return results
+
+
+def main() -> int:
+    """`python -m tests.setpoint_fault_matrix`: the cases on each setup, as a markdown table."""
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    results = asyncio.run(run_setpoint_matrix())
+    print(f"Times in simulated seconds at {SPEED:g}x; log records per setup\n")
+    print(
+        "| fault (target) | expected outcome | "
+        + " | ".join(s.id for s in SETUPS)
+        + " | log records |"
+    )
+    print("|---" * (len(SETUPS) + 3) + "|")
+    for case in SETPOINT_CASES:
+        cells = [results.get((s.id, case.name)) for s in SETUPS]
+        shown = [_cell(r) if r is not None else "cannot happen" for r in cells]
+        logs = " / ".join("–" if r is None or r.refused else str(r.log_records) for r in cells)
+        print(
+            f"| {case.name} ({case.fault.target}) | {case.outcome} | {' | '.join(shown)} | {logs} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

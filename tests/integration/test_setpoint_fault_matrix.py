@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from minisplit.hil.faults import FaultKind
 from tests.fault_matrix import (
     FaultCase,
     System,
@@ -23,7 +22,7 @@ from tests.setpoint_fault_matrix import (
     SETPOINT_CASES,
     SETUPS,
     Setup,
-    has_sentinel,
+    inapplicable,
     log_bound,
     setpoint_system,
 )
@@ -45,9 +44,8 @@ async def system(request: pytest.FixtureRequest, tmp_path_factory) -> AsyncItera
 
 @pytest.mark.parametrize("case", SETPOINT_CASES, ids=[case.id for case in SETPOINT_CASES])
 async def test_fault(system: System, case: FaultCase) -> None:
-    sentinel = case.fault.kind is FaultKind.SENSOR_VALUE and case.fault.value is None
-    if sentinel and not has_sentinel(system, case.fault.target):
-        pytest.skip("the profile's return-air register has no sentinel to read")
+    if (why := inapplicable(system, case)) is not None:
+        pytest.skip(why)
     async with asyncio.timeout(CASE_TIMEOUT_S):
         result = await run_case(system, case)
     assert_result(system, case, result, log_bound(system, case))
