@@ -29,6 +29,7 @@ from tests.fault_matrix import (
     SENSOR_VALUES,
     SLOW_DELAY_S,
     SPEED,
+    STUCK_EVIDENCE_S,
     WAITED_S,
     CaseResult,
     Check,
@@ -178,10 +179,12 @@ def _slow_but_answering(target: str) -> Check:
     return check
 
 
-def _reading_lost(zone_id: str, flagged: str) -> Check:
+def _reading_lost(zone_id: str, flagged: str, kept: bool) -> Check:
     """The zone's fault names ``flagged``; it shows no temperature; its head keeps the power
     and setpoint it had (its own thermostat regulates on them) and is given no external
-    temperature of ours (a stale one would hold the room wherever it was)."""
+    temperature of ours (a stale one would hold the room wherever it was). Not ``kept``: the
+    fault takes evidence to find (a stuck reading), and the loop may trim the setting on it
+    meanwhile, as on any reading."""
 
     def check(system: SetpointSystem, mark: Mark) -> bool:
         zone = system.zone(zone_id)
@@ -189,7 +192,10 @@ def _reading_lost(zone_id: str, flagged: str) -> Check:
         return (
             flagged in str(zone["fault"]).split(", ")
             and zone["current_temperature"] is None
-            and (head.value("power"), head.value("display_setpoint")) == mark.heads[zone_id]
+            and (
+                not kept
+                or (head.value("power"), head.value("display_setpoint")) == mark.heads[zone_id]
+            )
             and (
                 EXTERNAL not in head.profile.registers or head.firmware.external_temperature is None
             )
@@ -205,7 +211,7 @@ def _sensor_case(name: str, fault: Fault, flagged: str, why: str) -> FaultCase:
         fault,
         f"fault {flagged} ({why}); no temperature; the head keeps its setting, "
         "the external temperature released",
-        effect=_reading_lost(zone_id, flagged),
+        effect=_reading_lost(zone_id, flagged, fault.kind is not FaultKind.STUCK_SENSOR),
         recovered=_reads_current(zone_id),
     )
 
@@ -248,6 +254,12 @@ SETPOINT_CASES: tuple[FaultCase, ...] = (
         f"replies {SLOW_DELAY_S:g} s late (timeout {WAITED_S:g} s): all zones stay available",
         effect=_slow_but_answering("living"),
     ),
+    _sensor_case(
+        "stuck sensor",
+        Fault(FaultKind.STUCK_SENSOR, "living", register=RETURN_AIR),
+        "sensor_head_stuck",
+        f"after {STUCK_EVIDENCE_S:g} s of full demand, its thermostat calling, without a change",
+    ),
     *(_sensor_case(*value) for value in SENSOR_VALUES),
     _lost_case(
         "bad crc",
@@ -265,10 +277,8 @@ SETPOINT_CASES: tuple[FaultCase, ...] = (
     ),
 )
 # Not here: the outdoor unit's faults (none is served), the heartbeat lapse (an interface
-# keeps no heartbeat with the controller), the head's own sensor fault code (the shipped
-# interface profiles carry the unit's fault code, not which sensor it names), and a stuck
-# sensor: the sensor check takes a head's delivery from the compressor the direct control
-# runs, so it finds no evidence in a setpoint system (left open, issue 13).
+# keeps no heartbeat with the controller) and the head's own sensor fault code (the shipped
+# interface profiles carry the unit's fault code, not which sensor it names).
 
 
 def log_bound(system: System, case: FaultCase) -> int:
