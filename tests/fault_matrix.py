@@ -135,6 +135,10 @@ class System:
             and self.heads_follow_the_controller()
         )
 
+    def ready(self) -> bool:
+        """Healthy and at work: where each case starts."""
+        return self.healthy() and self.compressor_running()
+
     def describe(self) -> str:
         """What the system looks like, for a failure message."""
         zones = {z: self.zone(z) for z in self.supervisor.heads}
@@ -148,10 +152,20 @@ class Mark:
 
     time_s: float
     stats: dict[int, DeviceStats]
+    # Each head's power and setpoint registers then: what a lost reading must not move.
+    heads: dict[str, tuple[float | int | None, float | int | None]]
 
     @classmethod
     def of(cls, system: System) -> Mark:
-        return cls(system.now(), {u: system.bus.stats(u) for u in system.simulator.units})
+        simulator = system.simulator
+        return cls(
+            system.now(),
+            {u: system.bus.stats(u) for u in simulator.units},
+            {
+                z: (head.value("power"), head.value("display_setpoint"))
+                for z, head in simulator.heads.items()
+            },
+        )
 
 
 Check = Callable[[System, Mark], bool]
@@ -346,13 +360,33 @@ def _sensor_case(name: str, fault: Fault, flagged: str, why: str) -> FaultCase:
     )
 
 
+# The living head's return air reads a value no room has: (name, fault, flagged, why).
+SENSOR_VALUES = (
+    (
+        "out-of-range sensor",
+        Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR, value=150.0),
+        "sensor_head_out_of_range",
+        "150 °C read",
+    ),
+    (
+        "sentinel sensor",
+        Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR),
+        "sensor_head_missing",
+        "0x8000 read",
+    ),
+)
+
+
+def no_reply_case(outcome: str, holds: Check) -> FaultCase:
+    """Half the bedroom head's requests unanswered: timeouts counted, ``holds`` meanwhile."""
+    fault = Fault(FaultKind.NO_REPLY, "bedroom", probability=0.5)
+    return FaultCase("no reply", fault, outcome, effect=_timeouts_grew("bedroom", 3), holds=holds)
+
+
 CASES: tuple[FaultCase, ...] = (
-    FaultCase(
-        "no reply",
-        Fault(FaultKind.NO_REPLY, "bedroom", probability=0.5),
+    no_reply_case(
         "timeouts counted; the retry absorbs most; the zone drops out for a cycle at worst",
-        effect=_timeouts_grew("bedroom", 3),
-        holds=_others_available("bedroom"),
+        _others_available("bedroom"),
     ),
     FaultCase(
         "head vanishes",
@@ -401,18 +435,7 @@ CASES: tuple[FaultCase, ...] = (
         "sensor_head_stuck",
         f"after {STUCK_EVIDENCE_S:g} s of full demand without a change",
     ),
-    _sensor_case(
-        "out-of-range sensor",
-        Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR, value=150.0),
-        "sensor_head_out_of_range",
-        "150 °C read",
-    ),
-    _sensor_case(
-        "sentinel sensor",
-        Fault(FaultKind.SENSOR_VALUE, "living", register=RETURN_AIR),
-        "sensor_head_missing",
-        "0x8000 read",
-    ),
+    *(_sensor_case(*value) for value in SENSOR_VALUES),
     _sensor_case(
         "broken sensor",
         Fault(FaultKind.SENSOR_BROKEN, "living", register=RETURN_AIR),
@@ -530,12 +553,7 @@ async def run_case(system: System, case: FaultCase) -> CaseResult:
     """Inject the case's fault into a healthy system, check what it does, clear it and time the
     recovery. Raises AssertionError (with the system's state) where the behaviour differs."""
     simulator = system.simulator
-    await _wait(
-        system,
-        lambda: system.healthy() and system.compressor_running(),
-        START_WAIT_S,
-        "a healthy system with the compressor running",
-    )
+    await _wait(system, system.ready, START_WAIT_S, "a healthy system at work")
     with counting_logs() as logs:
         mark = Mark.of(system)
         try:
@@ -578,6 +596,18 @@ async def run_case(system: System, case: FaultCase) -> CaseResult:
     )
 
 
+def assert_result(system: System, case: FaultCase, result: CaseResult, log_bound: int) -> None:
+    """A case's result as the tests want it: refused on TCP where it needs an RTU line, else
+    recovered within its cycles, with at most ``log_bound`` lines logged and no error."""
+    if case.needs_rtu and system.transport is Transport.TCP:
+        assert result.refused is not None and "frame faults need an RTU line" in result.refused
+        return
+    assert result.refused is None
+    assert result.recovery_cycles <= case.recovery_cycles, result
+    assert result.log_records <= log_bound, result
+    assert result.log_errors == 0, result
+
+
 # ---- the system under test ------------------------------------------------------------------
 
 
@@ -585,34 +615,42 @@ def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
     """Short bus timeouts (a silent unit fails a request in ~0.2 s wall), a short stuck check,
     and a long heartbeat: bus timeouts have a floor in wall seconds, so at 120x a cycle with a
     few of them spans most of a minute of simulated time and could lapse a 60 s heartbeat, an
-    artefact of the compressed clock (the heartbeat cases lapse it by injection)."""
+    artefact of the compressed clock (the heartbeat cases lapse it by injection). A house
+    without an outdoor unit (setpoint heads) keeps no heartbeat."""
     config = loaded.config
     bus = config.buses["sim"].model_copy(
         update={"timeout_s": BUS_TIMEOUT_S, "retries": BUS_RETRIES}
     )
     check = config.sensor_check.model_copy(update={"stuck_full_demand_s": STUCK_EVIDENCE_S})
-    assert config.outdoor_unit is not None
-    odu = config.outdoor_unit.model_copy(update={"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S})
-    loaded.config = config.model_copy(
-        update={"buses": {**config.buses, "sim": bus}, "sensor_check": check, "outdoor_unit": odu}
-    )
-    # What the supervisor is built from: the heads beat at the system's timeout.
-    assert loaded.only_system.heartbeat_timeout_s == HEARTBEAT_TIMEOUT_S
+    update: dict[str, object] = {"buses": {**config.buses, "sim": bus}, "sensor_check": check}
+    if config.outdoor_unit is not None:
+        odu = config.outdoor_unit.model_copy(update={"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S})
+        update["outdoor_unit"] = odu
+    loaded.config = config.model_copy(update=update)
+    if config.outdoor_unit is not None:
+        # What the supervisor is built from: the heads beat at the system's timeout.
+        assert loaded.only_system.heartbeat_timeout_s == HEARTBEAT_TIMEOUT_S
     return loaded
 
 
 @contextlib.asynccontextmanager
-async def running_system(transport: Transport, directory: Path) -> AsyncIterator[System]:
-    """The demo house on ``transport``, the supervisor heating two rooms, the compressor on."""
-    state_file = directory / f"{transport}-state.json"
+async def running_system(
+    transport: Transport,
+    directory: Path,
+    demo: str = "demo",
+    kind: Callable[[Transport, Simulator, Supervisor], System] = System,
+) -> AsyncIterator[System]:
+    """A shipped demo house (config/DEMO.toml) on ``transport``, the supervisor heating two
+    rooms (the compressor on, in the reference house); ``kind`` makes the `System`."""
+    state_file = directory / f"{demo}-{transport}-state.json"
     socat = None
     if transport is Transport.TCP:
         port = free_port()
-        loaded = _matrix_config(tcp_config(port, state_file))
+        loaded = _matrix_config(tcp_config(port, state_file, demo=demo))
         endpoint: dict[str, object] = {"tcp": ("127.0.0.1", port)}
     else:
         socat, controller_end, simulator_end = start_pty_pair(directory)
-        loaded = _matrix_config(rtu_config(controller_end, state_file))
+        loaded = _matrix_config(rtu_config(controller_end, state_file, demo=demo))
         endpoint = {"serial": simulator_end, "parity": "N"}  # a pty refuses parity
     try:
         simulator = Simulator(loaded, speed=SPEED)
@@ -624,8 +662,7 @@ async def running_system(transport: Transport, directory: Path) -> AsyncIterator
                 settings = supervisor.settings.zones[zone_id]
                 heated = replace(settings, mode=ZoneMode.HEAT, target_temperature=target)
                 put_settings(supervisor, zone_id, heated)
-            system = System(transport, simulator, supervisor)
-            yield system
+            yield kind(transport, simulator, supervisor)
     finally:
         if socat is not None:
             stop_pty_pair(socat)

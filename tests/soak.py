@@ -39,9 +39,9 @@ from pathlib import Path
 
 import aiomqtt
 
-from minisplit.controller.config import LoadedConfig
+from minisplit.controller.config import Strategy
 from minisplit.controller.core.interlocks import InterlockLimits
-from minisplit.controller.tuning import control_tuning
+from minisplit.controller.tuning import control_tuning, setpoint_tuning
 from minisplit.drivers.profile import Table
 from minisplit.drivers.records import OduCommand
 from minisplit.hil.broker import free_port
@@ -57,6 +57,7 @@ from minisplit.testing.processes import (
     broker_in_temporary_directory,
     controller_config,
 )
+from tests.soak_heads import SetpointWatch
 
 PERIOD_S = 10.0  # the controller's period, simulated seconds
 RECOVERY_CYCLES = 6  # a unit is back under control within this many cycles of its fault's end
@@ -75,7 +76,14 @@ UNREACHABLE_KINDS = frozenset(
 HEAD_SENSORS = ("return_air_temperature", "coil_temperature")
 ODU_SENSORS = ("outdoor_temperature", "outdoor_coil_temperature", "discharge_temperature")
 OUT_OF_RANGE_C = (-99.0, 150.0, 600.0)
-ALWAYS_HEATING = ("living", "bedroom")  # zones the user keeps in heat (the others may change)
+ALWAYS_HEATING = ("living", "bedroom")
+# The shipped demo houses a soak can run (`--config`); every one has the zones above.
+SOAK_CONFIGS = (
+    "demo",
+    "demo-intesis",
+    "demo-gateway",
+    "demo-two-systems",
+)  # zones the user keeps in heat (the others may change)
 
 
 # ---- the faults ----------------------------------------------------------------------------
@@ -104,9 +112,17 @@ class FaultPlan:
         self._rate_per_s = per_minute / 60.0
         self._slow_delay_s = slow_delay_s
         self._odu_codes = tuple(odu_codes)
-        # Frame faults need an RTU line; the soak's is Modbus TCP.
-        self.kinds = tuple(k for k in FaultKind if k not in FRAME_KINDS)
-        self.targets = (ODU_TARGET, *sim.heads)
+        # Frame faults need an RTU line; the soak's is Modbus TCP. A house without an outdoor
+        # unit served has no unit faults or defrosts to inject, and heads behind interfaces
+        # keep no heartbeat with the controller to lapse.
+        self.targets = (*([ODU_TARGET] if sim.served_odu is not None else []), *sim.heads)
+        self.heartbeat_targets = [t for t in self.targets if _keeps_heartbeat(sim, t)]
+        absent = set(FRAME_KINDS)
+        if sim.served_odu is None:
+            absent |= {FaultKind.ODU_FAULT, FaultKind.DEFROST}
+        if not self.heartbeat_targets:
+            absent.add(FaultKind.HEARTBEAT_LAPSE)
+        self.kinds = tuple(k for k in FaultKind if k not in absent)
         self.injected: list[Injected] = []
         self.next_at = math.inf
 
@@ -139,8 +155,14 @@ class FaultPlan:
         rng = self._rng
         kind = rng.choice(self.kinds)
         odu_only = kind in (FaultKind.ODU_FAULT, FaultKind.DEFROST)
-        target = ODU_TARGET if odu_only else rng.choice(self.targets)
-        sensors = ODU_SENSORS if target == ODU_TARGET else HEAD_SENSORS
+        targets = self.heartbeat_targets if kind is FaultKind.HEARTBEAT_LAPSE else self.targets
+        target = ODU_TARGET if odu_only else rng.choice(targets)
+        unit = self._sim.odu if target == ODU_TARGET else self._sim.head(target)
+        sensors = tuple(
+            r
+            for r in (ODU_SENSORS if target == ODU_TARGET else HEAD_SENSORS)
+            if r in unit.profile.registers  # an interface may read only the return air
+        )
         duration = math.exp(rng.uniform(math.log(FAULT_MIN_S), math.log(FAULT_MAX_S)))
         share = rng.uniform(0.2, 1.0)
         match kind:
@@ -152,17 +174,32 @@ class FaultPlan:
             case FaultKind.SLOW:
                 delay = self._slow_delay_s * rng.uniform(0.5, 1.5)
                 return Fault(kind, target, duration_s=duration, delay_s=delay, probability=share)
-            case FaultKind.STUCK_SENSOR | FaultKind.SENSOR_BROKEN:
+            case FaultKind.STUCK_SENSOR:
                 return Fault(kind, target, duration_s=duration, register=rng.choice(sensors))
+            case FaultKind.SENSOR_BROKEN:
+                # A broken sensor reads the sentinel: only where the register has one (a
+                # CoolMasterNet's has none; its sensor then sticks instead).
+                marked = [r for r in sensors if unit.profile[r].invalid is not None]
+                if not marked:
+                    kind = FaultKind.STUCK_SENSOR
+                register = rng.choice(marked or sensors)
+                return Fault(kind, target, duration_s=duration, register=register)
             case FaultKind.SENSOR_VALUE:
-                value = rng.choice((None, *OUT_OF_RANGE_C))
                 register = rng.choice(sensors)
+                # The sentinel only where the register has one (a CoolMasterNet's has none).
+                sentinel = (None,) if unit.profile[register].invalid is not None else ()
+                value = rng.choice((*sentinel, *OUT_OF_RANGE_C))
                 return Fault(kind, target, duration_s=duration, register=register, value=value)
             case FaultKind.ODU_FAULT:
                 label = rng.choice(self._odu_codes)
                 return Fault(kind, target, duration_s=duration, code=label)
             case _:  # vanish, defrost, heartbeat lapse: nothing more to choose
                 return Fault(kind, target, duration_s=duration)
+
+
+def _keeps_heartbeat(sim: Simulator, target: str) -> bool:
+    unit = sim.odu if target == ODU_TARGET else sim.head(target)
+    return unit.firmware.watchdog.timeout_s > 0
 
 
 # ---- the interlocks, from the unit's side --------------------------------------------------
@@ -283,6 +320,8 @@ class ControllerView:
     zone_states: dict[str, dict[str, object]] = field(default_factory=dict)
     errors: list[bytes] = field(default_factory=list)
     counting_from: float = math.inf
+    # The watched outdoor unit's state topic (under a system's name where there are several).
+    unit_topic: list[str] = field(default_factory=lambda: ["unit", "state"])
 
     def handle(self, topic: str, payload: bytes) -> None:
         parts = topic.removeprefix(f"{BASE}/").split("/")
@@ -290,7 +329,7 @@ class ControllerView:
             self.online = payload == b"online"
         elif parts == ["error"]:
             self.errors.append(payload)
-        elif parts == ["unit", "state"]:
+        elif parts == self.unit_topic:
             self._set(ODU_TARGET, bool(json.loads(payload)["available"]))
         elif len(parts) == 3 and parts[0] == "zone" and parts[2] == "availability":
             self._set(parts[1], payload == b"online")
@@ -360,12 +399,14 @@ class SoakReport:
     hours: float
     speed: float
     seed: int
+    demo: str = "demo"
     wall_s: float = 0.0
     faults: Counter[str] = field(default_factory=Counter)
     zone_minutes_unavailable: float = 0.0
     odu_minutes_unavailable: float = 0.0
     offline_without_fault: list[str] = field(default_factory=list)
     interlocks: CompressorWatch | None = None
+    setpoint_heads: SetpointWatch | None = None
     recoveries: RecoveryWatch | None = None
     rss_kib: list[tuple[float, int]] = field(default_factory=list)  # (simulated s, KiB)
     poll_intervals_s: list[float] = field(default_factory=list)
@@ -387,6 +428,8 @@ class SoakReport:
         found = [f"crash: {self.crash}"] if self.crash else []
         if self.interlocks is not None:
             found += [f"interlock: {v}" for v in self.interlocks.violations]
+        if self.setpoint_heads is not None:
+            found += [f"setpoint heads: {v}" for v in self.setpoint_heads.violations]
         if self.recoveries is not None:
             found += [f"recovery: {v}" for v in self.recoveries.late]
         found += [f"refused write: {w}" for w in self.refused_writes]
@@ -401,7 +444,8 @@ class SoakReport:
     def summary(self) -> str:
         watch, rec = self.interlocks, self.recoveries
         lines = [
-            f"soak: {self.hours:g} simulated h at {self.speed:g}x, seed {self.seed}, "
+            f"soak: config/{self.demo}.toml, {self.hours:g} simulated h at {self.speed:g}x, "
+            f"seed {self.seed}, "
             f"{self.wall_s:.0f} s wall",
             f"faults injected: {sum(self.faults.values())} ("
             + ", ".join(f"{k} {n}" for k, n in sorted(self.faults.items()))
@@ -420,6 +464,8 @@ class SoakReport:
                 f"hour), shortest run {on} s, shortest stop {off} s; early stops excused: "
                 f"{excused}; interlock violations: {len(watch.violations)}"
             )
+        if self.setpoint_heads is not None:
+            lines.append(self.setpoint_heads.summary())
         if rec is not None:
             slowest = max(rec.delays, default=(0.0, 0, "-"))
             most = max((cycles for _, cycles, _ in rec.delays), default=0)
@@ -497,6 +543,7 @@ class Soak:
         seed: int,
         faults_per_minute: float = 1.0,
         bus_timeout_s: float = 0.1,
+        demo: str = "demo",
     ) -> None:
         self.hours = hours
         self.speed = speed
@@ -509,35 +556,72 @@ class Soak:
             broker.port,
             period_s=PERIOD_S,
             bus_extra=f"timeout_s = {bus_timeout_s}\nretries = 1",
+            demo=demo,
         )
         self.sim = Simulator(self.loaded, speed=speed)
         self.sim.faults.seed(seed)
-        self.report = SoakReport(hours, speed, seed)
+        self.report = SoakReport(hours, speed, seed, demo)
+        self.odu = self.sim.served_odu  # the (first) outdoor unit the controller reaches
         self.plan = FaultPlan(
-            self.rng, self.sim, faults_per_minute, bus_timeout_s, odu_fault_codes(self.loaded)
+            self.rng,
+            self.sim,
+            faults_per_minute,
+            bus_timeout_s,
+            odu_fault_codes(self.sim.served_odu),
         )
-        tuning = control_tuning(self.loaded).coordinator
-        ratings = self.sim.odu.ratings
-        self.watch = CompressorWatch(
-            tuning.limits,
-            ratings.min_hz,
-            ratings.max_hz,
-            tuning.max_starts_per_hour,
-            tolerance_s=max(2.0, 0.1 * speed),
-            lost_contact=lambda start, end: self.plan.overlapping(
-                ODU_TARGET, start, end, UNREACHABLE_KINDS
-            ),
-        )
+        tolerance_s = max(2.0, 0.1 * speed)
+        self.watch: CompressorWatch | None = None
+        if self.odu is not None:
+            system = next(n for n, odu in self.sim.served_odus.items() if odu is self.odu)
+            tuning = control_tuning(self.loaded, self.loaded.systems[system]).coordinator
+            self.watch = CompressorWatch(
+                tuning.limits,
+                self.odu.ratings.min_hz,
+                self.odu.ratings.max_hz,
+                tuning.max_starts_per_hour,
+                tolerance_s=tolerance_s,
+                lost_contact=lambda start, end: self.plan.overlapping(
+                    ODU_TARGET, start, end, UNREACHABLE_KINDS
+                ),
+            )
+            # The heads that compressor serves (another system's have theirs).
+            self.odu_heads = [z.id for z in self.loaded.systems[system].zones]
+        self.user_changed_at: dict[str, float] = {}
+        self.defrosted_at = -math.inf
+        # The zones driven by their setpoints, and the loop's rules for them (one set per
+        # house: the demo configs have at most one setpoint system).
+        setpoint_systems = [
+            s for s in self.loaded.systems.values() if s.strategy is Strategy.SETPOINT
+        ]
+        self.setpoint_zones = {z.id for s in setpoint_systems for z in s.zones}
+        self.heads_watch: SetpointWatch | None = None
+        if setpoint_systems:
+            self.heads_watch = SetpointWatch(
+                setpoint_tuning(self.loaded, setpoint_systems[0]),
+                tolerance_s,
+                lambda zone: self.user_changed_at.get(zone, -math.inf),
+                lambda: self.defrosted_at,
+                lambda zone, start, end: self.unreachable(zone, start, end, UNREACHABLE_KINDS),
+            )
         self.recoveries = RecoveryWatch(RECOVERY_CYCLES, RECOVERY_LIMIT_S)
+        # Each target's address mates, itself included: a line fault on a gateway's slave
+        # address silences every head behind it.
+        self.mates = {
+            target: [t for t in self.plan.targets if self._unit_id(t) == self._unit_id(target)]
+            for target in self.plan.targets
+        }
         self.view = ControllerView(self.now)
+        if len(self.loaded.systems) > 1 and self.watch is not None:
+            self.view.unit_topic = ["unit", system, "state"]
         self.units: dict[str, IndoorHead | OutdoorUnit] = {
-            ODU_TARGET: self.sim.odu,
+            **({ODU_TARGET: self.odu} if self.odu is not None else {}),
             **self.sim.heads,
         }
         self.written_at: dict[str, float] = {}
+        self.polled_at: dict[str, float] = {}
         # target -> when its last fault ends, and the kinds of its faults since it had none
         self.active: dict[str, tuple[float, set[FaultKind]]] = {}
-        self.last_command = self.sim.odu.firmware.command
+        self.last_command = self.odu.firmware.command if self.odu is not None else None
         self.last_poll: float | None = None
         # What the ODU served, to explain a violation: each status poll with whether the
         # compressor ran ("p1"/"p0"), each write with the frequency it left commanded ("w20").
@@ -547,8 +631,24 @@ class Soak:
             observe_writes(unit, self._written(target), self.report.refused_writes.append)
         self.polls = dict.fromkeys(self.units, 0)  # status polls per unit
         for target, unit in self.units.items():
-            observe_polls(unit, "status", self._polled(target))
+            # Every poll reads the status word; an interface's heads, their power.
+            polled = "status" if "status" in unit.profile.registers else "power"
+            observe_polls(unit, polled, self._polled(target))
         self.process = ControllerProcess(self.config, "soak-controller")
+
+    def _unit_id(self, target: str) -> int:
+        return self.sim.odu.unit_id if target == ODU_TARGET else self.sim.head(target).unit_id
+
+    def unreachable(
+        self, target: str, start_s: float, end_s: float, kinds: frozenset[FaultKind] | None
+    ) -> bool:
+        """Whether a fault (of ``kinds``) on the target, or a line fault on an address mate,
+        was active at some time in the span."""
+        return self.plan.overlapping(target, start_s, end_s, kinds) or any(
+            self.plan.overlapping(mate, start_s, end_s, UNREACHABLE_KINDS)
+            for mate in self.mates[target]
+            if mate != target
+        )
 
     def now(self) -> float:
         """Simulated seconds, brought up to the loop's clock."""
@@ -618,7 +718,8 @@ class Soak:
                 return
             for injected in self.plan.inject_due(now):
                 fault = injected.fault
-                self.recoveries.fault_began(fault.target)
+                for mate in self.mates[fault.target]:  # what it silences, it interrupts
+                    self.recoveries.fault_began(mate)
                 until, kinds = self.active.get(fault.target, (0.0, set()))
                 self.active[fault.target] = (max(until, injected.end_s), kinds | {fault.kind})
                 self.report.faults[str(fault.kind)] += 1
@@ -628,6 +729,8 @@ class Soak:
                     what = "+".join(sorted(kinds))
                     self.recoveries.faults_ended(target, until, what, self.polls)
             self.recoveries.check(now, self.polls, self._back)
+            if any(house.odu.defrosting for house in self.sim.houses.values()):
+                self.defrosted_at = now
             if now >= next_change:
                 await self._user_change(client)
                 next_change += self.rng.expovariate(USER_CHANGES_PER_HOUR / 3600.0)
@@ -643,12 +746,14 @@ class Soak:
         self.view.close()
         zones = list(self.sim.heads)
         report.zone_minutes_unavailable = sum(self.view.unavailable_s[z] for z in zones) / 60
-        report.odu_minutes_unavailable = self.view.unavailable_s[ODU_TARGET] / 60
+        if self.odu is not None:
+            report.odu_minutes_unavailable = self.view.unavailable_s[ODU_TARGET] / 60
         for target, at in self.view.went_offline:
-            if not self.plan.overlapping(target, at - 2 * PERIOD_S, at):
+            if not self.unreachable(target, at - 2 * PERIOD_S, at, None):
                 report.offline_without_fault.append(f"{target} at t={at:.0f} s")
         self.recoveries.check(now, self.polls, self._back)
         report.interlocks = self.watch
+        report.setpoint_heads = self.heads_watch
         report.recoveries = self.recoveries
         if self.process.running:
             report.rss_kib.append((now - self.view.counting_from, self.process.rss_kib()))
@@ -675,9 +780,11 @@ class Soak:
         def written() -> None:
             now = self.sim.sim_time_s  # the server caught the physics up for this request
             self.written_at[target] = now
-            if target != ODU_TARGET:
+            if target in self.setpoint_zones and self.heads_watch is not None:
+                self.heads_watch.written(target, self.sim.head(target), now)
+            if target != ODU_TARGET or self.odu is None or self.watch is None:
                 return
-            firmware = self.sim.odu.firmware
+            firmware = self.odu.firmware
             command = firmware.command
             self.odu_timeline.append((now, f"w{command.frequency_hz:g}"))
             if command != self.last_command:
@@ -694,6 +801,7 @@ class Soak:
     def _polled(self, target: str) -> Callable[[], None]:
         def polled() -> None:
             self.polls[target] += 1
+            self.polled_at[target] = self.sim.sim_time_s
             if target == ODU_TARGET:
                 self._odu_polled()
 
@@ -710,17 +818,20 @@ class Soak:
         ):
             self.report.poll_intervals_s.append(now - last)
         self.last_poll = now
-        self.odu_timeline.append((now, f"p{int(self.sim.odu.firmware.running)}"))
+        assert self.odu is not None
+        self.odu_timeline.append((now, f"p{int(self.odu.firmware.running)}"))
 
     def _stop_excuse(self, now: float) -> Callable[[float], str | None]:
         def excuse(started_at: float) -> str | None:
+            assert self.watch is not None
             if self.watch.lost_contact(started_at, now):
                 return "outdoor unit unreachable"
             served = SERVED_HEAD_MODES[self.watch.mode]  # type: ignore[index]
             heads = [
                 zone
-                for zone, head in self.sim.heads.items()
-                if head.firmware.command.power and head.firmware.command.mode in served
+                for zone in self.odu_heads
+                if (command := self.sim.head(zone).firmware.command).power
+                and command.mode in served
             ]
             if not heads:
                 return "no head in the mode"
@@ -741,7 +852,7 @@ class Soak:
         ]
         commands = [
             f"{at - now:+.0f} s {cmd.mode} {cmd.frequency_hz:g} Hz"
-            for at, cmd in self.watch.recent
+            for at, cmd in (self.watch.recent if self.watch is not None else ())
             if at >= since
         ]
         served = [f"{at - now:+.0f} {what}" for at, what in self.odu_timeline if at >= since]
@@ -752,6 +863,15 @@ class Soak:
 
     def _back(self, target: str, since: float) -> bool:
         """Under control again: available on MQTT, written to since, heartbeat kept."""
+        if target in self.setpoint_zones:
+            # No heartbeat to keep, nothing to write where the setting holds: polled since,
+            # and the head holds the setpoint the controller says it gave it.
+            shown = self.view.zone_states.get(target, {}).get("head_setpoint")
+            return (
+                self.view.available.get(target) is True
+                and self.polled_at.get(target, -math.inf) > since
+                and shown == self.sim.head(target).value("display_setpoint")
+            )
         return (
             self.view.available.get(target) is True
             and self.written_at.get(target, -math.inf) > since
@@ -773,6 +893,7 @@ class Soak:
         await client.publish(f"{BASE}/zone/{zone}/set/mode", mode.encode(), qos=1)
         await client.publish(f"{BASE}/zone/{zone}/set/temperature", f"{target:.1f}".encode(), qos=1)
         self.wanted[zone] = (mode, target)
+        self.user_changed_at[zone] = self.now()
 
     def _shows_wanted(self, zone: str) -> bool:
         shown = self.view.zone_states.get(zone, {})
@@ -780,15 +901,17 @@ class Soak:
         return shown.get("mode") == mode and shown.get("target_temperature") == target
 
 
-def odu_fault_codes(loaded: LoadedConfig) -> list[str]:
-    """The fault codes an outdoor unit can raise that are not about a sensor."""
-    assert loaded.odu_profile is not None
-    labels = loaded.odu_profile["fault_code"].enum.values()
+def odu_fault_codes(odu: OutdoorUnit | None) -> list[str]:
+    """The fault codes the outdoor unit can raise that are not about a sensor (none where
+    no outdoor unit is served)."""
+    if odu is None:
+        return []
+    labels = odu.profile["fault_code"].enum.values()
     return [label for label in labels if label not in ("none", "outdoor_sensor")]
 
 
 async def soak_with_broker(
-    hours: float, speed: float, seed: int, faults_per_minute: float
+    hours: float, speed: float, seed: int, faults_per_minute: float, demo: str = "demo"
 ) -> SoakReport:
     """A soak run with its own mosquitto and temporary directory (the command's way)."""
     with broker_in_temporary_directory("minisplit-soak-") as (directory, broker):
@@ -799,6 +922,7 @@ async def soak_with_broker(
             speed=speed,
             seed=seed,
             faults_per_minute=faults_per_minute,
+            demo=demo,
         )
         return await soak.run()
 
@@ -809,12 +933,22 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--faults-per-minute", type=float, default=1.0)
+    parser.add_argument(
+        "--config",
+        default="demo",
+        choices=SOAK_CONFIGS,
+        help="the shipped demo house (config/NAME.toml): the reference unit, setpoint heads "
+        "behind Intesis interfaces or a CoolMasterNet gateway, or a direct and a setpoint "
+        "system together (default: %(default)s)",
+    )
     args = parser.parse_args()
     if args.hours <= 0 or args.speed <= 0 or args.faults_per_minute <= 0:
         parser.error("--hours, --speed and --faults-per-minute must be positive")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     try:
-        report = asyncio.run(soak_with_broker(args.hours, args.speed, seed, args.faults_per_minute))
+        report = asyncio.run(
+            soak_with_broker(args.hours, args.speed, seed, args.faults_per_minute, args.config)
+        )
     except RuntimeError as err:
         print(err, file=sys.stderr)
         return 2

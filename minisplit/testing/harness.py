@@ -15,17 +15,25 @@ from minisplit.controller.config import LoadedConfig, parse_config
 from minisplit.controller.core.settings import ZoneSettings
 from minisplit.controller.service.supervisor import Supervisor
 
-# The shipped demo config (config/demo.toml), which the builders below point at free ports.
-DEMO = (resources.files("minisplit_data") / "demo.toml").read_text(encoding="utf-8")
 STOP_TIMEOUT_S = 15.0
 
 
+def shipped_demo(name: str) -> str:
+    """A shipped demo config's text (config/NAME.toml: demo, demo-gateway, demo-intesis, …)."""
+    return (resources.files("minisplit_data") / f"{name}.toml").read_text(encoding="utf-8")
+
+
+# The shipped demo config (config/demo.toml), which the builders below point at free ports.
+DEMO = shipped_demo("demo")
+
+
 def tcp_config(
-    port: int, state_file: Path, mqtt_port: int | None = None, extra: str = ""
+    port: int, state_file: Path, mqtt_port: int | None = None, extra: str = "", demo: str = "demo"
 ) -> LoadedConfig:
-    """The demo house on the simulator at ``port``; MQTT only when ``mqtt_port`` is given."""
-    text = DEMO.replace("port = 5020", f"port = {port}").replace(
-        'state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"'
+    """A shipped demo house (the reference one unless named) on the simulator at ``port``;
+    MQTT only when ``mqtt_port`` is given."""
+    text = _with_state_file(shipped_demo(demo), demo, state_file).replace(
+        "port = 5020", f"port = {port}"
     )
     head, _, sim = text.partition("[mqtt]")
     sim = sim[sim.index("[simulator]") :]
@@ -33,16 +41,23 @@ def tcp_config(
     return parse_config(head + mqtt + sim + extra, "test.toml")
 
 
-def rtu_config(device: str, state_file: Path) -> LoadedConfig:
-    """The demo house on a serial line (one end of a pty pair), no MQTT.
+def rtu_config(device: str, state_file: Path, demo: str = "demo") -> LoadedConfig:
+    """A shipped demo house (the reference one unless named) on a serial line (one end of a
+    pty pair), no MQTT.
 
     Parity N: Linux refuses to set even parity on a pty (a pty ignores parity anyway)."""
-    text = DEMO.replace(
+    text = _with_state_file(shipped_demo(demo), demo, state_file).replace(
         'type = "tcp"\nhost = "127.0.0.1"\nport = 5020',
         f'type = "rtu"\ndevice = "{device}"\nbaudrate = 19200\nparity = "N"\ntimeout_s = 0.5',
-    ).replace('state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"')
+    )
     head, _, sim = text.partition("[mqtt]")
     return parse_config(head + sim[sim.index("[simulator]") :], "test-rtu.toml")
+
+
+def _with_state_file(text: str, demo: str, state_file: Path) -> str:
+    return text.replace(
+        f'state_file = ".minisplit-state/{demo}.json"', f'state_file = "{state_file}"'
+    )
 
 
 def put_settings(supervisor: Supervisor, zone_id: str, settings: ZoneSettings) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import minisplit
 from minisplit.controller.config import LoadedConfig, parse_config
 from minisplit.testing.broker import MessageRecorder, Mosquitto, start_mosquitto
-from minisplit.testing.harness import DEMO
+from minisplit.testing.harness import shipped_demo
 
 # The folder that holds the minisplit package this process runs (a checkout or site-packages):
 # the subprocess runs the same code, from whichever directory.
@@ -45,15 +45,18 @@ def controller_config(
     extra: str = "",
     zone_extra: dict[str, str] | None = None,
     bus_extra: str = "",
+    demo: str = "demo",
 ) -> tuple[Path, LoadedConfig]:
-    """The demo house on the simulator at ``modbus_port`` and the broker at ``mqtt_port``,
+    """A shipped demo house (config/DEMO.toml, the reference one unless named) on the
+    simulator at ``modbus_port`` and the broker at ``mqtt_port``,
     written as a private (0600) config file; its state file lives in ``directory``/state/,
     which the controller makes.
     ``extra`` goes into ``[mqtt]``; ``zone_extra`` adds lines to a zone's table; ``bus_extra``
     to the Modbus bus's (e.g. its timeout)."""
     state_file = directory / "state" / "state.json"
-    text = DEMO.replace("port = 5020", f"port = {modbus_port}\n{bus_extra}").replace(
-        'state_file = ".minisplit-state/demo.json"', f'state_file = "{state_file}"'
+    text = shipped_demo(demo).replace("port = 5020", f"port = {modbus_port}\n{bus_extra}")
+    text = text.replace(
+        f'state_file = ".minisplit-state/{demo}.json"', f'state_file = "{state_file}"'
     )
     for zone_id, lines in (zone_extra or {}).items():
         text = text.replace(f'id = "{zone_id}"\n', f'id = "{zone_id}"\n{lines}\n', 1)

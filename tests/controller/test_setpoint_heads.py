@@ -54,6 +54,21 @@ def test_the_loop_gets_the_presets_setpoint_the_followed_sensor_and_thermo_on() 
     assert first["a"].settings.target_temperature == 21.0
 
 
+def test_a_head_reading_the_sensor_check_refused_is_no_reading_for_the_loop() -> None:
+    # 150 °C read: the control follows no sensor (the check refused it); a loop given the
+    # reading would switch the heating head off as far past its target.
+    heads = {"a": HeadReport(INFO, Head(150.0), True), "b": HeadReport(INFO, Head(19.0), True)}
+    seen = Observer(SETUPS, InterlockLimits()).observe(
+        NO_ODU, heads, dict.fromkeys("ab", ECO), UnitSettings(), 0.0
+    )
+    followed = {"a": replace(seen.zones["a"], temperature=None), "b": seen.zones["b"]}
+    inputs = strategy_inputs(seen, followed, _output(19.0), {})
+    assert (inputs["a"].head_temperature, inputs["a"].remote_temperature) == (None, None)
+    assert inputs["b"].head_temperature == 19.0
+    # Nor does a zone the control follows nothing for get one.
+    assert strategy_inputs(seen, {"b": seen.zones["b"]}, None, {})["a"].head_temperature is None
+
+
 def test_a_heat_cool_zone_keeps_its_two_setpoints() -> None:
     both = ZoneSettings(mode=ZoneMode.HEAT_COOL, target_temperature_low=20.0)
     heads = {z: HeadReport(INFO, Head(20.0), True) for z in "ab"}

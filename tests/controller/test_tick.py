@@ -146,6 +146,21 @@ def test_a_head_sensor_frozen_low_is_found_stuck_and_the_zone_stops_asking():
     assert decisions[-1].output.zones["a"].head.capacity_request_pct == 0.0
 
 
+@pytest.mark.parametrize(("delivered", "stuck"), [(frozenset({"a"}), True), (None, False)])
+def test_a_head_another_loop_drives_is_found_stuck_on_what_it_delivered(delivered, stuck):
+    """No compressor of this control runs (the setpoint strategy's system has no outdoor unit
+    to reach): the heads the other loop says delivered are the evidence. Without it, a
+    reading frozen at full demand is never found out."""
+    check = SensorCheck(stuck_full_demand_s=1800.0)
+    loop = Controller(control_tuning_from(ControlConfig()), sensor_check=check)
+    settings = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=22.0)
+    zones = {"a": zone_input(settings, 15.0, True, 2500.0, False)}
+    unit = unit_input(RATINGS, Odu(), False, UnitSettings())
+    for i in range(250):
+        loop.step(zones, unit, 10.0 * i, delivered=delivered)
+    assert ("sensor_head_stuck" in loop.sensors["a"].faults()) is stuck
+
+
 def test_decisions_have_all_their_fields():
     """`Decision` is built from a tuple of every field (see `ZoneLoopState`): none is short."""
     loop = Controller(control_tuning_from(ControlConfig()))

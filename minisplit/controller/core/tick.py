@@ -103,10 +103,14 @@ class Controller:
         unit: UnitInput,
         now: float,
         remotes: Mapping[str, RemoteReading] = NO_REMOTES,
+        delivered: frozenset[str] | None = None,
     ) -> Decision:
         """One tick. ``zones`` carry the heads' own readings (`observation.zone_input`);
-        ``remotes`` the remote sensors of the zones that have one."""
-        zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes)
+        ``remotes`` the remote sensors of the zones that have one; ``delivered`` the zones
+        whose heads delivered in the last tick where another loop decides it (the setpoint
+        strategy's heads, whose thermostats call), None where this control's compressor does:
+        the sensor check's evidence for a stuck reading."""
+        zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes, delivered)
         if unit.available:
             if self.lost_running:
                 self._rejoin(unit, now)
@@ -215,12 +219,15 @@ class Controller:
         defrost: bool,
         now: float,
         remotes: Mapping[str, RemoteReading],
+        delivered: frozenset[str] | None = None,
     ) -> Mapping[str, ZoneInput]:
         """Check each zone's sensors against what the heads did over the last interval, and
         give each zone the reading it follows: the remote while plausible, else the head's
         while plausible, else none (then the zone asks for no refrigerant)."""
         state = self.state
-        served = frozenset() if defrost else state.served  # defrosting delivers nothing
+        served = state.served if delivered is None else delivered
+        if defrost:  # defrosting delivers nothing
+            served = frozenset()
         loops = state.zones
         previous = self.sensors
         steady = self._steady

@@ -37,7 +37,8 @@ def strategy_inputs(
     thermo_on: Mapping[str, bool | None],
 ) -> dict[str, HeadZoneInput]:
     """Each zone's input: its settings at the preset's setpoint, the head's reading (with its
-    static offset), the remote sensor's where the control follows one, the head's thermo-on."""
+    static offset) unless the sensor check refused it, the remote sensor's where the control
+    follows one, the head's thermo-on."""
     inputs = {}
     for zone_id, zone in seen.zones.items():
         settings = zone.settings
@@ -50,7 +51,12 @@ def strategy_inputs(
             if chosen is not None and chosen.sensor is SensorSource.REMOTE
             else None
         )
-        inputs[zone_id] = HeadZoneInput(settings, zone.temperature, remote, thermo_on.get(zone_id))
+        # A head reading the sensor check refused (missing, out of range, stuck) is none: the
+        # loop would otherwise switch the head off on a 150 °C reading, or trim on a frozen one.
+        head = zone.temperature
+        if chosen is None or (chosen.sensor is SensorSource.HEAD and chosen.temperature is None):
+            head = None
+        inputs[zone_id] = HeadZoneInput(settings, head, remote, thermo_on.get(zone_id))
     return inputs
 
 

@@ -45,6 +45,7 @@ from minisplit.controller.tuning import (
     zone_setup,
 )
 from minisplit.drivers.bus import BusScheduler
+from minisplit.drivers.vocabulary import ZoneAction
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,9 @@ class SystemControl:
         """Run the system's control tick on the latest measurements and write what changed."""
         seen = self.observation = self.observe(settings, now, samples, started_at)
         self.boosts.count(self.controller, settings, now, calendar_now)
-        decision = self.controller.step(seen.zones, seen.unit, now, seen.remotes)
+        decision = self.controller.step(
+            seen.zones, seen.unit, now, seen.remotes, self._delivering()
+        )
         self.output = decision.output
         self.sensor_log.note(self.controller.sensors, self.controller.inputs, seen.heads)
         if decision.refusal is not None:
@@ -136,6 +139,18 @@ class SystemControl:
                 writes.append(self.odu_link.write(decision.odu_command))
             await asyncio.gather(*writes)
         return decision.output
+
+    def _delivering(self) -> frozenset[str] | None:
+        """The setpoint heads that heated or cooled in the last tick (their thermostats
+        called): what the sensor check weighs a reading against where no compressor of this
+        control runs. None for the direct control (its coordinator knows)."""
+        if self.setpoint_control is None:
+            return None
+        return frozenset(
+            zone_id
+            for zone_id, zone in self.setpoint_zones.items()
+            if zone.action in (ZoneAction.HEATING, ZoneAction.COOLING)
+        )
 
     async def _write_setpoints(self, seen: Observation, output: ControlOutput, now: float) -> None:
         """The setpoint strategy's step, its settings written to the heads that answer (each
