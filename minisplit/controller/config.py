@@ -23,6 +23,7 @@ from minisplit.controller.core.arbitration import ModePolicy
 from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.head_setpoint import HeadLevers
 from minisplit.controller.core.sensor_health import SensorCheck
+from minisplit.controller.core.settings import ZoneMode, zone_modes
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
 from minisplit.drivers.capabilities import capabilities
@@ -85,6 +86,9 @@ class ZoneConfig(StrictModel):
     min_temperature: Celsius = 16.0
     max_temperature: Celsius = 30.0
     default_temperature: Celsius = 21.0
+    # The mode the zone starts in when no settings were saved for it (its first start, or a
+    # zone added to a house whose state file knows the others); saved settings always win.
+    initial_mode: Annotated[ZoneMode, Field(strict=False)] = ZoneMode.OFF
     sensor_offset_k: Annotated[float, Field(ge=-5.0, le=5.0)] = 0.0
     remote_sensor_topic: str | None = None
     remote_sensor_field: str | None = None
@@ -581,9 +585,13 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             continue
         profiles[name] = profile
     for i, zone in enumerate(config.zones):
+        head = profiles.get(zone.profile)
         problems += [
             at_key(text, ("zones", i, key), message)
-            for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
+            for key, message in [
+                *_setpoints_beyond_profile(zone, head),
+                *_initial_mode_beyond_profile(zone, head),
+            ]
         ]
     problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
     if len(profiles) == len({name for _, name, _ in profile_keys(config)}):
@@ -836,6 +844,26 @@ def _setpoints_beyond_profile(
             ("max_temperature", zone.max_temperature),
         )
         if not low <= value <= high
+    ]
+
+
+def _initial_mode_beyond_profile(
+    zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[tuple[str, str]]:
+    """A zone can start only in a mode its head can run (the modes its profile's `mode`
+    register offers, as the zone's Home Assistant card does)."""
+    if profile is None:
+        return []
+    modes = zone_modes(capabilities(profile).modes)
+    if zone.initial_mode in modes:
+        return []
+    offered = ", ".join(mode.value for mode in modes)
+    return [
+        (
+            "initial_mode",
+            f"{zone.initial_mode.value!r} is not a mode profile {zone.profile!r} can run "
+            f"(it offers {offered})",
+        )
     ]
 
 
