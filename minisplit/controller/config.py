@@ -24,6 +24,7 @@ from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.head_setpoint import HeadLevers
 from minisplit.controller.core.sensor_health import SensorCheck
 from minisplit.controller.core.settings import ZoneMode, zone_modes
+from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
 from minisplit.drivers.capabilities import capabilities
@@ -86,6 +87,9 @@ class ZoneConfig(StrictModel):
     min_temperature: Celsius = 16.0
     max_temperature: Celsius = 30.0
     default_temperature: Celsius = 21.0
+    # The upper end of the heat_cool range where nothing was saved (its lower end is
+    # default_temperature); default: 3 K above that, at most max_temperature.
+    default_temperature_high: Celsius | None = None
     # The mode the zone starts in when no settings were saved for it (its first start, or a
     # zone added to a house whose state file knows the others); saved settings always win.
     initial_mode: Annotated[ZoneMode, Field(strict=False)] = ZoneMode.OFF
@@ -105,6 +109,19 @@ class ZoneConfig(StrictModel):
                 f"{self.min_temperature}..{self.max_temperature}",
                 ("default_temperature",),
                 ("min_temperature",),
+                ("max_temperature",),
+            )
+        high = self.default_temperature_high
+        if high is not None and not (
+            self.default_temperature + HEAT_COOL_DEADBAND_K <= high <= self.max_temperature
+        ):
+            raise KeysError(
+                f"default_temperature_high {high} is outside "
+                f"{self.default_temperature + HEAT_COOL_DEADBAND_K:g}..{self.max_temperature} "
+                f"(at least {HEAT_COOL_DEADBAND_K:g} K above default_temperature, at most "
+                "max_temperature)",
+                ("default_temperature_high",),
+                ("default_temperature",),
                 ("max_temperature",),
             )
         if self.remote_sensor_field and not self.remote_sensor_topic:

@@ -460,3 +460,22 @@ def test_a_zone_with_nothing_saved_starts_in_its_initial_mode_and_saved_settings
     # A zone added to a house whose state file knows the others starts as configured.
     added = fit_to_zones(SavedState({"office": first["office"]}), [living, office]).zones
     assert added["living"].mode is ZoneMode.HEAT and added["office"].mode is ZoneMode.OFF
+
+
+def test_a_zone_starting_in_heat_cool_takes_its_configured_range():
+    def first(high: float | None = None) -> ZoneSettings:
+        zone = ZoneConfig(
+            id="living",
+            name="Living",
+            bus="b",
+            unit_id=11,
+            initial_mode=ZoneMode.HEAT_COOL,
+            default_temperature=20.0,
+            default_temperature_high=high,
+        )
+        return fit_to_zones(SavedState(), [zone]).zones["living"]
+
+    configured = first(25.5)
+    assert configured.mode is ZoneMode.HEAT_COOL
+    assert (configured.target_temperature_low, configured.target_temperature_high) == (20.0, 25.5)
+    assert first().target_temperature_high == 23.0  # 3 K above, without the key
