@@ -225,3 +225,25 @@ def test_the_design_pages_are_there() -> None:
     assert expected <= pages
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     assert all(f"({name})" in index for name in pages - {"README.md"})
+
+
+# `systemctl <verb> [--now] NAME` and `journalctl -u NAME` as a page shows them.
+SERVICE_NAMED = re.compile(
+    r"\b(?:systemctl (?:enable|disable|start|stop|restart|status|edit)(?: --now)?|journalctl -u)"
+    r" ([\w@.-]+)"
+)
+
+
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *docs_pages()], ids=lambda page: str(page.relative_to(ROOT))
+)
+def test_the_service_a_page_names_is_the_one_install_creates(page: Path) -> None:
+    """`systemctl` and `journalctl` lines name the unit `minisplit install` writes, and the
+    install guide's config and state paths are the installed ones."""
+    from minisplit.controller.service.install import CONFIG_FILE, STATE_DIR, UNIT_FILE
+
+    text = page.read_text(encoding="utf-8")
+    named = set(SERVICE_NAMED.findall(text))
+    assert named <= {UNIT_FILE.stem, UNIT_FILE.name}, f"{page.name} names {named}"
+    if page.name == "install.md":
+        assert named and str(CONFIG_FILE) in text and str(STATE_DIR) in text

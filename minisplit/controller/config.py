@@ -23,6 +23,8 @@ from minisplit.controller.core.arbitration import ModePolicy
 from minisplit.controller.core.control import ControlTuning
 from minisplit.controller.core.head_setpoint import HeadLevers
 from minisplit.controller.core.sensor_health import SensorCheck
+from minisplit.controller.core.settings import ZoneMode, zone_modes
+from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
 from minisplit.drivers.capabilities import capabilities
@@ -85,6 +87,12 @@ class ZoneConfig(StrictModel):
     min_temperature: Celsius = 16.0
     max_temperature: Celsius = 30.0
     default_temperature: Celsius = 21.0
+    # The upper end of the heat_cool range where nothing was saved (its lower end is
+    # default_temperature); default: 3 K above that, at most max_temperature.
+    default_temperature_high: Celsius | None = None
+    # The mode the zone starts in when no settings were saved for it (its first start, or a
+    # zone added to a house whose state file knows the others); saved settings always win.
+    initial_mode: Annotated[ZoneMode, Field(strict=False)] = ZoneMode.OFF
     sensor_offset_k: Annotated[float, Field(ge=-5.0, le=5.0)] = 0.0
     remote_sensor_topic: str | None = None
     remote_sensor_field: str | None = None
@@ -101,6 +109,19 @@ class ZoneConfig(StrictModel):
                 f"{self.min_temperature}..{self.max_temperature}",
                 ("default_temperature",),
                 ("min_temperature",),
+                ("max_temperature",),
+            )
+        high = self.default_temperature_high
+        if high is not None and not (
+            self.default_temperature + HEAT_COOL_DEADBAND_K <= high <= self.max_temperature
+        ):
+            raise KeysError(
+                f"default_temperature_high {high} is outside "
+                f"{self.default_temperature + HEAT_COOL_DEADBAND_K:g}..{self.max_temperature} "
+                f"(at least {HEAT_COOL_DEADBAND_K:g} K above default_temperature, at most "
+                "max_temperature)",
+                ("default_temperature_high",),
+                ("default_temperature",),
                 ("max_temperature",),
             )
         if self.remote_sensor_field and not self.remote_sensor_topic:
@@ -581,9 +602,13 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             continue
         profiles[name] = profile
     for i, zone in enumerate(config.zones):
+        head = profiles.get(zone.profile)
         problems += [
             at_key(text, ("zones", i, key), message)
-            for key, message in _setpoints_beyond_profile(zone, profiles.get(zone.profile))
+            for key, message in [
+                *_setpoints_beyond_profile(zone, head),
+                *_initial_mode_beyond_profile(zone, head),
+            ]
         ]
     problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
     if len(profiles) == len({name for _, name, _ in profile_keys(config)}):
@@ -836,6 +861,26 @@ def _setpoints_beyond_profile(
             ("max_temperature", zone.max_temperature),
         )
         if not low <= value <= high
+    ]
+
+
+def _initial_mode_beyond_profile(
+    zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[tuple[str, str]]:
+    """A zone can start only in a mode its head can run (the modes its profile's `mode`
+    register offers, as the zone's Home Assistant card does)."""
+    if profile is None:
+        return []
+    modes = zone_modes(capabilities(profile).modes)
+    if zone.initial_mode in modes:
+        return []
+    offered = ", ".join(mode.value for mode in modes)
+    return [
+        (
+            "initial_mode",
+            f"{zone.initial_mode.value!r} is not a mode profile {zone.profile!r} can run "
+            f"(it offers {offered})",
+        )
     ]
 
 

@@ -14,7 +14,7 @@ from minisplit.controller.cli import main
 from minisplit.hil.broker import free_port
 from minisplit.testing.broker import MessageRecorder, Mosquitto
 from minisplit.testing.processes import BASE, START_TIMEOUT_S, controller, controller_config
-from tests.fixtures.profiles import MINIMAL_HEAD
+from tests.fixtures.profiles import MINIMAL_HEAD, head_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -335,3 +335,30 @@ async def test_run_refuses_to_start_beside_a_controller_with_the_same_state_file
     assert second.returncode == 1, second.stderr
     assert second.stderr.startswith("minisplit: refusing to start: another minisplit controller")
     assert "MQTT connection lost" not in first.output()
+
+
+def test_check_config_refuses_an_initial_mode_the_head_cannot_run(tmp_path, capsys):
+    """A zone starts only in a mode its head's profile offers: a heat-only head cannot start in
+    cool (or heat_cool), and the error names the zone's key and what the head offers."""
+    (tmp_path / "head.toml").write_text(head_text('{ 1 = "heat", 3 = "fan_only" }'))
+    config = tmp_path / "house.toml"
+    example = (ROOT / "config" / "example.toml").read_text()
+    without_odu = re.sub(r"\[outdoor_unit\][^[]*", "", example)
+    text = re.sub(r"(unit_id = 1[1-4]\n)", r'\1profile = "head.toml"\n', without_odu)
+    config.write_text(
+        text.replace("unit_id = 12\n", 'unit_id = 12\ninitial_mode = "cool"\n').replace(
+            "unit_id = 13\n", 'unit_id = 13\ninitial_mode = "heat"\n'
+        )
+    )
+    with pytest.raises(SystemExit) as info:
+        main(["check-config", str(config)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "1 error(s)" in err
+    assert (
+        "zones[1].initial_mode: 'cool' is not a mode profile 'head.toml' can run "
+        "(it offers off, heat, fan_only)"
+    ) in err
+    # The mode it can run is accepted.
+    config.write_text(text.replace("unit_id = 13\n", 'unit_id = 13\ninitial_mode = "heat"\n'))
+    assert main(["check-config", str(config)]) == 0

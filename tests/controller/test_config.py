@@ -395,3 +395,20 @@ def test_another_of_the_products_files_is_named_for_what_it_is(path, what):
         load_config(ROOT / path)
     (problem,) = err.value.problems
     assert problem.startswith(f"not a config: this is {what}")
+
+
+def test_an_initial_mode_that_is_no_zone_mode_is_refused_by_name():
+    text = EXAMPLE.replace("unit_id = 12\n", 'unit_id = 12\ninitial_mode = "warm"\n', 1)
+    [problem] = problems(text)
+    assert "zones[1].initial_mode" in problem and "'warm'" in problem, problem
+    assert "heat_cool" in problem  # the message lists the modes there are
+
+
+@pytest.mark.parametrize(
+    ("high", "why"),
+    [("21.5", "outside 22..30"), ("31.0", "outside 22..30"), ("18.0", "at least 1 K above")],
+)
+def test_a_heat_cool_upper_default_outside_its_room_is_refused(high, why):
+    text = EXAMPLE.replace("unit_id = 12\n", f"unit_id = 12\ndefault_temperature_high = {high}\n")
+    [problem] = problems(text)
+    assert "zones[1].default_temperature_high" in problem and why in problem, problem

@@ -204,6 +204,10 @@ def test_a_dry_run_changes_nothing(tmp_path, monkeypatch, capsys):
     [
         (("unit_id = 12", "unit_id = 0"), ["1 error(s)", "zones[1].unit_id", "got 0"]),
         (('device = "/dev/ttyUSB0"', 'device = "ttyUSB0"'), ["buses.rs485.device", "/dev"]),
+        (
+            ("unit_id = 12\n", 'unit_id = 12\ninitial_mode = "warm"\n'),
+            ["1 error(s)", "zones[1].initial_mode", "'warm'"],
+        ),
     ],
 )
 def test_a_bad_config_is_a_clear_error_and_installs_nothing(tmp_path, capsys, change, expected):
@@ -304,9 +308,12 @@ def test_the_profiles_a_config_names_are_installed_beside_it(tmp_path, capsys):
     assert "Nothing to change" in out and "unchanged /etc/minisplit/profiles/ducted.toml" in out
 
 
-def test_an_installed_config_that_fails_its_check_ends_the_install_with_the_reason(
-    tmp_path, capsys
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_config_that_would_fail_its_check_once_installed_installs_nothing(
+    tmp_path, capsys, dry_run
 ):
+    """The source config is valid, but the profile file of its name already installed (kept,
+    never overwritten) is no head's: the installed config would fail, so nothing is done."""
     source = site_with_own_profiles(tmp_path)
     root = tmp_path / "root"
     # Left from before: a file of that name that is no head's profile; it is kept.
@@ -314,12 +321,18 @@ def test_an_installed_config_that_fails_its_check_ends_the_install_with_the_reas
     stale.parent.mkdir(parents=True)
     stale.write_text((ROOT / "config" / "profiles" / "reference-odu.toml").read_text())
     with pytest.raises(SystemExit) as info:
-        install(root, "--config", str(source))
+        install(root, "--config", str(source), *(["--dry-run"] if dry_run else []))
     assert info.value.code == 1
     captured = capsys.readouterr()
-    assert "kept /etc/minisplit/profiles/my-head.toml" in captured.out
+    assert captured.out == ""  # not one step taken
+    assert sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) == [
+        Path("etc/minisplit/profiles/my-head.toml")
+    ]
     err = captured.err.splitlines()
-    assert err[0].startswith("installed, but /etc/minisplit/minisplit.toml fails check-config")
+    assert err[0] == (
+        "/etc/minisplit/minisplit.toml as it would be installed fails check-config, so the "
+        "service could not start on it (nothing changed):"
+    )
     assert err[1:] == [
         "  line 46: zones[2].profile: profile 'profiles/my-head.toml' describes a outdoor_unit, "
         "not a indoor_head"

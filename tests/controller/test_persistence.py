@@ -20,6 +20,7 @@ from minisplit.controller.service.persistence import (
     decode_state,
     encode_state,
     fit_to_zone,
+    fit_to_zones,
     hold_state_lock,
 )
 from minisplit.drivers.bus import Backoff
@@ -441,3 +442,40 @@ async def test_a_hung_disk_does_not_freeze_the_controls(tmp_path, caplog):
             await asyncio.sleep(0.01)
     assert unsaved == [True, False]
     assert decode_state(store.path.read_bytes()) == sample(20.0)
+
+
+# -- first start: a zone's configured initial mode, where nothing was saved for it --
+
+
+def test_a_zone_with_nothing_saved_starts_in_its_initial_mode_and_saved_settings_win():
+    living = ZoneConfig(id="living", name="Living", bus="b", unit_id=11, initial_mode=ZoneMode.HEAT)
+    office = ZoneConfig(id="office", name="Office", bus="b", unit_id=14)
+    first = fit_to_zones(SavedState(), [living, office]).zones
+    assert (first["living"].mode, first["living"].target_temperature) == (ZoneMode.HEAT, 21.0)
+    assert first["living"].last_on_mode is ZoneMode.HEAT
+    assert first["office"].mode is ZoneMode.OFF  # the default: no initial_mode
+    # Turned off since: the saved off stands, however the config starts the zone.
+    turned_off = SavedState({"living": replace(first["living"], mode=ZoneMode.OFF)})
+    assert fit_to_zones(turned_off, [living]).zones["living"].mode is ZoneMode.OFF
+    # A zone added to a house whose state file knows the others starts as configured.
+    added = fit_to_zones(SavedState({"office": first["office"]}), [living, office]).zones
+    assert added["living"].mode is ZoneMode.HEAT and added["office"].mode is ZoneMode.OFF
+
+
+def test_a_zone_starting_in_heat_cool_takes_its_configured_range():
+    def first(high: float | None = None) -> ZoneSettings:
+        zone = ZoneConfig(
+            id="living",
+            name="Living",
+            bus="b",
+            unit_id=11,
+            initial_mode=ZoneMode.HEAT_COOL,
+            default_temperature=20.0,
+            default_temperature_high=high,
+        )
+        return fit_to_zones(SavedState(), [zone]).zones["living"]
+
+    configured = first(25.5)
+    assert configured.mode is ZoneMode.HEAT_COOL
+    assert (configured.target_temperature_low, configured.target_temperature_high) == (20.0, 25.5)
+    assert first().target_temperature_high == 23.0  # 3 K above, without the key

@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -359,7 +360,11 @@ def install(options: InstallOptions, say: Callable[[str], None] = print) -> int:
     source = _validated(lambda: parse_config(source_text, source_name, base_dir))
     profiles, config_text = _with_installed_profiles(source_name, source_text, source, base_dir)
     installed = installer.path(CONFIG_FILE)
-    effective = _validated(lambda: load_config(installed)) if installed.exists() else source
+    if installed.exists():
+        effective = _validated(lambda: load_config(installed))
+    else:
+        effective = source
+        _check_as_installed(installer, config_text, profiles)
     executable = minisplit_executable()
     unit = render_unit(
         template,
@@ -481,6 +486,29 @@ def _validated(load: Callable[[], LoadedConfig]) -> LoadedConfig:
             f"{err.source}: configuration has {len(err.problems)} error(s) (nothing changed):",
             err.problems,
         ) from None
+
+
+def _check_as_installed(
+    installer: Installer, config_text: str, profiles: dict[str, tuple[Path, bytes]]
+) -> None:
+    """Check the config as it will be installed, as `check-config` does, before anything
+    changes: its text with each ``profile`` pointing into PROFILE_DIR, beside the profile files
+    it will find there (one already installed is kept, so that one; else the copy)."""
+    with tempfile.TemporaryDirectory(prefix="minisplit-install-") as folder:
+        staged = Path(folder)
+        for name, (_, content) in profiles.items():
+            kept = installer.path(PROFILE_DIR / name)
+            target = staged / PROFILE_DIR.relative_to(CONFIG_DIR) / name
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(kept.read_bytes() if kept.is_file() else content)
+        try:
+            parse_config(config_text, str(CONFIG_FILE), staged)
+        except ConfigError as err:
+            raise InstallError(
+                f"{CONFIG_FILE} as it would be installed fails check-config, so the service "
+                "could not start on it (nothing changed):",
+                err.problems,
+            ) from None
 
 
 def _daemon_reload(installer: Installer) -> None:

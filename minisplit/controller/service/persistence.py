@@ -199,13 +199,19 @@ def _no_constant(constant: str) -> float:
 
 
 def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
-    """A zone's settings before anything was saved for it: off, at its default temperature."""
+    """A zone's settings before anything was saved for it: its configured initial mode (off
+    unless the config says otherwise), at its default temperature; `power ON` restores that
+    mode, or heat when it starts off. Its heat_cool range runs from the default temperature to
+    `default_temperature_high`, else 3 K above it."""
     t = zone.default_temperature
+    high = zone.default_temperature_high
+    mode = zone.initial_mode
     return ZoneSettings(
-        mode=ZoneMode.OFF,
+        mode=mode,
+        last_on_mode=ZoneSettings.last_on_mode if mode is ZoneMode.OFF else mode,
         target_temperature=t,
         target_temperature_low=t,
-        target_temperature_high=min(zone.max_temperature, t + 3.0),
+        target_temperature_high=min(zone.max_temperature, t + 3.0) if high is None else high,
     )
 
 
