@@ -24,7 +24,13 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.drivers.bus import DeviceStats
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from minisplit.testing.harness import rtu_config, running, tcp_config, wait_until
+from minisplit.testing.harness import (
+    rtu_config,
+    running,
+    tcp_config,
+    wait_until,
+    with_heartbeat,
+)
 from tests.fixtures.hostile_modbus import (
     Corruption,
     ReplyCorruptor,
@@ -34,6 +40,9 @@ from tests.fixtures.hostile_modbus import (
 )
 
 SPEED = 60.0  # the demo's: a 10 s control period is 1/6 wall second
+# Simulated seconds: the attack is on one head's replies, not on the heartbeats, which a loaded
+# machine could otherwise lapse at 60x (minisplit.testing.harness.with_heartbeat).
+HEARTBEAT_TIMEOUT_S = 600
 TARGET = "kitchen"
 BUS = "sim"
 SETTLE_S = 30.0  # wall seconds for the system to come up, and for the head to come back
@@ -131,7 +140,7 @@ async def _hostile_system(
     if transport is Transport.TCP:
         sim_port = free_port()
         async with tcp_corruptor(("127.0.0.1", sim_port), how) as proxy:
-            loaded = tcp_config(proxy.port, state)
+            loaded = with_heartbeat(tcp_config(proxy.port, state), HEARTBEAT_TIMEOUT_S)
             simulator = Simulator(loaded, speed=SPEED)
             async with (
                 simulator.running(tcp=("127.0.0.1", sim_port)),
@@ -140,7 +149,7 @@ async def _hostile_system(
                 yield supervisor, proxy
     else:
         async with rtu_corruptor(directory, how) as (injector, ours, theirs):
-            loaded = rtu_config(ours, state)
+            loaded = with_heartbeat(rtu_config(ours, state), HEARTBEAT_TIMEOUT_S)
             simulator = Simulator(loaded, speed=SPEED)
             async with (
                 simulator.running(serial=theirs, baudrate=19200, parity="N"),

@@ -28,7 +28,14 @@ from minisplit.hil.broker import free_port
 from minisplit.hil.faults import FRAME_KINDS, ODU_TARGET, Fault, FaultKind
 from minisplit.hil.firmware import DEFROST_MAX_S, RESTART_LOCKOUT_S
 from minisplit.hil.simulator import Simulator
-from minisplit.testing.harness import put_settings, rtu_config, running, tcp_config, wait_until
+from minisplit.testing.harness import (
+    put_settings,
+    rtu_config,
+    running,
+    tcp_config,
+    wait_until,
+    with_heartbeat,
+)
 from tests.fixtures.serial_pty import start_pty_pair, stop_pty_pair
 
 # 120 simulated seconds per wall second: a 10 s control period is 83 ms of wall time, so the
@@ -622,15 +629,10 @@ def _matrix_config(loaded: LoadedConfig) -> LoadedConfig:
         update={"timeout_s": BUS_TIMEOUT_S, "retries": BUS_RETRIES}
     )
     check = config.sensor_check.model_copy(update={"stuck_full_demand_s": STUCK_EVIDENCE_S})
-    update: dict[str, object] = {"buses": {**config.buses, "sim": bus}, "sensor_check": check}
-    if config.outdoor_unit is not None:
-        odu = config.outdoor_unit.model_copy(update={"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S})
-        update["outdoor_unit"] = odu
-    loaded.config = config.model_copy(update=update)
-    if config.outdoor_unit is not None:
-        # What the supervisor is built from: the heads beat at the system's timeout.
-        assert loaded.only_system.heartbeat_timeout_s == HEARTBEAT_TIMEOUT_S
-    return loaded
+    loaded.config = config.model_copy(
+        update={"buses": {**config.buses, "sim": bus}, "sensor_check": check}
+    )
+    return with_heartbeat(loaded, HEARTBEAT_TIMEOUT_S)
 
 
 @contextlib.asynccontextmanager

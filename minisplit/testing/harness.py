@@ -41,6 +41,22 @@ def tcp_config(
     return parse_config(head + mqtt + sim + extra, "test.toml")
 
 
+def with_heartbeat(loaded: LoadedConfig, timeout_s: int) -> LoadedConfig:
+    """``loaded`` with its outdoor unit's heartbeat timeout (the one every unit of its system is
+    written) set to ``timeout_s``; a house without an outdoor unit is returned as it is.
+
+    For a compressed clock: bus timeouts have a floor in wall seconds (drivers.bus
+    `scaled_timeout`), so at 60x and more a cycle with a few of them spans most of a minute of
+    simulated time, and on a loaded machine a 60 s heartbeat can lapse for no fault of the
+    line's. A test that is not about heartbeats gives them room."""
+    odu = loaded.config.outdoor_unit
+    if odu is not None:
+        longer = odu.model_copy(update={"heartbeat_timeout_s": timeout_s})
+        loaded.config = loaded.config.model_copy(update={"outdoor_unit": longer})
+        assert loaded.only_system.heartbeat_timeout_s == timeout_s  # what the supervisor uses
+    return loaded
+
+
 def rtu_config(device: str, state_file: Path, demo: str = "demo") -> LoadedConfig:
     """A shipped demo house (the reference one unless named) on a serial line (one end of a
     pty pair), no MQTT.
