@@ -1,0 +1,122 @@
+"""`minisplit check-config --online`: after the offline checks, each configured unit is asked
+whether it answers, is the device its profile describes (the driver's own probe) and has the
+registers the driver reads and its system's strategy writes (docs/commissioning.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+from minisplit.controller.config import LoadedConfig, Strategy
+from minisplit.controller.probe import (
+    ProbeError,
+    UnitTarget,
+    driver_for,
+    odu_target,
+    opened_bus,
+    zone_target,
+)
+from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
+from minisplit.drivers.bus import BusError, BusScheduler
+from minisplit.drivers.capabilities import ROLES
+from minisplit.drivers.driver import DeviceError
+from minisplit.drivers.profile import DeviceKind
+
+#: The response timeout of the check, at most: a unit that is there answers in milliseconds,
+#: and a missing one must not hold the check for the line's full timeout and retries.
+ONLINE_TIMEOUT_S = 0.5
+
+#: The levers each strategy cannot do without, by kind of unit (docs/architecture.md,
+#: 'Strategies'); the check reads them with everything else the driver reads.
+STRATEGY_LEVERS: dict[Strategy, dict[DeviceKind, tuple[str, ...]]] = {
+    Strategy.DIRECT: {
+        DeviceKind.INDOOR_HEAD: ("capacity_request",),
+        DeviceKind.OUTDOOR_UNIT: ("frequency_setpoint",),
+    },
+    Strategy.SETPOINT: {DeviceKind.INDOOR_HEAD: ("display_setpoint",)},
+}
+
+
+def units_of(loaded: LoadedConfig) -> list[tuple[UnitTarget, Strategy]]:
+    """Every configured unit, each with its system's strategy: outdoor unit first."""
+    units = []
+    for name, system in loaded.systems.items():
+        odu = odu_target(loaded, name)
+        if odu is not None:
+            units.append((odu, system.strategy))
+        units += [(zone_target(loaded, zone.id), system.strategy) for zone in system.zones]
+    return units
+
+
+async def check_online(
+    loaded: LoadedConfig, show: Callable[[str], None], timeout_s: float = ONLINE_TIMEOUT_S
+) -> list[str]:
+    """Contact every configured unit (``show`` gets a line per unit that passes); the problems
+    found, each naming the unit, its bus and the register."""
+    problems: list[str] = []
+    units = units_of(loaded)
+    async with contextlib.AsyncExitStack() as stack:
+        buses: dict[str, BusScheduler | ProbeError] = {}
+        for target, _ in units:
+            if target.bus_name in buses:
+                continue
+            timeout = min(timeout_s, target.bus.timeout_s)
+            try:
+                buses[target.bus_name] = await stack.enter_async_context(
+                    opened_bus(target.bus_name, target.bus, timeout_s=timeout)
+                )
+            except ProbeError as err:
+                buses[target.bus_name] = err
+        for target, strategy in units:
+            bus = buses[target.bus_name]
+            if isinstance(bus, ProbeError):
+                problems.append(f"{target}: {bus}")
+                continue
+            problem = await _check_unit(bus, target, strategy)
+            if problem is None:
+                show(f"  online: {target}: answers as {target.profile.name}")
+            else:
+                problems.append(problem)
+    return problems
+
+
+async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy) -> str | None:
+    driver = driver_for(bus, target)
+    try:
+        await driver.probe()
+        needed = [name for name in target.profile.registers if name in ROLES[target.profile.kind]]
+        _, refused = await driver.read_each(needed)
+    except DeviceError as err:  # its message begins with the driver's name of the unit
+        return f"{target}: {str(err).removeprefix(f'{driver}: ')}"
+    except BusError as err:
+        return f"{target}: no answer: {err}"
+    if not refused:
+        return None
+    levers = STRATEGY_LEVERS[strategy].get(target.profile.kind, ())
+    base = target.profile.address_base
+    named = []
+    for name, reply in refused.items():
+        spec = target.profile[name]
+        why = f", which the {strategy} strategy writes" if name in levers else ""
+        named.append(f"{name} ({spec.table} {spec.address + base}{why}): {reply}")
+    return f"{target}: refuses " + "; ".join(named)
+
+
+def run_online_check(loaded: LoadedConfig, show: Callable[[str], None]) -> list[str]:
+    """The online check, refused while a controller runs with this config: it owns the lines
+    (a serial line takes one master; the check's requests would collide with its polls)."""
+    state_file = loaded.config.state_file
+    lock = None
+    try:
+        # Only where a controller has run: the check makes no state directory of its own.
+        if state_file.with_name(state_file.name + ".lock").exists():
+            lock = hold_state_lock(state_file)
+    except AlreadyRunning as err:
+        return [f"not contacting the units: {err}"]
+    try:
+        return asyncio.run(check_online(loaded, show))
+    finally:
+        if lock is not None:
+            os.close(lock)
