@@ -16,6 +16,7 @@ from minisplit.controller.probe import (
     driver_for,
     odu_target,
     opened_bus,
+    refusal,
     zone_target,
 )
 from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
@@ -100,7 +101,7 @@ async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy)
     for name, reply in refused.items():
         spec = target.profile[name]
         why = f", which the {strategy} strategy writes" if name in levers else ""
-        named.append(f"{name} ({spec.table} {spec.address + base}{why}): {reply}")
+        named.append(f"{name} ({spec.table} {spec.address + base}{why}): {refusal(reply)}")
     return f"{target}: refuses " + "; ".join(named)
 
 

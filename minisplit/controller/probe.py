@@ -132,7 +132,7 @@ def rows_of(
             "unit": "°C" if spec.fahrenheit else spec.unit,
         }
         if spec.name in refused:
-            rows.append(RegisterRow(**common, words=None, refused=str(refused[spec.name])))
+            rows.append(RegisterRow(**common, words=None, refused=refusal(refused[spec.name])))
             continue
         label = reading.label_or_none(spec.name) if spec.enum else None
         if spec.bits:
@@ -146,6 +146,24 @@ def rows_of(
             )
         )
     return rows
+
+
+#: What the exception codes a unit refuses a read with say (Modbus Application Protocol 1.1b3,
+#: section 7).
+EXCEPTION_NAMES = {
+    0x01: "illegal function",
+    0x02: "illegal data address",
+    0x03: "illegal data value",
+    0x04: "device failure",
+    0x05: "acknowledge",
+    0x06: "busy",
+}
+
+
+def refusal(reply: ModbusExceptionReply) -> str:
+    """The unit's exception reply, short: its code and what the code says."""
+    name = EXCEPTION_NAMES.get(reply.code)
+    return f"exception 0x{reply.code:02X}" + (f" ({name})" if name else "")
 
 
 def _role(profile: DeviceProfile, name: str) -> str:
@@ -382,10 +400,13 @@ async def _one_read(
         else:
             print(f"minisplit probe: {target}: no answer: {err}", file=sys.stderr)
         return 1
+    answered = any(row.words is not None for row in rows)
     if as_json:
         show(json.dumps({**heading, "registers": [row.as_dict() for row in rows]}))
     else:
         base = "" if profile.address_base == 0 else ", addresses numbered from 1 as its manual"
         show(f"{target}: profile {profile.name} on {describe(target.bus)}{base}")
         show(table_text(rows))
-    return 0
+    if not answered:
+        print(f"minisplit probe: {target} refuses every register", file=sys.stderr)
+    return 0 if answered else 1

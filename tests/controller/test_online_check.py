@@ -86,7 +86,7 @@ async def test_a_missing_unit_is_named_with_its_bus(tmp_path):
 
 async def test_a_register_the_strategy_needs_that_the_unit_refuses(tmp_path):
     # The config's head profile has a register the simulated head does not serve.
-    extra = '\n[registers.thermo_on]\naddress = 400\ntable = "input"\ntype = "u16"\n'
+    extra = '\n[registers.thermo_on]\naddress = 30\ntable = "input"\ntype = "u16"\n'
     profile = head_profile_with(tmp_path, extra)
     async with demo_simulator(tmp_path) as (_, port):
         config = demo_config(
@@ -94,7 +94,10 @@ async def test_a_register_the_strategy_needs_that_the_unit_refuses(tmp_path):
         )
         problems, _ = await problems_of(config)
     assert len(problems) == 1, problems
-    assert problems[0].startswith("zone office (unit 14 on bus sim): refuses thermo_on (input 400)")
+    assert problems[0] == (
+        "zone office (unit 14 on bus sim): refuses thermo_on (input 30): exception 0x02 "
+        "(illegal data address)"
+    )
 
 
 async def test_a_unit_that_answers_garbage_is_a_problem(tmp_path):

@@ -71,7 +71,12 @@ async def test_a_gateway_unit_given_directly_numbers_addresses_as_its_manual(tmp
     async with Simulator(loaded).running(tcp=("127.0.0.1", port)):
         argv = ["--tcp", f"127.0.0.1:{port}", "--unit-id", "1", "--profile", "coolmasternet"]
         assert await probe(*argv, "--unit-index", "2", "--json") == 0
-    read = json.loads(capsys.readouterr().out)
+        read = json.loads(capsys.readouterr().out)
+        # No unit at index 7: the gateway refuses every register of it.
+        assert await probe(*argv, "--unit-index", "7") == 1
+    captured = capsys.readouterr()
+    assert "refused: exception 0x02 (illegal data address)" in captured.out
+    assert "coolmasternet (unit 1 index 7 on bus line) refuses every register" in captured.err
     assert (read["unit_index"], read["address_base"]) == (2, 1)
     registers = {r["name"]: r for r in read["registers"]}
     spec = load_profile("coolmasternet").for_unit(2)["display_setpoint"]
@@ -81,15 +86,17 @@ async def test_a_gateway_unit_given_directly_numbers_addresses_as_its_manual(tmp
 
 
 async def test_registers_the_unit_refuses_are_shown_as_refused(tmp_path, capsys):
-    extra = '\n[registers.thermo_on]\naddress = 400\ntable = "input"\ntype = "u16"\n'
+    extra = '\n[registers.thermo_on]\naddress = 30\ntable = "input"\ntype = "u16"\n'
     profile = head_profile_with(tmp_path, extra)
     async with demo_simulator(tmp_path) as (_, port):
         argv = ["--tcp", f"127.0.0.1:{port}", "--unit-id", "11", "--profile", str(profile)]
         assert await probe(*argv, "--json") == 0
     registers = {r["name"]: r for r in json.loads(capsys.readouterr().out)["registers"]}
     assert registers["thermo_on"]["raw"] is None
-    assert "exception" in registers["thermo_on"]["refused"].lower()
+    assert registers["thermo_on"]["refused"] == "exception 0x02 (illegal data address)"
     assert registers["display_setpoint"]["value"] == 21.0  # the rest is read
+    # Read with remote_* (20..23) in one block, which the unit refuses whole: then one by one.
+    assert registers["remote_fan"]["raw"] == [0]
 
 
 async def test_an_unreachable_port_is_said_and_exits_1(capsys):
