@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 
 from minisplit.controller.config import LoadedConfig, Strategy
 from minisplit.controller.probe import (
     ProbeError,
     UnitTarget,
+    controller_stopped,
     driver_for,
     odu_target,
     opened_bus,
     refusal,
     zone_target,
 )
-from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
 from minisplit.drivers.bus import BusError, BusScheduler
 from minisplit.drivers.capabilities import ROLES
 from minisplit.drivers.driver import DeviceError
@@ -106,18 +105,10 @@ async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy)
 
 
 def run_online_check(loaded: LoadedConfig, show: Callable[[str], None]) -> list[str]:
-    """The online check, refused while a controller runs with this config: it owns the lines
-    (a serial line takes one master; the check's requests would collide with its polls)."""
-    state_file = loaded.config.state_file
-    lock = None
+    """The online check, refused while a controller runs with this config
+    (`controller_stopped`)."""
     try:
-        # Only where a controller has run: the check makes no state directory of its own.
-        if state_file.with_name(state_file.name + ".lock").exists():
-            lock = hold_state_lock(state_file)
-    except AlreadyRunning as err:
-        return [f"not contacting the units: {err}"]
-    try:
-        return asyncio.run(check_online(loaded, show))
-    finally:
-        if lock is not None:
-            os.close(lock)
+        with controller_stopped(loaded.config.state_file):
+            return asyncio.run(check_online(loaded, show))
+    except ProbeError as err:
+        return [str(err)]

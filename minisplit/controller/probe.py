@@ -8,9 +8,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from minisplit.controller.config import ConfigError, LoadedConfig, config_file, load_config
+from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
 from minisplit.drivers.bus import BusError, BusScheduler, ModbusExceptionReply
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.capabilities import ROLES, Use
@@ -48,11 +50,32 @@ class UnitTarget:
     bus: SerialBus | TcpBus
     unit_id: int
     profile: DeviceProfile
+    # The state file of the config it comes from: a controller running with it holds the lock.
+    state_file: Path | None = None
 
     def __str__(self) -> str:
         index = self.profile.unit_index
         behind = "" if index is None else f" index {index}"
         return f"{self.what} (unit {self.unit_id}{behind} on bus {self.bus_name})"
+
+
+@contextlib.contextmanager
+def controller_stopped(state_file: Path | None) -> Iterator[None]:
+    """Hold the controller's lock (the one `minisplit run` takes) while a command talks to a
+    config's units; ProbeError while a controller runs with the config: it owns the lines (a
+    serial line takes one master: requests of both would collide). Where none has run yet (no
+    lock file), nothing is made."""
+    lock = None
+    if state_file is not None and state_file.with_name(state_file.name + ".lock").exists():
+        try:
+            lock = hold_state_lock(state_file)
+        except AlreadyRunning as err:
+            raise ProbeError(f"not contacting the units: {err}") from None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            os.close(lock)
 
 
 def driver_for(bus: BusScheduler, target: UnitTarget) -> Driver:
@@ -329,7 +352,9 @@ def _config_target(loaded: LoadedConfig, zone_id: str | None, unit: str | None) 
 def zone_target(loaded: LoadedConfig, zone_id: str) -> UnitTarget:
     zone = loaded.config.zone(zone_id)
     bus = loaded.config.buses[zone.bus]
-    return UnitTarget(f"zone {zone.id}", zone.bus, bus, zone.unit_id, loaded.head_profile(zone))
+    profile = loaded.head_profile(zone)
+    state_file = loaded.config.state_file
+    return UnitTarget(f"zone {zone.id}", zone.bus, bus, zone.unit_id, profile, state_file)
 
 
 def odu_target(loaded: LoadedConfig, system_name: str) -> UnitTarget | None:
@@ -338,7 +363,8 @@ def odu_target(loaded: LoadedConfig, system_name: str) -> UnitTarget | None:
     if odu is None or profile is None:
         return None
     what = "outdoor unit" if system.topic_level is None else f"outdoor unit of {system.name}"
-    return UnitTarget(what, odu.bus, loaded.config.buses[odu.bus], odu.unit_id, profile)
+    bus = loaded.config.buses[odu.bus]
+    return UnitTarget(what, odu.bus, bus, odu.unit_id, profile, loaded.config.state_file)
 
 
 def run_probe(args: argparse.Namespace) -> int:
@@ -352,8 +378,15 @@ def run_probe(args: argparse.Namespace) -> int:
     if args.watch is not None and args.watch <= 0:
         print("minisplit probe: --watch takes a period above 0 s", file=sys.stderr)
         return 2
+    if args.timeout is not None and not 0 < args.timeout <= 10:
+        print("minisplit probe: --timeout takes above 0 and at most 10 s", file=sys.stderr)
+        return 2
     try:
-        return asyncio.run(_probe(target, args.timeout, args.watch, args.json, print))
+        with controller_stopped(target.state_file):
+            return asyncio.run(_probe(target, args.timeout, args.watch, args.json, print))
+    except ProbeError as err:
+        print(f"minisplit probe: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
 

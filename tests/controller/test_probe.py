@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from minisplit.controller.cli import main
 from minisplit.controller.config import load_config
 from minisplit.controller.probe import UnitTarget, _probe
+from minisplit.controller.service.persistence import hold_state_lock
 from minisplit.drivers.bus_config import TcpBus
 from minisplit.drivers.profile import load_profile
 from minisplit.hil.broker import free_port
@@ -156,6 +158,17 @@ async def test_watch_reads_again_until_stopped(tmp_path):
     assert [json.loads(line)["unit"] for line in shown[:2]] == ["zone living", "zone living"]
 
 
+def test_refused_while_a_controller_runs_with_the_config(tmp_path, capsys):
+    config = demo_config(tmp_path, free_port())
+    lock = hold_state_lock(load_config(config).config.state_file)  # as `minisplit run` does
+    assert lock is not None
+    try:
+        assert main(["probe", "-c", str(config), "--zone", "living"]) == 1
+    finally:
+        os.close(lock)
+    assert "not contacting the units: another minisplit controller runs" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
@@ -172,6 +185,10 @@ async def test_watch_reads_again_until_stopped(tmp_path):
         (["-c", "demo", "--unit", "head"], "only the outdoor unit"),
         (["-c", "demo-intesis", "--unit", "odu"], "has no outdoor unit"),
         (["-c", "demo", "--zone", "living", "--unit-id", "3"], "takes the unit from the config"),
+        (
+            ["--tcp", "h:1", "--unit-id", "1", "--profile", "reference-head", "--timeout", "0"],
+            "--timeout takes above 0",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_with_exit_2(argv, says, capsys):
