@@ -60,6 +60,26 @@ async def test_the_gateway_units_pass_each_at_its_index(tmp_path):
     assert "  online: zone kitchen (unit 1 index 2 on bus sim): answers as coolmasternet" in shown
 
 
+async def test_over_rtu_on_a_pty(tmp_path, pty_pair):
+    controller_end, sim_end = pty_pair
+    port = free_port()
+    tcp = f'type = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
+    config = demo_config(tmp_path, port, (tcp, f'type = "rtu"\ndevice = "{controller_end}"\n'))
+    async with Simulator(load_config(config)).running(serial=sim_end):
+        # The kitchen's head is on the line: the bedroom's id, 99, is not.
+        problems, shown = await problems_of(
+            demo_config(
+                tmp_path,
+                port,
+                (tcp, f'type = "rtu"\ndevice = "{controller_end}"\n'),
+                ("unit_id = 13", "unit_id = 99"),
+            )
+        )
+    assert len(shown) == 4 and "  online: zone kitchen (unit 12 on bus sim)" in shown[2]
+    assert [p.split(": ")[0] for p in problems] == ["zone bedroom (unit 99 on bus sim)"]
+    assert "no answer" in problems[0]
+
+
 async def test_a_wrong_device_at_the_unit_id_fails_its_identity(tmp_path):
     async with demo_simulator(tmp_path) as (_, port):
         # The kitchen's head answers at 12; the config puts the office's (13 is the bedroom's
