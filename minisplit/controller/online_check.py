@@ -82,6 +82,10 @@ async def check_online(
     return problems
 
 
+def _and_index(target: UnitTarget) -> str:
+    return "" if target.profile.unit_index is None else " and index"
+
+
 async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy) -> str | None:
     driver = driver_for(bus, target)
     try:
@@ -94,6 +98,12 @@ async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy)
         return f"{target}: no answer: {err}"
     if not refused:
         return None
+    replies = {refusal(reply) for reply in refused.values()}
+    if len(refused) == len(needed) and len(replies) == 1:
+        return (
+            f"{target}: refuses every register the product reads ({len(needed)}): "
+            f"{replies.pop()}: is a unit at this id{_and_index(target)}?"
+        )
     levers = STRATEGY_LEVERS[strategy].get(target.profile.kind, ())
     base = target.profile.address_base
     named = []

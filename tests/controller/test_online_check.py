@@ -54,10 +54,18 @@ async def test_the_gateway_units_pass_each_at_its_index(tmp_path):
     config = tmp_path / "gateway.toml"
     config.write_text(text.replace("port = 5020", f"port = {port}"))
     loaded = load_config(config)
+    # The office at a virtual address no unit has on the gateway.
+    wrong = tmp_path / "wrong-index.toml"
+    wrong.write_text(config.read_text().replace("unit_index = 4 ", "unit_index = 6 "))
     async with Simulator(loaded).running(tcp=("127.0.0.1", port)):
         problems, shown = await problems_of(config)
+        wrong_problems, _ = await problems_of(wrong)
     assert problems == []
     assert "  online: zone kitchen (unit 1 index 2 on bus sim): answers as coolmasternet" in shown
+    assert wrong_problems == [
+        "zone office (unit 1 index 6 on bus sim): refuses every register the product reads (8): "
+        "exception 0x02 (illegal data address): is a unit at this id and index?"
+    ]
 
 
 async def test_over_rtu_on_a_pty(tmp_path, pty_pair):
