@@ -402,6 +402,11 @@ async def _probe(
         async with opened_bus(target.bus_name, target.bus, timeout_s=timeout_s) as bus:
             driver = driver_for(bus, target)
             while True:
+                if watch_s is not None and not as_json:
+                    if sys.stdout.isatty():  # each read in place of the last, as `watch` does
+                        show("\x1b[H\x1b[2J")
+                    now = time.strftime("%H:%M:%S")
+                    show(f"{now}, read every {watch_s:g} s until Ctrl-C")
                 code = await _one_read(target, driver, as_json, show)
                 if watch_s is None:
                     return code

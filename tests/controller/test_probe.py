@@ -158,6 +158,26 @@ async def test_watch_reads_again_until_stopped(tmp_path):
     assert [json.loads(line)["unit"] for line in shown[:2]] == ["zone living", "zone living"]
 
 
+async def test_watch_as_text_says_when_each_read_was(tmp_path):
+    shown: list[str] = []
+    second = asyncio.Event()
+
+    def show(line: str) -> None:
+        shown.append(line)
+        if sum("read every" in text for text in shown) == 2:
+            second.set()
+
+    async with demo_simulator(tmp_path) as (_, port):
+        bus = TcpBus(type="tcp", host="127.0.0.1", port=port)
+        target = UnitTarget("zone living", "sim", bus, 11, load_profile("reference-head"))
+        task = asyncio.create_task(_probe(target, None, 0.05, False, show))
+        await asyncio.wait_for(second.wait(), 5)
+        task.cancel()
+    assert shown[0].endswith(", read every 0.05 s until Ctrl-C")
+    assert shown[1].startswith("zone living (unit 11 on bus sim): profile reference-head")
+    assert "display_setpoint" in shown[2]
+
+
 def test_refused_while_a_controller_runs_with_the_config(tmp_path, capsys):
     config = demo_config(tmp_path, free_port())
     lock = hold_state_lock(load_config(config).config.state_file)  # as `minisplit run` does
