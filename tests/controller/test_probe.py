@@ -140,39 +140,33 @@ async def test_over_rtu_on_a_pty(tmp_path, capsys, pty_pair):
     assert {r["name"]: r for r in read["registers"]}["device_kind"]["raw"] == [2]
 
 
-async def test_watch_reads_again_until_stopped(tmp_path):
+async def watched(directory: Path, as_json: bool, reads: int, marks: str) -> list[str]:
+    """What a watching probe of the living room shows until ``reads`` of its lines hold
+    ``marks``; then it is stopped."""
     shown: list[str] = []
-    twice = asyncio.Event()
+    enough = asyncio.Event()
 
     def show(line: str) -> None:
         shown.append(line)
-        if len(shown) == 2:
-            twice.set()
+        if sum(marks in text for text in shown) == reads:
+            enough.set()
 
-    async with demo_simulator(tmp_path) as (_, port):
+    async with demo_simulator(directory) as (_, port):
         bus = TcpBus(type="tcp", host="127.0.0.1", port=port)
         target = UnitTarget("zone living", "sim", bus, 11, load_profile("reference-head"))
-        task = asyncio.create_task(_probe(target, None, 0.05, True, show))
-        await asyncio.wait_for(twice.wait(), 5)
+        task = asyncio.create_task(_probe(target, None, 0.05, as_json, show))
+        await asyncio.wait_for(enough.wait(), 5)
         task.cancel()
+    return shown
+
+
+async def test_watch_reads_again_until_stopped(tmp_path):
+    shown = await watched(tmp_path, True, 2, '"registers"')
     assert [json.loads(line)["unit"] for line in shown[:2]] == ["zone living", "zone living"]
 
 
 async def test_watch_as_text_says_when_each_read_was(tmp_path):
-    shown: list[str] = []
-    second = asyncio.Event()
-
-    def show(line: str) -> None:
-        shown.append(line)
-        if sum("read every" in text for text in shown) == 2:
-            second.set()
-
-    async with demo_simulator(tmp_path) as (_, port):
-        bus = TcpBus(type="tcp", host="127.0.0.1", port=port)
-        target = UnitTarget("zone living", "sim", bus, 11, load_profile("reference-head"))
-        task = asyncio.create_task(_probe(target, None, 0.05, False, show))
-        await asyncio.wait_for(second.wait(), 5)
-        task.cancel()
+    shown = await watched(tmp_path, False, 2, "read every")
     assert shown[0].endswith(", read every 0.05 s until Ctrl-C")
     assert shown[1].startswith("zone living (unit 11 on bus sim): profile reference-head")
     assert "display_setpoint" in shown[2]
