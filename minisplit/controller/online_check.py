@@ -8,17 +8,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from minisplit.controller import unit_access
 from minisplit.controller.config import LoadedConfig, Strategy
-from minisplit.controller.probe import (
-    ProbeError,
-    UnitTarget,
-    controller_stopped,
-    driver_for,
-    odu_target,
-    opened_bus,
-    refusal,
-    zone_target,
-)
 from minisplit.drivers.bus import BusError, BusScheduler
 from minisplit.drivers.capabilities import ROLES
 from minisplit.drivers.driver import DeviceError
@@ -39,14 +30,16 @@ STRATEGY_LEVERS: dict[Strategy, dict[DeviceKind, tuple[str, ...]]] = {
 }
 
 
-def units_of(loaded: LoadedConfig) -> list[tuple[UnitTarget, Strategy]]:
+def units_of(loaded: LoadedConfig) -> list[tuple[unit_access.UnitTarget, Strategy]]:
     """Every configured unit, each with its system's strategy: outdoor unit first."""
     units = []
     for name, system in loaded.systems.items():
-        odu = odu_target(loaded, name)
+        odu = unit_access.odu_target(loaded, name)
         if odu is not None:
             units.append((odu, system.strategy))
-        units += [(zone_target(loaded, zone.id), system.strategy) for zone in system.zones]
+        units += [
+            (unit_access.zone_target(loaded, zone.id), system.strategy) for zone in system.zones
+        ]
     return units
 
 
@@ -58,20 +51,20 @@ async def check_online(
     problems: list[str] = []
     units = units_of(loaded)
     async with contextlib.AsyncExitStack() as stack:
-        buses: dict[str, BusScheduler | ProbeError] = {}
+        buses: dict[str, BusScheduler | unit_access.UnitAccessError] = {}
         for target, _ in units:
             if target.bus_name in buses:
                 continue
             timeout = min(timeout_s, target.bus.timeout_s)
             try:
                 buses[target.bus_name] = await stack.enter_async_context(
-                    opened_bus(target.bus_name, target.bus, timeout_s=timeout)
+                    unit_access.opened_bus(target.bus_name, target.bus, timeout_s=timeout)
                 )
-            except ProbeError as err:
+            except unit_access.UnitAccessError as err:
                 buses[target.bus_name] = err
         for target, strategy in units:
             bus = buses[target.bus_name]
-            if isinstance(bus, ProbeError):
+            if isinstance(bus, unit_access.UnitAccessError):
                 problems.append(f"{target}: {bus}")
                 continue
             problem = await _check_unit(bus, target, strategy)
@@ -82,12 +75,14 @@ async def check_online(
     return problems
 
 
-def _and_index(target: UnitTarget) -> str:
+def _and_index(target: unit_access.UnitTarget) -> str:
     return "" if target.profile.unit_index is None else " and index"
 
 
-async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy) -> str | None:
-    driver = driver_for(bus, target)
+async def _check_unit(
+    bus: BusScheduler, target: unit_access.UnitTarget, strategy: Strategy
+) -> str | None:
+    driver = unit_access.driver_for(bus, target)
     try:
         await driver.probe()
         needed = [name for name in target.profile.registers if name in ROLES[target.profile.kind]]
@@ -98,7 +93,7 @@ async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy)
         return f"{target}: no answer: {err}"
     if not refused:
         return None
-    replies = {refusal(reply) for reply in refused.values()}
+    replies = {unit_access.refusal(reply) for reply in refused.values()}
     if len(refused) == len(needed) and len(replies) == 1:
         return (
             f"{target}: refuses every register the product reads ({len(needed)}): "
@@ -110,7 +105,9 @@ async def _check_unit(bus: BusScheduler, target: UnitTarget, strategy: Strategy)
     for name, reply in refused.items():
         spec = target.profile[name]
         why = f", which the {strategy} strategy writes" if name in levers else ""
-        named.append(f"{name} ({spec.table} {spec.address + base}{why}): {refusal(reply)}")
+        named.append(
+            f"{name} ({spec.table} {spec.address + base}{why}): {unit_access.refusal(reply)}"
+        )
     return f"{target}: refuses " + "; ".join(named)
 
 
@@ -118,7 +115,7 @@ def run_online_check(loaded: LoadedConfig, show: Callable[[str], None]) -> list[
     """The online check, refused while a controller runs with this config
     (`controller_stopped`)."""
     try:
-        with controller_stopped(loaded.config.state_file):
+        with unit_access.controller_stopped(loaded.config.state_file):
             return asyncio.run(check_online(loaded, show))
-    except ProbeError as err:
+    except unit_access.UnitAccessError as err:
         return [str(err)]

@@ -1,17 +1,15 @@
 """`minisplit probe`: every register of one unit read and decoded through its profile (name,
-value, unit, enum label, raw words, table, address, role), once or refreshed, as text or JSON;
-and the line and driver set-up that `check-config --online` shares (docs/commissioning.md)."""
+value, unit, enum label, raw words, table, address, role), once or refreshed, as text or JSON
+(docs/commissioning.md)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,96 +17,25 @@ from typing import Any
 from pydantic import ValidationError
 
 from minisplit.controller.config import ConfigError, LoadedConfig, config_file, load_config
-from minisplit.controller.service.persistence import AlreadyRunning, hold_state_lock
-from minisplit.drivers.bus import BusError, BusScheduler, ModbusExceptionReply
+from minisplit.controller.unit_access import (
+    Driver,
+    UnitAccessError,
+    UnitTarget,
+    controller_stopped,
+    driver_for,
+    odu_target,
+    opened_bus,
+    refusal,
+    zone_target,
+)
+from minisplit.drivers.bus import BusError, ModbusExceptionReply
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.capabilities import ROLES, Use
-from minisplit.drivers.driver import DeviceDriver, Reading
-from minisplit.drivers.head import HeadDriver
-from minisplit.drivers.odu import OutdoorUnitDriver
-from minisplit.drivers.profile import DeviceKind, DeviceProfile, ProfileError, load_profile
+from minisplit.drivers.driver import Reading
+from minisplit.drivers.profile import DeviceProfile, ProfileError, load_profile
 from minisplit.drivers.transport import describe
 
-#: How long a command waits for the line to open (a TCP connect, a serial port) before it says
-#: the line cannot be reached: the scheduler itself keeps trying with backoff, as a service must.
-CONNECT_TIMEOUT_S = 3.0
 ODU = "odu"
-
-Driver = DeviceDriver[Any, Any, Any]
-
-
-class ProbeError(Exception):
-    """A unit that cannot be named or reached as asked; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class UnitTarget:
-    """One unit to talk to: where it is, its unit id and the profile it is read by."""
-
-    what: str  # "zone living", "outdoor unit", or "unit 3" for one given directly
-    bus_name: str
-    bus: SerialBus | TcpBus
-    unit_id: int
-    profile: DeviceProfile
-    # The state file of the config it comes from: a controller running with it holds the lock.
-    state_file: Path | None = None
-
-    def __str__(self) -> str:
-        index = self.profile.unit_index
-        behind = "" if index is None else f" index {index}"
-        return f"{self.what} (unit {self.unit_id}{behind} on bus {self.bus_name})"
-
-
-@contextlib.contextmanager
-def controller_stopped(state_file: Path | None) -> Iterator[None]:
-    """Hold the controller's lock (the one `minisplit run` takes) while a command talks to a
-    config's units; ProbeError while a controller runs with the config: it owns the lines (a
-    serial line takes one master: requests of both would collide). Where none has run yet (no
-    lock file), nothing is made."""
-    lock = None
-    if state_file is not None and state_file.with_name(state_file.name + ".lock").exists():
-        try:
-            lock = hold_state_lock(state_file)
-        except AlreadyRunning as err:
-            raise ProbeError(f"not contacting the units: {err}") from None
-    try:
-        yield
-    finally:
-        if lock is not None:
-            os.close(lock)
-
-
-def driver_for(bus: BusScheduler, target: UnitTarget) -> Driver:
-    """The project's driver of the target's kind: the one decoding path for its registers."""
-    if target.profile.kind is DeviceKind.OUTDOOR_UNIT:
-        return OutdoorUnitDriver(bus, target.unit_id, target.profile)
-    return HeadDriver(bus, target.unit_id, target.profile)
-
-
-@contextlib.asynccontextmanager
-async def opened_bus(
-    name: str, bus: SerialBus | TcpBus, *, timeout_s: float | None = None
-) -> AsyncIterator[BusScheduler]:
-    """A running scheduler of one line, connected within CONNECT_TIMEOUT_S (else ProbeError);
-    ``timeout_s`` replaces the line's response timeout."""
-    if timeout_s is not None:
-        bus = bus.model_copy(update={"timeout_s": timeout_s})
-    scheduler = BusScheduler(name, bus)
-    task = asyncio.create_task(scheduler.run(), name=f"bus {name}")
-    try:
-        try:
-            await asyncio.wait_for(scheduler.wait_connected(), CONNECT_TIMEOUT_S)
-        except TimeoutError:
-            raise ProbeError(
-                f"bus {name}: cannot open {describe(bus)} (no connection within "
-                f"{CONNECT_TIMEOUT_S:g} s): is the address, the port or the adapter right?"
-            ) from None
-        yield scheduler
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
 
 # ---- the read-out ----------------------------------------------------------------------
 
@@ -169,24 +96,6 @@ def rows_of(
             )
         )
     return rows
-
-
-#: What the exception codes a unit refuses a read with say (Modbus Application Protocol 1.1b3,
-#: section 7).
-EXCEPTION_NAMES = {
-    0x01: "illegal function",
-    0x02: "illegal data address",
-    0x03: "illegal data value",
-    0x04: "device failure",
-    0x05: "acknowledge",
-    0x06: "busy",
-}
-
-
-def refusal(reply: ModbusExceptionReply) -> str:
-    """The unit's exception reply, short: its code and what the code says."""
-    name = EXCEPTION_NAMES.get(reply.code)
-    return f"exception 0x{reply.code:02X}" + (f" ({name})" if name else "")
 
 
 def _role(profile: DeviceProfile, name: str) -> str:
@@ -276,19 +185,19 @@ def add_parser(sub: Any) -> None:
 
 
 def target_from_args(args: argparse.Namespace) -> UnitTarget:
-    """The unit the command line names; ProbeError saying what is wrong or missing."""
+    """The unit the command line names; UnitAccessError saying what is wrong or missing."""
     direct = args.tcp or args.serial
     if args.config is not None:
         if direct or args.unit_id is not None or args.profile or args.unit_index is not None:
-            raise ProbeError(
+            raise UnitAccessError(
                 "-c takes the unit from the config: leave out --tcp/--serial,"
                 " --unit-id, --profile and --unit-index"
             )
         return _config_target(_loaded(args.config), args.zone, args.unit)
     if args.zone or args.unit:
-        raise ProbeError("--zone and --unit name a unit of a config: give it with -c")
+        raise UnitAccessError("--zone and --unit name a unit of a config: give it with -c")
     if not direct or args.unit_id is None or not args.profile:
-        raise ProbeError(
+        raise UnitAccessError(
             "name a unit: -c CONFIG with --zone or --unit, or --tcp/--serial with"
             " --unit-id and --profile"
         )
@@ -296,15 +205,15 @@ def target_from_args(args: argparse.Namespace) -> UnitTarget:
         bus = _direct_bus(args)
     except ValidationError as err:
         problems = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in err.errors())
-        raise ProbeError(f"the line: {problems}") from None
+        raise UnitAccessError(f"the line: {problems}") from None
     try:
         profile = load_profile(args.profile)
         if args.unit_index is not None:
             profile = profile.for_unit(args.unit_index)
     except (ProfileError, ValueError) as err:
-        raise ProbeError(str(err)) from None
+        raise UnitAccessError(str(err)) from None
     if not 0 <= args.unit_id <= 247:
-        raise ProbeError(f"--unit-id {args.unit_id} is outside Modbus's 0..247")
+        raise UnitAccessError(f"--unit-id {args.unit_id} is outside Modbus's 0..247")
     return UnitTarget(profile.name, "line", bus, args.unit_id, profile)
 
 
@@ -313,7 +222,7 @@ def _direct_bus(args: argparse.Namespace) -> SerialBus | TcpBus:
         return SerialBus(type="rtu", device=args.serial, baudrate=args.baudrate, parity=args.parity)
     host, _, port = str(args.tcp).rpartition(":")
     if not host or not port.isdigit():
-        raise ProbeError(f"--tcp {args.tcp!r} is not HOST:PORT (e.g. 192.168.1.20:502)")
+        raise UnitAccessError(f"--tcp {args.tcp!r} is not HOST:PORT (e.g. 192.168.1.20:502)")
     return TcpBus(type="tcp", host=host, port=int(port))
 
 
@@ -321,7 +230,7 @@ def _loaded(path: Path) -> LoadedConfig:
     try:
         return load_config(path)
     except ConfigError as err:
-        raise ProbeError(f"{err.source}: " + "; ".join(err.problems)) from None
+        raise UnitAccessError(f"{err.source}: " + "; ".join(err.problems)) from None
 
 
 def _config_target(loaded: LoadedConfig, zone_id: str | None, unit: str | None) -> UnitTarget:
@@ -329,42 +238,24 @@ def _config_target(loaded: LoadedConfig, zone_id: str | None, unit: str | None) 
     if zone_id is not None:
         zones = {zone.id: zone for zone in config.zones}
         if zone_id not in zones:
-            raise ProbeError(f"no zone {zone_id!r} in the config (zones: {', '.join(zones)})")
+            raise UnitAccessError(f"no zone {zone_id!r} in the config (zones: {', '.join(zones)})")
         return zone_target(loaded, zones[zone_id].id)
     if unit is None:
-        raise ProbeError("with -c, name the unit: --zone ZONE or --unit odu[:SYSTEM]")
+        raise UnitAccessError("with -c, name the unit: --zone ZONE or --unit odu[:SYSTEM]")
     kind, _, system_name = unit.partition(":")
     if kind != ODU:
-        raise ProbeError(f"--unit {unit!r}: only the outdoor unit, odu or odu:SYSTEM")
+        raise UnitAccessError(f"--unit {unit!r}: only the outdoor unit, odu or odu:SYSTEM")
     systems = loaded.systems
     if not system_name:
         if len(systems) != 1:
-            raise ProbeError(f"the config has systems {', '.join(systems)}: --unit odu:SYSTEM")
+            raise UnitAccessError(f"the config has systems {', '.join(systems)}: --unit odu:SYSTEM")
         system_name = next(iter(systems))
     if system_name not in systems:
-        raise ProbeError(f"no system {system_name!r} (systems: {', '.join(systems)})")
+        raise UnitAccessError(f"no system {system_name!r} (systems: {', '.join(systems)})")
     target = odu_target(loaded, system_name)
     if target is None:
-        raise ProbeError(f"system {system_name!r} has no outdoor unit in the config")
+        raise UnitAccessError(f"system {system_name!r} has no outdoor unit in the config")
     return target
-
-
-def zone_target(loaded: LoadedConfig, zone_id: str) -> UnitTarget:
-    zone = loaded.config.zone(zone_id)
-    bus = loaded.config.buses[zone.bus]
-    profile = loaded.head_profile(zone)
-    state_file = loaded.config.state_file
-    return UnitTarget(f"zone {zone.id}", zone.bus, bus, zone.unit_id, profile, state_file)
-
-
-def odu_target(loaded: LoadedConfig, system_name: str) -> UnitTarget | None:
-    system = loaded.systems[system_name]
-    odu, profile = system.outdoor_unit, system.odu_profile
-    if odu is None or profile is None:
-        return None
-    what = "outdoor unit" if system.topic_level is None else f"outdoor unit of {system.name}"
-    bus = loaded.config.buses[odu.bus]
-    return UnitTarget(what, odu.bus, bus, odu.unit_id, profile, loaded.config.state_file)
 
 
 def run_probe(args: argparse.Namespace) -> int:
@@ -372,7 +263,7 @@ def run_probe(args: argparse.Namespace) -> int:
     input (all said on stderr)."""
     try:
         target = target_from_args(args)
-    except ProbeError as err:
+    except UnitAccessError as err:
         print(f"minisplit probe: {err}", file=sys.stderr)
         return 2
     if args.watch is not None and args.watch <= 0:
@@ -384,7 +275,7 @@ def run_probe(args: argparse.Namespace) -> int:
     try:
         with controller_stopped(target.state_file):
             return asyncio.run(_probe(target, args.timeout, args.watch, args.json, print))
-    except ProbeError as err:
+    except UnitAccessError as err:
         print(f"minisplit probe: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -411,7 +302,7 @@ async def _probe(
                 if watch_s is None:
                     return code
                 await asyncio.sleep(watch_s)
-    except ProbeError as err:
+    except UnitAccessError as err:
         print(f"minisplit probe: {err}", file=sys.stderr)
         return 1
 

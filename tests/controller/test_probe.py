@@ -13,8 +13,9 @@ import pytest
 
 from minisplit.controller.cli import main
 from minisplit.controller.config import load_config
-from minisplit.controller.probe import UnitTarget, _probe
+from minisplit.controller.probe import _probe
 from minisplit.controller.service.persistence import hold_state_lock
+from minisplit.controller.unit_access import UnitTarget
 from minisplit.drivers.bus_config import TcpBus
 from minisplit.drivers.profile import load_profile
 from minisplit.hil.broker import free_port
