@@ -1,4 +1,4 @@
-"""The `minisplit` command line: run, sim, check-config, bench, install, demo."""
+"""The `minisplit` command line: run, sim, check-config, probe, bench, install, demo."""
 
 from __future__ import annotations
 

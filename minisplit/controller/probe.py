@@ -212,8 +212,8 @@ def target_from_args(args: argparse.Namespace) -> UnitTarget:
             profile = profile.for_unit(args.unit_index)
     except (ProfileError, ValueError) as err:
         raise UnitAccessError(str(err)) from None
-    if not 0 <= args.unit_id <= 247:
-        raise UnitAccessError(f"--unit-id {args.unit_id} is outside Modbus's 0..247")
+    if not 1 <= args.unit_id <= 247:  # 0 is the broadcast, which no unit answers
+        raise UnitAccessError(f"--unit-id {args.unit_id} is outside the unit ids 1..247")
     return UnitTarget(profile.name, "line", bus, args.unit_id, profile)
 
 

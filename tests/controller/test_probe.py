@@ -192,6 +192,7 @@ def test_refused_while_a_controller_runs_with_the_config(tmp_path, capsys):
         (["--tcp", "127.0.0.1:502", "--unit-id", "1", "--profile", "nope"], "unknown profile"),
         (["--tcp", "nohost", "--unit-id", "1", "--profile", "reference-head"], "not HOST:PORT"),
         (["--tcp", "h:502", "--unit-id", "300", "--profile", "reference-head"], "outside"),
+        (["--tcp", "h:502", "--unit-id", "0", "--profile", "reference-head"], "outside the unit"),
         (
             ["--tcp", "h:1", "--unit-id", "1", "--profile", "coolmasternet", "--unit-index", "99"],
             "unit indices",
