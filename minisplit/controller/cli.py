@@ -1,4 +1,4 @@
-"""The `minisplit` command line: run, sim, check-config, bench, install, demo."""
+"""The `minisplit` command line: run, sim, check-config, probe, bench, install, demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
+from minisplit.controller import probe
 from minisplit.controller.config import (
     ConfigError,
     LoadedConfig,
@@ -21,6 +22,7 @@ from minisplit.controller.config import (
     config_file,
     load_config,
 )
+from minisplit.controller.online_check import run_online_check
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
@@ -176,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE|NAME",
         help="a config file, or a shipped config's name (demo, demo-gateway, example, ...)",
     )
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also contact each unit: it answers, is its profile's device, has its registers",
+    )
+
+    probe.add_parser(sub)
 
     bench = sub.add_parser(
         "bench",
@@ -348,7 +357,7 @@ STRATEGY_SAYS = {
 }
 
 
-def check_config(path: Path) -> int:
+def check_config(path: Path, online: bool = False) -> int:
     loaded = _load(path)
     config = loaded.config
     print(f"{path}: OK")
@@ -383,6 +392,10 @@ def check_config(path: Path) -> int:
         print(f"  warning: `minisplit run` refuses to start: {problem}")
     for warning in findings.warnings:
         print(f"  warning: {warning}")
+    if online:
+        problems = run_online_check(loaded, print)
+        if problems:
+            _exit_with(f"{path}: the online check found {len(problems)} problem(s):", problems)
     return 0
 
 
@@ -452,7 +465,9 @@ def _command(argv: Sequence[str] | None) -> int:
     )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     if args.command == "check-config":
-        return check_config(args.file)
+        return check_config(args.file, args.online)
+    if args.command == "probe":
+        return probe.run_probe(args)
     if args.command == "install":
         options = InstallOptions(
             args.config, args.root, args.user, args.dry_run, not args.no_systemctl

@@ -271,6 +271,29 @@ class DeviceDriver(ABC, Generic[InfoT, StatusT, CommandT]):
         reading = await self._read(self._plan(names))
         return {name: reading.value(name) for name in reading.words}
 
+    async def read_each(
+        self, names: Iterable[str] | None = None
+    ) -> tuple[Reading, dict[str, ModbusExceptionReply]]:
+        """Named registers (every one of the profile's by default) in the fewest reads, for a
+        read-out or a check (`minisplit probe`, `check-config --online`): a block the unit
+        refuses with an exception reply is read again register by register, so that only what
+        it refuses is missing from the reading; those come back with the unit's reply."""
+        words: dict[str, list[int]] = {}
+        refused: dict[str, ModbusExceptionReply] = {}
+        pending = self._plan(self.profile.registers if names is None else names)
+        while pending:
+            block = pending.pop(0)
+            try:
+                read = await self.bus.read(self.unit_id, block, priority=Priority.COMMAND)
+            except ModbusExceptionReply as err:
+                if len(block.registers) == 1:
+                    refused[block.registers[0].name] = err
+                else:  # which of them it refuses: one at a time
+                    pending[:0] = [self._plan([spec.name])[0] for spec in block.registers]
+                continue
+            words.update(block.raw_words(read))
+        return Reading(str(self), self.profile, words), refused
+
     async def write_values(self, values: Mapping[str, float | str]) -> None:
         """Write named holding registers or coils (engineering values or enum labels), as
         `apply` does its command's."""

@@ -17,7 +17,14 @@ from minisplit.drivers.driver import (
 )
 from minisplit.drivers.head import HeadDriver
 from minisplit.drivers.odu import OutdoorUnitDriver, implausible_identity
-from minisplit.drivers.profile import DeviceProfile, ProfileError, load_profile, parse_profile
+from minisplit.drivers.profile import (
+    DeviceProfile,
+    ProfileError,
+    RegisterSpec,
+    Table,
+    load_profile,
+    parse_profile,
+)
 from minisplit.drivers.records import (
     HeadCommand,
     HeadInfo,
@@ -751,3 +758,28 @@ async def test_drivers_over_modbus_rtu(
         # a steady control cycle: 2 reads per device, one heartbeat write each, nothing else
         assert bus.total_transactions - cycle_start == 6
         assert bus.stats(ODU_ID).errors == bus.stats(HEAD_ID).errors == 0
+
+
+async def test_read_each_reads_every_register_and_names_the_ones_the_unit_refuses(
+    tcp_scheduler: BusScheduler, line: FakeLine, head_profile: DeviceProfile
+) -> None:
+    # A register past the unit's last input register, close enough to share its block: the
+    # unit refuses the block, then the register alone, and answers the others one by one.
+    last = max(spec.last_address for spec in head_profile.table(Table.INPUT))
+    extra = RegisterSpec(name="thermo_on", address=last + 3, table=Table.INPUT, type="u16")
+    profile = dataclasses.replace(
+        head_profile, registers={**head_profile.registers, "thermo_on": extra}
+    )
+    head = HeadDriver(tcp_scheduler, HEAD_ID, profile)
+    reading, refused = await head.read_each()
+    assert list(refused) == ["thermo_on"] and refused["thermo_on"].code == 0x02
+    assert set(reading.words) == set(head_profile.registers)
+    assert reading.value("display_setpoint") == line.units[HEAD_ID].get("display_setpoint")
+    # Only what is named, and without a refusal in the way: one read per block.
+    line.requests.clear()
+    reading, refused = await head.read_each(["display_setpoint", "mode"])
+    assert (set(reading.words), refused, len(line.requests)) == (
+        {"display_setpoint", "mode"},
+        {},
+        1,
+    )
