@@ -187,7 +187,7 @@ class _Scanner:
         except DeviceTimeout:
             return None
         except BusError as err:
-            found.garbage = _why(err)
+            found.garbage = _why(err, unit_id)
             return found
         try:
             for probe in others:
@@ -206,7 +206,7 @@ class _Scanner:
             if not matched:
                 await self._gateway_units(unit_id, found)
         except BusError as err:
-            found.garbage = _why(err)
+            found.garbage = _why(err, unit_id)
         return found
 
     async def _details(self, unit_id: int, profile: DeviceProfile, found: Found) -> None:
@@ -247,9 +247,9 @@ def _shown(words: list[int] | str) -> str:
     return words if isinstance(words, str) else " ".join(f"0x{w:04X}" for w in words)
 
 
-def _why(err: BusError) -> str:
-    # The bus's message starts with "bus scan: <request>: "; the reason is what follows.
-    return str(err).rsplit(": ", 1)[-1]
+def _why(err: BusError, unit_id: int) -> str:
+    # The bus's message starts with "bus scan: read <table> <range> of unit <id>: ".
+    return str(err).partition(f" of unit {unit_id}: ")[2] or str(err)
 
 
 def _bus_for(
