@@ -18,13 +18,14 @@ from minisplit.controller.service.scan import COMMON_SETTINGS, LineSetting, scan
 from minisplit.controller.service.scan_command import draft_config, table
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.profile import load_profile
+from minisplit.drivers.transport import TransportError
 from minisplit.hil.broker import free_port
 from minisplit.hil.simulator import Simulator
-from tests.fixtures.hostile_modbus import Corruption, tcp_corruptor
+from tests.fixtures.hostile_modbus import Corruption, rtu_corruptor, tcp_corruptor
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 0.05
+TIMEOUT_S = 0.2  # per id: a loaded machine's simulator still answers within it
 TCP_LOCAL = ("127.0.0.1", 0)
 
 
@@ -57,7 +58,15 @@ async def test_tcp_finds_each_unit_with_its_profile_and_writes_a_config_check_co
     async with simulator.running(tcp=TCP_LOCAL):
         bus = tcp_bus(simulator)
         code, out, err = await minisplit(
-            "scan", "--tcp", f"{bus.host}:{bus.port}", "--ids", "1-14", "--write-config", str(draft)
+            "scan",
+            "--tcp",
+            f"{bus.host}:{bus.port}",
+            "--ids",
+            "1-14",
+            "--timeout",
+            "0.2",
+            "--write-config",
+            str(draft),
         )
     assert code == 0, err
     rows = {line.split()[0]: line.split() for line in out.splitlines()[2:-1]}
@@ -224,3 +233,67 @@ def test_fixing_a_setting_keeps_the_common_ones_that_fit() -> None:
     assert line_settings(9600, "N", None) == [LineSetting(9600, "N", 2), LineSetting(9600, "N", 1)]
     assert line_settings(None, None, None) == list(COMMON_SETTINGS)
     assert line_settings(38400, None, None) == [LineSetting(38400, "E", 1)]
+
+
+async def test_a_gap_between_a_gateways_units_is_no_unit() -> None:
+    """VAs 1, 3, 4 and 6 on the gateway: 2 and 5 read as zeros between them, not as units."""
+    path = config_file("demo-gateway")
+    text = path.read_text(encoding="utf-8").replace("unit_index = 2 ", "unit_index = 6 ", 1)
+    simulator = Simulator(parse_config(text, str(path), path.parent), speed=1.0)
+    async with simulator.running(tcp=TCP_LOCAL):
+        result = await scan(tcp_bus(simulator), range(1, 2), COMMON_SETTINGS, timeout_s=TIMEOUT_S)
+    assert [u.index for u in result.found[0].indoor_units] == [1, 3, 4, 6]
+
+
+async def test_rtu_a_unit_that_answers_garbage_is_listed_as_such(tmp_path: Path) -> None:
+    simulator = Simulator(load_config(config_file("demo")), speed=1.0)
+    async with rtu_corruptor(tmp_path, Corruption.FUNCTION_CODE) as (proxy, line, units_end):
+        proxy.targets = {11}
+        async with simulator.running(serial=units_end, baudrate=19200, parity="N"):
+            result = await scan(
+                SerialBus(type="rtu", device=line),
+                range(11, 13),
+                [LineSetting(19200, "N", 1)],
+                timeout_s=TIMEOUT_S,
+            )
+    by_id = {f.unit_id: f for f in result.found}
+    assert by_id[12].profiles == ["reference-head"]
+    assert "malformed reply" in (by_id[11].garbage or "")
+
+
+async def test_the_draft_check_says_what_the_found_units_lack(
+    pty_pair: tuple[str, str], tmp_path: Path
+) -> None:
+    """Heads that answer without their outdoor unit: the draft is written, and the scan says
+    why `check-config` refuses it."""
+    line, units_end = pty_pair
+    draft = tmp_path / "draft.toml"
+    simulator = Simulator(load_config(config_file("demo")), speed=1.0)
+    async with simulator.running(serial=units_end, baudrate=19200, parity="N"):
+        code, out, err = await minisplit(
+            "scan", "--serial", line, "--ids", "11-12", "--baudrate", "19200", "--parity", "E",
+            "--write-config", str(draft),
+        )  # fmt: skip
+    assert code == 1
+    assert [row.split()[0] for row in out.splitlines()[2:-1]] == ["11", "12"]
+    assert f"`minisplit check-config {draft}` refuses the draft:" in err
+    assert "the config needs an [outdoor_unit]" in err
+    assert 'id = "unit12"' in draft.read_text(encoding="utf-8")
+
+
+async def test_a_link_that_drops_during_the_scan_ends_it_with_the_reason() -> None:
+    """A gateway that closes the connection on the first request."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        bus = TcpBus(type="tcp", host="127.0.0.1", port=port)
+        with pytest.raises(TransportError, match="the link dropped during the scan, at id 5"):
+            await scan(bus, range(5, 8), COMMON_SETTINGS, timeout_s=1.0)
+    finally:
+        server.close()
+        await server.wait_closed()

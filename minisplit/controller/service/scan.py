@@ -13,7 +13,13 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from minisplit.drivers.bus import BusError, BusScheduler, DeviceTimeout, ModbusExceptionReply
+from minisplit.drivers.bus import (
+    BusDisconnected,
+    BusError,
+    BusScheduler,
+    DeviceTimeout,
+    ModbusExceptionReply,
+)
 from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.profile import (
     DeviceProfile,
@@ -23,7 +29,7 @@ from minisplit.drivers.profile import (
     shipped_profile_names,
 )
 from minisplit.drivers.registers import ReadBlock, decode, plan_reads
-from minisplit.drivers.transport import ClientFactory, ModbusClient, open_client
+from minisplit.drivers.transport import ModbusClient, TransportError, describe, open_client
 
 MAX_UNIT_ID = 247
 #: Per-id answer timeouts by default: an RTU frame at 9600 baud and a unit's turnaround fit in
@@ -186,6 +192,8 @@ class _Scanner:
             answers = [(first, await self._read(unit_id, _word_block(first.spec)))]
         except DeviceTimeout:
             return None
+        except BusDisconnected:
+            raise
         except BusError as err:
             found.garbage = _why(err, unit_id)
             return found
@@ -205,6 +213,8 @@ class _Scanner:
                 await self._details(unit_id, profile, found)
             if not matched:
                 await self._gateway_units(unit_id, found)
+        except BusDisconnected:
+            raise
         except BusError as err:
             found.garbage = _why(err, unit_id)
         return found
@@ -283,15 +293,23 @@ async def scan(
     found: list[Found] = []
     for setting in line:
         bus = _bus_for(base, setting, timeout_s)
-        client = await open_client(bus)  # a TransportError here says why the line is closed
-        scheduler = BusScheduler("scan", bus, offline_after=10, client_factory=_first(client))
+        factory = _FirstClient()
+        await factory.open(bus)  # a TransportError here says why the line is closed
+        scheduler = BusScheduler("scan", bus, offline_after=10, client_factory=factory)
         owner = asyncio.create_task(scheduler.run(), name="scan bus")
         try:
             await scheduler.wait_connected()
             scanner = _Scanner(scheduler, profiles)
             taken = {f.unit_id for f in found}
             for done, unit_id in enumerate(ids, 1):
-                if unit_id not in taken and (hit := await scanner.unit(unit_id, setting)):
+                try:
+                    hit = None if unit_id in taken else await scanner.unit(unit_id, setting)
+                except BusDisconnected as err:
+                    raise TransportError(
+                        f"{describe(bus)}: the link dropped during the scan, at id {unit_id} "
+                        f"({err})"
+                    ) from None
+                if hit is not None:
                     found.append(hit)
                 progress(str(setting or describe_tcp(base)), done, len(ids), len(found))
         finally:
@@ -304,15 +322,21 @@ def describe_tcp(bus: SerialBus | TcpBus) -> str:
     return f"{bus.host}:{bus.port}" if isinstance(bus, TcpBus) else bus.device
 
 
-def _first(client: ModbusClient) -> ClientFactory:
-    """A client factory that hands out the client already opened, then opens new ones (the
-    scheduler reconnects after a dropped link)."""
-    handed: list[ModbusClient] = []
+class _FirstClient:
+    """The scheduler's client factory: the client opened before the scan (so that a line that
+    cannot be opened ends the scan with its reason, where the scheduler would retry), then new
+    ones (it reconnects after a dropped link)."""
 
-    async def factory(bus: SerialBus | TcpBus, on_lost: Callable[[], None]) -> ModbusClient:
-        if not handed:
-            handed.append(client)
-            return client
-        return await open_client(bus, on_lost)
+    def __init__(self) -> None:
+        self.opened: ModbusClient | None = None
+        self.on_lost: Callable[[], None] = lambda: None
 
-    return factory
+    async def open(self, bus: SerialBus | TcpBus) -> None:
+        self.opened = await open_client(bus, lambda: self.on_lost())
+
+    async def __call__(self, bus: SerialBus | TcpBus, on_lost: Callable[[], None]) -> ModbusClient:
+        client, self.opened = self.opened, None
+        if client is None:
+            return await open_client(bus, on_lost)
+        self.on_lost = on_lost
+        return client
