@@ -20,6 +20,7 @@ from minisplit.drivers.bus_config import SerialBus, TcpBus
 from minisplit.drivers.profile import load_profile
 from minisplit.drivers.transport import TransportError
 from minisplit.hil.broker import free_port
+from minisplit.hil.faults import Fault, FaultKind
 from minisplit.hil.simulator import Simulator
 from tests.fixtures.hostile_modbus import Corruption, rtu_corruptor, tcp_corruptor
 
@@ -297,3 +298,15 @@ async def test_a_link_that_drops_during_the_scan_ends_it_with_the_reason() -> No
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_unit_the_gateway_has_lost_is_no_indoor_unit() -> None:
+    """CoolMasterNet's `indoor_comm_failure` set for the kitchen's VA 2: the gateway still
+    serves its registers, but it is not listed."""
+    simulator = Simulator(load_config(config_file("demo-gateway")), speed=1.0)
+    simulator.faults.add(
+        Fault(FaultKind.SENSOR_VALUE, "kitchen", register="indoor_comm_failure", value=1)
+    )
+    async with simulator.running(tcp=TCP_LOCAL):
+        result = await scan(tcp_bus(simulator), range(1, 2), COMMON_SETTINGS, timeout_s=TIMEOUT_S)
+    assert [u.index for u in result.found[0].indoor_units] == [1, 3, 4]
