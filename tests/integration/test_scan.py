@@ -7,6 +7,7 @@ clear message. Narrow id ranges keep each test to a second or two."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -310,3 +311,33 @@ async def test_a_unit_the_gateway_has_lost_is_no_indoor_unit() -> None:
     async with simulator.running(tcp=TCP_LOCAL):
         result = await scan(tcp_bus(simulator), range(1, 2), COMMON_SETTINGS, timeout_s=TIMEOUT_S)
     assert [u.index for u in result.found[0].indoor_units] == [1, 3, 4]
+
+
+async def test_a_device_silent_to_some_reads_costs_one_timeout_per_profile() -> None:
+    """A Modbus TCP device that refuses holding-register reads (exception 0x02) and ignores
+    input-register reads: it is an unknown device, each read says what came back, and each
+    gateway profile is given up at its first silent read (not 64 timeouts each)."""
+
+    async def refuse_holding(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                header = await reader.readexactly(7)  # MBAP: tid, protocol, length, unit id
+                pdu = await reader.readexactly(int.from_bytes(header[4:6]) - 1)
+                if pdu[0] == 3:
+                    writer.write(header[:4] + (3).to_bytes(2) + header[6:7] + bytes([0x83, 2]))
+                    await writer.drain()
+
+    server = await asyncio.start_server(refuse_holding, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        bus = TcpBus(type="tcp", host="127.0.0.1", port=port)
+        result = await scan(bus, range(7, 8), COMMON_SETTINGS, timeout_s=0.1)
+    finally:
+        server.close()
+        await server.wait_closed()
+    [found] = result.found
+    assert found.answers == ["holding 49: exception 0x02", "input 0: no answer"]
+    assert not found.known and found.garbage is None
+    # the presence read, the second identity read and one read per gateway profile that
+    # starts in the input table (DIII-net): two timeouts in all, well below 64
+    assert result.seconds < 1.0

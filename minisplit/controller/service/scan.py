@@ -37,6 +37,8 @@ MAX_UNIT_ID = 247
 DEFAULT_TIMEOUT_S = {"rtu": 0.1, "tcp": 0.03}
 #: Registers read for the report where a matched profile has them.
 DETAILS = ("firmware_version", "serial_number")
+#: What a read that timed out shows in the table (after the unit answered a first read).
+NO_ANSWER = "no answer"
 #: A flag register of a gateway's unit that says the gateway has lost that unit.
 LOST_FLAGS = ("indoor_comm_failure",)
 
@@ -177,11 +179,13 @@ class _Scanner:
         self.gateways = [p for p in profiles if p.unit_indices is not None]
 
     async def _read(self, unit_id: int, block: ReadBlock) -> list[int] | str:
-        """The words, or what came instead (raises DeviceTimeout: nothing came)."""
+        """The words, or what came instead: an exception reply, or NO_ANSWER."""
         try:
             return await self.bus.read(unit_id, block)
         except ModbusExceptionReply as err:
             return f"exception 0x{err.code:02X}"
+        except DeviceTimeout:
+            return NO_ANSWER
 
     async def unit(self, unit_id: int, setting: LineSetting | None) -> Found | None:
         if not self.probes:
@@ -190,8 +194,8 @@ class _Scanner:
         found = Found(unit_id, setting)
         try:
             answers = [(first, await self._read(unit_id, _word_block(first.spec)))]
-        except DeviceTimeout:
-            return None
+            if answers[0][1] == NO_ANSWER:
+                return None  # nothing at this address: the next id
         except BusDisconnected:
             raise
         except BusError as err:
@@ -233,16 +237,22 @@ class _Scanner:
             first, last = gateway.unit_indices
             units = []
             for index in range(first, last + 1):
-                if await self._unit_answers(unit_id, gateway.for_unit(index)):
+                answers = await self._unit_answers(unit_id, gateway.for_unit(index))
+                if answers is None:
+                    break  # silent at this profile's addresses: not this gateway (bounded time)
+                if answers:
                     units.append(IndoorUnit(index, gateway.name))
             if units:
                 found.profiles.append(gateway.name)
                 found.indoor_units += units
 
-    async def _unit_answers(self, unit_id: int, unit: DeviceProfile) -> bool:
+    async def _unit_answers(self, unit_id: int, unit: DeviceProfile) -> bool | None:
+        """Whether a gateway's unit reads as one; None when the read got no answer."""
         words_specs = [s for s in unit.registers.values() if not s.table.bits]
         plan = plan_reads(words_specs, unit.max_read_registers, reserved=unit.reserved)
         words = await self._read(unit_id, plan[0])
+        if words == NO_ANSWER:
+            return None
         if not isinstance(words, list) or all(w in (0, 0xFFFF) for w in words):
             return False
         for name in LOST_FLAGS:
@@ -311,14 +321,14 @@ async def scan(
                     ) from None
                 if hit is not None:
                     found.append(hit)
-                progress(str(setting or describe_tcp(base)), done, len(ids), len(found))
+                progress(str(setting or _line_name(base)), done, len(ids), len(found))
         finally:
             owner.cancel()
             await asyncio.gather(owner, return_exceptions=True)
     return ScanResult(found, line, ids, loop.time() - started)
 
 
-def describe_tcp(bus: SerialBus | TcpBus) -> str:
+def _line_name(bus: SerialBus | TcpBus) -> str:
     return f"{bus.host}:{bus.port}" if isinstance(bus, TcpBus) else bus.device
 
 
