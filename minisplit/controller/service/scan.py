@@ -141,41 +141,35 @@ def _word_block(spec: RegisterSpec) -> ReadBlock:
     return ReadBlock(spec.table, spec.address, spec.count, (spec,))
 
 
-@dataclass(frozen=True)
-class _Probe:
-    """One identity read and the profiles it tells apart."""
-
-    spec: RegisterSpec
-    profiles: tuple[DeviceProfile, ...]
-
-
-def _identity_probes(profiles: Iterable[DeviceProfile]) -> list[_Probe]:
-    """One read per distinct identity register location, the profiles that check it there."""
-    by_place: dict[tuple[Table, int, int], list[DeviceProfile]] = {}
-    specs: dict[tuple[Table, int, int], RegisterSpec] = {}
+def _identity_reads(profiles: Iterable[DeviceProfile]) -> list[RegisterSpec]:
+    """One register per distinct identity register location of ``profiles``, in their order."""
+    places: dict[tuple[Table, int, int], RegisterSpec] = {}
     for profile in profiles:
         for name in profile.identity:
-            spec = profile[name]
-            place = (spec.table, spec.address, spec.count)
-            by_place.setdefault(place, []).append(profile)
-            specs.setdefault(place, spec)
-    return [_Probe(specs[place], tuple(ps)) for place, ps in by_place.items()]
+            places.setdefault(_place(profile[name]), profile[name])
+    return list(places.values())
 
 
-def _matches(profile: DeviceProfile, spec: RegisterSpec, words: Sequence[int]) -> bool:
-    return all(
-        profile[name].table is not spec.table
-        or profile[name].address != spec.address
-        or decode(profile[name], words) in profile.identity_raws(name)
-        for name in profile.identity
-    )
+def _place(spec: RegisterSpec) -> tuple[Table, int, int]:
+    return spec.table, spec.address, spec.count
+
+
+def _matches(profile: DeviceProfile, read: dict[tuple[Table, int, int], list[int] | str]) -> bool:
+    """Whether every identity register of ``profile`` read one of its values."""
+    for name in profile.identity:
+        words = read.get(_place(profile[name]))
+        if not isinstance(words, list) or decode(profile[name], words) not in (
+            profile.identity_raws(name)
+        ):
+            return False
+    return bool(profile.identity)
 
 
 class _Scanner:
     def __init__(self, bus: BusScheduler, profiles: list[DeviceProfile]) -> None:
         self.bus = bus
         self.profiles = profiles
-        self.probes = _identity_probes(profiles)
+        self.probes = _identity_reads(profiles)
         self.gateways = [p for p in profiles if p.unit_indices is not None]
 
     async def _read(self, unit_id: int, block: ReadBlock) -> list[int] | str:
@@ -193,7 +187,7 @@ class _Scanner:
         first, *others = self.probes
         found = Found(unit_id, setting)
         try:
-            answers = [(first, await self._read(unit_id, _word_block(first.spec)))]
+            answers = [(first, await self._read(unit_id, _word_block(first)))]
             if answers[0][1] == NO_ANSWER:
                 return None  # nothing at this address: the next id
         except BusDisconnected:
@@ -203,15 +197,11 @@ class _Scanner:
             return found
         try:
             for probe in others:
-                answers.append((probe, await self._read(unit_id, _word_block(probe.spec))))
+                answers.append((probe, await self._read(unit_id, _word_block(probe))))
             for probe, words in answers:
-                found.answers.append(f"{probe.spec.table} {probe.spec.address}: {_shown(words)}")
-                if isinstance(words, list):
-                    found.profiles += [
-                        p.name
-                        for p in probe.profiles
-                        if _matches(p, probe.spec, words) and p.name not in found.profiles
-                    ]
+                found.answers.append(f"{probe.table} {probe.address}: {_shown(words)}")
+            read = {_place(probe): words for probe, words in answers}
+            found.profiles = [p.name for p in self.profiles if _matches(p, read)]
             matched = [p for p in self.profiles if p.name in found.profiles]
             for profile in matched[:1]:
                 await self._details(unit_id, profile, found)
