@@ -18,7 +18,7 @@ from minisplit.controller.config import ConfigError, config_file, load_config, p
 from minisplit.controller.service.scan import COMMON_SETTINGS, LineSetting, scan
 from minisplit.controller.service.scan_command import draft_config, table
 from minisplit.drivers.bus_config import SerialBus, TcpBus
-from minisplit.drivers.profile import load_profile
+from minisplit.drivers.profile import load_profile, load_profile_file
 from minisplit.drivers.transport import TransportError
 from minisplit.hil.broker import free_port
 from minisplit.hil.faults import Fault, FaultKind
@@ -27,6 +27,7 @@ from tests.fixtures.hostile_modbus import Corruption, rtu_corruptor, tcp_corrupt
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 0.2  # per id: a loaded machine's simulator still answers within it
 TCP_LOCAL = ("127.0.0.1", 0)
 
@@ -340,3 +341,25 @@ async def test_a_device_silent_to_some_reads_costs_one_timeout_per_profile() -> 
     assert not found.known and found.garbage is None
     # three timeouts: the second identity read and the first read of each gateway profile
     assert result.seconds < 1.5
+
+
+async def test_a_profile_matches_only_when_each_of_its_identity_registers_does(
+    tmp_path: Path,
+) -> None:
+    """A profile that also wants firmware 999: the reference head (firmware 258) is not one."""
+    text = (ROOT / "config/profiles/reference-head.toml").read_text(encoding="utf-8")
+    picky = text.replace('name = "reference-head"', 'name = "picky-head"').replace(
+        "identity = { device_kind = 2 }", "identity = { device_kind = 2, firmware_version = 999 }"
+    )
+    (tmp_path / "picky.toml").write_text(picky, encoding="utf-8")
+    profiles = [load_profile("reference-head"), load_profile_file(tmp_path / "picky.toml")]
+    simulator = Simulator(load_config(config_file("demo")), speed=1.0)
+    async with simulator.running(tcp=TCP_LOCAL):
+        result = await scan(
+            tcp_bus(simulator),
+            range(11, 12),
+            COMMON_SETTINGS,
+            timeout_s=TIMEOUT_S,
+            profiles=profiles,
+        )
+    assert result.found[0].profiles == ["reference-head"]
