@@ -23,6 +23,7 @@ from minisplit.controller.config import (
     load_config,
 )
 from minisplit.controller.online_check import run_online_check
+from minisplit.controller.service import scan_command
 from minisplit.controller.service.install import InstallError, InstallOptions, install, user_name
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that use it
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--speed", type=_positive, default=60.0)
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
+    scan_command.add_parser(sub)
     return parser
 
 
@@ -468,6 +470,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return check_config(args.file, args.online)
     if args.command == "probe":
         return probe.run_probe(args)
+    if args.command == "scan":
+        return scan_command.run(args)
     if args.command == "install":
         options = InstallOptions(
             args.config, args.root, args.user, args.dry_run, not args.no_systemctl
