@@ -10,7 +10,7 @@ import os
 import select
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
@@ -460,18 +460,34 @@ def _reader_gone() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
+@contextlib.contextmanager
+def _line_quiet(log_level: str) -> Iterator[None]:
+    """An installer's one-shot commands print what they found: the line's INFO lines
+    ("connected to …") would only sit between their output (``--log-level DEBUG`` keeps them).
+    The level is put back after, for whoever runs the command in-process."""
+    bus_log = logging.getLogger("minisplit.drivers.bus")
+    level = bus_log.level
+    if log_level == "INFO":
+        bus_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        bus_log.setLevel(level)
+
+
 def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    if args.command == "check-config":
-        return check_config(args.file, args.online)
-    if args.command == "probe":
-        return probe.run_probe(args)
-    if args.command == "scan":
-        return scan_command.run(args)
+    if args.command in ("check-config", "probe", "scan"):
+        with _line_quiet(args.log_level):
+            if args.command == "check-config":
+                return check_config(args.file, args.online)
+            if args.command == "probe":
+                return probe.run_probe(args)
+            return scan_command.run(args)
     if args.command == "install":
         options = InstallOptions(
             args.config, args.root, args.user, args.dry_run, not args.no_systemctl

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -210,3 +211,20 @@ def test_refused_while_a_controller_runs_with_the_config(tmp_path, capsys):
 def test_bad_arguments_are_refused_with_exit_2(argv, says, capsys):
     assert main(["probe", *argv]) == 2
     assert says in capsys.readouterr().err
+
+
+async def test_the_line_s_info_lines_stay_out_of_the_output_and_the_level_comes_back(
+    tmp_path, capsys, caplog
+):
+    """At the default log level the bus's "connected to …" would sit among the registers; the
+    command quiets it while it runs, and leaves the logger as it found it."""
+    caplog.set_level(logging.INFO)
+    bus_log = logging.getLogger("minisplit.drivers.bus")
+    before = bus_log.level
+    async with demo_simulator(tmp_path) as (_, port):
+        config = str(demo_config(tmp_path, port))
+        argv = ["probe", "-c", config, "--zone", "living"]
+        assert await asyncio.to_thread(main, argv) == 0
+    assert not [r for r in caplog.records if r.name == "minisplit.drivers.bus"]
+    assert bus_log.level == before
+    assert capsys.readouterr().out.startswith("zone living")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -73,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         f"{timeout_s:g} s per silent id: at most ~{rounds * len(ids) * timeout_s:.1f} s",
         file=sys.stderr,
     )
-    logging.getLogger("minisplit.drivers.bus").setLevel(logging.WARNING)  # its "connected"
     try:
         result = asyncio.run(
             scan(base, ids, settings, timeout_s=timeout_s, progress=_Progress(sys.stderr))
