@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import shutil
 import socket
 import tempfile
@@ -19,16 +20,34 @@ class NoBroker(RuntimeError):
     """Neither mosquitto nor amqtt (the `demo` extra) is installed."""
 
 
+# Ports the kernel never hands out on its own (below Linux's default ephemeral range,
+# 32768-60999): a port taken from here and bound a moment later cannot meanwhile become the
+# local end of some outgoing connection, or another bind(0)'s answer (CI saw exactly that).
+_QUIET_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
-    """``preferred`` when it can be bound now, else any free port."""
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise OSError("no free port")
+    """``preferred`` when it can be bound now, else a free port outside the ephemeral range
+    that this process has not handed out before."""
+    if preferred and _bindable(host, preferred):
+        return preferred
+    chooser = random.Random()
+    for _ in range(200):
+        port = chooser.choice(_QUIET_PORTS)
+        if port not in _handed_out and _bindable(host, port):
+            _handed_out.add(port)
+            return port
+    raise OSError(f"no free port on {host} in {_QUIET_PORTS.start}-{_QUIET_PORTS.stop - 1}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def mosquitto_path() -> str | None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -29,6 +30,27 @@ async def test_local_broker_carries_a_retained_message(use_mosquitto, monkeypatc
 def test_free_port_prefers_the_wanted_one_when_free():
     port = broker.free_port()
     assert broker.free_port("127.0.0.1", port) == port
+
+
+def test_free_ports_come_from_outside_the_kernels_ephemeral_range_and_never_twice():
+    """A port from bind(0) is released before the simulator binds it, and in that moment the
+    kernel handed it to an outgoing connection: CI saw "cannot serve Modbus TCP on
+    127.0.0.1:33817". Ports the kernel never allocates on its own cannot be taken that way."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+    low = int(ephemeral.split()[0])
+    ports = [broker.free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert all(1024 < port < low for port in ports)
+
+
+def test_a_taken_preferred_port_gives_another():
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", broker.free_port()))
+        held.listen()
+        taken = held.getsockname()[1]
+        assert broker.free_port("127.0.0.1", taken) != taken
 
 
 async def test_without_mosquitto_or_amqtt_the_broker_says_what_to_install(monkeypatch):
