@@ -1,4 +1,5 @@
-"""The `minisplit` command line: run, sim, check-config, probe, bench, install, demo."""
+"""The `minisplit` command line: run, sim, check-config, probe, scan, test-head, commission,
+bench, install, demo."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
-from minisplit.controller import probe
+from minisplit.controller import commission_report, head_trial_command, probe
 from minisplit.controller.config import (
     ConfigError,
     LoadedConfig,
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=_positive, default=60.0)
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
     scan_command.add_parser(sub)
+    head_trial_command.add_parser(sub)
+    commission_report.add_parser(sub)
     return parser
 
 
@@ -463,16 +466,22 @@ def _reader_gone() -> bool:
 @contextlib.contextmanager
 def _line_quiet(log_level: str) -> Iterator[None]:
     """An installer's one-shot commands print what they found: the line's INFO lines
-    ("connected to …") would only sit between their output (``--log-level DEBUG`` keeps them).
-    The level is put back after, for whoever runs the command in-process."""
-    bus_log = logging.getLogger("minisplit.drivers.bus")
-    level = bus_log.level
+    ("connected to …") and, for test-head, the service's ("head found: …") would only sit
+    between their output (``--log-level DEBUG`` keeps them). The levels are put back after,
+    for whoever runs the command in-process."""
+    logs = [logging.getLogger(name) for name in _CHATTY_LOGS]
+    levels = [log.level for log in logs]
     if log_level == "INFO":
-        bus_log.setLevel(logging.WARNING)
+        for log in logs:
+            log.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        bus_log.setLevel(level)
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
+
+
+_CHATTY_LOGS = ("minisplit.drivers.bus", "minisplit.controller.service")
 
 
 def _command(argv: Sequence[str] | None) -> int:
@@ -481,12 +490,16 @@ def _command(argv: Sequence[str] | None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    if args.command in ("check-config", "probe", "scan"):
+    if args.command in ("check-config", "probe", "scan", "test-head", "commission"):
         with _line_quiet(args.log_level):
             if args.command == "check-config":
                 return check_config(args.file, args.online)
             if args.command == "probe":
                 return probe.run_probe(args)
+            if args.command == "test-head":
+                return head_trial_command.run(args)
+            if args.command == "commission":
+                return commission_report.run(args)
             return scan_command.run(args)
     if args.command == "install":
         options = InstallOptions(

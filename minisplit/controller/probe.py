@@ -193,7 +193,7 @@ def target_from_args(args: argparse.Namespace) -> UnitTarget:
                 "-c takes the unit from the config: leave out --tcp/--serial,"
                 " --unit-id, --profile and --unit-index"
             )
-        return _config_target(_loaded(args.config), args.zone, args.unit)
+        return _config_target(loaded_or_refusal(args.config), args.zone, args.unit)
     if args.zone or args.unit:
         raise UnitAccessError("--zone and --unit name a unit of a config: give it with -c")
     if not direct or args.unit_id is None or not args.profile:
@@ -226,7 +226,8 @@ def _direct_bus(args: argparse.Namespace) -> SerialBus | TcpBus:
     return TcpBus(type="tcp", host=host, port=int(port))
 
 
-def _loaded(path: Path) -> LoadedConfig:
+def loaded_or_refusal(path: Path) -> LoadedConfig:
+    """The config, or UnitAccessError saying what is wrong with it."""
     try:
         return load_config(path)
     except ConfigError as err:

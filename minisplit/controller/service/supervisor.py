@@ -124,6 +124,10 @@ class Supervisor:
         """The config's one system (ValueError where it has several)."""
         return self.systems[self.loaded.only_system.name]
 
+    def system_of(self, zone_id: str) -> SystemControl:
+        """The system whose heads include the zone's."""
+        return self._system_of[zone_id]
+
     @property
     def odu(self) -> OduLink:
         """The link to the one system's outdoor unit (KeyError where it has none)."""
