@@ -48,6 +48,16 @@ def _trial_rows(trial: TrialResult) -> list[list[str]]:
     return [[check.name, check.verdict, check.detail] for check in trial.checks]
 
 
+def _sensor_note(report: Commissioning) -> list[Block]:
+    far = [s.zone for s in report.sensors if s.gap_k is not None and abs(s.gap_k) > SENSOR_GAP_K]
+    if not far:
+        return []
+    return [
+        f"Heads reading over {SENSOR_GAP_K:g} K from their room's remote sensor: {', '.join(far)}"
+        " (the controller regulates on the remote sensor; check where it hangs)."
+    ]
+
+
 def sections(report: Commissioning) -> list[Section]:
     """The report's sections in order, each a heading and its paragraphs and tables."""
     if not report.healthy:
@@ -63,6 +73,7 @@ def sections(report: Commissioning) -> list[Section]:
                 f"Commissioned on {report.started} (finished {report.finished}) on host"
                 f" `{report.host}` with {report.software}; config `{report.config_path}`.",
                 f"Result: **{'OK' if report.healthy else 'NEEDS ATTENTION'}** ({verdict}).",
+                *_sensor_note(report),
             ],
         ),
         ("Lines", [(["bus", "settings"], [[name, line] for name, line in report.lines])]),
@@ -241,11 +252,20 @@ def add_parser(sub: Any) -> None:
         help="try only this zone's head (repeat for several; default: every zone)",
     )
     command.add_argument("--no-trial", action="store_true", help="do not switch heads on")
+    command.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="engineering: timers N× faster, in step with `minisplit sim --speed N`",
+    )
 
 
 def _bad(args: argparse.Namespace) -> str | None:
     if not 5 <= args.poll_seconds <= 3600:
         return "--poll-seconds takes 5 to 3600"
+    if not 0 < args.time_scale <= 1000:
+        return "--time-scale takes above 0 and at most 1000"
     if args.no_trial and args.trial_zones:
         return "--try and --no-trial exclude each other"
     if not args.no_trial and not MIN_MINUTES <= args.minutes <= 60:
@@ -288,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
                     trial_mode=None if args.no_trial else ZoneMode(args.mode),
                     trial_s=args.minutes * 60,
                     trial_zones=args.trial_zones,
+                    time_scale=args.time_scale,
                     show=show,
                 )
             )

@@ -40,7 +40,7 @@ async def test_a_whole_report_of_the_demo_house(tmp_path):
             zone_extra={"living": 'remote_sensor_topic = "sensors/living"'},
         )
         async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-            await client.publish("sensors/living", "19.25", retain=True)
+            await client.publish("sensors/living", "12.25", retain=True)
         loaded = with_heartbeat(load_config(path), 600)
         async with Simulator(loaded, speed=SPEED).running(tcp=("127.0.0.1", port)) as sim:
             report = await commission(
@@ -59,9 +59,9 @@ async def test_a_whole_report_of_the_demo_house(tmp_path):
     assert all(u.firmware == "258" for u in report.units)
     assert all(u.polls >= 2 and u.answered == u.polls for u in report.units)
     living = next(s for s in report.sensors if s.zone == "living")
-    assert living.remote_c == 19.25
+    assert living.remote_c == 12.25
     assert living.head_c is not None and head_air is not None
-    assert living.gap_k == pytest.approx(living.head_c - 19.25)
+    assert living.gap_k == pytest.approx(living.head_c - 12.25)
     assert next(s for s in report.sensors if s.zone == "kitchen").remote == "none configured"
     (trial,) = report.trials
     assert trial.passed and trial.target.startswith("zone living")
@@ -76,7 +76,8 @@ async def test_a_whole_report_of_the_demo_house(tmp_path):
         "The config used",
     ):
         assert f"## {heading}" in text
-    assert "| living | " in text and "19.2 °C" in text
+    assert "| living | " in text and "12.2 °C" in text
+    assert "remote sensor: living (the controller regulates" in text  # over 1.5 K: said
     assert f"port = {port}" in text  # the config, as it was used
     page = html_page(report)
     checker = _Tags()
@@ -127,6 +128,7 @@ async def test_a_unit_at_a_wrong_id_makes_a_report_that_says_so(tmp_path, capsys
         (["-o", "r.md", "--minutes", "2"], "--minutes takes 5 to 60"),
         (["-o", "r.md", "--try", "attic"], "--try attic: no such zone (zones: living"),
         (["-o", "r.md", "--try", "living", "--no-trial"], "exclude each other"),
+        (["-o", "r.md", "--time-scale", "0"], "--time-scale takes above 0"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_unit_is_contacted(

@@ -171,6 +171,7 @@ async def test_refused_while_the_controller_runs_with_the_config(tmp_path, capsy
         (["--zone", "living", "--minutes", "1"], "--minutes takes 5 to 60"),
         (["--zone", "living", "--setpoint", "45"], "--setpoint 45 is outside zone living's"),
         (["--zone", "living", "--mode", "dry"], "invalid choice: 'dry'"),
+        (["--zone", "living", "--time-scale", "-3"], "--time-scale takes above 0"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_unit_is_contacted(tmp_path, capsys, argv, said):
