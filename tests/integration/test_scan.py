@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 from pathlib import Path
 
@@ -106,6 +107,11 @@ async def test_a_gateway_lists_the_indoor_units_behind_its_address(
     assert [(z.unit_id, z.unit_index, z.profile) for z in loaded.config.zones] == [
         (1, i, profile) for i in indices
     ]
+    # Its commented lines, uncommented as an installer would, make a valid config too.
+    uncommented = re.sub(r"(?m)^# (\[mqtt\]|\w+ = )", r"\1", draft_config(result, bus))
+    filled = parse_config(uncommented).config
+    assert filled.mqtt is not None and filled.mqtt.username == "minisplit"
+    assert {str(z.initial_mode) for z in filled.zones} == {"heat"}
 
 
 async def test_rtu_over_a_pty_finds_the_units_once_at_the_first_line_setting(

@@ -216,7 +216,19 @@ def draft_config(result: ScanResult, base: SerialBus | TcpBus) -> str:
             ]
             if index is not None:
                 lines.append(f"unit_index = {index}")
-            lines += [f'profile = "{profile_name}"', ""]
+            lines += [
+                f'profile = "{profile_name}"',
+                '# initial_mode = "heat"     # the mode of its first start (else off)',
+                "",
+            ]
+    lines += [
+        "# The broker Home Assistant uses (docs/install.md, step 9):",
+        "# [mqtt]",
+        '# host = "localhost"',
+        '# username = "minisplit"',
+        '# password_file = "/etc/minisplit/mqtt-password"',
+        "",
+    ]
     return "\n".join(lines)
 
 
