@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     rounds = len(settings) if isinstance(base, SerialBus) else 1
     print(
         f"scanning ids {ids.start}-{ids.stop - 1} at {rounds} line setting(s), "
-        f"{timeout_s:g} s per silent id: at most ~{rounds * len(ids) * timeout_s:.1f} s",
+        f"{timeout_s:g} s per silent id: about {rounds * len(ids) * timeout_s:.1f} s, and a"
+        " few reads more per unit that answers",
         file=sys.stderr,
     )
     try:
