@@ -94,7 +94,11 @@ class MetricsRecorder:
         self._window_j = 0.0
         self.peak_w = 0.0
         self._targets_seen: tuple[ZoneTarget, ...] | None = None
-        self._on: list[tuple[int, float, float, float, float]] = []
+        self._on: list[tuple[int, float, float, float, float, int]] = []
+        # Mean offset of the room from the setpoint: K·s and s, while heating (heat mode) and
+        # while cooling (cool, dry), apart (`SIDES`); heat_cool and fan_only are in neither.
+        self._offset_ks = [0.0, 0.0]
+        self._offset_s = [0.0, 0.0]
 
     def record(
         self,
@@ -116,7 +120,8 @@ class MetricsRecorder:
         self.heat_j += abs(heat_w) * dt_s
         # The sums in locals while the zones add to them, in the same order as one by one.
         error_sq_ks, on_s = self.error_sq_ks, self.on_s
-        for i, band_low, band_high, low, high in self._zones_on(targets):
+        offset_ks, offset_s = self._offset_ks, self._offset_s
+        for i, band_low, band_high, low, high, side in self._zones_on(targets):
             # `deviations` spelled out: the call costs more than its arithmetic, every step of
             # every zone.
             air = air_c[i]
@@ -130,6 +135,9 @@ class MetricsRecorder:
             error = air - low if low == high else _beyond(air, low, high)
             error_sq_ks += error**2 * dt_s
             on_s += dt_s
+            if side < 2:
+                offset_ks[side] += (air - low) * dt_s
+                offset_s[side] += dt_s
         self.error_sq_ks, self.on_s = error_sq_ks, on_s
         window = t_s // PEAK_WINDOW_S
         if window != self._window:
@@ -141,13 +149,14 @@ class MetricsRecorder:
 
     def _zones_on(
         self, targets: Sequence[ZoneTarget]
-    ) -> list[tuple[int, float, float, float, float]]:
-        """(zone index, band low and high, low and high setpoint) of each zone that is on,
-        worked out again only when a target changes (they hold between schedule switches)."""
+    ) -> list[tuple[int, float, float, float, float, int]]:
+        """(zone index, band low and high, low and high setpoint, side) of each zone that is
+        on, worked out again only when a target changes (they hold between schedule switches);
+        side 0 heating only, 1 cooling only, 2 neither or both."""
         seen = tuple(targets)
         if seen != self._targets_seen:
             self._targets_seen = seen
-            self._on = [(i, *t.band, t.low, t.high) for i, t in enumerate(seen) if t.on]
+            self._on = [(i, *t.band, t.low, t.high, _side(t)) for i, t in enumerate(seen) if t.on]
         return self._on
 
     @property
@@ -190,5 +199,20 @@ class MetricsRecorder:
             "starts_per_hour": max(self.starts_by_hour.values(), default=0),
             "shortest_run_s": None if self.shortest_run_s is None else round(self.shortest_run_s),
             "rms_error_k": round(math.sqrt(self.error_sq_ks / self.on_s), 3) if self.on_s else None,
+            # The room's mean offset from the setpoint while heating and while cooling: how
+            # warm (or cool) a controller keeps the house, to compare energy at equal comfort.
+            "mean_offset_heat_k": _mean(self._offset_ks[0], self._offset_s[0]),
+            "mean_offset_cool_k": _mean(self._offset_ks[1], self._offset_s[1]),
             "speed_ratio": round(self.duration_s / wall_s) if wall_s > 0 else None,
         }
+
+
+def _side(target: ZoneTarget) -> int:
+    """0: the mode heats only (heat); 1: it cools only (cool, dry); 2: both or neither."""
+    if target.heats != target.cools:
+        return 0 if target.heats else 1
+    return 2
+
+
+def _mean(total_ks: float, seconds: float) -> float | None:
+    return round(total_ks / seconds, 3) if seconds else None

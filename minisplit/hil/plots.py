@@ -28,7 +28,11 @@ SETPOINT_LABEL = "setpoint (dashed)"
 BAND_LABEL = "comfort band (shaded)"
 DEFROST_LABEL = "defrost"
 # The figures in the KPI table: the bench's table's but the controller's own record.
-KPI_COLUMNS = [c for c in TABLE_COLUMNS if c[0] not in ("rms_error_k", "speed_ratio")]
+KPI_COLUMNS = [
+    c
+    for c in TABLE_COLUMNS
+    if c[0] not in ("rms_error_k", "speed_ratio", "mean_offset_heat_k", "mean_offset_cool_k")
+]
 
 
 def dates(times_s: Sequence[float]) -> list[float]:

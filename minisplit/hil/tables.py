@@ -20,6 +20,8 @@ TABLE_COLUMNS = (
     ("starts_per_hour", "max st/h", "{}"),
     ("shortest_run_s", "min run s", "{}"),
     ("rms_error_k", "RMS K", "{:.2f}"),
+    ("mean_offset_heat_k", "heat off. K", "{:+.2f}"),
+    ("mean_offset_cool_k", "cool off. K", "{:+.2f}"),
     ("speed_ratio", "sim s/s", "{:,}"),
 )
 

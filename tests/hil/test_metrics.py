@@ -106,3 +106,29 @@ def test_a_step_needs_one_air_temperature_and_target_per_zone():
 def test_discomfort_is_reported_by_zone():
     recorder = run([(19.5, HEAT_21, 0.0, 0.0, False)] * 60)
     assert recorder.discomfort_ks == pytest.approx({"a": 3600.0, "b": 0.0})
+
+
+def test_mean_offset_from_the_setpoint_is_kept_apart_for_heating_and_cooling():
+    """An hour 0.4 K under 21 °C heating and half an hour 0.7 K over it, 20 minutes 1.0 K
+    over 25 °C cooling; heat_cool, fan-only and off time count in neither."""
+    heat = ZoneTarget(True, 21.0, 21.0, heats=True, cools=False)
+    cool = ZoneTarget(True, 25.0, 25.0, heats=False, cools=True)
+    heat_cool = ZoneTarget(True, 20.0, 24.0)
+    fan = ZoneTarget(True, 21.0, 21.0, heats=False, cools=False)
+    steps = (
+        [(20.6, heat, 0.0, 0.0, False)] * 60
+        + [(21.7, heat, 0.0, 0.0, False)] * 30
+        + [(26.0, cool, 0.0, 0.0, False)] * 20
+        + [(18.0, heat_cool, 0.0, 0.0, False)] * 30
+        + [(30.0, fan, 0.0, 0.0, False)] * 10
+        + [(10.0, OFF, 0.0, 0.0, False)] * 10
+    )
+    summary = run(steps).summary(1.0)
+    assert summary["mean_offset_heat_k"] == pytest.approx((60 * -0.4 + 30 * 0.7) / 90, abs=1e-3)
+    assert summary["mean_offset_cool_k"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_without_time_in_a_mode_its_mean_offset_is_none():
+    summary = run([(20.0, ZoneTarget(True, 21.0, 21.0, cools=False), 0.0, 0.0, False)]).summary(1)
+    assert summary["mean_offset_heat_k"] == pytest.approx(-1.0)
+    assert summary["mean_offset_cool_k"] is None
