@@ -130,7 +130,8 @@ def test_a_lift_raises_the_heating_aim_and_holds_the_integral():
     the integral it had does not move while it heats up for the defrost."""
     tuning = ControlTuning(frost=TUNING)
     unit = UnitInput(OBSERVATION, True, False, coil_below_freezing=True)
-    zones = {"a": zone(ZoneMode.HEAT, 20.7, target=21.0)}  # aim 20.6 (band offset 0.4)
+    aim = 21.0 - tuning.pi.band_offset_k
+    zones = {"a": zone(ZoneMode.HEAT, aim + 0.1, target=21.0)}
     quiet, out = control_step(ControlState(), zones, unit, 0.0, tuning)
     assert out.zones["a"].action == "idle"
     learned = FrostState(run_s=6000.0, interval_s=6000.0, defrosting=False, seen_defrost=True)
