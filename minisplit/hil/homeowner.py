@@ -17,6 +17,7 @@ from collections.abc import Callable
 import aiomqtt
 
 from minisplit.controller.config import MqttConfig
+from minisplit.controller.core.schedule import settings_transitions
 from minisplit.controller.core.settings import ZoneSettings
 from minisplit.controller.core.transitions import (
     SetFan,
@@ -33,7 +34,7 @@ from minisplit.controller.service.discovery import ONLINE, Topics
 from minisplit.controller.service.mqtt_bridge import mqtt_client
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius
 from minisplit.drivers.cancellation import raise_if_cancelling
-from minisplit.hil.scenario import Scenario, settings_transitions
+from minisplit.hil.scenario import Scenario
 from minisplit.hil.weather import format_time_of_year
 
 LOG = logging.getLogger(__name__)

@@ -2,10 +2,10 @@
 
 One typed value per change (`SetMode`, `SetTarget`, ...), whoever asks for it: an MQTT command
 (`minisplit/controller/service/commands.py` parses the payload into one), a press on a head's
-handheld remote (`minisplit/controller/core/handheld.py`) or a switch point of a benchmark schedule
-(`minisplit/hil/scenario.py`). The rules of a change (switching off remembers the mode, a manual
-setpoint ends a preset, heat_cool keeps its deadband) live here once, in `apply_zone` and
-`apply_unit`.
+handheld remote (`minisplit/controller/core/handheld.py`) or a switch point of a weekly
+program (`minisplit/controller/core/schedule.py`). The rules of a change (switching off
+remembers the mode, a manual setpoint ends a preset, heat_cool keeps its deadband) live here
+once, in `apply_zone` and `apply_unit`.
 """
 
 from __future__ import annotations
