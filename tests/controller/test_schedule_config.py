@@ -116,6 +116,7 @@ def test_check_config_prints_each_zones_program(tmp_path, capsys):
             'preset = "sleep"\n',
             'preset = "sleep"\n\n[[zones.schedule]]\nat = "09:00"\ndays = ["sat", "sun"]\n'
             'mode = "heat_cool"\ntemperature_low = 20.5\ntemperature_high = 25\nfan = "low"\n',
+            1,
         )
     )
     assert main(["check-config", str(config)]) == 0
@@ -125,3 +126,17 @@ def test_check_config_prints_each_zones_program(tmp_path, capsys):
     assert "program: 22:00 every day: heat 17.5 °C preset sleep\n" in bedroom
     assert "program: 09:00 sat,sun: heat_cool 20.5-25 °C fan low\n" in bedroom
     assert out.count("program:") == 3
+
+
+def test_the_example_configs_commented_program_is_a_valid_one():
+    text = re.sub(
+        r"^# (\[\[zones\.schedule\]\]|at =|days =|mode =|temperature =|preset =)",
+        r"\1",
+        EXAMPLE,
+        flags=re.MULTILINE,
+    )
+    office = parse_config(text, "example.toml").config.zones[3]
+    assert [point.summary() for point in office.schedule] == [
+        "06:30 mon,tue,wed,thu,fri: heat 21 °C",
+        "22:00 every day: heat 18 °C preset sleep",
+    ]
