@@ -24,6 +24,7 @@ from minisplit.controller.core.transitions import (
     SetMode,
     SetPower,
     SetPreset,
+    SetSchedule,
     SetSwing,
     SetSwingHorizontal,
     SetTarget,
@@ -61,6 +62,8 @@ def command_message(change: ZoneTransition, unit: TemperatureUnit) -> tuple[str,
         return "power", "ON" if change.on else "OFF"
     if isinstance(change, SetSwing):
         return "swing_mode", change.position.value
+    if isinstance(change, SetSchedule):
+        return "schedule", "ON" if change.on else "OFF"
     assert isinstance(change, SetSwingHorizontal)
     return "swing_horizontal_mode", change.position.value
 

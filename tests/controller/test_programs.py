@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from minisplit.controller.config import ZoneConfig
 from minisplit.controller.core.schedule import DAY_S, HOUR_S, WEEK_S
 from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
-from minisplit.controller.core.transitions import SetTarget, Side, apply_zone
+from minisplit.controller.core.transitions import SetSchedule, SetTarget, Side, apply_zone
 from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.persistence import SavedState
 from minisplit.controller.service.programs import ZonePrograms, local_seconds, local_time_text
+from minisplit.controller.service.state_report import ProgramState
 from minisplit.drivers.vocabulary import VanePosition
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -82,3 +83,27 @@ def test_the_point_due_is_applied_as_a_homeowner_change_and_noted():
     assert night.zones["living"].target_temperature == 17.0
     assert night.zones["living"].preset is Preset.SLEEP
     assert night.schedule_applied == {"living": MONDAY + 22 * HOUR_S}
+
+
+def test_a_zone_whose_schedule_is_off_stays_as_set_and_back_on_takes_the_current_point():
+    on = PROGRAMS.apply_due(STATE, MONDAY + 7 * HOUR_S, 1e9)
+    living = on.zones["living"]
+    off = on.with_zone("living", apply_zone(living, SetSchedule(False)), 1e9)
+    assert PROGRAMS.next_switch(off, "living", MONDAY + 7 * HOUR_S) == ProgramState(False, None)
+    # Past 22:00 nothing is applied, and the point last applied is forgotten.
+    night = PROGRAMS.apply_due(off, MONDAY + 23 * HOUR_S, 1e9)
+    assert night.zones["living"] == off.zones["living"]
+    assert night.schedule_applied == {}
+    # Switched on again, the point in effect (22:00's) applies at once.
+    back = night.with_zone("living", apply_zone(night.zones["living"], SetSchedule(True)), 1e9)
+    resumed = PROGRAMS.apply_due(back, MONDAY + 23 * HOUR_S, 1e9)
+    assert resumed.zones["living"].target_temperature == 17.0
+    assert resumed.schedule_applied == {"living": MONDAY + 22 * HOUR_S}
+
+
+def test_the_zone_state_shows_the_program_and_its_next_switch_point():
+    at = MONDAY + 7 * HOUR_S
+    assert PROGRAMS.next_switch(STATE, "living", at) == ProgramState(
+        True, local_time_text(MONDAY + 22 * HOUR_S)
+    )
+    assert PROGRAMS.next_switch(STATE, "office", at) is None  # no program

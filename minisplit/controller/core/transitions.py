@@ -78,7 +78,16 @@ class SetPreset:
     preset: Preset
 
 
-ZoneTransition = SetMode | SetPower | SetTarget | SetFan | SetSwing | SetSwingHorizontal | SetPreset
+@dataclass(frozen=True, slots=True)
+class SetSchedule:
+    """Follow the zone's weekly program (on) or leave the zone as it is set (off)."""
+
+    on: bool
+
+
+ZoneTransition = (
+    SetMode | SetPower | SetTarget | SetFan | SetSwing | SetSwingHorizontal | SetPreset
+) | SetSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,8 @@ def _apply(settings: ZoneSettings, change: ZoneTransition) -> ZoneSettings:
             return replace(settings, swing_horizontal_mode=position)
         case SetPreset(preset):
             return replace(settings, preset=preset)
+        case SetSchedule(on):
+            return replace(settings, schedule=on)
         case _:
             assert_never(change)
 

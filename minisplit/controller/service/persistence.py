@@ -80,8 +80,12 @@ class SavedState:
             intervals[system] = interval_s
         return replace(self, defrost_intervals_s=intervals)
 
-    def with_schedule_applied(self, zone_id: str, at_s: float) -> SavedState:
-        return replace(self, schedule_applied={**self.schedule_applied, zone_id: at_s})
+    def with_schedule_applied(self, zone_id: str, at_s: float | None) -> SavedState:
+        """The zone's program last applied its switch point of ``at_s`` (None: none)."""
+        applied = {zone: t for zone, t in self.schedule_applied.items() if zone != zone_id}
+        if at_s is not None:
+            applied[zone_id] = at_s
+        return replace(self, schedule_applied=applied)
 
     def with_zone(self, zone_id: str, settings: ZoneSettings, calendar_now: float) -> SavedState:
         """This state with the zone's new settings: a boost they begin counts from

@@ -11,6 +11,7 @@ from minisplit.controller.core.schedule import WeeklySchedule, due_switch, setti
 from minisplit.controller.core.transitions import apply_zone
 from minisplit.controller.schedule_config import weekly_schedule
 from minisplit.controller.service.persistence import SavedState
+from minisplit.controller.service.state_report import ProgramState
 
 # A Monday: local seconds counted from it fall on Monday 00:00 at every multiple of a week, the
 # clock `core.schedule` runs on.
@@ -40,8 +41,14 @@ class ZonePrograms:
 
     def apply_due(self, state: SavedState, local_s: float, calendar_now: float) -> SavedState:
         """``state`` with each switch point due at ``local_s`` applied (`core.schedule.due_switch`:
-        a manual change holds until the next point) and noted as the zone's last applied."""
+        a manual change holds until the next point) and noted as the zone's last applied. A zone
+        whose schedule is switched off keeps its settings and no point: switched on again, the
+        point in effect applies."""
         for zone_id, schedule in self.schedules.items():
+            if not state.zones[zone_id].schedule:
+                if zone_id in state.schedule_applied:
+                    state = state.with_schedule_applied(zone_id, None)
+                continue
             switch = due_switch(schedule, state.schedule_applied.get(zone_id), local_s)
             if switch is None:
                 continue
@@ -49,3 +56,12 @@ class ZonePrograms:
             state = state.with_zone(zone_id, settings, calendar_now)
             state = state.with_schedule_applied(zone_id, switch.at_s)
         return state
+
+    def next_switch(self, state: SavedState, zone_id: str, local_s: float) -> ProgramState | None:
+        """What the zone state says of the zone's program: None where it has none."""
+        schedule = self.schedules.get(zone_id)
+        if schedule is None:
+            return None
+        if not state.zones[zone_id].schedule:
+            return ProgramState(on=False, next_switch=None)
+        return ProgramState(on=True, next_switch=local_time_text(schedule.span(local_s)[1]))

@@ -355,7 +355,8 @@ class Supervisor:
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def zone_state(self, zone_id: str) -> state_report.ZoneState:
-        return self._system_of[zone_id].zone_state(zone_id)
+        program = self.programs.next_switch(self.settings, zone_id, self.program_time())
+        return self._system_of[zone_id].zone_state(zone_id, program)
 
     def unit_state(self, system: str | None = None) -> state_report.UnitState:
         """The unit state of ``system`` (the config's one system if not given)."""
