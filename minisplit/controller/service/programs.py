@@ -43,7 +43,7 @@ class ZonePrograms:
         """``state`` with each switch point due at ``local_s`` applied (`core.schedule.due_switch`:
         a manual change holds until the next point) and noted as the zone's last applied. A zone
         whose schedule is switched off keeps its settings and no point: switched on again, the
-        point in effect applies."""
+        point in effect applies. Nothing due: ``state`` itself."""
         for zone_id, schedule in self.schedules.items():
             if not state.zones[zone_id].schedule:
                 if zone_id in state.schedule_applied:

@@ -295,7 +295,7 @@ class Supervisor:
         wanted = self.wanted_settings()
         local_s = self.program_time()
         after = self.programs.apply_due(wanted, local_s, self.calendar_now())
-        if after == wanted:
+        if after is wanted:  # nothing due: the same state
             return
         for zone_id, at_s in after.schedule_applied.items():
             if wanted.schedule_applied.get(zone_id) != at_s:
