@@ -389,6 +389,8 @@ def check_config(path: Path, online: bool = False) -> int:
                 f"setpoints {zone.min_temperature}..{zone.max_temperature} °C"
             )
             _print_capabilities(loaded.head_profile(zone))
+            for point in zone.schedule:
+                print(f"    program: {point.summary()}")
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")

@@ -25,6 +25,7 @@ from minisplit.controller.core.head_setpoint import HeadLevers
 from minisplit.controller.core.sensor_health import SensorCheck
 from minisplit.controller.core.settings import ZoneMode, zone_modes
 from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K
+from minisplit.controller.schedule_config import SwitchPoint, program_problems
 from minisplit.controller.topics import remote_sensor_filter_problem
 from minisplit.drivers.bus_config import BUS_TYPES, Bus
 from minisplit.drivers.capabilities import capabilities
@@ -99,6 +100,9 @@ class ZoneConfig(StrictModel):
     remote_sensor_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
     # The unit the remote sensor publishes in (Zigbee2MQTT: always C); default: mqtt's.
     remote_sensor_unit: Literal["C", "F"] | None = None
+    # The zone's weekly program (`[[zones.schedule]]`, docs/install.md 'Weekly programs'):
+    # none, and the zone keeps what the homeowner sets.
+    schedule: list[SwitchPoint] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _limits(self) -> ZoneConfig:
@@ -610,6 +614,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
                 *_initial_mode_beyond_profile(zone, head),
             ]
         ]
+        problems += [
+            at_key(text, ("zones", i, "schedule", j, key), message)
+            for (j, key), message in _program_beyond_profile(zone, head)
+        ]
     problems += [at_key(text, loc, message) for loc, message in _gateway_problems(config, profiles)]
     if len(profiles) == len({name for _, name, _ in profile_keys(config)}):
         for name, (table, odu_loc) in config.system_tables().items():
@@ -882,6 +890,14 @@ def _initial_mode_beyond_profile(
             f"(it offers {offered})",
         )
     ]
+
+
+def _program_beyond_profile(
+    zone: ZoneConfig, profile: DeviceProfile | None
+) -> list[tuple[tuple[int, str], str]]:
+    """A zone's program may set only modes its head runs and setpoints within its limits."""
+    modes = zone_modes(capabilities(profile).modes) if profile is not None else tuple(ZoneMode)
+    return program_problems(zone.schedule, modes, zone.min_temperature, zone.max_temperature)
 
 
 def _remote_sensor_topics(config: Config, text: str) -> list[str]:

@@ -17,12 +17,14 @@ from collections.abc import Callable
 import aiomqtt
 
 from minisplit.controller.config import MqttConfig
+from minisplit.controller.core.schedule import settings_transitions
 from minisplit.controller.core.settings import ZoneSettings
 from minisplit.controller.core.transitions import (
     SetFan,
     SetMode,
     SetPower,
     SetPreset,
+    SetSchedule,
     SetSwing,
     SetSwingHorizontal,
     SetTarget,
@@ -33,7 +35,7 @@ from minisplit.controller.service.discovery import ONLINE, Topics
 from minisplit.controller.service.mqtt_bridge import mqtt_client
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius
 from minisplit.drivers.cancellation import raise_if_cancelling
-from minisplit.hil.scenario import Scenario, settings_transitions
+from minisplit.hil.scenario import Scenario
 from minisplit.hil.weather import format_time_of_year
 
 LOG = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ def command_message(change: ZoneTransition, unit: TemperatureUnit) -> tuple[str,
         return "power", "ON" if change.on else "OFF"
     if isinstance(change, SetSwing):
         return "swing_mode", change.position.value
+    if isinstance(change, SetSchedule):
+        return "schedule", "ON" if change.on else "OFF"
     assert isinstance(change, SetSwingHorizontal)
     return "swing_horizontal_mode", change.position.value
 

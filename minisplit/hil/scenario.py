@@ -7,27 +7,18 @@ its disturbances use that same clock (absolute simulated seconds), like `HouseSi
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
-from minisplit.controller.core.transitions import (
-    HEAT_COOL_DEADBAND_K,
-    SetFan,
-    SetMode,
-    SetPreset,
-    SetTarget,
-    Side,
-    ZoneTransition,
-    apply_zone,
-)
+from minisplit.controller.core.schedule import WEEKDAYS, Weekday, WeeklySchedule, clock_s
+from minisplit.controller.core.settings import ZoneSettings
+from minisplit.controller.schedule_config import SwitchPoint, weekly_schedule
 from minisplit.drivers.textfile import (
     TomlError,
     UnreadableFile,
@@ -37,7 +28,6 @@ from minisplit.drivers.textfile import (
     shipped_files,
     shipped_names,
 )
-from minisplit.drivers.vocabulary import FanSpeed
 from minisplit.hil.building import (
     CONSTANT_GAINS,
     Adjacency,
@@ -63,13 +53,10 @@ from minisplit.hil.weather import (
     shipped_weather_path,
 )
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
 Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 DayOfYear = Annotated[str, Field(pattern=r"^\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$")]
 Hourly = Annotated[list[NonNegative], Field(min_length=24, max_length=24)]
 
@@ -155,58 +142,6 @@ class GainsSection(_Strict):
 
     weekday: Hourly
     weekend: Hourly | None = None
-
-
-class SwitchPoint(_Strict):
-    """From this time of day on (on these weekdays) the zone runs with these settings: the
-    changes of `transitions` made to the defaults, as a homeowner would make them over MQTT."""
-
-    at: ClockTime
-    days: Annotated[list[Weekday], Field(min_length=1)] = list(WEEKDAYS)
-    mode: ZoneMode
-    temperature: Celsius = 21.0
-    temperature_low: Celsius = 20.0
-    temperature_high: Celsius = 24.0
-    fan: FanSpeed = FanSpeed.AUTO
-    preset: Preset = Preset.NONE
-
-    @model_validator(mode="after")
-    def _band(self) -> SwitchPoint:
-        # The band the controller keeps in heat_cool: a narrower one would be pushed apart.
-        # (A tolerance, as 21.3 - 20.3 is a hair below 1.0 in floating point.)
-        if self.temperature_high - self.temperature_low < HEAT_COOL_DEADBAND_K - 1e-9:
-            raise ValueError(
-                f"temperature_low {self.temperature_low} must be below temperature_high "
-                f"{self.temperature_high} by at least {HEAT_COOL_DEADBAND_K:g} K"
-            )
-        return self
-
-    def transitions(self) -> list[ZoneTransition]:
-        """The changes that make a zone's default settings this point's."""
-        return settings_transitions(
-            ZoneSettings(
-                mode=self.mode,
-                target_temperature=self.temperature,
-                target_temperature_low=self.temperature_low,
-                target_temperature_high=self.temperature_high,
-                fan_mode=self.fan,
-                preset=self.preset,
-            )
-        )
-
-
-def settings_transitions(settings: ZoneSettings) -> list[ZoneTransition]:
-    """The changes that give any zone the mode, setpoints, fan and preset of ``settings``, as a
-    homeowner makes them: the setpoints before the preset (a setpoint ends a preset). Either
-    order of the heat_cool pair arrives: the one set second pushes the first no further."""
-    return [
-        SetMode(settings.mode),
-        SetTarget(Side.TARGET, settings.target_temperature),
-        SetTarget(Side.HIGH, settings.target_temperature_high),
-        SetTarget(Side.LOW, settings.target_temperature_low),
-        SetFan(settings.fan_mode),
-        SetPreset(settings.preset),
-    ]
 
 
 class DisturbanceSection(_Strict):
@@ -307,27 +242,6 @@ def _describe(err: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # The scenario as the benchmark uses it
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeeklySchedule:
-    """A zone's settings through the week: switch points in seconds since Monday 00:00."""
-
-    times: tuple[float, ...]
-    settings: tuple[ZoneSettings, ...]
-
-    def at(self, time_s: float) -> ZoneSettings:
-        return self.span(time_s)[0]
-
-    def span(self, time_s: float) -> tuple[ZoneSettings, float]:
-        """The settings at ``time_s`` and the moment (same clock) of the next switch point,
-        until which they hold: a runner need not look again before then."""
-        offset = time_s % WEEK_S
-        i = bisect.bisect_right(self.times, offset) - 1
-        # Before the week's first switch point, last week's last one still holds (i = −1).
-        times = self.times
-        change = times[i + 1] if i + 1 < len(times) else WEEK_S + times[0]
-        return self.settings[i], time_s - offset + change
 
 
 @dataclass(frozen=True)
@@ -437,7 +351,7 @@ def parse_scenario(
             if room.head_w > 0
         },
         weather_path=weather_path,
-        schedules={zone: _weekly(spec.schedules[zone]) for zone in zones},
+        schedules={zone: weekly_schedule(spec.schedules[zone]) for zone in zones},
         room_names={room.id: room.name or room.id for room in spec.building.rooms},
     )
 
@@ -529,22 +443,6 @@ def _building(spec: ScenarioFile, start_s: float, end_s: float) -> Building:
     return Building(tuple(rooms), adjacency, disturbances)
 
 
-def _clock_s(text: str) -> float:
-    hours, minutes = text.split(":")
-    return int(hours) * HOUR_S + int(minutes) * 60.0
-
-
-def _weekly(points: list[SwitchPoint]) -> WeeklySchedule:
-    entries: list[tuple[float, int, ZoneSettings]] = []
-    for order, point in enumerate(points):
-        settings = apply_zone(ZoneSettings(), *point.transitions())
-        for day in point.days:
-            # At one moment the later point in the file wins.
-            entries.append((WEEKDAYS.index(day) * DAY_S + _clock_s(point.at), order, settings))
-    entries.sort(key=lambda e: (e[0], e[1]))
-    return WeeklySchedule(tuple(e[0] for e in entries), tuple(e[2] for e in entries))
-
-
 def _occurrences(section: DisturbanceSection, start_s: float, end_s: float) -> list[Disturbance]:
     """A disturbance's events within [start_s, end_s) (a daily one on each matching day)."""
     length = section.duration_minutes * 60.0
@@ -558,7 +456,7 @@ def _occurrences(section: DisturbanceSection, start_s: float, end_s: float) -> l
         days = section.days or list(WEEKDAYS)
         first_day = int(start_s // DAY_S)
         moments = [
-            day * DAY_S + _clock_s(section.start)
+            day * DAY_S + clock_s(section.start)
             for day in range(first_day, int(end_s // DAY_S) + 1)
             if WEEKDAYS[day % 7] in days
         ]

@@ -18,6 +18,7 @@ from minisplit.controller.core.transitions import (
     SetPower,
     SetPreset,
     SetQuiet,
+    SetSchedule,
     SetSwing,
     SetSwingHorizontal,
     SetTarget,
@@ -26,6 +27,7 @@ from minisplit.controller.core.transitions import (
     ZoneTransition,
     apply_zone,
 )
+from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
@@ -413,3 +415,18 @@ def test_mode_and_fan_commands_take_only_the_heads_own() -> None:
     no_fan = head_with('{ 1 = "heat" }', None)
     with pytest.raises(CommandError, match=r"allowed: none \(the head has no such lever\)"):
         parse_zone_command(ZONE, "fan_mode", b"auto", capabilities=no_fan)
+
+
+def test_the_schedule_switch_takes_on_or_off_for_a_zone_with_a_program() -> None:
+    program = [SwitchPoint(at="06:30", mode=ZoneMode.HEAT)]
+    programmed = ZONE.model_copy(update={"schedule": program})
+    assert parse_zone_command(programmed, "schedule", b"OFF") == ZoneCommand(
+        "living", SetSchedule(False)
+    )
+    assert parse_zone_command(programmed, "schedule", b" ON\n") == ZoneCommand(
+        "living", SetSchedule(True)
+    )
+    with pytest.raises(CommandError, match="schedule: payload 'on' rejected: allowed: ON, OFF"):
+        parse_zone_command(programmed, "schedule", b"on")
+    with pytest.raises(CommandError, match="zone 'living' has no weekly program"):
+        parse_zone_command(ZONE, "schedule", b"ON")

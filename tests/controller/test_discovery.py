@@ -11,6 +11,8 @@ import pytest
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
 from minisplit.controller.core.head_setpoint import HeadSetting
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.commands import UNIT_FIELDS, ZONE_FIELDS
 from minisplit.controller.service.discovery import (
     HVAC_ACTIONS,
@@ -20,6 +22,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_schedule_switches,
     retired_zone_discovery,
     retired_zone_topics,
     unit_entities_offered,
@@ -446,6 +449,8 @@ def test_a_retired_zones_discovery_is_looked_for_under_both_namings() -> None:
     assert retired_zone_discovery(TOPICS, "attic") == published | {
         "homeassistant/climate/house_attic/config": "minisplit-house-attic-climate",
         "homeassistant/sensor/house_attic_demand/config": "minisplit-house-attic-demand",
+        # Had it had a program, its schedule switch (under the newer naming only).
+        "homeassistant/switch/house-attic-schedule/config": "minisplit-house-attic-schedule",
     }
 
 
@@ -647,3 +652,25 @@ def test_a_climates_swing_modes_are_its_vanes_positions() -> None:
         TOPICS, ZONES[0], head=FULL_HEAD, capabilities=capabilities(load_profile("intesis-daikin"))
     )
     assert (intesis["swing_modes"], intesis["swing_horizontal_modes"]) == (["auto", "swing"],) * 2
+
+
+def test_a_zone_with_a_program_gets_a_schedule_switch_and_one_without_loses_it() -> None:
+    program = [SwitchPoint(at="06:30", mode=ZoneMode.HEAT)]
+    office = ZoneConfig(id="office", name="Office", bus="rs485", unit_id=13, schedule=program)
+    messages = discovery_messages(TOPICS, [*ZONES, office])
+    switches = {topic: cfg for topic, cfg in messages.items() if topic.endswith("schedule/config")}
+    assert list(switches) == ["homeassistant/switch/house-office-schedule/config"]
+    switch = switches["homeassistant/switch/house-office-schedule/config"]
+    assert switch["command_topic"] == "minisplit/house/zone/office/set/schedule"
+    assert switch["state_topic"] == "minisplit/house/zone/office/state"
+    assert switch["value_template"] == "{{ 'ON' if value_json.schedule else 'OFF' }}"
+    assert (switch["payload_on"], switch["payload_off"]) == ("ON", "OFF")
+    assert switch["unique_id"] == "minisplit-house-office-schedule"
+    availability = switch["availability"]
+    assert isinstance(availability, list)
+    assert {"topic": "minisplit/house/zone/office/availability"} in availability
+    # Where the program was taken out, the switch announced before is cleared (by its id).
+    assert retired_schedule_switches(TOPICS, [*ZONES, office]) == {
+        "homeassistant/switch/house-living-schedule/config": "minisplit-house-living-schedule",
+        "homeassistant/switch/house-bedroom-schedule/config": "minisplit-house-bedroom-schedule",
+    }

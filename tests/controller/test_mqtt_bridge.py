@@ -30,6 +30,7 @@ from minisplit.controller.core.transitions import (
     SetPower,
     SetPreset,
     SetQuiet,
+    SetSchedule,
     SetSwing,
     SetSwingHorizontal,
     SetTarget,
@@ -37,6 +38,7 @@ from minisplit.controller.core.transitions import (
     apply_unit,
     apply_zone,
 )
+from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
@@ -71,6 +73,7 @@ ZONES = [
         bus="rs485",
         unit_id=13,
         remote_sensor_topic="sensors/office/temperature",
+        schedule=[SwitchPoint(at="06:30", mode=ZoneMode.HEAT)],
     ),
 ]
 BASE = "minisplit/house"
@@ -679,6 +682,9 @@ CONTRACT: list[tuple[str, bytes, Received | str]] = [
         SensorReading("living", 20.4),
     ),
     ("zone/living/set/remote_temperature", b"hot", "not a decimal number"),
+    ("zone/office/set/schedule", b"OFF", ZoneCommand("office", SetSchedule(False))),
+    ("zone/office/set/schedule", b"off", "allowed: ON, OFF"),
+    ("zone/living/set/schedule", b"ON", "zone 'living' has no weekly program"),
     ("unit/set/quiet", b"ON", UnitCommand(None, SetQuiet(True))),
     ("unit/set/quiet", b"yes", "allowed: ON, OFF"),
     ("unit/set/demand_limit", b"60", UnitCommand(None, SetDemandLimit(60))),
@@ -1277,4 +1283,5 @@ def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
         "homeassistant/climate/house_attic/config",
         "homeassistant/sensor/house-attic-demand/config",
         "homeassistant/sensor/house_attic_demand/config",
+        "homeassistant/switch/house-attic-schedule/config",
     }

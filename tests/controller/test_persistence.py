@@ -200,6 +200,7 @@ def test_a_file_written_before_they_were_kept_loads_without_them(tmp_path):
     restored = store.load()
     assert restored == SavedState({"living": BOOSTING}, {MAIN_SYSTEM: UnitSettings()})
     assert restored.boost_started == {} and restored.defrost_intervals_s == {}
+    assert restored.schedule_applied == {}
     assert store.problems == []
 
 
@@ -260,6 +261,41 @@ def test_a_malformed_boost_start_is_reported_and_the_boost_counts_as_over(tmp_pa
     assert restored.boost_started == {}
     assert restored.defrost_intervals_s == learned().defrost_intervals_s
     assert len(store.problems) == 1 and why in store.problems[0]
+
+
+def test_the_programs_last_switch_points_survive_a_restart(tmp_path):
+    state = learned().with_schedule_applied("living", 1_796_000_000.0)
+    store = StateStore(tmp_path / "state.json")
+    assert store.save(state)
+    assert StateStore(tmp_path / "state.json").load().schedule_applied == {
+        "living": 1_796_000_000.0
+    }
+
+
+@pytest.mark.parametrize(
+    ("applied", "why"),
+    [
+        ('{"living": "06:30", "office": 1796000000}', "switch point '06:30' is no time"),
+        ('{"living": null, "office": 1796000000}', "switch point None is no time"),
+        ("[1796000000]", "are not a table"),
+    ],
+)
+def test_a_malformed_last_switch_point_is_reported_and_ignored(tmp_path, applied, why):
+    store = StateStore(with_entry(tmp_path, "schedule_applied", applied))
+    restored = store.load()
+    assert restored.zones == learned().zones
+    assert "living" not in restored.schedule_applied
+    assert len(store.problems) == 1 and why in store.problems[0], store.problems
+
+
+def test_only_zones_with_a_program_keep_their_last_switch_point():
+    program = [{"at": "06:30", "mode": "heat"}]
+    living = ZoneConfig.model_validate(
+        {"id": "living", "name": "Living", "bus": "b", "unit_id": 11, "schedule": program}
+    )
+    office = ZoneConfig(id="office", name="Office", bus="b", unit_id=14)
+    saved = SavedState(schedule_applied={"living": 5.0, "office": 6.0, "gone": 7.0})
+    assert fit_to_zones(saved, [living, office]).schedule_applied == {"living": 5.0}
 
 
 def test_a_boost_start_of_a_zone_no_longer_in_boost_is_dropped_quietly(tmp_path):

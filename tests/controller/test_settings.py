@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from minisplit.controller.core.settings import ZoneMode, zone_mode_of, zone_modes
+import pytest
+
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings, zone_mode_of, zone_modes
+from minisplit.controller.core.transitions import SetSchedule, apply_zone
 from minisplit.drivers.vocabulary import FanSpeed, HeadMode, VanePosition
 
 
@@ -37,3 +40,14 @@ def test_a_zone_offers_the_modes_its_head_has() -> None:
 
 def test_the_fan_and_swing_settings_are_the_heads_own() -> None:
     assert FanSpeed is FanSpeed and VanePosition is VanePosition
+
+
+def test_a_zones_schedule_switch_is_kept_and_an_older_record_follows_its_program() -> None:
+    off = apply_zone(ZoneSettings(), SetSchedule(False))
+    assert off.schedule is False and apply_zone(off, SetSchedule(True)).schedule is True
+    assert ZoneSettings.from_dict(off.to_dict()) == off
+    older = ZoneSettings().to_dict()
+    del older["schedule"]
+    assert ZoneSettings.from_dict(older).schedule is True
+    with pytest.raises(ValueError, match="not true or false"):
+        ZoneSettings.from_dict({**older, "schedule": "yes"})

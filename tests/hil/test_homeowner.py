@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisplit.controller.config import MqttConfig, ZoneConfig
+from minisplit.controller.core.schedule import settings_transitions
 from minisplit.controller.core.settings import Preset, ZoneMode, ZoneSettings
 from minisplit.controller.core.transitions import (
     HEAT_COOL_DEADBAND_K,
@@ -26,7 +27,7 @@ from minisplit.controller.service.commands import ZoneCommand, parse_zone_comman
 from minisplit.controller.service.temperature_units import TemperatureUnit
 from minisplit.drivers.vocabulary import FanSpeed, VanePosition
 from minisplit.hil.homeowner import Homeowner, command_message
-from minisplit.hil.scenario import parse_scenario, settings_transitions
+from minisplit.hil.scenario import parse_scenario
 from minisplit.hil.weather import time_of_year
 from minisplit.testing.broker import Mosquitto, recording
 from tests.hil.test_scenario import MINIMAL

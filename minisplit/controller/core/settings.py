@@ -66,6 +66,7 @@ class ZoneSettings:
     swing_horizontal_mode: VanePosition = VanePosition.AUTO
     preset: Preset = Preset.NONE
     last_on_mode: ZoneMode = ZoneMode.HEAT  # what `power ON` restores
+    schedule: bool = True  # the zone follows its weekly program, where it has one
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -78,6 +79,7 @@ class ZoneSettings:
             "swing_horizontal_mode": self.swing_horizontal_mode.value,
             "preset": self.preset.value,
             "last_on_mode": self.last_on_mode.value,
+            "schedule": self.schedule,
         }
 
     @classmethod
@@ -93,6 +95,7 @@ class ZoneSettings:
             swing_horizontal_mode=VanePosition(_text(data["swing_horizontal_mode"])),
             preset=Preset(_text(data["preset"])),
             last_on_mode=ZoneMode(_text(data.get("last_on_mode", "heat"))),
+            schedule=_flag(data.get("schedule", True)),  # older files: the programs run
         )
 
 
@@ -118,6 +121,12 @@ def _text(value: object) -> str:
     # A JSON value that no enum member has is a ValueError, as the enum itself would raise.
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a setting's name")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
     return value
 
 

@@ -2,10 +2,10 @@
 
 One typed value per change (`SetMode`, `SetTarget`, ...), whoever asks for it: an MQTT command
 (`minisplit/controller/service/commands.py` parses the payload into one), a press on a head's
-handheld remote (`minisplit/controller/core/handheld.py`) or a switch point of a benchmark schedule
-(`minisplit/hil/scenario.py`). The rules of a change (switching off remembers the mode, a manual
-setpoint ends a preset, heat_cool keeps its deadband) live here once, in `apply_zone` and
-`apply_unit`.
+handheld remote (`minisplit/controller/core/handheld.py`) or a switch point of a weekly
+program (`minisplit/controller/core/schedule.py`). The rules of a change (switching off
+remembers the mode, a manual setpoint ends a preset, heat_cool keeps its deadband) live here
+once, in `apply_zone` and `apply_unit`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,16 @@ class SetPreset:
     preset: Preset
 
 
-ZoneTransition = SetMode | SetPower | SetTarget | SetFan | SetSwing | SetSwingHorizontal | SetPreset
+@dataclass(frozen=True, slots=True)
+class SetSchedule:
+    """Follow the zone's weekly program (on) or leave the zone as it is set (off)."""
+
+    on: bool
+
+
+ZoneTransition = (
+    SetMode | SetPower | SetTarget | SetFan | SetSwing | SetSwingHorizontal | SetPreset
+) | SetSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,8 @@ def _apply(settings: ZoneSettings, change: ZoneTransition) -> ZoneSettings:
             return replace(settings, swing_horizontal_mode=position)
         case SetPreset(preset):
             return replace(settings, preset=preset)
+        case SetSchedule(on):
+            return replace(settings, schedule=on)
         case _:
             assert_never(change)
 

@@ -25,6 +25,7 @@ from minisplit.controller.core.transitions import (
     SetPower,
     SetPreset,
     SetQuiet,
+    SetSchedule,
     SetSwing,
     SetSwingHorizontal,
     SetTarget,
@@ -50,6 +51,7 @@ ZONE_FIELDS = (
     "swing_horizontal_mode",
     "preset_mode",
     "power",
+    "schedule",
     "remote_temperature",
 )
 UNIT_FIELDS = ("quiet", "demand_limit")
@@ -239,6 +241,11 @@ def parse_zone_command(
         change = SetPreset(_choice(field, payload, Preset))
     elif field == "power":
         change = SetPower(_switch(field, payload))
+    elif field == "schedule":
+        on = _switch(field, payload)
+        if not zone.schedule:
+            raise _fail(field, payload, f"zone {zone.id!r} has no weekly program")
+        change = SetSchedule(on)
     elif field == "remote_temperature":
         celsius = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
         return SensorReading(zone.id, celsius)

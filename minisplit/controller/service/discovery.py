@@ -404,6 +404,46 @@ def zone_head_setpoint_config(
     return cfg
 
 
+def zone_schedule_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    """The switch of a zone's weekly program (docs/mqtt.md `set/schedule`): on, the zone
+    follows it; off, it stays as set."""
+    cfg = _entity(
+        _schedule_switch_id(topics, zone.id),
+        "switch",
+        _entity_name(topics, zone.id, "schedule"),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": "Schedule",
+        "command_topic": topics.zone_set(zone.id, "schedule"),
+        "state_topic": topics.zone_state(zone.id),
+        "value_template": _switch_field("schedule"),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "state_on": "ON",
+        "state_off": "OFF",
+        "optimistic": False,
+        "icon": "mdi:calendar-clock",
+    }
+    return cfg
+
+
+def _schedule_switch_id(topics: Topics, zone_id: str) -> str:
+    return _device_id(topics.controller_id, zone_id, "schedule")
+
+
+def retired_schedule_switches(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, str]:
+    """{config topic: unique_id} of the schedule switches of zones that have no program (any
+    more): cleared only where the retained config carries that unique_id."""
+    return dict(_schedule_switch_claim(topics, zone.id) for zone in zones if not zone.schedule)
+
+
+def _schedule_switch_claim(topics: Topics, zone_id: str) -> tuple[str, str]:
+    topic = topics.config("switch", _object_id(topics, zone_id, "schedule"))
+    return topic, _schedule_switch_id(topics, zone_id)
+
+
 def setpoint_driven(capabilities: Capabilities | None) -> bool:
     """A head driven by its own setpoint: a writable display_setpoint, no capacity_request."""
     return (
@@ -601,6 +641,9 @@ def discovery_messages(
         if setpoint_driven((capabilities or {}).get(zone.id)):
             topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
             messages[topic] = zone_head_setpoint_config(topics, zone, unit)
+        if zone.schedule:
+            topic = topics.config("switch", _object_id(topics, zone.id, "schedule"))
+            messages[topic] = zone_schedule_config(topics, zone)
     for system in systems or [UnitSystem(outdoor_unit=outdoor_unit)]:
         if system.outdoor_unit:
             messages |= unit_sensor_configs(topics, unit, system)
@@ -635,12 +678,14 @@ def retired_unit_discovery(
 
 def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
     """{config topic: unique_id} where a zone no longer configured may have been announced,
-    under either naming; cleared only where the retained config carries that unique_id."""
-    return {
+    under either naming (its schedule switch came after the second); cleared only where the
+    retained config carries that unique_id."""
+    claims = {
         topics.config(component, name(topics, *parts)): unique_id
         for component, parts, unique_id in _zone_entities(topics, zone_id)
         for name in (_object_id, _entity_name)
     }
+    return claims | dict([_schedule_switch_claim(topics, zone_id)])
 
 
 def retired_zone_topics(

@@ -51,6 +51,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_schedule_switches,
     retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
@@ -154,6 +155,8 @@ class MqttBridge:
         # (an older id layout, or a zone no longer configured), with the unique_id it gave them
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
+        # The schedule switch of a zone whose program was taken out of the config goes too.
+        self._claims |= retired_schedule_switches(self._topics, zones)
         for system in self._systems:
             # Its entities announced while it had an outdoor unit, or its profile their roles,
             # go.

@@ -62,6 +62,10 @@ class SavedState:
     # Each system's learned heating run time between two defrosts (`FrostState.interval_s`);
     # a system missing here has learned none yet.
     defrost_intervals_s: Mapping[str, float] = field(default_factory=dict)
+    # Per zone with a weekly program, the moment (local seconds, `service/programs.py`) of the
+    # switch point last applied: a manual change made since holds over a restart, until the
+    # next point. A zone missing here has its program's current point applied.
+    schedule_applied: Mapping[str, float] = field(default_factory=dict)
 
     def unit_of(self, system: str) -> UnitSettings:
         """The unit settings of ``system`` (the defaults where none were saved)."""
@@ -75,6 +79,13 @@ class SavedState:
         if interval_s is not None:
             intervals[system] = interval_s
         return replace(self, defrost_intervals_s=intervals)
+
+    def with_schedule_applied(self, zone_id: str, at_s: float | None) -> SavedState:
+        """The zone's program last applied its switch point of ``at_s`` (None: none)."""
+        applied = {zone: t for zone, t in self.schedule_applied.items() if zone != zone_id}
+        if at_s is not None:
+            applied[zone_id] = at_s
+        return replace(self, schedule_applied=applied)
 
     def with_zone(self, zone_id: str, settings: ZoneSettings, calendar_now: float) -> SavedState:
         """This state with the zone's new settings: a boost they begin counts from
@@ -94,6 +105,7 @@ def encode_state(state: SavedState) -> bytes:
         "units": {name: unit.to_dict() for name, unit in sorted(state.units.items())},
         "boost_started": dict(sorted(state.boost_started.items())),
         "defrost_intervals_s": dict(sorted(state.defrost_intervals_s.items())),
+        "schedule_applied": dict(sorted(state.schedule_applied.items())),
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
@@ -140,6 +152,7 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
         units,
         _boost_started(doc.get("boost_started", {}), boosting, report),
         _defrost_intervals(learned, report),
+        _schedule_applied(doc.get("schedule_applied", {}), report),
     )
 
 
@@ -194,6 +207,24 @@ def _defrost_interval(value: object, report: Callable[[str], None]) -> float | N
     return interval
 
 
+def _schedule_applied(value: object, report: Callable[[str], None]) -> dict[str, float]:
+    if not isinstance(value, dict):
+        report(f"programs' last switch points {reprlib.repr(value)} are not a table: ignored")
+        return {}
+    applied = {}
+    for zone_id, at in value.items():
+        moment = _finite_number(at)
+        if moment is None:
+            shown = reprlib.repr(at)
+            report(
+                f"zone {zone_id!r}: program's last switch point {shown} is no time: ignored"
+                " (its program's current point applies)"
+            )
+            continue
+        applied[str(zone_id)] = moment
+    return applied
+
+
 def _no_constant(constant: str) -> float:
     raise ValueError(f"{constant} is not a setting")
 
@@ -217,13 +248,16 @@ def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
 
 def fit_to_zones(saved: SavedState, zones: Iterable[ZoneConfig]) -> SavedState:
     """The saved state for the configured ``zones``: each zone's settings (its defaults if none
-    were saved) within its limits, and only their boosts."""
+    were saved) within its limits, and only their boosts and their programs' last points."""
+    zones = list(zones)
     settings = {
         zone.id: fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
         for zone in zones
     }
     boosts = {z: t for z, t in saved.boost_started.items() if z in settings}
-    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s)
+    programmed = {zone.id for zone in zones if zone.schedule}
+    applied = {z: t for z, t in saved.schedule_applied.items() if z in programmed}
+    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s, applied)
 
 
 def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:

@@ -4,7 +4,7 @@ one-line status for systemd, made from one tick's `Observation` and the control'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from minisplit.controller.core.control import ControlOutput, ZoneInput
 from minisplit.controller.core.observation import HeadReadings, Observation, OduReadings
@@ -43,6 +43,17 @@ class ZoneState(TypedDict):
     # The setpoint written to a setpoint-driven head (None for a head driven directly): a
     # diagnostic; the homeowner's target stays `target_temperature`.
     head_setpoint: float | None
+    # Whether the zone follows its weekly program (None: it has none), and the local time
+    # ("YYYY-MM-DD HH:MM") of its next switch point while it does.
+    schedule: bool | None
+    next_switch: str | None
+
+
+class ProgramState(NamedTuple):
+    """A zone's weekly program as its state shows it."""
+
+    on: bool
+    next_switch: str | None
 
 
 class UnitState(TypedDict):
@@ -82,11 +93,12 @@ def zone_state(
     followed: ZoneInput | None,
     sensor_faults: tuple[str, ...],
     setpoint: SetpointZone | None = None,
+    program: ProgramState | None = None,
 ) -> ZoneState:
     """The zone's state: ``followed`` is the input the control followed (the reading it chose,
     with its static offset; the bias estimate is for the control only), ``sensor_faults`` the
     room sensors' faults as of that tick, ``setpoint`` what the setpoint strategy did for the
-    zone where it drives the heads."""
+    zone where it drives the heads, ``program`` its weekly program's (None: it has none)."""
     report = seen.heads[zone_id]
     settings = seen.zones[zone_id].settings
     available = report.available
@@ -129,6 +141,8 @@ def zone_state(
         "mode_conflict": conflict,
         "fault": fault,
         "head_setpoint": None if setpoint is None else setpoint.setting.setpoint,
+        "schedule": None if program is None else program.on,
+        "next_switch": None if program is None else program.next_switch,
     }
 
 

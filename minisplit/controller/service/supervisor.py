@@ -37,6 +37,7 @@ from minisplit.controller.service.persistence import (
     StateStore,
     fit_to_zones,
 )
+from minisplit.controller.service.programs import ZonePrograms, local_seconds, local_time_text
 from minisplit.controller.service.restart_memory import ended_boosts, with_defrost_interval
 from minisplit.controller.service.system import SystemControl
 from minisplit.controller.service.unit_link import HeadLink, OduLink, UnitLink, poll_all
@@ -106,6 +107,8 @@ class Supervisor:
             in_effect=saved,
             on_unsaved=lambda _: self._publish(),  # shows at once they are (not) only in memory
         )
+        self.programs = ZonePrograms(config.zones)
+        self._calendar_origin = self.calendar_now()  # the program clock's (see program_time)
         self.remote_samples: dict[str, RemoteSample] = {}  # the remote sensors' last values
         self.started_at: float | None = None  # controller time of the first control tick
         self.cycles = 0
@@ -163,6 +166,13 @@ class Supervisor:
         """Calendar time (Unix seconds): for what must outlast the process, such as a boost's
         start; never for timing the control (it steps when the clock is set)."""
         return time.time()
+
+    def program_time(self) -> float:
+        """Local time for the weekly programs (`programs.local_seconds`, the host's time zone).
+        Under ``time_scale`` it runs that much faster from the supervisor's start, in step
+        with a sped-up simulated house, as the control's clock does."""
+        origin = self._calendar_origin
+        return local_seconds(origin + (self.calendar_now() - origin) * self.time_scale)
 
     # ---- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -227,6 +237,7 @@ class Supervisor:
         await asyncio.gather(
             *(s.heartbeats.beat_if_due(s.links, self.now()) for s in self.systems.values())
         )
+        self._apply_programs()
         await self.actuate()
         self.cycles += 1
         self.cycle_done.set()
@@ -277,6 +288,29 @@ class Supervisor:
             wanted = wanted.with_unit(name, apply_unit(wanted.unit_of(name), command.change))
         self.committer.submit(wanted)
 
+    def _apply_programs(self) -> None:
+        """Each switch point of a zone's program crossed since the last cycle becomes the
+        zone's settings, committed as an MQTT command is; a manual change made since the last
+        point applied holds until the next (`core.schedule.due_switch`)."""
+        wanted = self.wanted_settings()
+        local_s = self.program_time()
+        after = self.programs.apply_due(wanted, local_s, self.calendar_now())
+        if after is wanted:  # nothing due: the same state
+            return
+        for zone_id, at_s in after.schedule_applied.items():
+            if wanted.schedule_applied.get(zone_id) != at_s:
+                settings = after.zones[zone_id]
+                log.info(
+                    "zone %s: the program's switch point of %s: %s %g °C (%g..%g °C)",
+                    zone_id,
+                    local_time_text(at_s),
+                    settings.mode.value,
+                    settings.target_temperature,
+                    settings.target_temperature_low,
+                    settings.target_temperature_high,
+                )
+        self.committer.submit(after)
+
     def on_remote_reading(self, zone_id: str, celsius: float) -> None:
         """A room temperature from the zone's remote sensor: the next control tick follows it."""
         self.remote_samples[zone_id] = RemoteSample(celsius, self.now())
@@ -321,7 +355,8 @@ class Supervisor:
 
     # ---- state for MQTT and the live view -----------------------------------------------
     def zone_state(self, zone_id: str) -> state_report.ZoneState:
-        return self._system_of[zone_id].zone_state(zone_id)
+        program = self.programs.next_switch(self.settings, zone_id, self.program_time())
+        return self._system_of[zone_id].zone_state(zone_id, program)
 
     def unit_state(self, system: str | None = None) -> state_report.UnitState:
         """The unit state of ``system`` (the config's one system if not given)."""

@@ -197,13 +197,15 @@ class SystemControl:
         return out.head.display_setpoint if out else None
 
     # ---- state for MQTT, the live view and systemd --------------------------------------
-    def zone_state(self, zone_id: str) -> state_report.ZoneState:
+    def zone_state(
+        self, zone_id: str, program: state_report.ProgramState | None = None
+    ) -> state_report.ZoneState:
         followed = self.controller.inputs.get(zone_id)
         sensors = self.controller.sensors.get(zone_id)  # their faults as of the last tick
         faults = sensors.faults() if sensors else ()
         setpoint = self.setpoint_zones.get(zone_id)
         return state_report.zone_state(
-            zone_id, self.observation, self.output, followed, faults, setpoint
+            zone_id, self.observation, self.output, followed, faults, setpoint, program
         )
 
     def unit_state(self, unsaved: bool) -> state_report.UnitState:
