@@ -13,6 +13,11 @@ from functools import cached_property
 
 COMFORT_HALF_BAND_K = 0.5  # the band is [setpoint − 0.5 K, setpoint + 0.5 K] (docs/benchmark.md)
 PEAK_WINDOW_S = 900.0
+# A scheduled change that asks this much more of a zone (a heating target raised, a cooling
+# target lowered, or the zone switched on) is a recovery; it is on time when the room is within
+# RECOVERY_WITHIN_K of the new target at the switch point's moment (docs/benchmark.md).
+RECOVERY_STEP_K = 1.0
+RECOVERY_WITHIN_K = 0.3
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class MetricsRecorder:
         # while cooling (cool, dry), apart (`SIDES`); heat_cool and fan_only are in neither.
         self._offset_ks = [0.0, 0.0]
         self._offset_s = [0.0, 0.0]
+        self.recoveries = 0
+        self.recoveries_on_time = 0
 
     def record(
         self,
@@ -119,9 +126,12 @@ class MetricsRecorder:
         self.energy_j += power_w * dt_s
         self.heat_j += abs(heat_w) * dt_s
         # The sums in locals while the zones add to them, in the same order as one by one.
+        seen = tuple(targets)
+        if seen != self._targets_seen and self._targets_seen is not None:
+            self._count_recoveries(self._targets_seen, seen, air_c)
         error_sq_ks, on_s = self.error_sq_ks, self.on_s
         offset_ks, offset_s = self._offset_ks, self._offset_s
-        for i, band_low, band_high, low, high, side in self._zones_on(targets):
+        for i, band_low, band_high, low, high, side in self._zones_on(seen):
             # `deviations` spelled out: the call costs more than its arithmetic, every step of
             # every zone.
             air = air_c[i]
@@ -153,11 +163,34 @@ class MetricsRecorder:
         """(zone index, band low and high, low and high setpoint, side) of each zone that is
         on, worked out again only when a target changes (they hold between schedule switches);
         side 0 heating only, 1 cooling only, 2 neither or both."""
-        seen = tuple(targets)
+        seen = targets if isinstance(targets, tuple) else tuple(targets)
         if seen != self._targets_seen:
             self._targets_seen = seen
             self._on = [(i, *t.band, t.low, t.high, _side(t)) for i, t in enumerate(seen) if t.on]
         return self._on
+
+    def _count_recoveries(
+        self,
+        before: Sequence[ZoneTarget],
+        after: Sequence[ZoneTarget],
+        air_c: Sequence[float],
+    ) -> None:
+        """The targets changed at this step: each zone asked for RECOVERY_STEP_K more warmth
+        (heating) or coolth (cooling) than before is a recovery, on time if its room is already
+        within RECOVERY_WITHIN_K of the new target."""
+        for old, new, air in zip(before, after, air_c, strict=True):
+            side = _side(new)
+            if not new.on or side == 2:
+                continue
+            if side == 0:
+                wanted = new.low - (old.low if old.on and old.heats else -math.inf)
+                on_time = air >= new.low - RECOVERY_WITHIN_K
+            else:
+                wanted = (old.high if old.on and old.cools else math.inf) - new.high
+                on_time = air <= new.high + RECOVERY_WITHIN_K
+            if wanted >= RECOVERY_STEP_K:  # a zone switched on counts (infinitely more)
+                self.recoveries += 1
+                self.recoveries_on_time += on_time
 
     @property
     def discomfort_ks(self) -> dict[str, float]:
@@ -203,6 +236,10 @@ class MetricsRecorder:
             # warm (or cool) a controller keeps the house, to compare energy at equal comfort.
             "mean_offset_heat_k": _mean(self._offset_ks[0], self._offset_s[0]),
             "mean_offset_cool_k": _mean(self._offset_ks[1], self._offset_s[1]),
+            "recoveries": self.recoveries,
+            "recoveries_on_time_pct": round(100.0 * self.recoveries_on_time / self.recoveries, 1)
+            if self.recoveries
+            else None,
             "speed_ratio": round(self.duration_s / wall_s) if wall_s > 0 else None,
         }
 

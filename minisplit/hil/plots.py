@@ -31,7 +31,14 @@ DEFROST_LABEL = "defrost"
 KPI_COLUMNS = [
     c
     for c in TABLE_COLUMNS
-    if c[0] not in ("rms_error_k", "speed_ratio", "mean_offset_heat_k", "mean_offset_cool_k")
+    if c[0]
+    not in (
+        "rms_error_k",
+        "speed_ratio",
+        "mean_offset_heat_k",
+        "mean_offset_cool_k",
+        "recoveries_on_time_pct",
+    )
 ]
 
 

@@ -22,6 +22,7 @@ TABLE_COLUMNS = (
     ("rms_error_k", "RMS K", "{:.2f}"),
     ("mean_offset_heat_k", "heat off. K", "{:+.2f}"),
     ("mean_offset_cool_k", "cool off. K", "{:+.2f}"),
+    ("recoveries_on_time_pct", "on time %", "{:.0f}"),
     ("speed_ratio", "sim s/s", "{:,}"),
 )
 

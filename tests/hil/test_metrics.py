@@ -132,3 +132,36 @@ def test_without_time_in_a_mode_its_mean_offset_is_none():
     summary = run([(20.0, ZoneTarget(True, 21.0, 21.0, cools=False), 0.0, 0.0, False)]).summary(1)
     assert summary["mean_offset_heat_k"] == pytest.approx(-1.0)
     assert summary["mean_offset_cool_k"] is None
+
+
+def test_recoveries_are_scheduled_raises_and_on_time_when_the_room_is_already_there():
+    """Heating 17 → 21 at minute 60 with the room at 20.8 (on time), 21 → 21.5 (too small to
+    count), off → heat 20 with the room at 18 (late); cooling 27 → 24 with the room at 24.2
+    (on time); a setback (21 → 17) is no recovery."""
+
+    def heat(celsius: float) -> ZoneTarget:
+        return ZoneTarget(True, celsius, celsius, heats=True, cools=False)
+
+    cool = ZoneTarget(True, 27.0, 27.0, heats=False, cools=True)
+    steps = (
+        [(17.0, heat(17.0), 0.0, 0.0, False)] * 60
+        + [(20.8, heat(21.0), 0.0, 0.0, False)] * 10
+        + [(21.0, heat(21.5), 0.0, 0.0, False)] * 10
+        + [(21.0, heat(17.0), 0.0, 0.0, False)] * 10
+        + [(18.0, OFF, 0.0, 0.0, False)] * 10
+        + [(18.0, heat(20.0), 0.0, 0.0, False)] * 10
+        + [(26.0, cool, 0.0, 0.0, False)] * 10
+        + [(24.2, ZoneTarget(True, 24.0, 24.0, heats=False, cools=True), 0.0, 0.0, False)]
+    )
+    recorder = run(steps)
+    summary = recorder.summary(1.0)
+    # 17 → 21, off → heat 20, heat 20 → cool 27 (switched to cooling: no earlier cooling
+    # target), cool 27 → 24
+    assert summary["recoveries"] == 4
+    assert recorder.recoveries_on_time == 3  # 20.8 for 21, 26 for 27, 24.2 for 24
+    assert summary["recoveries_on_time_pct"] == 75.0
+
+
+def test_no_scheduled_raise_gives_no_recovery_figure():
+    summary = run([(21.0, HEAT_21, 0.0, 0.0, False)] * 10).summary(1.0)
+    assert summary["recoveries"] == 0 and summary["recoveries_on_time_pct"] is None
