@@ -22,6 +22,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_head_setpoint_sensors,
     retired_schedule_switches,
     retired_zone_discovery,
     retired_zone_topics,
@@ -577,6 +578,18 @@ def test_a_setpoint_driven_head_gets_its_written_setpoint_as_a_diagnostic(
     assert payload["state_topic"] == "minisplit/house/zone/living/state"
     field = re.findall(r"value_json\.(\w+)", str(payload["value_template"]))
     assert field == ["head_setpoint"] and "head_setpoint" in ZONE_STATE_FIELDS
+
+
+def test_a_head_no_longer_setpoint_driven_has_its_setpoint_sensor_cleared() -> None:
+    """The living room's head was setpoint-driven (its sensor announced); now both heads take
+    a capacity request: the sensor announced before is claimed for clearing, by its id."""
+    before = discovery_messages(TOPICS, ZONES, capabilities={"living": INTERFACE})
+    (topic,) = [t for t in before if "head_setpoint" in t]
+    now = {"living": REFERENCE_HEAD, "bedroom": REFERENCE_HEAD}
+    retired = retired_head_setpoint_sensors(TOPICS, ZONES, now)
+    assert retired[topic] == before[topic]["unique_id"]
+    # While it is setpoint-driven, its sensor is not claimed.
+    assert topic not in retired_head_setpoint_sensors(TOPICS, ZONES, {"living": INTERFACE})
 
 
 # ---- outdoor-unit entities from its profile's capabilities (issue 13) -----------------------

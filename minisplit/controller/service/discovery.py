@@ -439,6 +439,21 @@ def retired_schedule_switches(topics: Topics, zones: Sequence[ZoneConfig]) -> di
     return dict(_schedule_switch_claim(topics, zone.id) for zone in zones if not zone.schedule)
 
 
+def retired_head_setpoint_sensors(
+    topics: Topics, zones: Sequence[ZoneConfig], capabilities: Mapping[str, Capabilities]
+) -> dict[str, str]:
+    """{config topic: unique_id} of the head-setpoint sensors of zones whose heads are not
+    driven by their setpoint (any more: another profile, a unit that now takes a capacity
+    request): cleared only where the retained config carries that unique_id."""
+    return {
+        topics.config("sensor", _object_id(topics, zone.id, "head_setpoint")): _device_id(
+            topics.controller_id, zone.id, "head_setpoint"
+        )
+        for zone in zones
+        if not setpoint_driven(capabilities.get(zone.id))
+    }
+
+
 def _schedule_switch_claim(topics: Topics, zone_id: str) -> tuple[str, str]:
     topic = topics.config("switch", _object_id(topics, zone_id, "schedule"))
     return topic, _schedule_switch_id(topics, zone_id)

@@ -51,6 +51,7 @@ from minisplit.controller.service.discovery import (
     discovery_messages,
     hvac_action,
     legacy_discovery_topics,
+    retired_head_setpoint_sensors,
     retired_schedule_switches,
     retired_unit_discovery,
     retired_zone_discovery,
@@ -157,6 +158,8 @@ class MqttBridge:
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
         # The schedule switch of a zone whose program was taken out of the config goes too.
         self._claims |= retired_schedule_switches(self._topics, zones)
+        # So does the head-setpoint sensor of a zone whose head is no longer setpoint-driven.
+        self._claims |= retired_head_setpoint_sensors(self._topics, zones, self._capabilities)
         for system in self._systems:
             # Its entities announced while it had an outdoor unit, or its profile their roles,
             # go.
