@@ -35,7 +35,6 @@ from minisplit.drivers.bus import (
     DeviceTimeout,
     ModbusExceptionReply,
 )
-from minisplit.drivers.driver import DeviceError
 from minisplit.drivers.transport import describe
 
 #: How long the units are polled for the error counters, by default (seconds).
@@ -139,25 +138,28 @@ def _failure_kind(err: BusError) -> str:
     return next((kind for cls, kind in _FAILURE_KINDS if isinstance(err, cls)), "error")
 
 
-async def _identify(
-    buses: Mapping[str, BusScheduler], loaded: LoadedConfig, problems: list[str]
+def _identify(
+    loaded: LoadedConfig, problems: list[str], infos: Mapping[str, object]
 ) -> list[tuple[unit_access.UnitTarget, UnitPolls]]:
+    """Each configured unit with what the online check found: its problem, or its firmware
+    and serial number as its probe read them."""
     units = []
     for target, _strategy in units_of(loaded):
         problem = next((p for p in problems if p.startswith(str(target))), None)
-        polls = UnitPolls(
-            unit=str(target),
-            line=describe(target.bus),
-            profile=target.profile.name,
-            identity="ok" if problem is None else problem.removeprefix(f"{target}: "),
+        info = infos.get(str(target))
+        units.append(
+            (
+                target,
+                UnitPolls(
+                    unit=str(target),
+                    line=describe(target.bus),
+                    profile=target.profile.name,
+                    identity="ok" if problem is None else problem.removeprefix(f"{target}: "),
+                    firmware=str(getattr(info, "firmware_version", None) or "-"),
+                    serial=str(getattr(info, "serial_number", None) or "-"),
+                ),
+            )
         )
-        bus = buses.get(target.bus_name)
-        if bus is not None and problem is None:
-            with contextlib.suppress(BusError, DeviceError):  # the check said why already
-                info = await unit_access.driver_for(bus, target).probe()
-                polls.firmware = str(getattr(info, "firmware_version", None) or "-")
-                polls.serial = str(getattr(info, "serial_number", None) or "-")
-        units.append((target, polls))
     return units
 
 
@@ -242,9 +244,7 @@ def _compare(
     units: list[tuple[unit_access.UnitTarget, UnitPolls]],
     remotes: Mapping[str, float | str],
 ) -> list[SensorComparison]:
-    heads = {
-        t.what.removeprefix("zone "): polls for t, polls in units if t.what.startswith("zone ")
-    }
+    heads = {t.zone_id: polls for t, polls in units if t.zone_id is not None}
     comparisons = []
     for zone in loaded.config.zones:
         polls = heads.get(zone.id)
@@ -285,13 +285,14 @@ async def commission(
         poll_s=poll_s,
     )
     show("identifying the units (check-config --online)")
-    result.problems = await check_online(loaded, show)
+    infos: dict[str, object] = {}
+    result.problems = await check_online(loaded, show, infos=infos)
     async with contextlib.AsyncExitStack() as stack:
         buses: dict[str, BusScheduler] = {}
         for name, bus in config.buses.items():
             with contextlib.suppress(unit_access.UnitAccessError):
                 buses[name] = await stack.enter_async_context(unit_access.opened_bus(name, bus))
-        units = await _identify(buses, loaded, result.problems)
+        units = _identify(loaded, result.problems, infos)
         show(f"polling every unit for {poll_s:g} s")
         polling = _poll_for(buses, units, poll_s, show)
         remote_task = asyncio.ensure_future(_remote_sensors(loaded, poll_s))

@@ -21,7 +21,12 @@ from minisplit.controller.commission import (
 from minisplit.controller.config import config_file
 from minisplit.controller.core.settings import ZoneMode
 from minisplit.controller.head_trial import TRIAL_MODES, TrialResult
-from minisplit.controller.head_trial_command import DEFAULT_MINUTES, MIN_MINUTES
+from minisplit.controller.head_trial_command import (
+    DEFAULT_MINUTES,
+    MIN_MINUTES,
+    add_time_scale,
+    time_scale_problem,
+)
 from minisplit.controller.probe import loaded_or_refusal
 from minisplit.controller.unit_access import UnitAccessError, controller_stopped
 
@@ -252,20 +257,14 @@ def add_parser(sub: Any) -> None:
         help="try only this zone's head (repeat for several; default: every zone)",
     )
     command.add_argument("--no-trial", action="store_true", help="do not switch heads on")
-    command.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        metavar="N",
-        help="engineering: timers N× faster, in step with `minisplit sim --speed N`",
-    )
+    add_time_scale(command)
 
 
 def _bad(args: argparse.Namespace) -> str | None:
     if not 5 <= args.poll_seconds <= 3600:
         return "--poll-seconds takes 5 to 3600"
-    if not 0 < args.time_scale <= 1000:
-        return "--time-scale takes above 0 and at most 1000"
+    if (problem := time_scale_problem(args.time_scale)) is not None:
+        return problem
     if args.no_trial and args.trial_zones:
         return "--try and --no-trial exclude each other"
     if not args.no_trial and not MIN_MINUTES <= args.minutes <= 60:

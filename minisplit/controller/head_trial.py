@@ -147,7 +147,7 @@ async def _read_levers(driver: Driver) -> Reading:
 
 
 async def _before(
-    loaded: LoadedConfig, head: UnitTarget, odu: UnitTarget | None, mode: ZoneMode
+    head: UnitTarget, odu: UnitTarget | None, mode: ZoneMode, strategy: Strategy
 ) -> tuple[Reading, float | None]:
     """The head's levers as they are (to put them back after), and its return air; refuses a
     trial the outdoor unit's state forbids."""
@@ -169,7 +169,7 @@ async def _before(
                 odu_status = await driver_for(bus, odu).poll()
             except BusError as err:
                 raise UnitAccessError(f"{odu}: no answer: {err}") from None
-        _may_start(odu, odu_status, mode, loaded.systems[_system_of(loaded, head)].strategy)
+        _may_start(odu, odu_status, mode, strategy)
     return levers, getattr(status, "return_air_temperature", None)
 
 
@@ -197,14 +197,6 @@ def _may_start(odu: UnitTarget, status: object, mode: ZoneMode, strategy: Strate
             f"the compressor of {odu} {running_text} for another head: a head in {mode} would"
             " reverse it. Try the head in the same mode, or once the others are off"
         )
-
-
-def _system_of(loaded: LoadedConfig, head: UnitTarget) -> str:
-    zone_id = head.what.removeprefix("zone ")
-    for name, system in loaded.systems.items():
-        if any(zone.id == zone_id for zone in system.zones):
-            return name
-    raise KeyError(zone_id)
 
 
 def default_setpoint(loaded: LoadedConfig, zone_id: str, mode: ZoneMode, room_c: float) -> float:
@@ -499,12 +491,11 @@ async def run_trial(
     if mode not in TRIAL_MODES:
         raise UnitAccessError(f"a head is tried in heat or cool, not {mode}")
     head = zone_target(loaded, zone_id)
-    system_name = _system_of(loaded, head)
-    system = loaded.systems[system_name]
-    odu = odu_target(loaded, system_name)
+    system = loaded.system_of(zone_id)
+    odu = odu_target(loaded, system.name)
     if HeadMode(mode.value) not in capabilities(head.profile).modes:
         raise TrialRefused(f"{head}: its profile has no {mode} mode")
-    before, room_c = await _before(loaded, head, odu, mode)
+    before, room_c = await _before(head, odu, mode, system.strategy)
     if setpoint_c is None:
         setpoint_c = default_setpoint(loaded, zone_id, mode, 21.0 if room_c is None else room_c)
     result = TrialResult(str(head), mode, setpoint_c, str(system.strategy))

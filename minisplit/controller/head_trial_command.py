@@ -57,13 +57,26 @@ def add_parser(sub: Any) -> None:
         f" {MIN_MINUTES:g}, at most 60)",
     )
     trial.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    trial.add_argument(
+    add_time_scale(trial)
+
+
+def add_time_scale(parser: Any) -> None:
+    """``--time-scale``, for the simulator: the commands that run the control (test-head,
+    commission) take it as `run` does; `time_scale_problem` judges it."""
+    parser.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
         metavar="N",
         help="engineering: timers N× faster, in step with `minisplit sim --speed N`",
     )
+
+
+def time_scale_problem(time_scale: float) -> str | None:
+    """What is wrong with a ``--time-scale`` value, or None."""
+    if not 0 < time_scale <= 1000:
+        return "--time-scale takes above 0 and at most 1000"
+    return None
 
 
 def _progress(sample: Sample) -> None:
@@ -102,8 +115,9 @@ def result_text(result: TrialResult) -> str:
 def run(args: argparse.Namespace) -> int:
     """The `test-head` command: 0 when the head passed, 1 when it failed, could not be
     reached or the trial was refused, 2 on bad input (all said on stderr)."""
-    if not 0 < args.time_scale <= 1000:
-        print("minisplit test-head: --time-scale takes above 0 and at most 1000", file=sys.stderr)
+    problem = time_scale_problem(args.time_scale)
+    if problem is not None:
+        print(f"minisplit test-head: {problem}", file=sys.stderr)
         return 2
     if not MIN_MINUTES <= args.minutes <= 60:
         print(

@@ -44,10 +44,14 @@ def units_of(loaded: LoadedConfig) -> list[tuple[unit_access.UnitTarget, Strateg
 
 
 async def check_online(
-    loaded: LoadedConfig, show: Callable[[str], None], timeout_s: float = ONLINE_TIMEOUT_S
+    loaded: LoadedConfig,
+    show: Callable[[str], None],
+    timeout_s: float = ONLINE_TIMEOUT_S,
+    infos: dict[str, object] | None = None,
 ) -> list[str]:
     """Contact every configured unit (``show`` gets a line per unit that passes); the problems
-    found, each naming the unit, its bus and the register."""
+    found, each naming the unit, its bus and the register. ``infos`` gets what each unit that
+    identified said of itself (its probe's info), by the unit's name (`str` of its target)."""
     problems: list[str] = []
     units = units_of(loaded)
     async with contextlib.AsyncExitStack() as stack:
@@ -67,7 +71,7 @@ async def check_online(
             if isinstance(bus, unit_access.UnitAccessError):
                 problems.append(f"{target}: {bus}")
                 continue
-            problem = await _check_unit(bus, target, strategy)
+            problem = await _check_unit(bus, target, strategy, infos)
             if problem is None:
                 show(f"  online: {target}: answers as {target.profile.name}")
             else:
@@ -80,11 +84,16 @@ def _and_index(target: unit_access.UnitTarget) -> str:
 
 
 async def _check_unit(
-    bus: BusScheduler, target: unit_access.UnitTarget, strategy: Strategy
+    bus: BusScheduler,
+    target: unit_access.UnitTarget,
+    strategy: Strategy,
+    infos: dict[str, object] | None,
 ) -> str | None:
     driver = unit_access.driver_for(bus, target)
     try:
-        await driver.probe()
+        info = await driver.probe()
+        if infos is not None:
+            infos[str(target)] = info
         needed = [name for name in target.profile.registers if name in ROLES[target.profile.kind]]
         _, refused = await driver.read_each(needed)
     except DeviceError as err:  # its message begins with the driver's name of the unit

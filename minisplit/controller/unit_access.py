@@ -44,6 +44,7 @@ class UnitTarget:
     profile: DeviceProfile
     # The state file of the config it comes from: a controller running with it holds the lock.
     state_file: Path | None = None
+    zone_id: str | None = None  # the zone whose head it is, for a config's head
 
     def __str__(self) -> str:
         index = self.profile.unit_index
@@ -125,7 +126,9 @@ def zone_target(loaded: LoadedConfig, zone_id: str) -> UnitTarget:
     bus = loaded.config.buses[zone.bus]
     profile = loaded.head_profile(zone)
     state_file = loaded.config.state_file
-    return UnitTarget(f"zone {zone.id}", zone.bus, bus, zone.unit_id, profile, state_file)
+    return UnitTarget(
+        f"zone {zone.id}", zone.bus, bus, zone.unit_id, profile, state_file, zone_id=zone.id
+    )
 
 
 def odu_target(loaded: LoadedConfig, system_name: str) -> UnitTarget | None:
