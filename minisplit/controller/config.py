@@ -235,6 +235,11 @@ class ControlConfig(StrictModel):
     # long (of heating run time) before it is due (controller.core.frost).
     defrost_lift_k: Annotated[float, Field(ge=0, le=0.5)] = _CORE.frost.lift_k
     defrost_lead_s: Annotated[float, Field(ge=300, le=7200)] = _CORE.frost.lead_s
+    # A zone's weekly program is met early: a raise started so that the room is there at the
+    # switch point, a setback begun while the room stays in its band (core.optimal_start).
+    optimal_start: bool = _CORE.start.enabled
+    # The longest an optimal start (or stop) comes before its switch point.
+    optimal_start_max_lead_s: Annotated[float, Field(ge=600, le=6 * 3600)] = _CORE.start.max_lead_s
     # A cooling head in fan mode `auto` that gets no refrigerant: its fan runs `quiet`, or the
     # head is switched `off` until its zone calls again (see ControlTuning.idle_cooling_off).
     idle_cooling_head: Literal["quiet", "off"] = "off" if _CORE.idle_cooling_off else "quiet"

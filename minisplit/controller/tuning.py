@@ -24,6 +24,7 @@ from minisplit.controller.core.frost import FrostTuning
 from minisplit.controller.core.head_setpoint import SetpointTuning
 from minisplit.controller.core.interlocks import InterlockLimits
 from minisplit.controller.core.observation import ZoneSetup
+from minisplit.controller.core.optimal_start import StartTuning
 from minisplit.controller.core.presets import PresetRule, PresetTable
 from minisplit.controller.core.room_sensor import HeadSensorBias
 from minisplit.controller.core.sensor_health import SensorCheck
@@ -75,6 +76,7 @@ def control_tuning_from(
             tau_s=c.head_sensor_bias_tau_s,
         ),
         frost=FrostTuning(lift_k=c.defrost_lift_k, lead_s=c.defrost_lead_s),
+        start=StartTuning(enabled=c.optimal_start, max_lead_s=c.optimal_start_max_lead_s),
         idle_cooling_off=c.idle_cooling_head == "off",
     )
 

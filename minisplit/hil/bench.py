@@ -24,6 +24,7 @@ from minisplit.controller.core.head_setpoint import (
     SetpointTuning,
 )
 from minisplit.controller.core.observation import HeadReport, OduReport
+from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import ZoneMode, ZoneSettings
 from minisplit.controller.service.setpoint_heads import head_command
 from minisplit.drivers.records import HeadCommand, HeadInfo, OduInfo
@@ -41,7 +42,7 @@ from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, HeadThermos
 from minisplit.hil.house import HouseSim
 from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
 from minisplit.hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
-from minisplit.hil.metrics import MetricsRecorder, ZoneTarget
+from minisplit.hil.metrics import RECOVERY_LEAD_S, MetricsRecorder, ZoneTarget
 from minisplit.hil.plant import Plant
 from minisplit.hil.scenario import (
     Scenario,
@@ -146,6 +147,8 @@ class Run:
         # When every room has a head, in order, the plant's own list serves as it is.
         self._all_rooms = self._rooms == list(range(len(house.plant.room_ids)))
         self._settings: dict[str, ZoneSettings] = {}
+        # Each zone's next switch point: what the controllers may look ahead to.
+        self.upcoming: dict[str, Switch] = {}
         self._targets: list[ZoneTarget] = []
         self._settings_from = self._settings_until = -math.inf
         self.setpoint_writes: int | None = None  # counted where a run writes setpoints
@@ -153,9 +156,21 @@ class Run:
     def settings(self, t: float) -> dict[str, ZoneSettings]:
         """Every zone's settings at ``t`` (the same dict until the next switch point: read only)."""
         if not self._settings_until > t >= self._settings_from:
-            self._settings, self._settings_until = self.scenario.settings_span(t)
+            self._settings, until = self.scenario.settings_span(t)
             self._settings_from = t
-            self._targets = [zone_target(self._settings[zone]) for zone in self.zones]
+            self.upcoming = upcoming = self.scenario.upcoming(t)
+            targets = []
+            for zone in self.zones:
+                target = zone_target(self._settings[zone])
+                switch = upcoming[zone]
+                lead_from = switch.at_s - RECOVERY_LEAD_S
+                if t >= lead_from:
+                    target = target.ahead(zone_target(switch.settings))
+                elif lead_from < until:
+                    until = lead_from  # the band may reach further from then on
+                targets.append(target)
+            self._targets = targets
+            self._settings_until = until
         return self._settings
 
     def targets(self, t: float) -> list[ZoneTarget]:
@@ -381,7 +396,7 @@ def run_direct(
     }
     step = controller.step
     for t, settings in run.until_end():
-        commands = step(t, Reports(settings, odu_report, head_reports))
+        commands = step(t, Reports(settings, odu_report, head_reports, run.upcoming))
         try:
             if commands.odu is not None:
                 odu.apply(commands.odu)

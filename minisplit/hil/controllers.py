@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from minisplit.controller.config import ControlConfig, ZoneConfig
-from minisplit.controller.core.observation import HeadReport, Observer, OduReport, ZoneSetup
+from minisplit.controller.core.observation import (
+    NO_SWITCHES,
+    HeadReport,
+    Observer,
+    OduReport,
+    ZoneSetup,
+)
+from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import UnitSettings, ZoneSettings
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.tuning import control_tuning_from
@@ -48,6 +55,9 @@ class Reports(NamedTuple):
     settings: Mapping[str, ZoneSettings]
     odu: OduReport
     heads: Mapping[str, HeadReport]
+    # Each zone's next switch point (its weekly program's), on the bench's clock: what a
+    # controller may look ahead to, as the supervisor gives the shipped one its programs'.
+    upcoming: Mapping[str, Switch] = NO_SWITCHES
 
 
 class Commands(NamedTuple):
@@ -86,8 +96,10 @@ class ShippedController:
         self.unit_settings = UnitSettings()
 
     def step(self, now: float, reports: Reports) -> Commands:
-        settings, odu, heads = reports
-        seen = self.observer.observe(odu, heads, settings, self.unit_settings, now)
+        settings, odu, heads, upcoming = reports
+        seen = self.observer.observe(
+            odu, heads, settings, self.unit_settings, now, upcoming=upcoming
+        )
         decision = self.loop.step(seen.zones, seen.unit, now, seen.remotes)
         zones = decision.output.zones
         return Commands(decision.odu_command, {zone: out.head for zone, out in zones.items()})

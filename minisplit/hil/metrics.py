@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 COMFORT_HALF_BAND_K = 0.5  # the band is [setpoint − 0.5 K, setpoint + 0.5 K] (docs/benchmark.md)
@@ -18,6 +18,9 @@ PEAK_WINDOW_S = 900.0
 # RECOVERY_WITHIN_K of the new target at the switch point's moment (docs/benchmark.md).
 RECOVERY_STEP_K = 1.0
 RECOVERY_WITHIN_K = 0.3
+# Within this long before a switch point that asks more of a zone, a room already on its way to
+# the new target is in comfort: its band reaches to the new band's far edge (`ZoneTarget.ahead`).
+RECOVERY_LEAD_S = 3 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,29 @@ class ZoneTarget:
     high: float  # equal to ``low`` except in heat_cool
     heats: bool = True  # the mode lets the unit heat this room (heat, heat_cool)
     cools: bool = True  # the mode lets the unit cool this room (cool, dry, heat_cool)
+    # The band's far edge, moved toward a coming raise's (`ahead`): None, the setpoints' own.
+    reach: float | None = None
 
     @cached_property
     def band(self) -> tuple[float, float]:
         # Cached: the benchmark asks for it every step of every zone.
-        return self.low - COMFORT_HALF_BAND_K, self.high + COMFORT_HALF_BAND_K
+        low, high = self.low - COMFORT_HALF_BAND_K, self.high + COMFORT_HALF_BAND_K
+        reach = self.reach
+        if reach is not None:
+            return (reach, high) if reach < low else (low, reach)
+        return low, high
+
+    def ahead(self, later: ZoneTarget) -> ZoneTarget:
+        """This target while ``later`` is coming (within `RECOVERY_LEAD_S`): a raise of the
+        heating side (or the zone switched on to heat) lets the room be as warm as the later
+        band's top already, a drop of the cooling side as cool as its bottom; else the same."""
+        if not (self.on and later.on):
+            return self
+        if self.heats and later.heats and later.low > self.low and not self.cools:
+            return replace(self, reach=max(later.band[1], self.band[1]))
+        if self.cools and later.cools and later.high < self.high and not self.heats:
+            return replace(self, reach=min(later.band[0], self.band[0]))
+        return self
 
     @property
     def held_band(self) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from minisplit.controller.core.schedule import WEEKDAYS, Weekday, WeeklySchedule, clock_s
+from minisplit.controller.core.schedule import WEEKDAYS, Switch, Weekday, WeeklySchedule, clock_s
 from minisplit.controller.core.settings import ZoneSettings
 from minisplit.controller.schedule_config import SwitchPoint, weekly_schedule
 from minisplit.drivers.textfile import (
@@ -281,6 +281,15 @@ class Scenario:
             settings[zone], change = self.schedules[zone].span(t_s)
             until = min(until, change)
         return settings, until
+
+    def upcoming(self, t_s: float) -> dict[str, Switch]:
+        """Every zone's next switch point after ``t_s`` (same clock), with what it sets."""
+        switches = {}
+        for zone in self.zones:
+            schedule = self.schedules[zone]
+            at = schedule.span(t_s)[1]
+            switches[zone] = Switch(at, schedule.at(at))
+        return switches
 
     def weather(self) -> Weather:
         return load_weather_file(self.weather_path)

@@ -107,3 +107,14 @@ def test_the_zone_state_shows_the_program_and_its_next_switch_point():
         True, local_time_text(MONDAY + 22 * HOUR_S)
     )
     assert PROGRAMS.next_switch(STATE, "office", at) is None  # no program
+
+
+def test_the_next_switch_point_is_given_to_the_control_on_its_own_clock():
+    # 05:00 local is 1234.0 s on the control's (monotonic) clock: 06:30 is 1.5 h later there.
+    upcoming = PROGRAMS.upcoming(STATE, MONDAY + 5 * HOUR_S, 1234.0)
+    assert set(upcoming) == {"living"}  # the office has no program
+    assert upcoming["living"].at_s == 1234.0 + 1.5 * HOUR_S
+    assert upcoming["living"].settings.target_temperature == 21.0
+    # A zone whose program is switched off looks ahead to nothing.
+    off = STATE.with_zone("living", apply_zone(SWUNG, SetSchedule(False)), 1e9)
+    assert PROGRAMS.upcoming(off, MONDAY + 5 * HOUR_S, 1234.0) == {}

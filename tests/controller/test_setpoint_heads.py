@@ -135,3 +135,22 @@ async def test_a_head_never_given_one_is_not_released_and_a_failed_release_is_re
     await feed.write("a", head, _feeding(20.1, 0.0, room=None))  # tried again
     assert head.writes == [20.1, "release"]
     assert supplies_external(_feeding(20.1, 0.0)) and not supplies_external(_feeding(None, None))
+
+
+def test_a_switch_point_the_control_met_early_reaches_the_setpoint_heads() -> None:
+    # The zone is off until its program switches it on; optimal start runs it on the coming
+    # settings already: the setpoint head is switched on in heat at the loop's setpoint.
+    off = ZoneSettings(mode=ZoneMode.OFF)
+    morning = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)
+    heads = {z: HeadReport(INFO, Head(19.0), True) for z in "ab"}
+    seen = Observer(SETUPS, InterlockLimits()).observe(
+        NO_ODU, heads, dict.fromkeys("ab", off), UnitSettings(), 0.0
+    )
+    output = _output(21.0)
+    early = output._replace(
+        zones={**output.zones, "a": output.zones["a"]._replace(settings=morning)}
+    )
+    inputs = strategy_inputs(seen, dict(seen.zones), early, {})
+    assert inputs["a"].settings.mode is ZoneMode.HEAT
+    assert inputs["a"].settings.target_temperature == 21.0
+    assert inputs["b"].settings.mode is ZoneMode.OFF  # no settings given: the zone's own

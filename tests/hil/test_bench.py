@@ -334,3 +334,14 @@ def test_a_controller_on_a_unit_it_cannot_drive_is_refused(january_day, capsys):
     assert "--unit setpoint" in err
     assert main([*args, "--controller", "onoff", "--unit", "external"]) == 2
     assert "'onoff' runs on the direct unit(s) only" in capsys.readouterr().err
+
+
+def test_the_bench_gives_controllers_the_next_switch_points_and_scores_the_lead(january_day):
+    """The shipped controller meets its programs' raises early (optimal start): most
+    recoveries on time, where without optimal start none is (its loop aims inside the band)."""
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    early = run_minisplit(scenario).metrics
+    late = run_minisplit(scenario, control=ControlConfig(optimal_start=False)).metrics
+    assert early.recoveries >= 2 and early.recoveries == late.recoveries
+    assert early.recoveries_on_time >= 0.9 * early.recoveries
+    assert late.recoveries_on_time == 0

@@ -165,3 +165,23 @@ def test_recoveries_are_scheduled_raises_and_on_time_when_the_room_is_already_th
 def test_no_scheduled_raise_gives_no_recovery_figure():
     summary = run([(21.0, HEAT_21, 0.0, 0.0, False)] * 10).summary(1.0)
     assert summary["recoveries"] == 0 and summary["recoveries_on_time_pct"] is None
+
+
+def test_a_room_on_its_way_to_a_coming_raise_is_in_comfort():
+    """Before a raise (heating 20 → 21, cooling 26 → 24) the band reaches to the new band's far
+    edge: a room pre-heated to 21.4 (pre-cooled to 23.6) is not above (below) it; a setback,
+    a change of mode or heat_cool leaves the band as it is."""
+    heat_20 = ZoneTarget(True, 20.0, 20.0, cools=False)
+    heat_21 = ZoneTarget(True, 21.0, 21.0, cools=False)
+    cool_26 = ZoneTarget(True, 26.0, 26.0, heats=False)
+    cool_24 = ZoneTarget(True, 24.0, 24.0, heats=False)
+    assert heat_20.ahead(heat_21).band == (19.5, 21.5)
+    assert outside_band(21.4, heat_20.ahead(heat_21)) == 0.0
+    assert outside_band(21.4, heat_20) == pytest.approx(0.9)
+    assert outside_band(19.0, heat_20.ahead(heat_21)) == pytest.approx(0.5)  # still cold
+    assert cool_26.ahead(cool_24).band == (23.5, 26.5)
+    assert heat_21.ahead(heat_20) is heat_21  # a setback
+    assert heat_20.ahead(cool_24) is heat_20  # another mode
+    assert OFF.ahead(heat_21) is OFF and heat_20.ahead(OFF) is heat_20
+    both = ZoneTarget(True, 20.0, 24.0)
+    assert both.ahead(ZoneTarget(True, 21.0, 24.0)) is both

@@ -29,8 +29,19 @@ from minisplit.controller.core.frost import (
     defrost_lift_k,
     step_frost,
 )
+from minisplit.controller.core.optimal_start import (
+    COOLING,
+    DRIFTING,
+    NOTHING,
+    WARMING,
+    StartTuning,
+    ZoneLookahead,
+    early_switch,
+    learn,
+)
 from minisplit.controller.core.presets import PresetTable, ZoneSetpoints, zone_setpoints
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
+from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import Preset, ZoneSettings
 from minisplit.controller.core.zone import (
     IDLE_STATE,
@@ -79,6 +90,9 @@ class ZoneInput:
     setpoint_limits: tuple[float, float] | None = None  # the zone's (min, max) setpoint
     # Where the reading comes from: the head's own sensor gets its coil bias taken off.
     sensor: SensorSource = SensorSource.HEAD
+    # The zone's next switch point (its weekly program's), on the controller's clock: what
+    # optimal start may bring forward (`controller.core.optimal_start`). None: no program.
+    upcoming: Switch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,7 @@ class ControlTuning:
     presets: PresetTable = field(default_factory=PresetTable)
     head_sensor_bias: HeadSensorBias = field(default_factory=HeadSensorBias)
     frost: FrostTuning = field(default_factory=FrostTuning)
+    start: StartTuning = field(default_factory=StartTuning)
     # With fan mode `auto` the controller picks the lowest fan speed for a head that gets
     # refrigerant, and for an idle cooling head: the quietest fan moves the coil's air (the
     # benchmark's `ideal` assumes it too), each step up costs ~5 W, and in cooling that power
@@ -119,6 +134,8 @@ class ControlState(NamedTuple):
     frost: FrostState = IDLE_FROST  # heating run time toward the next defrost
     # Each zone's setpoints in effect, with the settings they come from (last tick's).
     setpoints: Mapping[str, ZoneSetpoints] = MappingProxyType({})
+    # Each zone's optimal start: its room's learned rates, and a switch point brought forward.
+    lookahead: Mapping[str, ZoneLookahead] = MappingProxyType({})
 
 
 class ZoneOutput(NamedTuple):
@@ -133,6 +150,9 @@ class ZoneOutput(NamedTuple):
     preset: Preset = Preset.NONE  # the preset in effect (boost ends in comfort)
     setpoint: float | None = None  # the setpoint the loop tracks now (after the preset)
     temperature: float | None = None  # what the loop works on: bias taken off, smoothed
+    # The settings the zone ran on: the homeowner's, or its next switch point's brought
+    # forward by optimal start (`controller.core.optimal_start`).
+    settings: ZoneSettings | None = None
 
 
 class ControlOutput(NamedTuple):
@@ -194,6 +214,9 @@ class ZoneLoops(NamedTuple):
     head_bias: dict[str, float]  # the head sensors' estimated bias, per zone
     priority: Direction  # the direction the priority zone calls for (NONE: it does not call)
     setpoints: dict[str, ZoneSetpoints]  # each zone's setpoints in effect (after its preset)
+    lookahead: dict[str, ZoneLookahead]
+    # The settings each zone runs on: its own, or its next switch point's brought forward.
+    settings: dict[str, ZoneSettings]
 
 
 class HeadCommands(NamedTuple):
@@ -242,6 +265,7 @@ def control_step(
         zoned.head_bias,
         frost,
         zoned.setpoints,
+        zoned.lookahead,
     )
     return new_state, ControlOutput(coordinated.command, outputs, active, coordinated.forced_stop)
 
@@ -292,12 +316,18 @@ def step_zone_loops(
     # direction is None, while a stopped compressor's NONE would match an idle zone's).
     joinable = None if running is NONE else running
 
+    start = tuning.start
+    previous_looks = state.lookahead
+    # The zones' rates are learned from what the heads did over the last interval.
+    served_in = running if not defrost and unit.available else NONE
     loops: dict[str, ZoneLoopState] = {}
     requests: list[ZoneRequest] = []
     in_effect: dict[str, Preset] = {}
     boost_since: dict[str, float] = {}
     head_bias: dict[str, float] = {}
     setpoints: dict[str, ZoneSetpoints] = {}
+    looks: dict[str, ZoneLookahead] = {}
+    run_on: dict[str, ZoneSettings] = {}
     for zone_id, zone in zones.items():
         settings = zone.settings
         previous = previous_loops.get(zone_id, IDLE_STATE)
@@ -320,6 +350,19 @@ def step_zone_loops(
             bias = target + (previous_bias.get(zone_id, 0.0) - target) * bias_decay
             head_bias[zone_id] = bias
             temperature -= bias
+        look = previous_looks.get(zone_id)
+        if look is None:
+            look = ZoneLookahead(start.prior)
+        aim_offset = None
+        if zone.upcoming is not None or look.early_for is not None:
+            look, early = early_switch(
+                look, settings, zone.upcoming, temperature, outdoor, now, presets, start
+            )
+            if early is not None:
+                settings = early
+                if look.starting:
+                    aim_offset = start.aim_offset_k
+        run_on[zone_id] = settings
         in_force = setpoints[zone_id] = zone_setpoints(
             previous_setpoints.get(zone_id), settings, presets, zone.setpoint_limits
         )
@@ -334,8 +377,17 @@ def step_zone_loops(
             joining=joinable is previous.direction,
             boost=boost,
             shared=shared,
+            aim_offset_k=aim_offset,
         )
         loops[zone_id] = loop
+        # What the room showed over the last interval (see `optimal_start.learn`).
+        kind = NOTHING
+        if not was_served:
+            if not previous.calling and not defrost:
+                kind = DRIFTING
+        elif previous.error_k > start.working_k and previous.direction is served_in:
+            kind = WARMING if served_in is HEAT else COOLING
+        looks[zone_id] = learn(look, kind, temperature, outdoor, now, start)
         direction = loop.direction
         calling = loop.calling
         requests.append(
@@ -345,7 +397,9 @@ def step_zone_loops(
         )
         if priority_zone is not None and zone_id == priority_zone and calling:
             priority = direction
-    return ZoneLoops(loops, requests, in_effect, boost_since, head_bias, priority, setpoints)
+    return ZoneLoops(
+        loops, requests, in_effect, boost_since, head_bias, priority, setpoints, looks, run_on
+    )
 
 
 def head_commands(
@@ -371,9 +425,10 @@ def head_commands(
     deadband = tuning.share_deadband_pct
     outputs: dict[str, ZoneOutput] = {}
     heads: dict[str, HeadCommand] = {}
+    run_on = zoned.settings
     for zone_id, loop in zoned.loops.items():
         zone = zones[zone_id]
-        settings = zone.settings
+        settings = run_on[zone_id]
         direction = loop.direction
         setpoint = loop.setpoint
         mode = settings.mode
@@ -444,5 +499,6 @@ def head_commands(
             presets[zone_id],
             setpoint,
             loop.temperature,
+            settings,
         )
     return HeadCommands(heads, outputs)

@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 from minisplit.controller.core.compressor import UnitInput, UnitObservation
 from minisplit.controller.core.control import ZoneInput
 from minisplit.controller.core.interlocks import InterlockLimits
+from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.sensor_health import RemoteReading
 from minisplit.controller.core.settings import UnitSettings, ZoneSettings
 from minisplit.controller.core.tick import NO_REMOTES
@@ -118,6 +119,7 @@ class HeadReport:
 
 # The outdoor unit of a config without one: heads whose unit follows them unseen.
 NO_ODU = OduReport(None, None, available=False, configured=False)
+NO_SWITCHES: Mapping[str, Switch] = MappingProxyType({})
 
 
 class RemoteSample(NamedTuple):
@@ -198,6 +200,7 @@ def zone_input(
     preheating: bool,
     setpoint_limits: tuple[float, float] | None = None,
     head_correction_k: float = 0.0,
+    upcoming: Switch | None = None,
 ) -> ZoneInput:
     """A zone's input as `Controller.step` takes it: with the head's own reading (plus its
     static correction); the step checks it and may follow a remote sensor instead."""
@@ -210,6 +213,7 @@ def zone_input(
         rated_capacity_w=rated_capacity_w,
         preheating=preheating,
         setpoint_limits=setpoint_limits,
+        upcoming=upcoming,
     )
 
 
@@ -227,7 +231,7 @@ def remote_reading(
 
 
 # What a zone's input is made of besides its setup: made again only when one of them changed.
-_ZoneKey = tuple[ZoneSettings, float | None, bool, bool, float]
+_ZoneKey = tuple[ZoneSettings, float | None, bool, bool, float, Switch | None]
 _UnitKey = tuple[
     object,
     bool,
@@ -268,10 +272,12 @@ class Observer:
         *,
         samples: Mapping[str, RemoteSample] | None = None,
         started_at: float | None = None,
+        upcoming: Mapping[str, Switch] = NO_SWITCHES,
     ) -> Observation:
         """Every zone's and the unit's input now. ``samples`` are the remote sensors' last
         values (a zone without a configured sensor may be sent readings too); ``started_at`` is
-        when the control began (a configured sensor's first value is due one timeout after)."""
+        when the control began (a configured sensor's first value is due one timeout after);
+        ``upcoming`` each programmed zone's next switch point, on the controller's clock."""
         remotes = NO_REMOTES
         if self._remote_sensors or samples:
             since = now if started_at is None else started_at
@@ -282,11 +288,14 @@ class Observer:
                 if reading is not None:
                     found[zone_id] = reading
             remotes = found
-        zones = self._zone_inputs(heads, zone_settings)
+        zones = self._zone_inputs(heads, zone_settings, upcoming)
         return Observation(zones, self._unit_input(odu, unit_settings), remotes, odu, heads)
 
     def _zone_inputs(
-        self, heads: Mapping[str, HeadReport], settings: Mapping[str, ZoneSettings]
+        self,
+        heads: Mapping[str, HeadReport],
+        settings: Mapping[str, ZoneSettings],
+        upcoming: Mapping[str, Switch],
     ) -> Mapping[str, ZoneInput]:
         keys = self._zone_keys
         changed: dict[str, ZoneInput] = {}
@@ -299,7 +308,8 @@ class Observer:
             available = report.available
             preheating = status is not None and status.cold_draft_prevention is True
             rated_w = 0.0 if info is None else _or(info.rated_capacity_w, 0.0)
-            key = (zone_settings, temperature, available, preheating, rated_w)
+            switch = upcoming.get(zone_id)
+            key = (zone_settings, temperature, available, preheating, rated_w, switch)
             if keys.get(zone_id) != key:
                 keys[zone_id] = key
                 changed[zone_id] = zone_input(
@@ -310,6 +320,7 @@ class Observer:
                     preheating,
                     setup.setpoint_limits,
                     setup.sensor_offset_k,
+                    switch,
                 )
         if changed:  # a new mapping: last tick's stays as it was
             self._zones = MappingProxyType({**self._zones, **changed})

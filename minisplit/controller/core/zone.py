@@ -147,6 +147,7 @@ def step_zone(
     joining: bool = False,
     boost: bool = False,
     shared: SharedConditions = NO_CONDITIONS,
+    aim_offset_k: float | None = None,
 ) -> ZoneLoopState:
     """Advance one zone's loop by ``dt_s`` seconds; the new state carries the demand.
 
@@ -161,6 +162,8 @@ def step_zone(
     (0..1) says how much of late the compressor has been cycling at its minimum: the aim moves
     from ``band_offset_k`` toward ``low_load_band_offset_k`` with it; ``lift_k`` raises a
     heating aim toward the setpoint (never past it) ahead of a defrost (`controller.core.frost`).
+    ``aim_offset_k`` replaces the band offset (an early start aims nearer the new target:
+    `controller.core.optimal_start`).
 
     A setpoint change and a mode change that keeps the direction keep the integral (bumpless);
     a new direction starts it from zero (it held the other direction's load)."""
@@ -181,9 +184,12 @@ def step_zone(
     else:
         heat_sp, cool_sp = setpoints
 
-    offset = tuning.band_offset_k
-    if low_load:
-        offset += (tuning.low_load_band_offset_k - offset) * low_load
+    if aim_offset_k is not None:
+        offset = aim_offset_k
+    else:
+        offset = tuning.band_offset_k
+        if low_load:
+            offset += (tuning.low_load_band_offset_k - offset) * low_load
     if mode is MODE_HEAT:
         direction = HEAT
     elif mode is MODE_COOL:

@@ -7,7 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from minisplit.controller.config import ZoneConfig
-from minisplit.controller.core.schedule import WeeklySchedule, due_switch, settings_transitions
+from minisplit.controller.core.schedule import (
+    Switch,
+    WeeklySchedule,
+    due_switch,
+    settings_transitions,
+)
 from minisplit.controller.core.transitions import apply_zone
 from minisplit.controller.schedule_config import weekly_schedule
 from minisplit.controller.service.persistence import SavedState
@@ -56,6 +61,17 @@ class ZonePrograms:
             state = state.with_zone(zone_id, settings, calendar_now)
             state = state.with_schedule_applied(zone_id, switch.at_s)
         return state
+
+    def upcoming(self, state: SavedState, local_s: float, now: float) -> dict[str, Switch]:
+        """Each running program's next switch point, with the moment moved onto the control's
+        clock (``now`` there is ``local_s`` here; to the second, so that it stays the same
+        value from one cycle to the next): what optimal start looks ahead to."""
+        switches = {}
+        for zone_id, schedule in self.schedules.items():
+            if state.zones[zone_id].schedule:
+                at = schedule.span(local_s)[1]
+                switches[zone_id] = Switch(round(now + at - local_s), schedule.at(at))
+        return switches
 
     def next_switch(self, state: SavedState, zone_id: str, local_s: float) -> ProgramState | None:
         """What the zone state says of the zone's program: None where it has none."""

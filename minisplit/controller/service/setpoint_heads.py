@@ -41,8 +41,9 @@ def strategy_inputs(
     follows one, the head's thermo-on."""
     inputs = {}
     for zone_id, zone in seen.zones.items():
-        settings = zone.settings
         out = output.zones.get(zone_id) if output else None
+        # The settings the control ran the zone on (a switch point met early, `optimal_start`).
+        settings = zone.settings if out is None or out.settings is None else out.settings
         if out is not None and out.setpoint is not None and settings.mode is not ZoneMode.HEAT_COOL:
             settings = replace(settings, target_temperature=out.setpoint)
         chosen = followed.get(zone_id)

@@ -251,6 +251,7 @@ class Supervisor:
             now = self.now()
             if self.started_at is None:
                 self.started_at = now
+            upcoming = self.programs.upcoming(self.settings, self.program_time(), now)
             outputs = await asyncio.gather(
                 *(
                     s.actuate(
@@ -259,6 +260,7 @@ class Supervisor:
                         self.calendar_now(),
                         self.remote_samples,
                         self.started_at,
+                        upcoming,
                     )
                     for s in self.systems.values()
                 )

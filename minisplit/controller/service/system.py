@@ -19,7 +19,14 @@ from minisplit.controller.config import HeatPumpSystem, LoadedConfig, Strategy
 from minisplit.controller.core.control import ControlOutput, ControlState
 from minisplit.controller.core.frost import resumed_frost
 from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput, SetpointStrategy
-from minisplit.controller.core.observation import NO_ODU, Observation, Observer, RemoteSample
+from minisplit.controller.core.observation import (
+    NO_ODU,
+    NO_SWITCHES,
+    Observation,
+    Observer,
+    RemoteSample,
+)
+from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.service import state_report
 from minisplit.controller.service.persistence import SavedState
@@ -97,6 +104,7 @@ class SystemControl:
         now: float,
         samples: Mapping[str, RemoteSample],
         started_at: float | None,
+        upcoming: Mapping[str, Switch] = NO_SWITCHES,
     ) -> Observation:
         return self.observer.observe(
             NO_ODU if self.odu_link is None else self.odu_link.report(),
@@ -106,6 +114,7 @@ class SystemControl:
             now,
             samples=samples,
             started_at=started_at,
+            upcoming=upcoming,
         )
 
     async def actuate(
@@ -115,9 +124,11 @@ class SystemControl:
         calendar_now: float,
         samples: Mapping[str, RemoteSample],
         started_at: float | None,
+        upcoming: Mapping[str, Switch] = NO_SWITCHES,
     ) -> ControlOutput:
-        """Run the system's control tick on the latest measurements and write what changed."""
-        seen = self.observation = self.observe(settings, now, samples, started_at)
+        """Run the system's control tick on the latest measurements and write what changed;
+        ``upcoming``: the zones' next switch points (the observer keeps those of its zones)."""
+        seen = self.observation = self.observe(settings, now, samples, started_at, upcoming)
         self.boosts.count(self.controller, settings, now, calendar_now)
         decision = self.controller.step(
             seen.zones, seen.unit, now, seen.remotes, self._delivering()

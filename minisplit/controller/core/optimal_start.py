@@ -1,0 +1,244 @@
+"""Optimal start and stop (pure): bring a zone's next switch point forward when that keeps the
+homeowner's comfort at less cost, from what the room has shown of its warm-up and cool-down.
+
+- **Early start**: a switch point that asks for more warmth (or coolth) — a morning's end of
+  the night setback, a zone switched on — is brought forward by the time the room needs to get
+  there, so that it is at the new target at the scheduled time, not an hour later.
+- **Early stop** (coasting): a switch point that asks for less — the evening's setback, a zone
+  switched off — is brought forward while the room, left alone, stays inside the comfort band
+  of the setpoint still in effect until then (the warmth stored in the room is used up instead
+  of being held to the last minute).
+
+What a room shows is learned as it runs (`learn`), per zone, in a two-number model of the room
+against the outdoors: with its head working hard it moves toward the target at ``gain`` minus
+``loss`` × (room − outdoor) kelvin per hour; left alone it drifts toward the outdoors at
+``loss`` × (room − outdoor). Both are learned from the zone's own temperature over windows of
+a quarter hour or so (a reading moves in 0.1 K steps), as exponential averages.
+docs/architecture.md, "Optimal start and stop"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from minisplit.controller.core.presets import PresetTable, preset_setpoints
+from minisplit.controller.core.schedule import Switch
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+
+HOUR_S = 3600.0
+INFINITE = float("inf")
+
+
+class RoomRates(NamedTuple):
+    """What a room has shown (kelvin per hour, and per hour): see the module's text."""
+
+    heat_gain: float  # how fast the working head warms it, at no difference to the outdoors
+    cool_gain: float  # how fast the working head cools it, likewise
+    loss: float  # drift toward the outdoors, per kelvin of difference, per hour
+    learned: int = 0  # windows learned from
+
+
+# Before anything is learned: a room that warms (cools) 2 K/h with its head working and loses
+# 3 % of its difference to the outdoors an hour (a time constant of ~33 h).
+PRIOR = RoomRates(2.0, 2.0, 0.03)
+
+
+@dataclass(frozen=True, slots=True)
+class StartTuning:
+    """Optimal start and stop (config `[control] optimal_start`)."""
+
+    enabled: bool = True
+    prior: RoomRates = PRIOR
+    # A start is never brought forward by more than this, nor a stop.
+    max_lead_s: float = 3 * HOUR_S
+    # The compressor's own delays before the head works (a minimum off time, its ramp).
+    dead_time_s: float = 600.0
+    # The time a warm-up needs is stretched by this (a late start costs comfort, an early
+    # one a little energy), and a coasting room's drift by this (it must stay in the band).
+    lead_margin: float = 1.2
+    drift_margin: float = 1.5
+    # During an early start the zone aims this far short of the new target (the loop's usual
+    # aim lies further inside the band: the room must be at the target at the switch point).
+    aim_offset_k: float = 0.1
+    # Early stop: the room must stay this far inside the band of the setpoint still in effect.
+    band_k: float = 0.5
+    keep_inside_k: float = 0.1
+    # A zone learns its warm-up while its aim is this far off (its head works hard).
+    working_k: float = 0.3
+    # Learning: a window's length, how much one window moves the estimate, and the slowest
+    # warm-up the model believes (a window of defrosts or open windows is no room's nature).
+    window_s: float = 900.0
+    learn_weight: float = 0.25
+    min_gain: float = 0.3
+    max_gain: float = 12.0
+    max_loss: float = 0.5
+
+
+# What a learning window watches (`Window.kind`).
+NOTHING, WARMING, COOLING, DRIFTING = 0, 1, 2, 3
+
+
+class Window(NamedTuple):
+    """A learning window under way: what the zone did since ``since``, from where."""
+
+    kind: int
+    since: float
+    temperature: float
+    outdoor: float
+
+
+class ZoneLookahead(NamedTuple):
+    """What a zone's optimal start remembers: the room's rates, the window under way, and the
+    switch point (its moment) being met early, if one is."""
+
+    rates: RoomRates
+    window: Window | None = None
+    early_for: float | None = None  # the moment of the switch point brought forward
+    starting: bool = False  # that switch point asks more of the zone (an early start)
+
+
+def fresh(tuning: StartTuning) -> ZoneLookahead:
+    return ZoneLookahead(tuning.prior)
+
+
+def _heat_cool(settings: ZoneSettings, presets: PresetTable) -> tuple[float, float]:
+    """The (heating, cooling) setpoints the settings regulate to: −inf / +inf for a side they
+    do not (off and fan only regulate neither; dry is left alone: it dries, not cools)."""
+    mode = settings.mode
+    if mode is ZoneMode.OFF or mode is ZoneMode.FAN_ONLY or mode is ZoneMode.DRY:
+        return -INFINITE, INFINITE
+    heat, cool = preset_setpoints(settings, presets)
+    if mode is ZoneMode.HEAT:
+        return heat, INFINITE
+    if mode is ZoneMode.COOL:
+        return -INFINITE, cool
+    return heat, cool
+
+
+def _warmup_s(rate: float, rise_k: float, tuning: StartTuning) -> float:
+    if rise_k <= 0.0:
+        return 0.0
+    rate = max(rate, tuning.min_gain)
+    return tuning.dead_time_s + tuning.lead_margin * rise_k / rate * HOUR_S
+
+
+def _coasts(
+    temperature: float,
+    outdoor: float,
+    lower_edge: float,
+    upper_edge: float,
+    left_s: float,
+    loss: float,
+    margin: float,
+) -> bool:
+    """A room left alone for ``left_s`` stays between the edges (drifting toward ``outdoor``)."""
+    drift = margin * loss * (outdoor - temperature) * left_s / HOUR_S
+    ends = temperature + drift
+    return lower_edge <= ends <= upper_edge
+
+
+def early_switch(
+    look: ZoneLookahead,
+    settings: ZoneSettings,
+    upcoming: Switch | None,
+    temperature: float | None,
+    outdoor: float | None,
+    now: float,
+    presets: PresetTable,
+    tuning: StartTuning,
+) -> tuple[ZoneLookahead, ZoneSettings | None]:
+    """The settings to run the zone on now — the next switch point's (brought forward), or
+    None for its own — and the zone's memory. Once brought forward, a switch point stays so
+    until its moment (the room's progress must not start and stop it again)."""
+    if upcoming is None or not tuning.enabled or temperature is None:
+        return (look if look.early_for is None else look._replace(early_for=None)), None
+    at = upcoming.at_s
+    left = at - now
+    if left <= 0.0 or left > tuning.max_lead_s:
+        return (look if look.early_for is None else look._replace(early_for=None)), None
+    if look.early_for == at:
+        return look, upcoming.settings
+    later = upcoming.settings
+    heat_now, cool_now = _heat_cool(settings, presets)
+    heat_next, cool_next = _heat_cool(later, presets)
+    rates = look.rates
+    out = temperature if outdoor is None else outdoor
+    starting = False
+    if heat_next > heat_now or cool_next < cool_now:
+        # More is asked: start when the warm-up (or cool-down) takes the time left.
+        if heat_next > heat_now:
+            rate = rates.heat_gain - rates.loss * (temperature - out)
+            need = _warmup_s(rate, heat_next - tuning.aim_offset_k - temperature, tuning)
+        else:
+            rate = rates.cool_gain - rates.loss * (out - temperature)
+            need = _warmup_s(rate, temperature - cool_next - tuning.aim_offset_k, tuning)
+        if need < left:
+            return look, None
+        starting = True
+    elif heat_next < heat_now or cool_next > cool_now:
+        # Less is asked: stop early while the room stays inside the band still in effect.
+        margin = tuning.band_k - tuning.keep_inside_k
+        lower = heat_now - margin if heat_now > -INFINITE else -INFINITE
+        upper = cool_now + margin if cool_now < INFINITE else INFINITE
+        if not _coasts(temperature, out, lower, upper, left, rates.loss, tuning.drift_margin):
+            return look, None
+    else:
+        return look, None
+    return look._replace(early_for=at, starting=starting), later
+
+
+def learn(
+    look: ZoneLookahead,
+    kind: int,
+    temperature: float | None,
+    outdoor: float | None,
+    now: float,
+    tuning: StartTuning,
+) -> ZoneLookahead:
+    """Follow the zone's window: ``kind`` is what the zone does this tick (`WARMING`: its head
+    works hard toward a target well away; `COOLING` likewise; `DRIFTING`: no refrigerant, the
+    room left to the outdoors; `NOTHING`: none of these, or no reading). A window that ran its
+    length moves the room's rates; a change of kind starts a new one."""
+    if temperature is None or outdoor is None or kind == NOTHING:
+        return look if look.window is None else look._replace(window=None)
+    window = look.window
+    if window is None or window.kind != kind or now < window.since:
+        return look._replace(window=Window(kind, now, temperature, outdoor))
+    elapsed = now - window.since
+    if elapsed < tuning.window_s:
+        return look
+    rates = _learned(look.rates, window, temperature, outdoor, elapsed, tuning)
+    window = Window(kind, now, temperature, outdoor)
+    return ZoneLookahead(rates, window, look.early_for, look.starting)
+
+
+def _learned(
+    rates: RoomRates,
+    window: Window,
+    temperature: float,
+    outdoor: float,
+    elapsed_s: float,
+    tuning: StartTuning,
+) -> RoomRates:
+    """The rates after a window from ``window`` to (``temperature``, ``outdoor``) now."""
+    slope = (temperature - window.temperature) * HOUR_S / elapsed_s  # K/h
+    difference = 0.5 * (temperature + window.temperature) - 0.5 * (outdoor + window.outdoor)
+    weight = tuning.learn_weight
+    kind = window.kind
+    if kind == DRIFTING:
+        if difference * difference < 25.0:
+            return rates  # too near the outdoors to tell its drift from noise
+        loss = min(max(-slope / difference, 0.0), tuning.max_loss)
+        return rates._replace(
+            loss=rates.loss + weight * (loss - rates.loss), learned=rates.learned + 1
+        )
+    if kind == WARMING:
+        gain = min(max(slope + rates.loss * difference, tuning.min_gain), tuning.max_gain)
+        return rates._replace(
+            heat_gain=rates.heat_gain + weight * (gain - rates.heat_gain),
+            learned=rates.learned + 1,
+        )
+    gain = min(max(-slope - rates.loss * difference, tuning.min_gain), tuning.max_gain)
+    return rates._replace(
+        cool_gain=rates.cool_gain + weight * (gain - rates.cool_gain), learned=rates.learned + 1
+    )

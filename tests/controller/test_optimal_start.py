@@ -1,0 +1,249 @@
+"""Optimal start and stop (`controller.core.optimal_start`): when a switch point is brought
+forward, how it stays so, and what the rooms' rates learn from."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minisplit.controller.core.compressor import UnitInput, UnitObservation
+from minisplit.controller.core.control import ControlState, ControlTuning, ZoneInput, control_step
+from minisplit.controller.core.optimal_start import (
+    DRIFTING,
+    NOTHING,
+    WARMING,
+    RoomRates,
+    StartTuning,
+    ZoneLookahead,
+    early_switch,
+    learn,
+)
+from minisplit.controller.core.presets import PresetTable
+from minisplit.controller.core.room_sensor import SensorSource
+from minisplit.controller.core.schedule import Switch
+from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.drivers.vocabulary import HeadMode, ZoneAction
+
+TUNING = StartTuning()
+PRESETS = PresetTable()
+HOUR = 3600.0
+# A room that warms 2 K/h at no difference to the outdoors and loses 3 %/h of it.
+LOOK = ZoneLookahead(RoomRates(2.0, 2.0, 0.03))
+
+
+def heat(target: float) -> ZoneSettings:
+    return ZoneSettings(mode=ZoneMode.HEAT, target_temperature=target)
+
+
+def cool(target: float) -> ZoneSettings:
+    return ZoneSettings(mode=ZoneMode.COOL, target_temperature=target)
+
+
+OFF = ZoneSettings(mode=ZoneMode.OFF)
+
+
+def warmup_s(rise_k: float, room: float, outdoor: float) -> float:
+    """What the module should find: dead time + margin × rise / (gain − loss × difference)."""
+    rate = 2.0 - 0.03 * (room - outdoor)
+    return TUNING.dead_time_s + TUNING.lead_margin * rise_k / rate * HOUR
+
+
+def decide(
+    settings: ZoneSettings,
+    later: ZoneSettings,
+    left_s: float,
+    room: float,
+    outdoor: float = 0.0,
+    look: ZoneLookahead = LOOK,
+) -> tuple[ZoneLookahead, ZoneSettings | None]:
+    now = 1000.0
+    return early_switch(
+        look, settings, Switch(now + left_s, later), room, outdoor, now, PRESETS, TUNING
+    )
+
+
+def test_a_raise_starts_when_the_warm_up_takes_the_time_left():
+    # 19.0 → 21.0: 1.9 K to 20.9 (the aim 0.1 K short) at 2 − 0.03 × 19 = 1.43 K/h.
+    need = warmup_s(1.9, 19.0, 0.0)
+    assert decide(heat(19.0), heat(21.0), need + 60.0, 19.0)[1] is None
+    look, early = decide(heat(19.0), heat(21.0), need - 60.0, 19.0)
+    assert early == heat(21.0)
+    assert look.starting
+
+
+def test_a_colder_day_starts_earlier():
+    mild = warmup_s(1.9, 19.0, 10.0)
+    cold = warmup_s(1.9, 19.0, -15.0)
+    left = 0.5 * (mild + cold)
+    assert decide(heat(19.0), heat(21.0), left, 19.0, outdoor=10.0)[1] is None
+    assert decide(heat(19.0), heat(21.0), left, 19.0, outdoor=-15.0)[1] is not None
+
+
+def test_switching_on_is_a_raise_and_a_room_already_there_needs_no_start():
+    assert decide(OFF, heat(21.0), 1800.0, 19.0)[1] == heat(21.0)
+    assert decide(heat(20.0), heat(21.0), 1800.0, 21.2)[1] is None
+
+
+def test_a_cooling_raise_mirrors_heating():
+    need = warmup_s(1.9, 27.0, 27.0)  # no difference to the outdoors: the gain alone
+    assert decide(cool(27.0), cool(25.0), need + 60.0, 27.0, outdoor=27.0)[1] is None
+    assert decide(cool(27.0), cool(25.0), need - 60.0, 27.0, outdoor=27.0)[1] == cool(25.0)
+
+
+def test_once_brought_forward_a_switch_point_stays_so_until_its_moment():
+    look, early = decide(heat(19.0), heat(21.0), 1800.0, 19.0)
+    assert early is not None
+    # The room is nearly there: the start would not be needed now, but it is not undone.
+    look, again = decide(heat(19.0), heat(21.0), 600.0, 20.8, look=look)
+    assert again == heat(21.0) and look.early_for is not None
+    # The moment came (the caller now gives the point after it): nothing brought forward.
+    look, after = early_switch(look, heat(21.0), None, 20.9, 0.0, 5000.0, PRESETS, TUNING)
+    assert after is None and look.early_for is None
+
+
+def test_nothing_is_brought_forward_beyond_the_longest_lead_or_when_off():
+    far = TUNING.max_lead_s + 60.0
+    assert decide(OFF, heat(24.0), far, 10.0, outdoor=-20.0)[1] is None
+    off = StartTuning(enabled=False)
+    now = 0.0
+    _, early = early_switch(
+        LOOK, heat(19.0), Switch(600.0, heat(21.0)), 19.0, 0.0, now, PRESETS, off
+    )
+    assert early is None
+
+
+def test_a_preset_counts_at_its_setpoint():
+    # Eco is 2 K below: 21 in eco is 19, so eco 21 → comfort 21 is a 2 K raise.
+    eco = ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0, preset=Preset.ECO)
+    assert decide(eco, heat(21.0), 1800.0, 19.0)[1] == heat(21.0)
+
+
+def test_a_setback_comes_early_while_the_room_stays_in_its_band():
+    # Held at 21, the room drifts 0.03 × 21 K/h toward 0 °C: 0.945 K/h with the margin; the
+    # band allows 0.4 K (0.5 less 0.1 inside): ~25 minutes.
+    assert decide(heat(21.0), heat(18.0), 20 * 60.0, 21.0)[1] == heat(18.0)
+    assert decide(heat(21.0), heat(18.0), 30 * 60.0, 21.0)[1] is None
+    assert decide(heat(21.0), OFF, 20 * 60.0, 21.0)[1] == OFF
+    look, _ = decide(heat(21.0), heat(18.0), 20 * 60.0, 21.0)
+    assert not look.starting  # a stop: the loop keeps its usual aim
+
+
+def test_a_warm_afternoon_lets_a_cooling_zone_stop_early_only_when_it_stays_in_band():
+    # Cooling at 24 with 30 °C outside: the room drifts up 0.27 K/h (with the margin).
+    assert decide(cool(24.0), cool(27.0), 3600.0, 24.0, outdoor=30.0)[1] == cool(27.0)
+    assert decide(cool(24.0), cool(27.0), 3600.0, 24.0, outdoor=45.0)[1] is None
+
+
+@given(
+    room=st.floats(10.0, 30.0),
+    outdoor=st.floats(-25.0, 40.0),
+    left=st.floats(1.0, 6 * HOUR),
+    now_target=st.floats(16.0, 24.0),
+    later_target=st.floats(16.0, 24.0),
+)
+def test_never_brought_forward_beyond_the_longest_lead(
+    room, outdoor, left, now_target, later_target
+):
+    _, early = decide(heat(now_target), heat(later_target), left, room, outdoor)
+    if early is not None:
+        assert left <= TUNING.max_lead_s
+        assert early == heat(later_target) != heat(now_target)
+
+
+def run_window(look: ZoneLookahead, kind: int, start: float, slope_k_per_h: float, outdoor: float):
+    """A window of the tuning's length (plus a tick) at a constant slope; the last tick ends it."""
+    t = 0.0
+    while t <= TUNING.window_s + 10.0:
+        look = learn(look, kind, start + slope_k_per_h * t / HOUR, outdoor, t, TUNING)
+        t += 10.0
+    return look
+
+
+def test_drifting_rooms_teach_their_loss():
+    look = ZoneLookahead(RoomRates(2.0, 2.0, 0.03))
+    for _ in range(30):  # a room at 20 °C over 0 °C, falling 1 K/h: a loss of 0.05/h
+        look = run_window(look, DRIFTING, 20.0, -1.0, 0.0)
+    assert look.rates.loss == pytest.approx(0.05, rel=0.05)
+    assert look.rates.learned >= 30
+
+
+def test_warming_rooms_teach_their_gain_net_of_the_loss():
+    look = ZoneLookahead(RoomRates(2.0, 2.0, 0.05))
+    for _ in range(30):  # rising 1.5 K/h at 20 K over the outdoors: gain 1.5 + 0.05 × 20
+        look = run_window(look, WARMING, 18.0, 1.5, -2.0)
+    assert look.rates.heat_gain == pytest.approx(
+        1.5 + 0.05 * (20.0 + 0.75 * TUNING.window_s / HOUR), rel=0.02
+    )
+    assert look.rates.cool_gain == 2.0 and look.rates.loss == 0.05
+
+
+def test_a_window_cut_short_teaches_nothing():
+    look = ZoneLookahead(RoomRates(2.0, 2.0, 0.03))
+    t = 0.0
+    while t < TUNING.window_s:
+        kind = WARMING if t < 0.5 * TUNING.window_s else NOTHING
+        look = learn(look, kind, 18.0 + t / HOUR, -5.0, t, TUNING)
+        t += 10.0
+    assert look.rates == RoomRates(2.0, 2.0, 0.03)
+
+
+def test_a_drift_near_the_outdoor_temperature_teaches_nothing():
+    look = run_window(ZoneLookahead(RoomRates(2.0, 2.0, 0.03)), DRIFTING, 20.0, -1.0, 18.0)
+    assert look.rates.loss == 0.03
+
+
+# ---- in the control tick -------------------------------------------------------------------
+
+UNIT = UnitInput(
+    UnitObservation(7000.0, 6500.0, 20.0, 90.0, 90.0, 0.0),
+    available=True,
+    defrost=False,
+    settings=UnitSettings(),
+)
+
+
+def zone_in(settings: ZoneSettings, room: float, upcoming: Switch | None) -> ZoneInput:
+    return ZoneInput(settings, room, True, 2500.0, sensor=SensorSource.REMOTE, upcoming=upcoming)
+
+
+def test_a_zone_switched_on_by_its_program_starts_early_and_aims_near_the_new_target():
+    morning = Switch(3600.0, heat(21.0))  # in an hour; the room at 19 °C needs ~2 h
+    _, out = control_step(
+        ControlState(), {"a": zone_in(OFF, 19.0, morning)}, UNIT, 0.0, ControlTuning()
+    )
+    a = out.zones["a"]
+    assert a.head.power and a.head.mode is HeadMode.HEAT and a.action is ZoneAction.HEATING
+    assert a.settings == heat(21.0) and a.setpoint == 21.0
+    assert a.head.display_setpoint == 21.0
+    # Without optimal start the zone stays off until the switch point.
+    tuning = ControlTuning(start=StartTuning(enabled=False))
+    _, out = control_step(ControlState(), {"a": zone_in(OFF, 19.0, morning)}, UNIT, 0.0, tuning)
+    assert not out.zones["a"].head.power and out.zones["a"].action is ZoneAction.OFF
+
+
+def test_the_early_start_aims_nearer_the_target_than_the_loop_does():
+    early = Switch(900.0, heat(21.0))  # 0.2 K to go takes ~20 minutes
+    zones = {"a": zone_in(heat(19.0), 20.7, early)}
+    state, out = control_step(ControlState(), zones, UNIT, 0.0, ControlTuning())
+    # 20.7 is past the usual aim (21 − 0.4) but short of the early start's (21 − 0.1).
+    assert out.zones["a"].action is ZoneAction.HEATING
+    state, out = control_step(
+        state, {"a": zone_in(heat(21.0), 20.7, None)}, UNIT, 10.0, ControlTuning()
+    )
+    assert out.zones["a"].demand == 0.0  # the switch point came: the usual aim again
+
+
+def test_the_zones_learn_their_rates_in_the_control_state():
+    tuning = ControlTuning()
+    zones = {"a": zone_in(heat(21.0), 17.0, None)}
+    state = ControlState()
+    now = 0.0
+    room = 17.0
+    while now < 3 * TUNING.window_s:
+        state, _ = control_step(state, zones, UNIT, now, tuning)
+        now += 10.0
+        room += 2.5 * 10.0 / HOUR  # warming fast: more than the prior's 2 K/h
+        zones = {"a": zone_in(heat(21.0), round(room, 1), None)}
+    assert state.lookahead["a"].rates.learned >= 1
+    assert state.lookahead["a"].rates.heat_gain > TUNING.prior.heat_gain
