@@ -89,7 +89,9 @@ def test_a_zone_whose_schedule_is_off_stays_as_set_and_back_on_takes_the_current
     on = PROGRAMS.apply_due(STATE, MONDAY + 7 * HOUR_S, 1e9)
     living = on.zones["living"]
     off = on.with_zone("living", apply_zone(living, SetSchedule(False)), 1e9)
-    assert PROGRAMS.next_switch(off, "living", MONDAY + 7 * HOUR_S) == ProgramState(False, None)
+    assert PROGRAMS.next_switch(off, "living", MONDAY + 7 * HOUR_S) == ProgramState(
+        False, None, "config"
+    )
     # Past 22:00 nothing is applied, and the point last applied is forgotten.
     night = PROGRAMS.apply_due(off, MONDAY + 23 * HOUR_S, 1e9)
     assert night.zones["living"] == off.zones["living"]
@@ -104,6 +106,6 @@ def test_a_zone_whose_schedule_is_off_stays_as_set_and_back_on_takes_the_current
 def test_the_zone_state_shows_the_program_and_its_next_switch_point():
     at = MONDAY + 7 * HOUR_S
     assert PROGRAMS.next_switch(STATE, "living", at) == ProgramState(
-        True, local_time_text(MONDAY + 22 * HOUR_S)
+        True, local_time_text(MONDAY + 22 * HOUR_S), "config"
     )
     assert PROGRAMS.next_switch(STATE, "office", at) is None  # no program
