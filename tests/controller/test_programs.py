@@ -109,3 +109,30 @@ def test_the_zone_state_shows_the_program_and_its_next_switch_point():
         True, local_time_text(MONDAY + 22 * HOUR_S), "config"
     )
     assert PROGRAMS.next_switch(STATE, "office", at) is None  # no program
+
+
+OFFICE_PROGRAM = (SwitchPoint(at="08:00", days=["mon"], mode=ZoneMode.COOL, temperature=24.0),)
+
+
+def test_a_program_from_mqtt_takes_the_place_of_the_configs_and_schedules_follow_it():
+    programs = ZonePrograms(ZONES)
+    living = (SwitchPoint(at="05:00", mode=ZoneMode.HEAT, temperature=19.0),)
+    sent = STATE.with_program("office", OFFICE_PROGRAM).with_program("living", living)
+    at = MONDAY + 9 * HOUR_S
+    # Before it is in effect, the state that carries it runs on it all the same.
+    assert set(programs.schedules) == {"living"}
+    due = programs.apply_due(sent, at, 1e9)
+    assert due.zones["office"].mode is ZoneMode.COOL
+    assert due.zones["living"].target_temperature == 19.0
+    assert programs.next_switch(sent, "office", at) == ProgramState(
+        True, local_time_text(MONDAY + WEEK_S + 8 * HOUR_S), "mqtt"
+    )
+    programs.follow(sent)
+    assert programs.schedules["office"].times == (8 * HOUR_S,)
+    assert programs.schedules["living"].times[0] == 5 * HOUR_S
+    # Cleared: the config's program again, and none where the config has none.
+    programs.follow(STATE)
+    assert set(programs.schedules) == {"living"}
+    assert programs.schedules["living"] == PROGRAMS.schedules["living"]
+    assert programs.source(STATE, "living") == "config" and programs.source(STATE, "office") is None
+    assert programs.next_switch(STATE, "office", at) is None
