@@ -275,18 +275,23 @@ def test_the_programs_last_switch_points_survive_a_restart(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("applied", "why"),
+    ("key", "value", "why"),
     [
-        ('{"living": "06:30", "office": 1796000000}', "switch point '06:30' is no time"),
-        ('{"living": null, "office": 1796000000}', "switch point None is no time"),
-        ("[1796000000]", "are not a table"),
+        ("schedule_applied", '{"living": "06:30", "office": 1}', "switch point '06:30' is no time"),
+        ("schedule_applied", '{"living": null, "office": 1}', "switch point None is no time"),
+        ("schedule_applied", "[1796000000]", "are not a table"),
+        ("programs", '{"living": [{"at": "25:00", "mode": "heat"}]}', "[0].at: not a time"),
+        ("programs", '{"living": {"at": "06:30"}}', "not a JSON list of switch points"),
+        ("programs", '[{"at": "06:30"}]', "programs [{'at': '06:30'}] are not a table"),
     ],
 )
-def test_a_malformed_last_switch_point_is_reported_and_ignored(tmp_path, applied, why):
-    store = StateStore(with_entry(tmp_path, "schedule_applied", applied))
+def test_a_malformed_last_switch_point_or_program_is_reported_and_ignored(
+    tmp_path, key, value, why
+):
+    store = StateStore(with_entry(tmp_path, key, value))
     restored = store.load()
     assert restored.zones == learned().zones
-    assert "living" not in restored.schedule_applied
+    assert "living" not in restored.schedule_applied and "living" not in restored.programs
     assert len(store.problems) == 1 and why in store.problems[0], store.problems
 
 
@@ -325,22 +330,6 @@ def test_a_file_written_before_programs_came_over_mqtt_loads_without_any(tmp_pat
     restored = store.load()
     assert restored == learned().with_schedule_applied("living", 5.0)
     assert restored.programs == {} and store.problems == []
-
-
-@pytest.mark.parametrize(
-    ("programs", "why"),
-    [
-        ('{"office": [{"at": "25:00", "mode": "heat"}], "living": []}', "[0].at: not a time"),
-        ('{"office": {"at": "06:30"}}', "not a JSON list of switch points"),
-        ('[{"at": "06:30", "mode": "heat"}]', "programs [{'at': '06:30', 'mode': 'heat'}] are not"),
-    ],
-)
-def test_a_malformed_saved_program_is_reported_and_ignored(tmp_path, programs, why):
-    store = StateStore(with_entry(tmp_path, "programs", programs))
-    restored = store.load()
-    assert restored.zones == learned().zones
-    assert restored.programs == {}
-    assert len(store.problems) == 1 and why in store.problems[0], store.problems
 
 
 def test_a_saved_program_that_no_longer_fits_the_config_is_dropped_with_a_warning(caplog):
