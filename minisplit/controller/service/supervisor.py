@@ -311,7 +311,7 @@ class Supervisor:
         point applied holds until the next (`core.schedule.due_switch`)."""
         wanted = self.wanted_settings()
         after = self._programs_applied(wanted)
-        if after is not wanted:  # nothing due: the same state
+        if after is not wanted:  # else nothing was due
             self.committer.submit(after)
 
     def _programs_applied(self, wanted: SavedState) -> SavedState:
