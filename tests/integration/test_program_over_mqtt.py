@@ -6,6 +6,7 @@ applies again)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,10 @@ import aiomqtt
 import pytest
 
 from minisplit.controller.config import LoadedConfig, parse_config
+from minisplit.controller.core.settings import ZoneMode
+from minisplit.controller.core.transitions import SetSchedule
+from minisplit.controller.schedule_config import SwitchPoint
+from minisplit.controller.service.commands import ProgramCommand, ZoneCommand
 from minisplit.controller.service.supervisor import Supervisor
 from minisplit.hil.broker import free_port
 from minisplit.testing.broker import MessageRecorder, Mosquitto, recording
@@ -70,9 +75,12 @@ def point(at: str, temperature: float) -> dict[str, object]:
     }
 
 
-async def send(mosquitto: Mosquitto, zone: str, field: str, payload: str) -> None:
+async def send(mosquitto: Mosquitto, zone: str, *fields_and_payloads: str) -> None:
+    """Publish (field, payload) pairs to the zone's commands, in order, from one client."""
+    pairs = zip(fields_and_payloads[::2], fields_and_payloads[1::2], strict=True)
     async with mosquitto.client() as client:
-        await client.publish(f"{BASE}/zone/{zone}/set/{field}", payload, qos=1)
+        for field, payload in pairs:
+            await client.publish(f"{BASE}/zone/{zone}/set/{field}", payload, qos=1)
 
 
 async def wait(recorder: MessageRecorder, topic: str, after: int, **state: object) -> None:
@@ -178,6 +186,17 @@ async def test_a_program_set_over_mqtt_applies_is_published_survives_a_restart_a
                     point("00:00", 22.0)
                 ]
                 assert set(second.programs.schedules) == {"kitchen", "office"}
+                # A program and the schedule switched off right after it, before it is on disk.
+                mark = len(recorder.messages)
+                await send(
+                    mosquitto,
+                    "kitchen",
+                    "program",
+                    '[{"at": "00:00", "mode": "heat", "temperature": 20.5}]',
+                    "schedule",
+                    "OFF",
+                )
+                await wait(recorder, kitchen, mark, target_temperature=20.5, schedule=False)
 
                 # Cleared: the office follows its config's program again, from its point now.
                 mark = len(recorder.messages)
@@ -187,8 +206,26 @@ async def test_a_program_set_over_mqtt_applies_is_published_survives_a_restart_a
                 await send(mosquitto, "kitchen", "program", " [ ] ")
                 await wait(recorder, kitchen, mark, program_source=None, schedule=None)
                 await recorder.wait_for(KITCHEN_SWITCH, lambda m: m.payload == b"", after=mark)
-                assert await program_published(recorder, "kitchen", mark) == []
+                await recorder.wait_for(
+                    f"{BASE}/zone/kitchen/program", lambda m: m.payload == b"[]", after=mark
+                )
                 assert set(second.programs.schedules) == {"office"}
         finally:
             await sim.stop()
     assert len(recorder.on(f"{BASE}/error")) == 1
+
+
+async def test_the_schedule_of_a_program_still_on_its_way_to_disk_can_be_switched(tmp_path):
+    """`set/schedule` right after `set/program`, before the program is on disk or published:
+    taken, as the program will be in effect by the time the switch is."""
+    _, loaded = controller_config(tmp_path, free_port(), free_port())
+    supervisor = Supervisor(loaded)
+    assert supervisor.bridge is not None
+    program = ProgramCommand("kitchen", (SwitchPoint(at="00:00", mode=ZoneMode.HEAT),))
+    supervisor.on_command(program)
+    outcomes = supervisor.bridge.dispatch(f"{BASE}/zone/kitchen/set/schedule", b"OFF")
+    assert outcomes == [ZoneCommand("kitchen", SetSchedule(False))]
+    await supervisor.committer.flush()
+    assert supervisor.settings.programs == {"kitchen": program.points}
+    assert supervisor.settings.zones["kitchen"].schedule is False
+    await asyncio.gather(*supervisor._background)

@@ -119,13 +119,16 @@ class MqttBridge:
         outdoor_unit: bool = True,
         systems: Sequence[UnitSystem] | None = None,
         programmed: Collection[str] | None = None,
+        has_program: Callable[[str], bool] | None = None,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
         entity offers and its commands accept; all of them where it is not given);
         ``systems``: each system's unit (`UnitSystem`); without it, the config's one system,
         with an ``outdoor_unit`` or not (else its entities are not announced); ``programmed``:
         the zones with a weekly program at the start (without it, those whose config has one),
-        then as `publish_zone_program` says."""
+        then as `publish_zone_program` says; ``has_program``: whether a zone has a program as
+        the settings last asked for have it (one just sent is on its way to disk, not yet
+        published), which `set/schedule` needs (without it, as published)."""
         self._config = config
         self._systems = list(systems or [UnitSystem(outdoor_unit=outdoor_unit)])
         # With several systems, each unit's topics have a level of their own.
@@ -134,6 +137,7 @@ class MqttBridge:
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
+        self._has_program = has_program or (lambda zone_id: zone_id in self._programmed)
         self._programmed = (
             {zone.id for zone in zones if zone.schedule} if programmed is None else set(programmed)
         )
@@ -416,7 +420,7 @@ class MqttBridge:
             self._unit,
             self._heads[zone_id],
             self._capabilities.get(zone_id),
-            programmed=zone_id in self._programmed,
+            programmed=self._has_program(zone_id),
         )
 
     def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:

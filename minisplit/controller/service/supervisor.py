@@ -85,6 +85,9 @@ class Supervisor:
                 capabilities=heads,
                 systems=[UnitSystem.of(system) for system in loaded.systems.values()],
                 programmed=self.programs.schedules.keys(),
+                has_program=lambda zone_id: bool(
+                    self.programs.points(self.wanted_settings(), zone_id)
+                ),
             )
             if config.mqtt is not None
             else None
