@@ -42,6 +42,7 @@ from minisplit.controller.core.settings import (
 from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K, Side, clamp_setpoint
 from minisplit.controller.schedule_config import (
     SwitchPoint,
+    canonical_program,
     parse_program,
     program_document,
     program_problem_lines,
@@ -258,7 +259,7 @@ def _programs(value: object, report: Callable[[str], None]) -> dict[str, tuple[S
     programs = {}
     for zone_id, points in value.items():
         try:
-            programs[str(zone_id)] = parse_program(points)
+            programs[str(zone_id)] = canonical_program(parse_program(points))
         except ValueError as err:
             report(
                 f"zone {zone_id!r}: saved program unusable ({err}): ignored (the config's applies)"
