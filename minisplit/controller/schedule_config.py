@@ -1,13 +1,22 @@
 """A weekly program as a file writes it: the switch points of a zone's `[[zones.schedule]]` in
-the controller's config and of a bench scenario's `[[schedules.<zone>]]`, read alike, checked
-against what a zone's head can run, and turned into the core's `WeeklySchedule`."""
+the controller's config, of a bench scenario's `[[schedules.<zone>]]` and of the JSON list sent
+to `<base>/zone/<id>/set/program`, read alike, checked against what a zone's head can run, put
+in one canonical order, and turned into the core's `WeeklySchedule`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from minisplit.controller.core.schedule import (
     WEEKDAYS,
@@ -24,9 +33,15 @@ from minisplit.controller.core.transitions import (
     apply_zone,
     setpoint_range,
 )
+from minisplit.drivers.tomlerrors import describe, key_path
 from minisplit.drivers.vocabulary import FanSpeed
 
 Celsius = Annotated[float, Field(ge=-40.0, le=60.0)]
+# A program sent over MQTT (or saved from one) holds at most this many switch points: four a
+# day on every day apart is 28; a list far longer is a mistake, and each point costs memory.
+MAX_PROGRAM_POINTS = 64
+# The setpoints of a switch point, by key.
+SETPOINT_KEYS = ("temperature", "temperature_low", "temperature_high")
 
 
 def _clock_time(text: str) -> str:
@@ -102,6 +117,42 @@ class SwitchPoint(BaseModel):
         return " ".join([self.at, days + ":", what, *extras])
 
 
+_POINTS: TypeAdapter[list[SwitchPoint]] = TypeAdapter(list[SwitchPoint])
+
+
+def parse_program(data: object) -> tuple[SwitchPoint, ...]:
+    """A program as JSON carries it (a list of switch points' tables, the keys of
+    `[[zones.schedule]]`), checked as the config's entries are, in the order given; raise
+    ValueError naming each bad point (by its place in the list, from 0) and key."""
+    if not isinstance(data, list):
+        raise ValueError(
+            'not a JSON list of switch points (e.g. [{"at": "07:00", "mode": "heat", '
+            '"temperature": 21}]; [] clears the program)'
+        )
+    if len(data) > MAX_PROGRAM_POINTS:
+        raise ValueError(f"{len(data)} switch points: at most {MAX_PROGRAM_POINTS} are taken")
+    try:
+        points = _POINTS.validate_python(data)
+    except ValidationError as err:
+        raise ValueError("; ".join(describe(err.errors(), ""))) from None
+    return tuple(points)
+
+
+def canonical_program(points: Sequence[SwitchPoint]) -> tuple[SwitchPoint, ...]:
+    """The same program written one way: its points by time of day, each one's days in the
+    week's order and once. (The sort is stable: of two points at one moment the later in the
+    list still wins, as `weekly_schedule` says.)"""
+    return tuple(
+        point.model_copy(update={"days": [day for day in WEEKDAYS if day in point.days]})
+        for point in sorted(points, key=lambda point: point.at)
+    )
+
+
+def program_document(points: Sequence[SwitchPoint]) -> list[dict[str, object]]:
+    """A program as JSON carries it: each point with every key, defaults included."""
+    return [point.model_dump(mode="json") for point in points]
+
+
 def weekly_schedule(points: Sequence[SwitchPoint]) -> WeeklySchedule:
     """The program of ``points``: each point's settings made from the defaults, on each of its
     days; at one moment the later point in the list wins."""
@@ -110,6 +161,17 @@ def weekly_schedule(points: Sequence[SwitchPoint]) -> WeeklySchedule:
         settings = apply_zone(ZoneSettings(), *point.transitions())
         entries += [(week_offset_s(day, point.at), settings) for day in point.days]
     return WeeklySchedule.of(entries)
+
+
+def program_problem_lines(
+    points: Sequence[SwitchPoint],
+    modes: Sequence[ZoneMode],
+    min_temperature: float,
+    max_temperature: float,
+) -> list[str]:
+    """`program_problems` as lines naming the point (by its place in the list) and key."""
+    problems = program_problems(points, modes, min_temperature, max_temperature)
+    return [f"{key_path(loc)}: {message}" for loc, message in problems]
 
 
 def program_problems(

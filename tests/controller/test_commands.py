@@ -32,6 +32,7 @@ from minisplit.controller.service.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
     CommandError,
+    ProgramCommand,
     SensorReading,
     ZoneCommand,
     parse_remote_sensor,
@@ -81,11 +82,11 @@ VALID_ZONE: list[tuple[str, bytes, ZoneTransition | SensorReading]] = [
 ]
 
 
-def _celsius(outcome: ZoneCommand | SensorReading) -> float:
+def _celsius(outcome: ZoneCommand | ProgramCommand | SensorReading) -> float:
     """The temperature a setpoint command or a reading carries."""
     if isinstance(outcome, SensorReading):
         return outcome.celsius
-    assert isinstance(outcome.change, SetTarget), outcome
+    assert isinstance(outcome, ZoneCommand) and isinstance(outcome.change, SetTarget), outcome
     return outcome.change.celsius
 
 
@@ -227,8 +228,8 @@ def test_any_payload_gives_a_command_or_a_command_error(
 ) -> None:
     try:
         if kind == "zone":
-            outcome: ZoneCommand | SensorReading | UnitTransition = parse_zone_command(
-                ZONE, field, payload
+            outcome: ZoneCommand | ProgramCommand | SensorReading | UnitTransition = (
+                parse_zone_command(ZONE, field, payload)
             )
         else:
             outcome = parse_unit_command(field, payload).change
@@ -430,3 +431,103 @@ def test_the_schedule_switch_takes_on_or_off_for_a_zone_with_a_program() -> None
         parse_zone_command(programmed, "schedule", b"on")
     with pytest.raises(CommandError, match="zone 'living' has no weekly program"):
         parse_zone_command(ZONE, "schedule", b"ON")
+    with pytest.raises(CommandError, match="zone 'living' has no weekly program"):
+        parse_zone_command(programmed, "schedule", b"ON", programmed=False)
+    # A program sent over MQTT makes the schedule switchable too (the bridge knows of it).
+    assert parse_zone_command(ZONE, "schedule", b"OFF", programmed=True) == ZoneCommand(
+        "living", SetSchedule(False)
+    )
+
+
+# ---- set/program: a weekly program as JSON ---------------------------------------------------
+
+
+def test_a_program_is_taken_with_the_configs_keys_and_put_in_canonical_order() -> None:
+    payload = (
+        b'[{"at": "22:00", "mode": "heat", "temperature": 18, "preset": "sleep"},'
+        b' {"at": "06:30", "days": ["sat", "mon", "sat"], "mode": "heat_cool",'
+        b'  "temperature_low": 20, "temperature_high": 23.5, "fan": "low"}]'
+    )
+    command = parse_zone_command(ZONE, "program", payload, capabilities=REFERENCE_HEAD)
+    assert command == ProgramCommand(
+        "living",
+        (
+            SwitchPoint(
+                at="06:30",
+                days=["mon", "sat"],
+                mode=ZoneMode.HEAT_COOL,
+                temperature_low=20.0,
+                temperature_high=23.5,
+                fan=FanSpeed.LOW,
+            ),
+            SwitchPoint(at="22:00", mode=ZoneMode.HEAT, temperature=18.0, preset=Preset.SLEEP),
+        ),
+    )
+    assert parse_zone_command(ZONE, "program", b" []\n") == ProgramCommand("living", ())
+
+
+def test_a_program_in_a_fahrenheit_house_is_sent_in_fahrenheit() -> None:
+    payload = b'[{"at": "07:00", "mode": "heat", "temperature": 70}]'
+    command = parse_zone_command(ZONE, "program", payload, TemperatureUnit.FAHRENHEIT)
+    assert isinstance(command, ProgramCommand)
+    assert command.points[0].temperature == pytest.approx(21.111)
+    with pytest.raises(CommandError, match=r"\[0\]\.temperature: 30\.556 °C is outside"):
+        parse_zone_command(
+            ZONE,
+            "program",
+            b'[{"at":"07:00","mode":"heat","temperature":87}]',
+            TemperatureUnit.FAHRENHEIT,
+        )
+
+
+PROGRAM_REJECTS = [
+    (b"[{nope", "not valid JSON"),
+    (b'{"at": "07:00", "mode": "heat"}', "not a JSON list of switch points"),
+    (b'[{"at": "7:00", "mode": "heat"}]', r"\[0\]\.at: not a time of day"),
+    (b'[{"at": "07:00", "mode": "heat", "temp": 21}]', r"\[0\]\.temp: unknown key"),
+    (b'[{"at": "07:00"}]', r"\[0\]\.mode: required key is missing"),
+    (b'[{"at": "07:00", "mode": "heat", "days": []}]', r"\[0\]\.days: List should have at least 1"),
+    (
+        b'[{"at": "07:00", "mode": "heat_cool", "temperature_low": 22, "temperature_high": 22.5}]',
+        r"\[0\]: temperature_low 22\.0 must be below temperature_high 22\.5 by at least 1 K",
+    ),
+    (
+        b'[{"at": "07:00", "mode": "off"}, {"at": "08:00", "mode": "heat", "temperature": 31}]',
+        r"\[1\]\.temperature: 31 °C is outside the zone's range 16\.\.30 °C",
+    ),
+    (
+        b'[{"at": "07:00", "mode": "heat", "temperature": NaN}]',
+        "not valid JSON",
+    ),
+    (b"[" * 5000 + b"]" * 5000, "not valid JSON"),
+    (
+        b"[" + b'{"at":"07:00","mode":"off"},' * 64 + b'{"at":"08:00","mode":"off"}]',
+        "65 switch points: at most 64",
+    ),
+    (b"[" + b" " * 40000 + b"]", "longer than 32768 bytes"),
+]
+
+
+@pytest.mark.parametrize(("payload", "why"), PROGRAM_REJECTS)
+def test_a_bad_program_is_refused_saying_why(payload: bytes, why: str) -> None:
+    with pytest.raises(CommandError, match=rf"^program: payload .* rejected: .*({why})"):
+        parse_zone_command(ZONE, "program", payload, capabilities=REFERENCE_HEAD)
+
+
+def test_a_program_may_set_only_the_modes_the_head_runs() -> None:
+    heat_only = head_with('{ 1 = "heat" }', None)
+    payload = b'[{"at": "07:00", "mode": "cool", "temperature": 24}]'
+    with pytest.raises(
+        CommandError, match=r"\[0\]\.mode: 'cool' is not a mode the head runs \(off, heat\)"
+    ):
+        parse_zone_command(ZONE, "program", payload, capabilities=heat_only)
+
+
+def test_a_program_with_many_problems_says_the_first_few() -> None:
+    payload = (
+        b"["
+        + b",".join(b'{"at": "07:00", "mode": "heat", "temperature": 40}' for _ in range(9))
+        + b"]"
+    )
+    with pytest.raises(CommandError, match=r"\[3\]\.temperature: .*; and 5 more$"):
+        parse_zone_command(ZONE, "program", payload)

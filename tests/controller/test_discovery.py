@@ -437,6 +437,7 @@ def test_retired_zones_are_cleared() -> None:
     assert cleared == [
         "minisplit/house/zone/attic/state",
         "minisplit/house/zone/attic/availability",
+        "minisplit/house/zone/attic/program",
     ]
     assert retired_zone_topics(TOPICS, ["living"], ZONES) == []
 

@@ -42,7 +42,9 @@ from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
+    Command,
     CommandError,
+    ProgramCommand,
     SensorReading,
     UnitCommand,
     ZoneCommand,
@@ -98,13 +100,13 @@ STATE = {
 PASSWORD = "Zq9-unguessable-hunter2"
 
 
-Received = ZoneCommand | UnitCommand | SensorReading
+Received = Command | SensorReading
 
 
 class Recipient(Protocol):
     """What the bridge hands messages to: commands (``__call__``) and readings."""
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None: ...
+    def __call__(self, command: Command) -> None: ...
 
     def reading(self, zone_id: str, celsius: float) -> None: ...
 
@@ -116,7 +118,7 @@ class Commands:
     def __init__(self) -> None:
         self.received: asyncio.Queue[Received] = asyncio.Queue()
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: Command) -> None:
         self.received.put_nowait(command)
 
     def reading(self, zone_id: str, celsius: float) -> None:
@@ -413,7 +415,7 @@ async def test_a_command_error_from_on_command_is_reported(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
     class Refusing(Commands):
-        def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+        def __call__(self, command: Command) -> None:
             raise CommandError("power: the head of this zone is offline")
 
     async with running(mosquitto, Refusing()), mosquitto.client() as client:
@@ -427,7 +429,7 @@ async def test_a_crashing_on_command_does_not_stop_the_bridge(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
 ) -> None:
     class Flaky(Commands):
-        def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+        def __call__(self, command: Command) -> None:
             if isinstance(command, ZoneCommand) and isinstance(command.change, SetPower):
                 raise RuntimeError("bug in the consumer")
             super().__call__(command)
@@ -685,6 +687,31 @@ CONTRACT: list[tuple[str, bytes, Received | str]] = [
     ("zone/office/set/schedule", b"OFF", ZoneCommand("office", SetSchedule(False))),
     ("zone/office/set/schedule", b"off", "allowed: ON, OFF"),
     ("zone/living/set/schedule", b"ON", "zone 'living' has no weekly program"),
+    (
+        "zone/living/set/program",
+        b'[{"at": "22:00", "mode": "heat", "temperature": 18}, {"at": "06:30", "mode": "off"}]',
+        ProgramCommand(
+            "living",
+            (
+                SwitchPoint(at="06:30", mode=ZoneMode.OFF),
+                SwitchPoint(at="22:00", mode=ZoneMode.HEAT, temperature=18.0),
+            ),
+        ),
+    ),
+    ("zone/living/set/program", b"[]", ProgramCommand("living", ())),
+    ("zone/living/set/program", b"06:30 heat", "not valid JSON"),
+    ("zone/living/set/program", b'{"at": "06:30"}', "not a JSON list of switch points"),
+    ("zone/living/set/program", b'[{"at": "06:30", "mode": "hot"}]', "[0].mode: Input should be"),
+    (
+        "zone/living/set/program",
+        b'[{"at": "06:30", "mode": "heat", "temperature": 31}]',
+        "[0].temperature: 31 °C is outside the zone's range 16..30 °C",
+    ),
+    (
+        "zone/living/set/program",
+        b"[" + b'{"at": "06:30", "mode": "off"},' * 64 + b'{"at": "07:00", "mode": "off"}]',
+        "65 switch points: at most 64",
+    ),
     ("unit/set/quiet", b"ON", UnitCommand(None, SetQuiet(True))),
     ("unit/set/quiet", b"yes", "allowed: ON, OFF"),
     ("unit/set/demand_limit", b"60", UnitCommand(None, SetDemandLimit(60))),
@@ -843,13 +870,17 @@ class Model:
         self.unit = UnitSettings()
         self.applied = 0
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: Command) -> None:
         self.applied += 1
-        if not isinstance(command, ZoneCommand):
+        if isinstance(command, UnitCommand):
             self.unit = apply_unit(self.unit, command.change)
             assert 0 <= self.unit.demand_limit_pct <= 100
             return
         zone = self.zones[command.zone_id]
+        if isinstance(command, ProgramCommand):
+            for point in command.points:
+                assert zone.min_temperature <= point.temperature <= zone.max_temperature
+            return
         settings = apply_zone(self.settings[command.zone_id], command.change)
         for value in (
             settings.target_temperature,
@@ -915,7 +946,7 @@ class Consumer:
 
     model = Model(ZONES)
 
-    def __call__(self, command: ZoneCommand | UnitCommand) -> None:
+    def __call__(self, command: Command) -> None:
         self.model(command)
 
     def reading(self, zone_id: str, celsius: float) -> None:
@@ -1285,3 +1316,82 @@ def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
         "homeassistant/sensor/house_attic_demand/config",
         "homeassistant/switch/house-attic-schedule/config",
     }
+
+
+# ---- weekly programs over MQTT -----------------------------------------------------------------
+
+LIVING_SWITCH = "homeassistant/switch/house-living-schedule/config"
+LIVING_PROGRAM = f"{BASE}/zone/living/program"
+
+
+async def test_a_zone_given_a_program_over_mqtt_gets_its_schedule_switch_and_loses_it_with_it(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    """The living room has no program in its config: none published, no schedule switch, and
+    set/schedule refused; with a program from MQTT, the program is published, the switch
+    announced and set/schedule taken; the program cleared, the switch goes again."""
+    commands = Commands()
+    async with running(mosquitto, commands) as bridge, mosquitto.client() as client:
+        await ready(mqtt_recorder)
+        bridge.publish_zone_program("living", ())
+        await mqtt_recorder.wait_for(LIVING_PROGRAM, lambda m: m.payload == b"[]")
+        assert await retained(mosquitto, LIVING_PROGRAM) == b"[]"
+        assert not mqtt_recorder.on(LIVING_SWITCH)
+        points = (
+            SwitchPoint(at="06:30", days=["mon", "tue"], mode=ZoneMode.HEAT, temperature=21.5),
+        )
+        bridge.publish_zone_program("living", points)
+        switch = json.loads((await mqtt_recorder.wait_for(LIVING_SWITCH)).payload)
+        assert switch["command_topic"] == f"{BASE}/zone/living/set/schedule"
+        await mqtt_recorder.wait_for(LIVING_PROGRAM, lambda m: m.payload != b"[]")
+        assert json.loads(await retained(mosquitto, LIVING_PROGRAM)) == [
+            {
+                "at": "06:30",
+                "days": ["mon", "tue"],
+                "mode": "heat",
+                "temperature": 21.5,
+                "temperature_low": 20.0,
+                "temperature_high": 24.0,
+                "fan": "auto",
+                "preset": "none",
+            }
+        ]
+        await client.publish(f"{BASE}/zone/living/set/schedule", b"OFF", qos=1)
+        assert await commands.next() == ZoneCommand("living", SetSchedule(False))
+        mark = len(mqtt_recorder.messages)
+        bridge.publish_zone_program("living", ())
+        await mqtt_recorder.wait_for(LIVING_SWITCH, lambda m: m.payload == b"", after=mark)
+        await mqtt_recorder.wait_for(LIVING_PROGRAM, lambda m: m.payload == b"[]", after=mark)
+        await client.publish(f"{BASE}/zone/living/set/schedule", b"ON", qos=1)
+        error = await mqtt_recorder.wait_for(f"{BASE}/error", after=mark)
+        assert "zone 'living' has no weekly program" in json.loads(error.payload)["error"]
+    assert commands.received.empty()
+
+
+async def test_a_program_is_published_in_the_houses_unit(
+    mosquitto: Mosquitto, mqtt_recorder: MessageRecorder
+) -> None:
+    config = _config(mosquitto, temperature_unit="F")
+    async with running(mosquitto, config=config) as bridge:
+        await ready(mqtt_recorder)
+        bridge.publish_zone_program("living", (SwitchPoint(at="06:30", mode=ZoneMode.HEAT),))
+        (point,) = json.loads((await mqtt_recorder.wait_for(LIVING_PROGRAM)).payload)
+    # The defaults 21, 20 and 24 °C.
+    assert (point["temperature"], point["temperature_low"], point["temperature_high"]) == (
+        69.8,
+        68.0,
+        75.2,
+    )
+
+
+def test_a_zone_started_with_a_program_from_mqtt_keeps_its_schedule_switch() -> None:
+    """Pure: a program saved from MQTT at the start; the living room's switch is announced and
+    its retained config not claimed for clearing (only a zone without any program's is)."""
+    bridge = make_bridge(MqttConfig(), clock=lambda: 0.0, programmed={"living", "office"})
+    assert LIVING_SWITCH in bridge.discovery
+    assert LIVING_SWITCH not in bridge.subscriptions
+    assert "homeassistant/switch/house-bedroom-schedule/config" in bridge.subscriptions
+    assert (
+        make_bridge(MqttConfig(), clock=lambda: 0.0).discovery.keys() - bridge.discovery.keys()
+        == set()
+    )

@@ -12,6 +12,7 @@ import pytest
 
 from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.persistence import (
     AlreadyRunning,
     SavedState,
@@ -25,6 +26,7 @@ from minisplit.controller.service.persistence import (
 )
 from minisplit.drivers.bus import Backoff
 from minisplit.drivers.vocabulary import FanSpeed
+from tests.fixtures.profiles import head_with
 
 
 def sample(temperature: float = 22.5) -> SavedState:
@@ -273,18 +275,23 @@ def test_the_programs_last_switch_points_survive_a_restart(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("applied", "why"),
+    ("key", "value", "why"),
     [
-        ('{"living": "06:30", "office": 1796000000}', "switch point '06:30' is no time"),
-        ('{"living": null, "office": 1796000000}', "switch point None is no time"),
-        ("[1796000000]", "are not a table"),
+        ("schedule_applied", '{"living": "06:30", "office": 1}', "switch point '06:30' is no time"),
+        ("schedule_applied", '{"living": null, "office": 1}', "switch point None is no time"),
+        ("schedule_applied", "[1796000000]", "are not a table"),
+        ("programs", '{"living": [{"at": "25:00", "mode": "heat"}]}', "[0].at: not a time"),
+        ("programs", '{"living": {"at": "06:30"}}', "not a JSON list of switch points"),
+        ("programs", '[{"at": "06:30"}]', "programs [{'at': '06:30'}] are not a table"),
     ],
 )
-def test_a_malformed_last_switch_point_is_reported_and_ignored(tmp_path, applied, why):
-    store = StateStore(with_entry(tmp_path, "schedule_applied", applied))
+def test_a_malformed_last_switch_point_or_program_is_reported_and_ignored(
+    tmp_path, key, value, why
+):
+    store = StateStore(with_entry(tmp_path, key, value))
     restored = store.load()
     assert restored.zones == learned().zones
-    assert "living" not in restored.schedule_applied
+    assert "living" not in restored.schedule_applied and "living" not in restored.programs
     assert len(store.problems) == 1 and why in store.problems[0], store.problems
 
 
@@ -296,6 +303,66 @@ def test_only_zones_with_a_program_keep_their_last_switch_point():
     office = ZoneConfig(id="office", name="Office", bus="b", unit_id=14)
     saved = SavedState(schedule_applied={"living": 5.0, "office": 6.0, "gone": 7.0})
     assert fit_to_zones(saved, [living, office]).schedule_applied == {"living": 5.0}
+
+
+PROGRAM = (
+    SwitchPoint(at="06:30", days=["mon", "tue"], mode=ZoneMode.HEAT, temperature=21.5),
+    SwitchPoint(at="22:00", mode=ZoneMode.HEAT_COOL, temperature_low=17.0, fan=FanSpeed.LOW),
+)
+
+
+def test_a_program_sent_over_mqtt_survives_a_restart(tmp_path):
+    state = learned().with_program("office", PROGRAM).with_schedule_applied("office", 5.0)
+    store = StateStore(tmp_path / "state.json")
+    assert store.save(state)
+    restored = StateStore(tmp_path / "state.json").load()
+    assert restored.programs == {"office": PROGRAM}
+    assert restored == state
+    assert restored.with_program("office", ()).programs == {}
+
+
+def test_a_file_written_before_programs_came_over_mqtt_loads_without_any(tmp_path):
+    path = tmp_path / "state.json"
+    doc = json.loads(encode_state(learned().with_schedule_applied("living", 5.0)))
+    del doc["programs"]
+    path.write_text(json.dumps(doc))
+    store = StateStore(path)
+    restored = store.load()
+    assert restored == learned().with_schedule_applied("living", 5.0)
+    assert restored.programs == {} and store.problems == []
+
+
+def test_a_saved_program_that_no_longer_fits_the_config_is_dropped_with_a_warning(caplog):
+    """The zone gone, a setpoint now out of its range, a mode its head no longer runs: the
+    program goes (with its last switch point), and the config's program, if any, applies."""
+    living = ZoneConfig.model_validate(
+        {
+            "id": "living",
+            "name": "Living",
+            "bus": "b",
+            "unit_id": 11,
+            "max_temperature": 21.0,
+            "schedule": [{"at": "07:00", "mode": "heat"}],
+        }
+    )
+    office = ZoneConfig(id="office", name="Office", bus="b", unit_id=14)
+    den = ZoneConfig(id="den", name="Den", bus="b", unit_id=15)
+    heat_only = head_with('{ 1 = "heat" }', None)
+    saved = SavedState(
+        programs={"living": PROGRAM, "office": PROGRAM, "den": PROGRAM[:1], "gone": PROGRAM},
+        schedule_applied={"living": 5.0, "office": 6.0, "den": 7.0, "gone": 8.0},
+    )
+    with caplog.at_level(logging.WARNING):
+        fitted = fit_to_zones(saved, [living, office, den], {"office": heat_only})
+    assert fitted.programs == {"den": PROGRAM[:1]}
+    assert fitted.schedule_applied == {"den": 7.0}
+    assert "zone gone is no longer configured: its saved program is dropped" in caplog.text
+    assert (
+        "zone living: the program saved from MQTT no longer fits the config ([0].temperature:"
+        " 21.5 °C is outside the zone's range 16..21 °C"
+    ) in caplog.text
+    assert "its configured program applies" in caplog.text
+    assert "[1].mode: 'heat_cool' is not a mode the head runs (off, heat)" in caplog.text
 
 
 def test_a_boost_start_of_a_zone_no_longer_in_boost_is_dropped_quietly(tmp_path):

@@ -89,7 +89,9 @@ def test_a_zone_whose_schedule_is_off_stays_as_set_and_back_on_takes_the_current
     on = PROGRAMS.apply_due(STATE, MONDAY + 7 * HOUR_S, 1e9)
     living = on.zones["living"]
     off = on.with_zone("living", apply_zone(living, SetSchedule(False)), 1e9)
-    assert PROGRAMS.next_switch(off, "living", MONDAY + 7 * HOUR_S) == ProgramState(False, None)
+    assert PROGRAMS.next_switch(off, "living", MONDAY + 7 * HOUR_S) == ProgramState(
+        False, None, "config"
+    )
     # Past 22:00 nothing is applied, and the point last applied is forgotten.
     night = PROGRAMS.apply_due(off, MONDAY + 23 * HOUR_S, 1e9)
     assert night.zones["living"] == off.zones["living"]
@@ -104,7 +106,7 @@ def test_a_zone_whose_schedule_is_off_stays_as_set_and_back_on_takes_the_current
 def test_the_zone_state_shows_the_program_and_its_next_switch_point():
     at = MONDAY + 7 * HOUR_S
     assert PROGRAMS.next_switch(STATE, "living", at) == ProgramState(
-        True, local_time_text(MONDAY + 22 * HOUR_S)
+        True, local_time_text(MONDAY + 22 * HOUR_S), "config"
     )
     assert PROGRAMS.next_switch(STATE, "office", at) is None  # no program
 
@@ -118,3 +120,41 @@ def test_the_next_switch_point_is_given_to_the_control_on_its_own_clock():
     # A zone whose program is switched off looks ahead to nothing.
     off = STATE.with_zone("living", apply_zone(SWUNG, SetSchedule(False)), 1e9)
     assert PROGRAMS.upcoming(off, MONDAY + 5 * HOUR_S, 1234.0) == {}
+
+
+OFFICE_PROGRAM = (SwitchPoint(at="08:00", days=["mon"], mode=ZoneMode.COOL, temperature=24.0),)
+
+
+def test_a_program_from_mqtt_takes_the_place_of_the_configs_and_schedules_follow_it():
+    programs = ZonePrograms(ZONES)
+    living = (SwitchPoint(at="05:00", mode=ZoneMode.HEAT, temperature=19.0),)
+    sent = STATE.with_program("office", OFFICE_PROGRAM).with_program("living", living)
+    at = MONDAY + 9 * HOUR_S
+    # Before it is in effect, the state that carries it runs on it all the same.
+    assert set(programs.schedules) == {"living"}
+    due = programs.apply_due(sent, at, 1e9)
+    assert due.zones["office"].mode is ZoneMode.COOL
+    assert due.zones["living"].target_temperature == 19.0
+    assert programs.next_switch(sent, "office", at) == ProgramState(
+        True, local_time_text(MONDAY + WEEK_S + 8 * HOUR_S), "mqtt"
+    )
+    programs.follow(sent)
+    assert programs.schedules["office"].times == (8 * HOUR_S,)
+    assert programs.schedules["living"].times[0] == 5 * HOUR_S
+    # Cleared: the config's program again, and none where the config has none.
+    programs.follow(STATE)
+    assert set(programs.schedules) == {"living"}
+    assert programs.schedules["living"] == PROGRAMS.schedules["living"]
+    assert programs.source(STATE, "living") == "config" and programs.source(STATE, "office") is None
+    assert programs.next_switch(STATE, "office", at) is None
+
+
+def test_optimal_start_looks_ahead_to_a_program_sent_over_mqtt():
+    living = (SwitchPoint(at="05:30", mode=ZoneMode.HEAT, temperature=22.0),)
+    sent = STATE.with_program("living", living).with_program("office", OFFICE_PROGRAM)
+    upcoming = ZonePrograms(ZONES).upcoming(sent, MONDAY + 5 * HOUR_S, 0.0)
+    assert upcoming["living"].at_s == 0.5 * HOUR_S
+    assert upcoming["living"].settings.target_temperature == 22.0
+    assert (
+        upcoming["office"].at_s == 3 * HOUR_S and upcoming["office"].settings.mode is ZoneMode.COOL
+    )

@@ -1,5 +1,6 @@
 """What arrives over MQTT, parsed strictly: a settings change (a transition of
-`minisplit/controller/core/transitions.py`) for a zone or the unit, or a room sensor's reading.
+`minisplit/controller/core/transitions.py`) for a zone or the unit, a zone's weekly program, or
+a room sensor's reading.
 
 Parsing never trusts a payload: it must be UTF-8, trimmed, finite, in range and an exact enum
 value, and every rejection is a `CommandError` whose message names the field, the payload and
@@ -34,6 +35,13 @@ from minisplit.controller.core.transitions import (
     ZoneTransition,
     setpoint_range,
 )
+from minisplit.controller.schedule_config import (
+    SETPOINT_KEYS,
+    SwitchPoint,
+    canonical_program,
+    parse_program,
+    program_problem_lines,
+)
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius, to_celsius
 from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
@@ -52,6 +60,7 @@ ZONE_FIELDS = (
     "preset_mode",
     "power",
     "schedule",
+    "program",
     "remote_temperature",
 )
 UNIT_FIELDS = ("quiet", "demand_limit")
@@ -68,6 +77,10 @@ MAX_PAYLOAD_BYTES = 256
 # A sensor's JSON carries much else (Zigbee2MQTT: battery, link quality, last_seen, update
 # state...), often more than 256 bytes; JSON this long may nest deeper than Python recurses.
 MAX_SENSOR_PAYLOAD_BYTES = 4096
+# A weekly program: up to `MAX_PROGRAM_POINTS` switch points with every key, pretty-printed.
+MAX_PROGRAM_PAYLOAD_BYTES = 32768
+# A program's problems said in an error report; the rest are counted.
+_PROBLEMS_SAID = 4
 _QUOTE_CHARS = 64
 
 # ASCII digits only: float() would also take "1_0", "nan", "inf" and non-ASCII digits.
@@ -98,8 +111,18 @@ class UnitCommand:
     change: UnitTransition
 
 
-# A validated settings change: for one zone, or for a system's unit.
-Command = ZoneCommand | UnitCommand
+@dataclass(frozen=True)
+class ProgramCommand:
+    """A validated weekly program for one zone (`set/program`): its switch points in canonical
+    order (`schedule_config.canonical_program`), setpoints in °C; none clears it (the config's
+    program, if the zone has one, applies again)."""
+
+    zone_id: str
+    points: tuple[SwitchPoint, ...]
+
+
+# A validated settings change: for one zone, its weekly program, or a system's unit.
+Command = ZoneCommand | ProgramCommand | UnitCommand
 
 
 @dataclass(frozen=True)
@@ -209,14 +232,17 @@ def parse_zone_command(
     unit: TemperatureUnit = CELSIUS,
     head: HeadInfo | None = None,
     capabilities: Capabilities | None = None,
-) -> ZoneCommand | SensorReading:
+    programmed: bool | None = None,
+) -> ZoneCommand | ProgramCommand | SensorReading:
     """Validate the payload of ``<base>/zone/<zone>/set/<field>``; raise CommandError if bad.
 
     Temperatures arrive in ``unit`` and come out in °C; a setpoint must lie within the zone's
     limits (`setpoint_range`). ``head`` (once the head has been probed) refuses swing commands
     for vanes the head does not have. ``capabilities`` (from the head's profile) limits the
-    modes, fan steps and vane positions to the head's. ``remote_temperature`` is a reading,
-    not a change."""
+    modes, fan steps and vane positions to the head's. ``programmed``: whether the zone has a
+    weekly program in effect, from its config or over MQTT (None: whether its config has one),
+    without which its schedule cannot be switched. ``remote_temperature`` is a reading, not a
+    change."""
     change: ZoneTransition
     if field == "mode":
         modes = None if capabilities is None else zone_modes(capabilities.modes)
@@ -243,9 +269,11 @@ def parse_zone_command(
         change = SetPower(_switch(field, payload))
     elif field == "schedule":
         on = _switch(field, payload)
-        if not zone.schedule:
+        if not (bool(zone.schedule) if programmed is None else programmed):
             raise _fail(field, payload, f"zone {zone.id!r} has no weekly program")
         change = SetSchedule(on)
+    elif field == "program":
+        return _program(zone, payload, unit, capabilities)
     elif field == "remote_temperature":
         celsius = _temperature(field, payload, unit, *REMOTE_TEMPERATURE_RANGE, setpoint=False)
         return SensorReading(zone.id, celsius)
@@ -255,6 +283,58 @@ def parse_zone_command(
             f"allowed: {', '.join(ZONE_FIELDS)}"
         )
     return ZoneCommand(zone.id, change)
+
+
+def _program(
+    zone: ZoneConfig, payload: bytes, unit: TemperatureUnit, capabilities: Capabilities | None
+) -> ProgramCommand:
+    """A zone's weekly program as JSON: the switch points of `[[zones.schedule]]` checked as the
+    config's are (their keys, then the modes the head runs and the zone's setpoint range), its
+    setpoints in ``unit``."""
+    field = "program"
+    text = _text(field, payload, MAX_PROGRAM_PAYLOAD_BYTES)
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise _fail(field, payload, "not valid JSON") from None
+    modes = tuple(ZoneMode) if capabilities is None else zone_modes(capabilities.modes)
+    try:
+        points = parse_program(_program_in_celsius(data, unit))
+    except ValueError as err:
+        raise _fail(field, payload, _first_problems(str(err).split("; "))) from None
+    problems = program_problem_lines(points, modes, zone.min_temperature, zone.max_temperature)
+    if problems:
+        raise _fail(field, payload, _first_problems(problems))
+    return ProgramCommand(zone.id, canonical_program(points))
+
+
+def _program_in_celsius(data: object, unit: TemperatureUnit) -> object:
+    """A program's JSON with its setpoints sent in ``unit`` in °C (kept to 0.1 of the unit they
+    were sent in, as a setpoint command's); anything else is left for the check to refuse."""
+    if unit is CELSIUS or not isinstance(data, list):
+        return data
+    return [
+        {key: _setpoint_in_celsius(v, unit) if key in SETPOINT_KEYS else v for key, v in p.items()}
+        if isinstance(p, dict)
+        else p
+        for p in data
+    ]
+
+
+def _setpoint_in_celsius(value: object, unit: TemperatureUnit) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: out of range all the same
+        return value
+    return to_celsius(round(number, 1), unit) if math.isfinite(number) else value
+
+
+def _first_problems(problems: Sequence[str]) -> str:
+    said = "; ".join(problems[:_PROBLEMS_SAID])
+    more = len(problems) - _PROBLEMS_SAID
+    return f"{said}; and {more} more" if more > 0 else said
 
 
 def parse_unit_command(field: str, payload: bytes, system: str | None = None) -> UnitCommand:

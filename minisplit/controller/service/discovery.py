@@ -119,6 +119,9 @@ class Topics:
     def zone_set(self, zone_id: str, field: str) -> str:
         return f"{self.base}/zone/{zone_id}/set/{field}"
 
+    def zone_program(self, zone_id: str) -> str:
+        return f"{self.base}/zone/{zone_id}/program"
+
     @property
     def zone_set_filter(self) -> str:
         return f"{self.base}/zone/+/set/+"
@@ -433,10 +436,21 @@ def _schedule_switch_id(topics: Topics, zone_id: str) -> str:
     return _device_id(topics.controller_id, zone_id, "schedule")
 
 
-def retired_schedule_switches(topics: Topics, zones: Sequence[ZoneConfig]) -> dict[str, str]:
+def retired_schedule_switches(
+    topics: Topics, zones: Sequence[ZoneConfig], programmed: Collection[str] | None = None
+) -> dict[str, str]:
     """{config topic: unique_id} of the schedule switches of zones that have no program (any
-    more): cleared only where the retained config carries that unique_id."""
-    return dict(_schedule_switch_claim(topics, zone.id) for zone in zones if not zone.schedule)
+    more; ``programmed``: the zones that have one, from their config or over MQTT, without it
+    those whose config has one): cleared only where the retained config carries that
+    unique_id."""
+    has_program = _programmed(zones, programmed)
+    return dict(
+        schedule_switch_claim(topics, zone.id) for zone in zones if zone.id not in has_program
+    )
+
+
+def _programmed(zones: Sequence[ZoneConfig], programmed: Collection[str] | None) -> Collection[str]:
+    return {zone.id for zone in zones if zone.schedule} if programmed is None else programmed
 
 
 def retired_head_setpoint_sensors(
@@ -454,7 +468,8 @@ def retired_head_setpoint_sensors(
     }
 
 
-def _schedule_switch_claim(topics: Topics, zone_id: str) -> tuple[str, str]:
+def schedule_switch_claim(topics: Topics, zone_id: str) -> tuple[str, str]:
+    """The config topic of the zone's schedule switch, and its unique_id."""
     topic = topics.config("switch", _object_id(topics, zone_id, "schedule"))
     return topic, _schedule_switch_id(topics, zone_id)
 
@@ -638,13 +653,17 @@ def discovery_messages(
     capabilities: Mapping[str, Capabilities] | None = None,
     outdoor_unit: bool = True,
     systems: Sequence[UnitSystem] | None = None,
+    programmed: Collection[str] | None = None,
 ) -> dict[str, dict[str, object]]:
     """{config topic: payload} for the whole controller: every zone and each system's outdoor
     unit (``systems``; without it, one system that has an ``outdoor_unit`` or not), none of
     whose entities are announced where it has none. ``heads`` holds what each
     zone's head said about itself, once it has answered; ``capabilities`` what each head's
-    profile gives (a setpoint-driven head gets its written setpoint as a diagnostic sensor)."""
+    profile gives (a setpoint-driven head gets its written setpoint as a diagnostic sensor);
+    ``programmed`` the zones with a weekly program, from the config or over MQTT (without it,
+    those whose config has one): each gets its schedule switch."""
     messages: dict[str, dict[str, object]] = {}
+    has_program = _programmed(zones, programmed)
     for zone in zones:
         head = (heads or {}).get(zone.id)
         messages[topics.config("climate", _object_id(topics, zone.id))] = climate_config(
@@ -656,8 +675,8 @@ def discovery_messages(
         if setpoint_driven((capabilities or {}).get(zone.id)):
             topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
             messages[topic] = zone_head_setpoint_config(topics, zone, unit)
-        if zone.schedule:
-            topic = topics.config("switch", _object_id(topics, zone.id, "schedule"))
+        if zone.id in has_program:
+            topic, _ = schedule_switch_claim(topics, zone.id)
             messages[topic] = zone_schedule_config(topics, zone)
     for system in systems or [UnitSystem(outdoor_unit=outdoor_unit)]:
         if system.outdoor_unit:
@@ -700,7 +719,7 @@ def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
         for component, parts, unique_id in _zone_entities(topics, zone_id)
         for name in (_object_id, _entity_name)
     }
-    return claims | dict([_schedule_switch_claim(topics, zone_id)])
+    return claims | dict([schedule_switch_claim(topics, zone_id)])
 
 
 def retired_zone_topics(
@@ -713,5 +732,9 @@ def retired_zone_topics(
     current = {zone.id for zone in zones}
     cleared: list[str] = []
     for zone_id in sorted(set(previous_zone_ids) - current):
-        cleared += [topics.zone_state(zone_id), topics.zone_availability(zone_id)]
+        cleared += [
+            topics.zone_state(zone_id),
+            topics.zone_availability(zone_id),
+            topics.zone_program(zone_id),
+        ]
     return cleared

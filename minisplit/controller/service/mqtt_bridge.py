@@ -23,7 +23,7 @@ import logging
 import math
 import ssl
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -31,11 +31,13 @@ import aiomqtt
 from pydantic import TypeAdapter, ValidationError
 
 from minisplit.controller.config import Identifier, MqttConfig, ZoneConfig
+from minisplit.controller.schedule_config import SETPOINT_KEYS, SwitchPoint, program_document
 from minisplit.controller.service.commands import (
     UNIT_FIELDS,
     ZONE_FIELDS,
     Command,
     CommandError,
+    ProgramCommand,
     SensorReading,
     ZoneCommand,
     parse_remote_sensor,
@@ -56,6 +58,7 @@ from minisplit.controller.service.discovery import (
     retired_unit_discovery,
     retired_zone_discovery,
     retired_zone_topics,
+    schedule_switch_claim,
     unit_entities_offered,
 )
 from minisplit.controller.service.rate_limit import ReportLimiter
@@ -67,6 +70,7 @@ from minisplit.controller.service.state_report import (
 from minisplit.controller.service.temperature_units import (
     TemperatureUnit,
     convert_state,
+    from_celsius,
 )
 from minisplit.drivers.cancellation import raise_if_cancelling
 from minisplit.drivers.capabilities import Capabilities
@@ -114,11 +118,17 @@ class MqttBridge:
         capabilities: Mapping[str, Capabilities] | None = None,
         outdoor_unit: bool = True,
         systems: Sequence[UnitSystem] | None = None,
+        programmed: Collection[str] | None = None,
+        has_program: Callable[[str], bool] | None = None,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
         entity offers and its commands accept; all of them where it is not given);
         ``systems``: each system's unit (`UnitSystem`); without it, the config's one system,
-        with an ``outdoor_unit`` or not (else its entities are not announced)."""
+        with an ``outdoor_unit`` or not (else its entities are not announced); ``programmed``:
+        the zones with a weekly program at the start (without it, those whose config has one),
+        then as `publish_zone_program` says; ``has_program``: whether a zone has a program as
+        the settings last asked for have it (one just sent is on its way to disk, not yet
+        published), which `set/schedule` needs (without it, as published)."""
         self._config = config
         self._systems = list(systems or [UnitSystem(outdoor_unit=outdoor_unit)])
         # With several systems, each unit's topics have a level of their own.
@@ -127,6 +137,10 @@ class MqttBridge:
         self._topics = Topics.for_controller(config, controller_id)
         self._unit = TemperatureUnit(config.temperature_unit)
         self._zones = {zone.id: zone for zone in zones}
+        self._has_program = has_program or (lambda zone_id: zone_id in self._programmed)
+        self._programmed = (
+            {zone.id for zone in zones if zone.schedule} if programmed is None else set(programmed)
+        )
         self._on_command = on_command
         self._on_remote_reading = on_remote_reading
         self._republish_interval_s = republish_interval_s
@@ -157,7 +171,7 @@ class MqttBridge:
         # there: such a topic is cleared only if the retained config found there carries it.
         self._claims: dict[str, str] = legacy_discovery_topics(self._topics, zones)
         # The schedule switch of a zone whose program was taken out of the config goes too.
-        self._claims |= retired_schedule_switches(self._topics, zones)
+        self._claims |= retired_schedule_switches(self._topics, zones, self._programmed)
         # So does the head-setpoint sensor of a zone whose head is no longer setpoint-driven.
         self._claims |= retired_head_setpoint_sensors(self._topics, zones, self._capabilities)
         for system in self._systems:
@@ -226,6 +240,34 @@ class MqttBridge:
         payload = convert_state(state, UNIT_TEMPERATURE_FIELDS, self._unit)
         self._store(self._topics.unit_state_of(system), _encode(payload))
 
+    def publish_zone_program(self, zone_id: str, points: Sequence[SwitchPoint]) -> None:
+        """The zone's weekly program in effect (none: it has none), setpoints in °C: published
+        as JSON; a zone that gains or loses its program gains or loses its schedule switch."""
+        payload = [
+            {key: self._published_setpoint(key, value) for key, value in point.items()}
+            for point in program_document(points)
+        ]
+        self._store(self._topics.zone_program(self._known(zone_id)), _encode(payload))
+        if bool(points) == (zone_id in self._programmed):
+            return
+        topic, _ = schedule_switch_claim(self._topics, zone_id)
+        if points:
+            self._programmed.add(zone_id)
+            self._claims.pop(topic, None)  # its retained config is ours again
+            kept = [message for message in self._pending if message[0] != topic]
+            self._pending = deque(kept, maxlen=_MAX_PENDING_MESSAGES)
+        else:
+            self._programmed.discard(zone_id)
+            self._discovery_sent.pop(topic, None)
+            self._send_once(topic, b"", retain=True)
+        self._discovery = self._build_discovery()
+        self._wake.set()
+
+    def _published_setpoint(self, key: str, value: object) -> object:
+        if key not in SETPOINT_KEYS or not isinstance(value, float):
+            return value
+        return round(from_celsius(value, self._unit), 1)
+
     def set_head_info(self, zone_id: str, info: HeadInfo | None) -> None:
         """What the zone's head can do, once it answered: its entity is re-published to match."""
         self._heads[self._known(zone_id)] = info
@@ -251,6 +293,7 @@ class MqttBridge:
             self._heads,
             self._capabilities,
             systems=self._systems,
+            programmed=self._programmed,
         )
         return {topic: _encode(payload) for topic, payload in messages.items()}
 
@@ -363,7 +406,7 @@ class MqttBridge:
 
     def _parse_zone_set(
         self, zone_id: str, field: str, payload: bytes
-    ) -> ZoneCommand | SensorReading:
+    ) -> ZoneCommand | ProgramCommand | SensorReading:
         zone = self._zones.get(zone_id)
         if zone is None:
             raise CommandError(
@@ -371,7 +414,13 @@ class MqttBridge:
                 f"configured: {', '.join(self._zones)}"
             )
         return parse_zone_command(
-            zone, field, payload, self._unit, self._heads[zone_id], self._capabilities.get(zone_id)
+            zone,
+            field,
+            payload,
+            self._unit,
+            self._heads[zone_id],
+            self._capabilities.get(zone_id),
+            programmed=self._has_program(zone_id),
         )
 
     def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:
@@ -748,7 +797,7 @@ def _matches(topic: str, route: str) -> bool:
         return False
 
 
-def _encode(data: Mapping[str, object]) -> bytes:
+def _encode(data: Mapping[str, object] | Sequence[Mapping[str, object]]) -> bytes:
     """Stable JSON (sorted keys, so equal states give equal bytes); non-finite numbers -> null."""
     return json.dumps(
         _jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False

@@ -32,9 +32,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
-from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.settings import (
+    Preset,
+    UnitSettings,
+    ZoneMode,
+    ZoneSettings,
+    zone_modes,
+)
 from minisplit.controller.core.transitions import HEAT_COOL_DEADBAND_K, Side, clamp_setpoint
+from minisplit.controller.schedule_config import (
+    SwitchPoint,
+    canonical_program,
+    parse_program,
+    program_document,
+    program_problem_lines,
+)
 from minisplit.drivers.bus import Backoff
+from minisplit.drivers.capabilities import Capabilities
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -66,6 +80,9 @@ class SavedState:
     # switch point last applied: a manual change made since holds over a restart, until the
     # next point. A zone missing here has its program's current point applied.
     schedule_applied: Mapping[str, float] = field(default_factory=dict)
+    # Per zone given a weekly program over MQTT, its switch points (canonical order, °C): it
+    # takes the place of the config's. A zone missing here follows its config's, if any.
+    programs: Mapping[str, tuple[SwitchPoint, ...]] = field(default_factory=dict)
 
     def unit_of(self, system: str) -> UnitSettings:
         """The unit settings of ``system`` (the defaults where none were saved)."""
@@ -87,6 +104,13 @@ class SavedState:
             applied[zone_id] = at_s
         return replace(self, schedule_applied=applied)
 
+    def with_program(self, zone_id: str, points: tuple[SwitchPoint, ...]) -> SavedState:
+        """The zone's program sent over MQTT is ``points`` (none: it has none)."""
+        programs = {zone: p for zone, p in self.programs.items() if zone != zone_id}
+        if points:
+            programs[zone_id] = points
+        return replace(self, programs=programs)
+
     def with_zone(self, zone_id: str, settings: ZoneSettings, calendar_now: float) -> SavedState:
         """This state with the zone's new settings: a boost they begin counts from
         ``calendar_now``; one they end is forgotten; one that goes on keeps its start."""
@@ -106,6 +130,7 @@ def encode_state(state: SavedState) -> bytes:
         "boost_started": dict(sorted(state.boost_started.items())),
         "defrost_intervals_s": dict(sorted(state.defrost_intervals_s.items())),
         "schedule_applied": dict(sorted(state.schedule_applied.items())),
+        "programs": {zone: program_document(p) for zone, p in sorted(state.programs.items())},
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
@@ -116,7 +141,8 @@ def _log_problem(problem: str) -> None:
 
 def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> SavedState:
     """Parse a state file's bytes; raises ValueError on anything malformed in the settings.
-    A malformed boost start or defrost interval is passed to ``report`` and left out. A file
+    A malformed boost start, defrost interval or program is passed to ``report`` and left out
+    (a file written before programs came over MQTT has none). A file
     written before a config could hold several systems (one ``unit``, one
     ``defrost_interval_s``) gives them to the system of a config without [systems]."""
     try:
@@ -153,6 +179,7 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
         _boost_started(doc.get("boost_started", {}), boosting, report),
         _defrost_intervals(learned, report),
         _schedule_applied(doc.get("schedule_applied", {}), report),
+        _programs(doc.get("programs", {}), report),
     )
 
 
@@ -225,6 +252,21 @@ def _schedule_applied(value: object, report: Callable[[str], None]) -> dict[str,
     return applied
 
 
+def _programs(value: object, report: Callable[[str], None]) -> dict[str, tuple[SwitchPoint, ...]]:
+    if not isinstance(value, dict):
+        report(f"programs {reprlib.repr(value)} are not a table: ignored (the config's apply)")
+        return {}
+    programs = {}
+    for zone_id, points in value.items():
+        try:
+            programs[str(zone_id)] = canonical_program(parse_program(points))
+        except ValueError as err:
+            report(
+                f"zone {zone_id!r}: saved program unusable ({err}): ignored (the config's applies)"
+            )
+    return {zone_id: points for zone_id, points in programs.items() if points}
+
+
 def _no_constant(constant: str) -> float:
     raise ValueError(f"{constant} is not a setting")
 
@@ -246,18 +288,52 @@ def default_zone_settings(zone: ZoneConfig) -> ZoneSettings:
     )
 
 
-def fit_to_zones(saved: SavedState, zones: Iterable[ZoneConfig]) -> SavedState:
+def fit_to_zones(
+    saved: SavedState,
+    zones: Iterable[ZoneConfig],
+    capabilities: Mapping[str, Capabilities] | None = None,
+) -> SavedState:
     """The saved state for the configured ``zones``: each zone's settings (its defaults if none
-    were saved) within its limits, and only their boosts and their programs' last points."""
+    were saved) within its limits, and only their boosts, the programs sent over MQTT that
+    still fit them (`fit_program`) and their programs' last points. ``capabilities``: each
+    zone's head's (the modes a program may set; every mode where not given)."""
     zones = list(zones)
     settings = {
         zone.id: fit_to_zone(saved.zones.get(zone.id, default_zone_settings(zone)), zone)
         for zone in zones
     }
     boosts = {z: t for z, t in saved.boost_started.items() if z in settings}
-    programmed = {zone.id for zone in zones if zone.schedule}
+    for zone_id in saved.programs.keys() - settings.keys():
+        log.warning("zone %s is no longer configured: its saved program is dropped", zone_id)
+    heads = capabilities or {}
+    programs = {
+        zone.id: saved.programs[zone.id]
+        for zone in zones
+        if zone.id in saved.programs
+        and fit_program(saved.programs[zone.id], zone, heads.get(zone.id))
+    }
+    # A dropped program's last point is no point of the program now in effect.
+    programmed = {zone.id for zone in zones if zone.schedule} - saved.programs.keys()
+    programmed |= programs.keys()
     applied = {z: t for z, t in saved.schedule_applied.items() if z in programmed}
-    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s, applied)
+    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s, applied, programs)
+
+
+def fit_program(
+    points: tuple[SwitchPoint, ...], zone: ZoneConfig, capabilities: Capabilities | None
+) -> bool:
+    """Whether a program saved from MQTT still fits the zone as now configured (its setpoint
+    range, the modes its head runs): one that does not is dropped, and the log says why."""
+    modes = tuple(ZoneMode) if capabilities is None else zone_modes(capabilities.modes)
+    problems = program_problem_lines(points, modes, zone.min_temperature, zone.max_temperature)
+    if problems:
+        log.warning(
+            "zone %s: the program saved from MQTT no longer fits the config (%s): dropped%s",
+            zone.id,
+            "; ".join(problems),
+            ", its configured program applies" if zone.schedule else "",
+        )
+    return not problems
 
 
 def fit_to_zone(settings: ZoneSettings, zone: ZoneConfig) -> ZoneSettings:

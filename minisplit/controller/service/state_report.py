@@ -4,7 +4,7 @@ one-line status for systemd, made from one tick's `Observation` and the control'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, TypedDict
+from typing import Literal, NamedTuple, TypedDict
 
 from minisplit.controller.core.control import ControlOutput, ZoneInput
 from minisplit.controller.core.observation import HeadReadings, Observation, OduReadings
@@ -18,6 +18,10 @@ AUTONOMOUS = "autonomous"  # the fault a unit shows while it runs on its own (he
 STATE_UNSAVED = "state_unsaved"
 FAULT = "fault"  # a unit's fault where it reports no fault code
 ODU_COMMS = "odu_comms"  # a head's fault while the outdoor unit does not answer
+
+
+# Where a zone's weekly program in effect comes from.
+ProgramSource = Literal["config", "mqtt"]
 
 
 class ZoneState(TypedDict):
@@ -47,6 +51,8 @@ class ZoneState(TypedDict):
     # ("YYYY-MM-DD HH:MM") of its next switch point while it does.
     schedule: bool | None
     next_switch: str | None
+    # Where its program comes from: "config" ([[zones.schedule]]), "mqtt" (set/program), None.
+    program_source: ProgramSource | None
 
 
 class ProgramState(NamedTuple):
@@ -54,6 +60,7 @@ class ProgramState(NamedTuple):
 
     on: bool
     next_switch: str | None
+    source: ProgramSource
 
 
 class UnitState(TypedDict):
@@ -143,6 +150,7 @@ def zone_state(
         "head_setpoint": None if setpoint is None else setpoint.setting.setpoint,
         "schedule": None if program is None else program.on,
         "next_switch": None if program is None else program.next_switch,
+        "program_source": None if program is None else program.source,
     }
 
 

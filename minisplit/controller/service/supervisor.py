@@ -25,9 +25,9 @@ from minisplit.controller.core.handheld import adopt_remote_request
 from minisplit.controller.core.observation import RemoteSample
 from minisplit.controller.core.settings import Preset
 from minisplit.controller.core.tick import Controller
-from minisplit.controller.core.transitions import SetPreset, apply_unit, apply_zone
+from minisplit.controller.core.transitions import SetPreset, SetSchedule, apply_unit, apply_zone
 from minisplit.controller.service import state_report
-from minisplit.controller.service.commands import Command, ZoneCommand
+from minisplit.controller.service.commands import Command, ProgramCommand, ZoneCommand
 from minisplit.controller.service.discovery import UnitSystem
 from minisplit.controller.service.mqtt_bridge import MqttBridge
 from minisplit.controller.service.notify import SystemdNotifier, report_to_systemd
@@ -71,6 +71,10 @@ class Supervisor:
             name: BusScheduler(name, bus, probe_backoff=reprobe, time_scale=time_scale)
             for name, bus in config.buses.items()
         }
+        heads = {zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones}
+        self.store = StateStore(config.state_file)
+        saved = fit_to_zones(self.store.load(), config.zones, heads)
+        self.programs = ZonePrograms(config.zones, saved)
         self.bridge = (
             MqttBridge(
                 config.mqtt,
@@ -78,16 +82,16 @@ class Supervisor:
                 config.zones,
                 self.on_command,
                 self.on_remote_reading,
-                capabilities={
-                    zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones
-                },
+                capabilities=heads,
                 systems=[UnitSystem.of(system) for system in loaded.systems.values()],
+                programmed=self.programs.schedules.keys(),
+                has_program=lambda zone_id: bool(
+                    self.programs.points(self.wanted_settings(), zone_id)
+                ),
             )
             if config.mqtt is not None
             else None
         )
-        self.store = StateStore(config.state_file)
-        saved = fit_to_zones(self.store.load(), config.zones)
         publish = self.bridge.publish_zone_availability if self.bridge else None
         self.systems = {
             name: SystemControl(
@@ -107,7 +111,6 @@ class Supervisor:
             in_effect=saved,
             on_unsaved=lambda _: self._publish(),  # shows at once they are (not) only in memory
         )
-        self.programs = ZonePrograms(config.zones)
         self._calendar_origin = self.calendar_now()  # the program clock's (see program_time)
         self.remote_samples: dict[str, RemoteSample] = {}  # the remote sensors' last values
         self.started_at: float | None = None  # controller time of the first control tick
@@ -285,20 +288,40 @@ class Supervisor:
         if isinstance(command, ZoneCommand):
             zone_settings = apply_zone(wanted.zones[command.zone_id], command.change)
             wanted = wanted.with_zone(command.zone_id, zone_settings, self.calendar_now())
+        elif isinstance(command, ProgramCommand):
+            wanted = self._programs_applied(self._with_program(wanted, command))
         else:  # its system by its level in the topics, which is its name (None: the only one)
             name = command.system or self.loaded.only_system.name
             wanted = wanted.with_unit(name, apply_unit(wanted.unit_of(name), command.change))
         self.committer.submit(wanted)
+
+    def _with_program(self, state: SavedState, command: ProgramCommand) -> SavedState:
+        """``state`` with a zone's program sent over MQTT (none: the config's, if any, applies
+        again) followed from its point in effect, as `set/schedule ON` makes it."""
+        zone_id = command.zone_id
+        log.info(
+            "zone %s: program of %d switch points set over MQTT%s",
+            zone_id,
+            len(command.points),
+            "" if command.points else " (cleared)",
+        )
+        settings = apply_zone(state.zones[zone_id], SetSchedule(True))
+        state = state.with_program(zone_id, command.points)
+        state = state.with_zone(zone_id, settings, self.calendar_now())
+        return state.with_schedule_applied(zone_id, None)
 
     def _apply_programs(self) -> None:
         """Each switch point of a zone's program crossed since the last cycle becomes the
         zone's settings, committed as an MQTT command is; a manual change made since the last
         point applied holds until the next (`core.schedule.due_switch`)."""
         wanted = self.wanted_settings()
-        local_s = self.program_time()
-        after = self.programs.apply_due(wanted, local_s, self.calendar_now())
-        if after is wanted:  # nothing due: the same state
-            return
+        after = self._programs_applied(wanted)
+        if after is not wanted:  # else nothing was due
+            self.committer.submit(after)
+
+    def _programs_applied(self, wanted: SavedState) -> SavedState:
+        """``wanted`` with the switch points due now applied, each one logged."""
+        after = self.programs.apply_due(wanted, self.program_time(), self.calendar_now())
         for zone_id, at_s in after.schedule_applied.items():
             if wanted.schedule_applied.get(zone_id) != at_s:
                 settings = after.zones[zone_id]
@@ -311,7 +334,7 @@ class Supervisor:
                     settings.target_temperature_low,
                     settings.target_temperature_high,
                 )
-        self.committer.submit(after)
+        return after
 
     def on_remote_reading(self, zone_id: str, celsius: float) -> None:
         """A room temperature from the zone's remote sensor: the next control tick follows it."""
@@ -322,6 +345,7 @@ class Supervisor:
         return self.committer.wanted
 
     def _settings_committed(self, state: SavedState) -> None:
+        self.programs.follow(state)
         task = asyncio.get_running_loop().create_task(self.actuate())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -370,6 +394,7 @@ class Supervisor:
             return
         for zone_id in self.heads:
             self.bridge.publish_zone_state(zone_id, self.zone_state(zone_id))
+            self.bridge.publish_zone_program(zone_id, self.programs.points(self.settings, zone_id))
         for system in self.systems.values():
             self.bridge.publish_unit_state(
                 system.unit_state(self.committer.unsaved), system.system.topic_level
