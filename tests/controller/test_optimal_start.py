@@ -247,3 +247,29 @@ def test_the_zones_learn_their_rates_in_the_control_state():
         zones = {"a": zone_in(heat(21.0), round(room, 1), None)}
     assert state.lookahead["a"].rates.learned >= 1
     assert state.lookahead["a"].rates.heat_gain > TUNING.prior.heat_gain
+
+
+def test_a_room_that_warms_when_left_alone_does_not_coast_into_a_cooling_setback():
+    # Cooling at 24 on a night at 22 °C outside: the physics says it would cool, but the room
+    # has shown it warms 0.6 K/h left alone (people, appliances, a hot roof): no early stop
+    # an hour before; with no such drift learned it may (the floor of 0.2 K/h, × 1.5, in 1 h).
+    warming = ZoneLookahead(RoomRates(2.0, 2.0, 0.03, drift=0.6))
+    calm = ZoneLookahead(RoomRates(2.0, 2.0, 0.03, drift=0.0))
+    assert decide(cool(24.0), cool(26.0), 3600.0, 24.0, outdoor=22.0, look=warming)[1] is None
+    assert decide(cool(24.0), cool(26.0), 3600.0, 24.0, outdoor=22.0, look=calm)[1] is not None
+
+
+def test_a_room_learned_to_lose_nothing_still_coasts_only_briefly():
+    # A loss of 0 (sun kept it warm while it was learned) must not make a setback come hours
+    # early: the drift toward the edge is never taken slower than 0.2 K/h (× 1.5).
+    never = ZoneLookahead(RoomRates(2.0, 2.0, 0.0))
+    assert decide(heat(21.0), heat(18.0), 2 * HOUR, 21.0, outdoor=21.0, look=never)[1] is None
+    assert decide(heat(21.0), heat(18.0), 0.5 * HOUR, 21.0, outdoor=21.0, look=never)[1] is not None
+
+
+def test_drifting_windows_teach_the_recent_drift_even_near_the_outdoor_temperature():
+    look = ZoneLookahead(RoomRates(2.0, 2.0, 0.03))
+    for _ in range(30):
+        look = run_window(look, DRIFTING, 24.0, 0.5, 23.0)  # warming 0.5 K/h, 1 K over outside
+    assert look.rates.drift == pytest.approx(0.5, abs=0.05)
+    assert look.rates.loss == 0.03  # too near the outdoors to tell the loss

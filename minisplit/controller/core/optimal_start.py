@@ -36,6 +36,7 @@ class RoomRates(NamedTuple):
     cool_gain: float  # how fast the working head cools it, likewise
     loss: float  # drift toward the outdoors, per kelvin of difference, per hour
     learned: int = 0  # windows learned from
+    drift: float = 0.0  # how fast it moved of late left alone (K/h, signed): sun, gains, losses
 
 
 # Before anything is learned: a room that warms (cools) 2 K/h with its head working and loses
@@ -60,7 +61,9 @@ class StartTuning:
     # During an early start the zone aims this far short of the new target (the loop's usual
     # aim lies further inside the band: the room must be at the target at the switch point).
     aim_offset_k: float = 0.1
-    # Early stop: the room must stay this far inside the band of the setpoint still in effect.
+    # Early stop: the room must stay this far inside the band of the setpoint still in effect,
+    # and is never taken to drift toward an edge slower than this (K/h).
+    min_drift: float = 0.2
     band_k: float = 0.5
     keep_inside_k: float = 0.1
     # A zone learns its warm-up while its aim is this far off (its head works hard).
@@ -71,6 +74,7 @@ class StartTuning:
     learn_weight: float = 0.25
     min_gain: float = 0.3
     max_gain: float = 12.0
+    min_loss: float = 0.005
     max_loss: float = 0.5
 
 
@@ -128,13 +132,25 @@ def _coasts(
     lower_edge: float,
     upper_edge: float,
     left_s: float,
-    loss: float,
-    margin: float,
+    rates: RoomRates,
+    tuning: StartTuning,
 ) -> bool:
-    """A room left alone for ``left_s`` stays between the edges (drifting toward ``outdoor``)."""
-    drift = margin * loss * (outdoor - temperature) * left_s / HOUR_S
-    ends = temperature + drift
-    return lower_edge <= ends <= upper_edge
+    """A room left alone for ``left_s`` stays between the edges. Toward each edge it is taken
+    to drift as fast as the faster of the physics (its loss toward the outdoors) and what it
+    has shown of late left alone (sun and gains included), stretched by the margin, and never
+    slower than `StartTuning.min_drift`."""
+    margin, floor = tuning.drift_margin, tuning.min_drift
+    hours = left_s / HOUR_S
+    toward_outdoors = rates.loss * (outdoor - temperature)  # K/h, signed
+    if lower_edge > -INFINITE:
+        down = max(-toward_outdoors, -rates.drift, floor)
+        if temperature - margin * down * hours < lower_edge:
+            return False
+    if upper_edge < INFINITE:
+        up = max(toward_outdoors, rates.drift, floor)
+        if temperature + margin * up * hours > upper_edge:
+            return False
+    return True
 
 
 def early_switch(
@@ -180,7 +196,7 @@ def early_switch(
         margin = tuning.band_k - tuning.keep_inside_k
         lower = heat_now - margin if heat_now > -INFINITE else -INFINITE
         upper = cool_now + margin if cool_now < INFINITE else INFINITE
-        if not _coasts(temperature, out, lower, upper, left, rates.loss, tuning.drift_margin):
+        if not _coasts(temperature, out, lower, upper, left, rates, tuning):
             return look, None
     else:
         return look, None
@@ -226,11 +242,13 @@ def _learned(
     weight = tuning.learn_weight
     kind = window.kind
     if kind == DRIFTING:
+        drift = rates.drift + weight * (slope - rates.drift)
         if difference * difference < 25.0:
-            return rates  # too near the outdoors to tell its drift from noise
-        loss = min(max(-slope / difference, 0.0), tuning.max_loss)
+            # Too near the outdoors to tell the loss from noise; the drift is what it is.
+            return rates._replace(drift=drift)
+        loss = min(max(-slope / difference, tuning.min_loss), tuning.max_loss)
         return rates._replace(
-            loss=rates.loss + weight * (loss - rates.loss), learned=rates.learned + 1
+            loss=rates.loss + weight * (loss - rates.loss), learned=rates.learned + 1, drift=drift
         )
     if kind == WARMING:
         gain = min(max(slope + rates.loss * difference, tuning.min_gain), tuning.max_gain)
