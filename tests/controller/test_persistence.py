@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
+from minisplit.controller.core.optimal_start import RoomRates
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.persistence import (
@@ -582,3 +583,42 @@ def test_a_zone_starting_in_heat_cool_takes_its_configured_range():
     assert configured.mode is ZoneMode.HEAT_COOL
     assert (configured.target_temperature_low, configured.target_temperature_high) == (20.0, 25.5)
     assert first().target_temperature_high == 23.0  # 3 K above, without the key
+
+
+ROOM = RoomRates(2.4, 1.9, 0.035, 12, -0.3)
+
+
+def test_what_the_rooms_showed_survives_a_restart_and_a_file_without_it_loads(tmp_path):
+    store = StateStore(tmp_path / "state.json")
+    assert store.save(learned().with_room_rates({"living": ROOM}))
+    assert StateStore(tmp_path / "state.json").load().room_rates == {"living": ROOM}
+    assert StateStore(with_entry(tmp_path, "programs", "{}")).load().room_rates == {}
+
+
+def rates_entry(change: str) -> str:
+    """A room_rates table of one good entry with ``change`` (JSON text) written over it."""
+    return '{"living": {"heat_gain": 2, "cool_gain": 2, "loss": 0.03, "drift": 0, ' + change + "}}"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ('{"living": {"heat_gain": "fast"}}', "learned rates"),
+        (rates_entry('"loss": -1'), "learned rates"),
+        (rates_entry('"heat_gain": 1e400'), "learned rates"),
+        (rates_entry('"learned": -2'), "learned rates"),
+        (rates_entry('"learned": true'), "learned rates"),
+        ("[1, 2]", "are not a table"),
+    ],
+)
+def test_damaged_room_rates_are_reported_and_learned_again(tmp_path, value, why):
+    store = StateStore(with_entry(tmp_path, "room_rates", value))
+    restored = store.load()
+    assert restored.zones == learned().zones and restored.room_rates == {}
+    assert len(store.problems) == 1 and why in store.problems[0], store.problems
+
+
+def test_the_rates_of_a_zone_no_longer_configured_are_dropped():
+    saved = SavedState(room_rates={"living": ROOM, "attic": ROOM})
+    zone = ZoneConfig.model_validate({"id": "living", "name": "L", "bus": "b", "unit_id": 11})
+    assert fit_to_zones(saved, [zone]).room_rates == {"living": ROOM}

@@ -53,3 +53,27 @@ def test_each_systems_learned_defrost_interval_is_saved_apart() -> None:
     assert saved is not None
     assert saved.defrost_intervals_s == {"downstairs": 3000.0, "upstairs": 2400.0}
     assert with_defrost_interval(learned, "upstairs", saved) is None
+
+
+def test_the_rooms_rates_are_saved_when_they_moved_at_most_hourly_and_resumed():
+    from minisplit.controller.core.control import ControlState
+    from minisplit.controller.core.optimal_start import RoomRates, ZoneLookahead
+    from minisplit.controller.service.restart_memory import RoomRatesSaver, resumed_lookahead
+
+    def state(gain: float, learned: int = 4) -> ControlState:
+        return ControlState(lookahead={"a": ZoneLookahead(RoomRates(gain, 2.0, 0.03, learned))})
+
+    saver = RoomRatesSaver()
+    wanted = SavedState({"a": ZoneSettings()})
+    saved = saver.with_rates([state(2.43)], wanted, 0.0)
+    assert saved is not None and saved.room_rates == {"a": RoomRates(2.4, 2.0, 0.03, 4)}
+    # Moved, but within the hour: not yet; after it, yes.
+    assert saver.with_rates([state(2.9)], saved, 1800.0) is None
+    later = saver.with_rates([state(2.9)], saved, 3700.0)
+    assert later is not None and later.room_rates["a"].heat_gain == 2.9
+    # Only the count of windows moved (or less than the file keeps): nothing to write.
+    assert RoomRatesSaver().with_rates([state(2.91, learned=9)], later, 9e9) is None
+    # Nothing learned yet: the prior is not saved.
+    assert RoomRatesSaver().with_rates([state(2.0, learned=0)], wanted, 0.0) is None
+    # After a restart the control starts from what was saved.
+    assert resumed_lookahead(later, ["a", "b"]) == {"a": ZoneLookahead(later.room_rates["a"])}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
+from minisplit.controller.core.optimal_start import RoomRates
 from minisplit.controller.core.settings import (
     Preset,
     UnitSettings,
@@ -47,6 +48,7 @@ from minisplit.controller.schedule_config import (
     program_document,
     program_problem_lines,
 )
+from minisplit.controller.service.saved_rates import decode_rates, encode_rates
 from minisplit.drivers.bus import Backoff
 from minisplit.drivers.capabilities import Capabilities
 
@@ -83,6 +85,9 @@ class SavedState:
     # Per zone given a weekly program over MQTT, its switch points (canonical order, °C): it
     # takes the place of the config's. A zone missing here follows its config's, if any.
     programs: Mapping[str, tuple[SwitchPoint, ...]] = field(default_factory=dict)
+    # Per zone, what its room has shown of its warm-up and drift (`core.optimal_start`), as the
+    # state file keeps them (`saved_rates.rounded`). A zone missing here starts from the prior.
+    room_rates: Mapping[str, RoomRates] = field(default_factory=dict)
 
     def unit_of(self, system: str) -> UnitSettings:
         """The unit settings of ``system`` (the defaults where none were saved)."""
@@ -96,6 +101,9 @@ class SavedState:
         if interval_s is not None:
             intervals[system] = interval_s
         return replace(self, defrost_intervals_s=intervals)
+
+    def with_room_rates(self, rates: Mapping[str, RoomRates]) -> SavedState:
+        return replace(self, room_rates=dict(rates))
 
     def with_schedule_applied(self, zone_id: str, at_s: float | None) -> SavedState:
         """The zone's program last applied its switch point of ``at_s`` (None: none)."""
@@ -131,6 +139,7 @@ def encode_state(state: SavedState) -> bytes:
         "defrost_intervals_s": dict(sorted(state.defrost_intervals_s.items())),
         "schedule_applied": dict(sorted(state.schedule_applied.items())),
         "programs": {zone: program_document(p) for zone, p in sorted(state.programs.items())},
+        "room_rates": encode_rates(state.room_rates),
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
 
@@ -180,6 +189,7 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
         _defrost_intervals(learned, report),
         _schedule_applied(doc.get("schedule_applied", {}), report),
         _programs(doc.get("programs", {}), report),
+        decode_rates(doc.get("room_rates", {}), report),
     )
 
 
@@ -316,7 +326,10 @@ def fit_to_zones(
     programmed = {zone.id for zone in zones if zone.schedule} - saved.programs.keys()
     programmed |= programs.keys()
     applied = {z: t for z, t in saved.schedule_applied.items() if z in programmed}
-    return SavedState(settings, saved.units, boosts, saved.defrost_intervals_s, applied, programs)
+    rates = {z: r for z, r in saved.room_rates.items() if z in settings}
+    return SavedState(
+        settings, saved.units, boosts, saved.defrost_intervals_s, applied, programs, rates
+    )
 
 
 def fit_program(

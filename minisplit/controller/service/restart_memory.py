@@ -1,17 +1,23 @@
 """What the controller keeps across a restart besides the settings: when each boost began (the
 control core counts a boost from then, not from the first tick that sees it), and so when it
-ends, and the defrost interval the frost anticipation learned. Both travel in the saved state
-(`SavedState`)."""
+ends, the defrost interval the frost anticipation learned, and what each room showed of its
+warm-up and drift (optimal start). All travel in the saved state (`SavedState`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from minisplit.controller.core.control import ControlOutput
+from minisplit.controller.core.control import ControlOutput, ControlState
+from minisplit.controller.core.optimal_start import RoomRates, ZoneLookahead
 from minisplit.controller.core.presets import boost_elapsed_s
 from minisplit.controller.core.settings import Preset
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.service.persistence import SavedState
+from minisplit.controller.service.saved_rates import rounded
+
+# The rooms' rates are saved at most this often (controller seconds): each learning window
+# moves them a little, and every save is a write to the controller's flash.
+ROOM_RATES_SAVE_S = 3600.0
 
 
 class BoostCounter:
@@ -63,3 +69,39 @@ def ended_boosts(output: ControlOutput, state: SavedState, wanted: SavedState) -
             continue
         if wanted.boost_started.get(zone_id) == state.boost_started.get(zone_id):
             yield zone_id
+
+
+def resumed_lookahead(saved: SavedState, zones: Iterable[str]) -> dict[str, ZoneLookahead]:
+    """The optimal start's memory for ``zones`` from the rates saved before a restart."""
+    return {z: ZoneLookahead(saved.room_rates[z]) for z in zones if z in saved.room_rates}
+
+
+class RoomRatesSaver:
+    """Saves what the rooms showed (`ControlState.lookahead`) when a rate moved by what the
+    state file keeps (`saved_rates.rounded`), at most every `ROOM_RATES_SAVE_S`."""
+
+    def __init__(self) -> None:
+        self._saved_at: float | None = None
+
+    def with_rates(
+        self, states: Iterable[ControlState], wanted: SavedState, now: float
+    ) -> SavedState | None:
+        """The settings to save at ``now``, else None (nothing moved, or saved too lately)."""
+        if self._saved_at is not None and now - self._saved_at < ROOM_RATES_SAVE_S:
+            return None
+        rates = {
+            zone_id: rounded(look.rates)
+            for state in states
+            for zone_id, look in state.lookahead.items()
+            if look.rates.learned
+        }
+        known = wanted.room_rates
+        if all(_same(rates[z], known.get(z)) for z in rates):
+            return None
+        self._saved_at = now
+        return wanted.with_room_rates({**known, **rates})
+
+
+def _same(a: RoomRates, b: RoomRates | None) -> bool:
+    """The same rates but for how many windows taught them."""
+    return b is not None and a._replace(learned=0) == b._replace(learned=0)

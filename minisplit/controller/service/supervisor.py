@@ -38,7 +38,11 @@ from minisplit.controller.service.persistence import (
     fit_to_zones,
 )
 from minisplit.controller.service.programs import ZonePrograms, local_seconds, local_time_text
-from minisplit.controller.service.restart_memory import ended_boosts, with_defrost_interval
+from minisplit.controller.service.restart_memory import (
+    RoomRatesSaver,
+    ended_boosts,
+    with_defrost_interval,
+)
 from minisplit.controller.service.system import SystemControl
 from minisplit.controller.service.unit_link import HeadLink, OduLink, UnitLink, poll_all
 from minisplit.drivers.bus import Backoff, BusError, BusScheduler
@@ -74,6 +78,7 @@ class Supervisor:
         heads = {zone.id: capabilities(loaded.head_profile(zone)) for zone in config.zones}
         self.store = StateStore(config.state_file)
         saved = fit_to_zones(self.store.load(), config.zones, heads)
+        self.room_rates = RoomRatesSaver()
         self.programs = ZonePrograms(config.zones, saved)
         self.bridge = (
             MqttBridge(
@@ -277,6 +282,11 @@ class Supervisor:
                 )
                 if learned is not None:
                     self.committer.submit(learned)
+            rates = self.room_rates.with_rates(
+                (s.controller.state for s in self.systems.values()), self.wanted_settings(), now
+            )
+            if rates is not None:
+                self.committer.submit(rates)
             self._publish()
 
     # ---- commands from MQTT and from the handheld remotes ---------------------------------

@@ -30,7 +30,7 @@ from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.tick import Controller
 from minisplit.controller.service import state_report
 from minisplit.controller.service.persistence import SavedState
-from minisplit.controller.service.restart_memory import BoostCounter
+from minisplit.controller.service.restart_memory import BoostCounter, resumed_lookahead
 from minisplit.controller.service.sensor_log import SensorFaultLog
 from minisplit.controller.service.setpoint_heads import (
     ExternalFeed,
@@ -89,7 +89,10 @@ class SystemControl:
         self.boosts = BoostCounter(self.tuning.presets.boost_duration_s, time_scale)
         self.controller = Controller(
             self.tuning,
-            state=ControlState(frost=resumed_frost(saved.defrost_intervals_s.get(self.name))),
+            state=ControlState(
+                frost=resumed_frost(saved.defrost_intervals_s.get(self.name)),
+                lookahead=resumed_lookahead(saved, (zone.id for zone in system.zones)),
+            ),
             sensor_check=sensor_check(loaded.config.sensor_check),
         )
         setups = {zone.id: zone_setup(zone) for zone in system.zones}
