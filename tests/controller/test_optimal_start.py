@@ -178,14 +178,26 @@ def test_warming_rooms_teach_their_gain_net_of_the_loss():
     assert look.rates.cool_gain == 2.0 and look.rates.loss == 0.05
 
 
-def test_a_window_cut_short_teaches_nothing():
+def cut_short(kind: int, seconds: float, slope_k_per_h: float) -> ZoneLookahead:
+    """``kind`` for ``seconds`` at a constant slope from 18 °C (5 °C outside), then nothing."""
     look = ZoneLookahead(RoomRates(2.0, 2.0, 0.03))
     t = 0.0
-    while t < TUNING.window_s:
-        kind = WARMING if t < 0.5 * TUNING.window_s else NOTHING
-        look = learn(look, kind, 18.0 + t / HOUR, -5.0, t, TUNING)
+    while t <= seconds + 10.0:
+        kind_now = kind if t <= seconds else NOTHING
+        look = learn(look, kind_now, 18.0 + slope_k_per_h * t / HOUR, 5.0, t, TUNING)
         t += 10.0
-    assert look.rates == RoomRates(2.0, 2.0, 0.03)
+    return look
+
+
+def test_a_warm_up_shorter_than_a_window_teaches_as_it_ends_unless_very_short():
+    # 10 minutes at 4 K/h with 13 K to the outdoors: gain 4 + 0.03 × 13.x
+    taught = cut_short(WARMING, 600.0, 4.0).rates
+    assert taught.learned == 1 and taught.heat_gain == pytest.approx(
+        2.0 + TUNING.learn_weight * (4.0 + 0.03 * 13.33 - 2.0), rel=0.01
+    )
+    assert cut_short(WARMING, 200.0, 4.0).rates == RoomRates(2.0, 2.0, 0.03)
+    # A drift cut short says nothing (a 0.1 K reading in a few minutes).
+    assert cut_short(DRIFTING, 600.0, -1.0).rates == RoomRates(2.0, 2.0, 0.03)
 
 
 def test_a_drift_near_the_outdoor_temperature_teaches_nothing():

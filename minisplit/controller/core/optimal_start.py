@@ -71,6 +71,7 @@ class StartTuning:
     # Learning: a window's length, how much one window moves the estimate, and the slowest
     # warm-up the model believes (a window of defrosts or open windows is no room's nature).
     window_s: float = 900.0
+    min_warmup_s: float = 300.0
     learn_weight: float = 0.25
     min_gain: float = 0.3
     max_gain: float = 12.0
@@ -214,11 +215,23 @@ def learn(
     """Follow the zone's window: ``kind`` is what the zone does this tick (`WARMING`: its head
     works hard toward a target well away; `COOLING` likewise; `DRIFTING`: no refrigerant, the
     room left to the outdoors; `NOTHING`: none of these, or no reading). A window that ran its
-    length moves the room's rates; a change of kind starts a new one."""
-    if temperature is None or outdoor is None or kind == NOTHING:
-        return look if look.window is None else look._replace(window=None)
+    length moves the room's rates; a change of kind ends it and starts a new one. A warm-up is
+    often shorter than a window (a room warms 1–2 K in a quarter hour): one that ran at least
+    `StartTuning.min_warmup_s` teaches as it ends; a drift that short says nothing (0.1 K
+    readings)."""
     window = look.window
-    if window is None or window.kind != kind or now < window.since:
+    if temperature is None or outdoor is None:
+        return look if window is None else look._replace(window=None)
+    if window is not None and (window.kind != kind or now < window.since):
+        elapsed = now - window.since
+        rates = look.rates
+        if window.kind != DRIFTING and elapsed >= tuning.min_warmup_s:
+            rates = _learned(rates, window, temperature, outdoor, elapsed, tuning)
+        started = None if kind == NOTHING else Window(kind, now, temperature, outdoor)
+        return ZoneLookahead(rates, started, look.early_for, look.starting)
+    if kind == NOTHING:
+        return look
+    if window is None:
         return look._replace(window=Window(kind, now, temperature, outdoor))
     elapsed = now - window.since
     if elapsed < tuning.window_s:

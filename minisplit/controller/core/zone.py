@@ -225,8 +225,13 @@ def step_zone(
         calling = True
     elif calling:
         satisfied = tuning.satisfied_k * stretch
-        if satisfied > tuning.max_satisfied_k:
-            satisfied = tuning.max_satisfied_k
+        top = tuning.max_satisfied_k
+        if aim_offset_k is not None:
+            # An aim nearer the setpoint leaves less of the band above it: the swing stops
+            # where it stops from the usual aim (`max_satisfied_k` past `band_offset_k`).
+            top += aim_offset_k - tuning.band_offset_k
+        if satisfied > top:
+            satisfied = top
         calling = error > EPSILON_K - satisfied
     else:
         calling = error >= (tuning.rejoin_k if joining else tuning.call_k) - EPSILON_K
