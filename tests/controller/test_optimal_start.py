@@ -196,6 +196,8 @@ def test_a_warm_up_shorter_than_a_window_teaches_as_it_ends_unless_very_short():
         2.0 + TUNING.learn_weight * (4.0 + 0.03 * 13.33 - 2.0), rel=0.01
     )
     assert cut_short(WARMING, 200.0, 4.0).rates == RoomRates(2.0, 2.0, 0.03)
+    # A burst that warmed the air a few tenths (a head's short run at night) teaches nothing.
+    assert cut_short(WARMING, 400.0, 3.0).rates == RoomRates(2.0, 2.0, 0.03)
     # A drift cut short says nothing (a 0.1 K reading in a few minutes).
     assert cut_short(DRIFTING, 600.0, -1.0).rates == RoomRates(2.0, 2.0, 0.03)
 

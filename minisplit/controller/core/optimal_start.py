@@ -72,6 +72,7 @@ class StartTuning:
     # warm-up the model believes (a window of defrosts or open windows is no room's nature).
     window_s: float = 900.0
     min_warmup_s: float = 300.0
+    min_warmup_k: float = 0.5
     learn_weight: float = 0.25
     min_gain: float = 0.3
     max_gain: float = 12.0
@@ -217,15 +218,20 @@ def learn(
     room left to the outdoors; `NOTHING`: none of these, or no reading). A window that ran its
     length moves the room's rates; a change of kind ends it and starts a new one. A warm-up is
     often shorter than a window (a room warms 1–2 K in a quarter hour): one that ran at least
-    `StartTuning.min_warmup_s` teaches as it ends; a drift that short says nothing (0.1 K
-    readings)."""
+    `StartTuning.min_warmup_s` and moved the room `min_warmup_k` teaches as it ends (a burst
+    of a few minutes warms the air alone, faster than a room recovers); a drift that short
+    says nothing (0.1 K readings)."""
     window = look.window
     if temperature is None or outdoor is None:
         return look if window is None else look._replace(window=None)
     if window is not None and (window.kind != kind or now < window.since):
         elapsed = now - window.since
         rates = look.rates
-        if window.kind != DRIFTING and elapsed >= tuning.min_warmup_s:
+        if (
+            window.kind != DRIFTING
+            and elapsed >= tuning.min_warmup_s
+            and abs(temperature - window.temperature) >= tuning.min_warmup_k
+        ):
             rates = _learned(rates, window, temperature, outdoor, elapsed, tuning)
         started = None if kind == NOTHING else Window(kind, now, temperature, outdoor)
         return ZoneLookahead(rates, started, look.early_for, look.starting)
