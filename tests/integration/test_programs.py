@@ -134,3 +134,36 @@ async def test_a_program_sets_the_zone_and_a_manual_change_holds_until_the_next_
         finally:
             await sim.stop()
     assert not recorder.on(f"{BASE}/error")
+
+
+async def test_optimal_start_heats_an_off_zone_before_its_program_switches_it_on(
+    tmp_path, mosquitto: Mosquitto
+):
+    """The office is off until its program switches it to heat at 23 °C forty (simulated)
+    minutes on: the room needs longer than that, so the controller heats it already, while
+    the zone still says off (the homeowner's setting) and its next switch point."""
+    modbus_port = free_port()
+    config, _ = controller_config(tmp_path, modbus_port, mosquitto.port)
+    later = NOW + timedelta(minutes=40)
+    program = (
+        f'[[zones.schedule]]\nat = "{NOW:%H:%M}"\nmode = "off"\n\n'
+        f'[[zones.schedule]]\nat = "{later:%H:%M}"\nmode = "heat"\ntemperature = 23.0\n\n'
+    )
+    text = config.read_text().replace("[mqtt]", program + "[mqtt]", 1)
+    config.write_text(text)
+    loaded = parse_config(text, str(config))
+    sim = SimulatorProcess(config, "sim")
+    async with recording(mosquitto) as recorder:
+        await sim.start("--tcp", f"127.0.0.1:{modbus_port}", "--speed", str(SPEED))
+        try:
+            async with running(Supervisor(loaded, time_scale=SPEED)) as supervisor:
+                early = await recorder.wait_for(
+                    OFFICE,
+                    lambda m: state_of(m)["mode"] == "off" and state_of(m)["action"] == "heating",
+                    timeout=START_TIMEOUT_S,
+                )
+                assert supervisor.program_time() < local_seconds(later.timestamp())
+                assert state_of(early)["next_switch"] == f"{later:%Y-%m-%d %H:%M}"
+        finally:
+            await sim.stop()
+    assert not recorder.on(f"{BASE}/error")
