@@ -23,6 +23,7 @@ from minisplit.controller.core.presets import PresetTable
 from minisplit.controller.core.room_sensor import SensorSource
 from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
+from minisplit.controller.core.zone import PiTuning
 from minisplit.drivers.vocabulary import HeadMode, ZoneAction
 
 TUNING = StartTuning()
@@ -239,12 +240,11 @@ def test_a_zone_switched_on_by_its_program_starts_early_and_aims_near_the_new_ta
 def test_the_early_start_aims_nearer_the_target_than_the_loop_does():
     early = Switch(900.0, heat(21.0))  # 0.2 K to go takes ~20 minutes
     zones = {"a": zone_in(heat(19.0), 20.7, early)}
-    state, out = control_step(ControlState(), zones, UNIT, 0.0, ControlTuning())
+    tuning = ControlTuning(pi=PiTuning(band_offset_k=0.4, low_load_band_offset_k=0.5))
+    state, out = control_step(ControlState(), zones, UNIT, 0.0, tuning)
     # 20.7 is past the usual aim (21 − 0.4) but short of the early start's (21 − 0.1).
     assert out.zones["a"].action is ZoneAction.HEATING
-    state, out = control_step(
-        state, {"a": zone_in(heat(21.0), 20.7, None)}, UNIT, 10.0, ControlTuning()
-    )
+    state, out = control_step(state, {"a": zone_in(heat(21.0), 20.7, None)}, UNIT, 10.0, tuning)
     assert out.zones["a"].demand == 0.0  # the switch point came: the usual aim again
 
 

@@ -14,7 +14,7 @@ from minisplit.controller.tuning import control_tuning_from
 
 def test_defaults_give_the_core_defaults():
     tuning = control_tuning_from(ControlConfig())
-    assert tuning.pi.kp == 2.0 and tuning.pi.band_offset_k == 0.4
+    assert tuning.pi.kp == 2.0 and tuning.pi.band_offset_k == 0.15
     assert tuning.pi.low_load_band_offset_k == PiTuning().low_load_band_offset_k
     assert tuning.coordinator.mode_policy is ModePolicy.FIRST
     assert tuning.coordinator.max_starts_per_hour == 3

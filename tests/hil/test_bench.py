@@ -175,13 +175,15 @@ def test_the_bench_controls_through_the_shipped_observation(january_day, monkeyp
 
 def test_lifting_the_aims_before_defrosts_keeps_the_rooms_in_their_band():
     """A day at −9…−1 °C holds about a dozen defrosts: from the third on the controller
-    knows when they are due, and the rooms stay in their band through most of them, for a
-    little more energy (the heat stored ahead of a defrost is mostly given back)."""
+    knows when they are due, and the rooms leave their band less, for a little more energy
+    (the heat stored ahead of a defrost is mostly given back). The aims stop at the setpoint,
+    so the nearer the usual aim is to it (`band_offset_k`), the less a lift can store: lifting
+    past it was tried and put the rooms above their band (3034 vs 2502 K·s unlifted)."""
     text = SCENARIOS["unrenovated-january.toml"].read_text()
     scenario = parse_scenario(text.replace("duration_days = 7", "duration_hours = 24"), "day")
     lifted = run_minisplit(scenario).metrics
     flat = run_minisplit(scenario, control=ControlConfig(defrost_lift_k=0.0)).metrics
-    assert sum(lifted.discomfort_ks.values()) < 0.8 * sum(flat.discomfort_ks.values())
+    assert sum(lifted.discomfort_ks.values()) < 0.9 * sum(flat.discomfort_ks.values())
     assert lifted.energy_j < 1.03 * flat.energy_j
 
 

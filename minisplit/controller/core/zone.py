@@ -46,11 +46,13 @@ class PiTuning:
     max_demand: float = 1.4
     ti_s: float = 1800.0  # integral time
     # The loop aims this far inside the comfort band from the setpoint, toward the outdoors
-    # (below it when heating, above it when cooling).
-    band_offset_k: float = 0.4
+    # (below it when heating, above it when cooling). Small enough that the rooms are, on
+    # average, no colder (heating) or warmer (cooling) than a plain ±0.5 K thermostat keeps
+    # them (docs/benchmark.md, 'mean offset'): a cooler house is the homeowner's choice (eco).
+    band_offset_k: float = 0.15
     # The offset while the compressor cycles at low load (see `step_zone`'s ``low_load``):
     # the room then swings between the call and the satisfied side, mostly above the aim.
-    low_load_band_offset_k: float = 0.5
+    low_load_band_offset_k: float = 0.4
     # Call latch around the aim: call at `call_k` short of it, satisfied `satisfied_k` past
     # it. While the compressor already runs in the zone's direction, a satisfied zone joins
     # again once it is `rejoin_k` short of the aim (negative: still past it): it takes its
