@@ -87,9 +87,18 @@ def test_switching_on_is_a_raise_and_a_room_already_there_needs_no_start():
 
 
 def test_a_cooling_raise_mirrors_heating():
-    need = warmup_s(1.9, 27.0, 27.0)  # no difference to the outdoors: the gain alone
-    assert decide(cool(27.0), cool(25.0), need + 60.0, 27.0, outdoor=27.0)[1] is None
-    assert decide(cool(27.0), cool(25.0), need - 60.0, 27.0, outdoor=27.0)[1] == cool(25.0)
+    # 35 °C outside: the head cools 2 K/h less 0.03 × 8 K of heat coming in.
+    need = TUNING.dead_time_s + TUNING.lead_margin * 1.9 / (2.0 - 0.03 * 8.0) * HOUR
+    assert decide(cool(27.0), cool(25.0), need + 60.0, 27.0, outdoor=35.0)[1] is None
+    assert decide(cool(27.0), cool(25.0), need - 60.0, 27.0, outdoor=35.0)[1] == cool(25.0)
+
+
+def test_no_early_start_on_a_mild_morning():
+    # 8 K or less between the outdoors and the new target: the room warms quickly, and sun and
+    # gains bring it up anyway (stored warmth comes back as an overheated afternoon).
+    assert decide(heat(18.0), heat(21.0), 1800.0, 18.0, outdoor=13.5)[1] is None
+    assert decide(heat(18.0), heat(21.0), 1800.0, 18.0, outdoor=12.5)[1] == heat(21.0)
+    assert decide(cool(27.0), cool(25.0), 1800.0, 27.0, outdoor=32.5)[1] is None
 
 
 def test_once_brought_forward_a_switch_point_stays_so_until_its_moment():
