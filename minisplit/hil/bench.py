@@ -614,6 +614,9 @@ def run_controller(
     direct unit, under ``name``."""
     if factory is None and name != "ideal" and name not in UNIT_CONTROLLERS.get(unit, ()):
         raise ValueError(f"controller {name!r} does not run on the {unit!r} unit")
+    # The weather file is read once per process: read before the clock starts, so that the
+    # first row of a scenario is not timed with that read and the others without it.
+    scenario.weather()
     started = time.perf_counter()
     if factory is not None:
         run = run_direct(scenario, factory, trace, why, name=name)
