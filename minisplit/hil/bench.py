@@ -149,7 +149,7 @@ class Run:
         self._settings: dict[str, ZoneSettings] = {}
         # Each zone's next switch point: what the controllers may look ahead to.
         self.upcoming: dict[str, Switch] = {}
-        self._targets: list[ZoneTarget] = []
+        self._targets: tuple[ZoneTarget, ...] = ()  # one tuple per span: metrics take it as is
         self._settings_from = self._settings_until = -math.inf
         self.setpoint_writes: int | None = None  # counted where a run writes setpoints
 
@@ -169,11 +169,11 @@ class Run:
                 elif lead_from < until:
                     until = lead_from  # the band may reach further from then on
                 targets.append(target)
-            self._targets = targets
+            self._targets = tuple(targets)
             self._settings_until = until
         return self._settings
 
-    def targets(self, t: float) -> list[ZoneTarget]:
+    def targets(self, t: float) -> tuple[ZoneTarget, ...]:
         """Every zone's target at ``t``, in zone order."""
         self.settings(t)
         return self._targets
