@@ -149,7 +149,7 @@ class Run:
         self._settings: dict[str, ZoneSettings] = {}
         # Each zone's next switch point: what the controllers may look ahead to.
         self.upcoming: dict[str, Switch] = {}
-        self._targets: list[ZoneTarget] = []
+        self._targets: tuple[ZoneTarget, ...] = ()  # one tuple per span: metrics take it as is
         self._settings_from = self._settings_until = -math.inf
         self.setpoint_writes: int | None = None  # counted where a run writes setpoints
 
@@ -169,11 +169,11 @@ class Run:
                 elif lead_from < until:
                     until = lead_from  # the band may reach further from then on
                 targets.append(target)
-            self._targets = targets
+            self._targets = tuple(targets)
             self._settings_until = until
         return self._settings
 
-    def targets(self, t: float) -> list[ZoneTarget]:
+    def targets(self, t: float) -> tuple[ZoneTarget, ...]:
         """Every zone's target at ``t``, in zone order."""
         self.settings(t)
         return self._targets
@@ -614,6 +614,9 @@ def run_controller(
     direct unit, under ``name``."""
     if factory is None and name != "ideal" and name not in UNIT_CONTROLLERS.get(unit, ()):
         raise ValueError(f"controller {name!r} does not run on the {unit!r} unit")
+    # The weather file is read once per process: read before the clock starts, so that the
+    # first row of a scenario is not timed with that read and the others without it.
+    scenario.weather()
     started = time.perf_counter()
     if factory is not None:
         run = run_direct(scenario, factory, trace, why, name=name)

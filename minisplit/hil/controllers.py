@@ -94,13 +94,14 @@ class ShippedController:
         limits = self.loop.tuning.coordinator.limits
         self.observer = Observer(dict.fromkeys(unit.zones, BENCH_ZONE_SETUP), limits)
         self.unit_settings = UnitSettings()
+        # Bound once: `step` calls them every control period.
+        self._observe = self.observer.observe
+        self._decide = self.loop.step
 
     def step(self, now: float, reports: Reports) -> Commands:
         settings, odu, heads, upcoming = reports
-        seen = self.observer.observe(
-            odu, heads, settings, self.unit_settings, now, upcoming=upcoming
-        )
-        decision = self.loop.step(seen.zones, seen.unit, now, seen.remotes)
+        seen = self._observe(odu, heads, settings, self.unit_settings, now, upcoming=upcoming)
+        decision = self._decide(seen.zones, seen.unit, now, seen.remotes)
         zones = decision.output.zones
         return Commands(decision.odu_command, {zone: out.head for zone, out in zones.items()})
 

@@ -295,7 +295,8 @@ class HeadFirmware:
         self._thermo_integral = 0.0
         self._thermo_at = plant.time_s
         self._fallback_request_pct = 0.0
-        self._cold_draft = False
+        # A plain attribute, not a property: the bench's controller reads it every tick.
+        self.cold_draft_prevention = False
         self._last_request_pct = 0.0
         self._drive = HeadDrive(rated_w=ratings.rated_w)
         self._set_command(HEAD_POWER_ON_COMMAND)
@@ -428,10 +429,6 @@ class HeadFirmware:
             return None
         return self._plant.sensor_c(self._room)
 
-    @property
-    def cold_draft_prevention(self) -> bool:
-        return self._cold_draft
-
     def tick(self) -> HeadDrive:
         """Decide for the coming step: the fallback thermostat, the fan; the drive to the plant."""
         c = self.command
@@ -472,12 +469,12 @@ class HeadFirmware:
         )
         if (
             not self._stale
-            and cold_draft == self._cold_draft
+            and cold_draft == self.cold_draft_prevention
             and request_pct == self._last_request_pct
         ):
             return self._drive
         self._stale = False
-        self._cold_draft = cold_draft
+        self.cold_draft_prevention = cold_draft
         self._last_request_pct = request_pct
         fan_speed = 0
         if c.power and not cold_draft:
@@ -563,7 +560,7 @@ class HeadFirmware:
             command=self.command,
             fan_running=fan_speed > 0,
             fan_speed_actual=fan_speed,
-            cold_draft_prevention=self._cold_draft,
+            cold_draft_prevention=self.cold_draft_prevention,
             heartbeat_lost=self.watchdog.lost,
             request_pct=self.request_pct,
             return_air_temperature=self.return_air_c,

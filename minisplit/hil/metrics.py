@@ -146,13 +146,17 @@ class MetricsRecorder:
         self.duration_s += dt_s
         self.energy_j += power_w * dt_s
         self.heat_j += abs(heat_w) * dt_s
+        # The targets hold between schedule switches: the very tuple of last step (the bench
+        # passes one) is taken as it is, without a copy or a comparison.
+        seen = targets if isinstance(targets, tuple) else tuple(targets)
+        if seen is not self._targets_seen and seen != self._targets_seen:
+            if self._targets_seen is not None:
+                self._count_recoveries(self._targets_seen, seen, air_c)
+            self._zones_on(seen)
         # The sums in locals while the zones add to them, in the same order as one by one.
-        seen = tuple(targets)
-        if seen != self._targets_seen and self._targets_seen is not None:
-            self._count_recoveries(self._targets_seen, seen, air_c)
         error_sq_ks, on_s = self.error_sq_ks, self.on_s
         offset_ks, offset_s = self._offset_ks, self._offset_s
-        for i, band_low, band_high, low, high, side in self._zones_on(seen):
+        for i, band_low, band_high, low, high, side in self._on:
             # `deviations` spelled out: the call costs more than its arithmetic, every step of
             # every zone.
             air = air_c[i]
@@ -178,17 +182,12 @@ class MetricsRecorder:
         if compressor_running != self._running:
             self._compressor(t_s, compressor_running)
 
-    def _zones_on(
-        self, targets: Sequence[ZoneTarget]
-    ) -> list[tuple[int, float, float, float, float, int]]:
-        """(zone index, band low and high, low and high setpoint, side) of each zone that is
-        on, worked out again only when a target changes (they hold between schedule switches);
-        side 0 heating only, 1 cooling only, 2 neither or both."""
-        seen = targets if isinstance(targets, tuple) else tuple(targets)
-        if seen != self._targets_seen:
-            self._targets_seen = seen
-            self._on = [(i, *t.band, t.low, t.high, _side(t)) for i, t in enumerate(seen) if t.on]
-        return self._on
+    def _zones_on(self, targets: tuple[ZoneTarget, ...]) -> None:
+        """Work out (zone index, band low and high, low and high setpoint, side) of each zone
+        that is on under ``targets``, new since the last step (they hold between schedule
+        switches); side 0 heating only, 1 cooling only, 2 neither or both."""
+        self._targets_seen = targets
+        self._on = [(i, *t.band, t.low, t.high, _side(t)) for i, t in enumerate(targets) if t.on]
 
     def _count_recoveries(
         self,

@@ -320,6 +320,10 @@ class Plant:
         if dt < 0:
             raise ValueError("time runs forward only")
         layout = self._layout(compressor, heads)
+        if dt <= MAX_STEP_S:  # one substep (the firmware's every step): no loop to run
+            if dt > 1e-9:
+                self._substep(dt, compressor, layout)
+            return
         remaining = dt
         while remaining > 1e-9:
             h = remaining if remaining <= MAX_STEP_S else MAX_STEP_S

@@ -103,6 +103,38 @@ def test_unchanged_reports_give_last_ticks_very_inputs_and_a_change_only_its_own
     assert first.zones["a"].temperature == 19.5  # last tick's mapping is left as it was
 
 
+def test_a_reading_that_comes_back_gives_the_input_made_for_it_before():
+    observer = Observer(SETUPS, LIMITS)
+    settings = dict.fromkeys("ab", HEAT)
+    first = observer.observe(odu(), reports(), settings, UnitSettings(), 0.0).zones["a"]
+    observer.observe(odu(), reports(Head(20.1)), settings, UnitSettings(), 10.0)
+    back = observer.observe(odu(), reports(), settings, UnitSettings(), 20.0).zones["a"]
+    assert back is first
+    # Other settings (even equal ones, as another object) make the input anew.
+    other = {**settings, "a": ZoneSettings(mode=ZoneMode.HEAT, target_temperature=21.0)}
+    observer.observe(odu(), reports(Head(20.1)), other, UnitSettings(), 30.0)
+    again = observer.observe(odu(), reports(), other, UnitSettings(), 40.0).zones["a"]
+    assert again is not first and again == first
+
+
+def test_the_unit_input_follows_each_reading_and_the_units_ratings():
+    observer = Observer(SETUPS, LIMITS)
+    first = observer.observe(odu(), reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 0.0)
+    warmer = Odu(outdoor_temperature=3.0, defrost=True, allowed_max_frequency_hz=None)  # type: ignore[arg-type]
+    seen = observer.observe(odu(warmer), reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 10.0)
+    assert seen.unit is not first.unit
+    assert (seen.unit.observation.outdoor_temperature, seen.unit.defrost) == (3.0, True)
+    assert seen.unit.observation.allowed_max_frequency_hz == 90.0  # not reported: the maximum
+    bigger = OduReport(OduInfo(1, 2, 9000.0, 8000.0, 15.0, None, 8), Odu(), True)
+    seen = observer.observe(bigger, reports(), dict.fromkeys("ab", HEAT), UnitSettings(), 20.0)
+    rated = seen.unit.observation
+    assert (rated.rated_heating_w, rated.min_frequency_hz, rated.max_frequency_hz) == (
+        9000.0,
+        15.0,
+        90.0,  # not reported: the control's own
+    )
+
+
 def test_the_inputs_it_keeps_cannot_be_changed_by_whoever_it_hands_them_to():
     observer = Observer(SETUPS, LIMITS)
     settings = dict.fromkeys("ab", HEAT)

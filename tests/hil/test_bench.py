@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,8 +27,9 @@ from minisplit.hil.bench import (
     run_minisplit,
 )
 from minisplit.hil.bench_command import run_bench
-from minisplit.hil.scenario import parse_scenario, shipped_scenarios
+from minisplit.hil.scenario import Scenario, parse_scenario, shipped_scenarios
 from minisplit.hil.tables import format_table
+from minisplit.hil.weather import Weather
 
 SCENARIOS = {p.name: p for p in shipped_scenarios()}
 
@@ -171,6 +174,27 @@ def test_the_bench_controls_through_the_shipped_observation(january_day, monkeyp
     # a stop that has not come yet, so the minimum off time never runs out: it never starts.
     monkeypatch.setattr(bench._OduRegisters, "compressor_running", property(lambda _: True))
     assert run_minisplit(scenario).metrics.starts == 0
+
+
+def test_the_weather_file_is_read_before_a_rows_clock_starts(january_day, monkeypatch):
+    """Every row of a scenario is timed alike: the weather file, read once per process, is
+    read before the first row's clock starts (its speed would otherwise count the read)."""
+    scenario = parse_scenario(january_day.read_text(), str(january_day))
+    events: list[str] = []
+    weather = Scenario.weather
+
+    def read(self: Scenario) -> Weather:
+        events.append("weather")
+        return weather(self)
+
+    def clock() -> float:
+        events.append("clock")
+        return time.perf_counter()
+
+    monkeypatch.setattr(Scenario, "weather", read)
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=clock))
+    bench.run_controller("ideal", scenario)
+    assert events[:2] == ["weather", "clock"]
 
 
 def test_lifting_the_aims_before_defrosts_keeps_the_rooms_in_their_band():
