@@ -354,9 +354,13 @@ def step_zone_loops(
         if look is None:
             look = ZoneLookahead(start.prior)
         aim_offset = None
-        if zone.upcoming is not None or look.early_for is not None:
+        upcoming = zone.upcoming
+        # Most ticks the next switch point is further off than any early start (a cheap test).
+        if look.early_for is not None or (
+            upcoming is not None and upcoming.at_s - now <= start.max_lead_s
+        ):
             look, early = early_switch(
-                look, settings, zone.upcoming, temperature, outdoor, now, presets, start
+                look, settings, upcoming, temperature, outdoor, now, presets, start
             )
             if early is not None:
                 settings = early
