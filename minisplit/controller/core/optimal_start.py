@@ -66,10 +66,11 @@ class StartTuning:
     min_drift: float = 0.2
     band_k: float = 0.5
     keep_inside_k: float = 0.1
-    # No early start while it is less than this much colder outdoors than the new heating
-    # target (warmer than the new cooling one): a mild morning's room warms quickly, and sun
-    # and gains bring it up anyway; warmth stored ahead comes back as an overheated afternoon
-    # (a warm April week: 16.6 K·h per zone above the band beyond the bound's, 4.9 without).
+    # No early heating start while it is less than this much colder outdoors than the new
+    # target: a mild morning's room warms quickly, and sun and gains bring it up anyway;
+    # warmth stored ahead comes back as an overheated afternoon (a warm April week: 16.6 K·h
+    # per zone above the band beyond the bound's, 4.9 without). Not for cooling: a summer
+    # morning is mild outside, and pre-cooling then is what meets the day's first target.
     mild_k: float | None = 8.0
     # A zone learns its warm-up while its aim is this far off (its head works hard).
     working_k: float = 0.3
@@ -198,9 +199,7 @@ def early_switch(
         if need < left:
             return look, None
         mild = tuning.mild_k
-        if mild is not None and (
-            out > heat_next - mild if heat_next > heat_now else out < cool_next + mild
-        ):
+        if mild is not None and heat_next > heat_now and out > heat_next - mild:
             return look, None
         starting = True
     elif heat_next < heat_now or cool_next > cool_now:
