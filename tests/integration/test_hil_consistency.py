@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from minisplit.controller.config import ControlConfig
 from minisplit.hil.bench import TRACE_EVERY_S, run_minisplit
 from minisplit.hil.scenario import Scenario, load_scenario, shipped_scenarios
 from minisplit.testing.harness import put_settings
@@ -30,6 +31,12 @@ def scenario_for_test(directory: Path) -> Path:
     return written
 
 
+# The homeowner below sets the scenario's schedule as settings, as the bench's homeowner does:
+# the controller has no program to look ahead to, so the bench runs without its optimal start
+# too (the full stack's optimal start: tests/integration/test_programs.py).
+NO_LOOKAHEAD = "[control]\noptimal_start = false\n"
+
+
 def config_for(scenario: Scenario, directory: Path) -> Path:
     """A config with the scenario's zones (the rig points its bus at the simulator)."""
     zones = "".join(
@@ -40,7 +47,7 @@ def config_for(scenario: Scenario, directory: Path) -> Path:
     text = (
         'controller_id = "hil"\n\n'
         '[buses.sim]\ntype = "tcp"\nhost = "127.0.0.1"\nport = 1\n\n'
-        '[outdoor_unit]\nbus = "sim"\nunit_id = 1\n\n' + zones
+        '[outdoor_unit]\nbus = "sim"\nunit_id = 1\n\n' + zones + NO_LOOKAHEAD
     )
     written = directory / "hil.toml"
     written.write_text(text)
@@ -60,7 +67,7 @@ def interpolate(times: list[float], values: list[float], t: float) -> float:
 async def test_full_stack_matches_the_pure_benchmark(tmp_path, hil_factory):
     scenario_path = scenario_for_test(tmp_path)
     scenario = load_scenario(scenario_path)
-    bench = run_minisplit(scenario, trace=True).trace
+    bench = run_minisplit(scenario, trace=True, control=ControlConfig(optimal_start=False)).trace
     assert bench is not None
 
     samples: list[tuple[float, dict[str, float]]] = []
