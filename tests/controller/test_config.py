@@ -148,6 +148,17 @@ def test_defrost_lift_reaches_the_control_tuning_and_is_bounded():
     assert any("control.defrost_lift_k" in p and "0.8" in p for p in found)
 
 
+def test_optimal_start_reaches_the_control_tuning_and_is_checked():
+    text = EXAMPLE + "\n[control]\noptimal_start = false\noptimal_start_max_lead_s = 5400\n"
+    start = control_tuning_from(parse_config(text, "t.toml").config.control).start
+    assert (start.enabled, start.max_lead_s) == (False, 5400.0)
+    assert control_tuning_from(parse_config(EXAMPLE, "t.toml").config.control).start.enabled
+    found = problems(EXAMPLE + '\n[control]\noptimal_start = "soon"\n')
+    assert any("control.optimal_start" in p and "boolean" in p for p in found)
+    found = problems(EXAMPLE + "\n[control]\noptimal_start_max_lead_s = 60\n")
+    assert any("control.optimal_start_max_lead_s" in p and "600" in p for p in found)
+
+
 def test_idle_cooling_head_choice_reaches_the_tuning_and_is_checked():
     tuning = control_tuning_from(parse_config(EXAMPLE, "t.toml").config.control)
     assert tuning.idle_cooling_off
