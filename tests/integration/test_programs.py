@@ -43,11 +43,11 @@ POINTS = [
 ]
 
 
-def with_program(config: Path) -> LoadedConfig:
-    """The office (the demo's last zone) with a program: heat at 19 °C from the minute now,
-    22 °C twenty minutes on, 18 °C forty minutes on, 20 °C an hour on, every day (local time,
-    as the controller reads it)."""
-    program = "".join(
+def with_program(config: Path, program: str | None = None) -> LoadedConfig:
+    """The office (the demo's last zone) with ``program`` (its `[[zones.schedule]]` tables),
+    by default: heat at 19 °C from the minute now, 22 °C twenty minutes on, 18 °C forty
+    minutes on, 20 °C an hour on, every day (local time, as the controller reads it)."""
+    program = program or "".join(
         f'[[zones.schedule]]\nat = "{at:%H:%M}"\nmode = "heat"\ntemperature = {t}\n\n'
         for at, t in POINTS
     )
@@ -149,9 +149,7 @@ async def test_optimal_start_heats_an_off_zone_before_its_program_switches_it_on
         f'[[zones.schedule]]\nat = "{NOW:%H:%M}"\nmode = "off"\n\n'
         f'[[zones.schedule]]\nat = "{later:%H:%M}"\nmode = "heat"\ntemperature = 23.0\n\n'
     )
-    text = config.read_text().replace("[mqtt]", program + "[mqtt]", 1)
-    config.write_text(text)
-    loaded = parse_config(text, str(config))
+    loaded = with_program(config, program)
     sim = SimulatorProcess(config, "sim")
     async with recording(mosquitto) as recorder:
         await sim.start("--tcp", f"127.0.0.1:{modbus_port}", "--speed", str(SPEED))
