@@ -98,6 +98,12 @@ def test_no_early_heating_start_on_a_mild_morning():
     # gains bring it up anyway (stored warmth comes back as an overheated afternoon).
     assert decide(heat(18.0), heat(21.0), 1800.0, 18.0, outdoor=13.5)[1] is None
     assert decide(heat(18.0), heat(21.0), 1800.0, 18.0, outdoor=12.5)[1] == heat(21.0)
+    # An outdoor temperature nobody reads (interfaces without an outdoor unit) is not mild.
+    now = 0.0
+    _, early = early_switch(
+        LOOK, heat(18.0), Switch(1800.0, heat(21.0)), 18.0, None, now, PRESETS, TUNING
+    )
+    assert early == heat(21.0)
     # Not for cooling: a summer morning is mild outside, and pre-cooling meets the target.
     assert decide(cool(27.0), cool(25.0), 1800.0, 27.0, outdoor=22.0)[1] == cool(25.0)
 

@@ -109,10 +109,6 @@ class ZoneLookahead(NamedTuple):
     starting: bool = False  # that switch point asks more of the zone (an early start)
 
 
-def fresh(tuning: StartTuning) -> ZoneLookahead:
-    return ZoneLookahead(tuning.prior)
-
-
 def _heat_cool(settings: ZoneSettings, presets: PresetTable) -> tuple[float, float]:
     """The (heating, cooling) setpoints the settings regulate to: −inf / +inf for a side they
     do not (off and fan only regulate neither; dry is left alone: it dries, not cools)."""
@@ -199,7 +195,12 @@ def early_switch(
         if need < left:
             return look, None
         mild = tuning.mild_k
-        if mild is not None and heat_next > heat_now and out > heat_next - mild:
+        if (
+            mild is not None
+            and outdoor is not None  # unknown (no outdoor unit read): not taken for mild
+            and heat_next > heat_now
+            and outdoor > heat_next - mild
+        ):
             return look, None
         starting = True
     elif heat_next < heat_now or cool_next > cool_now:
