@@ -39,6 +39,7 @@ from minisplit.hil.causes import (
 )
 from minisplit.hil.controllers import BenchUnit, ControllerFactory, Reports, ShippedController
 from minisplit.hil.firmware import HEAD_MODE_BY_LABEL, HeadFirmware, HeadThermostat, OutdoorFirmware
+from minisplit.hil.forecasts import ForecastFeed
 from minisplit.hil.house import HouseSim
 from minisplit.hil.ideal import IDEAL_STEP_S, ideal_step
 from minisplit.hil.metrics import COMFORT_HALF_BAND_K as HALF_BAND_K
@@ -379,12 +380,15 @@ def run_direct(
     period_s: float = CONTROL_PERIOD_S,
     measure_bias: bool = False,
     name: str = "controller",
+    forecast: str = "none",
 ) -> Run:
     """A controller of the direct unit (`hil.controllers.DirectController`, built by
     ``factory``) through ``scenario``, stepped every ``period_s`` on reports of units that
     always answer; each command applied as the supervisor writes it. CommandRefused for a
-    command the unit refuses."""
+    command the unit refuses. ``forecast``: the kind of weather forecast the controller is
+    given (`hil.forecasts`)."""
     house = build_house(scenario)
+    feed = ForecastFeed(scenario.weather(), forecast)
     run = Run(scenario, house, trace, measure_bias=measure_bias, why=why, period_s=period_s)
     controller = factory(bench_unit(house, run.zones, period_s))
     odu = house.odu
@@ -396,7 +400,8 @@ def run_direct(
     }
     step = controller.step
     for t, settings in run.until_end():
-        commands = step(t, Reports(settings, odu_report, head_reports, run.upcoming))
+        reports = Reports(settings, odu_report, head_reports, run.upcoming, feed.at(t))
+        commands = step(t, reports)
         try:
             if commands.odu is not None:
                 odu.apply(commands.odu)
@@ -419,9 +424,11 @@ def run_minisplit(
     trace: bool = False,
     control: ControlConfig | None = None,
     why: bool = False,
+    forecast: str = "none",
 ) -> Run:
     """The shipped controller (`hil.controllers.ShippedController`) with the supervisor's
-    default tuning or the ``control`` table's, stepped every ``control.period_s``."""
+    default tuning or the ``control`` table's, stepped every ``control.period_s``, given the
+    ``forecast`` kind's weather forecast."""
     control = control or ControlConfig()
     return run_direct(
         scenario,
@@ -430,6 +437,7 @@ def run_minisplit(
         why,
         period_s=control.period_s,
         name="minisplit",
+        forecast=forecast,
     )
 
 
@@ -606,6 +614,7 @@ def run_controller(
     unit: str = "direct",
     control: ControlConfig | None = None,
     factory: ControllerFactory | None = None,
+    forecast: str = "none",
 ) -> tuple[dict[str, Any], Trace | None]:
     """One controller through one scenario on one kind of ``unit`` (`UNITS`): its §9 figures
     (and a trace for plots). ``inset_k`` (for `ideal` only) holds the rooms that far inside the
@@ -619,7 +628,7 @@ def run_controller(
     scenario.weather()
     started = time.perf_counter()
     if factory is not None:
-        run = run_direct(scenario, factory, trace, why, name=name)
+        run = run_direct(scenario, factory, trace, why, name=name, forecast=forecast)
     elif name == "ideal":
         run = run_ideal(scenario, trace, inset_k, why)
     elif unit != "direct":
@@ -628,7 +637,7 @@ def run_controller(
         else:
             run = run_passthrough(scenario, unit, trace, why)
     elif name == "minisplit":
-        run = run_minisplit(scenario, trace, control, why)
+        run = run_minisplit(scenario, trace, control, why, forecast)
     else:
         baseline = run_onoff if name == "onoff" else run_stock
         # Like a homeowner, first learn how far the head's sensor reads warm, then set it up.

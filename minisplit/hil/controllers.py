@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from minisplit.controller.config import ControlConfig, ZoneConfig
+from minisplit.controller.core.forecast import Forecast
 from minisplit.controller.core.observation import (
     NO_SWITCHES,
     HeadReport,
@@ -58,6 +59,8 @@ class Reports(NamedTuple):
     # Each zone's next switch point (its weekly program's), on the bench's clock: what a
     # controller may look ahead to, as the supervisor gives the shipped one its programs'.
     upcoming: Mapping[str, Switch] = NO_SWITCHES
+    # The weather forecast in effect (`hil.forecasts`), on the bench's clock; None: none given.
+    forecast: Forecast | None = None
 
 
 class Commands(NamedTuple):
@@ -99,9 +102,9 @@ class ShippedController:
         self._decide = self.loop.step
 
     def step(self, now: float, reports: Reports) -> Commands:
-        settings, odu, heads, upcoming = reports
+        settings, odu, heads, upcoming, forecast = reports
         seen = self._observe(odu, heads, settings, self.unit_settings, now, upcoming=upcoming)
-        decision = self._decide(seen.zones, seen.unit, now, seen.remotes)
+        decision = self._decide(seen.zones, seen.unit, now, seen.remotes, forecast=forecast)
         zones = decision.output.zones
         return Commands(decision.odu_command, {zone: out.head for zone, out in zones.items()})
 

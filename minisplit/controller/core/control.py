@@ -22,6 +22,7 @@ from minisplit.controller.core.compressor import (
     ZoneRequest,
     step_compressor,
 )
+from minisplit.controller.core.forecast import Forecast, ForecastTuning, solar_kw, sun_overheats
 from minisplit.controller.core.frost import (
     IDLE_FROST,
     FrostState,
@@ -39,7 +40,12 @@ from minisplit.controller.core.optimal_start import (
     early_switch,
     learn,
 )
-from minisplit.controller.core.presets import PresetTable, ZoneSetpoints, zone_setpoints
+from minisplit.controller.core.presets import (
+    PresetTable,
+    ZoneSetpoints,
+    preset_setpoints,
+    zone_setpoints,
+)
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
 from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import Preset, ZoneSettings
@@ -47,6 +53,7 @@ from minisplit.controller.core.zone import (
     IDLE_STATE,
     MODE_DRY,
     MODE_FAN_ONLY,
+    MODE_HEAT,
     MODE_OFF,
     Direction,
     PiTuning,
@@ -103,6 +110,7 @@ class ControlTuning:
     head_sensor_bias: HeadSensorBias = field(default_factory=HeadSensorBias)
     frost: FrostTuning = field(default_factory=FrostTuning)
     start: StartTuning = field(default_factory=StartTuning)
+    forecast: ForecastTuning = field(default_factory=ForecastTuning)
     # With fan mode `auto` the controller picks the lowest fan speed for a head that gets
     # refrigerant, and for an idle cooling head: the quietest fan moves the coil's air (the
     # benchmark's `ideal` assumes it too), each step up costs ~5 W, and in cooling that power
@@ -232,10 +240,13 @@ def control_step(
     unit: UnitInput,
     now: float,
     tuning: ControlTuning,
+    forecast: Forecast | None = None,
 ) -> tuple[ControlState, ControlOutput]:
     """Advance the whole controller to time ``now``: seconds on a monotonic scale (the
     starts budget counts a rolling hour of it). Three phases: the zone loops, the coordinator
-    (one mode and frequency for the unit, a capacity share per head), the head commands."""
+    (one mode and frequency for the unit, a capacity share per head), the head commands.
+    ``forecast``: the weather ahead on the same clock, if one is given
+    (`controller.core.forecast`)."""
     dt = elapsed_s(state.last_time, now)
     compressor = state.compressor
     # The run time toward the next defrost counts what the compressor did since the last tick.
@@ -249,7 +260,7 @@ def control_step(
         unit.observation.outdoor_temperature,
         tuning.frost,
     )
-    zoned = step_zone_loops(state, zones, unit, now, dt, frost, tuning)
+    zoned = step_zone_loops(state, zones, unit, now, dt, frost, tuning, forecast)
     compressor, coordinated = step_compressor(
         compressor, zoned.requests, unit, now, dt, tuning.coordinator, zoned.priority
     )
@@ -278,6 +289,7 @@ def step_zone_loops(
     dt: float,
     frost: FrostState,
     tuning: ControlTuning,
+    forecast: Forecast | None = None,
 ) -> ZoneLoops:
     """The first phase: each zone's reading (the head sensor's bias taken off), its preset and
     its loop, with what the compressor did over the last interval."""
@@ -320,6 +332,10 @@ def step_zone_loops(
     previous_looks = state.lookahead
     # The zones' rates are learned from what the heads did over the last interval.
     served_in = running if not defrost and unit.available else NONE
+    sun_tuning = tuning.forecast
+    if not sun_tuning.enabled:
+        forecast = None
+    solar = solar_kw(forecast, now)
     loops: dict[str, ZoneLoopState] = {}
     requests: list[ZoneRequest] = []
     in_effect: dict[str, Preset] = {}
@@ -370,6 +386,18 @@ def step_zone_loops(
         in_force = setpoints[zone_id] = zone_setpoints(
             previous_setpoints.get(zone_id), settings, presets, zone.setpoint_limits
         )
+        if forecast is not None and temperature is not None:
+            if look.held_at is None or now - look.held_at >= sun_tuning.recheck_s:
+                look = look._replace(
+                    held=_sun_overheats(
+                        look, settings, in_force, upcoming, temperature, forecast, now, tuning
+                    ),
+                    held_at=now,
+                )
+            if look.held and settings.mode is MODE_HEAT:
+                # An early start still meets its target, only less far inside the band.
+                held_k = sun_tuning.hold_k if aim_offset is None else sun_tuning.start_hold_k
+                aim_offset = held_k
         loop = step_zone(
             previous,
             settings,
@@ -391,7 +419,7 @@ def step_zone_loops(
                 kind = DRIFTING
         elif previous.error_k > start.working_k and previous.direction is served_in:
             kind = WARMING if served_in is HEAT else COOLING
-        looks[zone_id] = learn(look, kind, temperature, outdoor, now, start)
+        looks[zone_id] = learn(look, kind, temperature, outdoor, now, start, solar, sun_tuning)
         direction = loop.direction
         calling = loop.calling
         requests.append(
@@ -403,6 +431,29 @@ def step_zone_loops(
             priority = direction
     return ZoneLoops(
         loops, requests, in_effect, boost_since, head_bias, priority, setpoints, looks, run_on
+    )
+
+
+def _sun_overheats(
+    look: ZoneLookahead,
+    settings: ZoneSettings,
+    in_force: ZoneSetpoints,
+    upcoming: Switch | None,
+    temperature: float,
+    forecast: Forecast,
+    now: float,
+    tuning: ControlTuning,
+) -> bool:
+    """Whether the forecast's sun takes the heated room above its band even held at the bottom
+    (`forecast.sun_overheats`), with the next switch point's heating setpoint from its moment."""
+    if settings.mode is not MODE_HEAT:
+        return False
+    floors = [(now, in_force.values[0])]
+    if upcoming is not None and upcoming.settings.mode is MODE_HEAT and upcoming.at_s > now:
+        floors.append((upcoming.at_s, preset_setpoints(upcoming.settings, tuning.presets)[0]))
+    rates = look.rates
+    return sun_overheats(
+        temperature, tuple(floors), rates.loss, rates.sun, forecast, now, tuning.forecast
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from minisplit.controller.core.forecast import ForecastTuning, learn_sun
 from minisplit.controller.core.presets import PresetTable, preset_setpoints
 from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import ZoneMode, ZoneSettings
@@ -37,11 +38,14 @@ class RoomRates(NamedTuple):
     loss: float  # drift toward the outdoors, per kelvin of difference, per hour
     learned: int = 0  # windows learned from
     drift: float = 0.0  # how fast it moved of late left alone (K/h, signed): sun, gains, losses
+    # How fast the sun warms it left alone, K/h per kW/m² of the forecast's sun (learned only
+    # with a forecast: `controller.core.forecast`).
+    sun: float = 0.0
 
 
 # Before anything is learned: a room that warms (cools) 2 K/h with its head working and loses
 # 3 % of its difference to the outdoors an hour (a time constant of ~33 h).
-PRIOR = RoomRates(2.0, 2.0, 0.03)
+PRIOR = RoomRates(2.0, 2.0, 0.03, sun=1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,7 @@ class Window(NamedTuple):
     since: float
     temperature: float
     outdoor: float
+    solar: float | None = None  # the forecast's sun then, kW/m² (None: no forecast)
 
 
 class ZoneLookahead(NamedTuple):
@@ -107,6 +112,10 @@ class ZoneLookahead(NamedTuple):
     window: Window | None = None
     early_for: float | None = None  # the moment of the switch point brought forward
     starting: bool = False  # that switch point asks more of the zone (an early start)
+    # The forecast's sun will overheat the room anyway: it is held at the band's bottom
+    # (`controller.core.forecast`), as worked out at ``held_at``.
+    held: bool = False
+    held_at: float | None = None
 
 
 def _heat_cool(settings: ZoneSettings, presets: PresetTable) -> tuple[float, float]:
@@ -222,6 +231,8 @@ def learn(
     outdoor: float | None,
     now: float,
     tuning: StartTuning,
+    solar: float | None = None,
+    sun_tuning: ForecastTuning | None = None,
 ) -> ZoneLookahead:
     """Follow the zone's window: ``kind`` is what the zone does this tick (`WARMING`: its head
     works hard toward a target well away; `COOLING` likewise; `DRIFTING`: no refrigerant, the
@@ -230,7 +241,9 @@ def learn(
     often shorter than a window (a room warms 1–2 K in a quarter hour): one that ran at least
     `StartTuning.min_warmup_s` and moved the room `min_warmup_k` teaches as it ends (a burst
     of a few minutes warms the air alone, faster than a room recovers); a drift that short
-    says nothing (0.1 K readings)."""
+    says nothing (0.1 K readings). ``solar``: the forecast's sun now (kW/m², None: no
+    forecast); a drift under the sun teaches the room's response to it (``sun_tuning``'s
+    rule), not its loss."""
     window = look.window
     if temperature is None or outdoor is None:
         return look if window is None else look._replace(window=None)
@@ -243,18 +256,18 @@ def learn(
             and abs(temperature - window.temperature) >= tuning.min_warmup_k
         ):
             rates = _learned(rates, window, temperature, outdoor, elapsed, tuning)
-        started = None if kind == NOTHING else Window(kind, now, temperature, outdoor)
-        return ZoneLookahead(rates, started, look.early_for, look.starting)
+        started = None if kind == NOTHING else Window(kind, now, temperature, outdoor, solar)
+        return look._replace(rates=rates, window=started)
     if kind == NOTHING:
         return look
     if window is None:
-        return look._replace(window=Window(kind, now, temperature, outdoor))
+        return look._replace(window=Window(kind, now, temperature, outdoor, solar))
     elapsed = now - window.since
     if elapsed < tuning.window_s:
         return look
-    rates = _learned(look.rates, window, temperature, outdoor, elapsed, tuning)
-    window = Window(kind, now, temperature, outdoor)
-    return ZoneLookahead(rates, window, look.early_for, look.starting)
+    rates = _learned(look.rates, window, temperature, outdoor, elapsed, tuning, solar, sun_tuning)
+    window = Window(kind, now, temperature, outdoor, solar)
+    return look._replace(rates=rates, window=window)
 
 
 def _learned(
@@ -264,6 +277,8 @@ def _learned(
     outdoor: float,
     elapsed_s: float,
     tuning: StartTuning,
+    solar: float | None = None,
+    sun_tuning: ForecastTuning | None = None,
 ) -> RoomRates:
     """The rates after a window from ``window`` to (``temperature``, ``outdoor``) now."""
     slope = (temperature - window.temperature) * HOUR_S / elapsed_s  # K/h
@@ -272,6 +287,13 @@ def _learned(
     kind = window.kind
     if kind == DRIFTING:
         drift = rates.drift + weight * (slope - rates.drift)
+        if sun_tuning is not None and solar is not None and window.solar is not None:
+            light = 0.5 * (solar + window.solar)
+            if light >= sun_tuning.min_sun_kw:
+                # Under the sun the loss cannot be told from it: the loss learned in the dark
+                # stands, and what it does not explain is the sun's.
+                sun = learn_sun(rates.sun, rates.loss, slope, difference, light, sun_tuning)
+                return rates._replace(drift=drift, sun=sun)
         if difference * difference < 25.0:
             # Too near the outdoors to tell the loss from noise; the drift is what it is.
             return rates._replace(drift=drift)

@@ -20,6 +20,7 @@ from minisplit.controller.core.control import (
     control_step,
     elapsed_s,
 )
+from minisplit.controller.core.forecast import Forecast
 from minisplit.controller.core.interlocks import (
     CompressorHistory,
     InterlockLimits,
@@ -104,12 +105,14 @@ class Controller:
         now: float,
         remotes: Mapping[str, RemoteReading] = NO_REMOTES,
         delivered: frozenset[str] | None = None,
+        forecast: Forecast | None = None,
     ) -> Decision:
         """One tick. ``zones`` carry the heads' own readings (`observation.zone_input`);
         ``remotes`` the remote sensors of the zones that have one; ``delivered`` the zones
         whose heads delivered in the last tick where another loop decides it (the setpoint
         strategy's heads, whose thermostats call), None where this control's compressor does:
-        the sensor check's evidence for a stuck reading."""
+        the sensor check's evidence for a stuck reading; ``forecast`` the weather ahead, if
+        one is given."""
         zones = self.inputs = self._follow_sensors(zones, unit.defrost, now, remotes, delivered)
         if unit.available:
             if self.lost_running:
@@ -122,7 +125,7 @@ class Controller:
                 self._see_stop(now)
         elif self.unseen_stop:
             self.stop_out_of_sight = True
-        self.state, output = control_step(self.state, zones, unit, now, self.tuning)
+        self.state, output = control_step(self.state, zones, unit, now, self.tuning, forecast)
         if not unit.available:
             # Nothing can be sent to a unit that does not answer; for the coordinator its run
             # is over (a forced stop), so the history must say so too.

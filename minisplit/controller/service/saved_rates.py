@@ -8,7 +8,7 @@ import math
 import reprlib
 from collections.abc import Callable, Mapping
 
-from minisplit.controller.core.optimal_start import RoomRates
+from minisplit.controller.core.optimal_start import PRIOR, RoomRates
 
 # Beyond these a saved rate is damage, not a room (the core's own learning stays well inside).
 _LIMITS = {
@@ -16,18 +16,22 @@ _LIMITS = {
     "cool_gain": (0.0, 50.0),
     "loss": (0.0, 5.0),
     "drift": (-50.0, 50.0),
+    "sun": (0.0, 50.0),
 }
+# Saved before the sun was learned: the prior's.
+_OPTIONAL = {"sun": PRIOR.sun}
 
 
 def rounded(rates: RoomRates) -> RoomRates:
     """``rates`` as the state file keeps them: a tenth of a kelvin per hour for the gains and
-    the drift, a thousandth per hour for the loss."""
+    the drift and the sun's warming, a thousandth per hour for the loss."""
     return RoomRates(
         round(rates.heat_gain, 1),
         round(rates.cool_gain, 1),
         round(rates.loss, 3),
         rates.learned,
         round(rates.drift, 1),
+        round(rates.sun, 1),
     )
 
 
@@ -38,6 +42,7 @@ def encode_rates(rates: Mapping[str, RoomRates]) -> dict[str, dict[str, float | 
             "cool_gain": r.cool_gain,
             "loss": r.loss,
             "drift": r.drift,
+            "sun": r.sun,
             "learned": r.learned,
         }
         for zone_id, r in sorted(rates.items())
@@ -64,7 +69,7 @@ def _rates(entry: object) -> RoomRates | None:
         return None
     values = {}
     for key, (low, high) in _LIMITS.items():
-        value = entry.get(key)
+        value = entry.get(key, _OPTIONAL.get(key))
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         number = float(value)
@@ -75,5 +80,10 @@ def _rates(entry: object) -> RoomRates | None:
     if isinstance(learned, bool) or not isinstance(learned, int) or learned < 0:
         return None
     return RoomRates(
-        values["heat_gain"], values["cool_gain"], values["loss"], learned, values["drift"]
+        values["heat_gain"],
+        values["cool_gain"],
+        values["loss"],
+        learned,
+        values["drift"],
+        values["sun"],
     )
