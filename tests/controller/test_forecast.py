@@ -16,8 +16,8 @@ from minisplit.controller.core.forecast import (
     Forecast,
     ForecastTuning,
     learn_sun,
+    passes_band,
     solar_kw,
-    sun_overheats,
     value_at,
 )
 from minisplit.controller.core.optimal_start import (
@@ -89,7 +89,7 @@ def test_a_drift_under_the_sun_teaches_the_sun_and_leaves_the_loss():
 def overheats(
     room: float, setpoint: float, forecast: Forecast, now: float, sun: float = 1.5, loss=0.03
 ) -> bool:
-    return sun_overheats(room, ((now, setpoint),), loss, sun, forecast, now, TUNING)
+    return passes_band(room, ((now, setpoint),), True, loss, sun, forecast, now, TUNING)
 
 
 def test_a_sunny_morning_ahead_holds_the_room_and_a_grey_one_does_not():
@@ -116,8 +116,8 @@ def test_the_next_switch_points_setpoint_counts_from_its_moment():
     # At 05:00 with 19 °C in effect and 21 °C from 07:00: the room passes 19.5 easily, but
     # not 21.5 — the top of the band in effect when the sun comes.
     floors = ((5 * HOUR, 19.0), (7 * HOUR, 21.0))
-    assert sun_overheats(19.0, floors[:1], 0.03, 0.5, SUNNY_DAY, 5 * HOUR, TUNING)
-    assert not sun_overheats(19.0, floors, 0.03, 0.5, SUNNY_DAY, 5 * HOUR, TUNING)
+    assert passes_band(19.0, floors[:1], True, 0.03, 0.5, SUNNY_DAY, 5 * HOUR, TUNING)
+    assert not passes_band(19.0, floors, True, 0.03, 0.5, SUNNY_DAY, 5 * HOUR, TUNING)
 
 
 @given(
@@ -132,9 +132,9 @@ def test_more_sun_never_releases_a_hold(room, setpoint, sun, loss, now_h, more_s
     brighter = hourly(MILD * 2, [s + more_sun for s in SUN * 2])
     base = hourly(MILD * 2, SUN * 2)
     now = now_h * HOUR
-    held = sun_overheats(room, ((now, setpoint),), loss, sun, base, now, TUNING)
+    held = passes_band(room, ((now, setpoint),), True, loss, sun, base, now, TUNING)
     if held:
-        assert sun_overheats(room, ((now, setpoint),), loss, sun, brighter, now, TUNING)
+        assert passes_band(room, ((now, setpoint),), True, loss, sun, brighter, now, TUNING)
 
 
 # ---- in the control tick -------------------------------------------------------------------
@@ -182,3 +182,26 @@ def test_the_hold_is_worked_out_again_only_every_recheck():
     later = 6 * HOUR + TUNING.recheck_s
     state, _ = control_step(state, sunny_room(20.7), UNIT, later, tuning, GREY_DAY)
     assert not state.lookahead["a"].held
+
+
+# A summer evening from 18:00: 27 °C falling to 15 °C by 02:00, no sun.
+COOL_NIGHT = hourly([27.0, 25.0, 23.0, 21.0, 19.0, 17.0, 16.0, 15.0, 15.0, 15.0], [0.0] * 10)
+WARM_NIGHT = hourly([30.0, 29.0, 28.0, 28.0, 27.0, 27.0, 27.0, 27.0, 27.0, 27.0], [0.0] * 10)
+
+
+def test_a_cool_night_ahead_holds_a_cooled_room_at_the_top_of_its_band():
+    # Cooling at 24: held at 24.4 the room still falls below 23.5 in the night, so the room
+    # is not cooled below 24.4 in the evening; on a warm night it is cooled as usual.
+    assert passes_band(24.5, ((0.0, 24.0),), False, 0.2, 0.0, COOL_NIGHT, 0.0, TUNING)
+    assert not passes_band(24.5, ((0.0, 24.0),), False, 0.2, 0.0, WARM_NIGHT, 0.0, TUNING)
+    cool_24 = ZoneSettings(mode=ZoneMode.COOL, target_temperature=24.0)
+    zones = {"a": ZoneInput(cool_24, 24.3, True, 2500.0, sensor=SensorSource.REMOTE)}
+    look = ZoneLookahead(RoomRates(2.0, 2.0, 0.2))
+    state = ControlState(lookahead={"a": look})
+    tuning = ControlTuning()
+    _, out = control_step(state, zones, UNIT, 0.0, tuning, COOL_NIGHT)
+    assert out.zones["a"].action is ZoneAction.IDLE
+    _, out = control_step(state, zones, UNIT, 0.0, tuning, WARM_NIGHT)
+    assert out.zones["a"].action is ZoneAction.COOLING
+    _, out = control_step(state, zones, UNIT, 0.0, tuning)
+    assert out.zones["a"].action is ZoneAction.COOLING
