@@ -239,7 +239,7 @@ def zone_in(settings: ZoneSettings, room: float, upcoming: Switch | None) -> Zon
 
 
 def test_a_zone_switched_on_by_its_program_starts_early_and_aims_near_the_new_target():
-    morning = Switch(3600.0, heat(21.0))  # in an hour; the room at 19 °C needs ~2 h
+    morning = Switch(1800.0, heat(21.0))  # in 30 min; the room at 19 °C needs ~40 min
     _, out = control_step(
         ControlState(), {"a": zone_in(OFF, 19.0, morning)}, UNIT, 0.0, ControlTuning()
     )
@@ -254,7 +254,7 @@ def test_a_zone_switched_on_by_its_program_starts_early_and_aims_near_the_new_ta
 
 
 def test_the_early_start_aims_nearer_the_target_than_the_loop_does():
-    early = Switch(900.0, heat(21.0))  # 0.2 K to go takes ~20 minutes
+    early = Switch(600.0, heat(21.0))  # 0.2 K to go takes ~13 minutes (dead time 10 + 3)
     zones = {"a": zone_in(heat(19.0), 20.7, early)}
     tuning = ControlTuning(pi=PiTuning(band_offset_k=0.4, low_load_band_offset_k=0.5))
     state, out = control_step(ControlState(), zones, UNIT, 0.0, tuning)
@@ -273,7 +273,7 @@ def test_the_zones_learn_their_rates_in_the_control_state():
     while now < 3 * TUNING.window_s:
         state, _ = control_step(state, zones, UNIT, now, tuning)
         now += 10.0
-        room += 2.5 * 10.0 / HOUR  # warming fast: more than the prior's 2 K/h
+        room += 7.0 * 10.0 / HOUR  # warming fast: more than the prior's 5 K/h
         zones = {"a": zone_in(heat(21.0), round(room, 1), None)}
     assert state.lookahead["a"].rates.learned >= 1
     assert state.lookahead["a"].rates.heat_gain > TUNING.prior.heat_gain

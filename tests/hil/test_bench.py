@@ -202,11 +202,15 @@ def test_lifting_the_aims_before_defrosts_keeps_the_rooms_in_their_band():
     knows when they are due, and the rooms leave their band less, for a little more energy
     (the heat stored ahead of a defrost is mostly given back). The aims stop at the setpoint,
     so the nearer the usual aim is to it (`band_offset_k`), the less a lift can store: lifting
-    past it was tried and put the rooms above their band (3034 vs 2502 K·s unlifted)."""
+    past it was tried and put the rooms above their band (3034 vs 2502 K·s unlifted). Both runs
+    without optimal start: the first morning's early start (from a guessed warm-up) moves the
+    day's discomfort as much as the lift does, and this is about the lift."""
     text = SCENARIOS["unrenovated-january.toml"].read_text()
     scenario = parse_scenario(text.replace("duration_days = 7", "duration_hours = 24"), "day")
-    lifted = run_minisplit(scenario).metrics
-    flat = run_minisplit(scenario, control=ControlConfig(defrost_lift_k=0.0)).metrics
+    lifted = run_minisplit(scenario, control=ControlConfig(optimal_start=False)).metrics
+    flat = run_minisplit(
+        scenario, control=ControlConfig(defrost_lift_k=0.0, optimal_start=False)
+    ).metrics
     assert sum(lifted.discomfort_ks.values()) < 0.9 * sum(flat.discomfort_ks.values())
     assert lifted.energy_j < 1.03 * flat.energy_j
 

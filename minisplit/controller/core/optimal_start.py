@@ -43,9 +43,13 @@ class RoomRates(NamedTuple):
     sun: float = 0.0
 
 
-# Before anything is learned: a room that warms (cools) 2 K/h with its head working and loses
-# 3 % of its difference to the outdoors an hour (a time constant of ~33 h).
-PRIOR = RoomRates(2.0, 2.0, 0.03, sun=1.0)
+# Before anything is learned: a room that its working head warms 5 K/h (cools 2 K/h), that
+# loses 3 % of its difference to the outdoors an hour (a time constant of ~33 h), and that the
+# sun warms 1 K/h per kW/m² (a room with a south window). The bench's rooms learn 4.5–9.6 K/h
+# of warm-up (a small head in a cold room ~2–3); a guess of 2 K/h started each first morning
+# two or three times too early, and the warmth stored that morning stayed for days in mild
+# sunny weeks (unrenovated-shoulder+2w: 15.5 K·h per zone beyond the bound's, 9.9 with 5 K/h).
+PRIOR = RoomRates(5.0, 2.0, 0.03, sun=1.0)
 
 
 @dataclass(frozen=True, slots=True)
