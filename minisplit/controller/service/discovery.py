@@ -97,6 +97,16 @@ class Topics:
         return f"{self.base}/error"
 
     @property
+    def forecast_set(self) -> str:
+        """Where the weather forecast is sent (`service.weather`)."""
+        return f"{self.base}/set/forecast"
+
+    @property
+    def forecast(self) -> str:
+        """Where the forecast in use is published."""
+        return f"{self.base}/forecast"
+
+    @property
     def unit_state(self) -> str:
         return f"{self.base}/unit/state"
 
