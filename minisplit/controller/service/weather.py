@@ -76,20 +76,20 @@ def parse_forecast(
         raise payload_error(FIELD, payload, f"more than {MAX_FORECAST_POINTS} points")
     points: list[ForecastPoint] = []
     unlit = False
-    try:
-        for index, item in enumerate(data):
-            if not isinstance(item, dict):
-                raise payload_error(FIELD, payload, f"[{index}] is not an object")
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise payload_error(FIELD, payload, f"[{index}] is not an object")
+        try:
             point, dark = _point(item, unit, site)
             if points and point.at_s <= points[-1].at_s:
                 raise ValueError(
                     "datetime: not after the point before it (the points go in order of time, "
                     "each moment once)"
                 )
-            points.append(point)
-            unlit = unlit or dark
-    except ValueError as err:
-        raise payload_error(FIELD, payload, f"[{index}].{err}") from None
+        except ValueError as err:
+            raise payload_error(FIELD, payload, f"[{index}].{err}") from None
+        points.append(point)
+        unlit = unlit or dark
     return WeatherForecast(tuple(points), unlit)
 
 
