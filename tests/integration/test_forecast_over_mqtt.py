@@ -40,7 +40,7 @@ def with_site(config: Path) -> LoadedConfig:
     return parse_config(text, str(config))
 
 
-def home_assistant_forecast(hours: int) -> dict[str, object]:
+def home_assistant_forecast(hours: int) -> dict[str, list[dict[str, object]]]:
     """One weather entity's part of `weather.get_forecasts`' response: hourly, from the
     current hour, in local time with its offset."""
     hour = datetime.now(timezone(timedelta(hours=1))).replace(minute=0, second=0, microsecond=0)
@@ -114,7 +114,7 @@ async def test_a_forecast_sent_over_mqtt_reaches_the_control_and_is_published(
                 mark = len(recorder.messages)
                 async with mosquitto.client() as client:
                     bad = home_assistant_forecast(3)
-                    bad["forecast"][2]["temperature"] = 75  # type: ignore[index]
+                    bad["forecast"][2]["temperature"] = 75
                     await client.publish(f"{BASE}/set/forecast", json.dumps(bad), qos=1)
                 error = await recorder.wait_for(f"{BASE}/error", after=mark)
                 assert isinstance(error.payload, bytes)
