@@ -124,8 +124,15 @@ async def test_a_retained_forecast_is_taken_at_subscribe(
 async def test_without_a_site_cloud_cover_is_no_sun_said_once(
     mosquitto: Mosquitto, mqtt_recorder: MessageRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Said once in the log; each forecast taken is logged as Home Assistant's `online` is, a
+    few per window."""
+    caplog.set_level(logging.INFO)
     forecasts = Forecasts()
-    async with running(mosquitto, Commands(), on_forecast=forecasts), mosquitto.client() as client:
+    reports = ReportLimiter(burst=2)
+    async with (
+        running(mosquitto, Commands(), on_forecast=forecasts, reports=reports),
+        mosquitto.client() as client,
+    ):
         await ready(mqtt_recorder)
         for _ in range(3):
             await client.publish(SET, json.dumps(home_assistant_points(4)), qos=1)
@@ -133,6 +140,8 @@ async def test_without_a_site_cloud_cover_is_no_sun_said_once(
             assert taken.unlit and all(p.solar_w_m2 is None for p in taken.points)
     said = [r for r in caplog.records if "no [site] latitude and longitude" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.WARNING
+    taken = [r for r in caplog.records if "weather forecast taken: 4 points" in r.getMessage()]
+    assert [r.levelno for r in taken] == [logging.INFO] * 2
 
 
 async def test_without_a_taker_the_forecast_topic_is_not_listened_to(

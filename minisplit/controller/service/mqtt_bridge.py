@@ -402,6 +402,10 @@ class MqttBridge:
                 elif isinstance(outcome, WeatherForecast):
                     assert self._on_forecast is not None
                     self._on_forecast(outcome)
+                    self._note(
+                        "forecast taken",
+                        f"weather forecast taken: {len(outcome.points)} points",
+                    )
                 else:
                     self._on_command(outcome)
             except CommandError as err:

@@ -362,15 +362,6 @@ class Supervisor:
         """A weather forecast sent over MQTT: the control goes by it from the next tick on
         (`ForecastInput.take` refuses one all in the past, and the one in use is kept)."""
         self.weather.take(forecast, self.house_calendar())
-        points = self.weather.points
-        if points:
-            log.info(
-                "weather forecast taken: %d points, up to %s",
-                len(points),
-                local_time_text(local_seconds(points[-1].at_s)),
-            )
-        else:
-            log.info("weather forecast cleared")
         self._publish_forecast()
 
     def on_remote_reading(self, zone_id: str, celsius: float) -> None:
