@@ -140,8 +140,8 @@ async def test_without_a_site_cloud_cover_is_no_sun_said_once(
             assert taken.unlit and all(p.solar_w_m2 is None for p in taken.points)
     said = [r for r in caplog.records if "no [site] latitude and longitude" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.WARNING
-    taken = [r for r in caplog.records if "weather forecast taken: 4 points" in r.getMessage()]
-    assert [r.levelno for r in taken] == [logging.INFO] * 2
+    logged = [r for r in caplog.records if "weather forecast taken: 4 points" in r.getMessage()]
+    assert [r.levelno for r in logged] == [logging.INFO] * 2
 
 
 async def test_without_a_taker_the_forecast_topic_is_not_listened_to(
