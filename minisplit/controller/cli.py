@@ -256,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
         " in the weather year, named e.g. mixed-april+2w; default: as written",
     )
     bench.add_argument(
+        "--forecast",
+        choices=("none", "perfect", "noisy"),  # hil.forecasts.FORECASTS (not imported here)
+        action="append",
+        default=[],
+        help="(repeatable) add a row of minisplit given this weather forecast, made from the"
+        " weather file: perfect, or noisy like a day-ahead forecast's (docs/benchmark.md)",
+    )
+    bench.add_argument(
         "--why",
         action="store_true",
         help="split each controller's discomfort by cause (defrost, setpoint change, sun, ...)",
@@ -577,6 +585,7 @@ def _command(argv: Sequence[str] | None) -> int:
                 ideal_insets_k=args.ideal_inset,
                 why=args.why,
                 shift_weeks=args.shift_weeks or (0,),
+                forecasts=args.forecast,
             )
         elif args.command == "demo":
             from minisplit.hil.broker import NoBroker

@@ -692,6 +692,7 @@ class BenchEntry(NamedTuple):
     inset_k: float = 0.0
     control: ControlConfig | None = None
     factory: ControllerFactory | None = None
+    forecast: str = "none"  # the weather forecast it is given (`hil.forecasts`)
 
 
 def bench_entries(
@@ -700,16 +701,27 @@ def bench_entries(
     ideal_insets_k: Sequence[float] = (),
     controls: Sequence[tuple[str, ControlConfig]] = (),
     custom: Mapping[str, ControllerFactory] | None = None,
+    forecasts: Sequence[str] = (),
 ) -> list[BenchEntry]:
     """The rows of `bench_rows`; with ``controls`` (label, `[control]` table) one
-    ``minisplit[label]`` row each instead of `minisplit`'s on the direct unit; the ``custom``
-    controllers (row name: factory) before `ideal`; then `ideal`'s inset rows."""
+    ``minisplit[label]`` row each instead of `minisplit`'s on the direct unit, and after each
+    `minisplit` row on the direct unit one ``+kind`` row per kind of ``forecasts`` given to it
+    (``none`` adds none); the ``custom`` controllers (row name: factory) before `ideal`; then
+    `ideal`'s inset rows."""
     entries: list[BenchEntry] = []
+    kinds = [kind for kind in dict.fromkeys(forecasts) if kind != "none"]
     for row, name, unit in bench_rows(controllers, units):
-        if name == "minisplit" and unit == "direct" and controls:
-            entries += [
-                BenchEntry(f"{name}[{label}]", name, unit, control=c) for label, c in controls
-            ]
+        if name == "minisplit" and unit == "direct":
+            shipped = [BenchEntry(row, name, unit)]
+            if controls:
+                shipped = [
+                    BenchEntry(f"{name}[{label}]", name, unit, control=c) for label, c in controls
+                ]
+            for entry in shipped:
+                entries.append(entry)
+                entries += [
+                    entry._replace(row=f"{entry.row}+{kind}", forecast=kind) for kind in kinds
+                ]
         elif name != "ideal":
             entries.append(BenchEntry(row, name, unit))
     entries += [BenchEntry(row, row, "direct", factory=f) for row, f in (custom or {}).items()]
@@ -730,14 +742,16 @@ def bench_scenario(
     units: Sequence[str] = ("direct",),
     controls: Sequence[tuple[str, ControlConfig]] = (),
     custom: Mapping[str, ControllerFactory] | None = None,
+    forecasts: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Trace]]:
     """Each controller through ``scenario`` on each of ``units`` it runs on (`bench_entries`:
-    ``controls`` and ``custom`` there); each of ``ideal_insets_k`` adds a row for `ideal`
-    holding its rooms that far inside the band (its excess: what that margin alone costs);
+    ``controls``, ``custom`` and ``forecasts`` there); each of ``ideal_insets_k`` adds a row
+    for `ideal` holding its rooms that far inside the band (its excess: what that margin alone
+    costs);
     ``why`` adds each one's discomfort by cause, and its excess by cause over `ideal`'s."""
     figures: dict[str, dict[str, Any]] = {}
     kept: dict[str, Trace] = {}
-    for entry in bench_entries(controllers, units, ideal_insets_k, controls, custom):
+    for entry in bench_entries(controllers, units, ideal_insets_k, controls, custom, forecasts):
         if progress is not None:
             progress(f"{scenario.name}: {entry.row}")
         figures[entry.row], trace = run_controller(
@@ -749,6 +763,7 @@ def bench_scenario(
             entry.unit,
             entry.control,
             entry.factory,
+            entry.forecast,
         )
         if trace is not None:
             kept[entry.row] = trace

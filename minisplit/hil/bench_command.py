@@ -107,13 +107,15 @@ def run_bench(
     shift_weeks: Sequence[int] = (0,),
     units: Sequence[str] = ("direct",),
     configs: Sequence[BenchConfig] = (),
+    forecasts: Sequence[str] = (),
 ) -> int:
     """The `minisplit bench` command; returns the exit code. An ``ideal_insets_k`` row needs
     `ideal` among the ``controllers``: its excess is measured against it. Each controller runs
     on each of ``units`` it can run on (`bench_rows`); by default every controller that runs on
     one of them. ``controllers`` may name ``module:attr`` controllers of the direct unit
     (`hil.controllers`): alone, beside the default built-ins. ``configs`` (one or two) tune
-    `minisplit` on the direct unit, one row each; two add the A/B table."""
+    `minisplit` on the direct unit, one row each; two add the A/B table. Each of
+    ``forecasts`` (a kind of `hil.forecasts`) adds a row of `minisplit` given that forecast."""
     try:
         names, specs = _controllers(controllers, units, configs)
         bench_entries(names, units)  # refuses unknown names and units early
@@ -147,7 +149,7 @@ def run_bench(
         for note in config.notes:
             print(f"note: {note}", file=sys.stderr)
     controls = [(c.label, c.control) for c in configs]
-    entries = bench_entries(names, units, ideal_insets_k, controls, custom)
+    entries = bench_entries(names, units, ideal_insets_k, controls, custom, forecasts)
     total = len(scenarios) * len(entries)
     done = 0
 
@@ -172,6 +174,7 @@ def run_bench(
                 units=units,
                 controls=controls,
                 custom=custom,
+                forecasts=forecasts,
             )
             results.append(result)
             for directory in figure_dirs:

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from minisplit.controller.config import MAIN_SYSTEM, ZoneConfig
-from minisplit.controller.core.optimal_start import RoomRates
+from minisplit.controller.core.optimal_start import PRIOR, RoomRates
 from minisplit.controller.core.settings import Preset, UnitSettings, ZoneMode, ZoneSettings
 from minisplit.controller.schedule_config import SwitchPoint
 from minisplit.controller.service.persistence import (
@@ -585,7 +585,7 @@ def test_a_zone_starting_in_heat_cool_takes_its_configured_range():
     assert first().target_temperature_high == 23.0  # 3 K above, without the key
 
 
-ROOM = RoomRates(2.4, 1.9, 0.035, 12, -0.3)
+ROOM = RoomRates(2.4, 1.9, 0.035, 12, -0.3, 1.7)
 
 
 def test_what_the_rooms_showed_survives_a_restart_and_a_file_without_it_loads(tmp_path):
@@ -608,6 +608,8 @@ def rates_entry(change: str) -> str:
         (rates_entry('"heat_gain": 1e400'), "learned rates"),
         (rates_entry('"learned": -2'), "learned rates"),
         (rates_entry('"learned": true'), "learned rates"),
+        (rates_entry('"sun": -0.5'), "learned rates"),
+        (rates_entry('"sun": "bright"'), "learned rates"),
         ("[1, 2]", "are not a table"),
     ],
 )
@@ -616,6 +618,12 @@ def test_damaged_room_rates_are_reported_and_learned_again(tmp_path, value, why)
     restored = store.load()
     assert restored.zones == learned().zones and restored.room_rates == {}
     assert len(store.problems) == 1 and why in store.problems[0], store.problems
+
+
+def test_rates_saved_before_the_sun_was_learned_load_with_the_prior_sun(tmp_path):
+    store = StateStore(with_entry(tmp_path, "room_rates", rates_entry('"learned": 3')))
+    assert store.load().room_rates == {"living": RoomRates(2.0, 2.0, 0.03, 3, 0.0, PRIOR.sun)}
+    assert store.problems == []
 
 
 def test_the_rates_of_a_zone_no_longer_configured_are_dropped():

@@ -22,7 +22,7 @@ from minisplit.controller.core.compressor import (
     ZoneRequest,
     step_compressor,
 )
-from minisplit.controller.core.forecast import Forecast, ForecastTuning, solar_kw, sun_overheats
+from minisplit.controller.core.forecast import Forecast, ForecastTuning, passes_band, solar_kw
 from minisplit.controller.core.frost import (
     IDLE_FROST,
     FrostState,
@@ -51,6 +51,7 @@ from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import Preset, ZoneSettings
 from minisplit.controller.core.zone import (
     IDLE_STATE,
+    MODE_COOL,
     MODE_DRY,
     MODE_FAN_ONLY,
     MODE_HEAT,
@@ -389,12 +390,12 @@ def step_zone_loops(
         if forecast is not None and temperature is not None:
             if look.held_at is None or now - look.held_at >= sun_tuning.recheck_s:
                 look = look._replace(
-                    held=_sun_overheats(
+                    held=_passes_band(
                         look, settings, in_force, upcoming, temperature, forecast, now, tuning
                     ),
                     held_at=now,
                 )
-            if look.held and settings.mode is MODE_HEAT:
+            if look.held and (settings.mode is MODE_HEAT or settings.mode is MODE_COOL):
                 # An early start still meets its target, only less far inside the band.
                 held_k = sun_tuning.hold_k if aim_offset is None else sun_tuning.start_hold_k
                 aim_offset = held_k
@@ -434,7 +435,7 @@ def step_zone_loops(
     )
 
 
-def _sun_overheats(
+def _passes_band(
     look: ZoneLookahead,
     settings: ZoneSettings,
     in_force: ZoneSetpoints,
@@ -444,16 +445,29 @@ def _sun_overheats(
     now: float,
     tuning: ControlTuning,
 ) -> bool:
-    """Whether the forecast's sun takes the heated room above its band even held at the bottom
-    (`forecast.sun_overheats`), with the next switch point's heating setpoint from its moment."""
-    if settings.mode is not MODE_HEAT:
+    """Whether the forecast's weather takes the room past the far side of its band even held
+    at the cheap side (`forecast.passes_band`), with the next switch point's setpoint from its
+    moment when it is in the same mode."""
+    mode = settings.mode
+    if mode is MODE_HEAT:
+        side = 0
+    elif mode is MODE_COOL:
+        side = 1
+    else:
         return False
-    floors = [(now, in_force.values[0])]
-    if upcoming is not None and upcoming.settings.mode is MODE_HEAT and upcoming.at_s > now:
-        floors.append((upcoming.at_s, preset_setpoints(upcoming.settings, tuning.presets)[0]))
+    setpoints = [(now, in_force.values[side])]
+    if upcoming is not None and upcoming.settings.mode is mode and upcoming.at_s > now:
+        setpoints.append((upcoming.at_s, preset_setpoints(upcoming.settings, tuning.presets)[side]))
     rates = look.rates
-    return sun_overheats(
-        temperature, tuple(floors), rates.loss, rates.sun, forecast, now, tuning.forecast
+    return passes_band(
+        temperature,
+        tuple(setpoints),
+        side == 0,
+        rates.loss,
+        rates.sun,
+        forecast,
+        now,
+        tuning.forecast,
     )
 
 

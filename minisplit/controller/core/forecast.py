@@ -1,17 +1,18 @@
-"""The weather forecast's use (pure): hold a heated room at the bottom of its comfort band
-when the sun coming in the next hours will take it above the band anyway.
+"""The weather forecast's use (pure): hold a room at the cheap side of its comfort band when
+the weather of the next hours will take it past the far side anyway.
 
 On a sunny mild day a south room overheats in the afternoon whatever the heating does: the sun
 brings more than the room loses. Every tenth of a kelvin the heating stored in it beforehand
-comes back on top of that peak, for hours (the room's mass holds it). So when the forecast's
-sun and outdoor temperature, run through what the room has shown of itself, say the room will
-pass the top of its band even when held at the bottom, the zone aims at the bottom
-(`ForecastTuning.hold_k` below the setpoint) instead of near the setpoint.
+comes back on top of that peak, for hours (the room's mass holds it). A room cooled on a summer
+evening before a cool night is the mirror: it falls below its band in the night. So when the
+forecast's sun and outdoor temperature, run through what the room has shown of itself, say the
+room will pass the far side of its band even when held at the cheap side, the zone aims at the
+cheap side (`ForecastTuning.hold_k` from the setpoint) instead of near the setpoint.
 
 A room's response to the sun is learned (`learn_sun`) from the windows in which it drifted
 with no refrigerant under a known sun: what its loss toward the outdoors does not explain,
-per kW/m² of the forecast's global horizontal irradiance. Until one is learned it is 0 and
-nothing is held. docs/architecture.md, "Forecast"."""
+per kW/m² of the forecast's global horizontal irradiance (before any is learned: the prior of
+`optimal_start.PRIOR`). docs/architecture.md, "Forecast"."""
 
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ class ForecastTuning:
     horizon_s: float = 8 * HOUR_S
     recheck_s: float = 600.0
     step_s: float = 900.0  # the room's course is followed in steps this long
-    # While held, a heating zone aims this far below its setpoint (the band's bottom edge,
-    # `band_k` below it, less a margin), and during an early start this far below the new one
-    # (a recovery counts as on time within 0.3 K).
+    # While held, a zone aims this far on the cheap side of its setpoint (the band's edge,
+    # `band_k` from it, less a margin), and during an early start this far short of the new
+    # one (a recovery counts as on time within 0.3 K).
     hold_k: float = 0.4
     start_hold_k: float = 0.25
     band_k: float = 0.5
@@ -97,42 +98,52 @@ def learn_sun(
     return sun + weight * (seen - sun)
 
 
-def sun_overheats(
+def passes_band(
     temperature: float,
-    floors: tuple[tuple[float, float], ...],
+    setpoints: tuple[tuple[float, float], ...],
+    heating: bool,
     loss: float,
     sun: float,
     forecast: Forecast,
     now: float,
     tuning: ForecastTuning,
 ) -> bool:
-    """Whether a room held at the bottom of its band still passes the top of it within the
-    horizon. ``floors``: the heating setpoints in effect from each moment on, ascending
-    (``(now, setpoint)`` first, then the next switch point's, if it heats); the heating keeps
-    the room at ``setpoint − hold_k``, and the band's top is ``setpoint + band_k``."""
-    if sun <= 0.0:
+    """Whether a room held at the cheap side of its band still passes the far side within the
+    horizon: heated and held at ``setpoint − hold_k``, it passes ``setpoint + band_k`` (the sun
+    overheats it); cooled and held at ``setpoint + hold_k``, it passes ``setpoint − band_k`` (a
+    cool night chills it). ``setpoints``: the setpoint in effect from each moment on, ascending
+    (``(now, setpoint)`` first, then the next switch point's, if it is in the same mode). The
+    room follows the forecast: it warms by ``sun`` × the forecast's sun (kW/m²) and loses
+    ``loss`` × its difference to the forecast's outdoor temperature, per hour."""
+    if heating and sun <= 0.0:
         return False
     times, outdoor, solar = forecast
-    hold, band = tuning.hold_k, tuning.band_k
+    hold = tuning.hold_k if heating else -tuning.hold_k
+    band = tuning.band_k
     step = tuning.step_s
     hours = step / HOUR_S
     end = now + tuning.horizon_s
     k = 0
-    setpoint = floors[0][1]
+    setpoint = setpoints[0][1]
     t = now
-    room = max(temperature, setpoint - hold)
+    room = max(temperature, setpoint - hold) if heating else min(temperature, setpoint - hold)
     while t < end:
-        while k + 1 < len(floors) and floors[k + 1][0] <= t:
+        while k + 1 < len(setpoints) and setpoints[k + 1][0] <= t:
             k += 1
-            setpoint = floors[k][1]
+            setpoint = setpoints[k][1]
         out = value_at(times, outdoor, t)
         if out is None:
             return False  # the forecast does not reach so far: no hold on a guess
         light = value_at(times, solar, t)
         light = 0.0 if light is None else max(light, 0.0) / 1000.0
         room += hours * (sun * light - loss * (room - out))
-        room = max(room, setpoint - hold)
-        if room > setpoint + band:
-            return True
+        if heating:
+            room = max(room, setpoint - hold)
+            if room > setpoint + band:
+                return True
+        else:
+            room = min(room, setpoint - hold)
+            if room < setpoint - band:
+                return True
         t += step
     return False
