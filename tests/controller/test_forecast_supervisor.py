@@ -1,6 +1,6 @@
 """The supervisor's side of the weather forecast: what it takes reaches every system's control
-on the control's clock, the zones' state says whether the sun holds them, `[control] forecast =
-false` keeps it from the control, and a forecast run out is none."""
+on the control's clock, the zones' state says whether the forecast holds them, `[control]
+forecast = false` keeps it from the control, and a forecast run out is none."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def test_a_forecast_taken_reaches_every_systems_control_on_its_clock(tmp_p
     supervisor = Supervisor(shipped("demo-two-systems", tmp_path / "state.json"))
     await supervisor.actuate()
     assert all(s.forecast is None for s in supervisor.systems.values())
-    assert {supervisor.zone_state(z)["sun_hold"] for z in supervisor.heads} == {None}
+    assert {supervisor.zone_state(z)["forecast_hold"] for z in supervisor.heads} == {None}
 
     sent = forecast()
     supervisor.on_forecast(sent)
@@ -37,13 +37,13 @@ async def test_a_forecast_taken_reaches_every_systems_control_on_its_clock(tmp_p
     now = supervisor.now()
     assert given["upstairs"].times_s[0] == pytest.approx(now - 1800, abs=5)
     assert given["upstairs"].outdoor_c == tuple(5.0 + h for h in range(12))
-    assert {supervisor.zone_state(z)["sun_hold"] for z in supervisor.heads} == {False}
+    assert {supervisor.zone_state(z)["forecast_hold"] for z in supervisor.heads} == {False}
     # The next tick hands the very same object (the control compares them).
     await supervisor.actuate()
     assert supervisor.systems["upstairs"].forecast is given["upstairs"]
 
 
-async def test_the_zone_state_says_a_zone_held_for_the_sun(tmp_path: Path):
+async def test_the_zone_state_says_a_zone_held_by_the_forecast(tmp_path: Path):
     supervisor = Supervisor(shipped("demo", tmp_path / "state.json"))
     supervisor.on_forecast(forecast())
     await supervisor.actuate()
@@ -51,8 +51,8 @@ async def test_the_zone_state_says_a_zone_held_for_the_sun(tmp_path: Path):
     looks = dict(controller.state.lookahead)
     looks["living"] = looks["living"]._replace(held=True)
     controller.state = controller.state._replace(lookahead=looks)
-    assert supervisor.zone_state("living")["sun_hold"] is True
-    assert supervisor.zone_state("kitchen")["sun_hold"] is False
+    assert supervisor.zone_state("living")["forecast_hold"] is True
+    assert supervisor.zone_state("kitchen")["forecast_hold"] is False
 
 
 async def test_with_forecast_off_in_the_config_the_control_goes_without(tmp_path: Path):
@@ -61,7 +61,7 @@ async def test_with_forecast_off_in_the_config_the_control_goes_without(tmp_path
     await supervisor.actuate()
     assert supervisor.weather.points  # taken (and published), but not used
     assert supervisor.only_system.forecast is None
-    assert supervisor.zone_state("living")["sun_hold"] is None
+    assert supervisor.zone_state("living")["forecast_hold"] is None
 
 
 async def test_a_forecast_all_past_is_refused_and_one_run_out_is_none(tmp_path: Path):

@@ -1,8 +1,8 @@
 """A weather forecast as Home Assistant's `weather.get_forecasts` gives it, sent to
 `<base>/set/forecast` of the real controller running against the real simulator over a real
 mosquitto: its cloud cover made sun at the config's site, published at `<base>/forecast`,
-handed to the control, the zones' state saying whether the sun holds them; a bad one refused
-on the error topic with the forecast in use kept."""
+handed to the control, the zones' state saying whether the forecast holds them; a bad one
+refused on the error topic with the forecast in use kept."""
 
 from __future__ import annotations
 
@@ -67,10 +67,10 @@ def listed(length: int) -> Callable[[aiomqtt.Message], bool]:
     return matches
 
 
-def sun_hold(*values: object) -> Callable[[aiomqtt.Message], bool]:
+def forecast_hold(*values: object) -> Callable[[aiomqtt.Message], bool]:
     def matches(message: aiomqtt.Message) -> bool:
         assert isinstance(message.payload, bytes)
-        return json.loads(message.payload).get("sun_hold", "absent") in values
+        return json.loads(message.payload).get("forecast_hold", "absent") in values
 
     return matches
 
@@ -89,7 +89,7 @@ async def test_a_forecast_sent_over_mqtt_reaches_the_control_and_is_published(
             async with running(Supervisor(loaded, time_scale=SPEED)) as supervisor:
                 # No forecast yet: none published, none held.
                 await recorder.wait_for(FORECAST, listed(0), timeout=START_TIMEOUT_S)
-                await recorder.wait_for(living, sun_hold(None), timeout=START_TIMEOUT_S)
+                await recorder.wait_for(living, forecast_hold(None), timeout=START_TIMEOUT_S)
                 assert supervisor.only_system.forecast is None
 
                 mark = len(recorder.messages)
@@ -104,7 +104,7 @@ async def test_a_forecast_sent_over_mqtt_reaches_the_control_and_is_published(
                 assert published[0]["temperature"] == 3.0
                 assert all(point["solar_w_m2"] is not None for point in published)  # the site's
                 await recorder.wait_for(
-                    living, sun_hold(True, False), after=mark, timeout=START_TIMEOUT_S
+                    living, forecast_hold(True, False), after=mark, timeout=START_TIMEOUT_S
                 )
                 given = supervisor.only_system.forecast
                 assert given is not None and len(given.times_s) == 24

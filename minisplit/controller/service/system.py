@@ -232,11 +232,11 @@ class SystemControl:
             faults,
             setpoint,
             program,
-            self.sun_hold(zone_id),
+            self.forecast_hold(zone_id),
         )
 
-    def sun_hold(self, zone_id: str) -> bool | None:
-        """Whether the forecast's sun holds the zone at its band's bottom (None: the control
+    def forecast_hold(self, zone_id: str) -> bool | None:
+        """Whether the forecast holds the zone at the cheap side of its band (None: the control
         went by no forecast in the last tick)."""
         if self.forecast is None:
             return None
