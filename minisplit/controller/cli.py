@@ -402,6 +402,11 @@ def check_config(path: Path, online: bool = False) -> int:
     mqtt = config.mqtt
     print(f"  mqtt: {mqtt.host}:{mqtt.port} base {mqtt.base_topic}" if mqtt else "  mqtt: none")
     print(f"  state file: {config.state_file}")
+    if config.site is not None:
+        site = config.site
+        print(f"  site: latitude {site.latitude} longitude {site.longitude} (a forecast's sun)")
+    if not config.control.forecast:
+        print("  forecast: not used ([control] forecast = false)")
     findings = inspect_files(loaded)
     for problem in findings.refusals:
         print(f"  warning: `minisplit run` refuses to start: {problem}")

@@ -240,6 +240,9 @@ class ControlConfig(StrictModel):
     optimal_start: bool = _CORE.start.enabled
     # The longest an optimal start (or stop) comes before its switch point.
     optimal_start_max_lead_s: Annotated[float, Field(ge=600, le=6 * 3600)] = _CORE.start.max_lead_s
+    # A weather forecast sent over MQTT is used: a heated room the coming sun will take above
+    # its band anyway is held at the band's bottom (core.forecast).
+    forecast: bool = _CORE.forecast.enabled
     # A cooling head in fan mode `auto` that gets no refrigerant: its fan runs `quiet`, or the
     # head is switched `off` until its zone calls again (see ControlTuning.idle_cooling_off).
     idle_cooling_head: Literal["quiet", "off"] = "off" if _CORE.idle_cooling_off else "quiet"
@@ -294,6 +297,14 @@ def _min_below_max(min_temperature: float, max_temperature: float) -> None:
         )
 
 
+class SiteConfig(StrictModel):
+    """Where the house stands (degrees, north and east positive): the sun's course there turns
+    a forecast's cloud cover into sunshine (core.sun)."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
 class SimRoomConfig(StrictModel):
     area_m2: Annotated[float, Field(gt=0, le=500)] = 25.0
     initial_temperature: Celsius = 17.0
@@ -330,6 +341,7 @@ class Config(StrictModel):
     zones: Annotated[list[ZoneConfig], Field(min_length=1, max_length=16)]
     mqtt: MqttConfig | None = None
     control: ControlConfig = ControlConfig()
+    site: SiteConfig | None = None
     sensor_check: SensorCheckConfig = SensorCheckConfig()
     simulator: SimulatorConfig = SimulatorConfig()
 

@@ -20,6 +20,7 @@ from minisplit.controller.config import (
 from minisplit.controller.core.arbitration import ModePolicy
 from minisplit.controller.core.compressor import CoordinatorTuning
 from minisplit.controller.core.control import ControlTuning
+from minisplit.controller.core.forecast import ForecastTuning
 from minisplit.controller.core.frost import FrostTuning
 from minisplit.controller.core.head_setpoint import SetpointTuning
 from minisplit.controller.core.interlocks import InterlockLimits
@@ -77,6 +78,7 @@ def control_tuning_from(
         ),
         frost=FrostTuning(lift_k=c.defrost_lift_k, lead_s=c.defrost_lead_s),
         start=StartTuning(enabled=c.optimal_start, max_lead_s=c.optimal_start_max_lead_s),
+        forecast=ForecastTuning(enabled=c.forecast),
         idle_cooling_off=c.idle_cooling_head == "off",
     )
 

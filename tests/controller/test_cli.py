@@ -27,6 +27,20 @@ def test_check_config_ok_prints_a_summary(capsys):
     assert "    reference-odu: levers: mode (off/heat/cool), frequency_setpoint," in out
 
 
+def test_check_config_says_the_site_and_a_forecast_not_used(tmp_path, capsys):
+    assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "site:" not in out and "forecast:" not in out
+    config = tmp_path / "house.toml"
+    example = (ROOT / "config" / "example.toml").read_text()
+    tables = "\n[control]\nforecast = false\n\n[site]\nlatitude = 47.37\nlongitude = 8.54\n"
+    config.write_text(example + tables)
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "  site: latitude 47.37 longitude 8.54 (a forecast's sun)\n" in out
+    assert "  forecast: not used ([control] forecast = false)\n" in out
+
+
 def test_check_config_lists_each_system_with_its_strategy(capsys):
     assert main(["check-config", str(ROOT / "config" / "demo-two-systems.toml")]) == 0
     out = capsys.readouterr().out

@@ -159,6 +159,31 @@ def test_optimal_start_reaches_the_control_tuning_and_is_checked():
     assert any("control.optimal_start_max_lead_s" in p and "600" in p for p in found)
 
 
+def test_forecast_use_reaches_the_control_tuning_and_is_checked():
+    assert control_tuning_from(parse_config(EXAMPLE, "t.toml").config.control).forecast.enabled
+    text = EXAMPLE + "\n[control]\nforecast = false\n"
+    assert not control_tuning_from(parse_config(text, "t.toml").config.control).forecast.enabled
+    found = problems(EXAMPLE + '\n[control]\nforecast = "sunny"\n')
+    assert any("control.forecast" in p and "boolean" in p for p in found)
+
+
+def test_the_site_is_read_and_checked_by_key():
+    assert parse_config(EXAMPLE, "t.toml").config.site is None
+    site = parse_config(EXAMPLE + "\n[site]\nlatitude = 47.4\nlongitude = 8.5\n", "t.toml")
+    assert site.config.site is not None
+    assert (site.config.site.latitude, site.config.site.longitude) == (47.4, 8.5)
+    for table, key, said in [
+        ("latitude = 91.0\nlongitude = 8.5", "site.latitude", "90"),
+        ("latitude = 47.4\nlongitude = -181.0", "site.longitude", "-180"),
+        ("latitude = nan\nlongitude = 8.5", "site.latitude", "finite"),
+        ('latitude = "47.4"\nlongitude = 8.5', "site.latitude", "number"),
+        ("latitude = 47.4", "site.longitude", "missing"),
+        ("latitude = 47.4\nlongitude = 8.5\naltitude = 400", "site.altitude", ""),
+    ]:
+        found = problems(EXAMPLE + f"\n[site]\n{table}\n")
+        assert any(key in p and said in p for p in found), (table, found)
+
+
 def test_idle_cooling_head_choice_reaches_the_tuning_and_is_checked():
     tuning = control_tuning_from(parse_config(EXAMPLE, "t.toml").config.control)
     assert tuning.idle_cooling_off

@@ -270,7 +270,7 @@ def test_unit_entities_are_all_there() -> None:
             "Demand",
         ]
     )
-    assert by_component["binary_sensor"] == ["Defrost"]
+    assert sorted(by_component["binary_sensor"]) == ["Defrost", *["Forecast hold"] * len(ZONES)]
     assert by_component["switch"] == ["Quiet mode"]
     assert by_component["number"] == ["Demand limit"]
 
@@ -477,8 +477,12 @@ def test_the_older_discovery_topics_of_this_configuration() -> None:
     assert legacy["homeassistant/number/house_unit_demand_limit/config"] == (
         "minisplit-house-unit-demand_limit"
     )
-    # One for every entity published now, with the same unique_id.
-    assert sorted(legacy.values()) == sorted(str(p["unique_id"]) for p in MESSAGES.values())
+    # One for every entity published now, with the same unique_id, but the forecast-hold sensors,
+    # which came after the renaming.
+    published = [str(p["unique_id"]) for p in MESSAGES.values()]
+    assert sorted(legacy.values()) == sorted(
+        u for u in published if not u.endswith("forecast_hold")
+    )
     assert not set(legacy) & set(MESSAGES)
 
 
@@ -688,3 +692,16 @@ def test_a_zone_with_a_program_gets_a_schedule_switch_and_one_without_loses_it()
         "homeassistant/switch/house-living-schedule/config": "minisplit-house-living-schedule",
         "homeassistant/switch/house-bedroom-schedule/config": "minisplit-house-bedroom-schedule",
     }
+
+
+def test_each_zone_has_a_diagnostic_forecast_hold_sensor() -> None:
+    hold = MESSAGES["homeassistant/binary_sensor/house-living-forecast_hold/config"]
+    assert hold["unique_id"] == "minisplit-house-living-forecast_hold"
+    assert hold["state_topic"] == "minisplit/house/zone/living/state"
+    assert hold["entity_category"] == "diagnostic"
+    # Unknown ("None") while the control has no forecast, else on or off.
+    assert hold["value_template"] == (
+        "{{ 'None' if value_json.forecast_hold is none else "
+        "('ON' if value_json.forecast_hold else 'OFF') }}"
+    )
+    assert "forecast_hold" in ZONE_STATE_FIELDS

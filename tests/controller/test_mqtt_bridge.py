@@ -1315,6 +1315,7 @@ def test_only_a_retained_availability_of_a_zone_id_retires_it() -> None:
         "homeassistant/sensor/house-attic-demand/config",
         "homeassistant/sensor/house_attic_demand/config",
         "homeassistant/switch/house-attic-schedule/config",
+        "homeassistant/binary_sensor/house-attic-forecast_hold/config",
     }
 
 

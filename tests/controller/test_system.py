@@ -16,10 +16,12 @@ from minisplit.controller.service.supervisor import Supervisor
 from minisplit.testing.rig import to_toml
 
 
-def shipped(name: str, state_file: Path) -> LoadedConfig:
+def shipped(name: str, state_file: Path, **tables: object) -> LoadedConfig:
+    """A shipped config without MQTT, with its state file and ``tables`` put in."""
     data = tomllib.loads(config_file(name).read_text(encoding="utf-8"))
     data["state_file"] = str(state_file)
     data.pop("mqtt")
+    data |= tables
     return parse_config(to_toml(data), f"{name}.toml")
 
 

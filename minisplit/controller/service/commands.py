@@ -141,29 +141,31 @@ def quote_payload(payload: bytes) -> str:
     return repr(text)
 
 
-def _fail(field: str, payload: bytes, why: str) -> CommandError:
+def payload_error(field: str, payload: bytes, why: str) -> CommandError:
+    """The rejection of a ``field``'s payload: names the field, quotes the payload, says why."""
     return CommandError(f"{field}: payload {quote_payload(payload)} rejected: {why}")
 
 
-def _text(field: str, payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> str:
+def payload_text(field: str, payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> str:
+    """The payload as trimmed UTF-8 text of at most ``max_bytes`` (CommandError otherwise)."""
     if len(payload) > max_bytes:
-        raise _fail(field, payload, f"longer than {max_bytes} bytes")
+        raise payload_error(field, payload, f"longer than {max_bytes} bytes")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise _fail(field, payload, "not valid UTF-8") from None
+        raise payload_error(field, payload, "not valid UTF-8") from None
     if not text:
-        raise _fail(field, payload, "empty")
+        raise payload_error(field, payload, "empty")
     return text
 
 
 def _number(field: str, payload: bytes) -> float:
-    text = _text(field, payload)
+    text = payload_text(field, payload)
     if not _NUMBER.fullmatch(text):
-        raise _fail(field, payload, "not a decimal number (e.g. 21.5)")
+        raise payload_error(field, payload, "not a decimal number (e.g. 21.5)")
     value = float(text)
     if not math.isfinite(value):
-        raise _fail(field, payload, "not a finite number")
+        raise payload_error(field, payload, "not a finite number")
     return value
 
 
@@ -191,7 +193,7 @@ def _celsius_in_range(
     # A tiny tolerance so that rounding of the limits themselves never rejects them.
     if not low_c - 1e-9 <= celsius <= high_c + 1e-9:
         low, high = (round(from_celsius(t, unit), 1) for t in (low_c, high_c))
-        raise _fail(field, payload, f"{value:g} is outside {low:g}..{high:g} {unit.symbol}")
+        raise payload_error(field, payload, f"{value:g} is outside {low:g}..{high:g} {unit.symbol}")
     return min(max(celsius, low_c), high_c)
 
 
@@ -210,18 +212,18 @@ def vane_positions(field: str, capabilities: Capabilities | None) -> tuple[VaneP
 def _choice(field: str, payload: bytes, enum: type[E], offered: Sequence[E] | None = None) -> E:
     """A member of ``enum`` by its word; only one of ``offered`` (what the head has) if given."""
     members = tuple(enum) if offered is None else tuple(offered)
-    text = _text(field, payload)
+    text = payload_text(field, payload)
     for member in members:
         if member.value == text:
             return member
     allowed = ", ".join(member.value for member in members) or "none (the head has no such lever)"
-    raise _fail(field, payload, f"allowed: {allowed}") from None
+    raise payload_error(field, payload, f"allowed: {allowed}") from None
 
 
 def _switch(field: str, payload: bytes) -> bool:
-    text = _text(field, payload)
+    text = payload_text(field, payload)
     if text not in _SWITCH:
-        raise _fail(field, payload, "allowed: ON, OFF")
+        raise payload_error(field, payload, "allowed: ON, OFF")
     return _SWITCH[text]
 
 
@@ -260,7 +262,7 @@ def parse_zone_command(
             head.has_vertical_vane if vertical else head.has_horizontal_vane
         ):
             vane = "vertical" if vertical else "horizontal"
-            raise _fail(field, payload, f"the head of zone {zone.id!r} has no {vane} vane")
+            raise payload_error(field, payload, f"the head of zone {zone.id!r} has no {vane} vane")
         change = SetSwing(position) if vertical else SetSwingHorizontal(position)
     elif field == "preset_mode":
         # "none" is how Home Assistant clears a preset.
@@ -270,7 +272,7 @@ def parse_zone_command(
     elif field == "schedule":
         on = _switch(field, payload)
         if not (bool(zone.schedule) if programmed is None else programmed):
-            raise _fail(field, payload, f"zone {zone.id!r} has no weekly program")
+            raise payload_error(field, payload, f"zone {zone.id!r} has no weekly program")
         change = SetSchedule(on)
     elif field == "program":
         return _program(zone, payload, unit, capabilities)
@@ -292,19 +294,15 @@ def _program(
     config's are (their keys, then the modes the head runs and the zone's setpoint range), its
     setpoints in ``unit``."""
     field = "program"
-    text = _text(field, payload, MAX_PROGRAM_PAYLOAD_BYTES)
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise _fail(field, payload, "not valid JSON") from None
+    data = payload_json(field, payload, payload_text(field, payload, MAX_PROGRAM_PAYLOAD_BYTES))
     modes = tuple(ZoneMode) if capabilities is None else zone_modes(capabilities.modes)
     try:
         points = parse_program(_program_in_celsius(data, unit))
     except ValueError as err:
-        raise _fail(field, payload, _first_problems(str(err).split("; "))) from None
+        raise payload_error(field, payload, _first_problems(str(err).split("; "))) from None
     problems = program_problem_lines(points, modes, zone.min_temperature, zone.max_temperature)
     if problems:
-        raise _fail(field, payload, _first_problems(problems))
+        raise payload_error(field, payload, _first_problems(problems))
     return ProgramCommand(zone.id, canonical_program(points))
 
 
@@ -350,9 +348,9 @@ def _unit_change(field: str, payload: bytes) -> UnitTransition:
         value = _number(field, payload)
         # Home Assistant's number entity may send "50.0"; an integral value is accepted.
         if value != int(value):
-            raise _fail(field, payload, "not a whole number of percent")
+            raise payload_error(field, payload, "not a whole number of percent")
         if not 0 <= value <= 100:
-            raise _fail(field, payload, f"{value:g} is outside 0..100 %")
+            raise payload_error(field, payload, f"{value:g} is outside 0..100 %")
         return SetDemandLimit(int(value))
     raise CommandError(
         f"unknown unit field {field!r} (payload {quote_payload(payload)}); "
@@ -367,28 +365,36 @@ def parse_remote_sensor(
     Zigbee2MQTT publishes) holding the number under ``field``, in ``unit``. Raise CommandError if
     unusable."""
     name = "remote_temperature"
-    text = _text(name, payload, MAX_SENSOR_PAYLOAD_BYTES)
+    text = payload_text(name, payload, MAX_SENSOR_PAYLOAD_BYTES)
     if _NUMBER.fullmatch(text):
         value = float(text)
     elif text.startswith("{"):
         if field is None:
-            raise _fail(name, payload, "a JSON object needs remote_sensor_field in the config")
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise _fail(name, payload, "not valid JSON") from None
+            raise payload_error(
+                name, payload, "a JSON object needs remote_sensor_field in the config"
+            )
+        data = payload_json(name, payload, text)
         if not isinstance(data, dict) or field not in data:
-            raise _fail(name, payload, f"JSON object has no field {field!r}")
+            raise payload_error(name, payload, f"JSON object has no field {field!r}")
         raw = data[field]
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise _fail(name, payload, f"field {field!r} is not a number")
+            raise payload_error(name, payload, f"field {field!r} is not a number")
         value = float(raw)
     else:
         expected = f"a JSON object with field {field!r}" if field else "a number"
-        raise _fail(name, payload, f"expected {expected}")
+        raise payload_error(name, payload, f"expected {expected}")
     if not math.isfinite(value):
-        raise _fail(name, payload, "not a finite number")
+        raise payload_error(name, payload, "not a finite number")
     return _celsius_in_range(name, payload, value, unit, *REMOTE_TEMPERATURE_RANGE)
+
+
+def payload_json(field: str, payload: bytes, text: str) -> object:
+    """A payload's ``text`` read as JSON, whose numbers are finite (NaN and Infinity, which
+    Python's reader takes, are refused with the rest of what is not JSON)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise payload_error(field, payload, "not valid JSON") from None
 
 
 def _reject_constant(constant: str) -> float:

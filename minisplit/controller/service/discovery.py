@@ -97,6 +97,16 @@ class Topics:
         return f"{self.base}/error"
 
     @property
+    def forecast_set(self) -> str:
+        """Where the weather forecast is sent (`service.weather`)."""
+        return f"{self.base}/set/forecast"
+
+    @property
+    def forecast(self) -> str:
+        """Where the forecast in use is published."""
+        return f"{self.base}/forecast"
+
+    @property
     def unit_state(self) -> str:
         return f"{self.base}/unit/state"
 
@@ -432,6 +442,37 @@ def zone_schedule_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
     return cfg
 
 
+def zone_forecast_hold_config(topics: Topics, zone: ZoneConfig) -> dict[str, object]:
+    """Whether the forecast holds the zone at the cheap side of its band (docs/mqtt.md
+    `forecast_hold`): a diagnostic, unknown while the control has no forecast."""
+    _, unique_id = forecast_hold_claim(topics, zone.id)
+    cfg = _entity(
+        unique_id,
+        "binary_sensor",
+        _entity_name(topics, zone.id, "forecast_hold"),
+        _head_device(topics, zone),
+    )
+    cfg |= _zone_availability(topics, zone.id)
+    cfg |= {
+        "name": "Forecast hold",
+        "state_topic": topics.zone_state(zone.id),
+        # "None" is how an MQTT binary sensor is told its state is unknown.
+        "value_template": "{{ 'None' if value_json.forecast_hold is none else "
+        "('ON' if value_json.forecast_hold else 'OFF') }}",
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "entity_category": "diagnostic",
+        "icon": "mdi:weather-partly-cloudy",
+    }
+    return cfg
+
+
+def forecast_hold_claim(topics: Topics, zone_id: str) -> tuple[str, str]:
+    """(discovery topic, unique_id) of a zone's forecast-hold sensor."""
+    topic = topics.config("binary_sensor", _object_id(topics, zone_id, "forecast_hold"))
+    return topic, _device_id(topics.controller_id, zone_id, "forecast_hold")
+
+
 def _schedule_switch_id(topics: Topics, zone_id: str) -> str:
     return _device_id(topics.controller_id, zone_id, "schedule")
 
@@ -675,6 +716,7 @@ def discovery_messages(
         if setpoint_driven((capabilities or {}).get(zone.id)):
             topic = topics.config("sensor", _object_id(topics, zone.id, "head_setpoint"))
             messages[topic] = zone_head_setpoint_config(topics, zone, unit)
+        messages[forecast_hold_claim(topics, zone.id)[0]] = zone_forecast_hold_config(topics, zone)
         if zone.id in has_program:
             topic, _ = schedule_switch_claim(topics, zone.id)
             messages[topic] = zone_schedule_config(topics, zone)
@@ -712,14 +754,16 @@ def retired_unit_discovery(
 
 def retired_zone_discovery(topics: Topics, zone_id: str) -> dict[str, str]:
     """{config topic: unique_id} where a zone no longer configured may have been announced,
-    under either naming (its schedule switch came after the second); cleared only where the
-    retained config carries that unique_id."""
+    under either naming (its schedule switch and forecast-hold sensor came after the second);
+    cleared only where the retained config carries that unique_id."""
     claims = {
         topics.config(component, name(topics, *parts)): unique_id
         for component, parts, unique_id in _zone_entities(topics, zone_id)
         for name in (_object_id, _entity_name)
     }
-    return claims | dict([schedule_switch_claim(topics, zone_id)])
+    return claims | dict(
+        [schedule_switch_claim(topics, zone_id), forecast_hold_claim(topics, zone_id)]
+    )
 
 
 def retired_zone_topics(

@@ -30,7 +30,7 @@ from typing import Any
 import aiomqtt
 from pydantic import TypeAdapter, ValidationError
 
-from minisplit.controller.config import Identifier, MqttConfig, ZoneConfig
+from minisplit.controller.config import Identifier, MqttConfig, SiteConfig, ZoneConfig
 from minisplit.controller.schedule_config import SETPOINT_KEYS, SwitchPoint, program_document
 from minisplit.controller.service.commands import (
     UNIT_FIELDS,
@@ -72,6 +72,12 @@ from minisplit.controller.service.temperature_units import (
     convert_state,
     from_celsius,
 )
+from minisplit.controller.service.weather import (
+    ForecastPoint,
+    WeatherForecast,
+    forecast_document,
+    parse_forecast,
+)
 from minisplit.drivers.cancellation import raise_if_cancelling
 from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
@@ -97,6 +103,8 @@ _CLOSE_TIMEOUT_S = 5.0
 # costs one refused TCP connect, so there is nothing to save by waiting longer).
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 5.0
+# What an incoming message may become.
+Received = Command | SensorReading | WeatherForecast
 
 
 class MqttBridge:
@@ -120,6 +128,8 @@ class MqttBridge:
         systems: Sequence[UnitSystem] | None = None,
         programmed: Collection[str] | None = None,
         has_program: Callable[[str], bool] | None = None,
+        on_forecast: Callable[[WeatherForecast], None] | None = None,
+        site: SiteConfig | None = None,
     ) -> None:
         """``capabilities``: each zone's head's, from its profile (the modes and fan steps its
         entity offers and its commands accept; all of them where it is not given);
@@ -128,7 +138,10 @@ class MqttBridge:
         the zones with a weekly program at the start (without it, those whose config has one),
         then as `publish_zone_program` says; ``has_program``: whether a zone has a program as
         the settings last asked for have it (one just sent is on its way to disk, not yet
-        published), which `set/schedule` needs (without it, as published)."""
+        published), which `set/schedule` needs (without it, as published); ``on_forecast``
+        takes each weather forecast sent to `set/forecast` (without it, the topic is not
+        listened to; it may refuse one with a CommandError), whose cloud cover is sun only
+        with the ``site``."""
         self._config = config
         self._systems = list(systems or [UnitSystem(outdoor_unit=outdoor_unit)])
         # With several systems, each unit's topics have a level of their own.
@@ -143,6 +156,9 @@ class MqttBridge:
         )
         self._on_command = on_command
         self._on_remote_reading = on_remote_reading
+        self._on_forecast = on_forecast
+        self._site = site
+        self._said_unlit = False  # that cloud cover gives no sun without a site (said once)
         self._republish_interval_s = republish_interval_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
@@ -212,6 +228,7 @@ class MqttBridge:
             self._topics.zone_availability_filter,
             self._topics.status,
             self._topics.ha_status,
+            *([self._topics.forecast_set] if self._on_forecast else []),
             *self._sensor_routes,
             *self._claims,
         ]
@@ -263,6 +280,11 @@ class MqttBridge:
         self._discovery = self._build_discovery()
         self._wake.set()
 
+    def publish_forecast(self, points: Sequence[ForecastPoint]) -> None:
+        """The weather forecast in use (none: `[]`), temperatures in °C."""
+        document = forecast_document(tuple(points), self._unit)
+        self._store(self._topics.forecast, _encode(document))
+
     def _published_setpoint(self, key: str, value: object) -> object:
         if key not in SETPOINT_KEYS or not isinstance(value, float):
             return value
@@ -301,11 +323,13 @@ class MqttBridge:
 
     def dispatch(
         self, topic: str, payload: bytes, *, retained: bool = False
-    ) -> list[Command | SensorReading | CommandError]:
+    ) -> list[Received | CommandError]:
         """Handle one incoming message at once (no I/O): commands go to ``on_command``, room
         temperatures to ``on_remote_reading`` (zone id, °C), rejects to the error topic.
         ``retained``: the broker delivered it from its retained store (it was published some
-        time before we subscribed). Returns what became of it, one outcome per recipient."""
+        time before we subscribed): a weather forecast is taken all the same (its points say
+        how old they are), a command is not. Returns what became of it, one outcome per
+        recipient."""
         topics = self._topics
         if topic == topics.status:
             # A retained one is from before we subscribed (our own `offline` from the last
@@ -328,7 +352,13 @@ class MqttBridge:
             if zone_id not in self._zones and payload and retained:
                 self._retire_zone(zone_id)
             return []
-        parsers: list[tuple[str, Callable[[], Command | SensorReading]]] = []
+        parsers: list[tuple[str, Callable[[], Received]]] = []
+        if topic == topics.forecast_set and self._on_forecast is not None:
+            if not payload:
+                return []
+            return self._handle(
+                [("forecast", partial(self._parse_forecast, payload))], topic, payload
+            )
         if (zone_field := topics.parse_zone_set(topic)) is not None:
             kind = self._zone_set_kind(*zone_field)
             parsers.append((kind, partial(self._parse_zone_set, *zone_field, payload)))
@@ -354,12 +384,28 @@ class MqttBridge:
             return []
         if not parsers:
             log.debug("ignoring a message on %s", topic)
-        outcomes: list[Command | SensorReading | CommandError] = []
+        return self._handle(parsers, topic, payload)
+
+    def _handle(
+        self,
+        parsers: list[tuple[str, Callable[[], Received]]],
+        topic: str,
+        payload: bytes,
+    ) -> list[Received | CommandError]:
+        """Each parser's outcome handed to its recipient, or its reject reported."""
+        outcomes: list[Received | CommandError] = []
         for kind, parse in parsers:
             try:
                 outcome = parse()
                 if isinstance(outcome, SensorReading):
                     self._on_remote_reading(outcome.zone_id, outcome.celsius)
+                elif isinstance(outcome, WeatherForecast):
+                    assert self._on_forecast is not None
+                    self._on_forecast(outcome)
+                    self._note(
+                        "forecast taken",
+                        f"weather forecast taken: {len(outcome.points)} points",
+                    )
                 else:
                     self._on_command(outcome)
             except CommandError as err:
@@ -422,6 +468,16 @@ class MqttBridge:
             self._capabilities.get(zone_id),
             programmed=self._has_program(zone_id),
         )
+
+    def _parse_forecast(self, payload: bytes) -> WeatherForecast:
+        forecast = parse_forecast(payload, self._unit, self._site)
+        if forecast.unlit and not self._said_unlit:
+            self._said_unlit = True
+            log.warning(
+                "the weather forecast gives cloud_coverage without solar_w_m2, and the config "
+                "has no [site] latitude and longitude: its cloud cover gives no sun (said once)"
+            )
+        return forecast
 
     def _remote_reading(self, zone: ZoneConfig, payload: bytes) -> SensorReading:
         unit = TemperatureUnit(zone.remote_sensor_unit or self._unit)

@@ -53,6 +53,10 @@ class ZoneState(TypedDict):
     next_switch: str | None
     # Where its program comes from: "config" ([[zones.schedule]]), "mqtt" (set/program), None.
     program_source: ProgramSource | None
+    # Whether the zone is held at the cheap side of its band because the forecast's weather
+    # will take the room past the far side anyway: a heated room at the bottom for the sun, a
+    # cooled one at the top for a cool night (None: the control has no forecast to go by).
+    forecast_hold: bool | None
 
 
 class ProgramState(NamedTuple):
@@ -101,11 +105,14 @@ def zone_state(
     sensor_faults: tuple[str, ...],
     setpoint: SetpointZone | None = None,
     program: ProgramState | None = None,
+    forecast_hold: bool | None = None,
 ) -> ZoneState:
     """The zone's state: ``followed`` is the input the control followed (the reading it chose,
     with its static offset; the bias estimate is for the control only), ``sensor_faults`` the
     room sensors' faults as of that tick, ``setpoint`` what the setpoint strategy did for the
-    zone where it drives the heads, ``program`` its weekly program's (None: it has none)."""
+    zone where it drives the heads, ``program`` its weekly program's (None: it has none),
+    ``forecast_hold`` whether the forecast holds it at the cheap side of its band (None: no
+    forecast in use)."""
     report = seen.heads[zone_id]
     settings = seen.zones[zone_id].settings
     available = report.available
@@ -151,6 +158,7 @@ def zone_state(
         "schedule": None if program is None else program.on,
         "next_switch": None if program is None else program.next_switch,
         "program_source": None if program is None else program.source,
+        "forecast_hold": forecast_hold,
     }
 
 

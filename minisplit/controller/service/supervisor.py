@@ -45,6 +45,7 @@ from minisplit.controller.service.restart_memory import (
 )
 from minisplit.controller.service.system import SystemControl
 from minisplit.controller.service.unit_link import HeadLink, OduLink, UnitLink, poll_all
+from minisplit.controller.service.weather import ForecastInput, WeatherForecast
 from minisplit.drivers.bus import Backoff, BusError, BusScheduler
 from minisplit.drivers.capabilities import capabilities
 from minisplit.drivers.records import RemoteRequest
@@ -80,6 +81,8 @@ class Supervisor:
         saved = fit_to_zones(self.store.load(), config.zones, heads)
         self.room_rates = RoomRatesSaver()
         self.programs = ZonePrograms(config.zones, saved)
+        self.weather = ForecastInput()  # the forecast sent over MQTT
+        self._forecast_published = -1  # the weather's revision last published
         self.bridge = (
             MqttBridge(
                 config.mqtt,
@@ -93,6 +96,8 @@ class Supervisor:
                 has_program=lambda zone_id: bool(
                     self.programs.points(self.wanted_settings(), zone_id)
                 ),
+                on_forecast=self.on_forecast,
+                site=config.site,
             )
             if config.mqtt is not None
             else None
@@ -175,12 +180,17 @@ class Supervisor:
         start; never for timing the control (it steps when the clock is set)."""
         return time.time()
 
-    def program_time(self) -> float:
-        """Local time for the weekly programs (`programs.local_seconds`, the host's time zone).
-        Under ``time_scale`` it runs that much faster from the supervisor's start, in step
-        with a sped-up simulated house, as the control's clock does."""
+    def house_calendar(self) -> float:
+        """Calendar time (Unix seconds) as the house lives it: the weekly programs and the
+        weather forecast are read on it. Under ``time_scale`` it runs that much faster from
+        the supervisor's start, in step with a sped-up simulated house, as the control's clock
+        does."""
         origin = self._calendar_origin
-        return local_seconds(origin + (self.calendar_now() - origin) * self.time_scale)
+        return origin + (self.calendar_now() - origin) * self.time_scale
+
+    def program_time(self) -> float:
+        """Local time for the weekly programs (`programs.local_seconds`, the host's time zone)."""
+        return local_seconds(self.house_calendar())
 
     # ---- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -260,6 +270,7 @@ class Supervisor:
             if self.started_at is None:
                 self.started_at = now
             upcoming = self.programs.upcoming(self.settings, self.program_time(), now)
+            forecast = self.weather.for_control(now, self.house_calendar())
             outputs = await asyncio.gather(
                 *(
                     s.actuate(
@@ -269,6 +280,7 @@ class Supervisor:
                         self.remote_samples,
                         self.started_at,
                         upcoming,
+                        forecast,
                     )
                     for s in self.systems.values()
                 )
@@ -346,6 +358,12 @@ class Supervisor:
                 )
         return after
 
+    def on_forecast(self, forecast: WeatherForecast) -> None:
+        """A weather forecast sent over MQTT: the control goes by it from the next tick on
+        (`ForecastInput.take` refuses one all in the past, and the one in use is kept)."""
+        self.weather.take(forecast, self.house_calendar())
+        self._publish_forecast()
+
     def on_remote_reading(self, zone_id: str, celsius: float) -> None:
         """A room temperature from the zone's remote sensor: the next control tick follows it."""
         self.remote_samples[zone_id] = RemoteSample(celsius, self.now())
@@ -409,6 +427,14 @@ class Supervisor:
             self.bridge.publish_unit_state(
                 system.unit_state(self.committer.unsaved), system.system.topic_level
             )
+        self._publish_forecast()
+
+    def _publish_forecast(self) -> None:
+        """The forecast in use, when it changed (taken, or run out) since last published."""
+        if self.bridge is None or self._forecast_published == self.weather.revision:
+            return
+        self._forecast_published = self.weather.revision
+        self.bridge.publish_forecast(self.weather.points)
 
     def snapshot(self) -> Mapping[str, object]:
         """Everything the live view and the status line show, as plain data."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from minisplit.controller.config import HeatPumpSystem, LoadedConfig, Strategy
 from minisplit.controller.core.control import ControlOutput, ControlState
+from minisplit.controller.core.forecast import Forecast
 from minisplit.controller.core.frost import resumed_frost
 from minisplit.controller.core.head_setpoint import HeadSetting, HeadZoneInput, SetpointStrategy
 from minisplit.controller.core.observation import (
@@ -99,6 +100,8 @@ class SystemControl:
         self.observer = Observer(setups, self.tuning.coordinator.limits)
         self.sensor_log = SensorFaultLog()
         self.output: ControlOutput | None = None
+        # The weather forecast the control went by in the last tick (None: none).
+        self.forecast: Forecast | None = None
         self.observation = self.observe(saved, 0.0, {}, None)
 
     def observe(
@@ -128,13 +131,16 @@ class SystemControl:
         samples: Mapping[str, RemoteSample],
         started_at: float | None,
         upcoming: Mapping[str, Switch] = NO_SWITCHES,
+        forecast: Forecast | None = None,
     ) -> ControlOutput:
         """Run the system's control tick on the latest measurements and write what changed;
-        ``upcoming``: the zones' next switch points (the observer keeps those of its zones)."""
+        ``upcoming``: the zones' next switch points (the observer keeps those of its zones),
+        ``forecast``: the weather ahead on the control's clock, if one is given."""
         seen = self.observation = self.observe(settings, now, samples, started_at, upcoming)
         self.boosts.count(self.controller, settings, now, calendar_now)
+        self.forecast = forecast if self.tuning.forecast.enabled else None
         decision = self.controller.step(
-            seen.zones, seen.unit, now, seen.remotes, self._delivering()
+            seen.zones, seen.unit, now, seen.remotes, self._delivering(), self.forecast
         )
         self.output = decision.output
         self.sensor_log.note(self.controller.sensors, self.controller.inputs, seen.heads)
@@ -219,8 +225,23 @@ class SystemControl:
         faults = sensors.faults() if sensors else ()
         setpoint = self.setpoint_zones.get(zone_id)
         return state_report.zone_state(
-            zone_id, self.observation, self.output, followed, faults, setpoint, program
+            zone_id,
+            self.observation,
+            self.output,
+            followed,
+            faults,
+            setpoint,
+            program,
+            self.forecast_hold(zone_id),
         )
+
+    def forecast_hold(self, zone_id: str) -> bool | None:
+        """Whether the forecast holds the zone at the cheap side of its band (None: the control
+        went by no forecast in the last tick)."""
+        if self.forecast is None:
+            return None
+        look = self.controller.state.lookahead.get(zone_id)
+        return look is not None and look.held
 
     def unit_state(self, unsaved: bool) -> state_report.UnitState:
         # The setpoint strategy sets no compressor: the direct control's target is not shown.
