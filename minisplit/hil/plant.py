@@ -430,8 +430,10 @@ class Plant:
         """What the drives mean for each room; worked out again only when they change (the
         firmware hands over the same drive objects while nothing changes)."""
         key = (compressor.mode, compressor.frequency_hz > 0, compressor.defrost)
-        if key == self._layout_key and heads == self._layout_heads:
-            return self._layout_cached
+        if key == self._layout_key:
+            kept = self._reshared(heads)
+            if kept is not None:
+                return kept
         drives = tuple(map(heads.get, self.room_ids))
         mode = compressor.mode
         running = compressor.frequency_hz > 0 and not compressor.defrost
@@ -499,6 +501,56 @@ class Plant:
             fans,
         )
         self._layout_key = key
+        self._layout_heads = dict(heads)
+        self._layout_cached = layout
+        return layout
+
+    def _reshared(self, heads: Mapping[str, HeadDrive]) -> _Layout | None:
+        """The cached layout while the drives are those it was worked out for (the firmware
+        hands over the same objects while nothing changes); with the heads' new shares of the
+        refrigerant when they differ only in how much each head asks for, every head that
+        asked still asking (most changes: the controller moves the shares every few ticks);
+        None when anything else changed. Each share is the one `_layout` works out."""
+        before = self._layout_heads
+        cached = self._layout_cached
+        if len(heads) != len(before):
+            return None
+        moved = False
+        for room, d in heads.items():
+            b = before.get(room)
+            if d is b:
+                continue
+            if (
+                b is None
+                or d.on != b.on
+                or d.mode is not b.mode
+                or d.fan_speed != b.fan_speed
+                or d.rated_w != b.rated_w
+                or (d.request_w > 0) != (b.request_w > 0)
+            ):
+                return None
+            moved = True
+        if not moved:
+            return cached
+        room_ids = self.room_ids
+        requests = [heads[room_ids[i]].request_w for i, *_ in cached.taking]
+        requested = 0.0
+        for w in requests:
+            requested += w
+        taking = tuple(
+            (i, f, w / requested, s, b, v)
+            for (i, f, _, s, b, v), w in zip(cached.taking, requests, strict=True)
+        )
+        layout = _Layout(
+            cached.coil_w,
+            cached.weights,
+            taking,
+            cached.idle,
+            cached.all_idle,
+            cached.fan_w,
+            cached.on_total_w,
+            cached.fans_w,
+        )
         self._layout_heads = dict(heads)
         self._layout_cached = layout
         return layout
