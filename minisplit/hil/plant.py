@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from minisplit.drivers.vocabulary import HeadMode, OduMode
 from minisplit.hil.building import Building, ThermalNetwork, gains_slot
@@ -54,8 +55,12 @@ DEFROST_DISCHARGE_C = 40.0
 DEFROST_COIL_DRY_C = 10.0  # the outdoor coil once the ice is gone
 
 
-@dataclass(frozen=True)
-class CompressorDrive:
+# The drives are NamedTuples (immutable values like frozen dataclasses, built ~3× faster): the
+# firmware makes a new one whenever a head's request or the compressor's speed moves, most
+# ticks of a run.
+
+
+class CompressorDrive(NamedTuple):
     """What the outdoor unit's firmware does with the compressor over the coming step."""
 
     mode: OduMode = OduMode.OFF
@@ -63,8 +68,7 @@ class CompressorDrive:
     defrost: bool = False  # reverse cycle: the outdoor coil is heated, the heads give heat
 
 
-@dataclass(frozen=True)
-class HeadDrive:
+class HeadDrive(NamedTuple):
     """What one head's firmware does now."""
 
     on: bool = False
@@ -674,9 +678,10 @@ class Plant:
         self.time_s += dt
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """The drives worked out per room (by index into the per-room lists)."""
+class _Layout(NamedTuple):
+    """The drives worked out per room (by index into the per-room lists). A NamedTuple: one is
+    built whenever a head's share moves (two ticks in three), ~3× faster than a frozen
+    dataclass."""
 
     coil_w: float  # rated capacity of the heads taking refrigerant
     weights: tuple[tuple[int, float], ...]  # (room index, coil W) of those heads
