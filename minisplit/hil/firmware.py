@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from minisplit.controller.core.head_setpoint import unit_setpoint
 from minisplit.drivers.records import HeadCommand, HeadStatus, OduCommand, OduStatus, RemoteRequest
@@ -643,9 +643,9 @@ class OduView:
         )
 
 
-@dataclass(frozen=True)
-class _HeadsSeen:
-    """What the outdoor unit makes of its heads' drives."""
+class _HeadsSeen(NamedTuple):
+    """What the outdoor unit makes of its heads' drives. A NamedTuple: one is built whenever a
+    head's drive changes (most ticks), ~3× faster than a frozen dataclass."""
 
     mode: OduMode  # the mode in effect
     receiving: Mapping[str, HeadDrive]  # the heads taking refrigerant in it
@@ -781,7 +781,7 @@ class OutdoorFirmware:
                 receiving[zone] = d
                 coil_w += d.rated_w
                 asked_w += d.request_w
-        seen = _HeadsSeen(mode=mode, receiving=receiving, coil_w=coil_w, asked_w=asked_w)
+        seen = _HeadsSeen(mode, receiving, coil_w, asked_w)
         self._heads_key = key
         self._heads_seen = seen
         return seen

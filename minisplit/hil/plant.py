@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from minisplit.drivers.vocabulary import HeadMode, OduMode
 from minisplit.hil.building import Building, ThermalNetwork, gains_slot
@@ -54,8 +55,12 @@ DEFROST_DISCHARGE_C = 40.0
 DEFROST_COIL_DRY_C = 10.0  # the outdoor coil once the ice is gone
 
 
-@dataclass(frozen=True)
-class CompressorDrive:
+# The drives are NamedTuples (immutable values like frozen dataclasses, built ~3× faster): the
+# firmware makes a new one whenever a head's request or the compressor's speed moves, most
+# ticks of a run.
+
+
+class CompressorDrive(NamedTuple):
     """What the outdoor unit's firmware does with the compressor over the coming step."""
 
     mode: OduMode = OduMode.OFF
@@ -63,8 +68,7 @@ class CompressorDrive:
     defrost: bool = False  # reverse cycle: the outdoor coil is heated, the heads give heat
 
 
-@dataclass(frozen=True)
-class HeadDrive:
+class HeadDrive(NamedTuple):
     """What one head's firmware does now."""
 
     on: bool = False
@@ -430,8 +434,10 @@ class Plant:
         """What the drives mean for each room; worked out again only when they change (the
         firmware hands over the same drive objects while nothing changes)."""
         key = (compressor.mode, compressor.frequency_hz > 0, compressor.defrost)
-        if key == self._layout_key and heads == self._layout_heads:
-            return self._layout_cached
+        if key == self._layout_key:
+            kept = self._reshared(heads)
+            if kept is not None:
+                return kept
         drives = tuple(map(heads.get, self.room_ids))
         mode = compressor.mode
         running = compressor.frequency_hz > 0 and not compressor.defrost
@@ -499,6 +505,56 @@ class Plant:
             fans,
         )
         self._layout_key = key
+        self._layout_heads = dict(heads)
+        self._layout_cached = layout
+        return layout
+
+    def _reshared(self, heads: Mapping[str, HeadDrive]) -> _Layout | None:
+        """The cached layout while the drives are those it was worked out for (the firmware
+        hands over the same objects while nothing changes); with the heads' new shares of the
+        refrigerant when they differ only in how much each head asks for, every head that
+        asked still asking (most changes: the controller moves the shares every few ticks);
+        None when anything else changed. Each share is the one `_layout` works out."""
+        before = self._layout_heads
+        cached = self._layout_cached
+        if len(heads) != len(before):
+            return None
+        moved = False
+        for room, d in heads.items():
+            b = before.get(room)
+            if d is b:
+                continue
+            if (
+                b is None
+                or d.on != b.on
+                or d.mode is not b.mode
+                or d.fan_speed != b.fan_speed
+                or d.rated_w != b.rated_w
+                or (d.request_w > 0) != (b.request_w > 0)
+            ):
+                return None
+            moved = True
+        if not moved:
+            return cached
+        room_ids = self.room_ids
+        requests = [heads[room_ids[i]].request_w for i, *_ in cached.taking]
+        requested = 0.0
+        for w in requests:
+            requested += w
+        taking = tuple(
+            (i, f, w / requested, s, b, v)
+            for (i, f, _, s, b, v), w in zip(cached.taking, requests, strict=True)
+        )
+        layout = _Layout(
+            cached.coil_w,
+            cached.weights,
+            taking,
+            cached.idle,
+            cached.all_idle,
+            cached.fan_w,
+            cached.on_total_w,
+            cached.fans_w,
+        )
         self._layout_heads = dict(heads)
         self._layout_cached = layout
         return layout
@@ -622,9 +678,10 @@ class Plant:
         self.time_s += dt
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """The drives worked out per room (by index into the per-room lists)."""
+class _Layout(NamedTuple):
+    """The drives worked out per room (by index into the per-room lists). A NamedTuple: one is
+    built whenever a head's share moves (two ticks in three), ~3× faster than a frozen
+    dataclass."""
 
     coil_w: float  # rated capacity of the heads taking refrigerant
     weights: tuple[tuple[int, float], ...]  # (room index, coil W) of those heads

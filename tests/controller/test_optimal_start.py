@@ -108,6 +108,24 @@ def test_no_early_heating_start_on_a_mild_morning():
     assert decide(cool(27.0), cool(25.0), 1800.0, 27.0, outdoor=22.0)[1] == cool(25.0)
 
 
+def test_what_a_switch_point_asks_is_kept_only_for_the_same_settings():
+    # The zone weighs its next switch point every tick of the hours before: what it asks is
+    # kept with the settings it came from, and worked out again for any others.
+    need = warmup_s(1.9, 19.0, 0.0)
+    look, early = decide(heat(19.0), heat(19.5), need - 60.0, 19.0)
+    assert early is None  # a small raise: the room gets there from the switch point
+    assert look.asks is not None and look.asks.next == (19.5, float("inf"))
+    # The program changed: the same moment now asks for 21 °C (new settings objects).
+    look, early = decide(heat(19.0), heat(21.0), need - 60.0, 19.0, look=look)
+    assert early == heat(21.0)
+    assert look.asks is not None and look.asks.next == (21.0, float("inf"))
+    # And the other way: kept for the very objects it was worked out from.
+    now, later = heat(19.0), heat(21.0)
+    first, _ = decide(now, later, need + 600.0, 19.0)
+    again, _ = decide(now, later, need + 300.0, 19.0, look=first)
+    assert again.asks is first.asks
+
+
 def test_once_brought_forward_a_switch_point_stays_so_until_its_moment():
     look, early = decide(heat(19.0), heat(21.0), 1800.0, 19.0)
     assert early is not None

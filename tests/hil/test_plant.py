@@ -240,3 +240,32 @@ def test_a_drive_changed_in_the_same_mapping_takes_effect():
     heads["living"] = HEAT_HEAD  # the same dict, changed in place
     run(plant, 600.0, compressor, heads)
     assert plant.capacity_w > 0.0
+
+
+def test_moved_shares_divide_the_capacity_as_if_the_drives_were_new():
+    # A move of the requests alone re-divides the plant's cached layout (`Plant._reshared`);
+    # a twin whose off head changes its fan setting too (nothing physical) works it out anew.
+    rooms = tuple(Room(z, RoomParameters.for_floor(20.0), 20.0) for z in "abcd")
+    plants = [Plant(Building(rooms), load_weather(), time_of_year(1, 15, 6)) for _ in range(2)]
+    heating = CompressorDrive(OduMode.HEAT, 40.0)
+    before = {
+        "a": HeadDrive(on=True, mode=HeadMode.HEAT, fan_speed=3, request_w=2000.0),
+        "b": HeadDrive(on=True, mode=HeadMode.HEAT, fan_speed=3, request_w=1000.0),
+        "c": HeadDrive(on=True, mode=HeadMode.COOL, fan_speed=3, request_w=2500.0),
+        "d": HeadDrive(on=False, mode=HeadMode.HEAT),
+    }
+    moved = {
+        **before,
+        "a": HeadDrive(on=True, mode=HeadMode.HEAT, fan_speed=3, request_w=1000.0),
+        "b": HeadDrive(on=True, mode=HeadMode.HEAT, fan_speed=3, request_w=3000.0),
+    }
+    anew = {**moved, "d": HeadDrive(on=False, mode=HeadMode.HEAT, fan_speed=1)}
+    for plant, after in zip(plants, (moved, anew), strict=True):
+        run(plant, 300.0, heating, before)
+        run(plant, 300.0, heating, after)
+    shared, worked_out = plants
+    a, b = shared.head_state("a"), shared.head_state("b")
+    assert b.heat_to_room_w == pytest.approx(3 * a.heat_to_room_w)
+    for zone in "abcd":
+        assert shared.head_state(zone) == worked_out.head_state(zone)
+    assert shared.air_c("a") == worked_out.air_c("a") and shared.cop == worked_out.cop

@@ -108,6 +108,18 @@ class Window(NamedTuple):
     solar: float | None = None  # the forecast's sun then, kW/m² (None: no forecast)
 
 
+class SwitchAsks(NamedTuple):
+    """What the next switch point asks of a zone: the (heating, cooling) setpoints its
+    settings regulate to now and those at the switch point (`_heat_cool`), with the settings
+    and the preset table they are worked out from."""
+
+    settings: ZoneSettings
+    later: ZoneSettings
+    presets: PresetTable
+    now: tuple[float, float]
+    next: tuple[float, float]
+
+
 class ZoneLookahead(NamedTuple):
     """What a zone's optimal start remembers: the room's rates, the window under way, and the
     switch point (its moment) being met early, if one is."""
@@ -120,6 +132,9 @@ class ZoneLookahead(NamedTuple):
     # (`controller.core.forecast`), as worked out at ``held_at``.
     held: bool = False
     held_at: float | None = None
+    # What the next switch point asks, kept while the settings, the switch point's and the
+    # table stay the same objects: `early_switch` weighs it every tick of the hours before.
+    asks: SwitchAsks | None = None
 
 
 def _heat_cool(settings: ZoneSettings, presets: PresetTable) -> tuple[float, float]:
@@ -192,8 +207,19 @@ def early_switch(
     if look.early_for == at:
         return look, upcoming.settings
     later = upcoming.settings
-    heat_now, cool_now = _heat_cool(settings, presets)
-    heat_next, cool_next = _heat_cool(later, presets)
+    asks = look.asks
+    if (
+        asks is None
+        or asks.settings is not settings
+        or asks.later is not later
+        or asks.presets is not presets
+    ):
+        asks = SwitchAsks(
+            settings, later, presets, _heat_cool(settings, presets), _heat_cool(later, presets)
+        )
+        look = look._replace(asks=asks)
+    heat_now, cool_now = asks.now
+    heat_next, cool_next = asks.next
     rates = look.rates
     out = temperature if outdoor is None else outdoor
     starting = False

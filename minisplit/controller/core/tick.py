@@ -52,19 +52,18 @@ class Decision(NamedTuple):
     refusal: str | None = None
 
 
-@dataclass(frozen=True, slots=True)  # read every tick: a slot is read faster than a field
-class _SteadySensors:
+class _SteadySensors(NamedTuple):
     """A tick after which every zone's sensors hold (`holds`) as long as equal inputs come
     with the same zones served: a copy of those inputs (the caller's mapping may change), and
-    the sensor tracks it left."""
+    the sensor tracks it left. A NamedTuple, as `_CommandPassed`: one of each is built about
+    every other tick, ~3× faster than a frozen dataclass."""
 
     zones: Mapping[str, ZoneInput]
     served: frozenset[str]
     sensors: Mapping[str, ZoneSensors]
 
 
-@dataclass(frozen=True, slots=True)
-class _CommandPassed:
+class _CommandPassed(NamedTuple):
     """A command that the safety check let through with its history unchanged (all three
     immutable: the same objects say the same)."""
 
