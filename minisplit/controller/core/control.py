@@ -22,7 +22,7 @@ from minisplit.controller.core.compressor import (
     ZoneRequest,
     step_compressor,
 )
-from minisplit.controller.core.forecast import Forecast, ForecastTuning, passes_band, solar_kw
+from minisplit.controller.core.forecast import Forecast, ForecastTuning, solar_kw, zone_held
 from minisplit.controller.core.frost import (
     IDLE_FROST,
     FrostState,
@@ -43,7 +43,6 @@ from minisplit.controller.core.optimal_start import (
 from minisplit.controller.core.presets import (
     PresetTable,
     ZoneSetpoints,
-    preset_setpoints,
     zone_setpoints,
 )
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
@@ -389,12 +388,19 @@ def step_zone_loops(
         )
         if forecast is not None and temperature is not None:
             if look.held_at is None or now - look.held_at >= sun_tuning.recheck_s:
-                look = look._replace(
-                    held=_passes_band(
-                        look, settings, in_force, upcoming, temperature, forecast, now, tuning
-                    ),
-                    held_at=now,
+                rates = look.rates
+                held = zone_held(
+                    settings,
+                    in_force.values,
+                    upcoming,
+                    temperature,
+                    rates,
+                    forecast,
+                    now,
+                    presets,
+                    sun_tuning,
                 )
+                look = look._replace(held=held, held_at=now)
             if look.held and (settings.mode is MODE_HEAT or settings.mode is MODE_COOL):
                 # An early start still meets its target, only less far inside the band.
                 held_k = sun_tuning.hold_k if aim_offset is None else sun_tuning.start_hold_k
@@ -432,42 +438,6 @@ def step_zone_loops(
             priority = direction
     return ZoneLoops(
         loops, requests, in_effect, boost_since, head_bias, priority, setpoints, looks, run_on
-    )
-
-
-def _passes_band(
-    look: ZoneLookahead,
-    settings: ZoneSettings,
-    in_force: ZoneSetpoints,
-    upcoming: Switch | None,
-    temperature: float,
-    forecast: Forecast,
-    now: float,
-    tuning: ControlTuning,
-) -> bool:
-    """Whether the forecast's weather takes the room past the far side of its band even held
-    at the cheap side (`forecast.passes_band`), with the next switch point's setpoint from its
-    moment when it is in the same mode."""
-    mode = settings.mode
-    if mode is MODE_HEAT:
-        side = 0
-    elif mode is MODE_COOL:
-        side = 1
-    else:
-        return False
-    setpoints = [(now, in_force.values[side])]
-    if upcoming is not None and upcoming.settings.mode is mode and upcoming.at_s > now:
-        setpoints.append((upcoming.at_s, preset_setpoints(upcoming.settings, tuning.presets)[side]))
-    rates = look.rates
-    return passes_band(
-        temperature,
-        tuple(setpoints),
-        side == 0,
-        rates.loss,
-        rates.sun,
-        forecast,
-        now,
-        tuning.forecast,
     )
 
 

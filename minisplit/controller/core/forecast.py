@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from minisplit.controller.core.presets import PresetTable, preset_setpoints
+from minisplit.controller.core.schedule import Switch
+from minisplit.controller.core.settings import ZoneMode, ZoneSettings
+
+if TYPE_CHECKING:  # optimal_start imports this module (the sun is learned with its windows)
+    from minisplit.controller.core.optimal_start import RoomRates
 
 HOUR_S = 3600.0
 
@@ -147,3 +154,32 @@ def passes_band(
                 return True
         t += step
     return False
+
+
+def zone_held(
+    settings: ZoneSettings,
+    in_force: tuple[float, float],
+    upcoming: Switch | None,
+    temperature: float,
+    rates: RoomRates,
+    forecast: Forecast,
+    now: float,
+    presets: PresetTable,
+    tuning: ForecastTuning,
+) -> bool:
+    """Whether a zone in heat or cool mode is held (`passes_band`): its setpoint in effect from
+    ``in_force`` (heating, cooling), the next switch point's from its moment when that is in
+    the same mode, the room's learned loss and sun."""
+    mode = settings.mode
+    if mode is ZoneMode.HEAT:
+        side = 0
+    elif mode is ZoneMode.COOL:
+        side = 1
+    else:
+        return False
+    setpoints = [(now, in_force[side])]
+    if upcoming is not None and upcoming.settings.mode is mode and upcoming.at_s > now:
+        setpoints.append((upcoming.at_s, preset_setpoints(upcoming.settings, presets)[side]))
+    return passes_band(
+        temperature, tuple(setpoints), side == 0, rates.loss, rates.sun, forecast, now, tuning
+    )
