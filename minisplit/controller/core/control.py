@@ -40,11 +40,7 @@ from minisplit.controller.core.optimal_start import (
     early_switch,
     learn,
 )
-from minisplit.controller.core.presets import (
-    PresetTable,
-    ZoneSetpoints,
-    zone_setpoints,
-)
+from minisplit.controller.core.presets import PresetTable, ZoneSetpoints, zone_setpoints
 from minisplit.controller.core.room_sensor import HeadSensorBias, SensorSource
 from minisplit.controller.core.schedule import Switch
 from minisplit.controller.core.settings import Preset, ZoneSettings
@@ -388,13 +384,12 @@ def step_zone_loops(
         )
         if forecast is not None and temperature is not None:
             if look.held_at is None or now - look.held_at >= sun_tuning.recheck_s:
-                rates = look.rates
                 held = zone_held(
                     settings,
                     in_force.values,
                     upcoming,
                     temperature,
-                    rates,
+                    look.rates,
                     forecast,
                     now,
                     presets,
