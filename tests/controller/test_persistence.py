@@ -609,6 +609,7 @@ def rates_entry(change: str) -> str:
         (rates_entry('"learned": -2'), "learned rates"),
         (rates_entry('"learned": true'), "learned rates"),
         (rates_entry('"sun": -0.5'), "learned rates"),
+        (rates_entry('"loss": 1' + "0" * 400), "learned rates"),  # an integer beyond any float
         (rates_entry('"sun": "bright"'), "learned rates"),
         ("[1, 2]", "are not a table"),
     ],

@@ -42,6 +42,7 @@ from minisplit.controller.schedule_config import (
     parse_program,
     program_problem_lines,
 )
+from minisplit.controller.service.json_values import finite_number
 from minisplit.controller.service.temperature_units import TemperatureUnit, from_celsius, to_celsius
 from minisplit.drivers.capabilities import Capabilities
 from minisplit.drivers.records import HeadInfo
@@ -320,13 +321,9 @@ def _program_in_celsius(data: object, unit: TemperatureUnit) -> object:
 
 
 def _setpoint_in_celsius(value: object, unit: TemperatureUnit) -> object:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return value
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float: out of range all the same
-        return value
-    return to_celsius(round(number, 1), unit) if math.isfinite(number) else value
+    # Anything but a finite number stays as it is, for the program's own check to refuse.
+    number = finite_number(value)
+    return value if number is None else to_celsius(round(number, 1), unit)
 
 
 def _first_problems(problems: Sequence[str]) -> str:

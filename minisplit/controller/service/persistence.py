@@ -48,6 +48,7 @@ from minisplit.controller.schedule_config import (
     program_document,
     program_problem_lines,
 )
+from minisplit.controller.service.json_values import finite_number, zone_table
 from minisplit.controller.service.saved_rates import decode_rates, encode_rates
 from minisplit.drivers.bus import Backoff
 from minisplit.drivers.capabilities import Capabilities
@@ -193,16 +194,6 @@ def decode_state(data: bytes, report: Callable[[str], None] = _log_problem) -> S
     )
 
 
-def _finite_number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _boost_started(
     value: object, boosting: set[str], report: Callable[[str], None]
 ) -> dict[str, float]:
@@ -213,7 +204,7 @@ def _boost_started(
     for zone_id, at in value.items():
         if zone_id not in boosting:
             continue  # its boost was over: nothing to keep
-        calendar = _finite_number(at)
+        calendar = finite_number(at)
         if calendar is None or calendar < 0.0:
             shown = reprlib.repr(at)
             report(f"zone {zone_id!r}: boost start {shown} is no time: ignored (the boost is over)")
@@ -233,7 +224,7 @@ def _defrost_intervals(value: object, report: Callable[[str], None]) -> dict[str
 def _defrost_interval(value: object, report: Callable[[str], None]) -> float | None:
     if value is None:
         return None
-    interval = _finite_number(value)
+    interval = finite_number(value)
     if interval is None or not 0.0 < interval <= MAX_DEFROST_INTERVAL_S:
         shown, most = reprlib.repr(value), MAX_DEFROST_INTERVAL_S
         report(
@@ -245,21 +236,14 @@ def _defrost_interval(value: object, report: Callable[[str], None]) -> float | N
 
 
 def _schedule_applied(value: object, report: Callable[[str], None]) -> dict[str, float]:
-    if not isinstance(value, dict):
-        report(f"programs' last switch points {reprlib.repr(value)} are not a table: ignored")
-        return {}
-    applied = {}
-    for zone_id, at in value.items():
-        moment = _finite_number(at)
-        if moment is None:
-            shown = reprlib.repr(at)
-            report(
-                f"zone {zone_id!r}: program's last switch point {shown} is no time: ignored"
-                " (its program's current point applies)"
-            )
-            continue
-        applied[str(zone_id)] = moment
-    return applied
+    return zone_table(
+        value,
+        "programs' last switch points",
+        "program's last switch point {shown} is no time: ignored"
+        " (its program's current point applies)",
+        finite_number,
+        report,
+    )
 
 
 def _programs(value: object, report: Callable[[str], None]) -> dict[str, tuple[SwitchPoint, ...]]:

@@ -4,11 +4,10 @@ damaged entry is reported and learned again)."""
 
 from __future__ import annotations
 
-import math
-import reprlib
 from collections.abc import Callable, Mapping
 
 from minisplit.controller.core.optimal_start import PRIOR, RoomRates
+from minisplit.controller.service.json_values import finite_number, zone_table
 
 # Beyond these a saved rate is damage, not a room (the core's own learning stays well inside).
 _LIMITS = {
@@ -50,18 +49,13 @@ def encode_rates(rates: Mapping[str, RoomRates]) -> dict[str, dict[str, float | 
 
 
 def decode_rates(value: object, report: Callable[[str], None]) -> dict[str, RoomRates]:
-    if not isinstance(value, dict):
-        report(f"rooms' learned rates {reprlib.repr(value)} are not a table: ignored")
-        return {}
-    found = {}
-    for zone_id, entry in value.items():
-        rates = _rates(entry)
-        if rates is None:
-            shown = reprlib.repr(entry)
-            report(f"zone {zone_id!r}: learned rates {shown} unusable: ignored (learned again)")
-            continue
-        found[str(zone_id)] = rates
-    return found
+    return zone_table(
+        value,
+        "rooms' learned rates",
+        "learned rates {shown} unusable: ignored (learned again)",
+        _rates,
+        report,
+    )
 
 
 def _rates(entry: object) -> RoomRates | None:
@@ -69,11 +63,8 @@ def _rates(entry: object) -> RoomRates | None:
         return None
     values = {}
     for key, (low, high) in _LIMITS.items():
-        value = entry.get(key, _OPTIONAL.get(key))
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        number = float(value)
-        if not (math.isfinite(number) and low <= number <= high):
+        number = finite_number(entry.get(key, _OPTIONAL.get(key)))
+        if number is None or not low <= number <= high:
             return None
         values[key] = number
     learned = entry.get("learned", 0)

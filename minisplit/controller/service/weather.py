@@ -8,7 +8,6 @@ horizontal irradiance, or a cloud cover turned into one from the sun's course at
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from minisplit.controller.service.commands import (
     payload_json,
     payload_text,
 )
+from minisplit.controller.service.json_values import finite_number
 from minisplit.controller.service.temperature_units import (
     TemperatureUnit,
     from_celsius,
@@ -143,11 +143,8 @@ def _value(
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ValueError(f"{key}: {raw!r} is not a number")
-    try:
-        value = float(raw)
-    except OverflowError:  # an integer beyond any float
-        value = math.inf
-    if not math.isfinite(value):
+    value = finite_number(raw)
+    if value is None:
         raise ValueError(f"{key}: not a finite number")
     if limits is not None and not limits[0] <= value <= limits[1]:
         raise ValueError(f"{key}: {value:g} is outside {limits[0]:g}..{limits[1]:g}")
