@@ -76,15 +76,17 @@ def test_the_cli_offers_the_kinds_and_refuses_others(capsys):
     assert "invalid choice: 'crystal-ball'" in capsys.readouterr().err
 
 
+# The shoulder week's first morning, 6 hours.
+SUNNY_MORNING = (
+    SHIPPED_SCENARIOS["unrenovated-shoulder.toml"]
+    .read_text()
+    .replace("duration_days = 7", "duration_hours = 6")
+)
+
+
 @pytest.fixture(scope="module")
-def sunny_morning(tmp_path_factory):
-    """The shoulder week's first morning, 6 hours."""
-    text = (
-        SHIPPED_SCENARIOS["unrenovated-shoulder.toml"]
-        .read_text()
-        .replace("duration_days = 7", "duration_hours = 6")
-    )
-    return parse_scenario(text, "sunny-morning")
+def sunny_morning():
+    return parse_scenario(SUNNY_MORNING, "sunny-morning")
 
 
 def test_the_shipped_controller_is_given_the_forecast_each_period(sunny_morning):
@@ -109,11 +111,7 @@ def test_the_shipped_controller_is_given_the_forecast_each_period(sunny_morning)
 
 def test_bench_forecast_rows_in_the_json(tmp_path, capsys):
     path = tmp_path / "sunny.toml"
-    path.write_text(
-        SHIPPED_SCENARIOS["unrenovated-shoulder.toml"]
-        .read_text()
-        .replace("duration_days = 7", "duration_hours = 6")
-    )
+    path.write_text(SUNNY_MORNING)
     args = ["bench", "--scenario", str(path), "--controller", "minisplit", "--json"]
     assert main([*args, "--forecast", "perfect", "--forecast", "noisy"]) == 0
     (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
